@@ -1,0 +1,113 @@
+#include "coreset_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/error.h"
+#include "../src/version.h"
+#include "h5util.h"
+
+void gc_temporary_name(const char *path, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s.tmp.%ld", path, (long)getpid());
+}
+
+int gc_check_output_writable(const char *path)
+{
+    char tmp[4096];
+    gc_temporary_name(path, tmp, sizeof tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) return gc_fail(GC_ERR_IO, "--out %s: cannot create output file: %s", path, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    return GC_OK;
+}
+
+int gc_commit_output(const char *tmp, const char *path, int status)
+{
+    if (status != GC_OK) {
+        unlink(tmp);
+        return status;
+    }
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return gc_fail(GC_ERR_IO, "--out %s: cannot rename the finished file into place: %s", path, strerror(err));
+    }
+    return GC_OK;
+}
+
+static int write_timings(hid_t root, const gc_timings *t)
+{
+    char buf[2048];
+    size_t used = 0;
+    for (int i = 0; i < t->count && used < sizeof buf; ++i)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s=%.6f", i ? "," : "", t->name[i], t->max_s[i]);
+    GC_TRY(gc_h5_write_attr_string(root, "timings_max_s", buf));
+    for (int i = 0; i < t->count; ++i) {
+        char name[96];
+        snprintf(name, sizeof name, "time_%s_s", t->name[i]);
+        GC_TRY(gc_h5_write_attr_double(root, name, t->max_s[i]));
+    }
+    return GC_OK;
+}
+
+static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance *p)
+{
+    hid_t g = H5Gcreate2(file, "/coreset", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    GC_CHECK_H5(g, "/coreset");
+    hsize_t k[1] = {(hsize_t)cs->k};
+    int status = gc_h5_write_dataset(g, "index", H5T_NATIVE_INT64, 1, k, cs->index);
+    if (status == GC_OK) status = gc_h5_write_dataset(g, "weight", H5T_NATIVE_DOUBLE, 1, k, cs->weight);
+    if (status == GC_OK) status = gc_h5_write_dataset(g, "label", H5T_NATIVE_INT32, 1, k, cs->label);
+    if (status == GC_OK) status = gc_h5_write_dataset(g, "gain", H5T_NATIVE_DOUBLE, 1, k, cs->gain);
+    if (status == GC_OK) status = gc_h5_write_dataset(g, "loss", H5T_NATIVE_FLOAT, 1, k, cs->loss);
+    H5Gclose(g);
+    GC_TRY(status);
+    hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
+    GC_CHECK_H5(root, "/");
+    long *budgets = malloc((size_t)cs->classes * sizeof *budgets);
+    int nb = cs->classes;
+    status = budgets ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory writing the coreset");
+    for (int c = 0; c < nb && status == GC_OK; ++c) budgets[c] = (long)cs->budgets[c];
+    if (status == GC_OK) status = gc_h5_write_attr_string(root, "version", GC_VERSION);
+    if (status == GC_OK) status = gc_h5_write_attr_string(root, "git_commit", GC_GIT_COMMIT);
+    if (status == GC_OK) status = gc_h5_write_attr_string(root, "command_line", p->command_line);
+    if (status == GC_OK) status = gc_h5_write_attr_string(root, "options", p->resolved_options);
+    if (status == GC_OK) status = gc_h5_write_attr_string(root, "method", p->method);
+    if (status == GC_OK) status = gc_h5_write_attr_string(root, "embedding", p->embedding);
+    if (status == GC_OK) status = gc_h5_write_attr_string(root, "selector", p->selector);
+    if (status == GC_OK) status = gc_h5_write_attr_string(root, "devices", p->devices);
+    if (status == GC_OK) status = gc_h5_write_attr_long(root, "N", (long)p->n);
+    if (status == GC_OK) status = gc_h5_write_attr_long(root, "D", cs->D);
+    if (status == GC_OK) status = gc_h5_write_attr_long(root, "C", cs->classes);
+    if (status == GC_OK) status = gc_h5_write_attr_long(root, "k", (long)cs->k);
+    if (status == GC_OK) status = gc_h5_write_attr_long(root, "ranks", p->ranks);
+    if (status == GC_OK) status = gc_h5_write_attr_long(root, "seed", (long)p->seed);
+    if (status == GC_OK) status = gc_h5_write_attr_long_array(root, "class_budgets", budgets, nb);
+    if (status == GC_OK) status = gc_h5_write_attr_double(root, "objective", cs->objective);
+    if (status == GC_OK) status = gc_h5_write_attr_double(root, "total_distance", cs->total_distance);
+    if (status == GC_OK) status = gc_h5_write_attr_double(root, "similarity_constant", cs->c);
+    if (status == GC_OK) status = gc_h5_write_attr_double(root, "relative_gradient_error", p->gradient_error);
+    if (status == GC_OK)
+        status = gc_h5_write_attr_double(root, "random_subset_gradient_error", p->random_gradient_error);
+    if (status == GC_OK && p->timings != NULL) status = write_timings(root, p->timings);
+    free(budgets);
+    H5Gclose(root);
+    return status;
+}
+
+int gc_write_coreset(const char *path, const gc_coreset *cs, const gc_provenance *prov)
+{
+    char tmp[4096];
+    gc_temporary_name(path, tmp, sizeof tmp);
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) return gc_fail(GC_ERR_IO, "--out %s: cannot create %s", path, tmp);
+    int status = write_contents(file, cs, prov);
+    if (H5Fclose(file) < 0 && status == GC_OK) status = gc_fail(GC_ERR_IO, "--out %s: cannot finish writing", path);
+    return gc_commit_output(tmp, path, status);
+}

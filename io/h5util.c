@@ -1,0 +1,109 @@
+#include "h5util.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/error.h"
+
+void gc_h5_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+int gc_h5_open_read(const char *path, hid_t fapl, hid_t *file)
+{
+    *file = -1;
+    if (access(path, R_OK) != 0) return gc_fail(GC_ERR_INPUT, "%s: no such readable file", path);
+    if (H5Fis_hdf5(path) <= 0)
+        return gc_fail(GC_ERR_INPUT, "%s: not an HDF5 file", path);
+    *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (*file < 0) return gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", path);
+    return GC_OK;
+}
+
+int gc_h5_has(hid_t loc, const char *name) { return H5Lexists(loc, name, H5P_DEFAULT) > 0; }
+
+int gc_h5_open_dataset(hid_t file, const char *path, const char *name, int rank, H5T_class_t cls,
+                       hid_t *dset, hsize_t *dims)
+{
+    static const char *class_names[] = {"integer", "float"};
+    *dset = -1;
+    if (!gc_h5_has(file, name)) return gc_fail(GC_ERR_INPUT, "%s: dataset %s is missing", path, name);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    if (d < 0) return gc_fail(GC_ERR_INPUT, "%s: %s is not a dataset", path, name);
+    hid_t space = H5Dget_space(d), type = H5Dget_type(d);
+    int got_rank = H5Sget_simple_extent_ndims(space);
+    H5T_class_t got_class = H5Tget_class(type);
+    int status = GC_OK;
+    if (got_rank != rank)
+        status = gc_fail(GC_ERR_INPUT, "%s: %s has rank %d, expected %d", path, name, got_rank, rank);
+    else if (got_class != cls)
+        status = gc_fail(GC_ERR_INPUT, "%s: %s has the wrong dtype, expected %s", path, name,
+                         class_names[cls == H5T_FLOAT]);
+    else
+        H5Sget_simple_extent_dims(space, dims, NULL);
+    H5Sclose(space);
+    H5Tclose(type);
+    if (status != GC_OK) {
+        H5Dclose(d);
+        return status;
+    }
+    *dset = d;
+    return GC_OK;
+}
+
+int gc_h5_read_attr_long(hid_t obj, const char *name, long *value)
+{
+    if (H5Aexists(obj, name) <= 0) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    herr_t rc = H5Aread(a, H5T_NATIVE_LONG, value);
+    H5Aclose(a);
+    return rc < 0 ? -1 : 1;
+}
+
+static int write_attr(hid_t obj, const char *name, hid_t type, hid_t space, const void *value)
+{
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, value);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(space);
+    GC_CHECK_H5(rc, name);
+    return GC_OK;
+}
+
+int gc_h5_write_attr_string(hid_t obj, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, strlen(value) + 1);
+    H5Tset_strpad(type, H5T_STR_NULLTERM);
+    int status = write_attr(obj, name, type, H5Screate(H5S_SCALAR), value);
+    H5Tclose(type);
+    return status;
+}
+
+int gc_h5_write_attr_long(hid_t obj, const char *name, long value)
+{
+    return write_attr(obj, name, H5T_NATIVE_LONG, H5Screate(H5S_SCALAR), &value);
+}
+
+int gc_h5_write_attr_double(hid_t obj, const char *name, double value)
+{
+    return write_attr(obj, name, H5T_NATIVE_DOUBLE, H5Screate(H5S_SCALAR), &value);
+}
+
+int gc_h5_write_attr_long_array(hid_t obj, const char *name, const long *values, int n)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    return write_attr(obj, name, H5T_NATIVE_LONG, H5Screate_simple(1, dims, NULL), values);
+}
+
+int gc_h5_write_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+                        const void *data)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(space);
+    GC_CHECK_H5(rc, name);
+    return GC_OK;
+}

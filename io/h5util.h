@@ -1,0 +1,27 @@
+/* Small HDF5 helpers: opening with messages that name the file, reading and writing attributes. */
+#ifndef GC_H5UTIL_H
+#define GC_H5UTIL_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+/* Turns off HDF5's own error-stack printing: gradcore reports one line of its own. */
+void gc_h5_silence(void);
+/* Read-only open with a one-line error naming the file; *file < 0 on failure. */
+int gc_h5_open_read(const char *path, hid_t fapl, hid_t *file);
+/* Opens /name and checks its rank and type class; the message names file and dataset. */
+int gc_h5_open_dataset(hid_t file, const char *path, const char *name, int rank, H5T_class_t cls,
+                       hid_t *dset, hsize_t *dims);
+int gc_h5_has(hid_t loc, const char *name);
+/* Integer attribute on an object; returns 1 if present (value stored), 0 if absent, <0 on error. */
+int gc_h5_read_attr_long(hid_t obj, const char *name, long *value);
+
+int gc_h5_write_attr_string(hid_t obj, const char *name, const char *value);
+int gc_h5_write_attr_long(hid_t obj, const char *name, long value);
+int gc_h5_write_attr_double(hid_t obj, const char *name, double value);
+int gc_h5_write_attr_long_array(hid_t obj, const char *name, const long *values, int n);
+/* 1-D or 2-D dataset from memory (rank 0 only writes small outputs). */
+int gc_h5_write_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+                        const void *data);
+
+#endif

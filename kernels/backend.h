@@ -1,0 +1,64 @@
+/* The compute backend: one interface, a CPU implementation (OpenBLAS + OpenMP) and a CUDA one
+ * (cuBLAS + own kernels). Each rank owns one backend; buffers it allocates are its own. */
+#ifndef GC_BACKEND_H
+#define GC_BACKEND_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "../io/model.h"
+
+typedef enum {
+    GC_EMBED_FEATURES = 0, /* e = x (CRAIG's bound for convex models) */
+    GC_EMBED_LOGITS,       /* e = p - onehot(y) */
+    GC_EMBED_LASTLAYER,    /* e = (p - onehot(y)) ⊗ [h; 1] (optionally Kronecker-sketched) */
+    GC_EMBED_ADACORE,      /* e = (p - onehot(y)) ⊘ (p ⊙ (1 - p) + δ) */
+    GC_EMBED_GMC           /* s init draws of sketched lastlayer, concatenated */
+} gc_embedding_kind;
+
+#define GC_EMBEDDING_NAMES "features|logits|lastlayer|adacore|gmc"
+
+typedef struct {
+    gc_embedding_kind kind;
+    int sketch_dim;          /* lastlayer/gmc: 0 = no sketch */
+    double hessian_damping;  /* adacore δ */
+    uint64_t seed;           /* sketch matrices */
+    const gc_model *models;  /* NULL for features */
+    int model_count;
+} gc_embed_config;
+
+/* Width D of the embedding for inputs of width d. */
+int gc_embedding_dim(const gc_embed_config *cfg, int d);
+
+typedef enum { GC_DEVICE_AUTO = 0, GC_DEVICE_CPU, GC_DEVICE_CUDA } gc_device_request;
+#define GC_DEVICE_NAMES "auto|cpu|cuda"
+
+typedef struct gc_backend gc_backend;
+
+typedef struct {
+    const char *name; /* "cpu" or "cuda" */
+    /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y. */
+    int (*embed)(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x,
+                 const int32_t *y, float *e, float *loss);
+    void (*destroy)(gc_backend *b);
+} gc_backend_ops;
+
+struct gc_backend {
+    const gc_backend_ops *ops;
+    int device_id;       /* GPU ordinal, -1 on the CPU */
+    char description[128];
+    void *impl;          /* implementation state */
+};
+
+/* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a
+ * warning; `cuda` without a usable GPU is an error. */
+int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out);
+void gc_backend_destroy(gc_backend *b);
+
+/* Implementations. */
+int gc_backend_cpu_create(gc_backend **out);
+/* Returns GC_ERR_DEVICE with a message when no GPU can be used (always so in a CPU-only build). */
+int gc_backend_cuda_create(int device_id, gc_backend **out);
+int gc_backend_cuda_device_count(void);
+
+#endif

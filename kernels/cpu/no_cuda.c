@@ -1,0 +1,12 @@
+/* Stand-ins for the CUDA backend in a build without the CUDA toolkit (-DGRADCORE_CUDA=OFF). */
+#include "../../src/error.h"
+#include "../backend.h"
+
+int gc_backend_cuda_device_count(void) { return 0; }
+
+int gc_backend_cuda_create(int device_id, gc_backend **out)
+{
+    (void)device_id;
+    *out = NULL;
+    return gc_fail(GC_ERR_DEVICE, "--device cuda: this gradcore was built without CUDA");
+}

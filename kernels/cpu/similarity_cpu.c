@@ -1,0 +1,67 @@
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "../../src/error.h"
+#include "cpu_kernels.h"
+
+static double *to_double(const float *x, int64_t rows, int D, double *norms)
+{
+    double *out = malloc((size_t)rows * D * sizeof *out);
+    if (out == NULL) return NULL;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < rows; ++i) {
+        double s = 0.0;
+        for (int j = 0; j < D; ++j) {
+            out[i * D + j] = x[i * D + j];
+            s += out[i * D + j] * out[i * D + j];
+        }
+        norms[i] = s;
+    }
+    return out;
+}
+
+int gc_cpu_similarity(const float *a, int64_t m, const float *b, int64_t n, int D, double c, double *out)
+{
+    double *na = malloc((size_t)m * sizeof *na), *nb = malloc((size_t)n * sizeof *nb);
+    double *da = na ? to_double(a, m, D, na) : NULL, *db = nb ? to_double(b, n, D, nb) : NULL;
+    int status = GC_OK;
+    if (da == NULL || db == NULL) {
+        status = gc_fail(GC_ERR_MEMORY, "out of memory for a %lld x %lld similarity block", (long long)m,
+                         (long long)n);
+    } else {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, D, -2.0, da, D, db, D,
+                    0.0, out, (int)n);
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+                double sq = out[i * n + j] + na[i] + nb[j];
+                out[i * n + j] = c - sqrt(sq > 0.0 ? sq : 0.0);
+            }
+    }
+    free(da);
+    free(db);
+    free(na);
+    free(nb);
+    return status;
+}
+
+void gc_cpu_nearest(const float *a, int64_t m, const float *b, int64_t n, int D, int64_t *nearest,
+                    double *distance)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < m; ++i) {
+        int64_t best = -1;
+        double best_sq = INFINITY;
+        for (int64_t j = 0; j < n; ++j) {
+            double sq = 0.0;
+            for (int t = 0; t < D; ++t) {
+                double diff = (double)a[i * D + t] - (double)b[j * D + t];
+                sq += diff * diff;
+            }
+            if (sq < best_sq) best_sq = sq, best = j;
+        }
+        nearest[i] = best;
+        distance[i] = sqrt(best_sq);
+    }
+}

@@ -1,0 +1,11 @@
+/* Per-class budgets (DESIGN §4): every non-empty class gets one element when k allows, the rest
+ * of k is shared in proportion to class sizes by largest remainder (ties to the lower class id);
+ * the budgets sum to exactly k and never exceed a class's size. */
+#ifndef GC_BUDGET_H
+#define GC_BUDGET_H
+
+#include <stdint.h>
+
+void gc_class_budgets(const int64_t *class_sizes, int classes, int64_t k, int64_t *budgets);
+
+#endif

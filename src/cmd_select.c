@@ -1,0 +1,376 @@
+/* gradcore select: read → embed → select → weigh → write, one phase after another; every phase
+ * ends with a collective agreement on its status so a failure anywhere stops all ranks alike. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../io/coreset_writer.h"
+#include "../io/dataset.h"
+#include "../io/model.h"
+#include "../kernels/backend.h"
+#include "comm.h"
+#include "commands.h"
+#include "error.h"
+#include "log.h"
+#include "greedy_fl.h"
+#include "options.h"
+#include "quality.h"
+#include "select_fl.h"
+#include "timings.h"
+#include "version.h"
+
+static const gc_option_spec select_options[] = {
+    {"config", GC_OPT_VALUE, NULL, "FILE", "INI job file with more options (keys = long option names)"},
+    {"data", GC_OPT_VALUE, NULL, "PATH[,PATH…]|GLOB|synthetic:…", "HDF5 shards (/X, /y) in global order, or the generator"},
+    {"model", GC_OPT_VALUE, NULL, "FILE", "MLP proxy model (HDF5 /layers/<i>/W,b)"},
+    {"init-draws", GC_OPT_VALUE, "1", "S", "without --model: models drawn from PyTorch's default init"},
+    {"hidden", GC_OPT_VALUE, "256", "H1,H2,…", "hidden widths of the drawn models"},
+    {"method", GC_OPT_VALUE, "craig", "NAME", "craig|adacore|gmc|gradmatch|crest|bico (embedding + selector preset)"},
+    {"embedding", GC_OPT_VALUE, NULL, "KIND", "override the preset: " GC_EMBEDDING_NAMES},
+    {"selector", GC_OPT_VALUE, NULL, "NAME", "override the preset: fl|omp"},
+    {"hessian-damping", GC_OPT_VALUE, "1e-3", "δ", "adacore: damping of the Hessian diagonal"},
+    {"k", GC_OPT_VALUE, NULL, "N|P%", "coreset size, absolute or percent of N"},
+    {"per-class", GC_OPT_VALUE, "on", "on|off", "select per class with largest-remainder budgets"},
+    {"partition-size", GC_OPT_VALUE, "4096", "M", "facility location: rows per partition of a class"},
+    {"oversample", GC_OPT_VALUE, "2", "α", "facility location: candidates per partition = ⌈α·k_c·|p|/N_c⌉"},
+    {"shuffle-partitions", GC_OPT_FLAG, "off", NULL, "permute class rows by the seed before cutting partitions"},
+    {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},
+    {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
+    {"out", GC_OPT_VALUE, NULL, "FILE", "coreset file to write (HDF5)"},
+    {"quiet", GC_OPT_FLAG, "off", NULL, "print errors and warnings only"},
+    {"verbose", GC_OPT_FLAG, "off", NULL, "print more detail"},
+    {NULL, 0, NULL, NULL, NULL}};
+
+static const char select_usage[] =
+    "usage: mpirun -np P gradcore select --data PATH --k N|P% --out coreset.h5 [options]\n\n"
+    "Builds a weighted coreset whose weighted gradient embedding sum matches the full data's.";
+
+static const char *method_names = "craig|adacore|gmc|gradmatch|crest|bico";
+static const char *method_embedding[] = {"logits", "adacore", "gmc", "lastlayer", "logits", "features"};
+static const char *method_selector[] = {"fl", "fl", "omp", "omp", "crest", "bico"};
+
+typedef struct {
+    gc_options opts;
+    char *command_line;
+    const char *data, *out;
+    int method;
+    const char *embedding_name, *selector_name;
+    gc_embedding_kind embedding;
+    int device;
+    int64_t k;
+    gc_fl_options fl;
+    MPI_Comm comm;
+    int rank, size;
+    gc_dataset dataset;
+    gc_model *models;
+    int model_count;
+    gc_backend *backend;
+    gc_local_rows rows;
+    float *x;
+    gc_coreset coreset;
+    gc_timings timings;
+    double gradient_error, random_gradient_error;
+} select_run;
+
+static char *join_arguments(int argc, char **argv)
+{
+    size_t len = strlen("gradcore select") + 1;
+    for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
+    char *s = malloc(len);
+    if (s == NULL) return NULL;
+    strcpy(s, "gradcore select");
+    for (int i = 0; i < argc; ++i) {
+        strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+/* --k N or --k P% (of N, rounded to nearest, at least 1). */
+static int resolve_k(const char *text, int64_t n, int64_t *k)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text) return gc_fail(GC_ERR_USAGE, "option --k: '%s' is not a number or percentage", text);
+    if (*end == '%' && end[1] == '\0') {
+        if (!(v > 0.0 && v <= 100.0)) return gc_fail(GC_ERR_USAGE, "option --k: %s is not in (0%%, 100%%]", text);
+        *k = (int64_t)llround(v / 100.0 * (double)n);
+        if (*k < 1) *k = 1;
+    } else if (*end == '\0' && v == floor(v)) {
+        *k = (int64_t)v;
+    } else {
+        return gc_fail(GC_ERR_USAGE, "option --k: '%s' is not an integer or percentage", text);
+    }
+    if (*k <= 0) return gc_fail(GC_ERR_USAGE, "option --k: k = %lld must be positive", (long long)*k);
+    if (*k > n) return gc_fail(GC_ERR_INPUT, "option --k: k = %lld exceeds the %lld rows of the data", (long long)*k, (long long)n);
+    return GC_OK;
+}
+
+static int parse_options(select_run *run, int argc, char **argv)
+{
+    gc_options *o = &run->opts;
+    GC_TRY(gc_options_parse(o, "select", select_options, argc, argv));
+    if (o->help_requested || o->version_requested) return GC_OK;
+    int quiet, verbose, per_class, shuffle;
+    GC_TRY(gc_options_get_bool(o, "quiet", &quiet));
+    GC_TRY(gc_options_get_bool(o, "verbose", &verbose));
+    gc_log_init(run->rank, quiet ? GC_LOG_QUIET : verbose ? GC_LOG_VERBOSE : GC_LOG_NORMAL);
+    GC_TRY(gc_options_require(o, "data"));
+    GC_TRY(gc_options_require(o, "k"));
+    GC_TRY(gc_options_require(o, "out"));
+    run->data = gc_options_get(o, "data");
+    run->out = gc_options_get(o, "out");
+    GC_TRY(gc_options_get_choice(o, "method", method_names, &run->method));
+    run->embedding_name = gc_options_is_set(o, "embedding") ? gc_options_get(o, "embedding")
+                                                            : method_embedding[run->method];
+    run->selector_name = gc_options_is_set(o, "selector") ? gc_options_get(o, "selector")
+                                                          : method_selector[run->method];
+    static const char *embedding_names[] = {"features", "logits", "lastlayer", "adacore", "gmc"};
+    int kind = -1;
+    for (int i = 0; i < 5; ++i)
+        if (strcmp(embedding_names[i], run->embedding_name) == 0) kind = i;
+    if (kind < 0)
+        return gc_fail(GC_ERR_USAGE, "option --embedding: '%s' is not one of " GC_EMBEDDING_NAMES, run->embedding_name);
+    run->embedding = (gc_embedding_kind)kind;
+    if (strcmp(run->selector_name, "fl") != 0 && strcmp(run->selector_name, "omp") != 0)
+        return gc_fail(GC_ERR_USAGE, "option --selector: '%s' is not one of fl|omp", run->selector_name);
+    if (strcmp(run->selector_name, "fl") != 0)
+        return gc_fail(GC_ERR_USAGE, "--method %s: selector '%s' is not available in this build yet (use craig or adacore)",
+                       gc_options_get(o, "method"), run->selector_name);
+    GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
+    GC_TRY(gc_options_get_bool(o, "per-class", &per_class));
+    GC_TRY(gc_options_get_bool(o, "shuffle-partitions", &shuffle));
+    long partition_size, seed;
+    GC_TRY(gc_options_get_long(o, "partition-size", 2, GC_FL_MAX_DENSE, &partition_size));
+    GC_TRY(gc_options_get_long(o, "seed", 0, INT64_MAX, &seed));
+    GC_TRY(gc_options_get_double(o, "oversample", 1.0, 1e6, &run->fl.oversample));
+    run->fl.per_class = per_class;
+    run->fl.shuffle = shuffle;
+    run->fl.partition_size = partition_size;
+    run->fl.seed = (uint64_t)seed;
+    return GC_OK;
+}
+
+static int phase_read(select_run *run)
+{
+    GC_TRY(gc_dataset_open(&run->dataset, run->data, run->comm));
+    const gc_dataset *ds = &run->dataset;
+    if (ds->n == 0) return gc_fail(GC_ERR_INPUT, "--data %s: the dataset has no rows (N = 0)", run->data);
+    if (ds->n < run->size)
+        return gc_fail(GC_ERR_INPUT, "--data %s: %lld rows for %d ranks: run with at most %lld ranks",
+                       run->data, (long long)ds->n, run->size, (long long)ds->n);
+    GC_TRY(resolve_k(gc_options_get(&run->opts, "k"), ds->n, &run->k));
+    run->fl.k = run->k;
+    int64_t lo, hi;
+    gc_comm_row_range(ds->n, run->rank, run->size, &lo, &hi);
+    gc_local_rows *r = &run->rows;
+    r->comm = run->comm;
+    r->rank = run->rank;
+    r->size = run->size;
+    r->n_global = ds->n;
+    r->lo = lo;
+    r->n_local = hi - lo;
+    run->x = malloc((size_t)r->n_local * ds->d * sizeof *run->x);
+    r->y = malloc((size_t)r->n_local * sizeof *r->y);
+    int status = (run->x && r->y) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)r->n_local);
+    status = gc_comm_agree(run->comm, status);
+    if (status == GC_OK) status = gc_dataset_read(ds, run->comm, lo, hi, run->x, r->y, NULL);
+    GC_TRY(gc_comm_agree(run->comm, status));
+    /* Without a num_classes attribute, C = 1 + the largest label anywhere. */
+    int classes = ds->num_classes;
+    if (classes == 0) {
+        for (int64_t i = 0; i < r->n_local; ++i) classes = r->y[i] + 1 > classes ? r->y[i] + 1 : classes;
+        GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &classes, 1, MPI_INT, MPI_MAX, run->comm));
+    }
+    r->classes = classes;
+    gc_info("read: N = %lld rows, d = %d, C = %d classes, %s; %d ranks, %lld rows on rank 0", (long long)ds->n,
+            ds->d, classes, ds->is_synthetic ? "synthetic" : "HDF5", run->size, (long long)r->n_local);
+    return GC_OK;
+}
+
+static int parse_hidden(const char *text, int *widths, int max, int *count)
+{
+    *count = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v <= 0 || v > (1 << 20) || *count >= max)
+            return gc_fail(GC_ERR_USAGE, "option --hidden: '%s' is not a list of positive widths", text);
+        widths[(*count)++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end != '\0')
+            return gc_fail(GC_ERR_USAGE, "option --hidden: '%s' is not a list of positive widths", text);
+    }
+    return GC_OK;
+}
+
+static int load_models(select_run *run)
+{
+    if (run->embedding == GC_EMBED_FEATURES) return GC_OK;
+    const gc_options *o = &run->opts;
+    if (gc_options_is_set(o, "model")) {
+        run->models = calloc(1, sizeof *run->models);
+        GC_CHECK_ALLOC(run->models);
+        run->model_count = 1;
+        GC_TRY(gc_model_read(&run->models[0], gc_options_get(o, "model"), run->comm));
+        if (run->models[0].widths[0] != run->dataset.d)
+            return gc_fail(GC_ERR_INPUT, "--model %s takes %d inputs but /X has %d columns", gc_options_get(o, "model"),
+                           run->models[0].widths[0], run->dataset.d);
+        if (gc_model_classes(&run->models[0]) < run->rows.classes)
+            return gc_fail(GC_ERR_INPUT, "--model %s has %d outputs but the data has %d classes", gc_options_get(o, "model"),
+                           gc_model_classes(&run->models[0]), run->rows.classes);
+        return GC_OK;
+    }
+    long draws;
+    int hidden[64], n_hidden;
+    GC_TRY(gc_options_get_long(o, "init-draws", 1, 4096, &draws));
+    GC_TRY(parse_hidden(gc_options_get(o, "hidden"), hidden, 64, &n_hidden));
+    run->models = calloc((size_t)draws, sizeof *run->models);
+    GC_CHECK_ALLOC(run->models);
+    run->model_count = (int)draws;
+    for (int s = 0; s < draws; ++s)
+        GC_TRY(gc_model_init_draw(&run->models[s], run->dataset.d, hidden, n_hidden, run->rows.classes,
+                                  run->fl.seed, s));
+    return GC_OK;
+}
+
+static int phase_embed(select_run *run)
+{
+    int status = load_models(run);
+    GC_TRY(gc_comm_agree(run->comm, status));
+    GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
+    gc_embed_config cfg = {run->embedding, 0, 1e-3, run->fl.seed, run->models, run->model_count};
+    GC_TRY(gc_options_get_double(&run->opts, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
+    gc_local_rows *r = &run->rows;
+    r->D = gc_embedding_dim(&cfg, run->dataset.d);
+    r->e = malloc((size_t)r->n_local * r->D * sizeof *r->e);
+    r->loss = malloc((size_t)r->n_local * sizeof *r->loss);
+    status = (r->e && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
+                                                 (long long)r->n_local, r->D);
+    if (status == GC_OK)
+        status = run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, run->x, r->y, r->e, r->loss);
+    GC_TRY(gc_comm_agree(run->comm, status));
+    gc_info("embed: %s embeddings of width D = %d on %s", run->embedding_name, r->D, run->backend->description);
+    return GC_OK;
+}
+
+static int phase_select(select_run *run)
+{
+    int empty = 0;
+    GC_TRY(gc_select_fl(&run->rows, &run->fl, &run->coreset));
+    for (int c = 0; c < run->rows.classes && run->fl.per_class; ++c) empty += run->coreset.class_sizes[c] == 0;
+    if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);
+    return GC_OK;
+}
+
+static char *device_list(select_run *run)
+{
+    char mine[64], *all = malloc((size_t)run->size * 64);
+    if (all == NULL) return NULL;
+    snprintf(mine, sizeof mine, "%.63s", run->backend->description);
+    MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, run->comm);
+    char *out = malloc((size_t)run->size * 65 + 1);
+    if (out != NULL) {
+        out[0] = '\0';
+        for (int r = 0; r < run->size; ++r) {
+            if (r) strcat(out, ",");
+            strncat(out, all + (size_t)r * 64, 63);
+        }
+    }
+    free(all);
+    return out;
+}
+
+static int phase_write(select_run *run)
+{
+    char *devices = device_list(run), *resolved = gc_options_resolved(&run->opts);
+    int status = GC_OK;
+    GC_TRY(gc_timings_reduce(&run->timings, run->comm));
+    if (run->rank == 0) {
+        gc_provenance prov = {run->command_line, resolved ? resolved : "", gc_options_get(&run->opts, "method"),
+                              run->embedding_name, run->selector_name, devices ? devices : "",
+                              run->rows.n_global, run->size, run->fl.seed, run->gradient_error,
+                              run->random_gradient_error, &run->timings};
+        status = gc_write_coreset(run->out, &run->coreset, &prov);
+    }
+    free(devices);
+    free(resolved);
+    return gc_comm_agree(run->comm, status);
+}
+
+static void print_summary(const select_run *run)
+{
+    if (run->rank != 0) return;
+    const gc_coreset *cs = &run->coreset;
+    double total_weight = 0.0;
+    for (int64_t j = 0; j < cs->k; ++j) total_weight += cs->weight[j];
+    printf("gradcore select: %s (%s + %s), k = %lld of N = %lld, C = %d, D = %d, %d rank(s)\n",
+           gc_options_get(&run->opts, "method"), run->embedding_name, run->selector_name, (long long)cs->k,
+           (long long)run->rows.n_global, run->rows.classes, run->rows.D, run->size);
+    printf("  F(S) = %.6g   L(S) = %.6g   weights sum to %.0f\n", cs->objective, cs->total_distance, total_weight);
+    printf("  relative gradient error: coreset %.4g, uniform random subsets %.4g (mean of %d)\n",
+           run->gradient_error, run->random_gradient_error, GC_RANDOM_BASELINE_SEEDS);
+    printf("  time (max over ranks):");
+    for (int i = 0; i < run->timings.count; ++i) printf(" %s %.3f s", run->timings.name[i], run->timings.max_s[i]);
+    printf("\n  wrote %s\n", run->out);
+    fflush(stdout);
+}
+
+static void run_destroy(select_run *run)
+{
+    gc_coreset_destroy(&run->coreset);
+    for (int s = 0; s < run->model_count; ++s) gc_model_destroy(&run->models[s]);
+    free(run->models);
+    gc_backend_destroy(run->backend);
+    free(run->x);
+    free(run->rows.e);
+    free(run->rows.y);
+    free(run->rows.loss);
+    gc_dataset_close(&run->dataset);
+    gc_options_destroy(&run->opts);
+    free(run->command_line);
+}
+
+int gc_command_select(int argc, char **argv)
+{
+    select_run run;
+    memset(&run, 0, sizeof run);
+    run.comm = MPI_COMM_WORLD;
+    MPI_Comm_rank(run.comm, &run.rank);
+    MPI_Comm_size(run.comm, &run.size);
+    gc_log_init(run.rank, GC_LOG_NORMAL);
+    run.command_line = join_arguments(argc, argv);
+    int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv));
+    if (status == GC_OK && run.opts.help_requested) {
+        if (run.rank == 0) gc_options_print_help(select_options, select_usage, stdout);
+    } else if (status == GC_OK && run.opts.version_requested) {
+        if (run.rank == 0) printf("gradcore select %s (%s)\n", GC_VERSION, GC_GIT_COMMIT);
+    } else if (status == GC_OK) {
+        gc_timings_start(&run.timings);
+        status = gc_comm_agree(run.comm, run.rank == 0 ? gc_check_output_writable(run.out) : GC_OK);
+        if (status == GC_OK) status = phase_read(&run);
+        status = gc_comm_agree(run.comm, status);
+        if (status == GC_OK) {
+            gc_timings_stop(&run.timings, "read", (double)run.rows.n_local * run.dataset.d * sizeof(float));
+            status = phase_embed(&run);
+        }
+        if (status == GC_OK) {
+            gc_timings_stop(&run.timings, "embed", 0);
+            status = phase_select(&run);
+        }
+        if (status == GC_OK) {
+            gc_timings_stop(&run.timings, "select", 0);
+            status = gc_gradient_errors(&run.rows, &run.coreset, run.fl.seed, &run.gradient_error,
+                                        &run.random_gradient_error);
+            status = gc_comm_agree(run.comm, status);
+        }
+        if (status == GC_OK) {
+            gc_timings_stop(&run.timings, "quality", 0);
+            status = phase_write(&run);
+        }
+        if (status == GC_OK) print_summary(&run);
+    }
+    run_destroy(&run);
+    return status;
+}

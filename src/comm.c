@@ -1,0 +1,76 @@
+#include "comm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+int gc_comm_agree(MPI_Comm comm, int status)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int mine = status == GC_OK ? size : rank, first;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) return GC_ERR_LIB;
+    if (first == size) return GC_OK;
+    char message[1024];
+    int code = status;
+    if (rank == first) snprintf(message, sizeof message, "%s", gc_error_message());
+    MPI_Bcast(&code, 1, MPI_INT, first, comm);
+    MPI_Bcast(message, sizeof message, MPI_CHAR, first, comm);
+    gc_error_clear();
+    gc_fail(code, "%s", message);
+    return code == GC_OK ? GC_ERR_PEER : code;
+}
+
+void gc_comm_row_range(int64_t n, int rank, int size, int64_t *lo, int64_t *hi)
+{
+    int64_t base = n / size, extra = n % size;
+    *lo = rank * base + (rank < extra ? rank : extra);
+    *hi = *lo + base + (rank < extra ? 1 : 0);
+}
+
+int gc_exact_sum_create(gc_exact_sum *sum, int n, double global_max_abs)
+{
+    sum->n = n;
+    int e = 0;
+    frexp(global_max_abs > 0 ? global_max_abs : 1.0, &e); /* max_abs < 2^e */
+    sum->scale = ldexp(1.0, 32 - e);
+    sum->acc = calloc((size_t)2 * n, sizeof *sum->acc);
+    GC_CHECK_ALLOC(sum->acc);
+    return GC_OK;
+}
+
+static inline void add_one(gc_exact_sum *sum, int j, double v)
+{
+    double scaled = v * sum->scale;    /* |scaled| <= 2^32 */
+    double whole = trunc(scaled);
+    sum->acc[j] += (int64_t)whole;
+    sum->acc[sum->n + j] += (int64_t)llround((scaled - whole) * 1073741824.0); /* 2^30 */
+}
+
+void gc_exact_sum_add(gc_exact_sum *sum, const float *values)
+{
+    for (int j = 0; j < sum->n; ++j) add_one(sum, j, values[j]);
+}
+
+void gc_exact_sum_add_double(gc_exact_sum *sum, const double *values)
+{
+    for (int j = 0; j < sum->n; ++j) add_one(sum, j, values[j]);
+}
+
+int gc_exact_sum_allreduce(gc_exact_sum *sum, MPI_Comm comm, double *out)
+{
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, sum->acc, 2 * sum->n, MPI_INT64_T, MPI_SUM, comm));
+    for (int j = 0; j < sum->n; ++j)
+        out[j] = ((double)sum->acc[j] + (double)sum->acc[sum->n + j] / 1073741824.0) / sum->scale;
+    return GC_OK;
+}
+
+void gc_exact_sum_destroy(gc_exact_sum *sum)
+{
+    free(sum->acc);
+    sum->acc = NULL;
+}

@@ -1,0 +1,118 @@
+#include "greedy_fl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/cpu/cpu_kernels.h"
+#include "error.h"
+
+static int compare_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    double bound;
+    int64_t pos;
+} heap_entry;
+
+/* a before b: larger bound, then lower position. */
+static int before(const heap_entry *a, const heap_entry *b)
+{
+    return a->bound > b->bound || (a->bound == b->bound && a->pos < b->pos);
+}
+
+static void sift_down(heap_entry *h, int64_t n, int64_t i)
+{
+    for (;;) {
+        int64_t l = 2 * i + 1, r = l + 1, top = i;
+        if (l < n && before(&h[l], &h[top])) top = l;
+        if (r < n && before(&h[r], &h[top])) top = r;
+        if (top == i) return;
+        heap_entry t = h[i];
+        h[i] = h[top];
+        h[top] = t;
+        i = top;
+    }
+}
+
+/* Marginal gain of column j given the current coverage cur: Σᵢ wᵢ max(0, s_ij - curᵢ). The block is
+ * symmetric, so column j is row j (contiguous). */
+static double gain_of(const double *S, const double *w, const double *cur, int64_t m, int64_t j)
+{
+    const double *col = S + j * m;
+    double g = 0.0;
+    for (int64_t i = 0; i < m; ++i) {
+        double d = col[i] - cur[i];
+        if (d > 0.0) g += w ? w[i] * d : d;
+    }
+    return g;
+}
+
+int gc_greedy_fl(const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                 double *coverage)
+{
+    const int64_t m = p->m;
+    if (kappa > m) kappa = m;
+    if (m > GC_FL_MAX_DENSE)
+        return gc_fail(GC_ERR_INPUT, "a facility-location block of %lld rows exceeds the dense limit "
+                       "of %d: lower --partition-size or --oversample", (long long)m, GC_FL_MAX_DENSE);
+    double *S = malloc((size_t)m * m * sizeof *S), *cur = calloc((size_t)m, sizeof *cur);
+    heap_entry *heap = malloc((size_t)m * sizeof *heap);
+    int64_t *fresh_at = malloc((size_t)m * sizeof *fresh_at);
+    int status = (S && cur && heap && fresh_at) ? GC_OK
+                 : gc_fail(GC_ERR_MEMORY, "out of memory for a %lld-row similarity block", (long long)m);
+    if (status == GC_OK) status = gc_cpu_similarity(p->e, m, p->e, m, p->D, p->c, S);
+    if (status == GC_OK) {
+        /* F(∅) = 0 since s >= 0: the first bounds are exact gains against cur = 0. */
+#pragma omp parallel for schedule(static)
+        for (int64_t j = 0; j < m; ++j) {
+            heap[j].bound = gain_of(S, p->w, cur, m, j);
+            heap[j].pos = j;
+            fresh_at[j] = 0;
+        }
+        for (int64_t i = m / 2 - 1; i >= 0; --i) sift_down(heap, m, i);
+        int64_t size = m;
+        for (int64_t step = 0; step < kappa; ++step) {
+            /* Re-evaluate the top until its bound was computed in this step: then no other
+             * element can beat it (bounds only shrink), and ties already favour lower positions. */
+            while (fresh_at[heap[0].pos] != step) {
+                heap[0].bound = gain_of(S, p->w, cur, m, heap[0].pos);
+                fresh_at[heap[0].pos] = step;
+                sift_down(heap, size, 0);
+            }
+            int64_t j = heap[0].pos;
+            selected[step] = j;
+            gains[step] = heap[0].bound;
+            heap[0] = heap[--size];
+            sift_down(heap, size, 0);
+            const double *col = S + j * m;
+            for (int64_t i = 0; i < m; ++i)
+                if (col[i] > cur[i]) cur[i] = col[i];
+        }
+    }
+    if (status == GC_OK && coverage != NULL && kappa > 0) {
+        /* Each point goes to its most similar selected element; strict '>' over positions in
+         * ascending order keeps the lowest position on ties. */
+        int64_t *order = malloc((size_t)kappa * sizeof *order);
+        status = order ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory");
+        if (status == GC_OK) {
+            memcpy(order, selected, (size_t)kappa * sizeof *order);
+            qsort(order, (size_t)kappa, sizeof *order, compare_int64);
+            memset(coverage, 0, (size_t)m * sizeof *coverage);
+            for (int64_t i = 0; i < m; ++i) {
+                int64_t best = order[0];
+                for (int64_t a = 1; a < kappa; ++a)
+                    if (S[order[a] * m + i] > S[best * m + i]) best = order[a];
+                coverage[best] += p->w ? p->w[i] : 1.0;
+            }
+        }
+        free(order);
+    }
+    free(S);
+    free(cur);
+    free(heap);
+    free(fresh_at);
+    return status;
+}

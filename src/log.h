@@ -1,0 +1,19 @@
+/* Logging: rank 0 prints progress and results; other ranks stay silent except for their own
+ * errors, which carry a "[rank r]" prefix. Levels follow --quiet / --verbose. */
+#ifndef GC_LOG_H
+#define GC_LOG_H
+
+enum gc_log_level { GC_LOG_QUIET = 0, GC_LOG_NORMAL = 1, GC_LOG_VERBOSE = 2 };
+
+void gc_log_init(int rank, int level);
+int gc_log_rank(void);
+/* Progress and summaries (stderr, rank 0, unless quiet). */
+void gc_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Detail for --verbose (stderr, rank 0). */
+void gc_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Warnings (stderr, rank 0, even when quiet). */
+void gc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The one error line of a failed run (stderr, rank 0 only: all ranks agreed on it). */
+void gc_error_line(const char *message);
+
+#endif

@@ -1,0 +1,459 @@
+#include "select_fl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/rng.h"
+#include "budget.h"
+#include "comm.h"
+#include "error.h"
+#include "greedy_fl.h"
+#include "log.h"
+#include "weights.h"
+
+/* Rows travel between ranks as packed records so one MPI_Alltoallv moves everything a partition
+ * owner needs: global index, partition id, label, loss and the embedding. */
+typedef struct {
+    int64_t index;
+    int32_t partition;
+    int32_t label;
+    float loss;
+} row_header;
+
+/* Candidates travel to the merge rank with their coverage weight and greedy rank. */
+typedef struct {
+    int64_t index;
+    double gain;
+    double coverage;
+    int32_t group;
+    int32_t label;
+    int32_t order;   /* position in its partition's greedy order */
+    float loss;
+} candidate_header;
+
+typedef struct {
+    int groups;            /* classes when per-class, else 1 */
+    int64_t *sizes;        /* [G] N_g */
+    int64_t *my_offset;    /* [G] class position of this rank's first row of group g */
+    int64_t *budgets;      /* [G] k_g */
+    int64_t *parts;        /* [G] number of partitions */
+    int64_t *first_part;   /* [G + 1] global partition id of group g's first partition */
+} partition_plan;
+
+static void plan_destroy(partition_plan *p)
+{
+    free(p->sizes);
+    free(p->my_offset);
+    free(p->budgets);
+    free(p->parts);
+    free(p->first_part);
+}
+
+static int group_of(const gc_local_rows *rows, int per_class, int64_t i)
+{
+    return per_class ? rows->y[i] : 0;
+}
+
+/* A group of N rows is cut into np pieces starting at ceil(p·N/np), so pieces differ in size by at
+ * most one and class position q lies in piece floor(q·np/N). */
+static int64_t piece_of(int64_t q, int64_t np, int64_t N) { return (int64_t)(((__int128)q * np) / N); }
+
+static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, partition_plan *plan)
+{
+    const int G = opt->per_class ? rows->classes : 1, P = rows->size;
+    memset(plan, 0, sizeof *plan);
+    plan->groups = G;
+    plan->sizes = calloc((size_t)G, sizeof(int64_t));
+    plan->my_offset = calloc((size_t)G, sizeof(int64_t));
+    plan->budgets = calloc((size_t)G, sizeof(int64_t));
+    plan->parts = calloc((size_t)G, sizeof(int64_t));
+    plan->first_part = calloc((size_t)G + 1, sizeof(int64_t));
+    int64_t *counts = calloc((size_t)G * P, sizeof *counts);
+    if (!plan->sizes || !plan->my_offset || !plan->budgets || !plan->parts || !plan->first_part || !counts) {
+        free(counts);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the partition plan");
+    }
+    int64_t *mine = counts + (size_t)rows->rank * G;
+    for (int64_t i = 0; i < rows->n_local; ++i) mine[group_of(rows, opt->per_class, i)]++;
+    GC_CHECK_MPI(MPI_Allgather(MPI_IN_PLACE, G, MPI_INT64_T, counts, G, MPI_INT64_T, rows->comm));
+    for (int r = 0; r < P; ++r)
+        for (int g = 0; g < G; ++g) {
+            if (r < rows->rank) plan->my_offset[g] += counts[(size_t)r * G + g];
+            plan->sizes[g] += counts[(size_t)r * G + g];
+        }
+    free(counts);
+    if (opt->per_class)
+        gc_class_budgets(plan->sizes, G, opt->k, plan->budgets);
+    else
+        plan->budgets[0] = opt->k;
+    for (int g = 0; g < G; ++g) {
+        int64_t N = plan->sizes[g];
+        plan->parts[g] = (plan->budgets[g] > 0 && N > 0) ? (N + opt->partition_size - 1) / opt->partition_size : 0;
+        plan->first_part[g + 1] = plan->first_part[g] + plan->parts[g];
+    }
+    return GC_OK;
+}
+
+static int64_t candidates_of_piece(const partition_plan *plan, const gc_fl_options *opt, int g, int64_t size)
+{
+    if (plan->parts[g] == 1) return plan->budgets[g];
+    int64_t kappa = (int64_t)ceil(opt->oversample * (double)plan->budgets[g] * (double)size / (double)plan->sizes[g]);
+    return kappa < size ? kappa : size;
+}
+
+int gc_similarity_constant(const gc_local_rows *rows, double *c)
+{
+    const int D = rows->D;
+    double max_abs = 0.0;
+    for (int64_t i = 0; i < rows->n_local * D; ++i) {
+        double a = fabs((double)rows->e[i]);
+        if (a > max_abs) max_abs = a;
+    }
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    gc_exact_sum sum;
+    double *mean = malloc((size_t)D * sizeof *mean);
+    GC_CHECK_ALLOC(mean);
+    GC_TRY(gc_exact_sum_create(&sum, D, max_abs));
+    for (int64_t i = 0; i < rows->n_local; ++i) gc_exact_sum_add(&sum, rows->e + i * D);
+    int status = gc_exact_sum_allreduce(&sum, rows->comm, mean);
+    gc_exact_sum_destroy(&sum);
+    double radius = 0.0;
+    for (int j = 0; j < D; ++j) mean[j] /= (double)rows->n_global;
+    for (int64_t i = 0; i < rows->n_local; ++i) {
+        double sq = 0.0;
+        for (int j = 0; j < D; ++j) {
+            double d = rows->e[i * D + j] - mean[j];
+            sq += d * d;
+        }
+        if (sq > radius) radius = sq;
+    }
+    free(mean);
+    GC_TRY(status);
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &radius, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    *c = radius > 0.0 ? 2.0 * sqrt(radius) : 1.0;
+    return GC_OK;
+}
+
+/* Sends every local row to the owner of its partition. On return recv holds packed records. */
+static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan,
+                         char **recv, int64_t *recv_count)
+{
+    const int P = rows->size, D = rows->D;
+    const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
+    int *send_counts = calloc((size_t)P, sizeof(int)), *recv_counts = calloc((size_t)P, sizeof(int));
+    int *send_displs = calloc((size_t)P, sizeof(int)), *recv_displs = calloc((size_t)P, sizeof(int));
+    int32_t *part = malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *part);
+    int64_t *seen = calloc((size_t)plan->groups, sizeof *seen);
+    char *send = NULL;
+    *recv = NULL;
+    int status = (send_counts && recv_counts && send_displs && recv_displs && part && seen) ? GC_OK
+                 : gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
+    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
+        int g = group_of(rows, opt->per_class, i);
+        part[i] = -1;
+        int64_t q = plan->my_offset[g] + seen[g]++;
+        if (plan->parts[g] == 0) continue;
+        int64_t N = plan->sizes[g];
+        if (opt->shuffle) q = (int64_t)gc_permute((uint64_t)q, (uint64_t)N, opt->seed + (uint64_t)g * 0x9e37ULL, GC_STREAM_PARTITION);
+        part[i] = (int32_t)(plan->first_part[g] + piece_of(q, plan->parts[g], N));
+        send_counts[part[i] % P]++;
+    }
+    if (status == GC_OK) {
+        for (int r = 1; r < P; ++r) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
+        int64_t total = send_displs[P - 1] + send_counts[P - 1];
+        send = malloc((size_t)(total ? total : 1) * rec);
+        if (send == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
+        int *fill = calloc((size_t)P, sizeof *fill);
+        if (fill == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
+        for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
+            if (part[i] < 0) continue;
+            int dest = part[i] % P;
+            char *p = send + ((size_t)send_displs[dest] + fill[dest]++) * rec;
+            row_header h = {rows->lo + i, part[i], rows->y[i], rows->loss[i]};
+            memcpy(p, &h, sizeof h);
+            memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
+        }
+        free(fill);
+    }
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) {
+        MPI_Datatype record;
+        MPI_Type_contiguous((int)rec, MPI_BYTE, &record);
+        MPI_Type_commit(&record);
+        MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, rows->comm);
+        for (int r = 1; r < P; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
+        *recv_count = recv_displs[P - 1] + recv_counts[P - 1];
+        *recv = malloc((size_t)(*recv_count ? *recv_count : 1) * rec);
+        status = *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving partition rows");
+        status = gc_comm_agree(rows->comm, status);
+        if (status == GC_OK)
+            MPI_Alltoallv(send, send_counts, send_displs, record, *recv, recv_counts, recv_displs,
+                          record, rows->comm);
+        MPI_Type_free(&record);
+    }
+    free(send);
+    free(send_counts);
+    free(recv_counts);
+    free(send_displs);
+    free(recv_displs);
+    free(part);
+    free(seen);
+    return status;
+}
+
+typedef struct {
+    const char *base;
+    size_t rec;
+} record_view;
+
+static const row_header *header_at(const record_view *v, int64_t i)
+{
+    return (const row_header *)(const void *)(v->base + (size_t)i * v->rec);
+}
+
+static record_view sort_view;
+
+static int by_partition_then_index(const void *a, const void *b)
+{
+    row_header x, y;
+    memcpy(&x, sort_view.base + (size_t)(*(const int64_t *)a) * sort_view.rec, sizeof x);
+    memcpy(&y, sort_view.base + (size_t)(*(const int64_t *)b) * sort_view.rec, sizeof y);
+    if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
+    return (x.index > y.index) - (x.index < y.index);
+}
+
+/* Runs greedy on every partition this rank owns and packs the candidates. */
+static int select_partitions(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan,
+                             double c, const char *recv, int64_t recv_count, char **cand, int64_t *cand_count)
+{
+    const int D = rows->D;
+    const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
+    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    int64_t *order = malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
+    GC_CHECK_ALLOC(order);
+    for (int64_t i = 0; i < recv_count; ++i) order[i] = i;
+    sort_view = (record_view){recv, rec};
+    qsort(order, (size_t)recv_count, sizeof *order, by_partition_then_index);
+    record_view view = {recv, rec};
+
+    int64_t max_out = 0;
+    for (int64_t a = 0; a < recv_count;) {
+        int64_t b = a;
+        int32_t pid = header_at(&view, order[a])->partition;
+        while (b < recv_count && header_at(&view, order[b])->partition == pid) ++b;
+        int g = 0;
+        while (plan->first_part[g + 1] <= pid) ++g;
+        max_out += candidates_of_piece(plan, opt, g, b - a);
+        a = b;
+    }
+    *cand = malloc((size_t)(max_out ? max_out : 1) * crec);
+    *cand_count = 0;
+    int status = *cand ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
+    for (int64_t a = 0; a < recv_count && status == GC_OK;) {
+        int64_t b = a;
+        int32_t pid = header_at(&view, order[a])->partition;
+        while (b < recv_count && header_at(&view, order[b])->partition == pid) ++b;
+        int g = 0;
+        while (plan->first_part[g + 1] <= pid) ++g;
+        int64_t m = b - a, kappa = candidates_of_piece(plan, opt, g, m);
+        float *e = malloc((size_t)m * D * sizeof *e);
+        int64_t *selected = malloc((size_t)kappa * sizeof *selected);
+        double *gains = malloc((size_t)kappa * sizeof *gains), *coverage = malloc((size_t)m * sizeof *coverage);
+        status = (e && selected && gains && coverage) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in a partition");
+        for (int64_t i = 0; i < m && status == GC_OK; ++i)
+            memcpy(e + i * D, recv + (size_t)order[a + i] * rec + sizeof(row_header), (size_t)D * sizeof *e);
+        gc_fl_problem problem = {m, D, e, NULL, c};
+        if (status == GC_OK) status = gc_greedy_fl(&problem, kappa, selected, gains, coverage);
+        for (int64_t t = 0; t < kappa && status == GC_OK; ++t) {
+            const row_header *h = header_at(&view, order[a + selected[t]]);
+            candidate_header ch = {h->index, gains[t], coverage[selected[t]], g, h->label, (int32_t)t, h->loss};
+            char *p = *cand + (size_t)(*cand_count)++ * crec;
+            memcpy(p, &ch, sizeof ch);
+            memcpy(p + sizeof ch, e + selected[t] * D, (size_t)D * sizeof(float));
+        }
+        free(e);
+        free(selected);
+        free(gains);
+        free(coverage);
+        a = b;
+    }
+    free(order);
+    return status;
+}
+
+static record_view cand_view;
+
+/* Within a group: by greedy order for a single partition, by global index for the merge. */
+static int by_group_then_index(const void *a, const void *b)
+{
+    candidate_header x, y;
+    memcpy(&x, cand_view.base + (size_t)(*(const int64_t *)a) * cand_view.rec, sizeof x);
+    memcpy(&y, cand_view.base + (size_t)(*(const int64_t *)b) * cand_view.rec, sizeof y);
+    if (x.group != y.group) return x.group < y.group ? -1 : 1;
+    return (x.index > y.index) - (x.index < y.index);
+}
+
+static int by_group_then_order(const void *a, const void *b)
+{
+    candidate_header x, y;
+    memcpy(&x, cand_view.base + (size_t)(*(const int64_t *)a) * cand_view.rec, sizeof x);
+    memcpy(&y, cand_view.base + (size_t)(*(const int64_t *)b) * cand_view.rec, sizeof y);
+    if (x.group != y.group) return x.group < y.group ? -1 : 1;
+    return x.order - y.order;
+}
+
+static void take_candidate(gc_coreset *cs, int64_t slot, const char *p, double gain)
+{
+    candidate_header h;
+    memcpy(&h, p, sizeof h);
+    cs->index[slot] = h.index;
+    cs->label[slot] = h.label;
+    cs->gain[slot] = gain;
+    cs->loss[slot] = h.loss;
+    memcpy(cs->embedding + slot * cs->D, p + sizeof h, (size_t)cs->D * sizeof(float));
+}
+
+/* Rank 0: final k_g per group, by weighted greedy over the candidates of multi-partition groups. */
+static int merge_candidates(const gc_local_rows *rows, const partition_plan *plan, double c,
+                            const char *all, int64_t count, gc_coreset *cs)
+{
+    const int D = rows->D;
+    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    int64_t *order = malloc((size_t)(count ? count : 1) * sizeof *order);
+    GC_CHECK_ALLOC(order);
+    for (int64_t i = 0; i < count; ++i) order[i] = i;
+    cand_view = (record_view){all, crec};
+    int status = GC_OK;
+    int64_t slot = 0;
+    /* Groups are contiguous under both orders; the merge needs global-index order. */
+    qsort(order, (size_t)count, sizeof *order, by_group_then_index);
+    for (int64_t a = 0; a < count && status == GC_OK;) {
+        candidate_header h;
+        memcpy(&h, all + (size_t)order[a] * crec, sizeof h);
+        int g = h.group;
+        int64_t b = a + 1;
+        for (; b < count; ++b) {
+            candidate_header x;
+            memcpy(&x, all + (size_t)order[b] * crec, sizeof x);
+            if (x.group != g) break;
+        }
+        int64_t m = b - a, kg = plan->budgets[g] < m ? plan->budgets[g] : m;
+        if (plan->parts[g] == 1) {
+            cand_view = (record_view){all, crec};
+            qsort(order + a, (size_t)m, sizeof *order, by_group_then_order);
+            for (int64_t t = 0; t < kg; ++t) {
+                candidate_header x;
+                memcpy(&x, all + (size_t)order[a + t] * crec, sizeof x);
+                take_candidate(cs, slot++, all + (size_t)order[a + t] * crec, x.gain);
+            }
+        } else {
+            float *e = malloc((size_t)m * D * sizeof *e);
+            double *w = malloc((size_t)m * sizeof *w), *gains = malloc((size_t)kg * sizeof *gains);
+            int64_t *selected = malloc((size_t)kg * sizeof *selected);
+            status = (e && w && gains && selected) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
+            for (int64_t i = 0; i < m && status == GC_OK; ++i) {
+                candidate_header x;
+                memcpy(&x, all + (size_t)order[a + i] * crec, sizeof x);
+                w[i] = x.coverage;
+                memcpy(e + i * D, all + (size_t)order[a + i] * crec + sizeof x, (size_t)D * sizeof *e);
+            }
+            gc_fl_problem problem = {m, D, e, w, c};
+            if (status == GC_OK) status = gc_greedy_fl(&problem, kg, selected, gains, NULL);
+            for (int64_t t = 0; t < kg && status == GC_OK; ++t)
+                take_candidate(cs, slot++, all + (size_t)order[a + selected[t]] * crec, gains[t]);
+            free(e);
+            free(w);
+            free(gains);
+            free(selected);
+        }
+        a = b;
+    }
+    free(order);
+    cs->k = slot;
+    return status;
+}
+
+/* Gathers candidates on rank 0, merges, and broadcasts the coreset to every rank. */
+static int merge_and_share(const gc_local_rows *rows, const partition_plan *plan, double c,
+                           const char *cand, int64_t cand_count, gc_coreset *cs)
+{
+    const int P = rows->size, D = rows->D;
+    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    int mine = (int)cand_count, *counts = NULL, *displs = NULL;
+    char *all = NULL;
+    int64_t total = 0;
+    int status = GC_OK;
+    if (rows->rank == 0) {
+        counts = calloc((size_t)P, sizeof *counts);
+        displs = calloc((size_t)P, sizeof *displs);
+        if (!counts || !displs) status = gc_fail(GC_ERR_MEMORY, "out of memory for the merge");
+    }
+    GC_TRY(gc_comm_agree(rows->comm, status));
+    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, rows->comm);
+    if (rows->rank == 0) {
+        for (int r = 0; r < P; ++r) {
+            displs[r] = (int)total;
+            total += counts[r];
+        }
+        all = malloc((size_t)(total ? total : 1) * crec);
+        if (all == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld candidates", (long long)total);
+    }
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) {
+        MPI_Datatype record;
+        MPI_Type_contiguous((int)crec, MPI_BYTE, &record);
+        MPI_Type_commit(&record);
+        MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm);
+        MPI_Type_free(&record);
+        if (rows->rank == 0) status = merge_candidates(rows, plan, c, all, total, cs);
+    }
+    free(all);
+    free(counts);
+    free(displs);
+    GC_TRY(gc_comm_agree(rows->comm, status));
+    int64_t k = cs->k;
+    GC_CHECK_MPI(MPI_Bcast(&k, 1, MPI_INT64_T, 0, rows->comm));
+    cs->k = k;
+    GC_CHECK_MPI(MPI_Bcast(cs->index, (int)k, MPI_INT64_T, 0, rows->comm));
+    GC_CHECK_MPI(MPI_Bcast(cs->label, (int)k, MPI_INT32_T, 0, rows->comm));
+    GC_CHECK_MPI(MPI_Bcast(cs->gain, (int)k, MPI_DOUBLE, 0, rows->comm));
+    GC_CHECK_MPI(MPI_Bcast(cs->loss, (int)k, MPI_FLOAT, 0, rows->comm));
+    GC_CHECK_MPI(MPI_Bcast(cs->embedding, (int)(k * D), MPI_FLOAT, 0, rows->comm));
+    return GC_OK;
+}
+
+int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset *cs)
+{
+    partition_plan plan;
+    double c = 0.0;
+    int status = make_plan(rows, opt, &plan);
+    GC_TRY(gc_comm_agree(rows->comm, status));
+    status = gc_similarity_constant(rows, &c);
+    if (status == GC_OK) status = gc_coreset_allocate(cs, opt->k, rows->D, rows->classes);
+    status = gc_comm_agree(rows->comm, status);
+    if (status != GC_OK) {
+        plan_destroy(&plan);
+        return status;
+    }
+    cs->c = c;
+    for (int g = 0; g < plan.groups; ++g) {
+        cs->budgets[g] = plan.budgets[g];
+        cs->class_sizes[g] = plan.sizes[g];
+    }
+    int64_t total_parts = plan.first_part[plan.groups];
+    gc_info("select: facility location, %lld partitions over %d ranks, c = %.6g", (long long)total_parts,
+            rows->size, c);
+    char *recv = NULL, *cand = NULL;
+    int64_t recv_count = 0, cand_count = 0;
+    status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
+    if (status == GC_OK)
+        status = select_partitions(rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
+    free(recv);
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) status = merge_and_share(rows, &plan, c, cand, cand_count, cs);
+    free(cand);
+    plan_destroy(&plan);
+    GC_TRY(status);
+    return gc_assign_weights(rows, opt->per_class, cs);
+}

@@ -1,0 +1,24 @@
+/* Distributed facility location (DESIGN §4): partitions cut from the global index per class,
+ * greedy on each partition by its owner rank, a weighted merge of the candidates, then exact
+ * weights by an assignment pass. The coreset depends on the data and options, not the rank count. */
+#ifndef GC_SELECT_FL_H
+#define GC_SELECT_FL_H
+
+#include "coreset.h"
+
+typedef struct {
+    int64_t k;
+    int per_class;
+    int64_t partition_size;
+    double oversample;     /* α: candidates per partition = ⌈α·k_c·|p|/N_c⌉ */
+    int shuffle;           /* permute class rows by the seed before cutting partitions */
+    uint64_t seed;
+} gc_fl_options;
+
+/* Collective. Fills cs (allocated here) on every rank. */
+int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset *cs);
+
+/* c = 2·maxᵢ‖eᵢ − μ‖ with μ the global mean, computed rank-count independently. Collective. */
+int gc_similarity_constant(const gc_local_rows *rows, double *c);
+
+#endif

@@ -1,0 +1,78 @@
+/* Per-class budgets: sum to k, at least one per non-empty class, none for empty classes, never more
+ * than a class has, largest remainder with ties to the lower class id. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "src/budget.h"
+
+static int64_t sum(const int64_t *v, int n)
+{
+    int64_t s = 0;
+    for (int i = 0; i < n; ++i) s += v[i];
+    return s;
+}
+
+static void budgets_follow_largest_remainder(void)
+{
+    /* sizes 50, 30, 20 (N = 100), k = 7: one each, then 4 seats: quotas 2, 1.2, 0.8 →
+     * floors 2, 1, 0 and the remaining seat to the largest remainder (0.8, class 2). */
+    int64_t sizes[3] = {50, 30, 20}, b[3];
+    gc_class_budgets(sizes, 3, 7, b);
+    CHECK(b[0] == 3 && b[1] == 2 && b[2] == 2);
+}
+
+static void ties_go_to_the_lower_class(void)
+{
+    int64_t sizes[4] = {10, 10, 10, 10}, b[4];
+    gc_class_budgets(sizes, 4, 6, b); /* 4 base seats, 2 more with equal remainders */
+    CHECK(b[0] == 2 && b[1] == 2 && b[2] == 1 && b[3] == 1);
+}
+
+static void empty_classes_get_nothing_and_small_k_goes_to_large_classes(void)
+{
+    int64_t sizes[4] = {5, 0, 100, 40}, b[4];
+    gc_class_budgets(sizes, 4, 3, b);
+    CHECK(b[1] == 0 && b[0] == 1 && b[2] == 1 && b[3] == 1);
+    gc_class_budgets(sizes, 4, 2, b); /* fewer seats than non-empty classes: by size */
+    CHECK(b[1] == 0 && sum(b, 4) == 2 && b[2] == 1 && b[3] == 1 && b[0] == 0);
+}
+
+static void caps_at_class_size_and_k_equal_to_n(void)
+{
+    int64_t sizes[3] = {1, 2, 97}, b[3];
+    gc_class_budgets(sizes, 3, 100, b);
+    CHECK(b[0] == 1 && b[1] == 2 && b[2] == 97);
+    gc_class_budgets(sizes, 3, 99, b);
+    CHECK(sum(b, 3) == 99 && b[0] <= 1 && b[1] <= 2 && b[2] <= 97);
+}
+
+static void random_sizes_always_sum_to_k(void)
+{
+    srand(7);
+    for (int trial = 0; trial < 2000; ++trial) {
+        int C = 1 + rand() % 12;
+        int64_t sizes[12], b[12], n = 0;
+        for (int c = 0; c < C; ++c) n += sizes[c] = rand() % 4 == 0 ? 0 : rand() % 50;
+        if (n == 0) continue;
+        int64_t k = 1 + rand() % n;
+        gc_class_budgets(sizes, C, k, b);
+        int nonempty = 0;
+        for (int c = 0; c < C; ++c) {
+            CHECK(b[c] >= 0 && b[c] <= sizes[c]);
+            nonempty += sizes[c] > 0;
+        }
+        CHECK(sum(b, C) == k);
+        if (k >= nonempty)
+            for (int c = 0; c < C; ++c) CHECK(sizes[c] == 0 || b[c] >= 1);
+    }
+}
+
+int main(void)
+{
+    budgets_follow_largest_remainder();
+    ties_go_to_the_lower_class();
+    empty_classes_get_nothing_and_small_k_goes_to_large_classes();
+    caps_at_class_size_and_k_equal_to_n();
+    random_sizes_always_sum_to_k();
+    TEST_MAIN_END();
+}
