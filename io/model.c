@@ -41,6 +41,7 @@ static int read_activation(hid_t file, const char *path, gc_activation *act)
     char value[64] = {0};
     int status = GC_OK;
     hid_t mem = H5Tcopy(H5T_C_S1);
+    if (H5Tget_class(type) == H5T_STRING) H5Tset_cset(mem, H5Tget_cset(type)); /* h5py writes UTF-8 */
     if (H5Tget_class(type) != H5T_STRING) {
         status = gc_fail(GC_ERR_INPUT, "%s: attribute activation is not a string", path);
     } else if (H5Tis_variable_str(type) > 0) { /* h5py writes variable-length strings */

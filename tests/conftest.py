@@ -1,0 +1,53 @@
+"""Shared helpers for the Python-driven tests (MPI, error matrix, reference oracles).
+
+The binary is $GRADCORE_BIN (default: <repo>/build/gradcore). MPI runs use `mpirun -q` so a failed
+run prints only gradcore's own one-line error, and --oversubscribe so 4 ranks run on 2 cores."""
+import os
+import subprocess
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = os.environ.get("GRADCORE_BIN", str(REPO / "build" / "gradcore"))
+MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMP_NUM_THREADS": "1"}
+
+
+def run_gradcore(args, np_=1, check=True, timeout=600):
+    """Runs `gradcore ARGS` on np_ ranks; returns the CompletedProcess (text mode)."""
+    cmd = ["mpirun", "-q", "--oversubscribe", "-np", str(np_), BIN] + [str(a) for a in args]
+    env = dict(os.environ, **MPI_ENV)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc
+
+
+def read_coreset(path):
+    with h5py.File(path, "r") as f:
+        out = {name: f["coreset"][name][()] for name in f["coreset"]}
+        out["attrs"] = dict(f.attrs)
+    return out
+
+
+def write_dataset(path, X, y, num_classes=None, chunks=None, compression=None, ids=None):
+    with h5py.File(path, "w") as f:
+        f.create_dataset("X", data=X, chunks=chunks, compression=compression)
+        f.create_dataset("y", data=y, chunks=None if chunks is None else (chunks[0],), compression=compression)
+        if ids is not None:
+            f.create_dataset("ids", data=ids)
+        if num_classes is not None:
+            f.attrs["num_classes"] = num_classes
+
+
+@pytest.fixture
+def gradcore():
+    return run_gradcore
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
