@@ -1,6 +1,8 @@
 #include "backend.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../src/comm.h"
 #include "../src/error.h"
@@ -11,13 +13,64 @@ int gc_embedding_dim(const gc_embed_config *cfg, int d)
     if (cfg->kind == GC_EMBED_FEATURES) return d;
     const gc_model *m = &cfg->models[0];
     int classes = gc_model_classes(m), hidden = gc_model_penultimate_width(m);
+    int lastlayer = cfg->sketch_dim > 0 ? cfg->sketch_dim : classes * (hidden + 1);
     switch (cfg->kind) {
     case GC_EMBED_LOGITS:
     case GC_EMBED_ADACORE: return classes;
-    case GC_EMBED_LASTLAYER: return cfg->sketch_dim > 0 ? cfg->sketch_dim : classes * (hidden + 1);
-    case GC_EMBED_GMC:
-        return cfg->model_count * (cfg->sketch_dim > 0 ? cfg->sketch_dim : classes * (hidden + 1));
+    case GC_EMBED_LASTLAYER: return lastlayer;
+    case GC_EMBED_GMC: return cfg->model_count * lastlayer;
     default: return d;
+    }
+}
+
+int gc_embed_check(const gc_embed_config *cfg, int64_t rows, int d, const int32_t *y)
+{
+    if (cfg->kind == GC_EMBED_FEATURES) return GC_OK;
+    if (cfg->models == NULL || cfg->model_count < 1)
+        return gc_fail(GC_ERR_USAGE, "the %s embedding needs a model", cfg->kind == GC_EMBED_GMC ? "gmc" : "gradient");
+    const gc_model *m = &cfg->models[0];
+    if (m->widths[0] != d)
+        return gc_fail(GC_ERR_INPUT, "the model takes %d inputs but /X has %d columns", m->widths[0], d);
+    /* gmc concatenates blocks of one width and runs every draw through the same buffers. */
+    for (int s = 1; cfg->kind == GC_EMBED_GMC && s < cfg->model_count; ++s) {
+        const gc_model *o = &cfg->models[s];
+        int same = o->layers == m->layers;
+        for (int l = 0; same && l <= m->layers; ++l) same = o->widths[l] == m->widths[l];
+        if (!same) return gc_fail(GC_ERR_INPUT, "gmc: init draw %d has other layer widths than draw 0", s);
+    }
+    int C = gc_model_classes(m), B = gc_model_penultimate_width(m) + 1;
+    if (cfg->sketch_dim < 0 || (cfg->sketch_dim > 0 && cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC))
+        return gc_fail(GC_ERR_USAGE, "option --sketch: only the lastlayer and gmc embeddings are sketched");
+    if ((int64_t)cfg->sketch_dim > (int64_t)C * B)
+        return gc_fail(GC_ERR_USAGE, "option --sketch: %d exceeds the unsketched width C·(H+1) = %d",
+                       cfg->sketch_dim, C * B);
+    for (int64_t r = 0; r < rows; ++r)
+        if (y[r] < 0 || y[r] >= C)
+            return gc_fail(GC_ERR_INPUT, "label %d is outside the model's %d classes", y[r], C);
+    return GC_OK;
+}
+
+void gc_sketch_factors(int D, int classes, int hidden_plus_one, int *D1, int *D2)
+{
+    double target = 0.5 * log((double)D * classes / hidden_plus_one), best = INFINITY;
+    *D1 = 1;
+    for (int f = 1; f <= D; ++f)
+        if (D % f == 0 && fabs(log((double)f) - target) < best - 1e-12) {
+            best = fabs(log((double)f) - target);
+            *D1 = f;
+        }
+    *D2 = D / *D1;
+}
+
+void gc_copy_parallel(void *dst, const void *src, size_t bytes)
+{
+    /* One memcpy thread reaches about a third of a socket's bandwidth; pages split evenly. */
+    const size_t chunk = (size_t)1 << 22;
+    int64_t pieces = (int64_t)((bytes + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < pieces; ++i) {
+        size_t off = (size_t)i * chunk, len = bytes - off < chunk ? bytes - off : chunk;
+        memcpy((char *)dst + off, (const char *)src + off, len);
     }
 }
 

@@ -4,6 +4,7 @@
 #define GC_BACKEND_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../io/model.h"
@@ -23,12 +24,27 @@ typedef struct {
     int sketch_dim;          /* lastlayer/gmc: 0 = no sketch */
     double hessian_damping;  /* adacore δ */
     uint64_t seed;           /* sketch matrices */
-    const gc_model *models;  /* NULL for features */
+    const gc_model *models;  /* NULL for features; gmc uses all of them, other kinds the first */
     int model_count;
 } gc_embed_config;
 
 /* Width D of the embedding for inputs of width d. */
 int gc_embedding_dim(const gc_embed_config *cfg, int d);
+
+/* Checks what both backends rely on before any work: the models take d inputs and agree in shape
+ * (gmc), the sketch fits the last layer, every label is in [0, C). One line naming the problem. */
+int gc_embed_check(const gc_embed_config *cfg, int64_t rows, int d, const int32_t *y);
+
+/* The Kronecker sketch of the last-layer gradient a ⊗ b (a = p − onehot(y) ∈ R^C,
+ * b = [h; 1] ∈ R^(H+1)): (R1 ⊗ R2)·vec(a ⊗ b) = vec(R1 a ⊗ R2 b), R1 [D1 × C], R2 [D2 × (H+1)],
+ * D = D1·D2, component p·D2 + q = (R1 a)_p·(R2 b)_q, so only the two small factors exist.
+ * D1 is the divisor of D closest, on a log scale, to sqrt(D·C/(H+1)) (ties to the smaller): both
+ * factors then compress by about the same ratio, D1/C ≈ D2/(H+1). Entries are given by
+ * gc_sketch_entry (kernels/sketch.h), ±1/sqrt(D1) and ±1/sqrt(D2), so R1 ⊗ R2 has ±1/sqrt(D). */
+void gc_sketch_factors(int D, int classes, int hidden_plus_one, int *D1, int *D2);
+
+/* dst ← src with all OpenMP threads (host staging copies of the CUDA backend). */
+void gc_copy_parallel(void *dst, const void *src, size_t bytes);
 
 typedef enum { GC_DEVICE_AUTO = 0, GC_DEVICE_CPU, GC_DEVICE_CUDA } gc_device_request;
 #define GC_DEVICE_NAMES "auto|cpu|cuda"
@@ -46,6 +62,7 @@ typedef struct {
 struct gc_backend {
     const gc_backend_ops *ops;
     int device_id;       /* GPU ordinal, -1 on the CPU */
+    int64_t batch_rows;  /* rows per batch; 0 = the implementation's own choice (tests set it) */
     char description[128];
     void *impl;          /* implementation state */
 };

@@ -1,5 +1,6 @@
 /* CPU backend: the MLP forward pass by OpenBLAS sgemm in row batches, softmax and loss in double,
- * then the gradient embedding of the requested kind. Reference implementation for the CUDA twin. */
+ * then the gradient embedding of the requested kind. Reference implementation (oracle) for the
+ * CUDA twin in kernels/cuda/, which runs the same steps in the same order batch by batch. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,18 +9,19 @@
 
 #include "../../src/error.h"
 #include "../backend.h"
+#include "../embed_math.h"
 
 enum { CPU_BATCH_ROWS = 2048 };
 
-static float activate(gc_activation act, float v)
-{
-    switch (act) {
-    case GC_ACT_RELU: return v > 0.0f ? v : 0.0f;
-    case GC_ACT_TANH: return tanhf(v);
-    case GC_ACT_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); /* exact GELU */
-    default: return v;
-    }
-}
+/* Scratch of one batch of n ≤ rows rows; h and z of the forward pass, a = p − onehot(y), and the
+ * sketched factors u = R1 a, v = R2 [h; 1]. */
+typedef struct {
+    float *act[2]; /* [rows × widest hidden], ping-pong between layers */
+    float *z;      /* [rows × C] logits */
+    float *a;      /* [rows × C] */
+    float *u, *v;  /* [rows × D1], [rows × D2] */
+    float *r1, *r2; /* per draw: R1 [D1 × C], R2 [D2 × (H+1)] */
+} cpu_workspace;
 
 /* h_out [rows × out] = act(h_in [rows × in] · Wᵀ + b); no activation after the last layer. */
 static void linear(const gc_model *m, int l, int64_t rows, const float *in, float *out)
@@ -27,99 +29,157 @@ static void linear(const gc_model *m, int l, int64_t rows, const float *in, floa
     int fan_in = m->widths[l], fan_out = m->widths[l + 1];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, fan_out, fan_in, 1.0f, in,
                 fan_in, m->weight[l], fan_in, 0.0f, out, fan_out);
-    int last = l == m->layers - 1;
+    gc_activation act = l == m->layers - 1 ? GC_ACT_IDENTITY : m->activation;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r)
-        for (int j = 0; j < fan_out; ++j) {
-            float v = out[r * fan_out + j] + m->bias[l][j];
-            out[r * fan_out + j] = last ? v : activate(m->activation, v);
-        }
+        for (int j = 0; j < fan_out; ++j)
+            out[r * fan_out + j] = gc_activate(act, out[r * fan_out + j] + m->bias[l][j]);
 }
 
-/* Forward pass of `rows` rows: penultimate activations h [rows × H] and logits z [rows × C]. */
-static int forward(const gc_model *m, int64_t rows, const float *x, float *h, float *z)
+/* Forward pass of `rows` rows into ws->z; returns the penultimate activations h [rows × H]
+ * (x itself for a single-layer model). */
+static const float *forward(const gc_model *m, int64_t rows, const float *x, cpu_workspace *ws)
 {
-    int widest = 0;
-    for (int l = 0; l <= m->layers; ++l) widest = m->widths[l] > widest ? m->widths[l] : widest;
-    float *a = malloc((size_t)rows * widest * sizeof *a), *b = malloc((size_t)rows * widest * sizeof *b);
-    if (a == NULL || b == NULL) {
-        free(a);
-        free(b);
-        return gc_fail(GC_ERR_MEMORY, "out of memory in the forward pass");
-    }
     const float *in = x;
     for (int l = 0; l < m->layers - 1; ++l) {
-        float *out = (l % 2 == 0) ? a : b;
-        linear(m, l, rows, in, out);
-        in = out;
+        linear(m, l, rows, in, ws->act[l % 2]);
+        in = ws->act[l % 2];
     }
-    memcpy(h, in, (size_t)rows * m->widths[m->layers - 1] * sizeof *h);
-    linear(m, m->layers - 1, rows, in, z);
-    free(a);
-    free(b);
-    return GC_OK;
+    linear(m, m->layers - 1, rows, in, ws->z);
+    return in;
 }
 
-/* Row r: p = softmax(z) in double, loss = -log p_y, e from p. */
-static void embed_row(const gc_embed_config *cfg, const gc_model *m, const float *z, const float *h,
-                      int32_t y, float *e, float *loss, double *p)
+/* Per row: p = softmax(z) and ℓ = −log p_y in double; logits writes e = p − onehot(y), adacore
+ * e = (p − onehot(y)) ⊘ (p ⊙ (1 − p) + δ), lastlayer/gmc keep a = p − onehot(y) for the outer
+ * product. loss gets the mean of ℓ over the `draws` models (one, except for gmc). */
+static void softmax_rows(const gc_embed_config *cfg, int C, int64_t n, const float *z, const int32_t *y,
+                         int draw, int draws, float *e, int64_t lde, float *a, float *loss)
 {
-    int C = gc_model_classes(m), H = gc_model_penultimate_width(m);
-    double zmax = z[0], sum = 0.0;
-    for (int c = 1; c < C; ++c) zmax = z[c] > zmax ? z[c] : zmax;
-    for (int c = 0; c < C; ++c) sum += exp((double)z[c] - zmax);
-    for (int c = 0; c < C; ++c) p[c] = exp((double)z[c] - zmax) / sum;
-    *loss = (float)(log(sum) + zmax - z[y]);
-    for (int c = 0; c < C; ++c) {
-        double g = p[c] - (c == y ? 1.0 : 0.0);
-        switch (cfg->kind) {
-        case GC_EMBED_LOGITS: e[c] = (float)g; break;
-        case GC_EMBED_ADACORE: e[c] = (float)(g / (p[c] * (1.0 - p[c]) + cfg->hessian_damping)); break;
-        default: /* lastlayer: gradient of W_L (row c) and b_L (column H) */
-            for (int j = 0; j < H; ++j) e[c * (H + 1) + j] = (float)(g * h[j]);
-            e[c * (H + 1) + H] = (float)g;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+        const float *zr = z + r * C;
+        float zmax = zr[0];
+        for (int c = 1; c < C; ++c) zmax = zr[c] > zmax ? zr[c] : zmax;
+        double sum = 0.0;
+        for (int c = 0; c < C; ++c) sum += exp((double)zr[c] - zmax);
+        double ell = log(sum) + zmax - zr[y[r]];
+        loss[r] = (draw == 0 ? 0.0f : loss[r]) + (float)(ell / draws);
+        for (int c = 0; c < C; ++c) { /* p_c recomputed: no per-thread buffer of C doubles */
+            double p = exp((double)zr[c] - zmax) / sum, g = p - (c == y[r] ? 1.0 : 0.0);
+            if (cfg->kind == GC_EMBED_LOGITS) e[r * lde + c] = (float)g;
+            else if (cfg->kind == GC_EMBED_ADACORE) e[r * lde + c] = (float)(g / (p * (1.0 - p) + cfg->hessian_damping));
+            else a[r * C + c] = (float)g;
         }
     }
+}
+
+/* e[r, i·wb + j] = a[r, i]·b̃[r, j] with b̃ = [b; 1] (wb = nb + 1) when append_one, else b
+ * (wb = nb): the outer product a ⊗ b̃, row-major, i.e. component i·wb + j. */
+static void outer_rows(int64_t n, const float *a, int na, const float *b, int nb, int append_one, float *e,
+                       int64_t lde)
+{
+    int wb = nb + (append_one != 0);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; ++r)
+        for (int i = 0; i < na; ++i) {
+            float ai = a[r * na + i], *out = e + r * lde + (int64_t)i * wb;
+            for (int j = 0; j < nb; ++j) out[j] = ai * b[r * nb + j];
+            if (append_one) out[nb] = ai;
+        }
+}
+
+/* The Kronecker sketch of a ⊗ [h; 1] (backend.h): u = a R1ᵀ [n × D1], v = h R2[:, :H]ᵀ + R2[:, H]
+ * [n × D2] (the bias column of R2 meets the implicit 1), then e = u ⊗ v. */
+static void sketch_rows(int64_t n, int C, int H, int D1, int D2, const float *r1, const float *r2,
+                        const float *h, cpu_workspace *ws, float *e, int64_t lde)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, D1, C, 1.0f, ws->a, C, r1, C, 0.0f, ws->u, D1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, D2, H, 1.0f, h, H, r2, H + 1, 0.0f, ws->v, D2);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; ++r)
+        for (int q = 0; q < D2; ++q) ws->v[r * D2 + q] += r2[(int64_t)q * (H + 1) + H];
+    outer_rows(n, ws->u, D1, ws->v, D2, 0, e, lde);
+}
+
+static void workspace_free(cpu_workspace *ws)
+{
+    free(ws->act[0]);
+    free(ws->act[1]);
+    free(ws->z);
+    free(ws->a);
+    free(ws->u);
+    free(ws->v);
+    free(ws->r1);
+    free(ws->r2);
+}
+
+/* Buffers for batches of `rows` rows and the sketch factors of every draw. */
+static int workspace_create(cpu_workspace *ws, const gc_embed_config *cfg, int64_t rows, int draws, int D1,
+                            int D2)
+{
+    const gc_model *m = &cfg->models[0];
+    int C = gc_model_classes(m), H = gc_model_penultimate_width(m), widest = 1;
+    for (int l = 1; l < m->layers; ++l) widest = m->widths[l] > widest ? m->widths[l] : widest;
+    memset(ws, 0, sizeof *ws);
+    ws->act[0] = malloc((size_t)rows * widest * sizeof(float));
+    ws->act[1] = malloc((size_t)rows * widest * sizeof(float));
+    ws->z = malloc((size_t)rows * C * sizeof(float));
+    ws->a = malloc((size_t)rows * C * sizeof(float));
+    ws->u = malloc((size_t)rows * (D1 > 0 ? D1 : 1) * sizeof(float));
+    ws->v = malloc((size_t)rows * (D2 > 0 ? D2 : 1) * sizeof(float));
+    ws->r1 = malloc((size_t)draws * (D1 > 0 ? D1 : 1) * C * sizeof(float));
+    ws->r2 = malloc((size_t)draws * (D2 > 0 ? D2 : 1) * (H + 1) * sizeof(float));
+    if (!ws->act[0] || !ws->act[1] || !ws->z || !ws->a || !ws->u || !ws->v || !ws->r1 || !ws->r2) {
+        workspace_free(ws);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the embedding workspace (%lld rows)", (long long)rows);
+    }
+    if (D1 > 0) {
+        float s1 = (float)(1.0 / sqrt((double)D1)), s2 = (float)(1.0 / sqrt((double)D2));
+        for (int s = 0; s < draws; ++s) {
+            for (int64_t i = 0; i < (int64_t)D1 * C; ++i)
+                ws->r1[(int64_t)s * D1 * C + i] = gc_sketch_entry(cfg->seed, s, 0, (uint64_t)i, s1);
+            for (int64_t i = 0; i < (int64_t)D2 * (H + 1); ++i)
+                ws->r2[(int64_t)s * D2 * (H + 1) + i] = gc_sketch_entry(cfg->seed, s, 1, (uint64_t)i, s2);
+        }
+    }
+    return GC_OK;
 }
 
 static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x,
                      const int32_t *y, float *e, float *loss)
 {
-    (void)b;
+    GC_TRY(gc_embed_check(cfg, rows, d, y));
     const int D = gc_embedding_dim(cfg, d);
     if (cfg->kind == GC_EMBED_FEATURES) {
         memcpy(e, x, (size_t)rows * d * sizeof *e);
         for (int64_t r = 0; r < rows; ++r) loss[r] = 0.0f;
         return GC_OK;
     }
-    if (cfg->sketch_dim > 0 || cfg->kind == GC_EMBED_GMC)
-        return gc_fail(GC_ERR_USAGE, "the sketched embeddings (--sketch, gmc) are not in this build yet");
-    const gc_model *m = &cfg->models[0];
-    if (m->widths[0] != d)
-        return gc_fail(GC_ERR_INPUT, "the model takes %d inputs but /X has %d columns", m->widths[0], d);
-    int C = gc_model_classes(m), H = gc_model_penultimate_width(m);
-    float *h = malloc((size_t)CPU_BATCH_ROWS * H * sizeof *h), *z = malloc((size_t)CPU_BATCH_ROWS * C * sizeof *z);
-    int status = (h && z) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the embedding");
-    for (int64_t lo = 0; lo < rows && status == GC_OK; lo += CPU_BATCH_ROWS) {
-        int64_t n = rows - lo < CPU_BATCH_ROWS ? rows - lo : CPU_BATCH_ROWS;
-        status = forward(m, n, x + lo * d, h, z);
-        if (status != GC_OK) break;
-        for (int64_t r = 0; r < n && status == GC_OK; ++r)
-            if (y[lo + r] < 0 || y[lo + r] >= C)
-                status = gc_fail(GC_ERR_INPUT, "label %d is outside the model's %d classes", y[lo + r], C);
-        if (status != GC_OK) break;
-#pragma omp parallel
-        {
-            double *p = malloc((size_t)C * sizeof *p);
-#pragma omp for schedule(static)
-            for (int64_t r = 0; r < n; ++r)
-                embed_row(cfg, m, z + r * C, h + r * H, y[lo + r], e + (lo + r) * D, loss + lo + r, p);
-            free(p);
+    const gc_model *m0 = &cfg->models[0];
+    const int C = gc_model_classes(m0), H = gc_model_penultimate_width(m0);
+    const int draws = cfg->kind == GC_EMBED_GMC ? cfg->model_count : 1;
+    const int block = cfg->sketch_dim > 0 ? cfg->sketch_dim : C * (H + 1); /* lastlayer width per draw */
+    int D1 = 0, D2 = 0;
+    if (cfg->sketch_dim > 0) gc_sketch_factors(cfg->sketch_dim, C, H + 1, &D1, &D2);
+    const int64_t batch = b->batch_rows > 0 ? b->batch_rows : CPU_BATCH_ROWS;
+    cpu_workspace ws;
+    GC_TRY(workspace_create(&ws, cfg, rows < batch ? rows : batch, draws, D1, D2));
+    for (int64_t lo = 0; lo < rows; lo += batch) {
+        int64_t n = rows - lo < batch ? rows - lo : batch;
+        for (int s = 0; s < draws; ++s) {
+            const float *h = forward(&cfg->models[s], n, x + lo * d, &ws);
+            float *eb = e + lo * D + (int64_t)s * block;
+            softmax_rows(cfg, C, n, ws.z, y + lo, s, draws, eb, D, ws.a, loss + lo);
+            if (cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC) continue;
+            if (D1 == 0)
+                outer_rows(n, ws.a, C, h, H, 1, eb, D);
+            else
+                sketch_rows(n, C, H, D1, D2, ws.r1 + (int64_t)s * D1 * C, ws.r2 + (int64_t)s * D2 * (H + 1), h,
+                            &ws, eb, D);
         }
     }
-    free(h);
-    free(z);
-    return status;
+    workspace_free(&ws);
+    return GC_OK;
 }
 
 static void cpu_destroy(gc_backend *b) { free(b); }
