@@ -35,6 +35,7 @@ static const gc_option_spec select_options[] = {
     {"partition-size", GC_OPT_VALUE, "4096", "M", "facility location: rows per partition of a class"},
     {"oversample", GC_OPT_VALUE, "2", "α", "facility location: candidates per partition = ⌈α·k_c·|p|/N_c⌉"},
     {"shuffle-partitions", GC_OPT_FLAG, "off", NULL, "permute class rows by the seed before cutting partitions"},
+    {"stochastic", GC_OPT_VALUE, "0", "ε", "facility location: stochastic greedy on partitions with this ε (0 = exact lazy greedy)"},
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
     {"out", GC_OPT_VALUE, NULL, "FILE", "coreset file to write (HDF5)"},
@@ -145,6 +146,7 @@ static int parse_options(select_run *run, int argc, char **argv)
     GC_TRY(gc_options_get_long(o, "partition-size", 2, GC_FL_MAX_DENSE, &partition_size));
     GC_TRY(gc_options_get_long(o, "seed", 0, INT64_MAX, &seed));
     GC_TRY(gc_options_get_double(o, "oversample", 1.0, 1e6, &run->fl.oversample));
+    GC_TRY(gc_options_get_double(o, "stochastic", 0.0, 0.999, &run->fl.stochastic));
     run->fl.per_class = per_class;
     run->fl.shuffle = shuffle;
     run->fl.partition_size = partition_size;

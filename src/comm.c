@@ -61,6 +61,8 @@ void gc_exact_sum_add_double(gc_exact_sum *sum, const double *values)
     for (int j = 0; j < sum->n; ++j) add_one(sum, j, values[j]);
 }
 
+void gc_exact_sum_add_at(gc_exact_sum *sum, int j, double value) { add_one(sum, j, value); }
+
 int gc_exact_sum_allreduce(gc_exact_sum *sum, MPI_Comm comm, double *out)
 {
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, sum->acc, 2 * sum->n, MPI_INT64_T, MPI_SUM, comm));

@@ -26,6 +26,8 @@ typedef struct {
 int gc_exact_sum_create(gc_exact_sum *sum, int n, double global_max_abs);
 void gc_exact_sum_add(gc_exact_sum *sum, const float *values);
 void gc_exact_sum_add_double(gc_exact_sum *sum, const double *values);
+/* Adds one value to component j. */
+void gc_exact_sum_add_at(gc_exact_sum *sum, int j, double value);
 /* Collective; writes the global sums to out[n]. */
 int gc_exact_sum_allreduce(gc_exact_sum *sum, MPI_Comm comm, double *out);
 void gc_exact_sum_destroy(gc_exact_sum *sum);

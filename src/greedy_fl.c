@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "../kernels/cpu/cpu_kernels.h"
+#include "../kernels/rng.h"
 #include "error.h"
 
 static int compare_int64(const void *a, const void *b)
@@ -50,6 +53,93 @@ static double gain_of(const double *S, const double *w, const double *cur, int64
     return g;
 }
 
+static void cover(const double *S, double *cur, int64_t m, int64_t j)
+{
+    const double *col = S + j * m;
+    for (int64_t i = 0; i < m; ++i)
+        if (col[i] > cur[i]) cur[i] = col[i];
+}
+
+static int lazy_greedy(const gc_fl_problem *p, const double *S, double *cur, int64_t kappa, int64_t *selected,
+                       double *gains)
+{
+    const int64_t m = p->m;
+    heap_entry *heap = malloc((size_t)m * sizeof *heap);
+    int64_t *fresh_at = malloc((size_t)m * sizeof *fresh_at);
+    if (heap == NULL || fresh_at == NULL) {
+        free(heap);
+        free(fresh_at);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the greedy heap");
+    }
+    /* F(∅) = 0 since s >= 0: the first bounds are exact gains against cur = 0. */
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < m; ++j) {
+        heap[j].bound = gain_of(S, p->w, cur, m, j);
+        heap[j].pos = j;
+        fresh_at[j] = 0;
+    }
+    for (int64_t i = m / 2 - 1; i >= 0; --i) sift_down(heap, m, i);
+    int64_t size = m;
+    for (int64_t step = 0; step < kappa; ++step) {
+        /* Re-evaluate the top until its bound was computed in this step: then no other element
+         * can beat it (bounds only shrink), and ties already favour lower positions. */
+        while (fresh_at[heap[0].pos] != step) {
+            heap[0].bound = gain_of(S, p->w, cur, m, heap[0].pos);
+            fresh_at[heap[0].pos] = step;
+            sift_down(heap, size, 0);
+        }
+        selected[step] = heap[0].pos;
+        gains[step] = heap[0].bound;
+        heap[0] = heap[--size];
+        sift_down(heap, size, 0);
+        cover(S, cur, m, selected[step]);
+    }
+    free(heap);
+    free(fresh_at);
+    return GC_OK;
+}
+
+static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cur, int64_t kappa,
+                             int64_t *selected, double *gains)
+{
+    const int64_t m = p->m;
+    int64_t sample = kappa > 0 ? (int64_t)ceil((double)m / (double)kappa * log(1.0 / p->stochastic_epsilon)) : 0;
+    if (sample < 1) sample = 1;
+    int64_t *rest = malloc((size_t)m * sizeof *rest);
+    double *sample_gain = malloc((size_t)(sample < m ? sample : m) * sizeof *sample_gain);
+    if (rest == NULL || sample_gain == NULL) {
+        free(rest);
+        free(sample_gain);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for stochastic greedy");
+    }
+    for (int64_t j = 0; j < m; ++j) rest[j] = j;
+    int64_t size = m;
+    for (int64_t step = 0; step < kappa; ++step) {
+        int64_t s = sample < size ? sample : size;
+        /* A partial Fisher-Yates shuffle puts s random unselected positions in rest[0, s). */
+        for (int64_t t = 0; t < s; ++t) {
+            double u = gc_rng_uniform(p->seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)step * (uint64_t)m + (uint64_t)t);
+            int64_t r = t + (int64_t)(u * (double)(size - t));
+            int64_t tmp = rest[t];
+            rest[t] = rest[r];
+            rest[r] = tmp;
+        }
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < s; ++t) sample_gain[t] = gain_of(S, p->w, cur, m, rest[t]);
+        int64_t best = 0;
+        for (int64_t t = 1; t < s; ++t)
+            if (sample_gain[t] > sample_gain[best] || (sample_gain[t] == sample_gain[best] && rest[t] < rest[best]))
+                best = t;
+        selected[step] = rest[best];
+        gains[step] = sample_gain[best];
+        rest[best] = rest[--size];
+        cover(S, cur, m, selected[step]);
+    }
+    free(rest);
+    free(sample_gain);
+    return GC_OK;
+}
+
 int gc_greedy_fl(const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                  double *coverage)
 {
@@ -59,39 +149,13 @@ int gc_greedy_fl(const gc_fl_problem *p, int64_t kappa, int64_t *selected, doubl
         return gc_fail(GC_ERR_INPUT, "a facility-location block of %lld rows exceeds the dense limit "
                        "of %d: lower --partition-size or --oversample", (long long)m, GC_FL_MAX_DENSE);
     double *S = malloc((size_t)m * m * sizeof *S), *cur = calloc((size_t)m, sizeof *cur);
-    heap_entry *heap = malloc((size_t)m * sizeof *heap);
-    int64_t *fresh_at = malloc((size_t)m * sizeof *fresh_at);
-    int status = (S && cur && heap && fresh_at) ? GC_OK
+    int status = (S && cur) ? GC_OK
                  : gc_fail(GC_ERR_MEMORY, "out of memory for a %lld-row similarity block", (long long)m);
     if (status == GC_OK) status = gc_cpu_similarity(p->e, m, p->e, m, p->D, p->c, S);
-    if (status == GC_OK) {
-        /* F(∅) = 0 since s >= 0: the first bounds are exact gains against cur = 0. */
-#pragma omp parallel for schedule(static)
-        for (int64_t j = 0; j < m; ++j) {
-            heap[j].bound = gain_of(S, p->w, cur, m, j);
-            heap[j].pos = j;
-            fresh_at[j] = 0;
-        }
-        for (int64_t i = m / 2 - 1; i >= 0; --i) sift_down(heap, m, i);
-        int64_t size = m;
-        for (int64_t step = 0; step < kappa; ++step) {
-            /* Re-evaluate the top until its bound was computed in this step: then no other
-             * element can beat it (bounds only shrink), and ties already favour lower positions. */
-            while (fresh_at[heap[0].pos] != step) {
-                heap[0].bound = gain_of(S, p->w, cur, m, heap[0].pos);
-                fresh_at[heap[0].pos] = step;
-                sift_down(heap, size, 0);
-            }
-            int64_t j = heap[0].pos;
-            selected[step] = j;
-            gains[step] = heap[0].bound;
-            heap[0] = heap[--size];
-            sift_down(heap, size, 0);
-            const double *col = S + j * m;
-            for (int64_t i = 0; i < m; ++i)
-                if (col[i] > cur[i]) cur[i] = col[i];
-        }
-    }
+    if (status == GC_OK && p->stochastic_epsilon > 0.0)
+        status = stochastic_greedy(p, S, cur, kappa, selected, gains);
+    else if (status == GC_OK)
+        status = lazy_greedy(p, S, cur, kappa, selected, gains);
     if (status == GC_OK && coverage != NULL && kappa > 0) {
         /* Each point goes to its most similar selected element; strict '>' over positions in
          * ascending order keeps the lowest position on ties. */
@@ -112,7 +176,5 @@ int gc_greedy_fl(const gc_fl_problem *p, int64_t kappa, int64_t *selected, doubl
     }
     free(S);
     free(cur);
-    free(heap);
-    free(fresh_at);
     return status;
 }

@@ -29,6 +29,7 @@ typedef struct {
     int32_t group;
     int32_t label;
     int32_t order;   /* position in its partition's greedy order */
+    int32_t partition;
     float loss;
 } candidate_header;
 
@@ -263,11 +264,11 @@ static int select_partitions(const gc_local_rows *rows, const gc_fl_options *opt
         status = (e && selected && gains && coverage) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in a partition");
         for (int64_t i = 0; i < m && status == GC_OK; ++i)
             memcpy(e + i * D, recv + (size_t)order[a + i] * rec + sizeof(row_header), (size_t)D * sizeof *e);
-        gc_fl_problem problem = {m, D, e, NULL, c};
+        gc_fl_problem problem = {m, D, e, NULL, c, opt->stochastic, gc_mix64(opt->seed ^ (uint64_t)pid)};
         if (status == GC_OK) status = gc_greedy_fl(&problem, kappa, selected, gains, coverage);
         for (int64_t t = 0; t < kappa && status == GC_OK; ++t) {
             const row_header *h = header_at(&view, order[a + selected[t]]);
-            candidate_header ch = {h->index, gains[t], coverage[selected[t]], g, h->label, (int32_t)t, h->loss};
+            candidate_header ch = {h->index, gains[t], coverage[selected[t]], g, h->label, (int32_t)t, pid, h->loss};
             char *p = *cand + (size_t)(*cand_count)++ * crec;
             memcpy(p, &ch, sizeof ch);
             memcpy(p + sizeof ch, e + selected[t] * D, (size_t)D * sizeof(float));
@@ -358,7 +359,7 @@ static int merge_candidates(const gc_local_rows *rows, const partition_plan *pla
                 w[i] = x.coverage;
                 memcpy(e + i * D, all + (size_t)order[a + i] * crec + sizeof x, (size_t)D * sizeof *e);
             }
-            gc_fl_problem problem = {m, D, e, w, c};
+            gc_fl_problem problem = {m, D, e, w, c, 0.0, 0};
             if (status == GC_OK) status = gc_greedy_fl(&problem, kg, selected, gains, NULL);
             for (int64_t t = 0; t < kg && status == GC_OK; ++t)
                 take_candidate(cs, slot++, all + (size_t)order[a + selected[t]] * crec, gains[t]);
@@ -371,6 +372,86 @@ static int merge_candidates(const gc_local_rows *rows, const partition_plan *pla
     }
     free(order);
     cs->k = slot;
+    return status;
+}
+
+static double similarity(const float *a, const float *b, int D, double c)
+{
+    double sq = 0.0;
+    for (int t = 0; t < D; ++t) sq += ((double)a[t] - b[t]) * ((double)a[t] - b[t]);
+    return c - sqrt(sq);
+}
+
+/* GreeDi's safeguard: for every class cut into several partitions, the global F of the merged set
+ * is compared with the global F of each partition's own greedy set (its first k_c candidates), all
+ * in one pass over the rows; the best set wins (ties keep the merge, then the lower partition).
+ * Sums are exact, so every rank count takes the same decision. Collective. */
+static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const partition_plan *plan, double c,
+                                               const char *all, int64_t total, gc_coreset *cs)
+{
+    const int D = rows->D, G = plan->groups;
+    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    int64_t *base = calloc((size_t)G + 1, sizeof *base), *slot_start = calloc((size_t)G + 1, sizeof *slot_start);
+    GC_CHECK_ALLOC(base && slot_start ? base : NULL);
+    for (int g = 0; g < G; ++g) base[g + 1] = base[g] + (plan->parts[g] > 1 ? 1 + plan->parts[g] : 0);
+    for (int64_t j = 0; j < cs->k; ++j) slot_start[(G > 1 ? cs->label[j] : 0) + 1]++;
+    for (int g = 0; g < G; ++g) slot_start[g + 1] += slot_start[g];
+    if (base[G] == 0) {
+        free(base);
+        free(slot_start);
+        return GC_OK;
+    }
+    gc_exact_sum sum;
+    int status = gc_exact_sum_create(&sum, (int)base[G], c);
+    double *best = malloc((size_t)(base[G] ? base[G] : 1) * sizeof *best);
+    status = (status == GC_OK && best) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
+    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
+        int g = G > 1 ? rows->y[i] : 0;
+        if (plan->parts[g] <= 1) continue;
+        const float *e = rows->e + i * D;
+        for (int64_t t = 0; t <= plan->parts[g]; ++t) best[t] = 0.0; /* s >= 0, so 0 is F(∅)'s term */
+        for (int64_t j = slot_start[g]; j < slot_start[g + 1]; ++j)
+            best[0] = fmax(best[0], similarity(e, cs->embedding + j * D, D, c));
+        for (int64_t a = 0; a < total; ++a) {
+            candidate_header h;
+            memcpy(&h, all + (size_t)a * crec, sizeof h);
+            if (h.group != g || h.order >= plan->budgets[g]) continue;
+            int64_t t = 1 + h.partition - plan->first_part[g];
+            best[t] = fmax(best[t], similarity(e, (const float *)(const void *)(all + (size_t)a * crec + sizeof h), D, c));
+        }
+        for (int64_t t = 0; t <= plan->parts[g]; ++t) gc_exact_sum_add_at(&sum, (int)(base[g] + t), best[t]);
+    }
+    status = gc_comm_agree(rows->comm, status);
+    double *F = malloc((size_t)base[G] * sizeof *F);
+    if (status == GC_OK) status = F ? gc_exact_sum_allreduce(&sum, rows->comm, F) : gc_fail(GC_ERR_MEMORY, "out of memory");
+    for (int g = 0; g < G && status == GC_OK; ++g) {
+        if (plan->parts[g] <= 1) continue;
+        int64_t winner = -1, kg = slot_start[g + 1] - slot_start[g];
+        double top = F[base[g]];
+        for (int64_t p = 0; p < plan->parts[g]; ++p) {
+            int64_t have = 0; /* a partition proposing fewer than k_g candidates cannot stand alone */
+            for (int64_t a = 0; a < total; ++a) {
+                candidate_header h;
+                memcpy(&h, all + (size_t)a * crec, sizeof h);
+                have += h.partition == plan->first_part[g] + p;
+            }
+            if (have >= kg && F[base[g] + 1 + p] > top) top = F[base[g] + 1 + p], winner = p;
+        }
+        if (winner < 0) continue;
+        gc_debug("select: class %d keeps partition %lld's own set (F %.6g > merged %.6g)", g, (long long)winner, top,
+                 F[base[g]]);
+        for (int64_t a = 0; a < total; ++a) {
+            candidate_header h;
+            memcpy(&h, all + (size_t)a * crec, sizeof h);
+            if (h.partition == plan->first_part[g] + winner && h.order < kg)
+                take_candidate(cs, slot_start[g] + h.order, all + (size_t)a * crec, h.gain);
+        }
+    }
+    gc_exact_sum_destroy(&sum);
+    free(best);
+    free(F);
+    free(base);
+    free(slot_start);
     return status;
 }
 
@@ -408,7 +489,6 @@ static int merge_and_share(const gc_local_rows *rows, const partition_plan *plan
         MPI_Type_free(&record);
         if (rows->rank == 0) status = merge_candidates(rows, plan, c, all, total, cs);
     }
-    free(all);
     free(counts);
     free(displs);
     GC_TRY(gc_comm_agree(rows->comm, status));
@@ -420,7 +500,20 @@ static int merge_and_share(const gc_local_rows *rows, const partition_plan *plan
     GC_CHECK_MPI(MPI_Bcast(cs->gain, (int)k, MPI_DOUBLE, 0, rows->comm));
     GC_CHECK_MPI(MPI_Bcast(cs->loss, (int)k, MPI_FLOAT, 0, rows->comm));
     GC_CHECK_MPI(MPI_Bcast(cs->embedding, (int)(k * D), MPI_FLOAT, 0, rows->comm));
-    return GC_OK;
+    /* Every rank needs the candidates to score each partition's own set against its rows. */
+    GC_CHECK_MPI(MPI_Bcast(&total, 1, MPI_INT64_T, 0, rows->comm));
+    if (rows->rank != 0) all = malloc((size_t)(total ? total : 1) * crec);
+    status = gc_comm_agree(rows->comm, all ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates"));
+    if (status == GC_OK) {
+        MPI_Datatype record;
+        MPI_Type_contiguous((int)crec, MPI_BYTE, &record);
+        MPI_Type_commit(&record);
+        MPI_Bcast(all, (int)total, record, 0, rows->comm);
+        MPI_Type_free(&record);
+        status = keep_better_of_merge_and_partitions(rows, plan, c, all, total, cs);
+    }
+    free(all);
+    return status;
 }
 
 int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset *cs)

@@ -1,6 +1,7 @@
 /* Distributed facility location (DESIGN §4): partitions cut from the global index per class,
- * greedy on each partition by its owner rank, a weighted merge of the candidates, then exact
- * weights by an assignment pass. The coreset depends on the data and options, not the rank count. */
+ * greedy on each partition by its owner rank, a weighted merge of the candidates, the better by
+ * global F of the merged set and each partition's own set (GreeDi), then exact weights by an
+ * assignment pass. The coreset depends on the data and options, not the rank count. */
 #ifndef GC_SELECT_FL_H
 #define GC_SELECT_FL_H
 
@@ -13,6 +14,7 @@ typedef struct {
     double oversample;     /* α: candidates per partition = ⌈α·k_c·|p|/N_c⌉ */
     int shuffle;           /* permute class rows by the seed before cutting partitions */
     uint64_t seed;
+    double stochastic;     /* ε of stochastic greedy on partitions; 0 = exact lazy greedy */
 } gc_fl_options;
 
 /* Collective. Fills cs (allocated here) on every rank. */

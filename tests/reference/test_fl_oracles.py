@@ -94,21 +94,24 @@ def test_per_class_selects_within_classes_with_budgets(tmp_path):
         np.testing.assert_allclose(cs["gain"][cs["label"] == c], gains, rtol=1e-9)
 
 
-def test_merge_is_weighted_greedy_over_partition_candidates(tmp_path):
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_merge_and_greedi_safeguard(tmp_path, seed):
     """Two partitions: each owner's greedy picks ⌈α·k·|p|/N⌉ candidates with their coverage counts,
-    and the merge is a weighted greedy over the candidates (checked here from scratch)."""
-    path, X, _ = problem(tmp_path, 500, 3, 21)
+    the merge is a weighted greedy over the candidates, and the result is the better by global F of
+    the merged set and each partition's first k candidates (GreeDi) — all checked from scratch."""
+    path, X, _ = problem(tmp_path, 500, 3, seed)
     out = tmp_path / "cs.h5"
     k, alpha = 12, 2
     run_gradcore(["select", "--data", path, "--embedding", "features", "--per-class", "off", "--k", k,
                   "--partition-size", 250, "--oversample", alpha, "--out", out, "--quiet"], np_=2)
     cs = read_coreset(out)
     c = cs["attrs"]["similarity_constant"]
-    cand, weight = [], []
+    cand, weight, own = [], [], []
     for lo, hi in ((0, 250), (250, 500)):
         S = c - distances(X[lo:hi], X[lo:hi])
         kappa = int(np.ceil(alpha * k * (hi - lo) / 500))
-        order, _ = brute_force_greedy(S, kappa)
+        order, gains = brute_force_greedy(S, kappa)
+        own.append((lo + order[:k], gains[:k]))
         ranks = np.sort(order)
         nearest = ranks[np.argmax(S[:, ranks], axis=1)]
         cand += list(lo + ranks)
@@ -116,5 +119,13 @@ def test_merge_is_weighted_greedy_over_partition_candidates(tmp_path):
     cand, weight = np.array(cand), np.array(weight, float)
     S = c - distances(X[cand], X[cand])
     order, gains = brute_force_greedy(S, k, weight)
-    np.testing.assert_array_equal(cs["index"], cand[order])
-    np.testing.assert_allclose(cs["gain"], gains, rtol=1e-9)
+    options = [(cand[order], gains)] + own
+
+    def F(sel):
+        return (c - distances(X, X[sel])).max(axis=1).sum()
+
+    values = [F(sel) for sel, _ in options]
+    best = int(np.argmax(values))  # first maximum: the merge wins ties
+    np.testing.assert_array_equal(cs["index"], options[best][0])
+    np.testing.assert_allclose(cs["gain"], options[best][1], rtol=1e-9)
+    assert cs["attrs"]["objective"] == pytest.approx(values[best], rel=1e-9)

@@ -47,7 +47,7 @@ static void lazy_greedy_matches_plain_greedy(int weighted, unsigned seed)
     for (int i = 0; i < m * D; ++i) e[i] = (float)rand() / RAND_MAX * 4.0f - 2.0f;
     for (int t = 0; t < D; ++t) e[7 * D + t] = e[3 * D + t]; /* a duplicate: exact tie, lower index wins */
     for (int i = 0; i < m; ++i) w[i] = 1.0 + rand() % 5;
-    gc_fl_problem p = {m, D, e, weighted ? w : NULL, 12.0};
+    gc_fl_problem p = {m, D, e, weighted ? w : NULL, 12.0, 0.0, 0};
     int64_t sel[15], want[15];
     double gains[15], want_gains[15], coverage[120], total = 0.0, covered = 0.0;
     CHECK(gc_greedy_fl(&p, kappa, sel, gains, coverage) == 0);
@@ -64,8 +64,35 @@ static void lazy_greedy_matches_plain_greedy(int weighted, unsigned seed)
     CHECK_NEAR(covered, total, 1e-12);
 }
 
+/* With ε so small that every step samples every remaining element, stochastic greedy is exact
+ * greedy; with a moderate ε it still picks distinct elements with gains near the exact ones. */
+static void stochastic_greedy_limits(void)
+{
+    const int m = 200, D = 4, kappa = 10;
+    float e[200 * 4];
+    srand(99);
+    for (int i = 0; i < m * D; ++i) e[i] = (float)rand() / RAND_MAX * 4.0f - 2.0f;
+    gc_fl_problem exact = {m, D, e, NULL, 12.0, 0.0, 0}, full = exact, sampled = exact;
+    full.stochastic_epsilon = 1e-300; /* (m/κ)·ln(1/ε) > m */
+    sampled.stochastic_epsilon = 0.1;
+    sampled.seed = full.seed = 5;
+    int64_t a[10], b[10], c[10];
+    double ga[10], gb[10], gc[10], fa = 0, fc = 0;
+    CHECK(gc_greedy_fl(&exact, kappa, a, ga, NULL) == 0);
+    CHECK(gc_greedy_fl(&full, kappa, b, gb, NULL) == 0);
+    CHECK(gc_greedy_fl(&sampled, kappa, c, gc, NULL) == 0);
+    for (int s = 0; s < kappa; ++s) {
+        CHECK(a[s] == b[s]);
+        fa += ga[s];
+        fc += gc[s];
+        for (int t = 0; t < s; ++t) CHECK(c[s] != c[t]);
+    }
+    CHECK(fc >= 0.9 * fa);
+}
+
 int main(void)
 {
+    stochastic_greedy_limits();
     for (unsigned seed = 1; seed <= 4; ++seed) {
         lazy_greedy_matches_plain_greedy(0, seed);
         lazy_greedy_matches_plain_greedy(1, seed);
