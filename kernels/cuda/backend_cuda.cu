@@ -1,23 +1,387 @@
-/* CUDA backend: device selection and context. The embedding kernels land with the embedding
- * engine; until then creating it reports that, and --device auto falls back to the CPU. */
-#include <cuda_runtime.h>
-#include <mpi.h> /* before the extern "C" block: it brings C++ bindings of its own */
+/* CUDA backend: device context and the streaming pipeline of the embedding engine.
+ *
+ * Rows go through the GPU in batches, round-robin over SLOTS slots. Each slot owns a stream, a
+ * cuBLAS handle bound to it, a device arena for one batch and a pinned host arena for staging;
+ * batch i runs on slot i mod SLOTS as H2D(x, y) → forward (cuBLAS sgemm + bias/activation
+ * kernel per layer) → softmax/loss/embedding kernels → D2H(e, loss), all asynchronous on the
+ * slot's stream. So the copy engines move batch i+1 in and batch i−1 out while batch i computes,
+ * and a shard of any size streams through a fixed amount of device memory. Host memory that is
+ * already pinned (cudaHostAlloc/cudaHostRegister) is copied directly; pageable x and e are staged
+ * through the slot's pinned arena with all host threads while the other slots keep the GPU busy. */
+#include <mpi.h> /* before the extern "C" blocks: it brings C++ bindings of its own */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-extern "C" {
-#include "../../src/error.h"
-#include "../backend.h"
+#include "cuda_check.h"
+#include "embed_cuda.h"
+
+/* Three slots: one being staged by the host while two are in flight on the GPU. */
+enum { SLOTS = 3 };
+/* Device bytes per slot a batch aims at: large enough that each H2D copy runs at full PCIe rate
+ * (tens of MB of x) and the GEMMs fill the GPU, small enough that a shard never needs to fit. */
+static const size_t SLOT_TARGET_BYTES = (size_t)256 << 20;
+static const size_t ALIGN_BYTES = 256;
+
+typedef struct {
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    cudaEvent_t done;                     /* after the slot's last D2H copy */
+    void *device_arena, *host_arena;      /* grow-only; host_arena is pinned */
+    size_t device_bytes, host_bytes;
+    float *x, *act[2], *z, *a, *u, *v, *e, *loss; /* device, carved from device_arena */
+    int32_t *y;
+    float *x_host, *e_host, *loss_host;   /* pinned staging, carved from host_arena */
+    int32_t *y_host;
+    int busy;                             /* a batch was issued and its results not yet collected */
+    int64_t lo, n;
+} cuda_slot;
+
+typedef struct {
+    cuda_slot slot[SLOTS];
+} cuda_state;
+
+/* Everything one embed call needs that does not change from batch to batch. */
+typedef struct {
+    const gc_embed_config *cfg;
+    int d, C, H, widest, D, D1, D2, block, draws;
+    int64_t batch;
+    int x_pinned, e_pinned;
+    void *model_arena;          /* device copies of every draw's W, b and sketch factors */
+    const float **weight, **bias; /* [draws × layers] device pointers into model_arena */
+    const float **r1, **r2;     /* [draws] */
+} cuda_plan;
+
+static int is_pinned(const void *p)
+{
+    cudaPointerAttributes attr;
+    if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+        (void)cudaGetLastError(); /* a plain pageable pointer on old runtimes: not an error */
+        return 0;
+    }
+    return attr.type == cudaMemoryTypeHost;
 }
+
+static size_t aligned(size_t bytes) { return (bytes + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES; }
+
+/* Carves consecutive aligned pieces out of an arena; with base == NULL it only counts. */
+static void *carve(char *base, size_t *offset, size_t bytes)
+{
+    void *p = base == NULL ? NULL : base + *offset;
+    *offset += aligned(bytes);
+    return p;
+}
+
+/* Lays out one slot's buffers for batches of `rows` rows in the arenas dev and host (NULL: only
+ * count) and returns the bytes each needs. */
+static void layout_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows, char *dev, char *host, size_t *device_bytes,
+                        size_t *host_bytes)
+{
+    size_t f = sizeof(float), dv = 0, hv = 0;
+    s->x = (float *)carve(dev, &dv, (size_t)rows * pl->d * f);
+    s->y = (int32_t *)carve(dev, &dv, (size_t)rows * sizeof(int32_t));
+    s->act[0] = (float *)carve(dev, &dv, (size_t)rows * pl->widest * f);
+    s->act[1] = (float *)carve(dev, &dv, (size_t)rows * pl->widest * f);
+    s->z = (float *)carve(dev, &dv, (size_t)rows * pl->C * f);
+    s->a = (float *)carve(dev, &dv, (size_t)rows * pl->C * f);
+    s->u = (float *)carve(dev, &dv, (size_t)rows * pl->D1 * f);
+    s->v = (float *)carve(dev, &dv, (size_t)rows * pl->D2 * f);
+    s->e = (float *)carve(dev, &dv, (size_t)rows * pl->D * f);
+    s->loss = (float *)carve(dev, &dv, (size_t)rows * f);
+    s->x_host = (float *)carve(host, &hv, pl->x_pinned ? 0 : (size_t)rows * pl->d * f);
+    s->y_host = (int32_t *)carve(host, &hv, (size_t)rows * sizeof(int32_t));
+    s->e_host = (float *)carve(host, &hv, pl->e_pinned ? 0 : (size_t)rows * pl->D * f);
+    s->loss_host = (float *)carve(host, &hv, (size_t)rows * f);
+    *device_bytes = dv;
+    *host_bytes = hv;
+}
+
+/* Grows the slot's arenas to fit batches of `rows` rows and points its buffers into them. */
+static int prepare_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows)
+{
+    size_t dv = 0, hv = 0;
+    layout_slot(s, pl, rows, NULL, NULL, &dv, &hv);
+    if (dv > s->device_bytes) {
+        GC_CHECK_CUDA(cudaFree(s->device_arena));
+        s->device_arena = NULL;
+        s->device_bytes = 0;
+        GC_CHECK_CUDA(cudaMalloc(&s->device_arena, dv));
+        s->device_bytes = dv;
+    }
+    if (hv > s->host_bytes) {
+        GC_CHECK_CUDA(cudaFreeHost(s->host_arena));
+        s->host_arena = NULL;
+        s->host_bytes = 0;
+        GC_CHECK_CUDA(cudaHostAlloc(&s->host_arena, hv, cudaHostAllocDefault));
+        s->host_bytes = hv;
+    }
+    layout_slot(s, pl, rows, (char *)s->device_arena, (char *)s->host_arena, &dv, &hv);
+    return GC_OK;
+}
+
+/* Device bytes one row needs in a slot (see layout_slot). */
+static size_t device_bytes_per_row(const cuda_plan *pl)
+{
+    return sizeof(float) * ((size_t)pl->d + 1 + 2 * (size_t)pl->widest + 2 * (size_t)pl->C + pl->D1 + pl->D2 + pl->D + 1);
+}
+
+/* Rows per batch: the caller's choice, else SLOT_TARGET_BYTES per slot, and never more than
+ * half of the free device memory over all slots. */
+static int choose_batch(const gc_backend *b, cuda_plan *pl, int64_t rows)
+{
+    size_t free_bytes = 0, total_bytes = 0;
+    GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
+    size_t per_row = device_bytes_per_row(pl), budget = SLOT_TARGET_BYTES;
+    if (budget > free_bytes / 2 / SLOTS) budget = free_bytes / 2 / SLOTS;
+    int64_t batch = b->batch_rows > 0 ? b->batch_rows : (int64_t)(budget / per_row);
+    if (batch < 1) batch = 1;
+    if (batch > rows) batch = rows;
+    if ((size_t)batch * per_row * SLOTS > free_bytes)
+        return gc_fail(GC_ERR_MEMORY, "GPU %d: %zu MiB free, too little for one embedding row of %zu bytes per slot",
+                       b->device_id, free_bytes >> 20, per_row);
+    pl->batch = batch;
+    return GC_OK;
+}
+
+/* Copies every draw's weights to the device and generates the sketch factors there. */
+static int upload_models(cuda_plan *pl, cudaStream_t stream)
+{
+    const gc_embed_config *cfg = pl->cfg;
+    const gc_model *m0 = &cfg->models[0];
+    const int L = m0->layers, draws = pl->draws;
+    size_t bytes = 0;
+    for (int l = 0; l < L; ++l)
+        bytes += (size_t)draws * (aligned((size_t)m0->widths[l + 1] * m0->widths[l] * sizeof(float)) +
+                                  aligned((size_t)m0->widths[l + 1] * sizeof(float)));
+    bytes += (size_t)draws * (aligned((size_t)pl->D1 * pl->C * sizeof(float)) + aligned((size_t)pl->D2 * (pl->H + 1) * sizeof(float)));
+    pl->weight = (const float **)calloc((size_t)draws * L, sizeof *pl->weight);
+    pl->bias = (const float **)calloc((size_t)draws * L, sizeof *pl->bias);
+    pl->r1 = (const float **)calloc((size_t)draws, sizeof *pl->r1);
+    pl->r2 = (const float **)calloc((size_t)draws, sizeof *pl->r2);
+    if (!pl->weight || !pl->bias || !pl->r1 || !pl->r2) return gc_fail(GC_ERR_MEMORY, "out of memory for the model tables");
+    GC_CHECK_CUDA(cudaMalloc(&pl->model_arena, bytes));
+    size_t off = 0;
+    char *base = (char *)pl->model_arena;
+    for (int s = 0; s < draws; ++s) {
+        const gc_model *m = &cfg->models[s];
+        for (int l = 0; l < L; ++l) {
+            size_t nw = (size_t)m->widths[l + 1] * m->widths[l], nb = (size_t)m->widths[l + 1];
+            float *w = (float *)carve(base, &off, nw * sizeof(float)), *bb = (float *)carve(base, &off, nb * sizeof(float));
+            GC_CHECK_CUDA(cudaMemcpy(w, m->weight[l], nw * sizeof(float), cudaMemcpyHostToDevice));
+            GC_CHECK_CUDA(cudaMemcpy(bb, m->bias[l], nb * sizeof(float), cudaMemcpyHostToDevice));
+            pl->weight[s * L + l] = w;
+            pl->bias[s * L + l] = bb;
+        }
+        if (pl->D1 == 0) continue;
+        float *r1 = (float *)carve(base, &off, (size_t)pl->D1 * pl->C * sizeof(float));
+        float *r2 = (float *)carve(base, &off, (size_t)pl->D2 * (pl->H + 1) * sizeof(float));
+        GC_TRY(gc_cuda_sketch_fill(stream, r1, (int64_t)pl->D1 * pl->C, cfg->seed, s, 0, (float)(1.0 / sqrt((double)pl->D1))));
+        GC_TRY(gc_cuda_sketch_fill(stream, r2, (int64_t)pl->D2 * (pl->H + 1), cfg->seed, s, 1,
+                                   (float)(1.0 / sqrt((double)pl->D2))));
+        pl->r1[s] = r1;
+        pl->r2[s] = r2;
+    }
+    /* Every slot's stream reads the factors: finish generating them first. */
+    GC_CHECK_CUDA(cudaStreamSynchronize(stream));
+    return GC_OK;
+}
+
+/* out [n × fan_out] = in [n × fan_in] · Wᵀ (row-major), as column-major outᵀ = W·inᵀ: W row-major
+ * [fan_out × fan_in] is column-major [fan_in × fan_out], hence op T with ld fan_in. */
+static int gemm_rows(cublasHandle_t blas, int64_t n, int fan_in, int fan_out, const float *w, int ldw, const float *in,
+                     float *out)
+{
+    const float one = 1.0f, zero = 0.0f;
+    GC_CHECK_CUBLAS(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, fan_out, (int)n, fan_in, &one, w, ldw, in, fan_in, &zero,
+                                out, fan_out));
+    return GC_OK;
+}
+
+/* The whole device chain of one batch on its slot's stream (see the file comment). */
+static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t n, const float *x, const int32_t *y,
+                       float *e)
+{
+    const gc_embed_config *cfg = pl->cfg;
+    const int L = cfg->models[0].layers, d = pl->d;
+    memcpy(s->y_host, y + lo, (size_t)n * sizeof *y);
+    const float *x_src = x + lo * d;
+    if (!pl->x_pinned) {
+        gc_copy_parallel(s->x_host, x_src, (size_t)n * d * sizeof *x);
+        x_src = s->x_host;
+    }
+    GC_CHECK_CUDA(cudaMemcpyAsync(s->x, x_src, (size_t)n * d * sizeof *x, cudaMemcpyHostToDevice, s->stream));
+    GC_CHECK_CUDA(cudaMemcpyAsync(s->y, s->y_host, (size_t)n * sizeof *y, cudaMemcpyHostToDevice, s->stream));
+    for (int draw = 0; draw < pl->draws; ++draw) {
+        const gc_model *m = &cfg->models[draw];
+        const float *in = s->x;
+        for (int l = 0; l < L; ++l) {
+            float *out = l == L - 1 ? s->z : s->act[l % 2];
+            gc_activation act = l == L - 1 ? GC_ACT_IDENTITY : m->activation;
+            GC_TRY(gemm_rows(s->blas, n, m->widths[l], m->widths[l + 1], pl->weight[draw * L + l], m->widths[l], in, out));
+            GC_TRY(gc_cuda_bias_activation(s->stream, out, pl->bias[draw * L + l], 1, n, m->widths[l + 1], act));
+            if (l < L - 1) in = out;
+        }
+        const float *h = in; /* penultimate activations (x itself for a single layer) */
+        float *eb = s->e + (int64_t)draw * pl->block;
+        GC_TRY(gc_cuda_softmax_embed(s->stream, s->z, s->y, n, pl->C, cfg->kind, cfg->hessian_damping, draw, pl->draws,
+                                     eb, pl->D, s->a, s->loss));
+        if (cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC) continue;
+        if (pl->D1 == 0) {
+            GC_TRY(gc_cuda_outer(s->stream, n, s->a, pl->C, h, pl->H, 1, eb, pl->D));
+            continue;
+        }
+        /* u = a R1ᵀ, v = h R2[:, :H]ᵀ + R2[:, H], e = u ⊗ v (backend.h). */
+        GC_TRY(gemm_rows(s->blas, n, pl->C, pl->D1, pl->r1[draw], pl->C, s->a, s->u));
+        GC_TRY(gemm_rows(s->blas, n, pl->H, pl->D2, pl->r2[draw], pl->H + 1, h, s->v));
+        GC_TRY(gc_cuda_bias_activation(s->stream, s->v, pl->r2[draw] + pl->H, pl->H + 1, n, pl->D2, GC_ACT_IDENTITY));
+        GC_TRY(gc_cuda_outer(s->stream, n, s->u, pl->D1, s->v, pl->D2, 0, eb, pl->D));
+    }
+    float *e_dst = pl->e_pinned ? e + lo * pl->D : s->e_host;
+    GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, s->e, (size_t)n * pl->D * sizeof *e, cudaMemcpyDeviceToHost, s->stream));
+    GC_CHECK_CUDA(cudaMemcpyAsync(s->loss_host, s->loss, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    GC_CHECK_CUDA(cudaEventRecord(s->done, s->stream));
+    s->busy = 1;
+    s->lo = lo;
+    s->n = n;
+    return GC_OK;
+}
+
+/* Waits for the slot's batch and moves its staged results to the caller's arrays. */
+static int collect_batch(cuda_slot *s, const cuda_plan *pl, float *e, float *loss)
+{
+    if (!s->busy) return GC_OK;
+    s->busy = 0;
+    GC_CHECK_CUDA(cudaEventSynchronize(s->done));
+    if (!pl->e_pinned) gc_copy_parallel(e + s->lo * pl->D, s->e_host, (size_t)s->n * pl->D * sizeof *e);
+    memcpy(loss + s->lo, s->loss_host, (size_t)s->n * sizeof *loss);
+    return GC_OK;
+}
+
+static int run_batches(cuda_state *st, cuda_plan *pl, int64_t rows, const float *x, const int32_t *y, float *e,
+                       float *loss)
+{
+    for (int k = 0; k < SLOTS; ++k) GC_TRY(prepare_slot(&st->slot[k], pl, pl->batch));
+    GC_TRY(upload_models(pl, st->slot[0].stream));
+    int64_t batches = (rows + pl->batch - 1) / pl->batch;
+    for (int64_t i = 0; i < batches; ++i) {
+        cuda_slot *s = &st->slot[i % SLOTS];
+        GC_TRY(collect_batch(s, pl, e, loss));
+        int64_t lo = i * pl->batch, n = rows - lo < pl->batch ? rows - lo : pl->batch;
+        GC_TRY(issue_batch(s, pl, lo, n, x, y, e));
+    }
+    for (int k = 0; k < SLOTS; ++k) GC_TRY(collect_batch(&st->slot[k], pl, e, loss));
+    return GC_OK;
+}
+
+static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x,
+                      const int32_t *y, float *e, float *loss)
+{
+    GC_TRY(gc_embed_check(cfg, rows, d, y));
+    if (cfg->kind == GC_EMBED_FEATURES) { /* nothing to compute: the CPU copy is the fastest path */
+        memcpy(e, x, (size_t)rows * d * sizeof *e);
+        memset(loss, 0, (size_t)rows * sizeof *loss);
+        return GC_OK;
+    }
+    if (rows == 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    cuda_state *st = (cuda_state *)b->impl;
+    const gc_model *m0 = &cfg->models[0];
+    cuda_plan pl;
+    memset(&pl, 0, sizeof pl);
+    pl.cfg = cfg;
+    pl.d = d;
+    pl.C = gc_model_classes(m0);
+    pl.H = gc_model_penultimate_width(m0);
+    pl.widest = 1;
+    for (int l = 1; l < m0->layers; ++l) pl.widest = m0->widths[l] > pl.widest ? m0->widths[l] : pl.widest;
+    pl.D = gc_embedding_dim(cfg, d);
+    pl.draws = cfg->kind == GC_EMBED_GMC ? cfg->model_count : 1;
+    pl.block = cfg->sketch_dim > 0 ? cfg->sketch_dim : pl.C * (pl.H + 1);
+    if (cfg->sketch_dim > 0) gc_sketch_factors(cfg->sketch_dim, pl.C, pl.H + 1, &pl.D1, &pl.D2);
+    pl.x_pinned = is_pinned(x);
+    pl.e_pinned = is_pinned(e);
+    int status = choose_batch(b, &pl, rows);
+    if (status == GC_OK) status = run_batches(st, &pl, rows, x, y, e, loss);
+    /* On failure batches may still be in flight: let them finish before their buffers go. */
+    for (int k = 0; k < SLOTS; ++k) {
+        (void)cudaStreamSynchronize(st->slot[k].stream);
+        st->slot[k].busy = 0;
+    }
+    (void)cudaFree(pl.model_arena);
+    free(pl.weight);
+    free(pl.bias);
+    free(pl.r1);
+    free(pl.r2);
+    return status;
+}
+
+static void cuda_destroy(gc_backend *b)
+{
+    cuda_state *st = (cuda_state *)b->impl;
+    if (st != NULL) {
+        (void)cudaSetDevice(b->device_id);
+        for (int k = 0; k < SLOTS; ++k) {
+            cuda_slot *s = &st->slot[k];
+            if (s->stream) (void)cudaStreamSynchronize(s->stream);
+            if (s->blas) (void)cublasDestroy(s->blas);
+            if (s->done) (void)cudaEventDestroy(s->done);
+            if (s->stream) (void)cudaStreamDestroy(s->stream);
+            (void)cudaFree(s->device_arena);
+            (void)cudaFreeHost(s->host_arena);
+        }
+        free(st);
+    }
+    free(b);
+}
+
+static const gc_backend_ops cuda_ops = {"cuda", cuda_embed, cuda_destroy};
 
 extern "C" int gc_backend_cuda_device_count(void)
 {
     int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess) return 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
     return count;
+}
+
+static int create_slots(cuda_state *st)
+{
+    for (int k = 0; k < SLOTS; ++k) {
+        cuda_slot *s = &st->slot[k];
+        GC_CHECK_CUDA(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
+        GC_CHECK_CUDA(cudaEventCreateWithFlags(&s->done, cudaEventDisableTiming));
+        /* One handle per stream: a handle's workspace must not be shared by concurrent streams.
+         * Default math mode = true FP32 (no TF32), which the 1e-5 agreement with the CPU needs. */
+        GC_CHECK_CUBLAS(cublasCreate(&s->blas));
+        GC_CHECK_CUBLAS(cublasSetStream(s->blas, s->stream));
+        GC_CHECK_CUBLAS(cublasSetMathMode(s->blas, CUBLAS_DEFAULT_MATH));
+    }
+    return GC_OK;
 }
 
 extern "C" int gc_backend_cuda_create(int device_id, gc_backend **out)
 {
     *out = NULL;
-    (void)device_id;
-    return gc_fail(GC_ERR_DEVICE, "--device cuda: the CUDA embedding kernels are not in this build yet");
+    cudaDeviceProp prop;
+    cudaError_t rc = cudaSetDevice(device_id);
+    if (rc == cudaSuccess) rc = cudaGetDeviceProperties(&prop, device_id);
+    if (rc != cudaSuccess)
+        return gc_fail(GC_ERR_DEVICE, "--device cuda: GPU %d is not usable: %s", device_id, cudaGetErrorString(rc));
+    gc_backend *b = (gc_backend *)calloc(1, sizeof *b);
+    GC_CHECK_ALLOC(b);
+    b->ops = &cuda_ops;
+    b->device_id = device_id;
+    snprintf(b->description, sizeof b->description, "cuda:%d %.100s", device_id, prop.name);
+    cuda_state *st = (cuda_state *)calloc(1, sizeof *st);
+    b->impl = st;
+    int status = st == NULL ? gc_fail(GC_ERR_MEMORY, "out of memory for the CUDA backend") : create_slots(st);
+    if (status != GC_OK) {
+        cuda_destroy(b);
+        return status;
+    }
+    *out = b;
+    return GC_OK;
 }
