@@ -260,6 +260,7 @@ static int phase_embed(select_run *run)
 static int phase_select(select_run *run)
 {
     int empty = 0;
+    run->fl.device_id = run->backend->device_id;
     GC_TRY(gc_select_fl(&run->rows, &run->fl, &run->coreset));
     for (int c = 0; c < run->rows.classes && run->fl.per_class; ++c) empty += run->coreset.class_sizes[c] == 0;
     if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);

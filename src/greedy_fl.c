@@ -3,10 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <math.h>
-
 #include "../kernels/cpu/cpu_kernels.h"
-#include "../kernels/rng.h"
 #include "error.h"
 
 static int compare_int64(const void *a, const void *b)
@@ -103,8 +100,7 @@ static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cu
                              int64_t *selected, double *gains)
 {
     const int64_t m = p->m;
-    int64_t sample = kappa > 0 ? (int64_t)ceil((double)m / (double)kappa * log(1.0 / p->stochastic_epsilon)) : 0;
-    if (sample < 1) sample = 1;
+    const int64_t sample = gc_stochastic_sample_size(m, kappa, p->stochastic_epsilon);
     int64_t *rest = malloc((size_t)m * sizeof *rest);
     double *sample_gain = malloc((size_t)(sample < m ? sample : m) * sizeof *sample_gain);
     if (rest == NULL || sample_gain == NULL) {
@@ -116,14 +112,7 @@ static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cu
     int64_t size = m;
     for (int64_t step = 0; step < kappa; ++step) {
         int64_t s = sample < size ? sample : size;
-        /* A partial Fisher-Yates shuffle puts s random unselected positions in rest[0, s). */
-        for (int64_t t = 0; t < s; ++t) {
-            double u = gc_rng_uniform(p->seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)step * (uint64_t)m + (uint64_t)t);
-            int64_t r = t + (int64_t)(u * (double)(size - t));
-            int64_t tmp = rest[t];
-            rest[t] = rest[r];
-            rest[r] = tmp;
-        }
+        gc_stochastic_draw(rest, size, s, step, m, p->seed);
 #pragma omp parallel for schedule(static)
         for (int64_t t = 0; t < s; ++t) sample_gain[t] = gain_of(S, p->w, cur, m, rest[t]);
         int64_t best = 0;

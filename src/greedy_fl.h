@@ -4,7 +4,14 @@
 #ifndef GC_GREEDY_FL_H
 #define GC_GREEDY_FL_H
 
+#include <math.h>
 #include <stdint.h>
+
+#include "../kernels/rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct {
     int64_t m;
@@ -27,5 +34,29 @@ typedef struct {
  * similar selected element it is (ties to the lowest position). */
 int gc_greedy_fl(const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                  double *coverage);
+
+/* Stochastic greedy's draws, shared by the CPU and GPU twins so both pick the same elements:
+ * ⌈(m/κ)·ln(1/ε)⌉ samples a step, and a partial Fisher-Yates shuffle that moves s random entries
+ * of rest[0, size) (the unselected positions) to its front. */
+static inline int64_t gc_stochastic_sample_size(int64_t m, int64_t kappa, double epsilon)
+{
+    int64_t s = kappa > 0 ? (int64_t)ceil((double)m / (double)kappa * log(1.0 / epsilon)) : 1;
+    return s < 1 ? 1 : s;
+}
+
+static inline void gc_stochastic_draw(int64_t *rest, int64_t size, int64_t s, int64_t step, int64_t m, uint64_t seed)
+{
+    for (int64_t t = 0; t < s; ++t) {
+        double u = gc_rng_uniform(seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)step * (uint64_t)m + (uint64_t)t);
+        int64_t r = t + (int64_t)(u * (double)(size - t));
+        int64_t tmp = rest[t];
+        rest[t] = rest[r];
+        rest[r] = tmp;
+    }
+}
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/fl_device.h"
 #include "../kernels/rng.h"
 #include "budget.h"
 #include "comm.h"
@@ -49,6 +50,14 @@ static void plan_destroy(partition_plan *p)
     free(p->budgets);
     free(p->parts);
     free(p->first_part);
+}
+
+/* The greedy of one block, on the rank's GPU when it has one (dev != NULL), else on the CPU. */
+static int run_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                      double *coverage)
+{
+    return dev ? gc_fl_device_greedy(dev, p, kappa, selected, gains, coverage)
+               : gc_greedy_fl(p, kappa, selected, gains, coverage);
 }
 
 static int group_of(const gc_local_rows *rows, int per_class, int64_t i)
@@ -225,8 +234,8 @@ static int by_partition_then_index(const void *a, const void *b)
 }
 
 /* Runs greedy on every partition this rank owns and packs the candidates. */
-static int select_partitions(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan,
-                             double c, const char *recv, int64_t recv_count, char **cand, int64_t *cand_count)
+static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const gc_fl_options *opt,
+                             const partition_plan *plan, double c, const char *recv, int64_t recv_count, char **cand, int64_t *cand_count)
 {
     const int D = rows->D;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
@@ -265,7 +274,7 @@ static int select_partitions(const gc_local_rows *rows, const gc_fl_options *opt
         for (int64_t i = 0; i < m && status == GC_OK; ++i)
             memcpy(e + i * D, recv + (size_t)order[a + i] * rec + sizeof(row_header), (size_t)D * sizeof *e);
         gc_fl_problem problem = {m, D, e, NULL, c, opt->stochastic, gc_mix64(opt->seed ^ (uint64_t)pid)};
-        if (status == GC_OK) status = gc_greedy_fl(&problem, kappa, selected, gains, coverage);
+        if (status == GC_OK) status = run_greedy(dev, &problem, kappa, selected, gains, coverage);
         for (int64_t t = 0; t < kappa && status == GC_OK; ++t) {
             const row_header *h = header_at(&view, order[a + selected[t]]);
             candidate_header ch = {h->index, gains[t], coverage[selected[t]], g, h->label, (int32_t)t, pid, h->loss};
@@ -316,7 +325,7 @@ static void take_candidate(gc_coreset *cs, int64_t slot, const char *p, double g
 }
 
 /* Rank 0: final k_g per group, by weighted greedy over the candidates of multi-partition groups. */
-static int merge_candidates(const gc_local_rows *rows, const partition_plan *plan, double c,
+static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const partition_plan *plan, double c,
                             const char *all, int64_t count, gc_coreset *cs)
 {
     const int D = rows->D;
@@ -360,7 +369,7 @@ static int merge_candidates(const gc_local_rows *rows, const partition_plan *pla
                 memcpy(e + i * D, all + (size_t)order[a + i] * crec + sizeof x, (size_t)D * sizeof *e);
             }
             gc_fl_problem problem = {m, D, e, w, c, 0.0, 0};
-            if (status == GC_OK) status = gc_greedy_fl(&problem, kg, selected, gains, NULL);
+            if (status == GC_OK) status = run_greedy(dev, &problem, kg, selected, gains, NULL);
             for (int64_t t = 0; t < kg && status == GC_OK; ++t)
                 take_candidate(cs, slot++, all + (size_t)order[a + selected[t]] * crec, gains[t]);
             free(e);
@@ -456,7 +465,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 }
 
 /* Gathers candidates on rank 0, merges, and broadcasts the coreset to every rank. */
-static int merge_and_share(const gc_local_rows *rows, const partition_plan *plan, double c,
+static int merge_and_share(gc_fl_device *dev, const gc_local_rows *rows, const partition_plan *plan, double c,
                            const char *cand, int64_t cand_count, gc_coreset *cs)
 {
     const int P = rows->size, D = rows->D;
@@ -487,7 +496,7 @@ static int merge_and_share(const gc_local_rows *rows, const partition_plan *plan
         MPI_Type_commit(&record);
         MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm);
         MPI_Type_free(&record);
-        if (rows->rank == 0) status = merge_candidates(rows, plan, c, all, total, cs);
+        if (rows->rank == 0) status = merge_candidates(dev, rows, plan, c, all, total, cs);
     }
     free(counts);
     free(displs);
@@ -539,13 +548,16 @@ int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset
             rows->size, c);
     char *recv = NULL, *cand = NULL;
     int64_t recv_count = 0, cand_count = 0;
-    status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
+    gc_fl_device *dev = NULL;
+    status = gc_comm_agree(rows->comm, opt->device_id >= 0 ? gc_fl_device_create(opt->device_id, &dev) : GC_OK);
+    if (status == GC_OK) status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
     if (status == GC_OK)
-        status = select_partitions(rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
+        status = select_partitions(dev, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
     free(recv);
     status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) status = merge_and_share(rows, &plan, c, cand, cand_count, cs);
+    if (status == GC_OK) status = merge_and_share(dev, rows, &plan, c, cand, cand_count, cs);
     free(cand);
+    gc_fl_device_destroy(dev);
     plan_destroy(&plan);
     GC_TRY(status);
     return gc_assign_weights(rows, opt->per_class, cs);

@@ -15,6 +15,7 @@ typedef struct {
     int shuffle;           /* permute class rows by the seed before cutting partitions */
     uint64_t seed;
     double stochastic;     /* ε of stochastic greedy on partitions; 0 = exact lazy greedy */
+    int device_id;         /* GPU for the greedy steps, -1 = CPU */
 } gc_fl_options;
 
 /* Collective. Fills cs (allocated here) on every rank. */
