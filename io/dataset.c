@@ -141,52 +141,6 @@ void gc_dataset_close(gc_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
-static hid_t file_access(MPI_Comm comm)
-{
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-#ifdef H5_HAVE_PARALLEL
-    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-#else
-    (void)comm;
-#endif
-    return fapl;
-}
-
-static hid_t transfer_plist(void)
-{
-    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-#ifdef H5_HAVE_PARALLEL
-    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-#endif
-    return dxpl;
-}
-
-/* Reads rows [lo, hi) of one dataset of a shard (local indices) into buf; an empty range still
- * takes part in the collective read with an empty selection. */
-static int read_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width,
-                     void *buf, hid_t dxpl)
-{
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    GC_CHECK_H5(d, name);
-    hid_t fspace = H5Dget_space(d);
-    hsize_t count[2] = {(hsize_t)(hi - lo), (hsize_t)width}, start[2] = {(hsize_t)lo, 0};
-    int rank = width > 0 ? 2 : 1;
-    if (rank == 1) count[1] = 1;
-    hid_t mspace = H5Screate_simple(rank, count, NULL);
-    if (hi > lo) {
-        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-    } else {
-        H5Sselect_none(fspace);
-        H5Sselect_none(mspace);
-    }
-    herr_t rc = H5Dread(d, memtype, mspace, fspace, dxpl, buf);
-    H5Sclose(mspace);
-    H5Sclose(fspace);
-    H5Dclose(d);
-    GC_CHECK_H5(rc, name);
-    return GC_OK;
-}
-
 static int check_rows(const gc_dataset *ds, const gc_shard *shard, int64_t local_lo, int64_t count,
                       const float *x, const int64_t *labels)
 {
@@ -214,7 +168,7 @@ int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi,
         return GC_OK;
     }
     int status = GC_OK;
-    hid_t fapl = file_access(comm), dxpl = transfer_plist();
+    hid_t fapl = gc_h5_file_access(comm), dxpl = gc_h5_transfer_plist();
     int64_t *labels = malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
     if (labels == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory reading labels");
     /* Every rank visits every shard even after a local error: with MPI-IO the opens and reads are
@@ -228,11 +182,11 @@ int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi,
         hid_t file = H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
         int local = file < 0 ? gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", s->path) : GC_OK;
         if (local == GC_OK)
-            local = read_rows(file, "/X", H5T_NATIVE_FLOAT, la, lb, ds->d, x + off * ds->d, dxpl);
+            local = gc_h5_read_rows(file, "/X", H5T_NATIVE_FLOAT, la, lb, ds->d, x + off * ds->d, dxpl);
         if (local == GC_OK)
-            local = read_rows(file, "/y", H5T_NATIVE_INT64, la, lb, 0, labels + off, dxpl);
+            local = gc_h5_read_rows(file, "/y", H5T_NATIVE_INT64, la, lb, 0, labels + off, dxpl);
         if (local == GC_OK && ids != NULL && ds->has_ids)
-            local = read_rows(file, "/ids", H5T_NATIVE_INT64, la, lb, 0, ids + off, dxpl);
+            local = gc_h5_read_rows(file, "/ids", H5T_NATIVE_INT64, la, lb, 0, ids + off, dxpl);
         if (file >= 0) H5Fclose(file);
         if (local == GC_OK && status == GC_OK)
             local = check_rows(ds, s, la, lb - la, x + off * ds->d, labels + off);

@@ -107,3 +107,59 @@ int gc_h5_write_dataset(hid_t loc, const char *name, hid_t type, int rank, const
     GC_CHECK_H5(rc, name);
     return GC_OK;
 }
+
+hid_t gc_h5_file_access(MPI_Comm comm)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+#ifdef H5_HAVE_PARALLEL
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+#else
+    (void)comm;
+#endif
+    return fapl;
+}
+
+hid_t gc_h5_transfer_plist(void)
+{
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+#ifdef H5_HAVE_PARALLEL
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+#endif
+    return dxpl;
+}
+
+static int transfer_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width, void *buf,
+                         hid_t dxpl, int write)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    GC_CHECK_H5(d, name);
+    hid_t fspace = H5Dget_space(d);
+    hsize_t count[2] = {(hsize_t)(hi - lo), (hsize_t)width}, start[2] = {(hsize_t)lo, 0};
+    int rank = width > 0 ? 2 : 1;
+    if (rank == 1) count[1] = 1;
+    hid_t mspace = H5Screate_simple(rank, count, NULL);
+    if (hi > lo) {
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    } else {
+        H5Sselect_none(fspace);
+        H5Sselect_none(mspace);
+    }
+    herr_t rc = write ? H5Dwrite(d, memtype, mspace, fspace, dxpl, buf) : H5Dread(d, memtype, mspace, fspace, dxpl, buf);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    H5Dclose(d);
+    GC_CHECK_H5(rc, name);
+    return GC_OK;
+}
+
+int gc_h5_read_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width, void *buf,
+                    hid_t dxpl)
+{
+    return transfer_rows(file, name, memtype, lo, hi, width, buf, dxpl, 0);
+}
+
+int gc_h5_write_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width,
+                     const void *buf, hid_t dxpl)
+{
+    return transfer_rows(file, name, memtype, lo, hi, width, (void *)buf, dxpl, 1);
+}

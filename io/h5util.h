@@ -3,6 +3,7 @@
 #define GC_H5UTIL_H
 
 #include <hdf5.h>
+#include <mpi.h>
 #include <stdint.h>
 
 /* Turns off HDF5's own error-stack printing: gradcore reports one line of its own. */
@@ -20,6 +21,18 @@ int gc_h5_write_attr_string(hid_t obj, const char *name, const char *value);
 int gc_h5_write_attr_long(hid_t obj, const char *name, long value);
 int gc_h5_write_attr_double(hid_t obj, const char *name, double value);
 int gc_h5_write_attr_long_array(hid_t obj, const char *name, const long *values, int n);
+/* File access over comm: MPI-IO when HDF5 is parallel, the default driver otherwise. */
+hid_t gc_h5_file_access(MPI_Comm comm);
+/* Transfer property list: collective MPI-IO when HDF5 is parallel. */
+hid_t gc_h5_transfer_plist(void);
+/* Rows [lo, hi) of dataset `name` ([N, width], or [N] when width is 0) from the file into buf, or
+ * from buf into the file. An empty range still takes part in a collective transfer, with an empty
+ * selection. */
+int gc_h5_read_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width, void *buf,
+                    hid_t dxpl);
+int gc_h5_write_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width,
+                     const void *buf, hid_t dxpl);
+
 /* 1-D or 2-D dataset from memory (rank 0 only writes small outputs). */
 int gc_h5_write_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
                         const void *data);

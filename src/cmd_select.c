@@ -7,6 +7,7 @@
 
 #include "../io/coreset_writer.h"
 #include "../io/dataset.h"
+#include "../io/embeddings_io.h"
 #include "../io/model.h"
 #include "../kernels/backend.h"
 #include "comm.h"
@@ -30,6 +31,9 @@ static const gc_option_spec select_options[] = {
     {"embedding", GC_OPT_VALUE, NULL, "KIND", "override the preset: " GC_EMBEDDING_NAMES},
     {"selector", GC_OPT_VALUE, NULL, "NAME", "override the preset: fl|omp"},
     {"hessian-damping", GC_OPT_VALUE, "1e-3", "δ", "adacore: damping of the Hessian diagonal"},
+    {"sketch", GC_OPT_VALUE, "0", "D", "lastlayer/gmc: Kronecker random projection of each last-layer gradient to D dims (0 = none)"},
+    {"embeddings", GC_OPT_VALUE, NULL, "FILE", "read the embeddings (/E, /y, /loss) instead of computing them; rows = --data's rows"},
+    {"save-embeddings", GC_OPT_VALUE, NULL, "FILE", "also write the embeddings (/E, /y, /loss) to this HDF5 file"},
     {"k", GC_OPT_VALUE, NULL, "N|P%", "coreset size, absolute or percent of N"},
     {"per-class", GC_OPT_VALUE, "on", "on|off", "select per class with largest-remainder budgets"},
     {"partition-size", GC_OPT_VALUE, "4096", "M", "facility location: rows per partition of a class"},
@@ -237,23 +241,67 @@ static int load_models(select_run *run)
     return GC_OK;
 }
 
-static int phase_embed(select_run *run)
+/* --embeddings: the rows must be --data's rows (same N, same labels); the data's own embedding
+ * is not computed. Collective. */
+static int read_embeddings(select_run *run, const char *path)
 {
-    int status = load_models(run);
-    GC_TRY(gc_comm_agree(run->comm, status));
-    GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
-    gc_embed_config cfg = {run->embedding, 0, 1e-3, run->fl.seed, run->models, run->model_count};
-    GC_TRY(gc_options_get_double(&run->opts, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
-    r->D = gc_embedding_dim(&cfg, run->dataset.d);
+    int64_t n;
+    int has_loss;
+    GC_TRY(gc_embeddings_open(path, run->comm, &n, &r->D, &has_loss));
+    if (n != r->n_global)
+        return gc_fail(GC_ERR_INPUT, "--embeddings %s has %lld rows but --data has %lld", path, (long long)n,
+                       (long long)r->n_global);
+    int32_t *labels = malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
     r->e = malloc((size_t)r->n_local * r->D * sizeof *r->e);
     r->loss = malloc((size_t)r->n_local * sizeof *r->loss);
-    status = (r->e && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
-                                                 (long long)r->n_local, r->D);
+    int status = (labels && r->e && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
+                                                              (long long)r->n_local, r->D);
+    status = gc_comm_agree(run->comm, status);
     if (status == GC_OK)
-        status = run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, run->x, r->y, r->e, r->loss);
+        status = gc_embeddings_read(path, run->comm, r->lo, r->lo + r->n_local, r->D, has_loss, r->e, labels, r->loss);
+    for (int64_t i = 0; i < r->n_local && status == GC_OK; ++i)
+        if (labels[i] != r->y[i])
+            status = gc_fail(GC_ERR_INPUT, "--embeddings %s: /y row %lld is %d but --data has label %d", path,
+                             (long long)(r->lo + i), labels[i], r->y[i]);
+    free(labels);
+    return status;
+}
+
+static int phase_embed(select_run *run)
+{
+    const gc_options *o = &run->opts;
+    const char *from_file = gc_options_get(o, "embeddings");
+    int status = from_file != NULL ? GC_OK : load_models(run);
     GC_TRY(gc_comm_agree(run->comm, status));
-    gc_info("embed: %s embeddings of width D = %d on %s", run->embedding_name, r->D, run->backend->description);
+    GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
+    long sketch;
+    GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &sketch));
+    gc_embed_config cfg = {run->embedding, (int)sketch, 1e-3, run->fl.seed, run->models, run->model_count};
+    GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
+    gc_local_rows *r = &run->rows;
+    if (from_file != NULL) {
+        run->embedding_name = "file"; /* provenance: not computed here */
+        status = read_embeddings(run, from_file);
+    } else {
+        r->D = gc_embedding_dim(&cfg, run->dataset.d);
+        r->e = malloc((size_t)r->n_local * r->D * sizeof *r->e);
+        r->loss = malloc((size_t)r->n_local * sizeof *r->loss);
+        status = (r->e && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
+                                                     (long long)r->n_local, r->D);
+        if (status == GC_OK)
+            status = run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, run->x, r->y, r->e, r->loss);
+    }
+    GC_TRY(gc_comm_agree(run->comm, status));
+    if (from_file != NULL)
+        gc_info("embed: embeddings of width D = %d read from %s", r->D, from_file);
+    else
+        gc_info("embed: %s embeddings of width D = %d on %s", run->embedding_name, r->D, run->backend->description);
+    if (gc_options_is_set(o, "save-embeddings")) {
+        GC_TRY(gc_embeddings_write(gc_options_get(o, "save-embeddings"), run->comm, r->n_global, r->lo, r->n_local, r->D,
+                                   r->e, r->y, r->loss));
+        gc_info("embed: saved the embeddings to %s", gc_options_get(o, "save-embeddings"));
+    }
     return GC_OK;
 }
 

@@ -1,0 +1,27 @@
+/* Embeddings files (DESIGN §2): /E float32 [N, D], /y integer [N], /loss float32 [N] (optional on
+ * input: a framework may have no loss to give; zeros then). Row i is global row i of the data.
+ * `--embeddings e.h5` brings embeddings from any framework; `--save-embeddings e.h5` checkpoints
+ * them so a long job can restart without recomputing. */
+#ifndef GC_EMBEDDINGS_IO_H
+#define GC_EMBEDDINGS_IO_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+/* Collective. Rank 0 checks the datasets' ranks, dtypes and row counts; all ranks get N and D. */
+int gc_embeddings_open(const char *path, MPI_Comm comm, int64_t *n, int *D, int *has_loss);
+
+/* Collective (every rank calls it, possibly with lo == hi): global rows [lo, hi) by hyperslab,
+ * through MPI-IO when HDF5 is parallel. A non-finite value in /E or a negative label is an error
+ * naming the file and the global row. loss is zero-filled when the file has none. */
+int gc_embeddings_read(const char *path, MPI_Comm comm, int64_t lo, int64_t hi, int D, int has_loss, float *e,
+                       int32_t *y, float *loss);
+
+/* Collective. Writes a new file of n_global rows, each rank its rows [lo, lo + n_local): with
+ * parallel HDF5 all ranks at once (collective MPI-IO), else one rank after another. The file is
+ * written under a temporary name and renamed by rank 0 when every rank succeeded, so a failed or
+ * killed run never leaves a partial file and never touches an existing one. */
+int gc_embeddings_write(const char *path, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D,
+                        const float *e, const int32_t *y, const float *loss);
+
+#endif
