@@ -335,7 +335,17 @@ static void cuda_destroy(gc_backend *b)
     free(b);
 }
 
-static const gc_backend_ops cuda_ops = {"cuda", cuda_embed, cuda_destroy};
+/* Built field by field: ops this file does not provide stay NULL (optional in backend.h). */
+static gc_backend_ops cuda_ops_table(void)
+{
+    gc_backend_ops ops = {};
+    ops.name = "cuda";
+    ops.embed = cuda_embed;
+    ops.destroy = cuda_destroy;
+    return ops;
+}
+
+static const gc_backend_ops cuda_ops = cuda_ops_table();
 
 extern "C" int gc_backend_cuda_device_count(void)
 {
