@@ -1,5 +1,6 @@
 #include "greedy_fl.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,15 +39,34 @@ static void sift_down(heap_entry *h, int64_t n, int64_t i)
 }
 
 /* Marginal gain of column j given the current coverage cur: Σᵢ wᵢ max(0, s_ij - curᵢ). The block is
- * symmetric, so column j is row j (contiguous). */
+ * symmetric, so column j is row j (contiguous). The sum is taken over a fixed number of chunks
+ * added in order, so its value never depends on how many threads ran (large blocks use them). */
+enum { GAIN_CHUNKS = 16 };
+
 static double gain_of(const double *S, const double *w, const double *cur, int64_t m, int64_t j)
 {
     const double *col = S + j * m;
-    double g = 0.0;
-    for (int64_t i = 0; i < m; ++i) {
-        double d = col[i] - cur[i];
-        if (d > 0.0) g += w ? w[i] * d : d;
+    double part[GAIN_CHUNKS];
+#pragma omp parallel for schedule(static) if (m >= 16384)
+    for (int c = 0; c < GAIN_CHUNKS; ++c) {
+        /* Four accumulators in a fixed pattern let the compiler keep the loop branch-free and
+         * vectorised without reassociating anything on its own. */
+        double a[4] = {0.0, 0.0, 0.0, 0.0};
+        int64_t lo = c * m / GAIN_CHUNKS, hi = (c + 1) * m / GAIN_CHUNKS, i = lo;
+        if (w == NULL) {
+            for (; i + 4 <= hi; i += 4)
+                for (int u = 0; u < 4; ++u) a[u] += fmax(col[i + u] - cur[i + u], 0.0);
+            for (; i < hi; ++i) a[0] += fmax(col[i] - cur[i], 0.0);
+        } else {
+            for (; i + 4 <= hi; i += 4)
+                for (int u = 0; u < 4; ++u) a[u] += w[i + u] * fmax(col[i + u] - cur[i + u], 0.0);
+            for (; i < hi; ++i) a[0] += w[i] * fmax(col[i] - cur[i], 0.0);
+        }
+        double g = (a[0] + a[1]) + (a[2] + a[3]);
+        part[c] = g;
     }
+    double g = 0.0;
+    for (int c = 0; c < GAIN_CHUNKS; ++c) g += part[c];
     return g;
 }
 
@@ -153,13 +173,23 @@ int gc_greedy_fl(const gc_fl_problem *p, int64_t kappa, int64_t *selected, doubl
         if (status == GC_OK) {
             memcpy(order, selected, (size_t)kappa * sizeof *order);
             qsort(order, (size_t)kappa, sizeof *order, compare_int64);
-            memset(coverage, 0, (size_t)m * sizeof *coverage);
-            for (int64_t i = 0; i < m; ++i) {
-                int64_t best = order[0];
-                for (int64_t a = 1; a < kappa; ++a)
-                    if (S[order[a] * m + i] > S[best * m + i]) best = order[a];
-                coverage[best] += p->w ? p->w[i] : 1.0;
+            /* Selected rows in ascending position, each read contiguously (S is symmetric); strict
+             * '>' keeps the lowest position on ties. */
+            double *best = malloc((size_t)m * sizeof *best);
+            int64_t *owner = malloc((size_t)m * sizeof *owner);
+            status = (best && owner) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory");
+            for (int64_t a = 0; a < kappa && status == GC_OK; ++a) {
+                const double *row = S + order[a] * m;
+#pragma omp parallel for schedule(static)
+                for (int64_t i = 0; i < m; ++i)
+                    if (a == 0 || row[i] > best[i]) best[i] = row[i], owner[i] = order[a];
             }
+            if (status == GC_OK) {
+                memset(coverage, 0, (size_t)m * sizeof *coverage);
+                for (int64_t i = 0; i < m; ++i) coverage[owner[i]] += p->w ? p->w[i] : 1.0;
+            }
+            free(best);
+            free(owner);
         }
         free(order);
     }

@@ -14,6 +14,8 @@ void gc_log_init(int rank, int level)
 
 int gc_log_rank(void) { return log_rank; }
 
+int gc_log_level(void) { return log_level; }
+
 static void emit(const char *prefix, const char *fmt, va_list ap)
 {
     fputs(prefix, stderr);

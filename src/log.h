@@ -7,6 +7,7 @@ enum gc_log_level { GC_LOG_QUIET = 0, GC_LOG_NORMAL = 1, GC_LOG_VERBOSE = 2 };
 
 void gc_log_init(int rank, int level);
 int gc_log_rank(void);
+int gc_log_level(void);
 /* Progress and summaries (stderr, rank 0, unless quiet). */
 void gc_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Detail for --verbose (stderr, rank 0). */
