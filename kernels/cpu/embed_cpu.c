@@ -18,6 +18,7 @@ enum { CPU_BATCH_ROWS = 2048 };
 typedef struct {
     float *act[2]; /* [rows × widest hidden], ping-pong between layers */
     float *z;      /* [rows × C] logits */
+    double *p;     /* [rows × C] softmax */
     float *a;      /* [rows × C] */
     float *u, *v;  /* [rows × D1], [rows × D2] */
     float *r1, *r2; /* per draw: R1 [D1 × C], R2 [D2 × (H+1)] */
@@ -51,23 +52,25 @@ static const float *forward(const gc_model *m, int64_t rows, const float *x, cpu
 
 /* Per row: p = softmax(z) and ℓ = −log p_y in double; logits writes e = p − onehot(y), adacore
  * e = (p − onehot(y)) ⊘ (p ⊙ (1 − p) + δ), lastlayer/gmc keep a = p − onehot(y) for the outer
- * product. loss gets the mean of ℓ over the `draws` models (one, except for gmc). */
+ * product. loss gets the mean of ℓ over the `draws` models (one, except for gmc). p [n × C] is
+ * scratch, so each exp is evaluated once (they dominate for C = 1000). */
 static void softmax_rows(const gc_embed_config *cfg, int C, int64_t n, const float *z, const int32_t *y,
-                         int draw, int draws, float *e, int64_t lde, float *a, float *loss)
+                         int draw, int draws, float *e, int64_t lde, float *a, float *loss, double *p)
 {
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; ++r) {
         const float *zr = z + r * C;
+        double *pr = p + r * C;
         float zmax = zr[0];
         for (int c = 1; c < C; ++c) zmax = zr[c] > zmax ? zr[c] : zmax;
         double sum = 0.0;
-        for (int c = 0; c < C; ++c) sum += exp((double)zr[c] - zmax);
+        for (int c = 0; c < C; ++c) sum += pr[c] = exp((double)zr[c] - zmax);
         double ell = log(sum) + zmax - zr[y[r]];
         loss[r] = (draw == 0 ? 0.0f : loss[r]) + (float)(ell / draws);
-        for (int c = 0; c < C; ++c) { /* p_c recomputed: no per-thread buffer of C doubles */
-            double p = exp((double)zr[c] - zmax) / sum, g = p - (c == y[r] ? 1.0 : 0.0);
+        for (int c = 0; c < C; ++c) {
+            double pc = pr[c] / sum, g = pc - (c == y[r] ? 1.0 : 0.0);
             if (cfg->kind == GC_EMBED_LOGITS) e[r * lde + c] = (float)g;
-            else if (cfg->kind == GC_EMBED_ADACORE) e[r * lde + c] = (float)(g / (p * (1.0 - p) + cfg->hessian_damping));
+            else if (cfg->kind == GC_EMBED_ADACORE) e[r * lde + c] = (float)(g / (pc * (1.0 - pc) + cfg->hessian_damping));
             else a[r * C + c] = (float)g;
         }
     }
@@ -106,6 +109,7 @@ static void workspace_free(cpu_workspace *ws)
     free(ws->act[0]);
     free(ws->act[1]);
     free(ws->z);
+    free(ws->p);
     free(ws->a);
     free(ws->u);
     free(ws->v);
@@ -124,12 +128,13 @@ static int workspace_create(cpu_workspace *ws, const gc_embed_config *cfg, int64
     ws->act[0] = malloc((size_t)rows * widest * sizeof(float));
     ws->act[1] = malloc((size_t)rows * widest * sizeof(float));
     ws->z = malloc((size_t)rows * C * sizeof(float));
+    ws->p = malloc((size_t)rows * C * sizeof(double));
     ws->a = malloc((size_t)rows * C * sizeof(float));
     ws->u = malloc((size_t)rows * (D1 > 0 ? D1 : 1) * sizeof(float));
     ws->v = malloc((size_t)rows * (D2 > 0 ? D2 : 1) * sizeof(float));
     ws->r1 = malloc((size_t)draws * (D1 > 0 ? D1 : 1) * C * sizeof(float));
     ws->r2 = malloc((size_t)draws * (D2 > 0 ? D2 : 1) * (H + 1) * sizeof(float));
-    if (!ws->act[0] || !ws->act[1] || !ws->z || !ws->a || !ws->u || !ws->v || !ws->r1 || !ws->r2) {
+    if (!ws->act[0] || !ws->act[1] || !ws->z || !ws->p || !ws->a || !ws->u || !ws->v || !ws->r1 || !ws->r2) {
         workspace_free(ws);
         return gc_fail(GC_ERR_MEMORY, "out of memory for the embedding workspace (%lld rows)", (long long)rows);
     }
@@ -169,7 +174,7 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
         for (int s = 0; s < draws; ++s) {
             const float *h = forward(&cfg->models[s], n, x + lo * d, &ws);
             float *eb = e + lo * D + (int64_t)s * block;
-            softmax_rows(cfg, C, n, ws.z, y + lo, s, draws, eb, D, ws.a, loss + lo);
+            softmax_rows(cfg, C, n, ws.z, y + lo, s, draws, eb, D, ws.a, loss + lo, ws.p);
             if (cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC) continue;
             if (D1 == 0)
                 outer_rows(n, ws.a, C, h, H, 1, eb, D);

@@ -1,0 +1,274 @@
+/* bench_embed: throughput of the embedding engine against its roofline (DESIGN §7: "bounded by
+ * reading X ... 55 GB/s over PCIe, not by the GEMMs").
+ *
+ * Rows of width d = 512 go through init-draw MLPs 512 → 256 → C (PyTorch's default init, ReLU)
+ * for C = 10 and C = 1000 and several embedding kinds. On the GPU, X and E live in pinned host
+ * memory (the engine copies them directly); one extra case stages pageable X and E through the
+ * engine's pinned buffers, as `gradcore select` does. Per case: median wall time of --repeat runs
+ * after a warm-up, examples/s, GB/s of X consumed (and its share of 55 GB/s), GB/s of E produced,
+ * and TFLOP/s of the GEMMs (2·(d·H + H·C) per row and draw, plus the sketch's 2·(C·D1 + H·D2)).
+ * The GPU run also measures the machine's own pinned H2D and D2H copy rates as the ceiling.
+ * X holds 262,144 distinct synthetic rows repeated (generating 10M rows would dominate the run;
+ * the engine's work does not depend on the values).
+ *
+ * usage: bench_embed [--device cpu|cuda] [--rows N] [--repeat R] [--json FILE]
+ *        (defaults: cuda, N = 10,000,000 on the GPU and 200,000 on the CPU, R = 3) */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef GC_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+#include "io/synthetic.h"
+#include "kernels/backend.h"
+#include "src/error.h"
+
+enum { D_IN = 512, HIDDEN = 256, DISTINCT_ROWS = 262144, MAX_DRAWS = 4 };
+static const double PCIE_GBPS = 55.0; /* DESIGN §7: pinned host→device on the reference H100 */
+
+typedef struct {
+    const char *name;
+    gc_embedding_kind kind;
+    int classes, sketch, draws;
+    int pageable; /* stage X and E through the engine's pinned buffers */
+} bench_case;
+
+static const bench_case cases[] = {
+    {"logits C=10", GC_EMBED_LOGITS, 10, 0, 1, 0},
+    {"logits C=1000", GC_EMBED_LOGITS, 1000, 0, 1, 0},
+    {"adacore C=1000", GC_EMBED_ADACORE, 1000, 0, 1, 0},
+    {"lastlayer sketch 256 C=10", GC_EMBED_LASTLAYER, 10, 256, 1, 0},
+    {"gmc 4 draws sketch 64 C=10", GC_EMBED_GMC, 10, 64, 4, 0},
+    {"logits C=10 pageable X,E", GC_EMBED_LOGITS, 10, 0, 1, 1},
+};
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Host memory the GPU can copy directly (pinned) when asked and a GPU exists, else malloc. */
+static void *host_alloc(size_t bytes, int pinned)
+{
+#ifdef GC_HAVE_CUDA
+    void *p = NULL;
+    if (pinned) return cudaHostAlloc(&p, bytes, cudaHostAllocDefault) == cudaSuccess ? p : NULL;
+#else
+    (void)pinned;
+#endif
+    return malloc(bytes);
+}
+
+static void host_free(void *p, int pinned)
+{
+#ifdef GC_HAVE_CUDA
+    if (pinned) {
+        cudaFreeHost(p);
+        return;
+    }
+#else
+    (void)pinned;
+#endif
+    free(p);
+}
+
+static void fill_rows(float *x, int32_t *y, int64_t n)
+{
+    gc_synthetic syn = {n, D_IN, 1000, 5, 1.0, 8, 0.05};
+    int64_t distinct = n < DISTINCT_ROWS ? n : DISTINCT_ROWS;
+    gc_synthetic_rows(&syn, 0, distinct, x, NULL);
+    for (int64_t lo = distinct; lo < n; lo += distinct) {
+        int64_t count = n - lo < distinct ? n - lo : distinct;
+        gc_copy_parallel(x + lo * D_IN, x, (size_t)count * D_IN * sizeof *x);
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; ++r) y[r] = gc_synthetic_label(&syn, r);
+}
+
+#ifdef GC_HAVE_CUDA
+/* Median pinned copy rate (GB/s) of `bytes` between host and device, in the given direction. */
+static double copy_gbps(float *host, size_t bytes, int to_device)
+{
+    void *dev = NULL;
+    if (cudaMalloc(&dev, bytes) != cudaSuccess) return 0.0;
+    double t[7];
+    for (int i = 0; i < 7; ++i) {
+        double t0 = now_s();
+        cudaMemcpy(to_device ? dev : (void *)host, to_device ? (const void *)host : dev, bytes,
+                   to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost);
+        t[i] = now_s() - t0;
+    }
+    cudaFree(dev);
+    qsort(t, 7, sizeof *t, compare_double);
+    return (double)bytes / t[3] / 1e9;
+}
+#endif
+
+/* JSON array of result objects, written as they come. */
+typedef struct {
+    FILE *f;
+    int entries;
+} json_out;
+
+static void json_entry(json_out *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void json_entry(json_out *j, const char *fmt, ...)
+{
+    if (j->f == NULL) return;
+    fputs(j->entries++ ? ",\n  " : "[\n  ", j->f);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(j->f, fmt, ap);
+    va_end(ap);
+}
+
+typedef struct {
+    float *x, *e, *loss;
+    int32_t *y, *labels;
+    int64_t rows;
+    int pinned;
+} host_data;
+
+static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t rows, int repeat, json_out *json)
+{
+    gc_model models[MAX_DRAWS];
+    int hidden = HIDDEN;
+    for (int s = 0; s < c->draws; ++s) GC_TRY(gc_model_init_draw(&models[s], D_IN, &hidden, 1, c->classes, 1, s));
+    gc_embed_config cfg = {c->kind, c->sketch, 1e-3, 1, models, c->draws};
+    const int D = gc_embedding_dim(&cfg, D_IN);
+    for (int64_t r = 0; r < rows; ++r) h->labels[r] = h->y[r] % c->classes;
+    /* Pageable case: private malloc'd copies of X and E, so the engine must stage them. */
+    float *x = h->x, *e = h->e;
+    if (c->pageable) {
+        x = malloc((size_t)rows * D_IN * sizeof *x);
+        e = malloc((size_t)rows * D * sizeof *e);
+        if (x == NULL || e == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory for the pageable case");
+        gc_copy_parallel(x, h->x, (size_t)rows * D_IN * sizeof *x);
+        memset(e, 0, (size_t)rows * D * sizeof *e); /* touch: page faults are not the engine's cost */
+    }
+    int64_t warm = rows < 1000000 ? rows : 1000000;
+    int status = b->ops->embed(b, &cfg, warm, D_IN, x, h->labels, e, h->loss); /* arenas, module load */
+    double t[16];
+    for (int i = 0; i < repeat && status == GC_OK; ++i) {
+        double t0 = now_s();
+        status = b->ops->embed(b, &cfg, rows, D_IN, x, h->labels, e, h->loss);
+        t[i] = now_s() - t0;
+    }
+    if (status == GC_OK) {
+        qsort(t, (size_t)repeat, sizeof *t, compare_double);
+        double s = t[repeat / 2];
+        int D1 = 0, D2 = 0;
+        if (c->sketch > 0) gc_sketch_factors(c->sketch, c->classes, HIDDEN + 1, &D1, &D2);
+        double flops_row = c->draws * (2.0 * D_IN * HIDDEN + 2.0 * HIDDEN * c->classes +
+                                       2.0 * c->classes * D1 + 2.0 * HIDDEN * D2);
+        double x_gbps = (double)rows * D_IN * 4 / s / 1e9, e_gbps = (double)rows * D * 4 / s / 1e9;
+        double tflops = (double)rows * flops_row / s / 1e12;
+        printf("%-28s %10lld %6d %9.3f %12.4g %8.2f %7.1f%% %8.2f %8.2f\n", c->name, (long long)rows, D, s, rows / s,
+               x_gbps, 100.0 * x_gbps / PCIE_GBPS, e_gbps, tflops);
+        json_entry(json,
+                    "{\"case\": \"%s\", \"device\": \"%s\", \"rows\": %lld, \"d\": %d, \"H\": %d, \"C\": %d, \"D\": %d, "
+                    "\"draws\": %d, \"sketch\": %d, \"pinned_host\": %s, \"seconds_median\": %.6f, \"examples_per_s\": %.6g, "
+                    "\"x_GBps\": %.3f, \"x_pct_of_55GBps\": %.1f, \"e_GBps\": %.3f, \"TFLOPs\": %.4f}",
+                    c->name, b->description, (long long)rows, D_IN, HIDDEN, c->classes, D, c->draws, c->sketch,
+                    h->pinned && !c->pageable ? "true" : "false", s, rows / s, x_gbps, 100.0 * x_gbps / PCIE_GBPS,
+                    e_gbps, tflops);
+    }
+    if (c->pageable) {
+        free(x);
+        free(e);
+    }
+    for (int s = 0; s < c->draws; ++s) gc_model_destroy(&models[s]);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *device = "cuda", *json_path = NULL;
+    long long rows_arg = 0;
+    int repeat = 3;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
+        else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) rows_arg = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_embed [--device cpu|cuda] [--rows N] [--repeat R] [--json FILE]\n");
+            return 2;
+        }
+    }
+    repeat = repeat < 1 ? 1 : repeat > 15 ? 15 : repeat;
+    int cuda = strcmp(device, "cuda") == 0;
+    gc_backend *b = NULL;
+    int status = cuda ? gc_backend_cuda_create(0, &b) : gc_backend_cpu_create(&b);
+    if (status != GC_OK) {
+        fprintf(stderr, "bench_embed: %s\n", gc_error_message());
+        return status == GC_ERR_DEVICE ? 77 : 1;
+    }
+    const int64_t rows = rows_arg > 0 ? rows_arg : cuda ? 10000000 : 200000;
+    int max_D = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
+        gc_model m;
+        int hidden = HIDDEN;
+        gc_model_init_draw(&m, D_IN, &hidden, 1, cases[c].classes, 1, 0);
+        gc_embed_config cfg = {cases[c].kind, cases[c].sketch, 1e-3, 1, &m, cases[c].draws};
+        int D = gc_embedding_dim(&cfg, D_IN);
+        max_D = D > max_D ? D : max_D;
+        gc_model_destroy(&m);
+    }
+    host_data h = {NULL, NULL, NULL, NULL, NULL, rows, cuda};
+    double t0 = now_s();
+    h.x = host_alloc((size_t)rows * D_IN * sizeof(float), cuda);
+    h.e = host_alloc((size_t)rows * max_D * sizeof(float), cuda);
+    h.loss = malloc((size_t)rows * sizeof(float));
+    h.y = malloc((size_t)rows * sizeof(int32_t));
+    h.labels = malloc((size_t)rows * sizeof(int32_t));
+    if (!h.x || !h.e || !h.loss || !h.y || !h.labels) {
+        fprintf(stderr, "bench_embed: cannot allocate %.1f GB of %s host memory\n",
+                (double)rows * (D_IN + max_D) * 4 / 1e9, cuda ? "pinned" : "");
+        return 1;
+    }
+    fill_rows(h.x, h.y, rows);
+    memset(h.e, 0, (size_t)rows * max_D * sizeof(float));
+    printf("bench_embed: %s, %lld rows of d = %d, MLP %d -> %d -> C, %d runs (median); setup %.1f s\n", b->description,
+           (long long)rows, D_IN, D_IN, HIDDEN, repeat, now_s() - t0);
+    json_out json = {json_path ? fopen(json_path, "w") : NULL, 0};
+#ifdef GC_HAVE_CUDA
+    if (cuda) {
+        size_t bytes = (size_t)1 << 30;
+        if (bytes > (size_t)rows * D_IN * sizeof(float)) bytes = (size_t)rows * D_IN * sizeof(float);
+        double h2d = copy_gbps(h.x, bytes, 1), d2h = copy_gbps(h.e, bytes, 0);
+        printf("measured pinned copy ceiling: H2D %.1f GB/s, D2H %.1f GB/s (DESIGN reference: H2D %.0f GB/s)\n", h2d,
+               d2h, PCIE_GBPS);
+        json_entry(&json, "{\"case\": \"pinned copy ceiling\", \"device\": \"%s\", \"bytes\": %zu, \"h2d_GBps\": %.2f, "
+                          "\"d2h_GBps\": %.2f}", b->description, bytes, h2d, d2h);
+    }
+#endif
+    printf("%-28s %10s %6s %9s %12s %8s %8s %8s %8s\n", "case", "rows", "D", "seconds", "examples/s", "X GB/s",
+           "of 55", "E GB/s", "TFLOP/s");
+    for (size_t c = 0; c < sizeof cases / sizeof *cases && status == GC_OK; ++c) {
+        int64_t n = cases[c].pageable && rows > 2000000 ? 2000000 : rows; /* the pageable copies cost memory */
+        status = run_case(b, &cases[c], &h, n, repeat, &json);
+    }
+    if (json.f) {
+        fputs(json.entries ? "\n]\n" : "[]\n", json.f);
+        fclose(json.f);
+    }
+    if (status != GC_OK) fprintf(stderr, "bench_embed: %s\n", gc_error_message());
+    host_free(h.x, cuda);
+    host_free(h.e, cuda);
+    free(h.loss);
+    free(h.y);
+    free(h.labels);
+    gc_backend_destroy(b);
+    return status == GC_OK ? 0 : 1;
+}
