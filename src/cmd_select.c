@@ -43,6 +43,7 @@ static const gc_option_spec select_options[] = {
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
     {"out", GC_OPT_VALUE, NULL, "FILE", "coreset file to write (HDF5)"},
+    {"timings", GC_OPT_VALUE, NULL, "FILE", "write per-phase min/mean/max seconds, bytes and GB/s over ranks as JSON"},
     {"quiet", GC_OPT_FLAG, "off", NULL, "print errors and warnings only"},
     {"verbose", GC_OPT_FLAG, "off", NULL, "print more detail"},
     {NULL, 0, NULL, NULL, NULL}};
@@ -345,6 +346,17 @@ static int phase_write(select_run *run)
                               run->random_gradient_error, &run->timings};
         status = gc_write_coreset(run->out, &run->coreset, &prov);
     }
+    /* After the coreset: a failed run leaves no timings file either. */
+    if (run->rank == 0 && status == GC_OK && gc_options_is_set(&run->opts, "timings")) {
+        char context[512];
+        snprintf(context, sizeof context,
+                 "\"command\": \"select\", \"method\": \"%s\", \"embedding\": \"%s\", \"selector\": \"%s\", "
+                 "\"N\": %lld, \"D\": %d, \"k\": %lld, \"ranks\": %d, \"devices\": \"%.200s\"",
+                 gc_options_get(&run->opts, "method"), run->embedding_name, run->selector_name,
+                 (long long)run->rows.n_global, run->rows.D, (long long)run->coreset.k, run->size,
+                 devices ? devices : "");
+        status = gc_timings_write_json(&run->timings, gc_options_get(&run->opts, "timings"), context);
+    }
     free(devices);
     free(resolved);
     return gc_comm_agree(run->comm, status);
@@ -352,7 +364,7 @@ static int phase_write(select_run *run)
 
 static void print_summary(const select_run *run)
 {
-    if (run->rank != 0) return;
+    if (run->rank != 0 || gc_log_level() == GC_LOG_QUIET) return;
     const gc_coreset *cs = &run->coreset;
     double total_weight = 0.0;
     for (int64_t j = 0; j < cs->k; ++j) total_weight += cs->weight[j];
@@ -407,7 +419,8 @@ int gc_command_select(int argc, char **argv)
             status = phase_embed(&run);
         }
         if (status == GC_OK) {
-            gc_timings_stop(&run.timings, "embed", 0);
+            /* X read once, E written once */
+            gc_timings_stop(&run.timings, "embed", (double)run.rows.n_local * (run.dataset.d + run.rows.D) * sizeof(float));
             status = phase_select(&run);
         }
         if (status == GC_OK) {

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "greedy_fl.h"
 #include "log.h"
+#include "progress.h"
 #include "weights.h"
 
 /* Rows travel between ranks as packed records so one MPI_Alltoallv moves everything a partition
@@ -260,6 +261,12 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
     *cand = malloc((size_t)(max_out ? max_out : 1) * crec);
     *cand_count = 0;
     int status = *cand ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
+    /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
+    int64_t owned = 0, done = 0;
+    for (int64_t a = 0; a < recv_count; ++a)
+        owned += a == 0 || header_at(&view, order[a])->partition != header_at(&view, order[a - 1])->partition;
+    gc_progress progress;
+    gc_progress_begin(&progress, "select: partitions", "partitions", owned);
     for (int64_t a = 0; a < recv_count && status == GC_OK;) {
         int64_t b = a;
         int32_t pid = header_at(&view, order[a])->partition;
@@ -286,8 +293,10 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
         free(selected);
         free(gains);
         free(coverage);
+        gc_progress_update(&progress, ++done);
         a = b;
     }
+    gc_progress_end(&progress);
     free(order);
     return status;
 }
