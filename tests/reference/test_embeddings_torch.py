@@ -36,7 +36,11 @@ RTOL = 1e-5
 
 def run_gradcore(args, ranks=2):
     mpirun = shutil.which("mpirun")
-    cmd = ([mpirun, "-q", "--oversubscribe", "-np", str(ranks)] if mpirun else []) + [BIN] + [str(a) for a in args]
+    launcher = []  # without mpirun: one rank, started directly
+    if mpirun:
+        launcher = [mpirun, "-q", "--oversubscribe", "-np", str(ranks)]
+        launcher += ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    cmd = launcher + [BIN] + [str(a) for a in args]
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs ON the GPU machine, from the repository root, with what scripts/gpu-bundle.sh prepared
+# carried along (build-gpu binaries, .deps/debs, .deps/fallback-debs): the CUDA-vs-CPU embedding
+# test, the PyTorch reference test on the CUDA and CPU backends, a 2-rank `select --device cuda`,
+# and the embedding benchmark on the GPU and on the CPU. Logs go to $OUT, benchmark results to
+# bench/results/ (and to $OUT, which is what comes back). The last lines are a summary table.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT" bench/results
+exec > >(tee -a "$OUT/gpu-run.log") 2>&1
+bins=(build-gpu/gradcore build-gpu/bench_embed build-gpu/tests/gpu/test_embed_cuda build-gpu/tests/unit/test_embed_cpu)
+
+# --- shared libraries ---------------------------------------------------------------------------------
+for deb in .deps/debs/*.deb; do dpkg -x "$deb" .deps/; done
+export LD_LIBRARY_PATH=$PWD/.deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# cudart and cuBLAS: the machine's CUDA toolkit, else the ones PyTorch's wheels carry.
+py_nvidia=$(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d) for p in nvidia.__path__ for d in os.listdir(p)))' 2>/dev/null)
+for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
+  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(for d in $py_nvidia; do echo "$d/lib"; done); do
+    if [ -e "$dir/$lib" ]; then
+      case ":$LD_LIBRARY_PATH:" in *":$dir:"*) ;; *) LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$dir ;; esac
+      break
+    fi
+  done
+done
+missing() { ldd "${bins[@]}" 2>/dev/null | awk '/not found/ {print $1}' | sort -u; }
+# Fallback libraries only for what the host lacks: a host library always wins over a bundled one.
+if [ -n "$(missing)" ]; then
+  mkdir -p .deps/fallback/lib
+  for deb in .deps/fallback-debs/*.deb; do dpkg -x "$deb" .deps/fallback/; done
+  export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$PWD/.deps/fallback/lib
+  for pass in 1 2 3; do # a bundled library may itself need another one
+    for lib in $(missing); do
+      src=$(find .deps/fallback/usr -name "$lib" -print -quit)
+      [ -n "$src" ] && ln -sf "$PWD/$src" ".deps/fallback/lib/$lib"
+    done
+  done
+fi
+export LD_LIBRARY_PATH OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PYTHONUNBUFFERED=1
+mpirun=(mpirun --allow-run-as-root --oversubscribe -q)
+command -v mpirun >/dev/null || mpirun=() # single-rank runs then start gradcore directly
+
+{
+  echo "date: $(date -u)"
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv
+  echo "nproc: $(nproc); mpirun: $(command -v mpirun || echo none) $(mpirun --version 2>/dev/null | head -1)"
+  python3 -c 'import torch, numpy, h5py; print("torch", torch.__version__, "numpy", numpy.__version__, "h5py", h5py.__version__)'
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  echo "still missing: $(missing | tr '\n' ' ')"
+  ldd build-gpu/gradcore
+} >"$OUT/env.txt" 2>&1
+cat "$OUT/env.txt" | head -12
+
+# --- steps --------------------------------------------------------------------------------------------
+summary=()
+step() { # step NAME TIMEOUT_S COMMAND...: runs it, logs it, records rc and seconds
+  local name=$1 limit=$2
+  shift 2
+  echo "=== $name: $*"
+  local t0=$SECONDS
+  timeout "$limit" "$@"
+  local rc=$?
+  echo "=== $name: rc=$rc in $((SECONDS - t0)) s"
+  summary+=("$(printf '%-34s rc=%-3s %4d s' "$name" "$rc" $((SECONDS - t0)))")
+}
+
+step "unit test_embed_cpu" 120 build-gpu/tests/unit/test_embed_cpu
+step "gpu test_embed_cuda (vs CPU)" 300 build-gpu/tests/gpu/test_embed_cuda
+step "bench_embed cuda" 420 bash -c "build-gpu/bench_embed --device cuda --json '$OUT/embed-h200.json' | tee '$OUT/embed-h200.txt'"
+step "reference torch, --device cuda" 300 env GRADCORE_BIN="$PWD/build-gpu/gradcore" GRADCORE_DEVICE=cuda \
+  python3 -m pytest -q -p no:cacheprovider tests/reference/test_embeddings_torch.py
+step "reference torch, --device cpu" 300 env GRADCORE_BIN="$PWD/build-gpu/gradcore" GRADCORE_DEVICE=cpu \
+  python3 -m pytest -q -p no:cacheprovider tests/reference/test_embeddings_torch.py
+for device in cuda cpu; do
+  step "select 2 ranks --device $device" 120 "${mpirun[@]}" ${mpirun:+-np 2} build-gpu/gradcore select \
+    --data synthetic:n=200000,d=128,classes=10,seed=1 --k 1% --embedding lastlayer --sketch 256 --hidden 256 \
+    --device "$device" --out "/tmp/coreset-$device.h5"
+done
+step "bench_embed cpu (16 cores)" 420 env OMP_WAIT_POLICY=passive bash -c \
+  "build-gpu/bench_embed --device cpu --rows 200000 --json '$OUT/embed-h200-cpu.json' | tee '$OUT/embed-h200-cpu.txt'"
+cp "$OUT"/embed-h200*.json "$OUT"/embed-h200*.txt bench/results/ 2>/dev/null
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
