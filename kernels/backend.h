@@ -3,6 +3,7 @@
 #ifndef GC_BACKEND_H
 #define GC_BACKEND_H
 
+#include <math.h>
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,12 +52,43 @@ typedef enum { GC_DEVICE_AUTO = 0, GC_DEVICE_CPU, GC_DEVICE_CUDA } gc_device_req
 
 typedef struct gc_backend gc_backend;
 
+/* An OMP candidate: its score and row (local to the scored rows, or global after the merge). */
+typedef struct {
+    double score;
+    int64_t index;
+} gc_omp_pair;
+
+/* No candidate: sorts after every real one. */
+#define GC_OMP_NONE ((gc_omp_pair){-INFINITY, INT64_MAX})
+
+/* The one order of OMP candidates everywhere (devices, ranks, merge): higher score first, then the
+ * lower index, so the winner never depends on how rows are split. */
+static inline int gc_omp_pair_before(gc_omp_pair a, gc_omp_pair b)
+{
+    return a.score > b.score || (a.score == b.score && a.index < b.index);
+}
+
+/* Device state of the OMP scorer, owned by the backend that attached it. */
+typedef struct gc_omp_device gc_omp_device;
+
 typedef struct {
     const char *name; /* "cpu" or "cuda" */
     /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y. */
     int (*embed)(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x,
                  const int32_t *y, float *e, float *loss);
     void (*destroy)(gc_backend *b);
+
+    /* Orthogonal matching pursuit scoring (DESIGN §4), optional: a NULL op means the selector
+     * scores on the CPU (kernels/cpu/omp_cpu.c, which is also these ops' oracle). */
+    /* Keeps a device-resident copy of rows e [rows × D] (host); every row starts ineligible. */
+    int (*omp_attach)(gc_backend *b, int64_t rows, int D, const float *e, gc_omp_device **out);
+    /* weight[first + t] ← w[t] for t < count: 1/‖e_i‖ makes row i eligible, 0 excludes it. */
+    int (*omp_set_weights)(gc_backend *b, gc_omp_device *dev, int64_t first, int64_t count, const double *w);
+    /* The `count` best rows for the residual r [D]: score_i = w_i·⟨e_i, r⟩ (signed) or w_i·|⟨e_i, r⟩|,
+     * accumulated in double, best first (ties to the lower row); missing entries are GC_OMP_NONE. */
+    int (*omp_best)(gc_backend *b, gc_omp_device *dev, const double *r, int signed_scores, int count,
+                    gc_omp_pair *best);
+    void (*omp_detach)(gc_backend *b, gc_omp_device *dev);
 } gc_backend_ops;
 
 struct gc_backend {

@@ -39,6 +39,7 @@ static const gc_option_spec select_options[] = {
     {"partition-size", GC_OPT_VALUE, "4096", "M", "facility location: rows per partition of a class"},
     {"oversample", GC_OPT_VALUE, "2", "α", "facility location: candidates per partition = ⌈α·k_c·|p|/N_c⌉"},
     {"shuffle-partitions", GC_OPT_FLAG, "off", NULL, "permute class rows by the seed before cutting partitions"},
+    {"merge", GC_OPT_VALUE, "root", "root|tree", "facility location: merge candidates at one rank, or pairwise up a binary tree (each block ≤ 2·k_c rows)"},
     {"stochastic", GC_OPT_VALUE, "0", "ε", "facility location: stochastic greedy on partitions with this ε (0 = exact lazy greedy)"},
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
@@ -152,6 +153,7 @@ static int parse_options(select_run *run, int argc, char **argv)
     GC_TRY(gc_options_get_long(o, "seed", 0, INT64_MAX, &seed));
     GC_TRY(gc_options_get_double(o, "oversample", 1.0, 1e6, &run->fl.oversample));
     GC_TRY(gc_options_get_double(o, "stochastic", 0.0, 0.999, &run->fl.stochastic));
+    GC_TRY(gc_options_get_choice(o, "merge", "root|tree", &run->fl.tree_merge));
     run->fl.per_class = per_class;
     run->fl.shuffle = shuffle;
     run->fl.partition_size = partition_size;

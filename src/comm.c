@@ -32,6 +32,12 @@ void gc_comm_row_range(int64_t n, int rank, int size, int64_t *lo, int64_t *hi)
     *hi = *lo + base + (rank < extra ? 1 : 0);
 }
 
+int gc_comm_row_owner(int64_t n, int size, int64_t i)
+{
+    int64_t base = n / size, extra = n % size, big = extra * (base + 1);
+    return (int)(i < big ? i / (base + 1) : extra + (i - big) / base);
+}
+
 int gc_exact_sum_create(gc_exact_sum *sum, int n, double global_max_abs)
 {
     sum->n = n;

@@ -13,6 +13,8 @@ int gc_comm_agree(MPI_Comm comm, int status);
 
 /* Rows [lo, hi) of n owned by `rank` of `size`: contiguous, sizes differ by at most one. */
 void gc_comm_row_range(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
+/* The rank whose range (above) holds global row i. */
+int gc_comm_row_owner(int64_t n, int size, int64_t i);
 
 /* Rank-count-independent sum of n components over all rows of all ranks. Each value is cut into
  * two integers on a grid fixed by the global maximum magnitude (2^-62 of it), so integer addition,

@@ -334,8 +334,176 @@ static void take_candidate(gc_coreset *cs, int64_t slot, const char *p, double g
 }
 
 /* Rank 0: final k_g per group, by weighted greedy over the candidates of multi-partition groups. */
+static candidate_header header_of(const char *all, size_t crec, int64_t rec)
+{
+    candidate_header h;
+    memcpy(&h, all + (size_t)rec * crec, sizeof h);
+    return h;
+}
+
+/* Weighted greedy over candidate records rec[0, m) (sorted by global index) with point weights w:
+ * the kg chosen records in greedy order, their gains and, when cover != NULL, the weight each one
+ * covers (the weight it carries up a merge tree). */
+static int weighted_greedy(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *rec,
+                           const double *w, int64_t m, int64_t kg, int64_t *chosen, double *gains, double *cover)
+{
+    float *e = malloc((size_t)m * D * sizeof *e);
+    int64_t *selected = malloc((size_t)kg * sizeof *selected);
+    double *coverage = cover ? malloc((size_t)m * sizeof *coverage) : NULL;
+    int status = (e && selected && (coverage || !cover)) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
+    for (int64_t i = 0; i < m && status == GC_OK; ++i)
+        memcpy(e + i * D, all + (size_t)rec[i] * crec + sizeof(candidate_header), (size_t)D * sizeof *e);
+    gc_fl_problem problem = {m, D, e, w, c, 0.0, 0};
+    if (status == GC_OK) status = run_greedy(dev, &problem, kg, selected, gains, coverage);
+    for (int64_t t = 0; t < kg && status == GC_OK; ++t) {
+        chosen[t] = rec[selected[t]];
+        if (cover) cover[t] = coverage[selected[t]];
+    }
+    free(e);
+    free(selected);
+    free(coverage);
+    return status;
+}
+
+/* --merge root: one weighted greedy over all candidates of the class, weights = coverage counts. */
+static int root_merge(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *rec, int64_t m,
+                      int64_t kg, int64_t *chosen, double *gains)
+{
+    double *w = malloc((size_t)m * sizeof *w);
+    GC_CHECK_ALLOC(w);
+    for (int64_t i = 0; i < m; ++i) w[i] = header_of(all, crec, rec[i]).coverage;
+    int status = weighted_greedy(dev, all, crec, D, c, rec, w, m, kg, chosen, gains, NULL);
+    free(w);
+    return status;
+}
+
+typedef struct {
+    int64_t *rec; /* sorted by global index */
+    double *w;
+    int64_t n;
+} merge_set;
+
+static const char *sort_all;
+static size_t sort_crec;
+
+static int by_partition_then_global_index(const void *a, const void *b)
+{
+    candidate_header x = header_of(sort_all, sort_crec, *(const int64_t *)a);
+    candidate_header y = header_of(sort_all, sort_crec, *(const int64_t *)b);
+    if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
+    return (x.index > y.index) - (x.index < y.index);
+}
+
+/* --merge tree: partitions' candidate sets merged pairwise (1+2, 3+4, …; an odd one waits a level),
+ * each node a weighted greedy keeping kg elements whose weights are the weight they cover, until one
+ * set is left. Every dense block has at most 2·kg rows, so the merge fits where the root's
+ * α·k_c-row block would not. The last node's greedy order and gains are the result. */
+static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *group_rec,
+                      int64_t m, int64_t kg, int64_t *chosen, double *gains)
+{
+    int64_t *rec = malloc((size_t)m * sizeof *rec);
+    merge_set *sets = calloc((size_t)m, sizeof *sets);
+    if (rec == NULL || sets == NULL) {
+        free(rec);
+        free(sets);
+        return gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
+    }
+    memcpy(rec, group_rec, (size_t)m * sizeof *rec);
+    sort_all = all;
+    sort_crec = crec;
+    qsort(rec, (size_t)m, sizeof *rec, by_partition_then_global_index);
+    int64_t count = 0;
+    int status = GC_OK;
+    for (int64_t a = 0; a < m && status == GC_OK;) { /* one leaf per partition */
+        int64_t b = a + 1;
+        while (b < m && header_of(all, crec, rec[b]).partition == header_of(all, crec, rec[a]).partition) ++b;
+        merge_set *leaf = &sets[count++];
+        leaf->n = b - a;
+        leaf->rec = malloc((size_t)leaf->n * sizeof *leaf->rec);
+        leaf->w = malloc((size_t)leaf->n * sizeof *leaf->w);
+        if (!leaf->rec || !leaf->w) status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
+        for (int64_t i = 0; i < leaf->n && status == GC_OK; ++i) {
+            leaf->rec[i] = rec[a + i];
+            leaf->w[i] = header_of(all, crec, rec[a + i]).coverage;
+        }
+        a = b;
+    }
+    while (status == GC_OK && count > 1) {
+        int64_t next = 0;
+        for (int64_t i = 0; i < count && status == GC_OK; i += 2) {
+            if (i + 1 == count) {
+                sets[next++] = sets[i];
+                continue;
+            }
+            merge_set *x = &sets[i], *y = &sets[i + 1];
+            int64_t n = x->n + y->n, keep = kg < n ? kg : n, p = 0, q = 0;
+            int64_t *u = malloc((size_t)n * sizeof *u), *picked = malloc((size_t)keep * sizeof *picked);
+            double *uw = malloc((size_t)n * sizeof *uw), *cover = malloc((size_t)keep * sizeof *cover);
+            double *node_gains = malloc((size_t)keep * sizeof *node_gains);
+            if (!u || !picked || !uw || !cover || !node_gains) status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
+            for (int64_t t = 0; t < n && status == GC_OK; ++t) { /* union, by global index */
+                int take_x = q >= y->n || (p < x->n && header_of(all, crec, x->rec[p]).index <
+                                                           header_of(all, crec, y->rec[q]).index);
+                u[t] = take_x ? x->rec[p] : y->rec[q];
+                uw[t] = take_x ? x->w[p++] : y->w[q++];
+            }
+            int last = count == 2; /* the root of the tree: its greedy order is the result */
+            if (status == GC_OK)
+                status = last ? weighted_greedy(dev, all, crec, D, c, u, uw, n, keep, chosen, gains, NULL)
+                              : weighted_greedy(dev, all, crec, D, c, u, uw, n, keep, picked, node_gains, cover);
+            free(x->rec);
+            free(x->w);
+            free(y->rec);
+            free(y->w);
+            merge_set *out = &sets[next++];
+            out->rec = NULL;
+            out->w = NULL;
+            out->n = keep;
+            if (status == GC_OK && !last) {
+                /* The chosen elements, back in global-index order (u's order), carry the weight they cover. */
+                char *kept = calloc((size_t)n, 1);
+                double *w_of = malloc((size_t)n * sizeof *w_of);
+                out->rec = malloc((size_t)keep * sizeof *out->rec);
+                out->w = malloc((size_t)keep * sizeof *out->w);
+                if (!kept || !w_of || !out->rec || !out->w) status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
+                for (int64_t t = 0; t < keep && status == GC_OK; ++t) {
+                    /* u is sorted by global index: find picked[t]'s slot by bisection */
+                    int64_t lo = 0, hi = n - 1, key = header_of(all, crec, picked[t]).index;
+                    while (lo < hi) {
+                        int64_t mid = (lo + hi) / 2;
+                        if (header_of(all, crec, u[mid]).index < key) lo = mid + 1;
+                        else hi = mid;
+                    }
+                    kept[lo] = 1;
+                    w_of[lo] = cover[t];
+                }
+                for (int64_t t = 0, v = 0; t < n && status == GC_OK; ++t)
+                    if (kept[t]) out->rec[v] = u[t], out->w[v++] = w_of[t];
+                free(kept);
+                free(w_of);
+            }
+            free(node_gains);
+            free(u);
+            free(uw);
+            free(picked);
+            free(cover);
+        }
+        count = next;
+    }
+    if (status == GC_OK && count == 1 && sets[0].rec != NULL) { /* a single partition: its own greedy */
+        status = weighted_greedy(dev, all, crec, D, c, sets[0].rec, sets[0].w, sets[0].n, kg, chosen, gains, NULL);
+    }
+    for (int64_t i = 0; i < count; ++i) {
+        free(sets[i].rec);
+        free(sets[i].w);
+    }
+    free(sets);
+    free(rec);
+    return status;
+}
+
 static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const partition_plan *plan, double c,
-                            const char *all, int64_t count, gc_coreset *cs)
+                            int tree, const char *all, int64_t count, gc_coreset *cs)
 {
     const int D = rows->D;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
@@ -367,24 +535,16 @@ static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const 
                 take_candidate(cs, slot++, all + (size_t)order[a + t] * crec, x.gain);
             }
         } else {
-            float *e = malloc((size_t)m * D * sizeof *e);
-            double *w = malloc((size_t)m * sizeof *w), *gains = malloc((size_t)kg * sizeof *gains);
-            int64_t *selected = malloc((size_t)kg * sizeof *selected);
-            status = (e && w && gains && selected) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
-            for (int64_t i = 0; i < m && status == GC_OK; ++i) {
-                candidate_header x;
-                memcpy(&x, all + (size_t)order[a + i] * crec, sizeof x);
-                w[i] = x.coverage;
-                memcpy(e + i * D, all + (size_t)order[a + i] * crec + sizeof x, (size_t)D * sizeof *e);
-            }
-            gc_fl_problem problem = {m, D, e, w, c, 0.0, 0};
-            if (status == GC_OK) status = run_greedy(dev, &problem, kg, selected, gains, NULL);
+            int64_t *chosen = malloc((size_t)kg * sizeof *chosen);
+            double *gains = malloc((size_t)kg * sizeof *gains);
+            status = (chosen && gains) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
+            if (status == GC_OK)
+                status = tree ? tree_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains)
+                              : root_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains);
             for (int64_t t = 0; t < kg && status == GC_OK; ++t)
-                take_candidate(cs, slot++, all + (size_t)order[a + selected[t]] * crec, gains[t]);
-            free(e);
-            free(w);
+                take_candidate(cs, slot++, all + (size_t)chosen[t] * crec, gains[t]);
+            free(chosen);
             free(gains);
-            free(selected);
         }
         a = b;
     }
@@ -474,7 +634,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 }
 
 /* Gathers candidates on rank 0, merges, and broadcasts the coreset to every rank. */
-static int merge_and_share(gc_fl_device *dev, const gc_local_rows *rows, const partition_plan *plan, double c,
+static int merge_and_share(gc_fl_device *dev, int tree, const gc_local_rows *rows, const partition_plan *plan, double c,
                            const char *cand, int64_t cand_count, gc_coreset *cs)
 {
     const int P = rows->size, D = rows->D;
@@ -505,7 +665,7 @@ static int merge_and_share(gc_fl_device *dev, const gc_local_rows *rows, const p
         MPI_Type_commit(&record);
         MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm);
         MPI_Type_free(&record);
-        if (rows->rank == 0) status = merge_candidates(dev, rows, plan, c, all, total, cs);
+        if (rows->rank == 0) status = merge_candidates(dev, rows, plan, c, tree, all, total, cs);
     }
     free(counts);
     free(displs);
@@ -564,7 +724,7 @@ int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset
         status = select_partitions(dev, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
     free(recv);
     status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) status = merge_and_share(dev, rows, &plan, c, cand, cand_count, cs);
+    if (status == GC_OK) status = merge_and_share(dev, opt->tree_merge, rows, &plan, c, cand, cand_count, cs);
     free(cand);
     gc_fl_device_destroy(dev);
     plan_destroy(&plan);

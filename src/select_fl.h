@@ -16,6 +16,7 @@ typedef struct {
     uint64_t seed;
     double stochastic;     /* ε of stochastic greedy on partitions; 0 = exact lazy greedy */
     int device_id;         /* GPU for the greedy steps, -1 = CPU */
+    int tree_merge;        /* merge candidates pairwise up a binary tree instead of all at the root */
 } gc_fl_options;
 
 /* Collective. Fills cs (allocated here) on every rank. */

@@ -129,3 +129,48 @@ def test_merge_and_greedi_safeguard(tmp_path, seed):
     np.testing.assert_array_equal(cs["index"], options[best][0])
     np.testing.assert_allclose(cs["gain"], options[best][1], rtol=1e-9)
     assert cs["attrs"]["objective"] == pytest.approx(values[best], rel=1e-9)
+
+
+def test_tree_merge_equals_pairwise_weighted_greedy(tmp_path):
+    """--merge tree over 4 partitions: leaves are each partition's candidates with coverage counts;
+    each node keeps k by weighted greedy over the union of its children, carrying up the weight each
+    kept element covers; the root's greedy order is the result (then GreeDi's safeguard)."""
+    path, X, _ = problem(tmp_path, 500, 3, 31)
+    out = tmp_path / "cs.h5"
+    k, alpha = 10, 4
+    run_gradcore(["select", "--data", path, "--embedding", "features", "--per-class", "off", "--k", k,
+                  "--partition-size", 125, "--oversample", alpha, "--merge", "tree", "--out", out, "--quiet"], np_=3)
+    cs = read_coreset(out)
+    c = cs["attrs"]["similarity_constant"]
+
+    def covered(idx, w, chosen):
+        """Weight each chosen element covers among idx (nearest, ties to the lowest global index)."""
+        ranks = np.sort(chosen)
+        S = c - distances(X[idx], X[ranks])
+        nearest = ranks[np.argmax(S, axis=1)]
+        return ranks, np.array([w[nearest == r].sum() for r in ranks])
+
+    leaves, own = [], []
+    for lo in range(0, 500, 125):
+        idx = np.arange(lo, lo + 125)
+        order, gains = brute_force_greedy(c - distances(X[idx], X[idx]), int(np.ceil(alpha * k * 125 / 500)))
+        own.append((idx[order[:k]], gains[:k]))
+        leaves.append(covered(idx, np.ones(125), idx[order]))
+    while len(leaves) > 1:
+        nxt = []
+        for a, b in zip(leaves[0::2], leaves[1::2]):
+            idx = np.concatenate([a[0], b[0]])
+            w = np.concatenate([a[1], b[1]])
+            sort = np.argsort(idx)
+            idx, w = idx[sort], w[sort]
+            order, gains = brute_force_greedy(c - distances(X[idx], X[idx]), k, w)
+            nxt.append(covered(idx, w, idx[order]) if len(leaves) > 2 else (idx[order], gains))
+        leaves = nxt
+    options = [leaves[0]] + own
+
+    def F(sel):
+        return (c - distances(X, X[sel])).max(axis=1).sum()
+
+    best = int(np.argmax([F(sel) for sel, _ in options]))
+    np.testing.assert_array_equal(cs["index"], options[best][0])
+    np.testing.assert_allclose(cs["gain"], options[best][1], rtol=1e-9)

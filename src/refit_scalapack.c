@@ -1,0 +1,184 @@
+/* The refit's Cholesky factor block-cyclic over a BLACS process grid (DESIGN §4, coresets of more
+ * than about 20,000 atoms). Appending atom m is the one-row case of the blocked update
+ *   L₂₁ = G₂₁ L₁₁⁻ᵀ (pdtrsm),  L₂₂ L₂₂ᵀ = G₂₂ − L₂₁L₂₁ᵀ (pdsyrk, then the square root of that 1 × 1 block),
+ * and the weights come from pdpotrs. Each rank computes the Gram entries of the blocks it owns
+ * from the replicated atom embeddings, so the k × k matrices never exist on one rank. */
+#include "refit.h"
+
+#include "error.h"
+
+#ifdef GC_HAVE_SCALAPACK
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* BLACS and ScaLAPACK have no C headers in Debian's libscalapack-openmpi: their Fortran-callable
+ * symbols are declared here. PBLAS takes single-character options as char pointers. */
+int Csys2blacs_handle(MPI_Comm comm);
+void Cfree_blacs_system_handle(int handle);
+void Cblacs_gridinit(int *context, const char *order, int nprow, int npcol);
+void Cblacs_gridinfo(int context, int *nprow, int *npcol, int *myrow, int *mycol);
+void Cblacs_gridexit(int context);
+int Cblacs_pnum(int context, int prow, int pcol);
+int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc, const int *nprocs);
+void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
+               const int *icsrc, const int *context, const int *lld, int *info);
+void pdtrsm_(const char *side, const char *uplo, const char *transa, const char *diag, const int *m,
+             const int *n, const double *alpha, const double *a, const int *ia, const int *ja, const int *desca,
+             double *b, const int *ib, const int *jb, const int *descb);
+void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha, const double *a,
+             const int *ia, const int *ja, const int *desca, const double *beta, double *c, const int *ic,
+             const int *jc, const int *descc);
+void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia, const int *ja,
+              const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info);
+
+/* Atoms per block: 64 for big factors, smaller for small ones so that even a test-sized coreset is
+ * spread over every process of the grid. */
+#define BLOCK_MAX 64
+
+struct gc_refit_scalapack {
+    MPI_Comm comm;
+    int handle, context;
+    int nprow, npcol, myrow, mycol;
+    int n, nb;             /* global order (capacity) and block size */
+    int local_rows, local_cols;
+    int desc_a[9], desc_b[9];
+    double ridge;
+    double *a;             /* local part of the factor, [local_rows × local_cols] column-major */
+    double *b;             /* local part of the right-hand side / solution, [local_rows] */
+    double *gathered;      /* [n] */
+};
+
+/* The process coordinate owning global index i (0-based) and its local index. */
+static int owner(int i, int nb, int procs) { return (i / nb) % procs; }
+static int local_index(int i, int nb, int procs) { return (i / (nb * procs)) * nb + i % nb; }
+
+int gc_refit_scalapack_create(int64_t capacity, double ridge, MPI_Comm comm, gc_refit_scalapack **out)
+{
+    *out = NULL;
+    if (capacity > 0x7fffffff) return gc_fail(GC_ERR_USAGE, "--refit scalapack: %lld atoms exceed ScaLAPACK's int indices", (long long)capacity);
+    int size;
+    MPI_Comm_size(comm, &size);
+    gc_refit_scalapack *s = calloc(1, sizeof *s);
+    GC_CHECK_ALLOC(s);
+    s->comm = comm;
+    s->ridge = ridge;
+    s->n = (int)capacity;
+    /* The squarest grid: nprow the largest divisor of P not above √P (2 × 2 at 4 ranks). */
+    s->nprow = 1;
+    for (int p = 1; p * p <= size; ++p)
+        if (size % p == 0) s->nprow = p;
+    s->npcol = size / s->nprow;
+    int spread = s->n / (2 * s->npcol);
+    s->nb = spread < 1 ? 1 : spread > BLOCK_MAX ? BLOCK_MAX : spread;
+    s->handle = Csys2blacs_handle(comm);
+    s->context = s->handle;
+    Cblacs_gridinit(&s->context, "Row", s->nprow, s->npcol);
+    Cblacs_gridinfo(s->context, &s->nprow, &s->npcol, &s->myrow, &s->mycol);
+    *out = s;
+    const int zero = 0;
+    s->local_rows = numroc_(&s->n, &s->nb, &s->myrow, &zero, &s->nprow);
+    s->local_cols = numroc_(&s->n, &s->nb, &s->mycol, &zero, &s->npcol);
+    int lld = s->local_rows > 1 ? s->local_rows : 1, one = 1, info_a = 0, info_b = 0;
+    descinit_(s->desc_a, &s->n, &s->n, &s->nb, &s->nb, &zero, &zero, &s->context, &lld, &info_a);
+    descinit_(s->desc_b, &s->n, &one, &s->nb, &one, &zero, &zero, &s->context, &lld, &info_b);
+    GC_CHECK_BLAS(info_a, "ScaLAPACK descriptor of the factor");
+    GC_CHECK_BLAS(info_b, "ScaLAPACK descriptor of the right-hand side");
+    s->a = calloc((size_t)lld * (s->local_cols > 0 ? s->local_cols : 1), sizeof *s->a);
+    s->b = calloc((size_t)lld, sizeof *s->b);
+    s->gathered = malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *s->gathered);
+    if (s->a == NULL || s->b == NULL || s->gathered == NULL)
+        return gc_fail(GC_ERR_MEMORY, "out of memory for this rank's %d × %d block of the distributed factor",
+                       s->local_rows, s->local_cols);
+    return GC_OK;
+}
+
+int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m64, int D, const double *atoms, int *accepted)
+{
+    const int m = (int)m64, row = m + 1, one = 1, lld = s->desc_a[8];
+    const double *a = atoms + (size_t)m * D;
+    double aa = cblas_ddot(D, a, 1, a, 1) + s->ridge;
+    /* Row m of the Gram matrix, entries (m, j ≤ m), on the processes owning them. */
+    if (owner(m, s->nb, s->nprow) == s->myrow) {
+        int li = local_index(m, s->nb, s->nprow);
+        for (int j = s->mycol * s->nb; j <= m; j += s->nb * s->npcol)
+            for (int t = j; t < j + s->nb && t <= m; ++t)
+                s->a[li + (size_t)local_index(t, s->nb, s->npcol) * lld] =
+                    t == m ? aa : cblas_ddot(D, a, 1, atoms + (size_t)t * D, 1);
+    }
+    if (m > 0) {
+        const double plus = 1.0, minus = -1.0;
+        pdtrsm_("R", "L", "T", "N", &one, &m, &plus, s->a, &one, &one, s->desc_a, s->a, &row, &one, s->desc_a);
+        pdsyrk_("L", "N", &one, &m, &minus, s->a, &row, &one, s->desc_a, &plus, s->a, &row, &row, s->desc_a);
+    }
+    /* The pivot² lives on one process; all need it to take the same branch. */
+    int prow = owner(m, s->nb, s->nprow), pcol = owner(m, s->nb, s->npcol);
+    double pivot = 0.0;
+    if (s->myrow == prow && s->mycol == pcol)
+        pivot = s->a[local_index(m, s->nb, s->nprow) + (size_t)local_index(m, s->nb, s->npcol) * lld];
+    GC_CHECK_MPI(MPI_Bcast(&pivot, 1, MPI_DOUBLE, Cblacs_pnum(s->context, prow, pcol), s->comm));
+    *accepted = pivot > GC_REFIT_DEPENDENT * aa;
+    /* The 1 × 1 Cholesky factor of the pivot block is its square root; pdpotrf cannot take it,
+     * as it wants blocks that start on a block boundary (IA − 1 ≡ 0 mod MB). A rejected atom's row
+     * is overwritten by the next atom. */
+    if (*accepted && s->myrow == prow && s->mycol == pcol)
+        s->a[local_index(m, s->nb, s->nprow) + (size_t)local_index(m, s->nb, s->npcol) * lld] = sqrt(pivot);
+    return GC_OK;
+}
+
+int gc_refit_scalapack_solve(gc_refit_scalapack *s, int64_t m64, const double *rhs, double *gamma)
+{
+    const int m = (int)m64, one = 1;
+    /* The right-hand side lives in process column 0. */
+    if (s->mycol == 0)
+        for (int i = s->myrow * s->nb; i < m; i += s->nb * s->nprow)
+            for (int t = i; t < i + s->nb && t < m; ++t) s->b[local_index(t, s->nb, s->nprow)] = rhs[t];
+    int info = 0;
+    pdpotrs_("L", &m, &one, s->a, &one, &one, s->desc_a, s->b, &one, &one, s->desc_b, &info);
+    GC_CHECK_BLAS(info, "ScaLAPACK pdpotrs: solving for the weights");
+    /* Every entry has exactly one owner and zeros elsewhere, so the sum is exact. */
+    memset(s->gathered, 0, (size_t)m * sizeof *s->gathered);
+    if (s->mycol == 0)
+        for (int i = s->myrow * s->nb; i < m; i += s->nb * s->nprow)
+            for (int t = i; t < i + s->nb && t < m; ++t) s->gathered[t] = s->b[local_index(t, s->nb, s->nprow)];
+    GC_CHECK_MPI(MPI_Allreduce(s->gathered, gamma, m, MPI_DOUBLE, MPI_SUM, s->comm));
+    return GC_OK;
+}
+
+void gc_refit_scalapack_destroy(gc_refit_scalapack *s)
+{
+    if (s == NULL) return;
+    Cblacs_gridexit(s->context);
+    Cfree_blacs_system_handle(s->handle);
+    free(s->a);
+    free(s->b);
+    free(s->gathered);
+    free(s);
+}
+
+#else /* built without ScaLAPACK (-DGRADCORE_SCALAPACK=OFF) */
+
+int gc_refit_scalapack_create(int64_t capacity, double ridge, MPI_Comm comm, gc_refit_scalapack **out)
+{
+    (void)capacity, (void)ridge, (void)comm;
+    *out = NULL;
+    return gc_fail(GC_ERR_USAGE, "--refit scalapack: this gradcore was built without ScaLAPACK");
+}
+
+int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m, int D, const double *atoms, int *accepted)
+{
+    (void)s, (void)m, (void)D, (void)atoms, (void)accepted;
+    return gc_fail(GC_ERR_USAGE, "--refit scalapack: this gradcore was built without ScaLAPACK");
+}
+
+int gc_refit_scalapack_solve(gc_refit_scalapack *s, int64_t m, const double *rhs, double *gamma)
+{
+    (void)s, (void)m, (void)rhs, (void)gamma;
+    return gc_fail(GC_ERR_USAGE, "--refit scalapack: this gradcore was built without ScaLAPACK");
+}
+
+void gc_refit_scalapack_destroy(gc_refit_scalapack *s) { (void)s; }
+
+#endif

@@ -1,0 +1,384 @@
+#include "select_omp.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/cpu/omp_cpu.h"
+#include "budget.h"
+#include "comm.h"
+#include "error.h"
+#include "log.h"
+#include "nnls.h"
+
+/* The rows of one problem (a class, or all rows) on this rank, as the scorer sees them. */
+typedef struct {
+    gc_backend *backend;     /* has the OMP ops; NULL scores on the CPU */
+    gc_omp_device *device;
+    int64_t n;
+    int D;
+    const float *e;          /* [n × D]: rows->e itself, or `copy` */
+    float *copy;             /* this class's rows, gathered (per class) */
+    int64_t *row;            /* [n] ascending positions in rows; NULL: position t is row t */
+    double *w;               /* [n] 1/‖e‖ while eligible, else 0 */
+    float *work;             /* [n] CPU scoring */
+} omp_scorer;
+
+/* What one selection carries from problem to problem. */
+typedef struct {
+    const gc_local_rows *rows;
+    const gc_omp_options *opt;
+    gc_omp_stats stats;
+    MPI_Datatype pair_type, list_type;
+    MPI_Op merge_op;
+    gc_omp_pair *local, *global; /* [batch] candidate lists: this rank's, then everyone's */
+    char *atom;                  /* one broadcast atom: header + D floats */
+    size_t atom_bytes;
+} omp_context;
+
+typedef struct {
+    float loss;
+    int32_t label;
+} atom_header;
+
+/* MPI reduction of best-first candidate lists of `count` pairs: the best `count` of both. The
+ * order is total, so the result is the same for any grouping of ranks: MPI_MAXLOC's idea, with
+ * int64 indices and lists instead of single winners. */
+static void merge_lists(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    int bytes;
+    MPI_Type_size(*type, &bytes);
+    const int count = bytes / (int)sizeof(gc_omp_pair);
+    gc_omp_pair merged[GC_OMP_MAX_BATCH];
+    const gc_omp_pair *a = in;
+    gc_omp_pair *b = inout;
+    for (int l = 0; l < *len; ++l, a += count, b += count) {
+        int i = 0, j = 0;
+        for (int t = 0; t < count; ++t) merged[t] = gc_omp_pair_before(a[i], b[j]) ? a[i++] : b[j++];
+        memcpy(b, merged, (size_t)count * sizeof *b);
+    }
+}
+
+static int context_create(omp_context *ctx, const gc_local_rows *rows, const gc_omp_options *opt)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->rows = rows;
+    ctx->opt = opt;
+    ctx->pair_type = ctx->list_type = MPI_DATATYPE_NULL;
+    ctx->merge_op = MPI_OP_NULL;
+    ctx->atom_bytes = sizeof(atom_header) + (size_t)rows->D * sizeof(float);
+    ctx->local = malloc((size_t)opt->batch * sizeof *ctx->local);
+    ctx->global = malloc((size_t)opt->batch * sizeof *ctx->global);
+    ctx->atom = malloc(ctx->atom_bytes);
+    if (!ctx->local || !ctx->global || !ctx->atom) return gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
+    int lengths[2] = {1, 1};
+    MPI_Aint offsets[2] = {offsetof(gc_omp_pair, score), offsetof(gc_omp_pair, index)};
+    MPI_Datatype types[2] = {MPI_DOUBLE, MPI_INT64_T};
+    GC_CHECK_MPI(MPI_Type_create_struct(2, lengths, offsets, types, &ctx->pair_type));
+    GC_CHECK_MPI(MPI_Type_contiguous(opt->batch, ctx->pair_type, &ctx->list_type));
+    GC_CHECK_MPI(MPI_Type_commit(&ctx->list_type));
+    GC_CHECK_MPI(MPI_Op_create(merge_lists, 1, &ctx->merge_op));
+    return GC_OK;
+}
+
+static void context_destroy(omp_context *ctx)
+{
+    if (ctx->merge_op != MPI_OP_NULL) MPI_Op_free(&ctx->merge_op);
+    if (ctx->list_type != MPI_DATATYPE_NULL) MPI_Type_free(&ctx->list_type);
+    if (ctx->pair_type != MPI_DATATYPE_NULL) MPI_Type_free(&ctx->pair_type);
+    free(ctx->local);
+    free(ctx->global);
+    free(ctx->atom);
+}
+
+/* targets[g·D + j] = Σ over rows of problem g of e_ij, bitwise the same for any split of the rows
+ * over ranks and threads (integer sums on one grid, comm.h). */
+static int problem_targets(const gc_local_rows *rows, int per_class, int problems, double *targets)
+{
+    const int D = rows->D, T = omp_get_max_threads();
+    const int n = problems * D;
+    double max_abs = 0.0;
+    for (int64_t i = 0; i < rows->n_local * D; ++i) max_abs = fmax(max_abs, fabs((double)rows->e[i]));
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    gc_exact_sum *parts = calloc((size_t)T, sizeof *parts);
+    GC_CHECK_ALLOC(parts);
+    int status = GC_OK;
+    for (int t = 0; t < T && status == GC_OK; ++t) status = gc_exact_sum_create(&parts[t], n, max_abs);
+    if (status == GC_OK) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < rows->n_local; ++i) {
+            gc_exact_sum *part = &parts[omp_get_thread_num()];
+            int first = (per_class ? rows->y[i] : 0) * D;
+            for (int j = 0; j < D; ++j) gc_exact_sum_add_at(part, first + j, rows->e[i * D + j]);
+        }
+        for (int t = 1; t < T; ++t)
+            for (int c = 0; c < 2 * n; ++c) parts[0].acc[c] += parts[t].acc[c];
+    }
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) status = gc_exact_sum_allreduce(&parts[0], rows->comm, targets);
+    for (int t = 0; t < T; ++t) gc_exact_sum_destroy(&parts[t]);
+    free(parts);
+    return status;
+}
+
+static int has_device_ops(const gc_backend *b) { return b != NULL && b->ops->omp_attach != NULL; }
+
+/* Gathers this rank's rows of problem g (all rows unless per class), their weights 1/‖e‖ (0 for
+ * zero rows: never selected), and puts them on the device when the backend scores there. */
+static int scorer_open(omp_scorer *s, const omp_context *ctx, int g)
+{
+    const gc_local_rows *rows = ctx->rows;
+    const int D = rows->D;
+    memset(s, 0, sizeof *s);
+    s->D = D;
+    s->e = rows->e;
+    s->n = rows->n_local;
+    if (ctx->opt->per_class) {
+        s->n = 0;
+        for (int64_t i = 0; i < rows->n_local; ++i) s->n += rows->y[i] == g;
+        s->copy = malloc((size_t)(s->n ? s->n : 1) * D * sizeof *s->copy);
+        s->row = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->row);
+        if (s->copy == NULL || s->row == NULL)
+            return gc_fail(GC_ERR_MEMORY, "out of memory gathering the %lld rows of class %d", (long long)s->n, g);
+        int64_t t = 0;
+        for (int64_t i = 0; i < rows->n_local; ++i)
+            if (rows->y[i] == g) {
+                s->row[t] = i;
+                memcpy(s->copy + t++ * D, rows->e + i * D, (size_t)D * sizeof *s->copy);
+            }
+        s->e = s->copy;
+    }
+    s->w = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->w);
+    GC_CHECK_ALLOC(s->w);
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < s->n; ++t) {
+        double sq = 0.0;
+        for (int j = 0; j < D; ++j) sq += (double)s->e[t * D + j] * s->e[t * D + j];
+        s->w[t] = sq > 0.0 ? 1.0 / sqrt(sq) : 0.0;
+    }
+    if (!has_device_ops(ctx->opt->backend)) {
+        s->work = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->work);
+        GC_CHECK_ALLOC(s->work);
+        return GC_OK;
+    }
+    s->backend = ctx->opt->backend;
+    GC_TRY(s->backend->ops->omp_attach(s->backend, s->n, D, s->e, &s->device));
+    return s->backend->ops->omp_set_weights(s->backend, s->device, 0, s->n, s->w);
+}
+
+static void scorer_close(omp_scorer *s)
+{
+    if (s->device != NULL) s->backend->ops->omp_detach(s->backend, s->device);
+    free(s->copy);
+    free(s->row);
+    free(s->w);
+    free(s->work);
+}
+
+/* This rank's best `want` candidates for the residual r, as global rows; the list is padded to
+ * the batch size so every rank reduces lists of one length. */
+static int score_pass(omp_context *ctx, omp_scorer *s, const double *r, int want)
+{
+    const gc_omp_options *opt = ctx->opt;
+    for (int t = 0; t < opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
+    double t0 = MPI_Wtime();
+    if (s->device != NULL) GC_TRY(s->backend->ops->omp_best(s->backend, s->device, r, opt->nonneg, want, ctx->local));
+    else GC_TRY(gc_cpu_omp_best(s->e, s->n, s->D, r, s->w, opt->nonneg, want, s->work, ctx->local));
+    for (int t = 0; t < want; ++t)
+        if (ctx->local[t].index != INT64_MAX)
+            ctx->local[t].index = ctx->rows->lo + (s->row ? s->row[ctx->local[t].index] : ctx->local[t].index);
+    ctx->stats.passes++;
+    ctx->stats.score_s += MPI_Wtime() - t0;
+    ctx->stats.score_bytes += (double)s->n * s->D * sizeof(float);
+    return GC_OK;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The owner of global row `index` broadcasts it; everyone gets its embedding (as float in
+ * `embedding`, as double in `atom`), label and loss. The owner stops scoring the row; a failure
+ * there is local and lands in *local_status, for the next agreement. */
+static int share_atom(omp_context *ctx, omp_scorer *s, int64_t index, float *embedding, double *atom,
+                      atom_header *header, int *local_status)
+{
+    const gc_local_rows *rows = ctx->rows;
+    const int D = rows->D, owner = gc_comm_row_owner(rows->n_global, rows->size, index);
+    if (rows->rank == owner) {
+        int64_t i = index - rows->lo;
+        atom_header h = {rows->loss[i], rows->y[i]};
+        memcpy(ctx->atom, &h, sizeof h);
+        memcpy(ctx->atom + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
+        int64_t t = i;
+        if (s->row != NULL) t = (const int64_t *)bsearch(&i, s->row, (size_t)s->n, sizeof i, by_value) - s->row;
+        s->w[t] = 0.0;
+        if (s->device != NULL && *local_status == GC_OK)
+            *local_status = s->backend->ops->omp_set_weights(s->backend, s->device, t, 1, s->w + t);
+    }
+    GC_CHECK_MPI(MPI_Bcast(ctx->atom, (int)ctx->atom_bytes, MPI_BYTE, owner, rows->comm));
+    memcpy(header, ctx->atom, sizeof *header);
+    memcpy(embedding, ctx->atom + sizeof *header, (size_t)D * sizeof(float));
+    for (int j = 0; j < D; ++j) atom[j] = embedding[j];
+    return GC_OK;
+}
+
+/* γ for the first m atoms: the Cholesky solve, or NNLS warm-started from the previous γ (the new
+ * atom's entry starts at 0). Then r = g − E_I γ. Identical on every rank. */
+static int refit(const gc_omp_options *opt, gc_refit *f, const double *atoms, const double *target, int D,
+                 double *gamma, double *r)
+{
+    const int m = (int)gc_refit_count(f);
+    if (opt->nonneg) {
+        int ld;
+        const double *G = gc_refit_gram(f, &ld);
+        GC_TRY(gc_nnls(m, G, ld, gc_refit_rhs(f), gamma));
+    } else {
+        GC_TRY(gc_refit_solve(f, gamma));
+    }
+    memcpy(r, target, (size_t)D * sizeof *r);
+    cblas_dgemv(CblasRowMajor, CblasTrans, m, D, -1.0, atoms, D, gamma, 1, 1.0, r, 1);
+    return GC_OK;
+}
+
+/* One OMP problem: target g, at most `budget` atoms written from coreset slot *slot on. On return
+ * r holds its final residual and *slot is past its atoms. Collective. */
+static int run_problem(omp_context *ctx, int g, int64_t budget, const double *target, gc_coreset *cs,
+                       int64_t *slot, double *r)
+{
+    const gc_local_rows *rows = ctx->rows;
+    const gc_omp_options *opt = ctx->opt;
+    const int D = rows->D;
+    const int64_t start = *slot;
+    double g_norm = cblas_dnrm2(D, target, 1), scale = g_norm > 0.0 ? g_norm : 1.0; /* g = 0: absolute */
+    memcpy(r, target, (size_t)D * sizeof *r);
+    omp_scorer s;
+    gc_refit *f = NULL;
+    double t0 = MPI_Wtime();
+    int status = scorer_open(&s, ctx, g);
+    ctx->stats.attach_s += MPI_Wtime() - t0;
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) status = gc_refit_create(opt->refit, budget, D, opt->ridge, opt->nonneg, rows->comm, &f);
+    double *atoms = malloc((size_t)budget * D * sizeof *atoms), *gamma = calloc((size_t)budget, sizeof *gamma);
+    if (status == GC_OK && (atoms == NULL || gamma == NULL))
+        status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld atoms", (long long)budget);
+    status = gc_comm_agree(rows->comm, status);
+
+    int64_t m = 0;
+    int local_status = GC_OK, dependent = 0, exhausted = 0;
+    double rel = g_norm / scale;
+    while (status == GC_OK && m < budget && rel > opt->tol && !dependent && !exhausted) {
+        int want = (int)(budget - m < opt->batch ? budget - m : opt->batch);
+        local_status = score_pass(ctx, &s, r, want);
+        status = gc_comm_agree(rows->comm, local_status);
+        if (status != GC_OK) break;
+        t0 = MPI_Wtime();
+        int rc = MPI_Allreduce(ctx->local, ctx->global, 1, ctx->list_type, ctx->merge_op, rows->comm);
+        if (rc != MPI_SUCCESS) status = gc_fail(GC_ERR_LIB, "MPI error merging the OMP candidates");
+        ctx->stats.merge_s += MPI_Wtime() - t0;
+        exhausted = status == GC_OK && ctx->global[0].index == INT64_MAX;
+        int added = 0;
+        for (int t = 0; t < want && status == GC_OK && ctx->global[t].index != INT64_MAX && rel > opt->tol; ++t) {
+            atom_header h;
+            double *atom = atoms + m * D;
+            t0 = MPI_Wtime();
+            status = share_atom(ctx, &s, ctx->global[t].index, cs->embedding + (start + m) * D, atom, &h, &local_status);
+            ctx->stats.merge_s += MPI_Wtime() - t0;
+            t0 = MPI_Wtime();
+            int accepted = 0;
+            if (status == GC_OK) status = gc_refit_append(f, atoms, cblas_ddot(D, atom, 1, target, 1), &accepted);
+            if (status == GC_OK && accepted) status = refit(opt, f, atoms, target, D, gamma, r);
+            ctx->stats.refit_s += MPI_Wtime() - t0;
+            if (status != GC_OK || !accepted) continue;
+            rel = cblas_dnrm2(D, r, 1) / scale;
+            cs->index[start + m] = ctx->global[t].index;
+            cs->label[start + m] = h.label;
+            cs->loss[start + m] = h.loss;
+            cs->gain[start + m] = rel;
+            ++m;
+            ++added;
+        }
+        dependent = status == GC_OK && !exhausted && added == 0;
+    }
+    status = gc_comm_agree(rows->comm, status != GC_OK ? status : local_status);
+    for (int64_t j = 0; j < m; ++j) cs->weight[start + j] = gamma[j];
+    *slot = start + m;
+    if (status == GC_OK && m < budget) {
+        const char *why = rel <= opt->tol ? "the tolerance is met"
+                          : exhausted     ? "no rows with a nonzero embedding are left"
+                                          : "the best candidates lie in the span of the atoms already in (--ridge > 0 reaches the budget)";
+        gc_info("select: problem %d stops at %lld of %lld atoms (‖r‖/‖g‖ = %.3g): %s", g, (long long)m,
+                (long long)budget, rel, why);
+    }
+    gc_refit_destroy(f);
+    free(atoms);
+    free(gamma);
+    scorer_close(&s);
+    return status;
+}
+
+int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_coreset *cs)
+{
+    const int D = rows->D, problems = opt->per_class ? rows->classes : 1;
+    if (opt->batch < 1 || opt->batch > GC_OMP_MAX_BATCH)
+        return gc_fail(GC_ERR_USAGE, "option --batch: %d is not in 1..%d", opt->batch, GC_OMP_MAX_BATCH);
+    omp_context ctx;
+    int64_t *sizes = calloc((size_t)problems, sizeof *sizes), *budgets = calloc((size_t)problems, sizeof *budgets);
+    double *targets = calloc((size_t)problems * D, sizeof *targets);
+    double *r = calloc((size_t)D, sizeof *r), *r_total = calloc((size_t)D, sizeof *r_total);
+    double *g_total = calloc((size_t)D, sizeof *g_total);
+    int status = context_create(&ctx, rows, opt);
+    if (status == GC_OK && (!sizes || !budgets || !targets || !r || !r_total || !g_total))
+        status = gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
+    if (status == GC_OK) status = gc_coreset_allocate(cs, opt->k, D, rows->classes);
+    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) sizes[opt->per_class ? rows->y[i] : 0]++;
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK && MPI_Allreduce(MPI_IN_PLACE, sizes, problems, MPI_INT64_T, MPI_SUM, rows->comm) != MPI_SUCCESS)
+        status = gc_fail(GC_ERR_LIB, "MPI error counting the rows of each class");
+    if (status == GC_OK) {
+        if (opt->per_class) gc_class_budgets(sizes, problems, opt->k, budgets);
+        else budgets[0] = opt->k;
+        memcpy(cs->budgets, budgets, (size_t)problems * sizeof *budgets);
+        memcpy(cs->class_sizes, sizes, (size_t)problems * sizeof *sizes);
+        status = problem_targets(rows, opt->per_class, problems, targets);
+    }
+    if (status == GC_OK)
+        gc_info("select: orthogonal matching pursuit, %d problem(s), λ = %g, %s, %d atom(s) per pass, scoring on %s",
+                problems, opt->ridge, opt->nonneg ? "nonnegative (NNLS)" : "least squares", opt->batch,
+                has_device_ops(opt->backend) ? opt->backend->description : "the CPU");
+    double start_s = MPI_Wtime();
+    int64_t slot = 0;
+    for (int g = 0; g < problems && status == GC_OK; ++g) {
+        const double *target = targets + (size_t)g * D;
+        memcpy(r, target, (size_t)D * sizeof *r);
+        if (budgets[g] > 0) status = run_problem(&ctx, g, budgets[g], target, cs, &slot, r);
+        for (int j = 0; j < D; ++j) {
+            r_total[j] += r[j];
+            g_total[j] += target[j];
+        }
+    }
+    if (status == GC_OK) {
+        cs->k = slot;
+        double g_norm = cblas_dnrm2(D, g_total, 1);
+        cs->objective = cblas_dnrm2(D, r_total, 1) / (g_norm > 0.0 ? g_norm : 1.0);
+        const gc_omp_stats *st = &ctx.stats;
+        gc_info("select: %lld atoms in %lld passes, ‖r‖/‖g‖ = %.6g; %.3f s: scoring %.3f s (%.1f GB/s), merge %.3f s, "
+                "refit %.3f s, device copies %.3f s", (long long)slot, (long long)st->passes, cs->objective,
+                MPI_Wtime() - start_s, st->score_s, st->score_s > 0 ? st->score_bytes / st->score_s * 1e-9 : 0.0,
+                st->merge_s, st->refit_s, st->attach_s);
+        if (opt->stats != NULL) *opt->stats = ctx.stats;
+    }
+    context_destroy(&ctx);
+    free(sizes);
+    free(budgets);
+    free(targets);
+    free(r);
+    free(r_total);
+    free(g_total);
+    return status;
+}
