@@ -56,6 +56,26 @@ static int write_timings(hid_t root, const gc_timings *t)
     return GC_OK;
 }
 
+/* CREST's batches as [P, m] matrices (row s = subset s's batch in greedy order) and, when asked
+ * for, the subsets themselves as [P, r]. */
+static int write_crest(hid_t file, const gc_crest_batches *cb)
+{
+    hid_t g = H5Gcreate2(file, "/crest", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    GC_CHECK_H5(g, "/crest");
+    hsize_t batches[2] = {(hsize_t)cb->subsets, (hsize_t)cb->batch_size};
+    hsize_t subsets[2] = {(hsize_t)cb->subsets, (hsize_t)cb->subset_size};
+    int status = gc_h5_write_dataset(g, "batch_index", H5T_NATIVE_INT64, 2, batches, cb->batch_index);
+    if (status == GC_OK) status = gc_h5_write_dataset(g, "batch_weight", H5T_NATIVE_DOUBLE, 2, batches, cb->batch_weight);
+    if (status == GC_OK && cb->subset_index != NULL)
+        status = gc_h5_write_dataset(g, "subset_index", H5T_NATIVE_INT64, 2, subsets, cb->subset_index);
+    if (status == GC_OK) status = gc_h5_write_attr_long(g, "subsets", (long)cb->subsets);
+    if (status == GC_OK) status = gc_h5_write_attr_long(g, "subset_size", (long)cb->subset_size);
+    if (status == GC_OK) status = gc_h5_write_attr_long(g, "batch_size", (long)cb->batch_size);
+    if (status == GC_OK) status = gc_h5_write_attr_long(g, "excluded_rows", (long)cb->excluded);
+    H5Gclose(g);
+    return status;
+}
+
 static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance *p)
 {
     hid_t g = H5Gcreate2(file, "/coreset", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -67,6 +87,7 @@ static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance 
     if (status == GC_OK) status = gc_h5_write_dataset(g, "gain", H5T_NATIVE_DOUBLE, 1, k, cs->gain);
     if (status == GC_OK) status = gc_h5_write_dataset(g, "loss", H5T_NATIVE_FLOAT, 1, k, cs->loss);
     H5Gclose(g);
+    if (status == GC_OK && cs->crest.batch_index != NULL) status = write_crest(file, &cs->crest);
     GC_TRY(status);
     hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
     GC_CHECK_H5(root, "/");
@@ -95,6 +116,10 @@ static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance 
     if (status == GC_OK) status = gc_h5_write_attr_double(root, "relative_gradient_error", p->gradient_error);
     if (status == GC_OK)
         status = gc_h5_write_attr_double(root, "random_subset_gradient_error", p->random_gradient_error);
+    if (status == GC_OK && cs->crest.batch_index != NULL)
+        status = gc_h5_write_attr_double(root, "crest_gradient_bias", cs->crest.gradient_bias);
+    if (status == GC_OK && cs->crest.batch_index != NULL)
+        status = gc_h5_write_attr_double(root, "random_batch_gradient_bias", cs->crest.random_batch_gradient_bias);
     if (status == GC_OK && p->timings != NULL) status = write_timings(root, p->timings);
     free(budgets);
     H5Gclose(root);

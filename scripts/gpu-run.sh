@@ -67,18 +67,19 @@ step() { # step NAME TIMEOUT_S COMMAND...: runs it, logs it, records rc and seco
 
 step "unit test_embed_cpu" 120 build-gpu/tests/unit/test_embed_cpu
 step "gpu test_embed_cuda (vs CPU)" 300 build-gpu/tests/gpu/test_embed_cuda
-step "bench_embed cuda" 420 bash -c "build-gpu/bench_embed --device cuda --json '$OUT/embed-h200.json' | tee '$OUT/embed-h200.txt'"
+step "bench_embed cuda" 420 bash -c "set -o pipefail; build-gpu/bench_embed --device cuda --json '$OUT/embed-h200.json' | tee '$OUT/embed-h200.txt'"
 step "reference torch, --device cuda" 300 env GRADCORE_BIN="$PWD/build-gpu/gradcore" GRADCORE_DEVICE=cuda \
   python3 -m pytest -q -p no:cacheprovider tests/reference/test_embeddings_torch.py
 step "reference torch, --device cpu" 300 env GRADCORE_BIN="$PWD/build-gpu/gradcore" GRADCORE_DEVICE=cpu \
   python3 -m pytest -q -p no:cacheprovider tests/reference/test_embeddings_torch.py
 for device in cuda cpu; do
   step "select 2 ranks --device $device" 120 "${mpirun[@]}" ${mpirun:+-np 2} build-gpu/gradcore select \
-    --data synthetic:n=200000,d=128,classes=10,seed=1 --k 1% --embedding lastlayer --sketch 256 --hidden 256 \
+    --data synthetic:n=100000,d=128,classes=10,seed=1 --k 1% --embedding lastlayer --sketch 256 --hidden 256 \
     --device "$device" --out "/tmp/coreset-$device.h5"
 done
+# Passive OpenMP workers: spinning ones would take the cores from OpenBLAS's own GEMM threads.
 step "bench_embed cpu (16 cores)" 420 env OMP_WAIT_POLICY=passive bash -c \
-  "build-gpu/bench_embed --device cpu --rows 200000 --json '$OUT/embed-h200-cpu.json' | tee '$OUT/embed-h200-cpu.txt'"
+  "set -o pipefail; build-gpu/bench_embed --device cpu --rows 200000 --json '$OUT/embed-h200-cpu.json' | tee '$OUT/embed-h200-cpu.txt'"
 cp "$OUT"/embed-h200*.json "$OUT"/embed-h200*.txt bench/results/ 2>/dev/null
 
 echo "=== summary"

@@ -40,6 +40,7 @@ static const gc_option_spec select_options[] = {
     {"oversample", GC_OPT_VALUE, "2", "α", "facility location: candidates per partition = ⌈α·k_c·|p|/N_c⌉"},
     {"shuffle-partitions", GC_OPT_FLAG, "off", NULL, "permute class rows by the seed before cutting partitions"},
     {"merge", GC_OPT_VALUE, "root", "root|tree", "facility location: merge candidates at one rank, or pairwise up a binary tree (each block ≤ 2·k_c rows)"},
+    {"epsilon", GC_OPT_VALUE, "0", "ε", "facility location: submodular cover, the smallest greedy coreset with L(S) = Σᵢ minⱼ ‖eᵢ − eⱼ‖ ≤ ε (instead of --k)"},
     {"stochastic", GC_OPT_VALUE, "0", "ε", "facility location: stochastic greedy on partitions with this ε (0 = exact lazy greedy)"},
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
@@ -124,7 +125,11 @@ static int parse_options(select_run *run, int argc, char **argv)
     GC_TRY(gc_options_get_bool(o, "verbose", &verbose));
     gc_log_init(run->rank, quiet ? GC_LOG_QUIET : verbose ? GC_LOG_VERBOSE : GC_LOG_NORMAL);
     GC_TRY(gc_options_require(o, "data"));
-    GC_TRY(gc_options_require(o, "k"));
+    GC_TRY(gc_options_get_double(o, "epsilon", 0.0, 1e300, &run->fl.epsilon));
+    if (run->fl.epsilon > 0.0 && gc_options_is_set(o, "k"))
+        return gc_fail(GC_ERR_USAGE, "options --k and --epsilon exclude each other (a cover picks its own size)");
+    /* A cover's size follows from --epsilon. */
+    if (run->fl.epsilon == 0.0) GC_TRY(gc_options_require(o, "k"));
     GC_TRY(gc_options_require(o, "out"));
     run->data = gc_options_get(o, "data");
     run->out = gc_options_get(o, "out");
@@ -169,7 +174,10 @@ static int phase_read(select_run *run)
     if (ds->n < run->size)
         return gc_fail(GC_ERR_INPUT, "--data %s: %lld rows for %d ranks: run with at most %lld ranks",
                        run->data, (long long)ds->n, run->size, (long long)ds->n);
-    GC_TRY(resolve_k(gc_options_get(&run->opts, "k"), ds->n, &run->k));
+    if (run->fl.epsilon > 0.0)
+        run->k = ds->n; /* the cap: every row could be needed to reach L(S) <= ε */
+    else
+        GC_TRY(resolve_k(gc_options_get(&run->opts, "k"), ds->n, &run->k));
     run->fl.k = run->k;
     int64_t lo, hi;
     gc_comm_row_range(ds->n, run->rank, run->size, &lo, &hi);

@@ -36,5 +36,8 @@ void gc_coreset_destroy(gc_coreset *cs)
     free(cs->embedding);
     free(cs->budgets);
     free(cs->class_sizes);
+    free(cs->crest.batch_index);
+    free(cs->crest.batch_weight);
+    free(cs->crest.subset_index);
     memset(cs, 0, sizeof *cs);
 }

@@ -18,6 +18,20 @@ typedef struct {
     float *loss;   /* [n_local] */
 } gc_local_rows;
 
+/* CREST's mini-batches (DESIGN §4), filled on rank 0 only (the one that writes them); every pointer
+ * is NULL for other methods, which is how the writer knows to leave /crest out. */
+typedef struct {
+    int64_t subsets;        /* P */
+    int64_t subset_size;    /* r, capped at the number of kept rows */
+    int64_t batch_size;     /* m, capped at r */
+    int64_t *batch_index;   /* [P × m] global rows, each batch in greedy order */
+    double *batch_weight;   /* [P × m] cluster sizes within the subset (each batch sums to r) */
+    int64_t *subset_index;  /* [P × r] each subset's rows ascending; NULL unless asked for */
+    int64_t excluded;       /* rows never drawn because their loss is below --exclude-loss */
+    double gradient_bias;   /* mean over subsets of ‖Σ_batch w e − Σ_subset e‖ / ‖Σ_subset e‖ */
+    double random_batch_gradient_bias; /* the same for uniform random batches of m, weight r/m */
+} gc_crest_batches;
+
 typedef struct {
     int64_t k;
     int D;
@@ -33,6 +47,7 @@ typedef struct {
     double objective;  /* F(S) for facility location */
     double total_distance; /* L(S) = Σᵢ minⱼ ‖eᵢ - eⱼ‖ */
     double c;          /* similarity constant */
+    gc_crest_batches crest;
 } gc_coreset;
 
 int gc_coreset_allocate(gc_coreset *cs, int64_t k, int D, int classes);

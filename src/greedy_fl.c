@@ -78,7 +78,7 @@ static void cover(const double *S, double *cur, int64_t m, int64_t j)
 }
 
 static int lazy_greedy(const gc_fl_problem *p, const double *S, double *cur, int64_t kappa, int64_t *selected,
-                       double *gains)
+                       double *gains, int64_t *count)
 {
     const int64_t m = p->m;
     heap_entry *heap = malloc((size_t)m * sizeof *heap);
@@ -97,6 +97,8 @@ static int lazy_greedy(const gc_fl_problem *p, const double *S, double *cur, int
     }
     for (int64_t i = m / 2 - 1; i >= 0; --i) sift_down(heap, m, i);
     int64_t size = m;
+    double objective = 0.0, total_weight = gc_fl_total_weight(p);
+    *count = 0;
     for (int64_t step = 0; step < kappa; ++step) {
         /* Re-evaluate the top until its bound was computed in this step: then no other element
          * can beat it (bounds only shrink), and ties already favour lower positions. */
@@ -110,6 +112,9 @@ static int lazy_greedy(const gc_fl_problem *p, const double *S, double *cur, int
         heap[0] = heap[--size];
         sift_down(heap, size, 0);
         cover(S, cur, m, selected[step]);
+        *count = step + 1;
+        objective += gains[step];
+        if (gc_cover_reached(p, total_weight, objective)) break;
     }
     free(heap);
     free(fresh_at);
@@ -117,7 +122,7 @@ static int lazy_greedy(const gc_fl_problem *p, const double *S, double *cur, int
 }
 
 static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cur, int64_t kappa,
-                             int64_t *selected, double *gains)
+                             int64_t *selected, double *gains, int64_t *count)
 {
     const int64_t m = p->m;
     const int64_t sample = gc_stochastic_sample_size(m, kappa, p->stochastic_epsilon);
@@ -130,6 +135,8 @@ static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cu
     }
     for (int64_t j = 0; j < m; ++j) rest[j] = j;
     int64_t size = m;
+    double objective = 0.0, total_weight = gc_fl_total_weight(p);
+    *count = 0;
     for (int64_t step = 0; step < kappa; ++step) {
         int64_t s = sample < size ? sample : size;
         gc_stochastic_draw(rest, size, s, step, m, p->seed);
@@ -143,6 +150,9 @@ static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cu
         gains[step] = sample_gain[best];
         rest[best] = rest[--size];
         cover(S, cur, m, selected[step]);
+        *count = step + 1;
+        objective += gains[step];
+        if (gc_cover_reached(p, total_weight, objective)) break;
     }
     free(rest);
     free(sample_gain);
@@ -161,10 +171,13 @@ int gc_greedy_fl(const gc_fl_problem *p, int64_t kappa, int64_t *selected, doubl
     int status = (S && cur) ? GC_OK
                  : gc_fail(GC_ERR_MEMORY, "out of memory for a %lld-row similarity block", (long long)m);
     if (status == GC_OK) status = gc_cpu_similarity(p->e, m, p->e, m, p->D, p->c, S);
+    int64_t count = 0;
     if (status == GC_OK && p->stochastic_epsilon > 0.0)
-        status = stochastic_greedy(p, S, cur, kappa, selected, gains);
+        status = stochastic_greedy(p, S, cur, kappa, selected, gains, &count);
     else if (status == GC_OK)
-        status = lazy_greedy(p, S, cur, kappa, selected, gains);
+        status = lazy_greedy(p, S, cur, kappa, selected, gains, &count);
+    for (int64_t t = count; t < kappa; ++t) selected[t] = -1; /* a cover target was reached early */
+    kappa = count;
     if (status == GC_OK && coverage != NULL && kappa > 0) {
         /* Each point goes to its most similar selected element; strict '>' over positions in
          * ascending order keeps the lowest position on ties. */

@@ -5,6 +5,7 @@
 #define GC_GREEDY_FL_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../kernels/rng.h"
@@ -22,7 +23,24 @@ typedef struct {
     double stochastic_epsilon; /* 0: exact lazy greedy; else stochastic greedy with this ε */
     uint64_t seed;    /* stochastic greedy: samples are a function of (seed, step), so of the
                        * partition and never of the rank that runs it */
+    double cover_target; /* > 0: submodular cover, stop as soon as L(S) = Σᵢ wᵢ minⱼ dᵢⱼ <= this
+                          * (kappa is then only a cap; unused selected[] entries are set to -1) */
 } gc_fl_problem;
+
+/* L(S) of the greedy so far: every point starts at distance c (s = 0) and F(S) is the sum of the
+ * gains, so L = c·Σw − F. True when a cover target is set and reached. */
+static inline int gc_cover_reached(const gc_fl_problem *p, double total_weight, double objective)
+{
+    return p->cover_target > 0.0 && p->c * total_weight - objective <= p->cover_target;
+}
+
+static inline double gc_fl_total_weight(const gc_fl_problem *p)
+{
+    if (p->w == NULL) return (double)p->m;
+    double W = 0.0;
+    for (int64_t i = 0; i < p->m; ++i) W += p->w[i];
+    return W;
+}
 
 /* Largest ground set whose dense double similarity block one rank builds (m² · 8 bytes). */
 #define GC_FL_MAX_DENSE 32768

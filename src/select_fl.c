@@ -274,15 +274,18 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
         int g = 0;
         while (plan->first_part[g + 1] <= pid) ++g;
         int64_t m = b - a, kappa = candidates_of_piece(plan, opt, g, m);
+        /* Cover: this partition's share of ε, so that the shares add up to ε over all rows. */
+        double cover_target = opt->epsilon > 0.0 ? opt->epsilon * (double)m / (double)rows->n_global : 0.0;
         float *e = malloc((size_t)m * D * sizeof *e);
         int64_t *selected = malloc((size_t)kappa * sizeof *selected);
         double *gains = malloc((size_t)kappa * sizeof *gains), *coverage = malloc((size_t)m * sizeof *coverage);
         status = (e && selected && gains && coverage) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in a partition");
         for (int64_t i = 0; i < m && status == GC_OK; ++i)
             memcpy(e + i * D, recv + (size_t)order[a + i] * rec + sizeof(row_header), (size_t)D * sizeof *e);
-        gc_fl_problem problem = {m, D, e, NULL, c, opt->stochastic, gc_mix64(opt->seed ^ (uint64_t)pid)};
+        gc_fl_problem problem = {.m = m, .D = D, .e = e, .c = c, .stochastic_epsilon = opt->stochastic,
+                                 .seed = gc_mix64(opt->seed ^ (uint64_t)pid), .cover_target = cover_target};
         if (status == GC_OK) status = run_greedy(dev, &problem, kappa, selected, gains, coverage);
-        for (int64_t t = 0; t < kappa && status == GC_OK; ++t) {
+        for (int64_t t = 0; t < kappa && status == GC_OK && selected[t] >= 0; ++t) {
             const row_header *h = header_at(&view, order[a + selected[t]]);
             candidate_header ch = {h->index, gains[t], coverage[selected[t]], g, h->label, (int32_t)t, pid, h->loss};
             char *p = *cand + (size_t)(*cand_count)++ * crec;
@@ -353,7 +356,7 @@ static int weighted_greedy(gc_fl_device *dev, const char *all, size_t crec, int 
     int status = (e && selected && (coverage || !cover)) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
     for (int64_t i = 0; i < m && status == GC_OK; ++i)
         memcpy(e + i * D, all + (size_t)rec[i] * crec + sizeof(candidate_header), (size_t)D * sizeof *e);
-    gc_fl_problem problem = {m, D, e, w, c, 0.0, 0};
+    gc_fl_problem problem = {.m = m, .D = D, .e = e, .w = w, .c = c};
     if (status == GC_OK) status = run_greedy(dev, &problem, kg, selected, gains, coverage);
     for (int64_t t = 0; t < kg && status == GC_OK; ++t) {
         chosen[t] = rec[selected[t]];
@@ -385,6 +388,14 @@ typedef struct {
 
 static const char *sort_all;
 static size_t sort_crec;
+
+static int by_partition_then_order(const void *a, const void *b)
+{
+    candidate_header x = header_of(sort_all, sort_crec, *(const int64_t *)a);
+    candidate_header y = header_of(sort_all, sort_crec, *(const int64_t *)b);
+    if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
+    return x.order - y.order;
+}
 
 static int by_partition_then_global_index(const void *a, const void *b)
 {
@@ -503,7 +514,7 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
 }
 
 static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const partition_plan *plan, double c,
-                            int tree, const char *all, int64_t count, gc_coreset *cs)
+                            const gc_fl_options *opt, const char *all, int64_t count, gc_coreset *cs)
 {
     const int D = rows->D;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
@@ -526,7 +537,14 @@ static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const 
             if (x.group != g) break;
         }
         int64_t m = b - a, kg = plan->budgets[g] < m ? plan->budgets[g] : m;
-        if (plan->parts[g] == 1) {
+        if (opt->epsilon > 0.0) {
+            /* Submodular cover: every partition met its share of ε; their union is the coreset. */
+            sort_all = all;
+            sort_crec = crec;
+            qsort(order + a, (size_t)m, sizeof *order, by_partition_then_order);
+            for (int64_t t = 0; t < m; ++t)
+                take_candidate(cs, slot++, all + (size_t)order[a + t] * crec, header_of(all, crec, order[a + t]).gain);
+        } else if (plan->parts[g] == 1) {
             cand_view = (record_view){all, crec};
             qsort(order + a, (size_t)m, sizeof *order, by_group_then_order);
             for (int64_t t = 0; t < kg; ++t) {
@@ -539,7 +557,7 @@ static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const 
             double *gains = malloc((size_t)kg * sizeof *gains);
             status = (chosen && gains) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
             if (status == GC_OK)
-                status = tree ? tree_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains)
+                status = opt->tree_merge ? tree_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains)
                               : root_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains);
             for (int64_t t = 0; t < kg && status == GC_OK; ++t)
                 take_candidate(cs, slot++, all + (size_t)chosen[t] * crec, gains[t]);
@@ -634,7 +652,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 }
 
 /* Gathers candidates on rank 0, merges, and broadcasts the coreset to every rank. */
-static int merge_and_share(gc_fl_device *dev, int tree, const gc_local_rows *rows, const partition_plan *plan, double c,
+static int merge_and_share(gc_fl_device *dev, const gc_fl_options *opt, const gc_local_rows *rows, const partition_plan *plan, double c,
                            const char *cand, int64_t cand_count, gc_coreset *cs)
 {
     const int P = rows->size, D = rows->D;
@@ -665,7 +683,7 @@ static int merge_and_share(gc_fl_device *dev, int tree, const gc_local_rows *row
         MPI_Type_commit(&record);
         MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm);
         MPI_Type_free(&record);
-        if (rows->rank == 0) status = merge_candidates(dev, rows, plan, c, tree, all, total, cs);
+        if (rows->rank == 0) status = merge_candidates(dev, rows, plan, c, opt, all, total, cs);
     }
     free(counts);
     free(displs);
@@ -688,7 +706,7 @@ static int merge_and_share(gc_fl_device *dev, int tree, const gc_local_rows *row
         MPI_Type_commit(&record);
         MPI_Bcast(all, (int)total, record, 0, rows->comm);
         MPI_Type_free(&record);
-        status = keep_better_of_merge_and_partitions(rows, plan, c, all, total, cs);
+        if (opt->epsilon <= 0.0) status = keep_better_of_merge_and_partitions(rows, plan, c, all, total, cs);
     }
     free(all);
     return status;
@@ -700,17 +718,10 @@ int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset
     double c = 0.0;
     int status = make_plan(rows, opt, &plan);
     GC_TRY(gc_comm_agree(rows->comm, status));
-    status = gc_similarity_constant(rows, &c);
-    if (status == GC_OK) status = gc_coreset_allocate(cs, opt->k, rows->D, rows->classes);
-    status = gc_comm_agree(rows->comm, status);
+    status = gc_comm_agree(rows->comm, gc_similarity_constant(rows, &c));
     if (status != GC_OK) {
         plan_destroy(&plan);
         return status;
-    }
-    cs->c = c;
-    for (int g = 0; g < plan.groups; ++g) {
-        cs->budgets[g] = plan.budgets[g];
-        cs->class_sizes[g] = plan.sizes[g];
     }
     int64_t total_parts = plan.first_part[plan.groups];
     gc_info("select: facility location, %lld partitions over %d ranks, c = %.6g", (long long)total_parts,
@@ -724,7 +735,22 @@ int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset
         status = select_partitions(dev, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
     free(recv);
     status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) status = merge_and_share(dev, opt->tree_merge, rows, &plan, c, cand, cand_count, cs);
+    /* A cover keeps every partition's selections: the coreset is as large as all of them. */
+    int64_t capacity = opt->k;
+    if (status == GC_OK && opt->epsilon > 0.0) {
+        capacity = cand_count;
+        status = MPI_Allreduce(MPI_IN_PLACE, &capacity, 1, MPI_INT64_T, MPI_SUM, rows->comm) == MPI_SUCCESS
+                     ? GC_OK : gc_fail(GC_ERR_LIB, "MPI_Allreduce failed");
+    }
+    if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_coreset_allocate(cs, capacity, rows->D, rows->classes));
+    if (status == GC_OK) {
+        cs->c = c;
+        for (int g = 0; g < plan.groups; ++g) {
+            cs->budgets[g] = plan.budgets[g];
+            cs->class_sizes[g] = plan.sizes[g];
+        }
+    }
+    if (status == GC_OK) status = merge_and_share(dev, opt, rows, &plan, c, cand, cand_count, cs);
     free(cand);
     gc_fl_device_destroy(dev);
     plan_destroy(&plan);

@@ -17,6 +17,7 @@ typedef struct {
     double stochastic;     /* ε of stochastic greedy on partitions; 0 = exact lazy greedy */
     int device_id;         /* GPU for the greedy steps, -1 = CPU */
     int tree_merge;        /* merge candidates pairwise up a binary tree instead of all at the root */
+    double epsilon;        /* > 0: submodular cover, stop once L(S) <= ε (k is then N, a cap) */
 } gc_fl_options;
 
 /* Collective. Fills cs (allocated here) on every rank. */

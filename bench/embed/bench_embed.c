@@ -238,7 +238,6 @@ int main(int argc, char **argv)
         return 1;
     }
     fill_rows(h.x, h.y, rows);
-    memset(h.e, 0, (size_t)rows * max_D * sizeof(float));
     printf("bench_embed: %s, %lld rows of d = %d, MLP %d -> %d -> C, %d runs (median); setup %.1f s\n", b->description,
            (long long)rows, D_IN, D_IN, HIDDEN, repeat, now_s() - t0);
     json_out json = {json_path ? fopen(json_path, "w") : NULL, 0};

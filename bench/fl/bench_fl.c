@@ -38,7 +38,7 @@ static int run_case(gc_fl_device *dev, int D, int64_t m, int64_t k, double epsil
         for (int t = 0; t < D; ++t) sq += (e[i * D + t] - mu[t]) * (e[i * D + t] - mu[t]);
         radius = sq > radius ? sq : radius;
     }
-    gc_fl_problem p = {m, D, e, NULL, 2.0 * sqrt(radius), epsilon, 11};
+    gc_fl_problem p = {.m = m, .D = D, .e = e, .c = 2.0 * sqrt(radius), .stochastic_epsilon = epsilon, .seed = 11};
     gc_fl_device_force_recompute(dev, recompute);
     GC_TRY(gc_fl_device_greedy(dev, &p, k, sel, gains, NULL)); /* warm-up: pool, handles, module load */
     double t0 = MPI_Wtime();

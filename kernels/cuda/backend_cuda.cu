@@ -378,8 +378,10 @@ extern "C" int gc_backend_cuda_create(int device_id, gc_backend **out)
     cudaDeviceProp prop;
     cudaError_t rc = cudaSetDevice(device_id);
     if (rc == cudaSuccess) rc = cudaGetDeviceProperties(&prop, device_id);
-    if (rc != cudaSuccess)
+    if (rc != cudaSuccess) {
+        (void)cudaGetLastError(); /* not sticky: leave no stale error for later launch checks */
         return gc_fail(GC_ERR_DEVICE, "--device cuda: GPU %d is not usable: %s", device_id, cudaGetErrorString(rc));
+    }
     gc_backend *b = (gc_backend *)calloc(1, sizeof *b);
     GC_CHECK_ALLOC(b);
     b->ops = &cuda_ops;

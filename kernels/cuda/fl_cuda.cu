@@ -303,8 +303,11 @@ extern "C" int gc_fl_device_last_materialized(const gc_fl_device *dev) { return 
 
 namespace {
 
-int exact_greedy(block_state &st, int64_t kappa, int64_t *selected, double *gains)
+int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains, int64_t *count)
 {
+    const double total_weight = gc_fl_total_weight(p);
+    double objective = 0.0;
+    *count = 0;
     gc_fl_device *dev = st.dev;
     const int m = st.m;
     double *g = (double *)st.g.ptr, *cur = (double *)st.cur.ptr, *w = (double *)st.w.ptr;
@@ -326,8 +329,10 @@ int exact_greedy(block_state &st, int64_t kappa, int64_t *selected, double *gain
         GC_CHECK_CUDA(cudaMemcpyAsync(&gains[step], st.best_gain.ptr, sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
         GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
         selected[step] = j;
+        *count = step + 1;
+        objective += gains[step];
         GC_CHECK_CUDA(cudaMemsetAsync((unsigned char *)st.taken.ptr + j, 1, 1, dev->stream));
-        if (step + 1 == kappa) break; /* the last step needs no gain updates */
+        if (step + 1 == kappa || gc_cover_reached(p, total_weight, objective)) break; /* no more updates needed */
         /* The new element's similarity row: in place, or one GEMM row into `out`. */
         const float *row = (const float *)st.S.ptr + (size_t)j * m;
         if (!st.materialized) {
@@ -364,8 +369,12 @@ int exact_greedy(block_state &st, int64_t kappa, int64_t *selected, double *gain
     return GC_OK;
 }
 
-int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains)
+int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                      int64_t *count)
 {
+    const double total_weight = gc_fl_total_weight(p);
+    double objective = 0.0;
+    *count = 0;
     gc_fl_device *dev = st.dev;
     const int m = st.m;
     const int64_t sample = gc_stochastic_sample_size(m, kappa, p->stochastic_epsilon);
@@ -396,6 +405,8 @@ int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, in
             selected[step] = j;
             gains[step] = g[best];
             rest[best] = rest[--size];
+            *count = step + 1;
+            objective += gains[step];
             const float *row = (const float *)st.S.ptr + (size_t)j * m;
             if (!st.materialized) {
                 GC_CHECK_CUDA(cudaMemcpyAsync(st.rows.ptr, &j, sizeof j, cudaMemcpyHostToDevice, dev->stream));
@@ -407,6 +418,7 @@ int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, in
             return GC_OK;
         };
         status = run();
+        if (gc_cover_reached(p, total_weight, objective)) break;
     }
     free(rest);
     free(picked);
@@ -525,10 +537,12 @@ extern "C" int gc_fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, in
     st.materialized = false;
     st.tile_rows = 0;
     int status = prepare(st, p);
+    int64_t count = 0;
     if (status == GC_OK && kappa > 0)
-        status = p->stochastic_epsilon > 0.0 ? stochastic_greedy(st, p, kappa, selected, gains)
-                                             : exact_greedy(st, kappa, selected, gains);
-    if (status == GC_OK && coverage != nullptr && kappa > 0) status = assign_coverage(st, p, kappa, selected, coverage);
+        status = p->stochastic_epsilon > 0.0 ? stochastic_greedy(st, p, kappa, selected, gains, &count)
+                                             : exact_greedy(st, p, kappa, selected, gains, &count);
+    for (int64_t t = count; t < kappa; ++t) selected[t] = -1; /* a cover target was reached early */
+    if (status == GC_OK && coverage != nullptr && count > 0) status = assign_coverage(st, p, count, selected, coverage);
     cudaError_t rc = cudaStreamSynchronize(dev->stream);
     if (status == GC_OK && rc != cudaSuccess)
         status = gc_fail(GC_ERR_LIB, "CUDA error in facility location: %s", cudaGetErrorString(rc));

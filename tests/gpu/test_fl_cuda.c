@@ -30,7 +30,8 @@ static void compare(gc_fl_device *dev, int recompute, int weighted, double epsil
     double *cov_cpu = malloc((size_t)m * sizeof *cov_cpu), *cov_gpu = malloc((size_t)m * sizeof *cov_gpu);
     int64_t sel_cpu[60], sel_gpu[60];
     random_problem(m, D, seed, e, w);
-    gc_fl_problem p = {m, D, e, weighted ? w : NULL, 25.0, epsilon, 1234 + seed};
+    gc_fl_problem p = {.m = m, .D = D, .e = e, .w = weighted ? w : NULL, .c = 25.0, .stochastic_epsilon = epsilon,
+                       .seed = 1234 + seed};
     gc_fl_device_force_recompute(dev, recompute);
     CHECK(gc_greedy_fl(&p, kappa, sel_cpu, gains_cpu, cov_cpu) == GC_OK);
     int rc = gc_fl_device_greedy(dev, &p, kappa, sel_gpu, gains_gpu, cov_gpu);

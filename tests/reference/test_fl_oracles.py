@@ -174,3 +174,27 @@ def test_tree_merge_equals_pairwise_weighted_greedy(tmp_path):
     best = int(np.argmax([F(sel) for sel, _ in options]))
     np.testing.assert_array_equal(cs["index"], options[best][0])
     np.testing.assert_allclose(cs["gain"], options[best][1], rtol=1e-9)
+
+
+def test_submodular_cover_takes_the_shortest_greedy_prefix_per_partition(tmp_path):
+    """--epsilon: each partition keeps the shortest greedy prefix whose own L is at most its share
+    ε·|p|/N; the union (no merge) then has global L(S) <= ε, and weights still sum to N."""
+    path, X, _ = problem(tmp_path, 400, 3, 41)
+    out, eps = tmp_path / "cs.h5", 150.0
+    run_gradcore(["select", "--data", path, "--embedding", "features", "--per-class", "off", "--epsilon", eps,
+                  "--partition-size", 200, "--out", out, "--quiet"], np_=2)
+    cs = read_coreset(out)
+    c = cs["attrs"]["similarity_constant"]
+    expect = []
+    for lo in (0, 200):
+        idx = np.arange(lo, lo + 200)
+        Dp = distances(X[idx], X[idx])
+        order, _ = brute_force_greedy(c - Dp, 200)
+        for n in range(1, 201):
+            if Dp[:, order[:n]].min(axis=1).sum() <= eps * 200 / 400:
+                break
+        expect += list(idx[order[:n]])
+    np.testing.assert_array_equal(cs["index"], expect)
+    L = distances(X, X[cs["index"]]).min(axis=1).sum()
+    assert L <= eps and cs["attrs"]["total_distance"] == pytest.approx(L, rel=1e-9)
+    assert cs["weight"].sum() == 400
