@@ -244,8 +244,8 @@ static int select_subset(gc_fl_device *dev, int D, const gc_crest_options *opt, 
                  ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in subset %lld", (long long)s);
     for (int64_t i = 0; i < count && status == GC_OK; ++i)
         memcpy(e + i * D, recv + (size_t)keys[i].position * rec + sizeof(member_header), (size_t)D * sizeof *e);
-    gc_fl_problem problem = {count, D, e, NULL, c, opt->stochastic,
-                             gc_rng_u64(opt->seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)s)};
+    gc_fl_problem problem = {.m = count, .D = D, .e = e, .c = c, .stochastic_epsilon = opt->stochastic,
+                             .seed = gc_rng_u64(opt->seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)s)};
     if (status == GC_OK)
         status = dev ? gc_fl_device_greedy(dev, &problem, kappa, selected, gains, coverage)
                      : gc_greedy_fl(&problem, kappa, selected, gains, coverage);
