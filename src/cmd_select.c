@@ -18,6 +18,7 @@
 #include "options.h"
 #include "quality.h"
 #include "select_fl.h"
+#include "select_omp.h"
 #include "timings.h"
 #include "version.h"
 
@@ -42,6 +43,11 @@ static const gc_option_spec select_options[] = {
     {"merge", GC_OPT_VALUE, "root", "root|tree", "facility location: merge candidates at one rank, or pairwise up a binary tree (each block ≤ 2·k_c rows)"},
     {"epsilon", GC_OPT_VALUE, "0", "ε", "facility location: submodular cover, the smallest greedy coreset with L(S) = Σᵢ minⱼ ‖eᵢ − eⱼ‖ ≤ ε (instead of --k)"},
     {"stochastic", GC_OPT_VALUE, "0", "ε", "facility location: stochastic greedy on partitions with this ε (0 = exact lazy greedy)"},
+    {"ridge", GC_OPT_VALUE, NULL, "λ", "omp: ridge of the refit, γ = argmin ‖g − Eγ‖² + λ‖γ‖² (default 1 for gradmatch, else 0)"},
+    {"nonneg", GC_OPT_VALUE, NULL, "on|off", "omp: signed scores and nonnegative weights by NNLS (default on for gradmatch)"},
+    {"tol", GC_OPT_VALUE, "0", "τ", "omp: stop a problem when ‖r‖/‖g‖ ≤ τ"},
+    {"batch", GC_OPT_VALUE, "1", "b", "omp: atoms added per pass over the data"},
+    {"refit", GC_OPT_VALUE, "auto", GC_REFIT_NAMES, "omp: factor replicated on every rank, or block-cyclic in ScaLAPACK (auto: above 20000 atoms)"},
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
     {"out", GC_OPT_VALUE, NULL, "FILE", "coreset file to write (HDF5)"},
@@ -68,6 +74,7 @@ typedef struct {
     int device;
     int64_t k;
     gc_fl_options fl;
+    gc_omp_options omp;
     MPI_Comm comm;
     int rank, size;
     gc_dataset dataset;
@@ -115,6 +122,30 @@ static int resolve_k(const char *text, int64_t n, int64_t *k)
     return GC_OK;
 }
 
+/* --selector omp (DESIGN §4): gradmatch defaults to λ = 1 and nonnegative weights (CORDS's
+ * choices), every other method to λ = 0 and least squares (GMC). */
+static int parse_omp_options(select_run *run)
+{
+    const gc_options *o = &run->opts;
+    gc_omp_options *p = &run->omp;
+    const int gradmatch = strcmp(gc_options_get(o, "method"), "gradmatch") == 0;
+    long batch;
+    int refit;
+    p->ridge = gradmatch ? 1.0 : 0.0;
+    p->nonneg = gradmatch;
+    if (gc_options_is_set(o, "ridge")) GC_TRY(gc_options_get_double(o, "ridge", 0.0, 1e30, &p->ridge));
+    if (gc_options_is_set(o, "nonneg")) GC_TRY(gc_options_get_bool(o, "nonneg", &p->nonneg));
+    GC_TRY(gc_options_get_double(o, "tol", 0.0, 1.0, &p->tol));
+    GC_TRY(gc_options_get_long(o, "batch", 1, GC_OMP_MAX_BATCH, &batch));
+    GC_TRY(gc_options_get_choice(o, "refit", GC_REFIT_NAMES, &refit));
+    p->batch = (int)batch;
+    p->refit = (gc_refit_kind)refit;
+    if (p->refit == GC_REFIT_SCALAPACK && p->nonneg)
+        return gc_fail(GC_ERR_USAGE, "option --refit scalapack: the NNLS refit of --nonneg on needs the replicated Gram matrix");
+    p->per_class = run->fl.per_class;
+    return GC_OK;
+}
+
 static int parse_options(select_run *run, int argc, char **argv)
 {
     gc_options *o = &run->opts;
@@ -147,9 +178,6 @@ static int parse_options(select_run *run, int argc, char **argv)
     run->embedding = (gc_embedding_kind)kind;
     if (strcmp(run->selector_name, "fl") != 0 && strcmp(run->selector_name, "omp") != 0)
         return gc_fail(GC_ERR_USAGE, "option --selector: '%s' is not one of fl|omp", run->selector_name);
-    if (strcmp(run->selector_name, "fl") != 0)
-        return gc_fail(GC_ERR_USAGE, "--method %s: selector '%s' is not available in this build yet (use craig or adacore)",
-                       gc_options_get(o, "method"), run->selector_name);
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
     GC_TRY(gc_options_get_bool(o, "per-class", &per_class));
     GC_TRY(gc_options_get_bool(o, "shuffle-partitions", &shuffle));
@@ -163,6 +191,7 @@ static int parse_options(select_run *run, int argc, char **argv)
     run->fl.shuffle = shuffle;
     run->fl.partition_size = partition_size;
     run->fl.seed = (uint64_t)seed;
+    if (strcmp(run->selector_name, "omp") == 0) GC_TRY(parse_omp_options(run));
     return GC_OK;
 }
 
@@ -319,8 +348,14 @@ static int phase_embed(select_run *run)
 static int phase_select(select_run *run)
 {
     int empty = 0;
-    run->fl.device_id = run->backend->device_id;
-    GC_TRY(gc_select_fl(&run->rows, &run->fl, &run->coreset));
+    if (strcmp(run->selector_name, "omp") == 0) {
+        run->omp.k = run->k;
+        run->omp.backend = run->backend;
+        GC_TRY(gc_select_omp(&run->rows, &run->omp, &run->coreset));
+    } else {
+        run->fl.device_id = run->backend->device_id;
+        GC_TRY(gc_select_fl(&run->rows, &run->fl, &run->coreset));
+    }
     for (int c = 0; c < run->rows.classes && run->fl.per_class; ++c) empty += run->coreset.class_sizes[c] == 0;
     if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);
     return GC_OK;
