@@ -109,7 +109,8 @@ int gc_embeddings_read(const char *path, MPI_Comm comm, int64_t lo, int64_t hi, 
         int64_t a = lo + p * rp < hi ? lo + p * rp : hi, b = a + rp < hi ? a + rp : hi, off = a - lo;
         int local = gc_h5_read_rows(file, "/E", H5T_NATIVE_FLOAT, a, b, D, e + off * D, dxpl);
         if (local == GC_OK) local = gc_h5_read_rows(file, "/y", H5T_NATIVE_INT64, a, b, 0, labels + off, dxpl);
-        if (local == GC_OK && has_loss) local = gc_h5_read_rows(file, "/loss", H5T_NATIVE_FLOAT, a, b, 0, loss + off, dxpl);
+        if (local == GC_OK && has_loss)
+            local = gc_h5_read_rows(file, "/loss", H5T_NATIVE_FLOAT, a, b, 0, loss + off, dxpl);
         if (local == GC_OK) local = check_rows(path, a, b - a, D, e + off * D, labels + off);
         if (status == GC_OK) status = local;
     }
@@ -155,7 +156,8 @@ static int write_rows(hid_t file, MPI_Comm comm, int collective, int64_t lo, int
         int64_t a = p * rp < n_local ? p * rp : n_local, b = a + rp < n_local ? a + rp : n_local;
         int local = gc_h5_write_rows(file, "/E", H5T_NATIVE_FLOAT, lo + a, lo + b, D, e + a * D, dxpl);
         if (local == GC_OK) local = gc_h5_write_rows(file, "/y", H5T_NATIVE_INT32, lo + a, lo + b, 0, y + a, dxpl);
-        if (local == GC_OK) local = gc_h5_write_rows(file, "/loss", H5T_NATIVE_FLOAT, lo + a, lo + b, 0, loss + a, dxpl);
+        if (local == GC_OK)
+            local = gc_h5_write_rows(file, "/loss", H5T_NATIVE_FLOAT, lo + a, lo + b, 0, loss + a, dxpl);
         if (status == GC_OK) status = local;
     }
     return status;
@@ -163,13 +165,14 @@ static int write_rows(hid_t file, MPI_Comm comm, int collective, int64_t lo, int
 
 #ifdef H5_HAVE_PARALLEL
 /* All ranks create, fill and close the file together through MPI-IO. */
-static int write_file(const char *path, const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D,
-                      const float *e, const int32_t *y, const float *loss)
+static int write_file(const char *path, const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local,
+                      int D, const float *e, const int32_t *y, const float *loss)
 {
     hid_t fapl = gc_h5_file_access(comm);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
-    int status = gc_comm_agree(comm, file < 0 ? gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot create the file", path) : GC_OK);
+    int status = gc_comm_agree(comm, file < 0 ? gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot create the file", path)
+                                              : GC_OK);
     if (status != GC_OK) return status;
     status = gc_comm_agree(comm, create_datasets(file, n_global, D));
     if (status == GC_OK) {
@@ -177,21 +180,24 @@ static int write_file(const char *path, const char *tmp, MPI_Comm comm, int64_t 
         status = write_rows(file, comm, 1, lo, n_local, D, e, y, loss, dxpl);
         H5Pclose(dxpl);
     }
-    if (H5Fclose(file) < 0 && status == GC_OK) status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot finish the file", path);
+    if (H5Fclose(file) < 0 && status == GC_OK)
+        status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot finish the file", path);
     return status;
 }
 #else
 /* Serial HDF5: rank 0 creates the file, then each rank in turn opens it and writes its rows. */
-static int write_file(const char *path, const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D,
-                      const float *e, const int32_t *y, const float *loss)
+static int write_file(const char *path, const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local,
+                      int D, const float *e, const int32_t *y, const float *loss)
 {
     int rank, size, status = GC_OK;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     if (rank == 0) {
         hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        status = file < 0 ? gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot create the file", path) : create_datasets(file, n_global, D);
-        if (file >= 0 && H5Fclose(file) < 0 && status == GC_OK) status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot finish the file", path);
+        status = file < 0 ? gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot create the file", path)
+                          : create_datasets(file, n_global, D);
+        if (file >= 0 && H5Fclose(file) < 0 && status == GC_OK)
+            status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot finish the file", path);
     }
     GC_TRY(gc_comm_agree(comm, status));
     for (int turn = 0; turn < size; ++turn) {
@@ -199,7 +205,8 @@ static int write_file(const char *path, const char *tmp, MPI_Comm comm, int64_t 
             hid_t file = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
             status = file < 0 ? gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot reopen the file", path)
                               : write_rows(file, comm, 0, lo, n_local, D, e, y, loss, H5P_DEFAULT);
-            if (file >= 0 && H5Fclose(file) < 0 && status == GC_OK) status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot finish the file", path);
+            if (file >= 0 && H5Fclose(file) < 0 && status == GC_OK)
+                status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot finish the file", path);
         }
         GC_CHECK_MPI(MPI_Barrier(comm)); /* the next rank opens the file only after this one closed it */
     }

@@ -175,13 +175,14 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
         double tflops = (double)rows * flops_row / s / 1e12;
         printf("%-28s %10lld %6d %9.3f %12.4g %8.2f %7.1f%% %8.2f %8.2f\n", c->name, (long long)rows, D, s, rows / s,
                x_gbps, 100.0 * x_gbps / PCIE_GBPS, e_gbps, tflops);
-        json_entry(json,
-                    "{\"case\": \"%s\", \"device\": \"%s\", \"rows\": %lld, \"d\": %d, \"H\": %d, \"C\": %d, \"D\": %d, "
-                    "\"draws\": %d, \"sketch\": %d, \"pinned_host\": %s, \"seconds_median\": %.6f, \"examples_per_s\": %.6g, "
-                    "\"x_GBps\": %.3f, \"x_pct_of_55GBps\": %.1f, \"e_GBps\": %.3f, \"TFLOPs\": %.4f}",
-                    c->name, b->description, (long long)rows, D_IN, HIDDEN, c->classes, D, c->draws, c->sketch,
-                    h->pinned && !c->pageable ? "true" : "false", s, rows / s, x_gbps, 100.0 * x_gbps / PCIE_GBPS,
-                    e_gbps, tflops);
+        json_entry(
+            json,
+            "{\"case\": \"%s\", \"device\": \"%s\", \"rows\": %lld, \"d\": %d, \"H\": %d, \"C\": %d, \"D\": %d, "
+            "\"draws\": %d, \"sketch\": %d, \"pinned_host\": %s, \"seconds_median\": %.6f, \"examples_per_s\": %.6g, "
+            "\"x_GBps\": %.3f, \"x_pct_of_55GBps\": %.1f, \"e_GBps\": %.3f, \"TFLOPs\": %.4f}",
+            c->name, b->description, (long long)rows, D_IN, HIDDEN, c->classes, D, c->draws, c->sketch,
+            h->pinned && !c->pageable ? "true" : "false", s, rows / s, x_gbps, 100.0 * x_gbps / PCIE_GBPS, e_gbps,
+            tflops);
     }
     if (c->pageable) {
         free(x);

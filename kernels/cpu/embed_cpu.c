@@ -70,8 +70,10 @@ static void softmax_rows(const gc_embed_config *cfg, int C, int64_t n, const flo
         for (int c = 0; c < C; ++c) {
             double pc = pr[c] / sum, g = pc - (c == y[r] ? 1.0 : 0.0);
             if (cfg->kind == GC_EMBED_LOGITS) e[r * lde + c] = (float)g;
-            else if (cfg->kind == GC_EMBED_ADACORE) e[r * lde + c] = (float)(g / (pc * (1.0 - pc) + cfg->hessian_damping));
-            else a[r * C + c] = (float)g;
+            else if (cfg->kind == GC_EMBED_ADACORE)
+                e[r * lde + c] = (float)(g / (pc * (1.0 - pc) + cfg->hessian_damping));
+            else
+                a[r * C + c] = (float)g;
         }
     }
 }

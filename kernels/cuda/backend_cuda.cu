@@ -123,7 +123,8 @@ static int prepare_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows)
 /* Device bytes one row needs in a slot (see layout_slot). */
 static size_t device_bytes_per_row(const cuda_plan *pl)
 {
-    return sizeof(float) * ((size_t)pl->d + 1 + 2 * (size_t)pl->widest + 2 * (size_t)pl->C + pl->D1 + pl->D2 + pl->D + 1);
+    return sizeof(float) *
+           ((size_t)pl->d + 1 + 2 * (size_t)pl->widest + 2 * (size_t)pl->C + pl->D1 + pl->D2 + pl->D + 1);
 }
 
 /* Rows per batch: the caller's choice, else SLOT_TARGET_BYTES per slot, and never more than
@@ -154,12 +155,14 @@ static int upload_models(cuda_plan *pl, cudaStream_t stream)
     for (int l = 0; l < L; ++l)
         bytes += (size_t)draws * (aligned((size_t)m0->widths[l + 1] * m0->widths[l] * sizeof(float)) +
                                   aligned((size_t)m0->widths[l + 1] * sizeof(float)));
-    bytes += (size_t)draws * (aligned((size_t)pl->D1 * pl->C * sizeof(float)) + aligned((size_t)pl->D2 * (pl->H + 1) * sizeof(float)));
+    bytes += (size_t)draws *
+             (aligned((size_t)pl->D1 * pl->C * sizeof(float)) + aligned((size_t)pl->D2 * (pl->H + 1) * sizeof(float)));
     pl->weight = (const float **)calloc((size_t)draws * L, sizeof *pl->weight);
     pl->bias = (const float **)calloc((size_t)draws * L, sizeof *pl->bias);
     pl->r1 = (const float **)calloc((size_t)draws, sizeof *pl->r1);
     pl->r2 = (const float **)calloc((size_t)draws, sizeof *pl->r2);
-    if (!pl->weight || !pl->bias || !pl->r1 || !pl->r2) return gc_fail(GC_ERR_MEMORY, "out of memory for the model tables");
+    if (!pl->weight || !pl->bias || !pl->r1 || !pl->r2)
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the model tables");
     GC_CHECK_CUDA(cudaMalloc(&pl->model_arena, bytes));
     size_t off = 0;
     char *base = (char *)pl->model_arena;
@@ -167,7 +170,8 @@ static int upload_models(cuda_plan *pl, cudaStream_t stream)
         const gc_model *m = &cfg->models[s];
         for (int l = 0; l < L; ++l) {
             size_t nw = (size_t)m->widths[l + 1] * m->widths[l], nb = (size_t)m->widths[l + 1];
-            float *w = (float *)carve(base, &off, nw * sizeof(float)), *bb = (float *)carve(base, &off, nb * sizeof(float));
+            float *w = (float *)carve(base, &off, nw * sizeof(float)),
+                  *bb = (float *)carve(base, &off, nb * sizeof(float));
             GC_CHECK_CUDA(cudaMemcpy(w, m->weight[l], nw * sizeof(float), cudaMemcpyHostToDevice));
             GC_CHECK_CUDA(cudaMemcpy(bb, m->bias[l], nb * sizeof(float), cudaMemcpyHostToDevice));
             pl->weight[s * L + l] = w;
@@ -176,7 +180,8 @@ static int upload_models(cuda_plan *pl, cudaStream_t stream)
         if (pl->D1 == 0) continue;
         float *r1 = (float *)carve(base, &off, (size_t)pl->D1 * pl->C * sizeof(float));
         float *r2 = (float *)carve(base, &off, (size_t)pl->D2 * (pl->H + 1) * sizeof(float));
-        GC_TRY(gc_cuda_sketch_fill(stream, r1, (int64_t)pl->D1 * pl->C, cfg->seed, s, 0, (float)(1.0 / sqrt((double)pl->D1))));
+        GC_TRY(gc_cuda_sketch_fill(stream, r1, (int64_t)pl->D1 * pl->C, cfg->seed, s, 0,
+                                   (float)(1.0 / sqrt((double)pl->D1))));
         GC_TRY(gc_cuda_sketch_fill(stream, r2, (int64_t)pl->D2 * (pl->H + 1), cfg->seed, s, 1,
                                    (float)(1.0 / sqrt((double)pl->D2))));
         pl->r1[s] = r1;
@@ -193,8 +198,8 @@ static int gemm_rows(cublasHandle_t blas, int64_t n, int fan_in, int fan_out, co
                      float *out)
 {
     const float one = 1.0f, zero = 0.0f;
-    GC_CHECK_CUBLAS(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, fan_out, (int)n, fan_in, &one, w, ldw, in, fan_in, &zero,
-                                out, fan_out));
+    GC_CHECK_CUBLAS(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, fan_out, (int)n, fan_in, &one, w, ldw, in, fan_in,
+                                &zero, out, fan_out));
     return GC_OK;
 }
 
@@ -218,7 +223,8 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t n,
         for (int l = 0; l < L; ++l) {
             float *out = l == L - 1 ? s->z : s->act[l % 2];
             gc_activation act = l == L - 1 ? GC_ACT_IDENTITY : m->activation;
-            GC_TRY(gemm_rows(s->blas, n, m->widths[l], m->widths[l + 1], pl->weight[draw * L + l], m->widths[l], in, out));
+            GC_TRY(
+                gemm_rows(s->blas, n, m->widths[l], m->widths[l + 1], pl->weight[draw * L + l], m->widths[l], in, out));
             GC_TRY(gc_cuda_bias_activation(s->stream, out, pl->bias[draw * L + l], 1, n, m->widths[l + 1], act));
             if (l < L - 1) in = out;
         }

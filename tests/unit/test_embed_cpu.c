@@ -162,7 +162,8 @@ static void logits_adacore_and_lastlayer_match_closed_forms(gc_activation act, i
                 double g = p[c] - (c == y[r]);
                 if (kind == GC_EMBED_LOGITS) ref[c] = g;
                 if (kind == GC_EMBED_ADACORE) ref[c] = g / (p[c] * (1 - p[c]) + delta);
-                for (int j = 0; kind == GC_EMBED_LASTLAYER && j <= H; ++j) ref[c * (H + 1) + j] = g * (j < H ? h[j] : 1.0);
+                for (int j = 0; kind == GC_EMBED_LASTLAYER && j <= H; ++j)
+                    ref[c * (H + 1) + j] = g * (j < H ? h[j] : 1.0);
             }
             CHECK(rows_match(e + (size_t)r * D, ref, D, 1e-6));
             CHECK_NEAR(loss[r], ell, 1e-6);
@@ -273,7 +274,8 @@ static void bad_labels_and_sketches_are_errors(void)
 int main(void)
 {
     features_are_the_inputs();
-    for (int act = GC_ACT_RELU; act <= GC_ACT_IDENTITY; ++act) logits_adacore_and_lastlayer_match_closed_forms((gc_activation)act, 3);
+    for (int act = GC_ACT_RELU; act <= GC_ACT_IDENTITY; ++act)
+        logits_adacore_and_lastlayer_match_closed_forms((gc_activation)act, 3);
     logits_adacore_and_lastlayer_match_closed_forms(GC_ACT_RELU, 1);
     sketch_factors_follow_the_documented_rule();
     sketched_lastlayer_equals_the_materialised_kronecker_product();
