@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../io/coreset_writer.h"
 #include "../io/dataset.h"
@@ -15,6 +16,7 @@
 #include "error.h"
 #include "log.h"
 #include "greedy_fl.h"
+#include "checkpoint.h"
 #include "options.h"
 #include "quality.h"
 #include "select_fl.h"
@@ -51,6 +53,8 @@ static const gc_option_spec select_options[] = {
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
     {"out", GC_OPT_VALUE, NULL, "FILE", "coreset file to write (HDF5)"},
+    {"checkpoint", GC_OPT_VALUE, NULL, "DIR", "keep restart state here; the same command run again resumes where it stopped"},
+    {"checkpoint-every", GC_OPT_VALUE, "1", "N", "flush the selection log to disk every N finished partitions"},
     {"timings", GC_OPT_VALUE, NULL, "FILE", "write per-phase min/mean/max seconds, bytes and GB/s over ranks as JSON"},
     {"quiet", GC_OPT_FLAG, "off", NULL, "print errors and warnings only"},
     {"verbose", GC_OPT_FLAG, "off", NULL, "print more detail"},
@@ -85,6 +89,8 @@ typedef struct {
     float *x;
     gc_coreset coreset;
     gc_timings timings;
+    gc_checkpoint checkpoint;
+    int checkpointing;
     double gradient_error, random_gradient_error;
 } select_run;
 
@@ -308,10 +314,51 @@ static int read_embeddings(select_run *run, const char *path)
     return status;
 }
 
+/* What decides the result: every resolved option but where outputs go and how verbose the run is,
+ * and the data's shape. A checkpoint belongs to the run with this fingerprint. */
+static uint64_t run_fingerprint(const select_run *run)
+{
+    static const char *ignored[] = {"out", "timings", "quiet", "verbose", "checkpoint", "checkpoint-every",
+                                    "save-embeddings"};
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const gc_option_spec *spec = select_options; spec->name != NULL; ++spec) {
+        int skip = 0;
+        for (size_t i = 0; i < sizeof ignored / sizeof *ignored; ++i) skip |= strcmp(spec->name, ignored[i]) == 0;
+        const char *v = gc_options_get(&run->opts, spec->name);
+        if (skip || v == NULL) continue;
+        h = gc_hash_bytes(h, spec->name, strlen(spec->name) + 1);
+        h = gc_hash_bytes(h, v, strlen(v) + 1);
+    }
+    int64_t shape[3] = {run->dataset.n, run->dataset.d, run->rows.classes};
+    return gc_hash_bytes(h, shape, sizeof shape);
+}
+
+/* With --checkpoint: the embeddings of an interrupted run are read back instead of recomputed, or
+ * saved once computed. *path is empty without a checkpoint. Collective. */
+static int checkpointed_embeddings(select_run *run, char *path, size_t size, int *exists)
+{
+    path[0] = '\0';
+    *exists = 0;
+    if (!gc_options_is_set(&run->opts, "checkpoint")) return GC_OK;
+    long every;
+    GC_TRY(gc_options_get_long(&run->opts, "checkpoint-every", 1, 1L << 30, &every));
+    GC_TRY(gc_checkpoint_open(&run->checkpoint, gc_options_get(&run->opts, "checkpoint"), run_fingerprint(run), (int)every,
+                              run->comm));
+    run->checkpointing = 1;
+    run->fl.checkpoint = &run->checkpoint;
+    gc_checkpoint_path(&run->checkpoint, "embeddings.h5", path, size);
+    if (run->rank == 0) *exists = access(path, R_OK) == 0;
+    GC_CHECK_MPI(MPI_Bcast(exists, 1, MPI_INT, 0, run->comm));
+    return GC_OK;
+}
+
 static int phase_embed(select_run *run)
 {
     const gc_options *o = &run->opts;
-    const char *from_file = gc_options_get(o, "embeddings");
+    char saved[4400];
+    int resume = 0;
+    GC_TRY(checkpointed_embeddings(run, saved, sizeof saved, &resume));
+    const char *from_file = resume ? saved : gc_options_get(o, "embeddings");
     int status = from_file != NULL ? GC_OK : load_models(run);
     GC_TRY(gc_comm_agree(run->comm, status));
     GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
@@ -321,7 +368,7 @@ static int phase_embed(select_run *run)
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
     if (from_file != NULL) {
-        run->embedding_name = "file"; /* provenance: not computed here */
+        if (!resume) run->embedding_name = "file"; /* provenance: not computed here */
         status = read_embeddings(run, from_file);
     } else {
         r->D = gc_embedding_dim(&cfg, run->dataset.d);
@@ -333,10 +380,14 @@ static int phase_embed(select_run *run)
             status = run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, run->x, r->y, r->e, r->loss);
     }
     GC_TRY(gc_comm_agree(run->comm, status));
-    if (from_file != NULL)
+    if (resume)
+        gc_info("embed: resumed %s embeddings of width D = %d from the checkpoint", run->embedding_name, r->D);
+    else if (from_file != NULL)
         gc_info("embed: embeddings of width D = %d read from %s", r->D, from_file);
     else
         gc_info("embed: %s embeddings of width D = %d on %s", run->embedding_name, r->D, run->backend->description);
+    if (saved[0] != '\0' && !resume)
+        GC_TRY(gc_embeddings_write(saved, run->comm, r->n_global, r->lo, r->n_local, r->D, r->e, r->y, r->loss));
     if (gc_options_is_set(o, "save-embeddings")) {
         GC_TRY(gc_embeddings_write(gc_options_get(o, "save-embeddings"), run->comm, r->n_global, r->lo, r->n_local, r->D,
                                    r->e, r->y, r->loss));
@@ -427,6 +478,7 @@ static void print_summary(const select_run *run)
 
 static void run_destroy(select_run *run)
 {
+    if (run->checkpointing) gc_checkpoint_close(&run->checkpoint);
     gc_coreset_destroy(&run->coreset);
     for (int s = 0; s < run->model_count; ++s) gc_model_destroy(&run->models[s]);
     free(run->models);

@@ -7,6 +7,7 @@
 #include "../kernels/fl_device.h"
 #include "../kernels/rng.h"
 #include "budget.h"
+#include "checkpoint.h"
 #include "comm.h"
 #include "error.h"
 #include "greedy_fl.h"
@@ -234,7 +235,53 @@ static int by_partition_then_index(const void *a, const void *b)
     return (x.index > y.index) - (x.index < y.index);
 }
 
-/* Runs greedy on every partition this rank owns and packs the candidates. */
+/* Partitions finished before an interruption, from this rank's checkpoint log. */
+typedef struct {
+    int64_t count;
+    int64_t *pid;
+    char **records;
+    size_t *bytes;
+} finished_partitions;
+
+static void remember_partition(void *ctx, int64_t id, const void *payload, size_t bytes)
+{
+    finished_partitions *f = ctx;
+    int64_t n = f->count + 1;
+    int64_t *pid = realloc(f->pid, (size_t)n * sizeof *pid);
+    char **records = realloc(f->records, (size_t)n * sizeof *records);
+    size_t *sizes = realloc(f->bytes, (size_t)n * sizeof *sizes);
+    if (pid) f->pid = pid;
+    if (records) f->records = records;
+    if (sizes) f->bytes = sizes;
+    char *copy = malloc(bytes ? bytes : 1);
+    if (!pid || !records || !sizes || !copy) { /* forgetting it only costs recomputing it */
+        free(copy);
+        return;
+    }
+    memcpy(copy, payload, bytes);
+    f->pid[f->count] = id;
+    f->records[f->count] = copy;
+    f->bytes[f->count] = bytes;
+    f->count = n;
+}
+
+static int64_t finished_index(const finished_partitions *f, int64_t pid)
+{
+    for (int64_t i = 0; i < f->count; ++i)
+        if (f->pid[i] == pid) return i;
+    return -1;
+}
+
+static void forget_partitions(finished_partitions *f)
+{
+    for (int64_t i = 0; i < f->count; ++i) free(f->records[i]);
+    free(f->pid);
+    free(f->records);
+    free(f->bytes);
+}
+
+/* Runs greedy on every partition this rank owns and packs the candidates; with a checkpoint, a
+ * partition already in the log is taken from it and each new one is logged as it finishes. */
 static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const gc_fl_options *opt,
                              const partition_plan *plan, double c, const char *recv, int64_t recv_count, char **cand, int64_t *cand_count)
 {
@@ -265,12 +312,26 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
     int64_t owned = 0, done = 0;
     for (int64_t a = 0; a < recv_count; ++a)
         owned += a == 0 || header_at(&view, order[a])->partition != header_at(&view, order[a - 1])->partition;
+    finished_partitions finished = {0, NULL, NULL, NULL};
+    if (status == GC_OK && opt->checkpoint != NULL)
+        status = gc_checkpoint_load(opt->checkpoint, "fl-partitions", remember_partition, &finished);
+    int64_t resumed = 0;
     gc_progress progress;
     gc_progress_begin(&progress, "select: partitions", "partitions", owned);
     for (int64_t a = 0; a < recv_count && status == GC_OK;) {
         int64_t b = a;
         int32_t pid = header_at(&view, order[a])->partition;
         while (b < recv_count && header_at(&view, order[b])->partition == pid) ++b;
+        int64_t known = finished_index(&finished, pid);
+        if (known >= 0 && finished.bytes[known] % crec == 0) {
+            memcpy(*cand + (size_t)*cand_count * crec, finished.records[known], finished.bytes[known]);
+            *cand_count += (int64_t)(finished.bytes[known] / crec);
+            resumed++;
+            gc_progress_update(&progress, ++done);
+            a = b;
+            continue;
+        }
+        int64_t first_candidate = *cand_count;
         int g = 0;
         while (plan->first_part[g + 1] <= pid) ++g;
         int64_t m = b - a, kappa = candidates_of_piece(plan, opt, g, m);
@@ -296,10 +357,18 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
         free(selected);
         free(gains);
         free(coverage);
+        if (status == GC_OK && opt->checkpoint != NULL)
+            status = gc_checkpoint_append(opt->checkpoint, pid, *cand + (size_t)first_candidate * crec,
+                                          (size_t)(*cand_count - first_candidate) * crec);
         gc_progress_update(&progress, ++done);
         a = b;
     }
     gc_progress_end(&progress);
+    forget_partitions(&finished);
+    if (opt->checkpoint != NULL) {
+        MPI_Allreduce(MPI_IN_PLACE, &resumed, 1, MPI_INT64_T, MPI_SUM, rows->comm);
+        if (resumed > 0) gc_info("select: resumed %lld finished partitions from the checkpoint", (long long)resumed);
+    }
     free(order);
     return status;
 }

@@ -5,6 +5,7 @@
 #ifndef GC_SELECT_FL_H
 #define GC_SELECT_FL_H
 
+#include "checkpoint.h"
 #include "coreset.h"
 
 typedef struct {
@@ -18,6 +19,7 @@ typedef struct {
     int device_id;         /* GPU for the greedy steps, -1 = CPU */
     int tree_merge;        /* merge candidates pairwise up a binary tree instead of all at the root */
     double epsilon;        /* > 0: submodular cover, stop once L(S) <= ε (k is then N, a cap) */
+    gc_checkpoint *checkpoint; /* NULL: no restart state */
 } gc_fl_options;
 
 /* Collective. Fills cs (allocated here) on every rank. */
