@@ -26,6 +26,8 @@ int gc_fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa
                         double *gains, double *coverage);
 /* Whether the last call kept the block in device memory (1) or recomputed tiles (0). */
 int gc_fl_device_last_materialized(const gc_fl_device *dev);
+/* Similarity bytes the last call wrote (building the block) and read (gains): its roofline numerator. */
+double gc_fl_device_last_bytes(const gc_fl_device *dev);
 
 #ifdef __cplusplus
 }

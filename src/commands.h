@@ -6,5 +6,6 @@
 int gc_command_select(int argc, char **argv);
 int gc_command_gen(int argc, char **argv);
 int gc_command_info(int argc, char **argv);
+int gc_command_eval(int argc, char **argv);
 
 #endif

@@ -14,7 +14,8 @@ static const char usage[] =
     "commands:\n"
     "  select   build a weighted coreset of a dataset (facility location or OMP)\n"
     "  gen      write a synthetic dataset to HDF5\n"
-    "  info     summarise a dataset, embeddings or coreset file\n\n"
+    "  info     summarise a dataset, embeddings or coreset file\n"
+    "  eval     train logistic regression on a coreset, random subsets and the full data; compare\n\n"
     "'gradcore COMMAND --help' lists a command's options. Exit codes: 0 ok, 2 usage, 3 bad input,\n"
     "4 output not writable, 5 no usable GPU, 6 out of memory, 7 library failure.\n";
 
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
         status = gc_command_gen(argc - 2, argv + 2);
     } else if (strcmp(command, "info") == 0) {
         status = gc_command_info(argc - 2, argv + 2);
+    } else if (strcmp(command, "eval") == 0) {
+        status = gc_command_eval(argc - 2, argv + 2);
     } else if (strcmp(command, "--version") == 0) {
         if (rank == 0) printf("gradcore %s (%s)\n", GC_VERSION, GC_GIT_COMMIT);
     } else if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 || argc < 2) {
@@ -39,7 +42,7 @@ int main(int argc, char **argv)
         status = argc < 2 ? GC_ERR_USAGE : GC_OK;
         if (argc < 2) gc_error_clear();
     } else {
-        status = gc_fail(GC_ERR_USAGE, "unknown command '%s' (select, gen, info; see gradcore --help)", command);
+        status = gc_fail(GC_ERR_USAGE, "unknown command '%s' (select, gen, info, eval; see gradcore --help)", command);
     }
     if (status != GC_OK && gc_error_message()[0] != '\0') gc_error_line(gc_error_message());
     MPI_Finalize();

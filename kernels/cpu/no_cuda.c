@@ -41,3 +41,9 @@ int gc_fl_device_last_materialized(const gc_fl_device *dev)
     (void)dev;
     return 0;
 }
+
+double gc_fl_device_last_bytes(const gc_fl_device *dev)
+{
+    (void)dev;
+    return 0.0;
+}

@@ -42,6 +42,7 @@ struct gc_fl_device {
     cublasHandle_t blas;
     int force_recompute;
     int last_materialized;
+    double last_bytes; /* similarity bytes the last call wrote and read (its roofline numerator) */
 };
 
 namespace {
@@ -301,6 +302,8 @@ extern "C" void gc_fl_device_force_recompute(gc_fl_device *dev, int on) { dev->f
 
 extern "C" int gc_fl_device_last_materialized(const gc_fl_device *dev) { return dev->last_materialized; }
 
+extern "C" double gc_fl_device_last_bytes(const gc_fl_device *dev) { return dev->last_bytes; }
+
 namespace {
 
 int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains, int64_t *count)
@@ -316,6 +319,7 @@ int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t
         GC_CHECK_LAUNCH();
         return GC_OK;
     }));
+    dev->last_bytes += 4.0 * m * (double)m;
     size_t scan_bytes = 0;
     GC_CHECK_CUDA(cub::DeviceSelect::Flagged(nullptr, scan_bytes, (const int *)st.index.ptr, (const unsigned char *)st.flags.ptr,
                                              (int *)st.list.ptr, (int *)st.count.ptr, m, dev->stream));
@@ -349,6 +353,7 @@ int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t
         GC_CHECK_CUDA(cudaMemcpyAsync(&changed, st.count.ptr, sizeof changed, cudaMemcpyDeviceToHost, dev->stream));
         GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
         if (changed == 0) continue;
+        dev->last_bytes += 4.0 * changed * (double)m + 4.0 * m; /* the raised rows, and j*'s row */
         const int *list = (const int *)st.list.ptr;
         gather_cover<<<blocks(changed), kThreads, 0, dev->stream>>>(list, changed, row, cur, (double *)st.old_cover.ptr,
                                                                     (double *)st.new_cover.ptr);
@@ -396,6 +401,7 @@ int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, in
                 GC_CHECK_LAUNCH();
                 return GC_OK;
             }));
+            dev->last_bytes += 4.0 * (double)s * m;
             GC_CHECK_CUDA(cudaMemcpyAsync(g, st.g.ptr, (size_t)s * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
             GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
             int64_t best = 0;
@@ -507,6 +513,7 @@ int prepare(block_state &st, const gc_fl_problem *p)
     GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
     size_t block_bytes = (size_t)m * m * sizeof(float);
     st.materialized = !dev->force_recompute && block_bytes <= free_bytes / 2;
+    dev->last_bytes = st.materialized ? (double)block_bytes : 0.0; /* building the block writes it once */
     if (st.materialized) {
         GC_TRY(reserve(dev, st.S, block_bytes));
         GC_TRY(st.compute_rows(nullptr, m, (float *)st.S.ptr));
