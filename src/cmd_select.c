@@ -19,6 +19,7 @@
 #include "checkpoint.h"
 #include "options.h"
 #include "quality.h"
+#include "select_crest.h"
 #include "select_fl.h"
 #include "select_omp.h"
 #include "timings.h"
@@ -32,7 +33,7 @@ static const gc_option_spec select_options[] = {
     {"hidden", GC_OPT_VALUE, "256", "H1,H2,…", "hidden widths of the drawn models"},
     {"method", GC_OPT_VALUE, "craig", "NAME", "craig|adacore|gmc|gradmatch|crest|bico (embedding + selector preset)"},
     {"embedding", GC_OPT_VALUE, NULL, "KIND", "override the preset: " GC_EMBEDDING_NAMES},
-    {"selector", GC_OPT_VALUE, NULL, "NAME", "override the preset: fl|omp"},
+    {"selector", GC_OPT_VALUE, NULL, "NAME", "override the preset: fl|omp|crest"},
     {"hessian-damping", GC_OPT_VALUE, "1e-3", "δ", "adacore: damping of the Hessian diagonal"},
     {"sketch", GC_OPT_VALUE, "0", "D", "lastlayer/gmc: Kronecker random projection of each last-layer gradient to D dims (0 = none)"},
     {"embeddings", GC_OPT_VALUE, NULL, "FILE", "read the embeddings (/E, /y, /loss) instead of computing them; rows = --data's rows"},
@@ -45,6 +46,11 @@ static const gc_option_spec select_options[] = {
     {"merge", GC_OPT_VALUE, "root", "root|tree", "facility location: merge candidates at one rank, or pairwise up a binary tree (each block ≤ 2·k_c rows)"},
     {"epsilon", GC_OPT_VALUE, "0", "ε", "facility location: submodular cover, the smallest greedy coreset with L(S) = Σᵢ minⱼ ‖eᵢ − eⱼ‖ ≤ ε (instead of --k)"},
     {"stochastic", GC_OPT_VALUE, "0", "ε", "facility location: stochastic greedy on partitions with this ε (0 = exact lazy greedy)"},
+    {"subsets", GC_OPT_VALUE, "100", "P", "crest: random subsets drawn from the data"},
+    {"subset-size", GC_OPT_VALUE, "5000", "r", "crest: rows per random subset"},
+    {"batch-size", GC_OPT_VALUE, "128", "m", "crest: mini-batch coreset size per subset"},
+    {"exclude-loss", GC_OPT_VALUE, "0", "α", "crest: rows with loss below α are never drawn (0 = keep all)"},
+    {"save-subsets", GC_OPT_FLAG, "off", NULL, "crest: also write each subset's rows as /crest/subset_index [P, r] (checking aid)"},
     {"ridge", GC_OPT_VALUE, NULL, "λ", "omp: ridge of the refit, γ = argmin ‖g − Eγ‖² + λ‖γ‖² (default 1 for gradmatch, else 0)"},
     {"nonneg", GC_OPT_VALUE, NULL, "on|off", "omp: signed scores and nonnegative weights by NNLS (default on for gradmatch)"},
     {"tol", GC_OPT_VALUE, "0", "τ", "omp: stop a problem when ‖r‖/‖g‖ ≤ τ"},
@@ -79,6 +85,7 @@ typedef struct {
     int64_t k;
     gc_fl_options fl;
     gc_omp_options omp;
+    gc_crest_options crest;
     MPI_Comm comm;
     int rank, size;
     gc_dataset dataset;
@@ -128,6 +135,31 @@ static int resolve_k(const char *text, int64_t n, int64_t *k)
     return GC_OK;
 }
 
+/* --method crest (DESIGN §4); the seed and --stochastic are shared with facility location. */
+static int parse_crest_options(select_run *run)
+{
+    const gc_options *o = &run->opts;
+    gc_crest_options *c = &run->crest;
+    long subsets, subset_size, batch_size;
+    GC_TRY(gc_options_get_long(o, "subsets", 1, INT32_MAX, &subsets));
+    GC_TRY(gc_options_get_long(o, "subset-size", 1, GC_FL_MAX_DENSE, &subset_size));
+    GC_TRY(gc_options_get_long(o, "batch-size", 1, GC_FL_MAX_DENSE, &batch_size));
+    if (batch_size > subset_size)
+        return gc_fail(GC_ERR_USAGE, "option --batch-size: m = %ld exceeds --subset-size r = %ld", batch_size, subset_size);
+    /* Rank 0 gathers all P·m batch rows in one int-counted MPI call. */
+    if ((int64_t)subsets * batch_size > INT32_MAX)
+        return gc_fail(GC_ERR_USAGE, "options --subsets and --batch-size: %ld batches of %ld rows are too many", subsets,
+                       batch_size);
+    GC_TRY(gc_options_get_double(o, "exclude-loss", 0.0, 1e30, &c->exclude_loss));
+    GC_TRY(gc_options_get_bool(o, "save-subsets", &c->save_subsets));
+    c->subsets = subsets;
+    c->subset_size = subset_size;
+    c->batch_size = batch_size;
+    c->stochastic = run->fl.stochastic;
+    c->seed = run->fl.seed;
+    return GC_OK;
+}
+
 /* --selector omp (DESIGN §4): gradmatch defaults to λ = 1 and nonnegative weights (CORDS's
  * choices), every other method to λ = 0 and least squares (GMC). */
 static int parse_omp_options(select_run *run)
@@ -162,11 +194,6 @@ static int parse_options(select_run *run, int argc, char **argv)
     GC_TRY(gc_options_get_bool(o, "verbose", &verbose));
     gc_log_init(run->rank, quiet ? GC_LOG_QUIET : verbose ? GC_LOG_VERBOSE : GC_LOG_NORMAL);
     GC_TRY(gc_options_require(o, "data"));
-    GC_TRY(gc_options_get_double(o, "epsilon", 0.0, 1e300, &run->fl.epsilon));
-    if (run->fl.epsilon > 0.0 && gc_options_is_set(o, "k"))
-        return gc_fail(GC_ERR_USAGE, "options --k and --epsilon exclude each other (a cover picks its own size)");
-    /* A cover's size follows from --epsilon. */
-    if (run->fl.epsilon == 0.0) GC_TRY(gc_options_require(o, "k"));
     GC_TRY(gc_options_require(o, "out"));
     run->data = gc_options_get(o, "data");
     run->out = gc_options_get(o, "out");
@@ -175,6 +202,14 @@ static int parse_options(select_run *run, int argc, char **argv)
                                                             : method_embedding[run->method];
     run->selector_name = gc_options_is_set(o, "selector") ? gc_options_get(o, "selector")
                                                           : method_selector[run->method];
+    GC_TRY(gc_options_get_double(o, "epsilon", 0.0, 1e300, &run->fl.epsilon));
+    if (run->fl.epsilon > 0.0 && gc_options_is_set(o, "k"))
+        return gc_fail(GC_ERR_USAGE, "options --k and --epsilon exclude each other (a cover picks its own size)");
+    /* crest's coreset size follows from --subsets and --batch-size; a cover's from --epsilon. */
+    if (strcmp(run->selector_name, "crest") != 0 && run->fl.epsilon == 0.0)
+        GC_TRY(gc_options_require(o, "k"));
+    else if (gc_options_is_set(o, "k"))
+        gc_warn("--k does not apply to crest (its coreset is the union of --subsets batches of --batch-size rows): ignored");
     static const char *embedding_names[] = {"features", "logits", "lastlayer", "adacore", "gmc"};
     int kind = -1;
     for (int i = 0; i < 5; ++i)
@@ -182,8 +217,9 @@ static int parse_options(select_run *run, int argc, char **argv)
     if (kind < 0)
         return gc_fail(GC_ERR_USAGE, "option --embedding: '%s' is not one of " GC_EMBEDDING_NAMES, run->embedding_name);
     run->embedding = (gc_embedding_kind)kind;
-    if (strcmp(run->selector_name, "fl") != 0 && strcmp(run->selector_name, "omp") != 0)
-        return gc_fail(GC_ERR_USAGE, "option --selector: '%s' is not one of fl|omp", run->selector_name);
+    if (strcmp(run->selector_name, "fl") != 0 && strcmp(run->selector_name, "omp") != 0 &&
+        strcmp(run->selector_name, "crest") != 0)
+        return gc_fail(GC_ERR_USAGE, "option --selector: '%s' is not one of fl|omp|crest", run->selector_name);
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
     GC_TRY(gc_options_get_bool(o, "per-class", &per_class));
     GC_TRY(gc_options_get_bool(o, "shuffle-partitions", &shuffle));
@@ -198,6 +234,7 @@ static int parse_options(select_run *run, int argc, char **argv)
     run->fl.partition_size = partition_size;
     run->fl.seed = (uint64_t)seed;
     if (strcmp(run->selector_name, "omp") == 0) GC_TRY(parse_omp_options(run));
+    if (strcmp(run->selector_name, "crest") == 0) GC_TRY(parse_crest_options(run));
     return GC_OK;
 }
 
@@ -211,7 +248,7 @@ static int phase_read(select_run *run)
                        run->data, (long long)ds->n, run->size, (long long)ds->n);
     if (run->fl.epsilon > 0.0)
         run->k = ds->n; /* the cap: every row could be needed to reach L(S) <= ε */
-    else
+    else if (strcmp(run->selector_name, "crest") != 0)
         GC_TRY(resolve_k(gc_options_get(&run->opts, "k"), ds->n, &run->k));
     run->fl.k = run->k;
     int64_t lo, hi;
@@ -398,6 +435,10 @@ static int phase_embed(select_run *run)
 
 static int phase_select(select_run *run)
 {
+    if (strcmp(run->selector_name, "crest") == 0) {
+        run->crest.device_id = run->backend->device_id;
+        return gc_select_crest(&run->rows, &run->crest, &run->coreset);
+    }
     int empty = 0;
     if (strcmp(run->selector_name, "omp") == 0) {
         run->omp.k = run->k;
@@ -470,6 +511,9 @@ static void print_summary(const select_run *run)
     printf("  F(S) = %.6g   L(S) = %.6g   weights sum to %.0f\n", cs->objective, cs->total_distance, total_weight);
     printf("  relative gradient error: coreset %.4g, uniform random subsets %.4g (mean of %d)\n",
            run->gradient_error, run->random_gradient_error, GC_RANDOM_BASELINE_SEEDS);
+    if (cs->crest.batch_index != NULL)
+        printf("  mini-batch gradient bias (mean over %lld subsets): crest %.4g, uniform random batches %.4g\n",
+               (long long)cs->crest.subsets, cs->crest.gradient_bias, cs->crest.random_batch_gradient_bias);
     printf("  time (max over ranks):");
     for (int i = 0; i < run->timings.count; ++i) printf(" %s %.3f s", run->timings.name[i], run->timings.max_s[i]);
     printf("\n  wrote %s\n", run->out);
