@@ -54,7 +54,11 @@ int gc_h5_read_attr_long(hid_t obj, const char *name, long *value)
     if (H5Aexists(obj, name) <= 0) return 0;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return -1;
-    herr_t rc = H5Aread(a, H5T_NATIVE_LONG, value);
+    /* H5Aread stores every element: an array attribute would overrun *value (found by fuzzing). */
+    hid_t space = H5Aget_space(a);
+    hssize_t elements = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    if (space >= 0) H5Sclose(space);
+    herr_t rc = elements == 1 ? H5Aread(a, H5T_NATIVE_LONG, value) : -1;
     H5Aclose(a);
     return rc < 0 ? -1 : 1;
 }

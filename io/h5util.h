@@ -14,7 +14,8 @@ int gc_h5_open_read(const char *path, hid_t fapl, hid_t *file);
 int gc_h5_open_dataset(hid_t file, const char *path, const char *name, int rank, H5T_class_t cls,
                        hid_t *dset, hsize_t *dims);
 int gc_h5_has(hid_t loc, const char *name);
-/* Integer attribute on an object; returns 1 if present (value stored), 0 if absent, <0 on error. */
+/* Single-valued numeric attribute on an object; returns 1 if present (value stored), 0 if absent, <0
+ * on error (unreadable as an integer, or more than one element). */
 int gc_h5_read_attr_long(hid_t obj, const char *name, long *value);
 
 int gc_h5_write_attr_string(hid_t obj, const char *name, const char *value);

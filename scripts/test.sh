@@ -2,7 +2,8 @@
 # README command (b): install dependencies, build, and run the whole test suite:
 #   1. release build (CUDA backend too when nvcc exists): unit, MPI (-np 1, 2, 4), bad-input matrix,
 #      reference oracles, GPU tests (skipped without a GPU);
-#   2. ASan + UBSan build (CPU only): the unit tests again.
+#   2. ASan + UBSan build (CPU only): the unit tests again;
+#   3. libFuzzer targets (job files, dataset metadata), 30 s each (tests/fuzz/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -13,3 +14,4 @@ BUILD_DIR=build bash scripts/build.sh
 
 BUILD_DIR=build-asan bash scripts/build.sh -DGRADCORE_SANITIZE=ON -DGRADCORE_CUDA=OFF -DCMAKE_BUILD_TYPE=Debug
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -L unit)
+bash tests/fuzz/run.sh

@@ -189,10 +189,22 @@ def narrow_test_set(d, test):
     return out
 
 
+def array_num_classes(d, train):
+    """The training data with num_classes = [10, 10]: once a stack overflow in the attribute reader."""
+    out = d / "array_attr.h5"
+    with h5py.File(train) as f:
+        write_dataset(out, f["X"][()], f["y"][()])
+    with h5py.File(out, "a") as f:
+        f.attrs["num_classes"] = np.array([10, 10])
+    return out
+
+
 BAD = {
     "index_outside_the_data": (lambda d, g: ["--coreset", shifted_coreset(d, g["coreset"])], INPUT,
                                ["bad_coreset.h5", "row 143", "1437"]),
     "coreset_of_another_dataset": (lambda d, g: ["--data", g["test"]], INPUT, ["coreset.h5", "N = 1437", "360"]),
+    "num_classes_is_an_array": (lambda d, g: ["--data", array_num_classes(d, g["train"])], INPUT,
+                                ["array_attr.h5", "num_classes"]),
     "test_width_differs": (lambda d, g: ["--test", narrow_test_set(d, g["test"])], INPUT,
                            ["narrow.h5", "10 features", "64"]),
     "missing_coreset_file": (lambda d, g: ["--coreset", d / "nope.h5"], INPUT, ["nope.h5"]),
