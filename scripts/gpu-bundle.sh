@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 primary=(libhdf5-openmpi-103-1 libscalapack-openmpi2.2 liblapacke libtmglib3 libaec0 libsz2)
 fallback=(libopenblas0-pthread libgfortran5 libquadmath0 libopenmpi3 openmpi-bin libpmix2 libhwloc15
           libevent-2.1-7 libevent-core-2.1-7 libevent-pthreads-2.1-7 libfabric1 libucx0 libpsm2-2 libibverbs1
-          librdmacm1 libnl-3-200 libnl-route-3-200 libnuma1)
+          librdmacm1 libnl-3-200 libnl-route-3-200 libnuma1 libpng16-16)
 
 fetch() { # fetch DIR PACKAGE...: the .deb files of exactly these packages (no dependencies)
   local dir=$1
@@ -38,10 +38,11 @@ for deb in .deps/debs/*.deb; do dpkg -x "$deb" .deps/; done
 [ -d /usr/local/cuda/bin ] && export PATH="$PATH:/usr/local/cuda/bin"
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRADCORE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
   >build-gpu.cmake.log 2>&1 || { cat build-gpu.cmake.log; exit 1; }
-ninja -C build-gpu gradcore bench_embed test_embed_cuda test_embed_cpu
+targets=(${GPU_TARGETS:-gradcore bench_embed bench_fl test_embed_cuda test_embed_cpu test_fl_cuda})
+ninja -C build-gpu "${targets[@]}"
 
 echo "libraries the binaries need beyond glibc, CUDA and the bundle (the GPU host must have these):"
 LD_LIBRARY_PATH="$PWD/.deps/usr/lib/x86_64-linux-gnu" ldd build-gpu/gradcore build-gpu/bench_embed |
   awk '/=>/ && $3 !~ /\.deps|libc\.so|libm\.so|libdl|libpthread|librt|ld-linux|libcu/ {print "  " $1}' | sort -u
-du -shc .deps/debs .deps/fallback-debs build-gpu/gradcore build-gpu/bench_embed build-gpu/tests/gpu/test_embed_cuda \
-  build-gpu/tests/unit/test_embed_cpu | tail -1 | sed 's/total/to carry (limit 64 MiB with the working tree)/'
+du -shc .deps/debs .deps/fallback-debs $(for t in "${targets[@]}"; do find build-gpu -maxdepth 3 -type f -name "$t"; done) \
+  | tail -1 | sed 's/total/to carry (limit 64 MiB with the working tree)/'

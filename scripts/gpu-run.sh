@@ -10,36 +10,7 @@ OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT" bench/results
 exec > >(tee -a "$OUT/gpu-run.log") 2>&1
 bins=(build-gpu/gradcore build-gpu/bench_embed build-gpu/tests/gpu/test_embed_cuda build-gpu/tests/unit/test_embed_cpu)
-
-# --- shared libraries ---------------------------------------------------------------------------------
-for deb in .deps/debs/*.deb; do dpkg -x "$deb" .deps/; done
-export LD_LIBRARY_PATH=$PWD/.deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-# cudart and cuBLAS: the machine's CUDA toolkit, else the ones PyTorch's wheels carry.
-py_nvidia=$(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d) for p in nvidia.__path__ for d in os.listdir(p)))' 2>/dev/null)
-for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13; do
-  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $(for d in $py_nvidia; do echo "$d/lib"; done); do
-    if [ -e "$dir/$lib" ]; then
-      case ":$LD_LIBRARY_PATH:" in *":$dir:"*) ;; *) LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$dir ;; esac
-      break
-    fi
-  done
-done
-missing() { ldd "${bins[@]}" 2>/dev/null | awk '/not found/ {print $1}' | sort -u; }
-# Fallback libraries only for what the host lacks: a host library always wins over a bundled one.
-if [ -n "$(missing)" ]; then
-  mkdir -p .deps/fallback/lib
-  for deb in .deps/fallback-debs/*.deb; do dpkg -x "$deb" .deps/fallback/; done
-  export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$PWD/.deps/fallback/lib
-  for pass in 1 2 3; do # a bundled library may itself need another one
-    for lib in $(missing); do
-      src=$(find .deps/fallback/usr -name "$lib" -print -quit)
-      [ -n "$src" ] && ln -sf "$PWD/$src" ".deps/fallback/lib/$lib"
-    done
-  done
-fi
-export LD_LIBRARY_PATH OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PYTHONUNBUFFERED=1
-mpirun=(mpirun --allow-run-as-root --oversubscribe -q)
-command -v mpirun >/dev/null || mpirun=() # single-rank runs then start gradcore directly
+source scripts/gpu-env.sh
 
 {
   echo "date: $(date -u)"

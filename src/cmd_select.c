@@ -224,7 +224,7 @@ static int parse_options(select_run *run, int argc, char **argv)
     GC_TRY(gc_options_get_bool(o, "per-class", &per_class));
     GC_TRY(gc_options_get_bool(o, "shuffle-partitions", &shuffle));
     long partition_size, seed;
-    GC_TRY(gc_options_get_long(o, "partition-size", 2, GC_FL_MAX_DENSE, &partition_size));
+    GC_TRY(gc_options_get_long(o, "partition-size", 2, INT32_MAX / 2, &partition_size));
     GC_TRY(gc_options_get_long(o, "seed", 0, INT64_MAX, &seed));
     GC_TRY(gc_options_get_double(o, "oversample", 1.0, 1e6, &run->fl.oversample));
     GC_TRY(gc_options_get_double(o, "stochastic", 0.0, 0.999, &run->fl.stochastic));

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Facility location on one GPU (run ON the GPU machine from the repository root, after
-# scripts/gpu-env.sh has set up the libraries): the CUDA-vs-CPU greedy test, bench_fl against the
+# Facility location on one GPU (run ON the GPU machine from the repository root, with what
+# scripts/gpu-bundle.sh prepared carried along): the CUDA-vs-CPU greedy test, bench_fl against the
 # plain PyTorch dense greedy on the same rows, and the 200k-point objective ratio of 8 partitions
 # against one partition (the single block does not fit: GEMM tiles). Results: $OUT/fl-*.
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
-mpirun=(mpirun --allow-run-as-root --oversubscribe -q)
+bins=(build-gpu/gradcore build-gpu/bench_fl build-gpu/tests/gpu/test_fl_cuda)
+source scripts/gpu-env.sh
 echo "=== test_fl_cuda"
 build-gpu/tests/gpu/test_fl_cuda; echo "rc=$?"
 echo "=== bench_fl (gradcore) and torch_greedy (PyTorch dense) on the same rows, D = 128"

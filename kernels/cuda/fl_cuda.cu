@@ -1,15 +1,19 @@
 /* Facility-location greedy on the GPU (see kernels/fl_device.h); src/greedy_fl.c is its oracle.
  *
- * Similarities: s_ij = c - sqrt(max(0, n_i + n_j - 2 e_i·e_j)), the dot products by cuBLAS SGEMM.
+ * Similarities: s_ij = c - sqrt(max(0, n_i + n_j - 2 e_i·e_j)), the dot products by cuBLAS DGEMM, kept
+ * in double: in float, the cancellation in n_i + n_j - 2 e_i·e_j and the rounding of s near c make
+ * late gains (small differences of similarities) wrong in the third digit and near-ties go the
+ * other way than on the CPU oracle. Hopper's FP64 rate makes the GEMM cheap; the greedy, which is
+ * bound by memory traffic, reads 8-byte similarities.
  * "Rows" of the block are produced by one of two sources, chosen per call:
- *   materialized  the whole m×m block lives in device memory (m²·4 bytes), rows are read in place;
+ *   materialized  the whole m×m block lives in device memory (m²·8 bytes), rows are read in place;
  *   recompute     rows are computed on demand by a GEMM tile [rows × m] (2·rows·m·D flops).
  * The block is symmetric, so row j doubles as column j and every access below is coalesced.
  *
  * Exact greedy maintains every gain g_j = Σ_i w_i max(0, s_ij - cur_i) incrementally: when j* is
  * selected, only rows i with s_ij* > cur_i change, and g_j drops by
  * Σ_{changed i} w_i (max(0, s_ij - cur_i) - max(0, s_ij - s_ij*)). A step therefore reads
- * changed × m similarities (bytes = 4·changed·m) instead of m². Partial sums are reduced in a fixed
+ * changed × m similarities (bytes = 8·changed·m) instead of m². Partial sums are reduced in a fixed
  * order, so results are deterministic run to run. */
 #include <cub/cub.cuh>
 #include <cublas_v2.h>
@@ -58,18 +62,22 @@ int reserve(gc_fl_device *dev, buffer &b, size_t bytes)
     return GC_OK;
 }
 
-/* n_i = ‖e_i‖² in double, stored as float for the SGEMM-based distance. Grid: ceil(m/256). */
-__global__ void squared_norms(const float *e, int m, int D, float *norms)
+/* ed = (double)e and n_i = ‖e_i‖². Grid: ceil(m/256). */
+__global__ void widen_and_norms(const float *e, int m, int D, double *ed, double *norms)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= m) return;
     double s = 0.0;
-    for (int t = 0; t < D; ++t) s += (double)e[(size_t)i * D + t] * e[(size_t)i * D + t];
-    norms[i] = (float)s;
+    for (int t = 0; t < D; ++t) {
+        double v = e[(size_t)i * D + t];
+        ed[(size_t)i * D + t] = v;
+        s += v * v;
+    }
+    norms[i] = s;
 }
 
 /* eg[r] = e[rows[r]] and ng[r] = n[rows[r]]: the rows of a recompute tile. Grid: count blocks. */
-__global__ void gather_rows(const float *e, const float *n, const int *rows, int count, int D, float *eg, float *ng)
+__global__ void gather_rows(const double *e, const double *n, const int *rows, int count, int D, double *eg, double *ng)
 {
     int r = blockIdx.x;
     if (r >= count) return;
@@ -79,26 +87,26 @@ __global__ void gather_rows(const float *e, const float *n, const int *rows, int
 }
 
 /* tile[r][j] ← c - sqrt(max(0, ng_r + n_j + tile[r][j])) with tile holding -2 e_r·e_j.
- * Grid: (ceil(m/256), count). Bytes: 8·count·m. */
-__global__ void finish_similarity(float *tile, const float *ng, const float *n, int count, int m, float c)
+ * Grid: (ceil(m/256), count). Bytes: 16·count·m. */
+__global__ void finish_similarity(double *tile, const double *ng, const double *n, int count, int m, double c)
 {
     int j = blockIdx.x * blockDim.x + threadIdx.x, r = blockIdx.y;
     if (j >= m || r >= count) return;
     size_t at = (size_t)r * m + j;
-    tile[at] = c - sqrtf(fmaxf(0.0f, ng[r] + n[j] + tile[at]));
+    tile[at] = c - sqrt(fmax(0.0, ng[r] + n[j] + tile[at]));
 }
 
 /* out[r] = Σ_i w_i max(0, s[row_r][i] - cur_i): the gain of element row_r. One block per row,
- * double accumulation, a block reduction. Bytes: 4·count·m (+ 12·m from cache). */
-__global__ void row_gains(const float *base, const int *row_of, int count, int m, const double *w, const double *cur,
+ * a block reduction. Bytes: 8·count·m (+ 16·m from cache). */
+__global__ void row_gains(const double *base, const int *row_of, int count, int m, const double *w, const double *cur,
                           double *out)
 {
     int r = blockIdx.x;
     if (r >= count) return;
-    const float *row = base + (size_t)(row_of ? row_of[r] : r) * m;
+    const double *row = base + (size_t)(row_of ? row_of[r] : r) * m;
     double g = 0.0;
     for (int i = threadIdx.x; i < m; i += blockDim.x) {
-        double d = (double)row[i] - cur[i];
+        double d = row[i] - cur[i];
         if (d > 0.0) g += w[i] * d;
     }
     typedef cub::BlockReduce<double, kThreads> reduce;
@@ -108,8 +116,8 @@ __global__ void row_gains(const float *base, const int *row_of, int count, int m
 }
 
 /* partial[y][j] = Σ_{r in slice y} w_{i_r} (max(0, s_{i_r j} - old_r) - max(0, s_{i_r j} - new_r)), the
- * gain decrements caused by rows whose coverage rose. Grid: (ceil(m/256), slices). Reads 4·count·m. */
-__global__ void gain_decrements(const float *base, const int *row_of, const int *rows, int count, int m,
+ * gain decrements caused by rows whose coverage rose. Grid: (ceil(m/256), slices). Reads 8·count·m. */
+__global__ void gain_decrements(const double *base, const int *row_of, const int *rows, int count, int m,
                                 const double *w, const double *old_cover, const double *new_cover, int slices,
                                 double *partial)
 {
@@ -158,14 +166,14 @@ __global__ void argmax_gain(const double *g, const unsigned char *taken, int m, 
 }
 
 /* flags_i = s_{j* i} > cur_i: the rows whose coverage the new element raises. Grid: ceil(m/256). */
-__global__ void raised_rows(const float *row, const double *cur, int m, unsigned char *flags)
+__global__ void raised_rows(const double *row, const double *cur, int m, unsigned char *flags)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < m) flags[i] = (double)row[i] > cur[i];
+    if (i < m) flags[i] = row[i] > cur[i];
 }
 
 /* old_r = cur[rows_r], new_r = s_{j* rows_r}. Grid: ceil(count/256). */
-__global__ void gather_cover(const int *rows, int count, const float *row, const double *cur, double *old_cover,
+__global__ void gather_cover(const int *rows, int count, const double *row, const double *cur, double *old_cover,
                              double *new_cover)
 {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
@@ -175,21 +183,21 @@ __global__ void gather_cover(const int *rows, int count, const float *row, const
 }
 
 /* cur_i = max(cur_i, s_{j* i}). Grid: ceil(m/256). */
-__global__ void raise_cover(const float *row, int m, double *cur)
+__global__ void raise_cover(const double *row, int m, double *cur)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < m) cur[i] = fmax(cur[i], (double)row[i]);
+    if (i < m) cur[i] = fmax(cur[i], row[i]);
 }
 
 /* Running nearest selected element per point over tiles of selected rows taken in ascending
  * position (strict '>' keeps the lowest on ties). Grid: ceil(m/256). */
-__global__ void nearest_selected(const float *base, const int *row_of, int count, int first, int m, float *best,
+__global__ void nearest_selected(const double *base, const int *row_of, int count, int first, int m, double *best,
                                  int *assign)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= m) return;
     for (int r = 0; r < count; ++r) {
-        float s = base[(size_t)(row_of ? row_of[r] : r) * m + i];
+        double s = base[(size_t)(row_of ? row_of[r] : r) * m + i];
         if (first + r == 0 || s > best[i]) best[i] = s, assign[i] = first + r;
     }
 }
@@ -213,15 +221,15 @@ inline unsigned blocks(long n) { return (unsigned)((n + kThreads - 1) / kThreads
 struct block_state {
     gc_fl_device *dev;
     int m, D;
-    float c;
+    double c;
     bool materialized;
     int tile_rows;          /* recompute: rows per GEMM tile */
-    buffer e, n, S, tile, eg, ng, w, cur, g, taken, list, flags, index, old_cover, new_cover, partial, scratch,
+    buffer e32, e, n, S, tile, eg, ng, w, cur, g, taken, list, flags, index, old_cover, new_cover, partial, scratch,
         best_index, best_gain, count, rows, out, nearest_value, nearest_index;
 
     ~block_state()
     {
-        buffer *all[] = {&e, &n, &S, &tile, &eg, &ng, &w, &cur, &g, &taken, &list, &flags, &index, &old_cover,
+        buffer *all[] = {&e32, &e, &n, &S, &tile, &eg, &ng, &w, &cur, &g, &taken, &list, &flags, &index, &old_cover,
                          &new_cover, &partial, &scratch, &best_index, &best_gain, &count, &rows, &out,
                          &nearest_value, &nearest_index};
         for (buffer *b : all)
@@ -229,22 +237,22 @@ struct block_state {
     }
 
     /* -2·E_rows·Eᵀ into `into` [count × m] row-major, then finished into similarities. */
-    int compute_rows(const int *rows_dev, int count, float *into)
+    int compute_rows(const int *rows_dev, int count, double *into)
     {
-        GC_TRY(reserve(dev, eg, (size_t)count * D * sizeof(float)));
-        GC_TRY(reserve(dev, ng, (size_t)count * sizeof(float)));
-        const float *a = (const float *)e.ptr, *b = (const float *)e.ptr, *nb = (const float *)n.ptr;
+        GC_TRY(reserve(dev, eg, (size_t)count * D * sizeof(double)));
+        GC_TRY(reserve(dev, ng, (size_t)count * sizeof(double)));
+        const double *a = (const double *)e.ptr, *b = (const double *)e.ptr, *nb = (const double *)n.ptr;
         if (rows_dev != nullptr) {
-            gather_rows<<<count, 128, 0, dev->stream>>>((const float *)e.ptr, (const float *)n.ptr, rows_dev, count, D,
-                                                        (float *)eg.ptr, (float *)ng.ptr);
+            gather_rows<<<count, 128, 0, dev->stream>>>((const double *)e.ptr, (const double *)n.ptr, rows_dev, count, D,
+                                                        (double *)eg.ptr, (double *)ng.ptr);
             GC_CHECK_LAUNCH();
-            b = (const float *)eg.ptr;
-            nb = (const float *)ng.ptr;
+            b = (const double *)eg.ptr;
+            nb = (const double *)ng.ptr;
         }
-        const float alpha = -2.0f, beta = 0.0f;
+        const double alpha = -2.0, beta = 0.0;
         /* Column-major view: into^T [m × count] = E_cm^T [m × D] · B_cm [D × count]. */
-        GC_CHECK_CUBLAS(cublasSgemm(dev->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, count, D, &alpha, a, D, b, D, &beta, into, m));
-        finish_similarity<<<dim3(blocks(m), count), kThreads, 0, dev->stream>>>(into, nb, (const float *)n.ptr, count, m, c);
+        GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, count, D, &alpha, a, D, b, D, &beta, into, m));
+        finish_similarity<<<dim3(blocks(m), count), kThreads, 0, dev->stream>>>(into, nb, (const double *)n.ptr, count, m, c);
         GC_CHECK_LAUNCH();
         return GC_OK;
     }
@@ -253,7 +261,7 @@ struct block_state {
      * materialized, else through GEMM tiles of at most tile_rows rows. rows_dev == nullptr: 0..count-1. */
     template <typename F> int for_rows(const int *rows_dev, int count, F use)
     {
-        if (materialized) return use((const float *)S.ptr, rows_dev, count, 0);
+        if (materialized) return use((const double *)S.ptr, rows_dev, count, 0);
         for (int first = 0; first < count; first += tile_rows) {
             int n_rows = min(tile_rows, count - first);
             const int *sub = rows_dev ? rows_dev + first : nullptr;
@@ -263,8 +271,8 @@ struct block_state {
                 GC_CHECK_LAUNCH();
                 sub = (const int *)rows.ptr;
             }
-            GC_TRY(compute_rows(sub, n_rows, (float *)tile.ptr));
-            GC_TRY(use((const float *)tile.ptr, nullptr, n_rows, first));
+            GC_TRY(compute_rows(sub, n_rows, (double *)tile.ptr));
+            GC_TRY(use((const double *)tile.ptr, nullptr, n_rows, first));
         }
         return GC_OK;
     }
@@ -314,12 +322,12 @@ int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t
     gc_fl_device *dev = st.dev;
     const int m = st.m;
     double *g = (double *)st.g.ptr, *cur = (double *)st.cur.ptr, *w = (double *)st.w.ptr;
-    GC_TRY(st.for_rows(nullptr, m, [&](const float *base, const int *row_of, int count, int first) -> int {
+    GC_TRY(st.for_rows(nullptr, m, [&](const double *base, const int *row_of, int count, int first) -> int {
         row_gains<<<count, kThreads, 0, dev->stream>>>(base, row_of, count, m, w, cur, g + first);
         GC_CHECK_LAUNCH();
         return GC_OK;
     }));
-    dev->last_bytes += 4.0 * m * (double)m;
+    dev->last_bytes += 8.0 * m * (double)m;
     size_t scan_bytes = 0;
     GC_CHECK_CUDA(cub::DeviceSelect::Flagged(nullptr, scan_bytes, (const int *)st.index.ptr, (const unsigned char *)st.flags.ptr,
                                              (int *)st.list.ptr, (int *)st.count.ptr, m, dev->stream));
@@ -338,11 +346,11 @@ int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t
         GC_CHECK_CUDA(cudaMemsetAsync((unsigned char *)st.taken.ptr + j, 1, 1, dev->stream));
         if (step + 1 == kappa || gc_cover_reached(p, total_weight, objective)) break; /* no more updates needed */
         /* The new element's similarity row: in place, or one GEMM row into `out`. */
-        const float *row = (const float *)st.S.ptr + (size_t)j * m;
+        const double *row = (const double *)st.S.ptr + (size_t)j * m;
         if (!st.materialized) {
             GC_CHECK_CUDA(cudaMemcpyAsync(st.rows.ptr, &j, sizeof j, cudaMemcpyHostToDevice, dev->stream));
-            GC_TRY(st.compute_rows((const int *)st.rows.ptr, 1, (float *)st.out.ptr));
-            row = (const float *)st.out.ptr;
+            GC_TRY(st.compute_rows((const int *)st.rows.ptr, 1, (double *)st.out.ptr));
+            row = (const double *)st.out.ptr;
         }
         raised_rows<<<blocks(m), kThreads, 0, dev->stream>>>(row, cur, m, (unsigned char *)st.flags.ptr);
         GC_CHECK_LAUNCH();
@@ -353,12 +361,12 @@ int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t
         GC_CHECK_CUDA(cudaMemcpyAsync(&changed, st.count.ptr, sizeof changed, cudaMemcpyDeviceToHost, dev->stream));
         GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
         if (changed == 0) continue;
-        dev->last_bytes += 4.0 * changed * (double)m + 4.0 * m; /* the raised rows, and j*'s row */
+        dev->last_bytes += 8.0 * changed * (double)m + 8.0 * m; /* the raised rows, and j*'s row */
         const int *list = (const int *)st.list.ptr;
         gather_cover<<<blocks(changed), kThreads, 0, dev->stream>>>(list, changed, row, cur, (double *)st.old_cover.ptr,
                                                                     (double *)st.new_cover.ptr);
         GC_CHECK_LAUNCH();
-        GC_TRY(st.for_rows(list, changed, [&](const float *base, const int *row_of, int count, int first) -> int {
+        GC_TRY(st.for_rows(list, changed, [&](const double *base, const int *row_of, int count, int first) -> int {
             int slices = min(kMaxSlices, (count + kDecrementRowsPerSlice - 1) / kDecrementRowsPerSlice);
             gain_decrements<<<dim3(blocks(m), slices), kThreads, 0, dev->stream>>>(
                 base, row_of, list + first, count, m, w, (const double *)st.old_cover.ptr + first,
@@ -395,13 +403,13 @@ int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, in
         for (int64_t t = 0; t < s; ++t) picked[t] = (int)rest[t];
         auto run = [&]() -> int {
             GC_CHECK_CUDA(cudaMemcpyAsync(st.list.ptr, picked, (size_t)s * sizeof(int), cudaMemcpyHostToDevice, dev->stream));
-            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)s, [&](const float *base, const int *row_of, int count, int first) -> int {
+            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)s, [&](const double *base, const int *row_of, int count, int first) -> int {
                 row_gains<<<count, kThreads, 0, dev->stream>>>(base, row_of, count, m, (const double *)st.w.ptr,
                                                                (const double *)st.cur.ptr, (double *)st.g.ptr + first);
                 GC_CHECK_LAUNCH();
                 return GC_OK;
             }));
-            dev->last_bytes += 4.0 * (double)s * m;
+            dev->last_bytes += 8.0 * (double)s * m;
             GC_CHECK_CUDA(cudaMemcpyAsync(g, st.g.ptr, (size_t)s * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
             GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
             int64_t best = 0;
@@ -413,11 +421,11 @@ int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, in
             rest[best] = rest[--size];
             *count = step + 1;
             objective += gains[step];
-            const float *row = (const float *)st.S.ptr + (size_t)j * m;
+            const double *row = (const double *)st.S.ptr + (size_t)j * m;
             if (!st.materialized) {
                 GC_CHECK_CUDA(cudaMemcpyAsync(st.rows.ptr, &j, sizeof j, cudaMemcpyHostToDevice, dev->stream));
-                GC_TRY(st.compute_rows((const int *)st.rows.ptr, 1, (float *)st.out.ptr));
-                row = (const float *)st.out.ptr;
+                GC_TRY(st.compute_rows((const int *)st.rows.ptr, 1, (double *)st.out.ptr));
+                row = (const double *)st.out.ptr;
             }
             raise_cover<<<blocks(m), kThreads, 0, dev->stream>>>(row, m, (double *)st.cur.ptr);
             GC_CHECK_LAUNCH();
@@ -451,13 +459,13 @@ int assign_coverage(block_state &st, const gc_fl_problem *p, int64_t kappa, cons
         qsort(order, (size_t)kappa, sizeof *order, compare_int64);
         for (int64_t a = 0; a < kappa; ++a) order32[a] = (int)order[a];
         auto run = [&]() -> int {
-            GC_TRY(reserve(dev, st.nearest_value, (size_t)m * sizeof(float)));
+            GC_TRY(reserve(dev, st.nearest_value, (size_t)m * sizeof(double)));
             GC_TRY(reserve(dev, st.nearest_index, (size_t)m * sizeof(int)));
             GC_TRY(reserve(dev, st.list, (size_t)(kappa > m ? kappa : m) * sizeof(int)));
             GC_CHECK_CUDA(cudaMemcpyAsync(st.list.ptr, order32, (size_t)kappa * sizeof(int), cudaMemcpyHostToDevice, dev->stream));
-            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)kappa, [&](const float *base, const int *row_of, int count, int first) -> int {
+            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)kappa, [&](const double *base, const int *row_of, int count, int first) -> int {
                 nearest_selected<<<blocks(m), kThreads, 0, dev->stream>>>(base, row_of, count, first, m,
-                                                                          (float *)st.nearest_value.ptr, (int *)st.nearest_index.ptr);
+                                                                          (double *)st.nearest_value.ptr, (int *)st.nearest_index.ptr);
                 GC_CHECK_LAUNCH();
                 return GC_OK;
             }));
@@ -481,8 +489,9 @@ int prepare(block_state &st, const gc_fl_problem *p)
 {
     gc_fl_device *dev = st.dev;
     const int m = st.m, D = st.D;
-    GC_TRY(reserve(dev, st.e, (size_t)m * D * sizeof(float)));
-    GC_TRY(reserve(dev, st.n, (size_t)m * sizeof(float)));
+    GC_TRY(reserve(dev, st.e32, (size_t)m * D * sizeof(float)));
+    GC_TRY(reserve(dev, st.e, (size_t)m * D * sizeof(double)));
+    GC_TRY(reserve(dev, st.n, (size_t)m * sizeof(double)));
     GC_TRY(reserve(dev, st.w, (size_t)m * sizeof(double)));
     GC_TRY(reserve(dev, st.cur, (size_t)m * sizeof(double)));
     GC_TRY(reserve(dev, st.g, (size_t)m * sizeof(double)));
@@ -497,31 +506,32 @@ int prepare(block_state &st, const gc_fl_problem *p)
     GC_TRY(reserve(dev, st.best_gain, sizeof(double)));
     GC_TRY(reserve(dev, st.count, sizeof(int)));
     GC_TRY(reserve(dev, st.rows, sizeof(int)));
-    GC_TRY(reserve(dev, st.out, (size_t)m * sizeof(float)));
-    GC_CHECK_CUDA(cudaMemcpyAsync(st.e.ptr, p->e, (size_t)m * D * sizeof(float), cudaMemcpyHostToDevice, dev->stream));
+    GC_TRY(reserve(dev, st.out, (size_t)m * sizeof(double)));
+    GC_CHECK_CUDA(cudaMemcpyAsync(st.e32.ptr, p->e, (size_t)m * D * sizeof(float), cudaMemcpyHostToDevice, dev->stream));
     if (p->w)
         GC_CHECK_CUDA(cudaMemcpyAsync(st.w.ptr, p->w, (size_t)m * sizeof(double), cudaMemcpyHostToDevice, dev->stream));
     else
         fill_double<<<blocks(m), kThreads, 0, dev->stream>>>((double *)st.w.ptr, m, 1.0);
     fill_double<<<blocks(m), kThreads, 0, dev->stream>>>((double *)st.cur.ptr, m, 0.0);
     iota<<<blocks(m), kThreads, 0, dev->stream>>>((int *)st.index.ptr, m, 0);
-    squared_norms<<<blocks(m), kThreads, 0, dev->stream>>>((const float *)st.e.ptr, m, D, (float *)st.n.ptr);
+    widen_and_norms<<<blocks(m), kThreads, 0, dev->stream>>>((const float *)st.e32.ptr, m, D, (double *)st.e.ptr,
+                                                              (double *)st.n.ptr);
     GC_CHECK_LAUNCH();
     GC_CHECK_CUDA(cudaMemsetAsync(st.taken.ptr, 0, (size_t)m, dev->stream));
     /* Keep the block when it takes at most half of the free memory. */
     size_t free_bytes = 0, total_bytes = 0;
     GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
-    size_t block_bytes = (size_t)m * m * sizeof(float);
+    size_t block_bytes = (size_t)m * m * sizeof(double);
     st.materialized = !dev->force_recompute && block_bytes <= free_bytes / 2;
     dev->last_bytes = st.materialized ? (double)block_bytes : 0.0; /* building the block writes it once */
     if (st.materialized) {
         GC_TRY(reserve(dev, st.S, block_bytes));
-        GC_TRY(st.compute_rows(nullptr, m, (float *)st.S.ptr));
+        GC_TRY(st.compute_rows(nullptr, m, (double *)st.S.ptr));
     } else {
-        size_t budget = free_bytes / 8, per_row = (size_t)m * sizeof(float) + (size_t)D * sizeof(float) + 8;
+        size_t budget = free_bytes / 8, per_row = (size_t)m * sizeof(double) + (size_t)D * sizeof(double) + 12;
         st.tile_rows = (int)(budget / per_row > 4096 ? 4096 : budget / per_row);
         if (st.tile_rows < 1) return gc_fail(GC_ERR_MEMORY, "GPU %d has no room for a similarity tile", dev->device_id);
-        GC_TRY(reserve(dev, st.tile, (size_t)st.tile_rows * m * sizeof(float)));
+        GC_TRY(reserve(dev, st.tile, (size_t)st.tile_rows * m * sizeof(double)));
         GC_TRY(reserve(dev, st.rows, (size_t)st.tile_rows * sizeof(int)));
     }
     dev->last_materialized = st.materialized;
@@ -540,7 +550,7 @@ extern "C" int gc_fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, in
     st.dev = dev;
     st.m = (int)p->m;
     st.D = p->D;
-    st.c = (float)p->c;
+    st.c = p->c;
     st.materialized = false;
     st.tile_rows = 0;
     int status = prepare(st, p);

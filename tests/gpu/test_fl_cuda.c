@@ -1,5 +1,5 @@
 /* The GPU facility-location greedy equals its CPU oracle (gc_greedy_fl): same selections in the same
- * order, gains within 1e-5 relative, the same coverage weights; for the device-resident block and
+ * order, gains within 1e-7 relative (both in double), the same coverage weights; for the device-resident block and
  * for GEMM-recomputed tiles, unweighted and weighted, exact and stochastic. Exit 77 without a GPU. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +41,7 @@ static void compare(gc_fl_device *dev, int recompute, int weighted, double epsil
     int mismatched = 0;
     for (int s = 0; s < kappa; ++s) {
         mismatched += sel_cpu[s] != sel_gpu[s];
-        CHECK_NEAR(gains_gpu[s], gains_cpu[s], 1e-5);
+        CHECK_NEAR(gains_gpu[s], gains_cpu[s], 1e-7);
     }
     CHECK(mismatched == 0);
     for (int i = 0; i < m && mismatched == 0; ++i) CHECK(cov_cpu[i] == cov_gpu[i]);
