@@ -18,13 +18,14 @@ out=$tmp/crest.h5
 cmd=(mpirun -q --oversubscribe -np "$NP" -x OMP_NUM_THREADS="$THREADS" "$GRADCORE" select
      --data "synthetic:n=$N,d=$DIN,classes=$CLASSES,seed=$SEED" --method crest --subsets "$P" --subset-size "$R"
      --batch-size "$M" --seed "$SEED" --device "$DEVICE" --out "$out" "$@")
+load=$(cut -d' ' -f1-3 /proc/loadavg)  # other jobs on a shared node show up in the timings
 summary=$("${cmd[@]}")
 select_s=$(sed -n 's/.* select \([0-9.]*\) s.*/\1/p' <<<"$summary")
 D=$(sed -n 's/.* D = \([0-9]*\),.*/\1/p' <<<"$summary")
 {
-    echo "# bench/crest/bench_crest.sh, $(date -u +%Y-%m-%d), gradcore $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+    echo "# bench/crest/bench_crest.sh, $(date -u +%Y-%m-%d), $("$GRADCORE" select --version)"
     echo "# machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB," \
-         "$(uname -m); $NP rank(s) x $THREADS OpenMP thread(s), --device $DEVICE"
+         "$(uname -m); $NP rank(s) x $THREADS OpenMP thread(s), --device $DEVICE; load average before: $load"
     if [ "$DEVICE" != cpu ] && command -v nvidia-smi >/dev/null; then
         echo "# gpus: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | paste -sd ';')"
     fi
