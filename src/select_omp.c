@@ -95,31 +95,37 @@ static void context_destroy(omp_context *ctx)
 }
 
 /* targets[g·D + j] = Σ over rows of problem g of e_ij, bitwise the same for any split of the rows
- * over ranks and threads (integer sums on one grid, comm.h). */
+ * over ranks and threads: every thread keeps one gc_exact_sum per problem (integer sums on one
+ * grid, comm.h), and their integers add up exactly. */
 static int problem_targets(const gc_local_rows *rows, int per_class, int problems, double *targets)
 {
     const int D = rows->D, T = omp_get_max_threads();
-    const int n = problems * D;
-    double max_abs = 0.0;
-    for (int64_t i = 0; i < rows->n_local * D; ++i) max_abs = fmax(max_abs, fabs((double)rows->e[i]));
-    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
-    gc_exact_sum *parts = calloc((size_t)T, sizeof *parts);
-    GC_CHECK_ALLOC(parts);
-    int status = GC_OK;
-    for (int t = 0; t < T && status == GC_OK; ++t) status = gc_exact_sum_create(&parts[t], n, max_abs);
+    const int64_t values = rows->n_local * D;
+    float max_abs = 0.0f;
+#pragma omp parallel for reduction(max : max_abs) schedule(static)
+    for (int64_t i = 0; i < values; ++i) max_abs = fmaxf(max_abs, fabsf(rows->e[i]));
+    double global_max = max_abs;
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &global_max, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    gc_exact_sum total = {0}, *parts = calloc((size_t)T * problems, sizeof *parts); /* [thread][problem] */
+    int status = parts ? gc_exact_sum_create(&total, problems * D, global_max) : gc_fail(GC_ERR_MEMORY, "out of memory");
+    for (int p = 0; p < T * problems && status == GC_OK; ++p) status = gc_exact_sum_create(&parts[p], D, global_max);
     if (status == GC_OK) {
 #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < rows->n_local; ++i) {
-            gc_exact_sum *part = &parts[omp_get_thread_num()];
-            int first = (per_class ? rows->y[i] : 0) * D;
-            for (int j = 0; j < D; ++j) gc_exact_sum_add_at(part, first + j, rows->e[i * D + j]);
+        for (int64_t i = 0; i < rows->n_local; ++i)
+            gc_exact_sum_add(&parts[omp_get_thread_num() * problems + (per_class ? rows->y[i] : 0)], rows->e + i * D);
+        /* total's layout is [whole parts of every component | fractional parts], problem by problem. */
+        for (int p = 0; p < T * problems; ++p) {
+            int first = p % problems * D;
+            for (int j = 0; j < D; ++j) {
+                total.acc[first + j] += parts[p].acc[j];
+                total.acc[problems * D + first + j] += parts[p].acc[D + j];
+            }
         }
-        for (int t = 1; t < T; ++t)
-            for (int c = 0; c < 2 * n; ++c) parts[0].acc[c] += parts[t].acc[c];
     }
     status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) status = gc_exact_sum_allreduce(&parts[0], rows->comm, targets);
-    for (int t = 0; t < T; ++t) gc_exact_sum_destroy(&parts[t]);
+    if (status == GC_OK) status = gc_exact_sum_allreduce(&total, rows->comm, targets);
+    for (int p = 0; p < T * problems && parts; ++p) gc_exact_sum_destroy(&parts[p]);
+    gc_exact_sum_destroy(&total);
     free(parts);
     return status;
 }
