@@ -10,7 +10,8 @@
  * Subset s is owned by rank s mod ranks; every rank walks every subset and sends its own members
  * there with MPI_Alltoallv, one record per (row, subset). The owner runs the facility-location
  * greedy on the subset (gc_greedy_fl, or its GPU twin on a rank with a GPU; rows in global order,
- * one similarity constant c for all subsets, from gc_similarity_constant).
+ * one similarity constant c for all subsets, from gc_similarity_constant). A batch is chosen over
+ * its whole subset: --per-class does not apply.
  * The coreset returned is the union of the batches: rows in order of first appearance (subset, then
  * greedy order), weight = the row's cluster sizes summed over its batches, scaled so all weights sum
  * to N, gain = its gain at first appearance; F(S) and L(S) are summed over the subsets. */
