@@ -73,6 +73,11 @@ void gc_exact_sum_add_double(gc_exact_sum *sum, const double *values)
 
 void gc_exact_sum_add_at(gc_exact_sum *sum, int j, double value) { add_one(sum, j, value); }
 
+void gc_exact_sum_merge(gc_exact_sum *dst, const gc_exact_sum *src)
+{
+    for (int j = 0; j < 2 * dst->n; ++j) dst->acc[j] += src->acc[j];
+}
+
 int gc_exact_sum_allreduce(gc_exact_sum *sum, MPI_Comm comm, double *out)
 {
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, sum->acc, 2 * sum->n, MPI_INT64_T, MPI_SUM, comm));

@@ -30,6 +30,8 @@ void gc_exact_sum_add(gc_exact_sum *sum, const float *values);
 void gc_exact_sum_add_double(gc_exact_sum *sum, const double *values);
 /* Adds one value to component j. */
 void gc_exact_sum_add_at(gc_exact_sum *sum, int j, double value);
+/* dst += src (same n and grid): per-thread partial sums merge exactly, in any order. */
+void gc_exact_sum_merge(gc_exact_sum *dst, const gc_exact_sum *src);
 /* Collective; writes the global sums to out[n]. */
 int gc_exact_sum_allreduce(gc_exact_sum *sum, MPI_Comm comm, double *out);
 void gc_exact_sum_destroy(gc_exact_sum *sum);

@@ -127,11 +127,28 @@ int gc_similarity_constant(const gc_local_rows *rows, double *c)
     double *mean = malloc((size_t)D * sizeof *mean);
     GC_CHECK_ALLOC(mean);
     GC_TRY(gc_exact_sum_create(&sum, D, max_abs));
-    for (int64_t i = 0; i < rows->n_local; ++i) gc_exact_sum_add(&sum, rows->e + i * D);
-    int status = gc_exact_sum_allreduce(&sum, rows->comm, mean);
+    int status = GC_OK;
+    /* Per-thread integer partial sums merge exactly, so the thread count changes nothing. */
+#pragma omp parallel
+    {
+        gc_exact_sum mine;
+        int ok = gc_exact_sum_create(&mine, D, max_abs) == GC_OK;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < rows->n_local; ++i)
+            if (ok) gc_exact_sum_add(&mine, rows->e + i * D);
+#pragma omp critical
+        {
+            if (ok) gc_exact_sum_merge(&sum, &mine);
+            else status = gc_fail(GC_ERR_MEMORY, "out of memory for the mean embedding");
+        }
+        if (ok) gc_exact_sum_destroy(&mine);
+    }
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) status = gc_exact_sum_allreduce(&sum, rows->comm, mean);
     gc_exact_sum_destroy(&sum);
     double radius = 0.0;
     for (int j = 0; j < D; ++j) mean[j] /= (double)rows->n_global;
+#pragma omp parallel for schedule(static) reduction(max : radius)
     for (int64_t i = 0; i < rows->n_local; ++i) {
         double sq = 0.0;
         for (int j = 0; j < D; ++j) {
@@ -666,26 +683,60 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
         free(slot_start);
         return GC_OK;
     }
-    gc_exact_sum sum;
-    int status = gc_exact_sum_create(&sum, (int)base[G], c);
-    double *best = malloc((size_t)(base[G] ? base[G] : 1) * sizeof *best);
-    status = (status == GC_OK && best) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
-    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
-        int g = G > 1 ? rows->y[i] : 0;
-        if (plan->parts[g] <= 1) continue;
-        const float *e = rows->e + i * D;
-        for (int64_t t = 0; t <= plan->parts[g]; ++t) best[t] = 0.0; /* s >= 0, so 0 is F(∅)'s term */
-        for (int64_t j = slot_start[g]; j < slot_start[g + 1]; ++j)
-            best[0] = fmax(best[0], similarity(e, cs->embedding + j * D, D, c));
-        for (int64_t a = 0; a < total; ++a) {
-            candidate_header h;
-            memcpy(&h, all + (size_t)a * crec, sizeof h);
-            if (h.group != g || h.order >= plan->budgets[g]) continue;
-            int64_t t = 1 + h.partition - plan->first_part[g];
-            best[t] = fmax(best[t], similarity(e, (const float *)(const void *)(all + (size_t)a * crec + sizeof h), D, c));
-        }
-        for (int64_t t = 0; t <= plan->parts[g]; ++t) gc_exact_sum_add_at(&sum, (int)(base[g] + t), best[t]);
+    /* Each class's eligible candidates (a partition's first k_c) in one contiguous block, with the
+     * slot (1 + partition) they count for; and how many candidates each partition proposed. */
+    int64_t *first = calloc((size_t)G + 1, sizeof *first), *proposed = calloc((size_t)plan->first_part[G] + 1, sizeof *proposed);
+    int64_t max_parts = 0;
+    for (int g = 0; g < G; ++g) max_parts = plan->parts[g] > max_parts ? plan->parts[g] : max_parts;
+    for (int64_t a = 0; a < total && first && proposed; ++a) {
+        candidate_header h = header_of(all, crec, a);
+        proposed[h.partition]++;
+        if (plan->parts[h.group] > 1 && h.order < plan->budgets[h.group]) first[h.group + 1]++;
     }
+    for (int g = 0; g < G && first; ++g) first[g + 1] += first[g];
+    float *eligible = malloc((size_t)(first && first[G] ? first[G] : 1) * D * sizeof *eligible);
+    int32_t *slot_of = malloc((size_t)(first && first[G] ? first[G] : 1) * sizeof *slot_of);
+    int64_t *fill = calloc((size_t)G, sizeof *fill);
+    int status = (first && proposed && eligible && slot_of && fill) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
+    for (int64_t a = 0; a < total && status == GC_OK; ++a) {
+        candidate_header h = header_of(all, crec, a);
+        if (plan->parts[h.group] <= 1 || h.order >= plan->budgets[h.group]) continue;
+        int64_t at = first[h.group] + fill[h.group]++;
+        memcpy(eligible + at * D, all + (size_t)a * crec + sizeof h, (size_t)D * sizeof(float));
+        slot_of[at] = (int32_t)(1 + h.partition - plan->first_part[h.group]);
+    }
+    free(fill);
+    gc_exact_sum sum = {0, 0.0, NULL};
+    if (status == GC_OK) status = gc_exact_sum_create(&sum, (int)base[G], c);
+    if (status == GC_OK)
+#pragma omp parallel
+    {
+        gc_exact_sum mine;
+        double *best = malloc((size_t)(max_parts + 1) * sizeof *best);
+        int ok = best != NULL && gc_exact_sum_create(&mine, (int)base[G], c) == GC_OK;
+#pragma omp for schedule(dynamic, 256)
+        for (int64_t i = 0; i < rows->n_local; ++i) {
+            int g = G > 1 ? rows->y[i] : 0;
+            if (!ok || plan->parts[g] <= 1) continue;
+            const float *e = rows->e + i * D;
+            for (int64_t t = 0; t <= plan->parts[g]; ++t) best[t] = 0.0; /* s >= 0, so 0 is F(∅)'s term */
+            for (int64_t j = slot_start[g]; j < slot_start[g + 1]; ++j)
+                best[0] = fmax(best[0], similarity(e, cs->embedding + j * D, D, c));
+            for (int64_t a = first[g]; a < first[g + 1]; ++a)
+                best[slot_of[a]] = fmax(best[slot_of[a]], similarity(e, eligible + a * D, D, c));
+            for (int64_t t = 0; t <= plan->parts[g]; ++t) gc_exact_sum_add_at(&mine, (int)(base[g] + t), best[t]);
+        }
+#pragma omp critical
+        {
+            if (ok) gc_exact_sum_merge(&sum, &mine);
+            else status = gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
+        }
+        if (ok) gc_exact_sum_destroy(&mine);
+        free(best);
+    }
+    free(eligible);
+    free(slot_of);
+    free(first);
     status = gc_comm_agree(rows->comm, status);
     double *F = malloc((size_t)base[G] * sizeof *F);
     if (status == GC_OK) status = F ? gc_exact_sum_allreduce(&sum, rows->comm, F) : gc_fail(GC_ERR_MEMORY, "out of memory");
@@ -694,12 +745,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
         int64_t winner = -1, kg = slot_start[g + 1] - slot_start[g];
         double top = F[base[g]];
         for (int64_t p = 0; p < plan->parts[g]; ++p) {
-            int64_t have = 0; /* a partition proposing fewer than k_g candidates cannot stand alone */
-            for (int64_t a = 0; a < total; ++a) {
-                candidate_header h;
-                memcpy(&h, all + (size_t)a * crec, sizeof h);
-                have += h.partition == plan->first_part[g] + p;
-            }
+            int64_t have = proposed[plan->first_part[g] + p]; /* fewer than k_g cannot stand alone */
             if (have >= kg && F[base[g] + 1 + p] > top) top = F[base[g] + 1 + p], winner = p;
         }
         if (winner < 0) continue;
@@ -713,7 +759,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
         }
     }
     gc_exact_sum_destroy(&sum);
-    free(best);
+    free(proposed);
     free(F);
     free(base);
     free(slot_start);
