@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# OMP on one GPU (run ON the GPU machine from the repository root, with what scripts/gpu-bundle.sh
-# prepared carried along: build-gpu/{gradcore,bench_omp,tests/gpu/test_omp_cuda}, .deps/debs,
-# .deps/fallback-debs): the CUDA-vs-CPU scoring test, bench_omp for n = 4M, D = 128 and n = 1M,
-# D = 256 (k = 200) on the GPU next to the plain PyTorch OMP on the same GPU, with 8 atoms per
-# pass, and on this host's CPU at smaller n; then a 1-rank `select --selector omp --device cuda`,
-# which scores on the GPU once the CUDA backend lists the omp_* ops (else its log says "the CPU").
+# OMP on one GPU. Prepare here with GPU_TARGETS="gradcore bench_omp test_omp_cuda" scripts/gpu-bundle.sh,
+# carry build-gpu/{gradcore,bench_omp,tests/gpu/test_omp_cuda}, .deps/debs and .deps/fallback-debs,
+# and run this ON the GPU machine from the repository root: the CUDA-vs-CPU scoring test, bench_omp
+# for n = 4M, D = 128 and n = 1M, D = 256 (k = 200) on the GPU next to the plain PyTorch OMP on the
+# same GPU, with 8 atoms per pass, and on this host's CPU at smaller n; then a 1-rank
+# `select --selector omp --device cuda`, which scores on the GPU once the CUDA backend lists the
+# omp_* ops (else its log says "scoring on the CPU").
 # Results: $OUT/omp-*; the lead copies them to bench/results/.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
