@@ -4,6 +4,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,7 +281,7 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
     double rel = g_norm / scale;
     while (status == GC_OK && m < budget && rel > opt->tol && !dependent && !exhausted) {
         int want = (int)(budget - m < opt->batch ? budget - m : opt->batch);
-        local_status = score_pass(ctx, &s, r, want);
+        if (local_status == GC_OK) local_status = score_pass(ctx, &s, r, want); /* keeps an earlier failure */
         status = gc_comm_agree(rows->comm, local_status);
         if (status != GC_OK) break;
         t0 = MPI_Wtime();
@@ -318,8 +319,9 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
         const char *why = rel <= opt->tol ? "the tolerance is met"
                           : exhausted     ? "no rows with a nonzero embedding are left"
                                           : "the best candidates lie in the span of the atoms already in (--ridge > 0 reaches the budget)";
-        gc_info("select: problem %d stops at %lld of %lld atoms (‖r‖/‖g‖ = %.3g): %s", g, (long long)m,
-                (long long)budget, rel, why);
+        char problem[32] = "select";
+        if (opt->per_class) snprintf(problem, sizeof problem, "select: class %d", g);
+        gc_info("%s stops at %lld of %lld atoms (‖r‖/‖g‖ = %.3g): %s", problem, (long long)m, (long long)budget, rel, why);
     }
     gc_refit_destroy(f);
     free(atoms);
@@ -374,7 +376,7 @@ int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_cores
         cs->objective = cblas_dnrm2(D, r_total, 1) / (g_norm > 0.0 ? g_norm : 1.0);
         const gc_omp_stats *st = &ctx.stats;
         gc_info("select: %lld atoms in %lld passes, ‖r‖/‖g‖ = %.6g; %.3f s: scoring %.3f s (%.1f GB/s), merge %.3f s, "
-                "refit %.3f s, device copies %.3f s", (long long)slot, (long long)st->passes, cs->objective,
+                "refit %.3f s, row setup %.3f s", (long long)slot, (long long)st->passes, cs->objective,
                 MPI_Wtime() - start_s, st->score_s, st->score_s > 0 ? st->score_bytes / st->score_s * 1e-9 : 0.0,
                 st->merge_s, st->refit_s, st->attach_s);
         if (opt->stats != NULL) *opt->stats = ctx.stats;

@@ -16,7 +16,7 @@
 /* Where the time went on this rank, for logs and benchmarks. */
 typedef struct {
     int64_t passes;        /* scoring passes over the local rows */
-    double attach_s;       /* copying rows to the device */
+    double attach_s;       /* gathering each problem's rows and norms, and copying them to the device */
     double score_s;        /* scoring passes, including picking the local best */
     double merge_s;        /* reduction of the candidates and broadcast of the atoms */
     double refit_s;        /* Cholesky updates, solves (or NNLS) and residuals */

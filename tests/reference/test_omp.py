@@ -214,3 +214,21 @@ def test_dependent_atoms_end_an_exact_fit_and_ridge_reaches_k(tmp_path):
     assert "span of the atoms already in" in proc.stderr
     ridge = select(path, tmp_path / "ridge.h5", 10, 2, ["--ridge", "0.5"])
     assert len(ridge["index"]) == 10
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--batch", "0"], "--batch"),
+    (["--tol", "2"], "--tol"),
+    (["--refit", "rows"], "--refit"),
+    (["--refit", "scalapack", "--nonneg", "on"], "--refit scalapack"),
+    (["--nonneg", "maybe"], "--nonneg"),
+])
+def test_bad_omp_options_are_one_line_usage_errors(tmp_path, extra, message):
+    path, _, _ = well_conditioned(tmp_path, 100, 4, 14)
+    out = tmp_path / "cs.h5"
+    proc = run_gradcore(["select", "--data", path, "--embedding", "features", "--selector", "omp", "--k", 5,
+                         "--out", out, *extra], np_=2, check=False)
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and message in errors[0]
+    assert not out.exists()
