@@ -15,25 +15,21 @@ struct gc_refit {
     int D;
     double ridge;
     double *rhs;    /* [capacity] ⟨a_j, g⟩ */
-    double *column; /* [capacity] E_Iᵀa, then L⁻¹E_Iᵀa */
+    double *column; /* replicated: [capacity] E_Iᵀa, then L⁻¹E_Iᵀa */
     double *L, *G;  /* replicated: [capacity × capacity] column-major, lower; G only with keep_gram */
     gc_refit_scalapack *dist;
 };
 
-static int allocate(gc_refit *f, int keep_gram, MPI_Comm comm)
+/* This rank's own buffers; the ScaLAPACK grid comes after every rank has them. */
+static int allocate(gc_refit *f, int keep_gram)
 {
     const int64_t capacity = f->capacity;
     f->rhs = malloc((size_t)capacity * sizeof *f->rhs);
+    GC_CHECK_ALLOC(f->rhs);
+    if (f->kind == GC_REFIT_SCALAPACK) return GC_OK;
     f->column = malloc((size_t)capacity * sizeof *f->column);
-    int status = f->rhs && f->column ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the refit");
-    if (f->kind == GC_REFIT_SCALAPACK) {
-        /* Setting up the process grid is collective: no rank may be missing from it. */
-        GC_TRY(gc_comm_agree(comm, status));
-        return gc_refit_scalapack_create(capacity, f->ridge, comm, &f->dist);
-    }
-    GC_TRY(status);
     f->L = malloc((size_t)capacity * capacity * sizeof *f->L);
-    if (f->L == NULL)
+    if (f->column == NULL || f->L == NULL)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the %lld × %lld Cholesky factor of the refit (--refit scalapack "
                        "distributes it)", (long long)capacity, (long long)capacity);
     if (keep_gram) {
@@ -55,12 +51,16 @@ int gc_refit_create(gc_refit_kind kind, int64_t capacity, int D, double ridge, i
     if (kind == GC_REFIT_SCALAPACK && keep_gram)
         return gc_fail(GC_ERR_USAGE, "--refit scalapack: the NNLS refit (--nonneg on) needs the replicated Gram matrix");
     gc_refit *f = calloc(1, sizeof *f);
-    GC_CHECK_ALLOC(f);
-    f->kind = kind;
-    f->capacity = capacity;
-    f->D = D;
-    f->ridge = ridge;
-    int status = allocate(f, keep_gram, comm);
+    int status = f ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the refit");
+    if (f != NULL) {
+        *f = (gc_refit){.kind = kind, .capacity = capacity, .D = D, .ridge = ridge};
+        status = allocate(f, keep_gram);
+    }
+    if (kind == GC_REFIT_SCALAPACK) {
+        /* Setting up the process grid is collective: no rank may be missing from it. */
+        status = gc_comm_agree(comm, status);
+        if (status == GC_OK) status = gc_refit_scalapack_create(capacity, ridge, comm, &f->dist);
+    }
     if (status != GC_OK) gc_refit_destroy(f);
     else *out = f;
     return status;
