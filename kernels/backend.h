@@ -27,6 +27,9 @@ typedef struct {
     uint64_t seed;           /* sketch matrices */
     const gc_model *models;  /* NULL for features; gmc uses all of them, other kinds the first */
     int model_count;
+    int64_t first_row;       /* global index of the first row passed: the CPU backend runs its GEMMs
+                              * on blocks aligned to the global index, padded to a fixed height, so a
+                              * row's embedding never depends on how the rows were split over ranks */
 } gc_embed_config;
 
 /* Width D of the embedding for inputs of width d. */

@@ -401,7 +401,7 @@ static int phase_embed(select_run *run)
     GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
     long sketch;
     GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &sketch));
-    gc_embed_config cfg = {run->embedding, (int)sketch, 1e-3, run->fl.seed, run->models, run->model_count};
+    gc_embed_config cfg = {run->embedding, (int)sketch, 1e-3, run->fl.seed, run->models, run->model_count, run->rows.lo};
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
     if (from_file != NULL) {

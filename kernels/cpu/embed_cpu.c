@@ -95,15 +95,16 @@ static void outer_rows(int64_t n, const float *a, int na, const float *b, int nb
 
 /* The Kronecker sketch of a ⊗ [h; 1] (backend.h): u = a R1ᵀ [n × D1], v = h R2[:, :H]ᵀ + R2[:, H]
  * [n × D2] (the bias column of R2 meets the implicit 1), then e = u ⊗ v. */
-static void sketch_rows(int64_t n, int C, int H, int D1, int D2, const float *r1, const float *r2,
-                        const float *h, cpu_workspace *ws, float *e, int64_t lde)
+/* The GEMMs run on all `rows` rows of the padded block; only rows [off, off + n) are written to e. */
+static void sketch_rows(int64_t rows, int64_t off, int64_t n, int C, int H, int D1, int D2, const float *r1,
+                        const float *r2, const float *h, cpu_workspace *ws, float *e, int64_t lde)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, D1, C, 1.0f, ws->a, C, r1, C, 0.0f, ws->u, D1);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, D2, H, 1.0f, h, H, r2, H + 1, 0.0f, ws->v, D2);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, D1, C, 1.0f, ws->a, C, r1, C, 0.0f, ws->u, D1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, D2, H, 1.0f, h, H, r2, H + 1, 0.0f, ws->v, D2);
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < n; ++r)
+    for (int64_t r = off; r < off + n; ++r)
         for (int q = 0; q < D2; ++q) ws->v[r * D2 + q] += r2[(int64_t)q * (H + 1) + H];
-    outer_rows(n, ws->u, D1, ws->v, D2, 0, e, lde);
+    outer_rows(n, ws->u + off * D1, D1, ws->v + off * D2, D2, 0, e, lde);
 }
 
 static void workspace_free(cpu_workspace *ws)
@@ -170,21 +171,34 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
     if (cfg->sketch_dim > 0) gc_sketch_factors(cfg->sketch_dim, C, H + 1, &D1, &D2);
     const int64_t batch = b->batch_rows > 0 ? b->batch_rows : CPU_BATCH_ROWS;
     cpu_workspace ws;
-    GC_TRY(workspace_create(&ws, cfg, rows < batch ? rows : batch, draws, D1, D2));
-    for (int64_t lo = 0; lo < rows; lo += batch) {
-        int64_t n = rows - lo < batch ? rows - lo : batch;
+    GC_TRY(workspace_create(&ws, cfg, batch, draws, D1, D2));
+    float *xb = malloc((size_t)batch * d * sizeof *xb);
+    if (xb == NULL) {
+        workspace_free(&ws);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the embedding workspace");
+    }
+    /* Blocks [b·batch, (b+1)·batch) of the global index, each padded with zero rows to the full
+     * height: OpenBLAS's result for a row depends on the GEMM's height and the row's place in it,
+     * and both are now the same whichever rank holds the row. */
+    for (int64_t lo = 0; lo < rows;) {
+        int64_t off = (cfg->first_row + lo) % batch, n = rows - lo < batch - off ? rows - lo : batch - off;
+        memset(xb, 0, (size_t)batch * d * sizeof *xb);
+        memcpy(xb + off * d, x + lo * d, (size_t)n * d * sizeof *xb);
+        memset(ws.a, 0, (size_t)batch * C * sizeof *ws.a);
         for (int s = 0; s < draws; ++s) {
-            const float *h = forward(&cfg->models[s], n, x + lo * d, &ws);
+            const float *h = forward(&cfg->models[s], batch, xb, &ws);
             float *eb = e + lo * D + (int64_t)s * block;
-            softmax_rows(cfg, C, n, ws.z, y + lo, s, draws, eb, D, ws.a, loss + lo, ws.p);
+            softmax_rows(cfg, C, n, ws.z + off * C, y + lo, s, draws, eb, D, ws.a + off * C, loss + lo, ws.p);
             if (cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC) continue;
             if (D1 == 0)
-                outer_rows(n, ws.a, C, h, H, 1, eb, D);
+                outer_rows(n, ws.a + off * C, C, h + off * H, H, 1, eb, D);
             else
-                sketch_rows(n, C, H, D1, D2, ws.r1 + (int64_t)s * D1 * C, ws.r2 + (int64_t)s * D2 * (H + 1), h,
+                sketch_rows(batch, off, n, C, H, D1, D2, ws.r1 + (int64_t)s * D1 * C, ws.r2 + (int64_t)s * D2 * (H + 1), h,
                             &ws, eb, D);
         }
+        lo += n;
     }
+    free(xb);
     workspace_free(&ws);
     return GC_OK;
 }

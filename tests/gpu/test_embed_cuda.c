@@ -56,7 +56,7 @@ static void gpu_matches_cpu(gc_backend *cpu, gc_backend *gpu, const embed_case *
         CHECK(gc_model_init_draw(&models[s], D_IN, t->hidden, t->n_hidden, t->classes, 42, s) == GC_OK);
         models[s].activation = t->act;
     }
-    gc_embed_config cfg = {t->kind, t->sketch, 1e-3, 9, models, t->draws};
+    gc_embed_config cfg = {t->kind, t->sketch, 1e-3, 9, models, t->draws, 0};
     const int D = gc_embedding_dim(&cfg, D_IN);
     const int64_t n = t->rows;
     gc_synthetic syn;

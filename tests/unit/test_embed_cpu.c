@@ -130,7 +130,7 @@ static void features_are_the_inputs(void)
     float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), loss[ROWS];
     int32_t y[ROWS];
     make_rows(x, y, 3, 1);
-    gc_embed_config cfg = {GC_EMBED_FEATURES, 0, 1e-3, 0, NULL, 0};
+    gc_embed_config cfg = {GC_EMBED_FEATURES, 0, 1e-3, 0, NULL, 0, 0};
     CHECK(gc_embedding_dim(&cfg, D_IN) == D_IN);
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
     CHECK(memcmp(e, x, sizeof x) == 0);
@@ -151,7 +151,7 @@ static void logits_adacore_and_lastlayer_match_closed_forms(gc_activation act, i
     make_rows(x, y, C, 2 + (uint64_t)act);
     const double delta = 1e-3;
     for (int kind = GC_EMBED_LOGITS; kind <= GC_EMBED_ADACORE; ++kind) {
-        gc_embed_config cfg = {(gc_embedding_kind)kind, 0, delta, 0, &m, 1};
+        gc_embed_config cfg = {(gc_embedding_kind)kind, 0, delta, 0, &m, 1, 0};
         int D = gc_embedding_dim(&cfg, D_IN);
         CHECK(D == (kind == GC_EMBED_LASTLAYER ? C * (H + 1) : C));
         CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
@@ -199,7 +199,7 @@ static void sketched_lastlayer_equals_the_materialised_kronecker_product(void)
     float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), loss[ROWS];
     int32_t y[ROWS];
     make_rows(x, y, C, 3);
-    gc_embed_config cfg = {GC_EMBED_LASTLAYER, D, 1e-3, seed, &m, 1};
+    gc_embed_config cfg = {GC_EMBED_LASTLAYER, D, 1e-3, seed, &m, 1, 0};
     CHECK(gc_embedding_dim(&cfg, D_IN) == D);
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
     for (int r = 0; r < ROWS; ++r) {
@@ -225,7 +225,7 @@ static void gmc_concatenates_one_sketch_per_draw(int sketch)
     float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), loss[ROWS];
     int32_t y[ROWS];
     make_rows(x, y, C, 4);
-    gc_embed_config cfg = {GC_EMBED_GMC, sketch ? 12 : 0, 1e-3, seed, m, 3};
+    gc_embed_config cfg = {GC_EMBED_GMC, sketch ? 12 : 0, 1e-3, seed, m, 3, 0};
     CHECK(gc_embedding_dim(&cfg, D_IN) == 3 * block);
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
     for (int r = 0; r < ROWS; ++r) {
@@ -254,7 +254,7 @@ static void bad_labels_and_sketches_are_errors(void)
     int32_t y[ROWS];
     make_rows(x, y, 3, 5);
     y[17] = 3;
-    gc_embed_config cfg = {GC_EMBED_LOGITS, 0, 1e-3, 0, &m, 1};
+    gc_embed_config cfg = {GC_EMBED_LOGITS, 0, 1e-3, 0, &m, 1, 0};
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_ERR_INPUT);
     CHECK(strstr(gc_error_message(), "label 3") != NULL);
     gc_error_clear();
