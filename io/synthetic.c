@@ -82,12 +82,29 @@ int32_t gc_synthetic_label(const gc_synthetic *s, int64_t row)
     return (int32_t)c;
 }
 
+/* Mode centre component·d + j: class mean plus mode offset, the same double expression whether
+ * tabulated or not, so the rows are bitwise the same either way. */
+static double centre(const gc_synthetic *s, int32_t c, uint64_t component, int j)
+{
+    const double class_scale = 2.0, mode_scale = 1.0; /* class means ~ N(0, 2²), modes ~ N(mean, 1) */
+    return class_scale * gc_rng_normal(s->seed, GC_STREAM_CLASS_MEAN, (uint64_t)c * s->d + j) +
+           mode_scale * gc_rng_normal(s->seed, GC_STREAM_MODE_OFFSET, component * s->d + j);
+}
+
 void gc_synthetic_rows(const gc_synthetic *s, int64_t lo, int64_t hi, float *x, int32_t *y)
 {
     const int d = s->d;
-    /* Class means ~ N(0, 2²), modes ~ N(class mean, 1), rows ~ N(mode, 0.5²): classes overlap a
-     * little, modes are visible clusters, near-duplicates sit 1e-3 from their mode's centre. */
-    const double class_scale = 2.0, mode_scale = 1.0, noise_scale = 0.5;
+    /* Rows ~ N(mode centre, 0.5²): classes overlap a little, modes are visible clusters,
+     * near-duplicates sit 1e-3 from their mode's centre. The centres are tabulated when the table
+     * is small (it usually is: classes·modes·d values), which leaves one normal draw per value. */
+    const double noise_scale = 0.5;
+    const uint64_t components = (uint64_t)s->classes * (uint64_t)s->modes;
+    double *table = components * (uint64_t)d <= (1u << 24) ? malloc(components * d * sizeof *table) : NULL;
+    if (table != NULL) {
+#pragma omp parallel for schedule(static)
+        for (uint64_t k = 0; k < components; ++k)
+            for (int j = 0; j < d; ++j) table[k * d + j] = centre(s, (int32_t)(k / s->modes), k, j);
+    }
 #pragma omp parallel for schedule(static)
     for (int64_t row = lo; row < hi; ++row) {
         int32_t c = gc_synthetic_label(s, row);
@@ -97,11 +114,11 @@ void gc_synthetic_rows(const gc_synthetic *s, int64_t lo, int64_t hi, float *x, 
         double noise = duplicate ? 1e-3 : noise_scale;
         float *out = x + (row - lo) * d;
         for (int j = 0; j < d; ++j) {
-            double mu = class_scale * gc_rng_normal(s->seed, GC_STREAM_CLASS_MEAN, (uint64_t)c * d + j);
-            double off = mode_scale * gc_rng_normal(s->seed, GC_STREAM_MODE_OFFSET, component * d + j);
+            double mu = table ? table[component * d + j] : centre(s, c, component, j);
             double eps = noise * gc_rng_normal(s->seed, GC_STREAM_NOISE, (uint64_t)row * d + j);
-            out[j] = (float)(mu + off + eps);
+            out[j] = (float)(mu + eps);
         }
         if (y != NULL) y[row - lo] = c;
     }
+    free(table);
 }
