@@ -16,6 +16,7 @@
 
 #include "cuda_check.h"
 #include "embed_cuda.h"
+#include "omp_cuda.h"
 
 /* Three slots: one being staged by the host while two are in flight on the GPU. */
 enum { SLOTS = 3 };
@@ -348,6 +349,10 @@ static gc_backend_ops cuda_ops_table(void)
     ops.name = "cuda";
     ops.embed = cuda_embed;
     ops.destroy = cuda_destroy;
+    ops.omp_attach = gc_cuda_omp_attach;
+    ops.omp_set_weights = gc_cuda_omp_set_weights;
+    ops.omp_best = gc_cuda_omp_best;
+    ops.omp_detach = gc_cuda_omp_detach;
     return ops;
 }
 
