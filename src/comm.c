@@ -38,6 +38,36 @@ int gc_comm_row_owner(int64_t n, int size, int64_t i)
     return (int)(i < big ? i / (base + 1) : extra + (i - big) / base);
 }
 
+int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *send, const int *send_counts,
+                             const int *send_displs, char **recv, int64_t *recv_count, const char *what)
+{
+    int P;
+    MPI_Comm_size(comm, &P);
+    *recv = NULL;
+    *recv_count = 0;
+    int *recv_counts = calloc((size_t)P, sizeof *recv_counts), *recv_displs = calloc((size_t)P, sizeof *recv_displs);
+    int status = (recv_counts && recv_displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory exchanging %s", what);
+    status = gc_comm_agree(comm, status);
+    if (status == GC_OK) {
+        MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm);
+        for (int r = 1; r < P; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
+        *recv_count = (int64_t)recv_displs[P - 1] + recv_counts[P - 1];
+        *recv = malloc((size_t)(*recv_count ? *recv_count : 1) * record_bytes);
+        status = gc_comm_agree(comm, *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving %s", what));
+    }
+    if (status == GC_OK) {
+        /* Records travel as one contiguous type so counts stay in records, not bytes. */
+        MPI_Datatype record;
+        MPI_Type_contiguous((int)record_bytes, MPI_BYTE, &record);
+        MPI_Type_commit(&record);
+        MPI_Alltoallv(send, send_counts, send_displs, record, *recv, recv_counts, recv_displs, record, comm);
+        MPI_Type_free(&record);
+    }
+    free(recv_counts);
+    free(recv_displs);
+    return status;
+}
+
 int gc_exact_sum_create(gc_exact_sum *sum, int n, double global_max_abs)
 {
     sum->n = n;

@@ -16,6 +16,12 @@ void gc_comm_row_range(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
 /* The rank whose range (above) holds global row i. */
 int gc_comm_row_owner(int64_t n, int size, int64_t i);
 
+/* Collective: every rank sends send_counts[r] records of record_bytes bytes to rank r (packed in
+ * rank order in send, at send_displs) and receives what the others send it into a new buffer
+ * *recv of *recv_count records, in rank order. `what` names the records in an out-of-memory line. */
+int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *send, const int *send_counts,
+                             const int *send_displs, char **recv, int64_t *recv_count, const char *what);
+
 /* Rank-count-independent sum of n components over all rows of all ranks. Each value is cut into
  * two integers on a grid fixed by the global maximum magnitude (2^-62 of it), so integer addition,
  * which is associative, makes the result bitwise identical for any split of the rows. */

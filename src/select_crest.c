@@ -132,14 +132,13 @@ static int exchange_members(const gc_local_rows *rows, const subset_walk *walk, 
     const int ranks = rows->size, D = rows->D;
     const int64_t B = last - first, lo = rows->lo, hi = rows->lo + rows->n_local;
     const size_t rec = sizeof(member_header) + (size_t)D * sizeof(float);
-    int *send_counts = calloc((size_t)ranks, sizeof(int)), *recv_counts = calloc((size_t)ranks, sizeof(int));
-    int *send_displs = calloc((size_t)ranks, sizeof(int)), *recv_displs = calloc((size_t)ranks, sizeof(int));
+    int *send_counts = calloc((size_t)ranks, sizeof(int)), *send_displs = calloc((size_t)ranks, sizeof(int));
     int *fill = calloc((size_t)ranks, sizeof(int));
     int64_t *count = calloc((size_t)B, sizeof *count), *offset = calloc((size_t)B, sizeof *offset);
     int64_t *members = NULL;
     char *send = NULL;
     *recv = NULL;
-    int status = (send_counts && recv_counts && send_displs && recv_displs && fill && count && offset)
+    int status = (send_counts && send_displs && fill && count && offset)
                  ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the subset exchange");
     if (status == GC_OK) {
         /* First walk: how many members each subset has here. */
@@ -175,25 +174,11 @@ static int exchange_members(const gc_local_rows *rows, const subset_walk *walk, 
         }
     }
     status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) {
-        MPI_Datatype record;
-        MPI_Type_contiguous((int)rec, MPI_BYTE, &record);
-        MPI_Type_commit(&record);
-        MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, rows->comm);
-        for (int r = 1; r < ranks; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
-        *recv_count = (int64_t)recv_displs[ranks - 1] + recv_counts[ranks - 1];
-        *recv = malloc((size_t)(*recv_count ? *recv_count : 1) * rec);
-        status = *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving subset rows");
-        status = gc_comm_agree(rows->comm, status);
-        if (status == GC_OK)
-            MPI_Alltoallv(send, send_counts, send_displs, record, *recv, recv_counts, recv_displs, record,
-                          rows->comm);
-        MPI_Type_free(&record);
-    }
+    if (status == GC_OK)
+        status = gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, recv, recv_count,
+                                          "subset rows");
     free(send_counts);
-    free(recv_counts);
     free(send_displs);
-    free(recv_displs);
     free(fill);
     free(count);
     free(offset);

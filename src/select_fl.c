@@ -170,13 +170,12 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
 {
     const int P = rows->size, D = rows->D;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
-    int *send_counts = calloc((size_t)P, sizeof(int)), *recv_counts = calloc((size_t)P, sizeof(int));
-    int *send_displs = calloc((size_t)P, sizeof(int)), *recv_displs = calloc((size_t)P, sizeof(int));
+    int *send_counts = calloc((size_t)P, sizeof(int)), *send_displs = calloc((size_t)P, sizeof(int));
     int32_t *part = malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *part);
     int64_t *seen = calloc((size_t)plan->groups, sizeof *seen);
     char *send = NULL;
     *recv = NULL;
-    int status = (send_counts && recv_counts && send_displs && recv_displs && part && seen) ? GC_OK
+    int status = (send_counts && send_displs && part && seen) ? GC_OK
                  : gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
     for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
         int g = group_of(rows, opt->per_class, i);
@@ -206,26 +205,12 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
         free(fill);
     }
     status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) {
-        MPI_Datatype record;
-        MPI_Type_contiguous((int)rec, MPI_BYTE, &record);
-        MPI_Type_commit(&record);
-        MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, rows->comm);
-        for (int r = 1; r < P; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
-        *recv_count = recv_displs[P - 1] + recv_counts[P - 1];
-        *recv = malloc((size_t)(*recv_count ? *recv_count : 1) * rec);
-        status = *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving partition rows");
-        status = gc_comm_agree(rows->comm, status);
-        if (status == GC_OK)
-            MPI_Alltoallv(send, send_counts, send_displs, record, *recv, recv_counts, recv_displs,
-                          record, rows->comm);
-        MPI_Type_free(&record);
-    }
+    if (status == GC_OK)
+        status = gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, recv, recv_count,
+                                          "partition rows");
     free(send);
     free(send_counts);
-    free(recv_counts);
     free(send_displs);
-    free(recv_displs);
     free(part);
     free(seen);
     return status;
