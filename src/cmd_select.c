@@ -60,7 +60,7 @@ static const gc_option_spec select_options[] = {
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
     {"out", GC_OPT_VALUE, NULL, "FILE", "coreset file to write (HDF5)"},
     {"checkpoint", GC_OPT_VALUE, NULL, "DIR", "keep restart state here; the same command run again resumes where it stopped"},
-    {"checkpoint-every", GC_OPT_VALUE, "1", "N", "flush the selection log to disk every N finished partitions"},
+    {"checkpoint-every", GC_OPT_VALUE, "1", "N", "fsync the selection log every N records (facility-location partitions or OMP passes)"},
     {"timings", GC_OPT_VALUE, NULL, "FILE", "write per-phase min/mean/max seconds, bytes and GB/s over ranks as JSON"},
     {"quiet", GC_OPT_FLAG, "off", NULL, "print errors and warnings only"},
     {"verbose", GC_OPT_FLAG, "off", NULL, "print more detail"},
@@ -443,6 +443,7 @@ static int phase_select(select_run *run)
     if (strcmp(run->selector_name, "omp") == 0) {
         run->omp.k = run->k;
         run->omp.backend = run->backend;
+        run->omp.checkpoint = run->checkpointing ? &run->checkpoint : NULL;
         GC_TRY(gc_select_omp(&run->rows, &run->omp, &run->coreset));
     } else {
         run->fl.device_id = run->backend->device_id;

@@ -253,10 +253,55 @@ static int refit(const gc_omp_options *opt, gc_refit *f, const double *atoms, co
     return GC_OK;
 }
 
+/* Restart: after each pass every rank logs the global indices of the atoms the pass added (record
+ * id = problem; a problem's records concatenate in order). Replaying them (the owners broadcast, every rank appends and refits, no
+ * scoring) rebuilds the factor, γ and r exactly: the same operations in the same order. */
+typedef struct {
+    int problems;
+    int64_t *count;    /* [problems] atoms in the newest intact record */
+    int64_t **atoms;   /* [problems] their global indices */
+} omp_log;
+
+static void remember_atoms(void *ctx, int64_t id, const void *payload, size_t bytes)
+{
+    omp_log *log = ctx;
+    if (id < 0 || id >= log->problems || bytes % sizeof(int64_t) != 0 || log->count[id] < 0) return;
+    int64_t n = (int64_t)(bytes / sizeof(int64_t));
+    int64_t *grown = realloc(log->atoms[id], (size_t)(log->count[id] + n) * sizeof *grown);
+    if (grown == NULL) { /* keep what came before: a shorter replay only costs recomputing */
+        return;
+    }
+    memcpy(grown + log->count[id], payload, bytes);
+    log->atoms[id] = grown;
+    log->count[id] += n;
+}
+
+/* Collective: this rank's log, then per problem the shortest count over ranks (a job killed
+ * mid-write may have left ranks one record apart; their lists agree on every common prefix). */
+static int load_omp_log(const gc_omp_options *opt, MPI_Comm comm, int problems, omp_log *log)
+{
+    log->problems = problems;
+    log->count = calloc((size_t)problems, sizeof *log->count);
+    log->atoms = calloc((size_t)problems, sizeof *log->atoms);
+    int status = (log->count && log->atoms) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the OMP log");
+    if (status == GC_OK && opt->checkpoint != NULL) status = gc_checkpoint_load(opt->checkpoint, "omp-atoms", remember_atoms, log);
+    status = gc_comm_agree(comm, status);
+    if (status == GC_OK && MPI_Allreduce(MPI_IN_PLACE, log->count, problems, MPI_INT64_T, MPI_MIN, comm) != MPI_SUCCESS)
+        status = gc_fail(GC_ERR_LIB, "MPI error agreeing on the OMP checkpoint");
+    return status;
+}
+
+static void free_omp_log(omp_log *log)
+{
+    for (int g = 0; log->atoms && g < log->problems; ++g) free(log->atoms[g]);
+    free(log->atoms);
+    free(log->count);
+}
+
 /* One OMP problem: target g, at most `budget` atoms written from coreset slot *slot on. On return
  * r holds its final residual and *slot is past its atoms. Collective. */
-static int run_problem(omp_context *ctx, int g, int64_t budget, const double *target, gc_coreset *cs,
-                       int64_t *slot, double *r)
+static int run_problem(omp_context *ctx, int g, int64_t budget, const double *target, const omp_log *log,
+                       gc_coreset *cs, int64_t *slot, double *r)
 {
     const gc_local_rows *rows = ctx->rows;
     const gc_omp_options *opt = ctx->opt;
@@ -276,19 +321,24 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
         status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld atoms", (long long)budget);
     status = gc_comm_agree(rows->comm, status);
 
-    int64_t m = 0;
+    int64_t m = 0, replay = log->count[g] < budget ? log->count[g] : budget;
     int local_status = GC_OK, dependent = 0, exhausted = 0;
     double rel = g_norm / scale;
     while (status == GC_OK && m < budget && rel > opt->tol && !dependent && !exhausted) {
         int want = (int)(budget - m < opt->batch ? budget - m : opt->batch);
-        if (local_status == GC_OK) local_status = score_pass(ctx, &s, r, want); /* keeps an earlier failure */
-        status = gc_comm_agree(rows->comm, local_status);
-        if (status != GC_OK) break;
-        t0 = MPI_Wtime();
-        int rc = MPI_Allreduce(ctx->local, ctx->global, 1, ctx->list_type, ctx->merge_op, rows->comm);
-        if (rc != MPI_SUCCESS) status = gc_fail(GC_ERR_LIB, "MPI error merging the OMP candidates");
-        ctx->stats.merge_s += MPI_Wtime() - t0;
-        exhausted = status == GC_OK && ctx->global[0].index == INT64_MAX;
+        if (m < replay) { /* restart: the logged atoms stand in for this pass's winners */
+            want = (int)(replay - m < want ? replay - m : want);
+            for (int t = 0; t < want; ++t) ctx->global[t].index = log->atoms[g][m + t];
+        } else {
+            if (local_status == GC_OK) local_status = score_pass(ctx, &s, r, want); /* keeps an earlier failure */
+            status = gc_comm_agree(rows->comm, local_status);
+            if (status != GC_OK) break;
+            t0 = MPI_Wtime();
+            int rc = MPI_Allreduce(ctx->local, ctx->global, 1, ctx->list_type, ctx->merge_op, rows->comm);
+            if (rc != MPI_SUCCESS) status = gc_fail(GC_ERR_LIB, "MPI error merging the OMP candidates");
+            ctx->stats.merge_s += MPI_Wtime() - t0;
+            exhausted = status == GC_OK && ctx->global[0].index == INT64_MAX;
+        }
         int added = 0;
         for (int t = 0; t < want && status == GC_OK && ctx->global[t].index != INT64_MAX && rel > opt->tol; ++t) {
             atom_header h;
@@ -311,6 +361,9 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
             ++added;
         }
         dependent = status == GC_OK && !exhausted && added == 0;
+        if (status == GC_OK && opt->checkpoint != NULL && m > replay && added > 0)
+            local_status = gc_checkpoint_append(opt->checkpoint, g, cs->index + start + m - added,
+                                                (size_t)added * sizeof(int64_t));
     }
     status = gc_comm_agree(rows->comm, status != GC_OK ? status : local_status);
     for (int64_t j = 0; j < m; ++j) cs->weight[start + j] = gamma[j];
@@ -359,12 +412,17 @@ int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_cores
         gc_info("select: orthogonal matching pursuit, %d problem(s), λ = %g, %s, %d atom(s) per pass, scoring on %s",
                 problems, opt->ridge, opt->nonneg ? "nonnegative (NNLS)" : "least squares", opt->batch,
                 has_device_ops(opt->backend) ? opt->backend->description : "the CPU");
+    omp_log log = {0, NULL, NULL};
+    if (status == GC_OK) status = load_omp_log(opt, rows->comm, problems, &log);
+    int64_t resumed = 0;
+    for (int g = 0; status == GC_OK && g < problems; ++g) resumed += log.count[g];
+    if (resumed > 0) gc_info("select: resuming OMP from the checkpoint: %lld logged atoms replayed without scoring", (long long)resumed);
     double start_s = MPI_Wtime();
     int64_t slot = 0;
     for (int g = 0; g < problems && status == GC_OK; ++g) {
         const double *target = targets + (size_t)g * D;
         memcpy(r, target, (size_t)D * sizeof *r);
-        if (budgets[g] > 0) status = run_problem(&ctx, g, budgets[g], target, cs, &slot, r);
+        if (budgets[g] > 0) status = run_problem(&ctx, g, budgets[g], target, &log, cs, &slot, r);
         for (int j = 0; j < D; ++j) {
             r_total[j] += r[j];
             g_total[j] += target[j];
@@ -381,6 +439,7 @@ int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_cores
                 st->merge_s, st->refit_s, st->attach_s);
         if (opt->stats != NULL) *opt->stats = ctx.stats;
     }
+    free_omp_log(&log);
     context_destroy(&ctx);
     free(sizes);
     free(budgets);

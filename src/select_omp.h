@@ -7,6 +7,7 @@
 #define GC_SELECT_OMP_H
 
 #include "../kernels/backend.h"
+#include "checkpoint.h"
 #include "coreset.h"
 #include "refit.h"
 
@@ -33,6 +34,8 @@ typedef struct {
     gc_refit_kind refit;
     gc_backend *backend;    /* scores on its device when it has the OMP ops, else on the CPU */
     gc_omp_stats *stats;    /* optional, filled on return */
+    gc_checkpoint *checkpoint; /* NULL: no restart state; else the atoms of each problem are logged
+                                * after every pass and replayed (no scoring) on a restart */
 } gc_omp_options;
 
 /* Collective. Fills cs (allocated here) on every rank: index, label, loss, embedding in selection

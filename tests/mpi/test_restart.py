@@ -74,3 +74,35 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
     proc = run_gradcore(["select", "--data", "synthetic:n=2000,d=4,classes=2,seed=1", "--k", 20,
                          "--out", tmp_path / "c.h5", "--checkpoint", checkpoint], np_=3, check=False)
     assert proc.returncode == 2 and "2 ranks" in proc.stderr
+
+
+OMP_ARGS = ["select", "--data", "synthetic:n=300000,d=64,classes=10,seed=4", "--embedding", "features",
+            "--selector", "omp", "--k", 3000, "--ridge", "1e-3"]
+
+
+def test_killed_omp_run_replays_its_atoms_to_the_identical_coreset(tmp_path):
+    """OMP logs each pass's atoms; a resumed run replays them (owners broadcast, every rank refits,
+    no scoring) and continues: the coreset equals an uninterrupted run's."""
+    ref = tmp_path / "ref.h5"
+    run_gradcore(OMP_ARGS + ["--out", ref, "--quiet"], np_=4)
+    checkpoint, out = tmp_path / "ck", tmp_path / "cs.h5"
+    args = OMP_ARGS + ["--out", out, "--checkpoint", checkpoint]
+    env = dict(os.environ, **MPI_ENV)
+    proc = subprocess.Popen(["mpirun", "-q", "--oversubscribe", "-np", "4", BIN] + [str(a) for a in args], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = checkpoint / "omp-atoms-r0.log"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not (log.exists() and log.stat().st_size > 0):
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=120)
+    assert not out.exists()
+    resumed = run_gradcore(args, np_=4)
+    lines = [l for l in resumed.stderr.splitlines() if "logged atoms replayed" in l]
+    assert lines, resumed.stderr
+    replayed = int(lines[0].split(":")[2].split()[0])
+    assert 0 < replayed < 3000
+    a, b = read_coreset(ref), read_coreset(out)
+    for key in ("index", "weight", "label", "gain"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
