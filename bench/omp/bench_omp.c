@@ -104,8 +104,11 @@ int main(int argc, char **argv)
             break;
         }
     }
-    gc_backend device = {.device_id = -1}, *backend = NULL;
+    gc_backend *backend = NULL;
     int status = GC_OK;
+#ifdef GC_HAVE_CUDA
+    gc_backend device = {.device_id = -1};
+#endif
     if (cuda) {
 #ifdef GC_HAVE_CUDA
         int count = gc_backend_cuda_device_count();
