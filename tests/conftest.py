@@ -43,6 +43,17 @@ def write_dataset(path, X, y, num_classes=None, chunks=None, compression=None, i
             f.attrs["num_classes"] = num_classes
 
 
+def write_clusters(path, n, d, classes, seed, centers, spread):
+    """Rows around `centers` random centres (N(0, spread²) each), unit noise, random labels; returns
+    X (float32 as written) and y."""
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(centers, d)) * spread
+    X = (c[rng.integers(0, centers, n)] + rng.normal(size=(n, d))).astype(np.float32)
+    y = rng.integers(0, classes, n).astype(np.int32)
+    write_dataset(path, X, y, num_classes=classes)
+    return X, y
+
+
 @pytest.fixture
 def gradcore():
     return run_gradcore

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import read_coreset, run_gradcore, write_dataset
+from conftest import read_coreset, run_gradcore, write_clusters
 from reference.test_fl_oracles import brute_force_greedy, distances
 
 STREAM_RANDOM_SUBSET, STREAM_SUBSET = 9, 11
@@ -60,12 +60,8 @@ def draw_subset(s, n, r, seed, kept):
 
 
 def dataset(tmp_path, n=1200, d=6, classes=4, seed=5):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(8, d)) * 2
-    X = (centers[rng.integers(0, 8, n)] + rng.normal(size=(n, d))).astype(np.float32)
-    y = rng.integers(0, classes, n).astype(np.int32)
     path = tmp_path / f"data{seed}.h5"
-    write_dataset(path, X, y, num_classes=classes)
+    write_clusters(path, n, d, classes, seed, centers=8, spread=2)
     return path
 
 

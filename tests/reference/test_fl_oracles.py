@@ -5,7 +5,7 @@ brute-force nearest-element counts and sum to N."""
 import numpy as np
 import pytest
 
-from conftest import read_coreset, run_gradcore, write_dataset
+from conftest import read_coreset, run_gradcore, write_clusters
 
 
 def brute_force_greedy(S, k, w=None):
@@ -24,12 +24,8 @@ def brute_force_greedy(S, k, w=None):
 
 
 def problem(tmp_path, n, d, seed, classes=1):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(6, d)) * 3
-    X = (centers[rng.integers(0, 6, n)] + rng.normal(size=(n, d))).astype(np.float32)
-    y = rng.integers(0, classes, n).astype(np.int32)
     path = tmp_path / f"p{seed}.h5"
-    write_dataset(path, X, y, num_classes=classes)
+    X, y = write_clusters(path, n, d, classes, seed, centers=6, spread=3)
     return path, X.astype(np.float64), y
 
 
