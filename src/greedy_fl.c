@@ -80,6 +80,27 @@ static void cover(const double *S, double *cur, int64_t m, int64_t j)
         if (col[i] > cur[i]) cur[i] = col[i];
 }
 
+/* What a greedy run has chosen so far, and the objective it has reached. */
+typedef struct {
+    int64_t *selected;
+    double *gains;
+    int64_t *count;
+    double objective, total_weight;
+} greedy_trace;
+
+/* Step `step` takes position j with gain g: record it, raise the coverage, and say whether a cover
+ * target is now reached (the run then stops). */
+static int take_step(const gc_fl_problem *p, const double *S, double *cur, greedy_trace *t, int64_t step, int64_t j,
+                     double g)
+{
+    t->selected[step] = j;
+    t->gains[step] = g;
+    cover(S, cur, p->m, j);
+    *t->count = step + 1;
+    t->objective += g;
+    return gc_cover_reached(p, t->total_weight, t->objective);
+}
+
 static int lazy_greedy(const gc_fl_problem *p, const double *S, double *cur, int64_t kappa, int64_t *selected,
                        double *gains, int64_t *count)
 {
@@ -100,7 +121,7 @@ static int lazy_greedy(const gc_fl_problem *p, const double *S, double *cur, int
     }
     for (int64_t i = m / 2 - 1; i >= 0; --i) sift_down(heap, m, i);
     int64_t size = m;
-    double objective = 0.0, total_weight = gc_fl_total_weight(p);
+    greedy_trace trace = {selected, gains, count, 0.0, gc_fl_total_weight(p)};
     *count = 0;
     for (int64_t step = 0; step < kappa; ++step) {
         /* Re-evaluate the top until its bound was computed in this step: then no other element
@@ -110,14 +131,10 @@ static int lazy_greedy(const gc_fl_problem *p, const double *S, double *cur, int
             fresh_at[heap[0].pos] = step;
             sift_down(heap, size, 0);
         }
-        selected[step] = heap[0].pos;
-        gains[step] = heap[0].bound;
+        heap_entry top = heap[0];
         heap[0] = heap[--size];
         sift_down(heap, size, 0);
-        cover(S, cur, m, selected[step]);
-        *count = step + 1;
-        objective += gains[step];
-        if (gc_cover_reached(p, total_weight, objective)) break;
+        if (take_step(p, S, cur, &trace, step, top.pos, top.bound)) break;
     }
     free(heap);
     free(fresh_at);
@@ -138,7 +155,7 @@ static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cu
     }
     for (int64_t j = 0; j < m; ++j) rest[j] = j;
     int64_t size = m;
-    double objective = 0.0, total_weight = gc_fl_total_weight(p);
+    greedy_trace trace = {selected, gains, count, 0.0, gc_fl_total_weight(p)};
     *count = 0;
     for (int64_t step = 0; step < kappa; ++step) {
         int64_t s = sample < size ? sample : size;
@@ -149,13 +166,10 @@ static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cu
         for (int64_t t = 1; t < s; ++t)
             if (sample_gain[t] > sample_gain[best] || (sample_gain[t] == sample_gain[best] && rest[t] < rest[best]))
                 best = t;
-        selected[step] = rest[best];
-        gains[step] = sample_gain[best];
+        int64_t j = rest[best];
+        double g = sample_gain[best];
         rest[best] = rest[--size];
-        cover(S, cur, m, selected[step]);
-        *count = step + 1;
-        objective += gains[step];
-        if (gc_cover_reached(p, total_weight, objective)) break;
+        if (take_step(p, S, cur, &trace, step, j, g)) break;
     }
     free(rest);
     free(sample_gain);

@@ -226,6 +226,7 @@ static const row_header *header_at(const record_view *v, int64_t i)
     return (const row_header *)(const void *)(v->base + (size_t)i * v->rec);
 }
 
+/* qsort has no context argument: the records the comparators below look at. */
 static record_view sort_view;
 
 static int by_partition_then_index(const void *a, const void *b)
@@ -375,14 +376,13 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
     return status;
 }
 
-static record_view cand_view;
 
 /* Within a group: by greedy order for a single partition, by global index for the merge. */
 static int by_group_then_index(const void *a, const void *b)
 {
     candidate_header x, y;
-    memcpy(&x, cand_view.base + (size_t)(*(const int64_t *)a) * cand_view.rec, sizeof x);
-    memcpy(&y, cand_view.base + (size_t)(*(const int64_t *)b) * cand_view.rec, sizeof y);
+    memcpy(&x, sort_view.base + (size_t)(*(const int64_t *)a) * sort_view.rec, sizeof x);
+    memcpy(&y, sort_view.base + (size_t)(*(const int64_t *)b) * sort_view.rec, sizeof y);
     if (x.group != y.group) return x.group < y.group ? -1 : 1;
     return (x.index > y.index) - (x.index < y.index);
 }
@@ -390,8 +390,8 @@ static int by_group_then_index(const void *a, const void *b)
 static int by_group_then_order(const void *a, const void *b)
 {
     candidate_header x, y;
-    memcpy(&x, cand_view.base + (size_t)(*(const int64_t *)a) * cand_view.rec, sizeof x);
-    memcpy(&y, cand_view.base + (size_t)(*(const int64_t *)b) * cand_view.rec, sizeof y);
+    memcpy(&x, sort_view.base + (size_t)(*(const int64_t *)a) * sort_view.rec, sizeof x);
+    memcpy(&y, sort_view.base + (size_t)(*(const int64_t *)b) * sort_view.rec, sizeof y);
     if (x.group != y.group) return x.group < y.group ? -1 : 1;
     return x.order - y.order;
 }
@@ -457,21 +457,19 @@ typedef struct {
     int64_t n;
 } merge_set;
 
-static const char *sort_all;
-static size_t sort_crec;
 
 static int by_partition_then_order(const void *a, const void *b)
 {
-    candidate_header x = header_of(sort_all, sort_crec, *(const int64_t *)a);
-    candidate_header y = header_of(sort_all, sort_crec, *(const int64_t *)b);
+    candidate_header x = header_of(sort_view.base, sort_view.rec, *(const int64_t *)a);
+    candidate_header y = header_of(sort_view.base, sort_view.rec, *(const int64_t *)b);
     if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
     return x.order - y.order;
 }
 
 static int by_partition_then_global_index(const void *a, const void *b)
 {
-    candidate_header x = header_of(sort_all, sort_crec, *(const int64_t *)a);
-    candidate_header y = header_of(sort_all, sort_crec, *(const int64_t *)b);
+    candidate_header x = header_of(sort_view.base, sort_view.rec, *(const int64_t *)a);
+    candidate_header y = header_of(sort_view.base, sort_view.rec, *(const int64_t *)b);
     if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
     return (x.index > y.index) - (x.index < y.index);
 }
@@ -491,8 +489,7 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
         return gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
     }
     memcpy(rec, group_rec, (size_t)m * sizeof *rec);
-    sort_all = all;
-    sort_crec = crec;
+    sort_view = (record_view){all, crec};
     qsort(rec, (size_t)m, sizeof *rec, by_partition_then_global_index);
     int64_t count = 0;
     int status = GC_OK;
@@ -592,7 +589,7 @@ static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const 
     int64_t *order = malloc((size_t)(count ? count : 1) * sizeof *order);
     GC_CHECK_ALLOC(order);
     for (int64_t i = 0; i < count; ++i) order[i] = i;
-    cand_view = (record_view){all, crec};
+    sort_view = (record_view){all, crec};
     int status = GC_OK;
     int64_t slot = 0;
     /* Groups are contiguous under both orders; the merge needs global-index order. */
@@ -610,13 +607,12 @@ static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const 
         int64_t m = b - a, kg = plan->budgets[g] < m ? plan->budgets[g] : m;
         if (opt->epsilon > 0.0) {
             /* Submodular cover: every partition met its share of ε; their union is the coreset. */
-            sort_all = all;
-            sort_crec = crec;
+            sort_view = (record_view){all, crec};
             qsort(order + a, (size_t)m, sizeof *order, by_partition_then_order);
             for (int64_t t = 0; t < m; ++t)
                 take_candidate(cs, slot++, all + (size_t)order[a + t] * crec, header_of(all, crec, order[a + t]).gain);
         } else if (plan->parts[g] == 1) {
-            cand_view = (record_view){all, crec};
+            sort_view = (record_view){all, crec};
             qsort(order + a, (size_t)m, sizeof *order, by_group_then_order);
             for (int64_t t = 0; t < kg; ++t) {
                 candidate_header x;
