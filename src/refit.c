@@ -86,14 +86,26 @@ static int append_replicated(gc_refit *f, const double *atoms, int *accepted)
     return GC_OK;
 }
 
-int gc_refit_append(gc_refit *f, const double *atoms, double rhs, int *accepted)
+int gc_refit_append(gc_refit *f, const double *atoms, int64_t count, const double *rhs, int64_t *taken)
 {
-    if (f->m >= f->capacity) return gc_fail(GC_ERR_LIB, "refit: more than %lld atoms", (long long)f->capacity);
-    if (f->dist != NULL) GC_TRY(gc_refit_scalapack_append(f->dist, f->m, f->D, atoms, accepted));
-    else GC_TRY(append_replicated(f, atoms, accepted));
-    if (*accepted) f->rhs[f->m++] = rhs;
+    *taken = 0;
+    if (f->m + count > f->capacity) return gc_fail(GC_ERR_LIB, "refit: more than %lld atoms", (long long)f->capacity);
+    if (f->dist != NULL) {
+        GC_TRY(gc_refit_scalapack_append(f->dist, f->m, count, f->D, atoms, taken));
+    } else {
+        int accepted = 1;
+        while (*taken < count && accepted) {
+            GC_TRY(append_replicated(f, atoms, &accepted));
+            if (accepted) f->rhs[f->m++] = rhs[(*taken)++];
+        }
+        return GC_OK;
+    }
+    memcpy(f->rhs + f->m, rhs, (size_t)*taken * sizeof *rhs);
+    f->m += *taken;
     return GC_OK;
 }
+
+int gc_refit_is_distributed(const gc_refit *f) { return f->dist != NULL; }
 
 int gc_refit_solve(gc_refit *f, double *gamma)
 {

@@ -27,13 +27,17 @@ typedef struct gc_refit gc_refit;
  * (replicated only), for the NNLS refit. */
 int gc_refit_create(gc_refit_kind kind, int64_t capacity, int D, double ridge, int keep_gram, MPI_Comm comm,
                     gc_refit **out);
-/* Appends atom m = gc_refit_count(): its embedding is atoms[m·D … m·D + D) (the earlier rows are the
- * atoms already in), rhs = ⟨a, g⟩. *accepted = 0 leaves the factor as it was when the atom depends
- * on the earlier ones (see GC_REFIT_DEPENDENT). Collective for ScaLAPACK. */
-int gc_refit_append(gc_refit *f, const double *atoms, double rhs, int *accepted);
+/* Appends atoms m … m+count−1 (m = gc_refit_count()), whose embeddings are atoms[m·D …) after the
+ * atoms already in, with rhs[t] = ⟨a_{m+t}, g⟩, for as long as they are independent: *taken atoms
+ * go in, and when *taken < count, atom m + *taken depends on the ones before it (see
+ * GC_REFIT_DEPENDENT) and the factor ends before it. Collective for ScaLAPACK. */
+int gc_refit_append(gc_refit *f, const double *atoms, int64_t count, const double *rhs, int64_t *taken);
 /* γ[0..m) on every rank (unconstrained). Collective for ScaLAPACK. */
 int gc_refit_solve(gc_refit *f, double *gamma);
 int64_t gc_refit_count(const gc_refit *f);
+/* ScaLAPACK: each solve is a latency-bound distributed triangular solve, so callers append a whole
+ * pass's atoms before solving; the replicated factor solves after every atom. */
+int gc_refit_is_distributed(const gc_refit *f);
 /* E_IᵀE_I + λI (lower triangle, column-major, leading dimension *ld) and E_Iᵀg, with keep_gram. */
 const double *gc_refit_gram(const gc_refit *f, int *ld);
 const double *gc_refit_rhs(const gc_refit *f);
@@ -42,7 +46,8 @@ void gc_refit_destroy(gc_refit *f);
 /* The distributed implementation (refit_scalapack.c), reached through the functions above. */
 typedef struct gc_refit_scalapack gc_refit_scalapack;
 int gc_refit_scalapack_create(int64_t capacity, double ridge, MPI_Comm comm, gc_refit_scalapack **out);
-int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m, int D, const double *atoms, int *accepted);
+int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m, int64_t count, int D, const double *atoms,
+                              int64_t *taken);
 int gc_refit_scalapack_solve(gc_refit_scalapack *s, int64_t m, const double *rhs, double *gamma);
 void gc_refit_scalapack_destroy(gc_refit_scalapack *s);
 

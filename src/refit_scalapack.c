@@ -1,8 +1,10 @@
 /* The refit's Cholesky factor block-cyclic over a BLACS process grid (DESIGN §4, coresets of more
- * than about 20,000 atoms). Appending atom m is the one-row case of the blocked update
- *   L₂₁ = G₂₁ L₁₁⁻ᵀ (pdtrsm),  L₂₂ L₂₂ᵀ = G₂₂ − L₂₁L₂₁ᵀ (pdsyrk, then the square root of that 1 × 1 block),
+ * than about 20,000 atoms). Appending atoms m … m+b−1 is the blocked update
+ *   L₂₁ = G₂₁ L₁₁⁻ᵀ (pdtrsm),  L₂₂ L₂₂ᵀ = G₂₂ − L₂₁L₂₁ᵀ (pdsyrk, then a replicated Cholesky of that b × b block),
  * and the weights come from pdpotrs. Each rank computes the Gram entries of the blocks it owns
- * from the replicated atom embeddings, so the k × k matrices never exist on one rank. */
+ * from the replicated atom embeddings, so the k × k matrices never exist on one rank. A pass's
+ * atoms go in as one block, which is what makes coresets of 50,000 atoms affordable: appended one
+ * at a time, every atom costs a latency-bound distributed triangular solve. */
 #include "refit.h"
 
 #include "error.h"
@@ -34,7 +36,7 @@ void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k, co
 void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia, const int *ja,
               const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info);
 
-/* Atoms per block: 64 for big factors, smaller for small ones so that even a test-sized coreset is
+/* Atoms per ScaLAPACK block: 64 for big factors, smaller for small ones so that even a test-sized coreset is
  * spread over every process of the grid. */
 #define BLOCK_MAX 64
 
@@ -95,37 +97,63 @@ int gc_refit_scalapack_create(int64_t capacity, double ridge, MPI_Comm comm, gc_
     return GC_OK;
 }
 
-int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m64, int D, const double *atoms, int *accepted)
+/* Entry (i, j) of the factor's local array, on the process that owns it. */
+static double *entry(gc_refit_scalapack *s, int i, int j)
 {
-    const int m = (int)m64, row = m + 1, one = 1, lld = s->desc_a[8];
-    const double *a = atoms + (size_t)m * D;
-    double aa = cblas_ddot(D, a, 1, a, 1) + s->ridge;
-    /* Row m of the Gram matrix, entries (m, j ≤ m), on the processes owning them. */
-    if (owner(m, s->nb, s->nprow) == s->myrow) {
-        int li = local_index(m, s->nb, s->nprow);
-        for (int j = s->mycol * s->nb; j <= m; j += s->nb * s->npcol)
-            for (int t = j; t < j + s->nb && t <= m; ++t)
-                s->a[li + (size_t)local_index(t, s->nb, s->npcol) * lld] =
-                    t == m ? aa : cblas_ddot(D, a, 1, atoms + (size_t)t * D, 1);
+    return s->a + local_index(i, s->nb, s->nprow) + (size_t)local_index(j, s->nb, s->npcol) * s->desc_a[8];
+}
+
+static int owns(const gc_refit_scalapack *s, int i, int j)
+{
+    return owner(i, s->nb, s->nprow) == s->myrow && owner(j, s->nb, s->npcol) == s->mycol;
+}
+
+int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m64, int64_t count64, int D, const double *atoms,
+                              int64_t *taken)
+{
+    const int m = (int)m64, b = (int)count64, row = m + 1, one = 1;
+    *taken = 0;
+    /* Rows m … m+b−1 of the Gram matrix (lower triangle), each entry on the process owning it. */
+    for (int i = m; i < m + b; ++i) {
+        if (owner(i, s->nb, s->nprow) != s->myrow) continue;
+        const double *a = atoms + (size_t)i * D;
+        for (int j = s->mycol * s->nb; j <= i; j += s->nb * s->npcol)
+            for (int t = j; t < j + s->nb && t <= i; ++t)
+                *entry(s, i, t) = cblas_ddot(D, a, 1, atoms + (size_t)t * D, 1) + (t == i ? s->ridge : 0.0);
     }
-    if (m > 0) {
+    if (m > 0) { /* L₂₁ = G₂₁ L₁₁⁻ᵀ, then the Schur complement G₂₂ − L₂₁L₂₁ᵀ */
         const double plus = 1.0, minus = -1.0;
-        pdtrsm_("R", "L", "T", "N", &one, &m, &plus, s->a, &one, &one, s->desc_a, s->a, &row, &one, s->desc_a);
-        pdsyrk_("L", "N", &one, &m, &minus, s->a, &row, &one, s->desc_a, &plus, s->a, &row, &row, s->desc_a);
+        pdtrsm_("R", "L", "T", "N", &b, &m, &plus, s->a, &one, &one, s->desc_a, s->a, &row, &one, s->desc_a);
+        pdsyrk_("L", "N", &b, &m, &minus, s->a, &row, &one, s->desc_a, &plus, s->a, &row, &row, s->desc_a);
     }
-    /* The pivot² lives on one process; all need it to take the same branch. */
-    int prow = owner(m, s->nb, s->nprow), pcol = owner(m, s->nb, s->npcol);
-    double pivot = 0.0;
-    if (s->myrow == prow && s->mycol == pcol)
-        pivot = s->a[local_index(m, s->nb, s->nprow) + (size_t)local_index(m, s->nb, s->npcol) * lld];
-    GC_CHECK_MPI(MPI_Bcast(&pivot, 1, MPI_DOUBLE, Cblacs_pnum(s->context, prow, pcol), s->comm));
-    *accepted = pivot > GC_REFIT_DEPENDENT * aa;
-    /* The 1 × 1 Cholesky factor of the pivot block is its square root; pdpotrf cannot take it,
-     * as it wants blocks that start on a block boundary (IA − 1 ≡ 0 mod MB). A rejected atom's row
-     * is overwritten by the next atom. */
-    if (*accepted && s->myrow == prow && s->mycol == pcol)
-        s->a[local_index(m, s->nb, s->nprow) + (size_t)local_index(m, s->nb, s->npcol) * lld] = sqrt(pivot);
-    return GC_OK;
+    /* The b × b Schur complement, replicated (every entry has one owner, zeros elsewhere: the sum
+     * is exact), is factored on every rank alike with the replicated refit's dependence test.
+     * pdpotrf cannot take it: it wants blocks that start on a block boundary (IA − 1 ≡ 0 mod MB). */
+    double *S = calloc((size_t)b * b, sizeof *S);
+    GC_CHECK_ALLOC(S);
+    for (int i = 0; i < b; ++i)
+        for (int j = 0; j <= i; ++j)
+            if (owns(s, m + i, m + j)) S[i + (size_t)j * b] = *entry(s, m + i, m + j);
+    int status = MPI_Allreduce(MPI_IN_PLACE, S, b * b, MPI_DOUBLE, MPI_SUM, s->comm) == MPI_SUCCESS
+                     ? GC_OK : gc_fail(GC_ERR_LIB, "MPI error gathering the refit's Schur complement");
+    int accepted = 0;
+    for (int j = 0; j < b && status == GC_OK; ++j) { /* right-looking Cholesky, stopping at a dependent atom */
+        const double *a = atoms + (size_t)(m + j) * D;
+        if (!(S[j + (size_t)j * b] > GC_REFIT_DEPENDENT * (cblas_ddot(D, a, 1, a, 1) + s->ridge))) break;
+        const double pivot = sqrt(S[j + (size_t)j * b]);
+        S[j + (size_t)j * b] = pivot;
+        for (int i = j + 1; i < b; ++i) S[i + (size_t)j * b] /= pivot;
+        for (int c = j + 1; c < b; ++c)
+            for (int i = c; i < b; ++i) S[i + (size_t)c * b] -= S[i + (size_t)j * b] * S[c + (size_t)j * b];
+        ++accepted;
+    }
+    /* The accepted atoms' block of L; rows past them are overwritten by the next append. */
+    for (int i = 0; i < accepted && status == GC_OK; ++i)
+        for (int j = 0; j <= i; ++j)
+            if (owns(s, m + i, m + j)) *entry(s, m + i, m + j) = S[i + (size_t)j * b];
+    free(S);
+    *taken = accepted;
+    return status;
 }
 
 int gc_refit_scalapack_solve(gc_refit_scalapack *s, int64_t m64, const double *rhs, double *gamma)
@@ -167,9 +195,10 @@ int gc_refit_scalapack_create(int64_t capacity, double ridge, MPI_Comm comm, gc_
     return gc_fail(GC_ERR_USAGE, "--refit scalapack: this gradcore was built without ScaLAPACK");
 }
 
-int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m, int D, const double *atoms, int *accepted)
+int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m, int64_t count, int D, const double *atoms,
+                              int64_t *taken)
 {
-    (void)s, (void)m, (void)D, (void)atoms, (void)accepted;
+    (void)s, (void)m, (void)count, (void)D, (void)atoms, (void)taken;
     return gc_fail(GC_ERR_USAGE, "--refit scalapack: this gradcore was built without ScaLAPACK");
 }
 

@@ -28,6 +28,11 @@ typedef struct {
     float *work;             /* [n] CPU scoring */
 } omp_scorer;
 
+typedef struct {
+    float loss;
+    int32_t label;
+} atom_header;
+
 /* What one selection carries from problem to problem. */
 typedef struct {
     const gc_local_rows *rows;
@@ -36,14 +41,11 @@ typedef struct {
     MPI_Datatype pair_type, list_type;
     MPI_Op merge_op;
     gc_omp_pair *local, *global; /* [batch] candidate lists: this rank's, then everyone's */
+    atom_header *headers;        /* [batch] the label and loss of each of a pass's winners */
+    double *rhs;                 /* [batch] ⟨a, g⟩ of each winner, for the refit */
     char *atom;                  /* one broadcast atom: header + D floats */
     size_t atom_bytes;
 } omp_context;
-
-typedef struct {
-    float loss;
-    int32_t label;
-} atom_header;
 
 /* MPI reduction of best-first candidate lists of `count` pairs: the best `count` of both. The
  * order is total, so the result is the same for any grouping of ranks: MPI_MAXLOC's idea, with
@@ -73,8 +75,11 @@ static int context_create(omp_context *ctx, const gc_local_rows *rows, const gc_
     ctx->atom_bytes = sizeof(atom_header) + (size_t)rows->D * sizeof(float);
     ctx->local = malloc((size_t)opt->batch * sizeof *ctx->local);
     ctx->global = malloc((size_t)opt->batch * sizeof *ctx->global);
+    ctx->headers = malloc((size_t)opt->batch * sizeof *ctx->headers);
+    ctx->rhs = malloc((size_t)opt->batch * sizeof *ctx->rhs);
     ctx->atom = malloc(ctx->atom_bytes);
-    if (!ctx->local || !ctx->global || !ctx->atom) return gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
+    if (!ctx->local || !ctx->global || !ctx->headers || !ctx->rhs || !ctx->atom)
+        return gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
     int lengths[2] = {1, 1};
     MPI_Aint offsets[2] = {offsetof(gc_omp_pair, score), offsetof(gc_omp_pair, index)};
     MPI_Datatype types[2] = {MPI_DOUBLE, MPI_INT64_T};
@@ -92,6 +97,8 @@ static void context_destroy(omp_context *ctx)
     if (ctx->pair_type != MPI_DATATYPE_NULL) MPI_Type_free(&ctx->pair_type);
     free(ctx->local);
     free(ctx->global);
+    free(ctx->headers);
+    free(ctx->rhs);
     free(ctx->atom);
 }
 
@@ -339,26 +346,41 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
             ctx->stats.merge_s += MPI_Wtime() - t0;
             exhausted = status == GC_OK && ctx->global[0].index == INT64_MAX;
         }
-        int added = 0;
-        for (int t = 0; t < want && status == GC_OK && ctx->global[t].index != INT64_MAX && rel > opt->tol; ++t) {
-            atom_header h;
-            double *atom = atoms + m * D;
+        /* Every rank receives the pass's winners, then appends them to the factor: one at a time
+         * with a refit after each (replicated), or as one block and one refit (ScaLAPACK). The
+         * candidates not yet in sit at atoms[m …), global[first …), headers[first …). */
+        int first = 0, left = 0, added = 0;
+        t0 = MPI_Wtime();
+        while (left < want && status == GC_OK && ctx->global[left].index != INT64_MAX) {
+            status = share_atom(ctx, &s, ctx->global[left].index, cs->embedding + (start + m + left) * D,
+                                atoms + (m + left) * D, &ctx->headers[left], &local_status);
+            ++left;
+        }
+        ctx->stats.merge_s += MPI_Wtime() - t0;
+        const int block = gc_refit_is_distributed(f) ? want : 1;
+        while (left > 0 && status == GC_OK && rel > opt->tol) {
+            const int64_t count = left < block ? left : block;
+            int64_t taken = 0;
             t0 = MPI_Wtime();
-            status = share_atom(ctx, &s, ctx->global[t].index, cs->embedding + (start + m) * D, atom, &h, &local_status);
-            ctx->stats.merge_s += MPI_Wtime() - t0;
-            t0 = MPI_Wtime();
-            int accepted = 0;
-            if (status == GC_OK) status = gc_refit_append(f, atoms, cblas_ddot(D, atom, 1, target, 1), &accepted);
-            if (status == GC_OK && accepted) status = refit(opt, f, atoms, target, D, gamma, r);
+            for (int64_t t = 0; t < count; ++t) ctx->rhs[t] = cblas_ddot(D, atoms + (m + t) * D, 1, target, 1);
+            status = gc_refit_append(f, atoms, count, ctx->rhs, &taken);
+            if (status == GC_OK && taken > 0) status = refit(opt, f, atoms, target, D, gamma, r);
             ctx->stats.refit_s += MPI_Wtime() - t0;
-            if (status != GC_OK || !accepted) continue;
-            rel = cblas_dnrm2(D, r, 1) / scale;
-            cs->index[start + m] = ctx->global[t].index;
-            cs->label[start + m] = h.label;
-            cs->loss[start + m] = h.loss;
-            cs->gain[start + m] = rel;
-            ++m;
-            ++added;
+            if (status == GC_OK && taken > 0) rel = cblas_dnrm2(D, r, 1) / scale;
+            for (int64_t t = 0; t < taken && status == GC_OK; ++t, ++first, ++m, ++added, --left) {
+                cs->index[start + m] = ctx->global[first].index;
+                cs->label[start + m] = ctx->headers[first].label;
+                cs->loss[start + m] = ctx->headers[first].loss;
+                cs->gain[start + m] = rel; /* with a block: the residual after the whole block */
+            }
+            if (status == GC_OK && taken < count) { /* the next candidate depends on the atoms in: drop it */
+                --left;
+                memmove(atoms + m * D, atoms + (m + 1) * D, (size_t)left * D * sizeof *atoms);
+                memmove(cs->embedding + (start + m) * D, cs->embedding + (start + m + 1) * D,
+                        (size_t)left * D * sizeof *cs->embedding);
+                memmove(ctx->global + first, ctx->global + first + 1, (size_t)left * sizeof *ctx->global);
+                memmove(ctx->headers + first, ctx->headers + first + 1, (size_t)left * sizeof *ctx->headers);
+            }
         }
         dependent = status == GC_OK && !exhausted && added == 0;
         if (status == GC_OK && opt->checkpoint != NULL && m > replay && added > 0)

@@ -143,6 +143,26 @@ def test_scalapack_refit_equals_replicated_refit_at_4_ranks(tmp_path):
     assert relative(dist["weight"], np.linalg.lstsq(X[rep["index"]].T, g, rcond=None)[0]) <= 1e-8
 
 
+def test_scalapack_block_append_drops_dependent_atoms_like_the_replicated_refit(tmp_path):
+    """Every row twice: the two copies score alike, so passes of 6 take both, and the second copy is
+    dependent. ScaLAPACK appends each pass as one block and must drop the same atoms as the
+    replicated refit, which appends one at a time."""
+    rng = np.random.default_rng(11)
+    half = (rng.normal(size=(1000, 32)) + 0.2).astype(np.float32)
+    X = np.concatenate([half, half])
+    path = tmp_path / "twice.h5"
+    write_dataset(path, X, np.zeros(len(X), np.int32), num_classes=1)
+    rep = select(path, tmp_path / "rep.h5", 24, 4, ["--refit", "replicated", "--batch", "6"])
+    dist = select(path, tmp_path / "dist.h5", 24, 4, ["--refit", "scalapack", "--batch", "6"])
+    np.testing.assert_array_equal(dist["index"], rep["index"])
+    assert len(rep["index"]) == 24
+    assert len(set(rep["index"] % 1000)) == 24, "a row and its copy are both in"
+    assert relative(dist["weight"], rep["weight"]) <= 1e-10
+    np.testing.assert_allclose(dist["gain"][-1], rep["gain"][-1], rtol=1e-9)
+    support = X[rep["index"]].astype(np.float64)
+    assert relative(dist["weight"], np.linalg.lstsq(support.T, X.sum(axis=0, dtype=np.float64), rcond=None)[0]) <= 1e-8
+
+
 @pytest.mark.parametrize("extra", [["--per-class", "on"], ["--per-class", "on", "--nonneg", "on", "--batch", "3"],
                                    ["--refit", "scalapack"]], ids=["per_class", "nonneg_batch", "scalapack"])
 def test_identical_coresets_at_1_2_4_ranks(tmp_path, extra):
