@@ -12,6 +12,7 @@
 #ifdef GC_HAVE_SCALAPACK
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, 
 
 /* Atoms per ScaLAPACK block: 64 for big factors, smaller for small ones so that even a test-sized coreset is
  * spread over every process of the grid. */
-#define BLOCK_MAX 64
+#define BLOCK_MAX 256
 
 struct gc_refit_scalapack {
     MPI_Comm comm;
@@ -108,19 +109,42 @@ static int owns(const gc_refit_scalapack *s, int i, int j)
     return owner(i, s->nb, s->nprow) == s->myrow && owner(j, s->nb, s->npcol) == s->mycol;
 }
 
+/* Cholesky factor of the b × b Schur complement S (lower, column-major) as far as its atoms are
+ * independent by the replicated refit's test: pivot² > GC_REFIT_DEPENDENT·(aᵀa + λ). Returns how
+ * many leading atoms pass; S's leading block of that order is their factor (a Cholesky factor's
+ * leading block is the factor of the leading minor, so a failed column only shortens it). */
+static int factor_schur(double *S, int b, int m, int D, const double *atoms, double ridge)
+{
+    lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', b, S, b);
+    int order = info > 0 ? (int)info - 1 : info == 0 ? b : 0; /* info > 0: the minor of order info is not positive definite */
+    for (int j = 0; j < order; ++j) {
+        const double *a = atoms + (size_t)(m + j) * D, pivot = S[j + (size_t)j * b];
+        if (!(pivot * pivot > GC_REFIT_DEPENDENT * (cblas_ddot(D, a, 1, a, 1) + ridge))) order = j;
+    }
+    return order;
+}
+
 int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m64, int64_t count64, int D, const double *atoms,
                               int64_t *taken)
 {
     const int m = (int)m64, b = (int)count64, row = m + 1, one = 1;
     *taken = 0;
-    /* Rows m … m+b−1 of the Gram matrix (lower triangle), each entry on the process owning it. */
-    for (int i = m; i < m + b; ++i) {
-        if (owner(i, s->nb, s->nprow) != s->myrow) continue;
-        const double *a = atoms + (size_t)i * D;
-        for (int j = s->mycol * s->nb; j <= i; j += s->nb * s->npcol)
-            for (int t = j; t < j + s->nb && t <= i; ++t)
-                *entry(s, i, t) = cblas_ddot(D, a, 1, atoms + (size_t)t * D, 1) + (t == i ? s->ridge : 0.0);
+    /* Rows m … m+b−1 of the Gram matrix, columns 0 … m+b−1, on the processes owning them: one GEMM
+     * per pair of owned row and column runs (a run: the part of one ScaLAPACK block in range, whose
+     * local entries are contiguous). The upper triangle of the new diagonal block is filled too and
+     * never read. */
+    for (int i0 = m; i0 < m + b; i0 = (i0 / s->nb + 1) * s->nb) {
+        if (owner(i0, s->nb, s->nprow) != s->myrow) continue;
+        const int i1 = (i0 / s->nb + 1) * s->nb < m + b ? (i0 / s->nb + 1) * s->nb : m + b;
+        for (int j0 = s->mycol * s->nb; j0 < i1; j0 += s->nb * s->npcol) {
+            const int j1 = j0 + s->nb < i1 ? j0 + s->nb : i1;
+            /* Column-major C[i, j] = ⟨a_i, a_j⟩ is row-major Cᵀ = A_j A_iᵀ with the same leading dimension. */
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j1 - j0, i1 - i0, D, 1.0, atoms + (size_t)j0 * D, D,
+                        atoms + (size_t)i0 * D, D, 0.0, entry(s, i0, j0), s->desc_a[8]);
+        }
     }
+    for (int i = m; i < m + b; ++i)
+        if (owns(s, i, i)) *entry(s, i, i) += s->ridge;
     if (m > 0) { /* L₂₁ = G₂₁ L₁₁⁻ᵀ, then the Schur complement G₂₂ − L₂₁L₂₁ᵀ */
         const double plus = 1.0, minus = -1.0;
         pdtrsm_("R", "L", "T", "N", &b, &m, &plus, s->a, &one, &one, s->desc_a, s->a, &row, &one, s->desc_a);
@@ -136,17 +160,7 @@ int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m64, int64_t count6
             if (owns(s, m + i, m + j)) S[i + (size_t)j * b] = *entry(s, m + i, m + j);
     int status = MPI_Allreduce(MPI_IN_PLACE, S, b * b, MPI_DOUBLE, MPI_SUM, s->comm) == MPI_SUCCESS
                      ? GC_OK : gc_fail(GC_ERR_LIB, "MPI error gathering the refit's Schur complement");
-    int accepted = 0;
-    for (int j = 0; j < b && status == GC_OK; ++j) { /* right-looking Cholesky, stopping at a dependent atom */
-        const double *a = atoms + (size_t)(m + j) * D;
-        if (!(S[j + (size_t)j * b] > GC_REFIT_DEPENDENT * (cblas_ddot(D, a, 1, a, 1) + s->ridge))) break;
-        const double pivot = sqrt(S[j + (size_t)j * b]);
-        S[j + (size_t)j * b] = pivot;
-        for (int i = j + 1; i < b; ++i) S[i + (size_t)j * b] /= pivot;
-        for (int c = j + 1; c < b; ++c)
-            for (int i = c; i < b; ++i) S[i + (size_t)c * b] -= S[i + (size_t)j * b] * S[c + (size_t)j * b];
-        ++accepted;
-    }
+    int accepted = status == GC_OK ? factor_schur(S, b, m, D, atoms, s->ridge) : 0;
     /* The accepted atoms' block of L; rows past them are overwritten by the next append. */
     for (int i = 0; i < accepted && status == GC_OK; ++i)
         for (int j = 0; j <= i; ++j)
