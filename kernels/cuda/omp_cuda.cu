@@ -64,6 +64,10 @@ __global__ void score_rows(const float *__restrict__ e, long long n, int D, cons
     const long long warps = (long long)gridDim.x * blockDim.x / 32;
     pair mine = {-INFINITY, kNoRow};
     for (long long first = warp * kRowsPerWarp; first < n; first += warps * kRowsPerWarp) {
+        /* Lane t < kRowsPerWarp finishes row first + t; its weight is loaded with the rows, not
+         * after the reduction, so no second memory latency sits on the loop's critical path. */
+        const long long row = first + lane;
+        const double w_row = lane < kRowsPerWarp && row < n ? __ldg(w + row) : 0.0;
         double acc[kRowsPerWarp] = {0.0, 0.0, 0.0, 0.0};
         if (VEC) {
             for (int c = lane; c < D / 4; c += 32) {
@@ -87,17 +91,17 @@ __global__ void score_rows(const float *__restrict__ e, long long n, int D, cons
                     if (first + t < n) acc[t] += (double)__ldg(e + (first + t) * D + j) * rj;
             }
         }
+        double dot = 0.0; /* lane t keeps row first + t's dot (a static pick: acc stays in registers) */
 #pragma unroll
         for (int t = 0; t < kRowsPerWarp; ++t) {
-            double dot = acc[t];
-            for (int offset = 16; offset > 0; offset >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
-            const long long i = first + t;
-            if (lane == 0 && i < n) {
-                const double wi = w[i];
-                const double s = wi > 0.0 ? wi * (signed_scores ? dot : fabs(dot)) : -INFINITY;
-                scores[i] = s;
-                mine = better(mine, pair{s, i});
-            }
+            double sum = acc[t];
+            for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+            if (lane == t) dot = sum;
+        }
+        if (lane < kRowsPerWarp && row < n) {
+            const double s = w_row > 0.0 ? w_row * (signed_scores ? dot : fabs(dot)) : -INFINITY;
+            scores[row] = s;
+            mine = better(mine, pair{s, row});
         }
     }
     pair best = block_best(mine);
