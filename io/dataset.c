@@ -141,14 +141,20 @@ void gc_dataset_close(gc_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
-static int check_rows(const gc_dataset *ds, const gc_shard *shard, int64_t local_lo, int64_t count,
-                      const float *x, const int64_t *labels)
+static int check_x(const gc_dataset *ds, const gc_shard *shard, int64_t local_lo, int64_t count, const float *x)
 {
-    for (int64_t r = 0; r < count; ++r) {
+    for (int64_t r = 0; r < count; ++r)
         for (int j = 0; j < ds->d; ++j)
             if (!isfinite(x[r * ds->d + j]))
                 return gc_fail(GC_ERR_INPUT, "%s: /X row %lld column %d is not finite (NaN or Inf)",
                                shard->path, (long long)(local_lo + r), j);
+    return GC_OK;
+}
+
+static int check_labels(const gc_dataset *ds, const gc_shard *shard, int64_t local_lo, int64_t count,
+                        const int64_t *labels)
+{
+    for (int64_t r = 0; r < count; ++r) {
         int64_t c = labels[r];
         if (c < 0 || (ds->num_classes > 0 && c >= ds->num_classes) || c > INT32_MAX)
             return gc_fail(GC_ERR_INPUT, "%s: /y row %lld has label %lld outside [0, %d)",
@@ -156,6 +162,35 @@ static int check_rows(const gc_dataset *ds, const gc_shard *shard, int64_t local
                            ds->num_classes > 0 ? ds->num_classes : INT32_MAX);
     }
     return GC_OK;
+}
+
+/* Global rows [lo, hi) of every array that is not NULL, shard by shard, checked. Every shard is
+ * visited even after a local error: with a collective transfer the opens and reads are collective,
+ * and a rank that stopped early would leave the others waiting. */
+static int read_shards(const gc_dataset *ds, hid_t fapl, hid_t dxpl, int64_t lo, int64_t hi, float *x,
+                       int64_t *labels, int64_t *ids)
+{
+    int status = GC_OK;
+    for (int i = 0; i < ds->shard_count; ++i) {
+        const gc_shard *s = &ds->shards[i];
+        int64_t a = lo > s->first_row ? lo : s->first_row;
+        int64_t b = hi < s->first_row + s->rows ? hi : s->first_row + s->rows;
+        if (b < a) b = a;
+        int64_t la = a - s->first_row, lb = b - s->first_row, off = a - lo;
+        hid_t file = H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
+        int local = file < 0 ? gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", s->path) : GC_OK;
+        if (local == GC_OK && x != NULL)
+            local = gc_h5_read_rows(file, "/X", H5T_NATIVE_FLOAT, la, lb, ds->d, x + off * ds->d, dxpl);
+        if (local == GC_OK && labels != NULL)
+            local = gc_h5_read_rows(file, "/y", H5T_NATIVE_INT64, la, lb, 0, labels + off, dxpl);
+        if (local == GC_OK && ids != NULL && ds->has_ids)
+            local = gc_h5_read_rows(file, "/ids", H5T_NATIVE_INT64, la, lb, 0, ids + off, dxpl);
+        if (file >= 0) H5Fclose(file);
+        if (local == GC_OK && x != NULL) local = check_x(ds, s, la, lb - la, x + off * ds->d);
+        if (local == GC_OK && labels != NULL) local = check_labels(ds, s, la, lb - la, labels + off);
+        if (status == GC_OK) status = local;
+    }
+    return status;
 }
 
 int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi, float *x,
@@ -167,31 +202,10 @@ int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi,
             for (int64_t i = lo; i < hi; ++i) ids[i - lo] = i;
         return GC_OK;
     }
-    int status = GC_OK;
     hid_t fapl = gc_h5_file_access(comm), dxpl = gc_h5_transfer_plist();
     int64_t *labels = malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
-    if (labels == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory reading labels");
-    /* Every rank visits every shard even after a local error: with MPI-IO the opens and reads are
-     * collective, and a rank that stopped early would leave the others waiting. */
-    for (int i = 0; i < ds->shard_count && labels != NULL; ++i) {
-        const gc_shard *s = &ds->shards[i];
-        int64_t a = lo > s->first_row ? lo : s->first_row;
-        int64_t b = hi < s->first_row + s->rows ? hi : s->first_row + s->rows;
-        if (b < a) b = a;
-        int64_t la = a - s->first_row, lb = b - s->first_row, off = a - lo;
-        hid_t file = H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
-        int local = file < 0 ? gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", s->path) : GC_OK;
-        if (local == GC_OK)
-            local = gc_h5_read_rows(file, "/X", H5T_NATIVE_FLOAT, la, lb, ds->d, x + off * ds->d, dxpl);
-        if (local == GC_OK)
-            local = gc_h5_read_rows(file, "/y", H5T_NATIVE_INT64, la, lb, 0, labels + off, dxpl);
-        if (local == GC_OK && ids != NULL && ds->has_ids)
-            local = gc_h5_read_rows(file, "/ids", H5T_NATIVE_INT64, la, lb, 0, ids + off, dxpl);
-        if (file >= 0) H5Fclose(file);
-        if (local == GC_OK && status == GC_OK)
-            local = check_rows(ds, s, la, lb - la, x + off * ds->d, labels + off);
-        if (status == GC_OK) status = local;
-    }
+    int status = labels != NULL ? read_shards(ds, fapl, dxpl, lo, hi, x, labels, ids)
+                                : gc_fail(GC_ERR_MEMORY, "out of memory reading labels");
     if (status == GC_OK) {
         for (int64_t r = 0; r < hi - lo; ++r) {
             y[r] = (int32_t)labels[r];
@@ -202,4 +216,13 @@ int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi,
     H5Pclose(dxpl);
     H5Pclose(fapl);
     return status;
+}
+
+int gc_dataset_read_x(const gc_dataset *ds, int64_t lo, int64_t hi, float *x)
+{
+    if (ds->is_synthetic) {
+        gc_synthetic_rows(&ds->synthetic, lo, hi, x, NULL);
+        return GC_OK;
+    }
+    return read_shards(ds, H5P_DEFAULT, H5P_DEFAULT, lo, hi, x, NULL, NULL);
 }

@@ -94,6 +94,10 @@ static double centre(const gc_synthetic *s, int32_t c, uint64_t component, int j
 void gc_synthetic_rows(const gc_synthetic *s, int64_t lo, int64_t hi, float *x, int32_t *y)
 {
     const int d = s->d;
+    if (x == NULL) {
+        for (int64_t row = lo; row < hi && y != NULL; ++row) y[row - lo] = gc_synthetic_label(s, row);
+        return;
+    }
     /* Rows ~ N(mode centre, 0.5²): classes overlap a little, modes are visible clusters,
      * near-duplicates sit 1e-3 from their mode's centre. The centres are tabulated when the table
      * is small (it usually is: classes·modes·d values), which leaves one normal draw per value. */

@@ -21,7 +21,7 @@ typedef struct {
 /* Parses the text after "synthetic:"; a usage error names the bad key. */
 int gc_synthetic_parse(const char *spec, gc_synthetic *out);
 int32_t gc_synthetic_label(const gc_synthetic *s, int64_t row);
-/* Rows [lo, hi): x is [(hi-lo) × d] row-major, y may be NULL. */
+/* Rows [lo, hi): x is [(hi-lo) × d] row-major; either may be NULL (labels alone cost nothing). */
 void gc_synthetic_rows(const gc_synthetic *s, int64_t lo, int64_t hi, float *x, int32_t *y);
 
 #endif

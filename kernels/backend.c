@@ -8,6 +8,13 @@
 #include "../src/error.h"
 #include "../src/log.h"
 
+int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, float *dst)
+{
+    if (x == NULL) return cfg->read_x(cfg->read_ctx, lo, n, dst);
+    memcpy(dst, x + lo * d, (size_t)n * d * sizeof *dst);
+    return GC_OK;
+}
+
 int gc_embedding_dim(const gc_embed_config *cfg, int d)
 {
     if (cfg->kind == GC_EMBED_FEATURES) return d;

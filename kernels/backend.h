@@ -30,7 +30,17 @@ typedef struct {
     int64_t first_row;       /* global index of the first row passed: the CPU backend runs its GEMMs
                               * on blocks aligned to the global index, padded to a fixed height, so a
                               * row's embedding never depends on how the rows were split over ranks */
+    /* Where x comes from when the caller passes x = NULL: read_x(read_ctx, lo, n, dst) fills rows
+     * [lo, lo + n) (positions in this call's rows) into dst [n × d]. The CUDA backend reads each
+     * batch straight into its pinned staging buffer while earlier batches are on the GPU, so the
+     * shard is never whole in host memory and reading overlaps transfer and compute. */
+    int (*read_x)(void *read_ctx, int64_t lo, int64_t n, float *dst);
+    void *read_ctx;
 } gc_embed_config;
+
+/* Rows [lo, lo + n) of the input into dst [n × d]: copied from x, or read by cfg->read_x when x is
+ * NULL. */
+int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, float *dst);
 
 /* Width D of the embedding for inputs of width d. */
 int gc_embedding_dim(const gc_embed_config *cfg, int d);

@@ -93,7 +93,6 @@ typedef struct {
     int model_count;
     gc_backend *backend;
     gc_local_rows rows;
-    float *x;
     gc_coreset coreset;
     gc_timings timings;
     gc_checkpoint checkpoint;
@@ -260,11 +259,11 @@ static int phase_read(select_run *run)
     r->n_global = ds->n;
     r->lo = lo;
     r->n_local = hi - lo;
-    run->x = malloc((size_t)r->n_local * ds->d * sizeof *run->x);
-    r->y = malloc((size_t)r->n_local * sizeof *r->y);
-    int status = (run->x && r->y) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)r->n_local);
+    /* Labels only: X streams through the embedding engine batch by batch (phase_embed). */
+    r->y = malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *r->y);
+    int status = r->y ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)r->n_local);
     status = gc_comm_agree(run->comm, status);
-    if (status == GC_OK) status = gc_dataset_read(ds, run->comm, lo, hi, run->x, r->y, NULL);
+    if (status == GC_OK) status = gc_dataset_read(ds, run->comm, lo, hi, NULL, r->y, NULL);
     GC_TRY(gc_comm_agree(run->comm, status));
     /* Without a num_classes attribute, C = 1 + the largest label anywhere. */
     int classes = ds->num_classes;
@@ -389,6 +388,13 @@ static int checkpointed_embeddings(select_run *run, char *path, size_t size, int
     return GC_OK;
 }
 
+/* The embedding engine's source of X: local rows [lo, lo + n) of this rank's shard. */
+static int read_local_x(void *ctx, int64_t lo, int64_t n, float *dst)
+{
+    const select_run *run = ctx;
+    return gc_dataset_read_x(&run->dataset, run->rows.lo + lo, run->rows.lo + lo + n, dst);
+}
+
 static int phase_embed(select_run *run)
 {
     const gc_options *o = &run->opts;
@@ -401,7 +407,9 @@ static int phase_embed(select_run *run)
     GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
     long sketch;
     GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &sketch));
-    gc_embed_config cfg = {run->embedding, (int)sketch, 1e-3, run->fl.seed, run->models, run->model_count, run->rows.lo};
+    gc_embed_config cfg = {.kind = run->embedding, .sketch_dim = (int)sketch, .hessian_damping = 1e-3, .seed = run->fl.seed,
+                           .models = run->models, .model_count = run->model_count, .first_row = run->rows.lo,
+                           .read_x = read_local_x, .read_ctx = run};
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
     if (from_file != NULL) {
@@ -414,7 +422,7 @@ static int phase_embed(select_run *run)
         status = (r->e && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
                                                      (long long)r->n_local, r->D);
         if (status == GC_OK)
-            status = run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, run->x, r->y, r->e, r->loss);
+            status = run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, NULL, r->y, r->e, r->loss);
     }
     GC_TRY(gc_comm_agree(run->comm, status));
     if (resume)
@@ -528,7 +536,6 @@ static void run_destroy(select_run *run)
     for (int s = 0; s < run->model_count; ++s) gc_model_destroy(&run->models[s]);
     free(run->models);
     gc_backend_destroy(run->backend);
-    free(run->x);
     free(run->rows.e);
     free(run->rows.y);
     free(run->rows.loss);
@@ -557,11 +564,11 @@ int gc_command_select(int argc, char **argv)
         if (status == GC_OK) status = phase_read(&run);
         status = gc_comm_agree(run.comm, status);
         if (status == GC_OK) {
-            gc_timings_stop(&run.timings, "read", (double)run.rows.n_local * run.dataset.d * sizeof(float));
+            gc_timings_stop(&run.timings, "read", (double)run.rows.n_local * sizeof(int32_t));
             status = phase_embed(&run);
         }
         if (status == GC_OK) {
-            /* X read once, E written once */
+            /* X read once (streamed through the engine), E written once */
             gc_timings_stop(&run.timings, "embed", (double)run.rows.n_local * (run.dataset.d + run.rows.D) * sizeof(float));
             status = phase_select(&run);
         }

@@ -144,7 +144,8 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
     gc_model models[MAX_DRAWS];
     int hidden = HIDDEN;
     for (int s = 0; s < c->draws; ++s) GC_TRY(gc_model_init_draw(&models[s], D_IN, &hidden, 1, c->classes, 1, s));
-    gc_embed_config cfg = {c->kind, c->sketch, 1e-3, 1, models, c->draws, 0};
+    gc_embed_config cfg = {.kind = c->kind, .sketch_dim = c->sketch, .hessian_damping = 1e-3, .seed = 1,
+                           .models = models, .model_count = c->draws};
     const int D = gc_embedding_dim(&cfg, D_IN);
     for (int64_t r = 0; r < rows; ++r) h->labels[r] = h->y[r] % c->classes;
     /* Pageable case: private malloc'd copies of X and E, so the engine must stage them. */
@@ -221,7 +222,8 @@ int main(int argc, char **argv)
         gc_model m;
         int hidden = HIDDEN;
         gc_model_init_draw(&m, D_IN, &hidden, 1, cases[c].classes, 1, 0);
-        gc_embed_config cfg = {cases[c].kind, cases[c].sketch, 1e-3, 1, &m, cases[c].draws, 0};
+        gc_embed_config cfg = {.kind = cases[c].kind, .sketch_dim = cases[c].sketch, .hessian_damping = 1e-3,
+                               .seed = 1, .models = &m, .model_count = cases[c].draws};
         int D = gc_embedding_dim(&cfg, D_IN);
         max_D = D > max_D ? D : max_D;
         gc_model_destroy(&m);

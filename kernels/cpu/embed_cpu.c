@@ -159,9 +159,8 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
     GC_TRY(gc_embed_check(cfg, rows, d, y));
     const int D = gc_embedding_dim(cfg, d);
     if (cfg->kind == GC_EMBED_FEATURES) {
-        memcpy(e, x, (size_t)rows * d * sizeof *e);
         for (int64_t r = 0; r < rows; ++r) loss[r] = 0.0f;
-        return GC_OK;
+        return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, e) : GC_OK;
     }
     const gc_model *m0 = &cfg->models[0];
     const int C = gc_model_classes(m0), H = gc_model_penultimate_width(m0);
@@ -180,10 +179,12 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
     /* Blocks [b·batch, (b+1)·batch) of the global index, each padded with zero rows to the full
      * height: OpenBLAS's result for a row depends on the GEMM's height and the row's place in it,
      * and both are now the same whichever rank holds the row. */
-    for (int64_t lo = 0; lo < rows;) {
+    int status = GC_OK;
+    for (int64_t lo = 0; lo < rows && status == GC_OK;) {
         int64_t off = (cfg->first_row + lo) % batch, n = rows - lo < batch - off ? rows - lo : batch - off;
         memset(xb, 0, (size_t)batch * d * sizeof *xb);
-        memcpy(xb + off * d, x + lo * d, (size_t)n * d * sizeof *xb);
+        status = gc_embed_input(cfg, x, d, lo, n, xb + off * d);
+        if (status != GC_OK) break;
         memset(ws.a, 0, (size_t)batch * C * sizeof *ws.a);
         for (int s = 0; s < draws; ++s) {
             const float *h = forward(&cfg->models[s], batch, xb, &ws);
@@ -200,7 +201,7 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
     }
     free(xb);
     workspace_free(&ws);
-    return GC_OK;
+    return status;
 }
 
 static void cpu_destroy(gc_backend *b) { free(b); }

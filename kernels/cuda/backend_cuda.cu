@@ -7,7 +7,8 @@
  * slot's stream. So the copy engines move batch i+1 in and batch i−1 out while batch i computes,
  * and a shard of any size streams through a fixed amount of device memory. Host memory that is
  * already pinned (cudaHostAlloc/cudaHostRegister) is copied directly; pageable x and e are staged
- * through the slot's pinned arena with all host threads while the other slots keep the GPU busy. */
+ * through the slot's pinned arena with all host threads while the other slots keep the GPU busy;
+ * without x, each batch is read from the dataset (gc_embed_config.read_x) into that arena. */
 #include <mpi.h> /* before the extern "C" blocks: it brings C++ bindings of its own */
 #include <math.h>
 #include <stdio.h>
@@ -211,8 +212,10 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t n,
     const gc_embed_config *cfg = pl->cfg;
     const int L = cfg->models[0].layers, d = pl->d;
     memcpy(s->y_host, y + lo, (size_t)n * sizeof *y);
-    const float *x_src = x + lo * d;
-    if (!pl->x_pinned) {
+    const float *x_src = x != NULL ? x + lo * d : s->x_host;
+    if (x == NULL) /* read from the source while the other slots' batches are on the GPU */
+        GC_TRY(cfg->read_x(cfg->read_ctx, lo, n, s->x_host));
+    else if (!pl->x_pinned) {
         gc_copy_parallel(s->x_host, x_src, (size_t)n * d * sizeof *x);
         x_src = s->x_host;
     }
@@ -286,9 +289,8 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
 {
     GC_TRY(gc_embed_check(cfg, rows, d, y));
     if (cfg->kind == GC_EMBED_FEATURES) { /* nothing to compute: the CPU copy is the fastest path */
-        memcpy(e, x, (size_t)rows * d * sizeof *e);
         memset(loss, 0, (size_t)rows * sizeof *loss);
-        return GC_OK;
+        return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, e) : GC_OK;
     }
     if (rows == 0) return GC_OK;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
@@ -306,7 +308,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     pl.draws = cfg->kind == GC_EMBED_GMC ? cfg->model_count : 1;
     pl.block = cfg->sketch_dim > 0 ? cfg->sketch_dim : pl.C * (pl.H + 1);
     if (cfg->sketch_dim > 0) gc_sketch_factors(cfg->sketch_dim, pl.C, pl.H + 1, &pl.D1, &pl.D2);
-    pl.x_pinned = is_pinned(x);
+    pl.x_pinned = x != NULL && is_pinned(x);
     pl.e_pinned = is_pinned(e);
     int status = choose_batch(b, &pl, rows);
     if (status == GC_OK) status = run_batches(st, &pl, rows, x, y, e, loss);

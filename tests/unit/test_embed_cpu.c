@@ -130,7 +130,7 @@ static void features_are_the_inputs(void)
     float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), loss[ROWS];
     int32_t y[ROWS];
     make_rows(x, y, 3, 1);
-    gc_embed_config cfg = {GC_EMBED_FEATURES, 0, 1e-3, 0, NULL, 0, 0};
+    gc_embed_config cfg = {.kind = GC_EMBED_FEATURES, .hessian_damping = 1e-3};
     CHECK(gc_embedding_dim(&cfg, D_IN) == D_IN);
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
     CHECK(memcmp(e, x, sizeof x) == 0);
@@ -151,7 +151,8 @@ static void logits_adacore_and_lastlayer_match_closed_forms(gc_activation act, i
     make_rows(x, y, C, 2 + (uint64_t)act);
     const double delta = 1e-3;
     for (int kind = GC_EMBED_LOGITS; kind <= GC_EMBED_ADACORE; ++kind) {
-        gc_embed_config cfg = {(gc_embedding_kind)kind, 0, delta, 0, &m, 1, 0};
+        gc_embed_config cfg = {.kind = (gc_embedding_kind)kind, .hessian_damping = delta, .models = &m,
+                               .model_count = 1};
         int D = gc_embedding_dim(&cfg, D_IN);
         CHECK(D == (kind == GC_EMBED_LASTLAYER ? C * (H + 1) : C));
         CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
@@ -199,7 +200,8 @@ static void sketched_lastlayer_equals_the_materialised_kronecker_product(void)
     float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), loss[ROWS];
     int32_t y[ROWS];
     make_rows(x, y, C, 3);
-    gc_embed_config cfg = {GC_EMBED_LASTLAYER, D, 1e-3, seed, &m, 1, 0};
+    gc_embed_config cfg = {.kind = GC_EMBED_LASTLAYER, .sketch_dim = D, .hessian_damping = 1e-3, .seed = seed,
+                           .models = &m, .model_count = 1};
     CHECK(gc_embedding_dim(&cfg, D_IN) == D);
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
     for (int r = 0; r < ROWS; ++r) {
@@ -225,7 +227,8 @@ static void gmc_concatenates_one_sketch_per_draw(int sketch)
     float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), loss[ROWS];
     int32_t y[ROWS];
     make_rows(x, y, C, 4);
-    gc_embed_config cfg = {GC_EMBED_GMC, sketch ? 12 : 0, 1e-3, seed, m, 3, 0};
+    gc_embed_config cfg = {.kind = GC_EMBED_GMC, .sketch_dim = sketch ? 12 : 0, .hessian_damping = 1e-3,
+                           .seed = seed, .models = m, .model_count = 3};
     CHECK(gc_embedding_dim(&cfg, D_IN) == 3 * block);
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
     for (int r = 0; r < ROWS; ++r) {
@@ -254,7 +257,7 @@ static void bad_labels_and_sketches_are_errors(void)
     int32_t y[ROWS];
     make_rows(x, y, 3, 5);
     y[17] = 3;
-    gc_embed_config cfg = {GC_EMBED_LOGITS, 0, 1e-3, 0, &m, 1, 0};
+    gc_embed_config cfg = {.kind = GC_EMBED_LOGITS, .hessian_damping = 1e-3, .models = &m, .model_count = 1};
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_ERR_INPUT);
     CHECK(strstr(gc_error_message(), "label 3") != NULL);
     gc_error_clear();
@@ -271,6 +274,54 @@ static void bad_labels_and_sketches_are_errors(void)
     gc_model_destroy(&m);
 }
 
+/* read_x of gc_embed_config, over rows held by the test; a failure of the source is the call's. */
+typedef struct {
+    const float *x;
+    int64_t calls, fail_at;
+} row_source;
+
+static int read_rows(void *ctx, int64_t lo, int64_t n, float *dst)
+{
+    row_source *src = ctx;
+    if (src->calls++ == src->fail_at) return gc_fail(GC_ERR_INPUT, "source: row %lld unreadable", (long long)lo);
+    memcpy(dst, src->x + lo * D_IN, (size_t)n * D_IN * sizeof *dst);
+    return GC_OK;
+}
+
+static void rows_from_a_reader_give_the_same_bits(void)
+{
+    static const int widths[] = {D_IN, 6, 4, 3};
+    gc_model m;
+    random_model(&m, 3, widths, GC_ACT_TANH, 6);
+    gc_backend *b = cpu_backend(7);
+    float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), *e_read = malloc(ROWS * MAX_E * sizeof *e_read);
+    float loss[ROWS], loss_read[ROWS];
+    int32_t y[ROWS];
+    CHECK(e && e_read);
+    make_rows(x, y, 3, 8);
+    row_source src = {.x = x, .fail_at = -1};
+    for (int kind = GC_EMBED_FEATURES; kind <= GC_EMBED_LASTLAYER; ++kind) {
+        gc_embed_config cfg = {.kind = (gc_embedding_kind)kind, .hessian_damping = 1e-3, .models = &m, .model_count = 1,
+                               .first_row = 5, .read_x = read_rows, .read_ctx = &src};
+        const int D = gc_embedding_dim(&cfg, D_IN);
+        CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
+        CHECK(embed(b, &cfg, NULL, y, e_read, loss_read) == GC_OK);
+        CHECK(memcmp(e, e_read, (size_t)ROWS * D * sizeof *e) == 0);
+        CHECK(memcmp(loss, loss_read, sizeof loss) == 0);
+    }
+    gc_embed_config cfg = {.kind = GC_EMBED_LOGITS, .hessian_damping = 1e-3, .models = &m, .model_count = 1,
+                           .read_x = read_rows, .read_ctx = &src};
+    src.calls = 0;
+    src.fail_at = 2;
+    CHECK(embed(b, &cfg, NULL, y, e_read, loss_read) == GC_ERR_INPUT);
+    CHECK(strstr(gc_error_message(), "unreadable") != NULL);
+    gc_error_clear();
+    free(e);
+    free(e_read);
+    gc_backend_destroy(b);
+    gc_model_destroy(&m);
+}
+
 int main(void)
 {
     features_are_the_inputs();
@@ -282,5 +333,6 @@ int main(void)
     gmc_concatenates_one_sketch_per_draw(1);
     gmc_concatenates_one_sketch_per_draw(0);
     bad_labels_and_sketches_are_errors();
+    rows_from_a_reader_give_the_same_bits();
     TEST_MAIN_END();
 }
