@@ -17,6 +17,9 @@
 
 #include "cuda_check.h"
 #include "embed_cuda.h"
+extern "C" {
+#include "../../src/log.h"
+}
 #include "omp_cuda.h"
 
 /* Three slots: one being staged by the host while two are in flight on the GPU. */
@@ -129,17 +132,23 @@ static size_t device_bytes_per_row(const cuda_plan *pl)
            ((size_t)pl->d + 1 + 2 * (size_t)pl->widest + 2 * (size_t)pl->C + pl->D1 + pl->D2 + pl->D + 1);
 }
 
-/* Rows per batch: the caller's choice, else SLOT_TARGET_BYTES per slot, and never more than
- * half of the free device memory over all slots. */
+/* Rows per batch: the caller's choice, else SLOT_TARGET_BYTES per slot. The height depends on the
+ * model's shape only, never on the rank's rows or on free memory, so every rank cuts the global
+ * index alike and a row's bits do not depend on the rank count. Only when half of the free memory
+ * cannot hold the slots is it halved (then say so: results may differ in the last bits). */
 static int choose_batch(const gc_backend *b, cuda_plan *pl, int64_t rows)
 {
     size_t free_bytes = 0, total_bytes = 0;
     GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
-    size_t per_row = device_bytes_per_row(pl), budget = SLOT_TARGET_BYTES;
-    if (budget > free_bytes / 2 / SLOTS) budget = free_bytes / 2 / SLOTS;
-    int64_t batch = b->batch_rows > 0 ? b->batch_rows : (int64_t)(budget / per_row);
+    const size_t per_row = device_bytes_per_row(pl);
+    int64_t batch = b->batch_rows > 0 ? b->batch_rows : (int64_t)(SLOT_TARGET_BYTES / per_row);
     if (batch < 1) batch = 1;
-    if (batch > rows) batch = rows;
+    const int64_t wanted = batch;
+    while (batch > 1 && (size_t)batch * per_row * SLOTS > free_bytes / 2) batch /= 2;
+    if (batch < wanted && rows > 0)
+        gc_warn("GPU %d: %zu MiB free: embedding batches of %lld rows instead of %lld (the last bits of the "
+                "embeddings may then depend on the rank count)", b->device_id, free_bytes >> 20, (long long)batch,
+                (long long)wanted);
     if ((size_t)batch * per_row * SLOTS > free_bytes)
         return gc_fail(GC_ERR_MEMORY, "GPU %d: %zu MiB free, too little for one embedding row of %zu bytes per slot",
                        b->device_id, free_bytes >> 20, per_row);
@@ -205,13 +214,18 @@ static int gemm_rows(cublasHandle_t blas, int64_t n, int fan_in, int fan_out, co
     return GC_OK;
 }
 
-/* The whole device chain of one batch on its slot's stream (see the file comment). */
-static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t n, const float *x, const int32_t *y,
-                       float *e)
+/* The whole device chain of one batch on its slot's stream (see the file comment): rows [lo, lo + n)
+ * sit at rows off … off+n−1 of a block of pl->batch rows whose other rows are zero, and the whole
+ * block is computed, so every GEMM has the same height and each row the same place in it whatever
+ * the rank's range (run_batches). */
+static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off, int64_t n, const float *x,
+                       const int32_t *y, float *e)
 {
     const gc_embed_config *cfg = pl->cfg;
     const int L = cfg->models[0].layers, d = pl->d;
-    memcpy(s->y_host, y + lo, (size_t)n * sizeof *y);
+    const int64_t rows = pl->batch, after = rows - off - n;
+    memset(s->y_host, 0, (size_t)rows * sizeof *y);
+    memcpy(s->y_host + off, y + lo, (size_t)n * sizeof *y);
     const float *x_src = x != NULL ? x + lo * d : s->x_host;
     if (x == NULL) /* read from the source while the other slots' batches are on the GPU */
         GC_TRY(cfg->read_x(cfg->read_ctx, lo, n, s->x_host));
@@ -219,8 +233,10 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t n,
         gc_copy_parallel(s->x_host, x_src, (size_t)n * d * sizeof *x);
         x_src = s->x_host;
     }
-    GC_CHECK_CUDA(cudaMemcpyAsync(s->x, x_src, (size_t)n * d * sizeof *x, cudaMemcpyHostToDevice, s->stream));
-    GC_CHECK_CUDA(cudaMemcpyAsync(s->y, s->y_host, (size_t)n * sizeof *y, cudaMemcpyHostToDevice, s->stream));
+    if (off > 0) GC_CHECK_CUDA(cudaMemsetAsync(s->x, 0, (size_t)off * d * sizeof *x, s->stream));
+    if (after > 0) GC_CHECK_CUDA(cudaMemsetAsync(s->x + (off + n) * d, 0, (size_t)after * d * sizeof *x, s->stream));
+    GC_CHECK_CUDA(cudaMemcpyAsync(s->x + off * d, x_src, (size_t)n * d * sizeof *x, cudaMemcpyHostToDevice, s->stream));
+    GC_CHECK_CUDA(cudaMemcpyAsync(s->y, s->y_host, (size_t)rows * sizeof *y, cudaMemcpyHostToDevice, s->stream));
     for (int draw = 0; draw < pl->draws; ++draw) {
         const gc_model *m = &cfg->models[draw];
         const float *in = s->x;
@@ -228,28 +244,30 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t n,
             float *out = l == L - 1 ? s->z : s->act[l % 2];
             gc_activation act = l == L - 1 ? GC_ACT_IDENTITY : m->activation;
             GC_TRY(
-                gemm_rows(s->blas, n, m->widths[l], m->widths[l + 1], pl->weight[draw * L + l], m->widths[l], in, out));
-            GC_TRY(gc_cuda_bias_activation(s->stream, out, pl->bias[draw * L + l], 1, n, m->widths[l + 1], act));
+                gemm_rows(s->blas, rows, m->widths[l], m->widths[l + 1], pl->weight[draw * L + l], m->widths[l], in, out));
+            GC_TRY(gc_cuda_bias_activation(s->stream, out, pl->bias[draw * L + l], 1, rows, m->widths[l + 1], act));
             if (l < L - 1) in = out;
         }
         const float *h = in; /* penultimate activations (x itself for a single layer) */
         float *eb = s->e + (int64_t)draw * pl->block;
-        GC_TRY(gc_cuda_softmax_embed(s->stream, s->z, s->y, n, pl->C, cfg->kind, cfg->hessian_damping, draw, pl->draws,
+        GC_TRY(gc_cuda_softmax_embed(s->stream, s->z, s->y, rows, pl->C, cfg->kind, cfg->hessian_damping, draw, pl->draws,
                                      eb, pl->D, s->a, s->loss));
         if (cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC) continue;
         if (pl->D1 == 0) {
-            GC_TRY(gc_cuda_outer(s->stream, n, s->a, pl->C, h, pl->H, 1, eb, pl->D));
+            GC_TRY(gc_cuda_outer(s->stream, rows, s->a, pl->C, h, pl->H, 1, eb, pl->D));
             continue;
         }
         /* u = a R1ᵀ, v = h R2[:, :H]ᵀ + R2[:, H], e = u ⊗ v (backend.h). */
-        GC_TRY(gemm_rows(s->blas, n, pl->C, pl->D1, pl->r1[draw], pl->C, s->a, s->u));
-        GC_TRY(gemm_rows(s->blas, n, pl->H, pl->D2, pl->r2[draw], pl->H + 1, h, s->v));
-        GC_TRY(gc_cuda_bias_activation(s->stream, s->v, pl->r2[draw] + pl->H, pl->H + 1, n, pl->D2, GC_ACT_IDENTITY));
-        GC_TRY(gc_cuda_outer(s->stream, n, s->u, pl->D1, s->v, pl->D2, 0, eb, pl->D));
+        GC_TRY(gemm_rows(s->blas, rows, pl->C, pl->D1, pl->r1[draw], pl->C, s->a, s->u));
+        GC_TRY(gemm_rows(s->blas, rows, pl->H, pl->D2, pl->r2[draw], pl->H + 1, h, s->v));
+        GC_TRY(gc_cuda_bias_activation(s->stream, s->v, pl->r2[draw] + pl->H, pl->H + 1, rows, pl->D2, GC_ACT_IDENTITY));
+        GC_TRY(gc_cuda_outer(s->stream, rows, s->u, pl->D1, s->v, pl->D2, 0, eb, pl->D));
     }
     float *e_dst = pl->e_pinned ? e + lo * pl->D : s->e_host;
-    GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, s->e, (size_t)n * pl->D * sizeof *e, cudaMemcpyDeviceToHost, s->stream));
-    GC_CHECK_CUDA(cudaMemcpyAsync(s->loss_host, s->loss, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    GC_CHECK_CUDA(
+        cudaMemcpyAsync(e_dst, s->e + off * pl->D, (size_t)n * pl->D * sizeof *e, cudaMemcpyDeviceToHost, s->stream));
+    GC_CHECK_CUDA(
+        cudaMemcpyAsync(s->loss_host, s->loss + off, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
     GC_CHECK_CUDA(cudaEventRecord(s->done, s->stream));
     s->busy = 1;
     s->lo = lo;
@@ -273,12 +291,14 @@ static int run_batches(cuda_state *st, cuda_plan *pl, int64_t rows, const float 
 {
     for (int k = 0; k < SLOTS; ++k) GC_TRY(prepare_slot(&st->slot[k], pl, pl->batch));
     GC_TRY(upload_models(pl, st->slot[0].stream));
-    int64_t batches = (rows + pl->batch - 1) / pl->batch;
-    for (int64_t i = 0; i < batches; ++i) {
+    /* Blocks [j·batch, (j+1)·batch) of the global index (as on the CPU, embed_cpu.c). */
+    for (int64_t lo = 0, i = 0; lo < rows; ++i) {
         cuda_slot *s = &st->slot[i % SLOTS];
         GC_TRY(collect_batch(s, pl, e, loss));
-        int64_t lo = i * pl->batch, n = rows - lo < pl->batch ? rows - lo : pl->batch;
-        GC_TRY(issue_batch(s, pl, lo, n, x, y, e));
+        const int64_t off = (pl->cfg->first_row + lo) % pl->batch;
+        const int64_t n = rows - lo < pl->batch - off ? rows - lo : pl->batch - off;
+        GC_TRY(issue_batch(s, pl, lo, off, n, x, y, e));
+        lo += n;
     }
     for (int k = 0; k < SLOTS; ++k) GC_TRY(collect_batch(&st->slot[k], pl, e, loss));
     return GC_OK;

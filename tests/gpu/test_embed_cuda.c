@@ -102,6 +102,13 @@ static void gpu_matches_cpu(gc_backend *cpu, gc_backend *gpu, const embed_case *
     CHECK(gpu->ops->embed(gpu, &cfg, n, D_IN, NULL, y, e_read, l_read) == GC_OK);
     CHECK(memcmp(e_read, e_gpu, (size_t)n * D * sizeof(float)) == 0);
     CHECK(memcmp(l_read, l_gpu, (size_t)n * sizeof(float)) == 0);
+    /* A rank holding rows [lo, n) of the global index gets the bits the whole run got for them. */
+    const int64_t lo = n / 3 + 1;
+    cfg.read_x = NULL;
+    cfg.first_row = lo;
+    CHECK(gpu->ops->embed(gpu, &cfg, n - lo, D_IN, x + lo * D_IN, y + lo, e_read, l_read) == GC_OK);
+    CHECK(memcmp(e_read, e_gpu + lo * D, (size_t)(n - lo) * D * sizeof(float)) == 0);
+    CHECK(memcmp(l_read, l_gpu + lo, (size_t)(n - lo) * sizeof(float)) == 0);
     free(e_read);
     free(l_read);
     host_free(x, t->pinned);
