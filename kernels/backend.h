@@ -93,8 +93,12 @@ typedef struct {
 
     /* Orthogonal matching pursuit scoring (DESIGN §4), optional: a NULL op means the selector
      * scores on the CPU (kernels/cpu/omp_cpu.c, which is also these ops' oracle). */
-    /* Keeps a device-resident copy of rows e [rows × D] (host); every row starts ineligible. */
-    int (*omp_attach)(gc_backend *b, int64_t rows, int D, const float *e, gc_omp_device **out);
+    /* Keeps a device-resident copy of rows e [rows × D] (host); every row starts ineligible. Row t
+     * of e is row index[t] of origin (index NULL: e is origin): when origin is the output of this
+     * backend's last embed call, still unchanged, and the backend kept it on the device, the rows
+     * are gathered there and e is not copied. */
+    int (*omp_attach)(gc_backend *b, int64_t rows, int D, const float *e, const float *origin, const int64_t *index,
+                      gc_omp_device **out);
     /* weight[first + t] ← w[t] for t < count: 1/‖e_i‖ makes row i eligible, 0 excludes it. */
     int (*omp_set_weights)(gc_backend *b, gc_omp_device *dev, int64_t first, int64_t count, const double *w);
     /* The `count` best rows for the residual r [D]: score_i = w_i·⟨e_i, r⟩ (signed) or w_i·|⟨e_i, r⟩|,

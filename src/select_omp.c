@@ -179,7 +179,7 @@ static int scorer_open(omp_scorer *s, const omp_context *ctx, int g)
         return GC_OK;
     }
     s->backend = ctx->opt->backend;
-    GC_TRY(s->backend->ops->omp_attach(s->backend, s->n, D, s->e, &s->device));
+    GC_TRY(s->backend->ops->omp_attach(s->backend, s->n, D, s->e, rows->e, s->row, &s->device));
     return s->backend->ops->omp_set_weights(s->backend, s->device, 0, s->n, s->w);
 }
 

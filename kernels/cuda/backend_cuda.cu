@@ -45,7 +45,29 @@ typedef struct {
 
 typedef struct {
     cuda_slot slot[SLOTS];
+    /* The last embed call's output kept on the device when it fits (gc_cuda_resident): selection
+     * then gathers its rows there instead of copying them back up. */
+    float *resident;
+    const float *resident_host; /* the caller's array it mirrors */
+    int64_t resident_rows;
+    int resident_D;
 } cuda_state;
+
+static void drop_resident(cuda_state *st)
+{
+    (void)cudaFree(st->resident);
+    st->resident = NULL;
+    st->resident_host = NULL;
+}
+
+extern "C" const float *gc_cuda_resident(gc_backend *b, const float *host, int64_t rows, int D)
+{
+    const cuda_state *st = b->ops->embed != NULL ? (const cuda_state *)b->impl : NULL;
+    if (st == NULL || st->resident == NULL || host != st->resident_host || rows > st->resident_rows ||
+        D != st->resident_D)
+        return NULL;
+    return st->resident;
+}
 
 /* Everything one embed call needs that does not change from batch to batch. */
 typedef struct {
@@ -53,6 +75,7 @@ typedef struct {
     int d, C, H, widest, D, D1, D2, block, draws;
     int64_t batch;
     int x_pinned, e_pinned;
+    float *resident;            /* [rows × D] device copy of e, or NULL */
     void *model_arena;          /* device copies of every draw's W, b and sketch factors */
     const float **weight, **bias; /* [draws × layers] device pointers into model_arena */
     const float **r1, **r2;     /* [draws] */
@@ -268,6 +291,9 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
         cudaMemcpyAsync(e_dst, s->e + off * pl->D, (size_t)n * pl->D * sizeof *e, cudaMemcpyDeviceToHost, s->stream));
     GC_CHECK_CUDA(
         cudaMemcpyAsync(s->loss_host, s->loss + off, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
+    if (pl->resident != NULL)
+        GC_CHECK_CUDA(cudaMemcpyAsync(pl->resident + lo * pl->D, s->e + off * pl->D, (size_t)n * pl->D * sizeof *e,
+                                      cudaMemcpyDeviceToDevice, s->stream));
     GC_CHECK_CUDA(cudaEventRecord(s->done, s->stream));
     s->busy = 1;
     s->lo = lo;
@@ -283,6 +309,22 @@ static int collect_batch(cuda_slot *s, const cuda_plan *pl, float *e, float *los
     GC_CHECK_CUDA(cudaEventSynchronize(s->done));
     if (!pl->e_pinned) gc_copy_parallel(e + s->lo * pl->D, s->e_host, (size_t)s->n * pl->D * sizeof *e);
     memcpy(loss + s->lo, s->loss_host, (size_t)s->n * sizeof *loss);
+    return GC_OK;
+}
+
+/* A device copy of the output when it fits in a quarter of the free memory (the rest is for the
+ * selection's own buffers); no copy is no error. */
+static int keep_resident(cuda_state *st, cuda_plan *pl, int64_t rows)
+{
+    size_t free_bytes = 0, total_bytes = 0;
+    GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const size_t bytes = (size_t)rows * pl->D * sizeof(float);
+    if (bytes > free_bytes / 4) return GC_OK;
+    if (cudaMalloc(&st->resident, bytes) != cudaSuccess) {
+        (void)cudaGetLastError();
+        st->resident = NULL;
+    }
+    pl->resident = st->resident;
     return GC_OK;
 }
 
@@ -308,13 +350,14 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
                       const int32_t *y, float *e, float *loss)
 {
     GC_TRY(gc_embed_check(cfg, rows, d, y));
+    cuda_state *st = (cuda_state *)b->impl;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    drop_resident(st); /* it mirrors the previous call's output, which the caller may now reuse */
     if (cfg->kind == GC_EMBED_FEATURES) { /* nothing to compute: the CPU copy is the fastest path */
         memset(loss, 0, (size_t)rows * sizeof *loss);
         return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, e) : GC_OK;
     }
     if (rows == 0) return GC_OK;
-    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    cuda_state *st = (cuda_state *)b->impl;
     const gc_model *m0 = &cfg->models[0];
     cuda_plan pl;
     memset(&pl, 0, sizeof pl);
@@ -331,11 +374,19 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     pl.x_pinned = x != NULL && is_pinned(x);
     pl.e_pinned = is_pinned(e);
     int status = choose_batch(b, &pl, rows);
+    if (status == GC_OK) status = keep_resident(st, &pl, rows);
     if (status == GC_OK) status = run_batches(st, &pl, rows, x, y, e, loss);
     /* On failure batches may still be in flight: let them finish before their buffers go. */
     for (int k = 0; k < SLOTS; ++k) {
         (void)cudaStreamSynchronize(st->slot[k].stream);
         st->slot[k].busy = 0;
+    }
+    if (status == GC_OK && st->resident != NULL) {
+        st->resident_host = e;
+        st->resident_rows = rows;
+        st->resident_D = pl.D;
+    } else {
+        drop_resident(st);
     }
     (void)cudaFree(pl.model_arena);
     free(pl.weight);
@@ -350,6 +401,7 @@ static void cuda_destroy(gc_backend *b)
     cuda_state *st = (cuda_state *)b->impl;
     if (st != NULL) {
         (void)cudaSetDevice(b->device_id);
+        drop_resident(st);
         for (int k = 0; k < SLOTS; ++k) {
             cuda_slot *s = &st->slot[k];
             if (s->stream) (void)cudaStreamSynchronize(s->stream);

@@ -133,13 +133,23 @@ __global__ void pick_best(const pair *__restrict__ block_pairs, int blocks, doub
     }
 }
 
+/* Launch: grid-stride over rows·D. out row t ← e row index[t]. */
+__global__ void gather_rows(const float *__restrict__ e, const long long *__restrict__ index, long long rows, int D,
+                            float *__restrict__ out)
+{
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < rows * D;
+         k += (long long)gridDim.x * blockDim.x)
+        out[k] = e[index[k / D] * D + k % D];
+}
+
 } // namespace
 
 struct gc_omp_device {
     cudaStream_t stream;
     long long n;
     int D, blocks;
-    float *e;         /* [n × D] */
+    float *e;         /* [n × D]: own, or the backend's resident embeddings (not freed here) */
+    int owns_e;
     double *w;        /* [n] */
     double *r;        /* [D] */
     double *scores;   /* [n] */
@@ -150,7 +160,34 @@ struct gc_omp_device {
 
 static_assert(sizeof(pair) == sizeof(gc_omp_pair), "device pairs are copied into gc_omp_pair");
 
-extern "C" int gc_cuda_omp_attach(gc_backend *b, int64_t rows, int D, const float *e, gc_omp_device **out)
+/* d->e ← the problem's rows: the resident embeddings themselves, gathered from them, or copied up. */
+static int place_rows(gc_backend *b, gc_omp_device *d, int64_t rows, int D, const float *e, const float *origin,
+                      const int64_t *index)
+{
+    const float *resident = origin != NULL ? gc_cuda_resident(b, origin, rows, D) : NULL;
+    if (resident != NULL && index == NULL) {
+        d->e = (float *)resident;
+        return GC_OK;
+    }
+    d->owns_e = 1;
+    GC_CHECK_CUDA(cudaMalloc(&d->e, (size_t)(rows > 0 ? rows : 1) * D * sizeof(float)));
+    if (rows == 0) return GC_OK;
+    if (resident == NULL) {
+        GC_CHECK_CUDA(cudaMemcpyAsync(d->e, e, (size_t)rows * D * sizeof(float), cudaMemcpyHostToDevice, d->stream));
+        return GC_OK;
+    }
+    long long *device_index = NULL;
+    GC_CHECK_CUDA(cudaMalloc(&device_index, (size_t)rows * sizeof *device_index));
+    GC_CHECK_CUDA(cudaMemcpyAsync(device_index, index, (size_t)rows * sizeof *index, cudaMemcpyHostToDevice, d->stream));
+    gather_rows<<<d->blocks, kThreads, 0, d->stream>>>(resident, device_index, rows, D, d->e);
+    GC_CHECK_LAUNCH();
+    GC_CHECK_CUDA(cudaStreamSynchronize(d->stream));
+    GC_CHECK_CUDA(cudaFree(device_index));
+    return GC_OK;
+}
+
+extern "C" int gc_cuda_omp_attach(gc_backend *b, int64_t rows, int D, const float *e, const float *origin,
+                                  const int64_t *index, gc_omp_device **out)
 {
     *out = NULL;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
@@ -170,13 +207,12 @@ extern "C" int gc_cuda_omp_attach(gc_backend *b, int64_t rows, int D, const floa
     d->blocks = (int)(wanted < 1 ? 1 : wanted > wave ? wave : wanted);
     const size_t n = (size_t)(rows > 0 ? rows : 1);
     GC_CHECK_CUDA(cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking));
-    GC_CHECK_CUDA(cudaMalloc(&d->e, n * D * sizeof(float)));
+    GC_TRY(place_rows(b, d, rows, D, e, origin, index));
     GC_CHECK_CUDA(cudaMalloc(&d->w, n * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&d->scores, n * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&d->r, (size_t)D * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&d->block_pairs, (size_t)d->blocks * sizeof(pair)));
     GC_CHECK_CUDA(cudaMemsetAsync(d->w, 0, n * sizeof(double), d->stream));
-    if (rows > 0) GC_CHECK_CUDA(cudaMemcpyAsync(d->e, e, (size_t)rows * D * sizeof(float), cudaMemcpyHostToDevice, d->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(d->stream));
     return GC_OK;
 }
@@ -229,7 +265,7 @@ extern "C" void gc_cuda_omp_detach(gc_backend *b, gc_omp_device *d)
     if (d == NULL) return;
     (void)cudaSetDevice(b->device_id);
     if (d->stream) (void)cudaStreamSynchronize(d->stream);
-    (void)cudaFree(d->e);
+    if (d->owns_e) (void)cudaFree(d->e);
     (void)cudaFree(d->w);
     (void)cudaFree(d->r);
     (void)cudaFree(d->scores);

@@ -13,7 +13,11 @@ extern "C" {
 
 #include "../backend.h"
 
-int gc_cuda_omp_attach(gc_backend *b, int64_t rows, int D, const float *e, gc_omp_device **out);
+int gc_cuda_omp_attach(gc_backend *b, int64_t rows, int D, const float *e, const float *origin, const int64_t *index,
+                       gc_omp_device **out);
+/* The device copy of host embeddings `host` [≥ rows × D] when b's last embed call produced them and
+ * kept them (backend_cuda.cu), else NULL. */
+const float *gc_cuda_resident(gc_backend *b, const float *host, int64_t rows, int D);
 int gc_cuda_omp_set_weights(gc_backend *b, gc_omp_device *dev, int64_t first, int64_t count, const double *w);
 /* Reads rows·D floats and 2·rows doubles (w, then the scores written once) per pass, plus
  * 16·rows bytes per extra candidate (count > 1 rescans the scores). */

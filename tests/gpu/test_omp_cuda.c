@@ -56,7 +56,7 @@ static void scores_equal_the_cpu(gc_backend *b, int64_t n, int D, int signed_sco
     random_rows(n, D, e, w);
     for (int j = 0; j < D; ++j) r[j] = 10.0 * uniform();
     gc_omp_device *dev = NULL;
-    CHECK(gc_cuda_omp_attach(b, n, D, e, &dev) == GC_OK);
+    CHECK(gc_cuda_omp_attach(b, n, D, e, NULL, NULL, &dev) == GC_OK);
     CHECK(gc_cuda_omp_set_weights(b, dev, 0, n, w) == GC_OK);
     char what[96];
     for (int round = 0; round < 3; ++round) {
@@ -118,6 +118,46 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *b, int per_class, int n
     free(w);
 }
 
+/* Embeddings computed by the CUDA backend stay on its device, and OMP gathers the problem's rows
+ * there (per class) or scores them in place: the coreset must be the CPU's, atom for atom. */
+static void select_from_resident_embeddings_equals_the_cpu(int per_class)
+{
+    const int64_t n = 30000;
+    const int d = 24, classes = 4, hidden = 40, sketch = 64;
+    gc_backend *real = NULL;
+    CHECK(gc_backend_cuda_create(0, &real) == GC_OK);
+    gc_model m;
+    CHECK(gc_model_init_draw(&m, d, &hidden, 1, classes, 5, 0) == GC_OK);
+    float *x = malloc((size_t)n * d * sizeof *x), *e = malloc((size_t)n * sketch * sizeof *e);
+    float *loss = malloc((size_t)n * sizeof *loss);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    for (int64_t i = 0; i < n * d; ++i) x[i] = (float)uniform();
+    for (int64_t i = 0; i < n; ++i) y[i] = (int32_t)(i * 7 % classes);
+    gc_embed_config cfg = {.kind = GC_EMBED_LASTLAYER, .sketch_dim = sketch, .hessian_damping = 1e-3, .seed = 2,
+                           .models = &m, .model_count = 1};
+    CHECK(real->ops->embed(real, &cfg, n, d, x, y, e, loss) == GC_OK);
+    CHECK(gc_cuda_resident(real, e, n, sketch) != NULL);
+    gc_local_rows rows = {MPI_COMM_WORLD, 0, 1, n, 0, n, sketch, classes, e, y, loss};
+    gc_omp_options opt = {.k = 40, .per_class = per_class, .ridge = 1e-3, .batch = 2};
+    gc_coreset cpu, gpu;
+    CHECK(gc_select_omp(&rows, &opt, &cpu) == GC_OK);
+    opt.backend = real;
+    CHECK(gc_select_omp(&rows, &opt, &gpu) == GC_OK);
+    CHECK(cpu.k == gpu.k);
+    int differ = 0;
+    for (int64_t t = 0; t < cpu.k && t < gpu.k; ++t) differ += cpu.index[t] != gpu.index[t] || cpu.weight[t] != gpu.weight[t];
+    if (differ) fprintf(stderr, "resident embeddings, per_class=%d: %d atoms differ\n", per_class, differ);
+    CHECK(differ == 0);
+    gc_coreset_destroy(&cpu);
+    gc_coreset_destroy(&gpu);
+    gc_model_destroy(&m);
+    gc_backend_destroy(real);
+    free(x);
+    free(e);
+    free(loss);
+    free(y);
+}
+
 int main(int argc, char **argv)
 {
     if (gc_backend_cuda_device_count() < 1) {
@@ -137,6 +177,8 @@ int main(int argc, char **argv)
             }
     select_on_the_gpu_equals_the_cpu(&b, 0, 0, 1);
     select_on_the_gpu_equals_the_cpu(&b, 1, 1, 4);
+    select_from_resident_embeddings_equals_the_cpu(0);
+    select_from_resident_embeddings_equals_the_cpu(1);
     MPI_Finalize();
     TEST_MAIN_END();
 }
