@@ -18,6 +18,7 @@
 #include "greedy_fl.h"
 #include "checkpoint.h"
 #include "options.h"
+#include "proxy_models.h"
 #include "quality.h"
 #include "select_crest.h"
 #include "select_fl.h"
@@ -278,50 +279,11 @@ static int phase_read(select_run *run)
     return GC_OK;
 }
 
-static int parse_hidden(const char *text, int *widths, int max, int *count)
-{
-    *count = 0;
-    for (const char *p = text; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v <= 0 || v > (1 << 20) || *count >= max)
-            return gc_fail(GC_ERR_USAGE, "option --hidden: '%s' is not a list of positive widths", text);
-        widths[(*count)++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end != ',' && *end != '\0')
-            return gc_fail(GC_ERR_USAGE, "option --hidden: '%s' is not a list of positive widths", text);
-    }
-    return GC_OK;
-}
-
 static int load_models(select_run *run)
 {
     if (run->embedding == GC_EMBED_FEATURES) return GC_OK;
-    const gc_options *o = &run->opts;
-    if (gc_options_is_set(o, "model")) {
-        run->models = calloc(1, sizeof *run->models);
-        GC_CHECK_ALLOC(run->models);
-        run->model_count = 1;
-        GC_TRY(gc_model_read(&run->models[0], gc_options_get(o, "model"), run->comm));
-        if (run->models[0].widths[0] != run->dataset.d)
-            return gc_fail(GC_ERR_INPUT, "--model %s takes %d inputs but /X has %d columns", gc_options_get(o, "model"),
-                           run->models[0].widths[0], run->dataset.d);
-        if (gc_model_classes(&run->models[0]) < run->rows.classes)
-            return gc_fail(GC_ERR_INPUT, "--model %s has %d outputs but the data has %d classes", gc_options_get(o, "model"),
-                           gc_model_classes(&run->models[0]), run->rows.classes);
-        return GC_OK;
-    }
-    long draws;
-    int hidden[64], n_hidden;
-    GC_TRY(gc_options_get_long(o, "init-draws", 1, 4096, &draws));
-    GC_TRY(parse_hidden(gc_options_get(o, "hidden"), hidden, 64, &n_hidden));
-    run->models = calloc((size_t)draws, sizeof *run->models);
-    GC_CHECK_ALLOC(run->models);
-    run->model_count = (int)draws;
-    for (int s = 0; s < draws; ++s)
-        GC_TRY(gc_model_init_draw(&run->models[s], run->dataset.d, hidden, n_hidden, run->rows.classes,
-                                  run->fl.seed, s));
-    return GC_OK;
+    return gc_proxy_models_load(&run->opts, run->dataset.d, run->rows.classes, run->fl.seed, run->comm, &run->models,
+                                &run->model_count);
 }
 
 /* --embeddings: the rows must be --data's rows (same N, same labels); the data's own embedding
