@@ -394,7 +394,7 @@ static int load_batch(stream_run *run, const char *path, int64_t offset, stream_
         st->continual = run->slots == 0;
         st->k = run->k;
         st->slots = run->slots;
-        GC_TRY(gc_stream_state_init(st, ds->d, gc_embedding_dim(&cfg, ds->d), classes));
+        GC_TRY(gc_comm_agree(run->comm, gc_stream_state_init(st, ds->d, gc_embedding_dim(&cfg, ds->d), classes)));
         run->have_state = 1;
     }
     if (ds->d != st->d)
@@ -465,18 +465,17 @@ static int update_reservoir(stream_run *run, const stream_batch *b)
     const int D = st->D;
     const int64_t old = b->rows.n_local - b->batch_n;
     reservoir_key *mine = malloc((size_t)(b->batch_n > 0 ? b->batch_n : 1) * sizeof *mine);
-    GC_CHECK_ALLOC(mine);
-    for (int64_t i = 0; i < b->batch_n; ++i) {
+    for (int64_t i = 0; mine != NULL && i < b->batch_n; ++i) {
         const int64_t id = st->seen + b->batch_lo + i;
         mine[i] = (reservoir_key){gc_rng_uniform(run->seed, GC_STREAM_RESERVOIR, (uint64_t)id), id, b->rows.y[old + i], (int32_t)i};
     }
-    qsort(mine, (size_t)b->batch_n, sizeof *mine, by_key);
+    if (mine != NULL) qsort(mine, (size_t)b->batch_n, sizeof *mine, by_key);
     const int64_t keep = b->batch_n < st->k ? b->batch_n : st->k;
     /* Records: key header, then the embedding; every rank gathers every rank's best. */
     const size_t bytes = sizeof(reservoir_key) + (size_t)D * sizeof(float);
     char *send = malloc((size_t)(keep > 0 ? keep : 1) * bytes);
     int *counts = malloc((size_t)run->size * sizeof *counts), *displs = malloc((size_t)run->size * sizeof *displs);
-    int status = (send && counts && displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
+    int status = (mine && send && counts && displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
     for (int64_t t = 0; t < keep && status == GC_OK; ++t) {
         memcpy(send + t * bytes, &mine[t], sizeof mine[t]);
         memcpy(send + t * bytes + sizeof mine[t], b->rows.e + (old + mine[t].local) * D, (size_t)D * sizeof(float));
