@@ -273,6 +273,17 @@ static int sync_path(const char *path, int directory)
     return rc;
 }
 
+int gc_stream_state_check_writable(const char *path)
+{
+    char tmp[4096];
+    gc_temporary_name(path, tmp, sizeof tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) return gc_fail(GC_ERR_IO, "--state %s: cannot create files there: %s", path, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    return GC_OK;
+}
+
 int gc_stream_state_write(const gc_stream_state *st, const char *path)
 {
     char tmp[4096];

@@ -58,6 +58,8 @@ void gc_stream_state_destroy(gc_stream_state *st);
 /* Any rank (each reads the file itself). A file that is not a stream state is an input error
  * naming it; a different fingerprint is a usage error. st is zeroed first. */
 int gc_stream_state_read(gc_stream_state *st, const char *path, uint64_t fingerprint);
+/* Rank 0, before any work: the state's directory takes new files. */
+int gc_stream_state_check_writable(const char *path);
 /* Rank 0: atomic replace (temporary file, fsync, rename, fsync of the directory). */
 int gc_stream_state_write(const gc_stream_state *st, const char *path);
 

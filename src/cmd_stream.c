@@ -476,6 +476,9 @@ static int update_reservoir(stream_run *run, const stream_batch *b)
     char *send = malloc((size_t)(keep > 0 ? keep : 1) * bytes);
     int *counts = malloc((size_t)run->size * sizeof *counts), *displs = malloc((size_t)run->size * sizeof *displs);
     int status = (mine && send && counts && displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
+    if (status == GC_OK && (double)keep * (double)bytes > (double)INT_MAX)
+        status = gc_fail(GC_ERR_USAGE, "option --k: a reservoir of %lld rows of width %d is too large to gather in one MPI call",
+                         (long long)keep, D);
     for (int64_t t = 0; t < keep && status == GC_OK; ++t) {
         memcpy(send + t * bytes, &mine[t], sizeof mine[t]);
         memcpy(send + t * bytes + sizeof mine[t], b->rows.e + (old + mine[t].local) * D, (size_t)D * sizeof(float));
@@ -769,33 +772,35 @@ static int state_has(const gc_stream_state *st, const char *path)
 }
 
 /* Collective: every batch of --batches not yet in the state, in order. Those already in must come
- * first (a resumed or repeated command); a known batch after a new one is a usage error. */
+ * first (a resumed or repeated command); a known batch after a new one is a usage error, found
+ * before any batch is processed. */
 static int run_batches(stream_run *run)
 {
     char *list = strdup(gc_options_get(&run->opts, "batches"));
     GC_CHECK_ALLOC(list);
-    int status = GC_OK, fresh = 0, done = 0;
+    int status = GC_OK, count = 0, done = 0;
+    for (const char *p = list; *p; ++p) count += *p == ',';
+    char(*paths)[4096] = calloc((size_t)count + 1, sizeof *paths);
+    if (paths == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory");
+    count = 0;
     char *save = NULL;
     for (char *item = strtok_r(list, ",", &save); item != NULL && status == GC_OK; item = strtok_r(NULL, ",", &save)) {
-        char absolute[4096];
-        const char *path = realpath(item, absolute) != NULL ? absolute : item;
-        const int known = run->have_state && state_has(&run->state, path);
-        if (known && fresh)
+        if (realpath(item, paths[count]) == NULL) snprintf(paths[count], sizeof paths[count], "%s", item);
+        const int known = run->have_state && state_has(&run->state, paths[count]);
+        if (known && count > done)
             status = gc_fail(GC_ERR_USAGE, "--batches: %s is already in --state %s but comes after a new batch", item,
                              run->state_path);
-        else if (known)
-            ++done;
-        else {
-            fresh = 1;
-            status = process_batch(run, path);
-        }
-        status = gc_comm_agree(run->comm, status);
+        done += known;
+        ++count;
     }
-    free(list);
+    status = gc_comm_agree(run->comm, status);
     if (status == GC_OK && done > 0) gc_info("stream: %d batch(es) already in %s: skipped", done, run->state_path);
+    for (int i = done; i < count && status == GC_OK; ++i) status = gc_comm_agree(run->comm, process_batch(run, paths[i]));
     /* Nothing new: the coreset file is still brought up to date with the state. */
-    if (status == GC_OK && !fresh && run->have_state && run->out != NULL)
+    if (status == GC_OK && done == count && run->have_state && run->out != NULL)
         status = gc_comm_agree(run->comm, run->rank == 0 ? write_coreset(run) : GC_OK);
+    free(paths);
+    free(list);
     return status;
 }
 
@@ -829,7 +834,7 @@ int gc_command_stream(int argc, char **argv)
     } else if (status == GC_OK) {
         int writable = GC_OK;
         if (run.rank == 0 && run.out != NULL) writable = gc_check_output_writable(run.out);
-        if (run.rank == 0 && writable == GC_OK) writable = gc_check_output_writable(run.state_path);
+        if (run.rank == 0 && writable == GC_OK) writable = gc_stream_state_check_writable(run.state_path);
         status = gc_comm_agree(run.comm, writable);
         if (status == GC_OK) status = gc_comm_agree(run.comm, gc_backend_create((gc_device_request)run.device, run.comm, &run.backend));
         if (status == GC_OK) status = open_state(&run);

@@ -120,6 +120,19 @@ def test_one_job_over_all_batches_equals_one_job_per_batch_at_any_rank_count(tmp
     np.testing.assert_array_equal(read_state(at_once)["members/weight"], b["members/weight"])
 
 
+@pytest.mark.parametrize("method", ["gmc", "craig"])
+def test_merge_reduce_one_job_per_batch_equals_one_job_at_four_ranks(tmp_path, method):
+    paths, _ = make_batches(tmp_path, [150, 170, 160, 140, 155], D=12, seed=8)
+    per_batch, at_once = tmp_path / "a.h5", tmp_path / "b.h5"
+    args = ["--method", method, "--slots", 2, "--k", 20, "--per-class", "on"]
+    for path in paths:
+        stream([path], per_batch, args)
+    stream(paths, at_once, args, np_=4)
+    a, b = read_state(per_batch), read_state(at_once)
+    for key in ("members/id", "members/weight", "members/slot", "slots/beta", "slots/created", "target"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
 # Fig. 2a of Borsos et al. 2020 (7 steps, s = 3): slots after each step as (β, construction step);
 # tests/unit/test_merge_reduce.c derives the same sequence from the paper's rule.
 FIGURE = [[(1, 1)], [(1, 1), (1, 2)], [(1, 1), (1, 2), (1, 3)], [(2, 4), (1, 3), (1, 4)],
@@ -186,6 +199,23 @@ def test_state_of_other_options_is_refused_and_left_alone(tmp_path):
     assert lines == [f"gradcore: error: --state {state} was made with other options (method, k, slots, model, "
                      "embedding or seed): continue it with the same options or start another state file"], proc.stderr
     np.testing.assert_array_equal(read_state(state)["members/id"], before["members/id"])
+    assert read_state(state)["attrs"]["batches"] == 1
+
+
+def test_a_failing_batch_leaves_the_state_of_the_batches_before_it(tmp_path):
+    paths, Xs = make_batches(tmp_path, [120, 130], D=16, seed=6)
+    bad = tmp_path / "bad.h5"
+    write_dataset(bad, np.ones((40, 16), np.float32), np.full(40, 9, np.int32))  # no num_classes: C stays 4
+    state = tmp_path / "state.h5"
+    proc = stream([paths[0], bad], state, ["--k", 10], check=False)
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == f"gradcore: error: --batches {bad}: row 0 has label 9 outside [0, 4)"
+    st = read_state(state)
+    assert st["attrs"]["batches"] == 1 and st["attrs"]["seen"] == 120
+    np.testing.assert_array_equal(st["members/id"], continual_gmc(Xs[:1], 10)[0][0])
+    # a batch the state already holds after a new one is a usage error, and nothing changes
+    proc = stream([paths[1], paths[0]], state, ["--k", 10], check=False)
+    assert proc.returncode == 2 and "is already in --state" in proc.stderr
     assert read_state(state)["attrs"]["batches"] == 1
 
 
