@@ -102,20 +102,6 @@ typedef struct {
     double gradient_error, random_gradient_error;
 } select_run;
 
-static char *join_arguments(int argc, char **argv)
-{
-    size_t len = strlen("gradcore select") + 1;
-    for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (s == NULL) return NULL;
-    strcpy(s, "gradcore select");
-    for (int i = 0; i < argc; ++i) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
 /* --k N or --k P% (of N, rounded to nearest, at least 1). */
 static int resolve_k(const char *text, int64_t n, int64_t *k)
 {
@@ -507,7 +493,7 @@ int gc_command_select(int argc, char **argv)
     MPI_Comm_rank(run.comm, &run.rank);
     MPI_Comm_size(run.comm, &run.size);
     gc_log_init(run.rank, GC_LOG_NORMAL);
-    run.command_line = join_arguments(argc, argv);
+    run.command_line = gc_command_line("select", argc, argv);
     int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv));
     if (status == GC_OK && run.opts.help_requested) {
         if (run.rank == 0) gc_options_print_help(select_options, select_usage, stdout);

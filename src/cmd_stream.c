@@ -229,20 +229,6 @@ static const stream_method methods[] = {
     {.name = "bico", .embedding = "features", .selector = "bico", .compress = NULL, .merge = NULL},
 };
 
-static char *join_arguments(int argc, char **argv)
-{
-    size_t len = strlen("gradcore stream") + 1;
-    for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (s == NULL) return NULL;
-    strcpy(s, "gradcore stream");
-    for (int i = 0; i < argc; ++i) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
 static int parse_options(stream_run *run, int argc, char **argv)
 {
     gc_options *o = &run->opts;
@@ -825,7 +811,7 @@ int gc_command_stream(int argc, char **argv)
     MPI_Comm_rank(run.comm, &run.rank);
     MPI_Comm_size(run.comm, &run.size);
     gc_log_init(run.rank, GC_LOG_NORMAL);
-    run.command_line = join_arguments(argc, argv);
+    run.command_line = gc_command_line("stream", argc, argv);
     int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv));
     if (status == GC_OK && run.opts.help_requested) {
         if (run.rank == 0) gc_options_print_help(stream_options, stream_usage, stdout);
