@@ -73,7 +73,8 @@ typedef struct stream_run stream_run;
 /* A method's selector in the two roles merge-reduce needs; continual GMC is OMP's alone. NULL
  * compress: the selector is not in this build. */
 typedef struct {
-    const char *name, *embedding, *selector;
+    const char *name, *selector;
+    gc_embedding_kind embedding; /* the preset */
     /* A batch (rows over ranks, global index = row in the batch) to at most m rows with weights. */
     int (*compress)(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs);
     /* Weighted rows (replicated, sorted by id) to at most m rows whose weights summarise them. */
@@ -224,9 +225,9 @@ static int merge_fl(stream_run *run, const gc_member_set *in, int64_t m, gc_memb
 /* One entry per --method; BiCo's selector (src/select_bico.c) is not on this branch yet: its entry
  * gains compress/merge functions when it lands. */
 static const stream_method methods[] = {
-    {.name = "gmc", .embedding = "gmc", .selector = "omp", .compress = compress_omp, .merge = merge_omp},
-    {.name = "craig", .embedding = "logits", .selector = "fl", .compress = compress_fl, .merge = merge_fl},
-    {.name = "bico", .embedding = "features", .selector = "bico", .compress = NULL, .merge = NULL},
+    {.name = "gmc", .embedding = GC_EMBED_GMC, .selector = "omp", .compress = compress_omp, .merge = merge_omp},
+    {.name = "craig", .embedding = GC_EMBED_LOGITS, .selector = "fl", .compress = compress_fl, .merge = merge_fl},
+    {.name = "bico", .embedding = GC_EMBED_FEATURES, .selector = "bico", .compress = NULL, .merge = NULL},
 };
 
 static int parse_options(stream_run *run, int argc, char **argv)
@@ -263,14 +264,11 @@ static int parse_options(stream_run *run, int argc, char **argv)
         return gc_fail(GC_ERR_USAGE, "option --per-class on: continual GMC matches one running target (use --slots for per-class selection)");
     run->classes_option = 0;
     if (gc_options_is_set(o, "classes")) GC_TRY(gc_options_get_long(o, "classes", 1, 1L << 30, &run->classes_option));
-    run->embedding_name = gc_options_is_set(o, "embedding") ? gc_options_get(o, "embedding") : run->method->embedding;
-    static const char *embedding_names[] = {"features", "logits", "lastlayer", "adacore", "gmc"};
-    int kind = -1;
-    for (int i = 0; i < 5; ++i)
-        if (strcmp(embedding_names[i], run->embedding_name) == 0) kind = i;
-    if (kind < 0)
-        return gc_fail(GC_ERR_USAGE, "option --embedding: '%s' is not one of " GC_EMBEDDING_NAMES, run->embedding_name);
+    int kind = (int)run->method->embedding;
+    if (gc_options_is_set(o, "embedding")) GC_TRY(gc_options_get_choice(o, "embedding", GC_EMBEDDING_NAMES, &kind));
+    static const char *embedding_names[] = {"features", "logits", "lastlayer", "adacore", "gmc"}; /* GC_EMBEDDING_NAMES */
     run->embedding = (gc_embedding_kind)kind;
+    run->embedding_name = embedding_names[kind];
     GC_TRY(gc_options_get_long(o, "seed", 0, LONG_MAX, &seed));
     run->seed = (uint64_t)seed;
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
