@@ -18,6 +18,7 @@
 #include "greedy_fl.h"
 #include "checkpoint.h"
 #include "options.h"
+#include "proxy_models.h"
 #include "quality.h"
 #include "select_crest.h"
 #include "select_fl.h"
@@ -99,20 +100,6 @@ typedef struct {
     int checkpointing;
     double gradient_error, random_gradient_error;
 } select_run;
-
-static char *join_arguments(int argc, char **argv)
-{
-    size_t len = strlen("gradcore select") + 1;
-    for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
-    if (s == NULL) return NULL;
-    strcpy(s, "gradcore select");
-    for (int i = 0; i < argc; ++i) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
 
 /* --k N or --k P% (of N, rounded to nearest, at least 1). */
 static int resolve_k(const char *text, int64_t n, int64_t *k)
@@ -277,50 +264,11 @@ static int phase_read(select_run *run)
     return GC_OK;
 }
 
-static int parse_hidden(const char *text, int *widths, int max, int *count)
-{
-    *count = 0;
-    for (const char *p = text; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v <= 0 || v > (1 << 20) || *count >= max)
-            return gc_fail(GC_ERR_USAGE, "option --hidden: '%s' is not a list of positive widths", text);
-        widths[(*count)++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end != ',' && *end != '\0')
-            return gc_fail(GC_ERR_USAGE, "option --hidden: '%s' is not a list of positive widths", text);
-    }
-    return GC_OK;
-}
-
 static int load_models(select_run *run)
 {
     if (run->embedding == GC_EMBED_FEATURES) return GC_OK;
-    const gc_options *o = &run->opts;
-    if (gc_options_is_set(o, "model")) {
-        run->models = calloc(1, sizeof *run->models);
-        GC_CHECK_ALLOC(run->models);
-        run->model_count = 1;
-        GC_TRY(gc_model_read(&run->models[0], gc_options_get(o, "model"), run->comm));
-        if (run->models[0].widths[0] != run->dataset.d)
-            return gc_fail(GC_ERR_INPUT, "--model %s takes %d inputs but /X has %d columns", gc_options_get(o, "model"),
-                           run->models[0].widths[0], run->dataset.d);
-        if (gc_model_classes(&run->models[0]) < run->rows.classes)
-            return gc_fail(GC_ERR_INPUT, "--model %s has %d outputs but the data has %d classes", gc_options_get(o, "model"),
-                           gc_model_classes(&run->models[0]), run->rows.classes);
-        return GC_OK;
-    }
-    long draws;
-    int hidden[64], n_hidden;
-    GC_TRY(gc_options_get_long(o, "init-draws", 1, 4096, &draws));
-    GC_TRY(parse_hidden(gc_options_get(o, "hidden"), hidden, 64, &n_hidden));
-    run->models = calloc((size_t)draws, sizeof *run->models);
-    GC_CHECK_ALLOC(run->models);
-    run->model_count = (int)draws;
-    for (int s = 0; s < draws; ++s)
-        GC_TRY(gc_model_init_draw(&run->models[s], run->dataset.d, hidden, n_hidden, run->rows.classes,
-                                  run->fl.seed, s));
-    return GC_OK;
+    return gc_proxy_models_load(&run->opts, run->dataset.d, run->rows.classes, run->fl.seed, run->comm, &run->models,
+                                &run->model_count);
 }
 
 /* --embeddings: the rows must be --data's rows (same N, same labels); the data's own embedding
@@ -552,7 +500,7 @@ int gc_command_select(int argc, char **argv)
     MPI_Comm_rank(run.comm, &run.rank);
     MPI_Comm_size(run.comm, &run.size);
     gc_log_init(run.rank, GC_LOG_NORMAL);
-    run.command_line = join_arguments(argc, argv);
+    run.command_line = gc_command_line("select", argc, argv);
     int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv));
     if (status == GC_OK && run.opts.help_requested) {
         if (run.rank == 0) gc_options_print_help(select_options, select_usage, stdout);

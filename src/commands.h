@@ -4,6 +4,7 @@
 #define GC_COMMANDS_H
 
 int gc_command_select(int argc, char **argv);
+int gc_command_stream(int argc, char **argv);
 int gc_command_gen(int argc, char **argv);
 int gc_command_info(int argc, char **argv);
 int gc_command_eval(int argc, char **argv);

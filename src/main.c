@@ -13,6 +13,7 @@ static const char usage[] =
     "usage: gradcore COMMAND [options]      (run under mpirun for several ranks)\n\n"
     "commands:\n"
     "  select   build a weighted coreset of a dataset (facility location or OMP)\n"
+    "  stream   keep a coreset of batches arriving over time up to date (continual GMC, merge-reduce)\n"
     "  gen      write a synthetic dataset to HDF5\n"
     "  info     summarise a dataset, embeddings or coreset file\n"
     "  eval     train logistic regression on a coreset, random subsets and the full data; compare\n\n"
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
     const char *command = argc > 1 ? argv[1] : "";
     if (strcmp(command, "select") == 0) {
         status = gc_command_select(argc - 2, argv + 2);
+    } else if (strcmp(command, "stream") == 0) {
+        status = gc_command_stream(argc - 2, argv + 2);
     } else if (strcmp(command, "gen") == 0) {
         status = gc_command_gen(argc - 2, argv + 2);
     } else if (strcmp(command, "info") == 0) {
@@ -42,7 +45,7 @@ int main(int argc, char **argv)
         status = argc < 2 ? GC_ERR_USAGE : GC_OK;
         if (argc < 2) gc_error_clear();
     } else {
-        status = gc_fail(GC_ERR_USAGE, "unknown command '%s' (select, gen, info, eval; see gradcore --help)", command);
+        status = gc_fail(GC_ERR_USAGE, "unknown command '%s' (select, stream, gen, info, eval; see gradcore --help)", command);
     }
     if (status != GC_OK && gc_error_message()[0] != '\0') gc_error_line(gc_error_message());
     MPI_Finalize();

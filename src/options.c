@@ -267,3 +267,17 @@ char *gc_options_resolved(const gc_options *opts)
     }
     return out;
 }
+
+char *gc_command_line(const char *command, int argc, char **argv)
+{
+    size_t len = strlen("gradcore ") + strlen(command) + 1;
+    for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
+    char *s = malloc(len);
+    if (s == NULL) return NULL;
+    snprintf(s, len, "gradcore %s", command);
+    for (int i = 0; i < argc; ++i) {
+        strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}

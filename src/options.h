@@ -49,5 +49,7 @@ int gc_options_require(const gc_options *opts, const char *name);
 void gc_options_print_help(const gc_option_spec *specs, const char *usage, FILE *stream);
 /* "name=value" lines of every option with a value, in table order (for provenance). */
 char *gc_options_resolved(const gc_options *opts);
+/* "gradcore COMMAND ARG…" as typed (for provenance); NULL when out of memory. */
+char *gc_command_line(const char *command, int argc, char **argv);
 
 #endif

@@ -428,7 +428,8 @@ int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_cores
         else budgets[0] = opt->k;
         memcpy(cs->budgets, budgets, (size_t)problems * sizeof *budgets);
         memcpy(cs->class_sizes, sizes, (size_t)problems * sizeof *sizes);
-        status = problem_targets(rows, opt->per_class, problems, targets);
+        if (opt->targets != NULL) memcpy(targets, opt->targets, (size_t)problems * D * sizeof *targets);
+        else status = problem_targets(rows, opt->per_class, problems, targets);
     }
     if (status == GC_OK)
         gc_info("select: orthogonal matching pursuit, %d problem(s), λ = %g, %s, %d atom(s) per pass, scoring on %s",

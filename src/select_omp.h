@@ -36,6 +36,9 @@ typedef struct {
     gc_omp_stats *stats;    /* optional, filled on return */
     gc_checkpoint *checkpoint; /* NULL: no restart state; else the atoms of each problem are logged
                                 * after every pass and replayed (no scoring) on a restart */
+    const double *targets;  /* NULL: g = Σ of each problem's rows; else [problems × D], the same on
+                             * every rank: a target the rows do not sum to (continual GMC's running
+                             * sum of all data seen, or Σ wᵢ eᵢ of weighted rows in a merge) */
 } gc_omp_options;
 
 /* Collective. Fills cs (allocated here) on every rank: index, label, loss, embedding in selection
