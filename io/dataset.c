@@ -226,3 +226,9 @@ int gc_dataset_read_x(const gc_dataset *ds, int64_t lo, int64_t hi, float *x)
     }
     return read_shards(ds, H5P_DEFAULT, H5P_DEFAULT, lo, hi, x, NULL, NULL);
 }
+
+int gc_dataset_range_read(void *range, int64_t lo, int64_t n, float *x)
+{
+    const gc_dataset_range *r = range;
+    return gc_dataset_read_x(r->ds, r->first + lo, r->first + lo + n, x);
+}

@@ -42,4 +42,12 @@ int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi,
  * (no MPI-IO), so a rank can pull its shard batch by batch while the GPU works on earlier ones. */
 int gc_dataset_read_x(const gc_dataset *ds, int64_t lo, int64_t hi, float *x);
 
+/* A source of X for the embedding engine (gc_embed_config.read_x with read_ctx = a range): rows
+ * first + lo … first + lo + n − 1 of ds. */
+typedef struct {
+    const gc_dataset *ds;
+    int64_t first;
+} gc_dataset_range;
+int gc_dataset_range_read(void *range, int64_t lo, int64_t n, float *x);
+
 #endif

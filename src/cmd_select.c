@@ -336,13 +336,6 @@ static int checkpointed_embeddings(select_run *run, char *path, size_t size, int
     return GC_OK;
 }
 
-/* The embedding engine's source of X: local rows [lo, lo + n) of this rank's shard. */
-static int read_local_x(void *ctx, int64_t lo, int64_t n, float *dst)
-{
-    const select_run *run = ctx;
-    return gc_dataset_read_x(&run->dataset, run->rows.lo + lo, run->rows.lo + lo + n, dst);
-}
-
 static int phase_embed(select_run *run)
 {
     const gc_options *o = &run->opts;
@@ -355,9 +348,10 @@ static int phase_embed(select_run *run)
     GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
     long sketch;
     GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &sketch));
+    gc_dataset_range shard = {.ds = &run->dataset, .first = run->rows.lo}; /* X streams from here */
     gc_embed_config cfg = {.kind = run->embedding, .sketch_dim = (int)sketch, .hessian_damping = 1e-3, .seed = run->fl.seed,
                            .models = run->models, .model_count = run->model_count, .first_row = run->rows.lo,
-                           .read_x = read_local_x, .read_ctx = run};
+                           .read_x = gc_dataset_range_read, .read_ctx = &shard};
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
     if (from_file != NULL) {

@@ -395,26 +395,27 @@ static int load_batch(stream_run *run, const char *path, int64_t offset, stream_
     *r = (gc_local_rows){.comm = run->comm, .rank = run->rank, .size = run->size, .n_global = offset + ds->n, .lo = lo,
                          .n_local = hi - lo, .D = D, .classes = st->classes};
     const size_t rows = (size_t)(r->n_local > 0 ? r->n_local : 1);
-    float *x = malloc((size_t)(b->batch_n > 0 ? b->batch_n : 1) * d * sizeof *x);
     r->e = malloc(rows * D * sizeof *r->e);
     r->y = malloc(rows * sizeof *r->y);
     r->loss = malloc(rows * sizeof *r->loss);
-    int status = (x && r->e && r->y && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)rows);
+    int status = (r->e && r->y && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)rows);
     const int64_t old = r->n_local - b->batch_n; /* old members on this rank: positions lo … lo + old − 1 */
     status = gc_comm_agree(run->comm, status);
     if (status == GC_OK)
-        status = gc_dataset_read(ds, run->comm, b->batch_lo, b->batch_lo + b->batch_n, x, r->y + old, NULL);
+        status = gc_dataset_read(ds, run->comm, b->batch_lo, b->batch_lo + b->batch_n, NULL, r->y + old, NULL);
     for (int64_t i = 0; i < b->batch_n && status == GC_OK; ++i)
         if (r->y[old + i] < 0 || r->y[old + i] >= st->classes)
             status = gc_fail(GC_ERR_INPUT, "--batches %s: row %lld has label %d outside [0, %d)", path,
                              (long long)(b->batch_lo + i), r->y[old + i], st->classes);
     status = gc_comm_agree(run->comm, status);
     if (status == GC_OK) {
+        gc_dataset_range rows_x = {.ds = ds, .first = b->batch_lo}; /* X streams through the engine */
         gc_embed_config cfg;
         embed_config(run, b->batch_lo, &cfg);
-        status = run->backend->ops->embed(run->backend, &cfg, b->batch_n, d, x, r->y + old, r->e + old * D, r->loss + old);
+        cfg.read_x = gc_dataset_range_read;
+        cfg.read_ctx = &rows_x;
+        status = run->backend->ops->embed(run->backend, &cfg, b->batch_n, d, NULL, r->y + old, r->e + old * D, r->loss + old);
     }
-    free(x);
     GC_TRY(gc_comm_agree(run->comm, status));
     for (int64_t p = 0; p < old; ++p) {
         const int64_t m = lo + p;
