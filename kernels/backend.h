@@ -88,6 +88,9 @@ typedef struct {
 /* Device state of the Nyström feature map (landmarks and projection uploaded once). */
 typedef struct gc_nystrom_device gc_nystrom_device;
 
+/* Device state of the BiCo scorer: a device-resident copy of one rank's features and labels. */
+typedef struct gc_bico_device gc_bico_device;
+
 typedef struct {
     const char *name; /* "cpu" or "cuda" */
     /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y. */
@@ -114,6 +117,14 @@ typedef struct {
      * the row and on `rows` (GEMM shapes), so callers pass blocks of one fixed height. */
     int (*nystrom_features)(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z);
     void (*nystrom_detach)(gc_backend *b, gc_nystrom_device *dev);
+
+    /* BiCo scoring (DESIGN §4), optional: NULL scores on the CPU (kernels/cpu/bico_cpu.c, the
+     * oracle). Keeps features z [rows × q'] and labels y [rows] (host) on the device. */
+    int (*bico_attach)(gc_backend *b, int64_t rows, int qp, int C, const double *z, const int32_t *y,
+                       gc_bico_device **out);
+    /* scores[i] (host) = 2 (θᵀz_i − e_{y_i})ᵀ Vᵀz_i for every row; θ, V [q' × C] host, row-major. */
+    int (*bico_scores)(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);
+    void (*bico_detach)(gc_backend *b, gc_bico_device *dev);
 } gc_backend_ops;
 
 struct gc_backend {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/cpu/bico_cpu.h"
 #include "comm.h"
 #include "error.h"
 #include "log.h"
@@ -36,6 +37,7 @@ typedef struct {
     gc_bico_stats stats;
     bico_problem p;
     double *z;           /* [n_local × q'] this rank's features */
+    gc_bico_device *device; /* the backend's copy of z when it scores there */
     char *taken;         /* [n_local] */
     MPI_Datatype pair_type, list_type;
     MPI_Op merge_op;
@@ -49,19 +51,9 @@ typedef struct {
     int32_t label;
 } winner_header;
 
-/* s = 2 (θᵀz − y)ᵀ Vᵀz for one point, in a fixed summation order (the same bits on any rank). */
 static double score_point(const bico_problem *p, const double *z, int32_t y)
 {
-    double s = 0.0;
-    for (int c = 0; c < p->C; ++c) {
-        double u = 0.0, v = 0.0;
-        for (int j = 0; j < p->qp; ++j) {
-            u += z[j] * p->theta[(size_t)j * p->C + c];
-            v += z[j] * p->v[(size_t)j * p->C + c];
-        }
-        s += (u - (c == y)) * v;
-    }
-    return 2.0 * s;
+    return gc_cpu_bico_score(z, y, p->qp, p->C, p->theta, p->v);
 }
 
 /* θ, V and G for weights w of the m selected points (replicated algebra, no communication):
@@ -272,14 +264,15 @@ static void merge_lists(void *in, void *inout, int *len, MPI_Datatype *type)
 }
 
 /* This rank's `want` best untaken rows by score, best first, as global rows (list padded to b). */
-static void score_pass(bico_context *ctx, double *scores, int want)
+static int score_pass(bico_context *ctx, double *scores, int want)
 {
     const gc_local_rows *rows = ctx->rows;
     const bico_problem *p = &ctx->p;
     double t0 = MPI_Wtime();
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < rows->n_local; ++i)
-        scores[i] = ctx->taken[i] ? -INFINITY : score_point(p, ctx->z + i * p->qp, rows->y[i]);
+    if (ctx->device != NULL)
+        GC_TRY(ctx->opt->backend->ops->bico_scores(ctx->opt->backend, ctx->device, p->theta, p->v, scores));
+    else
+        gc_cpu_bico_scores(ctx->z, rows->y, rows->n_local, p->qp, p->C, p->theta, p->v, scores);
     for (int t = 0; t < ctx->opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
     for (int64_t i = 0; i < rows->n_local; ++i) {
         gc_omp_pair c = {scores[i], rows->lo + i};
@@ -290,6 +283,7 @@ static void score_pass(bico_context *ctx, double *scores, int want)
     }
     ctx->stats.score_s += MPI_Wtime() - t0;
     ctx->stats.score_bytes += (double)rows->n_local * p->qp * sizeof(double);
+    return GC_OK;
 }
 
 /* The owner of global row g broadcasts its features, label, loss and x; everyone appends it. */
@@ -327,7 +321,7 @@ static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
 {
     const int64_t left = ctx->opt->k - ctx->p.m;
     const int want = (int)(left < ctx->opt->batch ? left : ctx->opt->batch);
-    score_pass(ctx, scores, want);
+    GC_TRY(score_pass(ctx, scores, want));
     double t0 = MPI_Wtime();
     GC_CHECK_MPI(MPI_Allreduce(ctx->local, ctx->global, 1, ctx->list_type, ctx->merge_op, ctx->rows->comm));
     if (ctx->global[0].index == INT64_MAX) /* only NaN scores: the features or the data are broken */
@@ -398,8 +392,11 @@ static int context_create(bico_context *ctx, const gc_local_rows *rows, const gc
     return GC_OK;
 }
 
+static int has_device_scorer(const gc_backend *b) { return b != NULL && b->ops->bico_attach != NULL; }
+
 static void context_destroy(bico_context *ctx)
 {
+    if (ctx->device != NULL) ctx->opt->backend->ops->bico_detach(ctx->opt->backend, ctx->device);
     if (ctx->merge_op != MPI_OP_NULL) MPI_Op_free(&ctx->merge_op);
     if (ctx->list_type != MPI_DATATYPE_NULL) MPI_Type_free(&ctx->list_type);
     if (ctx->pair_type != MPI_DATATYPE_NULL) MPI_Type_free(&ctx->pair_type);
@@ -458,9 +455,10 @@ int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_cor
     ctx.stats.features_s = MPI_Wtime() - t0;
     if (status == GC_OK)
         gc_info("select: BiCo, %d landmarks, γ = %.6g, q' = %d features (eigendecomposition by %s), λ = %g, %d point(s) "
-                "per round, %s, features on %s",
+                "per round, %s, features on %s, scoring on %s",
                 q, ny.map.gamma, ny.map.rank, ny.scalapack ? "ScaLAPACK pdsyevd" : "LAPACK dsyevd", opt->ridge,
-                opt->batch, opt->weighted ? "weighted (projected gradient)" : "unweighted", opt->backend->description);
+                opt->batch, opt->weighted ? "weighted (projected gradient)" : "unweighted", opt->backend->description,
+                has_device_scorer(opt->backend) ? opt->backend->description : "the CPU");
     t0 = MPI_Wtime();
     if (status == GC_OK)
         status = gc_comm_agree(rows->comm, problem_create(&ctx.p, ny.map.rank, rows->classes, opt->k,
@@ -468,6 +466,9 @@ int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_cor
     if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_coreset_allocate(cs, opt->k, rows->D, rows->classes));
     if (status == GC_OK) status = gc_comm_agree(rows->comm, count_classes(rows, cs->class_sizes));
     if (status == GC_OK) status = data_summary(&ctx);
+    if (status == GC_OK && has_device_scorer(opt->backend))
+        status = gc_comm_agree(rows->comm, opt->backend->ops->bico_attach(opt->backend, rows->n_local, ny.map.rank,
+                                                                          rows->classes, ctx.z, rows->y, &ctx.device));
     ctx.stats.summary_s = MPI_Wtime() - t0;
     double *scores = malloc((size_t)(rows->n_local > 0 ? rows->n_local : 1) * sizeof *scores);
     if (status == GC_OK) status = gc_comm_agree(rows->comm, scores ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for scores"));
