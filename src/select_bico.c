@@ -178,10 +178,16 @@ static int data_summary(bico_context *ctx)
     const size_t record = sizeof(moved_row) + (size_t)qp * sizeof(double);
     const int64_t first_owned = (lo + B - 1) / B * B; /* rows before it belong to an earlier rank's block */
     const int64_t moving = (first_owned < hi ? first_owned : hi) - lo;
-    double max_sq = 1.0;
-    for (int64_t i = 0; i < rows->n_local * qp; ++i) max_sq = fmax(max_sq, fabs(ctx->z[i]));
-    max_sq *= max_sq * (double)qp; /* ≥ ‖z_i‖² and ≥ |z_ij| */
+    /* The exact sum's grid follows the largest block entry: |M_b| ≤ B·max‖z‖², |B_b| ≤ B·max‖z‖. */
+    double max_sq = 0.0;
+#pragma omp parallel for reduction(max : max_sq) schedule(static)
+    for (int64_t i = 0; i < rows->n_local; ++i) {
+        double sq = 0.0;
+        for (int j = 0; j < qp; ++j) sq += ctx->z[i * qp + j] * ctx->z[i * qp + j];
+        max_sq = fmax(max_sq, sq);
+    }
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_sq, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    const double bound = (double)B * fmax(max_sq, sqrt(max_sq));
     int *counts = calloc((size_t)P, sizeof *counts), *displs = calloc((size_t)P, sizeof *displs);
     char *send = malloc((size_t)(moving > 0 ? moving : 1) * record), *recv = NULL;
     double *block = malloc((size_t)B * qp * sizeof *block), *mb = malloc((size_t)qp * qp * sizeof *mb);
@@ -190,7 +196,7 @@ static int data_summary(bico_context *ctx)
     int32_t *labels = malloc((size_t)B * sizeof *labels);
     gc_exact_sum sum = {0};
     int status = (counts && displs && send && block && mb && packed && labels)
-                     ? gc_exact_sum_create(&sum, packed_n, (double)B * max_sq)
+                     ? gc_exact_sum_create(&sum, packed_n, bound)
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo data summary");
     if (status == GC_OK && moving > 0) {
         counts[gc_comm_row_owner(rows->n_global, P, lo / B * B)] = (int)moving;
