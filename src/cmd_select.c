@@ -215,6 +215,8 @@ static int parse_bico_options(select_run *run)
     b->eig = (gc_eig_kind)eig;
     if (gc_options_is_set(o, "per-class") && run->fl.per_class)
         gc_warn("--per-class on does not apply to bico (one joint problem over all classes, one-hot targets): ignored");
+    if (gc_options_is_set(o, "checkpoint"))
+        gc_warn("--checkpoint keeps only the embeddings for bico: a restart selects again from the first round");
     return GC_OK;
 }
 
