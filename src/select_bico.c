@@ -29,6 +29,9 @@ typedef struct {
     double *theta, *v;   /* θ and V = H⁻¹∇G [q' × C] */
     double objective;    /* G */
     double *a, *g, *wz;  /* work: factor [q' × q'], Mθ − B [q' × C], √w·z rows [k × q'] */
+    double *gram;        /* unweighted: Z_SᵀZ_S + λI (upper) for the first `gram_rows` points, grown
+                          * by a rank-b update each round instead of rebuilt (O(b·q'²), not O(m·q'²)) */
+    int64_t gram_rows;
 } bico_problem;
 
 typedef struct {
@@ -56,13 +59,20 @@ static double score_point(const bico_problem *p, const double *z, int32_t y)
     return gc_cpu_bico_score(z, y, p->qp, p->C, p->theta, p->v);
 }
 
-/* θ, V and G for weights w of the m selected points (replicated algebra, no communication):
- * A = Z_SᵀWZ_S + λI, θ = A⁻¹Z_SᵀWY_S, Mθ − B = ∇G/2, V = A⁻¹(Mθ − B) (= H⁻¹∇G with H = 2A),
- * G = Σ_c θ_cᵀMθ_c − 2θ_cᵀB_c + N. */
-static int fit(bico_problem *p, const double *w, double *theta, double *v, double *objective)
+/* A = Z_SᵀWZ_S + λI (upper triangle) into p->a: from the running Gram matrix when every weight is
+ * 1 (unweighted), else rebuilt. */
+static void inner_matrix(bico_problem *p, const double *w, int unit_weights)
 {
-    const int qp = p->qp, C = p->C;
+    const int qp = p->qp;
     const int64_t m = p->m;
+    if (unit_weights) {
+        if (m > p->gram_rows)
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, qp, (int)(m - p->gram_rows), 1.0,
+                        p->sz + (size_t)p->gram_rows * qp, qp, 1.0, p->gram, qp);
+        p->gram_rows = m;
+        memcpy(p->a, p->gram, (size_t)qp * qp * sizeof *p->a);
+        return;
+    }
     for (int64_t j = 0; j < m; ++j) {
         double s = sqrt(w[j] > 0.0 ? w[j] : 0.0);
         for (int t = 0; t < qp; ++t) p->wz[(size_t)j * qp + t] = s * p->sz[(size_t)j * qp + t];
@@ -70,6 +80,16 @@ static int fit(bico_problem *p, const double *w, double *theta, double *v, doubl
     memset(p->a, 0, (size_t)qp * qp * sizeof *p->a);
     for (int t = 0; t < qp; ++t) p->a[(size_t)t * qp + t] = p->ridge;
     if (m > 0) cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, qp, (int)m, 1.0, p->wz, qp, 1.0, p->a, qp);
+}
+
+/* θ, V and G for weights w of the m selected points (replicated algebra, no communication):
+ * A = Z_SᵀWZ_S + λI, θ = A⁻¹Z_SᵀWY_S, Mθ − B = ∇G/2, V = A⁻¹(Mθ − B) (= H⁻¹∇G with H = 2A),
+ * G = Σ_c θ_cᵀMθ_c − 2θ_cᵀB_c + N. unit_weights: every w_j is 1. */
+static int fit(bico_problem *p, const double *w, int unit_weights, double *theta, double *v, double *objective)
+{
+    const int qp = p->qp, C = p->C;
+    const int64_t m = p->m;
+    inner_matrix(p, w, unit_weights);
     memset(theta, 0, (size_t)qp * C * sizeof *theta);
     for (int64_t j = 0; j < m; ++j)
         for (int t = 0; t < qp; ++t) theta[(size_t)t * C + p->sy[j]] += w[j] * p->sz[(size_t)j * qp + t];
@@ -105,7 +125,7 @@ static int weight_steps(bico_problem *p, double *trial_w, double *trial_theta, d
         double eta = mean / top, objective = 0.0;
         for (int h = 0; h < WEIGHT_STEP_HALVINGS && !accepted; ++h, eta *= 0.5) {
             for (int64_t j = 0; j < p->m; ++j) trial_w[j] = fmax(0.0, p->w[j] + eta * s[j]);
-            int status = fit(p, trial_w, trial_theta, trial_v, &objective);
+            int status = fit(p, trial_w, 0, trial_theta, trial_v, &objective);
             if (status != GC_OK) {
                 free(s);
                 return status;
@@ -131,7 +151,9 @@ static int refit_and_share(bico_context *ctx)
     int status = GC_OK;
     if (ctx->rows->rank == 0) {
         double *trial = malloc((2 * qc + (size_t)(p->m > 0 ? p->m : 1)) * sizeof *trial);
-        status = trial ? fit(p, p->w, p->theta, p->v, &p->objective) : gc_fail(GC_ERR_MEMORY, "out of memory for BiCo");
+        /* Weights are all 1 until the first weight step; after it, A is rebuilt every time. */
+        status = trial ? fit(p, p->w, !ctx->opt->weighted, p->theta, p->v, &p->objective)
+                       : gc_fail(GC_ERR_MEMORY, "out of memory for BiCo");
         if (status == GC_OK && ctx->opt->weighted) status = weight_steps(p, trial + 2 * qc, trial, trial + qc);
         free(trial);
     }
@@ -357,8 +379,10 @@ static int problem_create(bico_problem *p, int qp, int C, int64_t k, double n, d
     p->a = malloc(qq * sizeof *p->a);
     p->g = malloc(qc * sizeof *p->g);
     p->wz = malloc((size_t)k * qp * sizeof *p->wz);
-    if (!p->zz || !p->zy || !p->sz || !p->sy || !p->w || !p->theta || !p->v || !p->a || !p->g || !p->wz)
+    p->gram = calloc(qq, sizeof *p->gram);
+    if (!p->zz || !p->zy || !p->sz || !p->sy || !p->w || !p->theta || !p->v || !p->a || !p->g || !p->wz || !p->gram)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo problem (q' = %d, k = %lld)", qp, (long long)k);
+    for (int t = 0; t < qp; ++t) p->gram[(size_t)t * qp + t] = ridge;
     return GC_OK;
 }
 
@@ -374,6 +398,7 @@ static void problem_destroy(bico_problem *p)
     free(p->a);
     free(p->g);
     free(p->wz);
+    free(p->gram);
 }
 
 static int context_create(bico_context *ctx, const gc_local_rows *rows, const gc_bico_options *opt, int qp)
