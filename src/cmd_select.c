@@ -552,7 +552,11 @@ static void print_summary(const select_run *run)
     printf("gradcore select: %s (%s + %s), k = %lld of N = %lld, C = %d, D = %d, %d rank(s)\n",
            gc_options_get(&run->opts, "method"), run->embedding_name, run->selector_name, (long long)cs->k,
            (long long)run->rows.n_global, run->rows.classes, run->rows.D, run->size);
-    printf("  F(S) = %.6g   L(S) = %.6g   weights sum to %.0f\n", cs->objective, cs->total_distance, total_weight);
+    if (cs->bico.landmark_index != NULL)
+        printf("  outer loss G(w) = %.6g (%.6g per row), γ = %.6g, q' = %d   weights sum to %.0f\n", cs->objective,
+               cs->objective / (double)run->rows.n_global, cs->bico.gamma, cs->bico.feature_rank, total_weight);
+    else
+        printf("  F(S) = %.6g   L(S) = %.6g   weights sum to %.0f\n", cs->objective, cs->total_distance, total_weight);
     printf("  relative gradient error: coreset %.4g, uniform random subsets %.4g (mean of %d)\n",
            run->gradient_error, run->random_gradient_error, GC_RANDOM_BASELINE_SEEDS);
     if (cs->crest.batch_index != NULL)
