@@ -59,7 +59,7 @@ static const gc_option_spec select_options[] = {
     {"refit", GC_OPT_VALUE, "auto", GC_REFIT_NAMES, "omp: factor replicated on every rank, or block-cyclic in ScaLAPACK (auto: above 20000 atoms)"},
     {"landmarks", GC_OPT_VALUE, NULL, "q", "bico: Nyström landmarks drawn by the seed (default min(1000, N))"},
     {"gamma", GC_OPT_VALUE, NULL, "γ", "bico: RBF kernel exp(−γ‖x − x'‖²) (default 1 / median squared distance between landmarks)"},
-    {"bico-ridge", GC_OPT_VALUE, "1e-3", "λ", "bico: ridge of the inner kernel ridge regression"},
+    {"bico-ridge", GC_OPT_VALUE, "1", "λ", "bico: ridge of the inner kernel ridge regression (1 = one unit-weight point's ‖z‖² ≤ 1)"},
     {"bico-weights", GC_OPT_VALUE, "off", "on|off", "bico: projected gradient steps on the coreset weights after every round"},
     {"eig", GC_OPT_VALUE, "auto", GC_EIG_NAMES, "bico: eigendecomposition of K_QQ on rank 0 (LAPACK) or over all ranks (ScaLAPACK; auto: q > 4096)"},
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},

@@ -42,7 +42,7 @@ static int run_case(gc_backend *backend, int64_t n, int q, int rounds, int batch
     if (status == GC_OK) gc_synthetic_rows(&syn, lo, hi, rows.e, rows.y);
     status = gc_comm_agree(MPI_COMM_WORLD, status);
     gc_bico_stats stats;
-    gc_bico_options opt = {.k = (int64_t)rounds * batch, .landmarks = q, .ridge = 1e-3, .batch = batch,
+    gc_bico_options opt = {.k = (int64_t)rounds * batch, .landmarks = q, .ridge = 1.0, .batch = batch,
                            .eig = GC_EIG_AUTO, .seed = 0, .backend = backend, .stats = &stats};
     gc_coreset cs = {0};
     MPI_Barrier(MPI_COMM_WORLD);
