@@ -349,7 +349,7 @@ static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
 {
     const int64_t left = ctx->opt->k - ctx->p.m;
     const int want = (int)(left < ctx->opt->batch ? left : ctx->opt->batch);
-    GC_TRY(score_pass(ctx, scores, want));
+    GC_TRY(gc_comm_agree(ctx->rows->comm, score_pass(ctx, scores, want))); /* a device failure stops every rank */
     double t0 = MPI_Wtime();
     GC_CHECK_MPI(MPI_Allreduce(ctx->local, ctx->global, 1, ctx->list_type, ctx->merge_op, ctx->rows->comm));
     if (ctx->global[0].index == INT64_MAX) /* only NaN scores: the features or the data are broken */
