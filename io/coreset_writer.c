@@ -76,6 +76,21 @@ static int write_crest(hid_t file, const gc_crest_batches *cb)
     return status;
 }
 
+/* BiCo's landmarks (global rows, draw order) and kernel, so the features can be rebuilt. */
+static int write_bico(hid_t file, const gc_bico_info *b)
+{
+    hid_t g = H5Gcreate2(file, "/bico", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    GC_CHECK_H5(g, "/bico");
+    hsize_t q[1] = {(hsize_t)b->landmarks};
+    int status = gc_h5_write_dataset(g, "landmark_index", H5T_NATIVE_INT64, 1, q, b->landmark_index);
+    if (status == GC_OK) status = gc_h5_write_attr_double(g, "gamma", b->gamma);
+    if (status == GC_OK) status = gc_h5_write_attr_long(g, "feature_rank", b->feature_rank);
+    if (status == GC_OK) status = gc_h5_write_attr_double(g, "ridge", b->ridge);
+    if (status == GC_OK) status = gc_h5_write_attr_long(g, "weighted", b->weighted);
+    H5Gclose(g);
+    return status;
+}
+
 static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance *p)
 {
     hid_t g = H5Gcreate2(file, "/coreset", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -88,6 +103,7 @@ static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance 
     if (status == GC_OK) status = gc_h5_write_dataset(g, "loss", H5T_NATIVE_FLOAT, 1, k, cs->loss);
     H5Gclose(g);
     if (status == GC_OK && cs->crest.batch_index != NULL) status = write_crest(file, &cs->crest);
+    if (status == GC_OK && cs->bico.landmark_index != NULL) status = write_bico(file, &cs->bico);
     GC_TRY(status);
     hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
     GC_CHECK_H5(root, "/");

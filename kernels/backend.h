@@ -84,6 +84,23 @@ static inline int gc_omp_pair_before(gc_omp_pair a, gc_omp_pair b)
 /* Device state of the OMP scorer, owned by the backend that attached it. */
 typedef struct gc_omp_device gc_omp_device;
 
+/* The Nyström feature map of BiCo (DESIGN §4), replicated on every rank:
+ * z(x) = D^{-1/2} Uᵀ [κ(x, l_j)]_j with κ(x, l) = exp(−γ‖x − l‖²) and K_QQ = U D Uᵀ, stored as
+ * the projection P = U D^{-1/2} [q × q'] (q' ≤ q eigenvectors kept), so z(x)ᵀ = κ(x, Q)ᵀ P. */
+typedef struct {
+    int q, d, rank;            /* landmarks, input width, q' */
+    double gamma;
+    const double *landmarks;   /* [q × d] */
+    const double *landmark_sq; /* [q] ‖l_j‖² */
+    const double *projection;  /* [q × q'] row-major */
+} gc_nystrom_map;
+
+/* Device state of the Nyström feature map (landmarks and projection uploaded once). */
+typedef struct gc_nystrom_device gc_nystrom_device;
+
+/* Device state of the BiCo scorer: a device-resident copy of one rank's features and labels. */
+typedef struct gc_bico_device gc_bico_device;
+
 typedef struct {
     const char *name; /* "cpu" or "cuda" */
     /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y. */
@@ -106,6 +123,22 @@ typedef struct {
     int (*omp_best)(gc_backend *b, gc_omp_device *dev, const double *r, int signed_scores, int count,
                     gc_omp_pair *best);
     void (*omp_detach)(gc_backend *b, gc_omp_device *dev);
+
+    /* Nyström features of BiCo (DESIGN §4); both backends have them (CPU twin and oracle:
+     * kernels/cpu/nystrom_cpu.c). The map must outlive the device state. */
+    int (*nystrom_attach)(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_device **out);
+    /* z [rows × q'] (host, double) of host rows x [rows × d]; a row's features depend only on
+     * the row and on `rows` (GEMM shapes), so callers pass blocks of one fixed height. */
+    int (*nystrom_features)(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z);
+    void (*nystrom_detach)(gc_backend *b, gc_nystrom_device *dev);
+
+    /* BiCo scoring (DESIGN §4), optional: NULL scores on the CPU (kernels/cpu/bico_cpu.c, the
+     * oracle). Keeps features z [rows × q'] and labels y [rows] (host) on the device. */
+    int (*bico_attach)(gc_backend *b, int64_t rows, int qp, int C, const double *z, const int32_t *y,
+                       gc_bico_device **out);
+    /* scores[i] (host) = 2 (θᵀz_i − e_{y_i})ᵀ Vᵀz_i for every row; θ, V [q' × C] host, row-major. */
+    int (*bico_scores)(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);
+    void (*bico_detach)(gc_backend *b, gc_bico_device *dev);
 } gc_backend_ops;
 
 struct gc_backend {

@@ -27,7 +27,8 @@ enum gc_rng_stream {
     GC_STREAM_SKETCH = 10,
     GC_STREAM_SUBSET = 11,
     GC_STREAM_STOCHASTIC_GREEDY = 12,
-    GC_STREAM_RESERVOIR = 13
+    GC_STREAM_BICO_LANDMARK = 13,
+    GC_STREAM_RESERVOIR = 14
 };
 
 /* SplitMix64 finaliser: a bijective 64-bit mixer with full avalanche. */

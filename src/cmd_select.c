@@ -20,6 +20,7 @@
 #include "options.h"
 #include "proxy_models.h"
 #include "quality.h"
+#include "select_bico.h"
 #include "select_crest.h"
 #include "select_fl.h"
 #include "select_omp.h"
@@ -34,7 +35,7 @@ static const gc_option_spec select_options[] = {
     {"hidden", GC_OPT_VALUE, "256", "H1,H2,…", "hidden widths of the drawn models"},
     {"method", GC_OPT_VALUE, "craig", "NAME", "craig|adacore|gmc|gradmatch|crest|bico (embedding + selector preset)"},
     {"embedding", GC_OPT_VALUE, NULL, "KIND", "override the preset: " GC_EMBEDDING_NAMES},
-    {"selector", GC_OPT_VALUE, NULL, "NAME", "override the preset: fl|omp|crest"},
+    {"selector", GC_OPT_VALUE, NULL, "NAME", "override the preset: fl|omp|crest|bico"},
     {"hessian-damping", GC_OPT_VALUE, "1e-3", "δ", "adacore: damping of the Hessian diagonal"},
     {"sketch", GC_OPT_VALUE, "0", "D", "lastlayer/gmc: Kronecker random projection of each last-layer gradient to D dims (0 = none)"},
     {"embeddings", GC_OPT_VALUE, NULL, "FILE", "read the embeddings (/E, /y, /loss) instead of computing them; rows = --data's rows"},
@@ -55,8 +56,13 @@ static const gc_option_spec select_options[] = {
     {"ridge", GC_OPT_VALUE, NULL, "λ", "omp: ridge of the refit, γ = argmin ‖g − Eγ‖² + λ‖γ‖² (default 1 for gradmatch, else 0)"},
     {"nonneg", GC_OPT_VALUE, NULL, "on|off", "omp: signed scores and nonnegative weights by NNLS (default on for gradmatch)"},
     {"tol", GC_OPT_VALUE, "0", "τ", "omp: stop a problem when ‖r‖/‖g‖ ≤ τ"},
-    {"batch", GC_OPT_VALUE, "1", "b", "omp: atoms added per pass over the data"},
+    {"batch", GC_OPT_VALUE, "1", "b", "omp: atoms added per pass over the data; bico: points added per round"},
     {"refit", GC_OPT_VALUE, "auto", GC_REFIT_NAMES, "omp: factor replicated on every rank, or block-cyclic in ScaLAPACK (auto: above 20000 atoms)"},
+    {"landmarks", GC_OPT_VALUE, NULL, "q", "bico: Nyström landmarks drawn by the seed (default min(1000, N))"},
+    {"gamma", GC_OPT_VALUE, NULL, "γ", "bico: RBF kernel exp(−γ‖x − x'‖²) (default 1 / median squared distance between landmarks)"},
+    {"bico-ridge", GC_OPT_VALUE, "1", "λ", "bico: ridge of the inner kernel ridge regression (1 = one unit-weight point's ‖z‖² ≤ 1)"},
+    {"bico-weights", GC_OPT_VALUE, "off", "on|off", "bico: projected gradient steps on the coreset weights after every round"},
+    {"eig", GC_OPT_VALUE, "auto", GC_EIG_NAMES, "bico: eigendecomposition of K_QQ on rank 0 (LAPACK) or over all ranks (ScaLAPACK; auto: q > 4096)"},
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
     {"out", GC_OPT_VALUE, NULL, "FILE", "coreset file to write (HDF5)"},
@@ -87,6 +93,7 @@ typedef struct {
     gc_fl_options fl;
     gc_omp_options omp;
     gc_crest_options crest;
+    gc_bico_options bico;
     MPI_Comm comm;
     int rank, size;
     gc_dataset dataset;
@@ -170,6 +177,35 @@ static int parse_omp_options(select_run *run)
     return GC_OK;
 }
 
+/* --selector bico (DESIGN §4): one joint problem over all classes (select_bico.h). */
+static int parse_bico_options(select_run *run)
+{
+    const gc_options *o = &run->opts;
+    gc_bico_options *b = &run->bico;
+    long landmarks = 0, batch;
+    int eig;
+    if (gc_options_is_set(o, "landmarks")) GC_TRY(gc_options_get_long(o, "landmarks", 1, 1L << 20, &landmarks));
+    b->gamma = 0.0;
+    if (gc_options_is_set(o, "gamma")) {
+        GC_TRY(gc_options_get_double(o, "gamma", 0.0, 1e300, &b->gamma));
+        if (!(b->gamma > 0.0)) return gc_fail(GC_ERR_USAGE, "option --gamma: γ = %s must be positive", gc_options_get(o, "gamma"));
+    }
+    GC_TRY(gc_options_get_double(o, "bico-ridge", 0.0, 1e300, &b->ridge));
+    if (!(b->ridge > 0.0))
+        return gc_fail(GC_ERR_USAGE, "option --bico-ridge: λ = %s must be positive", gc_options_get(o, "bico-ridge"));
+    GC_TRY(gc_options_get_bool(o, "bico-weights", &b->weighted));
+    GC_TRY(gc_options_get_long(o, "batch", 1, GC_BICO_MAX_BATCH, &batch));
+    GC_TRY(gc_options_get_choice(o, "eig", GC_EIG_NAMES, &eig));
+    b->landmarks = (int)landmarks;
+    b->batch = (int)batch;
+    b->eig = (gc_eig_kind)eig;
+    if (gc_options_is_set(o, "per-class") && run->fl.per_class)
+        gc_warn("--per-class on does not apply to bico (one joint problem over all classes, one-hot targets): ignored");
+    if (gc_options_is_set(o, "checkpoint"))
+        gc_warn("--checkpoint keeps only the embeddings for bico: a restart selects again from the first round");
+    return GC_OK;
+}
+
 static int parse_options(select_run *run, int argc, char **argv)
 {
     gc_options *o = &run->opts;
@@ -204,8 +240,8 @@ static int parse_options(select_run *run, int argc, char **argv)
         return gc_fail(GC_ERR_USAGE, "option --embedding: '%s' is not one of " GC_EMBEDDING_NAMES, run->embedding_name);
     run->embedding = (gc_embedding_kind)kind;
     if (strcmp(run->selector_name, "fl") != 0 && strcmp(run->selector_name, "omp") != 0 &&
-        strcmp(run->selector_name, "crest") != 0)
-        return gc_fail(GC_ERR_USAGE, "option --selector: '%s' is not one of fl|omp|crest", run->selector_name);
+        strcmp(run->selector_name, "crest") != 0 && strcmp(run->selector_name, "bico") != 0)
+        return gc_fail(GC_ERR_USAGE, "option --selector: '%s' is not one of fl|omp|crest|bico", run->selector_name);
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
     GC_TRY(gc_options_get_bool(o, "per-class", &per_class));
     GC_TRY(gc_options_get_bool(o, "shuffle-partitions", &shuffle));
@@ -221,6 +257,7 @@ static int parse_options(select_run *run, int argc, char **argv)
     run->fl.seed = (uint64_t)seed;
     if (strcmp(run->selector_name, "omp") == 0) GC_TRY(parse_omp_options(run));
     if (strcmp(run->selector_name, "crest") == 0) GC_TRY(parse_crest_options(run));
+    if (strcmp(run->selector_name, "bico") == 0) GC_TRY(parse_bico_options(run));
     return GC_OK;
 }
 
@@ -389,6 +426,12 @@ static int phase_select(select_run *run)
         run->crest.device_id = run->backend->device_id;
         return gc_select_crest(&run->rows, &run->crest, &run->coreset);
     }
+    if (strcmp(run->selector_name, "bico") == 0) {
+        run->bico.k = run->k;
+        run->bico.seed = run->fl.seed;
+        run->bico.backend = run->backend;
+        return gc_select_bico(&run->rows, &run->bico, &run->coreset);
+    }
     int empty = 0;
     if (strcmp(run->selector_name, "omp") == 0) {
         run->omp.k = run->k;
@@ -459,7 +502,11 @@ static void print_summary(const select_run *run)
     printf("gradcore select: %s (%s + %s), k = %lld of N = %lld, C = %d, D = %d, %d rank(s)\n",
            gc_options_get(&run->opts, "method"), run->embedding_name, run->selector_name, (long long)cs->k,
            (long long)run->rows.n_global, run->rows.classes, run->rows.D, run->size);
-    printf("  F(S) = %.6g   L(S) = %.6g   weights sum to %.0f\n", cs->objective, cs->total_distance, total_weight);
+    if (cs->bico.landmark_index != NULL)
+        printf("  outer loss G(w) = %.6g (%.6g per row), γ = %.6g, q' = %d   weights sum to %.0f\n", cs->objective,
+               cs->objective / (double)run->rows.n_global, cs->bico.gamma, cs->bico.feature_rank, total_weight);
+    else
+        printf("  F(S) = %.6g   L(S) = %.6g   weights sum to %.0f\n", cs->objective, cs->total_distance, total_weight);
     printf("  relative gradient error: coreset %.4g, uniform random subsets %.4g (mean of %d)\n",
            run->gradient_error, run->random_gradient_error, GC_RANDOM_BASELINE_SEEDS);
     if (cs->crest.batch_index != NULL)

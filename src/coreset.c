@@ -39,5 +39,6 @@ void gc_coreset_destroy(gc_coreset *cs)
     free(cs->crest.batch_index);
     free(cs->crest.batch_weight);
     free(cs->crest.subset_index);
+    free(cs->bico.landmark_index);
     memset(cs, 0, sizeof *cs);
 }

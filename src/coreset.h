@@ -32,6 +32,16 @@ typedef struct {
     double random_batch_gradient_bias; /* the same for uniform random batches of m, weight r/m */
 } gc_crest_batches;
 
+/* BiCo's kernel proxy (DESIGN §4), for the file; landmark_index is NULL for other methods. */
+typedef struct {
+    int64_t landmarks;        /* q */
+    int64_t *landmark_index;  /* [q] global rows in draw order */
+    double gamma;             /* RBF width, κ(x, l) = exp(−γ‖x − l‖²) */
+    int feature_rank;         /* q', eigenvectors of K_QQ kept */
+    double ridge;             /* λ of the inner problem */
+    int weighted;             /* --bico-weights */
+} gc_bico_info;
+
 typedef struct {
     int64_t k;
     int D;
@@ -48,6 +58,7 @@ typedef struct {
     double total_distance; /* L(S) = Σᵢ minⱼ ‖eᵢ - eⱼ‖ */
     double c;          /* similarity constant */
     gc_crest_batches crest;
+    gc_bico_info bico;
 } gc_coreset;
 
 int gc_coreset_allocate(gc_coreset *cs, int64_t k, int D, int classes);

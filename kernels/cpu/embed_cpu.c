@@ -10,6 +10,7 @@
 #include "../../src/error.h"
 #include "../backend.h"
 #include "../embed_math.h"
+#include "nystrom_cpu.h"
 
 enum { CPU_BATCH_ROWS = 2048 };
 
@@ -206,7 +207,12 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
 
 static void cpu_destroy(gc_backend *b) { free(b); }
 
-static const gc_backend_ops cpu_ops = {.name = "cpu", .embed = cpu_embed, .destroy = cpu_destroy};
+static const gc_backend_ops cpu_ops = {.name = "cpu",
+                                       .embed = cpu_embed,
+                                       .destroy = cpu_destroy,
+                                       .nystrom_attach = gc_cpu_nystrom_attach,
+                                       .nystrom_features = gc_cpu_nystrom_features_op,
+                                       .nystrom_detach = gc_cpu_nystrom_detach};
 
 int gc_backend_cpu_create(gc_backend **out)
 {

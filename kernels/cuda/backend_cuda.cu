@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bico_cuda.h"
 #include "cuda_check.h"
 #include "embed_cuda.h"
 extern "C" {
@@ -427,6 +428,12 @@ static gc_backend_ops cuda_ops_table(void)
     ops.omp_set_weights = gc_cuda_omp_set_weights;
     ops.omp_best = gc_cuda_omp_best;
     ops.omp_detach = gc_cuda_omp_detach;
+    ops.nystrom_attach = gc_cuda_nystrom_attach;
+    ops.nystrom_features = gc_cuda_nystrom_features;
+    ops.nystrom_detach = gc_cuda_nystrom_detach;
+    ops.bico_attach = gc_cuda_bico_attach;
+    ops.bico_scores = gc_cuda_bico_scores;
+    ops.bico_detach = gc_cuda_bico_detach;
     return ops;
 }
 

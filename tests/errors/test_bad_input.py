@@ -142,6 +142,12 @@ CASES = {
     "unknown_method": (make_good, ["--k", "3", "--method", "magic"], USAGE, ["--method", "magic"]),
     "missing_k": (make_good, [], USAGE, ["--k", "required"]),
     "missing_job_file": (make_good, ["--k", "3", "--config", "{d}/nope.ini"], USAGE, ["nope.ini"]),
+    "bico_landmarks_above_N": (make_good, ["--k", "3", "--method", "bico", "--landmarks", "41"], INPUT,
+                               ["--landmarks", "41", "40 rows"]),
+    "bico_gamma_zero": (make_good, ["--k", "3", "--method", "bico", "--gamma", "0"], USAGE, ["--gamma", "positive"]),
+    "bico_ridge_negative": (make_good, ["--k", "3", "--method", "bico", "--bico-ridge", "-1"], USAGE, ["--bico-ridge"]),
+    "bico_unknown_eig": (make_good, ["--k", "3", "--method", "bico", "--eig", "qr"], USAGE, ["--eig", "qr"]),
+    "bico_batch_zero": (make_good, ["--k", "3", "--method", "bico", "--batch", "0"], USAGE, ["--batch"]),
 }
 
 

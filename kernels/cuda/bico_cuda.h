@@ -1,0 +1,33 @@
+/* BiCo on a CUDA device (DESIGN §4): the Nyström feature map (nystrom_cuda.cu) and the scoring pass
+ * (bico_cuda.cu), the gc_backend_ops nystrom_* and bico_* entries of the CUDA backend. CPU twins
+ * and oracles: kernels/cpu/nystrom_cpu.c and kernels/cpu/bico_cpu.c. */
+#ifndef GC_BICO_CUDA_H
+#define GC_BICO_CUDA_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "../backend.h"
+
+/* Uploads landmarks [q × d], their squared norms and the projection [q × q'] (doubles). */
+int gc_cuda_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_device **out);
+/* Per call: rows·d floats in, rows·q' doubles out over PCIe; two cublasDgemm, rows·q·(2d + 2q')
+ * flops, and one kernel for the squared norms and the exponential (rows·q doubles read and written). */
+int gc_cuda_nystrom_features(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z);
+void gc_cuda_nystrom_detach(gc_backend *b, gc_nystrom_device *dev);
+
+/* Keeps z [rows × q'] and y [rows] in device memory (8·rows·q' bytes). */
+int gc_cuda_bico_attach(gc_backend *b, int64_t rows, int qp, int C, const double *z, const int32_t *y,
+                        gc_bico_device **out);
+/* Reads rows·q' doubles (4·rows·q'·C flops) and writes rows doubles back to the host. */
+int gc_cuda_bico_scores(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);
+void gc_cuda_bico_detach(gc_backend *b, gc_bico_device *dev);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

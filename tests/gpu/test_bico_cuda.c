@@ -1,0 +1,135 @@
+/* BiCo's CUDA kernels equal their CPU oracles: the Nyström features (kernels/cpu/nystrom_cpu.c)
+ * within 1e-5 relative (normwise, over a block) for several widths, landmark counts and kernel
+ * widths, and the scores (kernels/cpu/bico_cpu.c) within 1e-9; gc_select_bico with the CUDA backend
+ * selects the CPU path's coreset. Exit 77 without a GPU. */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "kernels/cpu/bico_cpu.h"
+#include "src/error.h"
+#include "src/select_bico.h"
+
+static double uniform(void) { return (double)rand() / RAND_MAX - 0.5; }
+
+/* Two blobs per class in d dimensions. */
+static void random_data(int64_t n, int d, int classes, float *x, int32_t *y)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = (int32_t)(i % classes);
+        for (int j = 0; j < d; ++j) x[i * d + j] = (float)(2.0 * uniform() + (double)((y[i] * 7 + j) % 5) - 2.0);
+    }
+}
+
+static double max_abs(const double *a, int64_t n)
+{
+    double m = 0.0;
+    for (int64_t i = 0; i < n; ++i) m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+static void features_equal_the_cpu(gc_backend *cpu, gc_backend *gpu, int64_t n, int d, int q, double gamma)
+{
+    float *x = malloc((size_t)n * d * sizeof *x), *loss = calloc((size_t)n, sizeof *loss);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    random_data(n, d, 3, x, y);
+    gc_local_rows rows = {.comm = MPI_COMM_WORLD, .rank = 0, .size = 1, .n_global = n, .lo = 0, .n_local = n,
+                          .D = d, .classes = 3, .e = x, .y = y, .loss = loss};
+    gc_nystrom ny;
+    CHECK(gc_nystrom_create(&rows, q, gamma, GC_EIG_LAPACK, 7, &ny) == GC_OK);
+    const int qp = ny.map.rank;
+    double *zc = malloc((size_t)n * qp * sizeof *zc), *zg = malloc((size_t)n * qp * sizeof *zg);
+    CHECK(gc_nystrom_features(&ny, cpu, &rows, zc) == GC_OK);
+    int rc = gc_nystrom_features(&ny, gpu, &rows, zg);
+    if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
+    CHECK(rc == GC_OK);
+    double worst = 0.0, scale = max_abs(zc, n * qp);
+    for (int64_t i = 0; i < n * qp; ++i) worst = fmax(worst, fabs(zc[i] - zg[i]));
+    if (!(worst <= 1e-5 * scale))
+        fprintf(stderr, "features n=%lld d=%d q=%d (q'=%d) γ=%g: max difference %.3g of max %.3g\n", (long long)n, d, q,
+                qp, ny.map.gamma, worst, scale);
+    CHECK(worst <= 1e-5 * scale);
+
+    /* Scores on the same features, θ and V random. */
+    const int C = 3;
+    double *theta = malloc((size_t)qp * C * sizeof *theta), *v = malloc((size_t)qp * C * sizeof *v);
+    double *sc = malloc((size_t)n * sizeof *sc), *sg = malloc((size_t)n * sizeof *sg);
+    for (int t = 0; t < qp * C; ++t) {
+        theta[t] = uniform();
+        v[t] = 10.0 * uniform();
+    }
+    gc_cpu_bico_scores(zc, y, n, qp, C, theta, v, sc);
+    gc_bico_device *dev = NULL;
+    CHECK(gpu->ops->bico_attach(gpu, n, qp, C, zc, y, &dev) == GC_OK);
+    CHECK(gpu->ops->bico_scores(gpu, dev, theta, v, sg) == GC_OK);
+    gpu->ops->bico_detach(gpu, dev);
+    double score_scale = max_abs(sc, n), score_worst = 0.0;
+    for (int64_t i = 0; i < n; ++i) score_worst = fmax(score_worst, fabs(sc[i] - sg[i]));
+    CHECK(score_worst <= 1e-9 * score_scale);
+    gc_nystrom_destroy(&ny);
+    free(x);
+    free(loss);
+    free(y);
+    free(zc);
+    free(zg);
+    free(theta);
+    free(v);
+    free(sc);
+    free(sg);
+}
+
+static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, int batch, int weighted)
+{
+    const int64_t n = 3000;
+    const int d = 8, classes = 4;
+    float *x = malloc((size_t)n * d * sizeof *x), *loss = calloc((size_t)n, sizeof *loss);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    random_data(n, d, classes, x, y);
+    gc_local_rows rows = {.comm = MPI_COMM_WORLD, .rank = 0, .size = 1, .n_global = n, .lo = 0, .n_local = n,
+                          .D = d, .classes = classes, .e = x, .y = y, .loss = loss};
+    gc_bico_options opt = {.k = 30, .landmarks = 200, .ridge = 1e-3, .batch = batch, .weighted = weighted,
+                           .eig = GC_EIG_LAPACK, .seed = 1, .backend = cpu};
+    gc_coreset a, b;
+    CHECK(gc_select_bico(&rows, &opt, &a) == GC_OK);
+    opt.backend = gpu;
+    int rc = gc_select_bico(&rows, &opt, &b);
+    if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
+    CHECK(rc == GC_OK && a.k == b.k);
+    int differ = 0;
+    for (int64_t t = 0; t < a.k && t < b.k; ++t) {
+        differ += a.index[t] != b.index[t];
+        CHECK_NEAR(a.weight[t], b.weight[t], 1e-6);
+    }
+    if (differ) fprintf(stderr, "select batch=%d weighted=%d: %d points differ\n", batch, weighted, differ);
+    CHECK(differ == 0);
+    gc_coreset_destroy(&a);
+    gc_coreset_destroy(&b);
+    free(x);
+    free(loss);
+    free(y);
+}
+
+int main(int argc, char **argv)
+{
+    if (gc_backend_cuda_device_count() < 1) {
+        fprintf(stderr, "no GPU: skipped\n");
+        return 77;
+    }
+    MPI_Init(&argc, &argv);
+    gc_backend *cpu = NULL, *gpu = NULL;
+    CHECK(gc_backend_cpu_create(&cpu) == GC_OK);
+    CHECK(gc_backend_cuda_create(0, &gpu) == GC_OK);
+    srand(5);
+    features_equal_the_cpu(cpu, gpu, 1500, 8, 100, 0.0);   /* median γ */
+    features_equal_the_cpu(cpu, gpu, 2048, 64, 300, 0.0);
+    features_equal_the_cpu(cpu, gpu, 700, 3, 40, 2.0);     /* narrow kernel: many small eigenvalues dropped */
+    features_equal_the_cpu(cpu, gpu, 3000, 33, 500, 0.01); /* wide kernel */
+    select_on_the_gpu_equals_the_cpu(cpu, gpu, 1, 0);
+    select_on_the_gpu_equals_the_cpu(cpu, gpu, 5, 1);
+    gc_backend_destroy(gpu);
+    gc_backend_destroy(cpu);
+    MPI_Finalize();
+    TEST_MAIN_END();
+}

@@ -1,0 +1,88 @@
+/* BiCo on one rank (also run under ASan/UBSan): the coreset has k distinct rows, the unweighted
+ * weights are N_c/k_c and the weighted ones nonnegative, both summing to N; the first pick's gain
+ * is the closed form of the start (S = ∅, θ = 0): s_k = (2/λ)·Σ_{i: y_i = y_k} z_kᵀz_i, and no row
+ * scores higher; the ScaLAPACK eigendecomposition path is reached on one rank too. */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "src/error.h"
+#include "src/log.h"
+#include "src/select_bico.h"
+
+enum { N = 600, DIM = 4, CLASSES = 3, K = 17 };
+
+static void make_rows(float *x, int32_t *y)
+{
+    srand(11);
+    for (int i = 0; i < N; ++i) {
+        y[i] = i % CLASSES;
+        for (int j = 0; j < DIM; ++j) x[i * DIM + j] = (float)((double)rand() / RAND_MAX + (y[i] == j ? 1.5 : 0.0));
+    }
+}
+
+/* The start's scores from the features, in double. */
+static void start_scores(const double *z, const int32_t *y, int qp, double ridge, double *s)
+{
+    for (int k = 0; k < N; ++k) {
+        double sum = 0.0;
+        for (int i = 0; i < N; ++i) {
+            if (y[i] != y[k]) continue;
+            for (int j = 0; j < qp; ++j) sum += z[k * qp + j] * z[i * qp + j];
+        }
+        s[k] = 2.0 / ridge * sum;
+    }
+}
+
+static void selects(const gc_local_rows *rows, gc_backend *cpu, int weighted, int batch, gc_eig_kind eig)
+{
+    gc_bico_options opt = {.k = K, .landmarks = 80, .ridge = 1e-3, .batch = batch, .weighted = weighted, .eig = eig,
+                           .seed = 2, .backend = cpu};
+    gc_coreset cs;
+    int rc = gc_select_bico(rows, &opt, &cs);
+    if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
+    CHECK(rc == GC_OK && cs.k == K);
+    double total = 0.0;
+    for (int t = 0; t < cs.k; ++t) {
+        total += cs.weight[t];
+        CHECK(cs.weight[t] >= 0.0);
+        CHECK(cs.label[t] == rows->y[cs.index[t]]);
+        for (int u = 0; u < t; ++u) CHECK(cs.index[u] != cs.index[t]);
+    }
+    CHECK_NEAR(total, (double)N, 1e-12);
+    CHECK(cs.bico.landmark_index != NULL && cs.bico.feature_rank > 0 && cs.bico.gamma > 0.0);
+
+    gc_nystrom ny;
+    CHECK(gc_nystrom_create(rows, 80, cs.bico.gamma, eig, 2, &ny) == GC_OK);
+    const int qp = ny.map.rank;
+    double *z = malloc((size_t)N * qp * sizeof *z), *s = malloc((size_t)N * sizeof *s);
+    CHECK(gc_nystrom_features(&ny, cpu, rows, z) == GC_OK);
+    start_scores(z, rows->y, qp, opt.ridge, s);
+    CHECK_NEAR(cs.gain[0], s[cs.index[0]], 1e-9);
+    for (int i = 0; i < N; ++i) CHECK(s[i] <= s[cs.index[0]] * (1.0 + 1e-12));
+    gc_nystrom_destroy(&ny);
+    gc_coreset_destroy(&cs);
+    free(z);
+    free(s);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    gc_log_init(0, GC_LOG_QUIET);
+    float x[N * DIM], loss[N] = {0};
+    int32_t y[N];
+    make_rows(x, y);
+    gc_local_rows rows = {.comm = MPI_COMM_WORLD, .rank = 0, .size = 1, .n_global = N, .lo = 0, .n_local = N,
+                          .D = DIM, .classes = CLASSES, .e = x, .y = y, .loss = loss};
+    gc_backend *cpu = NULL;
+    CHECK(gc_backend_cpu_create(&cpu) == GC_OK);
+    selects(&rows, cpu, 0, 1, GC_EIG_LAPACK);
+    selects(&rows, cpu, 1, 4, GC_EIG_LAPACK);
+    selects(&rows, cpu, 0, 3, GC_EIG_SCALAPACK);
+    gc_backend_destroy(cpu);
+    MPI_Finalize();
+    TEST_MAIN_END();
+}
