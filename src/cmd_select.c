@@ -58,11 +58,7 @@ static const gc_option_spec select_options[] = {
     {"tol", GC_OPT_VALUE, "0", "τ", "omp: stop a problem when ‖r‖/‖g‖ ≤ τ"},
     {"batch", GC_OPT_VALUE, "1", "b", "omp: atoms added per pass over the data; bico: points added per round"},
     {"refit", GC_OPT_VALUE, "auto", GC_REFIT_NAMES, "omp: factor replicated on every rank, or block-cyclic in ScaLAPACK (auto: above 20000 atoms)"},
-    {"landmarks", GC_OPT_VALUE, NULL, "q", "bico: Nyström landmarks drawn by the seed (default min(1000, N))"},
-    {"gamma", GC_OPT_VALUE, NULL, "γ", "bico: RBF kernel exp(−γ‖x − x'‖²) (default 1 / median squared distance between landmarks)"},
-    {"bico-ridge", GC_OPT_VALUE, "1", "λ", "bico: ridge of the inner kernel ridge regression (1 = one unit-weight point's ‖z‖² ≤ 1)"},
-    {"bico-weights", GC_OPT_VALUE, "off", "on|off", "bico: projected gradient steps on the coreset weights after every round"},
-    {"eig", GC_OPT_VALUE, "auto", GC_EIG_NAMES, "bico: eigendecomposition of K_QQ on rank 0 (LAPACK) or over all ranks (ScaLAPACK; auto: q > 4096)"},
+    GC_BICO_OPTION_SPECS,
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)"},
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
     {"out", GC_OPT_VALUE, NULL, "FILE", "coreset file to write (HDF5)"},
@@ -181,24 +177,7 @@ static int parse_omp_options(select_run *run)
 static int parse_bico_options(select_run *run)
 {
     const gc_options *o = &run->opts;
-    gc_bico_options *b = &run->bico;
-    long landmarks = 0, batch;
-    int eig;
-    if (gc_options_is_set(o, "landmarks")) GC_TRY(gc_options_get_long(o, "landmarks", 1, 1L << 20, &landmarks));
-    b->gamma = 0.0;
-    if (gc_options_is_set(o, "gamma")) {
-        GC_TRY(gc_options_get_double(o, "gamma", 0.0, 1e300, &b->gamma));
-        if (!(b->gamma > 0.0)) return gc_fail(GC_ERR_USAGE, "option --gamma: γ = %s must be positive", gc_options_get(o, "gamma"));
-    }
-    GC_TRY(gc_options_get_double(o, "bico-ridge", 0.0, 1e300, &b->ridge));
-    if (!(b->ridge > 0.0))
-        return gc_fail(GC_ERR_USAGE, "option --bico-ridge: λ = %s must be positive", gc_options_get(o, "bico-ridge"));
-    GC_TRY(gc_options_get_bool(o, "bico-weights", &b->weighted));
-    GC_TRY(gc_options_get_long(o, "batch", 1, GC_BICO_MAX_BATCH, &batch));
-    GC_TRY(gc_options_get_choice(o, "eig", GC_EIG_NAMES, &eig));
-    b->landmarks = (int)landmarks;
-    b->batch = (int)batch;
-    b->eig = (gc_eig_kind)eig;
+    GC_TRY(gc_bico_options_parse(o, &run->bico));
     if (gc_options_is_set(o, "per-class") && run->fl.per_class)
         gc_warn("--per-class on does not apply to bico (one joint problem over all classes, one-hot targets): ignored");
     if (gc_options_is_set(o, "checkpoint"))

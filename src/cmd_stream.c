@@ -33,6 +33,7 @@
 #include "options.h"
 #include "proxy_models.h"
 #include "select_fl.h"
+#include "select_bico.h"
 #include "select_omp.h"
 #include "version.h"
 
@@ -58,6 +59,8 @@ static const gc_option_spec stream_options[] = {
     {"oversample", GC_OPT_VALUE, "2", "α", "facility location: candidates per partition = ⌈α·k_c·|p|/N_c⌉"},
     {"ridge", GC_OPT_VALUE, "0", "λ", "omp: ridge of the refit"},
     {"nonneg", GC_OPT_VALUE, "off", "on|off", "omp: signed scores and nonnegative weights by NNLS"},
+    GC_BICO_OPTION_SPECS,
+    {"batch", GC_OPT_VALUE, "1", "b", "bico: points added per round"},
     {"seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (models, sketch, reservoir keys)"},
     {"device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend"},
     {"quiet", GC_OPT_FLAG, "off", NULL, "print errors and warnings only"},
@@ -70,8 +73,7 @@ static const char stream_usage[] =
 
 typedef struct stream_run stream_run;
 
-/* A method's selector in the two roles merge-reduce needs; continual GMC is OMP's alone. NULL
- * compress: the selector is not in this build. */
+/* A method's selector in the two roles merge-reduce needs; continual GMC is OMP's alone. */
 typedef struct {
     const char *name, *selector;
     gc_embedding_kind embedding; /* the preset */
@@ -98,6 +100,7 @@ struct stream_run {
     double hessian_damping;
     gc_omp_options omp;
     gc_fl_options fl;
+    gc_bico_options bico;
     gc_backend *backend;
     gc_model *models;
     int model_count;
@@ -121,6 +124,32 @@ static int compress_fl(stream_run *run, const gc_local_rows *rows, int64_t m, gc
     return gc_select_fl(rows, &opt, cs);
 }
 
+static int compress_bico(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs)
+{
+    gc_bico_options opt = run->bico;
+    opt.k = m;
+    opt.backend = run->backend;
+    return gc_select_bico(rows, &opt, cs);
+}
+
+/* out ← the members of `in` a selection over them chose (cs.index: positions in `in`), with the
+ * selection's weights and gains. */
+static int chosen_members(const gc_member_set *in, const gc_coreset *cs, gc_member_set *out)
+{
+    const int D = in->D;
+    GC_TRY(gc_member_set_allocate(out, cs->k, D));
+    for (int64_t t = 0; t < cs->k; ++t) {
+        const int64_t i = cs->index[t];
+        out->id[t] = in->id[i];
+        out->label[t] = in->label[i];
+        out->loss[t] = in->loss[i];
+        out->weight[t] = cs->weight[t];
+        out->gain[t] = cs->gain[t];
+        memcpy(out->e + t * D, in->e + i * D, (size_t)D * sizeof *out->e);
+    }
+    return GC_OK;
+}
+
 /* Weighted OMP: the target of a problem is Σ wᵢ eᵢ over its rows; every rank solves the same
  * small problem alone (MPI_COMM_SELF, CPU scoring), so all hold the same result. */
 static int merge_omp(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out)
@@ -139,16 +168,7 @@ static int merge_omp(stream_run *run, const gc_member_set *in, int64_t m, gc_mem
     opt.targets = targets;
     gc_coreset cs = {0};
     int status = gc_select_omp(&rows, &opt, &cs);
-    if (status == GC_OK) status = gc_member_set_allocate(out, cs.k, D);
-    for (int64_t t = 0; t < cs.k && status == GC_OK; ++t) {
-        const int64_t i = cs.index[t];
-        out->id[t] = in->id[i];
-        out->label[t] = in->label[i];
-        out->loss[t] = in->loss[i];
-        out->weight[t] = cs.weight[t];
-        out->gain[t] = cs.gain[t];
-        memcpy(out->e + t * D, in->e + i * D, (size_t)D * sizeof *out->e);
-    }
+    if (status == GC_OK) status = chosen_members(in, &cs, out);
     gc_coreset_destroy(&cs);
     free(targets);
     return status;
@@ -222,12 +242,30 @@ static int merge_fl(stream_run *run, const gc_member_set *in, int64_t m, gc_memb
     return status;
 }
 
-/* One entry per --method; BiCo's selector (src/select_bico.c) is not on this branch yet: its entry
- * gains compress/merge functions when it lands. */
+/* Weighted BiCo: the members' weights weigh their rows in the outer objective (select_bico.h), and
+ * a chosen row's new weight is its class's share Σ w / k_c, so the union's total weight is kept.
+ * Every rank solves the same problem alone (MPI_COMM_SELF), so all hold the same result. */
+static int merge_bico(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out)
+{
+    gc_local_rows rows = {.comm = MPI_COMM_SELF, .rank = 0, .size = 1, .n_global = in->n, .lo = 0, .n_local = in->n,
+                          .D = in->D, .classes = run->state.classes, .e = in->e, .y = in->label, .loss = in->loss};
+    gc_bico_options opt = run->bico;
+    opt.k = m < in->n ? m : in->n;
+    opt.backend = run->backend;
+    opt.row_weight = in->weight;
+    if (opt.landmarks > in->n) opt.landmarks = (int)in->n;
+    gc_coreset cs = {0};
+    int status = gc_select_bico(&rows, &opt, &cs);
+    if (status == GC_OK) status = chosen_members(in, &cs, out);
+    gc_coreset_destroy(&cs);
+    return status;
+}
+
+/* One entry per --method. */
 static const stream_method methods[] = {
     {.name = "gmc", .embedding = GC_EMBED_GMC, .selector = "omp", .compress = compress_omp, .merge = merge_omp},
     {.name = "craig", .embedding = GC_EMBED_LOGITS, .selector = "fl", .compress = compress_fl, .merge = merge_fl},
-    {.name = "bico", .embedding = GC_EMBED_FEATURES, .selector = "bico", .compress = NULL, .merge = NULL},
+    {.name = "bico", .embedding = GC_EMBED_FEATURES, .selector = "bico", .compress = compress_bico, .merge = merge_bico},
 };
 
 static int parse_options(stream_run *run, int argc, char **argv)
@@ -246,9 +284,6 @@ static int parse_options(stream_run *run, int argc, char **argv)
     run->out = gc_options_get(o, "out");
     GC_TRY(gc_options_get_choice(o, "method", "gmc|craig|bico", &method));
     run->method = &methods[method];
-    if (run->method->compress == NULL)
-        return gc_fail(GC_ERR_USAGE, "option --method %s: the %s selector is not available in this build (gmc|craig)",
-                       run->method->name, run->method->name);
     long k, slots, seed, partition_size;
     GC_TRY(gc_options_get_long(o, "k", 1, 1L << 40, &k));
     GC_TRY(gc_options_get_long(o, "slots", 0, MAX_SLOTS, &slots));
@@ -281,6 +316,8 @@ static int parse_options(stream_run *run, int argc, char **argv)
     run->omp = (gc_omp_options){.per_class = run->per_class, .batch = 1, .refit = GC_REFIT_AUTO};
     GC_TRY(gc_options_get_double(o, "ridge", 0.0, 1e30, &run->omp.ridge));
     GC_TRY(gc_options_get_bool(o, "nonneg", &run->omp.nonneg));
+    GC_TRY(gc_bico_options_parse(o, &run->bico));
+    run->bico.seed = run->seed;
     return GC_OK;
 }
 

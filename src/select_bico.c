@@ -19,7 +19,8 @@
  * inner solution for their weights. */
 typedef struct {
     int qp, C;
-    double n;            /* N, the constant term of G */
+    double n;            /* Σᵢ vᵢ (N without row weights), the constant term of G */
+    double *class_weight; /* [C] Σ vᵢ over the rows of each class */
     double ridge;
     double *zz, *zy;     /* M = ZᵀZ [q' × q'], B = ZᵀY [q' × C] */
     int64_t m;           /* selected so far */
@@ -166,17 +167,27 @@ static int refit_and_share(bico_context *ctx)
     return GC_OK;
 }
 
-/* Adds one feature block's ZᵀZ (upper triangle, packed row by row) and ZᵀY to the exact sum. */
-static void add_block(gc_exact_sum *sum, const double *z, const int32_t *y, int64_t rows, int qp, int C, double *mb,
-                      double *packed)
+/* Adds one feature block's ZᵀVZ (upper triangle, packed row by row), ZᵀVY and per-class Σ v to
+ * the exact sum (V = diag(v), v = NULL: all 1). scaled: [rows × qp] work for √v·z. */
+static void add_block(gc_exact_sum *sum, const double *z, const int32_t *y, const double *v, int64_t rows, int qp,
+                      int C, double *scaled, double *mb, double *packed)
 {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, qp, (int)rows, 1.0, z, qp, 0.0, mb, qp);
+    const double *zs = z;
+    if (v != NULL) {
+        for (int64_t r = 0; r < rows; ++r)
+            for (int j = 0; j < qp; ++j) scaled[r * qp + j] = sqrt(v[r]) * z[r * qp + j];
+        zs = scaled;
+    }
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, qp, (int)rows, 1.0, zs, qp, 0.0, mb, qp);
     size_t t = 0;
     for (int i = 0; i < qp; ++i)
         for (int j = i; j < qp; ++j) packed[t++] = mb[(size_t)i * qp + j];
-    memset(packed + t, 0, (size_t)qp * C * sizeof *packed);
-    for (int64_t r = 0; r < rows; ++r)
-        for (int j = 0; j < qp; ++j) packed[t + (size_t)j * C + y[r]] += z[r * qp + j];
+    memset(packed + t, 0, ((size_t)qp * C + C) * sizeof *packed);
+    for (int64_t r = 0; r < rows; ++r) {
+        const double vr = v != NULL ? v[r] : 1.0;
+        for (int j = 0; j < qp; ++j) packed[t + (size_t)j * C + y[r]] += vr * z[r * qp + j];
+        packed[t + (size_t)qp * C + y[r]] += vr;
+    }
     gc_exact_sum_add_double(sum, packed);
 }
 
@@ -184,10 +195,11 @@ static void add_block(gc_exact_sum *sum, const double *z, const int32_t *y, int6
 typedef struct {
     int64_t global;
     int32_t label, pad;
+    double weight;
     double z[];
 } moved_row;
 
-/* M and B over all rows, bitwise the same for any rank count: blocks of GC_NYSTROM_BLOCK_ROWS rows
+/* M = ZᵀVZ, B = ZᵀVY and the class weights over all rows, bitwise the same for any rank count: blocks of GC_NYSTROM_BLOCK_ROWS rows
  * aligned to the global index are each summed by one rank (the owner of the block's first row;
  * the rows of a block that another rank holds move there first), always with the same dsyrk
  * shape, and the block sums are added exactly. */
@@ -200,24 +212,27 @@ static int data_summary(bico_context *ctx)
     const size_t record = sizeof(moved_row) + (size_t)qp * sizeof(double);
     const int64_t first_owned = (lo + B - 1) / B * B; /* rows before it belong to an earlier rank's block */
     const int64_t moving = (first_owned < hi ? first_owned : hi) - lo;
-    /* The exact sum's grid follows the largest block entry: |M_b| ≤ B·max‖z‖², |B_b| ≤ B·max‖z‖. */
-    double max_sq = 0.0;
-#pragma omp parallel for reduction(max : max_sq) schedule(static)
+    /* The exact sum's grid follows the largest block entry: |M_b| ≤ B·max v‖z‖², |B_b| ≤ B·max v‖z‖,
+     * class weights ≤ B·max v. */
+    const double *v = ctx->opt->row_weight;
+    double max_entry = 0.0;
+#pragma omp parallel for reduction(max : max_entry) schedule(static)
     for (int64_t i = 0; i < rows->n_local; ++i) {
         double sq = 0.0;
         for (int j = 0; j < qp; ++j) sq += ctx->z[i * qp + j] * ctx->z[i * qp + j];
-        max_sq = fmax(max_sq, sq);
+        max_entry = fmax(max_entry, (v != NULL ? v[i] : 1.0) * fmax(1.0, fmax(sq, sqrt(sq))));
     }
-    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_sq, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
-    const double bound = (double)B * fmax(max_sq, sqrt(max_sq));
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_entry, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    const double bound = (double)B * max_entry;
     int *counts = calloc((size_t)P, sizeof *counts), *displs = calloc((size_t)P, sizeof *displs);
     char *send = malloc((size_t)(moving > 0 ? moving : 1) * record), *recv = NULL;
     double *block = malloc((size_t)B * qp * sizeof *block), *mb = malloc((size_t)qp * qp * sizeof *mb);
-    const int packed_n = qp * (qp + 1) / 2 + qp * C;
+    double *scaled = malloc((size_t)B * qp * sizeof *scaled), *block_v = malloc((size_t)B * sizeof *block_v);
+    const int packed_n = qp * (qp + 1) / 2 + qp * C + C;
     double *packed = malloc((size_t)packed_n * sizeof *packed);
     int32_t *labels = malloc((size_t)B * sizeof *labels);
     gc_exact_sum sum = {0};
-    int status = (counts && displs && send && block && mb && packed && labels)
+    int status = (counts && displs && send && block && mb && scaled && block_v && packed && labels)
                      ? gc_exact_sum_create(&sum, packed_n, bound)
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo data summary");
     if (status == GC_OK && moving > 0) {
@@ -227,6 +242,7 @@ static int data_summary(bico_context *ctx)
             r->global = lo + i;
             r->label = rows->y[i];
             r->pad = 0;
+            r->weight = v != NULL ? v[i] : 1.0;
             memcpy(r->z, ctx->z + i * qp, (size_t)qp * sizeof(double));
         }
     }
@@ -238,21 +254,24 @@ static int data_summary(bico_context *ctx)
     /* This rank's blocks start at first_owned; the last may continue into the received rows. */
     for (int64_t start = first_owned; status == GC_OK && start < hi; start += B) {
         int64_t local_end = start + B < hi ? start + B : hi, extra = 0;
-        const double *z = ctx->z + (start - lo) * qp;
+        const double *z = ctx->z + (start - lo) * qp, *w = v != NULL ? v + (start - lo) : NULL;
         const int32_t *y = rows->y + (start - lo);
         if (local_end == hi && received > 0) {
             extra = received < start + B - hi ? received : start + B - hi;
             memcpy(block, z, (size_t)(hi - start) * qp * sizeof *block);
             memcpy(labels, y, (size_t)(hi - start) * sizeof *labels);
+            for (int64_t i = 0; i < hi - start; ++i) block_v[i] = v != NULL ? v[start - lo + i] : 1.0;
             for (int64_t i = 0; i < extra; ++i) {
                 const moved_row *r = (const moved_row *)(recv + (size_t)i * record);
                 memcpy(block + (hi - start + i) * qp, r->z, (size_t)qp * sizeof *block);
                 labels[hi - start + i] = r->label;
+                block_v[hi - start + i] = r->weight;
             }
             z = block;
             y = labels;
+            w = v != NULL ? block_v : NULL;
         }
-        add_block(&sum, z, y, local_end - start + extra, qp, C, mb, packed);
+        add_block(&sum, z, y, w, local_end - start + extra, qp, C, scaled, mb, packed);
     }
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK) status = gc_exact_sum_allreduce(&sum, rows->comm, packed);
@@ -261,6 +280,9 @@ static int data_summary(bico_context *ctx)
         for (int i = 0; i < qp; ++i)
             for (int j = i; j < qp; ++j, ++t) p->zz[(size_t)i * qp + j] = p->zz[(size_t)j * qp + i] = packed[t];
         memcpy(p->zy, packed + t, (size_t)qp * C * sizeof *p->zy);
+        memcpy(p->class_weight, packed + t + (size_t)qp * C, (size_t)C * sizeof *p->class_weight);
+        p->n = 0.0;
+        for (int c = 0; c < C; ++c) p->n += p->class_weight[c];
     }
     gc_exact_sum_destroy(&sum);
     free(counts);
@@ -269,6 +291,8 @@ static int data_summary(bico_context *ctx)
     free(recv);
     free(block);
     free(mb);
+    free(scaled);
+    free(block_v);
     free(packed);
     free(labels);
     return status;
@@ -361,13 +385,13 @@ static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
     return refit_and_share(ctx);
 }
 
-static int problem_create(bico_problem *p, int qp, int C, int64_t k, double n, double ridge)
+static int problem_create(bico_problem *p, int qp, int C, int64_t k, double ridge)
 {
     memset(p, 0, sizeof *p);
     p->qp = qp;
     p->C = C;
-    p->n = n;
     p->ridge = ridge;
+    p->class_weight = calloc((size_t)C, sizeof *p->class_weight);
     const size_t qq = (size_t)qp * qp, qc = (size_t)qp * C;
     p->zz = malloc(qq * sizeof *p->zz);
     p->zy = malloc(qc * sizeof *p->zy);
@@ -380,7 +404,8 @@ static int problem_create(bico_problem *p, int qp, int C, int64_t k, double n, d
     p->g = malloc(qc * sizeof *p->g);
     p->wz = malloc((size_t)k * qp * sizeof *p->wz);
     p->gram = calloc(qq, sizeof *p->gram);
-    if (!p->zz || !p->zy || !p->sz || !p->sy || !p->w || !p->theta || !p->v || !p->a || !p->g || !p->wz || !p->gram)
+    if (!p->class_weight || !p->zz || !p->zy || !p->sz || !p->sy || !p->w || !p->theta || !p->v || !p->a || !p->g ||
+        !p->wz || !p->gram)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo problem (q' = %d, k = %lld)", qp, (long long)k);
     for (int t = 0; t < qp; ++t) p->gram[(size_t)t * qp + t] = ridge;
     return GC_OK;
@@ -388,6 +413,7 @@ static int problem_create(bico_problem *p, int qp, int C, int64_t k, double n, d
 
 static void problem_destroy(bico_problem *p)
 {
+    free(p->class_weight);
     free(p->zz);
     free(p->zy);
     free(p->sz);
@@ -439,8 +465,9 @@ static void context_destroy(bico_context *ctx)
     problem_destroy(&ctx->p);
 }
 
-/* The file's weights (select_bico.h): N_c/k_c per class, or the inner weights scaled to sum to N. */
-static void output_weights(const bico_problem *p, const int64_t *class_sizes, gc_coreset *cs)
+/* The file's weights (select_bico.h): N_c/k_c per class (Σ v over class c with row weights), or the
+ * inner weights scaled to sum to N (Σ v). */
+static void output_weights(const bico_problem *p, gc_coreset *cs)
 {
     double total = 0.0;
     for (int64_t j = 0; j < p->m; ++j) total += p->w[j];
@@ -448,7 +475,7 @@ static void output_weights(const bico_problem *p, const int64_t *class_sizes, gc
     for (int64_t j = 0; j < p->m && picked; ++j) picked[p->sy[j]]++;
     for (int64_t j = 0; j < p->m; ++j)
         cs->weight[j] = cs->bico.weighted ? (total > 0.0 ? p->w[j] * p->n / total : 0.0)
-                                          : (picked ? (double)class_sizes[p->sy[j]] / (double)picked[p->sy[j]] : 1.0);
+                                          : (picked ? p->class_weight[p->sy[j]] / (double)picked[p->sy[j]] : 1.0);
     free(picked);
 }
 
@@ -492,8 +519,7 @@ int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_cor
                 has_device_scorer(opt->backend) ? opt->backend->description : "the CPU");
     t0 = MPI_Wtime();
     if (status == GC_OK)
-        status = gc_comm_agree(rows->comm, problem_create(&ctx.p, ny.map.rank, rows->classes, opt->k,
-                                                          (double)rows->n_global, opt->ridge));
+        status = gc_comm_agree(rows->comm, problem_create(&ctx.p, ny.map.rank, rows->classes, opt->k, opt->ridge));
     if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_coreset_allocate(cs, opt->k, rows->D, rows->classes));
     if (status == GC_OK) status = gc_comm_agree(rows->comm, count_classes(rows, cs->class_sizes));
     if (status == GC_OK) status = data_summary(&ctx);
@@ -512,12 +538,12 @@ int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_cor
         cs->bico = (gc_bico_info){.landmarks = q, .landmark_index = ny.landmark_index, .gamma = ny.map.gamma,
                                   .feature_rank = ny.map.rank, .ridge = opt->ridge, .weighted = opt->weighted};
         ny.landmark_index = NULL; /* now the coreset's */
-        output_weights(&ctx.p, cs->class_sizes, cs);
+        output_weights(&ctx.p, cs);
         ctx.stats.feature_rank = ny.map.rank;
         const gc_bico_stats *st = &ctx.stats;
-        gc_info("select: %lld points in %lld rounds, G = %.6g (G/N = %.6g); %.3f s: scoring %.3f s (%.1f GB/s), merge %.3f s, "
+        gc_info("select: %lld points in %lld rounds, G = %.6g (per unit of weight %.6g); %.3f s: scoring %.3f s (%.1f GB/s), merge %.3f s, "
                 "refit %.3f s; features %.3f s, summary %.3f s",
-                (long long)ctx.p.m, (long long)st->rounds, ctx.p.objective, ctx.p.objective / (double)rows->n_global,
+                (long long)ctx.p.m, (long long)st->rounds, ctx.p.objective, ctx.p.objective / ctx.p.n,
                 MPI_Wtime() - t0, st->score_s, st->score_s > 0 ? st->score_bytes / st->score_s * 1e-9 : 0.0, st->merge_s,
                 st->refit_s, st->features_s, st->summary_s);
         if (opt->stats != NULL) *opt->stats = ctx.stats;
@@ -526,4 +552,27 @@ int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_cor
     context_destroy(&ctx);
     gc_nystrom_destroy(&ny);
     return status;
+}
+
+int gc_bico_options_parse(const gc_options *o, gc_bico_options *opt)
+{
+    long landmarks = 0, batch;
+    int eig;
+    if (gc_options_is_set(o, "landmarks")) GC_TRY(gc_options_get_long(o, "landmarks", 1, 1L << 20, &landmarks));
+    opt->gamma = 0.0;
+    if (gc_options_is_set(o, "gamma")) {
+        GC_TRY(gc_options_get_double(o, "gamma", 0.0, 1e300, &opt->gamma));
+        if (!(opt->gamma > 0.0))
+            return gc_fail(GC_ERR_USAGE, "option --gamma: γ = %s must be positive", gc_options_get(o, "gamma"));
+    }
+    GC_TRY(gc_options_get_double(o, "bico-ridge", 0.0, 1e300, &opt->ridge));
+    if (!(opt->ridge > 0.0))
+        return gc_fail(GC_ERR_USAGE, "option --bico-ridge: λ = %s must be positive", gc_options_get(o, "bico-ridge"));
+    GC_TRY(gc_options_get_bool(o, "bico-weights", &opt->weighted));
+    GC_TRY(gc_options_get_long(o, "batch", 1, GC_BICO_MAX_BATCH, &batch));
+    GC_TRY(gc_options_get_choice(o, "eig", GC_EIG_NAMES, &eig));
+    opt->landmarks = (int)landmarks;
+    opt->batch = (int)batch;
+    opt->eig = (gc_eig_kind)eig;
+    return GC_OK;
 }

@@ -27,6 +27,7 @@
 #include "../kernels/backend.h"
 #include "coreset.h"
 #include "nystrom.h"
+#include "options.h"
 
 #define GC_BICO_MAX_BATCH 1024
 #define GC_BICO_WEIGHT_STEPS 10
@@ -54,8 +55,25 @@ typedef struct {
     gc_eig_kind eig;
     uint64_t seed;
     gc_backend *backend; /* computes the feature map */
+    const double *row_weight; /* [n_local] vᵢ > 0 of each row in the outer objective G = Σᵢ vᵢ‖θᵀzᵢ − yᵢ‖²,
+                               * as when a weighted coreset is compressed again (gradcore stream);
+                               * NULL: all 1. N and N_c below are then Σ v. */
     gc_bico_stats *stats; /* optional, filled on return */
 } gc_bico_options;
+
+/* The options of --selector bico, in select's and stream's option tables. */
+#define GC_BICO_OPTION_SPECS                                                                                         \
+    {"landmarks", GC_OPT_VALUE, NULL, "q", "bico: Nyström landmarks drawn by the seed (default min(1000, N))"},      \
+    {"gamma", GC_OPT_VALUE, NULL, "γ",                                                                              \
+     "bico: RBF kernel exp(−γ‖x − x'‖²) (default 1 / median squared distance between landmarks)"},                 \
+    {"bico-ridge", GC_OPT_VALUE, "1", "λ",                                                                          \
+     "bico: ridge of the inner kernel ridge regression (1 = one unit-weight point's ‖z‖² ≤ 1)"},                   \
+    {"bico-weights", GC_OPT_VALUE, "off", "on|off", "bico: projected gradient steps on the coreset weights after every round"}, \
+    {"eig", GC_OPT_VALUE, "auto", GC_EIG_NAMES,                                                                      \
+     "bico: eigendecomposition of K_QQ on rank 0 (LAPACK) or over all ranks (ScaLAPACK; auto: q > 4096)"}
+
+/* Reads those options and --batch (b points a round) into opt; one error line names a bad one. */
+int gc_bico_options_parse(const gc_options *o, gc_bico_options *opt);
 
 /* Collective. Fills cs on every rank: index, label, loss, embedding (x) in selection order,
  * gain = the point's score s_k in the round that selected it, weight (above), objective = the final

@@ -42,7 +42,8 @@ def main():
         batches.append((path, len(rows)))
     runs = [("gmc, continual GMC (Algorithm 2)", ["--method", "gmc"]),
             ("gmc, merge-reduce, 4 slots of k/4 (slots merge at batch 5)", ["--method", "gmc", "--slots", "4"]),
-            ("craig, merge-reduce, 4 slots of k/4 (slots merge at batch 5)", ["--method", "craig", "--slots", "4"])]
+            ("craig, merge-reduce, 4 slots of k/4 (slots merge at batch 5)", ["--method", "craig", "--slots", "4"]),
+            ("bico, merge-reduce, 4 slots of k/4 (slots merge at batch 5)", ["--method", "bico", "--slots", "4"])]
     print(f"class-incremental split of the built-in example (20,000 rows, d = 32, 10 classes, 5:1 imbalance): "
           f"5 batches of classes 0-1, 2-3, 4-5, 6-7, 8-9 ({', '.join(str(n) for _, n in batches)} rows); "
           f"k = {args.k} (reservoir: min(k, seen) rows); {args.np} ranks, one job per batch; relative gradient error against all rows seen")

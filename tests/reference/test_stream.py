@@ -120,7 +120,7 @@ def test_one_job_over_all_batches_equals_one_job_per_batch_at_any_rank_count(tmp
     np.testing.assert_array_equal(read_state(at_once)["members/weight"], b["members/weight"])
 
 
-@pytest.mark.parametrize("method", ["gmc", "craig"])
+@pytest.mark.parametrize("method", ["gmc", "craig", "bico"])
 def test_merge_reduce_one_job_per_batch_equals_one_job_at_four_ranks(tmp_path, method):
     paths, _ = make_batches(tmp_path, [150, 170, 160, 140, 155], D=12, seed=8)
     per_batch, at_once = tmp_path / "a.h5", tmp_path / "b.h5"
@@ -219,11 +219,25 @@ def test_a_failing_batch_leaves_the_state_of_the_batches_before_it(tmp_path):
     assert read_state(state)["attrs"]["batches"] == 1
 
 
-def test_bico_is_refused_until_its_selector_lands(tmp_path):
-    paths, _ = make_batches(tmp_path, [50], D=4, seed=1)
-    proc = stream(paths, tmp_path / "s.h5", ["--method", "bico", "--slots", 2, "--k", 10], check=False)
-    assert proc.returncode == 2 and "gradcore: error: option --method bico" in proc.stderr
-    assert not (tmp_path / "s.h5").exists()
+def test_bico_slots_weights_summarise_their_batches(tmp_path):
+    """BiCo compresses a batch with weights N_c/k_c and a merged union with (Σ w over class c)/k_c
+    (the outer objective weighted by the members' weights): every slot's weights add up to the rows
+    of the batches it summarises, through merges too (s = 2, 4 batches: merges at steps 3 and 4)."""
+    sizes = [130, 150, 140, 160]
+    paths, _ = make_batches(tmp_path, sizes, D=5, seed=9)
+    state = tmp_path / "state.h5"
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    for t, path in enumerate(paths):
+        stream([path], state, ["--method", "bico", "--slots", 2, "--k", 24, "--landmarks", 60], np_=2)
+        st = read_state(state)
+        first = 0
+        for s_, beta in enumerate(st["slots/beta"]):
+            mine = st["members/slot"] == s_
+            assert 0 < mine.sum() <= 12
+            assert st["members/weight"][mine].sum() == pytest.approx(starts[first + beta] - starts[first], rel=1e-12)
+            first += beta
+        assert first == t + 1
+    assert list(st["slots/beta"]) == [2, 2]
 
 
 # ---- restart: a job killed between or during batches loses nothing ----

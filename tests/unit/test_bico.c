@@ -1,11 +1,13 @@
 /* BiCo on one rank (also run under ASan/UBSan): the coreset has k distinct rows, the unweighted
  * weights are N_c/k_c and the weighted ones nonnegative, both summing to N; the first pick's gain
  * is the closed form of the start (S = ∅, θ = 0): s_k = (2/λ)·Σ_{i: y_i = y_k} z_kᵀz_i, and no row
- * scores higher; the ScaLAPACK eigendecomposition path is reached on one rank too. */
+ * scores higher; the ScaLAPACK eigendecomposition path is reached on one rank too; integer row
+ * weights act as repeated rows. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "src/error.h"
@@ -68,6 +70,52 @@ static void selects(const gc_local_rows *rows, gc_backend *cpu, int weighted, in
     free(s);
 }
 
+static double relative_difference(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-300); }
+
+/* Row weights are repetitions: a row of weight v weighs in the outer objective as v copies of it.
+ * With every row a landmark (q = N) both feature maps span the same functions, and the bilevel
+ * problem does not change under the isometry between them, so the first pick, its score, G after
+ * it and its weight (the class's total weight) agree. */
+static void integer_row_weights_equal_repeated_rows(const float *x, const int32_t *y, gc_backend *cpu)
+{
+    enum { M = 24 };
+    double v[M];
+    int64_t copies = 0;
+    for (int i = 0; i < M; ++i) copies += (int64_t)(v[i] = 1 + i % 3);
+    float *xr = malloc((size_t)copies * DIM * sizeof *xr), *loss = calloc((size_t)copies, sizeof *loss);
+    int32_t *yr = malloc((size_t)copies * sizeof *yr);
+    CHECK(xr && loss && yr);
+    int64_t r = 0;
+    for (int i = 0; i < M; ++i)
+        for (int c = 0; c < (int)v[i]; ++c, ++r) {
+            memcpy(xr + r * DIM, x + i * DIM, DIM * sizeof *xr);
+            yr[r] = y[i];
+        }
+    gc_local_rows weighted = {.comm = MPI_COMM_SELF, .size = 1, .n_global = M, .n_local = M, .D = DIM, .classes = CLASSES,
+                              .e = (float *)x, .y = (int32_t *)y, .loss = loss};
+    gc_local_rows repeated = weighted;
+    repeated.n_global = repeated.n_local = copies;
+    repeated.e = xr;
+    repeated.y = yr;
+    gc_bico_options opt = {.k = 1, .landmarks = M, .gamma = 2.0, .ridge = 0.5, .batch = 1, .eig = GC_EIG_LAPACK,
+                           .seed = 3, .backend = cpu, .row_weight = v};
+    gc_coreset a, b;
+    CHECK(gc_select_bico(&weighted, &opt, &a) == GC_OK);
+    opt.landmarks = (int)copies;
+    opt.row_weight = NULL;
+    CHECK(gc_select_bico(&repeated, &opt, &b) == GC_OK);
+    CHECK(a.k == 1 && b.k == 1);
+    CHECK(memcmp(a.embedding, b.embedding, DIM * sizeof *a.embedding) == 0); /* the same row's x */
+    CHECK(relative_difference(a.gain[0], b.gain[0]) <= 1e-8);
+    CHECK(relative_difference(a.objective, b.objective) <= 1e-8);
+    CHECK(relative_difference(a.weight[0], b.weight[0]) <= 1e-12);
+    gc_coreset_destroy(&a);
+    gc_coreset_destroy(&b);
+    free(xr);
+    free(loss);
+    free(yr);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -82,6 +130,7 @@ int main(int argc, char **argv)
     selects(&rows, cpu, 0, 1, GC_EIG_LAPACK);
     selects(&rows, cpu, 1, 4, GC_EIG_LAPACK);
     selects(&rows, cpu, 0, 3, GC_EIG_SCALAPACK);
+    integer_row_weights_equal_repeated_rows(x, y, cpu);
     gc_backend_destroy(cpu);
     MPI_Finalize();
     TEST_MAIN_END();
