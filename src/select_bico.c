@@ -1,13 +1,14 @@
 #include "select_bico.h"
 
+
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/cpu/bico_cpu.h"
+#include "candidates.h"
 #include "comm.h"
 #include "error.h"
 #include "log.h"
@@ -43,8 +44,7 @@ typedef struct {
     double *z;           /* [n_local × q'] this rank's features */
     gc_bico_device *device; /* the backend's copy of z when it scores there */
     char *taken;         /* [n_local] */
-    MPI_Datatype pair_type, list_type;
-    MPI_Op merge_op;
+    gc_candidate_merge merge;
     gc_omp_pair *local, *global;
     char *winner;        /* broadcast record: header, q' doubles, D floats */
     size_t winner_bytes;
@@ -298,23 +298,6 @@ static int data_summary(bico_context *ctx)
     return status;
 }
 
-/* Best-first candidate lists of one length, merged two at a time (select_omp.c's reduction: the
- * order is total, so any grouping of ranks gives the same result). */
-static void merge_lists(void *in, void *inout, int *len, MPI_Datatype *type)
-{
-    int bytes;
-    MPI_Type_size(*type, &bytes);
-    const int count = bytes / (int)sizeof(gc_omp_pair);
-    gc_omp_pair merged[GC_BICO_MAX_BATCH];
-    const gc_omp_pair *a = in;
-    gc_omp_pair *b = inout;
-    for (int l = 0; l < *len; ++l, a += count, b += count) {
-        int i = 0, j = 0;
-        for (int t = 0; t < count; ++t) merged[t] = gc_omp_pair_before(a[i], b[j]) ? a[i++] : b[j++];
-        memcpy(b, merged, (size_t)count * sizeof *b);
-    }
-}
-
 /* This rank's `want` best untaken rows by score, best first, as global rows (list padded to b). */
 static int score_pass(bico_context *ctx, double *scores, int want)
 {
@@ -375,7 +358,7 @@ static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
     const int want = (int)(left < ctx->opt->batch ? left : ctx->opt->batch);
     GC_TRY(gc_comm_agree(ctx->rows->comm, score_pass(ctx, scores, want))); /* a device failure stops every rank */
     double t0 = MPI_Wtime();
-    GC_CHECK_MPI(MPI_Allreduce(ctx->local, ctx->global, 1, ctx->list_type, ctx->merge_op, ctx->rows->comm));
+    GC_TRY(gc_candidate_merge_allreduce(&ctx->merge, ctx->local, ctx->global, ctx->rows->comm));
     if (ctx->global[0].index == INT64_MAX) /* only NaN scores: the features or the data are broken */
         return gc_fail(GC_ERR_INPUT, "BiCo: no point has a finite score after %lld selections", (long long)ctx->p.m);
     for (int t = 0; t < want && ctx->global[t].index != INT64_MAX; ++t)
@@ -439,14 +422,7 @@ static int context_create(bico_context *ctx, const gc_local_rows *rows, const gc
     ctx->winner = malloc(ctx->winner_bytes);
     if (!ctx->z || !ctx->taken || !ctx->local || !ctx->global || !ctx->winner)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the features of %lld rows (q' = %d)", (long long)rows->n_local, qp);
-    int lengths[2] = {1, 1};
-    MPI_Aint offsets[2] = {offsetof(gc_omp_pair, score), offsetof(gc_omp_pair, index)};
-    MPI_Datatype types[2] = {MPI_DOUBLE, MPI_INT64_T};
-    GC_CHECK_MPI(MPI_Type_create_struct(2, lengths, offsets, types, &ctx->pair_type));
-    GC_CHECK_MPI(MPI_Type_contiguous(opt->batch, ctx->pair_type, &ctx->list_type));
-    GC_CHECK_MPI(MPI_Type_commit(&ctx->list_type));
-    GC_CHECK_MPI(MPI_Op_create(merge_lists, 1, &ctx->merge_op));
-    return GC_OK;
+    return gc_candidate_merge_create(&ctx->merge, opt->batch);
 }
 
 static int has_device_scorer(const gc_backend *b) { return b != NULL && b->ops->bico_attach != NULL; }
@@ -454,9 +430,7 @@ static int has_device_scorer(const gc_backend *b) { return b != NULL && b->ops->
 static void context_destroy(bico_context *ctx)
 {
     if (ctx->device != NULL) ctx->opt->backend->ops->bico_detach(ctx->opt->backend, ctx->device);
-    if (ctx->merge_op != MPI_OP_NULL) MPI_Op_free(&ctx->merge_op);
-    if (ctx->list_type != MPI_DATATYPE_NULL) MPI_Type_free(&ctx->list_type);
-    if (ctx->pair_type != MPI_DATATYPE_NULL) MPI_Type_free(&ctx->pair_type);
+    gc_candidate_merge_destroy(&ctx->merge);
     free(ctx->z);
     free(ctx->taken);
     free(ctx->local);
@@ -504,7 +478,7 @@ int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_cor
 {
     int q = 0;
     GC_TRY(check_options(rows, opt, &q));
-    bico_context ctx = {.pair_type = MPI_DATATYPE_NULL, .list_type = MPI_DATATYPE_NULL, .merge_op = MPI_OP_NULL};
+    bico_context ctx = {.merge = {.pair_type = MPI_DATATYPE_NULL, .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL}};
     gc_nystrom ny;
     double t0 = MPI_Wtime();
     int status = gc_nystrom_create(rows, q, opt->gamma, opt->eig, opt->seed, &ny);

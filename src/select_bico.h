@@ -25,11 +25,12 @@
 #define GC_SELECT_BICO_H
 
 #include "../kernels/backend.h"
+#include "candidates.h"
 #include "coreset.h"
 #include "nystrom.h"
 #include "options.h"
 
-#define GC_BICO_MAX_BATCH 1024
+#define GC_BICO_MAX_BATCH GC_CANDIDATES_MAX
 #define GC_BICO_WEIGHT_STEPS 10
 /* --landmarks when not given: this many, or N when smaller. */
 #define GC_BICO_DEFAULT_LANDMARKS 1000

@@ -3,13 +3,13 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/cpu/omp_cpu.h"
 #include "budget.h"
+#include "candidates.h"
 #include "comm.h"
 #include "error.h"
 #include "log.h"
@@ -38,8 +38,7 @@ typedef struct {
     const gc_local_rows *rows;
     const gc_omp_options *opt;
     gc_omp_stats stats;
-    MPI_Datatype pair_type, list_type;
-    MPI_Op merge_op;
+    gc_candidate_merge merge;
     gc_omp_pair *local, *global; /* [batch] candidate lists: this rank's, then everyone's */
     atom_header *headers;        /* [batch] the label and loss of each of a pass's winners */
     double *rhs;                 /* [batch] ⟨a, g⟩ of each winner, for the refit */
@@ -47,31 +46,11 @@ typedef struct {
     size_t atom_bytes;
 } omp_context;
 
-/* MPI reduction of best-first candidate lists of `count` pairs: the best `count` of both. The
- * order is total, so the result is the same for any grouping of ranks: MPI_MAXLOC's idea, with
- * int64 indices and lists instead of single winners. */
-static void merge_lists(void *in, void *inout, int *len, MPI_Datatype *type)
-{
-    int bytes;
-    MPI_Type_size(*type, &bytes);
-    const int count = bytes / (int)sizeof(gc_omp_pair);
-    gc_omp_pair merged[GC_OMP_MAX_BATCH];
-    const gc_omp_pair *a = in;
-    gc_omp_pair *b = inout;
-    for (int l = 0; l < *len; ++l, a += count, b += count) {
-        int i = 0, j = 0;
-        for (int t = 0; t < count; ++t) merged[t] = gc_omp_pair_before(a[i], b[j]) ? a[i++] : b[j++];
-        memcpy(b, merged, (size_t)count * sizeof *b);
-    }
-}
-
 static int context_create(omp_context *ctx, const gc_local_rows *rows, const gc_omp_options *opt)
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->rows = rows;
     ctx->opt = opt;
-    ctx->pair_type = ctx->list_type = MPI_DATATYPE_NULL;
-    ctx->merge_op = MPI_OP_NULL;
     ctx->atom_bytes = sizeof(atom_header) + (size_t)rows->D * sizeof(float);
     ctx->local = malloc((size_t)opt->batch * sizeof *ctx->local);
     ctx->global = malloc((size_t)opt->batch * sizeof *ctx->global);
@@ -80,21 +59,12 @@ static int context_create(omp_context *ctx, const gc_local_rows *rows, const gc_
     ctx->atom = malloc(ctx->atom_bytes);
     if (!ctx->local || !ctx->global || !ctx->headers || !ctx->rhs || !ctx->atom)
         return gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
-    int lengths[2] = {1, 1};
-    MPI_Aint offsets[2] = {offsetof(gc_omp_pair, score), offsetof(gc_omp_pair, index)};
-    MPI_Datatype types[2] = {MPI_DOUBLE, MPI_INT64_T};
-    GC_CHECK_MPI(MPI_Type_create_struct(2, lengths, offsets, types, &ctx->pair_type));
-    GC_CHECK_MPI(MPI_Type_contiguous(opt->batch, ctx->pair_type, &ctx->list_type));
-    GC_CHECK_MPI(MPI_Type_commit(&ctx->list_type));
-    GC_CHECK_MPI(MPI_Op_create(merge_lists, 1, &ctx->merge_op));
-    return GC_OK;
+    return gc_candidate_merge_create(&ctx->merge, opt->batch);
 }
 
 static void context_destroy(omp_context *ctx)
 {
-    if (ctx->merge_op != MPI_OP_NULL) MPI_Op_free(&ctx->merge_op);
-    if (ctx->list_type != MPI_DATATYPE_NULL) MPI_Type_free(&ctx->list_type);
-    if (ctx->pair_type != MPI_DATATYPE_NULL) MPI_Type_free(&ctx->pair_type);
+    gc_candidate_merge_destroy(&ctx->merge);
     free(ctx->local);
     free(ctx->global);
     free(ctx->headers);
@@ -341,8 +311,7 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
             status = gc_comm_agree(rows->comm, local_status);
             if (status != GC_OK) break;
             t0 = MPI_Wtime();
-            int rc = MPI_Allreduce(ctx->local, ctx->global, 1, ctx->list_type, ctx->merge_op, rows->comm);
-            if (rc != MPI_SUCCESS) status = gc_fail(GC_ERR_LIB, "MPI error merging the OMP candidates");
+            status = gc_candidate_merge_allreduce(&ctx->merge, ctx->local, ctx->global, rows->comm);
             ctx->stats.merge_s += MPI_Wtime() - t0;
             exhausted = status == GC_OK && ctx->global[0].index == INT64_MAX;
         }

@@ -7,12 +7,13 @@
 #define GC_SELECT_OMP_H
 
 #include "../kernels/backend.h"
+#include "candidates.h"
 #include "checkpoint.h"
 #include "coreset.h"
 #include "refit.h"
 
 /* Atoms per pass at most (--batch): the merge of the ranks' candidates works in fixed buffers. */
-#define GC_OMP_MAX_BATCH 1024
+#define GC_OMP_MAX_BATCH GC_CANDIDATES_MAX
 
 /* Where the time went on this rank, for logs and benchmarks. */
 typedef struct {
