@@ -12,19 +12,7 @@
 #include <string.h>
 
 #include "comm.h"
-
-/* Debian's libscalapack-openmpi has no C headers (as in refit_scalapack.c). */
-int Csys2blacs_handle(MPI_Comm comm);
-void Cfree_blacs_system_handle(int handle);
-void Cblacs_gridinit(int *context, const char *order, int nprow, int npcol);
-void Cblacs_gridinfo(int context, int *nprow, int *npcol, int *myrow, int *mycol);
-void Cblacs_gridexit(int context);
-int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc, const int *nprocs);
-void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
-               const int *icsrc, const int *context, const int *lld, int *info);
-void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *ia, const int *ja,
-              const int *desca, double *w, double *z, const int *iz, const int *jz, const int *descz, double *work,
-              const int *lwork, int *iwork, const int *liwork, int *info);
+#include "scalapack.h"
 
 /* Block size: 64 for large matrices, smaller so that a test-sized q still spreads over the grid. */
 #define BLOCK_MAX 64

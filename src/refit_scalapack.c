@@ -17,25 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* BLACS and ScaLAPACK have no C headers in Debian's libscalapack-openmpi: their Fortran-callable
- * symbols are declared here. PBLAS takes single-character options as char pointers. */
-int Csys2blacs_handle(MPI_Comm comm);
-void Cfree_blacs_system_handle(int handle);
-void Cblacs_gridinit(int *context, const char *order, int nprow, int npcol);
-void Cblacs_gridinfo(int context, int *nprow, int *npcol, int *myrow, int *mycol);
-void Cblacs_gridexit(int context);
-int Cblacs_pnum(int context, int prow, int pcol);
-int numroc_(const int *n, const int *nb, const int *iproc, const int *isrcproc, const int *nprocs);
-void descinit_(int *desc, const int *m, const int *n, const int *mb, const int *nb, const int *irsrc,
-               const int *icsrc, const int *context, const int *lld, int *info);
-void pdtrsm_(const char *side, const char *uplo, const char *transa, const char *diag, const int *m,
-             const int *n, const double *alpha, const double *a, const int *ia, const int *ja, const int *desca,
-             double *b, const int *ib, const int *jb, const int *descb);
-void pdsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha, const double *a,
-             const int *ia, const int *ja, const int *desca, const double *beta, double *c, const int *ic,
-             const int *jc, const int *descc);
-void pdpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *ia, const int *ja,
-              const int *desca, double *b, const int *ib, const int *jb, const int *descb, int *info);
+#include "scalapack.h"
 
 /* Atoms per ScaLAPACK block: 64 for big factors, smaller for small ones so that even a test-sized coreset is
  * spread over every process of the grid. */

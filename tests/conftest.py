@@ -62,3 +62,17 @@ def gradcore():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def sklearn_omp_order(dictionary, target, k):
+    """Rows of scikit-learn's orthogonal_mp in selection order, on the unit-norm rows (gradcore
+    scores |⟨e, r⟩|/‖e‖; the residual does not depend on the atoms' scale)."""
+    from sklearn.linear_model import orthogonal_mp  # here: most suites never need scikit-learn
+    unit = dictionary / np.linalg.norm(dictionary, axis=1, keepdims=True)
+    path = orthogonal_mp(unit.T, target, n_nonzero_coefs=k, return_path=True)
+    order = []
+    for step in range(path.shape[1]):
+        new = [j for j in np.flatnonzero(path[:, step]) if j not in order]
+        assert len(new) == 1
+        order.append(new[0])
+    return np.array(order)

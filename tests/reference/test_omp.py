@@ -11,9 +11,8 @@ unless a test says otherwise. Oracles work in float64 on the same float32 values
 import numpy as np
 import pytest
 from scipy.optimize import nnls
-from sklearn.linear_model import orthogonal_mp
 
-from conftest import read_coreset, run_gradcore, write_dataset
+from conftest import read_coreset, run_gradcore, sklearn_omp_order, write_dataset
 
 
 def well_conditioned(tmp_path, n, D, seed, shift=0.0, classes=1):
@@ -40,18 +39,6 @@ def select(path, out, k, np_=1, extra=()):
     return read_coreset(out)
 
 
-def sklearn_order(X, target, k):
-    """Atoms of scikit-learn's OMP in selection order."""
-    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
-    path = orthogonal_mp(unit.T, target, n_nonzero_coefs=k, return_path=True)
-    order = []
-    for step in range(path.shape[1]):
-        new = [j for j in np.flatnonzero(path[:, step]) if j not in order]
-        assert len(new) == 1
-        order.append(new[0])
-    return np.array(order)
-
-
 def relative(a, b):
     return np.max(np.abs(a - b)) / np.max(np.abs(b))
 
@@ -62,7 +49,7 @@ def test_support_equals_sklearn_and_weights_equal_lstsq(tmp_path, np_, n, D, k, 
     path, X, _ = well_conditioned(tmp_path, n, D, seed, shift=0.2)
     cs = select(path, tmp_path / "cs.h5", k, np_)
     g = X.sum(axis=0)
-    np.testing.assert_array_equal(cs["index"], sklearn_order(X, g, k))
+    np.testing.assert_array_equal(cs["index"], sklearn_omp_order(X, g, k))
     gamma = np.linalg.lstsq(X[cs["index"]].T, g, rcond=None)[0]
     assert relative(cs["weight"], gamma) <= 1e-8
     residual = np.linalg.norm(g - X[cs["index"]].T @ cs["weight"]) / np.linalg.norm(g)
@@ -190,7 +177,7 @@ def test_per_class_runs_one_omp_per_class_with_the_class_budgets(tmp_path):
         rows = np.flatnonzero(y == c)
         part = slice(start, start + budgets[c])
         g = X[rows].sum(axis=0)
-        np.testing.assert_array_equal(cs["index"][part], rows[sklearn_order(X[rows], g, budgets[c])])
+        np.testing.assert_array_equal(cs["index"][part], rows[sklearn_omp_order(X[rows], g, budgets[c])])
         np.testing.assert_array_equal(cs["label"][part], c)
         gamma = np.linalg.lstsq(X[cs["index"][part]].T, g, rcond=None)[0]
         assert relative(cs["weight"][part], gamma) <= 1e-8

@@ -17,9 +17,8 @@ import time
 import h5py
 import numpy as np
 import pytest
-from sklearn.linear_model import orthogonal_mp
 
-from conftest import BIN, MPI_ENV, read_coreset, run_gradcore, write_dataset
+from conftest import BIN, MPI_ENV, read_coreset, run_gradcore, sklearn_omp_order, write_dataset
 
 
 def make_batches(tmp_path, sizes, D, seed, classes=4):
@@ -51,14 +50,7 @@ def stream(paths, state, args, np_=1, out=None, check=True):
 
 def omp(dictionary, target, k):
     """Atoms in selection order and least-squares weights (gradcore's OMP, DESIGN §4)."""
-    unit = dictionary / np.linalg.norm(dictionary, axis=1, keepdims=True)
-    path = orthogonal_mp(unit.T, target, n_nonzero_coefs=k, return_path=True)
-    order = []
-    for step in range(path.shape[1]):
-        new = [j for j in np.flatnonzero(path[:, step]) if j not in order]
-        assert len(new) == 1
-        order.append(new[0])
-    order = np.array(order)
+    order = sklearn_omp_order(dictionary, target, k)
     return order, np.linalg.lstsq(dictionary[order].T, target, rcond=None)[0]
 
 
