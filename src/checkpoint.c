@@ -131,3 +131,17 @@ int gc_checkpoint_append(gc_checkpoint *ck, int64_t id, const void *payload, siz
     }
     return GC_OK;
 }
+
+uint64_t gc_options_fingerprint(const gc_options *opts, const char *const *ignored, size_t n_ignored)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const gc_option_spec *spec = opts->specs; spec->name != NULL; ++spec) {
+        int skip = 0;
+        for (size_t i = 0; i < n_ignored; ++i) skip |= strcmp(spec->name, ignored[i]) == 0;
+        const char *v = gc_options_get(opts, spec->name);
+        if (skip || v == NULL) continue;
+        h = gc_hash_bytes(h, spec->name, strlen(spec->name) + 1);
+        h = gc_hash_bytes(h, v, strlen(v) + 1);
+    }
+    return h;
+}

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "options.h"
+
 typedef struct {
     char dir[4096];
     uint64_t fingerprint;
@@ -35,5 +37,9 @@ int gc_checkpoint_append(gc_checkpoint *ck, int64_t id, const void *payload, siz
 
 /* FNV-1a, for fingerprints and record checksums. */
 uint64_t gc_hash_bytes(uint64_t h, const void *data, size_t bytes);
+
+/* Fingerprint of a run's resolved options (names and values, in table order) except the `ignored`
+ * ones (where outputs go, verbosity): the run a checkpoint or stream state belongs to. */
+uint64_t gc_options_fingerprint(const gc_options *opts, const char *const *ignored, size_t n_ignored);
 
 #endif

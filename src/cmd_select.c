@@ -318,17 +318,9 @@ static int read_embeddings(select_run *run, const char *path)
  * and the data's shape. A checkpoint belongs to the run with this fingerprint. */
 static uint64_t run_fingerprint(const select_run *run)
 {
-    static const char *ignored[] = {"out", "timings", "quiet", "verbose", "checkpoint", "checkpoint-every",
-                                    "save-embeddings"};
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const gc_option_spec *spec = select_options; spec->name != NULL; ++spec) {
-        int skip = 0;
-        for (size_t i = 0; i < sizeof ignored / sizeof *ignored; ++i) skip |= strcmp(spec->name, ignored[i]) == 0;
-        const char *v = gc_options_get(&run->opts, spec->name);
-        if (skip || v == NULL) continue;
-        h = gc_hash_bytes(h, spec->name, strlen(spec->name) + 1);
-        h = gc_hash_bytes(h, v, strlen(v) + 1);
-    }
+    static const char *const ignored[] = {"out", "timings", "quiet", "verbose", "checkpoint", "checkpoint-every",
+                                          "save-embeddings"};
+    const uint64_t h = gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
     int64_t shape[3] = {run->dataset.n, run->dataset.d, run->rows.classes};
     return gc_hash_bytes(h, shape, sizeof shape);
 }

@@ -325,17 +325,8 @@ static int parse_options(stream_run *run, int argc, char **argv)
  * brings and how verbose it is. A state belongs to the stream with this fingerprint. */
 static uint64_t stream_fingerprint(const stream_run *run)
 {
-    static const char *ignored[] = {"batches", "state", "out", "quiet", "verbose", "config"};
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const gc_option_spec *spec = stream_options; spec->name != NULL; ++spec) {
-        int skip = 0;
-        for (size_t i = 0; i < sizeof ignored / sizeof *ignored; ++i) skip |= strcmp(spec->name, ignored[i]) == 0;
-        const char *v = gc_options_get(&run->opts, spec->name);
-        if (skip || v == NULL) continue;
-        h = gc_hash_bytes(h, spec->name, strlen(spec->name) + 1);
-        h = gc_hash_bytes(h, v, strlen(v) + 1);
-    }
-    return h;
+    static const char *const ignored[] = {"batches", "state", "out", "quiet", "verbose", "config"};
+    return gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
 }
 
 static void embed_config(const stream_run *run, int64_t first_row, gc_embed_config *cfg)
