@@ -59,32 +59,27 @@ def make_no_x(d):
     return str(d / "nox.h5")
 
 
+def bad_file(d, name, X, y):
+    """A shard whose /X and /y are written as given (wrong ranks, dtypes or lengths)."""
+    with h5py.File(d / name, "w") as f:
+        f["X"], f["y"] = X, y
+    return str(d / name)
+
+
 def make_x_rank1(d):
-    with h5py.File(d / "rank1.h5", "w") as f:
-        f["X"] = np.zeros(10, np.float32)
-        f["y"] = np.zeros(10, np.int32)
-    return str(d / "rank1.h5")
+    return bad_file(d, "rank1.h5", np.zeros(10, np.float32), np.zeros(10, np.int32))
 
 
 def make_x_int(d):
-    with h5py.File(d / "xint.h5", "w") as f:
-        f["X"] = np.zeros((10, 2), np.int32)
-        f["y"] = np.zeros(10, np.int32)
-    return str(d / "xint.h5")
+    return bad_file(d, "xint.h5", np.zeros((10, 2), np.int32), np.zeros(10, np.int32))
 
 
 def make_y_float(d):
-    with h5py.File(d / "yfloat.h5", "w") as f:
-        f["X"] = np.zeros((10, 2), np.float32)
-        f["y"] = np.zeros(10, np.float32)
-    return str(d / "yfloat.h5")
+    return bad_file(d, "yfloat.h5", np.zeros((10, 2), np.float32), np.zeros(10, np.float32))
 
 
 def make_y_short(d):
-    with h5py.File(d / "yshort.h5", "w") as f:
-        f["X"] = np.zeros((10, 2), np.float32)
-        f["y"] = np.zeros(9, np.int32)
-    return str(d / "yshort.h5")
+    return bad_file(d, "yshort.h5", np.zeros((10, 2), np.float32), np.zeros(9, np.int32))
 
 
 def make_not_hdf5(d):
