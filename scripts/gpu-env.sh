@@ -2,7 +2,7 @@
 # their libraries. Unpacks the bundle of scripts/gpu-bundle.sh (.deps/debs), adds CUDA's runtime and
 # cuBLAS (the toolkit's, else PyTorch's wheels'), links fallback libraries only for what the host
 # lacks (a host library always wins: two Open MPI builds must not mix), and exports the MPI-as-root
-# variables and `mpirun` (an array; empty where the host has no mpirun) for the caller.
+# variables, `mpirun` (an array; empty where the host has no mpirun) and `step` for the caller.
 for deb in .deps/debs/*.deb; do dpkg -x "$deb" .deps/; done
 export LD_LIBRARY_PATH=$PWD/.deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # cudart and cuBLAS: the machine's CUDA toolkit, else the ones PyTorch's wheels carry.
@@ -32,3 +32,19 @@ export LD_LIBRARY_PATH OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun=(mpirun --allow-run-as-root --oversubscribe -q)
 command -v mpirun >/dev/null || mpirun=() # single-rank runs then start gradcore directly
 
+
+# step NAME LIMIT_S COMMAND...: one step under its own time limit, cut short so that the whole script
+# ends by DEADLINE_S seconds after sourcing (one device call holds it). Each step's exit code and
+# seconds go to stdout and to $OUT/steps.log, so what finished comes back even if a later step hangs.
+gpu_deadline=$((SECONDS + ${DEADLINE_S:-100000}))
+step() {
+  local name=$1 limit=$2 t0=$SECONDS
+  shift 2
+  (( limit > gpu_deadline - SECONDS )) && limit=$((gpu_deadline - SECONDS))
+  if (( limit < 5 )); then
+    echo "=== $name: skipped, no time left" | tee -a "${OUT:-/tmp}/steps.log"
+    return
+  fi
+  timeout "$limit" "$@"
+  echo "=== $name: rc=$? in $((SECONDS - t0)) s" | tee -a "${OUT:-/tmp}/steps.log"
+}

@@ -9,12 +9,6 @@ OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 bins=(build-gpu/gradcore build-gpu/bench_omp build-gpu/tests/gpu/test_omp_cuda)
 source scripts/gpu-env.sh
-step() { # step NAME LIMIT_S COMMAND...
-  local name=$1 limit=$2 t0=$SECONDS
-  shift 2
-  timeout "$limit" "$@"
-  echo "=== $name: rc=$? in $((SECONDS - t0)) s"
-}
 step test_omp_cuda 120 build-gpu/tests/gpu/test_omp_cuda
 step bench_omp 200 bash -c "set -o pipefail; ${mpirun[*]} -np 1 build-gpu/bench_omp --device cuda | tee $OUT/omp-h200.jsonl"
 step bench_omp_batch8 100 bash -c "set -o pipefail; ${mpirun[*]} -np 1 build-gpu/bench_omp --device cuda --batch 8 4000000:128:200 | tee -a $OUT/omp-h200.jsonl"

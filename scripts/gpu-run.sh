@@ -23,19 +23,6 @@ source scripts/gpu-env.sh
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt" | head -12
 
-# --- steps --------------------------------------------------------------------------------------------
-summary=()
-step() { # step NAME TIMEOUT_S COMMAND...: runs it, logs it, records rc and seconds
-  local name=$1 limit=$2
-  shift 2
-  echo "=== $name: $*"
-  local t0=$SECONDS
-  timeout "$limit" "$@"
-  local rc=$?
-  echo "=== $name: rc=$rc in $((SECONDS - t0)) s"
-  summary+=("$(printf '%-34s rc=%-3s %4d s' "$name" "$rc" $((SECONDS - t0)))")
-}
-
 step "unit test_embed_cpu" 120 build-gpu/tests/unit/test_embed_cpu
 step "gpu test_embed_cuda (vs CPU)" 300 build-gpu/tests/gpu/test_embed_cuda
 step "bench_embed cuda" 420 bash -c "set -o pipefail; build-gpu/bench_embed --device cuda --json '$OUT/embed-h200.json' | tee '$OUT/embed-h200.txt'"
@@ -54,4 +41,4 @@ step "bench_embed cpu (16 cores)" 420 env OMP_WAIT_POLICY=passive bash -c \
 cp "$OUT"/embed-h200*.json "$OUT"/embed-h200*.txt bench/results/ 2>/dev/null
 
 echo "=== summary"
-printf '%s\n' "${summary[@]}"
+cat "$OUT/steps.log"

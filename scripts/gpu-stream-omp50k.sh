@@ -18,17 +18,9 @@ OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 bins=(build-gpu/gradcore build-gpu/bench_omp build-gpu/bench_bico build-gpu/tests/gpu/test_omp_cuda
       build-gpu/tests/gpu/test_embed_cuda build-gpu/tests/gpu/test_bico_cuda)
+DEADLINE_S=${DEADLINE_S:-500}
 source scripts/gpu-env.sh
-deadline=${DEADLINE_S:-500}
-step() { # step NAME LIMIT_S COMMAND...: a step gets at most what is left before the deadline
-  local name=$1 limit=$2 t0=$SECONDS
-  shift 2
-  (( limit > deadline - SECONDS )) && limit=$((deadline - SECONDS))
-  (( limit < 5 )) && { echo "=== $name: skipped, no time left" | tee -a "$OUT/steps.log"; return; }
-  timeout "$limit" "$@"
-  echo "=== $name: rc=$? in $((SECONDS - t0)) s" | tee -a "$OUT/steps.log"
-}
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/steps.log"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee -a "$OUT/steps.log"
 for t in test_embed_cuda test_omp_cuda test_bico_cuda; do
   step "$t" 90 bash -c "echo '### $t'; build-gpu/tests/gpu/$t; echo \"### $t rc=\$?\"" >> "$OUT/tests.txt" 2>&1
 done
