@@ -36,6 +36,10 @@ typedef struct {
      * shard is never whole in host memory and reading overlaps transfer and compute. */
     int (*read_x)(void *read_ctx, int64_t lo, int64_t n, float *dst);
     void *read_ctx;
+    /* The CUDA backend also keeps the output on its device when it fits (gc_cuda_resident), for a
+     * selector that scores it there (OMP). Opt-in: the device allocation and copy cost time that only
+     * such a selector wins back (it saves copying the embeddings up again). */
+    int keep_on_device;
 } gc_embed_config;
 
 /* Rows [lo, lo + n) of the input into dst [n × d]: copied from x, or read by cfg->read_x when x is

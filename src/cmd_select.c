@@ -359,7 +359,8 @@ static int phase_embed(select_run *run)
     gc_dataset_range shard = {.ds = &run->dataset, .first = run->rows.lo}; /* X streams from here */
     gc_embed_config cfg = {.kind = run->embedding, .sketch_dim = (int)sketch, .hessian_damping = 1e-3, .seed = run->fl.seed,
                            .models = run->models, .model_count = run->model_count, .first_row = run->rows.lo,
-                           .read_x = gc_dataset_range_read, .read_ctx = &shard};
+                           .read_x = gc_dataset_range_read, .read_ctx = &shard,
+                           .keep_on_device = strcmp(run->selector_name, "omp") == 0}; /* OMP scores them there */
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
     if (from_file != NULL) {

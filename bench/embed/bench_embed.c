@@ -4,7 +4,8 @@
  * Rows of width d = 512 go through init-draw MLPs 512 → 256 → C (PyTorch's default init, ReLU)
  * for C = 10 and C = 1000 and several embedding kinds. On the GPU, X and E live in pinned host
  * memory (the engine copies them directly); one extra case stages pageable X and E through the
- * engine's pinned buffers, as `gradcore select` does. Per case: median wall time of --repeat runs
+ * engine's pinned buffers, as `gradcore select` does, and one keeps E on the device too, as
+ * `select --selector omp` asks (its cost: a device allocation and a device copy). Per case: median wall time of --repeat runs
  * after a warm-up, examples/s, GB/s of X consumed (and its share of 55 GB/s), GB/s of E produced,
  * and TFLOP/s of the GEMMs (2·(d·H + H·C) per row and draw, plus the sketch's 2·(C·D1 + H·D2)).
  * The GPU run also measures the machine's own pinned H2D and D2H copy rates as the ceiling.
@@ -33,16 +34,18 @@ typedef struct {
     const char *name;
     gc_embedding_kind kind;
     int classes, sketch, draws;
-    int pageable; /* stage X and E through the engine's pinned buffers */
+    int pageable;       /* stage X and E through the engine's pinned buffers */
+    int keep_on_device; /* also keep E on the device, as `select --selector omp` asks */
 } bench_case;
 
 static const bench_case cases[] = {
-    {"logits C=10", GC_EMBED_LOGITS, 10, 0, 1, 0},
-    {"logits C=1000", GC_EMBED_LOGITS, 1000, 0, 1, 0},
-    {"adacore C=1000", GC_EMBED_ADACORE, 1000, 0, 1, 0},
-    {"lastlayer sketch 256 C=10", GC_EMBED_LASTLAYER, 10, 256, 1, 0},
-    {"gmc 4 draws sketch 64 C=10", GC_EMBED_GMC, 10, 64, 4, 0},
-    {"logits C=10 pageable X,E", GC_EMBED_LOGITS, 10, 0, 1, 1},
+    {"logits C=10", GC_EMBED_LOGITS, 10, 0, 1, 0, 0},
+    {"logits C=1000", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0},
+    {"adacore C=1000", GC_EMBED_ADACORE, 1000, 0, 1, 0, 0},
+    {"lastlayer sketch 256 C=10", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 0},
+    {"gmc 4 draws sketch 64 C=10", GC_EMBED_GMC, 10, 64, 4, 0, 0},
+    {"logits C=10 pageable X,E", GC_EMBED_LOGITS, 10, 0, 1, 1, 0},
+    {"lastlayer 256 kept on device", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 1},
 };
 
 static double now_s(void)
@@ -145,7 +148,7 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
     int hidden = HIDDEN;
     for (int s = 0; s < c->draws; ++s) GC_TRY(gc_model_init_draw(&models[s], D_IN, &hidden, 1, c->classes, 1, s));
     gc_embed_config cfg = {.kind = c->kind, .sketch_dim = c->sketch, .hessian_damping = 1e-3, .seed = 1,
-                           .models = models, .model_count = c->draws};
+                           .models = models, .model_count = c->draws, .keep_on_device = c->keep_on_device};
     const int D = gc_embedding_dim(&cfg, D_IN);
     for (int64_t r = 0; r < rows; ++r) h->labels[r] = h->y[r] % c->classes;
     /* Pageable case: private malloc'd copies of X and E, so the engine must stage them. */

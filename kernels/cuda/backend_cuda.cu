@@ -375,7 +375,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     pl.x_pinned = x != NULL && is_pinned(x);
     pl.e_pinned = is_pinned(e);
     int status = choose_batch(b, &pl, rows);
-    if (status == GC_OK) status = keep_resident(st, &pl, rows);
+    if (status == GC_OK && cfg->keep_on_device) status = keep_resident(st, &pl, rows);
     if (status == GC_OK) status = run_batches(st, &pl, rows, x, y, e, loss);
     /* On failure batches may still be in flight: let them finish before their buffers go. */
     for (int k = 0; k < SLOTS; ++k) {

@@ -136,6 +136,9 @@ static void select_from_resident_embeddings_equals_the_cpu(int per_class)
     gc_embed_config cfg = {.kind = GC_EMBED_LASTLAYER, .sketch_dim = sketch, .hessian_damping = 1e-3, .seed = 2,
                            .models = &m, .model_count = 1};
     CHECK(real->ops->embed(real, &cfg, n, d, x, y, e, loss) == GC_OK);
+    CHECK(gc_cuda_resident(real, e, n, sketch) == NULL); /* only kept when asked for */
+    cfg.keep_on_device = 1;
+    CHECK(real->ops->embed(real, &cfg, n, d, x, y, e, loss) == GC_OK);
     CHECK(gc_cuda_resident(real, e, n, sketch) != NULL);
     gc_local_rows rows = {MPI_COMM_WORLD, 0, 1, n, 0, n, sketch, classes, e, y, loss};
     gc_omp_options opt = {.k = 40, .per_class = per_class, .ridge = 1e-3, .batch = 2};
