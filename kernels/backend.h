@@ -105,6 +105,9 @@ typedef struct gc_nystrom_device gc_nystrom_device;
 /* Device state of the BiCo scorer: a device-resident copy of one rank's features and labels. */
 typedef struct gc_bico_device gc_bico_device;
 
+/* Device state of BiCo's data summary: work buffers and fixed-point accumulators. */
+typedef struct gc_bico_summary_device gc_bico_summary_device;
+
 typedef struct {
     const char *name; /* "cpu" or "cuda" */
     /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y. */
@@ -143,6 +146,20 @@ typedef struct {
     /* scores[i] (host) = 2 (θᵀz_i − e_{y_i})ᵀ Vᵀz_i for every row; θ, V [q' × C] host, row-major. */
     int (*bico_scores)(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);
     void (*bico_detach)(gc_backend *b, gc_bico_device *dev);
+
+    /* BiCo's data summary, optional: NULL sums on the CPU (select_bico.c, the oracle). Blocks of at
+     * most max_rows rows add their ZᵀVZ (upper triangle, packed row by row), ZᵀVY [q' × C] and
+     * per-class Σ v, as n = q'(q'+1)/2 + q'C + C values, to fixed-point accumulators on the device
+     * on gc_exact_sum's grid (`scale`, src/comm.h): the total is exact and the same bits in any
+     * order of the blocks. */
+    int (*bico_summary_attach)(gc_backend *b, int qp, int C, int64_t max_rows, double scale,
+                               gc_bico_summary_device **out);
+    /* One block: z [rows × q'], y [rows], v [rows] (NULL: all 1), host. */
+    int (*bico_summary_add)(gc_backend *b, gc_bico_summary_device *dev, int64_t rows, const double *z,
+                            const int32_t *y, const double *v);
+    /* acc [2n] (gc_exact_sum's layout: whole parts, then fractions) += the device's accumulators. */
+    int (*bico_summary_collect)(gc_backend *b, gc_bico_summary_device *dev, int64_t *acc);
+    void (*bico_summary_detach)(gc_backend *b, gc_bico_summary_device *dev);
 } gc_backend_ops;
 
 struct gc_backend {

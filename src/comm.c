@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/exact_split.h"
 #include "error.h"
 
 int gc_comm_agree(MPI_Comm comm, int status)
@@ -79,16 +80,12 @@ int gc_exact_sum_create(gc_exact_sum *sum, int n, double global_max_abs)
     return GC_OK;
 }
 
-/* Casts instead of trunc/llround: one instruction each rather than libm calls (2.5× faster on the
- * n·D values of a pass). The fraction rounds half away from zero like llround, up to the rounding
- * of fraction ± 0.5 itself; any fixed per-value rule keeps the sum independent of how rows are split. */
 static inline void add_one(gc_exact_sum *sum, int j, double v)
 {
-    double scaled = v * sum->scale;    /* |scaled| <= 2^32 */
-    int64_t whole = (int64_t)scaled;   /* toward zero */
-    double fraction = (scaled - (double)whole) * 1073741824.0; /* 2^30 */
+    int64_t whole, fraction;
+    gc_exact_split(v, sum->scale, &whole, &fraction);
     sum->acc[j] += whole;
-    sum->acc[sum->n + j] += (int64_t)(fraction >= 0.0 ? fraction + 0.5 : fraction - 0.5);
+    sum->acc[sum->n + j] += fraction;
 }
 
 void gc_exact_sum_add(gc_exact_sum *sum, const float *values)

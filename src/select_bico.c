@@ -191,6 +191,8 @@ static void add_block(gc_exact_sum *sum, const double *z, const int32_t *y, cons
     gc_exact_sum_add_double(sum, packed);
 }
 
+static int has_device_summary(const gc_backend *b) { return b != NULL && b->ops->bico_summary_attach != NULL; }
+
 /* One record of a row that moves to the owner of its summary block. */
 typedef struct {
     int64_t global;
@@ -202,7 +204,8 @@ typedef struct {
 /* M = ZᵀVZ, B = ZᵀVY and the class weights over all rows, bitwise the same for any rank count: blocks of GC_NYSTROM_BLOCK_ROWS rows
  * aligned to the global index are each summed by one rank (the owner of the block's first row;
  * the rows of a block that another rank holds move there first), always with the same dsyrk
- * shape, and the block sums are added exactly. */
+ * shape, and the block sums are added exactly. A backend with summary ops sums the blocks on
+ * its device (the same exact grid; its dsyrk rounds differently from the CPU's add_block). */
 static int data_summary(bico_context *ctx)
 {
     const gc_local_rows *rows = ctx->rows;
@@ -235,6 +238,10 @@ static int data_summary(bico_context *ctx)
     int status = (counts && displs && send && block && mb && scaled && block_v && packed && labels)
                      ? gc_exact_sum_create(&sum, packed_n, bound)
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo data summary");
+    gc_backend *backend = ctx->opt->backend;
+    gc_bico_summary_device *device = NULL;
+    if (status == GC_OK && has_device_summary(backend))
+        status = backend->ops->bico_summary_attach(backend, qp, C, B, sum.scale, &device);
     if (status == GC_OK && moving > 0) {
         counts[gc_comm_row_owner(rows->n_global, P, lo / B * B)] = (int)moving;
         for (int64_t i = 0; i < moving; ++i) {
@@ -271,8 +278,13 @@ static int data_summary(bico_context *ctx)
             y = labels;
             w = v != NULL ? block_v : NULL;
         }
-        add_block(&sum, z, y, w, local_end - start + extra, qp, C, scaled, mb, packed);
+        if (device != NULL)
+            status = backend->ops->bico_summary_add(backend, device, local_end - start + extra, z, y, w);
+        else
+            add_block(&sum, z, y, w, local_end - start + extra, qp, C, scaled, mb, packed);
     }
+    if (status == GC_OK && device != NULL) status = backend->ops->bico_summary_collect(backend, device, sum.acc);
+    if (device != NULL) backend->ops->bico_summary_detach(backend, device);
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK) status = gc_exact_sum_allreduce(&sum, rows->comm, packed);
     if (status == GC_OK) {

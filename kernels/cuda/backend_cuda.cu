@@ -434,6 +434,10 @@ static gc_backend_ops cuda_ops_table(void)
     ops.bico_attach = gc_cuda_bico_attach;
     ops.bico_scores = gc_cuda_bico_scores;
     ops.bico_detach = gc_cuda_bico_detach;
+    ops.bico_summary_attach = gc_cuda_bico_summary_attach;
+    ops.bico_summary_add = gc_cuda_bico_summary_add;
+    ops.bico_summary_collect = gc_cuda_bico_summary_collect;
+    ops.bico_summary_detach = gc_cuda_bico_summary_detach;
     return ops;
 }
 

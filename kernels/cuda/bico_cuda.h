@@ -1,5 +1,5 @@
 /* BiCo on a CUDA device (DESIGN §4): the Nyström feature map (nystrom_cuda.cu) and the scoring pass
- * (bico_cuda.cu), the gc_backend_ops nystrom_* and bico_* entries of the CUDA backend. CPU twins
+ * and data summary (bico_cuda.cu), the gc_backend_ops nystrom_* and bico_* entries of the CUDA backend. CPU twins
  * and oracles: kernels/cpu/nystrom_cpu.c and kernels/cpu/bico_cpu.c. */
 #ifndef GC_BICO_CUDA_H
 #define GC_BICO_CUDA_H
@@ -25,6 +25,15 @@ int gc_cuda_bico_attach(gc_backend *b, int64_t rows, int qp, int C, const double
 /* Reads rows·q' doubles (4·rows·q'·C flops) and writes rows doubles back to the host. */
 int gc_cuda_bico_scores(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);
 void gc_cuda_bico_detach(gc_backend *b, gc_bico_device *dev);
+
+/* Per block: rows·q' doubles up over PCIe, one cublasDsyrk (rows·q'² flops) and one cublasDgemm
+ * (2·rows·q'·C), and one pass of the n summary values into the device's int64 accumulators. */
+int gc_cuda_bico_summary_attach(gc_backend *b, int qp, int C, int64_t max_rows, double scale,
+                                gc_bico_summary_device **out);
+int gc_cuda_bico_summary_add(gc_backend *b, gc_bico_summary_device *dev, int64_t rows, const double *z,
+                             const int32_t *y, const double *v);
+int gc_cuda_bico_summary_collect(gc_backend *b, gc_bico_summary_device *dev, int64_t *acc);
+void gc_cuda_bico_summary_detach(gc_backend *b, gc_bico_summary_device *dev);
 
 #ifdef __cplusplus
 }

@@ -1,14 +1,17 @@
 /* BiCo's CUDA kernels equal their CPU oracles: the Nyström features (kernels/cpu/nystrom_cpu.c)
  * within 1e-5 relative (normwise, over a block) for several widths, landmark counts and kernel
- * widths, and the scores (kernels/cpu/bico_cpu.c) within 1e-9; gc_select_bico with the CUDA backend
- * selects the CPU path's coreset. Exit 77 without a GPU. */
+ * widths, and the scores (kernels/cpu/bico_cpu.c) within 1e-9; the device data summary equals a
+ * direct long-double sum within 1e-12 and does not depend on the order of its blocks; gc_select_bico
+ * with the CUDA backend selects the CPU path's coreset. Exit 77 without a GPU. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "kernels/cpu/bico_cpu.h"
+#include "src/comm.h"
 #include "src/error.h"
 #include "src/select_bico.h"
 
@@ -80,6 +83,77 @@ static void features_equal_the_cpu(gc_backend *cpu, gc_backend *gpu, int64_t n, 
     free(sg);
 }
 
+/* Blocks [lo, hi) of z [n × qp] added to a fresh device summary in ascending or descending order. */
+static void device_summary(gc_backend *gpu, const double *z, const int32_t *y, const double *v, int64_t n, int qp,
+                           int C, int64_t block, int descending, gc_exact_sum *sum)
+{
+    gc_bico_summary_device *dev = NULL;
+    CHECK(gpu->ops->bico_summary_attach(gpu, qp, C, block, sum->scale, &dev) == GC_OK);
+    const int64_t blocks = (n + block - 1) / block;
+    for (int64_t t = 0; t < blocks; ++t) {
+        const int64_t lo = (descending ? blocks - 1 - t : t) * block, rows = n - lo < block ? n - lo : block;
+        CHECK(gpu->ops->bico_summary_add(gpu, dev, rows, z + lo * qp, y + lo, v != NULL ? v + lo : NULL) == GC_OK);
+    }
+    CHECK(gpu->ops->bico_summary_collect(gpu, dev, sum->acc) == GC_OK);
+    gpu->ops->bico_summary_detach(gpu, dev);
+}
+
+/* ZᵀVZ (upper, packed by rows), ZᵀVY and Σ v per class on the device against long-double sums, and
+ * the same accumulators, bit for bit, whichever order the blocks come in. */
+static void summary_equals_a_direct_sum(gc_backend *gpu, int weighted)
+{
+    const int64_t n = 2500, block = 1024;
+    const int qp = 96, C = 5, count = qp * (qp + 1) / 2 + qp * C + C;
+    double *z = malloc((size_t)n * qp * sizeof *z), *v = weighted ? malloc((size_t)n * sizeof *v) : NULL;
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    double max_entry = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = (int32_t)((i * 3) % C);
+        if (v != NULL) v[i] = 0.5 + 2.5 * (uniform() + 0.5);
+        double sq = 0.0;
+        for (int j = 0; j < qp; ++j) {
+            z[i * qp + j] = uniform();
+            sq += z[i * qp + j] * z[i * qp + j];
+        }
+        max_entry = fmax(max_entry, (v != NULL ? v[i] : 1.0) * fmax(1.0, sq));
+    }
+    gc_exact_sum ascending, descending;
+    CHECK(gc_exact_sum_create(&ascending, count, (double)block * max_entry) == GC_OK);
+    CHECK(gc_exact_sum_create(&descending, count, (double)block * max_entry) == GC_OK);
+    device_summary(gpu, z, y, v, n, qp, C, block, 0, &ascending);
+    device_summary(gpu, z, y, v, n, qp, C, block, 1, &descending);
+    CHECK(memcmp(ascending.acc, descending.acc, 2 * (size_t)count * sizeof *ascending.acc) == 0);
+    double *got = malloc((size_t)count * sizeof *got);
+    long double *want = calloc((size_t)count, sizeof *want);
+    CHECK(gc_exact_sum_allreduce(&ascending, MPI_COMM_WORLD, got) == GC_OK);
+    for (int64_t r = 0; r < n; ++r) {
+        const long double vr = v != NULL ? v[r] : 1.0;
+        int t = 0;
+        for (int a = 0; a < qp; ++a)
+            for (int b = a; b < qp; ++b) want[t++] += vr * z[r * qp + a] * z[r * qp + b];
+        for (int j = 0; j < qp; ++j) want[t + j * C + y[r]] += vr * z[r * qp + j];
+        want[t + qp * C + y[r]] += vr;
+    }
+    const int parts[] = {0, qp * (qp + 1) / 2, qp * (qp + 1) / 2 + qp * C, count}; /* ZᵀVZ, ZᵀVY, Σ v */
+    for (int p = 0; p < 3; ++p) {
+        double scale = 0.0, worst = 0.0;
+        for (int t = parts[p]; t < parts[p + 1]; ++t) {
+            scale = fmax(scale, fabs((double)want[t]));
+            worst = fmax(worst, fabs(got[t] - (double)want[t]));
+        }
+        if (!(worst <= 1e-12 * scale))
+            fprintf(stderr, "summary part %d (weighted %d): max difference %.3g of max %.3g\n", p, weighted, worst, scale);
+        CHECK(worst <= 1e-12 * scale);
+    }
+    gc_exact_sum_destroy(&ascending);
+    gc_exact_sum_destroy(&descending);
+    free(z);
+    free(v);
+    free(y);
+    free(got);
+    free(want);
+}
+
 static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, int batch, int weighted)
 {
     const int64_t n = 3000;
@@ -126,6 +200,8 @@ int main(int argc, char **argv)
     features_equal_the_cpu(cpu, gpu, 2048, 64, 300, 0.0);
     features_equal_the_cpu(cpu, gpu, 700, 3, 40, 2.0);     /* narrow kernel: many small eigenvalues dropped */
     features_equal_the_cpu(cpu, gpu, 3000, 33, 500, 0.01); /* wide kernel */
+    summary_equals_a_direct_sum(gpu, 0);
+    summary_equals_a_direct_sum(gpu, 1);
     select_on_the_gpu_equals_the_cpu(cpu, gpu, 1, 0);
     select_on_the_gpu_equals_the_cpu(cpu, gpu, 5, 1);
     gc_backend_destroy(gpu);
