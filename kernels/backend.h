@@ -114,6 +114,11 @@ typedef struct {
     int (*embed)(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x,
                  const int32_t *y, float *e, float *loss);
     void (*destroy)(gc_backend *b);
+    /* Page-locks host memory that the device will copy to or from block by block, so each copy
+     * runs at the link's speed rather than through the driver's pageable staging. Optional (NULL:
+     * nothing to do); a lock that fails leaves the memory pageable, which is only slower. */
+    void (*pin)(gc_backend *b, void *p, size_t bytes);
+    void (*unpin)(gc_backend *b, void *p);
 
     /* Orthogonal matching pursuit scoring (DESIGN §4), optional: a NULL op means the selector
      * scores on the CPU (kernels/cpu/omp_cpu.c, which is also these ops' oracle). */

@@ -434,6 +434,10 @@ static int context_create(bico_context *ctx, const gc_local_rows *rows, const gc
     ctx->winner = malloc(ctx->winner_bytes);
     if (!ctx->z || !ctx->taken || !ctx->local || !ctx->global || !ctx->winner)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the features of %lld rows (q' = %d)", (long long)rows->n_local, qp);
+    /* z goes down from the feature map and up to the summary and the scorer block by block: pageable,
+     * each 8 MB block would crawl through the driver's staging (most of the setup time on a GPU). */
+    if (opt->backend != NULL && opt->backend->ops->pin != NULL)
+        opt->backend->ops->pin(opt->backend, ctx->z, (size_t)rows->n_local * qp * sizeof *ctx->z);
     return gc_candidate_merge_create(&ctx->merge, opt->batch);
 }
 
@@ -443,6 +447,8 @@ static void context_destroy(bico_context *ctx)
 {
     if (ctx->device != NULL) ctx->opt->backend->ops->bico_detach(ctx->opt->backend, ctx->device);
     gc_candidate_merge_destroy(&ctx->merge);
+    if (ctx->z != NULL && ctx->opt->backend != NULL && ctx->opt->backend->ops->unpin != NULL)
+        ctx->opt->backend->ops->unpin(ctx->opt->backend, ctx->z);
     free(ctx->z);
     free(ctx->taken);
     free(ctx->local);

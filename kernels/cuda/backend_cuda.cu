@@ -417,6 +417,20 @@ static void cuda_destroy(gc_backend *b)
     free(b);
 }
 
+static void cuda_pin(gc_backend *b, void *p, size_t bytes)
+{
+    if (p == NULL || bytes == 0) return;
+    (void)cudaSetDevice(b->device_id);
+    if (cudaHostRegister(p, bytes, cudaHostRegisterPortable) != cudaSuccess) (void)cudaGetLastError();
+}
+
+static void cuda_unpin(gc_backend *b, void *p)
+{
+    if (p == NULL) return;
+    (void)cudaSetDevice(b->device_id);
+    if (cudaHostUnregister(p) != cudaSuccess) (void)cudaGetLastError(); /* it was never locked */
+}
+
 /* Built field by field: ops this file does not provide stay NULL (optional in backend.h). */
 static gc_backend_ops cuda_ops_table(void)
 {
@@ -424,6 +438,8 @@ static gc_backend_ops cuda_ops_table(void)
     ops.name = "cuda";
     ops.embed = cuda_embed;
     ops.destroy = cuda_destroy;
+    ops.pin = cuda_pin;
+    ops.unpin = cuda_unpin;
     ops.omp_attach = gc_cuda_omp_attach;
     ops.omp_set_weights = gc_cuda_omp_set_weights;
     ops.omp_best = gc_cuda_omp_best;
