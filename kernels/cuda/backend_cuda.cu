@@ -405,10 +405,8 @@ static void cuda_destroy(gc_backend *b)
         drop_resident(st);
         for (int k = 0; k < SLOTS; ++k) {
             cuda_slot *s = &st->slot[k];
-            if (s->stream) (void)cudaStreamSynchronize(s->stream);
-            if (s->blas) (void)cublasDestroy(s->blas);
+            gc_cuda_stream_end(s->stream, s->blas);
             if (s->done) (void)cudaEventDestroy(s->done);
-            if (s->stream) (void)cudaStreamDestroy(s->stream);
             (void)cudaFree(s->device_arena);
             (void)cudaFreeHost(s->host_arena);
         }

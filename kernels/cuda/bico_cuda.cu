@@ -208,10 +208,7 @@ extern "C" void gc_cuda_bico_detach(gc_backend *b, gc_bico_device *dev)
 {
     if (dev == NULL) return;
     (void)cudaSetDevice(b->device_id);
-    if (dev->stream) {
-        (void)cudaStreamSynchronize(dev->stream);
-        (void)cudaStreamDestroy(dev->stream);
-    }
+    gc_cuda_stream_end(dev->stream, nullptr);
     (void)cudaFree(dev->z);
     (void)cudaFree(dev->y);
     (void)cudaFree(dev->scores);
@@ -294,11 +291,7 @@ extern "C" void gc_cuda_bico_summary_detach(gc_backend *b, gc_bico_summary_devic
 {
     if (dev == NULL) return;
     (void)cudaSetDevice(b->device_id);
-    if (dev->stream) {
-        (void)cudaStreamSynchronize(dev->stream);
-        (void)cudaStreamDestroy(dev->stream);
-    }
-    if (dev->blas) (void)cublasDestroy(dev->blas);
+    gc_cuda_stream_end(dev->stream, dev->blas);
     double *buffers[] = {dev->z, dev->zs, dev->w, dev->v, dev->gram, dev->tail};
     for (double *p : buffers) (void)cudaFree(p);
     (void)cudaFree(dev->y);

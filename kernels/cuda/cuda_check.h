@@ -29,4 +29,13 @@ extern "C" {
                            cublasGetStatusString(gc_cublas_rc_), #call);                          \
     } while (0)
 
+/* The end of a device state: waits for the stream's work, then destroys the cuBLAS handle bound to
+ * it and the stream (either may be null); the buffers that work used may be freed after this. */
+static inline void gc_cuda_stream_end(cudaStream_t stream, cublasHandle_t blas)
+{
+    if (stream) (void)cudaStreamSynchronize(stream);
+    if (blas) (void)cublasDestroy(blas);
+    if (stream) (void)cudaStreamDestroy(stream);
+}
+
 #endif

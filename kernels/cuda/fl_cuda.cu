@@ -301,8 +301,7 @@ extern "C" int gc_fl_device_create(int device_id, gc_fl_device **out)
 extern "C" void gc_fl_device_destroy(gc_fl_device *dev)
 {
     if (dev == nullptr) return;
-    cublasDestroy(dev->blas);
-    cudaStreamDestroy(dev->stream);
+    gc_cuda_stream_end(dev->stream, dev->blas);
     free(dev);
 }
 

@@ -126,9 +126,7 @@ extern "C" void gc_cuda_nystrom_detach(gc_backend *b, gc_nystrom_device *dev)
 {
     if (dev == NULL) return;
     (void)cudaSetDevice(b->device_id);
-    if (dev->stream) (void)cudaStreamSynchronize(dev->stream);
-    if (dev->blas) (void)cublasDestroy(dev->blas);
-    if (dev->stream) (void)cudaStreamDestroy(dev->stream);
+    gc_cuda_stream_end(dev->stream, dev->blas);
     (void)cudaFree(dev->landmarks);
     (void)cudaFree(dev->landmark_sq);
     (void)cudaFree(dev->projection);

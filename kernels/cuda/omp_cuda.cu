@@ -264,13 +264,12 @@ extern "C" void gc_cuda_omp_detach(gc_backend *b, gc_omp_device *d)
 {
     if (d == NULL) return;
     (void)cudaSetDevice(b->device_id);
-    if (d->stream) (void)cudaStreamSynchronize(d->stream);
+    gc_cuda_stream_end(d->stream, nullptr);
     if (d->owns_e) (void)cudaFree(d->e);
     (void)cudaFree(d->w);
     (void)cudaFree(d->r);
     (void)cudaFree(d->scores);
     (void)cudaFree(d->block_pairs);
     (void)cudaFree(d->best);
-    if (d->stream) (void)cudaStreamDestroy(d->stream);
     free(d);
 }
