@@ -187,10 +187,7 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
 
 int main(int argc, char **argv)
 {
-    if (gc_backend_cuda_device_count() < 1) {
-        fprintf(stderr, "no GPU: skipped\n");
-        return 77;
-    }
+    SKIP_WITHOUT_GPU();
     MPI_Init(&argc, &argv);
     gc_backend *cpu = NULL, *gpu = NULL;
     CHECK(gc_backend_cpu_create(&cpu) == GC_OK);

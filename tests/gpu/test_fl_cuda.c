@@ -55,10 +55,7 @@ static void compare(gc_fl_device *dev, int recompute, int weighted, double epsil
 
 int main(void)
 {
-    if (gc_backend_cuda_device_count() < 1) {
-        fprintf(stderr, "no GPU: skipped\n");
-        return 77;
-    }
+    SKIP_WITHOUT_GPU();
     gc_fl_device *dev = NULL;
     if (gc_fl_device_create(0, &dev) != GC_OK) {
         fprintf(stderr, "%s\n", gc_error_message());

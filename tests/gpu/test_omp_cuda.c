@@ -163,10 +163,7 @@ static void select_from_resident_embeddings_equals_the_cpu(int per_class)
 
 int main(int argc, char **argv)
 {
-    if (gc_backend_cuda_device_count() < 1) {
-        fprintf(stderr, "no GPU: skipped\n");
-        return 77;
-    }
+    SKIP_WITHOUT_GPU();
     MPI_Init(&argc, &argv);
     gc_backend b = {.ops = &cuda_omp_ops, .device_id = 0, .description = "cuda:0"};
     srand(3);

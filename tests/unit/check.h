@@ -26,6 +26,15 @@ static int check_failures = 0;
         }                                                                                            \
     } while (0)
 
+/* GPU tests: exit 77 (ctest's skip code) on a machine without a usable GPU (needs kernels/backend.h). */
+#define SKIP_WITHOUT_GPU()                                  \
+    do {                                                    \
+        if (gc_backend_cuda_device_count() < 1) {           \
+            fprintf(stderr, "no usable GPU: skipped\n");    \
+            return 77;                                      \
+        }                                                   \
+    } while (0)
+
 #define TEST_MAIN_END()                                                                 \
     do {                                                                                \
         if (check_failures) fprintf(stderr, "%d check(s) failed\n", check_failures);    \
