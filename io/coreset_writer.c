@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/error.h"
-#include "../src/version.h"
+#include "core/error.h"
+#include "core/version.h"
 #include "h5util.h"
 
 void gc_temporary_name(const char *path, char *buf, size_t size)
@@ -62,10 +62,11 @@ static int write_crest(hid_t file, const gc_crest_batches *cb)
 {
     hid_t g = H5Gcreate2(file, "/crest", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     GC_CHECK_H5(g, "/crest");
-    hsize_t batches[2] = {(hsize_t)cb->subsets, (hsize_t)cb->batch_size};
-    hsize_t subsets[2] = {(hsize_t)cb->subsets, (hsize_t)cb->subset_size};
+    hsize_t batches[2] = { (hsize_t)cb->subsets, (hsize_t)cb->batch_size };
+    hsize_t subsets[2] = { (hsize_t)cb->subsets, (hsize_t)cb->subset_size };
     int status = gc_h5_write_dataset(g, "batch_index", H5T_NATIVE_INT64, 2, batches, cb->batch_index);
-    if (status == GC_OK) status = gc_h5_write_dataset(g, "batch_weight", H5T_NATIVE_DOUBLE, 2, batches, cb->batch_weight);
+    if (status == GC_OK)
+        status = gc_h5_write_dataset(g, "batch_weight", H5T_NATIVE_DOUBLE, 2, batches, cb->batch_weight);
     if (status == GC_OK && cb->subset_index != NULL)
         status = gc_h5_write_dataset(g, "subset_index", H5T_NATIVE_INT64, 2, subsets, cb->subset_index);
     if (status == GC_OK) status = gc_h5_write_attr_long(g, "subsets", (long)cb->subsets);
@@ -81,7 +82,7 @@ static int write_bico(hid_t file, const gc_bico_info *b)
 {
     hid_t g = H5Gcreate2(file, "/bico", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     GC_CHECK_H5(g, "/bico");
-    hsize_t q[1] = {(hsize_t)b->landmarks};
+    hsize_t q[1] = { (hsize_t)b->landmarks };
     int status = gc_h5_write_dataset(g, "landmark_index", H5T_NATIVE_INT64, 1, q, b->landmark_index);
     if (status == GC_OK) status = gc_h5_write_attr_double(g, "gamma", b->gamma);
     if (status == GC_OK) status = gc_h5_write_attr_long(g, "feature_rank", b->feature_rank);
@@ -95,7 +96,7 @@ static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance 
 {
     hid_t g = H5Gcreate2(file, "/coreset", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     GC_CHECK_H5(g, "/coreset");
-    hsize_t k[1] = {(hsize_t)cs->k};
+    hsize_t k[1] = { (hsize_t)cs->k };
     int status = gc_h5_write_dataset(g, "index", H5T_NATIVE_INT64, 1, k, cs->index);
     if (status == GC_OK) status = gc_h5_write_dataset(g, "weight", H5T_NATIVE_DOUBLE, 1, k, cs->weight);
     if (status == GC_OK) status = gc_h5_write_dataset(g, "label", H5T_NATIVE_INT32, 1, k, cs->label);

@@ -5,8 +5,8 @@
 #ifndef GC_CORESET_WRITER_H
 #define GC_CORESET_WRITER_H
 
-#include "../src/coreset.h"
-#include "../src/timings.h"
+#include "core/timings.h"
+#include "coreset.h"
 
 typedef struct {
     const char *command_line;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/comm.h"
-#include "../src/error.h"
+#include "core/comm.h"
+#include "core/error.h"
 #include "h5util.h"
 
 static int add_shard(gc_dataset *ds, const char *path)
@@ -65,8 +65,8 @@ static int inspect_shard(gc_dataset *ds, gc_shard *shard, long *num_classes)
         status = gc_fail(GC_ERR_INPUT, "%s: /y has %llu rows but /X has %llu", shard->path,
                          (unsigned long long)ydims[0], (unsigned long long)xdims[0]);
     if (status == GC_OK && ds->d != 0 && (int)xdims[1] != ds->d)
-        status = gc_fail(GC_ERR_INPUT, "%s: /X has %llu columns but earlier shards have %d",
-                         shard->path, (unsigned long long)xdims[1], ds->d);
+        status = gc_fail(GC_ERR_INPUT, "%s: /X has %llu columns but earlier shards have %d", shard->path,
+                         (unsigned long long)xdims[1], ds->d);
     if (status == GC_OK) {
         ds->d = (int)xdims[1];
         shard->rows = (int64_t)xdims[0];
@@ -74,11 +74,10 @@ static int inspect_shard(gc_dataset *ds, gc_shard *shard, long *num_classes)
         int found = gc_h5_read_attr_long(file, "num_classes", &c);
         if (found == 0) found = gc_h5_read_attr_long(y, "num_classes", &c);
         if (found < 0 || (found == 1 && c <= 0))
-            status = gc_fail(GC_ERR_INPUT, "%s: attribute num_classes is not a positive integer",
-                             shard->path);
+            status = gc_fail(GC_ERR_INPUT, "%s: attribute num_classes is not a positive integer", shard->path);
         else if (found == 1 && *num_classes != 0 && c != *num_classes)
-            status = gc_fail(GC_ERR_INPUT, "%s: num_classes = %ld but earlier shards say %ld",
-                             shard->path, c, *num_classes);
+            status =
+                gc_fail(GC_ERR_INPUT, "%s: num_classes = %ld but earlier shards say %ld", shard->path, c, *num_classes);
         else if (found == 1)
             *num_classes = c;
     }
@@ -119,14 +118,14 @@ int gc_dataset_open(gc_dataset *ds, const char *spec, MPI_Comm comm)
     long num_classes = 0;
     if (status == GC_OK && rank == 0) status = inspect_all(ds, &num_classes);
     GC_TRY(gc_comm_agree(comm, status));
-    int64_t meta[4] = {ds->n, ds->d, num_classes, ds->has_ids};
+    int64_t meta[4] = { ds->n, ds->d, num_classes, ds->has_ids };
     GC_CHECK_MPI(MPI_Bcast(meta, 4, MPI_INT64_T, 0, comm));
     ds->n = meta[0];
     ds->d = (int)meta[1];
     ds->num_classes = (int)meta[2];
     ds->has_ids = (int)meta[3];
     for (int i = 0; i < ds->shard_count; ++i) {
-        int64_t rows[2] = {ds->shards[i].rows, ds->shards[i].first_row};
+        int64_t rows[2] = { ds->shards[i].rows, ds->shards[i].first_row };
         GC_CHECK_MPI(MPI_Bcast(rows, 2, MPI_INT64_T, 0, comm));
         ds->shards[i].rows = rows[0];
         ds->shards[i].first_row = rows[1];
@@ -146,8 +145,8 @@ static int check_x(const gc_dataset *ds, const gc_shard *shard, int64_t local_lo
     for (int64_t r = 0; r < count; ++r)
         for (int j = 0; j < ds->d; ++j)
             if (!isfinite(x[r * ds->d + j]))
-                return gc_fail(GC_ERR_INPUT, "%s: /X row %lld column %d is not finite (NaN or Inf)",
-                               shard->path, (long long)(local_lo + r), j);
+                return gc_fail(GC_ERR_INPUT, "%s: /X row %lld column %d is not finite (NaN or Inf)", shard->path,
+                               (long long)(local_lo + r), j);
     return GC_OK;
 }
 
@@ -157,9 +156,8 @@ static int check_labels(const gc_dataset *ds, const gc_shard *shard, int64_t loc
     for (int64_t r = 0; r < count; ++r) {
         int64_t c = labels[r];
         if (c < 0 || (ds->num_classes > 0 && c >= ds->num_classes) || c > INT32_MAX)
-            return gc_fail(GC_ERR_INPUT, "%s: /y row %lld has label %lld outside [0, %d)",
-                           shard->path, (long long)(local_lo + r), (long long)c,
-                           ds->num_classes > 0 ? ds->num_classes : INT32_MAX);
+            return gc_fail(GC_ERR_INPUT, "%s: /y row %lld has label %lld outside [0, %d)", shard->path,
+                           (long long)(local_lo + r), (long long)c, ds->num_classes > 0 ? ds->num_classes : INT32_MAX);
     }
     return GC_OK;
 }
@@ -167,8 +165,8 @@ static int check_labels(const gc_dataset *ds, const gc_shard *shard, int64_t loc
 /* Global rows [lo, hi) of every array that is not NULL, shard by shard, checked. Every shard is
  * visited even after a local error: with a collective transfer the opens and reads are collective,
  * and a rank that stopped early would leave the others waiting. */
-static int read_shards(const gc_dataset *ds, hid_t fapl, hid_t dxpl, int64_t lo, int64_t hi, float *x,
-                       int64_t *labels, int64_t *ids)
+static int read_shards(const gc_dataset *ds, hid_t fapl, hid_t dxpl, int64_t lo, int64_t hi, float *x, int64_t *labels,
+                       int64_t *ids)
 {
     int status = GC_OK;
     for (int i = 0; i < ds->shard_count; ++i) {
@@ -193,8 +191,7 @@ static int read_shards(const gc_dataset *ds, hid_t fapl, hid_t dxpl, int64_t lo,
     return status;
 }
 
-int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi, float *x,
-                    int32_t *y, int64_t *ids)
+int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi, float *x, int32_t *y, int64_t *ids)
 {
     if (ds->is_synthetic) {
         gc_synthetic_rows(&ds->synthetic, lo, hi, x, y);

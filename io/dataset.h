@@ -35,8 +35,7 @@ void gc_dataset_close(gc_dataset *ds);
  * global rows [lo, hi) by hyperslab, through MPI-IO when HDF5 is parallel. Checks that X is finite
  * and labels are in [0, num_classes) (when known), naming the file and row otherwise. x may be NULL
  * (labels only) and ids too; without /ids the global index is stored. */
-int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi, float *x,
-                    int32_t *y, int64_t *ids);
+int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi, float *x, int32_t *y, int64_t *ids);
 
 /* Not collective: /X of global rows [lo, hi) alone, checked finite, read by this rank on its own
  * (no MPI-IO), so a rank can pull its shard batch by batch while the GPU works on earlier ones. */

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/comm.h"
-#include "../src/error.h"
+#include "core/comm.h"
+#include "core/error.h"
 #include "coreset_writer.h"
 #include "h5util.h"
 
@@ -68,7 +68,7 @@ int gc_embeddings_open(const char *path, MPI_Comm comm, int64_t *n, int *D, int 
     int rank;
     MPI_Comm_rank(comm, &rank);
     gc_h5_silence();
-    int64_t meta[3] = {0, 0, 0};
+    int64_t meta[3] = { 0, 0, 0 };
     GC_TRY(gc_comm_agree(comm, rank == 0 ? inspect(path, meta) : GC_OK));
     GC_CHECK_MPI(MPI_Bcast(meta, 3, MPI_INT64_T, 0, comm));
     *n = meta[0];
@@ -128,17 +128,19 @@ int gc_embeddings_read(const char *path, MPI_Comm comm, int64_t lo, int64_t hi, 
 /* /E [n × D], /y [n], /loss [n]; space is never pre-filled: every row gets written. */
 static int create_datasets(hid_t file, int64_t n, int D)
 {
-    static const char *names[] = {"E", "y", "loss"};
+    static const char *names[] = { "E", "y", "loss" };
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     int status = GC_OK;
     for (int i = 0; i < 3 && status == GC_OK; ++i) {
-        hsize_t dims[2] = {(hsize_t)n, (hsize_t)D};
+        hsize_t dims[2] = { (hsize_t)n, (hsize_t)D };
         hid_t space = H5Screate_simple(i == 0 ? 2 : 1, dims, NULL);
-        hid_t d = H5Dcreate2(file, names[i], i == 1 ? H5T_STD_I32LE : H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
-                             H5P_DEFAULT);
-        if (d < 0) status = gc_fail(GC_ERR_IO, "--save-embeddings: cannot create dataset /%s", names[i]);
-        else H5Dclose(d);
+        hid_t d =
+            H5Dcreate2(file, names[i], i == 1 ? H5T_STD_I32LE : H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        if (d < 0)
+            status = gc_fail(GC_ERR_IO, "--save-embeddings: cannot create dataset /%s", names[i]);
+        else
+            H5Dclose(d);
         H5Sclose(space);
     }
     H5Pclose(dcpl);
@@ -220,7 +222,7 @@ int gc_embeddings_write(const char *path, MPI_Comm comm, int64_t n_global, int64
     int rank;
     MPI_Comm_rank(comm, &rank);
     gc_h5_silence();
-    char tmp[4096] = {0};
+    char tmp[4096] = { 0 };
     if (rank == 0) gc_temporary_name(path, tmp, sizeof tmp); /* one name: rank 0's pid */
     GC_CHECK_MPI(MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, comm));
     int status = gc_comm_agree(comm, write_file(path, tmp, comm, n_global, lo, n_local, D, e, y, loss));

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/error.h"
+#include "core/error.h"
 
 void gc_h5_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -11,8 +11,7 @@ int gc_h5_open_read(const char *path, hid_t fapl, hid_t *file)
 {
     *file = -1;
     if (access(path, R_OK) != 0) return gc_fail(GC_ERR_INPUT, "%s: no such readable file", path);
-    if (H5Fis_hdf5(path) <= 0)
-        return gc_fail(GC_ERR_INPUT, "%s: not an HDF5 file", path);
+    if (H5Fis_hdf5(path) <= 0) return gc_fail(GC_ERR_INPUT, "%s: not an HDF5 file", path);
     *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (*file < 0) return gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", path);
     return GC_OK;
@@ -20,10 +19,10 @@ int gc_h5_open_read(const char *path, hid_t fapl, hid_t *file)
 
 int gc_h5_has(hid_t loc, const char *name) { return H5Lexists(loc, name, H5P_DEFAULT) > 0; }
 
-int gc_h5_open_dataset(hid_t file, const char *path, const char *name, int rank, H5T_class_t cls,
-                       hid_t *dset, hsize_t *dims)
+int gc_h5_open_dataset(hid_t file, const char *path, const char *name, int rank, H5T_class_t cls, hid_t *dset,
+                       hsize_t *dims)
 {
-    static const char *class_names[] = {"integer", "float"};
+    static const char *class_names[] = { "integer", "float" };
     *dset = -1;
     if (!gc_h5_has(file, name)) return gc_fail(GC_ERR_INPUT, "%s: dataset %s is missing", path, name);
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
@@ -35,8 +34,8 @@ int gc_h5_open_dataset(hid_t file, const char *path, const char *name, int rank,
     if (got_rank != rank)
         status = gc_fail(GC_ERR_INPUT, "%s: %s has rank %d, expected %d", path, name, got_rank, rank);
     else if (got_class != cls)
-        status = gc_fail(GC_ERR_INPUT, "%s: %s has the wrong dtype, expected %s", path, name,
-                         class_names[cls == H5T_FLOAT]);
+        status =
+            gc_fail(GC_ERR_INPUT, "%s: %s has the wrong dtype, expected %s", path, name, class_names[cls == H5T_FLOAT]);
     else
         H5Sget_simple_extent_dims(space, dims, NULL);
     H5Sclose(space);
@@ -96,12 +95,11 @@ int gc_h5_write_attr_double(hid_t obj, const char *name, double value)
 
 int gc_h5_write_attr_long_array(hid_t obj, const char *name, const long *values, int n)
 {
-    hsize_t dims[1] = {(hsize_t)n};
+    hsize_t dims[1] = { (hsize_t)n };
     return write_attr(obj, name, H5T_NATIVE_LONG, H5Screate_simple(1, dims, NULL), values);
 }
 
-int gc_h5_write_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
-                        const void *data)
+int gc_h5_write_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data)
 {
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -138,7 +136,7 @@ static int transfer_rows(hid_t file, const char *name, hid_t memtype, int64_t lo
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     GC_CHECK_H5(d, name);
     hid_t fspace = H5Dget_space(d);
-    hsize_t count[2] = {(hsize_t)(hi - lo), (hsize_t)width}, start[2] = {(hsize_t)lo, 0};
+    hsize_t count[2] = { (hsize_t)(hi - lo), (hsize_t)width }, start[2] = { (hsize_t)lo, 0 };
     int rank = width > 0 ? 2 : 1;
     if (rank == 1) count[1] = 1;
     hid_t mspace = H5Screate_simple(rank, count, NULL);
@@ -148,7 +146,8 @@ static int transfer_rows(hid_t file, const char *name, hid_t memtype, int64_t lo
         H5Sselect_none(fspace);
         H5Sselect_none(mspace);
     }
-    herr_t rc = write ? H5Dwrite(d, memtype, mspace, fspace, dxpl, buf) : H5Dread(d, memtype, mspace, fspace, dxpl, buf);
+    herr_t rc =
+        write ? H5Dwrite(d, memtype, mspace, fspace, dxpl, buf) : H5Dread(d, memtype, mspace, fspace, dxpl, buf);
     H5Sclose(mspace);
     H5Sclose(fspace);
     H5Dclose(d);
@@ -162,8 +161,8 @@ int gc_h5_read_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int
     return transfer_rows(file, name, memtype, lo, hi, width, buf, dxpl, 0);
 }
 
-int gc_h5_write_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width,
-                     const void *buf, hid_t dxpl)
+int gc_h5_write_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width, const void *buf,
+                     hid_t dxpl)
 {
     return transfer_rows(file, name, memtype, lo, hi, width, (void *)buf, dxpl, 1);
 }

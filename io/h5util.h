@@ -11,8 +11,8 @@ void gc_h5_silence(void);
 /* Read-only open with a one-line error naming the file; *file < 0 on failure. */
 int gc_h5_open_read(const char *path, hid_t fapl, hid_t *file);
 /* Opens /name and checks its rank and type class; the message names file and dataset. */
-int gc_h5_open_dataset(hid_t file, const char *path, const char *name, int rank, H5T_class_t cls,
-                       hid_t *dset, hsize_t *dims);
+int gc_h5_open_dataset(hid_t file, const char *path, const char *name, int rank, H5T_class_t cls, hid_t *dset,
+                       hsize_t *dims);
 int gc_h5_has(hid_t loc, const char *name);
 /* Single-valued numeric attribute on an object; returns 1 if present (value stored), 0 if absent, <0
  * on error (unreadable as an integer, or more than one element). */
@@ -31,11 +31,10 @@ hid_t gc_h5_transfer_plist(void);
  * selection. */
 int gc_h5_read_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width, void *buf,
                     hid_t dxpl);
-int gc_h5_write_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width,
-                     const void *buf, hid_t dxpl);
+int gc_h5_write_rows(hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t hi, int width, const void *buf,
+                     hid_t dxpl);
 
 /* 1-D or 2-D dataset from memory (rank 0 only writes small outputs). */
-int gc_h5_write_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
-                        const void *data);
+int gc_h5_write_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data);
 
 #endif

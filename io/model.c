@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/rng.h"
-#include "../src/comm.h"
-#include "../src/error.h"
+#include "core/comm.h"
+#include "core/error.h"
+#include "core/rng.h"
 #include "h5util.h"
 
-static const char *activation_names[] = {"relu", "tanh", "gelu", "identity"};
+static const char *activation_names[] = { "relu", "tanh", "gelu", "identity" };
 
 static int allocate(gc_model *m, int layers)
 {
@@ -38,7 +38,7 @@ static int read_activation(hid_t file, const char *path, gc_activation *act)
     if (H5Aexists(file, "activation") <= 0) return GC_OK;
     hid_t a = H5Aopen(file, "activation", H5P_DEFAULT);
     hid_t type = H5Aget_type(a);
-    char value[64] = {0};
+    char value[64] = { 0 };
     int status = GC_OK;
     hid_t mem = H5Tcopy(H5T_C_S1);
     if (H5Tget_class(type) == H5T_STRING) H5Tset_cset(mem, H5Tget_cset(type)); /* h5py writes UTF-8 */
@@ -54,8 +54,7 @@ static int read_activation(hid_t file, const char *path, gc_activation *act)
         H5free_memory(vl);
     } else {
         H5Tset_size(mem, sizeof value - 1);
-        if (H5Aread(a, mem, value) < 0)
-            status = gc_fail(GC_ERR_INPUT, "%s: cannot read attribute activation", path);
+        if (H5Aread(a, mem, value) < 0) status = gc_fail(GC_ERR_INPUT, "%s: cannot read attribute activation", path);
     }
     H5Tclose(mem);
     H5Tclose(type);
@@ -91,11 +90,13 @@ static int read_on_root(gc_model *m, const char *path)
             break;
         }
         if (l > 0 && (int)wd[1] != m->widths[l])
-            status = gc_fail(GC_ERR_INPUT, "%s: /layers/%d/W takes %llu inputs but layer %d gives %d "
-                             "(widths do not chain)", path, l, (unsigned long long)wd[1], l - 1, m->widths[l]);
+            status = gc_fail(GC_ERR_INPUT,
+                             "%s: /layers/%d/W takes %llu inputs but layer %d gives %d "
+                             "(widths do not chain)",
+                             path, l, (unsigned long long)wd[1], l - 1, m->widths[l]);
         else if (bd[0] != wd[0])
-            status = gc_fail(GC_ERR_INPUT, "%s: /layers/%d/b has %llu entries, W has %llu rows", path,
-                             l, (unsigned long long)bd[0], (unsigned long long)wd[0]);
+            status = gc_fail(GC_ERR_INPUT, "%s: /layers/%d/b has %llu entries, W has %llu rows", path, l,
+                             (unsigned long long)bd[0], (unsigned long long)wd[0]);
         if (status == GC_OK) {
             m->widths[l] = (int)wd[1];
             m->widths[l + 1] = (int)wd[0];
@@ -121,7 +122,7 @@ int gc_model_read(gc_model *m, const char *path, MPI_Comm comm)
     memset(m, 0, sizeof *m);
     int status = rank == 0 ? read_on_root(m, path) : GC_OK;
     GC_TRY(gc_comm_agree(comm, status));
-    int head[2] = {m->layers, (int)m->activation};
+    int head[2] = { m->layers, (int)m->activation };
     GC_CHECK_MPI(MPI_Bcast(head, 2, MPI_INT, 0, comm));
     if (rank != 0) GC_TRY(allocate(m, head[0]));
     m->activation = (gc_activation)head[1];
@@ -134,8 +135,7 @@ int gc_model_read(gc_model *m, const char *path, MPI_Comm comm)
     return GC_OK;
 }
 
-int gc_model_init_draw(gc_model *m, int in, const int *hidden, int n_hidden, int classes,
-                       uint64_t seed, int draw)
+int gc_model_init_draw(gc_model *m, int in, const int *hidden, int n_hidden, int classes, uint64_t seed, int draw)
 {
     GC_TRY(allocate(m, n_hidden + 1));
     m->activation = GC_ACT_RELU;

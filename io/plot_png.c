@@ -10,14 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/error.h"
+#include "core/error.h"
 #include "coreset_writer.h"
 
 /* Canvas and plot-area geometry in pixels; text is the 3×5 font magnified FONT times. */
 enum { WIDTH = 720, HEIGHT = 480, LEFT = 72, RIGHT = 24, TOP = 36, BOTTOM = 52, FONT = 2 };
 
-static const unsigned char black[3] = {0, 0, 0}, grid_grey[3] = {225, 225, 225},
-                           border_grey[3] = {150, 150, 150}, white[3] = {255, 255, 255};
+static const unsigned char black[3] = { 0, 0, 0 }, grid_grey[3] = { 225, 225, 225 }, border_grey[3] = { 150, 150, 150 },
+                           white[3] = { 255, 255, 255 };
 
 static void put_pixel(unsigned char *rgb, int x, int y, const unsigned char *colour)
 {
@@ -55,13 +55,13 @@ static void draw_line(unsigned char *rgb, int x0, int y0, int x1, int y1, int wi
 static const struct {
     char ch;
     unsigned rows;
-} font[] = {{'0', 075557}, {'1', 026227}, {'2', 071747}, {'3', 071717}, {'4', 055711}, {'5', 074717},
-            {'6', 074757}, {'7', 071111}, {'8', 075757}, {'9', 075717}, {'.', 000002}, {'-', 000700},
-            {'(', 024442}, {')', 021112}, {'%', 051245}, {'A', 025755}, {'B', 065656}, {'C', 034443},
-            {'D', 065556}, {'E', 074647}, {'F', 074644}, {'G', 034553}, {'H', 055755}, {'I', 072227},
-            {'J', 011152}, {'K', 055655}, {'L', 044447}, {'M', 057755}, {'N', 065555}, {'O', 025552},
-            {'P', 065644}, {'Q', 025563}, {'R', 065655}, {'S', 034216}, {'T', 072222}, {'U', 055557},
-            {'V', 055552}, {'W', 055775}, {'X', 055255}, {'Y', 055222}, {'Z', 071247}};
+} font[] = { { '0', 075557 }, { '1', 026227 }, { '2', 071747 }, { '3', 071717 }, { '4', 055711 }, { '5', 074717 },
+             { '6', 074757 }, { '7', 071111 }, { '8', 075757 }, { '9', 075717 }, { '.', 000002 }, { '-', 000700 },
+             { '(', 024442 }, { ')', 021112 }, { '%', 051245 }, { 'A', 025755 }, { 'B', 065656 }, { 'C', 034443 },
+             { 'D', 065556 }, { 'E', 074647 }, { 'F', 074644 }, { 'G', 034553 }, { 'H', 055755 }, { 'I', 072227 },
+             { 'J', 011152 }, { 'K', 055655 }, { 'L', 044447 }, { 'M', 057755 }, { 'N', 065555 }, { 'O', 025552 },
+             { 'P', 065644 }, { 'Q', 025563 }, { 'R', 065655 }, { 'S', 034216 }, { 'T', 072222 }, { 'U', 055557 },
+             { 'V', 055552 }, { 'W', 055775 }, { 'X', 055255 }, { 'Y', 055222 }, { 'Z', 071247 } };
 
 static unsigned glyph(char ch)
 {
@@ -252,8 +252,8 @@ int gc_plot_png(const char *path, const char *option, const char *x_label, const
     int status = write_png(tmp, path, option, rgb);
     free(rgb);
     if (status == GC_OK && rename(tmp, path) != 0)
-        status = gc_fail(GC_ERR_IO, "%s %s: cannot rename the finished file into place: %s", option, path,
-                         strerror(errno));
+        status =
+            gc_fail(GC_ERR_IO, "%s %s: cannot rename the finished file into place: %s", option, path, strerror(errno));
     if (status != GC_OK) unlink(tmp);
     return status;
 }

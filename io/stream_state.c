@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/error.h"
+#include "core/error.h"
 #include "coreset_writer.h"
 #include "h5util.h"
 
@@ -50,7 +50,8 @@ static int allocate_arrays(gc_stream_state *st)
     st->batch_rows = calloc((size_t)(st->batches > 0 ? st->batches : 1), sizeof *st->batch_rows);
     st->target = calloc((size_t)st->D, sizeof *st->target);
     st->slot = calloc((size_t)st->slots + 2, sizeof *st->slot);
-    if (!st->batch_rows || !st->target || !st->slot) return gc_fail(GC_ERR_MEMORY, "out of memory for the stream state");
+    if (!st->batch_rows || !st->target || !st->slot)
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the stream state");
     return GC_OK;
 }
 
@@ -102,7 +103,7 @@ static int dataset_length(hid_t file, const char *path, const char *name, int64_
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     if (d < 0) return gc_fail(GC_ERR_INPUT, "--state %s: %s is not a dataset", path, name);
     hid_t space = H5Dget_space(d);
-    hsize_t dims[2] = {0, 0};
+    hsize_t dims[2] = { 0, 0 };
     int rank = space < 0 ? -1 : H5Sget_simple_extent_dims(space, dims, NULL);
     if (space >= 0) H5Sclose(space);
     H5Dclose(d);
@@ -146,7 +147,9 @@ static int read_contents(gc_stream_state *st, hid_t file, const char *path, uint
     hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
     GC_CHECK_H5(root, "/");
     long format = 0, fp = 0, v[10];
-    static const char *names[10] = {"continual", "k", "slots", "d", "D", "C", "batches", "seen", "slot_count", "format"};
+    static const char *names[10] = {
+        "continual", "k", "slots", "d", "D", "C", "batches", "seen", "slot_count", "format"
+    };
     int status = GC_OK;
     for (int i = 0; i < 10 && status == GC_OK; ++i) status = read_attr(root, path, names[i], &v[i]);
     if (status == GC_OK) status = read_attr(root, path, "fingerprint", &fp);
@@ -154,10 +157,13 @@ static int read_contents(gc_stream_state *st, hid_t file, const char *path, uint
     GC_TRY(status);
     format = v[9];
     if (format != STATE_FORMAT)
-        return gc_fail(GC_ERR_INPUT, "--state %s: state format %ld, this gradcore reads %d", path, format, STATE_FORMAT);
+        return gc_fail(GC_ERR_INPUT, "--state %s: state format %ld, this gradcore reads %d", path, format,
+                       STATE_FORMAT);
     if ((uint64_t)fp != fingerprint)
-        return gc_fail(GC_ERR_USAGE, "--state %s was made with other options (method, k, slots, model, embedding or seed): "
-                       "continue it with the same options or start another state file", path);
+        return gc_fail(GC_ERR_USAGE,
+                       "--state %s was made with other options (method, k, slots, model, embedding or seed): "
+                       "continue it with the same options or start another state file",
+                       path);
     st->fingerprint = fingerprint;
     st->continual = (int)v[0];
     st->k = v[1];
@@ -186,7 +192,7 @@ static int read_contents(gc_stream_state *st, hid_t file, const char *path, uint
         GC_TRY(read_all(file, path, "/slots/beta", H5T_NATIVE_INT64, st->slot_count, beta));
         GC_TRY(read_all(file, path, "/slots/created", H5T_NATIVE_INT64, st->slot_count, created));
     }
-    for (int i = 0; i < st->slot_count; ++i) st->slot[i] = (gc_slot_info){.beta = beta[i], .created = created[i]};
+    for (int i = 0; i < st->slot_count; ++i) st->slot[i] = (gc_slot_info){ .beta = beta[i], .created = created[i] };
     return GC_OK;
 }
 
@@ -205,7 +211,7 @@ int gc_stream_state_read(gc_stream_state *st, const char *path, uint64_t fingerp
 
 static int write_1d(hid_t loc, const char *name, hid_t type, int64_t n, const void *data)
 {
-    hsize_t dims[1] = {(hsize_t)n};
+    hsize_t dims[1] = { (hsize_t)n };
     return gc_h5_write_dataset(loc, name, type, 1, dims, data);
 }
 
@@ -213,7 +219,7 @@ static int write_members(hid_t file, const char *group, int with_weights, const 
 {
     hid_t g = H5Gcreate2(file, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     GC_CHECK_H5(g, group);
-    hsize_t dims[2] = {(hsize_t)s->n, (hsize_t)s->D};
+    hsize_t dims[2] = { (hsize_t)s->n, (hsize_t)s->D };
     int status = write_1d(g, "id", H5T_NATIVE_INT64, s->n, s->id);
     if (status == GC_OK) status = write_1d(g, "label", H5T_NATIVE_INT32, s->n, s->label);
     if (status == GC_OK) status = write_1d(g, with_weights ? "weight" : "key", H5T_NATIVE_DOUBLE, s->n, s->weight);
@@ -229,13 +235,16 @@ static int write_contents(hid_t file, const gc_stream_state *st)
 {
     hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
     GC_CHECK_H5(root, "/");
-    const long attrs[11] = {STATE_FORMAT, (long)st->fingerprint, st->continual, (long)st->k, st->slots, st->d, st->D,
-                            st->classes, (long)st->batches, (long)st->seen, st->slot_count};
-    static const char *names[11] = {"format", "fingerprint", "continual", "k", "slots", "d", "D", "C", "batches", "seen",
-                                    "slot_count"};
+    const long attrs[11] = {
+        STATE_FORMAT, (long)st->fingerprint, st->continual,     (long)st->k,    st->slots,     st->d,
+        st->D,        st->classes,           (long)st->batches, (long)st->seen, st->slot_count
+    };
+    static const char *names[11] = { "format", "fingerprint", "continual", "k",    "slots",     "d",
+                                     "D",      "C",           "batches",   "seen", "slot_count" };
     int status = GC_OK;
     for (int i = 0; i < 11 && status == GC_OK; ++i) status = gc_h5_write_attr_long(root, names[i], attrs[i]);
-    if (status == GC_OK) status = gc_h5_write_attr_string(root, "mode", st->continual ? "continual GMC" : "merge-reduce");
+    if (status == GC_OK)
+        status = gc_h5_write_attr_string(root, "mode", st->continual ? "continual GMC" : "merge-reduce");
     if (status == GC_OK) status = gc_h5_write_attr_double(root, "gradient_error", st->gradient_error);
     if (status == GC_OK) status = gc_h5_write_attr_double(root, "reservoir_error", st->reservoir_error);
     H5Gclose(root);
@@ -295,6 +304,7 @@ int gc_stream_state_write(const gc_stream_state *st, const char *path)
     if (status == GC_OK && sync_path(tmp, 0) != 0)
         status = gc_fail(GC_ERR_IO, "--state %s: cannot fsync: %s", path, strerror(errno));
     GC_TRY(gc_commit_output(tmp, path, status));
-    if (sync_path(path, 1) != 0) return gc_fail(GC_ERR_IO, "--state %s: cannot fsync its directory: %s", path, strerror(errno));
+    if (sync_path(path, 1) != 0)
+        return gc_fail(GC_ERR_IO, "--state %s: cannot fsync its directory: %s", path, strerror(errno));
     return GC_OK;
 }

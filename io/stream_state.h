@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-#include "../src/merge_reduce.h"
+#include "merge_reduce.h"
 
 /* Weighted rows kept across batches (coreset members or the reservoir), replicated on every rank. */
 typedef struct {
@@ -25,26 +25,26 @@ typedef struct {
     int D;
     int64_t *id;
     int32_t *label;
-    double *weight;  /* the reservoir's: its random keys */
+    double *weight; /* the reservoir's: its random keys */
     double *gain;
     float *loss;
     int32_t *slot;
-    float *e;        /* [n × D] */
+    float *e; /* [n × D] */
 } gc_member_set;
 
 typedef struct {
     uint64_t fingerprint;
-    int continual;        /* 1: continual GMC; 0: merge-reduce with `slots` slots */
+    int continual; /* 1: continual GMC; 0: merge-reduce with `slots` slots */
     int64_t k;
     int slots;
     int d, D, classes;
     int64_t batches, seen;
-    int64_t *batch_rows;  /* [batches] */
-    char *batch_paths;    /* '\n'-terminated paths, in order */
-    double *target;       /* [D] */
+    int64_t *batch_rows; /* [batches] */
+    char *batch_paths;   /* '\n'-terminated paths, in order */
+    double *target;      /* [D] */
     gc_member_set members, reservoir;
     int slot_count;
-    gc_slot_info *slot;   /* [slots + 1] (room for the slot that overflows the buffer) */
+    gc_slot_info *slot; /* [slots + 1] (room for the slot that overflows the buffer) */
     double gradient_error, reservoir_error;
 } gc_stream_state;
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/rng.h"
-#include "../src/error.h"
+#include "core/error.h"
+#include "core/rng.h"
 
 static int parse_number(const char *key, const char *value, double min, double max, double *out)
 {
@@ -14,16 +14,14 @@ static int parse_number(const char *key, const char *value, double min, double m
     errno = 0;
     double x = strtod(value, &end);
     if (errno != 0 || end == value || *end != '\0' || !(x >= min && x <= max))
-        return gc_fail(GC_ERR_USAGE, "--data synthetic: %s=%s is not a number in [%g, %g]", key,
-                       value, min, max);
+        return gc_fail(GC_ERR_USAGE, "--data synthetic: %s=%s is not a number in [%g, %g]", key, value, min, max);
     *out = x;
     return GC_OK;
 }
 
 int gc_synthetic_parse(const char *spec, gc_synthetic *out)
 {
-    gc_synthetic s = {.n = 0, .d = 0, .classes = 0, .seed = 0, .imbalance = 1.0, .modes = 4,
-                      .duplicates = 0.05};
+    gc_synthetic s = { .n = 0, .d = 0, .classes = 0, .seed = 0, .imbalance = 1.0, .modes = 4, .duplicates = 0.05 };
     char buf[512];
     if (strlen(spec) >= sizeof buf) return gc_fail(GC_ERR_USAGE, "--data synthetic: spec too long");
     strcpy(buf, spec);
@@ -53,8 +51,10 @@ int gc_synthetic_parse(const char *spec, gc_synthetic *out)
         } else if (strcmp(key, "duplicates") == 0) {
             GC_TRY(parse_number(key, value, 0, 1, &s.duplicates));
         } else {
-            return gc_fail(GC_ERR_USAGE, "--data synthetic: unknown key '%s' (n, d, classes, seed, "
-                           "imbalance, modes, duplicates)", key);
+            return gc_fail(GC_ERR_USAGE,
+                           "--data synthetic: unknown key '%s' (n, d, classes, seed, "
+                           "imbalance, modes, duplicates)",
+                           key);
         }
     }
     if (s.n <= 0 || s.d <= 0 || s.classes <= 0)

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/comm.h"
-#include "../src/error.h"
-#include "../src/log.h"
+#include "core/comm.h"
+#include "core/error.h"
+#include "core/log.h"
 
 int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, float *dst)
 {
@@ -23,10 +23,14 @@ int gc_embedding_dim(const gc_embed_config *cfg, int d)
     int lastlayer = cfg->sketch_dim > 0 ? cfg->sketch_dim : classes * (hidden + 1);
     switch (cfg->kind) {
     case GC_EMBED_LOGITS:
-    case GC_EMBED_ADACORE: return classes;
-    case GC_EMBED_LASTLAYER: return lastlayer;
-    case GC_EMBED_GMC: return cfg->model_count * lastlayer;
-    default: return d;
+    case GC_EMBED_ADACORE:
+        return classes;
+    case GC_EMBED_LASTLAYER:
+        return lastlayer;
+    case GC_EMBED_GMC:
+        return cfg->model_count * lastlayer;
+    default:
+        return d;
     }
 }
 
@@ -49,11 +53,10 @@ int gc_embed_check(const gc_embed_config *cfg, int64_t rows, int d, const int32_
     if (cfg->sketch_dim < 0 || (cfg->sketch_dim > 0 && cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC))
         return gc_fail(GC_ERR_USAGE, "option --sketch: only the lastlayer and gmc embeddings are sketched");
     if ((int64_t)cfg->sketch_dim > (int64_t)C * B)
-        return gc_fail(GC_ERR_USAGE, "option --sketch: %d exceeds the unsketched width C·(H+1) = %d",
-                       cfg->sketch_dim, C * B);
+        return gc_fail(GC_ERR_USAGE, "option --sketch: %d exceeds the unsketched width C·(H+1) = %d", cfg->sketch_dim,
+                       C * B);
     for (int64_t r = 0; r < rows; ++r)
-        if (y[r] < 0 || y[r] >= C)
-            return gc_fail(GC_ERR_INPUT, "label %d is outside the model's %d classes", y[r], C);
+        if (y[r] < 0 || y[r] >= C) return gc_fail(GC_ERR_INPUT, "label %d is outside the model's %d classes", y[r], C);
     return GC_OK;
 }
 
@@ -93,8 +96,10 @@ int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out
         MPI_Comm_rank(node, &node_rank);
         MPI_Comm_free(&node);
         int count = gc_backend_cuda_device_count();
-        if (count > 0) status = gc_backend_cuda_create(node_rank % count, out);
-        else status = gc_fail(GC_ERR_DEVICE, "--device cuda: no usable GPU on this node");
+        if (count > 0)
+            status = gc_backend_cuda_create(node_rank % count, out);
+        else
+            status = gc_fail(GC_ERR_DEVICE, "--device cuda: no usable GPU on this node");
         if (status != GC_OK && request == GC_DEVICE_AUTO) {
             gc_error_clear();
             status = GC_OK;

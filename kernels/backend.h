@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../io/model.h"
+#include "io/model.h"
 
 typedef enum {
     GC_EMBED_FEATURES = 0, /* e = x (CRAIG's bound for convex models) */
@@ -22,12 +22,12 @@ typedef enum {
 
 typedef struct {
     gc_embedding_kind kind;
-    int sketch_dim;          /* lastlayer/gmc: 0 = no sketch */
-    double hessian_damping;  /* adacore δ */
-    uint64_t seed;           /* sketch matrices */
-    const gc_model *models;  /* NULL for features; gmc uses all of them, other kinds the first */
+    int sketch_dim;         /* lastlayer/gmc: 0 = no sketch */
+    double hessian_damping; /* adacore δ */
+    uint64_t seed;          /* sketch matrices */
+    const gc_model *models; /* NULL for features; gmc uses all of them, other kinds the first */
     int model_count;
-    int64_t first_row;       /* global index of the first row passed: the CPU backend runs its GEMMs
+    int64_t first_row; /* global index of the first row passed: the CPU backend runs its GEMMs
                               * on blocks aligned to the global index, padded to a fixed height, so a
                               * row's embedding never depends on how the rows were split over ranks */
     /* Where x comes from when the caller passes x = NULL: read_x(read_ctx, lo, n, dst) fills rows
@@ -76,7 +76,7 @@ typedef struct {
 } gc_omp_pair;
 
 /* No candidate: sorts after every real one. */
-#define GC_OMP_NONE ((gc_omp_pair){-INFINITY, INT64_MAX})
+#define GC_OMP_NONE ((gc_omp_pair){ -INFINITY, INT64_MAX })
 
 /* The one order of OMP candidates everywhere (devices, ranks, merge): higher score first, then the
  * lower index, so the winner never depends on how rows are split. */
@@ -92,7 +92,7 @@ typedef struct gc_omp_device gc_omp_device;
  * z(x) = D^{-1/2} Uᵀ [κ(x, l_j)]_j with κ(x, l) = exp(−γ‖x − l‖²) and K_QQ = U D Uᵀ, stored as
  * the projection P = U D^{-1/2} [q × q'] (q' ≤ q eigenvectors kept), so z(x)ᵀ = κ(x, Q)ᵀ P. */
 typedef struct {
-    int q, d, rank;            /* landmarks, input width, q' */
+    int q, d, rank; /* landmarks, input width, q' */
     double gamma;
     const double *landmarks;   /* [q × d] */
     const double *landmark_sq; /* [q] ‖l_j‖² */
@@ -111,8 +111,8 @@ typedef struct gc_bico_summary_device gc_bico_summary_device;
 typedef struct {
     const char *name; /* "cpu" or "cuda" */
     /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y. */
-    int (*embed)(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x,
-                 const int32_t *y, float *e, float *loss);
+    int (*embed)(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x, const int32_t *y,
+                 float *e, float *loss);
     void (*destroy)(gc_backend *b);
     /* Page-locks host memory that the device will copy to or from block by block, so each copy
      * runs at the link's speed rather than through the driver's pageable staging. Optional (NULL:
@@ -160,8 +160,8 @@ typedef struct {
     int (*bico_summary_attach)(gc_backend *b, int qp, int C, int64_t max_rows, double scale,
                                gc_bico_summary_device **out);
     /* One block: z [rows × q'], y [rows], v [rows] (NULL: all 1), host. */
-    int (*bico_summary_add)(gc_backend *b, gc_bico_summary_device *dev, int64_t rows, const double *z,
-                            const int32_t *y, const double *v);
+    int (*bico_summary_add)(gc_backend *b, gc_bico_summary_device *dev, int64_t rows, const double *z, const int32_t *y,
+                            const double *v);
     /* acc [2n] (gc_exact_sum's layout: whole parts, then fractions) += the device's accumulators. */
     int (*bico_summary_collect)(gc_backend *b, gc_bico_summary_device *dev, int64_t *acc);
     void (*bico_summary_detach)(gc_backend *b, gc_bico_summary_device *dev);
@@ -169,10 +169,10 @@ typedef struct {
 
 struct gc_backend {
     const gc_backend_ops *ops;
-    int device_id;       /* GPU ordinal, -1 on the CPU */
-    int64_t batch_rows;  /* rows per batch; 0 = the implementation's own choice (tests set it) */
+    int device_id;      /* GPU ordinal, -1 on the CPU */
+    int64_t batch_rows; /* rows per batch; 0 = the implementation's own choice (tests set it) */
     char description[128];
-    void *impl;          /* implementation state */
+    void *impl; /* implementation state */
 };
 
 /* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a

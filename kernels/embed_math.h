@@ -7,16 +7,20 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "../io/model.h"
-#include "rng.h"
+#include "core/rng.h"
+#include "io/model.h"
 
 GC_HD float gc_activate(gc_activation act, float v)
 {
     switch (act) {
-    case GC_ACT_RELU: return v > 0.0f ? v : 0.0f;
-    case GC_ACT_TANH: return tanhf(v);
-    case GC_ACT_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); /* exact GELU */
-    default: return v;
+    case GC_ACT_RELU:
+        return v > 0.0f ? v : 0.0f;
+    case GC_ACT_TANH:
+        return tanhf(v);
+    case GC_ACT_GELU:
+        return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); /* exact GELU */
+    default:
+        return v;
     }
 }
 

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "../src/greedy_fl.h"
+#include "kernels/cpu/greedy_fl_cpu.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,8 +22,8 @@ void gc_fl_device_destroy(gc_fl_device *dev);
 /* Recompute similarity rows by GEMM even when the block would fit (tests and benchmarks). */
 void gc_fl_device_force_recompute(gc_fl_device *dev, int on);
 /* Same contract as gc_greedy_fl. */
-int gc_fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected,
-                        double *gains, double *coverage);
+int gc_fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                        double *coverage);
 /* Whether the last call kept the block in device memory (1) or recomputed tiles (0). */
 int gc_fl_device_last_materialized(const gc_fl_device *dev);
 /* Similarity bytes the last call wrote (building the block) and read (gains): its roofline numerator. */

@@ -18,33 +18,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
+#include "core/error.h"
+#include "core/log.h"
 #include "io/synthetic.h"
 #include "kernels/backend.h"
-#include "src/comm.h"
-#include "src/error.h"
-#include "src/log.h"
-#include "src/select_bico.h"
+#include "src/select/select_bico.h"
 
 static int run_case(gc_backend *backend, int64_t n, int q, int rounds, int batch, int print)
 {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    const gc_synthetic syn = {.n = n, .d = 32, .classes = 10, .seed = 1, .imbalance = 1.0, .modes = 4, .duplicates = 0.0};
+    const gc_synthetic syn = {
+        .n = n, .d = 32, .classes = 10, .seed = 1, .imbalance = 1.0, .modes = 4, .duplicates = 0.0
+    };
     int64_t lo, hi;
     gc_comm_row_range(n, rank, size, &lo, &hi);
-    gc_local_rows rows = {.comm = MPI_COMM_WORLD, .rank = rank, .size = size, .n_global = n, .lo = lo,
-                          .n_local = hi - lo, .D = syn.d, .classes = syn.classes};
+    gc_local_rows rows = { .comm = MPI_COMM_WORLD,
+                           .rank = rank,
+                           .size = size,
+                           .n_global = n,
+                           .lo = lo,
+                           .n_local = hi - lo,
+                           .D = syn.d,
+                           .classes = syn.classes };
     rows.e = malloc((size_t)rows.n_local * syn.d * sizeof *rows.e);
     rows.y = malloc((size_t)rows.n_local * sizeof *rows.y);
     rows.loss = calloc((size_t)rows.n_local, sizeof *rows.loss);
-    int status = rows.e && rows.y && rows.loss ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)n);
+    int status =
+        rows.e && rows.y && rows.loss ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)n);
     if (status == GC_OK) gc_synthetic_rows(&syn, lo, hi, rows.e, rows.y);
     status = gc_comm_agree(MPI_COMM_WORLD, status);
     gc_bico_stats stats;
-    gc_bico_options opt = {.k = (int64_t)rounds * batch, .landmarks = q, .ridge = 1.0, .batch = batch,
-                           .eig = GC_EIG_AUTO, .seed = 0, .backend = backend, .stats = &stats};
-    gc_coreset cs = {0};
+    gc_bico_options opt = { .k = (int64_t)rounds * batch,
+                            .landmarks = q,
+                            .ridge = 1.0,
+                            .batch = batch,
+                            .eig = GC_EIG_AUTO,
+                            .seed = 0,
+                            .backend = backend,
+                            .stats = &stats };
+    gc_coreset cs = { 0 };
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
     if (status == GC_OK) status = gc_select_bico(&rows, &opt, &cs);
@@ -78,17 +93,20 @@ int main(int argc, char **argv)
     const char *device = "cpu";
     int rounds = 20, batch = 1, first_case = argc;
     for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
-        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = atoi(argv[++i]);
+        if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
+            device = argv[++i];
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            batch = atoi(argv[++i]);
         else {
             first_case = i;
             break;
         }
     }
     const int cuda = strcmp(device, "cuda") == 0;
-    static const char *cpu_cases[] = {"20000:256", "20000:1024", "100000:256", "100000:1024"};
-    static const char *cuda_cases[] = {"1000000:256", "1000000:1024", "4000000:256", "4000000:1024", "250000:4096"};
+    static const char *cpu_cases[] = { "20000:256", "20000:1024", "100000:256", "100000:1024" };
+    static const char *cuda_cases[] = { "1000000:256", "1000000:1024", "4000000:256", "4000000:1024", "250000:4096" };
     const char **cases = cuda ? cuda_cases : cpu_cases;
     int count = cuda ? 5 : 4;
     if (first_case < argc) {

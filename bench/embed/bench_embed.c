@@ -23,9 +23,9 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include "core/error.h"
 #include "io/synthetic.h"
 #include "kernels/backend.h"
-#include "src/error.h"
 
 enum { D_IN = 512, HIDDEN = 256, DISTINCT_ROWS = 262144, MAX_DRAWS = 4 };
 static const double PCIE_GBPS = 55.0; /* DESIGN §7: pinned host→device on the reference H100 */
@@ -39,13 +39,13 @@ typedef struct {
 } bench_case;
 
 static const bench_case cases[] = {
-    {"logits C=10", GC_EMBED_LOGITS, 10, 0, 1, 0, 0},
-    {"logits C=1000", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0},
-    {"adacore C=1000", GC_EMBED_ADACORE, 1000, 0, 1, 0, 0},
-    {"lastlayer sketch 256 C=10", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 0},
-    {"gmc 4 draws sketch 64 C=10", GC_EMBED_GMC, 10, 64, 4, 0, 0},
-    {"logits C=10 pageable X,E", GC_EMBED_LOGITS, 10, 0, 1, 1, 0},
-    {"lastlayer 256 kept on device", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 1},
+    { "logits C=10", GC_EMBED_LOGITS, 10, 0, 1, 0, 0 },
+    { "logits C=1000", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0 },
+    { "adacore C=1000", GC_EMBED_ADACORE, 1000, 0, 1, 0, 0 },
+    { "lastlayer sketch 256 C=10", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 0 },
+    { "gmc 4 draws sketch 64 C=10", GC_EMBED_GMC, 10, 64, 4, 0, 0 },
+    { "logits C=10 pageable X,E", GC_EMBED_LOGITS, 10, 0, 1, 1, 0 },
+    { "lastlayer 256 kept on device", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 1 },
 };
 
 static double now_s(void)
@@ -88,7 +88,7 @@ static void host_free(void *p, int pinned)
 
 static void fill_rows(float *x, int32_t *y, int64_t n)
 {
-    gc_synthetic syn = {n, D_IN, 1000, 5, 1.0, 8, 0.05};
+    gc_synthetic syn = { n, D_IN, 1000, 5, 1.0, 8, 0.05 };
     int64_t distinct = n < DISTINCT_ROWS ? n : DISTINCT_ROWS;
     gc_synthetic_rows(&syn, 0, distinct, x, NULL);
     for (int64_t lo = distinct; lo < n; lo += distinct) {
@@ -147,8 +147,13 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
     gc_model models[MAX_DRAWS];
     int hidden = HIDDEN;
     for (int s = 0; s < c->draws; ++s) GC_TRY(gc_model_init_draw(&models[s], D_IN, &hidden, 1, c->classes, 1, s));
-    gc_embed_config cfg = {.kind = c->kind, .sketch_dim = c->sketch, .hessian_damping = 1e-3, .seed = 1,
-                           .models = models, .model_count = c->draws, .keep_on_device = c->keep_on_device};
+    gc_embed_config cfg = { .kind = c->kind,
+                            .sketch_dim = c->sketch,
+                            .hessian_damping = 1e-3,
+                            .seed = 1,
+                            .models = models,
+                            .model_count = c->draws,
+                            .keep_on_device = c->keep_on_device };
     const int D = gc_embedding_dim(&cfg, D_IN);
     for (int64_t r = 0; r < rows; ++r) h->labels[r] = h->y[r] % c->classes;
     /* Pageable case: private malloc'd copies of X and E, so the engine must stage them. */
@@ -173,8 +178,8 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
         double s = t[repeat / 2];
         int D1 = 0, D2 = 0;
         if (c->sketch > 0) gc_sketch_factors(c->sketch, c->classes, HIDDEN + 1, &D1, &D2);
-        double flops_row = c->draws * (2.0 * D_IN * HIDDEN + 2.0 * HIDDEN * c->classes +
-                                       2.0 * c->classes * D1 + 2.0 * HIDDEN * D2);
+        double flops_row =
+            c->draws * (2.0 * D_IN * HIDDEN + 2.0 * HIDDEN * c->classes + 2.0 * c->classes * D1 + 2.0 * HIDDEN * D2);
         double x_gbps = (double)rows * D_IN * 4 / s / 1e9, e_gbps = (double)rows * D * 4 / s / 1e9;
         double tflops = (double)rows * flops_row / s / 1e12;
         printf("%-28s %10lld %6d %9.3f %12.4g %8.2f %7.1f%% %8.2f %8.2f\n", c->name, (long long)rows, D, s, rows / s,
@@ -202,10 +207,14 @@ int main(int argc, char **argv)
     long long rows_arg = 0;
     int repeat = 3;
     for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
-        else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) rows_arg = atoll(argv[++i]);
-        else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
+        if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
+            device = argv[++i];
+        else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
+            rows_arg = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+            repeat = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+            json_path = argv[++i];
         else {
             fprintf(stderr, "usage: bench_embed [--device cpu|cuda] [--rows N] [--repeat R] [--json FILE]\n");
             return 2;
@@ -225,13 +234,17 @@ int main(int argc, char **argv)
         gc_model m;
         int hidden = HIDDEN;
         gc_model_init_draw(&m, D_IN, &hidden, 1, cases[c].classes, 1, 0);
-        gc_embed_config cfg = {.kind = cases[c].kind, .sketch_dim = cases[c].sketch, .hessian_damping = 1e-3,
-                               .seed = 1, .models = &m, .model_count = cases[c].draws};
+        gc_embed_config cfg = { .kind = cases[c].kind,
+                                .sketch_dim = cases[c].sketch,
+                                .hessian_damping = 1e-3,
+                                .seed = 1,
+                                .models = &m,
+                                .model_count = cases[c].draws };
         int D = gc_embedding_dim(&cfg, D_IN);
         max_D = D > max_D ? D : max_D;
         gc_model_destroy(&m);
     }
-    host_data h = {NULL, NULL, NULL, NULL, NULL, rows, cuda};
+    host_data h = { NULL, NULL, NULL, NULL, NULL, rows, cuda };
     double t0 = now_s();
     h.x = host_alloc((size_t)rows * D_IN * sizeof(float), cuda);
     h.e = host_alloc((size_t)rows * max_D * sizeof(float), cuda);
@@ -246,7 +259,7 @@ int main(int argc, char **argv)
     fill_rows(h.x, h.y, rows);
     printf("bench_embed: %s, %lld rows of d = %d, MLP %d -> %d -> C, %d runs (median); setup %.1f s\n", b->description,
            (long long)rows, D_IN, D_IN, HIDDEN, repeat, now_s() - t0);
-    json_out json = {json_path ? fopen(json_path, "w") : NULL, 0};
+    json_out json = { json_path ? fopen(json_path, "w") : NULL, 0 };
 #ifdef GC_HAVE_CUDA
     if (cuda) {
         size_t bytes = (size_t)1 << 30;
@@ -254,12 +267,14 @@ int main(int argc, char **argv)
         double h2d = copy_gbps(h.x, bytes, 1), d2h = copy_gbps(h.e, bytes, 0);
         printf("measured pinned copy ceiling: H2D %.1f GB/s, D2H %.1f GB/s (DESIGN reference: H2D %.0f GB/s)\n", h2d,
                d2h, PCIE_GBPS);
-        json_entry(&json, "{\"case\": \"pinned copy ceiling\", \"device\": \"%s\", \"bytes\": %zu, \"h2d_GBps\": %.2f, "
-                          "\"d2h_GBps\": %.2f}", b->description, bytes, h2d, d2h);
+        json_entry(&json,
+                   "{\"case\": \"pinned copy ceiling\", \"device\": \"%s\", \"bytes\": %zu, \"h2d_GBps\": %.2f, "
+                   "\"d2h_GBps\": %.2f}",
+                   b->description, bytes, h2d, d2h);
     }
 #endif
-    printf("%-28s %10s %6s %9s %12s %8s %8s %8s %8s\n", "case", "rows", "D", "seconds", "examples/s", "X GB/s",
-           "of 55", "E GB/s", "TFLOP/s");
+    printf("%-28s %10s %6s %9s %12s %8s %8s %8s %8s\n", "case", "rows", "D", "seconds", "examples/s", "X GB/s", "of 55",
+           "E GB/s", "TFLOP/s");
     for (size_t c = 0; c < sizeof cases / sizeof *cases && status == GC_OK; ++c) {
         int64_t n = cases[c].pageable && rows > 2000000 ? 2000000 : rows; /* the pageable copies cost memory */
         status = run_case(b, &cases[c], &h, n, repeat, &json);

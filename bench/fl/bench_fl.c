@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "io/synthetic.h"
 #include "kernels/backend.h"
 #include "kernels/fl_device.h"
-#include "src/error.h"
 
 static double objective(const double *gains, int64_t k)
 {
@@ -23,7 +23,7 @@ static double objective(const double *gains, int64_t k)
 
 static int run_case(gc_fl_device *dev, int D, int64_t m, int64_t k, double epsilon, int recompute)
 {
-    gc_synthetic syn = {m, D, 10, 7, 1.0, 8, 0.05};
+    gc_synthetic syn = { m, D, 10, 7, 1.0, 8, 0.05 };
     float *e = malloc((size_t)m * D * sizeof *e);
     int64_t *sel = malloc((size_t)k * sizeof *sel);
     double *gains = malloc((size_t)k * sizeof *gains);
@@ -38,7 +38,7 @@ static int run_case(gc_fl_device *dev, int D, int64_t m, int64_t k, double epsil
         for (int t = 0; t < D; ++t) sq += (e[i * D + t] - mu[t]) * (e[i * D + t] - mu[t]);
         radius = sq > radius ? sq : radius;
     }
-    gc_fl_problem p = {.m = m, .D = D, .e = e, .c = 2.0 * sqrt(radius), .stochastic_epsilon = epsilon, .seed = 11};
+    gc_fl_problem p = { .m = m, .D = D, .e = e, .c = 2.0 * sqrt(radius), .stochastic_epsilon = epsilon, .seed = 11 };
     gc_fl_device_force_recompute(dev, recompute);
     GC_TRY(gc_fl_device_greedy(dev, &p, k, sel, gains, NULL)); /* warm-up: pool, handles, module load */
     double t0 = MPI_Wtime();
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     }
     gc_fl_device *dev = NULL;
     status = gc_fl_device_create(0, &dev);
-    const char *defaults[] = {"20000:200", "40000:400"};
+    const char *defaults[] = { "20000:200", "40000:400" };
     int ncases = argc > 2 ? argc - 2 : 2;
     for (int c = 0; c < ncases && status == GC_OK; ++c) {
         long long m, k;

@@ -14,24 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/rng.h"
 #include "kernels/backend.h"
-#include "kernels/rng.h"
-#include "src/comm.h"
-#include "src/error.h"
-#include "src/log.h"
-#include "src/select_omp.h"
+#include "src/select/select_omp.h"
 #ifdef GC_HAVE_CUDA
 #include "kernels/cuda/omp_cuda.h"
 
 /* The OMP ops alone: this benchmark needs no embedding engine. */
-static const gc_backend_ops cuda_omp_ops = {.name = "cuda",
-                                            .omp_attach = gc_cuda_omp_attach,
-                                            .omp_set_weights = gc_cuda_omp_set_weights,
-                                            .omp_best = gc_cuda_omp_best,
-                                            .omp_detach = gc_cuda_omp_detach};
+static const gc_backend_ops cuda_omp_ops = { .name = "cuda",
+                                             .omp_attach = gc_cuda_omp_attach,
+                                             .omp_set_weights = gc_cuda_omp_set_weights,
+                                             .omp_best = gc_cuda_omp_best,
+                                             .omp_detach = gc_cuda_omp_detach };
 #endif
 
-#define TARGET_GBPS 2400.0
+#define TARGET_GBPS   2400.0
 #define TORCH_SECONDS 0.37 /* n = 4M, D = 128, k = 200 on one H100 (DESIGN §7) */
 
 static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch, double ridge)
@@ -41,18 +41,21 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     int64_t lo, hi;
     gc_comm_row_range(n, rank, size, &lo, &hi);
-    gc_local_rows rows = {MPI_COMM_WORLD, rank, size, n, lo, hi - lo, D, 1, NULL, NULL, NULL};
+    gc_local_rows rows = { MPI_COMM_WORLD, rank, size, n, lo, hi - lo, D, 1, NULL, NULL, NULL };
     rows.e = malloc((size_t)rows.n_local * D * sizeof *rows.e);
     rows.y = calloc((size_t)rows.n_local, sizeof *rows.y);
     rows.loss = calloc((size_t)rows.n_local, sizeof *rows.loss);
-    int status = rows.e && rows.y && rows.loss ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)n);
+    int status =
+        rows.e && rows.y && rows.loss ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)n);
     GC_TRY(gc_comm_agree(MPI_COMM_WORLD, status));
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < rows.n_local; ++i)
         for (int j = 0; j < D; ++j)
             rows.e[i * D + j] = (float)(0.1 + gc_rng_normal(42, 0, (uint64_t)(lo + i) * (uint64_t)D + (uint64_t)j));
     gc_omp_stats stats;
-    gc_omp_options opt = {.k = 2, .ridge = ridge, .batch = batch, .refit = GC_REFIT_AUTO, .backend = backend, .stats = &stats};
+    gc_omp_options opt = {
+        .k = 2, .ridge = ridge, .batch = batch, .refit = GC_REFIT_AUTO, .backend = backend, .stats = &stats
+    };
     gc_coreset cs;
     status = gc_select_omp(&rows, &opt, &cs); /* warm-up: device context, kernels, BLAS threads */
     gc_coreset_destroy(&cs);
@@ -63,19 +66,22 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
     double seconds = MPI_Wtime() - t0;
     if (status == GC_OK) {
         /* Max over ranks: the slowest rank sets the pace of every pass. */
-        double mine[5] = {seconds, stats.attach_s, stats.score_s, stats.merge_s, stats.refit_s}, slowest[5];
+        double mine[5] = { seconds, stats.attach_s, stats.score_s, stats.merge_s, stats.refit_s }, slowest[5];
         MPI_Reduce(mine, slowest, 5, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
         double passes_s = slowest[2] + slowest[3] + slowest[4];
         double pass_bytes = (double)rows.n_local * D * sizeof(float);
-        double gbps = pass_bytes * stats.passes / passes_s * 1e-9, score_gbps = pass_bytes * stats.passes / slowest[2] * 1e-9;
+        double gbps = pass_bytes * stats.passes / passes_s * 1e-9,
+               score_gbps = pass_bytes * stats.passes / slowest[2] * 1e-9;
         if (rank == 0)
-            printf("{\"device\": \"%s\", \"ranks\": %d, \"n\": %lld, \"D\": %d, \"k\": %lld, \"batch\": %d, \"ridge\": %g, \"passes\": %lld, "
-                   "\"seconds\": %.4f, \"attach_s\": %.4f, \"passes_s\": %.4f, \"score_s\": %.4f, \"merge_s\": %.4f, "
-                   "\"refit_s\": %.4f, \"ms_per_pass\": %.3f, \"GB_per_pass_per_rank\": %.3f, \"effective_GBps\": %.1f, "
-                   "\"scoring_GBps\": %.1f, \"of_target\": %.3f, \"relative_residual\": %.6g",
-                   backend ? backend->description : "cpu", size, (long long)n, D, (long long)cs.k, batch, ridge,
-                   (long long)stats.passes, slowest[0], slowest[1], passes_s, slowest[2], slowest[3], slowest[4],
-                   passes_s / stats.passes * 1e3, pass_bytes * 1e-9, gbps, score_gbps, gbps / TARGET_GBPS, cs.objective);
+            printf(
+                "{\"device\": \"%s\", \"ranks\": %d, \"n\": %lld, \"D\": %d, \"k\": %lld, \"batch\": %d, \"ridge\": "
+                "%g, \"passes\": %lld, "
+                "\"seconds\": %.4f, \"attach_s\": %.4f, \"passes_s\": %.4f, \"score_s\": %.4f, \"merge_s\": %.4f, "
+                "\"refit_s\": %.4f, \"ms_per_pass\": %.3f, \"GB_per_pass_per_rank\": %.3f, \"effective_GBps\": %.1f, "
+                "\"scoring_GBps\": %.1f, \"of_target\": %.3f, \"relative_residual\": %.6g",
+                backend ? backend->description : "cpu", size, (long long)n, D, (long long)cs.k, batch, ridge,
+                (long long)stats.passes, slowest[0], slowest[1], passes_s, slowest[2], slowest[3], slowest[4],
+                passes_s / stats.passes * 1e3, pass_bytes * 1e-9, gbps, score_gbps, gbps / TARGET_GBPS, cs.objective);
         if (rank == 0 && n == 4000000 && D == 128 && k == 200)
             printf(", \"torch_h100_passes_s\": %.2f, \"vs_torch\": %.2f", TORCH_SECONDS, TORCH_SECONDS / passes_s);
         if (rank == 0) printf("}\n");
@@ -96,9 +102,12 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     gc_log_init(rank, GC_LOG_QUIET);
     for (int a = 1; a < argc; ++a) {
-        if (strcmp(argv[a], "--device") == 0 && a + 1 < argc) cuda = strcmp(argv[++a], "cuda") == 0;
-        else if (strcmp(argv[a], "--batch") == 0 && a + 1 < argc) batch = atoi(argv[++a]);
-        else if (strcmp(argv[a], "--ridge") == 0 && a + 1 < argc) ridge = atof(argv[++a]);
+        if (strcmp(argv[a], "--device") == 0 && a + 1 < argc)
+            cuda = strcmp(argv[++a], "cuda") == 0;
+        else if (strcmp(argv[a], "--batch") == 0 && a + 1 < argc)
+            batch = atoi(argv[++a]);
+        else if (strcmp(argv[a], "--ridge") == 0 && a + 1 < argc)
+            ridge = atof(argv[++a]);
         else {
             first_case = a;
             break;
@@ -107,26 +116,29 @@ int main(int argc, char **argv)
     gc_backend *backend = NULL;
     int status = GC_OK;
 #ifdef GC_HAVE_CUDA
-    gc_backend device = {.device_id = -1};
+    gc_backend device = { .device_id = -1 };
 #endif
     if (cuda) {
 #ifdef GC_HAVE_CUDA
         int count = gc_backend_cuda_device_count();
         if (count < 1) status = gc_fail(GC_ERR_DEVICE, "--device cuda: no GPU");
-        device = (gc_backend){.ops = &cuda_omp_ops, .device_id = count > 0 ? rank % count : -1};
+        device = (gc_backend){ .ops = &cuda_omp_ops, .device_id = count > 0 ? rank % count : -1 };
         snprintf(device.description, sizeof device.description, "cuda:%d", device.device_id);
         backend = &device;
 #else
         status = gc_fail(GC_ERR_DEVICE, "--device cuda: built without CUDA");
 #endif
     }
-    const char *gpu_cases[] = {"4000000:128:200", "1000000:256:200"}, *cpu_cases[] = {"200000:128:200", "100000:256:200"};
+    const char *gpu_cases[] = { "4000000:128:200", "1000000:256:200" },
+               *cpu_cases[] = { "200000:128:200", "100000:256:200" };
     int ncases = first_case < argc ? argc - first_case : 2;
     for (int c = 0; c < ncases && status == GC_OK; ++c) {
         long long n, D, k;
         const char *spec = first_case < argc ? argv[first_case + c] : cuda ? gpu_cases[c] : cpu_cases[c];
-        if (sscanf(spec, "%lld:%lld:%lld", &n, &D, &k) != 3) status = gc_fail(GC_ERR_USAGE, "case '%s' is not n:D:k", spec);
-        else status = run_case(backend, n, (int)D, k, batch, ridge);
+        if (sscanf(spec, "%lld:%lld:%lld", &n, &D, &k) != 3)
+            status = gc_fail(GC_ERR_USAGE, "case '%s' is not n:D:k", spec);
+        else
+            status = run_case(backend, n, (int)D, k, batch, ridge);
     }
     if (status != GC_OK && rank == 0) fprintf(stderr, "bench_omp: %s\n", gc_error_message());
     MPI_Finalize();

@@ -8,7 +8,7 @@ double gc_cpu_bico_score(const double *z, int32_t y, int qp, int C, const double
     double s = 0.0;
     for (int c0 = 0; c0 < C; c0 += CLASS_CHUNK) {
         const int n = C - c0 < CLASS_CHUNK ? C - c0 : CLASS_CHUNK;
-        double u[CLASS_CHUNK] = {0.0}, w[CLASS_CHUNK] = {0.0};
+        double u[CLASS_CHUNK] = { 0.0 }, w[CLASS_CHUNK] = { 0.0 };
         if (n == CLASS_CHUNK) /* a constant trip count: the compiler vectorises across classes */
             for (int j = 0; j < qp; ++j) {
                 const double zj = z[j], *th = theta + (int64_t)j * C + c0, *vj = v + (int64_t)j * C + c0;

@@ -10,7 +10,6 @@ int gc_cpu_similarity(const float *a, int64_t m, const float *b, int64_t n, int 
 
 /* Index (into b, first of equals) and distance of the nearest row of b to each row of a:
  * exact differences in double, so ties are decided on the true distances. */
-void gc_cpu_nearest(const float *a, int64_t m, const float *b, int64_t n, int D, int64_t *nearest,
-                    double *distance);
+void gc_cpu_nearest(const float *a, int64_t m, const float *b, int64_t n, int D, int64_t *nearest, double *distance);
 
 #endif

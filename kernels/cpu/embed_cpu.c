@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/error.h"
-#include "../backend.h"
-#include "../embed_math.h"
+#include "core/error.h"
+#include "kernels/backend.h"
+#include "kernels/embed_math.h"
 #include "nystrom_cpu.h"
 
 enum { CPU_BATCH_ROWS = 2048 };
@@ -17,11 +17,11 @@ enum { CPU_BATCH_ROWS = 2048 };
 /* Scratch of one batch of n ≤ rows rows; h and z of the forward pass, a = p − onehot(y), and the
  * sketched factors u = R1 a, v = R2 [h; 1]. */
 typedef struct {
-    float *act[2]; /* [rows × widest hidden], ping-pong between layers */
-    float *z;      /* [rows × C] logits */
-    double *p;     /* [rows × C] softmax */
-    float *a;      /* [rows × C] */
-    float *u, *v;  /* [rows × D1], [rows × D2] */
+    float *act[2];  /* [rows × widest hidden], ping-pong between layers */
+    float *z;       /* [rows × C] logits */
+    double *p;      /* [rows × C] softmax */
+    float *a;       /* [rows × C] */
+    float *u, *v;   /* [rows × D1], [rows × D2] */
     float *r1, *r2; /* per draw: R1 [D1 × C], R2 [D2 × (H+1)] */
 } cpu_workspace;
 
@@ -29,13 +29,12 @@ typedef struct {
 static void linear(const gc_model *m, int l, int64_t rows, const float *in, float *out)
 {
     int fan_in = m->widths[l], fan_out = m->widths[l + 1];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, fan_out, fan_in, 1.0f, in,
-                fan_in, m->weight[l], fan_in, 0.0f, out, fan_out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, fan_out, fan_in, 1.0f, in, fan_in, m->weight[l],
+                fan_in, 0.0f, out, fan_out);
     gc_activation act = l == m->layers - 1 ? GC_ACT_IDENTITY : m->activation;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r)
-        for (int j = 0; j < fan_out; ++j)
-            out[r * fan_out + j] = gc_activate(act, out[r * fan_out + j] + m->bias[l][j]);
+        for (int j = 0; j < fan_out; ++j) out[r * fan_out + j] = gc_activate(act, out[r * fan_out + j] + m->bias[l][j]);
 }
 
 /* Forward pass of `rows` rows into ws->z; returns the penultimate activations h [rows × H]
@@ -55,8 +54,8 @@ static const float *forward(const gc_model *m, int64_t rows, const float *x, cpu
  * e = (p − onehot(y)) ⊘ (p ⊙ (1 − p) + δ), lastlayer/gmc keep a = p − onehot(y) for the outer
  * product. loss gets the mean of ℓ over the `draws` models (one, except for gmc). p [n × C] is
  * scratch, so each exp is evaluated once (they dominate for C = 1000). */
-static void softmax_rows(const gc_embed_config *cfg, int C, int64_t n, const float *z, const int32_t *y,
-                         int draw, int draws, float *e, int64_t lde, float *a, float *loss, double *p)
+static void softmax_rows(const gc_embed_config *cfg, int C, int64_t n, const float *z, const int32_t *y, int draw,
+                         int draws, float *e, int64_t lde, float *a, float *loss, double *p)
 {
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; ++r) {
@@ -70,7 +69,8 @@ static void softmax_rows(const gc_embed_config *cfg, int C, int64_t n, const flo
         loss[r] = (draw == 0 ? 0.0f : loss[r]) + (float)(ell / draws);
         for (int c = 0; c < C; ++c) {
             double pc = pr[c] / sum, g = pc - (c == y[r] ? 1.0 : 0.0);
-            if (cfg->kind == GC_EMBED_LOGITS) e[r * lde + c] = (float)g;
+            if (cfg->kind == GC_EMBED_LOGITS)
+                e[r * lde + c] = (float)g;
             else if (cfg->kind == GC_EMBED_ADACORE)
                 e[r * lde + c] = (float)(g / (pc * (1.0 - pc) + cfg->hessian_damping));
             else
@@ -81,8 +81,7 @@ static void softmax_rows(const gc_embed_config *cfg, int C, int64_t n, const flo
 
 /* e[r, i·wb + j] = a[r, i]·b̃[r, j] with b̃ = [b; 1] (wb = nb + 1) when append_one, else b
  * (wb = nb): the outer product a ⊗ b̃, row-major, i.e. component i·wb + j. */
-static void outer_rows(int64_t n, const float *a, int na, const float *b, int nb, int append_one, float *e,
-                       int64_t lde)
+static void outer_rows(int64_t n, const float *a, int na, const float *b, int nb, int append_one, float *e, int64_t lde)
 {
     int wb = nb + (append_one != 0);
 #pragma omp parallel for schedule(static)
@@ -122,8 +121,7 @@ static void workspace_free(cpu_workspace *ws)
 }
 
 /* Buffers for batches of `rows` rows and the sketch factors of every draw. */
-static int workspace_create(cpu_workspace *ws, const gc_embed_config *cfg, int64_t rows, int draws, int D1,
-                            int D2)
+static int workspace_create(cpu_workspace *ws, const gc_embed_config *cfg, int64_t rows, int draws, int D1, int D2)
 {
     const gc_model *m = &cfg->models[0];
     int C = gc_model_classes(m), H = gc_model_penultimate_width(m), widest = 1;
@@ -154,8 +152,8 @@ static int workspace_create(cpu_workspace *ws, const gc_embed_config *cfg, int64
     return GC_OK;
 }
 
-static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x,
-                     const int32_t *y, float *e, float *loss)
+static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x, const int32_t *y,
+                     float *e, float *loss)
 {
     GC_TRY(gc_embed_check(cfg, rows, d, y));
     const int D = gc_embedding_dim(cfg, d);
@@ -195,8 +193,8 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
             if (D1 == 0)
                 outer_rows(n, ws.a + off * C, C, h + off * H, H, 1, eb, D);
             else
-                sketch_rows(batch, off, n, C, H, D1, D2, ws.r1 + (int64_t)s * D1 * C, ws.r2 + (int64_t)s * D2 * (H + 1), h,
-                            &ws, eb, D);
+                sketch_rows(batch, off, n, C, H, D1, D2, ws.r1 + (int64_t)s * D1 * C, ws.r2 + (int64_t)s * D2 * (H + 1),
+                            h, &ws, eb, D);
         }
         lo += n;
     }
@@ -207,12 +205,12 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
 
 static void cpu_destroy(gc_backend *b) { free(b); }
 
-static const gc_backend_ops cpu_ops = {.name = "cpu",
-                                       .embed = cpu_embed,
-                                       .destroy = cpu_destroy,
-                                       .nystrom_attach = gc_cpu_nystrom_attach,
-                                       .nystrom_features = gc_cpu_nystrom_features_op,
-                                       .nystrom_detach = gc_cpu_nystrom_detach};
+static const gc_backend_ops cpu_ops = { .name = "cpu",
+                                        .embed = cpu_embed,
+                                        .destroy = cpu_destroy,
+                                        .nystrom_attach = gc_cpu_nystrom_attach,
+                                        .nystrom_features = gc_cpu_nystrom_features_op,
+                                        .nystrom_detach = gc_cpu_nystrom_detach };
 
 int gc_backend_cpu_create(gc_backend **out)
 {

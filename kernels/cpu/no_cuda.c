@@ -1,7 +1,7 @@
 /* Stand-ins for the CUDA backend in a build without the CUDA toolkit (-DGRADCORE_CUDA=OFF). */
-#include "../../src/error.h"
-#include "../backend.h"
-#include "../fl_device.h"
+#include "core/error.h"
+#include "kernels/backend.h"
+#include "kernels/fl_device.h"
 
 int gc_backend_cuda_device_count(void) { return 0; }
 

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../src/error.h"
+#include "core/error.h"
 
 void gc_cpu_nystrom_features(const gc_nystrom_map *map, int64_t rows, const float *x, double *work, double *z)
 {

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "../backend.h"
+#include "kernels/backend.h"
 
 /* z [rows × q'] = K(x, Q) P with K(x, Q)_ij = exp(−γ·max(0, ‖x_i‖² + ‖l_j‖² − 2 x_iᵀl_j)), all in
  * double (x converted from float): two dgemms, rows·q·(2d + 2q') flops; reads rows·d floats and

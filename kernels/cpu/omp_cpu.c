@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../src/error.h"
+#include "core/error.h"
 
 /* cblas takes int dimensions: longer shards go through in pieces of this many rows. */
 #define SGEMV_MAX_ROWS ((int64_t)1 << 26)
@@ -18,8 +18,8 @@ static double score_row(const float *e, int D, const double *r, double w, int si
     return w * (signed_scores ? dot : fabs(dot));
 }
 
-void gc_cpu_omp_scores(const float *e, int64_t rows, int D, const double *r, const double *w,
-                       int signed_scores, double *scores)
+void gc_cpu_omp_scores(const float *e, int64_t rows, int D, const double *r, const double *w, int signed_scores,
+                       double *scores)
 {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < rows; ++i)
@@ -37,8 +37,8 @@ static double float_score(float dot, double w, int signed_scores)
     return w * (signed_scores ? (double)dot : fabs((double)dot));
 }
 
-int gc_cpu_omp_best(const float *e, int64_t rows, int D, const double *r, const double *w,
-                    int signed_scores, int count, float *work, gc_omp_pair *best)
+int gc_cpu_omp_best(const float *e, int64_t rows, int D, const double *r, const double *w, int signed_scores, int count,
+                    float *work, gc_omp_pair *best)
 {
     for (int t = 0; t < count; ++t) best[t] = GC_OMP_NONE;
     float *rf = malloc((size_t)D * sizeof *rf);
@@ -84,7 +84,7 @@ int gc_cpu_omp_best(const float *e, int64_t rows, int D, const double *r, const 
     int64_t m = 0;
     for (int64_t i = 0; i < rows; ++i)
         if (w[i] > 0.0 && float_score(work[i], w[i], signed_scores) >= threshold)
-            pairs[m++] = (gc_omp_pair){score_row(e + i * D, D, r, w[i], signed_scores), i};
+            pairs[m++] = (gc_omp_pair){ score_row(e + i * D, D, r, w[i], signed_scores), i };
     qsort(pairs, (size_t)m, sizeof *pairs, by_pair_order);
     for (int t = 0; t < count && t < m; ++t) best[t] = pairs[t];
     free(pairs);

@@ -6,19 +6,19 @@
 
 #include <stdint.h>
 
-#include "../backend.h"
+#include "kernels/backend.h"
 
 /* scores[i] = w_i·⟨e_i, r⟩ (signed) or w_i·|⟨e_i, r⟩|, −∞ where w_i = 0, each dot accumulated in
  * double in column order, so a row's score is the same bits however rows are split over ranks.
  * Reads rows·D floats; 2·rows·D flops. */
-void gc_cpu_omp_scores(const float *e, int64_t rows, int D, const double *r, const double *w,
-                       int signed_scores, double *scores);
+void gc_cpu_omp_scores(const float *e, int64_t rows, int D, const double *r, const double *w, int signed_scores,
+                       double *scores);
 
 /* best[0..count) = the `count` best rows by gc_cpu_omp_scores, best first (ties to the lower row),
  * GC_OMP_NONE past the eligible rows. One cblas_sgemv pass finds, within its proven rounding bound,
  * the few rows that can be among the best; only those are scored again in double. work: rows floats.
  * Reads rows·D floats once. */
-int gc_cpu_omp_best(const float *e, int64_t rows, int D, const double *r, const double *w,
-                    int signed_scores, int count, float *work, gc_omp_pair *best);
+int gc_cpu_omp_best(const float *e, int64_t rows, int D, const double *r, const double *w, int signed_scores, int count,
+                    float *work, gc_omp_pair *best);
 
 #endif

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../src/error.h"
+#include "core/error.h"
 #include "cpu_kernels.h"
 
 static double *to_double(const float *x, int64_t rows, int D, double *norms)
@@ -27,11 +27,9 @@ int gc_cpu_similarity(const float *a, int64_t m, const float *b, int64_t n, int 
     double *da = na ? to_double(a, m, D, na) : NULL, *db = nb ? to_double(b, n, D, nb) : NULL;
     int status = GC_OK;
     if (da == NULL || db == NULL) {
-        status = gc_fail(GC_ERR_MEMORY, "out of memory for a %lld x %lld similarity block", (long long)m,
-                         (long long)n);
+        status = gc_fail(GC_ERR_MEMORY, "out of memory for a %lld x %lld similarity block", (long long)m, (long long)n);
     } else {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, D, -2.0, da, D, db, D,
-                    0.0, out, (int)n);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, D, -2.0, da, D, db, D, 0.0, out, (int)n);
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < n; ++j) {
@@ -46,8 +44,7 @@ int gc_cpu_similarity(const float *a, int64_t m, const float *b, int64_t n, int 
     return status;
 }
 
-void gc_cpu_nearest(const float *a, int64_t m, const float *b, int64_t n, int D, int64_t *nearest,
-                    double *distance)
+void gc_cpu_nearest(const float *a, int64_t m, const float *b, int64_t n, int D, int64_t *nearest, double *distance)
 {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < m; ++i) {

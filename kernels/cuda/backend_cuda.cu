@@ -9,8 +9,8 @@
  * already pinned (cudaHostAlloc/cudaHostRegister) is copied directly; pageable x and e are staged
  * through the slot's pinned arena with all host threads while the other slots keep the GPU busy;
  * without x, each batch is read from the dataset (gc_embed_config.read_x) into that arena. */
-#include <mpi.h> /* before the extern "C" blocks: it brings C++ bindings of its own */
 #include <math.h>
+#include <mpi.h> /* before the extern "C" blocks: it brings C++ bindings of its own */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +19,7 @@
 #include "cuda_check.h"
 #include "embed_cuda.h"
 extern "C" {
-#include "../../src/log.h"
+#include "core/log.h"
 }
 #include "omp_cuda.h"
 
@@ -33,14 +33,14 @@ static const size_t ALIGN_BYTES = 256;
 typedef struct {
     cudaStream_t stream;
     cublasHandle_t blas;
-    cudaEvent_t done;                     /* after the slot's last D2H copy */
-    void *device_arena, *host_arena;      /* grow-only; host_arena is pinned */
+    cudaEvent_t done;                /* after the slot's last D2H copy */
+    void *device_arena, *host_arena; /* grow-only; host_arena is pinned */
     size_t device_bytes, host_bytes;
     float *x, *act[2], *z, *a, *u, *v, *e, *loss; /* device, carved from device_arena */
     int32_t *y;
-    float *x_host, *e_host, *loss_host;   /* pinned staging, carved from host_arena */
+    float *x_host, *e_host, *loss_host; /* pinned staging, carved from host_arena */
     int32_t *y_host;
-    int busy;                             /* a batch was issued and its results not yet collected */
+    int busy; /* a batch was issued and its results not yet collected */
     int64_t lo, n;
 } cuda_slot;
 
@@ -76,10 +76,10 @@ typedef struct {
     int d, C, H, widest, D, D1, D2, block, draws;
     int64_t batch;
     int x_pinned, e_pinned;
-    float *resident;            /* [rows × D] device copy of e, or NULL */
-    void *model_arena;          /* device copies of every draw's W, b and sketch factors */
+    float *resident;              /* [rows × D] device copy of e, or NULL */
+    void *model_arena;            /* device copies of every draw's W, b and sketch factors */
     const float **weight, **bias; /* [draws × layers] device pointers into model_arena */
-    const float **r1, **r2;     /* [draws] */
+    const float **r1, **r2;       /* [draws] */
 } cuda_plan;
 
 static int is_pinned(const void *p)
@@ -171,8 +171,8 @@ static int choose_batch(const gc_backend *b, cuda_plan *pl, int64_t rows)
     while (batch > 1 && (size_t)batch * per_row * SLOTS > free_bytes / 2) batch /= 2;
     if (batch < wanted && rows > 0)
         gc_warn("GPU %d: %zu MiB free: embedding batches of %lld rows instead of %lld (the last bits of the "
-                "embeddings may then depend on the rank count)", b->device_id, free_bytes >> 20, (long long)batch,
-                (long long)wanted);
+                "embeddings may then depend on the rank count)",
+                b->device_id, free_bytes >> 20, (long long)batch, (long long)wanted);
     if ((size_t)batch * per_row * SLOTS > free_bytes)
         return gc_fail(GC_ERR_MEMORY, "GPU %d: %zu MiB free, too little for one embedding row of %zu bytes per slot",
                        b->device_id, free_bytes >> 20, per_row);
@@ -267,15 +267,15 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
         for (int l = 0; l < L; ++l) {
             float *out = l == L - 1 ? s->z : s->act[l % 2];
             gc_activation act = l == L - 1 ? GC_ACT_IDENTITY : m->activation;
-            GC_TRY(
-                gemm_rows(s->blas, rows, m->widths[l], m->widths[l + 1], pl->weight[draw * L + l], m->widths[l], in, out));
+            GC_TRY(gemm_rows(s->blas, rows, m->widths[l], m->widths[l + 1], pl->weight[draw * L + l], m->widths[l], in,
+                             out));
             GC_TRY(gc_cuda_bias_activation(s->stream, out, pl->bias[draw * L + l], 1, rows, m->widths[l + 1], act));
             if (l < L - 1) in = out;
         }
         const float *h = in; /* penultimate activations (x itself for a single layer) */
         float *eb = s->e + (int64_t)draw * pl->block;
-        GC_TRY(gc_cuda_softmax_embed(s->stream, s->z, s->y, rows, pl->C, cfg->kind, cfg->hessian_damping, draw, pl->draws,
-                                     eb, pl->D, s->a, s->loss));
+        GC_TRY(gc_cuda_softmax_embed(s->stream, s->z, s->y, rows, pl->C, cfg->kind, cfg->hessian_damping, draw,
+                                     pl->draws, eb, pl->D, s->a, s->loss));
         if (cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC) continue;
         if (pl->D1 == 0) {
             GC_TRY(gc_cuda_outer(s->stream, rows, s->a, pl->C, h, pl->H, 1, eb, pl->D));
@@ -284,7 +284,8 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
         /* u = a R1ᵀ, v = h R2[:, :H]ᵀ + R2[:, H], e = u ⊗ v (backend.h). */
         GC_TRY(gemm_rows(s->blas, rows, pl->C, pl->D1, pl->r1[draw], pl->C, s->a, s->u));
         GC_TRY(gemm_rows(s->blas, rows, pl->H, pl->D2, pl->r2[draw], pl->H + 1, h, s->v));
-        GC_TRY(gc_cuda_bias_activation(s->stream, s->v, pl->r2[draw] + pl->H, pl->H + 1, rows, pl->D2, GC_ACT_IDENTITY));
+        GC_TRY(
+            gc_cuda_bias_activation(s->stream, s->v, pl->r2[draw] + pl->H, pl->H + 1, rows, pl->D2, GC_ACT_IDENTITY));
         GC_TRY(gc_cuda_outer(s->stream, rows, s->u, pl->D1, s->v, pl->D2, 0, eb, pl->D));
     }
     float *e_dst = pl->e_pinned ? e + lo * pl->D : s->e_host;
@@ -347,13 +348,13 @@ static int run_batches(cuda_state *st, cuda_plan *pl, int64_t rows, const float 
     return GC_OK;
 }
 
-static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x,
-                      const int32_t *y, float *e, float *loss)
+static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x, const int32_t *y,
+                      float *e, float *loss)
 {
     GC_TRY(gc_embed_check(cfg, rows, d, y));
     cuda_state *st = (cuda_state *)b->impl;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    drop_resident(st); /* it mirrors the previous call's output, which the caller may now reuse */
+    drop_resident(st);                    /* it mirrors the previous call's output, which the caller may now reuse */
     if (cfg->kind == GC_EMBED_FEATURES) { /* nothing to compute: the CPU copy is the fastest path */
         memset(loss, 0, (size_t)rows * sizeof *loss);
         return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, e) : GC_OK;

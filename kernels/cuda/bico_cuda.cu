@@ -14,8 +14,8 @@
 #include <mpi.h> /* before the extern "C" block: it brings C++ bindings of its own */
 
 #include "bico_cuda.h"
+#include "core/exact_split.h"
 #include "cuda_check.h"
-#include "../exact_split.h"
 
 struct gc_bico_summary_device {
     cudaStream_t stream;
@@ -36,7 +36,8 @@ struct gc_bico_device {
     int32_t *y;
 };
 
-namespace {
+namespace
+{
 
 constexpr int kThreads = 256;
 constexpr int kClassChunk = 8;
@@ -253,17 +254,17 @@ extern "C" int gc_cuda_bico_summary_add(gc_backend *b, gc_bico_summary_device *d
         GC_CHECK_CUDA(cudaMemcpyAsync(dev->v, v, (size_t)rows * sizeof(double), cudaMemcpyHostToDevice, dev->stream));
     const double *dv = v != NULL ? dev->v : nullptr;
     weigh_rows<<<grid_for(rows * (qp > C ? qp : C)), kThreads, 0, dev->stream>>>(dev->z, dev->y, dv, rows, qp, C,
-                                                                                  dev->zs, dev->w);
+                                                                                 dev->zs, dev->w);
     GC_CHECK_LAUNCH();
     class_weights<<<(C + kThreads - 1) / kThreads, kThreads, 0, dev->stream>>>(dev->y, dv, rows, C,
-                                                                             dev->tail + (size_t)qp * C);
+                                                                               dev->tail + (size_t)qp * C);
     GC_CHECK_LAUNCH();
     const double one = 1.0, zero = 0.0;
     GC_CHECK_CUBLAS(cublasDsyrk(dev->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, qp, (int)rows, &one,
                                 v != NULL ? dev->zs : dev->z, qp, &zero, dev->gram, qp));
     /* tail[j·C + c] = Σ_r w[r·C + c] z[r·q' + j]: column-major (C × rows)·(rows × q'). */
-    GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, qp, (int)rows, &one, dev->w, C, dev->z, qp, &zero,
-                                dev->tail, C));
+    GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, qp, (int)rows, &one, dev->w, C, dev->z, qp,
+                                &zero, dev->tail, C));
     const long long tail_n = (long long)qp * C + C;
     accumulate_summary<<<grid_for((long long)qp * qp + tail_n), kThreads, 0, dev->stream>>>(
         dev->gram, dev->tail, qp, tail_n, dev->n, dev->scale, dev->acc);
@@ -292,7 +293,7 @@ extern "C" void gc_cuda_bico_summary_detach(gc_backend *b, gc_bico_summary_devic
     if (dev == NULL) return;
     (void)cudaSetDevice(b->device_id);
     gc_cuda_stream_end(dev->stream, dev->blas);
-    double *buffers[] = {dev->z, dev->zs, dev->w, dev->v, dev->gram, dev->tail};
+    double *buffers[] = { dev->z, dev->zs, dev->w, dev->v, dev->gram, dev->tail };
     for (double *p : buffers) (void)cudaFree(p);
     (void)cudaFree(dev->y);
     (void)cudaFree(dev->acc);

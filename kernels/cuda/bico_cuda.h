@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#include "../backend.h"
+#include "kernels/backend.h"
 
 /* Uploads landmarks [q × d], their squared norms and the projection [q × q'] (doubles). */
 int gc_cuda_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_device **out);

@@ -7,26 +7,26 @@
 #include <cuda_runtime.h>
 
 extern "C" {
-#include "../../src/error.h"
+#include "core/error.h"
 }
 
-#define GC_CHECK_CUDA(call)                                                                       \
-    do {                                                                                          \
-        cudaError_t gc_cuda_rc_ = (call);                                                         \
-        if (gc_cuda_rc_ != cudaSuccess)                                                           \
-            return gc_fail(GC_ERR_LIB, "CUDA error at %s:%d: %s (%s)", __FILE__, __LINE__,        \
-                           cudaGetErrorString(gc_cuda_rc_), #call);                               \
+#define GC_CHECK_CUDA(call)                                                                                            \
+    do {                                                                                                               \
+        cudaError_t gc_cuda_rc_ = (call);                                                                              \
+        if (gc_cuda_rc_ != cudaSuccess)                                                                                \
+            return gc_fail(GC_ERR_LIB, "CUDA error at %s:%d: %s (%s)", __FILE__, __LINE__,                             \
+                           cudaGetErrorString(gc_cuda_rc_), #call);                                                    \
     } while (0)
 
 /* Right after a kernel launch: a bad launch shape or an earlier asynchronous fault. */
 #define GC_CHECK_LAUNCH() GC_CHECK_CUDA(cudaGetLastError())
 
-#define GC_CHECK_CUBLAS(call)                                                                     \
-    do {                                                                                          \
-        cublasStatus_t gc_cublas_rc_ = (call);                                                    \
-        if (gc_cublas_rc_ != CUBLAS_STATUS_SUCCESS)                                               \
-            return gc_fail(GC_ERR_LIB, "cuBLAS error at %s:%d: %s (%s)", __FILE__, __LINE__,      \
-                           cublasGetStatusString(gc_cublas_rc_), #call);                          \
+#define GC_CHECK_CUBLAS(call)                                                                                          \
+    do {                                                                                                               \
+        cublasStatus_t gc_cublas_rc_ = (call);                                                                         \
+        if (gc_cublas_rc_ != CUBLAS_STATUS_SUCCESS)                                                                    \
+            return gc_fail(GC_ERR_LIB, "cuBLAS error at %s:%d: %s (%s)", __FILE__, __LINE__,                           \
+                           cublasGetStatusString(gc_cublas_rc_), #call);                                               \
     } while (0)
 
 /* The end of a device state: waits for the stream's work, then destroys the cuBLAS handle bound to

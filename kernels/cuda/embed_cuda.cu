@@ -5,7 +5,7 @@
 
 #include "cuda_check.h"
 #include "embed_cuda.h"
-#include "../embed_math.h" /* after the C headers, so io/model.h is declared with C linkage */
+#include "kernels/embed_math.h" /* after the C headers, so io/model.h is declared with C linkage */
 
 /* Elementwise kernels: 256 threads per block, grid-stride; 4096 blocks (about a million threads)
  * fill every multiprocessor of a Hopper part several times over. */
@@ -21,8 +21,8 @@ static unsigned grid_for(int64_t total)
 /* h ← act(h + b) after a Linear layer's GEMM: out[r, j] = act(out[r, j] + bias[j·stride]).
  * Launch: grid_for(rows·width) × 256, grid-stride over the rows·width elements.
  * Moves 8 bytes per element (read and write out; bias stays in L1/L2), one add + act. */
-__global__ void bias_activation_kernel(float *out, const float *bias, int64_t bias_stride, int64_t total,
-                                       int width, gc_activation act)
+__global__ void bias_activation_kernel(float *out, const float *bias, int64_t bias_stride, int64_t total, int width,
+                                       gc_activation act)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x)
         out[i] = gc_activate(act, out[i] + bias[(i % width) * bias_stride]);
@@ -36,8 +36,7 @@ __global__ void bias_activation_kernel(float *out, const float *bias, int64_t bi
  * two double exps per logit. The row index is warp-uniform, so whole warps exit together and the
  * full-mask shuffles are safe. */
 __global__ void softmax_embed_kernel(const float *z, const int32_t *y, int64_t rows, int C, gc_embedding_kind kind,
-                                     double damping, int draw, int draws, float *e, int64_t lde, float *a,
-                                     float *loss)
+                                     double damping, int draw, int draws, float *e, int64_t lde, float *a, float *loss)
 {
     const int lane = threadIdx.x & 31;
     const int64_t r = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5;
@@ -56,9 +55,12 @@ __global__ void softmax_embed_kernel(const float *z, const int32_t *y, int64_t r
     }
     for (int c = lane; c < C; c += 32) {
         double p = exp((double)zr[c] - zmax) / sum, g = p - (c == yr ? 1.0 : 0.0);
-        if (kind == GC_EMBED_LOGITS) e[r * lde + c] = (float)g;
-        else if (kind == GC_EMBED_ADACORE) e[r * lde + c] = (float)(g / (p * (1.0 - p) + damping));
-        else a[r * C + c] = (float)g;
+        if (kind == GC_EMBED_LOGITS)
+            e[r * lde + c] = (float)g;
+        else if (kind == GC_EMBED_ADACORE)
+            e[r * lde + c] = (float)(g / (p * (1.0 - p) + damping));
+        else
+            a[r * C + c] = (float)g;
     }
 }
 
@@ -98,8 +100,8 @@ int gc_cuda_bias_activation(cudaStream_t stream, float *out, const float *bias, 
 }
 
 int gc_cuda_softmax_embed(cudaStream_t stream, const float *z, const int32_t *y, int64_t rows, int C,
-                          gc_embedding_kind kind, double damping, int draw, int draws, float *e, int64_t lde,
-                          float *a, float *loss)
+                          gc_embedding_kind kind, double damping, int draw, int draws, float *e, int64_t lde, float *a,
+                          float *loss)
 {
     unsigned blocks = (unsigned)((rows + ROWS_PER_SOFTMAX_BLOCK - 1) / ROWS_PER_SOFTMAX_BLOCK);
     softmax_embed_kernel<<<blocks, THREADS, 0, stream>>>(z, y, rows, C, kind, damping, draw, draws, e, lde, a, loss);

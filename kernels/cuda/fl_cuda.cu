@@ -24,9 +24,10 @@
 #include <string.h>
 
 #include "cuda_check.h"
-#include "../fl_device.h"
+#include "kernels/fl_device.h"
 
-namespace {
+namespace
+{
 
 constexpr int kThreads = 256;
 constexpr int kDecrementRowsPerSlice = 64; /* changed rows handled by one grid row of the decrement */
@@ -38,7 +39,7 @@ struct buffer {
     size_t bytes = 0;
 };
 
-}  // namespace
+} // namespace
 
 struct gc_fl_device {
     int device_id;
@@ -49,7 +50,8 @@ struct gc_fl_device {
     double last_bytes; /* similarity bytes the last call wrote and read (its roofline numerator) */
 };
 
-namespace {
+namespace
+{
 
 int reserve(gc_fl_device *dev, buffer &b, size_t bytes)
 {
@@ -158,7 +160,8 @@ __global__ void argmax_gain(const double *g, const unsigned char *taken, int m, 
         if (threadIdx.x < half) {
             double ov = sv[threadIdx.x + half];
             int oi = si[threadIdx.x + half];
-            if (ov > sv[threadIdx.x] || (ov == sv[threadIdx.x] && oi < si[threadIdx.x])) sv[threadIdx.x] = ov, si[threadIdx.x] = oi;
+            if (ov > sv[threadIdx.x] || (ov == sv[threadIdx.x] && oi < si[threadIdx.x]))
+                sv[threadIdx.x] = ov, si[threadIdx.x] = oi;
         }
         __syncthreads();
     }
@@ -223,15 +226,16 @@ struct block_state {
     int m, D;
     double c;
     bool materialized;
-    int tile_rows;          /* recompute: rows per GEMM tile */
+    int tile_rows; /* recompute: rows per GEMM tile */
     buffer e32, e, n, S, tile, eg, ng, w, cur, g, taken, list, flags, index, old_cover, new_cover, partial, scratch,
         best_index, best_gain, count, rows, out, nearest_value, nearest_index;
 
     ~block_state()
     {
-        buffer *all[] = {&e32, &e, &n, &S, &tile, &eg, &ng, &w, &cur, &g, &taken, &list, &flags, &index, &old_cover,
-                         &new_cover, &partial, &scratch, &best_index, &best_gain, &count, &rows, &out,
-                         &nearest_value, &nearest_index};
+        buffer *all[] = { &e32,          &e,       &n,          &S,         &tile,  &eg,    &ng,        &w,
+                          &cur,          &g,       &taken,      &list,      &flags, &index, &old_cover, &new_cover,
+                          &partial,      &scratch, &best_index, &best_gain, &count, &rows,  &out,       &nearest_value,
+                          &nearest_index };
         for (buffer *b : all)
             if (b->ptr) cudaFreeAsync(b->ptr, dev->stream);
     }
@@ -243,16 +247,18 @@ struct block_state {
         GC_TRY(reserve(dev, ng, (size_t)count * sizeof(double)));
         const double *a = (const double *)e.ptr, *b = (const double *)e.ptr, *nb = (const double *)n.ptr;
         if (rows_dev != nullptr) {
-            gather_rows<<<count, 128, 0, dev->stream>>>((const double *)e.ptr, (const double *)n.ptr, rows_dev, count, D,
-                                                        (double *)eg.ptr, (double *)ng.ptr);
+            gather_rows<<<count, 128, 0, dev->stream>>>((const double *)e.ptr, (const double *)n.ptr, rows_dev, count,
+                                                        D, (double *)eg.ptr, (double *)ng.ptr);
             GC_CHECK_LAUNCH();
             b = (const double *)eg.ptr;
             nb = (const double *)ng.ptr;
         }
         const double alpha = -2.0, beta = 0.0;
         /* Column-major view: into^T [m × count] = E_cm^T [m × D] · B_cm [D × count]. */
-        GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, count, D, &alpha, a, D, b, D, &beta, into, m));
-        finish_similarity<<<dim3(blocks(m), count), kThreads, 0, dev->stream>>>(into, nb, (const double *)n.ptr, count, m, c);
+        GC_CHECK_CUBLAS(
+            cublasDgemm(dev->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, count, D, &alpha, a, D, b, D, &beta, into, m));
+        finish_similarity<<<dim3(blocks(m), count), kThreads, 0, dev->stream>>>(into, nb, (const double *)n.ptr, count,
+                                                                                m, c);
         GC_CHECK_LAUNCH();
         return GC_OK;
     }
@@ -278,7 +284,7 @@ struct block_state {
     }
 };
 
-}  // namespace
+} // namespace
 
 extern "C" int gc_fl_device_create(int device_id, gc_fl_device **out)
 {
@@ -288,7 +294,8 @@ extern "C" int gc_fl_device_create(int device_id, gc_fl_device **out)
     GC_CHECK_ALLOC(dev);
     dev->device_id = device_id;
     if (cudaStreamCreateWithFlags(&dev->stream, cudaStreamNonBlocking) != cudaSuccess ||
-        cublasCreate(&dev->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(dev->blas, dev->stream) != CUBLAS_STATUS_SUCCESS) {
+        cublasCreate(&dev->blas) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetStream(dev->blas, dev->stream) != CUBLAS_STATUS_SUCCESS) {
         free(dev);
         return gc_fail(GC_ERR_DEVICE, "cannot set up GPU %d for facility location", device_id);
     }
@@ -311,9 +318,11 @@ extern "C" int gc_fl_device_last_materialized(const gc_fl_device *dev) { return 
 
 extern "C" double gc_fl_device_last_bytes(const gc_fl_device *dev) { return dev->last_bytes; }
 
-namespace {
+namespace
+{
 
-int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains, int64_t *count)
+int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                 int64_t *count)
 {
     const double total_weight = gc_fl_total_weight(p);
     double objective = 0.0;
@@ -328,8 +337,9 @@ int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t
     }));
     dev->last_bytes += 8.0 * m * (double)m;
     size_t scan_bytes = 0;
-    GC_CHECK_CUDA(cub::DeviceSelect::Flagged(nullptr, scan_bytes, (const int *)st.index.ptr, (const unsigned char *)st.flags.ptr,
-                                             (int *)st.list.ptr, (int *)st.count.ptr, m, dev->stream));
+    GC_CHECK_CUDA(cub::DeviceSelect::Flagged(nullptr, scan_bytes, (const int *)st.index.ptr,
+                                             (const unsigned char *)st.flags.ptr, (int *)st.list.ptr,
+                                             (int *)st.count.ptr, m, dev->stream));
     GC_TRY(reserve(dev, st.scratch, scan_bytes));
     for (int64_t step = 0; step < kappa; ++step) {
         argmax_gain<<<1, 1024, 0, dev->stream>>>(g, (const unsigned char *)st.taken.ptr, m, (int *)st.best_index.ptr,
@@ -337,7 +347,8 @@ int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t
         GC_CHECK_LAUNCH();
         int j;
         GC_CHECK_CUDA(cudaMemcpyAsync(&j, st.best_index.ptr, sizeof j, cudaMemcpyDeviceToHost, dev->stream));
-        GC_CHECK_CUDA(cudaMemcpyAsync(&gains[step], st.best_gain.ptr, sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
+        GC_CHECK_CUDA(
+            cudaMemcpyAsync(&gains[step], st.best_gain.ptr, sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
         GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
         selected[step] = j;
         *count = step + 1;
@@ -354,8 +365,8 @@ int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t
         raised_rows<<<blocks(m), kThreads, 0, dev->stream>>>(row, cur, m, (unsigned char *)st.flags.ptr);
         GC_CHECK_LAUNCH();
         GC_CHECK_CUDA(cub::DeviceSelect::Flagged(st.scratch.ptr, scan_bytes, (const int *)st.index.ptr,
-                                                 (const unsigned char *)st.flags.ptr, (int *)st.list.ptr, (int *)st.count.ptr, m,
-                                                 dev->stream));
+                                                 (const unsigned char *)st.flags.ptr, (int *)st.list.ptr,
+                                                 (int *)st.count.ptr, m, dev->stream));
         int changed;
         GC_CHECK_CUDA(cudaMemcpyAsync(&changed, st.count.ptr, sizeof changed, cudaMemcpyDeviceToHost, dev->stream));
         GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
@@ -401,15 +412,19 @@ int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, in
         gc_stochastic_draw(rest, size, s, step, m, p->seed);
         for (int64_t t = 0; t < s; ++t) picked[t] = (int)rest[t];
         auto run = [&]() -> int {
-            GC_CHECK_CUDA(cudaMemcpyAsync(st.list.ptr, picked, (size_t)s * sizeof(int), cudaMemcpyHostToDevice, dev->stream));
-            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)s, [&](const double *base, const int *row_of, int count, int first) -> int {
-                row_gains<<<count, kThreads, 0, dev->stream>>>(base, row_of, count, m, (const double *)st.w.ptr,
-                                                               (const double *)st.cur.ptr, (double *)st.g.ptr + first);
-                GC_CHECK_LAUNCH();
-                return GC_OK;
-            }));
+            GC_CHECK_CUDA(
+                cudaMemcpyAsync(st.list.ptr, picked, (size_t)s * sizeof(int), cudaMemcpyHostToDevice, dev->stream));
+            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)s,
+                               [&](const double *base, const int *row_of, int count, int first) -> int {
+                                   row_gains<<<count, kThreads, 0, dev->stream>>>(
+                                       base, row_of, count, m, (const double *)st.w.ptr, (const double *)st.cur.ptr,
+                                       (double *)st.g.ptr + first);
+                                   GC_CHECK_LAUNCH();
+                                   return GC_OK;
+                               }));
             dev->last_bytes += 8.0 * (double)s * m;
-            GC_CHECK_CUDA(cudaMemcpyAsync(g, st.g.ptr, (size_t)s * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
+            GC_CHECK_CUDA(
+                cudaMemcpyAsync(g, st.g.ptr, (size_t)s * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
             GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
             int64_t best = 0;
             for (int64_t t = 1; t < s; ++t)
@@ -461,14 +476,18 @@ int assign_coverage(block_state &st, const gc_fl_problem *p, int64_t kappa, cons
             GC_TRY(reserve(dev, st.nearest_value, (size_t)m * sizeof(double)));
             GC_TRY(reserve(dev, st.nearest_index, (size_t)m * sizeof(int)));
             GC_TRY(reserve(dev, st.list, (size_t)(kappa > m ? kappa : m) * sizeof(int)));
-            GC_CHECK_CUDA(cudaMemcpyAsync(st.list.ptr, order32, (size_t)kappa * sizeof(int), cudaMemcpyHostToDevice, dev->stream));
-            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)kappa, [&](const double *base, const int *row_of, int count, int first) -> int {
-                nearest_selected<<<blocks(m), kThreads, 0, dev->stream>>>(base, row_of, count, first, m,
-                                                                          (double *)st.nearest_value.ptr, (int *)st.nearest_index.ptr);
-                GC_CHECK_LAUNCH();
-                return GC_OK;
-            }));
-            GC_CHECK_CUDA(cudaMemcpyAsync(assign, st.nearest_index.ptr, (size_t)m * sizeof(int), cudaMemcpyDeviceToHost, dev->stream));
+            GC_CHECK_CUDA(cudaMemcpyAsync(st.list.ptr, order32, (size_t)kappa * sizeof(int), cudaMemcpyHostToDevice,
+                                          dev->stream));
+            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)kappa,
+                               [&](const double *base, const int *row_of, int count, int first) -> int {
+                                   nearest_selected<<<blocks(m), kThreads, 0, dev->stream>>>(
+                                       base, row_of, count, first, m, (double *)st.nearest_value.ptr,
+                                       (int *)st.nearest_index.ptr);
+                                   GC_CHECK_LAUNCH();
+                                   return GC_OK;
+                               }));
+            GC_CHECK_CUDA(cudaMemcpyAsync(assign, st.nearest_index.ptr, (size_t)m * sizeof(int), cudaMemcpyDeviceToHost,
+                                          dev->stream));
             GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
             return GC_OK;
         };
@@ -506,7 +525,8 @@ int prepare(block_state &st, const gc_fl_problem *p)
     GC_TRY(reserve(dev, st.count, sizeof(int)));
     GC_TRY(reserve(dev, st.rows, sizeof(int)));
     GC_TRY(reserve(dev, st.out, (size_t)m * sizeof(double)));
-    GC_CHECK_CUDA(cudaMemcpyAsync(st.e32.ptr, p->e, (size_t)m * D * sizeof(float), cudaMemcpyHostToDevice, dev->stream));
+    GC_CHECK_CUDA(
+        cudaMemcpyAsync(st.e32.ptr, p->e, (size_t)m * D * sizeof(float), cudaMemcpyHostToDevice, dev->stream));
     if (p->w)
         GC_CHECK_CUDA(cudaMemcpyAsync(st.w.ptr, p->w, (size_t)m * sizeof(double), cudaMemcpyHostToDevice, dev->stream));
     else
@@ -514,7 +534,7 @@ int prepare(block_state &st, const gc_fl_problem *p)
     fill_double<<<blocks(m), kThreads, 0, dev->stream>>>((double *)st.cur.ptr, m, 0.0);
     iota<<<blocks(m), kThreads, 0, dev->stream>>>((int *)st.index.ptr, m, 0);
     widen_and_norms<<<blocks(m), kThreads, 0, dev->stream>>>((const float *)st.e32.ptr, m, D, (double *)st.e.ptr,
-                                                              (double *)st.n.ptr);
+                                                             (double *)st.n.ptr);
     GC_CHECK_LAUNCH();
     GC_CHECK_CUDA(cudaMemsetAsync(st.taken.ptr, 0, (size_t)m, dev->stream));
     /* Keep the block when it takes at most half of the free memory. */
@@ -537,13 +557,14 @@ int prepare(block_state &st, const gc_fl_problem *p)
     return GC_OK;
 }
 
-}  // namespace
+} // namespace
 
 extern "C" int gc_fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected,
                                    double *gains, double *coverage)
 {
     if (kappa > p->m) kappa = p->m;
-    if (p->m > INT32_MAX / 2) return gc_fail(GC_ERR_INPUT, "a facility-location block of %lld rows is too large", (long long)p->m);
+    if (p->m > INT32_MAX / 2)
+        return gc_fail(GC_ERR_INPUT, "a facility-location block of %lld rows is too large", (long long)p->m);
     GC_CHECK_CUDA(cudaSetDevice(dev->device_id));
     block_state st;
     st.dev = dev;

@@ -17,7 +17,8 @@ struct gc_nystrom_device {
     int64_t capacity;
 };
 
-namespace {
+namespace
+{
 
 /* x (float) → double, one thread per value. */
 __global__ void widen(const float *__restrict__ in, double *__restrict__ out, long long n)
@@ -73,7 +74,8 @@ int upload(gc_nystrom_device *dev)
     GC_CHECK_CUDA(cudaMalloc(&dev->landmarks, (size_t)m->q * m->d * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&dev->landmark_sq, (size_t)m->q * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&dev->projection, (size_t)m->q * m->rank * sizeof(double)));
-    GC_CHECK_CUDA(cudaMemcpy(dev->landmarks, m->landmarks, (size_t)m->q * m->d * sizeof(double), cudaMemcpyHostToDevice));
+    GC_CHECK_CUDA(
+        cudaMemcpy(dev->landmarks, m->landmarks, (size_t)m->q * m->d * sizeof(double), cudaMemcpyHostToDevice));
     GC_CHECK_CUDA(cudaMemcpy(dev->landmark_sq, m->landmark_sq, (size_t)m->q * sizeof(double), cudaMemcpyHostToDevice));
     GC_CHECK_CUDA(
         cudaMemcpy(dev->projection, m->projection, (size_t)m->q * m->rank * sizeof(double), cudaMemcpyHostToDevice));
@@ -117,7 +119,8 @@ extern "C" int gc_cuda_nystrom_features(gc_backend *b, gc_nystrom_device *dev, i
     /* Column-major zᵀ [q' × rows] = Pᵀ kᵀ, P row-major [q × q'] being column-major Pᵀ. */
     GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, m->rank, (int)rows, m->q, &one, dev->projection,
                                 m->rank, dev->k, m->q, &zero, dev->z, m->rank));
-    GC_CHECK_CUDA(cudaMemcpyAsync(z, dev->z, (size_t)rows * m->rank * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
+    GC_CHECK_CUDA(
+        cudaMemcpyAsync(z, dev->z, (size_t)rows * m->rank * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
     return GC_OK;
 }

@@ -10,10 +10,11 @@
 #include "cuda_check.h"
 #include "omp_cuda.h"
 
-namespace {
+namespace
+{
 
-constexpr int kThreads = 256;                  /* 8 warps per block */
-constexpr int kRowsPerWarp = 4;                /* rows in flight per warp: independent loads */
+constexpr int kThreads = 256;   /* 8 warps per block */
+constexpr int kRowsPerWarp = 4; /* rows in flight per warp: independent loads */
 constexpr long long kNoRow = 0x7fffffffffffffffLL;
 
 struct pair {
@@ -31,7 +32,7 @@ __device__ __forceinline__ pair better(pair a, pair b) { return before(b, a) ? b
 __device__ __forceinline__ pair warp_best(pair p)
 {
     for (int offset = 16; offset > 0; offset >>= 1) {
-        pair q = {__shfl_down_sync(0xffffffffu, p.score, offset), __shfl_down_sync(0xffffffffu, p.index, offset)};
+        pair q = { __shfl_down_sync(0xffffffffu, p.score, offset), __shfl_down_sync(0xffffffffu, p.index, offset) };
         p = better(p, q);
     }
     return p;
@@ -46,7 +47,7 @@ __device__ pair block_best(pair p)
     if (lane == 0) warps[warp] = p;
     __syncthreads();
     if (warp == 0) {
-        p = lane < (int)(blockDim.x / 32) ? warps[lane] : pair{-INFINITY, kNoRow};
+        p = lane < (int)(blockDim.x / 32) ? warps[lane] : pair{ -INFINITY, kNoRow };
         p = warp_best(p);
     }
     return p;
@@ -62,13 +63,13 @@ __global__ void score_rows(const float *__restrict__ e, long long n, int D, cons
     const int lane = threadIdx.x % 32;
     const long long warp = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     const long long warps = (long long)gridDim.x * blockDim.x / 32;
-    pair mine = {-INFINITY, kNoRow};
+    pair mine = { -INFINITY, kNoRow };
     for (long long first = warp * kRowsPerWarp; first < n; first += warps * kRowsPerWarp) {
         /* Lane t < kRowsPerWarp finishes row first + t; its weight is loaded with the rows, not
          * after the reduction, so no second memory latency sits on the loop's critical path. */
         const long long row = first + lane;
         const double w_row = lane < kRowsPerWarp && row < n ? __ldg(w + row) : 0.0;
-        double acc[kRowsPerWarp] = {0.0, 0.0, 0.0, 0.0};
+        double acc[kRowsPerWarp] = { 0.0, 0.0, 0.0, 0.0 };
         if (VEC) {
             for (int c = lane; c < D / 4; c += 32) {
                 const double2 r01 = *reinterpret_cast<const double2 *>(r + 4 * c);
@@ -101,7 +102,7 @@ __global__ void score_rows(const float *__restrict__ e, long long n, int D, cons
         if (lane < kRowsPerWarp && row < n) {
             const double s = w_row > 0.0 ? w_row * (signed_scores ? dot : fabs(dot)) : -INFINITY;
             scores[row] = s;
-            mine = better(mine, pair{s, row});
+            mine = better(mine, pair{ s, row });
         }
     }
     pair best = block_best(mine);
@@ -111,9 +112,9 @@ __global__ void score_rows(const float *__restrict__ e, long long n, int D, cons
 /* Launch: as score_rows. The best pair of each block's grid-stride share of the scores. */
 __global__ void best_of_scores(const double *__restrict__ scores, long long n, pair *__restrict__ block_pairs)
 {
-    pair mine = {-INFINITY, kNoRow};
+    pair mine = { -INFINITY, kNoRow };
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        mine = better(mine, pair{scores[i], i});
+        mine = better(mine, pair{ scores[i], i });
     pair best = block_best(mine);
     if (threadIdx.x == 0) block_pairs[blockIdx.x] = best;
 }
@@ -123,12 +124,14 @@ __global__ void best_of_scores(const double *__restrict__ scores, long long n, p
 __global__ void pick_best(const pair *__restrict__ block_pairs, int blocks, double *__restrict__ scores,
                           pair *__restrict__ out)
 {
-    pair mine = {-INFINITY, kNoRow};
+    pair mine = { -INFINITY, kNoRow };
     for (int b = threadIdx.x; b < blocks; b += blockDim.x) mine = better(mine, block_pairs[b]);
     pair best = block_best(mine);
     if (threadIdx.x == 0) {
-        if (best.score == -INFINITY) best = pair{-INFINITY, kNoRow};
-        else scores[best.index] = -INFINITY;
+        if (best.score == -INFINITY)
+            best = pair{ -INFINITY, kNoRow };
+        else
+            scores[best.index] = -INFINITY;
         *out = best;
     }
 }
@@ -148,13 +151,13 @@ struct gc_omp_device {
     cudaStream_t stream;
     long long n;
     int D, blocks;
-    float *e;         /* [n × D]: own, or the backend's resident embeddings (not freed here) */
+    float *e; /* [n × D]: own, or the backend's resident embeddings (not freed here) */
     int owns_e;
-    double *w;        /* [n] */
-    double *r;        /* [D] */
-    double *scores;   /* [n] */
-    pair *block_pairs;/* [blocks] */
-    pair *best;       /* [best_capacity]: the largest count asked for so far */
+    double *w;         /* [n] */
+    double *r;         /* [D] */
+    double *scores;    /* [n] */
+    pair *block_pairs; /* [blocks] */
+    pair *best;        /* [best_capacity]: the largest count asked for so far */
     int best_capacity;
 };
 
@@ -178,7 +181,8 @@ static int place_rows(gc_backend *b, gc_omp_device *d, int64_t rows, int D, cons
     }
     long long *device_index = NULL;
     GC_CHECK_CUDA(cudaMalloc(&device_index, (size_t)rows * sizeof *device_index));
-    GC_CHECK_CUDA(cudaMemcpyAsync(device_index, index, (size_t)rows * sizeof *index, cudaMemcpyHostToDevice, d->stream));
+    GC_CHECK_CUDA(
+        cudaMemcpyAsync(device_index, index, (size_t)rows * sizeof *index, cudaMemcpyHostToDevice, d->stream));
     gather_rows<<<d->blocks, kThreads, 0, d->stream>>>(resident, device_index, rows, D, d->e);
     GC_CHECK_LAUNCH();
     GC_CHECK_CUDA(cudaStreamSynchronize(d->stream));
@@ -230,7 +234,7 @@ extern "C" int gc_cuda_omp_best(gc_backend *b, gc_omp_device *d, const double *r
                                 gc_omp_pair *best)
 {
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    for (int t = 0; t < count; ++t) best[t] = gc_omp_pair{-INFINITY, INT64_MAX};
+    for (int t = 0; t < count; ++t) best[t] = gc_omp_pair{ -INFINITY, INT64_MAX };
     if (d->n == 0 || count <= 0) return GC_OK;
     if (count > d->best_capacity) {
         if (d->best != NULL) GC_CHECK_CUDA(cudaFree(d->best));
@@ -241,10 +245,10 @@ extern "C" int gc_cuda_omp_best(gc_backend *b, gc_omp_device *d, const double *r
     GC_CHECK_CUDA(cudaMemcpyAsync(d->r, r, (size_t)d->D * sizeof *r, cudaMemcpyHostToDevice, d->stream));
     if (d->D % 4 == 0)
         score_rows<true><<<d->blocks, kThreads, 0, d->stream>>>(d->e, d->n, d->D, d->r, d->w, signed_scores, d->scores,
-                                                                 d->block_pairs);
+                                                                d->block_pairs);
     else
         score_rows<false><<<d->blocks, kThreads, 0, d->stream>>>(d->e, d->n, d->D, d->r, d->w, signed_scores, d->scores,
-                                                                  d->block_pairs);
+                                                                 d->block_pairs);
     GC_CHECK_LAUNCH();
     const int take = (int)(count < d->n ? count : d->n);
     for (int t = 0; t < take; ++t) {

@@ -11,7 +11,7 @@
 extern "C" {
 #endif
 
-#include "../backend.h"
+#include "kernels/backend.h"
 
 int gc_cuda_omp_attach(gc_backend *b, int64_t rows, int D, const float *e, const float *origin, const int64_t *index,
                        gc_omp_device **out);

@@ -32,8 +32,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "io/dataset.h"
-#include "src/error.h"
 
 enum { MAX_SHARDS = 3, MAX_ROWS = 9, MAX_COLS = 5, SHARD_BYTES = 12 };
 
@@ -93,7 +93,7 @@ static void write_dataset(hid_t file, const char *name, hid_t type, int rank, co
 
 static void write_num_classes(hid_t object, unsigned type, int value)
 {
-    const int64_t pair[2] = {value, value};
+    const int64_t pair[2] = { value, value };
     const double real = value + 0.5;
     hsize_t two = 2;
     hid_t space = type == 3 ? H5Screate_simple(1, &two, NULL) : H5Screate(H5S_SCALAR);
@@ -129,10 +129,10 @@ static void make_shard(input *in, const char *path)
         }
         return;
     }
-    static const int ranks[3] = {2, 1, 3};
+    static const int ranks[3] = { 2, 1, 3 };
     const int x_rank = ranks[b[1] % 3];
     const hsize_t rows = b[3] % MAX_ROWS, cols = b[4] % MAX_COLS;
-    const hsize_t x_dims[3] = {rows, cols, 2};
+    const hsize_t x_dims[3] = { rows, cols, 2 };
     double x[MAX_ROWS * MAX_COLS * 2];
     int32_t x_int[MAX_ROWS * MAX_COLS * 2];
     int64_t labels[MAX_ROWS + 1], ids[MAX_ROWS + 1];
@@ -150,15 +150,22 @@ static void make_shard(input *in, const char *path)
     hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return;
     const unsigned x_type = b[2] % 3;
-    write_dataset(file, "X", x_type == 0 ? H5T_IEEE_F32LE : x_type == 1 ? H5T_IEEE_F64LE : H5T_STD_I32LE, x_rank, x_dims, x_type == 2 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE,
+    write_dataset(file, "X",
+                  x_type == 0   ? H5T_IEEE_F32LE
+                  : x_type == 1 ? H5T_IEEE_F64LE
+                                : H5T_STD_I32LE,
+                  x_rank, x_dims, x_type == 2 ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE,
                   x_type == 2 ? (const void *)x_int : (const void *)x);
     const unsigned y_type = b[5] % 4, y_rows = b[6] % 5;
-    hsize_t y_dims[1] = {y_rows == 0 && rows > 0 ? rows - 1 : y_rows == 1 ? rows + 1 : rows};
+    hsize_t y_dims[1] = { y_rows == 0 && rows > 0 ? rows - 1 : y_rows == 1 ? rows + 1 : rows };
     if (y_type < 3)
-        write_dataset(file, "y", y_type == 0 ? H5T_STD_I32LE : y_type == 1 ? H5T_STD_I64LE : H5T_IEEE_F32LE, 1, y_dims,
-                      H5T_NATIVE_INT64, labels);
+        write_dataset(file, "y",
+                      y_type == 0   ? H5T_STD_I32LE
+                      : y_type == 1 ? H5T_STD_I64LE
+                                    : H5T_IEEE_F32LE,
+                      1, y_dims, H5T_NATIVE_INT64, labels);
     const unsigned id_kind = b[7] % 4;
-    hsize_t id_dims[1] = {id_kind == 2 ? rows + 1 : rows};
+    hsize_t id_dims[1] = { id_kind == 2 ? rows + 1 : rows };
     if (id_kind != 0)
         write_dataset(file, "ids", id_kind == 3 ? H5T_IEEE_F64LE : H5T_STD_I64LE, 1, id_dims, H5T_NATIVE_INT64, ids);
     const unsigned where = b[8] % 4;
@@ -188,7 +195,7 @@ static void read_rows(const gc_dataset *ds)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    input in = {data, size, 0};
+    input in = { data, size, 0 };
     char spec[640];
     if (next(&in) & 1u) {
         /* The spec parser works on C strings: cut at the first NUL like a command line would. */

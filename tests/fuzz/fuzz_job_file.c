@@ -10,20 +10,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "src/error.h"
-#include "src/options.h"
+#include "core/error.h"
+#include "core/options.h"
 
 /* The value kinds the subcommands declare: integers, numbers, choices, flags, paths. */
-static const gc_option_spec specs[] = {
-    {"config", GC_OPT_VALUE, NULL, "FILE", "job file"},
-    {"data", GC_OPT_VALUE, NULL, "PATH", "input"},
-    {"k", GC_OPT_VALUE, NULL, "N|P%", "size"},
-    {"seed", GC_OPT_VALUE, "0", "S", "seed"},
-    {"lr", GC_OPT_VALUE, "0.1", "A", "a number"},
-    {"method", GC_OPT_VALUE, "craig", "M", "a choice"},
-    {"per-class", GC_OPT_VALUE, "on", "on|off", "a boolean"},
-    {"quiet", GC_OPT_FLAG, "off", NULL, "a flag"},
-    {NULL, 0, NULL, NULL, NULL}};
+static const gc_option_spec specs[] = { { "config", GC_OPT_VALUE, NULL, "FILE", "job file" },
+                                        { "data", GC_OPT_VALUE, NULL, "PATH", "input" },
+                                        { "k", GC_OPT_VALUE, NULL, "N|P%", "size" },
+                                        { "seed", GC_OPT_VALUE, "0", "S", "seed" },
+                                        { "lr", GC_OPT_VALUE, "0.1", "A", "a number" },
+                                        { "method", GC_OPT_VALUE, "craig", "M", "a choice" },
+                                        { "per-class", GC_OPT_VALUE, "on", "on|off", "a boolean" },
+                                        { "quiet", GC_OPT_FLAG, "off", NULL, "a flag" },
+                                        { NULL, 0, NULL, NULL, NULL } };
 
 static char job_path[64];
 
@@ -48,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     FILE *f = fopen(job_path, "wb");
     if (f == NULL || fwrite(data, 1, size, f) != size || fclose(f) != 0) abort(); /* the harness itself failed */
-    char *argv[] = {"--config", job_path, "--seed", "3"};
+    char *argv[] = { "--config", job_path, "--seed", "3" };
     gc_options o;
     if (gc_options_parse(&o, "fuzz", specs, 4, argv) == GC_OK) {
         for (const gc_option_spec *s = specs; s->name != NULL; ++s) {

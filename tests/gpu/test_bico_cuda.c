@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/comm.h"
+#include "core/error.h"
 #include "kernels/cpu/bico_cpu.h"
-#include "src/comm.h"
-#include "src/error.h"
-#include "src/select_bico.h"
+#include "src/select/select_bico.h"
 
 static double uniform(void) { return (double)rand() / RAND_MAX - 0.5; }
 
@@ -38,8 +38,17 @@ static void features_equal_the_cpu(gc_backend *cpu, gc_backend *gpu, int64_t n, 
     float *x = malloc((size_t)n * d * sizeof *x), *loss = calloc((size_t)n, sizeof *loss);
     int32_t *y = malloc((size_t)n * sizeof *y);
     random_data(n, d, 3, x, y);
-    gc_local_rows rows = {.comm = MPI_COMM_WORLD, .rank = 0, .size = 1, .n_global = n, .lo = 0, .n_local = n,
-                          .D = d, .classes = 3, .e = x, .y = y, .loss = loss};
+    gc_local_rows rows = { .comm = MPI_COMM_WORLD,
+                           .rank = 0,
+                           .size = 1,
+                           .n_global = n,
+                           .lo = 0,
+                           .n_local = n,
+                           .D = d,
+                           .classes = 3,
+                           .e = x,
+                           .y = y,
+                           .loss = loss };
     gc_nystrom ny;
     CHECK(gc_nystrom_create(&rows, q, gamma, GC_EIG_LAPACK, 7, &ny) == GC_OK);
     const int qp = ny.map.rank;
@@ -134,7 +143,7 @@ static void summary_equals_a_direct_sum(gc_backend *gpu, int weighted)
         for (int j = 0; j < qp; ++j) want[t + j * C + y[r]] += vr * z[r * qp + j];
         want[t + qp * C + y[r]] += vr;
     }
-    const int parts[] = {0, qp * (qp + 1) / 2, qp * (qp + 1) / 2 + qp * C, count}; /* ZᵀVZ, ZᵀVY, Σ v */
+    const int parts[] = { 0, qp * (qp + 1) / 2, qp * (qp + 1) / 2 + qp * C, count }; /* ZᵀVZ, ZᵀVY, Σ v */
     for (int p = 0; p < 3; ++p) {
         double scale = 0.0, worst = 0.0;
         for (int t = parts[p]; t < parts[p + 1]; ++t) {
@@ -142,7 +151,8 @@ static void summary_equals_a_direct_sum(gc_backend *gpu, int weighted)
             worst = fmax(worst, fabs(got[t] - (double)want[t]));
         }
         if (!(worst <= 1e-12 * scale))
-            fprintf(stderr, "summary part %d (weighted %d): max difference %.3g of max %.3g\n", p, weighted, worst, scale);
+            fprintf(stderr, "summary part %d (weighted %d): max difference %.3g of max %.3g\n", p, weighted, worst,
+                    scale);
         CHECK(worst <= 1e-12 * scale);
     }
     gc_exact_sum_destroy(&ascending);
@@ -161,10 +171,25 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
     float *x = malloc((size_t)n * d * sizeof *x), *loss = calloc((size_t)n, sizeof *loss);
     int32_t *y = malloc((size_t)n * sizeof *y);
     random_data(n, d, classes, x, y);
-    gc_local_rows rows = {.comm = MPI_COMM_WORLD, .rank = 0, .size = 1, .n_global = n, .lo = 0, .n_local = n,
-                          .D = d, .classes = classes, .e = x, .y = y, .loss = loss};
-    gc_bico_options opt = {.k = 30, .landmarks = 200, .ridge = 1e-3, .batch = batch, .weighted = weighted,
-                           .eig = GC_EIG_LAPACK, .seed = 1, .backend = cpu};
+    gc_local_rows rows = { .comm = MPI_COMM_WORLD,
+                           .rank = 0,
+                           .size = 1,
+                           .n_global = n,
+                           .lo = 0,
+                           .n_local = n,
+                           .D = d,
+                           .classes = classes,
+                           .e = x,
+                           .y = y,
+                           .loss = loss };
+    gc_bico_options opt = { .k = 30,
+                            .landmarks = 200,
+                            .ridge = 1e-3,
+                            .batch = batch,
+                            .weighted = weighted,
+                            .eig = GC_EIG_LAPACK,
+                            .seed = 1,
+                            .backend = cpu };
     gc_coreset a, b;
     CHECK(gc_select_bico(&rows, &opt, &a) == GC_OK);
     opt.backend = gpu;
@@ -193,7 +218,7 @@ int main(int argc, char **argv)
     CHECK(gc_backend_cpu_create(&cpu) == GC_OK);
     CHECK(gc_backend_cuda_create(0, &gpu) == GC_OK);
     srand(5);
-    features_equal_the_cpu(cpu, gpu, 1500, 8, 100, 0.0);   /* median γ */
+    features_equal_the_cpu(cpu, gpu, 1500, 8, 100, 0.0); /* median γ */
     features_equal_the_cpu(cpu, gpu, 2048, 64, 300, 0.0);
     features_equal_the_cpu(cpu, gpu, 700, 3, 40, 2.0);     /* narrow kernel: many small eigenvalues dropped */
     features_equal_the_cpu(cpu, gpu, 3000, 33, 500, 0.01); /* wide kernel */

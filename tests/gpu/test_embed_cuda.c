@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/error.h"
 #include "io/synthetic.h"
 #include "kernels/backend.h"
-#include "src/error.h"
 
 enum { D_IN = 64 };
 
@@ -45,8 +45,10 @@ static void *host_alloc(size_t bytes, int pinned)
 
 static void host_free(void *p, int pinned)
 {
-    if (pinned) cudaFreeHost(p);
-    else free(p);
+    if (pinned)
+        cudaFreeHost(p);
+    else
+        free(p);
 }
 
 /* read_x of gc_embed_config: rows straight from the generator, as `select` reads them from HDF5. */
@@ -63,8 +65,12 @@ static void gpu_matches_cpu(gc_backend *cpu, gc_backend *gpu, const embed_case *
         CHECK(gc_model_init_draw(&models[s], D_IN, t->hidden, t->n_hidden, t->classes, 42, s) == GC_OK);
         models[s].activation = t->act;
     }
-    gc_embed_config cfg = {.kind = t->kind, .sketch_dim = t->sketch, .hessian_damping = 1e-3, .seed = 9,
-                           .models = models, .model_count = t->draws};
+    gc_embed_config cfg = { .kind = t->kind,
+                            .sketch_dim = t->sketch,
+                            .hessian_damping = 1e-3,
+                            .seed = 9,
+                            .models = models,
+                            .model_count = t->draws };
     const int D = gc_embedding_dim(&cfg, D_IN);
     const int64_t n = t->rows;
     gc_synthetic syn;
@@ -90,8 +96,8 @@ static void gpu_matches_cpu(gc_backend *cpu, gc_backend *gpu, const embed_case *
         double dl = fabs((double)l_gpu[r] - l_cpu[r]) / fmax(1.0, fabs(l_cpu[r]));
         worst_loss = fmax(worst_loss, isnan(dl) ? INFINITY : dl);
     }
-    printf("%-34s D = %6d rows = %6lld  max rel. error: embedding %.2e, loss %.2e\n", t->name, D, (long long)n,
-           worst, worst_loss);
+    printf("%-34s D = %6d rows = %6lld  max rel. error: embedding %.2e, loss %.2e\n", t->name, D, (long long)n, worst,
+           worst_loss);
     CHECK(worst <= 1e-5);
     CHECK(worst_loss <= 1e-5);
     /* Without x, every batch is read into the engine's pinned staging: the same bits come out. */
@@ -141,20 +147,20 @@ int main(void)
     }
     printf("device: %s\n", gpu->description);
     const embed_case cases[] = {
-        {"logits relu", GC_EMBED_LOGITS, 0, 1, {128, 96}, 2, 10, GC_ACT_RELU, 10007, 1000, 0},
-        {"logits relu pinned", GC_EMBED_LOGITS, 0, 1, {128, 96}, 2, 10, GC_ACT_RELU, 10007, 1000, 1},
-        {"logits C=1000 gelu", GC_EMBED_LOGITS, 0, 1, {48, 0}, 1, 1000, GC_ACT_GELU, 5003, 700, 0},
-        {"logits single layer", GC_EMBED_LOGITS, 0, 1, {0, 0}, 0, 10, GC_ACT_RELU, 3001, 0, 0},
-        {"adacore tanh", GC_EMBED_ADACORE, 0, 1, {32, 20}, 2, 7, GC_ACT_TANH, 10007, 999, 0},
-        {"adacore C=1000 default batch", GC_EMBED_ADACORE, 0, 1, {48, 0}, 1, 1000, GC_ACT_RELU, 5003, 0, 0},
-        {"lastlayer relu", GC_EMBED_LASTLAYER, 0, 1, {128, 96}, 2, 10, GC_ACT_RELU, 10007, 1000, 0},
-        {"lastlayer gelu pinned", GC_EMBED_LASTLAYER, 0, 1, {40, 0}, 1, 12, GC_ACT_GELU, 4001, 333, 1},
-        {"lastlayer C=1000 unsketched", GC_EMBED_LASTLAYER, 0, 1, {48, 0}, 1, 1000, GC_ACT_RELU, 503, 100, 0},
-        {"lastlayer sketch 256", GC_EMBED_LASTLAYER, 256, 1, {128, 96}, 2, 10, GC_ACT_RELU, 10007, 1000, 0},
-        {"lastlayer sketch 1024 C=1000", GC_EMBED_LASTLAYER, 1024, 1, {48, 0}, 1, 1000, GC_ACT_TANH, 5003, 0, 0},
-        {"gmc 3 draws sketch 64", GC_EMBED_GMC, 64, 3, {128, 0}, 1, 10, GC_ACT_RELU, 10007, 1000, 0},
-        {"gmc 3 draws sketch 60 pinned", GC_EMBED_GMC, 60, 3, {32, 20}, 2, 7, GC_ACT_TANH, 10007, 2500, 1},
-        {"gmc 2 draws unsketched", GC_EMBED_GMC, 0, 2, {20, 0}, 1, 7, GC_ACT_RELU, 10007, 1000, 0},
+        { "logits relu", GC_EMBED_LOGITS, 0, 1, { 128, 96 }, 2, 10, GC_ACT_RELU, 10007, 1000, 0 },
+        { "logits relu pinned", GC_EMBED_LOGITS, 0, 1, { 128, 96 }, 2, 10, GC_ACT_RELU, 10007, 1000, 1 },
+        { "logits C=1000 gelu", GC_EMBED_LOGITS, 0, 1, { 48, 0 }, 1, 1000, GC_ACT_GELU, 5003, 700, 0 },
+        { "logits single layer", GC_EMBED_LOGITS, 0, 1, { 0, 0 }, 0, 10, GC_ACT_RELU, 3001, 0, 0 },
+        { "adacore tanh", GC_EMBED_ADACORE, 0, 1, { 32, 20 }, 2, 7, GC_ACT_TANH, 10007, 999, 0 },
+        { "adacore C=1000 default batch", GC_EMBED_ADACORE, 0, 1, { 48, 0 }, 1, 1000, GC_ACT_RELU, 5003, 0, 0 },
+        { "lastlayer relu", GC_EMBED_LASTLAYER, 0, 1, { 128, 96 }, 2, 10, GC_ACT_RELU, 10007, 1000, 0 },
+        { "lastlayer gelu pinned", GC_EMBED_LASTLAYER, 0, 1, { 40, 0 }, 1, 12, GC_ACT_GELU, 4001, 333, 1 },
+        { "lastlayer C=1000 unsketched", GC_EMBED_LASTLAYER, 0, 1, { 48, 0 }, 1, 1000, GC_ACT_RELU, 503, 100, 0 },
+        { "lastlayer sketch 256", GC_EMBED_LASTLAYER, 256, 1, { 128, 96 }, 2, 10, GC_ACT_RELU, 10007, 1000, 0 },
+        { "lastlayer sketch 1024 C=1000", GC_EMBED_LASTLAYER, 1024, 1, { 48, 0 }, 1, 1000, GC_ACT_TANH, 5003, 0, 0 },
+        { "gmc 3 draws sketch 64", GC_EMBED_GMC, 64, 3, { 128, 0 }, 1, 10, GC_ACT_RELU, 10007, 1000, 0 },
+        { "gmc 3 draws sketch 60 pinned", GC_EMBED_GMC, 60, 3, { 32, 20 }, 2, 7, GC_ACT_TANH, 10007, 2500, 1 },
+        { "gmc 2 draws unsketched", GC_EMBED_GMC, 0, 2, { 20, 0 }, 1, 7, GC_ACT_RELU, 10007, 1000, 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) gpu_matches_cpu(cpu, gpu, &cases[i]);
     an_absent_device_is_a_clear_error(gc_backend_cuda_device_count());

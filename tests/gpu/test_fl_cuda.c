@@ -5,9 +5,9 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "core/error.h"
 #include "kernels/backend.h"
 #include "kernels/fl_device.h"
-#include "src/error.h"
 
 static void random_problem(int m, int D, unsigned seed, float *e, double *w)
 {
@@ -30,8 +30,9 @@ static void compare(gc_fl_device *dev, int recompute, int weighted, double epsil
     double *cov_cpu = malloc((size_t)m * sizeof *cov_cpu), *cov_gpu = malloc((size_t)m * sizeof *cov_gpu);
     int64_t sel_cpu[60], sel_gpu[60];
     random_problem(m, D, seed, e, w);
-    gc_fl_problem p = {.m = m, .D = D, .e = e, .w = weighted ? w : NULL, .c = 25.0, .stochastic_epsilon = epsilon,
-                       .seed = 1234 + seed};
+    gc_fl_problem p = {
+        .m = m, .D = D, .e = e, .w = weighted ? w : NULL, .c = 25.0, .stochastic_epsilon = epsilon, .seed = 1234 + seed
+    };
     gc_fl_device_force_recompute(dev, recompute);
     CHECK(gc_greedy_fl(&p, kappa, sel_cpu, gains_cpu, cov_cpu) == GC_OK);
     int rc = gc_fl_device_greedy(dev, &p, kappa, sel_gpu, gains_gpu, cov_gpu);
@@ -45,8 +46,9 @@ static void compare(gc_fl_device *dev, int recompute, int weighted, double epsil
     }
     CHECK(mismatched == 0);
     for (int i = 0; i < m && mismatched == 0; ++i) CHECK(cov_cpu[i] == cov_gpu[i]);
-    if (mismatched) fprintf(stderr, "recompute=%d weighted=%d eps=%g seed=%u: %d selections differ\n", recompute,
-                            weighted, epsilon, seed, mismatched);
+    if (mismatched)
+        fprintf(stderr, "recompute=%d weighted=%d eps=%g seed=%u: %d selections differ\n", recompute, weighted, epsilon,
+                seed, mismatched);
     free(e);
     free(w);
     free(cov_cpu);

@@ -10,16 +10,16 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/error.h"
 #include "kernels/cpu/omp_cpu.h"
 #include "kernels/cuda/omp_cuda.h"
-#include "src/error.h"
-#include "src/select_omp.h"
+#include "src/select/select_omp.h"
 
-static const gc_backend_ops cuda_omp_ops = {.name = "cuda",
-                                            .omp_attach = gc_cuda_omp_attach,
-                                            .omp_set_weights = gc_cuda_omp_set_weights,
-                                            .omp_best = gc_cuda_omp_best,
-                                            .omp_detach = gc_cuda_omp_detach};
+static const gc_backend_ops cuda_omp_ops = { .name = "cuda",
+                                             .omp_attach = gc_cuda_omp_attach,
+                                             .omp_set_weights = gc_cuda_omp_set_weights,
+                                             .omp_best = gc_cuda_omp_best,
+                                             .omp_detach = gc_cuda_omp_detach };
 
 static double uniform(void) { return (double)rand() / RAND_MAX - 0.5; }
 
@@ -98,8 +98,8 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *b, int per_class, int n
     double *w = malloc((size_t)n * sizeof *w);
     random_rows(n, D, e, w);
     for (int64_t i = 0; i < n; ++i) y[i] = (int32_t)(i % classes);
-    gc_local_rows rows = {MPI_COMM_WORLD, 0, 1, n, 0, n, D, classes, e, y, loss};
-    gc_omp_options opt = {.k = 60, .per_class = per_class, .ridge = 0.0, .nonneg = nonneg, .batch = batch};
+    gc_local_rows rows = { MPI_COMM_WORLD, 0, 1, n, 0, n, D, classes, e, y, loss };
+    gc_omp_options opt = { .k = 60, .per_class = per_class, .ridge = 0.0, .nonneg = nonneg, .batch = batch };
     gc_coreset cpu, gpu;
     CHECK(gc_select_omp(&rows, &opt, &cpu) == GC_OK);
     opt.backend = b;
@@ -107,8 +107,10 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *b, int per_class, int n
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
     CHECK(rc == GC_OK && cpu.k == gpu.k);
     int differ = 0;
-    for (int64_t t = 0; t < cpu.k && t < gpu.k; ++t) differ += cpu.index[t] != gpu.index[t] || cpu.weight[t] != gpu.weight[t];
-    if (differ) fprintf(stderr, "select per_class=%d nonneg=%d batch=%d: %d atoms differ\n", per_class, nonneg, batch, differ);
+    for (int64_t t = 0; t < cpu.k && t < gpu.k; ++t)
+        differ += cpu.index[t] != gpu.index[t] || cpu.weight[t] != gpu.weight[t];
+    if (differ)
+        fprintf(stderr, "select per_class=%d nonneg=%d batch=%d: %d atoms differ\n", per_class, nonneg, batch, differ);
     CHECK(differ == 0);
     gc_coreset_destroy(&cpu);
     gc_coreset_destroy(&gpu);
@@ -133,22 +135,27 @@ static void select_from_resident_embeddings_equals_the_cpu(int per_class)
     int32_t *y = malloc((size_t)n * sizeof *y);
     for (int64_t i = 0; i < n * d; ++i) x[i] = (float)uniform();
     for (int64_t i = 0; i < n; ++i) y[i] = (int32_t)(i * 7 % classes);
-    gc_embed_config cfg = {.kind = GC_EMBED_LASTLAYER, .sketch_dim = sketch, .hessian_damping = 1e-3, .seed = 2,
-                           .models = &m, .model_count = 1};
+    gc_embed_config cfg = { .kind = GC_EMBED_LASTLAYER,
+                            .sketch_dim = sketch,
+                            .hessian_damping = 1e-3,
+                            .seed = 2,
+                            .models = &m,
+                            .model_count = 1 };
     CHECK(real->ops->embed(real, &cfg, n, d, x, y, e, loss) == GC_OK);
     CHECK(gc_cuda_resident(real, e, n, sketch) == NULL); /* only kept when asked for */
     cfg.keep_on_device = 1;
     CHECK(real->ops->embed(real, &cfg, n, d, x, y, e, loss) == GC_OK);
     CHECK(gc_cuda_resident(real, e, n, sketch) != NULL);
-    gc_local_rows rows = {MPI_COMM_WORLD, 0, 1, n, 0, n, sketch, classes, e, y, loss};
-    gc_omp_options opt = {.k = 40, .per_class = per_class, .ridge = 1e-3, .batch = 2};
+    gc_local_rows rows = { MPI_COMM_WORLD, 0, 1, n, 0, n, sketch, classes, e, y, loss };
+    gc_omp_options opt = { .k = 40, .per_class = per_class, .ridge = 1e-3, .batch = 2 };
     gc_coreset cpu, gpu;
     CHECK(gc_select_omp(&rows, &opt, &cpu) == GC_OK);
     opt.backend = real;
     CHECK(gc_select_omp(&rows, &opt, &gpu) == GC_OK);
     CHECK(cpu.k == gpu.k);
     int differ = 0;
-    for (int64_t t = 0; t < cpu.k && t < gpu.k; ++t) differ += cpu.index[t] != gpu.index[t] || cpu.weight[t] != gpu.weight[t];
+    for (int64_t t = 0; t < cpu.k && t < gpu.k; ++t)
+        differ += cpu.index[t] != gpu.index[t] || cpu.weight[t] != gpu.weight[t];
     if (differ) fprintf(stderr, "resident embeddings, per_class=%d: %d atoms differ\n", per_class, differ);
     CHECK(differ == 0);
     gc_coreset_destroy(&cpu);
@@ -165,10 +172,10 @@ int main(int argc, char **argv)
 {
     SKIP_WITHOUT_GPU();
     MPI_Init(&argc, &argv);
-    gc_backend b = {.ops = &cuda_omp_ops, .device_id = 0, .description = "cuda:0"};
+    gc_backend b = { .ops = &cuda_omp_ops, .device_id = 0, .description = "cuda:0" };
     srand(3);
-    const int64_t sizes[] = {1, 37, 1000, 5001};
-    const int widths[] = {16, 37, 128, 256};
+    const int64_t sizes[] = { 1, 37, 1000, 5001 };
+    const int widths[] = { 16, 37, 128, 256 };
     for (int s = 0; s < 4; ++s)
         for (int d = 0; d < 4; ++d)
             for (int signed_scores = 0; signed_scores <= 1; ++signed_scores) {

@@ -1,5 +1,5 @@
 """CREST (DESIGN §4) against independent oracles. The subsets are re-drawn here from the documented
-walk (a re-implementation of kernels/rng.h's counter-based permutation: subset s keeps the first r
+walk (a re-implementation of core/rng.h's counter-based permutation: subset s keeps the first r
 rows with loss >= α along the permutation seeded by (seed, s)) and compared with the
 /crest/subset_index the binary writes under --save-subsets; every mini-batch equals a brute-force
 greedy (numpy, double) on its subset with cluster-size weights; results are identical for -np 1, 2,

@@ -46,7 +46,7 @@ def run_gradcore(args, ranks=2):
     assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
 
 
-# --- gradcore's counter-based RNG (kernels/rng.h), for the sketch signs and the init draws ---------
+# --- gradcore's counter-based RNG (core/rng.h), for the sketch signs and the init draws ---------
 MASK = (1 << 64) - 1
 STREAM_MODEL, STREAM_SKETCH = 7, 10
 

@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "src/error.h"
-#include "src/log.h"
-#include "src/select_bico.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "src/select/select_bico.h"
 
 enum { N = 600, DIM = 4, CLASSES = 3, K = 17 };
 
@@ -40,8 +40,14 @@ static void start_scores(const double *z, const int32_t *y, int qp, double ridge
 
 static void selects(const gc_local_rows *rows, gc_backend *cpu, int weighted, int batch, gc_eig_kind eig)
 {
-    gc_bico_options opt = {.k = K, .landmarks = 80, .ridge = 1e-3, .batch = batch, .weighted = weighted, .eig = eig,
-                           .seed = 2, .backend = cpu};
+    gc_bico_options opt = { .k = K,
+                            .landmarks = 80,
+                            .ridge = 1e-3,
+                            .batch = batch,
+                            .weighted = weighted,
+                            .eig = eig,
+                            .seed = 2,
+                            .backend = cpu };
     gc_coreset cs;
     int rc = gc_select_bico(rows, &opt, &cs);
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
@@ -91,14 +97,28 @@ static void integer_row_weights_equal_repeated_rows(const float *x, const int32_
             memcpy(xr + r * DIM, x + i * DIM, DIM * sizeof *xr);
             yr[r] = y[i];
         }
-    gc_local_rows weighted = {.comm = MPI_COMM_SELF, .size = 1, .n_global = M, .n_local = M, .D = DIM, .classes = CLASSES,
-                              .e = (float *)x, .y = (int32_t *)y, .loss = loss};
+    gc_local_rows weighted = { .comm = MPI_COMM_SELF,
+                               .size = 1,
+                               .n_global = M,
+                               .n_local = M,
+                               .D = DIM,
+                               .classes = CLASSES,
+                               .e = (float *)x,
+                               .y = (int32_t *)y,
+                               .loss = loss };
     gc_local_rows repeated = weighted;
     repeated.n_global = repeated.n_local = copies;
     repeated.e = xr;
     repeated.y = yr;
-    gc_bico_options opt = {.k = 1, .landmarks = M, .gamma = 2.0, .ridge = 0.5, .batch = 1, .eig = GC_EIG_LAPACK,
-                           .seed = 3, .backend = cpu, .row_weight = v};
+    gc_bico_options opt = { .k = 1,
+                            .landmarks = M,
+                            .gamma = 2.0,
+                            .ridge = 0.5,
+                            .batch = 1,
+                            .eig = GC_EIG_LAPACK,
+                            .seed = 3,
+                            .backend = cpu,
+                            .row_weight = v };
     gc_coreset a, b;
     CHECK(gc_select_bico(&weighted, &opt, &a) == GC_OK);
     opt.landmarks = (int)copies;
@@ -120,11 +140,20 @@ int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     gc_log_init(0, GC_LOG_QUIET);
-    float x[N * DIM], loss[N] = {0};
+    float x[N * DIM], loss[N] = { 0 };
     int32_t y[N];
     make_rows(x, y);
-    gc_local_rows rows = {.comm = MPI_COMM_WORLD, .rank = 0, .size = 1, .n_global = N, .lo = 0, .n_local = N,
-                          .D = DIM, .classes = CLASSES, .e = x, .y = y, .loss = loss};
+    gc_local_rows rows = { .comm = MPI_COMM_WORLD,
+                           .rank = 0,
+                           .size = 1,
+                           .n_global = N,
+                           .lo = 0,
+                           .n_local = N,
+                           .D = DIM,
+                           .classes = CLASSES,
+                           .e = x,
+                           .y = y,
+                           .loss = loss };
     gc_backend *cpu = NULL;
     CHECK(gc_backend_cpu_create(&cpu) == GC_OK);
     selects(&rows, cpu, 0, 1, GC_EIG_LAPACK);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "src/budget.h"
+#include "src/select/budget.h"
 
 static int64_t sum(const int64_t *v, int n)
 {
@@ -16,21 +16,21 @@ static void budgets_follow_largest_remainder(void)
 {
     /* sizes 50, 30, 20 (N = 100), k = 7: one each, then 4 seats: quotas 2, 1.2, 0.8 →
      * floors 2, 1, 0 and the remaining seat to the largest remainder (0.8, class 2). */
-    int64_t sizes[3] = {50, 30, 20}, b[3];
+    int64_t sizes[3] = { 50, 30, 20 }, b[3];
     gc_class_budgets(sizes, 3, 7, b);
     CHECK(b[0] == 3 && b[1] == 2 && b[2] == 2);
 }
 
 static void ties_go_to_the_lower_class(void)
 {
-    int64_t sizes[4] = {10, 10, 10, 10}, b[4];
+    int64_t sizes[4] = { 10, 10, 10, 10 }, b[4];
     gc_class_budgets(sizes, 4, 6, b); /* 4 base seats, 2 more with equal remainders */
     CHECK(b[0] == 2 && b[1] == 2 && b[2] == 1 && b[3] == 1);
 }
 
 static void empty_classes_get_nothing_and_small_k_goes_to_large_classes(void)
 {
-    int64_t sizes[4] = {5, 0, 100, 40}, b[4];
+    int64_t sizes[4] = { 5, 0, 100, 40 }, b[4];
     gc_class_budgets(sizes, 4, 3, b);
     CHECK(b[1] == 0 && b[0] == 1 && b[2] == 1 && b[3] == 1);
     gc_class_budgets(sizes, 4, 2, b); /* fewer seats than non-empty classes: by size */
@@ -39,7 +39,7 @@ static void empty_classes_get_nothing_and_small_k_goes_to_large_classes(void)
 
 static void caps_at_class_size_and_k_equal_to_n(void)
 {
-    int64_t sizes[3] = {1, 2, 97}, b[3];
+    int64_t sizes[3] = { 1, 2, 97 }, b[3];
     gc_class_budgets(sizes, 3, 100, b);
     CHECK(b[0] == 1 && b[1] == 2 && b[2] == 97);
     gc_class_budgets(sizes, 3, 99, b);

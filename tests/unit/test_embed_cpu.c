@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/error.h"
+#include "core/rng.h"
 #include "kernels/backend.h"
-#include "kernels/rng.h"
-#include "src/error.h"
 
 enum { ROWS = 30, D_IN = 5, MAX_E = 4096 };
 
@@ -130,7 +130,7 @@ static void features_are_the_inputs(void)
     float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), loss[ROWS];
     int32_t y[ROWS];
     make_rows(x, y, 3, 1);
-    gc_embed_config cfg = {.kind = GC_EMBED_FEATURES, .hessian_damping = 1e-3};
+    gc_embed_config cfg = { .kind = GC_EMBED_FEATURES, .hessian_damping = 1e-3 };
     CHECK(gc_embedding_dim(&cfg, D_IN) == D_IN);
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
     CHECK(memcmp(e, x, sizeof x) == 0);
@@ -140,7 +140,7 @@ static void features_are_the_inputs(void)
 
 static void logits_adacore_and_lastlayer_match_closed_forms(gc_activation act, int layers)
 {
-    static const int widths2[] = {D_IN, 6, 4, 3}, widths1[] = {D_IN, 3};
+    static const int widths2[] = { D_IN, 6, 4, 3 }, widths1[] = { D_IN, 3 };
     const int *widths = layers == 3 ? widths2 : widths1;
     gc_model m;
     random_model(&m, layers, widths, act, 7 + (uint64_t)act);
@@ -151,8 +151,9 @@ static void logits_adacore_and_lastlayer_match_closed_forms(gc_activation act, i
     make_rows(x, y, C, 2 + (uint64_t)act);
     const double delta = 1e-3;
     for (int kind = GC_EMBED_LOGITS; kind <= GC_EMBED_ADACORE; ++kind) {
-        gc_embed_config cfg = {.kind = (gc_embedding_kind)kind, .hessian_damping = delta, .models = &m,
-                               .model_count = 1};
+        gc_embed_config cfg = {
+            .kind = (gc_embedding_kind)kind, .hessian_damping = delta, .models = &m, .model_count = 1
+        };
         int D = gc_embedding_dim(&cfg, D_IN);
         CHECK(D == (kind == GC_EMBED_LASTLAYER ? C * (H + 1) : C));
         CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
@@ -191,7 +192,7 @@ static void sketch_factors_follow_the_documented_rule(void)
 /* (R1 ⊗ R2)·vec(a ⊗ b) computed the long way equals the factored sketch. */
 static void sketched_lastlayer_equals_the_materialised_kronecker_product(void)
 {
-    static const int widths[] = {D_IN, 6, 4, 3};
+    static const int widths[] = { D_IN, 6, 4, 3 };
     gc_model m;
     random_model(&m, 3, widths, GC_ACT_TANH, 11);
     const int C = 3, H = 4, D = 12, D1 = 3, D2 = 4;
@@ -200,8 +201,12 @@ static void sketched_lastlayer_equals_the_materialised_kronecker_product(void)
     float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), loss[ROWS];
     int32_t y[ROWS];
     make_rows(x, y, C, 3);
-    gc_embed_config cfg = {.kind = GC_EMBED_LASTLAYER, .sketch_dim = D, .hessian_damping = 1e-3, .seed = seed,
-                           .models = &m, .model_count = 1};
+    gc_embed_config cfg = { .kind = GC_EMBED_LASTLAYER,
+                            .sketch_dim = D,
+                            .hessian_damping = 1e-3,
+                            .seed = seed,
+                            .models = &m,
+                            .model_count = 1 };
     CHECK(gc_embedding_dim(&cfg, D_IN) == D);
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
     for (int r = 0; r < ROWS; ++r) {
@@ -218,7 +223,7 @@ static void sketched_lastlayer_equals_the_materialised_kronecker_product(void)
 /* gmc: block s of each row is draw s's sketched last-layer gradient (its own R), loss the mean. */
 static void gmc_concatenates_one_sketch_per_draw(int sketch)
 {
-    static const int widths[] = {D_IN, 6, 4, 3};
+    static const int widths[] = { D_IN, 6, 4, 3 };
     gc_model m[3];
     for (int s = 0; s < 3; ++s) random_model(&m[s], 3, widths, GC_ACT_RELU, 20 + (uint64_t)s);
     const int C = 3, H = 4, block = sketch ? 12 : C * (H + 1);
@@ -227,8 +232,12 @@ static void gmc_concatenates_one_sketch_per_draw(int sketch)
     float x[ROWS * D_IN], *e = malloc(ROWS * MAX_E * sizeof *e), loss[ROWS];
     int32_t y[ROWS];
     make_rows(x, y, C, 4);
-    gc_embed_config cfg = {.kind = GC_EMBED_GMC, .sketch_dim = sketch ? 12 : 0, .hessian_damping = 1e-3,
-                           .seed = seed, .models = m, .model_count = 3};
+    gc_embed_config cfg = { .kind = GC_EMBED_GMC,
+                            .sketch_dim = sketch ? 12 : 0,
+                            .hessian_damping = 1e-3,
+                            .seed = seed,
+                            .models = m,
+                            .model_count = 3 };
     CHECK(gc_embedding_dim(&cfg, D_IN) == 3 * block);
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
     for (int r = 0; r < ROWS; ++r) {
@@ -249,7 +258,7 @@ static void gmc_concatenates_one_sketch_per_draw(int sketch)
 
 static void bad_labels_and_sketches_are_errors(void)
 {
-    static const int widths[] = {D_IN, 6, 4, 3};
+    static const int widths[] = { D_IN, 6, 4, 3 };
     gc_model m;
     random_model(&m, 3, widths, GC_ACT_RELU, 5);
     gc_backend *b = cpu_backend(0);
@@ -257,7 +266,7 @@ static void bad_labels_and_sketches_are_errors(void)
     int32_t y[ROWS];
     make_rows(x, y, 3, 5);
     y[17] = 3;
-    gc_embed_config cfg = {.kind = GC_EMBED_LOGITS, .hessian_damping = 1e-3, .models = &m, .model_count = 1};
+    gc_embed_config cfg = { .kind = GC_EMBED_LOGITS, .hessian_damping = 1e-3, .models = &m, .model_count = 1 };
     CHECK(embed(b, &cfg, x, y, e, loss) == GC_ERR_INPUT);
     CHECK(strstr(gc_error_message(), "label 3") != NULL);
     gc_error_clear();
@@ -290,7 +299,7 @@ static int read_rows(void *ctx, int64_t lo, int64_t n, float *dst)
 
 static void rows_from_a_reader_give_the_same_bits(void)
 {
-    static const int widths[] = {D_IN, 6, 4, 3};
+    static const int widths[] = { D_IN, 6, 4, 3 };
     gc_model m;
     random_model(&m, 3, widths, GC_ACT_TANH, 6);
     gc_backend *b = cpu_backend(7);
@@ -299,18 +308,27 @@ static void rows_from_a_reader_give_the_same_bits(void)
     int32_t y[ROWS];
     CHECK(e && e_read);
     make_rows(x, y, 3, 8);
-    row_source src = {.x = x, .fail_at = -1};
+    row_source src = { .x = x, .fail_at = -1 };
     for (int kind = GC_EMBED_FEATURES; kind <= GC_EMBED_LASTLAYER; ++kind) {
-        gc_embed_config cfg = {.kind = (gc_embedding_kind)kind, .hessian_damping = 1e-3, .models = &m, .model_count = 1,
-                               .first_row = 5, .read_x = read_rows, .read_ctx = &src};
+        gc_embed_config cfg = { .kind = (gc_embedding_kind)kind,
+                                .hessian_damping = 1e-3,
+                                .models = &m,
+                                .model_count = 1,
+                                .first_row = 5,
+                                .read_x = read_rows,
+                                .read_ctx = &src };
         const int D = gc_embedding_dim(&cfg, D_IN);
         CHECK(embed(b, &cfg, x, y, e, loss) == GC_OK);
         CHECK(embed(b, &cfg, NULL, y, e_read, loss_read) == GC_OK);
         CHECK(memcmp(e, e_read, (size_t)ROWS * D * sizeof *e) == 0);
         CHECK(memcmp(loss, loss_read, sizeof loss) == 0);
     }
-    gc_embed_config cfg = {.kind = GC_EMBED_LOGITS, .hessian_damping = 1e-3, .models = &m, .model_count = 1,
-                           .read_x = read_rows, .read_ctx = &src};
+    gc_embed_config cfg = { .kind = GC_EMBED_LOGITS,
+                            .hessian_damping = 1e-3,
+                            .models = &m,
+                            .model_count = 1,
+                            .read_x = read_rows,
+                            .read_ctx = &src };
     src.calls = 0;
     src.fail_at = 2;
     CHECK(embed(b, &cfg, NULL, y, e_read, loss_read) == GC_ERR_INPUT);

@@ -3,10 +3,11 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "src/greedy_fl.h"
+#include "kernels/cpu/greedy_fl_cpu.h"
 
 /* Plain greedy straight from the definition, with exact differences (no GEMM). */
-static void plain_greedy(const float *e, const double *w, int m, int D, double c, int kappa, int64_t *sel, double *gains)
+static void plain_greedy(const float *e, const double *w, int m, int D, double c, int kappa, int64_t *sel,
+                         double *gains)
 {
     double *cur = calloc((size_t)m, sizeof *cur);
     char *taken = calloc((size_t)m, 1);
@@ -18,7 +19,8 @@ static void plain_greedy(const float *e, const double *w, int m, int D, double c
             double g = 0.0;
             for (int i = 0; i < m; ++i) {
                 double sq = 0.0;
-                for (int t = 0; t < D; ++t) sq += ((double)e[i * D + t] - e[j * D + t]) * ((double)e[i * D + t] - e[j * D + t]);
+                for (int t = 0; t < D; ++t)
+                    sq += ((double)e[i * D + t] - e[j * D + t]) * ((double)e[i * D + t] - e[j * D + t]);
                 double s = c - sqrt(sq);
                 if (s > cur[i]) g += (w ? w[i] : 1.0) * (s - cur[i]);
             }
@@ -29,7 +31,8 @@ static void plain_greedy(const float *e, const double *w, int m, int D, double c
         taken[best] = 1;
         for (int i = 0; i < m; ++i) {
             double sq = 0.0;
-            for (int t = 0; t < D; ++t) sq += ((double)e[i * D + t] - e[best * D + t]) * ((double)e[i * D + t] - e[best * D + t]);
+            for (int t = 0; t < D; ++t)
+                sq += ((double)e[i * D + t] - e[best * D + t]) * ((double)e[i * D + t] - e[best * D + t]);
             double s = c - sqrt(sq);
             if (s > cur[i]) cur[i] = s;
         }
@@ -47,7 +50,7 @@ static void lazy_greedy_matches_plain_greedy(int weighted, unsigned seed)
     for (int i = 0; i < m * D; ++i) e[i] = (float)rand() / RAND_MAX * 4.0f - 2.0f;
     for (int t = 0; t < D; ++t) e[7 * D + t] = e[3 * D + t]; /* a duplicate: exact tie, lower index wins */
     for (int i = 0; i < m; ++i) w[i] = 1.0 + rand() % 5;
-    gc_fl_problem p = {.m = m, .D = D, .e = e, .w = weighted ? w : NULL, .c = 12.0};
+    gc_fl_problem p = { .m = m, .D = D, .e = e, .w = weighted ? w : NULL, .c = 12.0 };
     int64_t sel[15], want[15];
     double gains[15], want_gains[15], coverage[120], total = 0.0, covered = 0.0;
     CHECK(gc_greedy_fl(&p, kappa, sel, gains, coverage) == 0);
@@ -72,7 +75,7 @@ static void stochastic_greedy_limits(void)
     float e[200 * 4];
     srand(99);
     for (int i = 0; i < m * D; ++i) e[i] = (float)rand() / RAND_MAX * 4.0f - 2.0f;
-    gc_fl_problem exact = {.m = m, .D = D, .e = e, .c = 12.0}, full = exact, sampled = exact;
+    gc_fl_problem exact = { .m = m, .D = D, .e = e, .c = 12.0 }, full = exact, sampled = exact;
     full.stochastic_epsilon = 1e-300; /* (m/κ)·ln(1/ε) > m */
     sampled.stochastic_epsilon = 0.1;
     sampled.seed = full.seed = 5;

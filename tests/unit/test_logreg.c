@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "src/error.h"
-#include "src/logreg.h"
+#include "core/error.h"
+#include "src/linalg/logreg.h"
 
 enum { D = 3, C = 4, N = 6 };
 
@@ -32,14 +32,14 @@ static void reference_pass(double *W, double *b, const float *X, const int32_t *
     }
 }
 
-static const float X[N * D] = {1, 2, 0, -1, 0.5f, 3, 0, -2, 1, 2, 2, 2, -0.5f, 1, -1, 0.25f, 0, 4};
-static const int32_t y[N] = {1, 0, 3, 2, 1, 3};
+static const float X[N * D] = { 1, 2, 0, -1, 0.5f, 3, 0, -2, 1, 2, 2, 2, -0.5f, 1, -1, 0.25f, 0, 4 };
+static const int32_t y[N] = { 1, 0, 3, 2, 1, 3 };
 
 static void passes_follow_the_documented_update(void)
 {
-    const int64_t rows[8] = {0, 3, 1, 5, 2, 4, 0, 2};
-    const double weight[8] = {1, 2.5, 0.5, 7, 1, 3, 1.5, 0.25};
-    double W[C * D] = {0}, b[C] = {0};
+    const int64_t rows[8] = { 0, 3, 1, 5, 2, 4, 0, 2 };
+    const double weight[8] = { 1, 2.5, 0.5, 7, 1, 3, 1.5, 0.25 };
+    double W[C * D] = { 0 }, b[C] = { 0 };
     gc_logreg m;
     CHECK(gc_logreg_create(&m, D, C) == GC_OK);
     for (int epoch = 0; epoch < 3; ++epoch) {
@@ -55,8 +55,8 @@ static void passes_follow_the_documented_update(void)
 
 static void a_weight_is_a_longer_step_and_null_means_one(void)
 {
-    const int64_t rows[1] = {2};
-    const double three[1] = {3.0};
+    const int64_t rows[1] = { 2 };
+    const double three[1] = { 3.0 };
     gc_logreg weighted, longer;
     CHECK(gc_logreg_create(&weighted, D, C) == GC_OK && gc_logreg_create(&longer, D, C) == GC_OK);
     gc_logreg_sgd_pass(&weighted, X, y, rows, three, 1, 0.1, 0.0);
@@ -84,7 +84,7 @@ static void accuracy_counts_argmax_hits_across_blocks(void)
         free(labels);
         return;
     }
-    const float column[C] = {0, 1, 2, -1};
+    const float column[C] = { 0, 1, 2, -1 };
     for (int c = 0; c < C; ++c) m.W[c * D] = column[c];
     int expected_hits = 0;
     for (int r = 0; r < ROWS; ++r) {

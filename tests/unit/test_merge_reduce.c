@@ -11,15 +11,19 @@
  * (equal β first, else the last two) as the authors' code applies it (merge_reduce in
  * cl_streaming/streaming.py of github.com/zalanborsos/bilevel_coresets: adjacent pairs, smallest β). */
 #include "check.h"
-#include "src/merge_reduce.h"
+#include "io/merge_reduce.h"
 
 static void seven_steps_three_slots_match_the_figure(void)
 {
-    static const int expected_count[7] = {1, 2, 3, 3, 3, 3, 3};
-    static const int expected_merge[7] = {-1, -1, -1, 0, 1, 2, 0};
-    static const gc_slot_info expected[7][3] = {
-        {{1, 1}}, {{1, 1}, {1, 2}}, {{1, 1}, {1, 2}, {1, 3}}, {{2, 4}, {1, 3}, {1, 4}},
-        {{2, 4}, {2, 5}, {1, 5}}, {{2, 4}, {2, 5}, {2, 6}}, {{4, 7}, {2, 6}, {1, 7}}};
+    static const int expected_count[7] = { 1, 2, 3, 3, 3, 3, 3 };
+    static const int expected_merge[7] = { -1, -1, -1, 0, 1, 2, 0 };
+    static const gc_slot_info expected[7][3] = { { { 1, 1 } },
+                                                 { { 1, 1 }, { 1, 2 } },
+                                                 { { 1, 1 }, { 1, 2 }, { 1, 3 } },
+                                                 { { 2, 4 }, { 1, 3 }, { 1, 4 } },
+                                                 { { 2, 4 }, { 2, 5 }, { 1, 5 } },
+                                                 { { 2, 4 }, { 2, 5 }, { 2, 6 } },
+                                                 { { 4, 7 }, { 2, 6 }, { 1, 7 } } };
     gc_slot_info slot[4];
     int count = 0;
     for (int t = 0; t < 7; ++t) {
@@ -35,7 +39,7 @@ static void seven_steps_three_slots_match_the_figure(void)
 /* Without an equal pair the last two merge: (4, 3) + a new 1 with s = 2 merges 3 and 1. */
 static void last_two_merge_without_an_equal_pair(void)
 {
-    gc_slot_info slot[3] = {{4, 1}, {3, 2}};
+    gc_slot_info slot[3] = { { 4, 1 }, { 3, 2 } };
     int count = 2;
     CHECK(gc_merge_reduce_step(slot, &count, 2, 9) == 1);
     CHECK(count == 2 && slot[0].beta == 4 && slot[0].created == 1 && slot[1].beta == 4 && slot[1].created == 9);

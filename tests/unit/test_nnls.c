@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "src/nnls.h"
+#include "src/linalg/nnls.h"
 
 #define MAX_M 9
 
@@ -107,8 +107,10 @@ static void nnls_equals_brute_force_from_any_warm_start(void)
                 double grad = b[i];
                 for (int j = 0; j < m; ++j) grad -= G[i + j * m] * x[j];
                 CHECK(x[i] >= 0.0);
-                if (x[i] > 0.0) CHECK_NEAR(grad, 0.0, 1e-9);
-                else CHECK(grad <= 1e-9);
+                if (x[i] > 0.0)
+                    CHECK_NEAR(grad, 0.0, 1e-9);
+                else
+                    CHECK(grad <= 1e-9);
             }
         }
     }
@@ -117,7 +119,7 @@ static void nnls_equals_brute_force_from_any_warm_start(void)
 static void positive_unconstrained_solution_is_returned(void)
 {
     /* G = I + 0.1·11ᵀ, b = G·(1, 2, 3): the unconstrained minimiser (1, 2, 3) is feasible. */
-    double G[9], want[3] = {1, 2, 3}, b[3] = {0, 0, 0}, x[3] = {0, 0, 0};
+    double G[9], want[3] = { 1, 2, 3 }, b[3] = { 0, 0, 0 }, x[3] = { 0, 0, 0 };
     for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 3; ++j) G[i + 3 * j] = (i == j) + 0.1;
     for (int i = 0; i < 3; ++i)
@@ -128,15 +130,15 @@ static void positive_unconstrained_solution_is_returned(void)
 
 static void no_positive_correlation_gives_zero(void)
 {
-    double G[4] = {2, 0.5, 0.5, 1}, b[2] = {-1, -0.25}, x[2] = {3, 4};
+    double G[4] = { 2, 0.5, 0.5, 1 }, b[2] = { -1, -0.25 }, x[2] = { 3, 4 };
     CHECK(gc_nnls(2, G, 2, b, x) == 0);
     CHECK(x[0] == 0.0 && x[1] == 0.0);
 }
 
 static void only_the_lower_triangle_is_read(void)
 {
-    double G[9] = {4, 1, 0.5, 1e9, 3, 0.25, -1e9, 7e8, 2}, b[3] = {1, -2, 1}, x[3] = {0, 0, 0};
-    double full[9] = {4, 1, 0.5, 1, 3, 0.25, 0.5, 0.25, 2}, expect[3];
+    double G[9] = { 4, 1, 0.5, 1e9, 3, 0.25, -1e9, 7e8, 2 }, b[3] = { 1, -2, 1 }, x[3] = { 0, 0, 0 };
+    double full[9] = { 4, 1, 0.5, 1, 3, 0.25, 0.5, 0.25, 2 }, expect[3];
     brute_force(3, full, b, expect);
     CHECK(gc_nnls(3, G, 3, b, x) == 0);
     for (int i = 0; i < 3; ++i) CHECK_NEAR(x[i], expect[i], 1e-12);

@@ -51,15 +51,15 @@ static void best_equals_full_ranking(int64_t n, int D, int signed_scores, int co
             dot += (long double)e[i * D + j] * r[j];
         }
         w[i] = i % 11 == 5 ? 0.0 : 1.0 / sqrt((double)sq);
-        all[i] = (ranked){w[i] > 0.0 ? w[i] * (signed_scores ? dot : fabsl(dot)) : -INFINITY, i};
+        all[i] = (ranked){ w[i] > 0.0 ? w[i] * (signed_scores ? dot : fabsl(dot)) : -INFINITY, i };
     }
     qsort(all, (size_t)n, sizeof *all, by_rank);
     CHECK(gc_cpu_omp_best(e, n, D, r, w, signed_scores, count, work, best) == 0);
     for (int t = 0; t < count; ++t) {
         int64_t want = t < n && all[t].score > -INFINITY ? all[t].index : INT64_MAX;
         if (best[t].index != want)
-            fprintf(stderr, "n=%lld D=%d signed=%d: candidate %d is %lld, want %lld\n", (long long)n, D,
-                    signed_scores, t, (long long)best[t].index, (long long)want);
+            fprintf(stderr, "n=%lld D=%d signed=%d: candidate %d is %lld, want %lld\n", (long long)n, D, signed_scores,
+                    t, (long long)best[t].index, (long long)want);
         CHECK(best[t].index == want);
     }
     free(e);

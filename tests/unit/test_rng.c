@@ -3,12 +3,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/rng.h"
 #include "io/synthetic.h"
-#include "kernels/rng.h"
 
 static void permutation_is_a_bijection_with_an_inverse(void)
 {
-    const uint64_t sizes[] = {1, 2, 3, 17, 1000, 4097};
+    const uint64_t sizes[] = { 1, 2, 3, 17, 1000, 4097 };
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s) {
         uint64_t n = sizes[s];
         char *seen = calloc(n, 1);
@@ -49,7 +49,7 @@ static void synthetic_rows_do_not_depend_on_the_range_read(void)
     gc_synthetic_rows(&s, 600, 900, part, yp);
     CHECK(memcmp(all + 600 * 7, part, sizeof part) == 0);
     CHECK(memcmp(ya + 600, yp, sizeof yp) == 0);
-    int counts[5] = {0};
+    int counts[5] = { 0 };
     for (int i = 0; i < 1000; ++i) counts[ya[i]]++;
     CHECK(counts[0] > 3 * counts[4]); /* imbalance 10: class 0 ≈ 10× class 4 */
 }

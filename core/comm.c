@@ -1,0 +1,120 @@
+#include "comm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "exact_split.h"
+
+int gc_comm_agree(MPI_Comm comm, int status)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int mine = status == GC_OK ? size : rank, first;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) return GC_ERR_LIB;
+    if (first == size) return GC_OK;
+    char message[1024];
+    int code = status;
+    if (rank == first) snprintf(message, sizeof message, "%s", gc_error_message());
+    MPI_Bcast(&code, 1, MPI_INT, first, comm);
+    MPI_Bcast(message, sizeof message, MPI_CHAR, first, comm);
+    gc_error_clear();
+    gc_fail(code, "%s", message);
+    return code == GC_OK ? GC_ERR_PEER : code;
+}
+
+void gc_comm_row_range(int64_t n, int rank, int size, int64_t *lo, int64_t *hi)
+{
+    int64_t base = n / size, extra = n % size;
+    *lo = rank * base + (rank < extra ? rank : extra);
+    *hi = *lo + base + (rank < extra ? 1 : 0);
+}
+
+int gc_comm_row_owner(int64_t n, int size, int64_t i)
+{
+    int64_t base = n / size, extra = n % size, big = extra * (base + 1);
+    return (int)(i < big ? i / (base + 1) : extra + (i - big) / base);
+}
+
+int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *send, const int *send_counts,
+                             const int *send_displs, char **recv, int64_t *recv_count, const char *what)
+{
+    int P;
+    MPI_Comm_size(comm, &P);
+    *recv = NULL;
+    *recv_count = 0;
+    int *recv_counts = calloc((size_t)P, sizeof *recv_counts), *recv_displs = calloc((size_t)P, sizeof *recv_displs);
+    int status = (recv_counts && recv_displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory exchanging %s", what);
+    status = gc_comm_agree(comm, status);
+    if (status == GC_OK) {
+        MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm);
+        for (int r = 1; r < P; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
+        *recv_count = (int64_t)recv_displs[P - 1] + recv_counts[P - 1];
+        *recv = malloc((size_t)(*recv_count ? *recv_count : 1) * record_bytes);
+        status = gc_comm_agree(comm, *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving %s", what));
+    }
+    if (status == GC_OK) {
+        /* Records travel as one contiguous type so counts stay in records, not bytes. */
+        MPI_Datatype record;
+        MPI_Type_contiguous((int)record_bytes, MPI_BYTE, &record);
+        MPI_Type_commit(&record);
+        MPI_Alltoallv(send, send_counts, send_displs, record, *recv, recv_counts, recv_displs, record, comm);
+        MPI_Type_free(&record);
+    }
+    free(recv_counts);
+    free(recv_displs);
+    return status;
+}
+
+int gc_exact_sum_create(gc_exact_sum *sum, int n, double global_max_abs)
+{
+    sum->n = n;
+    int e = 0;
+    frexp(global_max_abs > 0 ? global_max_abs : 1.0, &e); /* max_abs < 2^e */
+    sum->scale = ldexp(1.0, 32 - e);
+    sum->acc = calloc((size_t)2 * n, sizeof *sum->acc);
+    GC_CHECK_ALLOC(sum->acc);
+    return GC_OK;
+}
+
+static inline void add_one(gc_exact_sum *sum, int j, double v)
+{
+    int64_t whole, fraction;
+    gc_exact_split(v, sum->scale, &whole, &fraction);
+    sum->acc[j] += whole;
+    sum->acc[sum->n + j] += fraction;
+}
+
+void gc_exact_sum_add(gc_exact_sum *sum, const float *values)
+{
+    for (int j = 0; j < sum->n; ++j) add_one(sum, j, values[j]);
+}
+
+void gc_exact_sum_add_double(gc_exact_sum *sum, const double *values)
+{
+    for (int j = 0; j < sum->n; ++j) add_one(sum, j, values[j]);
+}
+
+void gc_exact_sum_add_at(gc_exact_sum *sum, int j, double value) { add_one(sum, j, value); }
+
+void gc_exact_sum_merge(gc_exact_sum *dst, const gc_exact_sum *src)
+{
+    for (int j = 0; j < 2 * dst->n; ++j) dst->acc[j] += src->acc[j];
+}
+
+int gc_exact_sum_allreduce(gc_exact_sum *sum, MPI_Comm comm, double *out)
+{
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, sum->acc, 2 * sum->n, MPI_INT64_T, MPI_SUM, comm));
+    for (int j = 0; j < sum->n; ++j)
+        out[j] = ((double)sum->acc[j] + (double)sum->acc[sum->n + j] / 1073741824.0) / sum->scale;
+    return GC_OK;
+}
+
+void gc_exact_sum_destroy(gc_exact_sum *sum)
+{
+    free(sum->acc);
+    sum->acc = NULL;
+}

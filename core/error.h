@@ -1,0 +1,65 @@
+/* One error convention for the whole program: functions return int status, 0 = ok.
+ * The GC_CHECK_* macros turn a library failure into a status and record where it happened, so a
+ * failure deep in a phase surfaces as one line naming file:line and the library's own words. */
+#ifndef GC_ERROR_H
+#define GC_ERROR_H
+
+#include <stdarg.h>
+
+enum gc_status {
+    GC_OK = 0,
+    GC_ERR_USAGE = 2,  /* bad command line or job file */
+    GC_ERR_INPUT = 3,  /* bad input data: missing file/dataset, wrong shape, NaN, labels, k */
+    GC_ERR_IO = 4,     /* cannot write output */
+    GC_ERR_DEVICE = 5, /* GPU asked for but unusable */
+    GC_ERR_MEMORY = 6, /* allocation failed */
+    GC_ERR_LIB = 7,    /* MPI / HDF5 / BLAS / CUDA failure */
+    GC_ERR_PEER = 8    /* another rank failed (its message is printed by that rank) */
+};
+
+/* Records the first error message of this process (later ones are ignored: the first is the cause). */
+int gc_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int gc_failv(int status, const char *fmt, va_list ap);
+/* The recorded message, or "" when none. */
+const char *gc_error_message(void);
+/* Forget the recorded message (used by tests that provoke several errors in one process). */
+void gc_error_clear(void);
+
+#define GC_TRY(call)                                                                                                   \
+    do {                                                                                                               \
+        int gc_try_status_ = (call);                                                                                   \
+        if (gc_try_status_ != GC_OK) return gc_try_status_;                                                            \
+    } while (0)
+
+#define GC_CHECK_ALLOC(ptr)                                                                                            \
+    do {                                                                                                               \
+        if ((ptr) == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory at %s:%d", __FILE__, __LINE__);                \
+    } while (0)
+
+#define GC_CHECK_MPI(call)                                                                                             \
+    do {                                                                                                               \
+        int gc_mpi_rc_ = (call);                                                                                       \
+        if (gc_mpi_rc_ != MPI_SUCCESS) {                                                                               \
+            char gc_mpi_msg_[MPI_MAX_ERROR_STRING];                                                                    \
+            int gc_mpi_len_ = 0;                                                                                       \
+            MPI_Error_string(gc_mpi_rc_, gc_mpi_msg_, &gc_mpi_len_);                                                   \
+            return gc_fail(GC_ERR_LIB, "MPI error at %s:%d: %s", __FILE__, __LINE__, gc_mpi_msg_);                     \
+        }                                                                                                              \
+    } while (0)
+
+/* HDF5 calls return a negative value on failure. */
+#define GC_CHECK_H5(call, what)                                                                                        \
+    do {                                                                                                               \
+        if ((call) < 0) return gc_fail(GC_ERR_LIB, "HDF5 error at %s:%d: %s", __FILE__, __LINE__, (what));             \
+    } while (0)
+
+/* LAPACKE calls return info: < 0 bad argument, > 0 numerical failure. */
+#define GC_CHECK_BLAS(call, what)                                                                                      \
+    do {                                                                                                               \
+        int gc_blas_info_ = (int)(call);                                                                               \
+        if (gc_blas_info_ != 0)                                                                                        \
+            return gc_fail(GC_ERR_LIB, "LAPACK error at %s:%d: %s (info %d)", __FILE__, __LINE__, (what),              \
+                           gc_blas_info_);                                                                             \
+    } while (0)
+
+#endif

@@ -1,0 +1,928 @@
+/* gradcore stream: a coreset kept up to date as data arrives in batches, without revisiting old
+ * data. Two constructions (README "gradcore stream"):
+ * - continual GMC (Balles et al., "Gradient-matching coresets for rehearsal-based continual
+ *   learning", Algorithm 2): the running target g = Σ of the embeddings of every row seen so far and
+ *   the coreset C with its embeddings are kept; batch t runs OMP on the dictionary [C, G_t] against
+ *   g, so old members may stay, be reweighted or be dropped. One global target, as in Algorithm 2.
+ * - merge-reduce (Borsos, Mutný, Krause, NeurIPS 2020, §5; --slots s): each batch is compressed to
+ *   a slot of k/s rows by the method's selector; when the buffer overflows, two slots are merged
+ *   (merge_reduce.h) by compressing their weighted union again, so weights keep summarising data.
+ * After every batch the state (io/stream_state.h) and the coreset are replaced atomically, so the
+ * next batch may come in another job and a killed job loses at most the batch it was working on.
+ * Embeddings use the same options and models as `select` (the embeddings of a row never depend on
+ * its batch's other rows), so one run over all batches equals one run per batch. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "core/comm.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/options.h"
+#include "core/rng.h"
+#include "core/version.h"
+#include "io/checkpoint.h"
+#include "io/coreset_writer.h"
+#include "io/dataset.h"
+#include "io/proxy_models.h"
+#include "io/stream_state.h"
+#include "kernels/backend.h"
+#include "kernels/cpu/greedy_fl_cpu.h"
+#include "src/select/budget.h"
+#include "src/select/select_bico.h"
+#include "src/select/select_fl.h"
+#include "src/select/select_omp.h"
+
+enum { MAX_SLOTS = 64 };
+
+static const gc_option_spec stream_options[] = {
+    { "config", GC_OPT_VALUE, NULL, "FILE", "INI job file with more options (keys = long option names)" },
+    { "batches", GC_OPT_VALUE, NULL, "A.h5[,B.h5…]",
+      "the batches of this run, in arrival order (/X, /y as for --data); batches already in --state are skipped" },
+    { "state", GC_OPT_VALUE, NULL, "FILE", "stream state (HDF5): read when it exists, replaced after every batch" },
+    { "out", GC_OPT_VALUE, NULL, "FILE", "coreset of everything seen (coreset format), replaced after every batch" },
+    { "method", GC_OPT_VALUE, "gmc", "gmc|craig|bico",
+      "gmc = gmc embedding + OMP, craig = logits + facility location, bico = features + BiCo" },
+    { "k", GC_OPT_VALUE, NULL, "M",
+      "coreset size (the memory): continual GMC keeps M rows, merge-reduce s slots of ⌊M/s⌋" },
+    { "slots", GC_OPT_VALUE, "0", "s", "merge-reduce buffer of s slots (0 = continual GMC, --method gmc only)" },
+    { "classes", GC_OPT_VALUE, NULL, "C", "number of classes (default: the first batch's num_classes attribute)" },
+    { "model", GC_OPT_VALUE, NULL, "FILE", "MLP proxy model (HDF5 /layers/<i>/W,b)" },
+    { "init-draws", GC_OPT_VALUE, "1", "S", "without --model: models drawn from PyTorch's default init" },
+    { "hidden", GC_OPT_VALUE, "256", "H1,H2,…", "hidden widths of the drawn models" },
+    { "embedding", GC_OPT_VALUE, NULL, "KIND", "override the preset: " GC_EMBEDDING_NAMES },
+    { "hessian-damping", GC_OPT_VALUE, "1e-3", "δ", "adacore: damping of the Hessian diagonal" },
+    { "sketch", GC_OPT_VALUE, "0", "D", "lastlayer/gmc: Kronecker random projection to D dims (0 = none)" },
+    { "per-class", GC_OPT_VALUE, "off", "on|off",
+      "merge-reduce: select per class (continual GMC has one running target)" },
+    { "partition-size", GC_OPT_VALUE, "4096", "M", "facility location: rows per partition of a class" },
+    { "oversample", GC_OPT_VALUE, "2", "α", "facility location: candidates per partition = ⌈α·k_c·|p|/N_c⌉" },
+    { "ridge", GC_OPT_VALUE, "0", "λ", "omp: ridge of the refit" },
+    { "nonneg", GC_OPT_VALUE, "off", "on|off", "omp: signed scores and nonnegative weights by NNLS" },
+    GC_BICO_OPTION_SPECS,
+    { "batch", GC_OPT_VALUE, "1", "b", "bico: points added per round" },
+    { "seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (models, sketch, reservoir keys)" },
+    { "device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend" },
+    { "quiet", GC_OPT_FLAG, "off", NULL, "print errors and warnings only" },
+    { "verbose", GC_OPT_FLAG, "off", NULL, "print more detail" },
+    { NULL, 0, NULL, NULL, NULL }
+};
+
+static const char stream_usage[] =
+    "usage: mpirun -np P gradcore stream --batches A.h5[,B.h5…] --k M --state state.h5 [--out coreset.h5] [options]\n\n"
+    "Keeps a weighted coreset of all batches seen so far up to date, one batch at a time.";
+
+typedef struct stream_run stream_run;
+
+/* A method's selector in the two roles merge-reduce needs; continual GMC is OMP's alone. */
+typedef struct {
+    const char *name, *selector;
+    gc_embedding_kind embedding; /* the preset */
+    /* A batch (rows over ranks, global index = row in the batch) to at most m rows with weights. */
+    int (*compress)(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs);
+    /* Weighted rows (replicated, sorted by id) to at most m rows whose weights summarise them. */
+    int (*merge)(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out);
+} stream_method;
+
+struct stream_run {
+    gc_options opts;
+    char *command_line;
+    MPI_Comm comm;
+    int rank, size;
+    const stream_method *method;
+    gc_embedding_kind embedding;
+    const char *embedding_name, *state_path, *out;
+    int64_t k;
+    int slots, per_class;
+    long classes_option;
+    uint64_t seed;
+    int device;
+    long sketch;
+    double hessian_damping;
+    gc_omp_options omp;
+    gc_fl_options fl;
+    gc_bico_options bico;
+    gc_backend *backend;
+    gc_model *models;
+    int model_count;
+    gc_stream_state state;
+    int have_state;
+};
+
+static int compress_omp(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs)
+{
+    gc_omp_options opt = run->omp;
+    opt.k = m;
+    opt.backend = run->backend;
+    return gc_select_omp(rows, &opt, cs);
+}
+
+static int compress_fl(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs)
+{
+    gc_fl_options opt = run->fl;
+    opt.k = m;
+    opt.device_id = run->backend->device_id;
+    return gc_select_fl(rows, &opt, cs);
+}
+
+static int compress_bico(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs)
+{
+    gc_bico_options opt = run->bico;
+    opt.k = m;
+    opt.backend = run->backend;
+    return gc_select_bico(rows, &opt, cs);
+}
+
+/* out ← the members of `in` a selection over them chose (cs.index: positions in `in`), with the
+ * selection's weights and gains. */
+static int chosen_members(const gc_member_set *in, const gc_coreset *cs, gc_member_set *out)
+{
+    const int D = in->D;
+    GC_TRY(gc_member_set_allocate(out, cs->k, D));
+    for (int64_t t = 0; t < cs->k; ++t) {
+        const int64_t i = cs->index[t];
+        out->id[t] = in->id[i];
+        out->label[t] = in->label[i];
+        out->loss[t] = in->loss[i];
+        out->weight[t] = cs->weight[t];
+        out->gain[t] = cs->gain[t];
+        memcpy(out->e + t * D, in->e + i * D, (size_t)D * sizeof *out->e);
+    }
+    return GC_OK;
+}
+
+/* Weighted OMP: the target of a problem is Σ wᵢ eᵢ over its rows; every rank solves the same
+ * small problem alone (MPI_COMM_SELF, CPU scoring), so all hold the same result. */
+static int merge_omp(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out)
+{
+    const int D = in->D, problems = run->per_class ? run->state.classes : 1;
+    double *targets = calloc((size_t)problems * D, sizeof *targets);
+    GC_CHECK_ALLOC(targets);
+    for (int64_t i = 0; i < in->n; ++i)
+        for (int j = 0; j < D; ++j)
+            targets[(size_t)(run->per_class ? in->label[i] : 0) * D + j] += in->weight[i] * (double)in->e[i * D + j];
+    gc_local_rows rows = { .comm = MPI_COMM_SELF,
+                           .rank = 0,
+                           .size = 1,
+                           .n_global = in->n,
+                           .lo = 0,
+                           .n_local = in->n,
+                           .D = D,
+                           .classes = run->state.classes,
+                           .e = in->e,
+                           .y = in->label,
+                           .loss = in->loss };
+    gc_omp_options opt = run->omp;
+    opt.k = m;
+    opt.backend = NULL;
+    opt.targets = targets;
+    gc_coreset cs = { 0 };
+    int status = gc_select_omp(&rows, &opt, &cs);
+    if (status == GC_OK) status = chosen_members(in, &cs, out);
+    gc_coreset_destroy(&cs);
+    free(targets);
+    return status;
+}
+
+/* Weighted facility location (greedy_fl.h): point weights are the members' weights, and a chosen
+ * element's new weight is the weight it covers, so the union's total weight is kept. Per class
+ * with budgets in proportion to the union's members per class, or one problem. */
+static int merge_fl(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out)
+{
+    const int D = in->D, groups = run->per_class ? run->state.classes : 1;
+    int64_t *sizes = calloc((size_t)groups, sizeof *sizes), *budgets = calloc((size_t)groups, sizeof *budgets);
+    int64_t *pos = malloc((size_t)in->n * sizeof *pos), *selected = malloc((size_t)in->n * sizeof *selected);
+    float *e = malloc((size_t)in->n * D * sizeof *e);
+    double *w = malloc((size_t)in->n * sizeof *w), *gains = malloc((size_t)in->n * sizeof *gains);
+    double *coverage = malloc((size_t)in->n * sizeof *coverage), *mean = malloc((size_t)D * sizeof *mean);
+    int status = (sizes && budgets && pos && selected && e && w && gains && coverage && mean)
+                     ? GC_OK
+                     : gc_fail(GC_ERR_MEMORY, "out of memory merging slots");
+    for (int64_t i = 0; i < in->n && status == GC_OK; ++i) sizes[run->per_class ? in->label[i] : 0]++;
+    const int64_t keep = m < in->n ? m : in->n;
+    if (status == GC_OK) {
+        if (run->per_class)
+            gc_class_budgets(sizes, groups, keep, budgets);
+        else
+            budgets[0] = keep;
+        status = gc_member_set_allocate(out, keep, D);
+    }
+    int64_t filled = 0;
+    for (int g = 0; g < groups && status == GC_OK; ++g) {
+        if (budgets[g] == 0) continue;
+        int64_t n = 0;
+        for (int64_t i = 0; i < in->n; ++i)
+            if (!run->per_class || in->label[i] == g) {
+                pos[n] = i;
+                w[n] = in->weight[i];
+                memcpy(e + n * D, in->e + i * D, (size_t)D * sizeof *e);
+                ++n;
+            }
+        /* c = 2·maxᵢ‖eᵢ − μ‖ bounds every distance of the group, so similarities are >= 0. */
+        double c = 0.0;
+        for (int j = 0; j < D; ++j) {
+            mean[j] = 0.0;
+            for (int64_t i = 0; i < n; ++i) mean[j] += e[i * D + j];
+            mean[j] /= (double)n;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+            double sq = 0.0;
+            for (int j = 0; j < D; ++j) sq += (e[i * D + j] - mean[j]) * (e[i * D + j] - mean[j]);
+            c = fmax(c, 2.0 * sqrt(sq));
+        }
+        gc_fl_problem p = { .m = n, .D = D, .e = e, .w = w, .c = c > 0.0 ? c : 1.0, .seed = run->seed };
+        status = gc_greedy_fl(&p, budgets[g], selected, gains, coverage);
+        for (int64_t t = 0; t < budgets[g] && status == GC_OK && selected[t] >= 0; ++t, ++filled) {
+            const int64_t i = pos[selected[t]];
+            out->id[filled] = in->id[i];
+            out->label[filled] = in->label[i];
+            out->loss[filled] = in->loss[i];
+            out->weight[filled] = coverage[selected[t]];
+            out->gain[filled] = gains[t];
+            memcpy(out->e + filled * D, in->e + i * D, (size_t)D * sizeof *out->e);
+        }
+    }
+    out->n = filled;
+    free(sizes);
+    free(budgets);
+    free(pos);
+    free(selected);
+    free(e);
+    free(w);
+    free(gains);
+    free(coverage);
+    free(mean);
+    return status;
+}
+
+/* Weighted BiCo: the members' weights weigh their rows in the outer objective (select_bico.h), and
+ * a chosen row's new weight is its class's share Σ w / k_c, so the union's total weight is kept.
+ * Every rank solves the same problem alone (MPI_COMM_SELF), so all hold the same result. */
+static int merge_bico(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out)
+{
+    gc_local_rows rows = { .comm = MPI_COMM_SELF,
+                           .rank = 0,
+                           .size = 1,
+                           .n_global = in->n,
+                           .lo = 0,
+                           .n_local = in->n,
+                           .D = in->D,
+                           .classes = run->state.classes,
+                           .e = in->e,
+                           .y = in->label,
+                           .loss = in->loss };
+    gc_bico_options opt = run->bico;
+    opt.k = m < in->n ? m : in->n;
+    opt.backend = run->backend;
+    opt.row_weight = in->weight;
+    if (opt.landmarks > in->n) opt.landmarks = (int)in->n;
+    gc_coreset cs = { 0 };
+    int status = gc_select_bico(&rows, &opt, &cs);
+    if (status == GC_OK) status = chosen_members(in, &cs, out);
+    gc_coreset_destroy(&cs);
+    return status;
+}
+
+/* One entry per --method. */
+static const stream_method methods[] = {
+    { .name = "gmc", .embedding = GC_EMBED_GMC, .selector = "omp", .compress = compress_omp, .merge = merge_omp },
+    { .name = "craig", .embedding = GC_EMBED_LOGITS, .selector = "fl", .compress = compress_fl, .merge = merge_fl },
+    { .name = "bico",
+      .embedding = GC_EMBED_FEATURES,
+      .selector = "bico",
+      .compress = compress_bico,
+      .merge = merge_bico },
+};
+
+static int parse_options(stream_run *run, int argc, char **argv)
+{
+    gc_options *o = &run->opts;
+    GC_TRY(gc_options_parse(o, "stream", stream_options, argc, argv));
+    if (o->help_requested || o->version_requested) return GC_OK;
+    int quiet, verbose, method;
+    GC_TRY(gc_options_get_bool(o, "quiet", &quiet));
+    GC_TRY(gc_options_get_bool(o, "verbose", &verbose));
+    gc_log_init(run->rank, quiet ? GC_LOG_QUIET : verbose ? GC_LOG_VERBOSE : GC_LOG_NORMAL);
+    GC_TRY(gc_options_require(o, "batches"));
+    GC_TRY(gc_options_require(o, "state"));
+    GC_TRY(gc_options_require(o, "k"));
+    run->state_path = gc_options_get(o, "state");
+    run->out = gc_options_get(o, "out");
+    GC_TRY(gc_options_get_choice(o, "method", "gmc|craig|bico", &method));
+    run->method = &methods[method];
+    long k, slots, seed, partition_size;
+    GC_TRY(gc_options_get_long(o, "k", 1, 1L << 40, &k));
+    GC_TRY(gc_options_get_long(o, "slots", 0, MAX_SLOTS, &slots));
+    run->k = k;
+    run->slots = (int)slots;
+    if (slots == 0 && strcmp(run->method->name, "gmc") != 0)
+        return gc_fail(GC_ERR_USAGE,
+                       "option --method %s needs --slots s (merge-reduce); the continual construction is GMC's",
+                       run->method->name);
+    if (slots > 0 && k < slots)
+        return gc_fail(GC_ERR_USAGE, "option --k: %ld rows cannot fill %ld slots (each slot keeps ⌊k/s⌋ rows)", k,
+                       slots);
+    GC_TRY(gc_options_get_bool(o, "per-class", &run->per_class));
+    if (slots == 0 && run->per_class)
+        return gc_fail(
+            GC_ERR_USAGE,
+            "option --per-class on: continual GMC matches one running target (use --slots for per-class selection)");
+    run->classes_option = 0;
+    if (gc_options_is_set(o, "classes")) GC_TRY(gc_options_get_long(o, "classes", 1, 1L << 30, &run->classes_option));
+    int kind = (int)run->method->embedding;
+    if (gc_options_is_set(o, "embedding")) GC_TRY(gc_options_get_choice(o, "embedding", GC_EMBEDDING_NAMES, &kind));
+    static const char *embedding_names[] = { "features", "logits", "lastlayer", "adacore",
+                                             "gmc" }; /* GC_EMBEDDING_NAMES */
+    run->embedding = (gc_embedding_kind)kind;
+    run->embedding_name = embedding_names[kind];
+    GC_TRY(gc_options_get_long(o, "seed", 0, LONG_MAX, &seed));
+    run->seed = (uint64_t)seed;
+    GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
+    GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &run->sketch));
+    GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &run->hessian_damping));
+    GC_TRY(gc_options_get_long(o, "partition-size", 1, GC_FL_MAX_DENSE, &partition_size));
+    run->fl = (gc_fl_options){
+        .per_class = run->per_class, .partition_size = partition_size, .seed = run->seed, .device_id = -1
+    };
+    GC_TRY(gc_options_get_double(o, "oversample", 1.0, 1e6, &run->fl.oversample));
+    run->omp = (gc_omp_options){ .per_class = run->per_class, .batch = 1, .refit = GC_REFIT_AUTO };
+    GC_TRY(gc_options_get_double(o, "ridge", 0.0, 1e30, &run->omp.ridge));
+    GC_TRY(gc_options_get_bool(o, "nonneg", &run->omp.nonneg));
+    GC_TRY(gc_bico_options_parse(o, &run->bico));
+    run->bico.seed = run->seed;
+    return GC_OK;
+}
+
+/* What decides the stream's result: every option but where files go, which batches this run
+ * brings and how verbose it is. A state belongs to the stream with this fingerprint. */
+static uint64_t stream_fingerprint(const stream_run *run)
+{
+    static const char *const ignored[] = { "batches", "state", "out", "quiet", "verbose", "config" };
+    return gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
+}
+
+static void embed_config(const stream_run *run, int64_t first_row, gc_embed_config *cfg)
+{
+    *cfg = (gc_embed_config){ .kind = run->embedding,
+                              .sketch_dim = (int)run->sketch,
+                              .hessian_damping = run->hessian_damping,
+                              .seed = run->seed,
+                              .models = run->models,
+                              .model_count = run->model_count,
+                              .first_row = first_row };
+}
+
+/* Collective. The proxy models, once the data's width and classes are known. */
+static int ensure_models(stream_run *run, int d, int classes)
+{
+    if (run->models != NULL || run->embedding == GC_EMBED_FEATURES) return GC_OK;
+    return gc_proxy_models_load(&run->opts, d, classes, run->seed, run->comm, &run->models, &run->model_count);
+}
+
+/* One batch as the selectors see it: rows [0, offset) of the index are old coreset members
+ * (continual GMC's dictionary [C, G_t]), rows [offset, offset + N) the batch's rows; each rank
+ * owns its contiguous range of that index, so the result does not depend on the rank count. */
+typedef struct {
+    gc_dataset dataset;
+    gc_local_rows rows;
+    int64_t offset, n; /* old members in front; the batch's N */
+    int64_t batch_lo,
+        batch_n; /* this rank's batch rows: batch row batch_lo + i is local row rows.n_local − batch_n + i */
+    double *sum; /* [D] Σ of the batch's embeddings, the same bits for any rank count */
+} stream_batch;
+
+static void batch_destroy(stream_batch *b)
+{
+    gc_dataset_close(&b->dataset);
+    free(b->rows.e);
+    free(b->rows.y);
+    free(b->rows.loss);
+    free(b->sum);
+}
+
+static int batch_sum(stream_run *run, stream_batch *b)
+{
+    const int D = run->state.D;
+    const float *e = b->rows.e + (b->rows.n_local - b->batch_n) * D;
+    float max_abs = 0.0f;
+    for (int64_t i = 0; i < b->batch_n * D; ++i) max_abs = fmaxf(max_abs, fabsf(e[i]));
+    double global_max = max_abs;
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &global_max, 1, MPI_DOUBLE, MPI_MAX, run->comm));
+    gc_exact_sum sum = { 0 };
+    b->sum = calloc((size_t)D, sizeof *b->sum);
+    int status = b->sum ? gc_exact_sum_create(&sum, D, global_max) : gc_fail(GC_ERR_MEMORY, "out of memory");
+    for (int64_t i = 0; i < b->batch_n && status == GC_OK; ++i) gc_exact_sum_add(&sum, e + i * D);
+    status = gc_comm_agree(run->comm, status);
+    if (status == GC_OK) status = gc_exact_sum_allreduce(&sum, run->comm, b->sum);
+    gc_exact_sum_destroy(&sum);
+    return status;
+}
+
+/* Collective: opens the batch (fixing d, D and C on the stream's first batch), reads and embeds
+ * this rank's rows, and puts old members in front when offset > 0. */
+static int load_batch(stream_run *run, const char *path, int64_t offset, stream_batch *b)
+{
+    gc_stream_state *st = &run->state;
+    b->offset = offset;
+    GC_TRY(gc_dataset_open(&b->dataset, path, run->comm));
+    const gc_dataset *ds = &b->dataset;
+    b->n = ds->n;
+    if (ds->n == 0) return gc_fail(GC_ERR_INPUT, "--batches %s: the batch has no rows (N = 0)", path);
+    if (offset + ds->n < run->size)
+        return gc_fail(GC_ERR_INPUT, "--batches %s: %lld rows for %d ranks: run with at most %lld ranks", path,
+                       (long long)ds->n, run->size, (long long)(offset + ds->n));
+    if (!run->have_state) {
+        int classes = run->classes_option > 0 ? (int)run->classes_option : ds->num_classes;
+        if (classes <= 0)
+            return gc_fail(GC_ERR_USAGE,
+                           "--batches %s has no num_classes attribute: give --classes C (a stream's later "
+                           "batches may bring classes the first one lacks)",
+                           path);
+        GC_TRY(ensure_models(run, ds->d, classes));
+        gc_embed_config cfg;
+        embed_config(run, 0, &cfg);
+        st->fingerprint = stream_fingerprint(run);
+        st->continual = run->slots == 0;
+        st->k = run->k;
+        st->slots = run->slots;
+        GC_TRY(gc_comm_agree(run->comm, gc_stream_state_init(st, ds->d, gc_embedding_dim(&cfg, ds->d), classes)));
+        run->have_state = 1;
+    }
+    if (ds->d != st->d)
+        return gc_fail(GC_ERR_INPUT, "--batches %s: /X has %d columns but the stream's batches have %d", path, ds->d,
+                       st->d);
+    if (ds->num_classes != 0 && ds->num_classes != st->classes)
+        return gc_fail(GC_ERR_INPUT, "--batches %s: num_classes is %d but the stream has C = %d", path, ds->num_classes,
+                       st->classes);
+    const int D = st->D, d = ds->d;
+    int64_t lo, hi;
+    gc_comm_row_range(offset + ds->n, run->rank, run->size, &lo, &hi);
+    b->batch_lo = (lo > offset ? lo : offset) - offset;
+    b->batch_n = (hi > offset ? hi : offset) - offset - b->batch_lo;
+    gc_local_rows *r = &b->rows;
+    *r = (gc_local_rows){ .comm = run->comm,
+                          .rank = run->rank,
+                          .size = run->size,
+                          .n_global = offset + ds->n,
+                          .lo = lo,
+                          .n_local = hi - lo,
+                          .D = D,
+                          .classes = st->classes };
+    const size_t rows = (size_t)(r->n_local > 0 ? r->n_local : 1);
+    r->e = malloc(rows * D * sizeof *r->e);
+    r->y = malloc(rows * sizeof *r->y);
+    r->loss = malloc(rows * sizeof *r->loss);
+    int status =
+        (r->e && r->y && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)rows);
+    const int64_t old = r->n_local - b->batch_n; /* old members on this rank: positions lo … lo + old − 1 */
+    status = gc_comm_agree(run->comm, status);
+    if (status == GC_OK)
+        status = gc_dataset_read(ds, run->comm, b->batch_lo, b->batch_lo + b->batch_n, NULL, r->y + old, NULL);
+    for (int64_t i = 0; i < b->batch_n && status == GC_OK; ++i)
+        if (r->y[old + i] < 0 || r->y[old + i] >= st->classes)
+            status = gc_fail(GC_ERR_INPUT, "--batches %s: row %lld has label %d outside [0, %d)", path,
+                             (long long)(b->batch_lo + i), r->y[old + i], st->classes);
+    status = gc_comm_agree(run->comm, status);
+    if (status == GC_OK) {
+        gc_dataset_range rows_x = { .ds = ds, .first = b->batch_lo }; /* X streams through the engine */
+        gc_embed_config cfg;
+        embed_config(run, b->batch_lo, &cfg);
+        cfg.read_x = gc_dataset_range_read;
+        cfg.read_ctx = &rows_x;
+        status = run->backend->ops->embed(run->backend, &cfg, b->batch_n, d, NULL, r->y + old, r->e + old * D,
+                                          r->loss + old);
+    }
+    GC_TRY(gc_comm_agree(run->comm, status));
+    for (int64_t p = 0; p < old; ++p) {
+        const int64_t m = lo + p;
+        memcpy(r->e + p * D, st->members.e + m * D, (size_t)D * sizeof *r->e);
+        r->y[p] = st->members.label[m];
+        r->loss[p] = st->members.loss[m];
+    }
+    return batch_sum(run, b);
+}
+
+/* ---- reservoir sampling, the baseline: each row gets the key u(seed, id) and the reservoir is
+ * the k rows with the smallest keys seen so far (reservoir sampling by random keys), so it is a
+ * uniform k-subset of everything seen, the same for any rank count and any batching. ---- */
+
+typedef struct {
+    double key;
+    int64_t id;
+    int32_t label;
+    int32_t local; /* position in its source: a batch row (>= 0) or a reservoir member (-1 − i) */
+} reservoir_key;
+
+static int by_key(const void *a, const void *b)
+{
+    const reservoir_key *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int update_reservoir(stream_run *run, const stream_batch *b)
+{
+    gc_stream_state *st = &run->state;
+    const int D = st->D;
+    const int64_t old = b->rows.n_local - b->batch_n;
+    reservoir_key *mine = malloc((size_t)(b->batch_n > 0 ? b->batch_n : 1) * sizeof *mine);
+    for (int64_t i = 0; mine != NULL && i < b->batch_n; ++i) {
+        const int64_t id = st->seen + b->batch_lo + i;
+        mine[i] = (reservoir_key){ gc_rng_uniform(run->seed, GC_STREAM_RESERVOIR, (uint64_t)id), id, b->rows.y[old + i],
+                                   (int32_t)i };
+    }
+    if (mine != NULL) qsort(mine, (size_t)b->batch_n, sizeof *mine, by_key);
+    const int64_t keep = b->batch_n < st->k ? b->batch_n : st->k;
+    /* Records: key header, then the embedding; every rank gathers every rank's best. */
+    const size_t bytes = sizeof(reservoir_key) + (size_t)D * sizeof(float);
+    char *send = malloc((size_t)(keep > 0 ? keep : 1) * bytes);
+    int *counts = malloc((size_t)run->size * sizeof *counts), *displs = malloc((size_t)run->size * sizeof *displs);
+    int status = (mine && send && counts && displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
+    if (status == GC_OK && (double)keep * (double)bytes > (double)INT_MAX)
+        status = gc_fail(GC_ERR_USAGE,
+                         "option --k: a reservoir of %lld rows of width %d is too large to gather in one MPI call",
+                         (long long)keep, D);
+    for (int64_t t = 0; t < keep && status == GC_OK; ++t) {
+        memcpy(send + t * bytes, &mine[t], sizeof mine[t]);
+        memcpy(send + t * bytes + sizeof mine[t], b->rows.e + (old + mine[t].local) * D, (size_t)D * sizeof(float));
+    }
+    status = gc_comm_agree(run->comm, status);
+    int mine_bytes = (int)(keep * bytes), total = 0;
+    if (status == GC_OK && MPI_Allgather(&mine_bytes, 1, MPI_INT, counts, 1, MPI_INT, run->comm) != MPI_SUCCESS)
+        status = gc_fail(GC_ERR_LIB, "MPI error gathering the reservoir");
+    for (int r = 0; r < run->size && status == GC_OK; ++r) displs[r] = total, total += counts[r];
+    const int64_t gathered = total / (int64_t)bytes, all = gathered + st->reservoir.n;
+    char *recv = status == GC_OK ? malloc((size_t)(total > 0 ? total : 1)) : NULL;
+    reservoir_key *keys = status == GC_OK ? malloc((size_t)(all > 0 ? all : 1) * sizeof *keys) : NULL;
+    if (status == GC_OK && (recv == NULL || keys == NULL))
+        status = gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
+    status = gc_comm_agree(run->comm, status);
+    if (status == GC_OK &&
+        MPI_Allgatherv(send, mine_bytes, MPI_BYTE, recv, counts, displs, MPI_BYTE, run->comm) != MPI_SUCCESS)
+        status = gc_fail(GC_ERR_LIB, "MPI error gathering the reservoir");
+    gc_member_set next = { 0 };
+    if (status == GC_OK) {
+        for (int64_t t = 0; t < gathered; ++t) {
+            memcpy(&keys[t], recv + t * bytes, sizeof keys[t]);
+            keys[t].local = (int32_t)t;
+        }
+        for (int64_t i = 0; i < st->reservoir.n; ++i)
+            keys[gathered + i] = (reservoir_key){ st->reservoir.weight[i], st->reservoir.id[i], st->reservoir.label[i],
+                                                  (int32_t)(-1 - i) };
+        qsort(keys, (size_t)all, sizeof *keys, by_key);
+        const int64_t n = all < st->k ? all : st->k;
+        status = gc_member_set_allocate(&next, n, D);
+        for (int64_t t = 0; t < n && status == GC_OK; ++t) {
+            next.id[t] = keys[t].id;
+            next.label[t] = keys[t].label;
+            next.weight[t] = keys[t].key;
+            const float *src = keys[t].local >= 0
+                                   ? (const float *)(recv + keys[t].local * bytes + sizeof(reservoir_key))
+                                   : st->reservoir.e + (int64_t)(-1 - keys[t].local) * D;
+            memcpy(next.e + t * D, src, (size_t)D * sizeof(float));
+        }
+    }
+    if (status == GC_OK) {
+        gc_member_set_destroy(&st->reservoir);
+        st->reservoir = next;
+    } else {
+        gc_member_set_destroy(&next);
+    }
+    free(mine);
+    free(send);
+    free(counts);
+    free(displs);
+    free(recv);
+    free(keys);
+    return status;
+}
+
+/* ‖g − Σⱼ wⱼ eⱼ‖ / ‖g‖ with g = Σ of every row seen; scale multiplies every weight. */
+static double gradient_error(const gc_stream_state *st, const gc_member_set *s, int use_weights, double scale)
+{
+    double diff = 0.0, norm = 0.0;
+    for (int j = 0; j < st->D; ++j) {
+        double approx = 0.0;
+        for (int64_t i = 0; i < s->n; ++i) approx += (use_weights ? s->weight[i] : 1.0) * scale * s->e[i * st->D + j];
+        diff += (st->target[j] - approx) * (st->target[j] - approx);
+        norm += st->target[j] * st->target[j];
+    }
+    return sqrt(diff) / (norm > 0.0 ? sqrt(norm) : 1.0);
+}
+
+/* Members from a selector's coreset over a batch index where rows [0, offset) are old members. */
+static int members_from_coreset(const gc_stream_state *st, const gc_coreset *cs, int64_t offset, int32_t slot,
+                                gc_member_set *out)
+{
+    GC_TRY(gc_member_set_allocate(out, cs->k, st->D));
+    for (int64_t t = 0; t < cs->k; ++t) {
+        const int64_t i = cs->index[t];
+        out->id[t] = i < offset ? st->members.id[i] : st->seen + (i - offset);
+        out->label[t] = cs->label[t];
+        out->weight[t] = cs->weight[t];
+        out->gain[t] = cs->gain[t];
+        out->loss[t] = cs->loss[t];
+        out->slot[t] = slot;
+    }
+    memcpy(out->e, cs->embedding, (size_t)cs->k * st->D * sizeof *out->e);
+    return GC_OK;
+}
+
+/* dst ← rows of a whose slot is in [first, last] (in a's order), then b's rows (all of them). */
+static int concat_members(const gc_member_set *a, int first, int last, const gc_member_set *b, gc_member_set *dst)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < a->n; ++i) n += a->slot[i] >= first && a->slot[i] <= last;
+    GC_TRY(gc_member_set_allocate(dst, n + (b ? b->n : 0), a->D));
+    int64_t t = 0;
+    const int D = a->D;
+    for (int pass = 0; pass < 2; ++pass) {
+        const gc_member_set *s = pass == 0 ? a : b;
+        for (int64_t i = 0; s != NULL && i < s->n; ++i) {
+            if (pass == 0 && !(s->slot[i] >= first && s->slot[i] <= last)) continue;
+            dst->id[t] = s->id[i];
+            dst->label[t] = s->label[i];
+            dst->weight[t] = s->weight[i];
+            dst->gain[t] = s->gain[i];
+            dst->loss[t] = s->loss[i];
+            dst->slot[t] = s->slot[i];
+            memcpy(dst->e + t * D, s->e + i * D, (size_t)D * sizeof *dst->e);
+            ++t;
+        }
+    }
+    return GC_OK;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const int64_t x = **(const int64_t *const *)a, y = **(const int64_t *const *)b;
+    return (x > y) - (x < y);
+}
+
+/* The union of slots i and i + 1, sorted by id (the selectors break ties by position). */
+static int slot_union(const gc_member_set *members, int i, gc_member_set *u)
+{
+    gc_member_set unsorted = { 0 };
+    GC_TRY(concat_members(members, i, i + 1, NULL, &unsorted));
+    const int64_t n = unsorted.n;
+    const int D = members->D;
+    int64_t **order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    int status = order ? gc_member_set_allocate(u, n, D) : gc_fail(GC_ERR_MEMORY, "out of memory");
+    if (status == GC_OK) {
+        for (int64_t t = 0; t < n; ++t) order[t] = &unsorted.id[t];
+        qsort(order, (size_t)n, sizeof *order, by_id);
+        for (int64_t t = 0; t < n; ++t) {
+            const int64_t s = order[t] - unsorted.id;
+            u->id[t] = unsorted.id[s];
+            u->label[t] = unsorted.label[s];
+            u->weight[t] = unsorted.weight[s];
+            u->gain[t] = unsorted.gain[s];
+            u->loss[t] = unsorted.loss[s];
+            u->slot[t] = unsorted.slot[s];
+            memcpy(u->e + t * D, unsorted.e + s * D, (size_t)D * sizeof *u->e);
+        }
+    }
+    free(order);
+    gc_member_set_destroy(&unsorted);
+    return status;
+}
+
+/* Continual GMC, Algorithm 2: OMP over [C, G_t] against the running target. */
+static int continual_step(stream_run *run, stream_batch *b)
+{
+    gc_stream_state *st = &run->state;
+    gc_omp_options opt = run->omp;
+    opt.k = run->k;
+    opt.backend = run->backend;
+    opt.targets = st->target;
+    gc_coreset cs = { 0 };
+    gc_member_set next = { 0 };
+    int status = gc_select_omp(&b->rows, &opt, &cs);
+    if (status == GC_OK) status = members_from_coreset(st, &cs, b->offset, 0, &next);
+    gc_coreset_destroy(&cs);
+    GC_TRY(status);
+    gc_member_set_destroy(&st->members);
+    st->members = next;
+    return GC_OK;
+}
+
+/* Merge-reduce: the batch becomes a slot; an overflowing buffer merges one pair of slots. */
+static int merge_reduce_step(stream_run *run, stream_batch *b)
+{
+    gc_stream_state *st = &run->state;
+    const int64_t m = run->k / run->slots;
+    gc_coreset cs = { 0 };
+    gc_member_set slot = { 0 }, grown = { 0 };
+    int status = run->method->compress(run, &b->rows, m < b->n ? m : b->n, &cs);
+    if (status == GC_OK) status = members_from_coreset(st, &cs, 0, st->slot_count, &slot);
+    gc_coreset_destroy(&cs);
+    if (status == GC_OK) status = concat_members(&st->members, 0, MAX_SLOTS, &slot, &grown);
+    gc_member_set_destroy(&slot);
+    GC_TRY(status);
+    gc_member_set_destroy(&st->members);
+    st->members = grown;
+    const int i = gc_merge_reduce_step(st->slot, &st->slot_count, run->slots, st->batches + 1);
+    if (i < 0) return GC_OK;
+    gc_member_set u = { 0 }, merged = { 0 }, before = { 0 }, after = { 0 };
+    status = slot_union(&st->members, i, &u);
+    if (status == GC_OK) status = run->method->merge(run, &u, m, &merged);
+    for (int64_t t = 0; t < merged.n; ++t) merged.slot[t] = i;
+    if (status == GC_OK) status = concat_members(&st->members, 0, i - 1, &merged, &before);
+    if (status == GC_OK) status = concat_members(&st->members, i + 2, MAX_SLOTS, NULL, &after);
+    for (int64_t t = 0; t < after.n; ++t) after.slot[t]--; /* slots after the pair move down by one */
+    if (status == GC_OK) {
+        gc_member_set_destroy(&st->members);
+        status = concat_members(&before, 0, MAX_SLOTS, &after, &st->members);
+    }
+    gc_member_set_destroy(&u);
+    gc_member_set_destroy(&merged);
+    gc_member_set_destroy(&before);
+    gc_member_set_destroy(&after);
+    if (status == GC_OK)
+        gc_info("stream: merged slots %d and %d into one summarising %lld batches", i, i + 1,
+                (long long)st->slot[i].beta);
+    return status;
+}
+
+static int append_path(gc_stream_state *st, const char *path)
+{
+    size_t len = strlen(st->batch_paths), add = strlen(path);
+    char *grown = realloc(st->batch_paths, len + add + 2);
+    GC_CHECK_ALLOC(grown);
+    memcpy(grown + len, path, add);
+    grown[len + add] = '\n';
+    grown[len + add + 1] = '\0';
+    st->batch_paths = grown;
+    int64_t *rows = realloc(st->batch_rows, (size_t)(st->batches + 1) * sizeof *rows);
+    GC_CHECK_ALLOC(rows);
+    st->batch_rows = rows;
+    return GC_OK;
+}
+
+/* Rank 0: the coreset of everything seen, in the coreset format (index = global row over the
+ * concatenation of the batches in arrival order). */
+static int write_coreset(stream_run *run)
+{
+    const gc_stream_state *st = &run->state;
+    const gc_member_set *s = &st->members;
+    gc_coreset cs;
+    int status = gc_coreset_allocate(&cs, s->n, st->D, st->classes);
+    char *resolved = gc_options_resolved(&run->opts);
+    if (status == GC_OK) {
+        memcpy(cs.index, s->id, (size_t)s->n * sizeof *cs.index);
+        memcpy(cs.label, s->label, (size_t)s->n * sizeof *cs.label);
+        memcpy(cs.weight, s->weight, (size_t)s->n * sizeof *cs.weight);
+        memcpy(cs.gain, s->gain, (size_t)s->n * sizeof *cs.gain);
+        memcpy(cs.loss, s->loss, (size_t)s->n * sizeof *cs.loss);
+        memcpy(cs.embedding, s->e, (size_t)s->n * st->D * sizeof *cs.embedding);
+        for (int64_t t = 0; t < s->n; ++t) cs.budgets[s->label[t]]++;
+        cs.objective = st->gradient_error;
+        gc_provenance prov = { .command_line = run->command_line,
+                               .resolved_options = resolved ? resolved : "",
+                               .method = run->method->name,
+                               .embedding = run->embedding_name,
+                               .selector = st->continual ? "continual omp" : run->method->selector,
+                               .devices = run->backend->description,
+                               .n = st->seen,
+                               .ranks = run->size,
+                               .seed = run->seed,
+                               .gradient_error = st->gradient_error,
+                               .random_gradient_error = st->reservoir_error };
+        status = gc_write_coreset(run->out, &cs, &prov);
+    }
+    gc_coreset_destroy(&cs);
+    free(resolved);
+    return status;
+}
+
+/* Collective: batch `path` (absolute) joins the state; then the coreset and the state are replaced. */
+static int process_batch(stream_run *run, const char *path)
+{
+    gc_stream_state *st = &run->state;
+    stream_batch b;
+    memset(&b, 0, sizeof b);
+    int status = load_batch(run, path, run->have_state && st->continual ? st->members.n : 0, &b);
+    if (status == GC_OK) {
+        for (int j = 0; j < st->D; ++j) st->target[j] += b.sum[j];
+        status = update_reservoir(run, &b);
+    }
+    if (status == GC_OK) status = st->continual ? continual_step(run, &b) : merge_reduce_step(run, &b);
+    if (status == GC_OK) status = append_path(st, path);
+    if (status == GC_OK) {
+        st->batch_rows[st->batches++] = b.n;
+        st->seen += b.n;
+        st->gradient_error = gradient_error(st, &st->members, 1, 1.0);
+        st->reservoir_error = gradient_error(st, &st->reservoir, 0, (double)st->seen / (double)st->reservoir.n);
+    }
+    batch_destroy(&b);
+    GC_TRY(gc_comm_agree(run->comm, status));
+    /* The coreset first: a job killed between the two files redoes this batch, rewriting both alike. */
+    if (run->rank == 0 && run->out != NULL) status = write_coreset(run);
+    if (run->rank == 0 && status == GC_OK) status = gc_stream_state_write(st, run->state_path);
+    GC_TRY(gc_comm_agree(run->comm, status));
+    if (run->rank == 0 && gc_log_level() != GC_LOG_QUIET) {
+        printf("gradcore stream: batch %lld (%s): N = %lld, seen %lld; coreset of %lld rows%s; relative gradient error "
+               "vs all seen: coreset %.4g, reservoir sampling %.4g\n",
+               (long long)st->batches, path, (long long)st->batch_rows[st->batches - 1], (long long)st->seen,
+               (long long)st->members.n, st->continual ? "" : " in slots", st->gradient_error, st->reservoir_error);
+        fflush(stdout);
+    }
+    return GC_OK;
+}
+
+/* Whether the stream already holds batch `path`. */
+static int state_has(const gc_stream_state *st, const char *path)
+{
+    const size_t len = strlen(path);
+    for (const char *p = st->batch_paths; p != NULL && *p;) {
+        const char *end = strchr(p, '\n');
+        if (end == NULL) break;
+        if ((size_t)(end - p) == len && strncmp(p, path, len) == 0) return 1;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* Collective: every batch of --batches not yet in the state, in order. Those already in must come
+ * first (a resumed or repeated command); a known batch after a new one is a usage error, found
+ * before any batch is processed. */
+static int run_batches(stream_run *run)
+{
+    char *list = strdup(gc_options_get(&run->opts, "batches"));
+    GC_CHECK_ALLOC(list);
+    int status = GC_OK, count = 0, done = 0;
+    for (const char *p = list; *p; ++p) count += *p == ',';
+    char(*paths)[4096] = calloc((size_t)count + 1, sizeof *paths);
+    if (paths == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory");
+    count = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(list, ",", &save); item != NULL && status == GC_OK; item = strtok_r(NULL, ",", &save)) {
+        if (realpath(item, paths[count]) == NULL) snprintf(paths[count], sizeof paths[count], "%s", item);
+        const int known = run->have_state && state_has(&run->state, paths[count]);
+        if (known && count > done)
+            status = gc_fail(GC_ERR_USAGE, "--batches: %s is already in --state %s but comes after a new batch", item,
+                             run->state_path);
+        done += known;
+        ++count;
+    }
+    status = gc_comm_agree(run->comm, status);
+    if (status == GC_OK && done > 0) gc_info("stream: %d batch(es) already in %s: skipped", done, run->state_path);
+    for (int i = done; i < count && status == GC_OK; ++i)
+        status = gc_comm_agree(run->comm, process_batch(run, paths[i]));
+    /* Nothing new: the coreset file is still brought up to date with the state. */
+    if (status == GC_OK && done == count && run->have_state && run->out != NULL)
+        status = gc_comm_agree(run->comm, run->rank == 0 ? write_coreset(run) : GC_OK);
+    free(paths);
+    free(list);
+    return status;
+}
+
+static int open_state(stream_run *run)
+{
+    int exists = run->rank == 0 && access(run->state_path, F_OK) == 0;
+    GC_CHECK_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, run->comm));
+    if (!exists) return GC_OK;
+    int status = gc_stream_state_read(&run->state, run->state_path, stream_fingerprint(run));
+    GC_TRY(gc_comm_agree(run->comm, status));
+    run->have_state = 1;
+    gc_info("stream: %s holds %lld batch(es), %lld rows seen", run->state_path, (long long)run->state.batches,
+            (long long)run->state.seen);
+    return gc_comm_agree(run->comm, ensure_models(run, run->state.d, run->state.classes));
+}
+
+int gc_command_stream(int argc, char **argv)
+{
+    stream_run run;
+    memset(&run, 0, sizeof run);
+    run.comm = MPI_COMM_WORLD;
+    MPI_Comm_rank(run.comm, &run.rank);
+    MPI_Comm_size(run.comm, &run.size);
+    gc_log_init(run.rank, GC_LOG_NORMAL);
+    run.command_line = gc_command_line("stream", argc, argv);
+    int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv));
+    if (status == GC_OK && run.opts.help_requested) {
+        if (run.rank == 0) gc_options_print_help(stream_options, stream_usage, stdout);
+    } else if (status == GC_OK && run.opts.version_requested) {
+        if (run.rank == 0) printf("gradcore stream %s (%s)\n", GC_VERSION, GC_GIT_COMMIT);
+    } else if (status == GC_OK) {
+        int writable = GC_OK;
+        if (run.rank == 0 && run.out != NULL) writable = gc_check_output_writable(run.out);
+        if (run.rank == 0 && writable == GC_OK) writable = gc_stream_state_check_writable(run.state_path);
+        status = gc_comm_agree(run.comm, writable);
+        if (status == GC_OK)
+            status = gc_comm_agree(run.comm, gc_backend_create((gc_device_request)run.device, run.comm, &run.backend));
+        if (status == GC_OK) status = open_state(&run);
+        if (status == GC_OK) status = run_batches(&run);
+    }
+    gc_stream_state_destroy(&run.state);
+    for (int s = 0; s < run.model_count; ++s) gc_model_destroy(&run.models[s]);
+    free(run.models);
+    gc_backend_destroy(run.backend);
+    gc_options_destroy(&run.opts);
+    free(run.command_line);
+    return status;
+}

@@ -1,0 +1,87 @@
+/* BiCo, bilevel coresets (Borsos, Mutný, Krause, NeurIPS 2020 / JMLR 2024; DESIGN §4) with the
+ * RKHS proxy: Nyström features z_i of an RBF kernel (nystrom.h), inner problem = weighted kernel
+ * ridge regression on the selected points with one-hot targets,
+ *   θ(w) = argmin_θ Σ_{j∈S} w_j ‖θᵀz_j − y_j‖² + λ‖θ‖²,
+ * outer objective G(w) = Σ_i ‖θ(w)ᵀz_i − y_i‖² over all N points. Forward selection in rounds:
+ * every point is scored by s_k = ∇ℓ_kᵀ H⁻¹ ∇G = −∂G/∂w_k (H = 2(Z_SᵀWZ_S + λI) per output), the
+ * b best unselected points join with weight 1, and θ is refit.
+ *
+ * Choices (documented in README):
+ * - one joint problem over all classes (the targets are one-hot, as in the paper); --per-class
+ *   does not apply;
+ * - the start is deterministic: the first round scores with S = ∅, θ = 0 (instead of the paper's
+ *   random first point), where s_k = (2/λ)·Σ_{i: y_i = y_k} z_kᵀz_i;
+ * - G and ∇G = 2(Mθ − B) need only M = ZᵀZ and B = ZᵀY, summed once over the data, exactly (comm.h)
+ *   and so bitwise the same for any number of ranks; a round's only pass over the data is scoring;
+ * - the small replicated algebra (q' × q' Cholesky, the weight steps) runs on rank 0 and its result
+ *   is broadcast;
+ * - weights: unweighted (default), selected points keep w = 1 in the inner problem and the coreset
+ *   file gets N_c/k_c for a point of class c (k_c selected of N_c, so the weights sum to N like
+ *   uniform sampling's N/k); --bico-weights on: after every round GC_BICO_WEIGHT_STEPS projected
+ *   gradient steps w ← max(0, w + η s_S) on the selected weights, η starting where the largest
+ *   change equals the mean weight and halved until G decreases (the step is skipped after 30
+ *   halvings); the file gets these weights scaled to sum to N. */
+#ifndef GC_SELECT_BICO_H
+#define GC_SELECT_BICO_H
+
+#include "candidates.h"
+#include "core/options.h"
+#include "io/coreset.h"
+#include "kernels/backend.h"
+#include "src/linalg/nystrom.h"
+
+#define GC_BICO_MAX_BATCH         GC_CANDIDATES_MAX
+#define GC_BICO_WEIGHT_STEPS      10
+/* --landmarks when not given: this many, or N when smaller. */
+#define GC_BICO_DEFAULT_LANDMARKS 1000
+
+typedef struct {
+    int64_t rounds;
+    double features_s;  /* landmarks, eigendecomposition and the feature map */
+    double summary_s;   /* M = ZᵀZ and B = ZᵀY */
+    double score_s;     /* scoring passes and the local best */
+    double merge_s;     /* candidate reduction and broadcast of the winners */
+    double refit_s;     /* inner refits and weight steps (rank 0) and their broadcast */
+    double score_bytes; /* feature bytes the scoring passes read */
+    int feature_rank;   /* q' */
+} gc_bico_stats;
+
+typedef struct {
+    int64_t k;
+    int landmarks; /* q; 0: GC_BICO_DEFAULT_LANDMARKS capped at N */
+    double gamma;  /* RBF width; ≤ 0: median heuristic (nystrom.h) */
+    double ridge;  /* λ > 0 */
+    int batch;     /* b, points added per round */
+    int weighted;  /* projected gradient steps on the weights */
+    gc_eig_kind eig;
+    uint64_t seed;
+    gc_backend *backend; /* computes the feature map */
+    const double *row_weight; /* [n_local] vᵢ > 0 of each row in the outer objective G = Σᵢ vᵢ‖θᵀzᵢ − yᵢ‖²,
+                               * as when a weighted coreset is compressed again (gradcore stream);
+                               * NULL: all 1. N and N_c below are then Σ v. */
+    gc_bico_stats *stats; /* optional, filled on return */
+} gc_bico_options;
+
+/* The options of --selector bico, in select's and stream's option tables. */
+#define GC_BICO_OPTION_SPECS                                                                                           \
+    { "landmarks", GC_OPT_VALUE, NULL, "q", "bico: Nyström landmarks drawn by the seed (default min(1000, N))" },      \
+        { "gamma", GC_OPT_VALUE, NULL, "γ",                                                                            \
+          "bico: RBF kernel exp(−γ‖x − x'‖²) (default 1 / median squared distance between landmarks)" },               \
+        { "bico-ridge", GC_OPT_VALUE, "1", "λ",                                                                        \
+          "bico: ridge of the inner kernel ridge regression (1 = one unit-weight point's ‖z‖² ≤ 1)" },                 \
+        { "bico-weights", GC_OPT_VALUE, "off", "on|off",                                                               \
+          "bico: projected gradient steps on the coreset weights after every round" },                                 \
+    {                                                                                                                  \
+        "eig", GC_OPT_VALUE, "auto", GC_EIG_NAMES,                                                                     \
+            "bico: eigendecomposition of K_QQ on rank 0 (LAPACK) or over all ranks (ScaLAPACK; auto: q > 4096)"        \
+    }
+
+/* Reads those options and --batch (b points a round) into opt; one error line names a bad one. */
+int gc_bico_options_parse(const gc_options *o, gc_bico_options *opt);
+
+/* Collective. Fills cs on every rank: index, label, loss, embedding (x) in selection order,
+ * gain = the point's score s_k in the round that selected it, weight (above), objective = the final
+ * G(w), and the landmarks and γ. rows->e holds x (the `features` embedding). */
+int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_coreset *cs);
+
+#endif

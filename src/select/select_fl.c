@@ -1,0 +1,870 @@
+#include "select_fl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "budget.h"
+#include "core/comm.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "io/checkpoint.h"
+#include "kernels/cpu/greedy_fl_cpu.h"
+#include "kernels/fl_device.h"
+#include "weights.h"
+
+/* Rows travel between ranks as packed records so one MPI_Alltoallv moves everything a partition
+ * owner needs: global index, partition id, label, loss and the embedding. */
+typedef struct {
+    int64_t index;
+    int32_t partition;
+    int32_t label;
+    float loss;
+} row_header;
+
+/* Candidates travel to the merge rank with their coverage weight and greedy rank. */
+typedef struct {
+    int64_t index;
+    double gain;
+    double coverage;
+    int32_t group;
+    int32_t label;
+    int32_t order; /* position in its partition's greedy order */
+    int32_t partition;
+    float loss;
+} candidate_header;
+
+typedef struct {
+    int groups;          /* classes when per-class, else 1 */
+    int64_t *sizes;      /* [G] N_g */
+    int64_t *my_offset;  /* [G] class position of this rank's first row of group g */
+    int64_t *budgets;    /* [G] k_g */
+    int64_t *parts;      /* [G] number of partitions */
+    int64_t *first_part; /* [G + 1] global partition id of group g's first partition */
+} partition_plan;
+
+static void plan_destroy(partition_plan *p)
+{
+    free(p->sizes);
+    free(p->my_offset);
+    free(p->budgets);
+    free(p->parts);
+    free(p->first_part);
+}
+
+/* The greedy of one block, on the rank's GPU when it has one (dev != NULL), else on the CPU. */
+static int run_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                      double *coverage)
+{
+    return dev ? gc_fl_device_greedy(dev, p, kappa, selected, gains, coverage)
+               : gc_greedy_fl(p, kappa, selected, gains, coverage);
+}
+
+static int group_of(const gc_local_rows *rows, int per_class, int64_t i) { return per_class ? rows->y[i] : 0; }
+
+/* A group of N rows is cut into np pieces starting at ceil(p·N/np), so pieces differ in size by at
+ * most one and class position q lies in piece floor(q·np/N). */
+static int64_t piece_of(int64_t q, int64_t np, int64_t N) { return (int64_t)(((__int128)q * np) / N); }
+
+static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, partition_plan *plan)
+{
+    const int G = opt->per_class ? rows->classes : 1, P = rows->size;
+    memset(plan, 0, sizeof *plan);
+    plan->groups = G;
+    plan->sizes = calloc((size_t)G, sizeof(int64_t));
+    plan->my_offset = calloc((size_t)G, sizeof(int64_t));
+    plan->budgets = calloc((size_t)G, sizeof(int64_t));
+    plan->parts = calloc((size_t)G, sizeof(int64_t));
+    plan->first_part = calloc((size_t)G + 1, sizeof(int64_t));
+    int64_t *counts = calloc((size_t)G * P, sizeof *counts);
+    if (!plan->sizes || !plan->my_offset || !plan->budgets || !plan->parts || !plan->first_part || !counts) {
+        free(counts);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the partition plan");
+    }
+    int64_t *mine = counts + (size_t)rows->rank * G;
+    for (int64_t i = 0; i < rows->n_local; ++i) mine[group_of(rows, opt->per_class, i)]++;
+    GC_CHECK_MPI(MPI_Allgather(MPI_IN_PLACE, G, MPI_INT64_T, counts, G, MPI_INT64_T, rows->comm));
+    for (int r = 0; r < P; ++r)
+        for (int g = 0; g < G; ++g) {
+            if (r < rows->rank) plan->my_offset[g] += counts[(size_t)r * G + g];
+            plan->sizes[g] += counts[(size_t)r * G + g];
+        }
+    free(counts);
+    if (opt->per_class)
+        gc_class_budgets(plan->sizes, G, opt->k, plan->budgets);
+    else
+        plan->budgets[0] = opt->k;
+    for (int g = 0; g < G; ++g) {
+        int64_t N = plan->sizes[g];
+        plan->parts[g] = (plan->budgets[g] > 0 && N > 0) ? (N + opt->partition_size - 1) / opt->partition_size : 0;
+        plan->first_part[g + 1] = plan->first_part[g] + plan->parts[g];
+    }
+    return GC_OK;
+}
+
+static int64_t candidates_of_piece(const partition_plan *plan, const gc_fl_options *opt, int g, int64_t size)
+{
+    if (plan->parts[g] == 1) return plan->budgets[g];
+    int64_t kappa = (int64_t)ceil(opt->oversample * (double)plan->budgets[g] * (double)size / (double)plan->sizes[g]);
+    return kappa < size ? kappa : size;
+}
+
+int gc_similarity_constant(const gc_local_rows *rows, double *c)
+{
+    const int D = rows->D;
+    double max_abs = 0.0;
+    for (int64_t i = 0; i < rows->n_local * D; ++i) {
+        double a = fabs((double)rows->e[i]);
+        if (a > max_abs) max_abs = a;
+    }
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    gc_exact_sum sum;
+    double *mean = malloc((size_t)D * sizeof *mean);
+    GC_CHECK_ALLOC(mean);
+    GC_TRY(gc_exact_sum_create(&sum, D, max_abs));
+    int status = GC_OK;
+    /* Per-thread integer partial sums merge exactly, so the thread count changes nothing. */
+#pragma omp parallel
+    {
+        gc_exact_sum mine;
+        int ok = gc_exact_sum_create(&mine, D, max_abs) == GC_OK;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < rows->n_local; ++i)
+            if (ok) gc_exact_sum_add(&mine, rows->e + i * D);
+#pragma omp critical
+        {
+            if (ok)
+                gc_exact_sum_merge(&sum, &mine);
+            else
+                status = gc_fail(GC_ERR_MEMORY, "out of memory for the mean embedding");
+        }
+        if (ok) gc_exact_sum_destroy(&mine);
+    }
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) status = gc_exact_sum_allreduce(&sum, rows->comm, mean);
+    gc_exact_sum_destroy(&sum);
+    double radius = 0.0;
+    for (int j = 0; j < D; ++j) mean[j] /= (double)rows->n_global;
+#pragma omp parallel for schedule(static) reduction(max : radius)
+    for (int64_t i = 0; i < rows->n_local; ++i) {
+        double sq = 0.0;
+        for (int j = 0; j < D; ++j) {
+            double d = rows->e[i * D + j] - mean[j];
+            sq += d * d;
+        }
+        if (sq > radius) radius = sq;
+    }
+    free(mean);
+    GC_TRY(status);
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &radius, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    *c = radius > 0.0 ? 2.0 * sqrt(radius) : 1.0;
+    return GC_OK;
+}
+
+/* Sends every local row to the owner of its partition. On return recv holds packed records. */
+static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan, char **recv,
+                         int64_t *recv_count)
+{
+    const int P = rows->size, D = rows->D;
+    const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
+    int *send_counts = calloc((size_t)P, sizeof(int)), *send_displs = calloc((size_t)P, sizeof(int));
+    int32_t *part = malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *part);
+    int64_t *seen = calloc((size_t)plan->groups, sizeof *seen);
+    char *send = NULL;
+    *recv = NULL;
+    int status = (send_counts && send_displs && part && seen)
+                     ? GC_OK
+                     : gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
+    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
+        int g = group_of(rows, opt->per_class, i);
+        part[i] = -1;
+        int64_t q = plan->my_offset[g] + seen[g]++;
+        if (plan->parts[g] == 0) continue;
+        int64_t N = plan->sizes[g];
+        if (opt->shuffle)
+            q = (int64_t)gc_permute((uint64_t)q, (uint64_t)N, opt->seed + (uint64_t)g * 0x9e37ULL, GC_STREAM_PARTITION);
+        part[i] = (int32_t)(plan->first_part[g] + piece_of(q, plan->parts[g], N));
+        send_counts[part[i] % P]++;
+    }
+    if (status == GC_OK) {
+        for (int r = 1; r < P; ++r) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
+        int64_t total = send_displs[P - 1] + send_counts[P - 1];
+        send = malloc((size_t)(total ? total : 1) * rec);
+        if (send == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
+        int *fill = calloc((size_t)P, sizeof *fill);
+        if (fill == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
+        for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
+            if (part[i] < 0) continue;
+            int dest = part[i] % P;
+            char *p = send + ((size_t)send_displs[dest] + fill[dest]++) * rec;
+            row_header h = { rows->lo + i, part[i], rows->y[i], rows->loss[i] };
+            memcpy(p, &h, sizeof h);
+            memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
+        }
+        free(fill);
+    }
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK)
+        status = gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, recv, recv_count,
+                                          "partition rows");
+    free(send);
+    free(send_counts);
+    free(send_displs);
+    free(part);
+    free(seen);
+    return status;
+}
+
+typedef struct {
+    const char *base;
+    size_t rec;
+} record_view;
+
+static const row_header *header_at(const record_view *v, int64_t i)
+{
+    return (const row_header *)(const void *)(v->base + (size_t)i * v->rec);
+}
+
+/* qsort has no context argument: the records the comparators below look at. */
+static record_view sort_view;
+
+static int by_partition_then_index(const void *a, const void *b)
+{
+    row_header x, y;
+    memcpy(&x, sort_view.base + (size_t)(*(const int64_t *)a) * sort_view.rec, sizeof x);
+    memcpy(&y, sort_view.base + (size_t)(*(const int64_t *)b) * sort_view.rec, sizeof y);
+    if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
+    return (x.index > y.index) - (x.index < y.index);
+}
+
+/* Partitions finished before an interruption, from this rank's checkpoint log. */
+typedef struct {
+    int64_t count;
+    int64_t *pid;
+    char **records;
+    size_t *bytes;
+} finished_partitions;
+
+static void remember_partition(void *ctx, int64_t id, const void *payload, size_t bytes)
+{
+    finished_partitions *f = ctx;
+    int64_t n = f->count + 1;
+    int64_t *pid = realloc(f->pid, (size_t)n * sizeof *pid);
+    char **records = realloc(f->records, (size_t)n * sizeof *records);
+    size_t *sizes = realloc(f->bytes, (size_t)n * sizeof *sizes);
+    if (pid) f->pid = pid;
+    if (records) f->records = records;
+    if (sizes) f->bytes = sizes;
+    char *copy = malloc(bytes ? bytes : 1);
+    if (!pid || !records || !sizes || !copy) { /* forgetting it only costs recomputing it */
+        free(copy);
+        return;
+    }
+    memcpy(copy, payload, bytes);
+    f->pid[f->count] = id;
+    f->records[f->count] = copy;
+    f->bytes[f->count] = bytes;
+    f->count = n;
+}
+
+static int64_t finished_index(const finished_partitions *f, int64_t pid)
+{
+    for (int64_t i = 0; i < f->count; ++i)
+        if (f->pid[i] == pid) return i;
+    return -1;
+}
+
+static void forget_partitions(finished_partitions *f)
+{
+    for (int64_t i = 0; i < f->count; ++i) free(f->records[i]);
+    free(f->pid);
+    free(f->records);
+    free(f->bytes);
+}
+
+/* Runs greedy on every partition this rank owns and packs the candidates; with a checkpoint, a
+ * partition already in the log is taken from it and each new one is logged as it finishes. */
+static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const gc_fl_options *opt,
+                             const partition_plan *plan, double c, const char *recv, int64_t recv_count, char **cand,
+                             int64_t *cand_count)
+{
+    const int D = rows->D;
+    const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
+    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    int64_t *order = malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
+    GC_CHECK_ALLOC(order);
+    for (int64_t i = 0; i < recv_count; ++i) order[i] = i;
+    sort_view = (record_view){ recv, rec };
+    qsort(order, (size_t)recv_count, sizeof *order, by_partition_then_index);
+    record_view view = { recv, rec };
+
+    int64_t max_out = 0;
+    for (int64_t a = 0; a < recv_count;) {
+        int64_t b = a;
+        int32_t pid = header_at(&view, order[a])->partition;
+        while (b < recv_count && header_at(&view, order[b])->partition == pid) ++b;
+        int g = 0;
+        while (plan->first_part[g + 1] <= pid) ++g;
+        max_out += candidates_of_piece(plan, opt, g, b - a);
+        a = b;
+    }
+    *cand = malloc((size_t)(max_out ? max_out : 1) * crec);
+    *cand_count = 0;
+    int status = *cand ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
+    /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
+    int64_t owned = 0, done = 0;
+    for (int64_t a = 0; a < recv_count; ++a)
+        owned += a == 0 || header_at(&view, order[a])->partition != header_at(&view, order[a - 1])->partition;
+    finished_partitions finished = { 0, NULL, NULL, NULL };
+    if (status == GC_OK && opt->checkpoint != NULL)
+        status = gc_checkpoint_load(opt->checkpoint, "fl-partitions", remember_partition, &finished);
+    int64_t resumed = 0;
+    gc_progress progress;
+    gc_progress_begin(&progress, "select: partitions", "partitions", owned);
+    for (int64_t a = 0; a < recv_count && status == GC_OK;) {
+        int64_t b = a;
+        int32_t pid = header_at(&view, order[a])->partition;
+        while (b < recv_count && header_at(&view, order[b])->partition == pid) ++b;
+        int64_t known = finished_index(&finished, pid);
+        if (known >= 0 && finished.bytes[known] % crec == 0) {
+            memcpy(*cand + (size_t)*cand_count * crec, finished.records[known], finished.bytes[known]);
+            *cand_count += (int64_t)(finished.bytes[known] / crec);
+            resumed++;
+            gc_progress_update(&progress, ++done);
+            a = b;
+            continue;
+        }
+        int64_t first_candidate = *cand_count;
+        int g = 0;
+        while (plan->first_part[g + 1] <= pid) ++g;
+        int64_t m = b - a, kappa = candidates_of_piece(plan, opt, g, m);
+        /* Cover: this partition's share of ε, so that the shares add up to ε over all rows. */
+        double cover_target = opt->epsilon > 0.0 ? opt->epsilon * (double)m / (double)rows->n_global : 0.0;
+        float *e = malloc((size_t)m * D * sizeof *e);
+        int64_t *selected = malloc((size_t)kappa * sizeof *selected);
+        double *gains = malloc((size_t)kappa * sizeof *gains), *coverage = malloc((size_t)m * sizeof *coverage);
+        status = (e && selected && gains && coverage) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in a partition");
+        for (int64_t i = 0; i < m && status == GC_OK; ++i)
+            memcpy(e + i * D, recv + (size_t)order[a + i] * rec + sizeof(row_header), (size_t)D * sizeof *e);
+        gc_fl_problem problem = { .m = m,
+                                  .D = D,
+                                  .e = e,
+                                  .c = c,
+                                  .stochastic_epsilon = opt->stochastic,
+                                  .seed = gc_mix64(opt->seed ^ (uint64_t)pid),
+                                  .cover_target = cover_target };
+        if (status == GC_OK) status = run_greedy(dev, &problem, kappa, selected, gains, coverage);
+        for (int64_t t = 0; t < kappa && status == GC_OK && selected[t] >= 0; ++t) {
+            const row_header *h = header_at(&view, order[a + selected[t]]);
+            candidate_header ch = { h->index, gains[t], coverage[selected[t]], g, h->label, (int32_t)t, pid, h->loss };
+            char *p = *cand + (size_t)(*cand_count)++ * crec;
+            memcpy(p, &ch, sizeof ch);
+            memcpy(p + sizeof ch, e + selected[t] * D, (size_t)D * sizeof(float));
+        }
+        free(e);
+        free(selected);
+        free(gains);
+        free(coverage);
+        if (status == GC_OK && opt->checkpoint != NULL)
+            status = gc_checkpoint_append(opt->checkpoint, pid, *cand + (size_t)first_candidate * crec,
+                                          (size_t)(*cand_count - first_candidate) * crec);
+        gc_progress_update(&progress, ++done);
+        a = b;
+    }
+    gc_progress_end(&progress);
+    forget_partitions(&finished);
+    if (opt->checkpoint != NULL) {
+        MPI_Allreduce(MPI_IN_PLACE, &resumed, 1, MPI_INT64_T, MPI_SUM, rows->comm);
+        if (resumed > 0) gc_info("select: resumed %lld finished partitions from the checkpoint", (long long)resumed);
+    }
+    free(order);
+    return status;
+}
+
+/* Within a group: by greedy order for a single partition, by global index for the merge. */
+static int by_group_then_index(const void *a, const void *b)
+{
+    candidate_header x, y;
+    memcpy(&x, sort_view.base + (size_t)(*(const int64_t *)a) * sort_view.rec, sizeof x);
+    memcpy(&y, sort_view.base + (size_t)(*(const int64_t *)b) * sort_view.rec, sizeof y);
+    if (x.group != y.group) return x.group < y.group ? -1 : 1;
+    return (x.index > y.index) - (x.index < y.index);
+}
+
+static int by_group_then_order(const void *a, const void *b)
+{
+    candidate_header x, y;
+    memcpy(&x, sort_view.base + (size_t)(*(const int64_t *)a) * sort_view.rec, sizeof x);
+    memcpy(&y, sort_view.base + (size_t)(*(const int64_t *)b) * sort_view.rec, sizeof y);
+    if (x.group != y.group) return x.group < y.group ? -1 : 1;
+    return x.order - y.order;
+}
+
+static void take_candidate(gc_coreset *cs, int64_t slot, const char *p, double gain)
+{
+    candidate_header h;
+    memcpy(&h, p, sizeof h);
+    cs->index[slot] = h.index;
+    cs->label[slot] = h.label;
+    cs->gain[slot] = gain;
+    cs->loss[slot] = h.loss;
+    memcpy(cs->embedding + slot * cs->D, p + sizeof h, (size_t)cs->D * sizeof(float));
+}
+
+/* Rank 0: final k_g per group, by weighted greedy over the candidates of multi-partition groups. */
+static candidate_header header_of(const char *all, size_t crec, int64_t rec)
+{
+    candidate_header h;
+    memcpy(&h, all + (size_t)rec * crec, sizeof h);
+    return h;
+}
+
+/* Weighted greedy over candidate records rec[0, m) (sorted by global index) with point weights w:
+ * the kg chosen records in greedy order, their gains and, when cover != NULL, the weight each one
+ * covers (the weight it carries up a merge tree). */
+static int weighted_greedy(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *rec,
+                           const double *w, int64_t m, int64_t kg, int64_t *chosen, double *gains, double *cover)
+{
+    float *e = malloc((size_t)m * D * sizeof *e);
+    int64_t *selected = malloc((size_t)kg * sizeof *selected);
+    double *coverage = cover ? malloc((size_t)m * sizeof *coverage) : NULL;
+    int status = (e && selected && (coverage || !cover)) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
+    for (int64_t i = 0; i < m && status == GC_OK; ++i)
+        memcpy(e + i * D, all + (size_t)rec[i] * crec + sizeof(candidate_header), (size_t)D * sizeof *e);
+    gc_fl_problem problem = { .m = m, .D = D, .e = e, .w = w, .c = c };
+    if (status == GC_OK) status = run_greedy(dev, &problem, kg, selected, gains, coverage);
+    for (int64_t t = 0; t < kg && status == GC_OK; ++t) {
+        chosen[t] = rec[selected[t]];
+        if (cover) cover[t] = coverage[selected[t]];
+    }
+    free(e);
+    free(selected);
+    free(coverage);
+    return status;
+}
+
+/* --merge root: one weighted greedy over all candidates of the class, weights = coverage counts. */
+static int root_merge(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *rec, int64_t m,
+                      int64_t kg, int64_t *chosen, double *gains)
+{
+    double *w = malloc((size_t)m * sizeof *w);
+    GC_CHECK_ALLOC(w);
+    for (int64_t i = 0; i < m; ++i) w[i] = header_of(all, crec, rec[i]).coverage;
+    int status = weighted_greedy(dev, all, crec, D, c, rec, w, m, kg, chosen, gains, NULL);
+    free(w);
+    return status;
+}
+
+typedef struct {
+    int64_t *rec; /* sorted by global index */
+    double *w;
+    int64_t n;
+} merge_set;
+
+static int by_partition_then_order(const void *a, const void *b)
+{
+    candidate_header x = header_of(sort_view.base, sort_view.rec, *(const int64_t *)a);
+    candidate_header y = header_of(sort_view.base, sort_view.rec, *(const int64_t *)b);
+    if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
+    return x.order - y.order;
+}
+
+static int by_partition_then_global_index(const void *a, const void *b)
+{
+    candidate_header x = header_of(sort_view.base, sort_view.rec, *(const int64_t *)a);
+    candidate_header y = header_of(sort_view.base, sort_view.rec, *(const int64_t *)b);
+    if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
+    return (x.index > y.index) - (x.index < y.index);
+}
+
+/* --merge tree: partitions' candidate sets merged pairwise (1+2, 3+4, …; an odd one waits a level),
+ * each node a weighted greedy keeping kg elements whose weights are the weight they cover, until one
+ * set is left. Every dense block has at most 2·kg rows, so the merge fits where the root's
+ * α·k_c-row block would not. The last node's greedy order and gains are the result. */
+static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *group_rec,
+                      int64_t m, int64_t kg, int64_t *chosen, double *gains)
+{
+    int64_t *rec = malloc((size_t)m * sizeof *rec);
+    merge_set *sets = calloc((size_t)m, sizeof *sets);
+    if (rec == NULL || sets == NULL) {
+        free(rec);
+        free(sets);
+        return gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
+    }
+    memcpy(rec, group_rec, (size_t)m * sizeof *rec);
+    sort_view = (record_view){ all, crec };
+    qsort(rec, (size_t)m, sizeof *rec, by_partition_then_global_index);
+    int64_t count = 0;
+    int status = GC_OK;
+    for (int64_t a = 0; a < m && status == GC_OK;) { /* one leaf per partition */
+        int64_t b = a + 1;
+        while (b < m && header_of(all, crec, rec[b]).partition == header_of(all, crec, rec[a]).partition) ++b;
+        merge_set *leaf = &sets[count++];
+        leaf->n = b - a;
+        leaf->rec = malloc((size_t)leaf->n * sizeof *leaf->rec);
+        leaf->w = malloc((size_t)leaf->n * sizeof *leaf->w);
+        if (!leaf->rec || !leaf->w) status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
+        for (int64_t i = 0; i < leaf->n && status == GC_OK; ++i) {
+            leaf->rec[i] = rec[a + i];
+            leaf->w[i] = header_of(all, crec, rec[a + i]).coverage;
+        }
+        a = b;
+    }
+    while (status == GC_OK && count > 1) {
+        int64_t next = 0;
+        for (int64_t i = 0; i < count && status == GC_OK; i += 2) {
+            if (i + 1 == count) {
+                sets[next++] = sets[i];
+                continue;
+            }
+            merge_set *x = &sets[i], *y = &sets[i + 1];
+            int64_t n = x->n + y->n, keep = kg < n ? kg : n, p = 0, q = 0;
+            int64_t *u = malloc((size_t)n * sizeof *u), *picked = malloc((size_t)keep * sizeof *picked);
+            double *uw = malloc((size_t)n * sizeof *uw), *cover = malloc((size_t)keep * sizeof *cover);
+            double *node_gains = malloc((size_t)keep * sizeof *node_gains);
+            if (!u || !picked || !uw || !cover || !node_gains)
+                status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
+            for (int64_t t = 0; t < n && status == GC_OK; ++t) { /* union, by global index */
+                int take_x = q >= y->n || (p < x->n && header_of(all, crec, x->rec[p]).index <
+                                                           header_of(all, crec, y->rec[q]).index);
+                u[t] = take_x ? x->rec[p] : y->rec[q];
+                uw[t] = take_x ? x->w[p++] : y->w[q++];
+            }
+            int last = count == 2; /* the root of the tree: its greedy order is the result */
+            if (status == GC_OK)
+                status = last ? weighted_greedy(dev, all, crec, D, c, u, uw, n, keep, chosen, gains, NULL)
+                              : weighted_greedy(dev, all, crec, D, c, u, uw, n, keep, picked, node_gains, cover);
+            free(x->rec);
+            free(x->w);
+            free(y->rec);
+            free(y->w);
+            merge_set *out = &sets[next++];
+            out->rec = NULL;
+            out->w = NULL;
+            out->n = keep;
+            if (status == GC_OK && !last) {
+                /* The chosen elements, back in global-index order (u's order), carry the weight they cover. */
+                char *kept = calloc((size_t)n, 1);
+                double *w_of = malloc((size_t)n * sizeof *w_of);
+                out->rec = malloc((size_t)keep * sizeof *out->rec);
+                out->w = malloc((size_t)keep * sizeof *out->w);
+                if (!kept || !w_of || !out->rec || !out->w)
+                    status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
+                for (int64_t t = 0; t < keep && status == GC_OK; ++t) {
+                    /* u is sorted by global index: find picked[t]'s slot by bisection */
+                    int64_t lo = 0, hi = n - 1, key = header_of(all, crec, picked[t]).index;
+                    while (lo < hi) {
+                        int64_t mid = (lo + hi) / 2;
+                        if (header_of(all, crec, u[mid]).index < key)
+                            lo = mid + 1;
+                        else
+                            hi = mid;
+                    }
+                    kept[lo] = 1;
+                    w_of[lo] = cover[t];
+                }
+                for (int64_t t = 0, v = 0; t < n && status == GC_OK; ++t)
+                    if (kept[t]) out->rec[v] = u[t], out->w[v++] = w_of[t];
+                free(kept);
+                free(w_of);
+            }
+            free(node_gains);
+            free(u);
+            free(uw);
+            free(picked);
+            free(cover);
+        }
+        count = next;
+    }
+    if (status == GC_OK && count == 1 && sets[0].rec != NULL) { /* a single partition: its own greedy */
+        status = weighted_greedy(dev, all, crec, D, c, sets[0].rec, sets[0].w, sets[0].n, kg, chosen, gains, NULL);
+    }
+    for (int64_t i = 0; i < count; ++i) {
+        free(sets[i].rec);
+        free(sets[i].w);
+    }
+    free(sets);
+    free(rec);
+    return status;
+}
+
+static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const partition_plan *plan, double c,
+                            const gc_fl_options *opt, const char *all, int64_t count, gc_coreset *cs)
+{
+    const int D = rows->D;
+    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    int64_t *order = malloc((size_t)(count ? count : 1) * sizeof *order);
+    GC_CHECK_ALLOC(order);
+    for (int64_t i = 0; i < count; ++i) order[i] = i;
+    sort_view = (record_view){ all, crec };
+    int status = GC_OK;
+    int64_t slot = 0;
+    /* Groups are contiguous under both orders; the merge needs global-index order. */
+    qsort(order, (size_t)count, sizeof *order, by_group_then_index);
+    for (int64_t a = 0; a < count && status == GC_OK;) {
+        candidate_header h;
+        memcpy(&h, all + (size_t)order[a] * crec, sizeof h);
+        int g = h.group;
+        int64_t b = a + 1;
+        for (; b < count; ++b) {
+            candidate_header x;
+            memcpy(&x, all + (size_t)order[b] * crec, sizeof x);
+            if (x.group != g) break;
+        }
+        int64_t m = b - a, kg = plan->budgets[g] < m ? plan->budgets[g] : m;
+        if (opt->epsilon > 0.0) {
+            /* Submodular cover: every partition met its share of ε; their union is the coreset. */
+            sort_view = (record_view){ all, crec };
+            qsort(order + a, (size_t)m, sizeof *order, by_partition_then_order);
+            for (int64_t t = 0; t < m; ++t)
+                take_candidate(cs, slot++, all + (size_t)order[a + t] * crec, header_of(all, crec, order[a + t]).gain);
+        } else if (plan->parts[g] == 1) {
+            sort_view = (record_view){ all, crec };
+            qsort(order + a, (size_t)m, sizeof *order, by_group_then_order);
+            for (int64_t t = 0; t < kg; ++t) {
+                candidate_header x;
+                memcpy(&x, all + (size_t)order[a + t] * crec, sizeof x);
+                take_candidate(cs, slot++, all + (size_t)order[a + t] * crec, x.gain);
+            }
+        } else {
+            int64_t *chosen = malloc((size_t)kg * sizeof *chosen);
+            double *gains = malloc((size_t)kg * sizeof *gains);
+            status = (chosen && gains) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
+            if (status == GC_OK)
+                status = opt->tree_merge ? tree_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains)
+                                         : root_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains);
+            for (int64_t t = 0; t < kg && status == GC_OK; ++t)
+                take_candidate(cs, slot++, all + (size_t)chosen[t] * crec, gains[t]);
+            free(chosen);
+            free(gains);
+        }
+        a = b;
+    }
+    free(order);
+    cs->k = slot;
+    return status;
+}
+
+static double similarity(const float *a, const float *b, int D, double c)
+{
+    double sq = 0.0;
+    for (int t = 0; t < D; ++t) sq += ((double)a[t] - b[t]) * ((double)a[t] - b[t]);
+    return c - sqrt(sq);
+}
+
+/* GreeDi's safeguard: for every class cut into several partitions, the global F of the merged set
+ * is compared with the global F of each partition's own greedy set (its first k_c candidates), all
+ * in one pass over the rows; the best set wins (ties keep the merge, then the lower partition).
+ * Sums are exact, so every rank count takes the same decision. Collective. */
+static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const partition_plan *plan, double c,
+                                               const char *all, int64_t total, gc_coreset *cs)
+{
+    const int D = rows->D, G = plan->groups;
+    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    int64_t *base = calloc((size_t)G + 1, sizeof *base), *slot_start = calloc((size_t)G + 1, sizeof *slot_start);
+    GC_CHECK_ALLOC(base && slot_start ? base : NULL);
+    for (int g = 0; g < G; ++g) base[g + 1] = base[g] + (plan->parts[g] > 1 ? 1 + plan->parts[g] : 0);
+    for (int64_t j = 0; j < cs->k; ++j) slot_start[(G > 1 ? cs->label[j] : 0) + 1]++;
+    for (int g = 0; g < G; ++g) slot_start[g + 1] += slot_start[g];
+    if (base[G] == 0) {
+        free(base);
+        free(slot_start);
+        return GC_OK;
+    }
+    /* Each class's eligible candidates (a partition's first k_c) in one contiguous block, with the
+     * slot (1 + partition) they count for; and how many candidates each partition proposed. */
+    int64_t *first = calloc((size_t)G + 1, sizeof *first),
+            *proposed = calloc((size_t)plan->first_part[G] + 1, sizeof *proposed);
+    int64_t max_parts = 0;
+    for (int g = 0; g < G; ++g) max_parts = plan->parts[g] > max_parts ? plan->parts[g] : max_parts;
+    for (int64_t a = 0; a < total && first && proposed; ++a) {
+        candidate_header h = header_of(all, crec, a);
+        proposed[h.partition]++;
+        if (plan->parts[h.group] > 1 && h.order < plan->budgets[h.group]) first[h.group + 1]++;
+    }
+    for (int g = 0; g < G && first; ++g) first[g + 1] += first[g];
+    float *eligible = malloc((size_t)(first && first[G] ? first[G] : 1) * D * sizeof *eligible);
+    int32_t *slot_of = malloc((size_t)(first && first[G] ? first[G] : 1) * sizeof *slot_of);
+    int64_t *fill = calloc((size_t)G, sizeof *fill);
+    int status = (first && proposed && eligible && slot_of && fill)
+                     ? GC_OK
+                     : gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
+    for (int64_t a = 0; a < total && status == GC_OK; ++a) {
+        candidate_header h = header_of(all, crec, a);
+        if (plan->parts[h.group] <= 1 || h.order >= plan->budgets[h.group]) continue;
+        int64_t at = first[h.group] + fill[h.group]++;
+        memcpy(eligible + at * D, all + (size_t)a * crec + sizeof h, (size_t)D * sizeof(float));
+        slot_of[at] = (int32_t)(1 + h.partition - plan->first_part[h.group]);
+    }
+    free(fill);
+    gc_exact_sum sum = { 0, 0.0, NULL };
+    if (status == GC_OK) status = gc_exact_sum_create(&sum, (int)base[G], c);
+    if (status == GC_OK)
+#pragma omp parallel
+    {
+        gc_exact_sum mine;
+        double *best = malloc((size_t)(max_parts + 1) * sizeof *best);
+        int ok = best != NULL && gc_exact_sum_create(&mine, (int)base[G], c) == GC_OK;
+#pragma omp for schedule(dynamic, 256)
+        for (int64_t i = 0; i < rows->n_local; ++i) {
+            int g = G > 1 ? rows->y[i] : 0;
+            if (!ok || plan->parts[g] <= 1) continue;
+            const float *e = rows->e + i * D;
+            for (int64_t t = 0; t <= plan->parts[g]; ++t) best[t] = 0.0; /* s >= 0, so 0 is F(∅)'s term */
+            for (int64_t j = slot_start[g]; j < slot_start[g + 1]; ++j)
+                best[0] = fmax(best[0], similarity(e, cs->embedding + j * D, D, c));
+            for (int64_t a = first[g]; a < first[g + 1]; ++a)
+                best[slot_of[a]] = fmax(best[slot_of[a]], similarity(e, eligible + a * D, D, c));
+            for (int64_t t = 0; t <= plan->parts[g]; ++t) gc_exact_sum_add_at(&mine, (int)(base[g] + t), best[t]);
+        }
+#pragma omp critical
+        {
+            if (ok)
+                gc_exact_sum_merge(&sum, &mine);
+            else
+                status = gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
+        }
+        if (ok) gc_exact_sum_destroy(&mine);
+        free(best);
+    }
+    free(eligible);
+    free(slot_of);
+    free(first);
+    status = gc_comm_agree(rows->comm, status);
+    double *F = malloc((size_t)base[G] * sizeof *F);
+    if (status == GC_OK)
+        status = F ? gc_exact_sum_allreduce(&sum, rows->comm, F) : gc_fail(GC_ERR_MEMORY, "out of memory");
+    for (int g = 0; g < G && status == GC_OK; ++g) {
+        if (plan->parts[g] <= 1) continue;
+        int64_t winner = -1, kg = slot_start[g + 1] - slot_start[g];
+        double top = F[base[g]];
+        for (int64_t p = 0; p < plan->parts[g]; ++p) {
+            int64_t have = proposed[plan->first_part[g] + p]; /* fewer than k_g cannot stand alone */
+            if (have >= kg && F[base[g] + 1 + p] > top) top = F[base[g] + 1 + p], winner = p;
+        }
+        if (winner < 0) continue;
+        gc_debug("select: class %d keeps partition %lld's own set (F %.6g > merged %.6g)", g, (long long)winner, top,
+                 F[base[g]]);
+        for (int64_t a = 0; a < total; ++a) {
+            candidate_header h;
+            memcpy(&h, all + (size_t)a * crec, sizeof h);
+            if (h.partition == plan->first_part[g] + winner && h.order < kg)
+                take_candidate(cs, slot_start[g] + h.order, all + (size_t)a * crec, h.gain);
+        }
+    }
+    gc_exact_sum_destroy(&sum);
+    free(proposed);
+    free(F);
+    free(base);
+    free(slot_start);
+    return status;
+}
+
+/* Gathers candidates on rank 0, merges, and broadcasts the coreset to every rank. */
+static int merge_and_share(gc_fl_device *dev, const gc_fl_options *opt, const gc_local_rows *rows,
+                           const partition_plan *plan, double c, const char *cand, int64_t cand_count, gc_coreset *cs)
+{
+    const int P = rows->size, D = rows->D;
+    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    int mine = (int)cand_count, *counts = NULL, *displs = NULL;
+    char *all = NULL;
+    int64_t total = 0;
+    int status = GC_OK;
+    if (rows->rank == 0) {
+        counts = calloc((size_t)P, sizeof *counts);
+        displs = calloc((size_t)P, sizeof *displs);
+        if (!counts || !displs) status = gc_fail(GC_ERR_MEMORY, "out of memory for the merge");
+    }
+    GC_TRY(gc_comm_agree(rows->comm, status));
+    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, rows->comm);
+    if (rows->rank == 0) {
+        for (int r = 0; r < P; ++r) {
+            displs[r] = (int)total;
+            total += counts[r];
+        }
+        all = malloc((size_t)(total ? total : 1) * crec);
+        if (all == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld candidates", (long long)total);
+    }
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) {
+        MPI_Datatype record;
+        MPI_Type_contiguous((int)crec, MPI_BYTE, &record);
+        MPI_Type_commit(&record);
+        MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm);
+        MPI_Type_free(&record);
+        if (rows->rank == 0) status = merge_candidates(dev, rows, plan, c, opt, all, total, cs);
+    }
+    free(counts);
+    free(displs);
+    GC_TRY(gc_comm_agree(rows->comm, status));
+    int64_t k = cs->k;
+    GC_CHECK_MPI(MPI_Bcast(&k, 1, MPI_INT64_T, 0, rows->comm));
+    cs->k = k;
+    GC_CHECK_MPI(MPI_Bcast(cs->index, (int)k, MPI_INT64_T, 0, rows->comm));
+    GC_CHECK_MPI(MPI_Bcast(cs->label, (int)k, MPI_INT32_T, 0, rows->comm));
+    GC_CHECK_MPI(MPI_Bcast(cs->gain, (int)k, MPI_DOUBLE, 0, rows->comm));
+    GC_CHECK_MPI(MPI_Bcast(cs->loss, (int)k, MPI_FLOAT, 0, rows->comm));
+    GC_CHECK_MPI(MPI_Bcast(cs->embedding, (int)(k * D), MPI_FLOAT, 0, rows->comm));
+    /* Every rank needs the candidates to score each partition's own set against its rows. */
+    GC_CHECK_MPI(MPI_Bcast(&total, 1, MPI_INT64_T, 0, rows->comm));
+    if (rows->rank != 0) all = malloc((size_t)(total ? total : 1) * crec);
+    status = gc_comm_agree(rows->comm, all ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates"));
+    if (status == GC_OK) {
+        MPI_Datatype record;
+        MPI_Type_contiguous((int)crec, MPI_BYTE, &record);
+        MPI_Type_commit(&record);
+        MPI_Bcast(all, (int)total, record, 0, rows->comm);
+        MPI_Type_free(&record);
+        if (opt->epsilon <= 0.0) status = keep_better_of_merge_and_partitions(rows, plan, c, all, total, cs);
+    }
+    free(all);
+    return status;
+}
+
+int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset *cs)
+{
+    partition_plan plan;
+    double c = 0.0;
+    int status = make_plan(rows, opt, &plan);
+    GC_TRY(gc_comm_agree(rows->comm, status));
+    status = gc_comm_agree(rows->comm, gc_similarity_constant(rows, &c));
+    if (status != GC_OK) {
+        plan_destroy(&plan);
+        return status;
+    }
+    int64_t total_parts = plan.first_part[plan.groups];
+    gc_info("select: facility location, %lld partitions over %d ranks, c = %.6g", (long long)total_parts, rows->size,
+            c);
+    char *recv = NULL, *cand = NULL;
+    int64_t recv_count = 0, cand_count = 0;
+    gc_fl_device *dev = NULL;
+    status = gc_comm_agree(rows->comm, opt->device_id >= 0 ? gc_fl_device_create(opt->device_id, &dev) : GC_OK);
+    if (status == GC_OK) status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
+    if (status == GC_OK) status = select_partitions(dev, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
+    free(recv);
+    status = gc_comm_agree(rows->comm, status);
+    /* A cover keeps every partition's selections: the coreset is as large as all of them. */
+    int64_t capacity = opt->k;
+    if (status == GC_OK && opt->epsilon > 0.0) {
+        capacity = cand_count;
+        status = MPI_Allreduce(MPI_IN_PLACE, &capacity, 1, MPI_INT64_T, MPI_SUM, rows->comm) == MPI_SUCCESS
+                     ? GC_OK
+                     : gc_fail(GC_ERR_LIB, "MPI_Allreduce failed");
+    }
+    if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_coreset_allocate(cs, capacity, rows->D, rows->classes));
+    if (status == GC_OK) {
+        cs->c = c;
+        for (int g = 0; g < plan.groups; ++g) {
+            cs->budgets[g] = plan.budgets[g];
+            cs->class_sizes[g] = plan.sizes[g];
+        }
+    }
+    if (status == GC_OK) status = merge_and_share(dev, opt, rows, &plan, c, cand, cand_count, cs);
+    free(cand);
+    gc_fl_device_destroy(dev);
+    plan_destroy(&plan);
+    GC_TRY(status);
+    return gc_assign_weights(rows, opt->per_class, cs);
+}

@@ -1,0 +1,12 @@
+/* Exact global weights for a facility-location coreset: every rank assigns each of its rows to the
+ * most similar selected element of its class (of any class when its class has none; ties to the
+ * lowest global index); counts are summed with MPI_Allreduce, and F(S), L(S) come from the same pass. */
+#ifndef GC_WEIGHTS_H
+#define GC_WEIGHTS_H
+
+#include "io/coreset.h"
+
+/* Collective. Writes cs->weight, cs->objective and cs->total_distance. */
+int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs);
+
+#endif
