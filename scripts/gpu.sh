@@ -41,7 +41,7 @@
 #
 # Options: --dry-run (print what each suite would run, run nothing; works without a GPU), --list.
 # Environment: OUT, DEADLINE_S, GPU_SLUG, GPU_BIN (binaries; default .deps/gpu/bin, else build-gpu),
-# GPU_TARGETS (bundle: build these targets instead of the suites').
+# GPU_TARGETS (bundle: build these targets instead of the suites'), GPU_JOBS (bundle: ninja -j).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -108,7 +108,7 @@ bundle() {
   [ -d /usr/local/cuda/bin ] && export PATH="$PATH:/usr/local/cuda/bin"
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRADCORE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     >build-gpu.cmake.log 2>&1 || { cat build-gpu.cmake.log; exit 1; }
-  ninja -C build-gpu "${targets[@]}"
+  ninja -C build-gpu ${GPU_JOBS:+-j "$GPU_JOBS"} "${targets[@]}"
   rm -rf "${BUNDLE:?}/bin"
   for t in "${targets[@]}"; do
     local path
