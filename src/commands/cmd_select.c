@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "select_api.h"
 #include "core/comm.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -21,6 +20,7 @@
 #include "io/model.h"
 #include "io/proxy_models.h"
 #include "kernels/backend.h"
+#include "select_api.h"
 #include "src/select/quality.h"
 #include "src/select/selector.h"
 
@@ -497,9 +497,13 @@ static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_l
         status = gc_fail(GC_ERR_INPUT,
                          "embeddings: the ranks' rows (%lld in all) do not make up N = %lld rows of width D = %d",
                          (long long)total, (long long)n_global, D);
-    *r = (gc_local_rows){
-        .comm = run->comm, .rank = run->rank, .size = run->size, .n_global = n_global, .lo = lo, .n_local = n_local, .D = D
-    };
+    *r = (gc_local_rows){ .comm = run->comm,
+                          .rank = run->rank,
+                          .size = run->size,
+                          .n_global = n_global,
+                          .lo = lo,
+                          .n_local = n_local,
+                          .D = D };
     const size_t rows = (size_t)(n_local > 0 ? n_local : 1);
     if (status == GC_OK) {
         r->e = malloc(rows * (size_t)D * sizeof *r->e);
@@ -537,14 +541,14 @@ static char *result_attributes(select_run *run)
         free(resolved);
         return NULL;
     }
-    size_t used = (size_t)snprintf(
-        json, cap,
-        "{\"method\": \"%s\", \"embedding\": \"file\", \"selector\": \"%s\", \"N\": %lld, \"D\": %d, "
-        "\"C\": %d, \"k\": %lld, \"ranks\": %d, \"seed\": %llu, \"objective\": %.17g, "
-        "\"relative_gradient_error\": %.17g, \"random_subset_gradient_error\": %.17g, \"options\": \"",
-        run->method->name, run->selector->name, (long long)run->rows.n_global, run->rows.D, run->rows.classes,
-        (long long)run->coreset.k, run->size, (unsigned long long)run->sel.fl.seed, run->coreset.objective,
-        run->gradient_error, run->random_gradient_error);
+    size_t used =
+        (size_t)snprintf(json, cap,
+                         "{\"method\": \"%s\", \"embedding\": \"file\", \"selector\": \"%s\", \"N\": %lld, \"D\": %d, "
+                         "\"C\": %d, \"k\": %lld, \"ranks\": %d, \"seed\": %llu, \"objective\": %.17g, "
+                         "\"relative_gradient_error\": %.17g, \"random_subset_gradient_error\": %.17g, \"options\": \"",
+                         run->method->name, run->selector->name, (long long)run->rows.n_global, run->rows.D,
+                         run->rows.classes, (long long)run->coreset.k, run->size, (unsigned long long)run->sel.fl.seed,
+                         run->coreset.objective, run->gradient_error, run->random_gradient_error);
     for (const char *c = resolved ? resolved : ""; *c && used + 4 < cap; ++c) {
         if (*c == '\n') {
             json[used++] = '\\';

@@ -139,7 +139,7 @@ static int parse_options(stream_run *run, int argc, char **argv)
  * brings and how verbose it is. A state belongs to the stream with this fingerprint. */
 static uint64_t stream_fingerprint(const stream_run *run)
 {
-    static const char *const ignored[] = { "batches", "state", "out", "quiet", "verbose", "config" };
+    static const char *const ignored[] = { "batches", "state", "out", "timings", "quiet", "verbose", "config" };
     return gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
 }
 
@@ -581,12 +581,18 @@ static int process_batch(stream_run *run, const char *path)
     gc_stream_state *st = &run->state;
     stream_batch b;
     memset(&b, 0, sizeof b);
+    gc_phases *phases = &run->phases;
+    gc_phase_begin(phases, "load");
     int status = load_batch(run, path, run->have_state && st->continual ? st->members.n : 0, &b);
     if (status == GC_OK) {
         for (int j = 0; j < st->D; ++j) st->target[j] += b.sum[j];
         status = update_reservoir(run, &b);
     }
+    /* X read once and streamed through the engine, E written once */
+    gc_phase_end(phases, (double)b.batch_n * (b.dataset.d + st->D) * sizeof(float), 0);
+    gc_phase_begin(phases, "select");
     if (status == GC_OK) status = st->continual ? continual_step(run, &b) : merge_reduce_step(run, &b);
+    gc_phase_end(phases, 0, 0);
     if (status == GC_OK) status = append_path(st, path);
     if (status == GC_OK) {
         st->batch_rows[st->batches++] = b.n;
@@ -597,8 +603,10 @@ static int process_batch(stream_run *run, const char *path)
     batch_destroy(&b);
     GC_TRY(gc_comm_agree(run->comm, status));
     /* The coreset first: a job killed between the two files redoes this batch, rewriting both alike. */
+    gc_phase_begin(phases, "write");
     if (run->rank == 0 && run->out != NULL) status = write_coreset(run);
     if (run->rank == 0 && status == GC_OK) status = gc_stream_state_write(st, run->state_path);
+    gc_phase_end(phases, 0, 0);
     GC_TRY(gc_comm_agree(run->comm, status));
     if (run->rank == 0 && gc_log_level() != GC_LOG_QUIET) {
         printf("gradcore stream: batch %lld (%s): N = %lld, seen %lld; coreset of %lld rows%s; relative gradient error "
@@ -657,6 +665,25 @@ static int run_batches(stream_run *run)
     return status;
 }
 
+/* Collective: the phases of every batch, reduced over ranks, into --timings and, with --verbose,
+ * onto stdout. */
+static int report_phases(stream_run *run)
+{
+    GC_TRY(gc_phases_reduce(&run->phases, run->comm));
+    int status = GC_OK;
+    if (run->rank == 0 && gc_options_is_set(&run->opts, "timings")) {
+        char context[256];
+        snprintf(context, sizeof context,
+                 "\"command\": \"stream\", \"method\": \"%s\", \"batches\": %lld, \"seen\": %lld, \"D\": %d, "
+                 "\"ranks\": %d, \"devices\": \"%.64s\"",
+                 run->method->name, (long long)run->state.batches, (long long)run->state.seen, run->state.D, run->size,
+                 run->backend->description);
+        status = gc_phases_write_json(&run->phases, gc_options_get(&run->opts, "timings"), "timings", context);
+    }
+    if (run->rank == 0 && gc_log_level() == GC_LOG_VERBOSE) gc_phases_print(&run->phases, stdout);
+    return gc_comm_agree(run->comm, status);
+}
+
 static int open_state(stream_run *run)
 {
     int exists = run->rank == 0 && access(run->state_path, F_OK) == 0;
@@ -695,6 +722,7 @@ int gc_command_stream(int argc, char **argv)
         run.ctx = (gc_run_context){ .backend = run.backend, .phases = &run.phases };
         if (status == GC_OK) status = open_state(&run);
         if (status == GC_OK) status = run_batches(&run);
+        if (status == GC_OK) status = report_phases(&run);
     }
     gc_stream_state_destroy(&run.state);
     for (int s = 0; s < run.model_count; ++s) gc_model_destroy(&run.models[s]);
