@@ -187,7 +187,7 @@ static int phase_read(select_run *run)
     r->lo = lo;
     r->n_local = hi - lo;
     /* Labels only: X streams through the embedding engine batch by batch (phase_embed). */
-    r->y = malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *r->y);
+    r->y = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *r->y);
     int status = r->y ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)r->n_local);
     status = gc_comm_agree(run->comm, status);
     if (status == GC_OK) status = gc_dataset_read(ds, run->comm, lo, hi, NULL, r->y, NULL);
@@ -222,9 +222,9 @@ static int read_embeddings(select_run *run, const char *path)
     if (n != r->n_global)
         return gc_fail(GC_ERR_INPUT, "--embeddings %s has %lld rows but --data has %lld", path, (long long)n,
                        (long long)r->n_global);
-    int32_t *labels = malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
-    r->e = malloc((size_t)r->n_local * r->D * sizeof *r->e);
-    r->loss = malloc((size_t)r->n_local * sizeof *r->loss);
+    int32_t *labels = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
+    r->e = gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
+    r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
     int status = (labels && r->e && r->loss) ? GC_OK
                                              : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
                                                        (long long)r->n_local, r->D);
@@ -299,8 +299,8 @@ static int phase_embed(select_run *run)
         status = read_embeddings(run, from_file);
     } else {
         r->D = gc_embedding_dim(&cfg, run->dataset.d);
-        r->e = malloc((size_t)r->n_local * r->D * sizeof *r->e);
-        r->loss = malloc((size_t)r->n_local * sizeof *r->loss);
+        r->e = gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
+        r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
         status = (r->e && r->loss) ? GC_OK
                                    : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
                                              (long long)r->n_local, r->D);
@@ -334,7 +334,9 @@ static int select_and_measure(select_run *run)
     gc_phase_end(&run->phases, 0, 0);
     if (status != GC_OK) return status;
     int empty = 0;
-    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class; ++c) empty += run->coreset.class_sizes[c] == 0;
+    /* crest fills the class sizes on rank 0 only */
+    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class && run->coreset.class_sizes; ++c)
+        empty += run->coreset.class_sizes[c] == 0;
     if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);
     gc_phase_begin(&run->phases, "quality");
     status = gc_gradient_errors(&run->rows, &run->coreset, run->sel.fl.seed, &run->gradient_error,
@@ -346,11 +348,11 @@ static int select_and_measure(select_run *run)
 
 static char *device_list(select_run *run)
 {
-    char mine[64], *all = malloc((size_t)run->size * 64);
+    char mine[64], *all = gc_malloc((size_t)run->size * 64);
     if (all == NULL) return NULL;
     snprintf(mine, sizeof mine, "%.63s", run->backend->description);
-    MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, run->comm);
-    char *out = malloc((size_t)run->size * 65 + 1);
+    GC_MPI(MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, run->comm));
+    char *out = gc_malloc((size_t)run->size * 65 + 1);
     if (out != NULL) {
         out[0] = '\0';
         for (int r = 0; r < run->size; ++r) {
@@ -506,9 +508,9 @@ static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_l
                           .D = D };
     const size_t rows = (size_t)(n_local > 0 ? n_local : 1);
     if (status == GC_OK) {
-        r->e = malloc(rows * (size_t)D * sizeof *r->e);
-        r->y = malloc(rows * sizeof *r->y);
-        r->loss = calloc(rows, sizeof *r->loss);
+        r->e = gc_malloc(rows * (size_t)D * sizeof *r->e);
+        r->y = gc_malloc(rows * sizeof *r->y);
+        r->loss = gc_calloc(rows, sizeof *r->loss);
         if (!r->e || !r->y || !r->loss)
             status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)n_local, D);
     }
@@ -536,7 +538,7 @@ static char *result_attributes(select_run *run)
 {
     char *resolved = gc_options_resolved(&run->opts);
     size_t cap = 4096 + (resolved ? 2 * strlen(resolved) : 0);
-    char *json = malloc(cap);
+    char *json = gc_malloc(cap);
     if (json == NULL) {
         free(resolved);
         return NULL;
@@ -570,11 +572,11 @@ static int fill_result(select_run *run, gc_select_result *out)
     const gc_coreset *cs = &run->coreset;
     const size_t k = (size_t)(cs->k > 0 ? cs->k : 1);
     *out = (gc_select_result){ .k = cs->k,
-                               .index = malloc(k * sizeof *out->index),
-                               .weight = malloc(k * sizeof *out->weight),
-                               .label = malloc(k * sizeof *out->label),
-                               .gain = malloc(k * sizeof *out->gain),
-                               .loss = malloc(k * sizeof *out->loss),
+                               .index = gc_malloc(k * sizeof *out->index),
+                               .weight = gc_malloc(k * sizeof *out->weight),
+                               .label = gc_malloc(k * sizeof *out->label),
+                               .gain = gc_malloc(k * sizeof *out->gain),
+                               .loss = gc_malloc(k * sizeof *out->loss),
                                .objective = cs->objective,
                                .gradient_error = run->gradient_error,
                                .random_gradient_error = run->random_gradient_error,
