@@ -318,7 +318,8 @@ static int update_reservoir(stream_run *run, const stream_batch *b)
     /* Records: key header, then the embedding; every rank gathers every rank's best. */
     const size_t bytes = sizeof(reservoir_key) + (size_t)D * sizeof(float);
     char *send = gc_malloc((size_t)(keep > 0 ? keep : 1) * bytes);
-    int *counts = gc_malloc((size_t)run->size * sizeof *counts), *displs = gc_malloc((size_t)run->size * sizeof *displs);
+    int *counts = gc_malloc((size_t)run->size * sizeof *counts),
+        *displs = gc_malloc((size_t)run->size * sizeof *displs);
     int status = (mine && send && counts && displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
     if (status == GC_OK && (double)keep * (double)bytes > (double)INT_MAX)
         status = gc_fail(GC_ERR_USAGE,
