@@ -1,6 +1,7 @@
 /* One error convention for the whole program: functions return int status, 0 = ok.
  * The GC_CHECK_* macros turn a library failure into a status and record where it happened, so a
- * failure deep in a phase surfaces as one line naming file:line and the library's own words. */
+ * failure deep in a phase surfaces as one line naming file:line and the library's own words. HDF5's
+ * check (io/h5util.h) names the data file and the cause instead: its failures are the user's files. */
 #ifndef GC_ERROR_H
 #define GC_ERROR_H
 
@@ -45,12 +46,6 @@ void gc_error_clear(void);
             MPI_Error_string(gc_mpi_rc_, gc_mpi_msg_, &gc_mpi_len_);                                                   \
             return gc_fail(GC_ERR_LIB, "MPI error at %s:%d: %s", __FILE__, __LINE__, gc_mpi_msg_);                     \
         }                                                                                                              \
-    } while (0)
-
-/* HDF5 calls return a negative value on failure. */
-#define GC_CHECK_H5(call, what)                                                                                        \
-    do {                                                                                                               \
-        if ((call) < 0) return gc_fail(GC_ERR_LIB, "HDF5 error at %s:%d: %s", __FILE__, __LINE__, (what));             \
     } while (0)
 
 /* LAPACKE calls return info: < 0 bad argument, > 0 numerical failure. */
