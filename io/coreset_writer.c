@@ -114,9 +114,12 @@ int gc_write_coreset(const char *path, const gc_coreset *cs, const gc_provenance
 {
     char tmp[4096];
     gc_temporary_name(path, tmp, sizeof tmp);
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t file = gc_h5_create_in_memory(tmp);
     if (file < 0) return gc_commit_output("--out", tmp, path, gc_h5_fail_path(GC_ERR_IO, tmp, "cannot create"));
     int status = write_contents(file, cs, prov);
-    if (H5Fclose(file) < 0 && status == GC_OK) status = gc_h5_fail_path(GC_ERR_IO, tmp, "cannot finish writing");
+    if (status == GC_OK)
+        status = gc_h5_save_in_memory(file, "--out", tmp);
+    else
+        H5Fclose(file);
     return gc_commit_output("--out", tmp, path, status);
 }

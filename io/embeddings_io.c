@@ -220,6 +220,9 @@ int gc_embeddings_write(const char *path, MPI_Comm comm, int64_t n_global, int64
     MPI_Comm_rank(comm, &rank);
     gc_h5_silence();
     char tmp[4096] = { 0 };
+    /* /E, /y and /loss, and a margin for HDF5's own metadata. */
+    const double bytes = (double)n_global * ((double)D * sizeof(float) + 8.0) + 1048576.0;
+    GC_TRY(gc_comm_agree(comm, rank == 0 ? gc_check_free_space("--save-embeddings", path, bytes) : GC_OK));
     if (rank == 0) gc_temporary_name(path, tmp, sizeof tmp); /* one name: rank 0's pid */
     GC_CHECK_MPI(MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, comm));
     int status = gc_comm_agree(comm, write_file(tmp, comm, n_global, lo, n_local, D, e, y, loss));

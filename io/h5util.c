@@ -1,9 +1,12 @@
 #include "h5util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -48,6 +51,20 @@ static void read_stack(stack_reading *r)
     if (r->cause[0] == '\0') snprintf(r->cause, sizeof r->cause, "the HDF5 library gives no reason");
 }
 
+/* MPI-IO reports a short write without its cause: a write that failed on a file system with almost
+ * nothing left is taken for a full disk. */
+static void check_space(stack_reading *r, const char *path)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    struct statvfs fs;
+    if (r->rank >= 3 || statvfs(dirname(copy), &fs) != 0) return;
+    if ((double)fs.f_bavail * (double)fs.f_frsize < 1048576.0) {
+        snprintf(r->cause, sizeof r->cause, "%s (the file system is full)", strerror(ENOSPC));
+        r->no_space = 1;
+    }
+}
+
 /* A temporary "<path>.tmp.<pid>" is named by the path it becomes. */
 static void display_name(char *name)
 {
@@ -59,6 +76,7 @@ int gc_h5_fail_path(int status, const char *path, const char *what)
 {
     stack_reading r;
     read_stack(&r);
+    if (status == GC_ERR_IO) check_space(&r, path);
     char name[4096];
     snprintf(name, sizeof name, "%s", path);
     display_name(name);
@@ -77,6 +95,7 @@ int gc_h5_fail(hid_t loc, const char *what)
         H5Fget_intent(file, &intent);
         H5Fclose(file);
     }
+    if (intent & H5F_ACC_RDWR) check_space(&r, name);
     display_name(name);
     const int status = r.no_space || (intent & H5F_ACC_RDWR) ? GC_ERR_IO : GC_ERR_INPUT;
     return gc_fail(status, "%s: %s: %s", name, what, r.cause);
@@ -220,6 +239,49 @@ int gc_h5_write_dataset(hid_t loc, const char *name, hid_t type, int rank, const
     int status = rc < 0 ? gc_h5_fail(loc, what) : GC_OK;
     if (d >= 0) H5Dclose(d);
     H5Sclose(space);
+    return status;
+}
+
+hid_t gc_h5_create_in_memory(const char *path)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, 1 << 20, 0);
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    return file;
+}
+
+static int write_image(int fd, const unsigned char *image, size_t bytes)
+{
+    for (size_t done = 0; done < bytes;) {
+        ssize_t n = write(fd, image + done, bytes - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return n == 0 ? ENOSPC : errno;
+        done += (size_t)n;
+    }
+    return fsync(fd) == 0 ? 0 : errno;
+}
+
+int gc_h5_save_in_memory(hid_t file, const char *option, const char *path)
+{
+    ssize_t bytes = H5Fflush(file, H5F_SCOPE_LOCAL) < 0 ? -1 : H5Fget_file_image(file, NULL, 0);
+    unsigned char *image = bytes > 0 ? malloc((size_t)bytes) : NULL;
+    int status = GC_OK;
+    if (bytes <= 0 || H5Fget_file_image(file, image, (size_t)(image ? bytes : 0)) != bytes)
+        status = image == NULL && bytes > 0 ? gc_fail(GC_ERR_MEMORY, "out of memory for the image of %s", path)
+                                            : gc_h5_fail(file, "cannot build the file");
+    H5Fclose(file);
+    char name[4096];
+    snprintf(name, sizeof name, "%s", path);
+    display_name(name);
+    int fd = status == GC_OK ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (status == GC_OK && fd < 0)
+        status = gc_fail(GC_ERR_IO, "%s %s: cannot create: %s", option, name, strerror(errno));
+    int err = fd >= 0 ? write_image(fd, image, (size_t)bytes) : 0;
+    if (fd >= 0 && close(fd) != 0 && err == 0) err = errno;
+    if (status == GC_OK && err != 0)
+        status = gc_fail(GC_ERR_IO, "%s %s: cannot write: %s", option, name, strerror(err));
+    free(image);
     return status;
 }
 

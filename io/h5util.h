@@ -40,6 +40,13 @@ int gc_h5_write_attr_string(hid_t obj, const char *name, const char *value);
 int gc_h5_write_attr_long(hid_t obj, const char *name, long value);
 int gc_h5_write_attr_double(hid_t obj, const char *name, double value);
 int gc_h5_write_attr_long_array(hid_t obj, const char *name, const long *values, int n);
+/* Small outputs (the coreset, the stream state) are built in memory by HDF5's core driver and
+ * written by write(2), because HDF5 1.10 cannot close a file whose final flush failed (disk full):
+ * the half-closed file then crashes the library's shutdown at exit. create: a new in-memory file;
+ * save: closes it and writes its image to `path` (fsync'ed), an output error naming `option` and the
+ * cause on failure. */
+hid_t gc_h5_create_in_memory(const char *path);
+int gc_h5_save_in_memory(hid_t file, const char *option, const char *path);
 /* File access over comm: MPI-IO when HDF5 is parallel, the default driver otherwise. */
 hid_t gc_h5_file_access(MPI_Comm comm);
 /* Transfer property list: collective MPI-IO when HDF5 is parallel. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -246,6 +247,19 @@ int gc_guard_check(const gc_options *opts, const gc_guard_option *table)
     if (status == GC_OK) status = check_all(&s);
     path_set_destroy(&s);
     return status;
+}
+
+int gc_check_free_space(const char *option, const char *path, double bytes)
+{
+    char copy[PATH_BYTES];
+    snprintf(copy, sizeof copy, "%s", path);
+    struct statvfs fs;
+    if (statvfs(dirname(copy), &fs) != 0) return GC_OK; /* unknown: the write itself will tell */
+    const double room = (double)fs.f_bavail * (double)fs.f_frsize;
+    if (room < bytes)
+        return gc_fail(GC_ERR_IO, "%s %s: needs about %.3g MB but its file system has %.3g MB free: %s", option, path,
+                       bytes / 1e6, room / 1e6, strerror(ENOSPC));
+    return GC_OK;
 }
 
 /* ---- temporaries ---- */

@@ -40,6 +40,11 @@ typedef struct {
  * option; unset options are skipped) and the job file (--config) as an input. */
 int gc_guard_check(const gc_options *opts, const gc_guard_option *table);
 
+/* Before writing a large output: the file system holding `path` has room for `bytes` (an output
+ * error naming `option`, the need and the room otherwise), so a full disk is found before the work
+ * of writing, not by HDF5 in the middle of it. */
+int gc_check_free_space(const char *option, const char *path, double bytes);
+
 /* "<path>.tmp.<pid>" in buf, registered for removal on a fatal signal. */
 void gc_temporary_name(const char *path, char *buf, size_t size);
 /* Renames the temporary file over the final one (status == GC_OK), or removes it; either way it is

@@ -321,13 +321,12 @@ static int write_contents(hid_t file, const gc_stream_state *st)
     return status;
 }
 
-/* fsync of a file, or of the directory holding `path` (so the rename itself is durable). */
-static int sync_path(const char *path, int directory)
+/* fsync of the directory holding `path`, so the rename itself is durable. */
+static int sync_directory(const char *path)
 {
     char copy[4096];
     snprintf(copy, sizeof copy, "%s", path);
-    const char *target = directory ? dirname(copy) : path;
-    int fd = open(target, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
     if (fd < 0) return -1;
     int rc = fsync(fd);
     close(fd);
@@ -338,14 +337,15 @@ int gc_stream_state_write(const gc_stream_state *st, const char *path)
 {
     char tmp[4096];
     gc_temporary_name(path, tmp, sizeof tmp);
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t file = gc_h5_create_in_memory(tmp);
     if (file < 0) return gc_commit_output("--state", tmp, path, gc_h5_fail_path(GC_ERR_IO, tmp, "cannot create"));
     int status = write_contents(file, st);
-    if (H5Fclose(file) < 0 && status == GC_OK) status = gc_h5_fail_path(GC_ERR_IO, tmp, "cannot finish writing");
-    if (status == GC_OK && sync_path(tmp, 0) != 0)
-        status = gc_fail(GC_ERR_IO, "--state %s: cannot fsync: %s", path, strerror(errno));
+    if (status == GC_OK)
+        status = gc_h5_save_in_memory(file, "--state", tmp); /* fsync'ed */
+    else
+        H5Fclose(file);
     GC_TRY(gc_commit_output("--state", tmp, path, status));
-    if (sync_path(path, 1) != 0)
+    if (sync_directory(path) != 0)
         return gc_fail(GC_ERR_IO, "--state %s: cannot fsync its directory: %s", path, strerror(errno));
     return GC_OK;
 }

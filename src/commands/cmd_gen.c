@@ -123,6 +123,7 @@ static int run_gen(gc_options *o, int rank)
     if (rank != 0) return GC_OK;
     gc_h5_silence();
     GC_TRY(gc_guard_check(o, gen_files));
+    GC_TRY(gc_check_free_space("--out", gc_options_get(o, "out"), (double)n * ((double)d * sizeof(float) + 12.0)));
     GC_TRY(generate(gc_options_get(o, "out"), &s, chunk, level));
     gc_info("gen: wrote %ld rows of %ld features, %ld classes to %s", n, d, classes, gc_options_get(o, "out"));
     return GC_OK;
