@@ -27,7 +27,7 @@ static int set_value(gc_options *opts, const char *name, const char *value, int 
     int i = find_entry(opts, name);
     if (i >= 0) {
         if (opts->from_command_line[i] && !from_command_line) return GC_OK; /* flags win */
-        char *copy = strdup(value);
+        char *copy = gc_strdup(value);
         GC_CHECK_ALLOC(copy);
         free(opts->values[i]);
         opts->values[i] = copy;
@@ -35,17 +35,17 @@ static int set_value(gc_options *opts, const char *name, const char *value, int 
         return GC_OK;
     }
     int n = opts->count + 1;
-    char **names = realloc(opts->names, (size_t)n * sizeof *names);
+    char **names = gc_realloc(opts->names, (size_t)n * sizeof *names);
     GC_CHECK_ALLOC(names);
     opts->names = names;
-    char **values = realloc(opts->values, (size_t)n * sizeof *values);
+    char **values = gc_realloc(opts->values, (size_t)n * sizeof *values);
     GC_CHECK_ALLOC(values);
     opts->values = values;
-    int *flags = realloc(opts->from_command_line, (size_t)n * sizeof *flags);
+    int *flags = gc_realloc(opts->from_command_line, (size_t)n * sizeof *flags);
     GC_CHECK_ALLOC(flags);
     opts->from_command_line = flags;
-    opts->names[opts->count] = strdup(name);
-    opts->values[opts->count] = strdup(value);
+    opts->names[opts->count] = gc_strdup(name);
+    opts->values[opts->count] = gc_strdup(value);
     GC_CHECK_ALLOC(opts->names[opts->count]);
     GC_CHECK_ALLOC(opts->values[opts->count]);
     opts->from_command_line[opts->count] = from_command_line;
@@ -138,15 +138,39 @@ int gc_options_parse(gc_options *opts, const char *command, const gc_option_spec
             GC_TRY(set_value(opts, name, value, 1));
     }
     if (config != NULL && !opts->help_requested) {
-        opts->config = strdup(config);
+        opts->config = gc_strdup(config);
         GC_CHECK_ALLOC(opts->config);
         GC_TRY(load_job_file(opts, config));
     }
     return GC_OK;
 }
 
+int gc_options_parse_groups(gc_options *opts, const char *command, const gc_option_spec *const *groups, int argc,
+                            char **argv)
+{
+    size_t n = 0;
+    for (const gc_option_spec *const *g = groups; *g != NULL; ++g)
+        for (const gc_option_spec *s = *g; s->name != NULL; ++s) ++n;
+    gc_option_spec *all = gc_calloc(n + 1, sizeof *all);
+    GC_CHECK_ALLOC(all);
+    n = 0;
+    for (const gc_option_spec *const *g = groups; *g != NULL; ++g)
+        for (const gc_option_spec *s = *g; s->name != NULL; ++s) {
+            for (size_t j = 0; j < n; ++j)
+                if (strcmp(all[j].name, s->name) == 0) {
+                    free(all);
+                    return gc_fail(GC_ERR_USAGE, "gradcore %s: option --%s is declared twice", command, s->name);
+                }
+            all[n++] = *s;
+        }
+    int status = gc_options_parse(opts, command, all, argc, argv);
+    opts->owned_specs = all; /* after parse, which clears opts */
+    return status;
+}
+
 void gc_options_destroy(gc_options *opts)
 {
+    free(opts->owned_specs);
     for (int i = 0; i < opts->count; ++i) {
         free(opts->names[i]);
         free(opts->values[i]);
@@ -242,7 +266,10 @@ void gc_options_print_help(const gc_option_spec *specs, const char *usage, FILE 
     for (const gc_option_spec *s = specs; s->name != NULL; ++s) {
         char left[96];
         snprintf(left, sizeof left, "--%s%s%s", s->name, s->metavar ? " " : "", s->metavar ? s->metavar : "");
-        fprintf(stream, "  %-28s %s", left, s->help);
+        /* Pad by characters, not bytes: metavars such as α or λ are two bytes wide in UTF-8. */
+        int width = 0;
+        for (const char *c = left; *c != '\0'; ++c) width += ((unsigned char)*c & 0xC0) != 0x80;
+        fprintf(stream, "  %s%*s %s", left, width < 28 ? 28 - width : 0, "", s->help);
         if (s->default_value != NULL) fprintf(stream, " [default: %s]", s->default_value);
         fputc('\n', stream);
     }
@@ -256,7 +283,7 @@ char *gc_options_resolved(const gc_options *opts)
         const char *v = gc_options_get(opts, s->name);
         if (v != NULL) cap += strlen(s->name) + strlen(v) + 2;
     }
-    char *out = malloc(cap);
+    char *out = gc_malloc(cap);
     if (out == NULL) return NULL;
     out[0] = '\0';
     for (const gc_option_spec *s = opts->specs; s->name != NULL; ++s) {
@@ -270,7 +297,7 @@ char *gc_command_line(const char *command, int argc, char **argv)
 {
     size_t len = strlen("gradcore ") + strlen(command) + 1;
     for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
+    char *s = gc_malloc(len);
     if (s == NULL) return NULL;
     snprintf(s, len, "gradcore %s", command);
     for (int i = 0; i < argc; ++i) {

@@ -12,10 +12,10 @@
 
 static int add_path(char ***paths, int *count, const char *path)
 {
-    char **grown = realloc(*paths, (size_t)(*count + 1) * sizeof *grown);
+    char **grown = gc_realloc(*paths, (size_t)(*count + 1) * sizeof *grown);
     GC_CHECK_ALLOC(grown);
     *paths = grown;
-    grown[*count] = strdup(path);
+    grown[*count] = gc_strdup(path);
     GC_CHECK_ALLOC(grown[*count]);
     ++*count;
     return GC_OK;
@@ -26,7 +26,7 @@ int gc_dataset_paths(const char *option, const char *spec, char ***paths, int *c
     *paths = NULL;
     *count = 0;
     if (strncmp(spec, "synthetic:", 10) == 0) return GC_OK;
-    char *copy = strdup(spec);
+    char *copy = gc_strdup(spec);
     GC_CHECK_ALLOC(copy);
     int status = GC_OK;
     for (char *save = NULL, *item = strtok_r(copy, ",", &save); item && status == GC_OK;
@@ -64,7 +64,7 @@ static int expand_paths(gc_dataset *ds, const char *spec)
     char **paths;
     int count;
     GC_TRY(gc_dataset_paths("data", spec, &paths, &count));
-    ds->shards = calloc((size_t)(count > 0 ? count : 1), sizeof *ds->shards);
+    ds->shards = gc_calloc((size_t)(count > 0 ? count : 1), sizeof *ds->shards);
     int status = ds->shards ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory");
     for (int i = 0; i < count && status == GC_OK; ++i) {
         ds->shards[i].path = paths[i]; /* the shard owns it now */
@@ -240,7 +240,7 @@ int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi,
         return GC_OK;
     }
     hid_t fapl = gc_h5_file_access(comm), dxpl = gc_h5_transfer_plist();
-    int64_t *labels = malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
+    int64_t *labels = gc_malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
     int status = labels != NULL ? read_shards(ds, fapl, dxpl, lo, hi, x, labels, ids)
                                 : gc_fail(GC_ERR_MEMORY, "out of memory reading labels");
     if (status == GC_OK) {

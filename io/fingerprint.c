@@ -93,7 +93,7 @@ int gc_fingerprint_file(const char *option, const char *path, int content, gc_fi
     }
     fp->size = (int64_t)st.st_size;
     fp->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    unsigned char *buf = malloc(BLOCK_BYTES);
+    unsigned char *buf = gc_malloc(BLOCK_BYTES);
     int rc = buf == NULL ? -2 : hash_file(fd, fp->size, 0, buf, &fp->sampled);
     if (rc == 0 && content) rc = hash_file(fd, fp->size, 1, buf, &fp->content);
     int err = errno;

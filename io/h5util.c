@@ -265,7 +265,7 @@ static int write_image(int fd, const unsigned char *image, size_t bytes)
 int gc_h5_save_in_memory(hid_t file, const char *option, const char *path)
 {
     ssize_t bytes = H5Fflush(file, H5F_SCOPE_LOCAL) < 0 ? -1 : H5Fget_file_image(file, NULL, 0);
-    unsigned char *image = bytes > 0 ? malloc((size_t)bytes) : NULL;
+    unsigned char *image = bytes > 0 ? gc_malloc((size_t)bytes) : NULL;
     int status = GC_OK;
     if (bytes <= 0 || H5Fget_file_image(file, image, (size_t)(image ? bytes : 0)) != bytes)
         status = image == NULL && bytes > 0 ? gc_fail(GC_ERR_MEMORY, "out of memory for the image of %s", path)

@@ -9,6 +9,8 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "core/error.h" /* gc_fault_status (core/fault.h) */
+
 /* Turns off HDF5's own error-stack printing: gradcore reports one line of its own. */
 void gc_h5_silence(void);
 /* Records "<file>: <what>: <cause>" for the HDF5 call that just failed on an object of an open file
@@ -18,10 +20,12 @@ int gc_h5_fail(hid_t loc, const char *what);
 /* The same when no object of the file is open (a failed create, open or close). */
 int gc_h5_fail_path(int status, const char *path, const char *what);
 
-/* HDF5 calls return a negative value on failure; loc is an object of the file concerned. */
+/* HDF5 calls return a negative value on failure; loc is an object of the file concerned. The call
+ * passes the fault-injection hook (core/fault.h); an injected failure has an empty error stack and
+ * reads "the HDF5 library gives no reason". */
 #define GC_CHECK_H5(call, loc, what)                                                                                   \
     do {                                                                                                               \
-        if ((call) < 0) return gc_h5_fail((loc), (what));                                                              \
+        if (gc_fault_status((call) < 0, 1, GC_FAULT_HDF5, __FILE__, __LINE__)) return gc_h5_fail((loc), (what));       \
     } while (0)
 
 /* Read-only open with a one-line error naming the file; *file < 0 on failure. */

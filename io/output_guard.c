@@ -80,7 +80,7 @@ typedef struct {
 
 static int add(path_set *s, const char *option, const char *path, gc_guard_role role)
 {
-    guarded_path *grown = realloc(s->paths, (size_t)(s->count + 1) * sizeof *grown);
+    guarded_path *grown = gc_realloc(s->paths, (size_t)(s->count + 1) * sizeof *grown);
     GC_CHECK_ALLOC(grown);
     s->paths = grown;
     memset(&grown[s->count], 0, sizeof *grown);
@@ -96,7 +96,7 @@ static int add_list(path_set *s, const char *option, const char *spec)
     char **paths;
     int count;
     GC_TRY(gc_dataset_paths(option, spec, &paths, &count));
-    char **owned = realloc(s->owned, (size_t)(s->owned_count + count + 1) * sizeof *owned);
+    char **owned = gc_realloc(s->owned, (size_t)(s->owned_count + count + 1) * sizeof *owned);
     int status = owned ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory");
     if (owned) s->owned = owned;
     for (int i = 0; i < count && status == GC_OK; ++i) {

@@ -22,13 +22,13 @@ int gc_member_set_allocate(gc_member_set *s, int64_t n, int D)
     s->n = n;
     s->D = D;
     const size_t rows = (size_t)(n > 0 ? n : 1);
-    s->id = calloc(rows, sizeof *s->id);
-    s->label = calloc(rows, sizeof *s->label);
-    s->weight = calloc(rows, sizeof *s->weight);
-    s->gain = calloc(rows, sizeof *s->gain);
-    s->loss = calloc(rows, sizeof *s->loss);
-    s->slot = calloc(rows, sizeof *s->slot);
-    s->e = calloc(rows * (size_t)(D > 0 ? D : 1), sizeof *s->e);
+    s->id = gc_calloc(rows, sizeof *s->id);
+    s->label = gc_calloc(rows, sizeof *s->label);
+    s->weight = gc_calloc(rows, sizeof *s->weight);
+    s->gain = gc_calloc(rows, sizeof *s->gain);
+    s->loss = gc_calloc(rows, sizeof *s->loss);
+    s->slot = gc_calloc(rows, sizeof *s->slot);
+    s->e = gc_calloc(rows * (size_t)(D > 0 ? D : 1), sizeof *s->e);
     if (!s->id || !s->label || !s->weight || !s->gain || !s->loss || !s->slot || !s->e)
         return gc_fail(GC_ERR_MEMORY, "out of memory for %lld stream members", (long long)n);
     return GC_OK;
@@ -48,10 +48,10 @@ void gc_member_set_destroy(gc_member_set *s)
 
 static int allocate_arrays(gc_stream_state *st)
 {
-    st->batch_rows = calloc((size_t)(st->batches > 0 ? st->batches : 1), sizeof *st->batch_rows);
-    st->batch_id = calloc((size_t)(st->batches > 0 ? st->batches : 1), sizeof *st->batch_id);
-    st->target = calloc((size_t)st->D, sizeof *st->target);
-    st->slot = calloc((size_t)st->slots + 2, sizeof *st->slot);
+    st->batch_rows = gc_calloc((size_t)(st->batches > 0 ? st->batches : 1), sizeof *st->batch_rows);
+    st->batch_id = gc_calloc((size_t)(st->batches > 0 ? st->batches : 1), sizeof *st->batch_id);
+    st->target = gc_calloc((size_t)st->D, sizeof *st->target);
+    st->slot = gc_calloc((size_t)st->slots + 2, sizeof *st->slot);
     if (!st->batch_rows || !st->batch_id || !st->target || !st->slot)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the stream state");
     return GC_OK;
@@ -62,7 +62,7 @@ int gc_stream_state_init(gc_stream_state *st, int d, int D, int classes)
     st->d = d;
     st->D = D;
     st->classes = classes;
-    st->batch_paths = calloc(1, 1);
+    st->batch_paths = gc_calloc(1, 1);
     GC_CHECK_ALLOC(st->batch_paths);
     GC_TRY(allocate_arrays(st));
     GC_TRY(gc_member_set_allocate(&st->members, 0, D));
@@ -150,7 +150,7 @@ static int read_batch_ids(hid_t file, const char *path, gc_stream_state *st)
 {
     static const char *names[4] = { "/batches/size", "/batches/mtime_ns", "/batches/sampled", "/batches/content" };
     const int64_t n = st->batches;
-    uint64_t *column = malloc((size_t)(n > 0 ? n : 1) * sizeof *column);
+    uint64_t *column = gc_malloc((size_t)(n > 0 ? n : 1) * sizeof *column);
     GC_CHECK_ALLOC(column);
     int status = GC_OK;
     for (int c = 0; c < 4 && status == GC_OK; ++c) {
@@ -210,7 +210,7 @@ static int read_contents(gc_stream_state *st, hid_t file, const char *path, uint
     GC_TRY(read_batch_ids(file, path, st));
     int64_t bytes;
     GC_TRY(dataset_length(file, path, "/batches/paths", &bytes));
-    st->batch_paths = calloc((size_t)bytes + 1, 1);
+    st->batch_paths = gc_calloc((size_t)bytes + 1, 1);
     GC_CHECK_ALLOC(st->batch_paths);
     GC_TRY(read_all(file, path, "/batches/paths", H5T_NATIVE_UCHAR, bytes, st->batch_paths));
     GC_TRY(read_all(file, path, "/target", H5T_NATIVE_DOUBLE, st->D, st->target));
@@ -265,7 +265,7 @@ static int write_batch_ids(hid_t g, const gc_stream_state *st)
 {
     static const char *names[4] = { "size", "mtime_ns", "sampled", "content" };
     const int64_t n = st->batches;
-    uint64_t *column = malloc((size_t)(n > 0 ? n : 1) * sizeof *column);
+    uint64_t *column = gc_malloc((size_t)(n > 0 ? n : 1) * sizeof *column);
     GC_CHECK_ALLOC(column);
     int status = GC_OK;
     for (int c = 0; c < 4 && status == GC_OK; ++c) {
@@ -371,16 +371,16 @@ int64_t gc_stream_state_find_batch(const gc_stream_state *st, const gc_file_fing
 int gc_stream_state_add_batch(gc_stream_state *st, const char *path, int64_t rows, const gc_file_fingerprint *fp)
 {
     size_t len = strlen(st->batch_paths), add = strlen(path);
-    char *grown = realloc(st->batch_paths, len + add + 2);
+    char *grown = gc_realloc(st->batch_paths, len + add + 2);
     GC_CHECK_ALLOC(grown);
     memcpy(grown + len, path, add);
     grown[len + add] = '\n';
     grown[len + add + 1] = '\0';
     st->batch_paths = grown;
-    int64_t *more_rows = realloc(st->batch_rows, (size_t)(st->batches + 1) * sizeof *more_rows);
+    int64_t *more_rows = gc_realloc(st->batch_rows, (size_t)(st->batches + 1) * sizeof *more_rows);
     GC_CHECK_ALLOC(more_rows);
     st->batch_rows = more_rows;
-    gc_file_fingerprint *more_ids = realloc(st->batch_id, (size_t)(st->batches + 1) * sizeof *more_ids);
+    gc_file_fingerprint *more_ids = gc_realloc(st->batch_id, (size_t)(st->batches + 1) * sizeof *more_ids);
     GC_CHECK_ALLOC(more_ids);
     st->batch_id = more_ids;
     st->batch_rows[st->batches] = rows;

@@ -8,6 +8,7 @@
 #include "core/comm.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "kernels/cpu/greedy_fl_cpu.h"
 
 int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, float *dst)
 {
@@ -99,6 +100,13 @@ void gc_copy_parallel(void *dst, const void *src, size_t bytes)
     }
 }
 
+int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                         double *coverage)
+{
+    if (b != NULL && b->ops->fl_greedy != NULL) return b->ops->fl_greedy(b, p, kappa, selected, gains, coverage);
+    return gc_fl_greedy_cpu(p, kappa, selected, gains, coverage);
+}
+
 int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out)
 {
     *out = NULL;
@@ -107,9 +115,9 @@ int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out
         /* Ranks of one node share its GPUs round-robin by node-local rank. */
         MPI_Comm node;
         int node_rank = 0;
-        MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+        GC_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
         MPI_Comm_rank(node, &node_rank);
-        MPI_Comm_free(&node);
+        GC_MPI(MPI_Comm_free(&node));
         int count = gc_backend_cuda_device_count();
         if (count > 0)
             status = gc_backend_cuda_create(node_rank % count, out);

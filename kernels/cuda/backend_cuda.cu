@@ -21,6 +21,7 @@
 extern "C" {
 #include "core/log.h"
 }
+#include "fl_cuda.h"
 #include "omp_cuda.h"
 
 /* Three slots: one being staged by the host while two are in flight on the GPU. */
@@ -52,6 +53,7 @@ typedef struct {
     const float *resident_host; /* the caller's array it mirrors */
     int64_t resident_rows;
     int resident_D;
+    gc_fl_device *fl; /* facility-location greedy state, made on first use (fl_cuda.cu) */
 } cuda_state;
 
 static void drop_resident(cuda_state *st)
@@ -192,10 +194,10 @@ static int upload_models(cuda_plan *pl, cudaStream_t stream)
                                   aligned((size_t)m0->widths[l + 1] * sizeof(float)));
     bytes += (size_t)draws *
              (aligned((size_t)pl->D1 * pl->C * sizeof(float)) + aligned((size_t)pl->D2 * (pl->H + 1) * sizeof(float)));
-    pl->weight = (const float **)calloc((size_t)draws * L, sizeof *pl->weight);
-    pl->bias = (const float **)calloc((size_t)draws * L, sizeof *pl->bias);
-    pl->r1 = (const float **)calloc((size_t)draws, sizeof *pl->r1);
-    pl->r2 = (const float **)calloc((size_t)draws, sizeof *pl->r2);
+    pl->weight = (const float **)gc_calloc((size_t)draws * L, sizeof *pl->weight);
+    pl->bias = (const float **)gc_calloc((size_t)draws * L, sizeof *pl->bias);
+    pl->r1 = (const float **)gc_calloc((size_t)draws, sizeof *pl->r1);
+    pl->r2 = (const float **)gc_calloc((size_t)draws, sizeof *pl->r2);
     if (!pl->weight || !pl->bias || !pl->r1 || !pl->r2)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the model tables");
     GC_CHECK_CUDA(cudaMalloc(&pl->model_arena, bytes));
@@ -389,6 +391,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
         st->resident_D = pl.D;
     } else {
         drop_resident(st);
+        gc_cuda_fl_release(b, st->fl);
     }
     (void)cudaFree(pl.model_arena);
     free(pl.weight);
@@ -404,6 +407,7 @@ static void cuda_destroy(gc_backend *b)
     if (st != NULL) {
         (void)cudaSetDevice(b->device_id);
         drop_resident(st);
+        gc_cuda_fl_release(b, st->fl);
         for (int k = 0; k < SLOTS; ++k) {
             cuda_slot *s = &st->slot[k];
             gc_cuda_stream_end(s->stream, s->blas);
@@ -439,6 +443,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.destroy = cuda_destroy;
     ops.pin = cuda_pin;
     ops.unpin = cuda_unpin;
+    ops.fl_greedy = gc_cuda_fl_greedy;
     ops.omp_attach = gc_cuda_omp_attach;
     ops.omp_set_weights = gc_cuda_omp_set_weights;
     ops.omp_best = gc_cuda_omp_best;
@@ -457,6 +462,8 @@ static gc_backend_ops cuda_ops_table(void)
 }
 
 static const gc_backend_ops cuda_ops = cuda_ops_table();
+
+extern "C" gc_fl_device **gc_cuda_fl_slot(gc_backend *b) { return &((cuda_state *)b->impl)->fl; }
 
 extern "C" int gc_backend_cuda_device_count(void)
 {
@@ -493,12 +500,12 @@ extern "C" int gc_backend_cuda_create(int device_id, gc_backend **out)
         (void)cudaGetLastError(); /* not sticky: leave no stale error for later launch checks */
         return gc_fail(GC_ERR_DEVICE, "--device cuda: GPU %d is not usable: %s", device_id, cudaGetErrorString(rc));
     }
-    gc_backend *b = (gc_backend *)calloc(1, sizeof *b);
+    gc_backend *b = (gc_backend *)gc_calloc(1, sizeof *b);
     GC_CHECK_ALLOC(b);
     b->ops = &cuda_ops;
     b->device_id = device_id;
     snprintf(b->description, sizeof b->description, "cuda:%d %.100s", device_id, prop.name);
-    cuda_state *st = (cuda_state *)calloc(1, sizeof *st);
+    cuda_state *st = (cuda_state *)gc_calloc(1, sizeof *st);
     b->impl = st;
     int status = st == NULL ? gc_fail(GC_ERR_MEMORY, "out of memory for the CUDA backend") : create_slots(st);
     if (status != GC_OK) {

@@ -11,8 +11,8 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "io/checkpoint.h"
+#include "kernels/backend.h"
 #include "kernels/cpu/greedy_fl_cpu.h"
-#include "kernels/fl_device.h"
 #include "weights.h"
 
 /* Rows travel between ranks as packed records so one MPI_Alltoallv moves everything a partition
@@ -54,31 +54,23 @@ static void plan_destroy(partition_plan *p)
     free(p->first_part);
 }
 
-/* The greedy of one block, on the rank's GPU when it has one (dev != NULL), else on the CPU. */
-static int run_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
-                      double *coverage)
-{
-    return dev ? gc_fl_device_greedy(dev, p, kappa, selected, gains, coverage)
-               : gc_greedy_fl(p, kappa, selected, gains, coverage);
-}
-
 static int group_of(const gc_local_rows *rows, int per_class, int64_t i) { return per_class ? rows->y[i] : 0; }
 
 /* A group of N rows is cut into np pieces starting at ceil(p·N/np), so pieces differ in size by at
  * most one and class position q lies in piece floor(q·np/N). */
 static int64_t piece_of(int64_t q, int64_t np, int64_t N) { return (int64_t)(((__int128)q * np) / N); }
 
-static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, partition_plan *plan)
+static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_t k, partition_plan *plan)
 {
     const int G = opt->per_class ? rows->classes : 1, P = rows->size;
     memset(plan, 0, sizeof *plan);
     plan->groups = G;
-    plan->sizes = calloc((size_t)G, sizeof(int64_t));
-    plan->my_offset = calloc((size_t)G, sizeof(int64_t));
-    plan->budgets = calloc((size_t)G, sizeof(int64_t));
-    plan->parts = calloc((size_t)G, sizeof(int64_t));
-    plan->first_part = calloc((size_t)G + 1, sizeof(int64_t));
-    int64_t *counts = calloc((size_t)G * P, sizeof *counts);
+    plan->sizes = gc_calloc((size_t)G, sizeof(int64_t));
+    plan->my_offset = gc_calloc((size_t)G, sizeof(int64_t));
+    plan->budgets = gc_calloc((size_t)G, sizeof(int64_t));
+    plan->parts = gc_calloc((size_t)G, sizeof(int64_t));
+    plan->first_part = gc_calloc((size_t)G + 1, sizeof(int64_t));
+    int64_t *counts = gc_calloc((size_t)G * P, sizeof *counts);
     if (!plan->sizes || !plan->my_offset || !plan->budgets || !plan->parts || !plan->first_part || !counts) {
         free(counts);
         return gc_fail(GC_ERR_MEMORY, "out of memory for the partition plan");
@@ -93,9 +85,9 @@ static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, partit
         }
     free(counts);
     if (opt->per_class)
-        gc_class_budgets(plan->sizes, G, opt->k, plan->budgets);
+        gc_class_budgets(plan->sizes, G, k, plan->budgets);
     else
-        plan->budgets[0] = opt->k;
+        plan->budgets[0] = k;
     for (int g = 0; g < G; ++g) {
         int64_t N = plan->sizes[g];
         plan->parts[g] = (plan->budgets[g] > 0 && N > 0) ? (N + opt->partition_size - 1) / opt->partition_size : 0;
@@ -121,7 +113,7 @@ int gc_similarity_constant(const gc_local_rows *rows, double *c)
     }
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
     gc_exact_sum sum;
-    double *mean = malloc((size_t)D * sizeof *mean);
+    double *mean = gc_malloc((size_t)D * sizeof *mean);
     GC_CHECK_ALLOC(mean);
     GC_TRY(gc_exact_sum_create(&sum, D, max_abs));
     int status = GC_OK;
@@ -169,9 +161,9 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
 {
     const int P = rows->size, D = rows->D;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
-    int *send_counts = calloc((size_t)P, sizeof(int)), *send_displs = calloc((size_t)P, sizeof(int));
-    int32_t *part = malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *part);
-    int64_t *seen = calloc((size_t)plan->groups, sizeof *seen);
+    int *send_counts = gc_calloc((size_t)P, sizeof(int)), *send_displs = gc_calloc((size_t)P, sizeof(int));
+    int32_t *part = gc_malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *part);
+    int64_t *seen = gc_calloc((size_t)plan->groups, sizeof *seen);
     char *send = NULL;
     *recv = NULL;
     int status = (send_counts && send_displs && part && seen)
@@ -191,9 +183,9 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
     if (status == GC_OK) {
         for (int r = 1; r < P; ++r) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
         int64_t total = send_displs[P - 1] + send_counts[P - 1];
-        send = malloc((size_t)(total ? total : 1) * rec);
+        send = gc_malloc((size_t)(total ? total : 1) * rec);
         if (send == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-        int *fill = calloc((size_t)P, sizeof *fill);
+        int *fill = gc_calloc((size_t)P, sizeof *fill);
         if (fill == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
         for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
             if (part[i] < 0) continue;
@@ -251,13 +243,13 @@ static void remember_partition(void *ctx, int64_t id, const void *payload, size_
 {
     finished_partitions *f = ctx;
     int64_t n = f->count + 1;
-    int64_t *pid = realloc(f->pid, (size_t)n * sizeof *pid);
-    char **records = realloc(f->records, (size_t)n * sizeof *records);
-    size_t *sizes = realloc(f->bytes, (size_t)n * sizeof *sizes);
+    int64_t *pid = gc_realloc(f->pid, (size_t)n * sizeof *pid);
+    char **records = gc_realloc(f->records, (size_t)n * sizeof *records);
+    size_t *sizes = gc_realloc(f->bytes, (size_t)n * sizeof *sizes);
     if (pid) f->pid = pid;
     if (records) f->records = records;
     if (sizes) f->bytes = sizes;
-    char *copy = malloc(bytes ? bytes : 1);
+    char *copy = gc_malloc(bytes ? bytes : 1);
     if (!pid || !records || !sizes || !copy) { /* forgetting it only costs recomputing it */
         free(copy);
         return;
@@ -286,14 +278,14 @@ static void forget_partitions(finished_partitions *f)
 
 /* Runs greedy on every partition this rank owns and packs the candidates; with a checkpoint, a
  * partition already in the log is taken from it and each new one is logged as it finishes. */
-static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const gc_fl_options *opt,
+static int select_partitions(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt,
                              const partition_plan *plan, double c, const char *recv, int64_t recv_count, char **cand,
                              int64_t *cand_count)
 {
     const int D = rows->D;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t *order = malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
+    int64_t *order = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
     GC_CHECK_ALLOC(order);
     for (int64_t i = 0; i < recv_count; ++i) order[i] = i;
     sort_view = (record_view){ recv, rec };
@@ -310,7 +302,7 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
         max_out += candidates_of_piece(plan, opt, g, b - a);
         a = b;
     }
-    *cand = malloc((size_t)(max_out ? max_out : 1) * crec);
+    *cand = gc_malloc((size_t)(max_out ? max_out : 1) * crec);
     *cand_count = 0;
     int status = *cand ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
     /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
@@ -318,8 +310,8 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
     for (int64_t a = 0; a < recv_count; ++a)
         owned += a == 0 || header_at(&view, order[a])->partition != header_at(&view, order[a - 1])->partition;
     finished_partitions finished = { 0, NULL, NULL, NULL };
-    if (status == GC_OK && opt->checkpoint != NULL)
-        status = gc_checkpoint_load(opt->checkpoint, "fl-partitions", remember_partition, &finished);
+    if (status == GC_OK && run->checkpoint != NULL)
+        status = gc_checkpoint_load(run->checkpoint, "fl-partitions", remember_partition, &finished);
     int64_t resumed = 0;
     gc_progress progress;
     gc_progress_begin(&progress, "select: partitions", "partitions", owned);
@@ -342,9 +334,9 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
         int64_t m = b - a, kappa = candidates_of_piece(plan, opt, g, m);
         /* Cover: this partition's share of ε, so that the shares add up to ε over all rows. */
         double cover_target = opt->epsilon > 0.0 ? opt->epsilon * (double)m / (double)rows->n_global : 0.0;
-        float *e = malloc((size_t)m * D * sizeof *e);
-        int64_t *selected = malloc((size_t)kappa * sizeof *selected);
-        double *gains = malloc((size_t)kappa * sizeof *gains), *coverage = malloc((size_t)m * sizeof *coverage);
+        float *e = gc_malloc((size_t)m * D * sizeof *e);
+        int64_t *selected = gc_malloc((size_t)kappa * sizeof *selected);
+        double *gains = gc_malloc((size_t)kappa * sizeof *gains), *coverage = gc_malloc((size_t)m * sizeof *coverage);
         status = (e && selected && gains && coverage) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in a partition");
         for (int64_t i = 0; i < m && status == GC_OK; ++i)
             memcpy(e + i * D, recv + (size_t)order[a + i] * rec + sizeof(row_header), (size_t)D * sizeof *e);
@@ -355,7 +347,7 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
                                   .stochastic_epsilon = opt->stochastic,
                                   .seed = gc_mix64(opt->seed ^ (uint64_t)pid),
                                   .cover_target = cover_target };
-        if (status == GC_OK) status = run_greedy(dev, &problem, kappa, selected, gains, coverage);
+        if (status == GC_OK) status = gc_backend_fl_greedy(run->backend, &problem, kappa, selected, gains, coverage);
         for (int64_t t = 0; t < kappa && status == GC_OK && selected[t] >= 0; ++t) {
             const row_header *h = header_at(&view, order[a + selected[t]]);
             candidate_header ch = { h->index, gains[t], coverage[selected[t]], g, h->label, (int32_t)t, pid, h->loss };
@@ -367,16 +359,16 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
         free(selected);
         free(gains);
         free(coverage);
-        if (status == GC_OK && opt->checkpoint != NULL)
-            status = gc_checkpoint_append(opt->checkpoint, pid, *cand + (size_t)first_candidate * crec,
+        if (status == GC_OK && run->checkpoint != NULL)
+            status = gc_checkpoint_append(run->checkpoint, pid, *cand + (size_t)first_candidate * crec,
                                           (size_t)(*cand_count - first_candidate) * crec);
         gc_progress_update(&progress, ++done);
         a = b;
     }
     gc_progress_end(&progress);
     forget_partitions(&finished);
-    if (opt->checkpoint != NULL) {
-        MPI_Allreduce(MPI_IN_PLACE, &resumed, 1, MPI_INT64_T, MPI_SUM, rows->comm);
+    if (run->checkpoint != NULL) {
+        GC_MPI(MPI_Allreduce(MPI_IN_PLACE, &resumed, 1, MPI_INT64_T, MPI_SUM, rows->comm));
         if (resumed > 0) gc_info("select: resumed %lld finished partitions from the checkpoint", (long long)resumed);
     }
     free(order);
@@ -424,17 +416,17 @@ static candidate_header header_of(const char *all, size_t crec, int64_t rec)
 /* Weighted greedy over candidate records rec[0, m) (sorted by global index) with point weights w:
  * the kg chosen records in greedy order, their gains and, when cover != NULL, the weight each one
  * covers (the weight it carries up a merge tree). */
-static int weighted_greedy(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *rec,
+static int weighted_greedy(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *rec,
                            const double *w, int64_t m, int64_t kg, int64_t *chosen, double *gains, double *cover)
 {
-    float *e = malloc((size_t)m * D * sizeof *e);
-    int64_t *selected = malloc((size_t)kg * sizeof *selected);
-    double *coverage = cover ? malloc((size_t)m * sizeof *coverage) : NULL;
+    float *e = gc_malloc((size_t)m * D * sizeof *e);
+    int64_t *selected = gc_malloc((size_t)kg * sizeof *selected);
+    double *coverage = cover ? gc_malloc((size_t)m * sizeof *coverage) : NULL;
     int status = (e && selected && (coverage || !cover)) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
     for (int64_t i = 0; i < m && status == GC_OK; ++i)
         memcpy(e + i * D, all + (size_t)rec[i] * crec + sizeof(candidate_header), (size_t)D * sizeof *e);
     gc_fl_problem problem = { .m = m, .D = D, .e = e, .w = w, .c = c };
-    if (status == GC_OK) status = run_greedy(dev, &problem, kg, selected, gains, coverage);
+    if (status == GC_OK) status = gc_backend_fl_greedy(backend, &problem, kg, selected, gains, coverage);
     for (int64_t t = 0; t < kg && status == GC_OK; ++t) {
         chosen[t] = rec[selected[t]];
         if (cover) cover[t] = coverage[selected[t]];
@@ -446,13 +438,13 @@ static int weighted_greedy(gc_fl_device *dev, const char *all, size_t crec, int 
 }
 
 /* --merge root: one weighted greedy over all candidates of the class, weights = coverage counts. */
-static int root_merge(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *rec, int64_t m,
+static int root_merge(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *rec, int64_t m,
                       int64_t kg, int64_t *chosen, double *gains)
 {
-    double *w = malloc((size_t)m * sizeof *w);
+    double *w = gc_malloc((size_t)m * sizeof *w);
     GC_CHECK_ALLOC(w);
     for (int64_t i = 0; i < m; ++i) w[i] = header_of(all, crec, rec[i]).coverage;
-    int status = weighted_greedy(dev, all, crec, D, c, rec, w, m, kg, chosen, gains, NULL);
+    int status = weighted_greedy(backend, all, crec, D, c, rec, w, m, kg, chosen, gains, NULL);
     free(w);
     return status;
 }
@@ -483,11 +475,11 @@ static int by_partition_then_global_index(const void *a, const void *b)
  * each node a weighted greedy keeping kg elements whose weights are the weight they cover, until one
  * set is left. Every dense block has at most 2·kg rows, so the merge fits where the root's
  * α·k_c-row block would not. The last node's greedy order and gains are the result. */
-static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *group_rec,
+static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *group_rec,
                       int64_t m, int64_t kg, int64_t *chosen, double *gains)
 {
-    int64_t *rec = malloc((size_t)m * sizeof *rec);
-    merge_set *sets = calloc((size_t)m, sizeof *sets);
+    int64_t *rec = gc_malloc((size_t)m * sizeof *rec);
+    merge_set *sets = gc_calloc((size_t)m, sizeof *sets);
     if (rec == NULL || sets == NULL) {
         free(rec);
         free(sets);
@@ -503,8 +495,8 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
         while (b < m && header_of(all, crec, rec[b]).partition == header_of(all, crec, rec[a]).partition) ++b;
         merge_set *leaf = &sets[count++];
         leaf->n = b - a;
-        leaf->rec = malloc((size_t)leaf->n * sizeof *leaf->rec);
-        leaf->w = malloc((size_t)leaf->n * sizeof *leaf->w);
+        leaf->rec = gc_malloc((size_t)leaf->n * sizeof *leaf->rec);
+        leaf->w = gc_malloc((size_t)leaf->n * sizeof *leaf->w);
         if (!leaf->rec || !leaf->w) status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
         for (int64_t i = 0; i < leaf->n && status == GC_OK; ++i) {
             leaf->rec[i] = rec[a + i];
@@ -521,9 +513,9 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
             }
             merge_set *x = &sets[i], *y = &sets[i + 1];
             int64_t n = x->n + y->n, keep = kg < n ? kg : n, p = 0, q = 0;
-            int64_t *u = malloc((size_t)n * sizeof *u), *picked = malloc((size_t)keep * sizeof *picked);
-            double *uw = malloc((size_t)n * sizeof *uw), *cover = malloc((size_t)keep * sizeof *cover);
-            double *node_gains = malloc((size_t)keep * sizeof *node_gains);
+            int64_t *u = gc_malloc((size_t)n * sizeof *u), *picked = gc_malloc((size_t)keep * sizeof *picked);
+            double *uw = gc_malloc((size_t)n * sizeof *uw), *cover = gc_malloc((size_t)keep * sizeof *cover);
+            double *node_gains = gc_malloc((size_t)keep * sizeof *node_gains);
             if (!u || !picked || !uw || !cover || !node_gains)
                 status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
             for (int64_t t = 0; t < n && status == GC_OK; ++t) { /* union, by global index */
@@ -534,8 +526,8 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
             }
             int last = count == 2; /* the root of the tree: its greedy order is the result */
             if (status == GC_OK)
-                status = last ? weighted_greedy(dev, all, crec, D, c, u, uw, n, keep, chosen, gains, NULL)
-                              : weighted_greedy(dev, all, crec, D, c, u, uw, n, keep, picked, node_gains, cover);
+                status = last ? weighted_greedy(backend, all, crec, D, c, u, uw, n, keep, chosen, gains, NULL)
+                              : weighted_greedy(backend, all, crec, D, c, u, uw, n, keep, picked, node_gains, cover);
             free(x->rec);
             free(x->w);
             free(y->rec);
@@ -546,10 +538,10 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
             out->n = keep;
             if (status == GC_OK && !last) {
                 /* The chosen elements, back in global-index order (u's order), carry the weight they cover. */
-                char *kept = calloc((size_t)n, 1);
-                double *w_of = malloc((size_t)n * sizeof *w_of);
-                out->rec = malloc((size_t)keep * sizeof *out->rec);
-                out->w = malloc((size_t)keep * sizeof *out->w);
+                char *kept = gc_calloc((size_t)n, 1);
+                double *w_of = gc_malloc((size_t)n * sizeof *w_of);
+                out->rec = gc_malloc((size_t)keep * sizeof *out->rec);
+                out->w = gc_malloc((size_t)keep * sizeof *out->w);
                 if (!kept || !w_of || !out->rec || !out->w)
                     status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
                 for (int64_t t = 0; t < keep && status == GC_OK; ++t) {
@@ -579,7 +571,7 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
         count = next;
     }
     if (status == GC_OK && count == 1 && sets[0].rec != NULL) { /* a single partition: its own greedy */
-        status = weighted_greedy(dev, all, crec, D, c, sets[0].rec, sets[0].w, sets[0].n, kg, chosen, gains, NULL);
+        status = weighted_greedy(backend, all, crec, D, c, sets[0].rec, sets[0].w, sets[0].n, kg, chosen, gains, NULL);
     }
     for (int64_t i = 0; i < count; ++i) {
         free(sets[i].rec);
@@ -590,12 +582,12 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
     return status;
 }
 
-static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const partition_plan *plan, double c,
+static int merge_candidates(gc_backend *backend, const gc_local_rows *rows, const partition_plan *plan, double c,
                             const gc_fl_options *opt, const char *all, int64_t count, gc_coreset *cs)
 {
     const int D = rows->D;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t *order = malloc((size_t)(count ? count : 1) * sizeof *order);
+    int64_t *order = gc_malloc((size_t)(count ? count : 1) * sizeof *order);
     GC_CHECK_ALLOC(order);
     for (int64_t i = 0; i < count; ++i) order[i] = i;
     sort_view = (record_view){ all, crec };
@@ -629,12 +621,12 @@ static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const 
                 take_candidate(cs, slot++, all + (size_t)order[a + t] * crec, x.gain);
             }
         } else {
-            int64_t *chosen = malloc((size_t)kg * sizeof *chosen);
-            double *gains = malloc((size_t)kg * sizeof *gains);
+            int64_t *chosen = gc_malloc((size_t)kg * sizeof *chosen);
+            double *gains = gc_malloc((size_t)kg * sizeof *gains);
             status = (chosen && gains) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
             if (status == GC_OK)
-                status = opt->tree_merge ? tree_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains)
-                                         : root_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains);
+                status = opt->tree_merge ? tree_merge(backend, all, crec, D, c, order + a, m, kg, chosen, gains)
+                                         : root_merge(backend, all, crec, D, c, order + a, m, kg, chosen, gains);
             for (int64_t t = 0; t < kg && status == GC_OK; ++t)
                 take_candidate(cs, slot++, all + (size_t)chosen[t] * crec, gains[t]);
             free(chosen);
@@ -663,7 +655,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 {
     const int D = rows->D, G = plan->groups;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t *base = calloc((size_t)G + 1, sizeof *base), *slot_start = calloc((size_t)G + 1, sizeof *slot_start);
+    int64_t *base = gc_calloc((size_t)G + 1, sizeof *base), *slot_start = gc_calloc((size_t)G + 1, sizeof *slot_start);
     GC_CHECK_ALLOC(base && slot_start ? base : NULL);
     for (int g = 0; g < G; ++g) base[g + 1] = base[g] + (plan->parts[g] > 1 ? 1 + plan->parts[g] : 0);
     for (int64_t j = 0; j < cs->k; ++j) slot_start[(G > 1 ? cs->label[j] : 0) + 1]++;
@@ -675,8 +667,8 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
     }
     /* Each class's eligible candidates (a partition's first k_c) in one contiguous block, with the
      * slot (1 + partition) they count for; and how many candidates each partition proposed. */
-    int64_t *first = calloc((size_t)G + 1, sizeof *first),
-            *proposed = calloc((size_t)plan->first_part[G] + 1, sizeof *proposed);
+    int64_t *first = gc_calloc((size_t)G + 1, sizeof *first),
+            *proposed = gc_calloc((size_t)plan->first_part[G] + 1, sizeof *proposed);
     int64_t max_parts = 0;
     for (int g = 0; g < G; ++g) max_parts = plan->parts[g] > max_parts ? plan->parts[g] : max_parts;
     for (int64_t a = 0; a < total && first && proposed; ++a) {
@@ -685,9 +677,9 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
         if (plan->parts[h.group] > 1 && h.order < plan->budgets[h.group]) first[h.group + 1]++;
     }
     for (int g = 0; g < G && first; ++g) first[g + 1] += first[g];
-    float *eligible = malloc((size_t)(first && first[G] ? first[G] : 1) * D * sizeof *eligible);
-    int32_t *slot_of = malloc((size_t)(first && first[G] ? first[G] : 1) * sizeof *slot_of);
-    int64_t *fill = calloc((size_t)G, sizeof *fill);
+    float *eligible = gc_malloc((size_t)(first && first[G] ? first[G] : 1) * D * sizeof *eligible);
+    int32_t *slot_of = gc_malloc((size_t)(first && first[G] ? first[G] : 1) * sizeof *slot_of);
+    int64_t *fill = gc_calloc((size_t)G, sizeof *fill);
     int status = (first && proposed && eligible && slot_of && fill)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
@@ -705,7 +697,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 #pragma omp parallel
     {
         gc_exact_sum mine;
-        double *best = malloc((size_t)(max_parts + 1) * sizeof *best);
+        double *best = gc_malloc((size_t)(max_parts + 1) * sizeof *best);
         int ok = best != NULL && gc_exact_sum_create(&mine, (int)base[G], c) == GC_OK;
 #pragma omp for schedule(dynamic, 256)
         for (int64_t i = 0; i < rows->n_local; ++i) {
@@ -733,7 +725,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
     free(slot_of);
     free(first);
     status = gc_comm_agree(rows->comm, status);
-    double *F = malloc((size_t)base[G] * sizeof *F);
+    double *F = gc_malloc((size_t)base[G] * sizeof *F);
     if (status == GC_OK)
         status = F ? gc_exact_sum_allreduce(&sum, rows->comm, F) : gc_fail(GC_ERR_MEMORY, "out of memory");
     for (int g = 0; g < G && status == GC_OK; ++g) {
@@ -763,7 +755,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 }
 
 /* Gathers candidates on rank 0, merges, and broadcasts the coreset to every rank. */
-static int merge_and_share(gc_fl_device *dev, const gc_fl_options *opt, const gc_local_rows *rows,
+static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const gc_local_rows *rows,
                            const partition_plan *plan, double c, const char *cand, int64_t cand_count, gc_coreset *cs)
 {
     const int P = rows->size, D = rows->D;
@@ -773,28 +765,28 @@ static int merge_and_share(gc_fl_device *dev, const gc_fl_options *opt, const gc
     int64_t total = 0;
     int status = GC_OK;
     if (rows->rank == 0) {
-        counts = calloc((size_t)P, sizeof *counts);
-        displs = calloc((size_t)P, sizeof *displs);
+        counts = gc_calloc((size_t)P, sizeof *counts);
+        displs = gc_calloc((size_t)P, sizeof *displs);
         if (!counts || !displs) status = gc_fail(GC_ERR_MEMORY, "out of memory for the merge");
     }
     GC_TRY(gc_comm_agree(rows->comm, status));
-    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, rows->comm);
+    GC_MPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, rows->comm));
     if (rows->rank == 0) {
         for (int r = 0; r < P; ++r) {
             displs[r] = (int)total;
             total += counts[r];
         }
-        all = malloc((size_t)(total ? total : 1) * crec);
+        all = gc_malloc((size_t)(total ? total : 1) * crec);
         if (all == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld candidates", (long long)total);
     }
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK) {
         MPI_Datatype record;
-        MPI_Type_contiguous((int)crec, MPI_BYTE, &record);
-        MPI_Type_commit(&record);
-        MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm);
-        MPI_Type_free(&record);
-        if (rows->rank == 0) status = merge_candidates(dev, rows, plan, c, opt, all, total, cs);
+        GC_MPI(MPI_Type_contiguous((int)crec, MPI_BYTE, &record));
+        GC_MPI(MPI_Type_commit(&record));
+        GC_MPI(MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm));
+        GC_MPI(MPI_Type_free(&record));
+        if (rows->rank == 0) status = merge_candidates(backend, rows, plan, c, opt, all, total, cs);
     }
     free(counts);
     free(displs);
@@ -809,25 +801,27 @@ static int merge_and_share(gc_fl_device *dev, const gc_fl_options *opt, const gc
     GC_CHECK_MPI(MPI_Bcast(cs->embedding, (int)(k * D), MPI_FLOAT, 0, rows->comm));
     /* Every rank needs the candidates to score each partition's own set against its rows. */
     GC_CHECK_MPI(MPI_Bcast(&total, 1, MPI_INT64_T, 0, rows->comm));
-    if (rows->rank != 0) all = malloc((size_t)(total ? total : 1) * crec);
+    if (rows->rank != 0) all = gc_malloc((size_t)(total ? total : 1) * crec);
     status = gc_comm_agree(rows->comm, all ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates"));
     if (status == GC_OK) {
         MPI_Datatype record;
-        MPI_Type_contiguous((int)crec, MPI_BYTE, &record);
-        MPI_Type_commit(&record);
-        MPI_Bcast(all, (int)total, record, 0, rows->comm);
-        MPI_Type_free(&record);
+        GC_MPI(MPI_Type_contiguous((int)crec, MPI_BYTE, &record));
+        GC_MPI(MPI_Type_commit(&record));
+        GC_MPI(MPI_Bcast(all, (int)total, record, 0, rows->comm));
+        GC_MPI(MPI_Type_free(&record));
         if (opt->epsilon <= 0.0) status = keep_better_of_merge_and_partitions(rows, plan, c, all, total, cs);
     }
     free(all);
     return status;
 }
 
-int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset *cs)
+int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt, int64_t k,
+                 gc_coreset *cs)
 {
+    gc_backend *backend = run->backend;
     partition_plan plan;
     double c = 0.0;
-    int status = make_plan(rows, opt, &plan);
+    int status = make_plan(rows, opt, k, &plan);
     GC_TRY(gc_comm_agree(rows->comm, status));
     status = gc_comm_agree(rows->comm, gc_similarity_constant(rows, &c));
     if (status != GC_OK) {
@@ -839,17 +833,19 @@ int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset
             c);
     char *recv = NULL, *cand = NULL;
     int64_t recv_count = 0, cand_count = 0;
-    gc_fl_device *dev = NULL;
-    status = gc_comm_agree(rows->comm, opt->device_id >= 0 ? gc_fl_device_create(opt->device_id, &dev) : GC_OK);
-    if (status == GC_OK) status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
-    if (status == GC_OK) status = select_partitions(dev, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
+    gc_phase_begin(run->phases, "exchange");
+    status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
+    gc_phase_end(run->phases, (double)recv_count * (sizeof(row_header) + (size_t)rows->D * sizeof(float)), 0);
+    gc_phase_begin(run->phases, "partitions");
+    if (status == GC_OK) status = select_partitions(run, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
     free(recv);
     status = gc_comm_agree(rows->comm, status);
+    gc_phase_end(run->phases, 0, 0);
     /* A cover keeps every partition's selections: the coreset is as large as all of them. */
-    int64_t capacity = opt->k;
+    int64_t capacity = k;
     if (status == GC_OK && opt->epsilon > 0.0) {
         capacity = cand_count;
-        status = MPI_Allreduce(MPI_IN_PLACE, &capacity, 1, MPI_INT64_T, MPI_SUM, rows->comm) == MPI_SUCCESS
+        status = GC_MPI(MPI_Allreduce(MPI_IN_PLACE, &capacity, 1, MPI_INT64_T, MPI_SUM, rows->comm)) == MPI_SUCCESS
                      ? GC_OK
                      : gc_fail(GC_ERR_LIB, "MPI_Allreduce failed");
     }
@@ -861,10 +857,14 @@ int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset
             cs->class_sizes[g] = plan.sizes[g];
         }
     }
-    if (status == GC_OK) status = merge_and_share(dev, opt, rows, &plan, c, cand, cand_count, cs);
+    gc_phase_begin(run->phases, "merge");
+    if (status == GC_OK) status = merge_and_share(backend, opt, rows, &plan, c, cand, cand_count, cs);
+    gc_phase_end(run->phases, 0, 0);
     free(cand);
-    gc_fl_device_destroy(dev);
     plan_destroy(&plan);
-    GC_TRY(status);
-    return gc_assign_weights(rows, opt->per_class, cs);
+    if (status != GC_OK) return status;
+    gc_phase_begin(run->phases, "weights");
+    status = gc_assign_weights(rows, opt->per_class, cs);
+    gc_phase_end(run->phases, (double)rows->n_local * rows->D * sizeof(float), 0);
+    return status;
 }
