@@ -1,5 +1,5 @@
 /* Content fingerprints of input files, which bind state that lasts between jobs (the --checkpoint
- * directory, the stream state) to the inputs it was made from (docs/design.md, errors and state).
+ * directory, the stream state) to the inputs it was made from (docs/design.md §6, §9).
  *
  * The choice, and why: a checkpointed job may read terabytes, so hashing every byte of its inputs
  * on each start would cost as much as the job's own read. A file's *sampled* fingerprint is its size,

@@ -1,7 +1,7 @@
 /* Small HDF5 helpers: opening with messages that name the file, reading and writing attributes, and
  * HDF5 failures described in one line: the file, the dataset or step, and the cause read from the
  * library's error stack (a missing filter by name, a checksum failure, no space left, permission),
- * never a source location (docs/design.md, errors). */
+ * never a source location (docs/design.md §6). */
 #ifndef GC_H5UTIL_H
 #define GC_H5UTIL_H
 

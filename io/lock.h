@@ -1,6 +1,6 @@
 /* Exclusive locks on state that lasts between jobs (the stream state, the checkpoint directory), so
- * that a second job on the same state fails at once instead of racing the first (docs/design.md,
- * errors and state). The lock is flock(2) on a lock file that is never removed (removing it would let
+ * that a second job on the same state fails at once instead of racing the first (docs/design.md
+ * §6, §9). The lock is flock(2) on a lock file that is never removed (removing it would let
  * two jobs hold locks on two different files of one name); the kernel releases it when the holder
  * exits or dies, so a killed job never leaves a stale lock. On NFS, Linux maps flock to POSIX
  * byte-range locks, which the server arbitrates across hosts. The holder writes "pid host" into the

@@ -1,5 +1,5 @@
-/* No command writes over one of its inputs or over anything but a regular file (docs/design.md,
- * errors). Before any work a command names its inputs and outputs by option; rank 0 then checks, in
+/* No command writes over one of its inputs or over anything but a regular file (docs/design.md §6).
+ * Before any work a command names its inputs and outputs by option; rank 0 then checks, in
  * this order, with one line naming both options and the file and nothing touched on failure:
  *   - every output against every input (data shards after glob expansion, model, embeddings, job
  *     file, batches, coreset, test data) by device and inode, so a relative path, a hard link, a
