@@ -9,13 +9,22 @@
 
 #include "core/error.h"
 
+enum { GRACE_S = 5 };
+
 int gc_lock_acquire(gc_lock *lock, const char *lock_path, const char *option, const char *what)
 {
     lock->fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock->fd < 0)
         return gc_fail(GC_ERR_IO, "%s %s: cannot create the lock file %s: %s", option, what, lock_path,
                        strerror(errno));
-    if (flock(lock->fd, LOCK_EX | LOCK_NB) != 0) {
+    /* A holder that was just killed may take a moment to go (a rank in an fsync when SIGKILL came):
+     * it is given GRACE_S seconds, a live job never lets go that soon. */
+    int rc = flock(lock->fd, LOCK_EX | LOCK_NB);
+    for (int tries = 0; rc != 0 && errno == EWOULDBLOCK && tries < GRACE_S * 10; ++tries) {
+        usleep(100000);
+        rc = flock(lock->fd, LOCK_EX | LOCK_NB);
+    }
+    if (rc != 0) {
         int err = errno;
         char holder[128] = "";
         ssize_t n = pread(lock->fd, holder, sizeof holder - 1, 0);

@@ -12,8 +12,9 @@ typedef struct {
     int fd; /* -1: not held */
 } gc_lock;
 
-/* Takes the lock on `lock_path` without waiting; when another process holds it, an error naming
- * `option` and `what` (the state it protects) and the holder (GC_ERR_IO). */
+/* Takes the lock on `lock_path`; when another process still holds it after a grace of 5 s (for a
+ * killed holder that is still going), an error naming `option` and `what` (the state it protects)
+ * and the holder (GC_ERR_IO). */
 int gc_lock_acquire(gc_lock *lock, const char *lock_path, const char *option, const char *what);
 void gc_lock_release(gc_lock *lock);
 
