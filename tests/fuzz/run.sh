@@ -30,7 +30,7 @@ clang "${flags[@]}" -Wno-unknown-pragmas $(pkg-config --cflags hdf5-openmpi) tes
       -o "$out/fuzz_dataset_meta"
 # shellcheck disable=SC2046
 clang "${flags[@]}" $(pkg-config --cflags hdf5-openmpi) tests/fuzz/fuzz_model.c io/model.c io/h5util.c \
-      core/comm.c core/error.c $(pkg-config --libs hdf5-openmpi) -lm -o "$out/fuzz_model"
+      core/comm.c core/error.c core/fault.c core/log.c $(pkg-config --libs hdf5-openmpi) -lm -o "$out/fuzz_model"
 
 # max_len: job files reach past the reader's 4,095-character line limit; dataset descriptions need
 # 2 + 3 × 12 bytes plus values and specs up to the parser's 512-character buffer; a model 3 + 4 × 44 bytes.
