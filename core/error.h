@@ -65,7 +65,7 @@ int gc_check_mpi(int rc, const char *call, const char *file, int line);
 /* LAPACKE calls return info: < 0 bad argument, > 0 numerical failure. */
 #define GC_CHECK_BLAS(call, what)                                                                                      \
     do {                                                                                                               \
-        int gc_blas_info_ = (int)gc_fault_status((call), -1, GC_FAULT_LAPACK, __FILE__, __LINE__);                                                                               \
+        int gc_blas_info_ = (int)gc_fault_status((call), -1, GC_FAULT_LAPACK, __FILE__, __LINE__);                     \
         if (gc_blas_info_ != 0)                                                                                        \
             return gc_fail(GC_ERR_LIB, "LAPACK error at %s:%d: %s (info %d)", __FILE__, __LINE__, (what),              \
                            gc_blas_info_);                                                                             \

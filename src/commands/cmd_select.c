@@ -349,8 +349,7 @@ static int select_and_measure(select_run *run)
     gc_phase_end(&run->phases, 0, 0);
     if (status != GC_OK) return status;
     int empty = 0;
-    /* crest fills the class sizes on rank 0 only */
-    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class && run->coreset.class_sizes; ++c)
+    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class && run->selector->class_budgets; ++c)
         empty += run->coreset.class_sizes[c] == 0;
     if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);
     gc_phase_begin(&run->phases, "quality");
