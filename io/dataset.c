@@ -205,8 +205,10 @@ static int check_labels(const gc_dataset *ds, const gc_shard *shard, int64_t loc
 /* Global rows [lo, hi) of every array that is not NULL, shard by shard, checked. Every shard is
  * visited even after a local error: with a collective transfer the opens and reads are collective,
  * and a rank that stopped early would leave the others waiting. */
-static int read_shards(const gc_dataset *ds, hid_t fapl, hid_t dxpl, int64_t lo, int64_t hi, float *x, int64_t *labels,
-                       int64_t *ids)
+/* Collective: with parallel HDF5 every open and read below is a collective call, so a rank whose
+ * step failed must not skip the next one its peers enter: each step's status is agreed first. */
+static int read_shards(const gc_dataset *ds, MPI_Comm comm, hid_t fapl, hid_t dxpl, int64_t lo, int64_t hi, float *x,
+                       int64_t *labels, int64_t *ids)
 {
     int status = GC_OK;
     for (int i = 0; i < ds->shard_count; ++i) {
@@ -216,13 +218,14 @@ static int read_shards(const gc_dataset *ds, hid_t fapl, hid_t dxpl, int64_t lo,
         if (b < a) b = a;
         int64_t la = a - s->first_row, lb = b - s->first_row, off = a - lo;
         hid_t file = H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
-        int local = file < 0 ? gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", s->path) : GC_OK;
+        int local = gc_comm_agree(comm, file < 0 ? gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", s->path) : GC_OK);
         if (local == GC_OK && x != NULL)
-            local = gc_h5_read_rows(file, "/X", H5T_NATIVE_FLOAT, la, lb, ds->d, x + off * ds->d, dxpl);
+            local = gc_comm_agree(comm,
+                                  gc_h5_read_rows(file, "/X", H5T_NATIVE_FLOAT, la, lb, ds->d, x + off * ds->d, dxpl));
         if (local == GC_OK && labels != NULL)
-            local = gc_h5_read_rows(file, "/y", H5T_NATIVE_INT64, la, lb, 0, labels + off, dxpl);
+            local = gc_comm_agree(comm, gc_h5_read_rows(file, "/y", H5T_NATIVE_INT64, la, lb, 0, labels + off, dxpl));
         if (local == GC_OK && ids != NULL && ds->has_ids)
-            local = gc_h5_read_rows(file, "/ids", H5T_NATIVE_INT64, la, lb, 0, ids + off, dxpl);
+            local = gc_comm_agree(comm, gc_h5_read_rows(file, "/ids", H5T_NATIVE_INT64, la, lb, 0, ids + off, dxpl));
         if (file >= 0) H5Fclose(file);
         if (local == GC_OK && x != NULL) local = check_x(ds, s, la, lb - la, x + off * ds->d);
         if (local == GC_OK && labels != NULL) local = check_labels(ds, s, la, lb - la, labels + off);
@@ -241,8 +244,8 @@ int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi,
     }
     hid_t fapl = gc_h5_file_access(comm), dxpl = gc_h5_transfer_plist();
     int64_t *labels = gc_malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
-    int status = labels != NULL ? read_shards(ds, fapl, dxpl, lo, hi, x, labels, ids)
-                                : gc_fail(GC_ERR_MEMORY, "out of memory reading labels");
+    int status = gc_comm_agree(comm, labels != NULL ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory reading labels"));
+    if (status == GC_OK) status = read_shards(ds, comm, fapl, dxpl, lo, hi, x, labels, ids);
     if (status == GC_OK) {
         for (int64_t r = 0; r < hi - lo; ++r) {
             y[r] = (int32_t)labels[r];
@@ -261,7 +264,7 @@ int gc_dataset_read_x(const gc_dataset *ds, int64_t lo, int64_t hi, float *x)
         gc_synthetic_rows(&ds->synthetic, lo, hi, x, NULL);
         return GC_OK;
     }
-    return read_shards(ds, H5P_DEFAULT, H5P_DEFAULT, lo, hi, x, NULL, NULL);
+    return read_shards(ds, MPI_COMM_SELF, H5P_DEFAULT, H5P_DEFAULT, lo, hi, x, NULL, NULL); /* independent reads */
 }
 
 int gc_dataset_range_read(void *range, int64_t lo, int64_t n, float *x)

@@ -360,10 +360,16 @@ static int select_and_measure(select_run *run)
     return gc_comm_agree(run->comm, status);
 }
 
+/* Collective: every rank's device, comma-separated (NULL when out of memory on this rank, which
+ * only shortens the provenance). */
 static char *device_list(select_run *run)
 {
     char mine[64], *all = gc_malloc((size_t)run->size * 64);
-    if (all == NULL) return NULL;
+    if (gc_comm_agree(run->comm, all ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory")) != GC_OK) {
+        gc_error_clear(); /* not a failure of the run */
+        free(all);
+        return NULL;
+    }
     snprintf(mine, sizeof mine, "%.63s", run->backend->description);
     GC_MPI(MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, run->comm));
     char *out = gc_malloc((size_t)run->size * 65 + 1);

@@ -669,16 +669,16 @@ static int identify_batches(const stream_run *run, char (*paths)[4096], int coun
 static int run_batches(stream_run *run)
 {
     char *list = gc_strdup(gc_options_get(&run->opts, "batches"));
-    GC_CHECK_ALLOC(list);
-    int status = GC_OK, count = 0, done = 0;
-    for (const char *p = list; *p; ++p) count += *p == ',';
+    int status = list ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory"), count = 0, done = 0;
+    for (const char *p = list; p && *p; ++p) count += *p == ',';
     char(*paths)[4096] = gc_calloc((size_t)count + 1, sizeof *paths);
     gc_file_fingerprint *ids = gc_calloc((size_t)count + 1, sizeof *ids);
     int *known = gc_calloc((size_t)count + 1, sizeof *known);
     if (paths == NULL || ids == NULL || known == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory");
     count = 0;
     char *save = NULL;
-    for (char *item = strtok_r(list, ",", &save); item != NULL && status == GC_OK; item = strtok_r(NULL, ",", &save)) {
+    for (char *item = list ? strtok_r(list, ",", &save) : NULL; item != NULL && status == GC_OK;
+         item = strtok_r(NULL, ",", &save)) {
         if (realpath(item, paths[count]) == NULL) snprintf(paths[count], sizeof paths[count], "%s", item);
         ++count;
     }

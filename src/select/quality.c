@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/comm.h"
 #include "core/error.h"
 #include "core/rng.h"
 
@@ -20,10 +21,12 @@ int gc_gradient_errors(const gc_local_rows *rows, const gc_coreset *cs, uint64_t
     const int64_t N = rows->n_global, k = cs->k;
     /* One buffer: the full sum, then the random-subset sums, reduced in one call. */
     double *sums = gc_calloc((size_t)(1 + S) * D, sizeof *sums), *approx = gc_calloc((size_t)D, sizeof *approx);
-    if (sums == NULL || approx == NULL) {
+    int status = gc_comm_agree(
+        rows->comm, sums && approx ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the quality metrics"));
+    if (status != GC_OK) {
         free(sums);
         free(approx);
-        return gc_fail(GC_ERR_MEMORY, "out of memory for the quality metrics");
+        return status;
     }
     for (int64_t i = 0; i < rows->n_local; ++i) {
         const float *e = rows->e + i * D;

@@ -71,9 +71,12 @@ static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_
     plan->parts = gc_calloc((size_t)G, sizeof(int64_t));
     plan->first_part = gc_calloc((size_t)G + 1, sizeof(int64_t));
     int64_t *counts = gc_calloc((size_t)G * P, sizeof *counts);
-    if (!plan->sizes || !plan->my_offset || !plan->budgets || !plan->parts || !plan->first_part || !counts) {
+    int status = plan->sizes && plan->my_offset && plan->budgets && plan->parts && plan->first_part && counts
+                     ? GC_OK
+                     : gc_fail(GC_ERR_MEMORY, "out of memory for the partition plan");
+    if ((status = gc_comm_agree(rows->comm, status)) != GC_OK) {
         free(counts);
-        return gc_fail(GC_ERR_MEMORY, "out of memory for the partition plan");
+        return status; /* the caller destroys the plan */
     }
     int64_t *mine = counts + (size_t)rows->rank * G;
     for (int64_t i = 0; i < rows->n_local; ++i) mine[group_of(rows, opt->per_class, i)]++;
@@ -114,8 +117,8 @@ int gc_similarity_constant(const gc_local_rows *rows, double *c)
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
     gc_exact_sum sum = { 0, 0.0, NULL };
     double *mean = gc_malloc((size_t)D * sizeof *mean);
-    int status = mean ? gc_exact_sum_create(&sum, D, max_abs)
-                      : gc_fail(GC_ERR_MEMORY, "out of memory for the mean embedding");
+    int status =
+        mean ? gc_exact_sum_create(&sum, D, max_abs) : gc_fail(GC_ERR_MEMORY, "out of memory for the mean embedding");
     /* Per-thread integer partial sums merge exactly, so the thread count changes nothing. */
     if (status == GC_OK)
 #pragma omp parallel
@@ -216,9 +219,13 @@ typedef struct {
     size_t rec;
 } record_view;
 
-static const row_header *header_at(const record_view *v, int64_t i)
+/* Record i's header, copied out: records are packed (header + D floats), so a header is only
+ * 4-byte aligned when D is odd. */
+static row_header header_at(const record_view *v, int64_t i)
 {
-    return (const row_header *)(const void *)(v->base + (size_t)i * v->rec);
+    row_header h;
+    memcpy(&h, v->base + (size_t)i * v->rec, sizeof h);
+    return h;
 }
 
 /* qsort has no context argument: the records the comparators below look at. */
@@ -297,8 +304,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     int64_t max_out = 0;
     for (int64_t a = 0; a < recv_count;) {
         int64_t b = a;
-        int32_t pid = header_at(&view, order[a])->partition;
-        while (b < recv_count && header_at(&view, order[b])->partition == pid) ++b;
+        int32_t pid = header_at(&view, order[a]).partition;
+        while (b < recv_count && header_at(&view, order[b]).partition == pid) ++b;
         int g = 0;
         while (plan->first_part[g + 1] <= pid) ++g;
         max_out += candidates_of_piece(plan, opt, g, b - a);
@@ -310,7 +317,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
     int64_t owned = 0, done = 0;
     for (int64_t a = 0; a < recv_count; ++a)
-        owned += a == 0 || header_at(&view, order[a])->partition != header_at(&view, order[a - 1])->partition;
+        owned += a == 0 || header_at(&view, order[a]).partition != header_at(&view, order[a - 1]).partition;
     finished_partitions finished = { 0, NULL, NULL, NULL };
     if (status == GC_OK && run->checkpoint != NULL)
         status = gc_checkpoint_load(run->checkpoint, "fl-partitions", remember_partition, &finished);
@@ -319,8 +326,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     gc_progress_begin(&progress, "select: partitions", "partitions", owned);
     for (int64_t a = 0; a < recv_count && status == GC_OK;) {
         int64_t b = a;
-        int32_t pid = header_at(&view, order[a])->partition;
-        while (b < recv_count && header_at(&view, order[b])->partition == pid) ++b;
+        int32_t pid = header_at(&view, order[a]).partition;
+        while (b < recv_count && header_at(&view, order[b]).partition == pid) ++b;
         int64_t known = finished_index(&finished, pid);
         if (known >= 0 && finished.bytes[known] % crec == 0) {
             memcpy(*cand + (size_t)*cand_count * crec, finished.records[known], finished.bytes[known]);
@@ -351,8 +358,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
                                   .cover_target = cover_target };
         if (status == GC_OK) status = gc_backend_fl_greedy(run->backend, &problem, kappa, selected, gains, coverage);
         for (int64_t t = 0; t < kappa && status == GC_OK && selected[t] >= 0; ++t) {
-            const row_header *h = header_at(&view, order[a + selected[t]]);
-            candidate_header ch = { h->index, gains[t], coverage[selected[t]], g, h->label, (int32_t)t, pid, h->loss };
+            const row_header h = header_at(&view, order[a + selected[t]]);
+            candidate_header ch = { h.index, gains[t], coverage[selected[t]], g, h.label, (int32_t)t, pid, h.loss };
             char *p = *cand + (size_t)(*cand_count)++ * crec;
             memcpy(p, &ch, sizeof ch);
             memcpy(p + sizeof ch, e + selected[t] * D, (size_t)D * sizeof(float));
@@ -657,20 +664,20 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 {
     const int D = rows->D, G = plan->groups;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    int64_t slots = 0; /* the same on every rank: nothing to compare, nothing to agree on */
+    for (int g = 0; g < G; ++g) slots += plan->parts[g] > 1 ? 1 + plan->parts[g] : 0;
+    if (slots == 0) return GC_OK;
     int64_t *base = gc_calloc((size_t)G + 1, sizeof *base), *slot_start = gc_calloc((size_t)G + 1, sizeof *slot_start);
-    GC_CHECK_ALLOC(base && slot_start ? base : NULL);
-    for (int g = 0; g < G; ++g) base[g + 1] = base[g] + (plan->parts[g] > 1 ? 1 + plan->parts[g] : 0);
-    for (int64_t j = 0; j < cs->k; ++j) slot_start[(G > 1 ? cs->label[j] : 0) + 1]++;
-    for (int g = 0; g < G; ++g) slot_start[g + 1] += slot_start[g];
-    if (base[G] == 0) {
-        free(base);
-        free(slot_start);
-        return GC_OK;
-    }
+    double *F = gc_malloc((size_t)slots * sizeof *F);
     /* Each class's eligible candidates (a partition's first k_c) in one contiguous block, with the
      * slot (1 + partition) they count for; and how many candidates each partition proposed. */
     int64_t *first = gc_calloc((size_t)G + 1, sizeof *first),
             *proposed = gc_calloc((size_t)plan->first_part[G] + 1, sizeof *proposed);
+    if (base && slot_start) {
+        for (int g = 0; g < G; ++g) base[g + 1] = base[g] + (plan->parts[g] > 1 ? 1 + plan->parts[g] : 0);
+        for (int64_t j = 0; j < cs->k; ++j) slot_start[(G > 1 ? cs->label[j] : 0) + 1]++;
+        for (int g = 0; g < G; ++g) slot_start[g + 1] += slot_start[g];
+    }
     int64_t max_parts = 0;
     for (int g = 0; g < G; ++g) max_parts = plan->parts[g] > max_parts ? plan->parts[g] : max_parts;
     for (int64_t a = 0; a < total && first && proposed; ++a) {
@@ -682,7 +689,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
     float *eligible = gc_malloc((size_t)(first && first[G] ? first[G] : 1) * D * sizeof *eligible);
     int32_t *slot_of = gc_malloc((size_t)(first && first[G] ? first[G] : 1) * sizeof *slot_of);
     int64_t *fill = gc_calloc((size_t)G, sizeof *fill);
-    int status = (first && proposed && eligible && slot_of && fill)
+    int status = (base && slot_start && F && first && proposed && eligible && slot_of && fill)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
     for (int64_t a = 0; a < total && status == GC_OK; ++a) {
@@ -694,13 +701,13 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
     }
     free(fill);
     gc_exact_sum sum = { 0, 0.0, NULL };
-    if (status == GC_OK) status = gc_exact_sum_create(&sum, (int)base[G], c);
+    if (status == GC_OK) status = gc_exact_sum_create(&sum, (int)slots, c);
     if (status == GC_OK)
 #pragma omp parallel
     {
         gc_exact_sum mine;
         double *best = gc_malloc((size_t)(max_parts + 1) * sizeof *best);
-        int ok = best != NULL && gc_exact_sum_create(&mine, (int)base[G], c) == GC_OK;
+        int ok = best != NULL && gc_exact_sum_create(&mine, (int)slots, c) == GC_OK;
 #pragma omp for schedule(dynamic, 256)
         for (int64_t i = 0; i < rows->n_local; ++i) {
             int g = G > 1 ? rows->y[i] : 0;
@@ -727,9 +734,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
     free(slot_of);
     free(first);
     status = gc_comm_agree(rows->comm, status);
-    double *F = gc_malloc((size_t)base[G] * sizeof *F);
-    if (status == GC_OK)
-        status = F ? gc_exact_sum_allreduce(&sum, rows->comm, F) : gc_fail(GC_ERR_MEMORY, "out of memory");
+    if (status == GC_OK) status = gc_exact_sum_allreduce(&sum, rows->comm, F);
     for (int g = 0; g < G && status == GC_OK; ++g) {
         if (plan->parts[g] <= 1) continue;
         int64_t winner = -1, kg = slot_start[g + 1] - slot_start[g];
@@ -824,8 +829,7 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     partition_plan plan;
     double c = 0.0;
     int status = make_plan(rows, opt, k, &plan);
-    GC_TRY(gc_comm_agree(rows->comm, status));
-    status = gc_comm_agree(rows->comm, gc_similarity_constant(rows, &c));
+    if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_similarity_constant(rows, &c));
     if (status != GC_OK) {
         plan_destroy(&plan);
         return status;

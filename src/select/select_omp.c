@@ -52,7 +52,8 @@ static int context_create(omp_context *ctx, const gc_run_context *run, const gc_
 {
     memset(ctx, 0, sizeof *ctx);
     /* The MPI handles' "none" values are not zero bits: set them before any return. */
-    ctx->merge = (gc_candidate_merge){ .pair_type = MPI_DATATYPE_NULL, .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL };
+    ctx->merge =
+        (gc_candidate_merge){ .pair_type = MPI_DATATYPE_NULL, .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL };
     ctx->rows = rows;
     ctx->opt = opt;
     ctx->run = run;
@@ -317,9 +318,9 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
             want = (int)(replay - m < want ? replay - m : want);
             for (int t = 0; t < want; ++t) ctx->global[t].index = log->atoms[g][m + t];
         } else {
-            if (local_status == GC_OK) local_status = score_pass(ctx, &s, r, want); /* keeps an earlier failure */
-            status = gc_comm_agree(rows->comm, local_status);
-            if (status != GC_OK) break;
+            /* A rank whose scorer failed still takes part with an empty list (score_pass starts it
+             * empty); the pass's one agreement, at its end, stops every rank alike. */
+            if (local_status == GC_OK) local_status = score_pass(ctx, &s, r, want);
             gc_phase_begin(phases, "merge");
             status = gc_candidate_merge_allreduce(&ctx->merge, ctx->local, ctx->global, rows->comm);
             gc_phase_end(phases, 0, 0);
@@ -345,6 +346,11 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
             status = gc_refit_append(f, atoms, count, ctx->rhs, &taken);
             if (status == GC_OK && taken > 0) status = refit(opt, f, atoms, target, D, gamma, r);
             gc_phase_end(phases, 0, 0);
+            if (status != GC_OK && !gc_refit_is_distributed(f)) { /* local: agreed at the end of the pass */
+                local_status = status;
+                status = GC_OK;
+                break;
+            }
             if (status == GC_OK && taken > 0) rel = cblas_dnrm2(D, r, 1) / scale;
             for (int64_t t = 0; t < taken && status == GC_OK; ++t, ++first, ++m, ++added, --left) {
                 cs->index[start + m] = ctx->global[first].index;
@@ -362,11 +368,12 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
             }
         }
         dependent = status == GC_OK && !exhausted && added == 0;
-        if (status == GC_OK && ctx->run->checkpoint != NULL && m > replay && added > 0)
+        if (status == GC_OK && local_status == GC_OK && ctx->run->checkpoint != NULL && m > replay && added > 0)
             local_status = gc_checkpoint_append(ctx->run->checkpoint, g, cs->index + start + m - added,
                                                 (size_t)added * sizeof(int64_t));
+        /* The pass's one agreement: every rank leaves the loop at the same pass. */
+        status = gc_comm_agree(rows->comm, status != GC_OK ? status : local_status);
     }
-    status = gc_comm_agree(rows->comm, status != GC_OK ? status : local_status);
     for (int64_t j = 0; j < m; ++j) cs->weight[start + j] = gamma[j];
     *slot = start + m;
     if (status == GC_OK && m < budget) {
