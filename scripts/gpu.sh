@@ -258,8 +258,9 @@ FL_200K_RATIO='
 import json, sys, h5py
 one, eight = (h5py.File(f"{sys.argv[1]}/fl-200k-{p}.h5").attrs["objective"] for p in (1, 8))
 t = {p: {ph["name"]: ph["max_s"] for ph in json.load(open(f"{sys.argv[1]}/fl-200k-{p}.json"))["phases"]} for p in (1, 8)}
+sel = "select"  # no backslash inside an f-string expression (Python < 3.12)
 print(f"200k points, k = 200: F(8 partitions) / F(1 partition) = {eight / one:.5f}  "
-      f"(select {t[8][\"select\"]:.2f} s vs {t[1][\"select\"]:.2f} s)")
+      f"(select {t[8][sel]:.2f} s vs {t[1][sel]:.2f} s)")
 for p in (1, 8):
     print(f"{p} partition(s): " + json.dumps(json.load(open(f"{sys.argv[1]}/fl-200k-{p}.json"))))
 '
@@ -270,7 +271,8 @@ t = {p["name"]: p["max_s"] for p in json.load(open(f"{w}/stochastic-10M.json"))[
 print(f"stochastic greedy (eps = 0.1), 10M points, d = 32, 10 classes, k = 10000, {gpus} rank(s), one a GPU: "
       + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
 f = {x: h5py.File(f"{w}/{x}-1M.h5").attrs["objective"] for x in ("exact", "stochastic")}
-print(f"1M-point subsample, k = 1000: F(stochastic) / F(exact) = {f[\"stochastic\"] / f[\"exact\"]:.5f}")
+ratio = f["stochastic"] / f["exact"]
+print(f"1M-point subsample, k = 1000: F(stochastic) / F(exact) = {ratio:.5f}")
 '
 SAME_CORESETS='
 import sys, h5py, numpy as np
@@ -279,7 +281,8 @@ first = h5py.File(files[0], "r")
 for name in files[1:]:
     other = h5py.File(name, "r")
     same = all(np.array_equal(first[f"coreset/{d}"][()], other[f"coreset/{d}"][()]) for d in ("index", "weight"))
-    print(f"{label}: {name} {\"bitwise equal to\" if same else \"DIFFERS from\"} {files[0]}")
+    verdict = "bitwise equal to" if same else "DIFFERS from"
+    print(f"{label}: {name} {verdict} {files[0]}")
 '
 
 # --- the suites ------------------------------------------------------------------------------
@@ -504,7 +507,7 @@ else
   marker=$TMP/started
   touch "$marker"
   {
-    echo "gpu.sh ${args[*]} on $SLUG, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "gpu.sh ${args[*]} on $SLUG, $(date -u '+%Y-%m-%d %H:%M UTC'), $("$BIN/gradcore" --version 2>/dev/null || echo "gradcore ?")"
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1
     echo "cores: $CORES; mpirun: $(command -v mpirun || echo none); still missing: $(missing_libraries | tr '\n' ' ')"
   } | tee -a "$LOGS/steps.log"
