@@ -5,7 +5,7 @@
 #ifndef GC_CORESET_WRITER_H
 #define GC_CORESET_WRITER_H
 
-#include "core/timings.h"
+#include "core/phases.h"
 #include "coreset.h"
 
 typedef struct {
@@ -17,7 +17,7 @@ typedef struct {
     int ranks;
     uint64_t seed;
     double gradient_error, random_gradient_error;
-    const gc_timings *timings;
+    const gc_phases *timings; /* reduced over ranks */
 } gc_provenance;
 
 /* Rank 0 only. Checks before any work that the output path can be created. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "io/model.h"
+#include "kernels/fl.h"
 
 typedef enum {
     GC_EMBED_FEATURES = 0, /* e = x (CRAIG's bound for convex models) */
@@ -85,6 +86,9 @@ static inline int gc_omp_pair_before(gc_omp_pair a, gc_omp_pair b)
     return a.score > b.score || (a.score == b.score && a.index < b.index);
 }
 
+/* Device state of the facility-location greedy, made and kept by the backend. */
+typedef struct gc_fl_device gc_fl_device;
+
 /* Device state of the OMP scorer, owned by the backend that attached it. */
 typedef struct gc_omp_device gc_omp_device;
 
@@ -119,6 +123,11 @@ typedef struct {
      * nothing to do); a lock that fails leaves the memory pageable, which is only slower. */
     void (*pin)(gc_backend *b, void *p, size_t bytes);
     void (*unpin)(gc_backend *b, void *p);
+
+    /* Facility-location greedy of one block (kernels/fl.h), optional: NULL greedies on the CPU
+     * (kernels/cpu/greedy_fl_cpu.c, the oracle); reach it through gc_backend_fl_greedy. */
+    int (*fl_greedy)(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                     double *coverage);
 
     /* Orthogonal matching pursuit scoring (DESIGN §4), optional: a NULL op means the selector
      * scores on the CPU (kernels/cpu/omp_cpu.c, which is also these ops' oracle). */
@@ -174,6 +183,11 @@ struct gc_backend {
     char description[128];
     void *impl; /* implementation state */
 };
+
+/* Facility-location greedy (kernels/fl.h) on b's device when it has one, else (b NULL included) on
+ * the CPU: the same selections either way. */
+int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                         double *coverage);
 
 /* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a
  * warning; `cuda` without a usable GPU is an error. */
