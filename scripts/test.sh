@@ -3,7 +3,9 @@
 #   1. release build (CUDA backend too when nvcc exists): unit, MPI (-np 1, 2, 4), bad-input matrix,
 #      reference oracles, GPU tests (skipped without a GPU);
 #   2. ASan + UBSan build (CPU only): the unit tests again;
-#   3. libFuzzer targets (job files, dataset metadata), 30 s each (tests/fuzz/run.sh).
+#   3. libFuzzer targets (job files, dataset metadata), 30 s each (tests/fuzz/run.sh);
+#   4. the Python package installed by pip into a fresh virtual environment with PyTorch, and its tests
+#      (scripts/test-python.sh), which include the C embedding engine's autograd oracle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -15,3 +17,4 @@ BUILD_DIR=build bash scripts/build.sh
 BUILD_DIR=build-asan bash scripts/build.sh -DGRADCORE_SANITIZE=ON -DGRADCORE_CUDA=OFF -DCMAKE_BUILD_TYPE=Debug
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -L unit)
 bash tests/fuzz/run.sh
+bash scripts/test-python.sh
