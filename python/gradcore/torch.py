@@ -200,16 +200,17 @@ class _ProjectedGradients:
 
 
 class CoresetDataset(torch.utils.data.Dataset):
-    """The coreset's rows of `dataset` with their weights: item j is (x, y, w) for global row
-    coreset.index[j]. Weights are scaled to mean 1 (w = γ·k/N), so the mean of wᵢℓᵢ over a uniformly
-    drawn batch of coreset rows estimates the mean loss over all N rows."""
+    """The coreset's rows of `dataset` (all N rows) with their weights: item j is (x, y, w) for global
+    row coreset.index[j], w = γⱼ·k/N. Then the mean of wⱼℓⱼ over a uniformly drawn batch of coreset
+    rows estimates (1/N) Σⱼ γⱼ ℓⱼ, whose gradient the coreset makes match the mean gradient over all N
+    rows. (Facility-location weights sum to N, so there w has mean 1; OMP's least-squares weights
+    need not, and keep their scale.)"""
 
     def __init__(self, dataset, coreset):
         self.dataset = dataset
         self.index = np.asarray(coreset.index, dtype=np.int64)
-        weight = np.asarray(coreset.weight, dtype=np.float64)
-        total = weight.sum()
-        self.weight = (weight * len(weight) / total if total != 0 else weight).astype(np.float32)
+        self.weight = (np.asarray(coreset.weight, dtype=np.float64) * len(self.index) / len(dataset)).astype(
+            np.float32)
 
     def __len__(self):
         return len(self.index)
