@@ -6,6 +6,8 @@
 
 #include <stdarg.h>
 
+#include "fault.h"
+
 enum gc_status {
     GC_OK = 0,
     GC_ERR_USAGE = 2,  /* bad command line or job file */
@@ -38,6 +40,8 @@ void gc_error_clear(void);
         if (((status) = (call)) != GC_OK) goto label;                                                                  \
     } while (0)
 
+/* Allocation failures: allocate with gc_malloc/gc_calloc/gc_realloc/gc_strdup (core/fault.h), so
+ * that fault injection reaches every allocation, and check with this. */
 #define GC_CHECK_ALLOC(ptr)                                                                                            \
     do {                                                                                                               \
         if ((ptr) == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory at %s:%d", __FILE__, __LINE__);                \
@@ -51,18 +55,23 @@ void gc_error_clear(void);
         if (gc_mpi_status_ != GC_OK) return gc_mpi_status_;                                                            \
     } while (0)
 
+/* The same as an expression, for calls whose status joins a larger condition; it yields GC_OK
+ * (== MPI_SUCCESS) or does not return. */
+#define GC_MPI(call) gc_check_mpi((call), #call, __FILE__, __LINE__)
+
 int gc_check_mpi(int rc, const char *call, const char *file, int line);
 
 /* HDF5 calls return a negative value on failure. */
 #define GC_CHECK_H5(call, what)                                                                                        \
     do {                                                                                                               \
-        if ((call) < 0) return gc_fail(GC_ERR_LIB, "HDF5 error at %s:%d: %s", __FILE__, __LINE__, (what));             \
+        if (gc_fault_status((call) < 0, 1, GC_FAULT_HDF5, __FILE__, __LINE__))                                         \
+            return gc_fail(GC_ERR_LIB, "HDF5 error at %s:%d: %s", __FILE__, __LINE__, (what));                         \
     } while (0)
 
 /* LAPACKE calls return info: < 0 bad argument, > 0 numerical failure. */
 #define GC_CHECK_BLAS(call, what)                                                                                      \
     do {                                                                                                               \
-        int gc_blas_info_ = (int)(call);                                                                               \
+        int gc_blas_info_ = (int)gc_fault_status((call), -1, GC_FAULT_LAPACK, __FILE__, __LINE__);                                                                               \
         if (gc_blas_info_ != 0)                                                                                        \
             return gc_fail(GC_ERR_LIB, "LAPACK error at %s:%d: %s (info %d)", __FILE__, __LINE__, (what),              \
                            gc_blas_info_);                                                                             \

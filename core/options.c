@@ -27,7 +27,7 @@ static int set_value(gc_options *opts, const char *name, const char *value, int 
     int i = find_entry(opts, name);
     if (i >= 0) {
         if (opts->from_command_line[i] && !from_command_line) return GC_OK; /* flags win */
-        char *copy = strdup(value);
+        char *copy = gc_strdup(value);
         GC_CHECK_ALLOC(copy);
         free(opts->values[i]);
         opts->values[i] = copy;
@@ -35,17 +35,17 @@ static int set_value(gc_options *opts, const char *name, const char *value, int 
         return GC_OK;
     }
     int n = opts->count + 1;
-    char **names = realloc(opts->names, (size_t)n * sizeof *names);
+    char **names = gc_realloc(opts->names, (size_t)n * sizeof *names);
     GC_CHECK_ALLOC(names);
     opts->names = names;
-    char **values = realloc(opts->values, (size_t)n * sizeof *values);
+    char **values = gc_realloc(opts->values, (size_t)n * sizeof *values);
     GC_CHECK_ALLOC(values);
     opts->values = values;
-    int *flags = realloc(opts->from_command_line, (size_t)n * sizeof *flags);
+    int *flags = gc_realloc(opts->from_command_line, (size_t)n * sizeof *flags);
     GC_CHECK_ALLOC(flags);
     opts->from_command_line = flags;
-    opts->names[opts->count] = strdup(name);
-    opts->values[opts->count] = strdup(value);
+    opts->names[opts->count] = gc_strdup(name);
+    opts->values[opts->count] = gc_strdup(value);
     GC_CHECK_ALLOC(opts->names[opts->count]);
     GC_CHECK_ALLOC(opts->values[opts->count]);
     opts->from_command_line[opts->count] = from_command_line;
@@ -147,7 +147,7 @@ int gc_options_parse_groups(gc_options *opts, const char *command, const gc_opti
     size_t n = 0;
     for (const gc_option_spec *const *g = groups; *g != NULL; ++g)
         for (const gc_option_spec *s = *g; s->name != NULL; ++s) ++n;
-    gc_option_spec *all = calloc(n + 1, sizeof *all);
+    gc_option_spec *all = gc_calloc(n + 1, sizeof *all);
     GC_CHECK_ALLOC(all);
     n = 0;
     for (const gc_option_spec *const *g = groups; *g != NULL; ++g)
@@ -275,7 +275,7 @@ char *gc_options_resolved(const gc_options *opts)
         const char *v = gc_options_get(opts, s->name);
         if (v != NULL) cap += strlen(s->name) + strlen(v) + 2;
     }
-    char *out = malloc(cap);
+    char *out = gc_malloc(cap);
     if (out == NULL) return NULL;
     out[0] = '\0';
     for (const gc_option_spec *s = opts->specs; s->name != NULL; ++s) {
@@ -289,7 +289,7 @@ char *gc_command_line(const char *command, int argc, char **argv)
 {
     size_t len = strlen("gradcore ") + strlen(command) + 1;
     for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
+    char *s = gc_malloc(len);
     if (s == NULL) return NULL;
     snprintf(s, len, "gradcore %s", command);
     for (int i = 0; i < argc; ++i) {

@@ -96,15 +96,15 @@ int gc_phases_reduce(gc_phases *p, MPI_Comm comm)
 {
     int size, mine_bytes = p->count * GC_PHASE_PATH_BYTES, total = 0;
     GC_CHECK_MPI(MPI_Comm_size(comm, &size));
-    int *counts = malloc((size_t)size * sizeof *counts), *displs = malloc((size_t)size * sizeof *displs);
-    char *mine = malloc((size_t)(p->count > 0 ? p->count : 1) * GC_PHASE_PATH_BYTES), *all = NULL;
-    double *v = malloc((size_t)GC_PHASES_MAX * 3 * sizeof *v);
+    int *counts = gc_malloc((size_t)size * sizeof *counts), *displs = gc_malloc((size_t)size * sizeof *displs);
+    char *mine = gc_malloc((size_t)(p->count > 0 ? p->count : 1) * GC_PHASE_PATH_BYTES), *all = NULL;
+    double *v = gc_malloc((size_t)GC_PHASES_MAX * 3 * sizeof *v);
     int status = counts && displs && mine && v ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory reducing phases");
     GC_TRY_GOTO(status, gc_comm_agree(comm, status), done);
     for (int i = 0; i < p->count; ++i) memcpy(mine + i * GC_PHASE_PATH_BYTES, p->phase[i].path, GC_PHASE_PATH_BYTES);
     GC_CHECK_MPI(MPI_Allgather(&mine_bytes, 1, MPI_INT, counts, 1, MPI_INT, comm));
     for (int r = 0; r < size; ++r) displs[r] = total, total += counts[r];
-    all = malloc((size_t)(total > 0 ? total : 1));
+    all = gc_malloc((size_t)(total > 0 ? total : 1));
     GC_TRY_GOTO(status, gc_comm_agree(comm, all ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory reducing phases")),
                 done);
     GC_CHECK_MPI(MPI_Allgatherv(mine, mine_bytes, MPI_CHAR, all, counts, displs, MPI_CHAR, comm));

@@ -108,7 +108,7 @@ int gc_checkpoint_load(gc_checkpoint *ck, const char *log,
     for (;;) {
         record_header h;
         if (pread(ck->log_fd, &h, sizeof h, good) != (ssize_t)sizeof h || h.magic != LOG_MAGIC) break;
-        void *payload = malloc(h.bytes ? h.bytes : 1);
+        void *payload = gc_malloc(h.bytes ? h.bytes : 1);
         if (payload == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory reading the checkpoint");
         int intact = pread(ck->log_fd, payload, h.bytes, good + (off_t)sizeof h) == (ssize_t)h.bytes &&
                      record_checksum(h.id, payload, h.bytes) == h.checksum;

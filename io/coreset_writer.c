@@ -108,7 +108,7 @@ static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance 
     GC_TRY(status);
     hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
     GC_CHECK_H5(root, "/");
-    long *budgets = malloc((size_t)cs->classes * sizeof *budgets);
+    long *budgets = gc_malloc((size_t)cs->classes * sizeof *budgets);
     int nb = cs->classes;
     status = budgets ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory writing the coreset");
     for (int c = 0; c < nb && status == GC_OK; ++c) budgets[c] = (long)cs->budgets[c];

@@ -1,4 +1,4 @@
-/* The coreset file (DESIGN §2): /coreset/{index,weight,label,gain,loss}, for CREST also
+/* The coreset file (docs/design.md §2): /coreset/{index,weight,label,gain,loss}, for CREST also
  * /crest/{batch_index,batch_weight[,subset_index]}, plus root attributes that make `h5dump`
  * enough to understand a result. Written by rank 0 to "<out>.tmp.<pid>" and renamed,
  * so a killed run never leaves a partial file and never touches an existing one. */

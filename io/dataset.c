@@ -11,11 +11,11 @@
 
 static int add_shard(gc_dataset *ds, const char *path)
 {
-    gc_shard *s = realloc(ds->shards, (size_t)(ds->shard_count + 1) * sizeof *s);
+    gc_shard *s = gc_realloc(ds->shards, (size_t)(ds->shard_count + 1) * sizeof *s);
     GC_CHECK_ALLOC(s);
     ds->shards = s;
     memset(&s[ds->shard_count], 0, sizeof *s);
-    s[ds->shard_count].path = strdup(path);
+    s[ds->shard_count].path = gc_strdup(path);
     GC_CHECK_ALLOC(s[ds->shard_count].path);
     ds->shard_count++;
     return GC_OK;
@@ -24,7 +24,7 @@ static int add_shard(gc_dataset *ds, const char *path)
 /* Expands the comma-separated list; an item with glob characters must match at least one file. */
 static int expand_paths(gc_dataset *ds, const char *spec)
 {
-    char *copy = strdup(spec);
+    char *copy = gc_strdup(spec);
     GC_CHECK_ALLOC(copy);
     int status = GC_OK;
     for (char *save = NULL, *item = strtok_r(copy, ",", &save); item && status == GC_OK;
@@ -200,7 +200,7 @@ int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi,
         return GC_OK;
     }
     hid_t fapl = gc_h5_file_access(comm), dxpl = gc_h5_transfer_plist();
-    int64_t *labels = malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
+    int64_t *labels = gc_malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
     int status = labels != NULL ? read_shards(ds, fapl, dxpl, lo, hi, x, labels, ids)
                                 : gc_fail(GC_ERR_MEMORY, "out of memory reading labels");
     if (status == GC_OK) {

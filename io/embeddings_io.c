@@ -99,7 +99,7 @@ int gc_embeddings_read(const char *path, MPI_Comm comm, int64_t lo, int64_t hi, 
     H5Pclose(fapl);
     int status = file < 0 ? gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", path) : GC_OK;
     status = gc_comm_agree(comm, status);
-    int64_t *labels = malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
+    int64_t *labels = gc_malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
     if (status == GC_OK && labels == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory reading %s", path);
     status = gc_comm_agree(comm, status);
     int64_t count = 0, rp = rows_per_piece(D);

@@ -15,9 +15,9 @@ static int allocate(gc_model *m, int layers)
 {
     memset(m, 0, sizeof *m);
     m->layers = layers;
-    m->widths = calloc((size_t)layers + 1, sizeof *m->widths);
-    m->weight = calloc((size_t)layers, sizeof *m->weight);
-    m->bias = calloc((size_t)layers, sizeof *m->bias);
+    m->widths = gc_calloc((size_t)layers + 1, sizeof *m->widths);
+    m->weight = gc_calloc((size_t)layers, sizeof *m->weight);
+    m->bias = gc_calloc((size_t)layers, sizeof *m->bias);
     if (m->widths == NULL || m->weight == NULL || m->bias == NULL)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the model");
     return GC_OK;
@@ -25,8 +25,8 @@ static int allocate(gc_model *m, int layers)
 
 static int allocate_layer(gc_model *m, int l)
 {
-    m->weight[l] = malloc((size_t)m->widths[l + 1] * m->widths[l] * sizeof(float));
-    m->bias[l] = malloc((size_t)m->widths[l + 1] * sizeof(float));
+    m->weight[l] = gc_malloc((size_t)m->widths[l + 1] * m->widths[l] * sizeof(float));
+    m->bias[l] = gc_malloc((size_t)m->widths[l + 1] * sizeof(float));
     if (m->weight[l] == NULL || m->bias[l] == NULL)
         return gc_fail(GC_ERR_MEMORY, "out of memory for model layer %d", l);
     return GC_OK;

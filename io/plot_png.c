@@ -244,7 +244,7 @@ static int write_png(const char *tmp, const char *path, const char *option, cons
 int gc_plot_png(const char *path, const char *option, const char *x_label, const char *y_label,
                 const gc_plot_series *series, int series_count)
 {
-    unsigned char *rgb = malloc((size_t)WIDTH * HEIGHT * 3);
+    unsigned char *rgb = gc_malloc((size_t)WIDTH * HEIGHT * 3);
     GC_CHECK_ALLOC(rgb);
     render(rgb, x_label, y_label, series, series_count);
     char tmp[4096];

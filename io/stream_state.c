@@ -21,13 +21,13 @@ int gc_member_set_allocate(gc_member_set *s, int64_t n, int D)
     s->n = n;
     s->D = D;
     const size_t rows = (size_t)(n > 0 ? n : 1);
-    s->id = calloc(rows, sizeof *s->id);
-    s->label = calloc(rows, sizeof *s->label);
-    s->weight = calloc(rows, sizeof *s->weight);
-    s->gain = calloc(rows, sizeof *s->gain);
-    s->loss = calloc(rows, sizeof *s->loss);
-    s->slot = calloc(rows, sizeof *s->slot);
-    s->e = calloc(rows * (size_t)(D > 0 ? D : 1), sizeof *s->e);
+    s->id = gc_calloc(rows, sizeof *s->id);
+    s->label = gc_calloc(rows, sizeof *s->label);
+    s->weight = gc_calloc(rows, sizeof *s->weight);
+    s->gain = gc_calloc(rows, sizeof *s->gain);
+    s->loss = gc_calloc(rows, sizeof *s->loss);
+    s->slot = gc_calloc(rows, sizeof *s->slot);
+    s->e = gc_calloc(rows * (size_t)(D > 0 ? D : 1), sizeof *s->e);
     if (!s->id || !s->label || !s->weight || !s->gain || !s->loss || !s->slot || !s->e)
         return gc_fail(GC_ERR_MEMORY, "out of memory for %lld stream members", (long long)n);
     return GC_OK;
@@ -47,9 +47,9 @@ void gc_member_set_destroy(gc_member_set *s)
 
 static int allocate_arrays(gc_stream_state *st)
 {
-    st->batch_rows = calloc((size_t)(st->batches > 0 ? st->batches : 1), sizeof *st->batch_rows);
-    st->target = calloc((size_t)st->D, sizeof *st->target);
-    st->slot = calloc((size_t)st->slots + 2, sizeof *st->slot);
+    st->batch_rows = gc_calloc((size_t)(st->batches > 0 ? st->batches : 1), sizeof *st->batch_rows);
+    st->target = gc_calloc((size_t)st->D, sizeof *st->target);
+    st->slot = gc_calloc((size_t)st->slots + 2, sizeof *st->slot);
     if (!st->batch_rows || !st->target || !st->slot)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the stream state");
     return GC_OK;
@@ -60,7 +60,7 @@ int gc_stream_state_init(gc_stream_state *st, int d, int D, int classes)
     st->d = d;
     st->D = D;
     st->classes = classes;
-    st->batch_paths = calloc(1, 1);
+    st->batch_paths = gc_calloc(1, 1);
     GC_CHECK_ALLOC(st->batch_paths);
     GC_TRY(allocate_arrays(st));
     GC_TRY(gc_member_set_allocate(&st->members, 0, D));
@@ -180,7 +180,7 @@ static int read_contents(gc_stream_state *st, hid_t file, const char *path, uint
     GC_TRY(read_all(file, path, "/batches/rows", H5T_NATIVE_INT64, st->batches, st->batch_rows));
     int64_t bytes;
     GC_TRY(dataset_length(file, path, "/batches/paths", &bytes));
-    st->batch_paths = calloc((size_t)bytes + 1, 1);
+    st->batch_paths = gc_calloc((size_t)bytes + 1, 1);
     GC_CHECK_ALLOC(st->batch_paths);
     GC_TRY(read_all(file, path, "/batches/paths", H5T_NATIVE_UCHAR, bytes, st->batch_paths));
     GC_TRY(read_all(file, path, "/target", H5T_NATIVE_DOUBLE, st->D, st->target));

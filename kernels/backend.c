@@ -100,9 +100,9 @@ int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out
         /* Ranks of one node share its GPUs round-robin by node-local rank. */
         MPI_Comm node;
         int node_rank = 0;
-        MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+        GC_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
         MPI_Comm_rank(node, &node_rank);
-        MPI_Comm_free(&node);
+        GC_MPI(MPI_Comm_free(&node));
         int count = gc_backend_cuda_device_count();
         if (count > 0)
             status = gc_backend_cuda_create(node_rank % count, out);

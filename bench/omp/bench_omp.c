@@ -4,7 +4,7 @@
  * prints one JSON line:
  * seconds for the whole selection and for the k passes, the share spent scoring, and the
  * effective bandwidth of a pass = bytes of local embeddings it reads (n·D·4) / (pass time), next
- * to the 2.4 TB/s target and to the PyTorch OMP of DESIGN §7 (n = 4M, D = 128, k = 200: 0.37 s,
+ * to the 2.4 TB/s target and to the PyTorch OMP of docs/design.md §7 (n = 4M, D = 128, k = 200: 0.37 s,
  * about 1,100 GB/s, on an H100).
  * Usage: [mpirun -np P] bench_omp [--device cpu|cuda] [--batch b] [--ridge λ] [n:D:k ...]
  * Defaults: cuda 4000000:128:200 1000000:256:200; cpu 200000:128:200 100000:256:200. */
@@ -33,7 +33,7 @@ static const gc_backend_ops cuda_omp_ops = { .name = "cuda",
 #endif
 
 #define TARGET_GBPS   2400.0
-#define TORCH_SECONDS 0.37 /* n = 4M, D = 128, k = 200 on one H100 (DESIGN §7) */
+#define TORCH_SECONDS 0.37 /* n = 4M, D = 128, k = 200 on one H100 (docs/design.md §7) */
 
 static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch, double ridge)
 {

@@ -1,5 +1,5 @@
 /* gradcore eval: does a coreset train as well as the full data, and better than a random subset of
- * its size? (DESIGN §5.) Multinomial logistic regression is trained by weighted incremental
+ * its size? (docs/design.md §5.) Multinomial logistic regression is trained by weighted incremental
  * gradient (src/logreg.h) on three arms that share one learning-rate schedule, α/√(1+e) in epoch e:
  * the coreset with its weights γⱼ, uniform random subsets of the same size with weight N/k (the
  * mean over --random-seeds subsets) and the full data with weight 1. Test accuracy is measured
@@ -110,10 +110,10 @@ static int load_data(eval_data *d, int rank)
                        d->test.num_classes, d->train.num_classes);
     const int64_t n_train = rank == 0 ? d->train.n : 0, n_test = rank == 0 ? d->test.n : 0;
     const size_t width = (size_t)d->train.d;
-    d->x_train = malloc((size_t)(n_train > 0 ? n_train : 1) * width * sizeof *d->x_train);
-    d->y_train = malloc((size_t)(n_train > 0 ? n_train : 1) * sizeof *d->y_train);
-    d->x_test = malloc((size_t)(n_test > 0 ? n_test : 1) * width * sizeof *d->x_test);
-    d->y_test = malloc((size_t)(n_test > 0 ? n_test : 1) * sizeof *d->y_test);
+    d->x_train = gc_malloc((size_t)(n_train > 0 ? n_train : 1) * width * sizeof *d->x_train);
+    d->y_train = gc_malloc((size_t)(n_train > 0 ? n_train : 1) * sizeof *d->y_train);
+    d->x_test = gc_malloc((size_t)(n_test > 0 ? n_test : 1) * width * sizeof *d->x_test);
+    d->y_test = gc_malloc((size_t)(n_test > 0 ? n_test : 1) * sizeof *d->y_test);
     int status = d->x_train && d->y_train && d->x_test && d->y_test
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for %lld training and %lld test rows", (long long)n_train,
@@ -169,8 +169,8 @@ static int read_coreset(const char *path, int64_t n, int64_t **index, double **w
                          (long long)n);
     if (status == GC_OK) {
         *k = (int64_t)ki[0];
-        *index = malloc((size_t)*k * sizeof **index);
-        *weight = malloc((size_t)*k * sizeof **weight);
+        *index = gc_malloc((size_t)*k * sizeof **index);
+        *weight = gc_malloc((size_t)*k * sizeof **weight);
         if (*index == NULL || *weight == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the coreset");
     }
     if (status == GC_OK && (H5Dread(di, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *index) < 0 ||
@@ -253,13 +253,13 @@ static int create_work(eval_work *w, const eval_data *d, const eval_params *p, i
 {
     const int64_t n = d->train.n;
     const size_t points = (size_t)p->epochs + 1;
-    w->all_rows = malloc((size_t)n * sizeof *w->all_rows);
-    w->order_rows = malloc((size_t)n * sizeof *w->order_rows);
-    w->order_weight = malloc((size_t)n * sizeof *w->order_weight);
-    w->subset = malloc((size_t)k * sizeof *w->subset);
-    w->subset_weight = malloc((size_t)k * sizeof *w->subset_weight);
-    w->random_final = malloc((size_t)p->random_seeds * sizeof *w->random_final);
-    w->storage = calloc(8 * points, sizeof *w->storage);
+    w->all_rows = gc_malloc((size_t)n * sizeof *w->all_rows);
+    w->order_rows = gc_malloc((size_t)n * sizeof *w->order_rows);
+    w->order_weight = gc_malloc((size_t)n * sizeof *w->order_weight);
+    w->subset = gc_malloc((size_t)k * sizeof *w->subset);
+    w->subset_weight = gc_malloc((size_t)k * sizeof *w->subset_weight);
+    w->random_final = gc_malloc((size_t)p->random_seeds * sizeof *w->random_final);
+    w->storage = gc_calloc(8 * points, sizeof *w->storage);
     GC_CHECK_ALLOC(w->all_rows && w->order_rows && w->order_weight && w->subset && w->subset_weight &&
                            w->random_final && w->storage
                        ? w->storage

@@ -72,9 +72,9 @@ static int generate(const char *path, const gc_synthetic *s, long chunk, long le
     hid_t x = create_2d(file, "/X", H5T_IEEE_F32LE, (hsize_t)s->n, (hsize_t)s->d, chunk, level);
     hid_t y = create_2d(file, "/y", H5T_STD_I32LE, (hsize_t)s->n, 0, chunk, level);
     hid_t ids = create_2d(file, "/ids", H5T_STD_I64LE, (hsize_t)s->n, 0, chunk, level);
-    float *xb = malloc((size_t)BATCH * s->d * sizeof *xb);
-    int32_t *yb = malloc((size_t)BATCH * sizeof *yb);
-    int64_t *ib = malloc((size_t)BATCH * sizeof *ib);
+    float *xb = gc_malloc((size_t)BATCH * s->d * sizeof *xb);
+    int32_t *yb = gc_malloc((size_t)BATCH * sizeof *yb);
+    int64_t *ib = gc_malloc((size_t)BATCH * sizeof *ib);
     int status = (x >= 0 && y >= 0 && ids >= 0) ? GC_OK : gc_fail(GC_ERR_IO, "--out %s: cannot create datasets", path);
     if (status == GC_OK && (!xb || !yb || !ib)) status = gc_fail(GC_ERR_MEMORY, "out of memory generating rows");
     for (int64_t lo = 0; lo < s->n && status == GC_OK; lo += BATCH) {

@@ -20,6 +20,7 @@
 #include "io/model.h"
 #include "io/proxy_models.h"
 #include "kernels/backend.h"
+#include "select_api.h"
 #include "src/select/quality.h"
 #include "src/select/selector.h"
 
@@ -186,7 +187,7 @@ static int phase_read(select_run *run)
     r->lo = lo;
     r->n_local = hi - lo;
     /* Labels only: X streams through the embedding engine batch by batch (phase_embed). */
-    r->y = malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *r->y);
+    r->y = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *r->y);
     int status = r->y ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)r->n_local);
     status = gc_comm_agree(run->comm, status);
     if (status == GC_OK) status = gc_dataset_read(ds, run->comm, lo, hi, NULL, r->y, NULL);
@@ -221,9 +222,9 @@ static int read_embeddings(select_run *run, const char *path)
     if (n != r->n_global)
         return gc_fail(GC_ERR_INPUT, "--embeddings %s has %lld rows but --data has %lld", path, (long long)n,
                        (long long)r->n_global);
-    int32_t *labels = malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
-    r->e = malloc((size_t)r->n_local * r->D * sizeof *r->e);
-    r->loss = malloc((size_t)r->n_local * sizeof *r->loss);
+    int32_t *labels = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
+    r->e = gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
+    r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
     int status = (labels && r->e && r->loss) ? GC_OK
                                              : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
                                                        (long long)r->n_local, r->D);
@@ -298,8 +299,8 @@ static int phase_embed(select_run *run)
         status = read_embeddings(run, from_file);
     } else {
         r->D = gc_embedding_dim(&cfg, run->dataset.d);
-        r->e = malloc((size_t)r->n_local * r->D * sizeof *r->e);
-        r->loss = malloc((size_t)r->n_local * sizeof *r->loss);
+        r->e = gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
+        r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
         status = (r->e && r->loss) ? GC_OK
                                    : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
                                              (long long)r->n_local, r->D);
@@ -333,7 +334,9 @@ static int select_and_measure(select_run *run)
     gc_phase_end(&run->phases, 0, 0);
     if (status != GC_OK) return status;
     int empty = 0;
-    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class; ++c) empty += run->coreset.class_sizes[c] == 0;
+    /* crest fills the class sizes on rank 0 only */
+    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class && run->coreset.class_sizes; ++c)
+        empty += run->coreset.class_sizes[c] == 0;
     if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);
     gc_phase_begin(&run->phases, "quality");
     status = gc_gradient_errors(&run->rows, &run->coreset, run->sel.fl.seed, &run->gradient_error,
@@ -345,11 +348,11 @@ static int select_and_measure(select_run *run)
 
 static char *device_list(select_run *run)
 {
-    char mine[64], *all = malloc((size_t)run->size * 64);
+    char mine[64], *all = gc_malloc((size_t)run->size * 64);
     if (all == NULL) return NULL;
     snprintf(mine, sizeof mine, "%.63s", run->backend->description);
-    MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, run->comm);
-    char *out = malloc((size_t)run->size * 65 + 1);
+    GC_MPI(MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, run->comm));
+    char *out = gc_malloc((size_t)run->size * 65 + 1);
     if (out != NULL) {
         out[0] = '\0';
         for (int r = 0; r < run->size; ++r) {
@@ -479,4 +482,155 @@ int gc_command_select(int argc, char **argv)
     }
     run_destroy(&run);
     return status;
+}
+
+/* ---- the library entry point (select_api.h) ---------------------------------------------------- */
+
+/* Takes the caller's rows as the run's (copied: a run owns and frees its rows) and checks what
+ * phase_read and read_embeddings check for the CLI: shapes, labels and finite values. */
+static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_local, int D, int classes,
+                      const float *e, const int32_t *y, const float *loss)
+{
+    gc_local_rows *r = &run->rows;
+    int64_t total = n_local;
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_INT64_T, MPI_SUM, run->comm));
+    int status = GC_OK;
+    if (n_global <= 0 || total != n_global || D <= 0 || n_local < 0 || lo < 0 || lo + n_local > n_global)
+        status = gc_fail(GC_ERR_INPUT,
+                         "embeddings: the ranks' rows (%lld in all) do not make up N = %lld rows of width D = %d",
+                         (long long)total, (long long)n_global, D);
+    *r = (gc_local_rows){ .comm = run->comm,
+                          .rank = run->rank,
+                          .size = run->size,
+                          .n_global = n_global,
+                          .lo = lo,
+                          .n_local = n_local,
+                          .D = D };
+    const size_t rows = (size_t)(n_local > 0 ? n_local : 1);
+    if (status == GC_OK) {
+        r->e = gc_malloc(rows * (size_t)D * sizeof *r->e);
+        r->y = gc_malloc(rows * sizeof *r->y);
+        r->loss = gc_calloc(rows, sizeof *r->loss);
+        if (!r->e || !r->y || !r->loss)
+            status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)n_local, D);
+    }
+    int max_label = -1;
+    for (int64_t i = 0; i < n_local && status == GC_OK; ++i) {
+        if (y[i] < 0 || (classes > 0 && y[i] >= classes))
+            status = gc_fail(GC_ERR_INPUT, "labels: row %lld has label %d outside [0, %d)", (long long)(lo + i), y[i],
+                             classes);
+        max_label = y[i] > max_label ? y[i] : max_label;
+    }
+    for (int64_t t = 0; t < n_local * D && status == GC_OK; ++t)
+        if (!isfinite(e[t]))
+            status = gc_fail(GC_ERR_INPUT, "embeddings: row %lld has a non-finite value", (long long)(lo + t / D));
+    GC_TRY(gc_comm_agree(run->comm, status));
+    memcpy(r->e, e, (size_t)n_local * D * sizeof *r->e);
+    memcpy(r->y, y, (size_t)n_local * sizeof *r->y);
+    if (loss != NULL) memcpy(r->loss, loss, (size_t)n_local * sizeof *r->loss);
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_label, 1, MPI_INT, MPI_MAX, run->comm));
+    r->classes = classes > 0 ? classes : max_label + 1;
+    return GC_OK;
+}
+
+/* The result's attributes as one JSON object (rank 0 builds it, every rank gets it). */
+static char *result_attributes(select_run *run)
+{
+    char *resolved = gc_options_resolved(&run->opts);
+    size_t cap = 4096 + (resolved ? 2 * strlen(resolved) : 0);
+    char *json = gc_malloc(cap);
+    if (json == NULL) {
+        free(resolved);
+        return NULL;
+    }
+    size_t used =
+        (size_t)snprintf(json, cap,
+                         "{\"method\": \"%s\", \"embedding\": \"file\", \"selector\": \"%s\", \"N\": %lld, \"D\": %d, "
+                         "\"C\": %d, \"k\": %lld, \"ranks\": %d, \"seed\": %llu, \"objective\": %.17g, "
+                         "\"relative_gradient_error\": %.17g, \"random_subset_gradient_error\": %.17g, \"options\": \"",
+                         run->method->name, run->selector->name, (long long)run->rows.n_global, run->rows.D,
+                         run->rows.classes, (long long)run->coreset.k, run->size, (unsigned long long)run->sel.fl.seed,
+                         run->coreset.objective, run->gradient_error, run->random_gradient_error);
+    for (const char *c = resolved ? resolved : ""; *c && used + 4 < cap; ++c) {
+        if (*c == '\n') {
+            json[used++] = '\\';
+            json[used++] = 'n';
+        } else if (*c == '"' || *c == '\\') {
+            json[used++] = '\\';
+            json[used++] = *c;
+        } else {
+            json[used++] = *c;
+        }
+    }
+    snprintf(json + used, cap - used, "\"}");
+    free(resolved);
+    return json;
+}
+
+static int fill_result(select_run *run, gc_select_result *out)
+{
+    const gc_coreset *cs = &run->coreset;
+    const size_t k = (size_t)(cs->k > 0 ? cs->k : 1);
+    *out = (gc_select_result){ .k = cs->k,
+                               .index = gc_malloc(k * sizeof *out->index),
+                               .weight = gc_malloc(k * sizeof *out->weight),
+                               .label = gc_malloc(k * sizeof *out->label),
+                               .gain = gc_malloc(k * sizeof *out->gain),
+                               .loss = gc_malloc(k * sizeof *out->loss),
+                               .objective = cs->objective,
+                               .gradient_error = run->gradient_error,
+                               .random_gradient_error = run->random_gradient_error,
+                               .attributes_json = result_attributes(run) };
+    if (!out->index || !out->weight || !out->label || !out->gain || !out->loss || !out->attributes_json) {
+        gc_select_result_free(out);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the result");
+    }
+    memcpy(out->index, cs->index, (size_t)cs->k * sizeof *out->index);
+    memcpy(out->weight, cs->weight, (size_t)cs->k * sizeof *out->weight);
+    memcpy(out->label, cs->label, (size_t)cs->k * sizeof *out->label);
+    memcpy(out->gain, cs->gain, (size_t)cs->k * sizeof *out->gain);
+    memcpy(out->loss, cs->loss, (size_t)cs->k * sizeof *out->loss);
+    return GC_OK;
+}
+
+int gc_select_embeddings(MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D, int classes,
+                         const float *e, const int32_t *y, const float *loss, int argc, char **argv,
+                         gc_select_result *out)
+{
+    memset(out, 0, sizeof *out);
+    gc_error_clear();
+    select_run run;
+    run_init(&run, comm);
+    run.command_line = gc_command_line("select", argc, argv);
+    int status = gc_comm_agree(comm, parse_options(&run, argc, argv, 1));
+    if (status == GC_OK && (run.opts.help_requested || run.opts.version_requested))
+        status = gc_fail(GC_ERR_USAGE, "--help and --version are options of the command line, not of the library");
+    if (status == GC_OK && (run.data != NULL || run.out != NULL || gc_options_is_set(&run.opts, "checkpoint") ||
+                            gc_options_is_set(&run.opts, "embeddings")))
+        status = gc_fail(GC_ERR_USAGE, "--data, --out, --embeddings and --checkpoint are options of the command line: "
+                                       "the library takes the embeddings as arrays");
+    status = gc_comm_agree(comm, status);
+    if (status == GC_OK) status = adopt_rows(&run, n_global, lo, n_local, D, classes, e, y, loss);
+    if (status == GC_OK) status = resolve_size(&run, n_global);
+    status = gc_comm_agree(comm, status);
+    if (status == GC_OK) status = gc_backend_create((gc_device_request)run.device, comm, &run.backend);
+    if (status == GC_OK) {
+        run.ctx = (gc_run_context){ .backend = run.backend, .phases = &run.phases };
+        status = select_and_measure(&run);
+    }
+    if (status == GC_OK) status = gc_comm_agree(comm, gc_phases_reduce(&run.phases, comm));
+    if (status == GC_OK) status = gc_comm_agree(comm, fill_result(&run, out));
+    run_destroy(&run);
+    return status;
+}
+
+void gc_select_result_free(gc_select_result *r)
+{
+    free(r->index);
+    free(r->weight);
+    free(r->label);
+    free(r->gain);
+    free(r->loss);
+    free(r->attributes_json);
+    memset(r, 0, sizeof *r);
 }

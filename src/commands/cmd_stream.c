@@ -139,7 +139,7 @@ static int parse_options(stream_run *run, int argc, char **argv)
  * brings and how verbose it is. A state belongs to the stream with this fingerprint. */
 static uint64_t stream_fingerprint(const stream_run *run)
 {
-    static const char *const ignored[] = { "batches", "state", "out", "quiet", "verbose", "config" };
+    static const char *const ignored[] = { "batches", "state", "out", "timings", "quiet", "verbose", "config" };
     return gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
 }
 
@@ -191,7 +191,7 @@ static int batch_sum(stream_run *run, stream_batch *b)
     double global_max = max_abs;
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &global_max, 1, MPI_DOUBLE, MPI_MAX, run->comm));
     gc_exact_sum sum = { 0 };
-    b->sum = calloc((size_t)D, sizeof *b->sum);
+    b->sum = gc_calloc((size_t)D, sizeof *b->sum);
     int status = b->sum ? gc_exact_sum_create(&sum, D, global_max) : gc_fail(GC_ERR_MEMORY, "out of memory");
     for (int64_t i = 0; i < b->batch_n && status == GC_OK; ++i) gc_exact_sum_add(&sum, e + i * D);
     status = gc_comm_agree(run->comm, status);
@@ -251,9 +251,9 @@ static int load_batch(stream_run *run, const char *path, int64_t offset, stream_
                           .D = D,
                           .classes = st->classes };
     const size_t rows = (size_t)(r->n_local > 0 ? r->n_local : 1);
-    r->e = malloc(rows * D * sizeof *r->e);
-    r->y = malloc(rows * sizeof *r->y);
-    r->loss = malloc(rows * sizeof *r->loss);
+    r->e = gc_malloc(rows * D * sizeof *r->e);
+    r->y = gc_malloc(rows * sizeof *r->y);
+    r->loss = gc_malloc(rows * sizeof *r->loss);
     int status =
         (r->e && r->y && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)rows);
     const int64_t old = r->n_local - b->batch_n; /* old members on this rank: positions lo … lo + old − 1 */
@@ -307,7 +307,7 @@ static int update_reservoir(stream_run *run, const stream_batch *b)
     gc_stream_state *st = &run->state;
     const int D = st->D;
     const int64_t old = b->rows.n_local - b->batch_n;
-    reservoir_key *mine = malloc((size_t)(b->batch_n > 0 ? b->batch_n : 1) * sizeof *mine);
+    reservoir_key *mine = gc_malloc((size_t)(b->batch_n > 0 ? b->batch_n : 1) * sizeof *mine);
     for (int64_t i = 0; mine != NULL && i < b->batch_n; ++i) {
         const int64_t id = st->seen + b->batch_lo + i;
         mine[i] = (reservoir_key){ gc_rng_uniform(run->seed, GC_STREAM_RESERVOIR, (uint64_t)id), id, b->rows.y[old + i],
@@ -317,8 +317,8 @@ static int update_reservoir(stream_run *run, const stream_batch *b)
     const int64_t keep = b->batch_n < st->k ? b->batch_n : st->k;
     /* Records: key header, then the embedding; every rank gathers every rank's best. */
     const size_t bytes = sizeof(reservoir_key) + (size_t)D * sizeof(float);
-    char *send = malloc((size_t)(keep > 0 ? keep : 1) * bytes);
-    int *counts = malloc((size_t)run->size * sizeof *counts), *displs = malloc((size_t)run->size * sizeof *displs);
+    char *send = gc_malloc((size_t)(keep > 0 ? keep : 1) * bytes);
+    int *counts = gc_malloc((size_t)run->size * sizeof *counts), *displs = gc_malloc((size_t)run->size * sizeof *displs);
     int status = (mine && send && counts && displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
     if (status == GC_OK && (double)keep * (double)bytes > (double)INT_MAX)
         status = gc_fail(GC_ERR_USAGE,
@@ -330,17 +330,17 @@ static int update_reservoir(stream_run *run, const stream_batch *b)
     }
     status = gc_comm_agree(run->comm, status);
     int mine_bytes = (int)(keep * bytes), total = 0;
-    if (status == GC_OK && MPI_Allgather(&mine_bytes, 1, MPI_INT, counts, 1, MPI_INT, run->comm) != MPI_SUCCESS)
+    if (status == GC_OK && GC_MPI(MPI_Allgather(&mine_bytes, 1, MPI_INT, counts, 1, MPI_INT, run->comm)) != MPI_SUCCESS)
         status = gc_fail(GC_ERR_LIB, "MPI error gathering the reservoir");
     for (int r = 0; r < run->size && status == GC_OK; ++r) displs[r] = total, total += counts[r];
     const int64_t gathered = total / (int64_t)bytes, all = gathered + st->reservoir.n;
-    char *recv = status == GC_OK ? malloc((size_t)(total > 0 ? total : 1)) : NULL;
-    reservoir_key *keys = status == GC_OK ? malloc((size_t)(all > 0 ? all : 1) * sizeof *keys) : NULL;
+    char *recv = status == GC_OK ? gc_malloc((size_t)(total > 0 ? total : 1)) : NULL;
+    reservoir_key *keys = status == GC_OK ? gc_malloc((size_t)(all > 0 ? all : 1) * sizeof *keys) : NULL;
     if (status == GC_OK && (recv == NULL || keys == NULL))
         status = gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
     status = gc_comm_agree(run->comm, status);
     if (status == GC_OK &&
-        MPI_Allgatherv(send, mine_bytes, MPI_BYTE, recv, counts, displs, MPI_BYTE, run->comm) != MPI_SUCCESS)
+        GC_MPI(MPI_Allgatherv(send, mine_bytes, MPI_BYTE, recv, counts, displs, MPI_BYTE, run->comm)) != MPI_SUCCESS)
         status = gc_fail(GC_ERR_LIB, "MPI error gathering the reservoir");
     gc_member_set next = { 0 };
     if (status == GC_OK) {
@@ -448,7 +448,7 @@ static int slot_union(const gc_member_set *members, int i, gc_member_set *u)
     GC_TRY(concat_members(members, i, i + 1, NULL, &unsorted));
     const int64_t n = unsorted.n;
     const int D = members->D;
-    int64_t **order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    int64_t **order = gc_malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
     int status = order ? gc_member_set_allocate(u, n, D) : gc_fail(GC_ERR_MEMORY, "out of memory");
     if (status == GC_OK) {
         for (int64_t t = 0; t < n; ++t) order[t] = &unsorted.id[t];
@@ -527,13 +527,13 @@ static int merge_reduce_step(stream_run *run, stream_batch *b)
 static int append_path(gc_stream_state *st, const char *path)
 {
     size_t len = strlen(st->batch_paths), add = strlen(path);
-    char *grown = realloc(st->batch_paths, len + add + 2);
+    char *grown = gc_realloc(st->batch_paths, len + add + 2);
     GC_CHECK_ALLOC(grown);
     memcpy(grown + len, path, add);
     grown[len + add] = '\n';
     grown[len + add + 1] = '\0';
     st->batch_paths = grown;
-    int64_t *rows = realloc(st->batch_rows, (size_t)(st->batches + 1) * sizeof *rows);
+    int64_t *rows = gc_realloc(st->batch_rows, (size_t)(st->batches + 1) * sizeof *rows);
     GC_CHECK_ALLOC(rows);
     st->batch_rows = rows;
     return GC_OK;
@@ -581,12 +581,18 @@ static int process_batch(stream_run *run, const char *path)
     gc_stream_state *st = &run->state;
     stream_batch b;
     memset(&b, 0, sizeof b);
+    gc_phases *phases = &run->phases;
+    gc_phase_begin(phases, "load");
     int status = load_batch(run, path, run->have_state && st->continual ? st->members.n : 0, &b);
     if (status == GC_OK) {
         for (int j = 0; j < st->D; ++j) st->target[j] += b.sum[j];
         status = update_reservoir(run, &b);
     }
+    /* X read once and streamed through the engine, E written once */
+    gc_phase_end(phases, (double)b.batch_n * (b.dataset.d + st->D) * sizeof(float), 0);
+    gc_phase_begin(phases, "select");
     if (status == GC_OK) status = st->continual ? continual_step(run, &b) : merge_reduce_step(run, &b);
+    gc_phase_end(phases, 0, 0);
     if (status == GC_OK) status = append_path(st, path);
     if (status == GC_OK) {
         st->batch_rows[st->batches++] = b.n;
@@ -597,8 +603,10 @@ static int process_batch(stream_run *run, const char *path)
     batch_destroy(&b);
     GC_TRY(gc_comm_agree(run->comm, status));
     /* The coreset first: a job killed between the two files redoes this batch, rewriting both alike. */
+    gc_phase_begin(phases, "write");
     if (run->rank == 0 && run->out != NULL) status = write_coreset(run);
     if (run->rank == 0 && status == GC_OK) status = gc_stream_state_write(st, run->state_path);
+    gc_phase_end(phases, 0, 0);
     GC_TRY(gc_comm_agree(run->comm, status));
     if (run->rank == 0 && gc_log_level() != GC_LOG_QUIET) {
         printf("gradcore stream: batch %lld (%s): N = %lld, seen %lld; coreset of %lld rows%s; relative gradient error "
@@ -628,11 +636,11 @@ static int state_has(const gc_stream_state *st, const char *path)
  * before any batch is processed. */
 static int run_batches(stream_run *run)
 {
-    char *list = strdup(gc_options_get(&run->opts, "batches"));
+    char *list = gc_strdup(gc_options_get(&run->opts, "batches"));
     GC_CHECK_ALLOC(list);
     int status = GC_OK, count = 0, done = 0;
     for (const char *p = list; *p; ++p) count += *p == ',';
-    char(*paths)[4096] = calloc((size_t)count + 1, sizeof *paths);
+    char(*paths)[4096] = gc_calloc((size_t)count + 1, sizeof *paths);
     if (paths == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory");
     count = 0;
     char *save = NULL;
@@ -655,6 +663,25 @@ static int run_batches(stream_run *run)
     free(paths);
     free(list);
     return status;
+}
+
+/* Collective: the phases of every batch, reduced over ranks, into --timings and, with --verbose,
+ * onto stdout. */
+static int report_phases(stream_run *run)
+{
+    GC_TRY(gc_phases_reduce(&run->phases, run->comm));
+    int status = GC_OK;
+    if (run->rank == 0 && gc_options_is_set(&run->opts, "timings")) {
+        char context[256];
+        snprintf(context, sizeof context,
+                 "\"command\": \"stream\", \"method\": \"%s\", \"batches\": %lld, \"seen\": %lld, \"D\": %d, "
+                 "\"ranks\": %d, \"devices\": \"%.64s\"",
+                 run->method->name, (long long)run->state.batches, (long long)run->state.seen, run->state.D, run->size,
+                 run->backend->description);
+        status = gc_phases_write_json(&run->phases, gc_options_get(&run->opts, "timings"), "timings", context);
+    }
+    if (run->rank == 0 && gc_log_level() == GC_LOG_VERBOSE) gc_phases_print(&run->phases, stdout);
+    return gc_comm_agree(run->comm, status);
 }
 
 static int open_state(stream_run *run)
@@ -695,6 +722,7 @@ int gc_command_stream(int argc, char **argv)
         run.ctx = (gc_run_context){ .backend = run.backend, .phases = &run.phases };
         if (status == GC_OK) status = open_state(&run);
         if (status == GC_OK) status = run_batches(&run);
+        if (status == GC_OK) status = report_phases(&run);
     }
     gc_stream_state_destroy(&run.state);
     for (int s = 0; s < run.model_count; ++s) gc_model_destroy(&run.models[s]);

@@ -38,15 +38,15 @@ int gc_candidate_merge_create(gc_candidate_merge *m, int count)
 
 void gc_candidate_merge_destroy(gc_candidate_merge *m)
 {
-    if (m->op != MPI_OP_NULL) MPI_Op_free(&m->op);
-    if (m->list_type != MPI_DATATYPE_NULL) MPI_Type_free(&m->list_type);
-    if (m->pair_type != MPI_DATATYPE_NULL) MPI_Type_free(&m->pair_type);
+    if (m->op != MPI_OP_NULL) GC_MPI(MPI_Op_free(&m->op));
+    if (m->list_type != MPI_DATATYPE_NULL) GC_MPI(MPI_Type_free(&m->list_type));
+    if (m->pair_type != MPI_DATATYPE_NULL) GC_MPI(MPI_Type_free(&m->pair_type));
 }
 
 int gc_candidate_merge_allreduce(const gc_candidate_merge *m, const gc_omp_pair *local, gc_omp_pair *global,
                                  MPI_Comm comm)
 {
-    if (MPI_Allreduce(local, global, 1, m->list_type, m->op, comm) != MPI_SUCCESS)
+    if (GC_MPI(MPI_Allreduce(local, global, 1, m->list_type, m->op, comm)) != MPI_SUCCESS)
         return gc_fail(GC_ERR_LIB, "MPI error merging the candidates of the ranks");
     return GC_OK;
 }

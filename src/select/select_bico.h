@@ -1,4 +1,4 @@
-/* BiCo, bilevel coresets (Borsos, Mutný, Krause, NeurIPS 2020 / JMLR 2024; DESIGN §4) with the
+/* BiCo, bilevel coresets (Borsos, Mutný, Krause, NeurIPS 2020 / JMLR 2024; docs/design.md §4) with the
  * RKHS proxy: Nyström features z_i of an RBF kernel (nystrom.h), inner problem = weighted kernel
  * ridge regression on the selected points with one-hot targets,
  *   θ(w) = argmin_θ Σ_{j∈S} w_j ‖θᵀz_j − y_j‖² + λ‖θ‖²,

@@ -1,4 +1,4 @@
-/* CREST (Yang et al., ICML 2023; DESIGN §4): P random subsets of r rows drawn from the global index
+/* CREST (Yang et al., ICML 2023; docs/design.md §4): P random subsets of r rows drawn from the global index
  * by the seed, rows whose loss is below α left out; from each subset a mini-batch coreset of m rows
  * by facility location, weighted by cluster sizes within the subset.
  *

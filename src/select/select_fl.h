@@ -1,4 +1,4 @@
-/* Distributed facility location (DESIGN §4): partitions cut from the global index per class,
+/* Distributed facility location (docs/design.md §4): partitions cut from the global index per class,
  * greedy on each partition by its owner rank, a weighted merge of the candidates, the better by
  * global F of the merged set and each partition's own set (GreeDi), then exact weights by an
  * assignment pass. The coreset depends on the data and options, not the rank count. */

@@ -1,4 +1,4 @@
-/* Distributed orthogonal matching pursuit (DESIGN §4; `gmc`, `gradmatch`): approximate the target
+/* Distributed orthogonal matching pursuit (docs/design.md §4; `gmc`, `gradmatch`): approximate the target
  * g = Σᵢ eᵢ (globally, or per class) by Σⱼ γⱼ eⱼ over a few rows. Each pass every rank scores its
  * rows against the residual r = g − E_I γ (|⟨eᵢ, r⟩|/‖eᵢ‖, or signed with --nonneg), the best
  * rows win by a reduction with ties to the lowest global index, their owners broadcast them, and

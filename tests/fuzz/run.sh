@@ -22,11 +22,11 @@ mkdir -p "$out/artifacts"
 
 flags=(-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -I.)
-clang "${flags[@]}" tests/fuzz/fuzz_job_file.c core/options.c core/error.c -o "$out/fuzz_job_file"
+clang "${flags[@]}" tests/fuzz/fuzz_job_file.c core/options.c core/error.c core/fault.c core/log.c -o "$out/fuzz_job_file"
 # -Wno-unknown-pragmas: the generator's OpenMP loop (io/synthetic.c) runs serially here.
 # shellcheck disable=SC2046
 clang "${flags[@]}" -Wno-unknown-pragmas $(pkg-config --cflags hdf5-openmpi) tests/fuzz/fuzz_dataset_meta.c \
-      io/dataset.c io/h5util.c io/synthetic.c core/comm.c core/error.c $(pkg-config --libs hdf5-openmpi) -lm \
+      io/dataset.c io/h5util.c io/synthetic.c core/comm.c core/error.c core/fault.c core/log.c $(pkg-config --libs hdf5-openmpi) -lm \
       -o "$out/fuzz_dataset_meta"
 
 # max_len: job files reach past the reader's 4,095-character line limit; dataset descriptions need
