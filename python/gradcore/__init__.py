@@ -12,11 +12,11 @@ import json
 
 import numpy as np
 
-from ._lib import GradcoreError, comm_handle, comm_shape, select_embeddings
+from ._lib import GradcoreError, comm_handle, comm_shape, row_range, select_embeddings
 from .io import Coreset, EmbeddingsWriter, read_coreset, read_embeddings, write_dataset, write_embeddings
 
 __version__ = "0.1.0"
-__all__ = ["select", "Coreset", "GradcoreError", "read_coreset", "read_embeddings", "write_dataset",
+__all__ = ["select", "shard", "Coreset", "GradcoreError", "read_coreset", "read_embeddings", "write_dataset",
            "write_embeddings", "EmbeddingsWriter", "METHODS"]
 
 METHODS = ("craig", "adacore", "gmc", "gradmatch", "crest", "bico")
@@ -57,6 +57,7 @@ def select(embeddings, labels=None, k=None, method="craig", *, loss=None, classe
 
     comm: an mpi4py communicator. Collective: each rank passes its own contiguous rows, in rank order
     (rank r's rows follow rank r−1's in the global index), and every rank gets the same global coreset.
+    Shards of any sizes work; those of shard(N, comm) are used where they are, others are moved there first.
     Without comm the arrays are the whole data (MPI_COMM_SELF), also in a process started by mpirun.
 
     Returns a Coreset (index: int64 global rows in selection order, weight: float64, label, gain,
@@ -90,6 +91,12 @@ def select(embeddings, labels=None, k=None, method="craig", *, loss=None, classe
         handle, n_global, lo, e, y, loss, int(classes), argv)
     return Coreset(objective=objective, gradient_error=gradient_error, random_gradient_error=random_error,
                    attrs=json.loads(text), **columns)
+
+
+def shard(n, comm=None):
+    """(lo, hi): the rows of n that this rank of comm holds in the selectors' own split (sizes differ by
+    at most one, in rank order): shards laid out this way are selected on without being moved."""
+    return row_range(comm_handle(comm), int(n))
 
 
 def rank_and_size(comm=None):

@@ -66,6 +66,8 @@ def _load():
     lib.gc_python_finalize.argtypes = []
     lib.gc_python_comm_self.restype = ctypes.c_int64
     lib.gc_python_comm_shape.argtypes = [ctypes.c_int64, c_int_p, c_int_p]
+    lib.gc_python_row_range.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64),
+                                        ctypes.POINTER(ctypes.c_int64)]
     lib.gc_python_select.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
                                      ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
                                      ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(_SelectResult)]
@@ -108,6 +110,13 @@ def comm_shape(handle):
     rank, size = ctypes.c_int(0), ctypes.c_int(0)
     _check(_load().gc_python_comm_shape(handle, ctypes.byref(rank), ctypes.byref(size)))
     return rank.value, size.value
+
+
+def row_range(handle, n):
+    """[lo, hi) of n rows that this rank owns in the selectors' split."""
+    lo, hi = ctypes.c_int64(0), ctypes.c_int64(0)
+    _check(_load().gc_python_row_range(handle, n, ctypes.byref(lo), ctypes.byref(hi)))
+    return lo.value, hi.value
 
 
 def select_embeddings(handle, n_global, lo, e, y, loss, classes, argv):
