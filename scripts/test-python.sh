@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d /usr/local/cuda/bin ] && export PATH="$PATH:/usr/local/cuda/bin"
-venv=${GRADCORE_PY_VENV:-build-python/venv}
+venv=$(realpath -m "${GRADCORE_PY_VENV:-build-python/venv}")
 rm -rf "$venv"
 /usr/bin/python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[torch,mpi,test]"
