@@ -93,23 +93,35 @@ def test_select_percentage_k_and_no_labels(files):
     assert len(np.unique(cs.index)) == len(cs.index) and cs.index.min() >= 0 and cs.index.max() < N
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
-@pytest.mark.parametrize("case", ["craig", "gmc", "crest"])
-def test_select_mpi4py_equals_cli_at_same_ranks(files, cli, python_ranks, tmp_path, case, ranks):
-    pytest.importorskip("mpi4py")
-    d, E, y, loss = files
-    options = dict(CASES[case])
+def run_ranks(python_ranks, tmp_path, E, y, loss, options, ranks, split):
     np.savez(tmp_path / "in.npz", E=E, y=y, loss=loss)
     (tmp_path / "options.json").write_text(json.dumps(options))
     python_ranks(Path(__file__).with_name("select_ranks.py"),
-                 [tmp_path / "in.npz", tmp_path / "out.npz", tmp_path / "options.json"], ranks)
+                 [tmp_path / "in.npz", tmp_path / "out.npz", tmp_path / "options.json", split], ranks)
+    return np.load(tmp_path / "out.npz")
+
+
+@pytest.mark.parametrize("ranks, split", [(2, "uneven"), (3, "uneven"), (2, "shard")])
+@pytest.mark.parametrize("case", ["craig", "gmc", "crest"])
+def test_select_mpi4py_equals_cli_at_same_ranks(files, cli, python_ranks, tmp_path, case, ranks, split):
+    pytest.importorskip("mpi4py")
+    d, E, y, loss = files
+    options = dict(CASES[case])
+    python = run_ranks(python_ranks, tmp_path, E, y, loss, options, ranks, split)
     out = tmp_path / "cli.h5"
     cli(["select", "--data", d / "data.h5", "--embeddings", d / "emb.h5", "--out", out, "--quiet"]
         + cli_args(options), ranks)
-    python = np.load(tmp_path / "out.npz")
     cs = gradcore.read_coreset(out)
     for name in ("index", "weight", "label", "gain"):
         np.testing.assert_array_equal(python[name], getattr(cs, name), err_msg=name)
+
+
+def test_a_bad_row_on_one_rank_raises_the_same_error_on_every_rank(files, python_ranks, tmp_path):
+    pytest.importorskip("mpi4py")
+    _, E, y, loss = files
+    result = run_ranks(python_ranks, tmp_path, E, y, loss, dict(k=10, method="gmc"), 3, "nan")
+    assert int(result["status"]) == 3
+    assert f"row {N // 2}" in str(result["message"])  # the last of 3 uneven shards starts at N/2
 
 
 @pytest.mark.parametrize("call, status, words", [
