@@ -47,7 +47,8 @@ int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *sen
     MPI_Comm_size(comm, &P);
     *recv = NULL;
     *recv_count = 0;
-    int *recv_counts = gc_calloc((size_t)P, sizeof *recv_counts), *recv_displs = gc_calloc((size_t)P, sizeof *recv_displs);
+    int *recv_counts = gc_calloc((size_t)P, sizeof *recv_counts),
+        *recv_displs = gc_calloc((size_t)P, sizeof *recv_displs);
     int status = (recv_counts && recv_displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory exchanging %s", what);
     status = gc_comm_agree(comm, status);
     if (status == GC_OK) {

@@ -1,6 +1,7 @@
 /* One error convention for the whole program: functions return int status, 0 = ok.
  * The GC_CHECK_* macros turn a library failure into a status and record where it happened, so a
- * failure deep in a phase surfaces as one line naming file:line and the library's own words. */
+ * failure deep in a phase surfaces as one line naming file:line and the library's own words. HDF5's
+ * check (io/h5util.h) names the data file and the cause instead: its failures are the user's files. */
 #ifndef GC_ERROR_H
 #define GC_ERROR_H
 
@@ -61,17 +62,10 @@ void gc_error_clear(void);
 
 int gc_check_mpi(int rc, const char *call, const char *file, int line);
 
-/* HDF5 calls return a negative value on failure. */
-#define GC_CHECK_H5(call, what)                                                                                        \
-    do {                                                                                                               \
-        if (gc_fault_status((call) < 0, 1, GC_FAULT_HDF5, __FILE__, __LINE__))                                         \
-            return gc_fail(GC_ERR_LIB, "HDF5 error at %s:%d: %s", __FILE__, __LINE__, (what));                         \
-    } while (0)
-
 /* LAPACKE calls return info: < 0 bad argument, > 0 numerical failure. */
 #define GC_CHECK_BLAS(call, what)                                                                                      \
     do {                                                                                                               \
-        int gc_blas_info_ = (int)gc_fault_status((call), -1, GC_FAULT_LAPACK, __FILE__, __LINE__);                                                                               \
+        int gc_blas_info_ = (int)gc_fault_status((call), -1, GC_FAULT_LAPACK, __FILE__, __LINE__);                     \
         if (gc_blas_info_ != 0)                                                                                        \
             return gc_fail(GC_ERR_LIB, "LAPACK error at %s:%d: %s (info %d)", __FILE__, __LINE__, (what),              \
                            gc_blas_info_);                                                                             \

@@ -13,7 +13,7 @@ static const char *const kind_names[] = { "alloc", "mpi", "hdf5", "lapack", "cud
  * environment asks for it. */
 static struct {
     int ready, active, tracing;
-    int kind, line, rank;     /* the site (line > 0) or the count (line == 0: the nth call) */
+    int kind, line, rank; /* the site (line > 0) or the count (line == 0: the nth call) */
     long nth;
     char file[128];
     long calls[5];

@@ -137,7 +137,11 @@ int gc_options_parse(gc_options *opts, const char *command, const gc_option_spec
         else
             GC_TRY(set_value(opts, name, value, 1));
     }
-    if (config != NULL && !opts->help_requested) GC_TRY(load_job_file(opts, config));
+    if (config != NULL && !opts->help_requested) {
+        opts->config = gc_strdup(config);
+        GC_CHECK_ALLOC(opts->config);
+        GC_TRY(load_job_file(opts, config));
+    }
     return GC_OK;
 }
 
@@ -174,6 +178,7 @@ void gc_options_destroy(gc_options *opts)
     free(opts->names);
     free(opts->values);
     free(opts->from_command_line);
+    free(opts->config);
     memset(opts, 0, sizeof *opts);
 }
 
@@ -202,6 +207,7 @@ int gc_options_get_long(const gc_options *opts, const char *name, long min, long
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
+    if (errno == ERANGE) return gc_fail(GC_ERR_USAGE, "option --%s: %s is outside [%ld, %ld]", name, v, min, max);
     if (errno != 0 || end == v || *end != '\0')
         return gc_fail(GC_ERR_USAGE, "option --%s: '%s' is not an integer", name, v);
     if (x < min || x > max) return gc_fail(GC_ERR_USAGE, "option --%s: %ld is outside [%ld, %ld]", name, x, min, max);
@@ -216,6 +222,8 @@ int gc_options_get_double(const gc_options *opts, const char *name, double min, 
     char *end;
     errno = 0;
     double x = strtod(v, &end);
+    if (errno == ERANGE && end != v && *end == '\0' && fabs(x) > 1.0)
+        return gc_fail(GC_ERR_USAGE, "option --%s: %s is outside [%g, %g]", name, v, min, max);
     if (errno != 0 || end == v || *end != '\0' || !isfinite(x))
         return gc_fail(GC_ERR_USAGE, "option --%s: '%s' is not a number", name, v);
     if (x < min || x > max) return gc_fail(GC_ERR_USAGE, "option --%s: %g is outside [%g, %g]", name, x, min, max);

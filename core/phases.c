@@ -27,7 +27,7 @@ void gc_phase_begin(gc_phases *p, const char *name)
         ++p->depth;
         return;
     }
-    char path[GC_PHASE_PATH_BYTES];
+    char path[2 * GC_PHASE_PATH_BYTES + 2];
     const int parent = p->depth > 0 ? p->open[p->depth - 1] : -1;
     if (parent == -2)
         path[0] = '\0';
@@ -35,12 +35,13 @@ void gc_phase_begin(gc_phases *p, const char *name)
         snprintf(path, sizeof path, "%s/%s", p->phase[parent].path, name);
     else
         snprintf(path, sizeof path, "%s", name);
+    path[GC_PHASE_PATH_BYTES - 1] = '\0';      /* longer paths are cut to the table's width */
     int i = parent == -2 ? -2 : find(p, path); /* -2: an unrecorded parent has unrecorded children */
     if (i == -1 && p->count < GC_PHASES_MAX) {
         i = p->count++;
         gc_phase *ph = &p->phase[i];
         memset(ph, 0, sizeof *ph);
-        snprintf(ph->path, sizeof ph->path, "%s", path);
+        memcpy(ph->path, path, sizeof ph->path);
         ph->depth = p->depth;
     }
     p->open[p->depth] = i < 0 ? -2 : i; /* -2: not recorded, and neither are its children */

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "coreset_writer.h"
+#include "output_guard.h"
 
 /* Canvas and plot-area geometry in pixels; text is the 3×5 font magnified FONT times. */
 enum { WIDTH = 720, HEIGHT = 480, LEFT = 72, RIGHT = 24, TOP = 36, BOTTOM = 52, FONT = 2 };
@@ -251,9 +251,5 @@ int gc_plot_png(const char *path, const char *option, const char *x_label, const
     gc_temporary_name(path, tmp, sizeof tmp);
     int status = write_png(tmp, path, option, rgb);
     free(rgb);
-    if (status == GC_OK && rename(tmp, path) != 0)
-        status =
-            gc_fail(GC_ERR_IO, "%s %s: cannot rename the finished file into place: %s", option, path, strerror(errno));
-    if (status != GC_OK) unlink(tmp);
-    return status;
+    return gc_commit_output(option, tmp, path, status);
 }

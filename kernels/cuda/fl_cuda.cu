@@ -461,7 +461,8 @@ int assign_coverage(block_state &st, const gc_fl_problem *p, int64_t kappa, cons
     gc_fl_device *dev = st.dev;
     const int m = st.m;
     int64_t *order = (int64_t *)gc_malloc((size_t)kappa * sizeof *order);
-    int *order32 = (int *)gc_malloc((size_t)kappa * sizeof *order32), *assign = (int *)gc_malloc((size_t)m * sizeof *assign);
+    int *order32 = (int *)gc_malloc((size_t)kappa * sizeof *order32),
+        *assign = (int *)gc_malloc((size_t)m * sizeof *assign);
     int status = (order && order32 && assign) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for coverage");
     if (status == GC_OK) {
         memcpy(order, selected, (size_t)kappa * sizeof *order);

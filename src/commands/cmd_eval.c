@@ -6,12 +6,10 @@
  * before training and after every epoch; training time excludes those measurements. The data are
  * small by assumption, so rank 0 does all the work; the other ranks take part in the collective
  * reads and in the final agreement on the status. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "commands.h"
 #include "core/comm.h"
@@ -20,9 +18,9 @@
 #include "core/options.h"
 #include "core/rng.h"
 #include "core/version.h"
-#include "io/coreset_writer.h"
 #include "io/dataset.h"
 #include "io/h5util.h"
+#include "io/output_guard.h"
 #include "io/plot_png.h"
 #include "src/linalg/logreg.h"
 
@@ -68,17 +66,12 @@ typedef struct {
     double *time_s;   /* [epochs + 1]: cumulative training seconds */
 } curve;
 
-/* Fails early, before any training, when the plot could not be written at the end. */
-static int check_plot_writable(const char *path)
-{
-    char tmp[4096];
-    gc_temporary_name(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "wb");
-    if (f == NULL) return gc_fail(GC_ERR_IO, "--plot %s: cannot create the file: %s", path, strerror(errno));
-    fclose(f);
-    unlink(tmp);
-    return GC_OK;
-}
+/* What the command reads and writes, for io/output_guard.h. */
+static const gc_guard_option eval_files[] = { { "data", GC_GUARD_INPUTS },
+                                              { "coreset", GC_GUARD_INPUT },
+                                              { "test", GC_GUARD_INPUTS },
+                                              { "plot", GC_GUARD_OUTPUT },
+                                              { NULL, 0 } };
 
 static int read_params(const gc_options *o, eval_params *p)
 {
@@ -375,7 +368,7 @@ static int run_eval(const gc_options *o, int rank)
     gc_log_init(rank, quiet ? GC_LOG_QUIET : GC_LOG_NORMAL);
     GC_TRY(read_params(o, &p));
     const char *plot = gc_options_get(o, "plot");
-    GC_TRY(gc_comm_agree(MPI_COMM_WORLD, rank == 0 && plot != NULL ? check_plot_writable(plot) : GC_OK));
+    GC_TRY(gc_comm_agree(MPI_COMM_WORLD, rank == 0 ? gc_guard_check(o, eval_files) : GC_OK));
     eval_data d;
     memset(&d, 0, sizeof d);
     d.train_spec = gc_options_get(o, "data");

@@ -59,11 +59,11 @@ static herr_t print_attribute(hid_t loc, const char *name, const H5A_info_t *inf
 static int read_all(hid_t file, const char *name, hid_t memtype, void *buf)
 {
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    GC_CHECK_H5(d, name);
+    GC_CHECK_H5(d, file, name);
     herr_t rc = H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    int status = rc < 0 ? gc_h5_fail(file, name) : GC_OK;
     H5Dclose(d);
-    GC_CHECK_H5(rc, name);
-    return GC_OK;
+    return status;
 }
 
 static int describe_coreset(hid_t file, const char *path, long rows)

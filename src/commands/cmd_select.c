@@ -18,6 +18,7 @@
 #include "io/dataset.h"
 #include "io/embeddings_io.h"
 #include "io/model.h"
+#include "io/output_guard.h"
 #include "io/proxy_models.h"
 #include "kernels/backend.h"
 #include "select_api.h"
@@ -51,6 +52,16 @@ static const gc_option_spec *const select_option_groups[] = {
     gc_fl_option_specs,   gc_omp_option_specs,       gc_crest_option_specs,
     gc_bico_option_specs, gc_report_option_specs,    NULL
 };
+
+/* What the command reads and writes, for io/output_guard.h. */
+static const gc_guard_option select_files[] = { { "data", GC_GUARD_INPUTS },
+                                                { "model", GC_GUARD_INPUT },
+                                                { "embeddings", GC_GUARD_INPUT },
+                                                { "out", GC_GUARD_OUTPUT },
+                                                { "save-embeddings", GC_GUARD_OUTPUT },
+                                                { "timings", GC_GUARD_OUTPUT },
+                                                { "checkpoint", GC_GUARD_OUTPUT_DIR },
+                                                { NULL, 0 } };
 
 static const char select_usage[] =
     "usage: mpirun -np P gradcore select --data PATH --k N|P% --out coreset.h5 [options]\n\n"
@@ -93,6 +104,8 @@ static int resolve_k(const char *text, int64_t n, int64_t *k)
         *k = (int64_t)llround(v / 100.0 * (double)n);
         if (*k < 1) *k = 1;
     } else if (*end == '\0' && v == floor(v)) {
+        if (!(fabs(v) < 0x1p63)) /* beyond int64_t: the cast would be undefined */
+            return gc_fail(GC_ERR_USAGE, "option --k: %s is too large (the data has %lld rows)", text, (long long)n);
         *k = (int64_t)v;
     } else {
         return gc_fail(GC_ERR_USAGE, "option --k: '%s' is not an integer or percentage", text);
@@ -259,8 +272,10 @@ static int checkpointed_embeddings(select_run *run, char *path, size_t size, int
     if (!gc_options_is_set(&run->opts, "checkpoint")) return GC_OK;
     long every;
     GC_TRY(gc_options_get_long(&run->opts, "checkpoint-every", 1, 1L << 30, &every));
+    static const char *const inputs[] = { "data", "model", "embeddings", NULL };
+    const uint64_t contents = run->rank == 0 ? gc_fingerprint_inputs(0, &run->opts, inputs, 0) : 0;
     GC_TRY(gc_checkpoint_open(&run->checkpoint, gc_options_get(&run->opts, "checkpoint"), run_fingerprint(run),
-                              (int)every, run->comm));
+                              contents, (int)every, run->comm));
     run->checkpointing = 1;
     run->ctx.checkpoint = &run->checkpoint;
     gc_checkpoint_path(&run->checkpoint, "embeddings.h5", path, size);
@@ -298,12 +313,12 @@ static int phase_embed(select_run *run)
         if (!resume) run->embedding_name = "file"; /* provenance: not computed here */
         status = read_embeddings(run, from_file);
     } else {
-        r->D = gc_embedding_dim(&cfg, run->dataset.d);
-        r->e = gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
+        status = gc_embedding_width(&cfg, run->dataset.d, &r->D);
+        r->e = status != GC_OK ? NULL : gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
         r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
-        status = (r->e && r->loss) ? GC_OK
-                                   : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
-                                             (long long)r->n_local, r->D);
+        if (status == GC_OK && (r->e == NULL || r->loss == NULL))
+            status =
+                gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)r->n_local, r->D);
         if (status == GC_OK)
             status =
                 run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, NULL, r->y, r->e, r->loss);
@@ -334,8 +349,7 @@ static int select_and_measure(select_run *run)
     gc_phase_end(&run->phases, 0, 0);
     if (status != GC_OK) return status;
     int empty = 0;
-    /* crest fills the class sizes on rank 0 only */
-    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class && run->coreset.class_sizes; ++c)
+    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class && run->selector->class_budgets; ++c)
         empty += run->coreset.class_sizes[c] == 0;
     if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);
     gc_phase_begin(&run->phases, "quality");
@@ -438,7 +452,7 @@ static void run_destroy(select_run *run)
 /* The phases of a run in order, each ending in an agreement (docs/design.md §1). */
 static int run_phases(select_run *run)
 {
-    int status = gc_comm_agree(run->comm, run->rank == 0 ? gc_check_output_writable(run->out) : GC_OK);
+    int status = gc_comm_agree(run->comm, run->rank == 0 ? gc_guard_check(&run->opts, select_files) : GC_OK);
     gc_phase_begin(&run->phases, "read");
     if (status == GC_OK) status = phase_read(run);
     status = gc_comm_agree(run->comm, status);
@@ -472,7 +486,8 @@ int gc_command_select(int argc, char **argv)
     run_init(&run, MPI_COMM_WORLD);
     gc_log_init(run.rank, GC_LOG_NORMAL);
     run.command_line = gc_command_line("select", argc, argv);
-    int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv, 0));
+    int status = gc_comm_agree(run.comm, run.command_line == NULL ? gc_fail(GC_ERR_MEMORY, "out of memory")
+                                                                  : parse_options(&run, argc, argv, 0));
     if (status == GC_OK && run.opts.help_requested) {
         if (run.rank == 0) gc_options_print_help(run.opts.specs, select_usage, stdout);
     } else if (status == GC_OK && run.opts.version_requested) {

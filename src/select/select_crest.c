@@ -451,11 +451,13 @@ static int gather_batches(const gc_local_rows *rows, const gc_crest_options *opt
     if (status == GC_OK) {
         int mine[2] = { (int)res->batch_count, (int)res->subset_count };
         GC_MPI(MPI_Gather(mine, 2, MPI_INT, both, 2, MPI_INT, 0, rows->comm));
-        for (int q = 0; root && q < ranks; ++q) {
+        for (int q = 0, rows_before = 0, subsets_before = 0; root && q < ranks; ++q) {
             counts[q] = both[2 * q];
             stat_counts[q] = both[2 * q + 1];
-            displs[q] = q > 0 ? displs[q - 1] + counts[q - 1] : 0;
-            stat_displs[q] = q > 0 ? stat_displs[q - 1] + stat_counts[q - 1] : 0;
+            displs[q] = rows_before;
+            stat_displs[q] = subsets_before;
+            rows_before += counts[q];
+            subsets_before += stat_counts[q];
         }
         MPI_Datatype batch_record, stat_record;
         GC_MPI(MPI_Type_contiguous((int)brec, MPI_BYTE, &batch_record));
@@ -463,7 +465,8 @@ static int gather_batches(const gc_local_rows *rows, const gc_crest_options *opt
         GC_MPI(MPI_Type_contiguous((int)sizeof(subset_result), MPI_BYTE, &stat_record));
         GC_MPI(MPI_Type_commit(&stat_record));
         GC_MPI(MPI_Gatherv(res->batches, mine[0], batch_record, all, counts, displs, batch_record, 0, rows->comm));
-        GC_MPI(MPI_Gatherv(res->subsets, mine[1], stat_record, stats, stat_counts, stat_displs, stat_record, 0, rows->comm));
+        GC_MPI(MPI_Gatherv(res->subsets, mine[1], stat_record, stats, stat_counts, stat_displs, stat_record, 0,
+                           rows->comm));
         GC_MPI(MPI_Type_free(&batch_record));
         GC_MPI(MPI_Type_free(&stat_record));
         if (root) status = assemble(rows, opt, r, m, c, excluded, all, stats, subset_index, cs);

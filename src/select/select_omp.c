@@ -51,6 +51,8 @@ static int context_create(omp_context *ctx, const gc_run_context *run, const gc_
                           const gc_omp_options *opt)
 {
     memset(ctx, 0, sizeof *ctx);
+    /* The MPI handles' "none" values are not zero bits: set them before any return. */
+    ctx->merge = (gc_candidate_merge){ .pair_type = MPI_DATATYPE_NULL, .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL };
     ctx->rows = rows;
     ctx->opt = opt;
     ctx->run = run;
@@ -269,7 +271,8 @@ static int load_omp_log(gc_checkpoint *checkpoint, MPI_Comm comm, int problems, 
     if (status == GC_OK && checkpoint != NULL)
         status = gc_checkpoint_load(checkpoint, "omp-atoms", remember_atoms, log);
     status = gc_comm_agree(comm, status);
-    if (status == GC_OK && GC_MPI(MPI_Allreduce(MPI_IN_PLACE, log->count, problems, MPI_INT64_T, MPI_MIN, comm)) != MPI_SUCCESS)
+    if (status == GC_OK &&
+        GC_MPI(MPI_Allreduce(MPI_IN_PLACE, log->count, problems, MPI_INT64_T, MPI_MIN, comm)) != MPI_SUCCESS)
         status = gc_fail(GC_ERR_LIB, "MPI error agreeing on the OMP checkpoint");
     return status;
 }
@@ -391,7 +394,8 @@ int gc_select_omp(const gc_run_context *run, const gc_local_rows *rows, const gc
     if (opt->batch < 1 || opt->batch > GC_OMP_MAX_BATCH)
         return gc_fail(GC_ERR_USAGE, "option --batch: %d is not in 1..%d", opt->batch, GC_OMP_MAX_BATCH);
     omp_context ctx;
-    int64_t *sizes = gc_calloc((size_t)problems, sizeof *sizes), *budgets = gc_calloc((size_t)problems, sizeof *budgets);
+    int64_t *sizes = gc_calloc((size_t)problems, sizeof *sizes),
+            *budgets = gc_calloc((size_t)problems, sizeof *budgets);
     double *targets = gc_calloc((size_t)problems * D, sizeof *targets);
     double *r = gc_calloc((size_t)D, sizeof *r), *r_total = gc_calloc((size_t)D, sizeof *r_total);
     double *g_total = gc_calloc((size_t)D, sizeof *g_total);
