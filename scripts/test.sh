@@ -4,7 +4,9 @@
 #      reference oracles, GPU tests (skipped without a GPU);
 #   2. ASan + UBSan build (CPU only): the unit tests again, and the fault-injection test's leak sample
 #      (built first, so the release suite's fault test can run it: GRADCORE_FAULT_ASAN);
-#   3. libFuzzer targets (job files, dataset metadata, model files), 30 s each (tests/fuzz/run.sh).
+#   3. libFuzzer targets (job files, dataset metadata, model files), 30 s each (tests/fuzz/run.sh);
+#   4. the Python package installed by pip into a fresh virtual environment with PyTorch, and its tests
+#      (scripts/test-python.sh), which include the C embedding engine's autograd oracle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -17,3 +19,4 @@ export GRADCORE_FAULT_ASAN=$PWD/build-asan/gradcore
 
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -L unit)
 bash tests/fuzz/run.sh
+bash scripts/test-python.sh
