@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "exact_split.h"
+#include "log.h"
 
 int gc_comm_agree(MPI_Comm comm, int status)
 {
@@ -117,4 +118,26 @@ void gc_exact_sum_destroy(gc_exact_sum *sum)
 {
     free(sum->acc);
     sum->acc = NULL;
+}
+
+int gc_check_mpi(int rc, const char *call, const char *file, int line)
+{
+    if (rc == MPI_SUCCESS) return GC_OK;
+    /* After a failed MPI call the state of its communicator is undefined (MPI 4.0 §9.3): the
+     * other ranks may already be inside the next collective, which this rank can no longer reach
+     * safely. So the failure is reported here, on the rank that saw it, with the library's words,
+     * and the job ends with exit code GC_ERR_LIB instead of hanging (docs/design.md §6). */
+    char message[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    if (MPI_Error_string(rc, message, &length) != MPI_SUCCESS) snprintf(message, sizeof message, "code %d", rc);
+    const char *name = strrchr(file, '/');
+    char call_name[64];
+    snprintf(call_name, sizeof call_name, "%s", call);
+    char *paren = strchr(call_name, '(');
+    if (paren != NULL) *paren = '\0';
+    fprintf(stderr, "gradcore: error: [rank %d] %s failed (%s:%d): %s\n", gc_log_rank(), call_name,
+            name ? name + 1 : file, line, message);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, GC_ERR_LIB);
+    return GC_ERR_LIB;
 }

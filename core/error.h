@@ -31,21 +31,27 @@ void gc_error_clear(void);
         if (gc_try_status_ != GC_OK) return gc_try_status_;                                                            \
     } while (0)
 
+/* status = call; on failure jump to `label`, the function's one exit where everything it owns is
+ * released (NCCL's NCCLCHECKGOTO). */
+#define GC_TRY_GOTO(status, call, label)                                                                               \
+    do {                                                                                                               \
+        if (((status) = (call)) != GC_OK) goto label;                                                                  \
+    } while (0)
+
 #define GC_CHECK_ALLOC(ptr)                                                                                            \
     do {                                                                                                               \
         if ((ptr) == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory at %s:%d", __FILE__, __LINE__);                \
     } while (0)
 
+/* MPI calls (MPI_ERRORS_RETURN is set on every communicator, core/comm.h): gc_check_mpi reports a
+ * failed call and ends the job (see there); the status is returned for the compiler's sake. */
 #define GC_CHECK_MPI(call)                                                                                             \
     do {                                                                                                               \
-        int gc_mpi_rc_ = (call);                                                                                       \
-        if (gc_mpi_rc_ != MPI_SUCCESS) {                                                                               \
-            char gc_mpi_msg_[MPI_MAX_ERROR_STRING];                                                                    \
-            int gc_mpi_len_ = 0;                                                                                       \
-            MPI_Error_string(gc_mpi_rc_, gc_mpi_msg_, &gc_mpi_len_);                                                   \
-            return gc_fail(GC_ERR_LIB, "MPI error at %s:%d: %s", __FILE__, __LINE__, gc_mpi_msg_);                     \
-        }                                                                                                              \
+        int gc_mpi_status_ = gc_check_mpi((call), #call, __FILE__, __LINE__);                                          \
+        if (gc_mpi_status_ != GC_OK) return gc_mpi_status_;                                                            \
     } while (0)
+
+int gc_check_mpi(int rc, const char *call, const char *file, int line);
 
 /* HDF5 calls return a negative value on failure. */
 #define GC_CHECK_H5(call, what)                                                                                        \

@@ -1,5 +1,7 @@
-/* Logging: rank 0 prints progress and results; other ranks stay silent except for their own
- * errors, which carry a "[rank r]" prefix. Levels follow --quiet / --verbose. */
+/* Logging: rank 0 prints progress and results, and the one error line all ranks agreed on; the
+ * other ranks stay silent. The one exception is a failed MPI call (gc_check_mpi, core/comm.c): the
+ * rank that saw it prints its line itself, with a "[rank r]" prefix, before the job ends. Levels
+ * follow --quiet / --verbose. */
 #ifndef GC_LOG_H
 #define GC_LOG_H
 

@@ -141,8 +141,32 @@ int gc_options_parse(gc_options *opts, const char *command, const gc_option_spec
     return GC_OK;
 }
 
+int gc_options_parse_groups(gc_options *opts, const char *command, const gc_option_spec *const *groups, int argc,
+                            char **argv)
+{
+    size_t n = 0;
+    for (const gc_option_spec *const *g = groups; *g != NULL; ++g)
+        for (const gc_option_spec *s = *g; s->name != NULL; ++s) ++n;
+    gc_option_spec *all = calloc(n + 1, sizeof *all);
+    GC_CHECK_ALLOC(all);
+    n = 0;
+    for (const gc_option_spec *const *g = groups; *g != NULL; ++g)
+        for (const gc_option_spec *s = *g; s->name != NULL; ++s) {
+            for (size_t j = 0; j < n; ++j)
+                if (strcmp(all[j].name, s->name) == 0) {
+                    free(all);
+                    return gc_fail(GC_ERR_USAGE, "gradcore %s: option --%s is declared twice", command, s->name);
+                }
+            all[n++] = *s;
+        }
+    int status = gc_options_parse(opts, command, all, argc, argv);
+    opts->owned_specs = all; /* after parse, which clears opts */
+    return status;
+}
+
 void gc_options_destroy(gc_options *opts)
 {
+    free(opts->owned_specs);
     for (int i = 0; i < opts->count; ++i) {
         free(opts->names[i]);
         free(opts->values[i]);
@@ -234,7 +258,10 @@ void gc_options_print_help(const gc_option_spec *specs, const char *usage, FILE 
     for (const gc_option_spec *s = specs; s->name != NULL; ++s) {
         char left[96];
         snprintf(left, sizeof left, "--%s%s%s", s->name, s->metavar ? " " : "", s->metavar ? s->metavar : "");
-        fprintf(stream, "  %-28s %s", left, s->help);
+        /* Pad by characters, not bytes: metavars such as α or λ are two bytes wide in UTF-8. */
+        int width = 0;
+        for (const char *c = left; *c != '\0'; ++c) width += ((unsigned char)*c & 0xC0) != 0x80;
+        fprintf(stream, "  %s%*s %s", left, width < 28 ? 28 - width : 0, "", s->help);
         if (s->default_value != NULL) fprintf(stream, " [default: %s]", s->default_value);
         fputc('\n', stream);
     }

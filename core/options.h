@@ -20,6 +20,7 @@ typedef struct {
 typedef struct {
     const char *command;         /* subcommand name, for messages */
     const gc_option_spec *specs; /* terminated by a {NULL} entry */
+    gc_option_spec *owned_specs; /* the concatenation made by gc_options_parse_groups, freed by destroy */
     int count;
     char **names;
     char **values;
@@ -31,6 +32,11 @@ typedef struct {
 /* Parses argv (after the subcommand name). Unknown options, missing values and unreadable job
  * files are usage errors with one message. */
 int gc_options_parse(gc_options *opts, const char *command, const gc_option_spec *specs, int argc, char **argv);
+/* The same over several tables, e.g. a command's own options followed by groups declared once and
+ * shared by select, stream and the Python package (src/select/selector.h): `groups` ends with NULL,
+ * each table with a {NULL} entry, and a name declared twice is a programming error (GC_ERR_USAGE). */
+int gc_options_parse_groups(gc_options *opts, const char *command, const gc_option_spec *const *groups, int argc,
+                            char **argv);
 void gc_options_destroy(gc_options *opts);
 
 /* Resolved value: command line, else job file, else the table's default; NULL when none. */

@@ -18,7 +18,7 @@ typedef struct {
     float *loss; /* [n_local] */
 } gc_local_rows;
 
-/* CREST's mini-batches (DESIGN §4), filled on rank 0 only (the one that writes them); every pointer
+/* CREST's mini-batches (docs/design.md §4), filled on rank 0 only (the one that writes them); every pointer
  * is NULL for other methods, which is how the writer knows to leave /crest out. */
 typedef struct {
     int64_t subsets;                   /* P */
@@ -32,7 +32,7 @@ typedef struct {
     double random_batch_gradient_bias; /* the same for uniform random batches of m, weight r/m */
 } gc_crest_batches;
 
-/* BiCo's kernel proxy (DESIGN §4), for the file; landmark_index is NULL for other methods. */
+/* BiCo's kernel proxy (docs/design.md §4), for the file; landmark_index is NULL for other methods. */
 typedef struct {
     int64_t landmarks;       /* q */
     int64_t *landmark_index; /* [q] global rows in draw order */

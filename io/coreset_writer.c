@@ -41,17 +41,17 @@ int gc_commit_output(const char *tmp, const char *path, int status)
     return GC_OK;
 }
 
-static int write_timings(hid_t root, const gc_timings *t)
+/* The top-level phases' max seconds over ranks (the whole tree goes to --timings). */
+static int write_timings(hid_t root, const gc_phases *t)
 {
     char buf[2048];
-    size_t used = 0;
-    for (int i = 0; i < t->count && used < sizeof buf; ++i)
-        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s=%.6f", i ? "," : "", t->name[i], t->max_s[i]);
+    gc_phases_summary(t, buf, sizeof buf);
     GC_TRY(gc_h5_write_attr_string(root, "timings_max_s", buf));
     for (int i = 0; i < t->count; ++i) {
-        char name[96];
-        snprintf(name, sizeof name, "time_%s_s", t->name[i]);
-        GC_TRY(gc_h5_write_attr_double(root, name, t->max_s[i]));
+        if (t->phase[i].depth > 0) continue;
+        char name[GC_PHASE_PATH_BYTES + 16];
+        snprintf(name, sizeof name, "time_%s_s", t->phase[i].path);
+        GC_TRY(gc_h5_write_attr_double(root, name, t->phase[i].max_s));
     }
     return GC_OK;
 }

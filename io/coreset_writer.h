@@ -1,11 +1,11 @@
-/* The coreset file (DESIGN §2): /coreset/{index,weight,label,gain,loss}, for CREST also
+/* The coreset file (docs/design.md §2): /coreset/{index,weight,label,gain,loss}, for CREST also
  * /crest/{batch_index,batch_weight[,subset_index]}, plus root attributes that make `h5dump`
  * enough to understand a result. Written by rank 0 to "<out>.tmp.<pid>" and renamed,
  * so a killed run never leaves a partial file and never touches an existing one. */
 #ifndef GC_CORESET_WRITER_H
 #define GC_CORESET_WRITER_H
 
-#include "core/timings.h"
+#include "core/phases.h"
 #include "coreset.h"
 
 typedef struct {
@@ -17,7 +17,7 @@ typedef struct {
     int ranks;
     uint64_t seed;
     double gradient_error, random_gradient_error;
-    const gc_timings *timings;
+    const gc_phases *timings; /* reduced over ranks */
 } gc_provenance;
 
 /* Rank 0 only. Checks before any work that the output path can be created. */

@@ -1,4 +1,4 @@
-/* Embeddings files (DESIGN §2): /E float32 [N, D], /y integer [N], /loss float32 [N] (optional on
+/* Embeddings files (docs/design.md §2): /E float32 [N, D], /y integer [N], /loss float32 [N] (optional on
  * input: a framework may have no loss to give; zeros then). Row i is global row i of the data.
  * `--embeddings e.h5` brings embeddings from any framework; `--save-embeddings e.h5` checkpoints
  * them so a long job can restart without recomputing. */

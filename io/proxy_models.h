@@ -1,4 +1,4 @@
-/* The proxy models a run embeds with (DESIGN §2), shared by `select` and `stream`: the model of
+/* The proxy models a run embeds with (docs/design.md §2), shared by `select` and `stream`: the model of
  * --model FILE (checked against the data's width and classes), or --init-draws S models of widths
  * --hidden drawn from the seed (GMC's "gradients at initialisation"). */
 #ifndef GC_PROXY_MODELS_H

@@ -7,6 +7,7 @@
 #include "core/comm.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "kernels/cpu/greedy_fl_cpu.h"
 
 int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, float *dst)
 {
@@ -82,6 +83,13 @@ void gc_copy_parallel(void *dst, const void *src, size_t bytes)
         size_t off = (size_t)i * chunk, len = bytes - off < chunk ? bytes - off : chunk;
         memcpy((char *)dst + off, (const char *)src + off, len);
     }
+}
+
+int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                         double *coverage)
+{
+    if (b != NULL && b->ops->fl_greedy != NULL) return b->ops->fl_greedy(b, p, kappa, selected, gains, coverage);
+    return gc_fl_greedy_cpu(p, kappa, selected, gains, coverage);
 }
 
 int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "io/model.h"
+#include "kernels/fl.h"
 
 typedef enum {
     GC_EMBED_FEATURES = 0, /* e = x (CRAIG's bound for convex models) */
@@ -85,10 +86,13 @@ static inline int gc_omp_pair_before(gc_omp_pair a, gc_omp_pair b)
     return a.score > b.score || (a.score == b.score && a.index < b.index);
 }
 
+/* Device state of the facility-location greedy, made and kept by the backend. */
+typedef struct gc_fl_device gc_fl_device;
+
 /* Device state of the OMP scorer, owned by the backend that attached it. */
 typedef struct gc_omp_device gc_omp_device;
 
-/* The Nyström feature map of BiCo (DESIGN §4), replicated on every rank:
+/* The Nyström feature map of BiCo (docs/design.md §4), replicated on every rank:
  * z(x) = D^{-1/2} Uᵀ [κ(x, l_j)]_j with κ(x, l) = exp(−γ‖x − l‖²) and K_QQ = U D Uᵀ, stored as
  * the projection P = U D^{-1/2} [q × q'] (q' ≤ q eigenvectors kept), so z(x)ᵀ = κ(x, Q)ᵀ P. */
 typedef struct {
@@ -120,7 +124,12 @@ typedef struct {
     void (*pin)(gc_backend *b, void *p, size_t bytes);
     void (*unpin)(gc_backend *b, void *p);
 
-    /* Orthogonal matching pursuit scoring (DESIGN §4), optional: a NULL op means the selector
+    /* Facility-location greedy of one block (kernels/fl.h), optional: NULL greedies on the CPU
+     * (kernels/cpu/greedy_fl_cpu.c, the oracle); reach it through gc_backend_fl_greedy. */
+    int (*fl_greedy)(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                     double *coverage);
+
+    /* Orthogonal matching pursuit scoring (docs/design.md §4), optional: a NULL op means the selector
      * scores on the CPU (kernels/cpu/omp_cpu.c, which is also these ops' oracle). */
     /* Keeps a device-resident copy of rows e [rows × D] (host); every row starts ineligible. Row t
      * of e is row index[t] of origin (index NULL: e is origin): when origin is the output of this
@@ -136,7 +145,7 @@ typedef struct {
                     gc_omp_pair *best);
     void (*omp_detach)(gc_backend *b, gc_omp_device *dev);
 
-    /* Nyström features of BiCo (DESIGN §4); both backends have them (CPU twin and oracle:
+    /* Nyström features of BiCo (docs/design.md §4); both backends have them (CPU twin and oracle:
      * kernels/cpu/nystrom_cpu.c). The map must outlive the device state. */
     int (*nystrom_attach)(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_device **out);
     /* z [rows × q'] (host, double) of host rows x [rows × d]; a row's features depend only on
@@ -144,7 +153,7 @@ typedef struct {
     int (*nystrom_features)(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z);
     void (*nystrom_detach)(gc_backend *b, gc_nystrom_device *dev);
 
-    /* BiCo scoring (DESIGN §4), optional: NULL scores on the CPU (kernels/cpu/bico_cpu.c, the
+    /* BiCo scoring (docs/design.md §4), optional: NULL scores on the CPU (kernels/cpu/bico_cpu.c, the
      * oracle). Keeps features z [rows × q'] and labels y [rows] (host) on the device. */
     int (*bico_attach)(gc_backend *b, int64_t rows, int qp, int C, const double *z, const int32_t *y,
                        gc_bico_device **out);
@@ -174,6 +183,11 @@ struct gc_backend {
     char description[128];
     void *impl; /* implementation state */
 };
+
+/* Facility-location greedy (kernels/fl.h) on b's device when it has one, else (b NULL included) on
+ * the CPU: the same selections either way. */
+int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                         double *coverage);
 
 /* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a
  * warning; `cuda` without a usable GPU is an error. */

@@ -16,7 +16,7 @@
 #   --study S            strong, weak or both                              [both]
 #   --methods LIST       gradcore methods, comma-separated                 [craig,gmc]
 #   --with M=OPTIONS     gradcore options for method M's runs, split at spaces
-#                        [gmc="--sketch 128": D = 128, the OMP floor of DESIGN §7]
+#                        [gmc="--sketch 128": D = 128, the OMP floor of docs/design.md §7]
 #   --n N                strong sweep: rows                                [4000000]
 #   --n-per-rank M       weak sweep: rows per rank                         [1000000]
 #   --d D                synthetic features per row                        [64]

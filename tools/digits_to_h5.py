@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Convert scikit-learn's `load_digits` (8×8 handwritten digits, 1,797 rows, 10 classes; the data
-ship inside the scikit-learn package, nothing is downloaded) into gradcore dataset files (DESIGN §2):
+ship inside the scikit-learn package, nothing is downloaded) into gradcore dataset files (docs/design.md §2):
 /X float32 [N, 64] scaled from the pixel range 0..16 to [0, 1], /y int32, /ids int64 (the row in
 load_digits, so a result can be traced back), root attribute num_classes = 10.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Export a PyTorch nn.Sequential MLP to gradcore's model file (DESIGN §2, read by io/model.c).
+"""Export a PyTorch nn.Sequential MLP to gradcore's model file (docs/design.md §2, read by io/model.c).
 
 Layout: /layers/<i>/W float32 [out, in] and /layers/<i>/b float32 [out] for the i-th Linear layer,
 root attribute `activation` (relu | tanh | gelu | identity) applied between consecutive Linear

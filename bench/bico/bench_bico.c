@@ -21,6 +21,7 @@
 #include "core/comm.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/phases.h"
 #include "io/synthetic.h"
 #include "kernels/backend.h"
 #include "src/select/select_bico.h"
@@ -50,29 +51,35 @@ static int run_case(gc_backend *backend, int64_t n, int q, int rounds, int batch
         rows.e && rows.y && rows.loss ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)n);
     if (status == GC_OK) gc_synthetic_rows(&syn, lo, hi, rows.e, rows.y);
     status = gc_comm_agree(MPI_COMM_WORLD, status);
-    gc_bico_stats stats;
-    gc_bico_options opt = { .k = (int64_t)rounds * batch,
-                            .landmarks = q,
-                            .ridge = 1.0,
-                            .batch = batch,
-                            .eig = GC_EIG_AUTO,
-                            .seed = 0,
-                            .backend = backend,
-                            .stats = &stats };
+    gc_bico_options opt = { .landmarks = q, .ridge = 1.0, .batch = batch, .eig = GC_EIG_AUTO, .seed = 0 };
+    gc_phases phases;
+    gc_phases_init(&phases);
+    gc_run_context run = { .backend = backend, .phases = &phases };
     gc_coreset cs = { 0 };
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
-    if (status == GC_OK) status = gc_select_bico(&rows, &opt, &cs);
+    if (status == GC_OK) status = gc_select_bico(&run, &rows, &opt, (int64_t)rounds * batch, &cs);
     double total_s = MPI_Wtime() - t0;
+    if (status == GC_OK) status = gc_phases_reduce(&phases, MPI_COMM_WORLD);
     if (status == GC_OK && rank == 0 && print) {
-        const double r = (double)stats.rounds, qp = stats.feature_rank;
+        /* This benchmark's phases (max over ranks), by their names in select_bico.c. */
+        struct {
+            double features_s, summary_s, score_s, merge_s, refit_s, score_bytes;
+        } stats = { 0 };
+        const gc_phase *ph;
+        if ((ph = gc_phases_find(&phases, "features"))) stats.features_s = ph->max_s;
+        if ((ph = gc_phases_find(&phases, "summary"))) stats.summary_s = ph->max_s;
+        if ((ph = gc_phases_find(&phases, "merge"))) stats.merge_s = ph->max_s;
+        if ((ph = gc_phases_find(&phases, "refit"))) stats.refit_s = ph->max_s;
+        if ((ph = gc_phases_find(&phases, "score"))) stats.score_s = ph->max_s, stats.score_bytes = ph->total_bytes;
+        const double rounds_done = ph ? ph->max_calls : 0.0, r = rounds_done, qp = cs.bico.feature_rank;
         const double round_s = (stats.score_s + stats.merge_s + stats.refit_s) / r;
         printf("{\"device\": \"%s\", \"ranks\": %d, \"N\": %lld, \"d\": %d, \"C\": %d, \"q\": %d, \"q_kept\": %d, "
                "\"k\": %lld, \"batch\": %d, \"rounds\": %lld, \"total_s\": %.4f, \"features_s\": %.4f, "
                "\"summary_s\": %.4f, \"round_ms\": %.3f, \"score_ms\": %.3f, \"merge_ms\": %.3f, \"refit_ms\": %.3f, "
                "\"score_GBps\": %.2f, \"score_GFLOPs\": %.2f}\n",
-               backend->description, size, (long long)n, syn.d, syn.classes, q, stats.feature_rank, (long long)cs.k,
-               batch, (long long)stats.rounds, total_s, stats.features_s, stats.summary_s, 1e3 * round_s,
+               backend->description, size, (long long)n, syn.d, syn.classes, q, cs.bico.feature_rank, (long long)cs.k,
+               batch, (long long)rounds_done, total_s, stats.features_s, stats.summary_s, 1e3 * round_s,
                1e3 * stats.score_s / r, 1e3 * stats.merge_s / r, 1e3 * stats.refit_s / r,
                stats.score_bytes / stats.score_s * 1e-9, 4.0 * (double)n * qp * syn.classes * r / stats.score_s * 1e-9);
         fflush(stdout);

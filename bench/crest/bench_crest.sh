@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CREST benchmark (DESIGN §4): P random subsets of r rows drawn from N synthetic rows, a mini-batch
+# CREST benchmark (docs/design.md §4): P random subsets of r rows drawn from N synthetic rows, a mini-batch
 # coreset of m rows chosen from each by facility location (crest preset: logits embeddings from one
 # drawn MLP). Appends a record to RESULT: the machine, the exact command, gradcore's summary, and
 # rates over the select phase (per-subset time; the r×r double similarity blocks written and their

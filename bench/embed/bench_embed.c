@@ -1,4 +1,4 @@
-/* bench_embed: throughput of the embedding engine against its roofline (DESIGN §7: "bounded by
+/* bench_embed: throughput of the embedding engine against its roofline (docs/design.md §7: "bounded by
  * reading X ... 55 GB/s over PCIe, not by the GEMMs").
  *
  * Rows of width d = 512 go through init-draw MLPs 512 → 256 → C (PyTorch's default init, ReLU)
@@ -28,7 +28,7 @@
 #include "kernels/backend.h"
 
 enum { D_IN = 512, HIDDEN = 256, DISTINCT_ROWS = 262144, MAX_DRAWS = 4 };
-static const double PCIE_GBPS = 55.0; /* DESIGN §7: pinned host→device on the reference H100 */
+static const double PCIE_GBPS = 55.0; /* docs/design.md §7: pinned host→device on the reference H100 */
 
 typedef struct {
     const char *name;
@@ -265,7 +265,7 @@ int main(int argc, char **argv)
         size_t bytes = (size_t)1 << 30;
         if (bytes > (size_t)rows * D_IN * sizeof(float)) bytes = (size_t)rows * D_IN * sizeof(float);
         double h2d = copy_gbps(h.x, bytes, 1), d2h = copy_gbps(h.e, bytes, 0);
-        printf("measured pinned copy ceiling: H2D %.1f GB/s, D2H %.1f GB/s (DESIGN reference: H2D %.0f GB/s)\n", h2d,
+        printf("measured pinned copy ceiling: H2D %.1f GB/s, D2H %.1f GB/s (docs/design.md §7: H2D %.0f GB/s)\n", h2d,
                d2h, PCIE_GBPS);
         json_entry(&json,
                    "{\"case\": \"pinned copy ceiling\", \"device\": \"%s\", \"bytes\": %zu, \"h2d_GBps\": %.2f, "

@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "io/synthetic.h"
 #include "kernels/backend.h"
-#include "kernels/fl_device.h"
+#include "kernels/cuda/fl_cuda.h"
 
 static double objective(const double *gains, int64_t k)
 {
@@ -21,7 +21,7 @@ static double objective(const double *gains, int64_t k)
     return f;
 }
 
-static int run_case(gc_fl_device *dev, int D, int64_t m, int64_t k, double epsilon, int recompute)
+static int run_case(gc_backend *dev, int D, int64_t m, int64_t k, double epsilon, int recompute)
 {
     gc_synthetic syn = { m, D, 10, 7, 1.0, 8, 0.05 };
     float *e = malloc((size_t)m * D * sizeof *e);
@@ -39,18 +39,18 @@ static int run_case(gc_fl_device *dev, int D, int64_t m, int64_t k, double epsil
         radius = sq > radius ? sq : radius;
     }
     gc_fl_problem p = { .m = m, .D = D, .e = e, .c = 2.0 * sqrt(radius), .stochastic_epsilon = epsilon, .seed = 11 };
-    gc_fl_device_force_recompute(dev, recompute);
-    GC_TRY(gc_fl_device_greedy(dev, &p, k, sel, gains, NULL)); /* warm-up: pool, handles, module load */
+    GC_TRY(gc_cuda_fl_force_recompute(dev, recompute));
+    GC_TRY(dev->ops->fl_greedy(dev, &p, k, sel, gains, NULL)); /* warm-up: pool, handles, module load */
     double t0 = MPI_Wtime();
-    GC_TRY(gc_fl_device_greedy(dev, &p, k, sel, gains, NULL));
+    GC_TRY(dev->ops->fl_greedy(dev, &p, k, sel, gains, NULL));
     double seconds = MPI_Wtime() - t0;
     /* Bytes the greedy actually moved: the block built once, the initial gains, then per step only
      * the rows whose coverage rose. Against the ~4.3 TB/s device copy ceiling. */
-    double bytes = gc_fl_device_last_bytes(dev);
+    double bytes = gc_cuda_fl_last_bytes(dev);
     printf("{\"m\": %lld, \"k\": %lld, \"D\": %d, \"mode\": \"%s\", \"block\": \"%s\", \"seconds\": %.4f, "
            "\"objective\": %.10g, \"similarity_GB\": %.3f, \"GBps\": %.1f}\n",
            (long long)m, (long long)k, D, epsilon > 0 ? "stochastic" : "exact",
-           gc_fl_device_last_materialized(dev) ? "device-resident" : "gemm-tiles", seconds, objective(gains, k),
+           gc_cuda_fl_last_materialized(dev) ? "device-resident" : "gemm-tiles", seconds, objective(gains, k),
            bytes / 1e9, bytes / seconds / 1e9);
     fflush(stdout);
     free(e);
@@ -69,8 +69,8 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 77;
     }
-    gc_fl_device *dev = NULL;
-    status = gc_fl_device_create(0, &dev);
+    gc_backend *dev = NULL;
+    status = gc_backend_cuda_create(0, &dev);
     const char *defaults[] = { "20000:200", "40000:400" };
     int ncases = argc > 2 ? argc - 2 : 2;
     for (int c = 0; c < ncases && status == GC_OK; ++c) {
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         if (status == GC_OK) status = run_case(dev, D, m, k, 0.1, 0);
     }
     if (status != GC_OK) fprintf(stderr, "bench_fl: %s\n", gc_error_message());
-    gc_fl_device_destroy(dev);
+    gc_backend_destroy(dev);
     MPI_Finalize();
     return status;
 }

@@ -1,4 +1,4 @@
-"""The plain PyTorch dense facility-location greedy of DESIGN §7, measured on the same GPU and the
+"""The plain PyTorch dense facility-location greedy of docs/design.md §7, measured on the same GPU and the
 same synthetic rows as bench_fl (read from an HDF5 file written by `gradcore gen`): one m×m
 similarity matrix, then per step gains = clamp(S - cur, min=0).sum(0), argmax, cur = max(cur, S[j])."""
 import json

@@ -4,7 +4,7 @@
  * prints one JSON line:
  * seconds for the whole selection and for the k passes, the share spent scoring, and the
  * effective bandwidth of a pass = bytes of local embeddings it reads (n·D·4) / (pass time), next
- * to the 2.4 TB/s target and to the PyTorch OMP of DESIGN §7 (n = 4M, D = 128, k = 200: 0.37 s,
+ * to the 2.4 TB/s target and to the PyTorch OMP of docs/design.md §7 (n = 4M, D = 128, k = 200: 0.37 s,
  * about 1,100 GB/s, on an H100).
  * Usage: [mpirun -np P] bench_omp [--device cpu|cuda] [--batch b] [--ridge λ] [n:D:k ...]
  * Defaults: cuda 4000000:128:200 1000000:256:200; cpu 200000:128:200 100000:256:200. */
@@ -17,6 +17,7 @@
 #include "core/comm.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/phases.h"
 #include "core/rng.h"
 #include "kernels/backend.h"
 #include "src/select/select_omp.h"
@@ -32,7 +33,7 @@ static const gc_backend_ops cuda_omp_ops = { .name = "cuda",
 #endif
 
 #define TARGET_GBPS   2400.0
-#define TORCH_SECONDS 0.37 /* n = 4M, D = 128, k = 200 on one H100 (DESIGN §7) */
+#define TORCH_SECONDS 0.37 /* n = 4M, D = 128, k = 200 on one H100 (docs/design.md §7) */
 
 static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch, double ridge)
 {
@@ -52,26 +53,32 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
     for (int64_t i = 0; i < rows.n_local; ++i)
         for (int j = 0; j < D; ++j)
             rows.e[i * D + j] = (float)(0.1 + gc_rng_normal(42, 0, (uint64_t)(lo + i) * (uint64_t)D + (uint64_t)j));
-    gc_omp_stats stats;
-    gc_omp_options opt = {
-        .k = 2, .ridge = ridge, .batch = batch, .refit = GC_REFIT_AUTO, .backend = backend, .stats = &stats
-    };
+    gc_omp_options opt = { .ridge = ridge, .batch = batch, .refit = GC_REFIT_AUTO };
+    gc_phases phases;
+    gc_phases_init(&phases);
+    gc_run_context warmup = { .backend = backend }, run = { .backend = backend, .phases = &phases };
     gc_coreset cs;
-    status = gc_select_omp(&rows, &opt, &cs); /* warm-up: device context, kernels, BLAS threads */
+    status = gc_select_omp(&warmup, &rows, &opt, 2, &cs); /* warm-up: device context, kernels, BLAS threads */
     gc_coreset_destroy(&cs);
-    opt.k = k;
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
-    if (status == GC_OK) status = gc_select_omp(&rows, &opt, &cs);
+    if (status == GC_OK) status = gc_select_omp(&run, &rows, &opt, k, &cs);
     double seconds = MPI_Wtime() - t0;
+    if (status == GC_OK) status = gc_phases_reduce(&phases, MPI_COMM_WORLD);
     if (status == GC_OK) {
         /* Max over ranks: the slowest rank sets the pace of every pass. */
-        double mine[5] = { seconds, stats.attach_s, stats.score_s, stats.merge_s, stats.refit_s }, slowest[5];
-        MPI_Reduce(mine, slowest, 5, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+        static const char *const names[5] = { NULL, "row-setup", "score", "merge", "refit" };
+        double slowest[5] = { 0 };
+        MPI_Reduce(&seconds, slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+        for (int i = 1; i < 5; ++i) {
+            const gc_phase *ph = gc_phases_find(&phases, names[i]);
+            slowest[i] = ph ? ph->max_s : 0.0;
+        }
+        const gc_phase *score = gc_phases_find(&phases, "score");
+        const int64_t passes = score ? (int64_t)score->max_calls : 0;
         double passes_s = slowest[2] + slowest[3] + slowest[4];
         double pass_bytes = (double)rows.n_local * D * sizeof(float);
-        double gbps = pass_bytes * stats.passes / passes_s * 1e-9,
-               score_gbps = pass_bytes * stats.passes / slowest[2] * 1e-9;
+        double gbps = pass_bytes * passes / passes_s * 1e-9, score_gbps = pass_bytes * passes / slowest[2] * 1e-9;
         if (rank == 0)
             printf(
                 "{\"device\": \"%s\", \"ranks\": %d, \"n\": %lld, \"D\": %d, \"k\": %lld, \"batch\": %d, \"ridge\": "
@@ -80,8 +87,8 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
                 "\"refit_s\": %.4f, \"ms_per_pass\": %.3f, \"GB_per_pass_per_rank\": %.3f, \"effective_GBps\": %.1f, "
                 "\"scoring_GBps\": %.1f, \"of_target\": %.3f, \"relative_residual\": %.6g",
                 backend ? backend->description : "cpu", size, (long long)n, D, (long long)cs.k, batch, ridge,
-                (long long)stats.passes, slowest[0], slowest[1], passes_s, slowest[2], slowest[3], slowest[4],
-                passes_s / stats.passes * 1e3, pass_bytes * 1e-9, gbps, score_gbps, gbps / TARGET_GBPS, cs.objective);
+                (long long)passes, slowest[0], slowest[1], passes_s, slowest[2], slowest[3], slowest[4],
+                passes_s / passes * 1e3, pass_bytes * 1e-9, gbps, score_gbps, gbps / TARGET_GBPS, cs.objective);
         if (rank == 0 && n == 4000000 && D == 128 && k == 200)
             printf(", \"torch_h100_passes_s\": %.2f, \"vs_torch\": %.2f", TORCH_SECONDS, TORCH_SECONDS / passes_s);
         if (rank == 0) printf("}\n");

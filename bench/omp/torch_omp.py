@@ -1,4 +1,4 @@
-"""The PyTorch baseline of DESIGN §7 on this machine's GPU: plain OMP with a least-squares refit per
+"""The PyTorch baseline of docs/design.md §7 on this machine's GPU: plain OMP with a least-squares refit per
 step (normal equations with the same ridge as bench_omp), on N(0.1, 1) rows of width D.
 Prints one JSON line per case, like bench_omp. Usage: torch_omp.py [n:D:k ...]"""
 import json

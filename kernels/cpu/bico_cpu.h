@@ -1,4 +1,4 @@
-/* BiCo's scoring pass on the CPU (DESIGN §4): the selector's CPU path and the oracle of the CUDA
+/* BiCo's scoring pass on the CPU (docs/design.md §4): the selector's CPU path and the oracle of the CUDA
  * scorer (kernels/cuda/bico_cuda.cu). */
 #ifndef GC_BICO_CPU_H
 #define GC_BICO_CPU_H

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/greedy_fl_cpu.h"
 #include "kernels/embed_math.h"
 #include "nystrom_cpu.h"
 
@@ -205,9 +206,17 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
 
 static void cpu_destroy(gc_backend *b) { free(b); }
 
+static int cpu_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                         double *coverage)
+{
+    (void)b;
+    return gc_fl_greedy_cpu(p, kappa, selected, gains, coverage);
+}
+
 static const gc_backend_ops cpu_ops = { .name = "cpu",
                                         .embed = cpu_embed,
                                         .destroy = cpu_destroy,
+                                        .fl_greedy = cpu_fl_greedy,
                                         .nystrom_attach = gc_cpu_nystrom_attach,
                                         .nystrom_features = gc_cpu_nystrom_features_op,
                                         .nystrom_detach = gc_cpu_nystrom_detach };

@@ -176,7 +176,7 @@ static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cu
     return GC_OK;
 }
 
-int gc_greedy_fl(const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains, double *coverage)
+int gc_fl_greedy_cpu(const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains, double *coverage)
 {
     const int64_t m = p->m;
     if (kappa > m) kappa = m;

@@ -1,76 +1,20 @@
-/* Weighted facility location on one rank: F(S) = Σᵢ wᵢ max_{j∈S} s_ij with s_ij = c - ‖eᵢ - eⱼ‖,
- * ground set = candidate set = the m given rows (sorted by global index, so "lowest position"
- * means "lowest global index" in every tie). */
-#ifndef GC_GREEDY_FL_H
-#define GC_GREEDY_FL_H
+/* The CPU twin of facility-location greedy (kernels/fl.h): the oracle of the CUDA greedy and what
+ * the CPU backend's fl_greedy runs. */
+#ifndef GC_GREEDY_FL_CPU_H
+#define GC_GREEDY_FL_CPU_H
 
-#include <math.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include "core/rng.h"
+#include "kernels/fl.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct {
-    int64_t m;
-    int D;
-    const float *e;            /* [m × D] */
-    const double *w;           /* [m] point weights, NULL = all 1 */
-    double c;                  /* similarity constant, >= every distance */
-    double stochastic_epsilon; /* 0: exact lazy greedy; else stochastic greedy with this ε */
-    uint64_t seed;             /* stochastic greedy: samples are a function of (seed, step), so of the
-                       * partition and never of the rank that runs it */
-    double cover_target;       /* > 0: submodular cover, stop as soon as L(S) = Σᵢ wᵢ minⱼ dᵢⱼ <= this
-                          * (kappa is then only a cap; unused selected[] entries are set to -1) */
-} gc_fl_problem;
-
-/* L(S) of the greedy so far: every point starts at distance c (s = 0) and F(S) is the sum of the
- * gains, so L = c·Σw − F. True when a cover target is set and reached. */
-static inline int gc_cover_reached(const gc_fl_problem *p, double total_weight, double objective)
-{
-    return p->cover_target > 0.0 && p->c * total_weight - objective <= p->cover_target;
-}
-
-static inline double gc_fl_total_weight(const gc_fl_problem *p)
-{
-    if (p->w == NULL) return (double)p->m;
-    double W = 0.0;
-    for (int64_t i = 0; i < p->m; ++i) W += p->w[i];
-    return W;
-}
-
-/* Largest ground set whose dense double similarity block one rank builds (m² · 8 bytes). */
-#define GC_FL_MAX_DENSE 32768
 
 /* Exact lazy greedy (Minoux): a max-heap of stale upper bounds ordered by (gain, -position); or,
  * with stochastic_epsilon > 0, stochastic greedy (Mirzasoleiman et al. 2015): each step scores
  * ⌈(m/κ)·ln(1/ε)⌉ random unselected elements and takes the best. Selects min(kappa, m) elements. selected/gains get the positions and marginal gains in selection
  * order; coverage (optional, [m]) gets, per selected position, the weight of the points whose most
  * similar selected element it is (ties to the lowest position). */
-int gc_greedy_fl(const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains, double *coverage);
-
-/* Stochastic greedy's draws, shared by the CPU and GPU twins so both pick the same elements:
- * ⌈(m/κ)·ln(1/ε)⌉ samples a step, and a partial Fisher-Yates shuffle that moves s random entries
- * of rest[0, size) (the unselected positions) to its front. */
-static inline int64_t gc_stochastic_sample_size(int64_t m, int64_t kappa, double epsilon)
-{
-    int64_t s = kappa > 0 ? (int64_t)ceil((double)m / (double)kappa * log(1.0 / epsilon)) : 1;
-    return s < 1 ? 1 : s;
-}
-
-static inline void gc_stochastic_draw(int64_t *rest, int64_t size, int64_t s, int64_t step, int64_t m, uint64_t seed)
-{
-    for (int64_t t = 0; t < s; ++t) {
-        double u = gc_rng_uniform(seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)step * (uint64_t)m + (uint64_t)t);
-        int64_t r = t + (int64_t)(u * (double)(size - t));
-        int64_t tmp = rest[t];
-        rest[t] = rest[r];
-        rest[r] = tmp;
-    }
-}
+int gc_fl_greedy_cpu(const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains, double *coverage);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* Nyström feature map of an RBF kernel on the CPU (DESIGN §4, `bico`): the backend ops
+/* Nyström feature map of an RBF kernel on the CPU (docs/design.md §4, `bico`): the backend ops
  * nystrom_* of the CPU backend and the oracle of the CUDA twin (kernels/cuda/nystrom_cuda.cu). */
 #ifndef GC_NYSTROM_CPU_H
 #define GC_NYSTROM_CPU_H

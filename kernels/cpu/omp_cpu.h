@@ -1,4 +1,4 @@
-/* OMP scoring on the CPU (DESIGN §4): the selector's CPU path and the oracle of the CUDA scorer.
+/* OMP scoring on the CPU (docs/design.md §4): the selector's CPU path and the oracle of the CUDA scorer.
  * Row weights w_i are 1/‖e_i‖ for eligible rows and 0 for excluded ones (zero norm, already chosen,
  * another class); the bounds below rely on exactly that. */
 #ifndef GC_OMP_CPU_H

@@ -21,6 +21,7 @@
 extern "C" {
 #include "core/log.h"
 }
+#include "fl_cuda.h"
 #include "omp_cuda.h"
 
 /* Three slots: one being staged by the host while two are in flight on the GPU. */
@@ -52,6 +53,7 @@ typedef struct {
     const float *resident_host; /* the caller's array it mirrors */
     int64_t resident_rows;
     int resident_D;
+    gc_fl_device *fl; /* facility-location greedy state, made on first use (fl_cuda.cu) */
 } cuda_state;
 
 static void drop_resident(cuda_state *st)
@@ -389,6 +391,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
         st->resident_D = pl.D;
     } else {
         drop_resident(st);
+        gc_cuda_fl_release(b, st->fl);
     }
     (void)cudaFree(pl.model_arena);
     free(pl.weight);
@@ -404,6 +407,7 @@ static void cuda_destroy(gc_backend *b)
     if (st != NULL) {
         (void)cudaSetDevice(b->device_id);
         drop_resident(st);
+        gc_cuda_fl_release(b, st->fl);
         for (int k = 0; k < SLOTS; ++k) {
             cuda_slot *s = &st->slot[k];
             gc_cuda_stream_end(s->stream, s->blas);
@@ -439,6 +443,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.destroy = cuda_destroy;
     ops.pin = cuda_pin;
     ops.unpin = cuda_unpin;
+    ops.fl_greedy = gc_cuda_fl_greedy;
     ops.omp_attach = gc_cuda_omp_attach;
     ops.omp_set_weights = gc_cuda_omp_set_weights;
     ops.omp_best = gc_cuda_omp_best;
@@ -457,6 +462,8 @@ static gc_backend_ops cuda_ops_table(void)
 }
 
 static const gc_backend_ops cuda_ops = cuda_ops_table();
+
+extern "C" gc_fl_device **gc_cuda_fl_slot(gc_backend *b) { return &((cuda_state *)b->impl)->fl; }
 
 extern "C" int gc_backend_cuda_device_count(void)
 {

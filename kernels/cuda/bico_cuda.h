@@ -1,4 +1,4 @@
-/* BiCo on a CUDA device (DESIGN §4): the Nyström feature map (nystrom_cuda.cu) and the scoring pass
+/* BiCo on a CUDA device (docs/design.md §4): the Nyström feature map (nystrom_cuda.cu) and the scoring pass
  * and data summary (bico_cuda.cu), the gc_backend_ops nystrom_* and bico_* entries of the CUDA backend. CPU twins
  * and oracles: kernels/cpu/nystrom_cpu.c and kernels/cpu/bico_cpu.c. */
 #ifndef GC_BICO_CUDA_H

@@ -1,4 +1,4 @@
-/* Facility-location greedy on the GPU (see kernels/fl_device.h); src/greedy_fl.c is its oracle.
+/* Facility-location greedy on the GPU (see fl_cuda.h); kernels/cpu/greedy_fl_cpu.c is its oracle.
  *
  * Similarities: s_ij = c - sqrt(max(0, n_i + n_j - 2 e_i·e_j)), the dot products by cuBLAS DGEMM, kept
  * in double: in float, the cancellation in n_i + n_j - 2 e_i·e_j and the rounding of s near c make
@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "cuda_check.h"
-#include "kernels/fl_device.h"
+#include "fl_cuda.h"
 
 namespace
 {
@@ -286,7 +286,7 @@ struct block_state {
 
 } // namespace
 
-extern "C" int gc_fl_device_create(int device_id, gc_fl_device **out)
+static int fl_device_create(int device_id, gc_fl_device **out)
 {
     *out = nullptr;
     GC_CHECK_CUDA(cudaSetDevice(device_id));
@@ -305,18 +305,13 @@ extern "C" int gc_fl_device_create(int device_id, gc_fl_device **out)
     return GC_OK;
 }
 
-extern "C" void gc_fl_device_destroy(gc_fl_device *dev)
+extern "C" void gc_cuda_fl_release(gc_backend *b, gc_fl_device *dev)
 {
     if (dev == nullptr) return;
+    (void)cudaSetDevice(b->device_id);
     gc_cuda_stream_end(dev->stream, dev->blas);
     free(dev);
 }
-
-extern "C" void gc_fl_device_force_recompute(gc_fl_device *dev, int on) { dev->force_recompute = on; }
-
-extern "C" int gc_fl_device_last_materialized(const gc_fl_device *dev) { return dev->last_materialized; }
-
-extern "C" double gc_fl_device_last_bytes(const gc_fl_device *dev) { return dev->last_bytes; }
 
 namespace
 {
@@ -559,8 +554,8 @@ int prepare(block_state &st, const gc_fl_problem *p)
 
 } // namespace
 
-extern "C" int gc_fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected,
-                                   double *gains, double *coverage)
+static int fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                            double *coverage)
 {
     if (kappa > p->m) kappa = p->m;
     if (p->m > INT32_MAX / 2)
@@ -584,4 +579,41 @@ extern "C" int gc_fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, in
     if (status == GC_OK && rc != cudaSuccess)
         status = gc_fail(GC_ERR_LIB, "CUDA error in facility location: %s", cudaGetErrorString(rc));
     return status;
+}
+
+/* The backend's device state, made on first use (gc_cuda_fl_state lives in backend_cuda.cu). */
+static int fl_state(gc_backend *b, gc_fl_device **dev)
+{
+    gc_fl_device **slot = gc_cuda_fl_slot(b);
+    if (*slot == nullptr) GC_TRY(fl_device_create(b->device_id, slot));
+    *dev = *slot;
+    return GC_OK;
+}
+
+extern "C" int gc_cuda_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                                 double *coverage)
+{
+    gc_fl_device *dev;
+    GC_TRY(fl_state(b, &dev));
+    return fl_device_greedy(dev, p, kappa, selected, gains, coverage);
+}
+
+extern "C" int gc_cuda_fl_force_recompute(gc_backend *b, int on)
+{
+    gc_fl_device *dev;
+    GC_TRY(fl_state(b, &dev));
+    dev->force_recompute = on;
+    return GC_OK;
+}
+
+extern "C" int gc_cuda_fl_last_materialized(gc_backend *b)
+{
+    gc_fl_device *dev = *gc_cuda_fl_slot(b);
+    return dev != nullptr && dev->last_materialized;
+}
+
+extern "C" double gc_cuda_fl_last_bytes(gc_backend *b)
+{
+    gc_fl_device *dev = *gc_cuda_fl_slot(b);
+    return dev != nullptr ? dev->last_bytes : 0.0;
 }

@@ -1,4 +1,4 @@
-/* OMP scoring on a CUDA device (DESIGN §4): the gc_backend_ops omp_* entries of the CUDA backend.
+/* OMP scoring on a CUDA device (docs/design.md §4): the gc_backend_ops omp_* entries of the CUDA backend.
  * The embeddings of one OMP problem stay in device memory; each pass uploads the residual r (D
  * doubles) and returns the best `count` (score, row) pairs, so only O(D + count) bytes cross PCIe.
  * CPU twin and oracle: kernels/cpu/omp_cpu.c (same scores, same order of candidates). */

@@ -1,5 +1,5 @@
 /* gradcore eval: does a coreset train as well as the full data, and better than a random subset of
- * its size? (DESIGN §5.) Multinomial logistic regression is trained by weighted incremental
+ * its size? (docs/design.md §5.) Multinomial logistic regression is trained by weighted incremental
  * gradient (src/logreg.h) on three arms that share one learning-rate schedule, α/√(1+e) in epoch e:
  * the coreset with its weights γⱼ, uniform random subsets of the same size with weight N/k (the
  * mean over --random-seeds subsets) and the full data with weight 1. Test accuracy is measured

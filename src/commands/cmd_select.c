@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/options.h"
-#include "core/timings.h"
+#include "core/phases.h"
 #include "core/version.h"
 #include "io/checkpoint.h"
 #include "io/coreset_writer.h"
@@ -20,91 +20,53 @@
 #include "io/model.h"
 #include "io/proxy_models.h"
 #include "kernels/backend.h"
-#include "kernels/cpu/greedy_fl_cpu.h"
+#include "select_api.h"
 #include "src/select/quality.h"
-#include "src/select/select_bico.h"
-#include "src/select/select_crest.h"
-#include "src/select/select_fl.h"
-#include "src/select/select_omp.h"
+#include "src/select/selector.h"
 
-static const gc_option_spec select_options[] = {
+/* select's own options; the rest are the groups declared once in src/select/selector.h. */
+static const gc_option_spec select_own_options[] = {
     { "config", GC_OPT_VALUE, NULL, "FILE", "INI job file with more options (keys = long option names)" },
     { "data", GC_OPT_VALUE, NULL, "PATH[,PATH…]|GLOB|synthetic:…",
       "HDF5 shards (/X, /y) in global order, or the generator" },
-    { "model", GC_OPT_VALUE, NULL, "FILE", "MLP proxy model (HDF5 /layers/<i>/W,b)" },
-    { "init-draws", GC_OPT_VALUE, "1", "S", "without --model: models drawn from PyTorch's default init" },
-    { "hidden", GC_OPT_VALUE, "256", "H1,H2,…", "hidden widths of the drawn models" },
-    { "method", GC_OPT_VALUE, "craig", "NAME", "craig|adacore|gmc|gradmatch|crest|bico (embedding + selector preset)" },
-    { "embedding", GC_OPT_VALUE, NULL, "KIND", "override the preset: " GC_EMBEDDING_NAMES },
-    { "selector", GC_OPT_VALUE, NULL, "NAME", "override the preset: fl|omp|crest|bico" },
-    { "hessian-damping", GC_OPT_VALUE, "1e-3", "δ", "adacore: damping of the Hessian diagonal" },
-    { "sketch", GC_OPT_VALUE, "0", "D",
-      "lastlayer/gmc: Kronecker random projection of each last-layer gradient to D dims (0 = none)" },
+    { "method", GC_OPT_VALUE, "craig", "NAME", GC_METHOD_NAMES " (embedding + selector preset)" },
+    { "selector", GC_OPT_VALUE, NULL, "NAME", "override the preset: " GC_SELECTOR_NAMES },
     { "embeddings", GC_OPT_VALUE, NULL, "FILE",
       "read the embeddings (/E, /y, /loss) instead of computing them; rows = --data's rows" },
     { "save-embeddings", GC_OPT_VALUE, NULL, "FILE", "also write the embeddings (/E, /y, /loss) to this HDF5 file" },
     { "k", GC_OPT_VALUE, NULL, "N|P%", "coreset size, absolute or percent of N" },
-    { "per-class", GC_OPT_VALUE, "on", "on|off", "select per class with largest-remainder budgets" },
-    { "partition-size", GC_OPT_VALUE, "4096", "M", "facility location: rows per partition of a class" },
-    { "oversample", GC_OPT_VALUE, "2", "α", "facility location: candidates per partition = ⌈α·k_c·|p|/N_c⌉" },
-    { "shuffle-partitions", GC_OPT_FLAG, "off", NULL, "permute class rows by the seed before cutting partitions" },
-    { "merge", GC_OPT_VALUE, "root", "root|tree",
-      "facility location: merge candidates at one rank, or pairwise up a binary tree (each block ≤ 2·k_c rows)" },
     { "epsilon", GC_OPT_VALUE, "0", "ε",
       "facility location: submodular cover, the smallest greedy coreset with L(S) = Σᵢ minⱼ ‖eᵢ − eⱼ‖ ≤ ε (instead of "
       "--k)" },
-    { "stochastic", GC_OPT_VALUE, "0", "ε",
-      "facility location: stochastic greedy on partitions with this ε (0 = exact lazy greedy)" },
-    { "subsets", GC_OPT_VALUE, "100", "P", "crest: random subsets drawn from the data" },
-    { "subset-size", GC_OPT_VALUE, "5000", "r", "crest: rows per random subset" },
-    { "batch-size", GC_OPT_VALUE, "128", "m", "crest: mini-batch coreset size per subset" },
-    { "exclude-loss", GC_OPT_VALUE, "0", "α", "crest: rows with loss below α are never drawn (0 = keep all)" },
-    { "save-subsets", GC_OPT_FLAG, "off", NULL,
-      "crest: also write each subset's rows as /crest/subset_index [P, r] (checking aid)" },
-    { "ridge", GC_OPT_VALUE, NULL, "λ",
-      "omp: ridge of the refit, γ = argmin ‖g − Eγ‖² + λ‖γ‖² (default 1 for gradmatch, else 0)" },
-    { "nonneg", GC_OPT_VALUE, NULL, "on|off",
-      "omp: signed scores and nonnegative weights by NNLS (default on for gradmatch)" },
-    { "tol", GC_OPT_VALUE, "0", "τ", "omp: stop a problem when ‖r‖/‖g‖ ≤ τ" },
-    { "batch", GC_OPT_VALUE, "1", "b", "omp: atoms added per pass over the data; bico: points added per round" },
-    { "refit", GC_OPT_VALUE, "auto", GC_REFIT_NAMES,
-      "omp: factor replicated on every rank, or block-cyclic in ScaLAPACK (auto: above 20000 atoms)" },
-    GC_BICO_OPTION_SPECS,
-    { "seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)" },
-    { "device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend" },
     { "out", GC_OPT_VALUE, NULL, "FILE", "coreset file to write (HDF5)" },
     { "checkpoint", GC_OPT_VALUE, NULL, "DIR",
       "keep restart state here; the same command run again resumes where it stopped" },
     { "checkpoint-every", GC_OPT_VALUE, "1", "N",
       "fsync the selection log every N records (facility-location partitions or OMP passes)" },
-    { "timings", GC_OPT_VALUE, NULL, "FILE",
-      "write per-phase min/mean/max seconds, bytes and GB/s over ranks as JSON" },
-    { "quiet", GC_OPT_FLAG, "off", NULL, "print errors and warnings only" },
-    { "verbose", GC_OPT_FLAG, "off", NULL, "print more detail" },
     { NULL, 0, NULL, NULL, NULL }
+};
+
+static const gc_option_spec *const select_option_groups[] = {
+    select_own_options,   gc_embedding_option_specs, gc_selection_option_specs,
+    gc_fl_option_specs,   gc_omp_option_specs,       gc_crest_option_specs,
+    gc_bico_option_specs, gc_report_option_specs,    NULL
 };
 
 static const char select_usage[] =
     "usage: mpirun -np P gradcore select --data PATH --k N|P% --out coreset.h5 [options]\n\n"
     "Builds a weighted coreset whose weighted gradient embedding sum matches the full data's.";
 
-static const char *method_names = "craig|adacore|gmc|gradmatch|crest|bico";
-static const char *method_embedding[] = { "logits", "adacore", "gmc", "lastlayer", "logits", "features" };
-static const char *method_selector[] = { "fl", "fl", "omp", "omp", "crest", "bico" };
-
 typedef struct {
     gc_options opts;
     char *command_line;
     const char *data, *out;
-    int method;
-    const char *embedding_name, *selector_name;
+    const gc_method *method;
+    const gc_selector *selector;
+    const char *embedding_name;
     gc_embedding_kind embedding;
     int device;
     int64_t k;
-    gc_fl_options fl;
-    gc_omp_options omp;
-    gc_crest_options crest;
-    gc_bico_options bico;
+    gc_selector_options sel;
     MPI_Comm comm;
     int rank, size;
     gc_dataset dataset;
@@ -113,9 +75,10 @@ typedef struct {
     gc_backend *backend;
     gc_local_rows rows;
     gc_coreset coreset;
-    gc_timings timings;
+    gc_phases phases;
     gc_checkpoint checkpoint;
     int checkpointing;
+    gc_run_context ctx;
     double gradient_error, random_gradient_error;
 } select_run;
 
@@ -141,122 +104,67 @@ static int resolve_k(const char *text, int64_t n, int64_t *k)
     return GC_OK;
 }
 
-/* --method crest (DESIGN §4); the seed and --stochastic are shared with facility location. */
-static int parse_crest_options(select_run *run)
-{
-    const gc_options *o = &run->opts;
-    gc_crest_options *c = &run->crest;
-    long subsets, subset_size, batch_size;
-    GC_TRY(gc_options_get_long(o, "subsets", 1, INT32_MAX, &subsets));
-    GC_TRY(gc_options_get_long(o, "subset-size", 1, GC_FL_MAX_DENSE, &subset_size));
-    GC_TRY(gc_options_get_long(o, "batch-size", 1, GC_FL_MAX_DENSE, &batch_size));
-    if (batch_size > subset_size)
-        return gc_fail(GC_ERR_USAGE, "option --batch-size: m = %ld exceeds --subset-size r = %ld", batch_size,
-                       subset_size);
-    /* Rank 0 gathers all P·m batch rows in one int-counted MPI call. */
-    if ((int64_t)subsets * batch_size > INT32_MAX)
-        return gc_fail(GC_ERR_USAGE, "options --subsets and --batch-size: %ld batches of %ld rows are too many",
-                       subsets, batch_size);
-    GC_TRY(gc_options_get_double(o, "exclude-loss", 0.0, 1e30, &c->exclude_loss));
-    GC_TRY(gc_options_get_bool(o, "save-subsets", &c->save_subsets));
-    c->subsets = subsets;
-    c->subset_size = subset_size;
-    c->batch_size = batch_size;
-    c->stochastic = run->fl.stochastic;
-    c->seed = run->fl.seed;
-    return GC_OK;
-}
-
-/* --selector omp (DESIGN §4): gradmatch defaults to λ = 1 and nonnegative weights (CORDS's
- * choices), every other method to λ = 0 and least squares (GMC). */
-static int parse_omp_options(select_run *run)
-{
-    const gc_options *o = &run->opts;
-    gc_omp_options *p = &run->omp;
-    const int gradmatch = strcmp(gc_options_get(o, "method"), "gradmatch") == 0;
-    long batch;
-    int refit;
-    p->ridge = gradmatch ? 1.0 : 0.0;
-    p->nonneg = gradmatch;
-    if (gc_options_is_set(o, "ridge")) GC_TRY(gc_options_get_double(o, "ridge", 0.0, 1e30, &p->ridge));
-    if (gc_options_is_set(o, "nonneg")) GC_TRY(gc_options_get_bool(o, "nonneg", &p->nonneg));
-    GC_TRY(gc_options_get_double(o, "tol", 0.0, 1.0, &p->tol));
-    GC_TRY(gc_options_get_long(o, "batch", 1, GC_OMP_MAX_BATCH, &batch));
-    GC_TRY(gc_options_get_choice(o, "refit", GC_REFIT_NAMES, &refit));
-    p->batch = (int)batch;
-    p->refit = (gc_refit_kind)refit;
-    if (p->refit == GC_REFIT_SCALAPACK && p->nonneg)
-        return gc_fail(GC_ERR_USAGE,
-                       "option --refit scalapack: the NNLS refit of --nonneg on needs the replicated Gram matrix");
-    p->per_class = run->fl.per_class;
-    return GC_OK;
-}
-
-/* --selector bico (DESIGN §4): one joint problem over all classes (select_bico.h). */
-static int parse_bico_options(select_run *run)
-{
-    const gc_options *o = &run->opts;
-    GC_TRY(gc_bico_options_parse(o, &run->bico));
-    if (gc_options_is_set(o, "per-class") && run->fl.per_class)
-        gc_warn("--per-class on does not apply to bico (one joint problem over all classes, one-hot targets): ignored");
-    if (gc_options_is_set(o, "checkpoint"))
-        gc_warn("--checkpoint keeps only the embeddings for bico: a restart selects again from the first round");
-    return GC_OK;
-}
-
-static int parse_options(select_run *run, int argc, char **argv)
+/* Options of a run: the preset of --method, overridden by --embedding and --selector, and the
+ * selector's options from the table. `library`: called by gc_select_embeddings, which takes the
+ * rows from memory (no --data, --out, embedding or model options apply). */
+static int parse_options(select_run *run, int argc, char **argv, int library)
 {
     gc_options *o = &run->opts;
-    GC_TRY(gc_options_parse(o, "select", select_options, argc, argv));
+    GC_TRY(gc_options_parse_groups(o, "select", select_option_groups, argc, argv));
     if (o->help_requested || o->version_requested) return GC_OK;
-    int quiet, verbose, per_class, shuffle;
+    int quiet, verbose;
     GC_TRY(gc_options_get_bool(o, "quiet", &quiet));
     GC_TRY(gc_options_get_bool(o, "verbose", &verbose));
     gc_log_init(run->rank, quiet ? GC_LOG_QUIET : verbose ? GC_LOG_VERBOSE : GC_LOG_NORMAL);
-    GC_TRY(gc_options_require(o, "data"));
-    GC_TRY(gc_options_require(o, "out"));
+    if (!library) {
+        GC_TRY(gc_options_require(o, "data"));
+        GC_TRY(gc_options_require(o, "out"));
+    }
     run->data = gc_options_get(o, "data");
     run->out = gc_options_get(o, "out");
-    GC_TRY(gc_options_get_choice(o, "method", method_names, &run->method));
-    run->embedding_name =
-        gc_options_is_set(o, "embedding") ? gc_options_get(o, "embedding") : method_embedding[run->method];
-    run->selector_name =
-        gc_options_is_set(o, "selector") ? gc_options_get(o, "selector") : method_selector[run->method];
-    GC_TRY(gc_options_get_double(o, "epsilon", 0.0, 1e300, &run->fl.epsilon));
-    if (run->fl.epsilon > 0.0 && gc_options_is_set(o, "k"))
-        return gc_fail(GC_ERR_USAGE, "options --k and --epsilon exclude each other (a cover picks its own size)");
-    /* crest's coreset size follows from --subsets and --batch-size; a cover's from --epsilon. */
-    if (strcmp(run->selector_name, "crest") != 0 && run->fl.epsilon == 0.0)
-        GC_TRY(gc_options_require(o, "k"));
-    else if (gc_options_is_set(o, "k"))
-        gc_warn("--k does not apply to crest (its coreset is the union of --subsets batches of --batch-size rows): "
-                "ignored");
-    static const char *embedding_names[] = { "features", "logits", "lastlayer", "adacore", "gmc" };
-    int kind = -1;
-    for (int i = 0; i < 5; ++i)
-        if (strcmp(embedding_names[i], run->embedding_name) == 0) kind = i;
+    int method;
+    GC_TRY(gc_options_get_choice(o, "method", GC_METHOD_NAMES, &method));
+    run->method = gc_method_find(gc_options_get(o, "method"));
+    const char *selector = gc_options_is_set(o, "selector") ? gc_options_get(o, "selector") : run->method->selector;
+    run->selector = gc_selector_find(selector);
+    if (run->selector == NULL)
+        return gc_fail(GC_ERR_USAGE, "option --selector: '%s' is not one of " GC_SELECTOR_NAMES, selector);
+    run->embedding_name = gc_options_is_set(o, "embedding") ? gc_options_get(o, "embedding") : run->method->embedding;
+    const int kind = gc_embedding_find(run->embedding_name);
     if (kind < 0)
         return gc_fail(GC_ERR_USAGE, "option --embedding: '%s' is not one of " GC_EMBEDDING_NAMES, run->embedding_name);
     run->embedding = (gc_embedding_kind)kind;
-    if (strcmp(run->selector_name, "fl") != 0 && strcmp(run->selector_name, "omp") != 0 &&
-        strcmp(run->selector_name, "crest") != 0 && strcmp(run->selector_name, "bico") != 0)
-        return gc_fail(GC_ERR_USAGE, "option --selector: '%s' is not one of fl|omp|crest|bico", run->selector_name);
+    GC_TRY(gc_selector_parse(o, run->selector, run->method->name, 1, &run->sel));
+    GC_TRY(gc_options_get_double(o, "epsilon", 0.0, 1e300, &run->sel.fl.epsilon));
+    if (run->sel.fl.epsilon > 0.0 && gc_options_is_set(o, "k"))
+        return gc_fail(GC_ERR_USAGE, "options --k and --epsilon exclude each other (a cover picks its own size)");
+    /* crest's coreset size follows from --subsets and --batch-size; a cover's from --epsilon. */
+    if (!run->selector->sized_by_options && run->sel.fl.epsilon == 0.0)
+        GC_TRY(gc_options_require(o, "k"));
+    else if (gc_options_is_set(o, "k"))
+        gc_warn("--k does not apply to %s: ignored", run->selector->sized_by_options
+                                                         ? "crest (its coreset is the union of --subsets batches of "
+                                                           "--batch-size rows)"
+                                                         : "a cover (--epsilon picks the size)");
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
-    GC_TRY(gc_options_get_bool(o, "per-class", &per_class));
-    GC_TRY(gc_options_get_bool(o, "shuffle-partitions", &shuffle));
-    long partition_size, seed;
-    GC_TRY(gc_options_get_long(o, "partition-size", 2, INT32_MAX / 2, &partition_size));
-    GC_TRY(gc_options_get_long(o, "seed", 0, INT64_MAX, &seed));
-    GC_TRY(gc_options_get_double(o, "oversample", 1.0, 1e6, &run->fl.oversample));
-    GC_TRY(gc_options_get_double(o, "stochastic", 0.0, 0.999, &run->fl.stochastic));
-    GC_TRY(gc_options_get_choice(o, "merge", "root|tree", &run->fl.tree_merge));
-    run->fl.per_class = per_class;
-    run->fl.shuffle = shuffle;
-    run->fl.partition_size = partition_size;
-    run->fl.seed = (uint64_t)seed;
-    if (strcmp(run->selector_name, "omp") == 0) GC_TRY(parse_omp_options(run));
-    if (strcmp(run->selector_name, "crest") == 0) GC_TRY(parse_crest_options(run));
-    if (strcmp(run->selector_name, "bico") == 0) GC_TRY(parse_bico_options(run));
+    if (strcmp(run->selector->name, "bico") == 0) {
+        if (gc_options_is_set(o, "per-class") && run->sel.fl.per_class)
+            gc_warn("--per-class on does not apply to bico (one joint problem over all classes, one-hot targets): "
+                    "ignored");
+        if (gc_options_is_set(o, "checkpoint"))
+            gc_warn("--checkpoint keeps only the embeddings for bico: a restart selects again from the first round");
+    }
+    return GC_OK;
+}
+
+/* k from --k, or N as the cap of a cover (every row could be needed to reach L(S) <= ε); crest
+ * sizes itself. */
+static int resolve_size(select_run *run, int64_t n)
+{
+    if (run->sel.fl.epsilon > 0.0)
+        run->k = n;
+    else if (!run->selector->sized_by_options)
+        GC_TRY(resolve_k(gc_options_get(&run->opts, "k"), n, &run->k));
     return GC_OK;
 }
 
@@ -268,11 +176,7 @@ static int phase_read(select_run *run)
     if (ds->n < run->size)
         return gc_fail(GC_ERR_INPUT, "--data %s: %lld rows for %d ranks: run with at most %lld ranks", run->data,
                        (long long)ds->n, run->size, (long long)ds->n);
-    if (run->fl.epsilon > 0.0)
-        run->k = ds->n; /* the cap: every row could be needed to reach L(S) <= ε */
-    else if (strcmp(run->selector_name, "crest") != 0)
-        GC_TRY(resolve_k(gc_options_get(&run->opts, "k"), ds->n, &run->k));
-    run->fl.k = run->k;
+    GC_TRY(resolve_size(run, ds->n));
     int64_t lo, hi;
     gc_comm_row_range(ds->n, run->rank, run->size, &lo, &hi);
     gc_local_rows *r = &run->rows;
@@ -303,8 +207,8 @@ static int phase_read(select_run *run)
 static int load_models(select_run *run)
 {
     if (run->embedding == GC_EMBED_FEATURES) return GC_OK;
-    return gc_proxy_models_load(&run->opts, run->dataset.d, run->rows.classes, run->fl.seed, run->comm, &run->models,
-                                &run->model_count);
+    return gc_proxy_models_load(&run->opts, run->dataset.d, run->rows.classes, run->sel.fl.seed, run->comm,
+                                &run->models, &run->model_count);
 }
 
 /* --embeddings: the rows must be --data's rows (same N, same labels); the data's own embedding
@@ -358,7 +262,7 @@ static int checkpointed_embeddings(select_run *run, char *path, size_t size, int
     GC_TRY(gc_checkpoint_open(&run->checkpoint, gc_options_get(&run->opts, "checkpoint"), run_fingerprint(run),
                               (int)every, run->comm));
     run->checkpointing = 1;
-    run->fl.checkpoint = &run->checkpoint;
+    run->ctx.checkpoint = &run->checkpoint;
     gc_checkpoint_path(&run->checkpoint, "embeddings.h5", path, size);
     if (run->rank == 0) *exists = access(path, R_OK) == 0;
     GC_CHECK_MPI(MPI_Bcast(exists, 1, MPI_INT, 0, run->comm));
@@ -381,13 +285,13 @@ static int phase_embed(select_run *run)
     gc_embed_config cfg = { .kind = run->embedding,
                             .sketch_dim = (int)sketch,
                             .hessian_damping = 1e-3,
-                            .seed = run->fl.seed,
+                            .seed = run->sel.fl.seed,
                             .models = run->models,
                             .model_count = run->model_count,
                             .first_row = run->rows.lo,
                             .read_x = gc_dataset_range_read,
                             .read_ctx = &shard,
-                            .keep_on_device = strcmp(run->selector_name, "omp") == 0 }; /* OMP scores them there */
+                            .keep_on_device = run->selector->scores_on_device };
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
     if (from_file != NULL) {
@@ -421,31 +325,23 @@ static int phase_embed(select_run *run)
     return GC_OK;
 }
 
-static int phase_select(select_run *run)
+/* Selection and its quality, the part a run shares with gc_select_embeddings: the selector of the
+ * table on the rows, then the gradient errors of the coreset and of random subsets. Collective. */
+static int select_and_measure(select_run *run)
 {
-    if (strcmp(run->selector_name, "crest") == 0) {
-        run->crest.device_id = run->backend->device_id;
-        return gc_select_crest(&run->rows, &run->crest, &run->coreset);
-    }
-    if (strcmp(run->selector_name, "bico") == 0) {
-        run->bico.k = run->k;
-        run->bico.seed = run->fl.seed;
-        run->bico.backend = run->backend;
-        return gc_select_bico(&run->rows, &run->bico, &run->coreset);
-    }
+    gc_phase_begin(&run->phases, "select");
+    int status = run->selector->select(&run->ctx, &run->sel, &run->rows, run->k, &run->coreset);
+    gc_phase_end(&run->phases, 0, 0);
+    if (status != GC_OK) return status;
     int empty = 0;
-    if (strcmp(run->selector_name, "omp") == 0) {
-        run->omp.k = run->k;
-        run->omp.backend = run->backend;
-        run->omp.checkpoint = run->checkpointing ? &run->checkpoint : NULL;
-        GC_TRY(gc_select_omp(&run->rows, &run->omp, &run->coreset));
-    } else {
-        run->fl.device_id = run->backend->device_id;
-        GC_TRY(gc_select_fl(&run->rows, &run->fl, &run->coreset));
-    }
-    for (int c = 0; c < run->rows.classes && run->fl.per_class; ++c) empty += run->coreset.class_sizes[c] == 0;
+    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class; ++c) empty += run->coreset.class_sizes[c] == 0;
     if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);
-    return GC_OK;
+    gc_phase_begin(&run->phases, "quality");
+    status = gc_gradient_errors(&run->rows, &run->coreset, run->sel.fl.seed, &run->gradient_error,
+                                &run->random_gradient_error);
+    /* One read of the rows for the full sum, and the random subsets' rows. */
+    gc_phase_end(&run->phases, (double)run->rows.n_local * run->rows.D * sizeof(float), 0);
+    return gc_comm_agree(run->comm, status);
 }
 
 static char *device_list(select_run *run)
@@ -470,20 +366,13 @@ static int phase_write(select_run *run)
 {
     char *devices = device_list(run), *resolved = gc_options_resolved(&run->opts);
     int status = GC_OK;
-    GC_TRY(gc_timings_reduce(&run->timings, run->comm));
+    GC_TRY(gc_phases_reduce(&run->phases, run->comm));
     if (run->rank == 0) {
-        gc_provenance prov = { run->command_line,
-                               resolved ? resolved : "",
-                               gc_options_get(&run->opts, "method"),
-                               run->embedding_name,
-                               run->selector_name,
-                               devices ? devices : "",
-                               run->rows.n_global,
-                               run->size,
-                               run->fl.seed,
-                               run->gradient_error,
-                               run->random_gradient_error,
-                               &run->timings };
+        gc_provenance prov = {
+            run->command_line,   resolved ? resolved : "", run->method->name,          run->embedding_name,
+            run->selector->name, devices ? devices : "",   run->rows.n_global,         run->size,
+            run->sel.fl.seed,    run->gradient_error,      run->random_gradient_error, &run->phases
+        };
         status = gc_write_coreset(run->out, &run->coreset, &prov);
     }
     /* After the coreset: a failed run leaves no timings file either. */
@@ -492,10 +381,9 @@ static int phase_write(select_run *run)
         snprintf(context, sizeof context,
                  "\"command\": \"select\", \"method\": \"%s\", \"embedding\": \"%s\", \"selector\": \"%s\", "
                  "\"N\": %lld, \"D\": %d, \"k\": %lld, \"ranks\": %d, \"devices\": \"%.200s\"",
-                 gc_options_get(&run->opts, "method"), run->embedding_name, run->selector_name,
-                 (long long)run->rows.n_global, run->rows.D, (long long)run->coreset.k, run->size,
-                 devices ? devices : "");
-        status = gc_timings_write_json(&run->timings, gc_options_get(&run->opts, "timings"), context);
+                 run->method->name, run->embedding_name, run->selector->name, (long long)run->rows.n_global,
+                 run->rows.D, (long long)run->coreset.k, run->size, devices ? devices : "");
+        status = gc_phases_write_json(&run->phases, gc_options_get(&run->opts, "timings"), "timings", context);
     }
     free(devices);
     free(resolved);
@@ -508,9 +396,9 @@ static void print_summary(const select_run *run)
     const gc_coreset *cs = &run->coreset;
     double total_weight = 0.0;
     for (int64_t j = 0; j < cs->k; ++j) total_weight += cs->weight[j];
-    printf("gradcore select: %s (%s + %s), k = %lld of N = %lld, C = %d, D = %d, %d rank(s)\n",
-           gc_options_get(&run->opts, "method"), run->embedding_name, run->selector_name, (long long)cs->k,
-           (long long)run->rows.n_global, run->rows.classes, run->rows.D, run->size);
+    printf("gradcore select: %s (%s + %s), k = %lld of N = %lld, C = %d, D = %d, %d rank(s)\n", run->method->name,
+           run->embedding_name, run->selector->name, (long long)cs->k, (long long)run->rows.n_global, run->rows.classes,
+           run->rows.D, run->size);
     if (cs->bico.landmark_index != NULL)
         printf("  outer loss G(w) = %.6g (%.6g per row), γ = %.6g, q' = %d   weights sum to %.0f\n", cs->objective,
                cs->objective / (double)run->rows.n_global, cs->bico.gamma, cs->bico.feature_rank, total_weight);
@@ -522,8 +410,11 @@ static void print_summary(const select_run *run)
         printf("  mini-batch gradient bias (mean over %lld subsets): crest %.4g, uniform random batches %.4g\n",
                (long long)cs->crest.subsets, cs->crest.gradient_bias, cs->crest.random_batch_gradient_bias);
     printf("  time (max over ranks):");
-    for (int i = 0; i < run->timings.count; ++i) printf(" %s %.3f s", run->timings.name[i], run->timings.max_s[i]);
+    for (int i = 0; i < run->phases.count; ++i)
+        if (run->phases.phase[i].depth == 0)
+            printf(" %s %.3f s", run->phases.phase[i].path, run->phases.phase[i].max_s);
     printf("\n  wrote %s\n", run->out);
+    if (gc_log_level() == GC_LOG_VERBOSE) gc_phases_print(&run->phases, stdout);
     fflush(stdout);
 }
 
@@ -542,47 +433,202 @@ static void run_destroy(select_run *run)
     free(run->command_line);
 }
 
+/* The phases of a run in order, each ending in an agreement (docs/design.md §1). */
+static int run_phases(select_run *run)
+{
+    int status = gc_comm_agree(run->comm, run->rank == 0 ? gc_check_output_writable(run->out) : GC_OK);
+    gc_phase_begin(&run->phases, "read");
+    if (status == GC_OK) status = phase_read(run);
+    status = gc_comm_agree(run->comm, status);
+    gc_phase_end(&run->phases, (double)run->rows.n_local * sizeof(int32_t), 0);
+    if (status != GC_OK) return status;
+    gc_phase_begin(&run->phases, "embed");
+    status = phase_embed(run);
+    /* X read once (streamed through the engine), E written once */
+    gc_phase_end(&run->phases, (double)run->rows.n_local * (run->dataset.d + run->rows.D) * sizeof(float), 0);
+    if (status != GC_OK) return status;
+    run->ctx.backend = run->backend;
+    run->ctx.phases = &run->phases;
+    GC_TRY(select_and_measure(run));
+    GC_TRY(phase_write(run));
+    print_summary(run);
+    return GC_OK;
+}
+
+static void run_init(select_run *run, MPI_Comm comm)
+{
+    memset(run, 0, sizeof *run);
+    run->comm = comm;
+    MPI_Comm_rank(comm, &run->rank);
+    MPI_Comm_size(comm, &run->size);
+    gc_phases_init(&run->phases);
+}
+
 int gc_command_select(int argc, char **argv)
 {
     select_run run;
-    memset(&run, 0, sizeof run);
-    run.comm = MPI_COMM_WORLD;
-    MPI_Comm_rank(run.comm, &run.rank);
-    MPI_Comm_size(run.comm, &run.size);
+    run_init(&run, MPI_COMM_WORLD);
     gc_log_init(run.rank, GC_LOG_NORMAL);
     run.command_line = gc_command_line("select", argc, argv);
-    int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv));
+    int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv, 0));
     if (status == GC_OK && run.opts.help_requested) {
-        if (run.rank == 0) gc_options_print_help(select_options, select_usage, stdout);
+        if (run.rank == 0) gc_options_print_help(run.opts.specs, select_usage, stdout);
     } else if (status == GC_OK && run.opts.version_requested) {
         if (run.rank == 0) printf("gradcore select %s (%s)\n", GC_VERSION, GC_GIT_COMMIT);
     } else if (status == GC_OK) {
-        gc_timings_start(&run.timings);
-        status = gc_comm_agree(run.comm, run.rank == 0 ? gc_check_output_writable(run.out) : GC_OK);
-        if (status == GC_OK) status = phase_read(&run);
-        status = gc_comm_agree(run.comm, status);
-        if (status == GC_OK) {
-            gc_timings_stop(&run.timings, "read", (double)run.rows.n_local * sizeof(int32_t));
-            status = phase_embed(&run);
-        }
-        if (status == GC_OK) {
-            /* X read once (streamed through the engine), E written once */
-            gc_timings_stop(&run.timings, "embed",
-                            (double)run.rows.n_local * (run.dataset.d + run.rows.D) * sizeof(float));
-            status = phase_select(&run);
-        }
-        if (status == GC_OK) {
-            gc_timings_stop(&run.timings, "select", 0);
-            status = gc_gradient_errors(&run.rows, &run.coreset, run.fl.seed, &run.gradient_error,
-                                        &run.random_gradient_error);
-            status = gc_comm_agree(run.comm, status);
-        }
-        if (status == GC_OK) {
-            gc_timings_stop(&run.timings, "quality", 0);
-            status = phase_write(&run);
-        }
-        if (status == GC_OK) print_summary(&run);
+        status = run_phases(&run);
     }
     run_destroy(&run);
     return status;
+}
+
+/* ---- the library entry point (select_api.h) ---------------------------------------------------- */
+
+/* Takes the caller's rows as the run's (copied: a run owns and frees its rows) and checks what
+ * phase_read and read_embeddings check for the CLI: shapes, labels and finite values. */
+static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_local, int D, int classes,
+                      const float *e, const int32_t *y, const float *loss)
+{
+    gc_local_rows *r = &run->rows;
+    int64_t total = n_local;
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_INT64_T, MPI_SUM, run->comm));
+    int status = GC_OK;
+    if (n_global <= 0 || total != n_global || D <= 0 || n_local < 0 || lo < 0 || lo + n_local > n_global)
+        status = gc_fail(GC_ERR_INPUT,
+                         "embeddings: the ranks' rows (%lld in all) do not make up N = %lld rows of width D = %d",
+                         (long long)total, (long long)n_global, D);
+    *r = (gc_local_rows){ .comm = run->comm,
+                          .rank = run->rank,
+                          .size = run->size,
+                          .n_global = n_global,
+                          .lo = lo,
+                          .n_local = n_local,
+                          .D = D };
+    const size_t rows = (size_t)(n_local > 0 ? n_local : 1);
+    if (status == GC_OK) {
+        r->e = malloc(rows * (size_t)D * sizeof *r->e);
+        r->y = malloc(rows * sizeof *r->y);
+        r->loss = calloc(rows, sizeof *r->loss);
+        if (!r->e || !r->y || !r->loss)
+            status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)n_local, D);
+    }
+    int max_label = -1;
+    for (int64_t i = 0; i < n_local && status == GC_OK; ++i) {
+        if (y[i] < 0 || (classes > 0 && y[i] >= classes))
+            status = gc_fail(GC_ERR_INPUT, "labels: row %lld has label %d outside [0, %d)", (long long)(lo + i), y[i],
+                             classes);
+        max_label = y[i] > max_label ? y[i] : max_label;
+    }
+    for (int64_t t = 0; t < n_local * D && status == GC_OK; ++t)
+        if (!isfinite(e[t]))
+            status = gc_fail(GC_ERR_INPUT, "embeddings: row %lld has a non-finite value", (long long)(lo + t / D));
+    GC_TRY(gc_comm_agree(run->comm, status));
+    memcpy(r->e, e, (size_t)n_local * D * sizeof *r->e);
+    memcpy(r->y, y, (size_t)n_local * sizeof *r->y);
+    if (loss != NULL) memcpy(r->loss, loss, (size_t)n_local * sizeof *r->loss);
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_label, 1, MPI_INT, MPI_MAX, run->comm));
+    r->classes = classes > 0 ? classes : max_label + 1;
+    return GC_OK;
+}
+
+/* The result's attributes as one JSON object (rank 0 builds it, every rank gets it). */
+static char *result_attributes(select_run *run)
+{
+    char *resolved = gc_options_resolved(&run->opts);
+    size_t cap = 4096 + (resolved ? 2 * strlen(resolved) : 0);
+    char *json = malloc(cap);
+    if (json == NULL) {
+        free(resolved);
+        return NULL;
+    }
+    size_t used =
+        (size_t)snprintf(json, cap,
+                         "{\"method\": \"%s\", \"embedding\": \"file\", \"selector\": \"%s\", \"N\": %lld, \"D\": %d, "
+                         "\"C\": %d, \"k\": %lld, \"ranks\": %d, \"seed\": %llu, \"objective\": %.17g, "
+                         "\"relative_gradient_error\": %.17g, \"random_subset_gradient_error\": %.17g, \"options\": \"",
+                         run->method->name, run->selector->name, (long long)run->rows.n_global, run->rows.D,
+                         run->rows.classes, (long long)run->coreset.k, run->size, (unsigned long long)run->sel.fl.seed,
+                         run->coreset.objective, run->gradient_error, run->random_gradient_error);
+    for (const char *c = resolved ? resolved : ""; *c && used + 4 < cap; ++c) {
+        if (*c == '\n') {
+            json[used++] = '\\';
+            json[used++] = 'n';
+        } else if (*c == '"' || *c == '\\') {
+            json[used++] = '\\';
+            json[used++] = *c;
+        } else {
+            json[used++] = *c;
+        }
+    }
+    snprintf(json + used, cap - used, "\"}");
+    free(resolved);
+    return json;
+}
+
+static int fill_result(select_run *run, gc_select_result *out)
+{
+    const gc_coreset *cs = &run->coreset;
+    const size_t k = (size_t)(cs->k > 0 ? cs->k : 1);
+    *out = (gc_select_result){ .k = cs->k,
+                               .index = malloc(k * sizeof *out->index),
+                               .weight = malloc(k * sizeof *out->weight),
+                               .label = malloc(k * sizeof *out->label),
+                               .gain = malloc(k * sizeof *out->gain),
+                               .loss = malloc(k * sizeof *out->loss),
+                               .objective = cs->objective,
+                               .gradient_error = run->gradient_error,
+                               .random_gradient_error = run->random_gradient_error,
+                               .attributes_json = result_attributes(run) };
+    if (!out->index || !out->weight || !out->label || !out->gain || !out->loss || !out->attributes_json) {
+        gc_select_result_free(out);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the result");
+    }
+    memcpy(out->index, cs->index, (size_t)cs->k * sizeof *out->index);
+    memcpy(out->weight, cs->weight, (size_t)cs->k * sizeof *out->weight);
+    memcpy(out->label, cs->label, (size_t)cs->k * sizeof *out->label);
+    memcpy(out->gain, cs->gain, (size_t)cs->k * sizeof *out->gain);
+    memcpy(out->loss, cs->loss, (size_t)cs->k * sizeof *out->loss);
+    return GC_OK;
+}
+
+int gc_select_embeddings(MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D, int classes,
+                         const float *e, const int32_t *y, const float *loss, int argc, char **argv,
+                         gc_select_result *out)
+{
+    memset(out, 0, sizeof *out);
+    gc_error_clear();
+    select_run run;
+    run_init(&run, comm);
+    run.command_line = gc_command_line("select", argc, argv);
+    int status = gc_comm_agree(comm, parse_options(&run, argc, argv, 1));
+    if (status == GC_OK && (run.opts.help_requested || run.opts.version_requested))
+        status = gc_fail(GC_ERR_USAGE, "--help and --version are options of the command line, not of the library");
+    if (status == GC_OK && (run.data != NULL || run.out != NULL || gc_options_is_set(&run.opts, "checkpoint") ||
+                            gc_options_is_set(&run.opts, "embeddings")))
+        status = gc_fail(GC_ERR_USAGE, "--data, --out, --embeddings and --checkpoint are options of the command line: "
+                                       "the library takes the embeddings as arrays");
+    status = gc_comm_agree(comm, status);
+    if (status == GC_OK) status = adopt_rows(&run, n_global, lo, n_local, D, classes, e, y, loss);
+    if (status == GC_OK) status = resolve_size(&run, n_global);
+    status = gc_comm_agree(comm, status);
+    if (status == GC_OK) status = gc_backend_create((gc_device_request)run.device, comm, &run.backend);
+    if (status == GC_OK) {
+        run.ctx = (gc_run_context){ .backend = run.backend, .phases = &run.phases };
+        status = select_and_measure(&run);
+    }
+    if (status == GC_OK) status = gc_comm_agree(comm, gc_phases_reduce(&run.phases, comm));
+    if (status == GC_OK) status = gc_comm_agree(comm, fill_result(&run, out));
+    run_destroy(&run);
+    return status;
+}
+
+void gc_select_result_free(gc_select_result *r)
+{
+    free(r->index);
+    free(r->weight);
+    free(r->label);
+    free(r->gain);
+    free(r->loss);
+    free(r->attributes_json);
+    memset(r, 0, sizeof *r);
 }

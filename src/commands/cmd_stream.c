@@ -31,15 +31,12 @@
 #include "io/proxy_models.h"
 #include "io/stream_state.h"
 #include "kernels/backend.h"
-#include "kernels/cpu/greedy_fl_cpu.h"
-#include "src/select/budget.h"
-#include "src/select/select_bico.h"
-#include "src/select/select_fl.h"
-#include "src/select/select_omp.h"
+#include "src/select/selector.h"
 
 enum { MAX_SLOTS = 64 };
 
-static const gc_option_spec stream_options[] = {
+/* stream's own options; the rest are the groups declared once in src/select/selector.h. */
+static const gc_option_spec stream_own_options[] = {
     { "config", GC_OPT_VALUE, NULL, "FILE", "INI job file with more options (keys = long option names)" },
     { "batches", GC_OPT_VALUE, NULL, "A.h5[,B.h5…]",
       "the batches of this run, in arrival order (/X, /y as for --data); batches already in --state are skipped" },
@@ -51,26 +48,13 @@ static const gc_option_spec stream_options[] = {
       "coreset size (the memory): continual GMC keeps M rows, merge-reduce s slots of ⌊M/s⌋" },
     { "slots", GC_OPT_VALUE, "0", "s", "merge-reduce buffer of s slots (0 = continual GMC, --method gmc only)" },
     { "classes", GC_OPT_VALUE, NULL, "C", "number of classes (default: the first batch's num_classes attribute)" },
-    { "model", GC_OPT_VALUE, NULL, "FILE", "MLP proxy model (HDF5 /layers/<i>/W,b)" },
-    { "init-draws", GC_OPT_VALUE, "1", "S", "without --model: models drawn from PyTorch's default init" },
-    { "hidden", GC_OPT_VALUE, "256", "H1,H2,…", "hidden widths of the drawn models" },
-    { "embedding", GC_OPT_VALUE, NULL, "KIND", "override the preset: " GC_EMBEDDING_NAMES },
-    { "hessian-damping", GC_OPT_VALUE, "1e-3", "δ", "adacore: damping of the Hessian diagonal" },
-    { "sketch", GC_OPT_VALUE, "0", "D", "lastlayer/gmc: Kronecker random projection to D dims (0 = none)" },
-    { "per-class", GC_OPT_VALUE, "off", "on|off",
-      "merge-reduce: select per class (continual GMC has one running target)" },
-    { "partition-size", GC_OPT_VALUE, "4096", "M", "facility location: rows per partition of a class" },
-    { "oversample", GC_OPT_VALUE, "2", "α", "facility location: candidates per partition = ⌈α·k_c·|p|/N_c⌉" },
-    { "ridge", GC_OPT_VALUE, "0", "λ", "omp: ridge of the refit" },
-    { "nonneg", GC_OPT_VALUE, "off", "on|off", "omp: signed scores and nonnegative weights by NNLS" },
-    GC_BICO_OPTION_SPECS,
-    { "batch", GC_OPT_VALUE, "1", "b", "bico: points added per round" },
-    { "seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (models, sketch, reservoir keys)" },
-    { "device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend" },
-    { "quiet", GC_OPT_FLAG, "off", NULL, "print errors and warnings only" },
-    { "verbose", GC_OPT_FLAG, "off", NULL, "print more detail" },
     { NULL, 0, NULL, NULL, NULL }
 };
+
+static const gc_option_spec *const stream_option_groups[] = { stream_own_options,        gc_embedding_option_specs,
+                                                              gc_selection_option_specs, gc_fl_option_specs,
+                                                              gc_omp_option_specs,       gc_bico_option_specs,
+                                                              gc_report_option_specs,    NULL };
 
 static const char stream_usage[] =
     "usage: mpirun -np P gradcore stream --batches A.h5[,B.h5…] --k M --state state.h5 [--out coreset.h5] [options]\n\n"
@@ -78,230 +62,36 @@ static const char stream_usage[] =
 
 typedef struct stream_run stream_run;
 
-/* A method's selector in the two roles merge-reduce needs; continual GMC is OMP's alone. */
-typedef struct {
-    const char *name, *selector;
-    gc_embedding_kind embedding; /* the preset */
-    /* A batch (rows over ranks, global index = row in the batch) to at most m rows with weights. */
-    int (*compress)(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs);
-    /* Weighted rows (replicated, sorted by id) to at most m rows whose weights summarise them. */
-    int (*merge)(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out);
-} stream_method;
-
 struct stream_run {
     gc_options opts;
     char *command_line;
     MPI_Comm comm;
     int rank, size;
-    const stream_method *method;
+    const gc_method *method;
+    const gc_selector *selector;
     gc_embedding_kind embedding;
     const char *embedding_name, *state_path, *out;
     int64_t k;
-    int slots, per_class;
+    int slots;
     long classes_option;
     uint64_t seed;
     int device;
     long sketch;
     double hessian_damping;
-    gc_omp_options omp;
-    gc_fl_options fl;
-    gc_bico_options bico;
+    gc_selector_options sel;
     gc_backend *backend;
+    gc_phases phases;
+    gc_run_context ctx;
     gc_model *models;
     int model_count;
     gc_stream_state state;
     int have_state;
 };
 
-static int compress_omp(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs)
-{
-    gc_omp_options opt = run->omp;
-    opt.k = m;
-    opt.backend = run->backend;
-    return gc_select_omp(rows, &opt, cs);
-}
-
-static int compress_fl(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs)
-{
-    gc_fl_options opt = run->fl;
-    opt.k = m;
-    opt.device_id = run->backend->device_id;
-    return gc_select_fl(rows, &opt, cs);
-}
-
-static int compress_bico(stream_run *run, const gc_local_rows *rows, int64_t m, gc_coreset *cs)
-{
-    gc_bico_options opt = run->bico;
-    opt.k = m;
-    opt.backend = run->backend;
-    return gc_select_bico(rows, &opt, cs);
-}
-
-/* out ← the members of `in` a selection over them chose (cs.index: positions in `in`), with the
- * selection's weights and gains. */
-static int chosen_members(const gc_member_set *in, const gc_coreset *cs, gc_member_set *out)
-{
-    const int D = in->D;
-    GC_TRY(gc_member_set_allocate(out, cs->k, D));
-    for (int64_t t = 0; t < cs->k; ++t) {
-        const int64_t i = cs->index[t];
-        out->id[t] = in->id[i];
-        out->label[t] = in->label[i];
-        out->loss[t] = in->loss[i];
-        out->weight[t] = cs->weight[t];
-        out->gain[t] = cs->gain[t];
-        memcpy(out->e + t * D, in->e + i * D, (size_t)D * sizeof *out->e);
-    }
-    return GC_OK;
-}
-
-/* Weighted OMP: the target of a problem is Σ wᵢ eᵢ over its rows; every rank solves the same
- * small problem alone (MPI_COMM_SELF, CPU scoring), so all hold the same result. */
-static int merge_omp(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out)
-{
-    const int D = in->D, problems = run->per_class ? run->state.classes : 1;
-    double *targets = calloc((size_t)problems * D, sizeof *targets);
-    GC_CHECK_ALLOC(targets);
-    for (int64_t i = 0; i < in->n; ++i)
-        for (int j = 0; j < D; ++j)
-            targets[(size_t)(run->per_class ? in->label[i] : 0) * D + j] += in->weight[i] * (double)in->e[i * D + j];
-    gc_local_rows rows = { .comm = MPI_COMM_SELF,
-                           .rank = 0,
-                           .size = 1,
-                           .n_global = in->n,
-                           .lo = 0,
-                           .n_local = in->n,
-                           .D = D,
-                           .classes = run->state.classes,
-                           .e = in->e,
-                           .y = in->label,
-                           .loss = in->loss };
-    gc_omp_options opt = run->omp;
-    opt.k = m;
-    opt.backend = NULL;
-    opt.targets = targets;
-    gc_coreset cs = { 0 };
-    int status = gc_select_omp(&rows, &opt, &cs);
-    if (status == GC_OK) status = chosen_members(in, &cs, out);
-    gc_coreset_destroy(&cs);
-    free(targets);
-    return status;
-}
-
-/* Weighted facility location (greedy_fl.h): point weights are the members' weights, and a chosen
- * element's new weight is the weight it covers, so the union's total weight is kept. Per class
- * with budgets in proportion to the union's members per class, or one problem. */
-static int merge_fl(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out)
-{
-    const int D = in->D, groups = run->per_class ? run->state.classes : 1;
-    int64_t *sizes = calloc((size_t)groups, sizeof *sizes), *budgets = calloc((size_t)groups, sizeof *budgets);
-    int64_t *pos = malloc((size_t)in->n * sizeof *pos), *selected = malloc((size_t)in->n * sizeof *selected);
-    float *e = malloc((size_t)in->n * D * sizeof *e);
-    double *w = malloc((size_t)in->n * sizeof *w), *gains = malloc((size_t)in->n * sizeof *gains);
-    double *coverage = malloc((size_t)in->n * sizeof *coverage), *mean = malloc((size_t)D * sizeof *mean);
-    int status = (sizes && budgets && pos && selected && e && w && gains && coverage && mean)
-                     ? GC_OK
-                     : gc_fail(GC_ERR_MEMORY, "out of memory merging slots");
-    for (int64_t i = 0; i < in->n && status == GC_OK; ++i) sizes[run->per_class ? in->label[i] : 0]++;
-    const int64_t keep = m < in->n ? m : in->n;
-    if (status == GC_OK) {
-        if (run->per_class)
-            gc_class_budgets(sizes, groups, keep, budgets);
-        else
-            budgets[0] = keep;
-        status = gc_member_set_allocate(out, keep, D);
-    }
-    int64_t filled = 0;
-    for (int g = 0; g < groups && status == GC_OK; ++g) {
-        if (budgets[g] == 0) continue;
-        int64_t n = 0;
-        for (int64_t i = 0; i < in->n; ++i)
-            if (!run->per_class || in->label[i] == g) {
-                pos[n] = i;
-                w[n] = in->weight[i];
-                memcpy(e + n * D, in->e + i * D, (size_t)D * sizeof *e);
-                ++n;
-            }
-        /* c = 2·maxᵢ‖eᵢ − μ‖ bounds every distance of the group, so similarities are >= 0. */
-        double c = 0.0;
-        for (int j = 0; j < D; ++j) {
-            mean[j] = 0.0;
-            for (int64_t i = 0; i < n; ++i) mean[j] += e[i * D + j];
-            mean[j] /= (double)n;
-        }
-        for (int64_t i = 0; i < n; ++i) {
-            double sq = 0.0;
-            for (int j = 0; j < D; ++j) sq += (e[i * D + j] - mean[j]) * (e[i * D + j] - mean[j]);
-            c = fmax(c, 2.0 * sqrt(sq));
-        }
-        gc_fl_problem p = { .m = n, .D = D, .e = e, .w = w, .c = c > 0.0 ? c : 1.0, .seed = run->seed };
-        status = gc_greedy_fl(&p, budgets[g], selected, gains, coverage);
-        for (int64_t t = 0; t < budgets[g] && status == GC_OK && selected[t] >= 0; ++t, ++filled) {
-            const int64_t i = pos[selected[t]];
-            out->id[filled] = in->id[i];
-            out->label[filled] = in->label[i];
-            out->loss[filled] = in->loss[i];
-            out->weight[filled] = coverage[selected[t]];
-            out->gain[filled] = gains[t];
-            memcpy(out->e + filled * D, in->e + i * D, (size_t)D * sizeof *out->e);
-        }
-    }
-    out->n = filled;
-    free(sizes);
-    free(budgets);
-    free(pos);
-    free(selected);
-    free(e);
-    free(w);
-    free(gains);
-    free(coverage);
-    free(mean);
-    return status;
-}
-
-/* Weighted BiCo: the members' weights weigh their rows in the outer objective (select_bico.h), and
- * a chosen row's new weight is its class's share Σ w / k_c, so the union's total weight is kept.
- * Every rank solves the same problem alone (MPI_COMM_SELF), so all hold the same result. */
-static int merge_bico(stream_run *run, const gc_member_set *in, int64_t m, gc_member_set *out)
-{
-    gc_local_rows rows = { .comm = MPI_COMM_SELF,
-                           .rank = 0,
-                           .size = 1,
-                           .n_global = in->n,
-                           .lo = 0,
-                           .n_local = in->n,
-                           .D = in->D,
-                           .classes = run->state.classes,
-                           .e = in->e,
-                           .y = in->label,
-                           .loss = in->loss };
-    gc_bico_options opt = run->bico;
-    opt.k = m < in->n ? m : in->n;
-    opt.backend = run->backend;
-    opt.row_weight = in->weight;
-    if (opt.landmarks > in->n) opt.landmarks = (int)in->n;
-    gc_coreset cs = { 0 };
-    int status = gc_select_bico(&rows, &opt, &cs);
-    if (status == GC_OK) status = chosen_members(in, &cs, out);
-    gc_coreset_destroy(&cs);
-    return status;
-}
-
-/* One entry per --method. */
-static const stream_method methods[] = {
-    { .name = "gmc", .embedding = GC_EMBED_GMC, .selector = "omp", .compress = compress_omp, .merge = merge_omp },
-    { .name = "craig", .embedding = GC_EMBED_LOGITS, .selector = "fl", .compress = compress_fl, .merge = merge_fl },
-    { .name = "bico",
-      .embedding = GC_EMBED_FEATURES,
-      .selector = "bico",
-      .compress = compress_bico,
-      .merge = merge_bico },
-};
-
 static int parse_options(stream_run *run, int argc, char **argv)
 {
     gc_options *o = &run->opts;
-    GC_TRY(gc_options_parse(o, "stream", stream_options, argc, argv));
+    GC_TRY(gc_options_parse_groups(o, "stream", stream_option_groups, argc, argv));
     if (o->help_requested || o->version_requested) return GC_OK;
     int quiet, verbose, method;
     GC_TRY(gc_options_get_bool(o, "quiet", &quiet));
@@ -313,8 +103,9 @@ static int parse_options(stream_run *run, int argc, char **argv)
     run->state_path = gc_options_get(o, "state");
     run->out = gc_options_get(o, "out");
     GC_TRY(gc_options_get_choice(o, "method", "gmc|craig|bico", &method));
-    run->method = &methods[method];
-    long k, slots, seed, partition_size;
+    run->method = gc_method_find(gc_options_get(o, "method"));
+    run->selector = gc_selector_find(run->method->selector);
+    long k, slots;
     GC_TRY(gc_options_get_long(o, "k", 1, 1L << 40, &k));
     GC_TRY(gc_options_get_long(o, "slots", 0, MAX_SLOTS, &slots));
     run->k = k;
@@ -326,34 +117,21 @@ static int parse_options(stream_run *run, int argc, char **argv)
     if (slots > 0 && k < slots)
         return gc_fail(GC_ERR_USAGE, "option --k: %ld rows cannot fill %ld slots (each slot keeps ⌊k/s⌋ rows)", k,
                        slots);
-    GC_TRY(gc_options_get_bool(o, "per-class", &run->per_class));
-    if (slots == 0 && run->per_class)
+    GC_TRY(gc_selector_parse(o, run->selector, run->method->name, 0, &run->sel));
+    if (slots == 0 && run->sel.fl.per_class)
         return gc_fail(
             GC_ERR_USAGE,
             "option --per-class on: continual GMC matches one running target (use --slots for per-class selection)");
     run->classes_option = 0;
     if (gc_options_is_set(o, "classes")) GC_TRY(gc_options_get_long(o, "classes", 1, 1L << 30, &run->classes_option));
-    int kind = (int)run->method->embedding;
+    int kind = gc_embedding_find(run->method->embedding);
     if (gc_options_is_set(o, "embedding")) GC_TRY(gc_options_get_choice(o, "embedding", GC_EMBEDDING_NAMES, &kind));
-    static const char *embedding_names[] = { "features", "logits", "lastlayer", "adacore",
-                                             "gmc" }; /* GC_EMBEDDING_NAMES */
     run->embedding = (gc_embedding_kind)kind;
-    run->embedding_name = embedding_names[kind];
-    GC_TRY(gc_options_get_long(o, "seed", 0, LONG_MAX, &seed));
-    run->seed = (uint64_t)seed;
+    run->embedding_name = gc_embedding_names[kind];
+    run->seed = run->sel.fl.seed;
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
     GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &run->sketch));
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &run->hessian_damping));
-    GC_TRY(gc_options_get_long(o, "partition-size", 1, GC_FL_MAX_DENSE, &partition_size));
-    run->fl = (gc_fl_options){
-        .per_class = run->per_class, .partition_size = partition_size, .seed = run->seed, .device_id = -1
-    };
-    GC_TRY(gc_options_get_double(o, "oversample", 1.0, 1e6, &run->fl.oversample));
-    run->omp = (gc_omp_options){ .per_class = run->per_class, .batch = 1, .refit = GC_REFIT_AUTO };
-    GC_TRY(gc_options_get_double(o, "ridge", 0.0, 1e30, &run->omp.ridge));
-    GC_TRY(gc_options_get_bool(o, "nonneg", &run->omp.nonneg));
-    GC_TRY(gc_bico_options_parse(o, &run->bico));
-    run->bico.seed = run->seed;
     return GC_OK;
 }
 
@@ -361,7 +139,7 @@ static int parse_options(stream_run *run, int argc, char **argv)
  * brings and how verbose it is. A state belongs to the stream with this fingerprint. */
 static uint64_t stream_fingerprint(const stream_run *run)
 {
-    static const char *const ignored[] = { "batches", "state", "out", "quiet", "verbose", "config" };
+    static const char *const ignored[] = { "batches", "state", "out", "timings", "quiet", "verbose", "config" };
     return gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
 }
 
@@ -695,13 +473,11 @@ static int slot_union(const gc_member_set *members, int i, gc_member_set *u)
 static int continual_step(stream_run *run, stream_batch *b)
 {
     gc_stream_state *st = &run->state;
-    gc_omp_options opt = run->omp;
-    opt.k = run->k;
-    opt.backend = run->backend;
+    gc_omp_options opt = run->sel.omp;
     opt.targets = st->target;
     gc_coreset cs = { 0 };
     gc_member_set next = { 0 };
-    int status = gc_select_omp(&b->rows, &opt, &cs);
+    int status = gc_select_omp(&run->ctx, &b->rows, &opt, run->k, &cs);
     if (status == GC_OK) status = members_from_coreset(st, &cs, b->offset, 0, &next);
     gc_coreset_destroy(&cs);
     GC_TRY(status);
@@ -717,7 +493,7 @@ static int merge_reduce_step(stream_run *run, stream_batch *b)
     const int64_t m = run->k / run->slots;
     gc_coreset cs = { 0 };
     gc_member_set slot = { 0 }, grown = { 0 };
-    int status = run->method->compress(run, &b->rows, m < b->n ? m : b->n, &cs);
+    int status = run->selector->select(&run->ctx, &run->sel, &b->rows, m < b->n ? m : b->n, &cs);
     if (status == GC_OK) status = members_from_coreset(st, &cs, 0, st->slot_count, &slot);
     gc_coreset_destroy(&cs);
     if (status == GC_OK) status = concat_members(&st->members, 0, MAX_SLOTS, &slot, &grown);
@@ -729,7 +505,7 @@ static int merge_reduce_step(stream_run *run, stream_batch *b)
     if (i < 0) return GC_OK;
     gc_member_set u = { 0 }, merged = { 0 }, before = { 0 }, after = { 0 };
     status = slot_union(&st->members, i, &u);
-    if (status == GC_OK) status = run->method->merge(run, &u, m, &merged);
+    if (status == GC_OK) status = run->selector->merge(&run->ctx, &run->sel, &u, st->classes, m, &merged);
     for (int64_t t = 0; t < merged.n; ++t) merged.slot[t] = i;
     if (status == GC_OK) status = concat_members(&st->members, 0, i - 1, &merged, &before);
     if (status == GC_OK) status = concat_members(&st->members, i + 2, MAX_SLOTS, NULL, &after);
@@ -785,7 +561,7 @@ static int write_coreset(stream_run *run)
                                .resolved_options = resolved ? resolved : "",
                                .method = run->method->name,
                                .embedding = run->embedding_name,
-                               .selector = st->continual ? "continual omp" : run->method->selector,
+                               .selector = st->continual ? "continual omp" : run->selector->name,
                                .devices = run->backend->description,
                                .n = st->seen,
                                .ranks = run->size,
@@ -805,12 +581,18 @@ static int process_batch(stream_run *run, const char *path)
     gc_stream_state *st = &run->state;
     stream_batch b;
     memset(&b, 0, sizeof b);
+    gc_phases *phases = &run->phases;
+    gc_phase_begin(phases, "load");
     int status = load_batch(run, path, run->have_state && st->continual ? st->members.n : 0, &b);
     if (status == GC_OK) {
         for (int j = 0; j < st->D; ++j) st->target[j] += b.sum[j];
         status = update_reservoir(run, &b);
     }
+    /* X read once and streamed through the engine, E written once */
+    gc_phase_end(phases, (double)b.batch_n * (b.dataset.d + st->D) * sizeof(float), 0);
+    gc_phase_begin(phases, "select");
     if (status == GC_OK) status = st->continual ? continual_step(run, &b) : merge_reduce_step(run, &b);
+    gc_phase_end(phases, 0, 0);
     if (status == GC_OK) status = append_path(st, path);
     if (status == GC_OK) {
         st->batch_rows[st->batches++] = b.n;
@@ -821,8 +603,10 @@ static int process_batch(stream_run *run, const char *path)
     batch_destroy(&b);
     GC_TRY(gc_comm_agree(run->comm, status));
     /* The coreset first: a job killed between the two files redoes this batch, rewriting both alike. */
+    gc_phase_begin(phases, "write");
     if (run->rank == 0 && run->out != NULL) status = write_coreset(run);
     if (run->rank == 0 && status == GC_OK) status = gc_stream_state_write(st, run->state_path);
+    gc_phase_end(phases, 0, 0);
     GC_TRY(gc_comm_agree(run->comm, status));
     if (run->rank == 0 && gc_log_level() != GC_LOG_QUIET) {
         printf("gradcore stream: batch %lld (%s): N = %lld, seen %lld; coreset of %lld rows%s; relative gradient error "
@@ -881,6 +665,25 @@ static int run_batches(stream_run *run)
     return status;
 }
 
+/* Collective: the phases of every batch, reduced over ranks, into --timings and, with --verbose,
+ * onto stdout. */
+static int report_phases(stream_run *run)
+{
+    GC_TRY(gc_phases_reduce(&run->phases, run->comm));
+    int status = GC_OK;
+    if (run->rank == 0 && gc_options_is_set(&run->opts, "timings")) {
+        char context[256];
+        snprintf(context, sizeof context,
+                 "\"command\": \"stream\", \"method\": \"%s\", \"batches\": %lld, \"seen\": %lld, \"D\": %d, "
+                 "\"ranks\": %d, \"devices\": \"%.64s\"",
+                 run->method->name, (long long)run->state.batches, (long long)run->state.seen, run->state.D, run->size,
+                 run->backend->description);
+        status = gc_phases_write_json(&run->phases, gc_options_get(&run->opts, "timings"), "timings", context);
+    }
+    if (run->rank == 0 && gc_log_level() == GC_LOG_VERBOSE) gc_phases_print(&run->phases, stdout);
+    return gc_comm_agree(run->comm, status);
+}
+
 static int open_state(stream_run *run)
 {
     int exists = run->rank == 0 && access(run->state_path, F_OK) == 0;
@@ -899,13 +702,14 @@ int gc_command_stream(int argc, char **argv)
     stream_run run;
     memset(&run, 0, sizeof run);
     run.comm = MPI_COMM_WORLD;
+    gc_phases_init(&run.phases);
     MPI_Comm_rank(run.comm, &run.rank);
     MPI_Comm_size(run.comm, &run.size);
     gc_log_init(run.rank, GC_LOG_NORMAL);
     run.command_line = gc_command_line("stream", argc, argv);
     int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv));
     if (status == GC_OK && run.opts.help_requested) {
-        if (run.rank == 0) gc_options_print_help(stream_options, stream_usage, stdout);
+        if (run.rank == 0) gc_options_print_help(run.opts.specs, stream_usage, stdout);
     } else if (status == GC_OK && run.opts.version_requested) {
         if (run.rank == 0) printf("gradcore stream %s (%s)\n", GC_VERSION, GC_GIT_COMMIT);
     } else if (status == GC_OK) {
@@ -915,8 +719,10 @@ int gc_command_stream(int argc, char **argv)
         status = gc_comm_agree(run.comm, writable);
         if (status == GC_OK)
             status = gc_comm_agree(run.comm, gc_backend_create((gc_device_request)run.device, run.comm, &run.backend));
+        run.ctx = (gc_run_context){ .backend = run.backend, .phases = &run.phases };
         if (status == GC_OK) status = open_state(&run);
         if (status == GC_OK) status = run_batches(&run);
+        if (status == GC_OK) status = report_phases(&run);
     }
     gc_stream_state_destroy(&run.state);
     for (int s = 0; s < run.model_count; ++s) gc_model_destroy(&run.models[s]);

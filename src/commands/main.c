@@ -12,17 +12,21 @@
 static const char usage[] =
     "usage: gradcore COMMAND [options]      (run under mpirun for several ranks)\n\n"
     "commands:\n"
-    "  select   build a weighted coreset of a dataset (facility location or OMP)\n"
+    "  select   build a weighted coreset of a dataset (--method craig, adacore, gmc, gradmatch, crest, bico)\n"
     "  stream   keep a coreset of batches arriving over time up to date (continual GMC, merge-reduce)\n"
     "  gen      write a synthetic dataset to HDF5\n"
     "  info     summarise a dataset, embeddings or coreset file\n"
     "  eval     train logistic regression on a coreset, random subsets and the full data; compare\n\n"
     "'gradcore COMMAND --help' lists a command's options. Exit codes: 0 ok, 2 usage, 3 bad input,\n"
-    "4 output not writable, 5 no usable GPU, 6 out of memory, 7 library failure.\n";
+    "4 output not writable, 5 no usable GPU, 6 out of memory, 7 library failure (MPI, HDF5, LAPACK, CUDA).\n";
 
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
+    /* Failed MPI calls return their error to gc_check_mpi, which names the call and the cause,
+     * instead of aborting inside the library; communicators made later inherit the handler. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     gc_log_init(rank, GC_LOG_NORMAL);

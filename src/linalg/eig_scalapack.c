@@ -1,4 +1,4 @@
-/* K_QQ's eigendecomposition in ScaLAPACK (pdsyevd) for BiCo with many landmarks (DESIGN §4): the
+/* K_QQ's eigendecomposition in ScaLAPACK (pdsyevd) for BiCo with many landmarks (docs/design.md §4): the
  * matrix is block-cyclic over a BLACS grid of all ranks, each rank computes the kernel entries of
  * the blocks it owns from the replicated landmarks, and the eigenvectors come back to every rank
  * (every entry has one owner and zeros elsewhere, so the MPI sum is exact). */

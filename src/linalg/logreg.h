@@ -1,5 +1,5 @@
 /* Multinomial logistic regression trained by weighted incremental gradient, the model gradcore
- * eval uses to judge a coreset (DESIGN §5). CRAIG (§3) applies IG to a coreset with per-element
+ * eval uses to judge a coreset (docs/design.md §5). CRAIG (§3) applies IG to a coreset with per-element
  * step sizes: element j's step is α·γⱼ, so one pass over k elements whose weights sum to N moves
  * the model about as far as one pass over all N rows, and every arm can share one learning-rate
  * schedule. Data are row-major float [n × d], labels in [0, classes); the products run in

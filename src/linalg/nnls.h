@@ -1,6 +1,6 @@
 /* Nonnegative least squares on the normal equations (Lawson & Hanson 1974, ch. 23, in the form of
  * Bro & de Jong 1997): min ½γᵀGγ − bᵀγ subject to γ ≥ 0. With G = EᵀE + λI and b = Eᵀg this is
- * min ‖g − Eγ‖² + λ‖γ‖², γ ≥ 0: GradMatch's weights (DESIGN §4). Unlike CORDS, which drops atoms
+ * min ‖g − Eγ‖² + λ‖γ‖², γ ≥ 0: GradMatch's weights (docs/design.md §4). Unlike CORDS, which drops atoms
  * whose weight turns negative, every atom stays: an atom the constraint pins at 0 keeps weight 0. */
 #ifndef GC_NNLS_H
 #define GC_NNLS_H

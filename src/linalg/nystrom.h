@@ -1,4 +1,4 @@
-/* Nyström features of an RBF kernel for BiCo (DESIGN §4): q landmarks drawn from the global index
+/* Nyström features of an RBF kernel for BiCo (docs/design.md §4): q landmarks drawn from the global index
  * by the seed, K_QQ eigendecomposed (LAPACK on rank 0, or ScaLAPACK pdsyevd over all ranks when q
  * is large), and z(x) = D^{-1/2} Uᵀ [κ(x, l_j)]_j computed by each rank for its rows on its backend.
  * Everything but the ScaLAPACK path is bitwise the same for any number of ranks. */

@@ -1,4 +1,4 @@
-/* The least-squares refit of OMP (DESIGN §4): γ = argmin ‖g − E_I γ‖² + λ‖γ‖² through a Cholesky
+/* The least-squares refit of OMP (docs/design.md §4): γ = argmin ‖g − E_I γ‖² + λ‖γ‖² through a Cholesky
  * factor L of E_IᵀE_I + λI that grows by one atom at a time (new row wᵀ = (L⁻¹E_Iᵀa)ᵀ, pivot
  * √(aᵀa + λ − wᵀw)). Replicated: every rank holds the whole factor and runs the same arithmetic
  * on the same bits, so all ranks get the same γ and the same decisions without a message.

@@ -1,4 +1,4 @@
-/* The refit's Cholesky factor block-cyclic over a BLACS process grid (DESIGN §4, coresets of more
+/* The refit's Cholesky factor block-cyclic over a BLACS process grid (docs/design.md §4, coresets of more
  * than about 20,000 atoms). Appending atoms m … m+b−1 is the blocked update
  *   L₂₁ = G₂₁ L₁₁⁻ᵀ (pdtrsm),  L₂₂ L₂₂ᵀ = G₂₂ − L₂₁L₂₁ᵀ (pdsyrk, then a replicated Cholesky of that b × b block),
  * and the weights come from pdpotrs. Each rank computes the Gram entries of the blocks it owns

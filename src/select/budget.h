@@ -1,4 +1,4 @@
-/* Per-class budgets (DESIGN §4): every non-empty class gets one element when k allows, the rest
+/* Per-class budgets (docs/design.md §4): every non-empty class gets one element when k allows, the rest
  * of k is shared in proportion to class sizes by largest remainder (ties to the lower class id);
  * the budgets sum to exactly k and never exceed a class's size. */
 #ifndef GC_BUDGET_H

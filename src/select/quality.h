@@ -1,4 +1,4 @@
-/* Quality of a coreset against the full data (DESIGN §5): the relative gradient error
+/* Quality of a coreset against the full data (docs/design.md §5): the relative gradient error
  * ‖Σᵢ eᵢ − Σⱼ γⱼ eⱼ‖ / ‖Σᵢ eᵢ‖, and the same for uniform random subsets of the same size with
  * weight N/k (mean over 5 seeds), as in CRAIG's Fig. 2. */
 #ifndef GC_QUALITY_H

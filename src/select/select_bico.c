@@ -38,7 +38,8 @@ typedef struct {
 typedef struct {
     const gc_local_rows *rows;
     const gc_bico_options *opt;
-    gc_bico_stats stats;
+    const gc_run_context *run;
+    int64_t k, rounds;
     bico_problem p;
     double *z;              /* [n_local × q'] this rank's features */
     gc_bico_device *device; /* the backend's copy of z when it scores there */
@@ -147,7 +148,7 @@ static int refit_and_share(bico_context *ctx)
 {
     bico_problem *p = &ctx->p;
     const size_t qc = (size_t)p->qp * p->C;
-    double t0 = MPI_Wtime();
+    gc_phase_begin(ctx->run->phases, "refit");
     int status = GC_OK;
     if (ctx->rows->rank == 0) {
         double *trial = malloc((2 * qc + (size_t)(p->m > 0 ? p->m : 1)) * sizeof *trial);
@@ -157,12 +158,16 @@ static int refit_and_share(bico_context *ctx)
         if (status == GC_OK && ctx->opt->weighted) status = weight_steps(p, trial + 2 * qc, trial, trial + qc);
         free(trial);
     }
-    GC_TRY(gc_comm_agree(ctx->rows->comm, status));
+    status = gc_comm_agree(ctx->rows->comm, status);
+    if (status != GC_OK) {
+        gc_phase_end(ctx->run->phases, 0, 0);
+        return status;
+    }
     GC_CHECK_MPI(MPI_Bcast(p->theta, (int)qc, MPI_DOUBLE, 0, ctx->rows->comm));
     GC_CHECK_MPI(MPI_Bcast(p->v, (int)qc, MPI_DOUBLE, 0, ctx->rows->comm));
     GC_CHECK_MPI(MPI_Bcast(&p->objective, 1, MPI_DOUBLE, 0, ctx->rows->comm));
     if (p->m > 0) GC_CHECK_MPI(MPI_Bcast(p->w, (int)p->m, MPI_DOUBLE, 0, ctx->rows->comm));
-    ctx->stats.refit_s += MPI_Wtime() - t0;
+    gc_phase_end(ctx->run->phases, 0, 0);
     return GC_OK;
 }
 
@@ -237,7 +242,7 @@ static int data_summary(bico_context *ctx)
     int status = (counts && displs && send && block && mb && scaled && block_v && packed && labels)
                      ? gc_exact_sum_create(&sum, packed_n, bound)
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo data summary");
-    gc_backend *backend = ctx->opt->backend;
+    gc_backend *backend = ctx->run->backend;
     gc_bico_summary_device *device = NULL;
     if (status == GC_OK && has_device_summary(backend))
         status = backend->ops->bico_summary_attach(backend, qp, C, B, sum.scale, &device);
@@ -315,22 +320,24 @@ static int score_pass(bico_context *ctx, double *scores, int want)
 {
     const gc_local_rows *rows = ctx->rows;
     const bico_problem *p = &ctx->p;
-    double t0 = MPI_Wtime();
+    gc_phase_begin(ctx->run->phases, "score");
+    int status = GC_OK;
     if (ctx->device != NULL)
-        GC_TRY(ctx->opt->backend->ops->bico_scores(ctx->opt->backend, ctx->device, p->theta, p->v, scores));
+        status = ctx->run->backend->ops->bico_scores(ctx->run->backend, ctx->device, p->theta, p->v, scores);
     else
         gc_cpu_bico_scores(ctx->z, rows->y, rows->n_local, p->qp, p->C, p->theta, p->v, scores);
     for (int t = 0; t < ctx->opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
-    for (int64_t i = 0; i < rows->n_local; ++i) {
+    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
         gc_omp_pair c = { scores[i], rows->lo + i };
         if (ctx->taken[i] || !gc_omp_pair_before(c, ctx->local[want - 1])) continue;
         int t = want - 1;
         for (; t > 0 && gc_omp_pair_before(c, ctx->local[t - 1]); --t) ctx->local[t] = ctx->local[t - 1];
         ctx->local[t] = c;
     }
-    ctx->stats.score_s += MPI_Wtime() - t0;
-    ctx->stats.score_bytes += (double)rows->n_local * p->qp * sizeof(double);
-    return GC_OK;
+    /* One read of the features; per row a q'×C product with V and one with θ. */
+    gc_phase_end(ctx->run->phases, (double)rows->n_local * p->qp * sizeof(double),
+                 4.0 * (double)rows->n_local * p->qp * p->C);
+    return status;
 }
 
 /* The owner of global row g broadcasts its features, label, loss and x; everyone appends it. */
@@ -366,18 +373,18 @@ static int share_winner(bico_context *ctx, int64_t g, double score, gc_coreset *
 /* One round: score, merge the candidate lists, append the winners, refit. Collective. */
 static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
 {
-    const int64_t left = ctx->opt->k - ctx->p.m;
+    const int64_t left = ctx->k - ctx->p.m;
     const int want = (int)(left < ctx->opt->batch ? left : ctx->opt->batch);
     GC_TRY(gc_comm_agree(ctx->rows->comm, score_pass(ctx, scores, want))); /* a device failure stops every rank */
-    double t0 = MPI_Wtime();
-    GC_TRY(gc_candidate_merge_allreduce(&ctx->merge, ctx->local, ctx->global, ctx->rows->comm));
-    if (ctx->global[0].index == INT64_MAX) /* only NaN scores: the features or the data are broken */
-        return gc_fail(GC_ERR_INPUT, "BiCo: no point has a finite score after %lld selections", (long long)ctx->p.m);
-    for (int t = 0; t < want && ctx->global[t].index != INT64_MAX; ++t)
-        GC_TRY(share_winner(ctx, ctx->global[t].index, ctx->global[t].score, cs));
-    ctx->stats.merge_s += MPI_Wtime() - t0;
-    ctx->stats.rounds++;
-    return refit_and_share(ctx);
+    gc_phase_begin(ctx->run->phases, "merge");
+    int status = gc_candidate_merge_allreduce(&ctx->merge, ctx->local, ctx->global, ctx->rows->comm);
+    if (status == GC_OK && ctx->global[0].index == INT64_MAX) /* only NaN scores: the features or data are broken */
+        status = gc_fail(GC_ERR_INPUT, "BiCo: no point has a finite score after %lld selections", (long long)ctx->p.m);
+    for (int t = 0; status == GC_OK && t < want && ctx->global[t].index != INT64_MAX; ++t)
+        status = share_winner(ctx, ctx->global[t].index, ctx->global[t].score, cs);
+    gc_phase_end(ctx->run->phases, 0, 0);
+    ctx->rounds++;
+    return status == GC_OK ? refit_and_share(ctx) : status;
 }
 
 static int problem_create(bico_problem *p, int qp, int C, int64_t k, double ridge)
@@ -422,10 +429,13 @@ static void problem_destroy(bico_problem *p)
     free(p->gram);
 }
 
-static int context_create(bico_context *ctx, const gc_local_rows *rows, const gc_bico_options *opt, int qp)
+static int context_create(bico_context *ctx, const gc_run_context *run, const gc_local_rows *rows,
+                          const gc_bico_options *opt, int64_t k, int qp)
 {
     ctx->rows = rows;
     ctx->opt = opt;
+    ctx->run = run;
+    ctx->k = k;
     ctx->winner_bytes = sizeof(winner_header) + (size_t)qp * sizeof(double) + (size_t)rows->D * sizeof(float);
     ctx->z = malloc((size_t)(rows->n_local > 0 ? rows->n_local : 1) * qp * sizeof *ctx->z);
     ctx->taken = calloc((size_t)(rows->n_local > 0 ? rows->n_local : 1), 1);
@@ -437,8 +447,8 @@ static int context_create(bico_context *ctx, const gc_local_rows *rows, const gc
                        qp);
     /* z goes down from the feature map and up to the summary and the scorer block by block: pageable,
      * each 8 MB block would crawl through the driver's staging (most of the setup time on a GPU). */
-    if (opt->backend != NULL && opt->backend->ops->pin != NULL)
-        opt->backend->ops->pin(opt->backend, ctx->z, (size_t)rows->n_local * qp * sizeof *ctx->z);
+    if (run->backend != NULL && run->backend->ops->pin != NULL)
+        run->backend->ops->pin(run->backend, ctx->z, (size_t)rows->n_local * qp * sizeof *ctx->z);
     return gc_candidate_merge_create(&ctx->merge, opt->batch);
 }
 
@@ -446,10 +456,10 @@ static int has_device_scorer(const gc_backend *b) { return b != NULL && b->ops->
 
 static void context_destroy(bico_context *ctx)
 {
-    if (ctx->device != NULL) ctx->opt->backend->ops->bico_detach(ctx->opt->backend, ctx->device);
+    gc_backend *backend = ctx->run != NULL ? ctx->run->backend : NULL;
+    if (ctx->device != NULL) backend->ops->bico_detach(backend, ctx->device);
     gc_candidate_merge_destroy(&ctx->merge);
-    if (ctx->z != NULL && ctx->opt->backend != NULL && ctx->opt->backend->ops->unpin != NULL)
-        ctx->opt->backend->ops->unpin(ctx->opt->backend, ctx->z);
+    if (ctx->z != NULL && backend != NULL && backend->ops->unpin != NULL) backend->ops->unpin(backend, ctx->z);
     free(ctx->z);
     free(ctx->taken);
     free(ctx->local);
@@ -494,43 +504,44 @@ static int count_classes(const gc_local_rows *rows, int64_t *sizes)
     return GC_OK;
 }
 
-int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_coreset *cs)
+int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const gc_bico_options *opt, int64_t k,
+                   gc_coreset *cs)
 {
     int q = 0;
     GC_TRY(check_options(rows, opt, &q));
     bico_context ctx = { .merge = {
                              .pair_type = MPI_DATATYPE_NULL, .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL } };
     gc_nystrom ny;
-    double t0 = MPI_Wtime();
+    gc_backend *backend = run->backend;
+    gc_phase_begin(run->phases, "features");
     int status = gc_nystrom_create(rows, q, opt->gamma, opt->eig, opt->seed, &ny);
-    if (status == GC_OK) status = gc_comm_agree(rows->comm, context_create(&ctx, rows, opt, ny.map.rank));
-    if (status == GC_OK) status = gc_nystrom_features(&ny, opt->backend, rows, ctx.z);
-    ctx.stats.features_s = MPI_Wtime() - t0;
+    if (status == GC_OK) status = gc_comm_agree(rows->comm, context_create(&ctx, run, rows, opt, k, ny.map.rank));
+    if (status == GC_OK) status = gc_nystrom_features(&ny, backend, rows, ctx.z);
+    gc_phase_end(run->phases, 0, 0);
     if (status == GC_OK)
         gc_info(
             "select: BiCo, %d landmarks, γ = %.6g, q' = %d features (eigendecomposition by %s), λ = %g, %d point(s) "
             "per round, %s, features on %s, scoring on %s",
             q, ny.map.gamma, ny.map.rank, ny.scalapack ? "ScaLAPACK pdsyevd" : "LAPACK dsyevd", opt->ridge, opt->batch,
-            opt->weighted ? "weighted (projected gradient)" : "unweighted", opt->backend->description,
-            has_device_scorer(opt->backend) ? opt->backend->description : "the CPU");
-    t0 = MPI_Wtime();
+            opt->weighted ? "weighted (projected gradient)" : "unweighted", backend ? backend->description : "the CPU",
+            has_device_scorer(backend) ? backend->description : "the CPU");
+    gc_phase_begin(run->phases, "summary");
     if (status == GC_OK)
-        status = gc_comm_agree(rows->comm, problem_create(&ctx.p, ny.map.rank, rows->classes, opt->k, opt->ridge));
-    if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_coreset_allocate(cs, opt->k, rows->D, rows->classes));
+        status = gc_comm_agree(rows->comm, problem_create(&ctx.p, ny.map.rank, rows->classes, k, opt->ridge));
+    if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_coreset_allocate(cs, k, rows->D, rows->classes));
     if (status == GC_OK) status = gc_comm_agree(rows->comm, count_classes(rows, cs->class_sizes));
     if (status == GC_OK) status = data_summary(&ctx);
-    if (status == GC_OK && has_device_scorer(opt->backend))
-        status = gc_comm_agree(rows->comm, opt->backend->ops->bico_attach(opt->backend, rows->n_local, ny.map.rank,
-                                                                          rows->classes, ctx.z, rows->y, &ctx.device));
-    ctx.stats.summary_s = MPI_Wtime() - t0;
+    if (status == GC_OK && has_device_scorer(backend))
+        status = gc_comm_agree(rows->comm, backend->ops->bico_attach(backend, rows->n_local, ny.map.rank, rows->classes,
+                                                                     ctx.z, rows->y, &ctx.device));
+    gc_phase_end(run->phases, 0, 0);
     double *scores = malloc((size_t)(rows->n_local > 0 ? rows->n_local : 1) * sizeof *scores);
     if (status == GC_OK)
         status = gc_comm_agree(rows->comm, scores ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for scores"));
     if (status == GC_OK) status = refit_and_share(&ctx); /* S = ∅: θ = 0 */
-    t0 = MPI_Wtime();
-    while (status == GC_OK && ctx.p.m < opt->k) status = gc_comm_agree(rows->comm, run_round(&ctx, scores, cs));
+    while (status == GC_OK && ctx.p.m < k) status = gc_comm_agree(rows->comm, run_round(&ctx, scores, cs));
     if (status == GC_OK) {
-        cs->budgets[0] = opt->k;
+        cs->budgets[0] = k;
         cs->objective = ctx.p.objective;
         cs->bico = (gc_bico_info){ .landmarks = q,
                                    .landmark_index = ny.landmark_index,
@@ -540,15 +551,8 @@ int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_cor
                                    .weighted = opt->weighted };
         ny.landmark_index = NULL; /* now the coreset's */
         output_weights(&ctx.p, cs);
-        ctx.stats.feature_rank = ny.map.rank;
-        const gc_bico_stats *st = &ctx.stats;
-        gc_info("select: %lld points in %lld rounds, G = %.6g (per unit of weight %.6g); %.3f s: scoring %.3f s (%.1f "
-                "GB/s), merge %.3f s, "
-                "refit %.3f s; features %.3f s, summary %.3f s",
-                (long long)ctx.p.m, (long long)st->rounds, ctx.p.objective, ctx.p.objective / ctx.p.n, MPI_Wtime() - t0,
-                st->score_s, st->score_s > 0 ? st->score_bytes / st->score_s * 1e-9 : 0.0, st->merge_s, st->refit_s,
-                st->features_s, st->summary_s);
-        if (opt->stats != NULL) *opt->stats = ctx.stats;
+        gc_info("select: %lld points in %lld rounds, G = %.6g (per unit of weight %.6g)", (long long)ctx.p.m,
+                (long long)ctx.rounds, ctx.p.objective, ctx.p.objective / ctx.p.n);
     }
     free(scores);
     context_destroy(&ctx);

@@ -1,4 +1,4 @@
-/* BiCo, bilevel coresets (Borsos, Mutný, Krause, NeurIPS 2020 / JMLR 2024; DESIGN §4) with the
+/* BiCo, bilevel coresets (Borsos, Mutný, Krause, NeurIPS 2020 / JMLR 2024; docs/design.md §4) with the
  * RKHS proxy: Nyström features z_i of an RBF kernel (nystrom.h), inner problem = weighted kernel
  * ridge regression on the selected points with one-hot targets,
  *   θ(w) = argmin_θ Σ_{j∈S} w_j ‖θᵀz_j − y_j‖² + λ‖θ‖²,
@@ -28,6 +28,7 @@
 #include "core/options.h"
 #include "io/coreset.h"
 #include "kernels/backend.h"
+#include "run_context.h"
 #include "src/linalg/nystrom.h"
 
 #define GC_BICO_MAX_BATCH         GC_CANDIDATES_MAX
@@ -36,18 +37,6 @@
 #define GC_BICO_DEFAULT_LANDMARKS 1000
 
 typedef struct {
-    int64_t rounds;
-    double features_s;  /* landmarks, eigendecomposition and the feature map */
-    double summary_s;   /* M = ZᵀZ and B = ZᵀY */
-    double score_s;     /* scoring passes and the local best */
-    double merge_s;     /* candidate reduction and broadcast of the winners */
-    double refit_s;     /* inner refits and weight steps (rank 0) and their broadcast */
-    double score_bytes; /* feature bytes the scoring passes read */
-    int feature_rank;   /* q' */
-} gc_bico_stats;
-
-typedef struct {
-    int64_t k;
     int landmarks; /* q; 0: GC_BICO_DEFAULT_LANDMARKS capped at N */
     double gamma;  /* RBF width; ≤ 0: median heuristic (nystrom.h) */
     double ridge;  /* λ > 0 */
@@ -55,33 +44,18 @@ typedef struct {
     int weighted;  /* projected gradient steps on the weights */
     gc_eig_kind eig;
     uint64_t seed;
-    gc_backend *backend; /* computes the feature map */
     const double *row_weight; /* [n_local] vᵢ > 0 of each row in the outer objective G = Σᵢ vᵢ‖θᵀzᵢ − yᵢ‖²,
                                * as when a weighted coreset is compressed again (gradcore stream);
                                * NULL: all 1. N and N_c below are then Σ v. */
-    gc_bico_stats *stats; /* optional, filled on return */
 } gc_bico_options;
 
-/* The options of --selector bico, in select's and stream's option tables. */
-#define GC_BICO_OPTION_SPECS                                                                                           \
-    { "landmarks", GC_OPT_VALUE, NULL, "q", "bico: Nyström landmarks drawn by the seed (default min(1000, N))" },      \
-        { "gamma", GC_OPT_VALUE, NULL, "γ",                                                                            \
-          "bico: RBF kernel exp(−γ‖x − x'‖²) (default 1 / median squared distance between landmarks)" },               \
-        { "bico-ridge", GC_OPT_VALUE, "1", "λ",                                                                        \
-          "bico: ridge of the inner kernel ridge regression (1 = one unit-weight point's ‖z‖² ≤ 1)" },                 \
-        { "bico-weights", GC_OPT_VALUE, "off", "on|off",                                                               \
-          "bico: projected gradient steps on the coreset weights after every round" },                                 \
-    {                                                                                                                  \
-        "eig", GC_OPT_VALUE, "auto", GC_EIG_NAMES,                                                                     \
-            "bico: eigendecomposition of K_QQ on rank 0 (LAPACK) or over all ranks (ScaLAPACK; auto: q > 4096)"        \
-    }
-
-/* Reads those options and --batch (b points a round) into opt; one error line names a bad one. */
+/* Reads the bico options (src/select/selector.h) and --batch (b points a round) into opt; one error line names a bad one. */
 int gc_bico_options_parse(const gc_options *o, gc_bico_options *opt);
 
 /* Collective. Fills cs on every rank: index, label, loss, embedding (x) in selection order,
  * gain = the point's score s_k in the round that selected it, weight (above), objective = the final
  * G(w), and the landmarks and γ. rows->e holds x (the `features` embedding). */
-int gc_select_bico(const gc_local_rows *rows, const gc_bico_options *opt, gc_coreset *cs);
+int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const gc_bico_options *opt, int64_t k,
+                   gc_coreset *cs);
 
 #endif

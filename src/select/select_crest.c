@@ -9,8 +9,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "kernels/backend.h"
 #include "kernels/cpu/greedy_fl_cpu.h"
-#include "kernels/fl_device.h"
 #include "select_fl.h"
 
 /* Member records one rank receives per round, at most (one subset per rank always goes): subsets
@@ -217,7 +217,7 @@ static double relative_distance(const double *a, const double *b, int D)
  * the lowest global index); appends its batch and its result to out. The gradient bias compares
  * Σ_batch w·e with Σ_subset e, and the baseline draws m members uniformly (a seeded permutation of
  * the subset's positions) with weight |subset|/m: both depend on the subset only. */
-static int select_subset(gc_fl_device *dev, int D, const gc_crest_options *opt, double c, int64_t m, const char *recv,
+static int select_subset(gc_backend *backend, int D, const gc_crest_options *opt, double c, int64_t m, const char *recv,
                          const member_key *keys, int64_t count, owner_results *out)
 {
     const int64_t s = keys[0].subset, kappa = m < count ? m : count;
@@ -238,9 +238,7 @@ static int select_subset(gc_fl_device *dev, int D, const gc_crest_options *opt, 
                               .c = c,
                               .stochastic_epsilon = opt->stochastic,
                               .seed = gc_rng_u64(opt->seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)s) };
-    if (status == GC_OK)
-        status = dev ? gc_fl_device_greedy(dev, &problem, kappa, selected, gains, coverage)
-                     : gc_greedy_fl(&problem, kappa, selected, gains, coverage);
+    if (status == GC_OK) status = gc_backend_fl_greedy(backend, &problem, kappa, selected, gains, coverage);
     if (status == GC_OK) {
         double *whole = sums, *batch = sums + D, *random = sums + 2 * D, objective = 0.0;
         for (int64_t i = 0; i < count; ++i)
@@ -274,8 +272,8 @@ static int select_subset(gc_fl_device *dev, int D, const gc_crest_options *opt, 
 }
 
 /* Runs greedy on every subset received this round, in subset order. */
-static int select_received(gc_fl_device *dev, int D, const gc_crest_options *opt, double c, int64_t m, const char *recv,
-                           int64_t recv_count, owner_results *out)
+static int select_received(gc_backend *backend, int D, const gc_crest_options *opt, double c, int64_t m,
+                           const char *recv, int64_t recv_count, owner_results *out)
 {
     const size_t rec = sizeof(member_header) + (size_t)D * sizeof(float);
     member_key *keys = malloc((size_t)(recv_count ? recv_count : 1) * sizeof *keys);
@@ -290,7 +288,7 @@ static int select_received(gc_fl_device *dev, int D, const gc_crest_options *opt
     for (int64_t a = 0; a < recv_count && status == GC_OK;) {
         int64_t b = a;
         while (b < recv_count && keys[b].subset == keys[a].subset) ++b;
-        status = select_subset(dev, D, opt, c, m, recv, keys + a, b - a, out);
+        status = select_subset(backend, D, opt, c, m, recv, keys + a, b - a, out);
         a = b;
     }
     free(keys);
@@ -481,7 +479,7 @@ static int gather_batches(const gc_local_rows *rows, const gc_crest_options *opt
     return share_coreset(rows, cs);
 }
 
-int gc_select_crest(const gc_local_rows *rows, const gc_crest_options *opt, gc_coreset *cs)
+int gc_select_crest(const gc_run_context *run, const gc_local_rows *rows, const gc_crest_options *opt, gc_coreset *cs)
 {
     const int64_t N = rows->n_global, P = opt->subsets;
     if (opt->subset_size > N)
@@ -513,9 +511,7 @@ int gc_select_crest(const gc_local_rows *rows, const gc_crest_options *opt, gc_c
     const int64_t owned = P > rows->rank ? (P - rows->rank + rows->size - 1) / rows->size : 0;
     owner_results res = { NULL, 0, NULL, 0 };
     int64_t *subset_index = NULL;
-    gc_fl_device *dev = NULL;
-    if (status == GC_OK && opt->device_id >= 0)
-        status = gc_comm_agree(rows->comm, gc_fl_device_create(opt->device_id, &dev));
+    gc_backend *backend = run->backend;
     if (status == GC_OK) {
         res.batches = malloc((size_t)(owned * m > 0 ? owned * m : 1) * brec);
         res.subsets = malloc((size_t)(owned > 0 ? owned : 1) * sizeof *res.subsets);
@@ -535,12 +531,11 @@ int gc_select_crest(const gc_local_rows *rows, const gc_crest_options *opt, gc_c
         char *recv = NULL;
         int64_t recv_count = 0;
         status = exchange_members(rows, &walk, first, last, subset_index, &recv, &recv_count);
-        if (status == GC_OK) status = select_received(dev, rows->D, opt, c, m, recv, recv_count, &res);
+        if (status == GC_OK) status = select_received(backend, rows->D, opt, c, m, recv, recv_count, &res);
         free(recv);
         status = gc_comm_agree(rows->comm, status);
     }
     free(kept_mask);
-    gc_fl_device_destroy(dev);
     if (status == GC_OK) status = gather_batches(rows, opt, walk.members, m, c, N - kept, &res, &subset_index, cs);
     free(subset_index);
     free(res.batches);

@@ -1,4 +1,4 @@
-/* CREST (Yang et al., ICML 2023; DESIGN §4): P random subsets of r rows drawn from the global index
+/* CREST (Yang et al., ICML 2023; docs/design.md §4): P random subsets of r rows drawn from the global index
  * by the seed, rows whose loss is below α left out; from each subset a mini-batch coreset of m rows
  * by facility location, weighted by cluster sizes within the subset.
  *
@@ -9,7 +9,7 @@
  *
  * Subset s is owned by rank s mod ranks; every rank walks every subset and sends its own members
  * there with MPI_Alltoallv, one record per (row, subset). The owner runs the facility-location
- * greedy on the subset (gc_greedy_fl, or its GPU twin on a rank with a GPU; rows in global order,
+ * greedy on the subset (gc_backend_fl_greedy: on the rank's GPU when it has one; rows in global order,
  * one similarity constant c for all subsets, from gc_similarity_constant). A batch is chosen over
  * its whole subset: --per-class does not apply.
  * The coreset returned is the union of the batches: rows in order of first appearance (subset, then
@@ -19,6 +19,7 @@
 #define GC_SELECT_CREST_H
 
 #include "io/coreset.h"
+#include "run_context.h"
 
 typedef struct {
     int64_t subsets;     /* P */
@@ -26,12 +27,11 @@ typedef struct {
     int64_t batch_size;  /* m <= r */
     double exclude_loss; /* α: rows with loss < α are never drawn; 0 keeps every row */
     double stochastic;   /* ε of stochastic greedy on each subset; 0 = exact lazy greedy */
-    int device_id;       /* GPU for the greedy (kernels/fl_device.h), -1 = CPU */
     uint64_t seed;
     int save_subsets; /* also return every subset's rows in cs->crest.subset_index */
 } gc_crest_options;
 
 /* Collective. Fills cs (allocated here, replicated on every rank) and, on rank 0, cs->crest. */
-int gc_select_crest(const gc_local_rows *rows, const gc_crest_options *opt, gc_coreset *cs);
+int gc_select_crest(const gc_run_context *run, const gc_local_rows *rows, const gc_crest_options *opt, gc_coreset *cs);
 
 #endif

@@ -11,8 +11,8 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "io/checkpoint.h"
+#include "kernels/backend.h"
 #include "kernels/cpu/greedy_fl_cpu.h"
-#include "kernels/fl_device.h"
 #include "weights.h"
 
 /* Rows travel between ranks as packed records so one MPI_Alltoallv moves everything a partition
@@ -54,21 +54,13 @@ static void plan_destroy(partition_plan *p)
     free(p->first_part);
 }
 
-/* The greedy of one block, on the rank's GPU when it has one (dev != NULL), else on the CPU. */
-static int run_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
-                      double *coverage)
-{
-    return dev ? gc_fl_device_greedy(dev, p, kappa, selected, gains, coverage)
-               : gc_greedy_fl(p, kappa, selected, gains, coverage);
-}
-
 static int group_of(const gc_local_rows *rows, int per_class, int64_t i) { return per_class ? rows->y[i] : 0; }
 
 /* A group of N rows is cut into np pieces starting at ceil(p·N/np), so pieces differ in size by at
  * most one and class position q lies in piece floor(q·np/N). */
 static int64_t piece_of(int64_t q, int64_t np, int64_t N) { return (int64_t)(((__int128)q * np) / N); }
 
-static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, partition_plan *plan)
+static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_t k, partition_plan *plan)
 {
     const int G = opt->per_class ? rows->classes : 1, P = rows->size;
     memset(plan, 0, sizeof *plan);
@@ -93,9 +85,9 @@ static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, partit
         }
     free(counts);
     if (opt->per_class)
-        gc_class_budgets(plan->sizes, G, opt->k, plan->budgets);
+        gc_class_budgets(plan->sizes, G, k, plan->budgets);
     else
-        plan->budgets[0] = opt->k;
+        plan->budgets[0] = k;
     for (int g = 0; g < G; ++g) {
         int64_t N = plan->sizes[g];
         plan->parts[g] = (plan->budgets[g] > 0 && N > 0) ? (N + opt->partition_size - 1) / opt->partition_size : 0;
@@ -286,7 +278,7 @@ static void forget_partitions(finished_partitions *f)
 
 /* Runs greedy on every partition this rank owns and packs the candidates; with a checkpoint, a
  * partition already in the log is taken from it and each new one is logged as it finishes. */
-static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const gc_fl_options *opt,
+static int select_partitions(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt,
                              const partition_plan *plan, double c, const char *recv, int64_t recv_count, char **cand,
                              int64_t *cand_count)
 {
@@ -318,8 +310,8 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
     for (int64_t a = 0; a < recv_count; ++a)
         owned += a == 0 || header_at(&view, order[a])->partition != header_at(&view, order[a - 1])->partition;
     finished_partitions finished = { 0, NULL, NULL, NULL };
-    if (status == GC_OK && opt->checkpoint != NULL)
-        status = gc_checkpoint_load(opt->checkpoint, "fl-partitions", remember_partition, &finished);
+    if (status == GC_OK && run->checkpoint != NULL)
+        status = gc_checkpoint_load(run->checkpoint, "fl-partitions", remember_partition, &finished);
     int64_t resumed = 0;
     gc_progress progress;
     gc_progress_begin(&progress, "select: partitions", "partitions", owned);
@@ -355,7 +347,7 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
                                   .stochastic_epsilon = opt->stochastic,
                                   .seed = gc_mix64(opt->seed ^ (uint64_t)pid),
                                   .cover_target = cover_target };
-        if (status == GC_OK) status = run_greedy(dev, &problem, kappa, selected, gains, coverage);
+        if (status == GC_OK) status = gc_backend_fl_greedy(run->backend, &problem, kappa, selected, gains, coverage);
         for (int64_t t = 0; t < kappa && status == GC_OK && selected[t] >= 0; ++t) {
             const row_header *h = header_at(&view, order[a + selected[t]]);
             candidate_header ch = { h->index, gains[t], coverage[selected[t]], g, h->label, (int32_t)t, pid, h->loss };
@@ -367,15 +359,15 @@ static int select_partitions(gc_fl_device *dev, const gc_local_rows *rows, const
         free(selected);
         free(gains);
         free(coverage);
-        if (status == GC_OK && opt->checkpoint != NULL)
-            status = gc_checkpoint_append(opt->checkpoint, pid, *cand + (size_t)first_candidate * crec,
+        if (status == GC_OK && run->checkpoint != NULL)
+            status = gc_checkpoint_append(run->checkpoint, pid, *cand + (size_t)first_candidate * crec,
                                           (size_t)(*cand_count - first_candidate) * crec);
         gc_progress_update(&progress, ++done);
         a = b;
     }
     gc_progress_end(&progress);
     forget_partitions(&finished);
-    if (opt->checkpoint != NULL) {
+    if (run->checkpoint != NULL) {
         MPI_Allreduce(MPI_IN_PLACE, &resumed, 1, MPI_INT64_T, MPI_SUM, rows->comm);
         if (resumed > 0) gc_info("select: resumed %lld finished partitions from the checkpoint", (long long)resumed);
     }
@@ -424,7 +416,7 @@ static candidate_header header_of(const char *all, size_t crec, int64_t rec)
 /* Weighted greedy over candidate records rec[0, m) (sorted by global index) with point weights w:
  * the kg chosen records in greedy order, their gains and, when cover != NULL, the weight each one
  * covers (the weight it carries up a merge tree). */
-static int weighted_greedy(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *rec,
+static int weighted_greedy(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *rec,
                            const double *w, int64_t m, int64_t kg, int64_t *chosen, double *gains, double *cover)
 {
     float *e = malloc((size_t)m * D * sizeof *e);
@@ -434,7 +426,7 @@ static int weighted_greedy(gc_fl_device *dev, const char *all, size_t crec, int 
     for (int64_t i = 0; i < m && status == GC_OK; ++i)
         memcpy(e + i * D, all + (size_t)rec[i] * crec + sizeof(candidate_header), (size_t)D * sizeof *e);
     gc_fl_problem problem = { .m = m, .D = D, .e = e, .w = w, .c = c };
-    if (status == GC_OK) status = run_greedy(dev, &problem, kg, selected, gains, coverage);
+    if (status == GC_OK) status = gc_backend_fl_greedy(backend, &problem, kg, selected, gains, coverage);
     for (int64_t t = 0; t < kg && status == GC_OK; ++t) {
         chosen[t] = rec[selected[t]];
         if (cover) cover[t] = coverage[selected[t]];
@@ -446,13 +438,13 @@ static int weighted_greedy(gc_fl_device *dev, const char *all, size_t crec, int 
 }
 
 /* --merge root: one weighted greedy over all candidates of the class, weights = coverage counts. */
-static int root_merge(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *rec, int64_t m,
+static int root_merge(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *rec, int64_t m,
                       int64_t kg, int64_t *chosen, double *gains)
 {
     double *w = malloc((size_t)m * sizeof *w);
     GC_CHECK_ALLOC(w);
     for (int64_t i = 0; i < m; ++i) w[i] = header_of(all, crec, rec[i]).coverage;
-    int status = weighted_greedy(dev, all, crec, D, c, rec, w, m, kg, chosen, gains, NULL);
+    int status = weighted_greedy(backend, all, crec, D, c, rec, w, m, kg, chosen, gains, NULL);
     free(w);
     return status;
 }
@@ -483,7 +475,7 @@ static int by_partition_then_global_index(const void *a, const void *b)
  * each node a weighted greedy keeping kg elements whose weights are the weight they cover, until one
  * set is left. Every dense block has at most 2·kg rows, so the merge fits where the root's
  * α·k_c-row block would not. The last node's greedy order and gains are the result. */
-static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, double c, const int64_t *group_rec,
+static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *group_rec,
                       int64_t m, int64_t kg, int64_t *chosen, double *gains)
 {
     int64_t *rec = malloc((size_t)m * sizeof *rec);
@@ -534,8 +526,8 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
             }
             int last = count == 2; /* the root of the tree: its greedy order is the result */
             if (status == GC_OK)
-                status = last ? weighted_greedy(dev, all, crec, D, c, u, uw, n, keep, chosen, gains, NULL)
-                              : weighted_greedy(dev, all, crec, D, c, u, uw, n, keep, picked, node_gains, cover);
+                status = last ? weighted_greedy(backend, all, crec, D, c, u, uw, n, keep, chosen, gains, NULL)
+                              : weighted_greedy(backend, all, crec, D, c, u, uw, n, keep, picked, node_gains, cover);
             free(x->rec);
             free(x->w);
             free(y->rec);
@@ -579,7 +571,7 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
         count = next;
     }
     if (status == GC_OK && count == 1 && sets[0].rec != NULL) { /* a single partition: its own greedy */
-        status = weighted_greedy(dev, all, crec, D, c, sets[0].rec, sets[0].w, sets[0].n, kg, chosen, gains, NULL);
+        status = weighted_greedy(backend, all, crec, D, c, sets[0].rec, sets[0].w, sets[0].n, kg, chosen, gains, NULL);
     }
     for (int64_t i = 0; i < count; ++i) {
         free(sets[i].rec);
@@ -590,7 +582,7 @@ static int tree_merge(gc_fl_device *dev, const char *all, size_t crec, int D, do
     return status;
 }
 
-static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const partition_plan *plan, double c,
+static int merge_candidates(gc_backend *backend, const gc_local_rows *rows, const partition_plan *plan, double c,
                             const gc_fl_options *opt, const char *all, int64_t count, gc_coreset *cs)
 {
     const int D = rows->D;
@@ -633,8 +625,8 @@ static int merge_candidates(gc_fl_device *dev, const gc_local_rows *rows, const 
             double *gains = malloc((size_t)kg * sizeof *gains);
             status = (chosen && gains) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
             if (status == GC_OK)
-                status = opt->tree_merge ? tree_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains)
-                                         : root_merge(dev, all, crec, D, c, order + a, m, kg, chosen, gains);
+                status = opt->tree_merge ? tree_merge(backend, all, crec, D, c, order + a, m, kg, chosen, gains)
+                                         : root_merge(backend, all, crec, D, c, order + a, m, kg, chosen, gains);
             for (int64_t t = 0; t < kg && status == GC_OK; ++t)
                 take_candidate(cs, slot++, all + (size_t)chosen[t] * crec, gains[t]);
             free(chosen);
@@ -763,7 +755,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 }
 
 /* Gathers candidates on rank 0, merges, and broadcasts the coreset to every rank. */
-static int merge_and_share(gc_fl_device *dev, const gc_fl_options *opt, const gc_local_rows *rows,
+static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const gc_local_rows *rows,
                            const partition_plan *plan, double c, const char *cand, int64_t cand_count, gc_coreset *cs)
 {
     const int P = rows->size, D = rows->D;
@@ -794,7 +786,7 @@ static int merge_and_share(gc_fl_device *dev, const gc_fl_options *opt, const gc
         MPI_Type_commit(&record);
         MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm);
         MPI_Type_free(&record);
-        if (rows->rank == 0) status = merge_candidates(dev, rows, plan, c, opt, all, total, cs);
+        if (rows->rank == 0) status = merge_candidates(backend, rows, plan, c, opt, all, total, cs);
     }
     free(counts);
     free(displs);
@@ -823,11 +815,13 @@ static int merge_and_share(gc_fl_device *dev, const gc_fl_options *opt, const gc
     return status;
 }
 
-int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset *cs)
+int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt, int64_t k,
+                 gc_coreset *cs)
 {
+    gc_backend *backend = run->backend;
     partition_plan plan;
     double c = 0.0;
-    int status = make_plan(rows, opt, &plan);
+    int status = make_plan(rows, opt, k, &plan);
     GC_TRY(gc_comm_agree(rows->comm, status));
     status = gc_comm_agree(rows->comm, gc_similarity_constant(rows, &c));
     if (status != GC_OK) {
@@ -839,14 +833,16 @@ int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset
             c);
     char *recv = NULL, *cand = NULL;
     int64_t recv_count = 0, cand_count = 0;
-    gc_fl_device *dev = NULL;
-    status = gc_comm_agree(rows->comm, opt->device_id >= 0 ? gc_fl_device_create(opt->device_id, &dev) : GC_OK);
-    if (status == GC_OK) status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
-    if (status == GC_OK) status = select_partitions(dev, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
+    gc_phase_begin(run->phases, "exchange");
+    status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
+    gc_phase_end(run->phases, (double)recv_count * (sizeof(row_header) + (size_t)rows->D * sizeof(float)), 0);
+    gc_phase_begin(run->phases, "partitions");
+    if (status == GC_OK) status = select_partitions(run, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
     free(recv);
     status = gc_comm_agree(rows->comm, status);
+    gc_phase_end(run->phases, 0, 0);
     /* A cover keeps every partition's selections: the coreset is as large as all of them. */
-    int64_t capacity = opt->k;
+    int64_t capacity = k;
     if (status == GC_OK && opt->epsilon > 0.0) {
         capacity = cand_count;
         status = MPI_Allreduce(MPI_IN_PLACE, &capacity, 1, MPI_INT64_T, MPI_SUM, rows->comm) == MPI_SUCCESS
@@ -861,10 +857,14 @@ int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset
             cs->class_sizes[g] = plan.sizes[g];
         }
     }
-    if (status == GC_OK) status = merge_and_share(dev, opt, rows, &plan, c, cand, cand_count, cs);
+    gc_phase_begin(run->phases, "merge");
+    if (status == GC_OK) status = merge_and_share(backend, opt, rows, &plan, c, cand, cand_count, cs);
+    gc_phase_end(run->phases, 0, 0);
     free(cand);
-    gc_fl_device_destroy(dev);
     plan_destroy(&plan);
-    GC_TRY(status);
-    return gc_assign_weights(rows, opt->per_class, cs);
+    if (status != GC_OK) return status;
+    gc_phase_begin(run->phases, "weights");
+    status = gc_assign_weights(rows, opt->per_class, cs);
+    gc_phase_end(run->phases, (double)rows->n_local * rows->D * sizeof(float), 0);
+    return status;
 }

@@ -1,4 +1,4 @@
-/* Distributed facility location (DESIGN §4): partitions cut from the global index per class,
+/* Distributed facility location (docs/design.md §4): partitions cut from the global index per class,
  * greedy on each partition by its owner rank, a weighted merge of the candidates, the better by
  * global F of the merged set and each partition's own set (GreeDi), then exact weights by an
  * assignment pass. The coreset depends on the data and options, not the rank count. */
@@ -7,23 +7,25 @@
 
 #include "io/checkpoint.h"
 #include "io/coreset.h"
+#include "run_context.h"
 
 typedef struct {
-    int64_t k;
     int per_class;
     int64_t partition_size;
     double oversample; /* α: candidates per partition = ⌈α·k_c·|p|/N_c⌉ */
     int shuffle;       /* permute class rows by the seed before cutting partitions */
     uint64_t seed;
-    double stochastic;         /* ε of stochastic greedy on partitions; 0 = exact lazy greedy */
-    int device_id;             /* GPU for the greedy steps, -1 = CPU */
-    int tree_merge;            /* merge candidates pairwise up a binary tree instead of all at the root */
-    double epsilon;            /* > 0: submodular cover, stop once L(S) <= ε (k is then N, a cap) */
-    gc_checkpoint *checkpoint; /* NULL: no restart state */
+    double stochastic; /* ε of stochastic greedy on partitions; 0 = exact lazy greedy */
+    int tree_merge;    /* merge candidates pairwise up a binary tree instead of all at the root */
+    double epsilon;    /* > 0: submodular cover, stop once L(S) <= ε (k is then N, a cap) */
 } gc_fl_options;
 
-/* Collective. Fills cs (allocated here) on every rank. */
-int gc_select_fl(const gc_local_rows *rows, const gc_fl_options *opt, gc_coreset *cs);
+/* Collective. The greedies run on run->backend (its device when it has the fl_greedy op); with
+ * run->checkpoint each finished partition is logged and a restart takes it from the log. Time goes
+ * to the phases select/exchange, select/partitions, select/merge and select/weights. Fills cs
+ * (allocated here) with k rows (a cover: its own size) on every rank. */
+int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt, int64_t k,
+                 gc_coreset *cs);
 
 /* c = 2·maxᵢ‖eᵢ − μ‖ with μ the global mean, computed rank-count independently. Collective. */
 int gc_similarity_constant(const gc_local_rows *rows, double *c);

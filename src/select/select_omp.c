@@ -37,7 +37,8 @@ typedef struct {
 typedef struct {
     const gc_local_rows *rows;
     const gc_omp_options *opt;
-    gc_omp_stats stats;
+    const gc_run_context *run;
+    int64_t passes;
     gc_candidate_merge merge;
     gc_omp_pair *local, *global; /* [batch] candidate lists: this rank's, then everyone's */
     atom_header *headers;        /* [batch] the label and loss of each of a pass's winners */
@@ -46,11 +47,13 @@ typedef struct {
     size_t atom_bytes;
 } omp_context;
 
-static int context_create(omp_context *ctx, const gc_local_rows *rows, const gc_omp_options *opt)
+static int context_create(omp_context *ctx, const gc_run_context *run, const gc_local_rows *rows,
+                          const gc_omp_options *opt)
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->rows = rows;
     ctx->opt = opt;
+    ctx->run = run;
     ctx->atom_bytes = sizeof(atom_header) + (size_t)rows->D * sizeof(float);
     ctx->local = malloc((size_t)opt->batch * sizeof *ctx->local);
     ctx->global = malloc((size_t)opt->batch * sizeof *ctx->global);
@@ -144,12 +147,12 @@ static int scorer_open(omp_scorer *s, const omp_context *ctx, int g)
         for (int j = 0; j < D; ++j) sq += (double)s->e[t * D + j] * s->e[t * D + j];
         s->w[t] = sq > 0.0 ? 1.0 / sqrt(sq) : 0.0;
     }
-    if (!has_device_ops(ctx->opt->backend)) {
+    if (!has_device_ops(ctx->run->backend)) {
         s->work = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->work);
         GC_CHECK_ALLOC(s->work);
         return GC_OK;
     }
-    s->backend = ctx->opt->backend;
+    s->backend = ctx->run->backend;
     GC_TRY(s->backend->ops->omp_attach(s->backend, s->n, D, s->e, rows->e, s->row, &s->device));
     return s->backend->ops->omp_set_weights(s->backend, s->device, 0, s->n, s->w);
 }
@@ -169,18 +172,17 @@ static int score_pass(omp_context *ctx, omp_scorer *s, const double *r, int want
 {
     const gc_omp_options *opt = ctx->opt;
     for (int t = 0; t < opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
-    double t0 = MPI_Wtime();
-    if (s->device != NULL)
-        GC_TRY(s->backend->ops->omp_best(s->backend, s->device, r, opt->nonneg, want, ctx->local));
-    else
-        GC_TRY(gc_cpu_omp_best(s->e, s->n, s->D, r, s->w, opt->nonneg, want, s->work, ctx->local));
-    for (int t = 0; t < want; ++t)
+    gc_phases *phases = ctx->run->phases;
+    gc_phase_begin(phases, "score");
+    int status = s->device != NULL ? s->backend->ops->omp_best(s->backend, s->device, r, opt->nonneg, want, ctx->local)
+                                   : gc_cpu_omp_best(s->e, s->n, s->D, r, s->w, opt->nonneg, want, s->work, ctx->local);
+    for (int t = 0; t < want && status == GC_OK; ++t)
         if (ctx->local[t].index != INT64_MAX)
             ctx->local[t].index = ctx->rows->lo + (s->row ? s->row[ctx->local[t].index] : ctx->local[t].index);
-    ctx->stats.passes++;
-    ctx->stats.score_s += MPI_Wtime() - t0;
-    ctx->stats.score_bytes += (double)s->n * s->D * sizeof(float);
-    return GC_OK;
+    ctx->passes++;
+    /* One read of the rows at their stored width and a multiply-add per element. */
+    gc_phase_end(phases, (double)s->n * s->D * sizeof(float), 2.0 * (double)s->n * s->D);
+    return status;
 }
 
 static int by_value(const void *a, const void *b)
@@ -258,14 +260,14 @@ static void remember_atoms(void *ctx, int64_t id, const void *payload, size_t by
 
 /* Collective: this rank's log, then per problem the shortest count over ranks (a job killed
  * mid-write may have left ranks one record apart; their lists agree on every common prefix). */
-static int load_omp_log(const gc_omp_options *opt, MPI_Comm comm, int problems, omp_log *log)
+static int load_omp_log(gc_checkpoint *checkpoint, MPI_Comm comm, int problems, omp_log *log)
 {
     log->problems = problems;
     log->count = calloc((size_t)problems, sizeof *log->count);
     log->atoms = calloc((size_t)problems, sizeof *log->atoms);
     int status = (log->count && log->atoms) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the OMP log");
-    if (status == GC_OK && opt->checkpoint != NULL)
-        status = gc_checkpoint_load(opt->checkpoint, "omp-atoms", remember_atoms, log);
+    if (status == GC_OK && checkpoint != NULL)
+        status = gc_checkpoint_load(checkpoint, "omp-atoms", remember_atoms, log);
     status = gc_comm_agree(comm, status);
     if (status == GC_OK && MPI_Allreduce(MPI_IN_PLACE, log->count, problems, MPI_INT64_T, MPI_MIN, comm) != MPI_SUCCESS)
         status = gc_fail(GC_ERR_LIB, "MPI error agreeing on the OMP checkpoint");
@@ -292,9 +294,10 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
     memcpy(r, target, (size_t)D * sizeof *r);
     omp_scorer s;
     gc_refit *f = NULL;
-    double t0 = MPI_Wtime();
+    gc_phases *phases = ctx->run->phases;
+    gc_phase_begin(phases, "row-setup");
     int status = scorer_open(&s, ctx, g);
-    ctx->stats.attach_s += MPI_Wtime() - t0;
+    gc_phase_end(phases, 0, 0);
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK) status = gc_refit_create(opt->refit, budget, D, opt->ridge, opt->nonneg, rows->comm, &f);
     double *atoms = malloc((size_t)budget * D * sizeof *atoms), *gamma = calloc((size_t)budget, sizeof *gamma);
@@ -314,31 +317,31 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
             if (local_status == GC_OK) local_status = score_pass(ctx, &s, r, want); /* keeps an earlier failure */
             status = gc_comm_agree(rows->comm, local_status);
             if (status != GC_OK) break;
-            t0 = MPI_Wtime();
+            gc_phase_begin(phases, "merge");
             status = gc_candidate_merge_allreduce(&ctx->merge, ctx->local, ctx->global, rows->comm);
-            ctx->stats.merge_s += MPI_Wtime() - t0;
+            gc_phase_end(phases, 0, 0);
             exhausted = status == GC_OK && ctx->global[0].index == INT64_MAX;
         }
         /* Every rank receives the pass's winners, then appends them to the factor: one at a time
          * with a refit after each (replicated), or as one block and one refit (ScaLAPACK). The
          * candidates not yet in sit at atoms[m …), global[first …), headers[first …). */
         int first = 0, left = 0, added = 0;
-        t0 = MPI_Wtime();
+        gc_phase_begin(phases, "merge");
         while (left < want && status == GC_OK && ctx->global[left].index != INT64_MAX) {
             status = share_atom(ctx, &s, ctx->global[left].index, cs->embedding + (start + m + left) * D,
                                 atoms + (m + left) * D, &ctx->headers[left], &local_status);
             ++left;
         }
-        ctx->stats.merge_s += MPI_Wtime() - t0;
+        gc_phase_end(phases, 0, 0);
         const int block = gc_refit_is_distributed(f) ? want : 1;
         while (left > 0 && status == GC_OK && rel > opt->tol) {
             const int64_t count = left < block ? left : block;
             int64_t taken = 0;
-            t0 = MPI_Wtime();
+            gc_phase_begin(phases, "refit");
             for (int64_t t = 0; t < count; ++t) ctx->rhs[t] = cblas_ddot(D, atoms + (m + t) * D, 1, target, 1);
             status = gc_refit_append(f, atoms, count, ctx->rhs, &taken);
             if (status == GC_OK && taken > 0) status = refit(opt, f, atoms, target, D, gamma, r);
-            ctx->stats.refit_s += MPI_Wtime() - t0;
+            gc_phase_end(phases, 0, 0);
             if (status == GC_OK && taken > 0) rel = cblas_dnrm2(D, r, 1) / scale;
             for (int64_t t = 0; t < taken && status == GC_OK; ++t, ++first, ++m, ++added, --left) {
                 cs->index[start + m] = ctx->global[first].index;
@@ -356,8 +359,8 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
             }
         }
         dependent = status == GC_OK && !exhausted && added == 0;
-        if (status == GC_OK && opt->checkpoint != NULL && m > replay && added > 0)
-            local_status = gc_checkpoint_append(opt->checkpoint, g, cs->index + start + m - added,
+        if (status == GC_OK && ctx->run->checkpoint != NULL && m > replay && added > 0)
+            local_status = gc_checkpoint_append(ctx->run->checkpoint, g, cs->index + start + m - added,
                                                 (size_t)added * sizeof(int64_t));
     }
     status = gc_comm_agree(rows->comm, status != GC_OK ? status : local_status);
@@ -381,7 +384,8 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
     return status;
 }
 
-int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_coreset *cs)
+int gc_select_omp(const gc_run_context *run, const gc_local_rows *rows, const gc_omp_options *opt, int64_t k,
+                  gc_coreset *cs)
 {
     const int D = rows->D, problems = opt->per_class ? rows->classes : 1;
     if (opt->batch < 1 || opt->batch > GC_OMP_MAX_BATCH)
@@ -391,10 +395,10 @@ int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_cores
     double *targets = calloc((size_t)problems * D, sizeof *targets);
     double *r = calloc((size_t)D, sizeof *r), *r_total = calloc((size_t)D, sizeof *r_total);
     double *g_total = calloc((size_t)D, sizeof *g_total);
-    int status = context_create(&ctx, rows, opt);
+    int status = context_create(&ctx, run, rows, opt);
     if (status == GC_OK && (!sizes || !budgets || !targets || !r || !r_total || !g_total))
         status = gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
-    if (status == GC_OK) status = gc_coreset_allocate(cs, opt->k, D, rows->classes);
+    if (status == GC_OK) status = gc_coreset_allocate(cs, k, D, rows->classes);
     for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) sizes[opt->per_class ? rows->y[i] : 0]++;
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK &&
@@ -402,9 +406,9 @@ int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_cores
         status = gc_fail(GC_ERR_LIB, "MPI error counting the rows of each class");
     if (status == GC_OK) {
         if (opt->per_class)
-            gc_class_budgets(sizes, problems, opt->k, budgets);
+            gc_class_budgets(sizes, problems, k, budgets);
         else
-            budgets[0] = opt->k;
+            budgets[0] = k;
         memcpy(cs->budgets, budgets, (size_t)problems * sizeof *budgets);
         memcpy(cs->class_sizes, sizes, (size_t)problems * sizeof *sizes);
         if (opt->targets != NULL)
@@ -415,15 +419,14 @@ int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_cores
     if (status == GC_OK)
         gc_info("select: orthogonal matching pursuit, %d problem(s), λ = %g, %s, %d atom(s) per pass, scoring on %s",
                 problems, opt->ridge, opt->nonneg ? "nonnegative (NNLS)" : "least squares", opt->batch,
-                has_device_ops(opt->backend) ? opt->backend->description : "the CPU");
+                has_device_ops(run->backend) ? run->backend->description : "the CPU");
     omp_log log = { 0, NULL, NULL };
-    if (status == GC_OK) status = load_omp_log(opt, rows->comm, problems, &log);
+    if (status == GC_OK) status = load_omp_log(run->checkpoint, rows->comm, problems, &log);
     int64_t resumed = 0;
     for (int g = 0; status == GC_OK && g < problems; ++g) resumed += log.count[g];
     if (resumed > 0)
         gc_info("select: resuming OMP from the checkpoint: %lld logged atoms replayed without scoring",
                 (long long)resumed);
-    double start_s = MPI_Wtime();
     int64_t slot = 0;
     for (int g = 0; g < problems && status == GC_OK; ++g) {
         const double *target = targets + (size_t)g * D;
@@ -438,12 +441,8 @@ int gc_select_omp(const gc_local_rows *rows, const gc_omp_options *opt, gc_cores
         cs->k = slot;
         double g_norm = cblas_dnrm2(D, g_total, 1);
         cs->objective = cblas_dnrm2(D, r_total, 1) / (g_norm > 0.0 ? g_norm : 1.0);
-        const gc_omp_stats *st = &ctx.stats;
-        gc_info("select: %lld atoms in %lld passes, ‖r‖/‖g‖ = %.6g; %.3f s: scoring %.3f s (%.1f GB/s), merge %.3f s, "
-                "refit %.3f s, row setup %.3f s",
-                (long long)slot, (long long)st->passes, cs->objective, MPI_Wtime() - start_s, st->score_s,
-                st->score_s > 0 ? st->score_bytes / st->score_s * 1e-9 : 0.0, st->merge_s, st->refit_s, st->attach_s);
-        if (opt->stats != NULL) *opt->stats = ctx.stats;
+        gc_info("select: %lld atoms in %lld passes, ‖r‖/‖g‖ = %.6g", (long long)slot, (long long)ctx.passes,
+                cs->objective);
     }
     free_omp_log(&log);
     context_destroy(&ctx);

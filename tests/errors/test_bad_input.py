@@ -1,4 +1,4 @@
-"""The bad-input matrix of DESIGN §6: each case exits non-zero with the expected code, prints exactly
+"""The bad-input matrix of docs/design.md §6: each case exits non-zero with the expected code, prints exactly
 one line 'gradcore: error: …' naming the problem, and leaves no output file (and an existing output
 file untouched). Run at -np 1 and -np 2: every rank must agree and none may hang."""
 import os

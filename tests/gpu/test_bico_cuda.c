@@ -182,18 +182,13 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
                            .e = x,
                            .y = y,
                            .loss = loss };
-    gc_bico_options opt = { .k = 30,
-                            .landmarks = 200,
-                            .ridge = 1e-3,
-                            .batch = batch,
-                            .weighted = weighted,
-                            .eig = GC_EIG_LAPACK,
-                            .seed = 1,
-                            .backend = cpu };
+    gc_bico_options opt = {
+        .landmarks = 200, .ridge = 1e-3, .batch = batch, .weighted = weighted, .eig = GC_EIG_LAPACK, .seed = 1
+    };
+    const gc_run_context on_cpu = { .backend = cpu }, on_gpu = { .backend = gpu };
     gc_coreset a, b;
-    CHECK(gc_select_bico(&rows, &opt, &a) == GC_OK);
-    opt.backend = gpu;
-    int rc = gc_select_bico(&rows, &opt, &b);
+    CHECK(gc_select_bico(&on_cpu, &rows, &opt, 30, &a) == GC_OK);
+    int rc = gc_select_bico(&on_gpu, &rows, &opt, 30, &b);
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
     CHECK(rc == GC_OK && a.k == b.k);
     int differ = 0;

@@ -1,4 +1,4 @@
-/* The GPU facility-location greedy equals its CPU oracle (gc_greedy_fl): same selections in the same
+/* The GPU facility-location greedy equals its CPU oracle (gc_fl_greedy_cpu), both reached through the backends' fl_greedy op: same selections in the same
  * order, gains within 1e-7 relative (both in double), the same coverage weights; for the device-resident block and
  * for GEMM-recomputed tiles, unweighted and weighted, exact and stochastic. Exit 77 without a GPU. */
 #include <stdio.h>
@@ -7,7 +7,8 @@
 #include "check.h"
 #include "core/error.h"
 #include "kernels/backend.h"
-#include "kernels/fl_device.h"
+#include "kernels/cpu/greedy_fl_cpu.h"
+#include "kernels/cuda/fl_cuda.h"
 
 static void random_problem(int m, int D, unsigned seed, float *e, double *w)
 {
@@ -22,7 +23,7 @@ static void random_problem(int m, int D, unsigned seed, float *e, double *w)
     }
 }
 
-static void compare(gc_fl_device *dev, int recompute, int weighted, double epsilon, unsigned seed)
+static void compare(gc_backend *dev, int recompute, int weighted, double epsilon, unsigned seed)
 {
     const int m = 3000, D = 16, kappa = 60;
     float *e = malloc((size_t)m * D * sizeof *e);
@@ -33,12 +34,12 @@ static void compare(gc_fl_device *dev, int recompute, int weighted, double epsil
     gc_fl_problem p = {
         .m = m, .D = D, .e = e, .w = weighted ? w : NULL, .c = 25.0, .stochastic_epsilon = epsilon, .seed = 1234 + seed
     };
-    gc_fl_device_force_recompute(dev, recompute);
-    CHECK(gc_greedy_fl(&p, kappa, sel_cpu, gains_cpu, cov_cpu) == GC_OK);
-    int rc = gc_fl_device_greedy(dev, &p, kappa, sel_gpu, gains_gpu, cov_gpu);
+    CHECK(gc_cuda_fl_force_recompute(dev, recompute) == GC_OK);
+    CHECK(gc_fl_greedy_cpu(&p, kappa, sel_cpu, gains_cpu, cov_cpu) == GC_OK);
+    int rc = dev->ops->fl_greedy(dev, &p, kappa, sel_gpu, gains_gpu, cov_gpu);
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
     CHECK(rc == GC_OK);
-    CHECK(gc_fl_device_last_materialized(dev) == !recompute);
+    CHECK(gc_cuda_fl_last_materialized(dev) == !recompute);
     int mismatched = 0;
     for (int s = 0; s < kappa; ++s) {
         mismatched += sel_cpu[s] != sel_gpu[s];
@@ -58,8 +59,8 @@ static void compare(gc_fl_device *dev, int recompute, int weighted, double epsil
 int main(void)
 {
     SKIP_WITHOUT_GPU();
-    gc_fl_device *dev = NULL;
-    if (gc_fl_device_create(0, &dev) != GC_OK) {
+    gc_backend *dev = NULL;
+    if (gc_backend_cuda_create(0, &dev) != GC_OK) {
         fprintf(stderr, "%s\n", gc_error_message());
         return 1;
     }
@@ -69,6 +70,6 @@ int main(void)
                 compare(dev, recompute, weighted, 0.0, seed);
                 compare(dev, recompute, weighted, 0.05, seed);
             }
-    gc_fl_device_destroy(dev);
+    gc_backend_destroy(dev);
     TEST_MAIN_END();
 }

@@ -99,11 +99,11 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *b, int per_class, int n
     random_rows(n, D, e, w);
     for (int64_t i = 0; i < n; ++i) y[i] = (int32_t)(i % classes);
     gc_local_rows rows = { MPI_COMM_WORLD, 0, 1, n, 0, n, D, classes, e, y, loss };
-    gc_omp_options opt = { .k = 60, .per_class = per_class, .ridge = 0.0, .nonneg = nonneg, .batch = batch };
+    gc_omp_options opt = { .per_class = per_class, .ridge = 0.0, .nonneg = nonneg, .batch = batch };
+    const gc_run_context on_cpu = { 0 }, on_gpu = { .backend = b };
     gc_coreset cpu, gpu;
-    CHECK(gc_select_omp(&rows, &opt, &cpu) == GC_OK);
-    opt.backend = b;
-    int rc = gc_select_omp(&rows, &opt, &gpu);
+    CHECK(gc_select_omp(&on_cpu, &rows, &opt, 60, &cpu) == GC_OK);
+    int rc = gc_select_omp(&on_gpu, &rows, &opt, 60, &gpu);
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
     CHECK(rc == GC_OK && cpu.k == gpu.k);
     int differ = 0;
@@ -147,11 +147,11 @@ static void select_from_resident_embeddings_equals_the_cpu(int per_class)
     CHECK(real->ops->embed(real, &cfg, n, d, x, y, e, loss) == GC_OK);
     CHECK(gc_cuda_resident(real, e, n, sketch) != NULL);
     gc_local_rows rows = { MPI_COMM_WORLD, 0, 1, n, 0, n, sketch, classes, e, y, loss };
-    gc_omp_options opt = { .k = 40, .per_class = per_class, .ridge = 1e-3, .batch = 2 };
+    gc_omp_options opt = { .per_class = per_class, .ridge = 1e-3, .batch = 2 };
+    const gc_run_context on_cpu = { 0 }, on_gpu = { .backend = real };
     gc_coreset cpu, gpu;
-    CHECK(gc_select_omp(&rows, &opt, &cpu) == GC_OK);
-    opt.backend = real;
-    CHECK(gc_select_omp(&rows, &opt, &gpu) == GC_OK);
+    CHECK(gc_select_omp(&on_cpu, &rows, &opt, 40, &cpu) == GC_OK);
+    CHECK(gc_select_omp(&on_gpu, &rows, &opt, 40, &gpu) == GC_OK);
     CHECK(cpu.k == gpu.k);
     int differ = 0;
     for (int64_t t = 0; t < cpu.k && t < gpu.k; ++t)

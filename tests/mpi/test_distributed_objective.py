@@ -1,6 +1,6 @@
 """The partitioned scheme loses little: on a synthetic problem cut into 8 partitions, the global
 objective F(S) of the distributed coreset (4 ranks) is at least 0.98 of the single-partition greedy's
-F(S) on the same data (DESIGN §4, GreeDi). The bench records the 200k-point version of this ratio."""
+F(S) on the same data (docs/design.md §4, GreeDi). The bench records the 200k-point version of this ratio."""
 from conftest import read_coreset, run_gradcore
 
 

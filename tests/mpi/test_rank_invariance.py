@@ -1,5 +1,5 @@
 """The coreset depends on the data and options, never on the number of ranks: -np 1, 2 and 4 give
-identical indices, weights, labels and gains (DESIGN §1), for single and multiple partitions,
+identical indices, weights, labels and gains (docs/design.md §1), for single and multiple partitions,
 shuffled partitions, several input shards, and chunked/compressed storage."""
 import numpy as np
 import pytest

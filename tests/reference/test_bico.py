@@ -1,4 +1,4 @@
-"""BiCo (DESIGN §4, `--method bico`) against independent oracles written here in numpy.
+"""BiCo (docs/design.md §4, `--method bico`) against independent oracles written here in numpy.
 
 The oracle rebuilds the Nyström features from the landmarks and γ that the coreset file records
 (/bico/landmark_index, /bico attribute gamma): K_QQ by numpy.linalg.eigh, eigenvalues below 1e-10 of

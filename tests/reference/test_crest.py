@@ -1,4 +1,4 @@
-"""CREST (DESIGN §4) against independent oracles. The subsets are re-drawn here from the documented
+"""CREST (docs/design.md §4) against independent oracles. The subsets are re-drawn here from the documented
 walk (a re-implementation of core/rng.h's counter-based permutation: subset s keeps the first r
 rows with loss >= α along the permutation seeded by (seed, s)) and compared with the
 /crest/subset_index the binary writes under --save-subsets; every mini-batch equals a brute-force

@@ -1,4 +1,4 @@
-"""Every embedding kind (DESIGN §3) against per-example gradients from PyTorch, in float64:
+"""Every embedding kind (docs/design.md §3) against per-example gradients from PyTorch, in float64:
 logits = ∂ℓ/∂z, lastlayer = ∂ℓ/∂(W_L, b_L) flattened as component c·(H+1) + j, adacore = ∂ℓ/∂z ⊘
 (p(1−p) + δ), and the Kronecker sketch (lastlayer --sketch, gmc) = (R1 ⊗ R2)·lastlayer with R1, R2
 rebuilt here from the documented RNG counters. Per-example gradients come from torch.func.grad +

@@ -1,4 +1,4 @@
-"""gradcore eval (DESIGN §5) on a registry dataset and on synthetic data, and its metric against an
+"""gradcore eval (docs/design.md §5) on a registry dataset and on synthetic data, and its metric against an
 independent oracle:
 - scikit-learn's digits (tools/digits_to_h5.py): a CRAIG coreset of 10% (facility location on the
   features, CRAIG's choice for convex models) trains a more accurate model than uniform random

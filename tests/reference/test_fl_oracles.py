@@ -1,4 +1,4 @@
-"""Facility location against independent oracles (DESIGN §4): with one partition the selection
+"""Facility location against independent oracles (docs/design.md §4): with one partition the selection
 order and marginal gains equal a brute-force greedy written here in numpy (double precision) and
 apricot's FacilityLocationSelection on the same precomputed similarity; the weights equal
 brute-force nearest-element counts and sum to N."""

@@ -1,4 +1,4 @@
-"""Orthogonal matching pursuit against independent oracles (DESIGN §4).
+"""Orthogonal matching pursuit against independent oracles (docs/design.md §4).
 
 The data file's /X is the embedding (--embedding features) and /y is all zeros (--per-class off)
 unless a test says otherwise. Oracles work in float64 on the same float32 values:

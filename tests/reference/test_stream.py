@@ -49,7 +49,7 @@ def stream(paths, state, args, np_=1, out=None, check=True):
 
 
 def omp(dictionary, target, k):
-    """Atoms in selection order and least-squares weights (gradcore's OMP, DESIGN §4)."""
+    """Atoms in selection order and least-squares weights (gradcore's OMP, docs/design.md §4)."""
     order = sklearn_omp_order(dictionary, target, k)
     return order, np.linalg.lstsq(dictionary[order].T, target, rcond=None)[0]
 

@@ -40,16 +40,12 @@ static void start_scores(const double *z, const int32_t *y, int qp, double ridge
 
 static void selects(const gc_local_rows *rows, gc_backend *cpu, int weighted, int batch, gc_eig_kind eig)
 {
-    gc_bico_options opt = { .k = K,
-                            .landmarks = 80,
-                            .ridge = 1e-3,
-                            .batch = batch,
-                            .weighted = weighted,
-                            .eig = eig,
-                            .seed = 2,
-                            .backend = cpu };
+    gc_bico_options opt = {
+        .landmarks = 80, .ridge = 1e-3, .batch = batch, .weighted = weighted, .eig = eig, .seed = 2
+    };
+    const gc_run_context run = { .backend = cpu };
     gc_coreset cs;
-    int rc = gc_select_bico(rows, &opt, &cs);
+    int rc = gc_select_bico(&run, rows, &opt, K, &cs);
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
     CHECK(rc == GC_OK && cs.k == K);
     double total = 0.0;
@@ -110,20 +106,15 @@ static void integer_row_weights_equal_repeated_rows(const float *x, const int32_
     repeated.n_global = repeated.n_local = copies;
     repeated.e = xr;
     repeated.y = yr;
-    gc_bico_options opt = { .k = 1,
-                            .landmarks = M,
-                            .gamma = 2.0,
-                            .ridge = 0.5,
-                            .batch = 1,
-                            .eig = GC_EIG_LAPACK,
-                            .seed = 3,
-                            .backend = cpu,
-                            .row_weight = v };
+    gc_bico_options opt = {
+        .landmarks = M, .gamma = 2.0, .ridge = 0.5, .batch = 1, .eig = GC_EIG_LAPACK, .seed = 3, .row_weight = v
+    };
+    const gc_run_context run = { .backend = cpu };
     gc_coreset a, b;
-    CHECK(gc_select_bico(&weighted, &opt, &a) == GC_OK);
+    CHECK(gc_select_bico(&run, &weighted, &opt, 1, &a) == GC_OK);
     opt.landmarks = (int)copies;
     opt.row_weight = NULL;
-    CHECK(gc_select_bico(&repeated, &opt, &b) == GC_OK);
+    CHECK(gc_select_bico(&run, &repeated, &opt, 1, &b) == GC_OK);
     CHECK(a.k == 1 && b.k == 1);
     CHECK(memcmp(a.embedding, b.embedding, DIM * sizeof *a.embedding) == 0); /* the same row's x */
     CHECK(relative_difference(a.gain[0], b.gain[0]) <= 1e-8);

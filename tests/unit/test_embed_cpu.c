@@ -1,4 +1,4 @@
-/* CPU embeddings against their closed forms (DESIGN §3), evaluated here in double from the model's
+/* CPU embeddings against their closed forms (docs/design.md §3), evaluated here in double from the model's
  * weights: e = x, p − onehot(y), (p − onehot(y)) ⊘ (p(1−p) + δ), (p − onehot(y)) ⊗ [h; 1], and the
  * Kronecker sketch checked against the materialised matrix R1 ⊗ R2 built here from the RNG. */
 #include <stdlib.h>

@@ -53,7 +53,7 @@ static void lazy_greedy_matches_plain_greedy(int weighted, unsigned seed)
     gc_fl_problem p = { .m = m, .D = D, .e = e, .w = weighted ? w : NULL, .c = 12.0 };
     int64_t sel[15], want[15];
     double gains[15], want_gains[15], coverage[120], total = 0.0, covered = 0.0;
-    CHECK(gc_greedy_fl(&p, kappa, sel, gains, coverage) == 0);
+    CHECK(gc_fl_greedy_cpu(&p, kappa, sel, gains, coverage) == 0);
     plain_greedy(e, weighted ? w : NULL, m, D, 12.0, kappa, want, want_gains);
     for (int s = 0; s < kappa; ++s) {
         CHECK(sel[s] == want[s]);
@@ -81,9 +81,9 @@ static void stochastic_greedy_limits(void)
     sampled.seed = full.seed = 5;
     int64_t a[10], b[10], c[10];
     double ga[10], gb[10], gc[10], fa = 0, fc = 0;
-    CHECK(gc_greedy_fl(&exact, kappa, a, ga, NULL) == 0);
-    CHECK(gc_greedy_fl(&full, kappa, b, gb, NULL) == 0);
-    CHECK(gc_greedy_fl(&sampled, kappa, c, gc, NULL) == 0);
+    CHECK(gc_fl_greedy_cpu(&exact, kappa, a, ga, NULL) == 0);
+    CHECK(gc_fl_greedy_cpu(&full, kappa, b, gb, NULL) == 0);
+    CHECK(gc_fl_greedy_cpu(&sampled, kappa, c, gc, NULL) == 0);
     for (int s = 0; s < kappa; ++s) {
         CHECK(a[s] == b[s]);
         fa += ga[s];

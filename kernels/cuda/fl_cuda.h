@@ -1,0 +1,36 @@
+/* Facility-location greedy on a CUDA device: the fl_greedy op of the CUDA backend, for one
+ * partition or merge block at a time (contract: kernels/fl.h; CPU twin and oracle:
+ * kernels/cpu/greedy_fl_cpu.c). The similarity block s_ij = c - ‖e_i - e_j‖ is kept in device
+ * memory when it fits, otherwise its rows are recomputed by cuBLAS GEMM tiles on demand. Exact
+ * greedy keeps every gain up to date incrementally: after a step only the rows whose coverage rose
+ * change, so a step reads (changed rows × m) similarities instead of the whole block. */
+#ifndef GC_FL_CUDA_H
+#define GC_FL_CUDA_H
+
+#include <stdint.h>
+
+#include "kernels/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The backend's fl_greedy: the device state is made on the first call and kept by the backend. */
+int gc_cuda_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
+                      double *coverage);
+/* Where the CUDA backend keeps the device state (backend_cuda.cu). */
+gc_fl_device **gc_cuda_fl_slot(gc_backend *b);
+/* Releases the device state (the backend's destroy). */
+void gc_cuda_fl_release(gc_backend *b, gc_fl_device *dev);
+/* Recompute similarity rows by GEMM even when the block would fit (tests and benchmarks). */
+int gc_cuda_fl_force_recompute(gc_backend *b, int on);
+/* Whether the last call kept the block in device memory (1) or recomputed tiles (0), and the
+ * similarity bytes it wrote (building the block) and read (gains): its roofline numerator. */
+int gc_cuda_fl_last_materialized(gc_backend *b);
+double gc_cuda_fl_last_bytes(gc_backend *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
