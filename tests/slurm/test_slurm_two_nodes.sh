@@ -42,6 +42,7 @@ cleanup() {
   set +e
   trap '' PIPE
   two_nodes_down
+  install_slurm_remove_policy
   if [ -n "$tmp" ]; then
     if [ "$rc" != 0 ]; then
       for log in "$tmp"/work/*.out "$tmp"/log/*; do
@@ -55,7 +56,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-two_nodes_install
+install_slurm
 say "$(slurmctld -V), $(munged -V 2>&1 | head -n 1)"
 tmp=$(mktemp -d /var/tmp/gradcore-two-nodes.XXXXXX)
 chmod 755 "$tmp"

@@ -13,11 +13,14 @@
 # runs inside the namespaces (`ip netns pids`), then deletes them, which removes their links too.
 #
 # The caller sets tmp (an empty directory, mode 755, not under /tmp: each node binds a /tmp of its
-# own), python (a Python 3), and defines say and
-# fail; then: two_nodes_probe (returns 1 with a reason in $two_nodes_refused when the kernel refuses
-# namespaces), two_nodes_install, two_nodes_up [slurm.conf lines], two_nodes_down (never fails,
-# safe to call twice). in_hub CMD… runs a command in the hub (sbatch, squeue, scontrol reach the
-# controller only from there); in_node n1|n2 CMD… runs one on a node.
+# own) and defines say and fail; then: two_nodes_probe (returns 1 with a reason in
+# $two_nodes_refused when the kernel refuses namespaces), install_slurm (tests/slurm/install_slurm.sh),
+# two_nodes_up [slurm.conf lines], two_nodes_down (never fails, safe to call twice). in_hub CMD…
+# runs a command in the hub (sbatch, squeue, scontrol reach the controller only from there);
+# in_node n1|n2 CMD… runs one on a node.
+
+# shellcheck source=tests/slurm/install_slurm.sh
+source "$(dirname "${BASH_SOURCE[0]}")/install_slurm.sh"
 
 two_nodes_subnet=10.199.21
 two_nodes_prefix=gc$$
@@ -52,26 +55,6 @@ two_nodes_probe() {
   fi
   ip netns delete "$probe" 2>/dev/null
   [ -z "$two_nodes_refused" ]
-}
-
-# Debian's slurm-wlm and munge, when absent. Debian's maintainer scripts would start munged and the
-# Slurm daemons system-wide (and leave them running); a policy-rc.d that says 101 tells
-# invoke-rc.d and deb-systemd-invoke not to. One that exists already is left as it is.
-two_nodes_install() {
-  command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null &&
-    command -v munged >/dev/null && return 0
-  say "installing slurm-wlm and munge (apt-get)"
-  local policy_created=0 rc=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    policy_created=1
-  fi
-  local install=(apt-get install -y -qq --no-install-recommends slurm-wlm munge)
-  DEBIAN_FRONTEND=noninteractive "${install[@]}" >/dev/null 2>&1 ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${install[@]}" >/dev/null; } || rc=1
-  [ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d
-  [ "$rc" = 0 ] || fail "apt-get install slurm-wlm munge failed"
 }
 
 # Starts munged, the namespaces and links, slurmctld and both slurmd; returns once both nodes are
@@ -149,12 +132,14 @@ EOF
   for node in n1 n2; do
     mkdir -m 755 "$tmp/spool/$node"
     mkdir -m 1777 "$tmp/tmp-$node"
-    # Each node also gets a /tmp of its own (a mount namespace with $tmp/tmp-NODE bound there), as
-    # separate hosts have: Slurm's PMIx plugin keeps a per-step directory under /tmp that the two
-    # nodes' step daemons would otherwise both create.
+    # Each node also gets a /tmp and a /dev/shm of its own (a mount namespace with $tmp/tmp-NODE
+    # bound on /tmp and a fresh tmpfs on /dev/shm), as separate hosts have: Slurm's PMIx plugin
+    # keeps a per-step directory under /tmp that the two nodes' step daemons would otherwise both
+    # create, and Open MPI's shared-memory segments (/dev/shm/vader_segment.HOST.…) would meet
+    # those of any other cluster like this one on the machine, whose jobs have the same numbers.
     (cd "$tmp" && exec nsenter --net="/run/netns/${two_nodes_prefix}-$node" unshare --uts --mount \
-       sh -c "mount --bind '$tmp/tmp-$node' /tmp && hostname $node && exec slurmd -D -N $node") \
-       >"$tmp/log/slurmd-$node.out" 2>&1 &
+       sh -c "mount --bind '$tmp/tmp-$node' /tmp && mount -t tmpfs -o size=512m,mode=1777 shm-$node /dev/shm &&
+              hostname $node && exec slurmd -D -N $node") >"$tmp/log/slurmd-$node.out" 2>&1 &
     two_nodes_pids="$two_nodes_pids $!"
   done
   local states=""
