@@ -89,8 +89,8 @@ export GRADCORE_BIN=$work/gradcore-where
 data="synthetic:n=24000,d=32,classes=3,seed=21"
 printf '[select]\ndata = %s\nmethod = craig\nembedding = features\nk = 90\npartition-size = 2000\n' "$data" >"$work/fl.ini"
 printf '[select]\ndata = %s\nembedding = features\nselector = omp\nk = 60\nridge = 1e-3\n' "$data" >"$work/omp.ini"
-# The time-limit job: facility location, 68 partitions (17 per rank).
-big="synthetic:n=160000,d=16,classes=8,seed=5"
+# The time-limit job: facility location, 36 partitions (9 per rank).
+big="synthetic:n=80000,d=16,classes=8,seed=5"
 printf '[select]\ndata = %s\nmethod = craig\nk = 1%%\npartition-size = 2500\n' "$big" >"$work/big.ini"
 
 tx_bytes() { ip netns exec "$two_nodes_ns_n1" cat /sys/class/net/eth0/statistics/tx_bytes; }
