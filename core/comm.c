@@ -15,13 +15,13 @@ int gc_comm_agree(MPI_Comm comm, int status)
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     int mine = status == GC_OK ? size : rank, first;
-    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) return GC_ERR_LIB;
+    if (GC_MPI(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm)) != MPI_SUCCESS) return GC_ERR_LIB;
     if (first == size) return GC_OK;
     char message[1024];
     int code = status;
     if (rank == first) snprintf(message, sizeof message, "%s", gc_error_message());
-    MPI_Bcast(&code, 1, MPI_INT, first, comm);
-    MPI_Bcast(message, sizeof message, MPI_CHAR, first, comm);
+    GC_MPI(MPI_Bcast(&code, 1, MPI_INT, first, comm));
+    GC_MPI(MPI_Bcast(message, sizeof message, MPI_CHAR, first, comm));
     gc_error_clear();
     gc_fail(code, "%s", message);
     return code == GC_OK ? GC_ERR_PEER : code;
@@ -47,23 +47,24 @@ int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *sen
     MPI_Comm_size(comm, &P);
     *recv = NULL;
     *recv_count = 0;
-    int *recv_counts = calloc((size_t)P, sizeof *recv_counts), *recv_displs = calloc((size_t)P, sizeof *recv_displs);
+    int *recv_counts = gc_calloc((size_t)P, sizeof *recv_counts),
+        *recv_displs = gc_calloc((size_t)P, sizeof *recv_displs);
     int status = (recv_counts && recv_displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory exchanging %s", what);
     status = gc_comm_agree(comm, status);
     if (status == GC_OK) {
-        MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm);
+        GC_MPI(MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm));
         for (int r = 1; r < P; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
         *recv_count = (int64_t)recv_displs[P - 1] + recv_counts[P - 1];
-        *recv = malloc((size_t)(*recv_count ? *recv_count : 1) * record_bytes);
+        *recv = gc_malloc((size_t)(*recv_count ? *recv_count : 1) * record_bytes);
         status = gc_comm_agree(comm, *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving %s", what));
     }
     if (status == GC_OK) {
         /* Records travel as one contiguous type so counts stay in records, not bytes. */
         MPI_Datatype record;
-        MPI_Type_contiguous((int)record_bytes, MPI_BYTE, &record);
-        MPI_Type_commit(&record);
-        MPI_Alltoallv(send, send_counts, send_displs, record, *recv, recv_counts, recv_displs, record, comm);
-        MPI_Type_free(&record);
+        GC_MPI(MPI_Type_contiguous((int)record_bytes, MPI_BYTE, &record));
+        GC_MPI(MPI_Type_commit(&record));
+        GC_MPI(MPI_Alltoallv(send, send_counts, send_displs, record, *recv, recv_counts, recv_displs, record, comm));
+        GC_MPI(MPI_Type_free(&record));
     }
     free(recv_counts);
     free(recv_displs);
@@ -76,7 +77,7 @@ int gc_exact_sum_create(gc_exact_sum *sum, int n, double global_max_abs)
     int e = 0;
     frexp(global_max_abs > 0 ? global_max_abs : 1.0, &e); /* max_abs < 2^e */
     sum->scale = ldexp(1.0, 32 - e);
-    sum->acc = calloc((size_t)2 * n, sizeof *sum->acc);
+    sum->acc = gc_calloc((size_t)2 * n, sizeof *sum->acc);
     GC_CHECK_ALLOC(sum->acc);
     return GC_OK;
 }
@@ -122,6 +123,7 @@ void gc_exact_sum_destroy(gc_exact_sum *sum)
 
 int gc_check_mpi(int rc, const char *call, const char *file, int line)
 {
+    if (rc == MPI_SUCCESS && gc_fault_hit(GC_FAULT_MPI, file, line)) rc = MPI_ERR_OTHER; /* after the call */
     if (rc == MPI_SUCCESS) return GC_OK;
     /* After a failed MPI call the state of its communicator is undefined (MPI 4.0 §9.3): the
      * other ranks may already be inside the next collective, which this rank can no longer reach

@@ -1,10 +1,13 @@
 /* One error convention for the whole program: functions return int status, 0 = ok.
  * The GC_CHECK_* macros turn a library failure into a status and record where it happened, so a
- * failure deep in a phase surfaces as one line naming file:line and the library's own words. */
+ * failure deep in a phase surfaces as one line naming file:line and the library's own words. HDF5's
+ * check (io/h5util.h) names the data file and the cause instead: its failures are the user's files. */
 #ifndef GC_ERROR_H
 #define GC_ERROR_H
 
 #include <stdarg.h>
+
+#include "fault.h"
 
 enum gc_status {
     GC_OK = 0,
@@ -38,6 +41,8 @@ void gc_error_clear(void);
         if (((status) = (call)) != GC_OK) goto label;                                                                  \
     } while (0)
 
+/* Allocation failures: allocate with gc_malloc/gc_calloc/gc_realloc/gc_strdup (core/fault.h), so
+ * that fault injection reaches every allocation, and check with this. */
 #define GC_CHECK_ALLOC(ptr)                                                                                            \
     do {                                                                                                               \
         if ((ptr) == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory at %s:%d", __FILE__, __LINE__);                \
@@ -51,18 +56,16 @@ void gc_error_clear(void);
         if (gc_mpi_status_ != GC_OK) return gc_mpi_status_;                                                            \
     } while (0)
 
-int gc_check_mpi(int rc, const char *call, const char *file, int line);
+/* The same as an expression, for calls whose status joins a larger condition; it yields GC_OK
+ * (== MPI_SUCCESS) or does not return. */
+#define GC_MPI(call) gc_check_mpi((call), #call, __FILE__, __LINE__)
 
-/* HDF5 calls return a negative value on failure. */
-#define GC_CHECK_H5(call, what)                                                                                        \
-    do {                                                                                                               \
-        if ((call) < 0) return gc_fail(GC_ERR_LIB, "HDF5 error at %s:%d: %s", __FILE__, __LINE__, (what));             \
-    } while (0)
+int gc_check_mpi(int rc, const char *call, const char *file, int line);
 
 /* LAPACKE calls return info: < 0 bad argument, > 0 numerical failure. */
 #define GC_CHECK_BLAS(call, what)                                                                                      \
     do {                                                                                                               \
-        int gc_blas_info_ = (int)(call);                                                                               \
+        int gc_blas_info_ = (int)gc_fault_status((call), -1, GC_FAULT_LAPACK, __FILE__, __LINE__);                     \
         if (gc_blas_info_ != 0)                                                                                        \
             return gc_fail(GC_ERR_LIB, "LAPACK error at %s:%d: %s (info %d)", __FILE__, __LINE__, (what),              \
                            gc_blas_info_);                                                                             \

@@ -27,7 +27,7 @@ static int set_value(gc_options *opts, const char *name, const char *value, int 
     int i = find_entry(opts, name);
     if (i >= 0) {
         if (opts->from_command_line[i] && !from_command_line) return GC_OK; /* flags win */
-        char *copy = strdup(value);
+        char *copy = gc_strdup(value);
         GC_CHECK_ALLOC(copy);
         free(opts->values[i]);
         opts->values[i] = copy;
@@ -35,17 +35,17 @@ static int set_value(gc_options *opts, const char *name, const char *value, int 
         return GC_OK;
     }
     int n = opts->count + 1;
-    char **names = realloc(opts->names, (size_t)n * sizeof *names);
+    char **names = gc_realloc(opts->names, (size_t)n * sizeof *names);
     GC_CHECK_ALLOC(names);
     opts->names = names;
-    char **values = realloc(opts->values, (size_t)n * sizeof *values);
+    char **values = gc_realloc(opts->values, (size_t)n * sizeof *values);
     GC_CHECK_ALLOC(values);
     opts->values = values;
-    int *flags = realloc(opts->from_command_line, (size_t)n * sizeof *flags);
+    int *flags = gc_realloc(opts->from_command_line, (size_t)n * sizeof *flags);
     GC_CHECK_ALLOC(flags);
     opts->from_command_line = flags;
-    opts->names[opts->count] = strdup(name);
-    opts->values[opts->count] = strdup(value);
+    opts->names[opts->count] = gc_strdup(name);
+    opts->values[opts->count] = gc_strdup(value);
     GC_CHECK_ALLOC(opts->names[opts->count]);
     GC_CHECK_ALLOC(opts->values[opts->count]);
     opts->from_command_line[opts->count] = from_command_line;
@@ -137,7 +137,11 @@ int gc_options_parse(gc_options *opts, const char *command, const gc_option_spec
         else
             GC_TRY(set_value(opts, name, value, 1));
     }
-    if (config != NULL && !opts->help_requested) GC_TRY(load_job_file(opts, config));
+    if (config != NULL && !opts->help_requested) {
+        opts->config = gc_strdup(config);
+        GC_CHECK_ALLOC(opts->config);
+        GC_TRY(load_job_file(opts, config));
+    }
     return GC_OK;
 }
 
@@ -147,7 +151,7 @@ int gc_options_parse_groups(gc_options *opts, const char *command, const gc_opti
     size_t n = 0;
     for (const gc_option_spec *const *g = groups; *g != NULL; ++g)
         for (const gc_option_spec *s = *g; s->name != NULL; ++s) ++n;
-    gc_option_spec *all = calloc(n + 1, sizeof *all);
+    gc_option_spec *all = gc_calloc(n + 1, sizeof *all);
     GC_CHECK_ALLOC(all);
     n = 0;
     for (const gc_option_spec *const *g = groups; *g != NULL; ++g)
@@ -174,6 +178,7 @@ void gc_options_destroy(gc_options *opts)
     free(opts->names);
     free(opts->values);
     free(opts->from_command_line);
+    free(opts->config);
     memset(opts, 0, sizeof *opts);
 }
 
@@ -202,6 +207,7 @@ int gc_options_get_long(const gc_options *opts, const char *name, long min, long
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
+    if (errno == ERANGE) return gc_fail(GC_ERR_USAGE, "option --%s: %s is outside [%ld, %ld]", name, v, min, max);
     if (errno != 0 || end == v || *end != '\0')
         return gc_fail(GC_ERR_USAGE, "option --%s: '%s' is not an integer", name, v);
     if (x < min || x > max) return gc_fail(GC_ERR_USAGE, "option --%s: %ld is outside [%ld, %ld]", name, x, min, max);
@@ -216,6 +222,8 @@ int gc_options_get_double(const gc_options *opts, const char *name, double min, 
     char *end;
     errno = 0;
     double x = strtod(v, &end);
+    if (errno == ERANGE && end != v && *end == '\0' && fabs(x) > 1.0)
+        return gc_fail(GC_ERR_USAGE, "option --%s: %s is outside [%g, %g]", name, v, min, max);
     if (errno != 0 || end == v || *end != '\0' || !isfinite(x))
         return gc_fail(GC_ERR_USAGE, "option --%s: '%s' is not a number", name, v);
     if (x < min || x > max) return gc_fail(GC_ERR_USAGE, "option --%s: %g is outside [%g, %g]", name, x, min, max);
@@ -275,7 +283,7 @@ char *gc_options_resolved(const gc_options *opts)
         const char *v = gc_options_get(opts, s->name);
         if (v != NULL) cap += strlen(s->name) + strlen(v) + 2;
     }
-    char *out = malloc(cap);
+    char *out = gc_malloc(cap);
     if (out == NULL) return NULL;
     out[0] = '\0';
     for (const gc_option_spec *s = opts->specs; s->name != NULL; ++s) {
@@ -289,7 +297,7 @@ char *gc_command_line(const char *command, int argc, char **argv)
 {
     size_t len = strlen("gradcore ") + strlen(command) + 1;
     for (int i = 0; i < argc; ++i) len += strlen(argv[i]) + 1;
-    char *s = malloc(len);
+    char *s = gc_malloc(len);
     if (s == NULL) return NULL;
     snprintf(s, len, "gradcore %s", command);
     for (int i = 0; i < argc; ++i) {

@@ -25,6 +25,7 @@ typedef struct {
     char **names;
     char **values;
     int *from_command_line;
+    char *config; /* the job file (--config), or NULL */
     int help_requested;
     int version_requested;
 } gc_options;

@@ -27,7 +27,7 @@ void gc_phase_begin(gc_phases *p, const char *name)
         ++p->depth;
         return;
     }
-    char path[GC_PHASE_PATH_BYTES];
+    char path[2 * GC_PHASE_PATH_BYTES + 2];
     const int parent = p->depth > 0 ? p->open[p->depth - 1] : -1;
     if (parent == -2)
         path[0] = '\0';
@@ -35,12 +35,13 @@ void gc_phase_begin(gc_phases *p, const char *name)
         snprintf(path, sizeof path, "%s/%s", p->phase[parent].path, name);
     else
         snprintf(path, sizeof path, "%s", name);
+    path[GC_PHASE_PATH_BYTES - 1] = '\0';      /* longer paths are cut to the table's width */
     int i = parent == -2 ? -2 : find(p, path); /* -2: an unrecorded parent has unrecorded children */
     if (i == -1 && p->count < GC_PHASES_MAX) {
         i = p->count++;
         gc_phase *ph = &p->phase[i];
         memset(ph, 0, sizeof *ph);
-        snprintf(ph->path, sizeof ph->path, "%s", path);
+        memcpy(ph->path, path, sizeof ph->path);
         ph->depth = p->depth;
     }
     p->open[p->depth] = i < 0 ? -2 : i; /* -2: not recorded, and neither are its children */
@@ -96,15 +97,15 @@ int gc_phases_reduce(gc_phases *p, MPI_Comm comm)
 {
     int size, mine_bytes = p->count * GC_PHASE_PATH_BYTES, total = 0;
     GC_CHECK_MPI(MPI_Comm_size(comm, &size));
-    int *counts = malloc((size_t)size * sizeof *counts), *displs = malloc((size_t)size * sizeof *displs);
-    char *mine = malloc((size_t)(p->count > 0 ? p->count : 1) * GC_PHASE_PATH_BYTES), *all = NULL;
-    double *v = malloc((size_t)GC_PHASES_MAX * 3 * sizeof *v);
+    int *counts = gc_malloc((size_t)size * sizeof *counts), *displs = gc_malloc((size_t)size * sizeof *displs);
+    char *mine = gc_malloc((size_t)(p->count > 0 ? p->count : 1) * GC_PHASE_PATH_BYTES), *all = NULL;
+    double *v = gc_malloc((size_t)GC_PHASES_MAX * 3 * sizeof *v);
     int status = counts && displs && mine && v ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory reducing phases");
     GC_TRY_GOTO(status, gc_comm_agree(comm, status), done);
     for (int i = 0; i < p->count; ++i) memcpy(mine + i * GC_PHASE_PATH_BYTES, p->phase[i].path, GC_PHASE_PATH_BYTES);
     GC_CHECK_MPI(MPI_Allgather(&mine_bytes, 1, MPI_INT, counts, 1, MPI_INT, comm));
     for (int r = 0; r < size; ++r) displs[r] = total, total += counts[r];
-    all = malloc((size_t)(total > 0 ? total : 1));
+    all = gc_malloc((size_t)(total > 0 ? total : 1));
     GC_TRY_GOTO(status, gc_comm_agree(comm, all ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory reducing phases")),
                 done);
     GC_CHECK_MPI(MPI_Allgatherv(mine, mine_bytes, MPI_CHAR, all, counts, displs, MPI_CHAR, comm));

@@ -10,6 +10,7 @@
 
 #include "core/comm.h"
 #include "core/error.h"
+#include "output_guard.h"
 
 enum { LOG_MAGIC = 0x6763636b }; /* "gcck" */
 
@@ -20,13 +21,6 @@ typedef struct {
     uint64_t bytes;
     uint64_t checksum; /* of id, bytes and the payload */
 } record_header;
-
-uint64_t gc_hash_bytes(uint64_t h, const void *data, size_t bytes)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
 
 static uint64_t record_checksum(int64_t id, const void *payload, uint64_t bytes)
 {
@@ -40,17 +34,20 @@ void gc_checkpoint_path(const gc_checkpoint *ck, const char *name, char *buf, si
     snprintf(buf, size, "%s/%s", ck->dir, name);
 }
 
-/* Rank 0: the manifest is "fingerprint ranks\n"; a new one is written atomically. */
+/* Rank 0: the manifest is "fingerprint ranks inputs\n"; a new one is written atomically. The lock
+ * comes first, so two jobs never both find no manifest and both start. */
 static int check_manifest(gc_checkpoint *ck)
 {
     char path[4200], tmp[4300];
     if (mkdir(ck->dir, 0755) != 0 && errno != EEXIST)
         return gc_fail(GC_ERR_IO, "--checkpoint %s: cannot create the directory: %s", ck->dir, strerror(errno));
+    gc_checkpoint_path(ck, "lock", path, sizeof path);
+    GC_TRY(gc_lock_acquire(&ck->lock, path, "--checkpoint", ck->dir));
     gc_checkpoint_path(ck, "manifest", path, sizeof path);
     FILE *f = fopen(path, "r");
     if (f != NULL) {
-        unsigned long long fingerprint = 0;
-        int ranks = 0, ok = fscanf(f, "%llx %d", &fingerprint, &ranks) == 2;
+        unsigned long long fingerprint = 0, inputs = 0;
+        int ranks = 0, ok = fscanf(f, "%llx %d %llx", &fingerprint, &ranks, &inputs) == 3;
         fclose(f);
         if (!ok || fingerprint != ck->fingerprint)
             return gc_fail(GC_ERR_USAGE,
@@ -60,30 +57,41 @@ static int check_manifest(gc_checkpoint *ck)
         if (ranks != ck->size)
             return gc_fail(GC_ERR_USAGE, "--checkpoint %s was made with %d ranks: resume with %d ranks or remove it",
                            ck->dir, ranks, ranks);
+        if (inputs != ck->inputs)
+            return gc_fail(GC_ERR_USAGE,
+                           "--checkpoint %s was made from other contents of the input files (a --data, --model or "
+                           "--embeddings file changed since): remove it or choose another directory",
+                           ck->dir);
         return GC_OK;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    gc_temporary_name(path, tmp, sizeof tmp);
     f = fopen(tmp, "w");
-    if (f == NULL) return gc_fail(GC_ERR_IO, "--checkpoint %s: cannot write: %s", ck->dir, strerror(errno));
-    fprintf(f, "%016llx %d\n", (unsigned long long)ck->fingerprint, ck->size);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return gc_fail(GC_ERR_IO, "--checkpoint %s: cannot write the manifest", ck->dir);
-    }
-    return GC_OK;
+    if (f == NULL)
+        return gc_commit_output("--checkpoint", tmp, path,
+                                gc_fail(GC_ERR_IO, "--checkpoint %s: cannot write: %s", ck->dir, strerror(errno)));
+    fprintf(f, "%016llx %d %016llx\n", (unsigned long long)ck->fingerprint, ck->size, (unsigned long long)ck->inputs);
+    int status = fclose(f) == 0
+                     ? GC_OK
+                     : gc_fail(GC_ERR_IO, "--checkpoint %s: cannot write the manifest: %s", ck->dir, strerror(errno));
+    return gc_commit_output("--checkpoint", tmp, path, status);
 }
 
-int gc_checkpoint_open(gc_checkpoint *ck, const char *dir, uint64_t fingerprint, int every, MPI_Comm comm)
+int gc_checkpoint_open(gc_checkpoint *ck, const char *dir, uint64_t fingerprint, uint64_t inputs, int every,
+                       MPI_Comm comm)
 {
     memset(ck, 0, sizeof *ck);
     ck->log_fd = -1;
+    ck->lock.fd = -1;
     ck->fingerprint = fingerprint;
+    ck->inputs = inputs;
     ck->every = every > 0 ? every : 1;
     MPI_Comm_rank(comm, &ck->rank);
     MPI_Comm_size(comm, &ck->size);
     if (strlen(dir) >= sizeof ck->dir - 64) return gc_fail(GC_ERR_USAGE, "--checkpoint: path too long");
     snprintf(ck->dir, sizeof ck->dir, "%s", dir);
-    return gc_comm_agree(comm, ck->rank == 0 ? check_manifest(ck) : GC_OK);
+    const int status = gc_comm_agree(comm, ck->rank == 0 ? check_manifest(ck) : GC_OK);
+    if (status != GC_OK) gc_lock_release(&ck->lock);
+    return status;
 }
 
 void gc_checkpoint_close(gc_checkpoint *ck)
@@ -93,6 +101,7 @@ void gc_checkpoint_close(gc_checkpoint *ck)
         close(ck->log_fd);
     }
     ck->log_fd = -1;
+    gc_lock_release(&ck->lock);
 }
 
 int gc_checkpoint_load(gc_checkpoint *ck, const char *log,
@@ -108,7 +117,7 @@ int gc_checkpoint_load(gc_checkpoint *ck, const char *log,
     for (;;) {
         record_header h;
         if (pread(ck->log_fd, &h, sizeof h, good) != (ssize_t)sizeof h || h.magic != LOG_MAGIC) break;
-        void *payload = malloc(h.bytes ? h.bytes : 1);
+        void *payload = gc_malloc(h.bytes ? h.bytes : 1);
         if (payload == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory reading the checkpoint");
         int intact = pread(ck->log_fd, payload, h.bytes, good + (off_t)sizeof h) == (ssize_t)h.bytes &&
                      record_checksum(h.id, payload, h.bytes) == h.checksum;

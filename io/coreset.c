@@ -12,14 +12,14 @@ int gc_coreset_allocate(gc_coreset *cs, int64_t k, int D, int classes)
     cs->D = D;
     cs->classes = classes;
     size_t n = (size_t)(k > 0 ? k : 1);
-    cs->index = calloc(n, sizeof *cs->index);
-    cs->label = calloc(n, sizeof *cs->label);
-    cs->gain = calloc(n, sizeof *cs->gain);
-    cs->weight = calloc(n, sizeof *cs->weight);
-    cs->loss = calloc(n, sizeof *cs->loss);
-    cs->embedding = calloc(n * (size_t)D, sizeof *cs->embedding);
-    cs->budgets = calloc((size_t)classes, sizeof *cs->budgets);
-    cs->class_sizes = calloc((size_t)classes, sizeof *cs->class_sizes);
+    cs->index = gc_calloc(n, sizeof *cs->index);
+    cs->label = gc_calloc(n, sizeof *cs->label);
+    cs->gain = gc_calloc(n, sizeof *cs->gain);
+    cs->weight = gc_calloc(n, sizeof *cs->weight);
+    cs->loss = gc_calloc(n, sizeof *cs->loss);
+    cs->embedding = gc_calloc(n * (size_t)D, sizeof *cs->embedding);
+    cs->budgets = gc_calloc((size_t)classes, sizeof *cs->budgets);
+    cs->class_sizes = gc_calloc((size_t)classes, sizeof *cs->class_sizes);
     if (!cs->index || !cs->label || !cs->gain || !cs->weight || !cs->loss || !cs->embedding || !cs->budgets ||
         !cs->class_sizes)
         return gc_fail(GC_ERR_MEMORY, "out of memory for a coreset of %lld rows", (long long)k);

@@ -1,45 +1,12 @@
 #include "coreset_writer.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "core/version.h"
 #include "h5util.h"
-
-void gc_temporary_name(const char *path, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s.tmp.%ld", path, (long)getpid());
-}
-
-int gc_check_output_writable(const char *path)
-{
-    char tmp[4096];
-    gc_temporary_name(path, tmp, sizeof tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0) return gc_fail(GC_ERR_IO, "--out %s: cannot create output file: %s", path, strerror(errno));
-    close(fd);
-    unlink(tmp);
-    return GC_OK;
-}
-
-int gc_commit_output(const char *tmp, const char *path, int status)
-{
-    if (status != GC_OK) {
-        unlink(tmp);
-        return status;
-    }
-    if (rename(tmp, path) != 0) {
-        int err = errno;
-        unlink(tmp);
-        return gc_fail(GC_ERR_IO, "--out %s: cannot rename the finished file into place: %s", path, strerror(err));
-    }
-    return GC_OK;
-}
 
 /* The top-level phases' max seconds over ranks (the whole tree goes to --timings). */
 static int write_timings(hid_t root, const gc_phases *t)
@@ -61,7 +28,7 @@ static int write_timings(hid_t root, const gc_phases *t)
 static int write_crest(hid_t file, const gc_crest_batches *cb)
 {
     hid_t g = H5Gcreate2(file, "/crest", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    GC_CHECK_H5(g, "/crest");
+    GC_CHECK_H5(g, file, "cannot create /crest");
     hsize_t batches[2] = { (hsize_t)cb->subsets, (hsize_t)cb->batch_size };
     hsize_t subsets[2] = { (hsize_t)cb->subsets, (hsize_t)cb->subset_size };
     int status = gc_h5_write_dataset(g, "batch_index", H5T_NATIVE_INT64, 2, batches, cb->batch_index);
@@ -81,7 +48,7 @@ static int write_crest(hid_t file, const gc_crest_batches *cb)
 static int write_bico(hid_t file, const gc_bico_info *b)
 {
     hid_t g = H5Gcreate2(file, "/bico", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    GC_CHECK_H5(g, "/bico");
+    GC_CHECK_H5(g, file, "cannot create /bico");
     hsize_t q[1] = { (hsize_t)b->landmarks };
     int status = gc_h5_write_dataset(g, "landmark_index", H5T_NATIVE_INT64, 1, q, b->landmark_index);
     if (status == GC_OK) status = gc_h5_write_attr_double(g, "gamma", b->gamma);
@@ -95,7 +62,7 @@ static int write_bico(hid_t file, const gc_bico_info *b)
 static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance *p)
 {
     hid_t g = H5Gcreate2(file, "/coreset", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    GC_CHECK_H5(g, "/coreset");
+    GC_CHECK_H5(g, file, "cannot create /coreset");
     hsize_t k[1] = { (hsize_t)cs->k };
     int status = gc_h5_write_dataset(g, "index", H5T_NATIVE_INT64, 1, k, cs->index);
     if (status == GC_OK) status = gc_h5_write_dataset(g, "weight", H5T_NATIVE_DOUBLE, 1, k, cs->weight);
@@ -107,8 +74,8 @@ static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance 
     if (status == GC_OK && cs->bico.landmark_index != NULL) status = write_bico(file, &cs->bico);
     GC_TRY(status);
     hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
-    GC_CHECK_H5(root, "/");
-    long *budgets = malloc((size_t)cs->classes * sizeof *budgets);
+    GC_CHECK_H5(root, file, "cannot open /");
+    long *budgets = gc_malloc((size_t)cs->classes * sizeof *budgets);
     int nb = cs->classes;
     status = budgets ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory writing the coreset");
     for (int c = 0; c < nb && status == GC_OK; ++c) budgets[c] = (long)cs->budgets[c];
@@ -147,9 +114,12 @@ int gc_write_coreset(const char *path, const gc_coreset *cs, const gc_provenance
 {
     char tmp[4096];
     gc_temporary_name(path, tmp, sizeof tmp);
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) return gc_fail(GC_ERR_IO, "--out %s: cannot create %s", path, tmp);
+    hid_t file = gc_h5_create_in_memory(tmp);
+    if (file < 0) return gc_commit_output("--out", tmp, path, gc_h5_fail_path(GC_ERR_IO, tmp, "cannot create"));
     int status = write_contents(file, cs, prov);
-    if (H5Fclose(file) < 0 && status == GC_OK) status = gc_fail(GC_ERR_IO, "--out %s: cannot finish writing", path);
-    return gc_commit_output(tmp, path, status);
+    if (status == GC_OK)
+        status = gc_h5_save_in_memory(file, "--out", tmp);
+    else
+        H5Fclose(file);
+    return gc_commit_output("--out", tmp, path, status);
 }

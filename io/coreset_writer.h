@@ -7,6 +7,7 @@
 
 #include "core/phases.h"
 #include "coreset.h"
+#include "output_guard.h" /* gc_temporary_name, gc_commit_output */
 
 typedef struct {
     const char *command_line;
@@ -20,13 +21,7 @@ typedef struct {
     const gc_phases *timings; /* reduced over ranks */
 } gc_provenance;
 
-/* Rank 0 only. Checks before any work that the output path can be created. */
-int gc_check_output_writable(const char *path);
+/* Rank 0 only. */
 int gc_write_coreset(const char *path, const gc_coreset *cs, const gc_provenance *prov);
-
-/* "<path>.tmp.<pid>" in buf. */
-void gc_temporary_name(const char *path, char *buf, size_t size);
-/* Renames the temporary file over the final one, or removes it when status != GC_OK. */
-int gc_commit_output(const char *tmp, const char *path, int status);
 
 #endif

@@ -1,6 +1,7 @@
 #include "dataset.h"
 
 #include <glob.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,39 +10,68 @@
 #include "core/error.h"
 #include "h5util.h"
 
-static int add_shard(gc_dataset *ds, const char *path)
+static int add_path(char ***paths, int *count, const char *path)
 {
-    gc_shard *s = realloc(ds->shards, (size_t)(ds->shard_count + 1) * sizeof *s);
-    GC_CHECK_ALLOC(s);
-    ds->shards = s;
-    memset(&s[ds->shard_count], 0, sizeof *s);
-    s[ds->shard_count].path = strdup(path);
-    GC_CHECK_ALLOC(s[ds->shard_count].path);
-    ds->shard_count++;
+    char **grown = gc_realloc(*paths, (size_t)(*count + 1) * sizeof *grown);
+    GC_CHECK_ALLOC(grown);
+    *paths = grown;
+    grown[*count] = gc_strdup(path);
+    GC_CHECK_ALLOC(grown[*count]);
+    ++*count;
     return GC_OK;
 }
 
-/* Expands the comma-separated list; an item with glob characters must match at least one file. */
-static int expand_paths(gc_dataset *ds, const char *spec)
+int gc_dataset_paths(const char *option, const char *spec, char ***paths, int *count)
 {
-    char *copy = strdup(spec);
+    *paths = NULL;
+    *count = 0;
+    if (strncmp(spec, "synthetic:", 10) == 0) return GC_OK;
+    char *copy = gc_strdup(spec);
     GC_CHECK_ALLOC(copy);
     int status = GC_OK;
     for (char *save = NULL, *item = strtok_r(copy, ",", &save); item && status == GC_OK;
          item = strtok_r(NULL, ",", &save)) {
         if (strpbrk(item, "*?[") == NULL) {
-            status = add_shard(ds, item);
+            status = add_path(paths, count, item);
             continue;
         }
         glob_t g;
         if (glob(item, 0, NULL, &g) != 0) {
-            status = gc_fail(GC_ERR_INPUT, "--data %s: no file matches", item);
+            status = gc_fail(GC_ERR_INPUT, "--%s %s: no file matches", option, item);
             continue;
         }
-        for (size_t i = 0; i < g.gl_pathc && status == GC_OK; ++i) status = add_shard(ds, g.gl_pathv[i]);
+        for (size_t i = 0; i < g.gl_pathc && status == GC_OK; ++i) status = add_path(paths, count, g.gl_pathv[i]);
         globfree(&g);
     }
     free(copy);
+    if (status != GC_OK) {
+        gc_dataset_paths_free(*paths, *count);
+        *paths = NULL;
+        *count = 0;
+    }
+    return status;
+}
+
+void gc_dataset_paths_free(char **paths, int count)
+{
+    for (int i = 0; i < count; ++i) free(paths[i]);
+    free(paths);
+}
+
+/* The shards of the comma-separated list; an item with glob characters must match at least one file. */
+static int expand_paths(gc_dataset *ds, const char *spec)
+{
+    char **paths;
+    int count;
+    GC_TRY(gc_dataset_paths("data", spec, &paths, &count));
+    ds->shards = gc_calloc((size_t)(count > 0 ? count : 1), sizeof *ds->shards);
+    int status = ds->shards ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory");
+    for (int i = 0; i < count && status == GC_OK; ++i) {
+        ds->shards[i].path = paths[i]; /* the shard owns it now */
+        paths[i] = NULL;
+        ds->shard_count++;
+    }
+    gc_dataset_paths_free(paths, count);
     if (status == GC_OK && ds->shard_count == 0) status = gc_fail(GC_ERR_USAGE, "--data is empty");
     return status;
 }
@@ -64,6 +94,13 @@ static int inspect_shard(gc_dataset *ds, gc_shard *shard, long *num_classes)
     if (status == GC_OK && ydims[0] != xdims[0])
         status = gc_fail(GC_ERR_INPUT, "%s: /y has %llu rows but /X has %llu", shard->path,
                          (unsigned long long)ydims[0], (unsigned long long)xdims[0]);
+    /* Widths are int throughout (kernels, MPI counts): a wider /X is refused, not truncated. */
+    if (status == GC_OK && (xdims[1] == 0 || xdims[1] > INT_MAX))
+        status = gc_fail(GC_ERR_INPUT, "%s: /X has %llu columns; gradcore takes 1 to %d", shard->path,
+                         (unsigned long long)xdims[1], INT_MAX);
+    if (status == GC_OK && xdims[0] > (hsize_t)INT64_MAX)
+        status = gc_fail(GC_ERR_INPUT, "%s: /X has %llu rows, more than 2^63 - 1", shard->path,
+                         (unsigned long long)xdims[0]);
     if (status == GC_OK && ds->d != 0 && (int)xdims[1] != ds->d)
         status = gc_fail(GC_ERR_INPUT, "%s: /X has %llu columns but earlier shards have %d", shard->path,
                          (unsigned long long)xdims[1], ds->d);
@@ -75,6 +112,9 @@ static int inspect_shard(gc_dataset *ds, gc_shard *shard, long *num_classes)
         if (found == 0) found = gc_h5_read_attr_long(y, "num_classes", &c);
         if (found < 0 || (found == 1 && c <= 0))
             status = gc_fail(GC_ERR_INPUT, "%s: attribute num_classes is not a positive integer", shard->path);
+        else if (found == 1 && c > INT32_MAX) /* labels are int32 */
+            status =
+                gc_fail(GC_ERR_INPUT, "%s: attribute num_classes = %ld is larger than %d", shard->path, c, INT32_MAX);
         else if (found == 1 && *num_classes != 0 && c != *num_classes)
             status =
                 gc_fail(GC_ERR_INPUT, "%s: num_classes = %ld but earlier shards say %ld", shard->path, c, *num_classes);
@@ -200,7 +240,7 @@ int gc_dataset_read(const gc_dataset *ds, MPI_Comm comm, int64_t lo, int64_t hi,
         return GC_OK;
     }
     hid_t fapl = gc_h5_file_access(comm), dxpl = gc_h5_transfer_plist();
-    int64_t *labels = malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
+    int64_t *labels = gc_malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
     int status = labels != NULL ? read_shards(ds, fapl, dxpl, lo, hi, x, labels, ids)
                                 : gc_fail(GC_ERR_MEMORY, "out of memory reading labels");
     if (status == GC_OK) {

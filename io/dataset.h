@@ -26,6 +26,12 @@ typedef struct {
     int has_ids;
 } gc_dataset;
 
+/* Not collective: the files of a spec, comma-separated items in order, an item with glob characters
+ * replaced by its sorted matches (one that matches nothing is an input error naming `option`);
+ * "synthetic:…" names none. Free with gc_dataset_paths_free. */
+int gc_dataset_paths(const char *option, const char *spec, char ***paths, int *count);
+void gc_dataset_paths_free(char **paths, int count);
+
 /* Collective. Rank 0 inspects every shard's metadata (existence, ranks, dtypes, agreeing widths)
  * and broadcasts it. spec: "a.h5,b.h5", a glob such as shards/part-?.h5 (sorted), or "synthetic:…". */
 int gc_dataset_open(gc_dataset *ds, const char *spec, MPI_Comm comm);

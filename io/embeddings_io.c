@@ -10,8 +10,8 @@
 
 #include "core/comm.h"
 #include "core/error.h"
-#include "coreset_writer.h"
 #include "h5util.h"
+#include "output_guard.h"
 
 /* Rows move in pieces of about 256 MiB of /E: MPI-IO implementations and older HDF5 releases
  * mishandle single transfers of 2 GiB or more per rank. */
@@ -99,7 +99,7 @@ int gc_embeddings_read(const char *path, MPI_Comm comm, int64_t lo, int64_t hi, 
     H5Pclose(fapl);
     int status = file < 0 ? gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", path) : GC_OK;
     status = gc_comm_agree(comm, status);
-    int64_t *labels = malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
+    int64_t *labels = gc_malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof *labels);
     if (status == GC_OK && labels == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory reading %s", path);
     status = gc_comm_agree(comm, status);
     int64_t count = 0, rp = rows_per_piece(D);
@@ -138,7 +138,7 @@ static int create_datasets(hid_t file, int64_t n, int D)
         hid_t d =
             H5Dcreate2(file, names[i], i == 1 ? H5T_STD_I32LE : H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         if (d < 0)
-            status = gc_fail(GC_ERR_IO, "--save-embeddings: cannot create dataset /%s", names[i]);
+            status = gc_h5_fail(file, "cannot create a dataset");
         else
             H5Dclose(d);
         H5Sclose(space);
@@ -167,14 +167,13 @@ static int write_rows(hid_t file, MPI_Comm comm, int collective, int64_t lo, int
 
 #ifdef H5_HAVE_PARALLEL
 /* All ranks create, fill and close the file together through MPI-IO. */
-static int write_file(const char *path, const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local,
-                      int D, const float *e, const int32_t *y, const float *loss)
+static int write_file(const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D,
+                      const float *e, const int32_t *y, const float *loss)
 {
     hid_t fapl = gc_h5_file_access(comm);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
-    int status = gc_comm_agree(comm, file < 0 ? gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot create the file", path)
-                                              : GC_OK);
+    int status = gc_comm_agree(comm, file < 0 ? gc_h5_fail_path(GC_ERR_IO, tmp, "cannot create") : GC_OK);
     if (status != GC_OK) return status;
     status = gc_comm_agree(comm, create_datasets(file, n_global, D));
     if (status == GC_OK) {
@@ -182,33 +181,31 @@ static int write_file(const char *path, const char *tmp, MPI_Comm comm, int64_t 
         status = write_rows(file, comm, 1, lo, n_local, D, e, y, loss, dxpl);
         H5Pclose(dxpl);
     }
-    if (H5Fclose(file) < 0 && status == GC_OK)
-        status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot finish the file", path);
+    if (H5Fclose(file) < 0 && status == GC_OK) status = gc_h5_fail_path(GC_ERR_IO, tmp, "cannot finish writing");
     return status;
 }
 #else
 /* Serial HDF5: rank 0 creates the file, then each rank in turn opens it and writes its rows. */
-static int write_file(const char *path, const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local,
-                      int D, const float *e, const int32_t *y, const float *loss)
+static int write_file(const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D,
+                      const float *e, const int32_t *y, const float *loss)
 {
     int rank, size, status = GC_OK;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     if (rank == 0) {
         hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        status = file < 0 ? gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot create the file", path)
-                          : create_datasets(file, n_global, D);
+        status = file < 0 ? gc_h5_fail_path(GC_ERR_IO, tmp, "cannot create") : create_datasets(file, n_global, D);
         if (file >= 0 && H5Fclose(file) < 0 && status == GC_OK)
-            status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot finish the file", path);
+            status = gc_h5_fail_path(GC_ERR_IO, tmp, "cannot finish writing");
     }
     GC_TRY(gc_comm_agree(comm, status));
     for (int turn = 0; turn < size; ++turn) {
         if (turn == rank) {
             hid_t file = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
-            status = file < 0 ? gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot reopen the file", path)
+            status = file < 0 ? gc_h5_fail_path(GC_ERR_IO, tmp, "cannot reopen")
                               : write_rows(file, comm, 0, lo, n_local, D, e, y, loss, H5P_DEFAULT);
             if (file >= 0 && H5Fclose(file) < 0 && status == GC_OK)
-                status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot finish the file", path);
+                status = gc_h5_fail_path(GC_ERR_IO, tmp, "cannot finish writing");
         }
         GC_CHECK_MPI(MPI_Barrier(comm)); /* the next rank opens the file only after this one closed it */
     }
@@ -223,17 +220,12 @@ int gc_embeddings_write(const char *path, MPI_Comm comm, int64_t n_global, int64
     MPI_Comm_rank(comm, &rank);
     gc_h5_silence();
     char tmp[4096] = { 0 };
+    /* /E, /y and /loss, and a margin for HDF5's own metadata. */
+    const double bytes = (double)n_global * ((double)D * sizeof(float) + 8.0) + 1048576.0;
+    GC_TRY(gc_comm_agree(comm, rank == 0 ? gc_check_free_space("--save-embeddings", path, bytes) : GC_OK));
     if (rank == 0) gc_temporary_name(path, tmp, sizeof tmp); /* one name: rank 0's pid */
     GC_CHECK_MPI(MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, comm));
-    int status = gc_comm_agree(comm, write_file(path, tmp, comm, n_global, lo, n_local, D, e, y, loss));
-    if (rank == 0) {
-        if (status != GC_OK) {
-            unlink(tmp);
-        } else if (rename(tmp, path) != 0) {
-            status = gc_fail(GC_ERR_IO, "--save-embeddings %s: cannot rename the finished file into place: %s", path,
-                             strerror(errno));
-            unlink(tmp);
-        }
-    }
+    int status = gc_comm_agree(comm, write_file(tmp, comm, n_global, lo, n_local, D, e, y, loss));
+    if (rank == 0) status = gc_commit_output("--save-embeddings", tmp, path, status);
     return gc_comm_agree(comm, status);
 }

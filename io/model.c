@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,9 @@ static int allocate(gc_model *m, int layers)
 {
     memset(m, 0, sizeof *m);
     m->layers = layers;
-    m->widths = calloc((size_t)layers + 1, sizeof *m->widths);
-    m->weight = calloc((size_t)layers, sizeof *m->weight);
-    m->bias = calloc((size_t)layers, sizeof *m->bias);
+    m->widths = gc_calloc((size_t)layers + 1, sizeof *m->widths);
+    m->weight = gc_calloc((size_t)layers, sizeof *m->weight);
+    m->bias = gc_calloc((size_t)layers, sizeof *m->bias);
     if (m->widths == NULL || m->weight == NULL || m->bias == NULL)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the model");
     return GC_OK;
@@ -25,8 +26,8 @@ static int allocate(gc_model *m, int layers)
 
 static int allocate_layer(gc_model *m, int l)
 {
-    m->weight[l] = malloc((size_t)m->widths[l + 1] * m->widths[l] * sizeof(float));
-    m->bias[l] = malloc((size_t)m->widths[l + 1] * sizeof(float));
+    m->weight[l] = gc_malloc((size_t)m->widths[l + 1] * m->widths[l] * sizeof(float));
+    m->bias[l] = gc_malloc((size_t)m->widths[l + 1] * sizeof(float));
     if (m->weight[l] == NULL || m->bias[l] == NULL)
         return gc_fail(GC_ERR_MEMORY, "out of memory for model layer %d", l);
     return GC_OK;
@@ -65,6 +66,16 @@ static int read_activation(hid_t file, const char *path, gc_activation *act)
     return gc_fail(GC_ERR_INPUT, "%s: activation '%s' is not relu, tanh, gelu or identity", path, value);
 }
 
+/* A NaN or Inf weight would make every embedding, and so the coreset, NaN: refused like NaN in X. */
+static int check_finite(const char *path, int layer, const char *name, const float *values, size_t count)
+{
+    for (size_t i = 0; i < count; ++i)
+        if (!isfinite(values[i]))
+            return gc_fail(GC_ERR_INPUT, "%s: /layers/%d/%s entry %zu is not finite (NaN or Inf)", path, layer, name,
+                           i);
+    return GC_OK;
+}
+
 static int read_on_root(gc_model *m, const char *path)
 {
     hid_t file;
@@ -89,7 +100,11 @@ static int read_on_root(gc_model *m, const char *path)
             H5Dclose(w);
             break;
         }
-        if (l > 0 && (int)wd[1] != m->widths[l])
+        /* Widths are int and a layer goes to its peers in one int-counted broadcast. */
+        if (wd[0] == 0 || wd[1] == 0 || wd[0] > INT_MAX || wd[1] > INT_MAX || wd[0] * wd[1] > INT_MAX)
+            status = gc_fail(GC_ERR_INPUT, "%s: /layers/%d/W is %llu × %llu; gradcore takes up to %d values a layer",
+                             path, l, (unsigned long long)wd[0], (unsigned long long)wd[1], INT_MAX);
+        else if (l > 0 && (int)wd[1] != m->widths[l])
             status = gc_fail(GC_ERR_INPUT,
                              "%s: /layers/%d/W takes %llu inputs but layer %d gives %d "
                              "(widths do not chain)",
@@ -102,12 +117,12 @@ static int read_on_root(gc_model *m, const char *path)
             m->widths[l + 1] = (int)wd[0];
             status = allocate_layer(m, l);
         }
-        if (status == GC_OK && (H5Dread(w, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->weight[l]) < 0 ||
-                                H5Dread(b, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->bias[l]) < 0))
-            status = gc_fail(GC_ERR_INPUT, "%s: cannot read layer %d", path, l);
-        for (size_t i = 0; status == GC_OK && i < (size_t)m->widths[l + 1] * m->widths[l]; ++i)
-            if (!isfinite(m->weight[l][i]))
-                status = gc_fail(GC_ERR_INPUT, "%s: /layers/%d/W has a non-finite value", path, l);
+        if (status == GC_OK && H5Dread(w, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->weight[l]) < 0)
+            status = gc_h5_fail(w, "cannot read a layer's W");
+        if (status == GC_OK && H5Dread(b, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->bias[l]) < 0)
+            status = gc_h5_fail(b, "cannot read a layer's b");
+        if (status == GC_OK) status = check_finite(path, l, "W", m->weight[l], (size_t)m->widths[l + 1] * m->widths[l]);
+        if (status == GC_OK) status = check_finite(path, l, "b", m->bias[l], (size_t)m->widths[l + 1]);
         H5Dclose(w);
         H5Dclose(b);
     }

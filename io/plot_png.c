@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "coreset_writer.h"
+#include "output_guard.h"
 
 /* Canvas and plot-area geometry in pixels; text is the 3×5 font magnified FONT times. */
 enum { WIDTH = 720, HEIGHT = 480, LEFT = 72, RIGHT = 24, TOP = 36, BOTTOM = 52, FONT = 2 };
@@ -244,16 +244,12 @@ static int write_png(const char *tmp, const char *path, const char *option, cons
 int gc_plot_png(const char *path, const char *option, const char *x_label, const char *y_label,
                 const gc_plot_series *series, int series_count)
 {
-    unsigned char *rgb = malloc((size_t)WIDTH * HEIGHT * 3);
+    unsigned char *rgb = gc_malloc((size_t)WIDTH * HEIGHT * 3);
     GC_CHECK_ALLOC(rgb);
     render(rgb, x_label, y_label, series, series_count);
     char tmp[4096];
     gc_temporary_name(path, tmp, sizeof tmp);
     int status = write_png(tmp, path, option, rgb);
     free(rgb);
-    if (status == GC_OK && rename(tmp, path) != 0)
-        status =
-            gc_fail(GC_ERR_IO, "%s %s: cannot rename the finished file into place: %s", option, path, strerror(errno));
-    if (status != GC_OK) unlink(tmp);
-    return status;
+    return gc_commit_output(option, tmp, path, status);
 }

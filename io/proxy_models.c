@@ -27,7 +27,7 @@ int gc_proxy_models_load(const gc_options *o, int d, int classes, uint64_t seed,
     *count = 0;
     if (gc_options_is_set(o, "model")) {
         const char *path = gc_options_get(o, "model");
-        *models = calloc(1, sizeof **models);
+        *models = gc_calloc(1, sizeof **models);
         GC_CHECK_ALLOC(*models);
         *count = 1;
         GC_TRY(gc_model_read(&(*models)[0], path, comm));
@@ -43,7 +43,7 @@ int gc_proxy_models_load(const gc_options *o, int d, int classes, uint64_t seed,
     int hidden[64], n_hidden;
     GC_TRY(gc_options_get_long(o, "init-draws", 1, 4096, &draws));
     GC_TRY(parse_hidden(gc_options_get(o, "hidden"), hidden, 64, &n_hidden));
-    *models = calloc((size_t)draws, sizeof **models);
+    *models = gc_calloc((size_t)draws, sizeof **models);
     GC_CHECK_ALLOC(*models);
     *count = (int)draws;
     for (int s = 0; s < draws; ++s) GC_TRY(gc_model_init_draw(&(*models)[s], d, hidden, n_hidden, classes, seed, s));

@@ -103,7 +103,7 @@ void gc_synthetic_rows(const gc_synthetic *s, int64_t lo, int64_t hi, float *x, 
      * is small (it usually is: classes·modes·d values), which leaves one normal draw per value. */
     const double noise_scale = 0.5;
     const uint64_t components = (uint64_t)s->classes * (uint64_t)s->modes;
-    double *table = components * (uint64_t)d <= (1u << 24) ? malloc(components * d * sizeof *table) : NULL;
+    double *table = components * (uint64_t)d <= (1u << 24) ? gc_malloc(components * d * sizeof *table) : NULL;
     if (table != NULL) {
 #pragma omp parallel for schedule(static)
         for (uint64_t k = 0; k < components; ++k)

@@ -1,5 +1,6 @@
 #include "backend.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,13 @@ int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo
     return GC_OK;
 }
 
-int gc_embedding_dim(const gc_embed_config *cfg, int d)
+/* In 64 bits: C·(H+1)·draws of a large model exceeds int. */
+static int64_t embedding_dim(const gc_embed_config *cfg, int d)
 {
     if (cfg->kind == GC_EMBED_FEATURES) return d;
     const gc_model *m = &cfg->models[0];
-    int classes = gc_model_classes(m), hidden = gc_model_penultimate_width(m);
-    int lastlayer = cfg->sketch_dim > 0 ? cfg->sketch_dim : classes * (hidden + 1);
+    const int64_t classes = gc_model_classes(m), hidden = gc_model_penultimate_width(m);
+    const int64_t lastlayer = cfg->sketch_dim > 0 ? cfg->sketch_dim : classes * (hidden + 1);
     switch (cfg->kind) {
     case GC_EMBED_LOGITS:
     case GC_EMBED_ADACORE:
@@ -33,6 +35,19 @@ int gc_embedding_dim(const gc_embed_config *cfg, int d)
     default:
         return d;
     }
+}
+
+int gc_embedding_dim(const gc_embed_config *cfg, int d) { return (int)embedding_dim(cfg, d); }
+
+int gc_embedding_width(const gc_embed_config *cfg, int d, int *D)
+{
+    const int64_t width = embedding_dim(cfg, d);
+    if (width > INT_MAX)
+        return gc_fail(GC_ERR_USAGE,
+                       "the embedding of this model would have %lld columns, more than %d: project it with --sketch D",
+                       (long long)width, INT_MAX);
+    *D = (int)width;
+    return GC_OK;
 }
 
 int gc_embed_check(const gc_embed_config *cfg, int64_t rows, int d, const int32_t *y)
@@ -100,9 +115,9 @@ int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out
         /* Ranks of one node share its GPUs round-robin by node-local rank. */
         MPI_Comm node;
         int node_rank = 0;
-        MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+        GC_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
         MPI_Comm_rank(node, &node_rank);
-        MPI_Comm_free(&node);
+        GC_MPI(MPI_Comm_free(&node));
         int count = gc_backend_cuda_device_count();
         if (count > 0)
             status = gc_backend_cuda_create(node_rank % count, out);

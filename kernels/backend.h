@@ -47,8 +47,11 @@ typedef struct {
  * NULL. */
 int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, float *dst);
 
-/* Width D of the embedding for inputs of width d. */
+/* Width D of the embedding for inputs of width d, once gc_embedding_width has accepted it. */
 int gc_embedding_dim(const gc_embed_config *cfg, int d);
+/* The same, checked: a width beyond int (C·(H+1)·draws of a large model) is a usage error naming
+ * --sketch. */
+int gc_embedding_width(const gc_embed_config *cfg, int d, int *D);
 
 /* Checks what both backends rely on before any work: the models take d inputs and agree in shape
  * (gmc), the sketch fits the last layer, every label is in [0, C). One line naming the problem. */

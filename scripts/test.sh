@@ -3,7 +3,7 @@
 #   1. release build (CUDA backend too when nvcc exists): unit, MPI (-np 1, 2, 4), bad-input matrix,
 #      reference oracles, GPU tests (skipped without a GPU);
 #   2. ASan + UBSan build (CPU only): the unit tests again;
-#   3. libFuzzer targets (job files, dataset metadata), 30 s each (tests/fuzz/run.sh).
+#   3. libFuzzer targets (job files, dataset metadata, model files), 30 s each (tests/fuzz/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

@@ -128,15 +128,15 @@ static int workspace_create(cpu_workspace *ws, const gc_embed_config *cfg, int64
     int C = gc_model_classes(m), H = gc_model_penultimate_width(m), widest = 1;
     for (int l = 1; l < m->layers; ++l) widest = m->widths[l] > widest ? m->widths[l] : widest;
     memset(ws, 0, sizeof *ws);
-    ws->act[0] = malloc((size_t)rows * widest * sizeof(float));
-    ws->act[1] = malloc((size_t)rows * widest * sizeof(float));
-    ws->z = malloc((size_t)rows * C * sizeof(float));
-    ws->p = malloc((size_t)rows * C * sizeof(double));
-    ws->a = malloc((size_t)rows * C * sizeof(float));
-    ws->u = malloc((size_t)rows * (D1 > 0 ? D1 : 1) * sizeof(float));
-    ws->v = malloc((size_t)rows * (D2 > 0 ? D2 : 1) * sizeof(float));
-    ws->r1 = malloc((size_t)draws * (D1 > 0 ? D1 : 1) * C * sizeof(float));
-    ws->r2 = malloc((size_t)draws * (D2 > 0 ? D2 : 1) * (H + 1) * sizeof(float));
+    ws->act[0] = gc_malloc((size_t)rows * widest * sizeof(float));
+    ws->act[1] = gc_malloc((size_t)rows * widest * sizeof(float));
+    ws->z = gc_malloc((size_t)rows * C * sizeof(float));
+    ws->p = gc_malloc((size_t)rows * C * sizeof(double));
+    ws->a = gc_malloc((size_t)rows * C * sizeof(float));
+    ws->u = gc_malloc((size_t)rows * (D1 > 0 ? D1 : 1) * sizeof(float));
+    ws->v = gc_malloc((size_t)rows * (D2 > 0 ? D2 : 1) * sizeof(float));
+    ws->r1 = gc_malloc((size_t)draws * (D1 > 0 ? D1 : 1) * C * sizeof(float));
+    ws->r2 = gc_malloc((size_t)draws * (D2 > 0 ? D2 : 1) * (H + 1) * sizeof(float));
     if (!ws->act[0] || !ws->act[1] || !ws->z || !ws->p || !ws->a || !ws->u || !ws->v || !ws->r1 || !ws->r2) {
         workspace_free(ws);
         return gc_fail(GC_ERR_MEMORY, "out of memory for the embedding workspace (%lld rows)", (long long)rows);
@@ -171,7 +171,7 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
     const int64_t batch = b->batch_rows > 0 ? b->batch_rows : CPU_BATCH_ROWS;
     cpu_workspace ws;
     GC_TRY(workspace_create(&ws, cfg, batch, draws, D1, D2));
-    float *xb = malloc((size_t)batch * d * sizeof *xb);
+    float *xb = gc_malloc((size_t)batch * d * sizeof *xb);
     if (xb == NULL) {
         workspace_free(&ws);
         return gc_fail(GC_ERR_MEMORY, "out of memory for the embedding workspace");
@@ -223,7 +223,7 @@ static const gc_backend_ops cpu_ops = { .name = "cpu",
 
 int gc_backend_cpu_create(gc_backend **out)
 {
-    gc_backend *b = calloc(1, sizeof *b);
+    gc_backend *b = gc_calloc(1, sizeof *b);
     GC_CHECK_ALLOC(b);
     b->ops = &cpu_ops;
     b->device_id = -1;

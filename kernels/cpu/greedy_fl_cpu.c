@@ -105,8 +105,8 @@ static int lazy_greedy(const gc_fl_problem *p, const double *S, double *cur, int
                        double *gains, int64_t *count)
 {
     const int64_t m = p->m;
-    heap_entry *heap = malloc((size_t)m * sizeof *heap);
-    int64_t *fresh_at = malloc((size_t)m * sizeof *fresh_at);
+    heap_entry *heap = gc_malloc((size_t)m * sizeof *heap);
+    int64_t *fresh_at = gc_malloc((size_t)m * sizeof *fresh_at);
     if (heap == NULL || fresh_at == NULL) {
         free(heap);
         free(fresh_at);
@@ -146,8 +146,8 @@ static int stochastic_greedy(const gc_fl_problem *p, const double *S, double *cu
 {
     const int64_t m = p->m;
     const int64_t sample = gc_stochastic_sample_size(m, kappa, p->stochastic_epsilon);
-    int64_t *rest = malloc((size_t)m * sizeof *rest);
-    double *sample_gain = malloc((size_t)(sample < m ? sample : m) * sizeof *sample_gain);
+    int64_t *rest = gc_malloc((size_t)m * sizeof *rest);
+    double *sample_gain = gc_malloc((size_t)(sample < m ? sample : m) * sizeof *sample_gain);
     if (rest == NULL || sample_gain == NULL) {
         free(rest);
         free(sample_gain);
@@ -185,7 +185,7 @@ int gc_fl_greedy_cpu(const gc_fl_problem *p, int64_t kappa, int64_t *selected, d
                        "a facility-location block of %lld rows exceeds the dense limit "
                        "of %d: lower --partition-size or --oversample",
                        (long long)m, GC_FL_MAX_DENSE);
-    double *S = malloc((size_t)m * m * sizeof *S), *cur = calloc((size_t)m, sizeof *cur);
+    double *S = gc_malloc((size_t)m * m * sizeof *S), *cur = gc_calloc((size_t)m, sizeof *cur);
     int status =
         (S && cur) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for a %lld-row similarity block", (long long)m);
     if (status == GC_OK) status = gc_cpu_similarity(p->e, m, p->e, m, p->D, p->c, S);
@@ -199,15 +199,15 @@ int gc_fl_greedy_cpu(const gc_fl_problem *p, int64_t kappa, int64_t *selected, d
     if (status == GC_OK && coverage != NULL && kappa > 0) {
         /* Each point goes to its most similar selected element; strict '>' over positions in
          * ascending order keeps the lowest position on ties. */
-        int64_t *order = malloc((size_t)kappa * sizeof *order);
+        int64_t *order = gc_malloc((size_t)kappa * sizeof *order);
         status = order ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory");
         if (status == GC_OK) {
             memcpy(order, selected, (size_t)kappa * sizeof *order);
             qsort(order, (size_t)kappa, sizeof *order, compare_int64);
             /* Selected rows in ascending position, each read contiguously (S is symmetric); strict
              * '>' keeps the lowest position on ties. */
-            double *best = malloc((size_t)m * sizeof *best);
-            int64_t *owner = malloc((size_t)m * sizeof *owner);
+            double *best = gc_malloc((size_t)m * sizeof *best);
+            int64_t *owner = gc_malloc((size_t)m * sizeof *owner);
             status = (best && owner) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory");
             for (int64_t a = 0; a < kappa && status == GC_OK; ++a) {
                 const double *row = S + order[a] * m;

@@ -36,7 +36,7 @@ struct gc_nystrom_device {
 int gc_cpu_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_device **out)
 {
     (void)b;
-    *out = calloc(1, sizeof **out);
+    *out = gc_calloc(1, sizeof **out);
     GC_CHECK_ALLOC(*out);
     (*out)->map = map;
     return GC_OK;
@@ -47,7 +47,7 @@ int gc_cpu_nystrom_features_op(gc_backend *b, gc_nystrom_device *dev, int64_t ro
     (void)b;
     if (rows > dev->work_rows) {
         free(dev->work);
-        dev->work = malloc((size_t)rows * (dev->map->d + dev->map->q) * sizeof *dev->work);
+        dev->work = gc_malloc((size_t)rows * (dev->map->d + dev->map->q) * sizeof *dev->work);
         dev->work_rows = dev->work ? rows : 0;
         if (dev->work == NULL)
             return gc_fail(GC_ERR_MEMORY, "out of memory for the Nyström features of %lld rows", (long long)rows);

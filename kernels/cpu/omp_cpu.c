@@ -41,8 +41,8 @@ int gc_cpu_omp_best(const float *e, int64_t rows, int D, const double *r, const 
                     float *work, gc_omp_pair *best)
 {
     for (int t = 0; t < count; ++t) best[t] = GC_OMP_NONE;
-    float *rf = malloc((size_t)D * sizeof *rf);
-    double *top = malloc((size_t)count * sizeof *top);
+    float *rf = gc_malloc((size_t)D * sizeof *rf);
+    double *top = gc_malloc((size_t)count * sizeof *top);
     if (rf == NULL || top == NULL) {
         free(rf);
         free(top);
@@ -79,7 +79,7 @@ int gc_cpu_omp_best(const float *e, int64_t rows, int D, const double *r, const 
     int64_t candidates = 0;
     for (int64_t i = 0; i < rows; ++i)
         candidates += w[i] > 0.0 && float_score(work[i], w[i], signed_scores) >= threshold;
-    gc_omp_pair *pairs = malloc((size_t)(candidates ? candidates : 1) * sizeof *pairs);
+    gc_omp_pair *pairs = gc_malloc((size_t)(candidates ? candidates : 1) * sizeof *pairs);
     GC_CHECK_ALLOC(pairs);
     int64_t m = 0;
     for (int64_t i = 0; i < rows; ++i)

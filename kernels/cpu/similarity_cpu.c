@@ -7,7 +7,7 @@
 
 static double *to_double(const float *x, int64_t rows, int D, double *norms)
 {
-    double *out = malloc((size_t)rows * D * sizeof *out);
+    double *out = gc_malloc((size_t)rows * D * sizeof *out);
     if (out == NULL) return NULL;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < rows; ++i) {
@@ -23,7 +23,7 @@ static double *to_double(const float *x, int64_t rows, int D, double *norms)
 
 int gc_cpu_similarity(const float *a, int64_t m, const float *b, int64_t n, int D, double c, double *out)
 {
-    double *na = malloc((size_t)m * sizeof *na), *nb = malloc((size_t)n * sizeof *nb);
+    double *na = gc_malloc((size_t)m * sizeof *na), *nb = gc_malloc((size_t)n * sizeof *nb);
     double *da = na ? to_double(a, m, D, na) : NULL, *db = nb ? to_double(b, n, D, nb) : NULL;
     int status = GC_OK;
     if (da == NULL || db == NULL) {

@@ -194,10 +194,10 @@ static int upload_models(cuda_plan *pl, cudaStream_t stream)
                                   aligned((size_t)m0->widths[l + 1] * sizeof(float)));
     bytes += (size_t)draws *
              (aligned((size_t)pl->D1 * pl->C * sizeof(float)) + aligned((size_t)pl->D2 * (pl->H + 1) * sizeof(float)));
-    pl->weight = (const float **)calloc((size_t)draws * L, sizeof *pl->weight);
-    pl->bias = (const float **)calloc((size_t)draws * L, sizeof *pl->bias);
-    pl->r1 = (const float **)calloc((size_t)draws, sizeof *pl->r1);
-    pl->r2 = (const float **)calloc((size_t)draws, sizeof *pl->r2);
+    pl->weight = (const float **)gc_calloc((size_t)draws * L, sizeof *pl->weight);
+    pl->bias = (const float **)gc_calloc((size_t)draws * L, sizeof *pl->bias);
+    pl->r1 = (const float **)gc_calloc((size_t)draws, sizeof *pl->r1);
+    pl->r2 = (const float **)gc_calloc((size_t)draws, sizeof *pl->r2);
     if (!pl->weight || !pl->bias || !pl->r1 || !pl->r2)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the model tables");
     GC_CHECK_CUDA(cudaMalloc(&pl->model_arena, bytes));
@@ -500,12 +500,12 @@ extern "C" int gc_backend_cuda_create(int device_id, gc_backend **out)
         (void)cudaGetLastError(); /* not sticky: leave no stale error for later launch checks */
         return gc_fail(GC_ERR_DEVICE, "--device cuda: GPU %d is not usable: %s", device_id, cudaGetErrorString(rc));
     }
-    gc_backend *b = (gc_backend *)calloc(1, sizeof *b);
+    gc_backend *b = (gc_backend *)gc_calloc(1, sizeof *b);
     GC_CHECK_ALLOC(b);
     b->ops = &cuda_ops;
     b->device_id = device_id;
     snprintf(b->description, sizeof b->description, "cuda:%d %.100s", device_id, prop.name);
-    cuda_state *st = (cuda_state *)calloc(1, sizeof *st);
+    cuda_state *st = (cuda_state *)gc_calloc(1, sizeof *st);
     b->impl = st;
     int status = st == NULL ? gc_fail(GC_ERR_MEMORY, "out of memory for the CUDA backend") : create_slots(st);
     if (status != GC_OK) {

@@ -171,7 +171,7 @@ extern "C" int gc_cuda_bico_attach(gc_backend *b, int64_t rows, int qp, int C, c
 {
     *out = NULL;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    gc_bico_device *dev = (gc_bico_device *)calloc(1, sizeof *dev);
+    gc_bico_device *dev = (gc_bico_device *)gc_calloc(1, sizeof *dev);
     GC_CHECK_ALLOC(dev);
     dev->rows = rows;
     dev->qp = qp;
@@ -223,7 +223,7 @@ extern "C" int gc_cuda_bico_summary_attach(gc_backend *b, int qp, int C, int64_t
 {
     *out = NULL;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    gc_bico_summary_device *dev = (gc_bico_summary_device *)calloc(1, sizeof *dev);
+    gc_bico_summary_device *dev = (gc_bico_summary_device *)gc_calloc(1, sizeof *dev);
     GC_CHECK_ALLOC(dev);
     dev->qp = qp;
     dev->C = C;
@@ -278,7 +278,7 @@ extern "C" int gc_cuda_bico_summary_collect(gc_backend *b, gc_bico_summary_devic
 {
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
     const size_t count = 2 * (size_t)dev->n;
-    int64_t *host = (int64_t *)malloc(count * sizeof *host);
+    int64_t *host = (int64_t *)gc_malloc(count * sizeof *host);
     GC_CHECK_ALLOC(host);
     const cudaError_t rc = cudaMemcpy(host, dev->acc, count * sizeof *host, cudaMemcpyDeviceToHost);
     if (rc == cudaSuccess)

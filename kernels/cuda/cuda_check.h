@@ -13,6 +13,8 @@ extern "C" {
 #define GC_CHECK_CUDA(call)                                                                                            \
     do {                                                                                                               \
         cudaError_t gc_cuda_rc_ = (call);                                                                              \
+        if (gc_cuda_rc_ == cudaSuccess && gc_fault_hit(GC_FAULT_CUDA, __FILE__, __LINE__))                             \
+            gc_cuda_rc_ = cudaErrorUnknown;                                                                            \
         if (gc_cuda_rc_ != cudaSuccess)                                                                                \
             return gc_fail(GC_ERR_LIB, "CUDA error at %s:%d: %s (%s)", __FILE__, __LINE__,                             \
                            cudaGetErrorString(gc_cuda_rc_), #call);                                                    \
@@ -24,6 +26,8 @@ extern "C" {
 #define GC_CHECK_CUBLAS(call)                                                                                          \
     do {                                                                                                               \
         cublasStatus_t gc_cublas_rc_ = (call);                                                                         \
+        if (gc_cublas_rc_ == CUBLAS_STATUS_SUCCESS && gc_fault_hit(GC_FAULT_CUDA, __FILE__, __LINE__))                 \
+            gc_cublas_rc_ = CUBLAS_STATUS_INTERNAL_ERROR;                                                              \
         if (gc_cublas_rc_ != CUBLAS_STATUS_SUCCESS)                                                                    \
             return gc_fail(GC_ERR_LIB, "cuBLAS error at %s:%d: %s (%s)", __FILE__, __LINE__,                           \
                            cublasGetStatusString(gc_cublas_rc_), #call);                                               \

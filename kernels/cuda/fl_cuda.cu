@@ -290,7 +290,7 @@ static int fl_device_create(int device_id, gc_fl_device **out)
 {
     *out = nullptr;
     GC_CHECK_CUDA(cudaSetDevice(device_id));
-    gc_fl_device *dev = (gc_fl_device *)calloc(1, sizeof *dev);
+    gc_fl_device *dev = (gc_fl_device *)gc_calloc(1, sizeof *dev);
     GC_CHECK_ALLOC(dev);
     dev->device_id = device_id;
     if (cudaStreamCreateWithFlags(&dev->stream, cudaStreamNonBlocking) != cudaSuccess ||
@@ -396,9 +396,9 @@ int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, in
     gc_fl_device *dev = st.dev;
     const int m = st.m;
     const int64_t sample = gc_stochastic_sample_size(m, kappa, p->stochastic_epsilon);
-    int64_t *rest = (int64_t *)malloc((size_t)m * sizeof *rest);
-    int *picked = (int *)malloc((size_t)(sample < m ? sample : m) * sizeof *picked);
-    double *g = (double *)malloc((size_t)(sample < m ? sample : m) * sizeof *g);
+    int64_t *rest = (int64_t *)gc_malloc((size_t)m * sizeof *rest);
+    int *picked = (int *)gc_malloc((size_t)(sample < m ? sample : m) * sizeof *picked);
+    double *g = (double *)gc_malloc((size_t)(sample < m ? sample : m) * sizeof *g);
     int status = (rest && picked && g) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for stochastic greedy");
     for (int64_t j = 0; status == GC_OK && j < m; ++j) rest[j] = j;
     int64_t size = m;
@@ -460,8 +460,9 @@ int assign_coverage(block_state &st, const gc_fl_problem *p, int64_t kappa, cons
 {
     gc_fl_device *dev = st.dev;
     const int m = st.m;
-    int64_t *order = (int64_t *)malloc((size_t)kappa * sizeof *order);
-    int *order32 = (int *)malloc((size_t)kappa * sizeof *order32), *assign = (int *)malloc((size_t)m * sizeof *assign);
+    int64_t *order = (int64_t *)gc_malloc((size_t)kappa * sizeof *order);
+    int *order32 = (int *)gc_malloc((size_t)kappa * sizeof *order32),
+        *assign = (int *)gc_malloc((size_t)m * sizeof *assign);
     int status = (order && order32 && assign) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for coverage");
     if (status == GC_OK) {
         memcpy(order, selected, (size_t)kappa * sizeof *order);

@@ -88,7 +88,7 @@ extern "C" int gc_cuda_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, 
 {
     *out = NULL;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    gc_nystrom_device *dev = (gc_nystrom_device *)calloc(1, sizeof *dev);
+    gc_nystrom_device *dev = (gc_nystrom_device *)gc_calloc(1, sizeof *dev);
     GC_CHECK_ALLOC(dev);
     dev->map = map;
     int status = upload(dev);

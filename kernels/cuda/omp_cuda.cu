@@ -195,7 +195,7 @@ extern "C" int gc_cuda_omp_attach(gc_backend *b, int64_t rows, int D, const floa
 {
     *out = NULL;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    gc_omp_device *d = (gc_omp_device *)calloc(1, sizeof *d);
+    gc_omp_device *d = (gc_omp_device *)gc_calloc(1, sizeof *d);
     if (d == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory for the OMP device state");
     *out = d;
     d->n = rows;

@@ -6,12 +6,10 @@
  * before training and after every epoch; training time excludes those measurements. The data are
  * small by assumption, so rank 0 does all the work; the other ranks take part in the collective
  * reads and in the final agreement on the status. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "commands.h"
 #include "core/comm.h"
@@ -20,9 +18,9 @@
 #include "core/options.h"
 #include "core/rng.h"
 #include "core/version.h"
-#include "io/coreset_writer.h"
 #include "io/dataset.h"
 #include "io/h5util.h"
+#include "io/output_guard.h"
 #include "io/plot_png.h"
 #include "src/linalg/logreg.h"
 
@@ -68,17 +66,12 @@ typedef struct {
     double *time_s;   /* [epochs + 1]: cumulative training seconds */
 } curve;
 
-/* Fails early, before any training, when the plot could not be written at the end. */
-static int check_plot_writable(const char *path)
-{
-    char tmp[4096];
-    gc_temporary_name(path, tmp, sizeof tmp);
-    FILE *f = fopen(tmp, "wb");
-    if (f == NULL) return gc_fail(GC_ERR_IO, "--plot %s: cannot create the file: %s", path, strerror(errno));
-    fclose(f);
-    unlink(tmp);
-    return GC_OK;
-}
+/* What the command reads and writes, for io/output_guard.h. */
+static const gc_guard_option eval_files[] = { { "data", GC_GUARD_INPUTS },
+                                              { "coreset", GC_GUARD_INPUT },
+                                              { "test", GC_GUARD_INPUTS },
+                                              { "plot", GC_GUARD_OUTPUT },
+                                              { NULL, 0 } };
 
 static int read_params(const gc_options *o, eval_params *p)
 {
@@ -110,10 +103,10 @@ static int load_data(eval_data *d, int rank)
                        d->test.num_classes, d->train.num_classes);
     const int64_t n_train = rank == 0 ? d->train.n : 0, n_test = rank == 0 ? d->test.n : 0;
     const size_t width = (size_t)d->train.d;
-    d->x_train = malloc((size_t)(n_train > 0 ? n_train : 1) * width * sizeof *d->x_train);
-    d->y_train = malloc((size_t)(n_train > 0 ? n_train : 1) * sizeof *d->y_train);
-    d->x_test = malloc((size_t)(n_test > 0 ? n_test : 1) * width * sizeof *d->x_test);
-    d->y_test = malloc((size_t)(n_test > 0 ? n_test : 1) * sizeof *d->y_test);
+    d->x_train = gc_malloc((size_t)(n_train > 0 ? n_train : 1) * width * sizeof *d->x_train);
+    d->y_train = gc_malloc((size_t)(n_train > 0 ? n_train : 1) * sizeof *d->y_train);
+    d->x_test = gc_malloc((size_t)(n_test > 0 ? n_test : 1) * width * sizeof *d->x_test);
+    d->y_test = gc_malloc((size_t)(n_test > 0 ? n_test : 1) * sizeof *d->y_test);
     int status = d->x_train && d->y_train && d->x_test && d->y_test
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for %lld training and %lld test rows", (long long)n_train,
@@ -169,8 +162,8 @@ static int read_coreset(const char *path, int64_t n, int64_t **index, double **w
                          (long long)n);
     if (status == GC_OK) {
         *k = (int64_t)ki[0];
-        *index = malloc((size_t)*k * sizeof **index);
-        *weight = malloc((size_t)*k * sizeof **weight);
+        *index = gc_malloc((size_t)*k * sizeof **index);
+        *weight = gc_malloc((size_t)*k * sizeof **weight);
         if (*index == NULL || *weight == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the coreset");
     }
     if (status == GC_OK && (H5Dread(di, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, *index) < 0 ||
@@ -253,13 +246,13 @@ static int create_work(eval_work *w, const eval_data *d, const eval_params *p, i
 {
     const int64_t n = d->train.n;
     const size_t points = (size_t)p->epochs + 1;
-    w->all_rows = malloc((size_t)n * sizeof *w->all_rows);
-    w->order_rows = malloc((size_t)n * sizeof *w->order_rows);
-    w->order_weight = malloc((size_t)n * sizeof *w->order_weight);
-    w->subset = malloc((size_t)k * sizeof *w->subset);
-    w->subset_weight = malloc((size_t)k * sizeof *w->subset_weight);
-    w->random_final = malloc((size_t)p->random_seeds * sizeof *w->random_final);
-    w->storage = calloc(8 * points, sizeof *w->storage);
+    w->all_rows = gc_malloc((size_t)n * sizeof *w->all_rows);
+    w->order_rows = gc_malloc((size_t)n * sizeof *w->order_rows);
+    w->order_weight = gc_malloc((size_t)n * sizeof *w->order_weight);
+    w->subset = gc_malloc((size_t)k * sizeof *w->subset);
+    w->subset_weight = gc_malloc((size_t)k * sizeof *w->subset_weight);
+    w->random_final = gc_malloc((size_t)p->random_seeds * sizeof *w->random_final);
+    w->storage = gc_calloc(8 * points, sizeof *w->storage);
     GC_CHECK_ALLOC(w->all_rows && w->order_rows && w->order_weight && w->subset && w->subset_weight &&
                            w->random_final && w->storage
                        ? w->storage
@@ -375,7 +368,7 @@ static int run_eval(const gc_options *o, int rank)
     gc_log_init(rank, quiet ? GC_LOG_QUIET : GC_LOG_NORMAL);
     GC_TRY(read_params(o, &p));
     const char *plot = gc_options_get(o, "plot");
-    GC_TRY(gc_comm_agree(MPI_COMM_WORLD, rank == 0 && plot != NULL ? check_plot_writable(plot) : GC_OK));
+    GC_TRY(gc_comm_agree(MPI_COMM_WORLD, rank == 0 ? gc_guard_check(o, eval_files) : GC_OK));
     eval_data d;
     memset(&d, 0, sizeof d);
     d.train_spec = gc_options_get(o, "data");

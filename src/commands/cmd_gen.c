@@ -10,8 +10,8 @@
 #include "core/log.h"
 #include "core/options.h"
 #include "core/version.h"
-#include "io/coreset_writer.h"
 #include "io/h5util.h"
+#include "io/output_guard.h"
 #include "io/synthetic.h"
 
 static const gc_option_spec gen_options[] = {
@@ -29,6 +29,9 @@ static const gc_option_spec gen_options[] = {
     { "quiet", GC_OPT_FLAG, "off", NULL, "print errors only" },
     { NULL, 0, NULL, NULL, NULL }
 };
+
+/* What the command writes, for io/output_guard.h. */
+static const gc_guard_option gen_files[] = { { "out", GC_GUARD_OUTPUT }, { NULL, 0 } };
 
 static const char gen_usage[] = "usage: gradcore gen --out data.h5 --n N --d D [--classes C] [--seed S] [options]\n\n"
                                 "Writes the same rows that --data synthetic:n=N,d=D,classes=C,seed=S,… generates.";
@@ -56,10 +59,10 @@ static int write_rows(hid_t d, hid_t memtype, hsize_t lo, hsize_t count, hsize_t
     hid_t fspace = H5Dget_space(d), mspace = H5Screate_simple(rank, n, NULL);
     H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, n, NULL);
     herr_t rc = H5Dwrite(d, memtype, mspace, fspace, H5P_DEFAULT, buf);
+    int status = rc < 0 ? gc_h5_fail(d, "cannot write rows") : GC_OK;
     H5Sclose(mspace);
     H5Sclose(fspace);
-    GC_CHECK_H5(rc, "writing rows");
-    return GC_OK;
+    return status;
 }
 
 static int generate(const char *path, const gc_synthetic *s, long chunk, long level)
@@ -68,13 +71,13 @@ static int generate(const char *path, const gc_synthetic *s, long chunk, long le
     char tmp[4096];
     gc_temporary_name(path, tmp, sizeof tmp);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) return gc_fail(GC_ERR_IO, "--out %s: cannot create the file", path);
+    if (file < 0) return gc_commit_output("--out", tmp, path, gc_h5_fail_path(GC_ERR_IO, tmp, "cannot create"));
     hid_t x = create_2d(file, "/X", H5T_IEEE_F32LE, (hsize_t)s->n, (hsize_t)s->d, chunk, level);
     hid_t y = create_2d(file, "/y", H5T_STD_I32LE, (hsize_t)s->n, 0, chunk, level);
     hid_t ids = create_2d(file, "/ids", H5T_STD_I64LE, (hsize_t)s->n, 0, chunk, level);
-    float *xb = malloc((size_t)BATCH * s->d * sizeof *xb);
-    int32_t *yb = malloc((size_t)BATCH * sizeof *yb);
-    int64_t *ib = malloc((size_t)BATCH * sizeof *ib);
+    float *xb = gc_malloc((size_t)BATCH * s->d * sizeof *xb);
+    int32_t *yb = gc_malloc((size_t)BATCH * sizeof *yb);
+    int64_t *ib = gc_malloc((size_t)BATCH * sizeof *ib);
     int status = (x >= 0 && y >= 0 && ids >= 0) ? GC_OK : gc_fail(GC_ERR_IO, "--out %s: cannot create datasets", path);
     if (status == GC_OK && (!xb || !yb || !ib)) status = gc_fail(GC_ERR_MEMORY, "out of memory generating rows");
     for (int64_t lo = 0; lo < s->n && status == GC_OK; lo += BATCH) {
@@ -93,8 +96,8 @@ static int generate(const char *path, const gc_synthetic *s, long chunk, long le
     if (x >= 0) H5Dclose(x);
     if (y >= 0) H5Dclose(y);
     if (ids >= 0) H5Dclose(ids);
-    if (H5Fclose(file) < 0 && status == GC_OK) status = gc_fail(GC_ERR_IO, "--out %s: cannot finish writing", path);
-    return gc_commit_output(tmp, path, status);
+    if (H5Fclose(file) < 0 && status == GC_OK) status = gc_h5_fail_path(GC_ERR_IO, tmp, "cannot finish writing");
+    return gc_commit_output("--out", tmp, path, status);
 }
 
 static int run_gen(gc_options *o, int rank)
@@ -119,6 +122,8 @@ static int run_gen(gc_options *o, int rank)
     gc_synthetic s = { n, (int)d, (int)classes, (uint64_t)seed, imbalance, (int)modes, duplicates };
     if (rank != 0) return GC_OK;
     gc_h5_silence();
+    GC_TRY(gc_guard_check(o, gen_files));
+    GC_TRY(gc_check_free_space("--out", gc_options_get(o, "out"), (double)n * ((double)d * sizeof(float) + 12.0)));
     GC_TRY(generate(gc_options_get(o, "out"), &s, chunk, level));
     gc_info("gen: wrote %ld rows of %ld features, %ld classes to %s", n, d, classes, gc_options_get(o, "out"));
     return GC_OK;

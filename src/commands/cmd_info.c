@@ -27,7 +27,7 @@ static herr_t print_attribute(hid_t loc, const char *name, const H5A_info_t *inf
     printf("  %-30s ", name);
     if (H5Tget_class(type) == H5T_STRING && H5Tis_variable_str(type) <= 0) {
         size_t len = H5Tget_size(type);
-        char *s = calloc(len + 1, 1);
+        char *s = gc_calloc(len + 1, 1);
         hid_t mem = H5Tcopy(H5T_C_S1);
         H5Tset_size(mem, len + 1);
         if (s && H5Aread(a, mem, s) >= 0) {
@@ -38,7 +38,7 @@ static herr_t print_attribute(hid_t loc, const char *name, const H5A_info_t *inf
         H5Tclose(mem);
         free(s);
     } else if (H5Tget_class(type) == H5T_INTEGER && n > 0) {
-        long *v = malloc((size_t)n * sizeof *v);
+        long *v = gc_malloc((size_t)n * sizeof *v);
         if (v && H5Aread(a, H5T_NATIVE_LONG, v) >= 0)
             for (hssize_t i = 0; i < n && i < 32; ++i) printf("%s%ld", i ? " " : "", v[i]);
         if (n > 32) printf(" … (%lld values)", (long long)n);
@@ -59,11 +59,11 @@ static herr_t print_attribute(hid_t loc, const char *name, const H5A_info_t *inf
 static int read_all(hid_t file, const char *name, hid_t memtype, void *buf)
 {
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    GC_CHECK_H5(d, name);
+    GC_CHECK_H5(d, file, name);
     herr_t rc = H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    int status = rc < 0 ? gc_h5_fail(file, name) : GC_OK;
     H5Dclose(d);
-    GC_CHECK_H5(rc, name);
-    return GC_OK;
+    return status;
 }
 
 static int describe_coreset(hid_t file, const char *path, long rows)
@@ -73,9 +73,9 @@ static int describe_coreset(hid_t file, const char *path, long rows)
     GC_TRY(gc_h5_open_dataset(file, path, "/coreset/index", 1, H5T_INTEGER, &d, dims));
     H5Dclose(d);
     size_t k = dims[0];
-    int64_t *index = malloc((k ? k : 1) * sizeof *index);
-    double *weight = malloc((k ? k : 1) * sizeof *weight), *gain = malloc((k ? k : 1) * sizeof *gain);
-    int32_t *label = malloc((k ? k : 1) * sizeof *label);
+    int64_t *index = gc_malloc((k ? k : 1) * sizeof *index);
+    double *weight = gc_malloc((k ? k : 1) * sizeof *weight), *gain = gc_malloc((k ? k : 1) * sizeof *gain);
+    int32_t *label = gc_malloc((k ? k : 1) * sizeof *label);
     GC_CHECK_ALLOC(index && weight && gain && label ? index : NULL);
     int status = read_all(file, "/coreset/index", H5T_NATIVE_INT64, index);
     if (status == GC_OK) status = read_all(file, "/coreset/weight", H5T_NATIVE_DOUBLE, weight);
@@ -112,14 +112,14 @@ static int describe_dataset(hid_t file, const char *path)
     printf("%s: dataset, N = %llu rows, d = %llu features, %s%s%s\n", path, (unsigned long long)xd[0],
            (unsigned long long)xd[1], chunked ? "chunked" : "contiguous", filters > 0 ? ", compressed" : "",
            gc_h5_has(file, "/ids") ? ", with /ids" : "");
-    int64_t *labels = malloc((size_t)(yd[0] ? yd[0] : 1) * sizeof *labels);
+    int64_t *labels = gc_malloc((size_t)(yd[0] ? yd[0] : 1) * sizeof *labels);
     GC_CHECK_ALLOC(labels);
     int status = read_all(file, "/y", H5T_NATIVE_INT64, labels);
     if (status == GC_OK) {
         int64_t max = -1;
         for (hsize_t i = 0; i < yd[0]; ++i) max = labels[i] > max ? labels[i] : max;
         int64_t C = max + 1, shown = C < 32 ? C : 32;
-        int64_t *hist = calloc((size_t)(C > 0 ? C : 1), sizeof *hist);
+        int64_t *hist = gc_calloc((size_t)(C > 0 ? C : 1), sizeof *hist);
         if (hist != NULL && max < (1 << 26)) {
             for (hsize_t i = 0; i < yd[0]; ++i)
                 if (labels[i] >= 0) hist[labels[i]]++;

@@ -18,6 +18,7 @@
 #include "io/dataset.h"
 #include "io/embeddings_io.h"
 #include "io/model.h"
+#include "io/output_guard.h"
 #include "io/proxy_models.h"
 #include "kernels/backend.h"
 #include "select_api.h"
@@ -51,6 +52,16 @@ static const gc_option_spec *const select_option_groups[] = {
     gc_fl_option_specs,   gc_omp_option_specs,       gc_crest_option_specs,
     gc_bico_option_specs, gc_report_option_specs,    NULL
 };
+
+/* What the command reads and writes, for io/output_guard.h. */
+static const gc_guard_option select_files[] = { { "data", GC_GUARD_INPUTS },
+                                                { "model", GC_GUARD_INPUT },
+                                                { "embeddings", GC_GUARD_INPUT },
+                                                { "out", GC_GUARD_OUTPUT },
+                                                { "save-embeddings", GC_GUARD_OUTPUT },
+                                                { "timings", GC_GUARD_OUTPUT },
+                                                { "checkpoint", GC_GUARD_OUTPUT_DIR },
+                                                { NULL, 0 } };
 
 static const char select_usage[] =
     "usage: mpirun -np P gradcore select --data PATH --k N|P% --out coreset.h5 [options]\n\n"
@@ -93,6 +104,8 @@ static int resolve_k(const char *text, int64_t n, int64_t *k)
         *k = (int64_t)llround(v / 100.0 * (double)n);
         if (*k < 1) *k = 1;
     } else if (*end == '\0' && v == floor(v)) {
+        if (!(fabs(v) < 0x1p63)) /* beyond int64_t: the cast would be undefined */
+            return gc_fail(GC_ERR_USAGE, "option --k: %s is too large (the data has %lld rows)", text, (long long)n);
         *k = (int64_t)v;
     } else {
         return gc_fail(GC_ERR_USAGE, "option --k: '%s' is not an integer or percentage", text);
@@ -187,7 +200,7 @@ static int phase_read(select_run *run)
     r->lo = lo;
     r->n_local = hi - lo;
     /* Labels only: X streams through the embedding engine batch by batch (phase_embed). */
-    r->y = malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *r->y);
+    r->y = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *r->y);
     int status = r->y ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)r->n_local);
     status = gc_comm_agree(run->comm, status);
     if (status == GC_OK) status = gc_dataset_read(ds, run->comm, lo, hi, NULL, r->y, NULL);
@@ -222,9 +235,9 @@ static int read_embeddings(select_run *run, const char *path)
     if (n != r->n_global)
         return gc_fail(GC_ERR_INPUT, "--embeddings %s has %lld rows but --data has %lld", path, (long long)n,
                        (long long)r->n_global);
-    int32_t *labels = malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
-    r->e = malloc((size_t)r->n_local * r->D * sizeof *r->e);
-    r->loss = malloc((size_t)r->n_local * sizeof *r->loss);
+    int32_t *labels = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
+    r->e = gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
+    r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
     int status = (labels && r->e && r->loss) ? GC_OK
                                              : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
                                                        (long long)r->n_local, r->D);
@@ -259,8 +272,10 @@ static int checkpointed_embeddings(select_run *run, char *path, size_t size, int
     if (!gc_options_is_set(&run->opts, "checkpoint")) return GC_OK;
     long every;
     GC_TRY(gc_options_get_long(&run->opts, "checkpoint-every", 1, 1L << 30, &every));
+    static const char *const inputs[] = { "data", "model", "embeddings", NULL };
+    const uint64_t contents = run->rank == 0 ? gc_fingerprint_inputs(0, &run->opts, inputs, 0) : 0;
     GC_TRY(gc_checkpoint_open(&run->checkpoint, gc_options_get(&run->opts, "checkpoint"), run_fingerprint(run),
-                              (int)every, run->comm));
+                              contents, (int)every, run->comm));
     run->checkpointing = 1;
     run->ctx.checkpoint = &run->checkpoint;
     gc_checkpoint_path(&run->checkpoint, "embeddings.h5", path, size);
@@ -298,12 +313,12 @@ static int phase_embed(select_run *run)
         if (!resume) run->embedding_name = "file"; /* provenance: not computed here */
         status = read_embeddings(run, from_file);
     } else {
-        r->D = gc_embedding_dim(&cfg, run->dataset.d);
-        r->e = malloc((size_t)r->n_local * r->D * sizeof *r->e);
-        r->loss = malloc((size_t)r->n_local * sizeof *r->loss);
-        status = (r->e && r->loss) ? GC_OK
-                                   : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
-                                             (long long)r->n_local, r->D);
+        status = gc_embedding_width(&cfg, run->dataset.d, &r->D);
+        r->e = status != GC_OK ? NULL : gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
+        r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
+        if (status == GC_OK && (r->e == NULL || r->loss == NULL))
+            status =
+                gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)r->n_local, r->D);
         if (status == GC_OK)
             status =
                 run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, NULL, r->y, r->e, r->loss);
@@ -334,7 +349,8 @@ static int select_and_measure(select_run *run)
     gc_phase_end(&run->phases, 0, 0);
     if (status != GC_OK) return status;
     int empty = 0;
-    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class; ++c) empty += run->coreset.class_sizes[c] == 0;
+    for (int c = 0; c < run->rows.classes && run->sel.fl.per_class && run->selector->class_budgets; ++c)
+        empty += run->coreset.class_sizes[c] == 0;
     if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);
     gc_phase_begin(&run->phases, "quality");
     status = gc_gradient_errors(&run->rows, &run->coreset, run->sel.fl.seed, &run->gradient_error,
@@ -346,11 +362,11 @@ static int select_and_measure(select_run *run)
 
 static char *device_list(select_run *run)
 {
-    char mine[64], *all = malloc((size_t)run->size * 64);
+    char mine[64], *all = gc_malloc((size_t)run->size * 64);
     if (all == NULL) return NULL;
     snprintf(mine, sizeof mine, "%.63s", run->backend->description);
-    MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, run->comm);
-    char *out = malloc((size_t)run->size * 65 + 1);
+    GC_MPI(MPI_Allgather(mine, 64, MPI_CHAR, all, 64, MPI_CHAR, run->comm));
+    char *out = gc_malloc((size_t)run->size * 65 + 1);
     if (out != NULL) {
         out[0] = '\0';
         for (int r = 0; r < run->size; ++r) {
@@ -436,7 +452,7 @@ static void run_destroy(select_run *run)
 /* The phases of a run in order, each ending in an agreement (docs/design.md §1). */
 static int run_phases(select_run *run)
 {
-    int status = gc_comm_agree(run->comm, run->rank == 0 ? gc_check_output_writable(run->out) : GC_OK);
+    int status = gc_comm_agree(run->comm, run->rank == 0 ? gc_guard_check(&run->opts, select_files) : GC_OK);
     gc_phase_begin(&run->phases, "read");
     if (status == GC_OK) status = phase_read(run);
     status = gc_comm_agree(run->comm, status);
@@ -506,9 +522,9 @@ static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_l
                           .D = D };
     const size_t rows = (size_t)(n_local > 0 ? n_local : 1);
     if (status == GC_OK) {
-        r->e = malloc(rows * (size_t)D * sizeof *r->e);
-        r->y = malloc(rows * sizeof *r->y);
-        r->loss = calloc(rows, sizeof *r->loss);
+        r->e = gc_malloc(rows * (size_t)D * sizeof *r->e);
+        r->y = gc_malloc(rows * sizeof *r->y);
+        r->loss = gc_calloc(rows, sizeof *r->loss);
         if (!r->e || !r->y || !r->loss)
             status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)n_local, D);
     }
@@ -536,7 +552,7 @@ static char *result_attributes(select_run *run)
 {
     char *resolved = gc_options_resolved(&run->opts);
     size_t cap = 4096 + (resolved ? 2 * strlen(resolved) : 0);
-    char *json = malloc(cap);
+    char *json = gc_malloc(cap);
     if (json == NULL) {
         free(resolved);
         return NULL;
@@ -570,11 +586,11 @@ static int fill_result(select_run *run, gc_select_result *out)
     const gc_coreset *cs = &run->coreset;
     const size_t k = (size_t)(cs->k > 0 ? cs->k : 1);
     *out = (gc_select_result){ .k = cs->k,
-                               .index = malloc(k * sizeof *out->index),
-                               .weight = malloc(k * sizeof *out->weight),
-                               .label = malloc(k * sizeof *out->label),
-                               .gain = malloc(k * sizeof *out->gain),
-                               .loss = malloc(k * sizeof *out->loss),
+                               .index = gc_malloc(k * sizeof *out->index),
+                               .weight = gc_malloc(k * sizeof *out->weight),
+                               .label = gc_malloc(k * sizeof *out->label),
+                               .gain = gc_malloc(k * sizeof *out->gain),
+                               .loss = gc_malloc(k * sizeof *out->loss),
                                .objective = cs->objective,
                                .gradient_error = run->gradient_error,
                                .random_gradient_error = run->random_gradient_error,

@@ -28,6 +28,7 @@
 #include "io/checkpoint.h"
 #include "io/coreset_writer.h"
 #include "io/dataset.h"
+#include "io/output_guard.h"
 #include "io/proxy_models.h"
 #include "io/stream_state.h"
 #include "kernels/backend.h"
@@ -55,6 +56,10 @@ static const gc_option_spec *const stream_option_groups[] = { stream_own_options
                                                               gc_selection_option_specs, gc_fl_option_specs,
                                                               gc_omp_option_specs,       gc_bico_option_specs,
                                                               gc_report_option_specs,    NULL };
+/* What the command reads and writes, for io/output_guard.h; the state is read and replaced. */
+static const gc_guard_option stream_files[] = { { "batches", GC_GUARD_INPUTS }, { "model", GC_GUARD_INPUT },
+                                                { "state", GC_GUARD_OUTPUT },   { "out", GC_GUARD_OUTPUT },
+                                                { "timings", GC_GUARD_OUTPUT }, { NULL, 0 } };
 
 static const char stream_usage[] =
     "usage: mpirun -np P gradcore stream --batches A.h5[,B.h5…] --k M --state state.h5 [--out coreset.h5] [options]\n\n"
@@ -86,6 +91,7 @@ struct stream_run {
     int model_count;
     gc_stream_state state;
     int have_state;
+    gc_lock lock; /* rank 0's, on the state */
 };
 
 static int parse_options(stream_run *run, int argc, char **argv)
@@ -136,11 +142,17 @@ static int parse_options(stream_run *run, int argc, char **argv)
 }
 
 /* What decides the stream's result: every option but where files go, which batches this run
- * brings and how verbose it is. A state belongs to the stream with this fingerprint. */
+ * brings and how verbose it is, and the contents of the --model file (not its path). A state
+ * belongs to the stream with this fingerprint. */
 static uint64_t stream_fingerprint(const stream_run *run)
 {
-    static const char *const ignored[] = { "batches", "state", "out", "timings", "quiet", "verbose", "config" };
-    return gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
+    static const char *const ignored[] = {
+        "batches", "state", "out", "timings", "quiet", "verbose", "config", "model"
+    };
+    static const char *const inputs[] = { "model", NULL };
+    const uint64_t h = gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
+    return gc_fingerprint_inputs(gc_hash_bytes(h, "model", gc_options_is_set(&run->opts, "model") ? 6 : 0), &run->opts,
+                                 inputs, 1);
 }
 
 static void embed_config(const stream_run *run, int64_t first_row, gc_embed_config *cfg)
@@ -191,7 +203,7 @@ static int batch_sum(stream_run *run, stream_batch *b)
     double global_max = max_abs;
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &global_max, 1, MPI_DOUBLE, MPI_MAX, run->comm));
     gc_exact_sum sum = { 0 };
-    b->sum = calloc((size_t)D, sizeof *b->sum);
+    b->sum = gc_calloc((size_t)D, sizeof *b->sum);
     int status = b->sum ? gc_exact_sum_create(&sum, D, global_max) : gc_fail(GC_ERR_MEMORY, "out of memory");
     for (int64_t i = 0; i < b->batch_n && status == GC_OK; ++i) gc_exact_sum_add(&sum, e + i * D);
     status = gc_comm_agree(run->comm, status);
@@ -227,7 +239,9 @@ static int load_batch(stream_run *run, const char *path, int64_t offset, stream_
         st->continual = run->slots == 0;
         st->k = run->k;
         st->slots = run->slots;
-        GC_TRY(gc_comm_agree(run->comm, gc_stream_state_init(st, ds->d, gc_embedding_dim(&cfg, ds->d), classes)));
+        int D;
+        GC_TRY(gc_embedding_width(&cfg, ds->d, &D));
+        GC_TRY(gc_comm_agree(run->comm, gc_stream_state_init(st, ds->d, D, classes)));
         run->have_state = 1;
     }
     if (ds->d != st->d)
@@ -251,9 +265,9 @@ static int load_batch(stream_run *run, const char *path, int64_t offset, stream_
                           .D = D,
                           .classes = st->classes };
     const size_t rows = (size_t)(r->n_local > 0 ? r->n_local : 1);
-    r->e = malloc(rows * D * sizeof *r->e);
-    r->y = malloc(rows * sizeof *r->y);
-    r->loss = malloc(rows * sizeof *r->loss);
+    r->e = gc_malloc(rows * D * sizeof *r->e);
+    r->y = gc_malloc(rows * sizeof *r->y);
+    r->loss = gc_malloc(rows * sizeof *r->loss);
     int status =
         (r->e && r->y && r->loss) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)rows);
     const int64_t old = r->n_local - b->batch_n; /* old members on this rank: positions lo … lo + old − 1 */
@@ -307,7 +321,7 @@ static int update_reservoir(stream_run *run, const stream_batch *b)
     gc_stream_state *st = &run->state;
     const int D = st->D;
     const int64_t old = b->rows.n_local - b->batch_n;
-    reservoir_key *mine = malloc((size_t)(b->batch_n > 0 ? b->batch_n : 1) * sizeof *mine);
+    reservoir_key *mine = gc_malloc((size_t)(b->batch_n > 0 ? b->batch_n : 1) * sizeof *mine);
     for (int64_t i = 0; mine != NULL && i < b->batch_n; ++i) {
         const int64_t id = st->seen + b->batch_lo + i;
         mine[i] = (reservoir_key){ gc_rng_uniform(run->seed, GC_STREAM_RESERVOIR, (uint64_t)id), id, b->rows.y[old + i],
@@ -317,8 +331,9 @@ static int update_reservoir(stream_run *run, const stream_batch *b)
     const int64_t keep = b->batch_n < st->k ? b->batch_n : st->k;
     /* Records: key header, then the embedding; every rank gathers every rank's best. */
     const size_t bytes = sizeof(reservoir_key) + (size_t)D * sizeof(float);
-    char *send = malloc((size_t)(keep > 0 ? keep : 1) * bytes);
-    int *counts = malloc((size_t)run->size * sizeof *counts), *displs = malloc((size_t)run->size * sizeof *displs);
+    char *send = gc_malloc((size_t)(keep > 0 ? keep : 1) * bytes);
+    int *counts = gc_malloc((size_t)run->size * sizeof *counts),
+        *displs = gc_malloc((size_t)run->size * sizeof *displs);
     int status = (mine && send && counts && displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
     if (status == GC_OK && (double)keep * (double)bytes > (double)INT_MAX)
         status = gc_fail(GC_ERR_USAGE,
@@ -330,17 +345,17 @@ static int update_reservoir(stream_run *run, const stream_batch *b)
     }
     status = gc_comm_agree(run->comm, status);
     int mine_bytes = (int)(keep * bytes), total = 0;
-    if (status == GC_OK && MPI_Allgather(&mine_bytes, 1, MPI_INT, counts, 1, MPI_INT, run->comm) != MPI_SUCCESS)
+    if (status == GC_OK && GC_MPI(MPI_Allgather(&mine_bytes, 1, MPI_INT, counts, 1, MPI_INT, run->comm)) != MPI_SUCCESS)
         status = gc_fail(GC_ERR_LIB, "MPI error gathering the reservoir");
     for (int r = 0; r < run->size && status == GC_OK; ++r) displs[r] = total, total += counts[r];
     const int64_t gathered = total / (int64_t)bytes, all = gathered + st->reservoir.n;
-    char *recv = status == GC_OK ? malloc((size_t)(total > 0 ? total : 1)) : NULL;
-    reservoir_key *keys = status == GC_OK ? malloc((size_t)(all > 0 ? all : 1) * sizeof *keys) : NULL;
+    char *recv = status == GC_OK ? gc_malloc((size_t)(total > 0 ? total : 1)) : NULL;
+    reservoir_key *keys = status == GC_OK ? gc_malloc((size_t)(all > 0 ? all : 1) * sizeof *keys) : NULL;
     if (status == GC_OK && (recv == NULL || keys == NULL))
         status = gc_fail(GC_ERR_MEMORY, "out of memory for the reservoir");
     status = gc_comm_agree(run->comm, status);
     if (status == GC_OK &&
-        MPI_Allgatherv(send, mine_bytes, MPI_BYTE, recv, counts, displs, MPI_BYTE, run->comm) != MPI_SUCCESS)
+        GC_MPI(MPI_Allgatherv(send, mine_bytes, MPI_BYTE, recv, counts, displs, MPI_BYTE, run->comm)) != MPI_SUCCESS)
         status = gc_fail(GC_ERR_LIB, "MPI error gathering the reservoir");
     gc_member_set next = { 0 };
     if (status == GC_OK) {
@@ -448,7 +463,7 @@ static int slot_union(const gc_member_set *members, int i, gc_member_set *u)
     GC_TRY(concat_members(members, i, i + 1, NULL, &unsorted));
     const int64_t n = unsorted.n;
     const int D = members->D;
-    int64_t **order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    int64_t **order = gc_malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
     int status = order ? gc_member_set_allocate(u, n, D) : gc_fail(GC_ERR_MEMORY, "out of memory");
     if (status == GC_OK) {
         for (int64_t t = 0; t < n; ++t) order[t] = &unsorted.id[t];
@@ -524,21 +539,6 @@ static int merge_reduce_step(stream_run *run, stream_batch *b)
     return status;
 }
 
-static int append_path(gc_stream_state *st, const char *path)
-{
-    size_t len = strlen(st->batch_paths), add = strlen(path);
-    char *grown = realloc(st->batch_paths, len + add + 2);
-    GC_CHECK_ALLOC(grown);
-    memcpy(grown + len, path, add);
-    grown[len + add] = '\n';
-    grown[len + add + 1] = '\0';
-    st->batch_paths = grown;
-    int64_t *rows = realloc(st->batch_rows, (size_t)(st->batches + 1) * sizeof *rows);
-    GC_CHECK_ALLOC(rows);
-    st->batch_rows = rows;
-    return GC_OK;
-}
-
 /* Rank 0: the coreset of everything seen, in the coreset format (index = global row over the
  * concatenation of the batches in arrival order). */
 static int write_coreset(stream_run *run)
@@ -575,8 +575,9 @@ static int write_coreset(stream_run *run)
     return status;
 }
 
-/* Collective: batch `path` (absolute) joins the state; then the coreset and the state are replaced. */
-static int process_batch(stream_run *run, const char *path)
+/* Collective: batch `path` (absolute; its contents `id`) joins the state; then the coreset and the
+ * state are replaced. */
+static int process_batch(stream_run *run, const char *path, const gc_file_fingerprint *id)
 {
     gc_stream_state *st = &run->state;
     stream_batch b;
@@ -593,9 +594,8 @@ static int process_batch(stream_run *run, const char *path)
     gc_phase_begin(phases, "select");
     if (status == GC_OK) status = st->continual ? continual_step(run, &b) : merge_reduce_step(run, &b);
     gc_phase_end(phases, 0, 0);
-    if (status == GC_OK) status = append_path(st, path);
+    if (status == GC_OK) status = gc_stream_state_add_batch(st, path, b.n, id);
     if (status == GC_OK) {
-        st->batch_rows[st->batches++] = b.n;
         st->seen += b.n;
         st->gradient_error = gradient_error(st, &st->members, 1, 1.0);
         st->reservoir_error = gradient_error(st, &st->reservoir, 0, (double)st->seen / (double)st->reservoir.n);
@@ -618,17 +618,26 @@ static int process_batch(stream_run *run, const char *path)
     return GC_OK;
 }
 
-/* Whether the stream already holds batch `path`. */
-static int state_has(const gc_stream_state *st, const char *path)
+/* Rank 0: the fingerprint of each batch (io/fingerprint.h) and whether the stream holds it already
+ * (known[i] = 1), by contents: a batch whose size, mtime and sampled blocks match a recorded one is
+ * known without reading it; any other is hashed whole. A batch listed twice is a usage error. */
+static int identify_batches(const stream_run *run, char (*paths)[4096], int count, gc_file_fingerprint *ids, int *known)
 {
-    const size_t len = strlen(path);
-    for (const char *p = st->batch_paths; p != NULL && *p;) {
-        const char *end = strchr(p, '\n');
-        if (end == NULL) break;
-        if ((size_t)(end - p) == len && strncmp(p, path, len) == 0) return 1;
-        p = end + 1;
+    for (int i = 0; i < count; ++i) {
+        GC_TRY(gc_fingerprint_file("--batches", paths[i], 0, &ids[i]));
+        int64_t held = run->have_state ? gc_stream_state_find_batch(&run->state, &ids[i]) : -1;
+        if (held < 0) {
+            GC_TRY(gc_fingerprint_file("--batches", paths[i], 1, &ids[i]));
+            if (run->have_state) held = gc_stream_state_find_batch(&run->state, &ids[i]);
+        }
+        if (held >= 0) ids[i] = run->state.batch_id[held];
+        known[i] = held >= 0;
+        for (int j = 0; j < i; ++j)
+            if (ids[j].size == ids[i].size && ids[j].content == ids[i].content)
+                return gc_fail(GC_ERR_USAGE, "--batches: %s and %s hold the same contents (a batch listed twice)",
+                               paths[j], paths[i]);
     }
-    return 0;
+    return GC_OK;
 }
 
 /* Collective: every batch of --batches not yet in the state, in order. Those already in must come
@@ -636,31 +645,41 @@ static int state_has(const gc_stream_state *st, const char *path)
  * before any batch is processed. */
 static int run_batches(stream_run *run)
 {
-    char *list = strdup(gc_options_get(&run->opts, "batches"));
+    char *list = gc_strdup(gc_options_get(&run->opts, "batches"));
     GC_CHECK_ALLOC(list);
     int status = GC_OK, count = 0, done = 0;
     for (const char *p = list; *p; ++p) count += *p == ',';
-    char(*paths)[4096] = calloc((size_t)count + 1, sizeof *paths);
-    if (paths == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory");
+    char(*paths)[4096] = gc_calloc((size_t)count + 1, sizeof *paths);
+    gc_file_fingerprint *ids = gc_calloc((size_t)count + 1, sizeof *ids);
+    int *known = gc_calloc((size_t)count + 1, sizeof *known);
+    if (paths == NULL || ids == NULL || known == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory");
     count = 0;
     char *save = NULL;
     for (char *item = strtok_r(list, ",", &save); item != NULL && status == GC_OK; item = strtok_r(NULL, ",", &save)) {
         if (realpath(item, paths[count]) == NULL) snprintf(paths[count], sizeof paths[count], "%s", item);
-        const int known = run->have_state && state_has(&run->state, paths[count]);
-        if (known && count > done)
-            status = gc_fail(GC_ERR_USAGE, "--batches: %s is already in --state %s but comes after a new batch", item,
-                             run->state_path);
-        done += known;
         ++count;
     }
+    if (status == GC_OK && run->rank == 0) status = identify_batches(run, paths, count, ids, known);
     status = gc_comm_agree(run->comm, status);
+    if (status == GC_OK) {
+        GC_CHECK_MPI(MPI_Bcast(known, count, MPI_INT, 0, run->comm));
+        GC_CHECK_MPI(MPI_Bcast(ids, count * (int)sizeof *ids, MPI_BYTE, 0, run->comm));
+    }
+    for (int i = 0; i < count && status == GC_OK; ++i) {
+        if (known[i] && i > done)
+            status = gc_fail(GC_ERR_USAGE, "--batches: %s is already in --state %s but comes after a new batch",
+                             paths[i], run->state_path);
+        done += known[i];
+    }
     if (status == GC_OK && done > 0) gc_info("stream: %d batch(es) already in %s: skipped", done, run->state_path);
     for (int i = done; i < count && status == GC_OK; ++i)
-        status = gc_comm_agree(run->comm, process_batch(run, paths[i]));
+        status = gc_comm_agree(run->comm, process_batch(run, paths[i], &ids[i]));
     /* Nothing new: the coreset file is still brought up to date with the state. */
     if (status == GC_OK && done == count && run->have_state && run->out != NULL)
         status = gc_comm_agree(run->comm, run->rank == 0 ? write_coreset(run) : GC_OK);
     free(paths);
+    free(ids);
+    free(known);
     free(list);
     return status;
 }
@@ -701,6 +720,7 @@ int gc_command_stream(int argc, char **argv)
 {
     stream_run run;
     memset(&run, 0, sizeof run);
+    run.lock.fd = -1;
     run.comm = MPI_COMM_WORLD;
     gc_phases_init(&run.phases);
     MPI_Comm_rank(run.comm, &run.rank);
@@ -713,9 +733,8 @@ int gc_command_stream(int argc, char **argv)
     } else if (status == GC_OK && run.opts.version_requested) {
         if (run.rank == 0) printf("gradcore stream %s (%s)\n", GC_VERSION, GC_GIT_COMMIT);
     } else if (status == GC_OK) {
-        int writable = GC_OK;
-        if (run.rank == 0 && run.out != NULL) writable = gc_check_output_writable(run.out);
-        if (run.rank == 0 && writable == GC_OK) writable = gc_stream_state_check_writable(run.state_path);
+        int writable = run.rank == 0 ? gc_guard_check(&run.opts, stream_files) : GC_OK;
+        if (run.rank == 0 && writable == GC_OK) writable = gc_stream_state_lock(&run.lock, run.state_path);
         status = gc_comm_agree(run.comm, writable);
         if (status == GC_OK)
             status = gc_comm_agree(run.comm, gc_backend_create((gc_device_request)run.device, run.comm, &run.backend));
@@ -725,6 +744,7 @@ int gc_command_stream(int argc, char **argv)
         if (status == GC_OK) status = report_phases(&run);
     }
     gc_stream_state_destroy(&run.state);
+    gc_lock_release(&run.lock);
     for (int s = 0; s < run.model_count; ++s) gc_model_destroy(&run.models[s]);
     free(run.models);
     gc_backend_destroy(run.backend);

@@ -1,8 +1,10 @@
 /* gradcore: weighted gradient coresets of huge datasets, with MPI over ranks and CUDA or CPU
  * backends. main only dispatches to a subcommand and maps its status to the exit code. */
 #include <mpi.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "core/error.h"
@@ -20,6 +22,18 @@ static const char usage[] =
     "'gradcore COMMAND --help' lists a command's options. Exit codes: 0 ok, 2 usage, 3 bad input,\n"
     "4 output not writable, 5 no usable GPU, 6 out of memory, 7 library failure (MPI, HDF5, LAPACK, CUDA).\n";
 
+/* A thread count far beyond the cores (OMP_NUM_THREADS=1000000) makes the OpenMP runtime fail
+ * creating its first team, without a message: it is clamped to 4 threads a core, with a warning. */
+static void clamp_threads(void)
+{
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const int limit = cores > 0 && cores < 4096 ? 4 * (int)cores : 4096;
+    const int asked = omp_get_max_threads();
+    if (asked <= limit) return;
+    gc_warn("OMP_NUM_THREADS asks for %d threads on %ld cores: using %d", asked, cores, limit);
+    omp_set_num_threads(limit);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -30,6 +44,7 @@ int main(int argc, char **argv)
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     gc_log_init(rank, GC_LOG_NORMAL);
+    clamp_threads();
     int status = GC_OK;
     const char *command = argc > 1 ? argv[1] : "";
     if (strcmp(command, "select") == 0) {

@@ -49,8 +49,8 @@ static int grid_create(eig_grid *g, MPI_Comm comm, int q)
     descinit_(g->desc, &q, &q, &g->nb, &g->nb, &zero, &zero, &g->context, &g->lld, &info);
     GC_CHECK_BLAS(info, "ScaLAPACK descriptor of K_QQ");
     size_t local = (size_t)g->lld * (g->local_cols > 0 ? g->local_cols : 1);
-    g->a = malloc(local * sizeof *g->a);
-    g->z = malloc(local * sizeof *g->z);
+    g->a = gc_malloc(local * sizeof *g->a);
+    g->z = gc_malloc(local * sizeof *g->z);
     GC_CHECK_ALLOC(g->a);
     GC_CHECK_ALLOC(g->z);
     return GC_OK;
@@ -84,8 +84,8 @@ static int prepare(eig_grid *g, const gc_nystrom_map *map, double *w)
     /* Some ScaLAPACK releases under-report pdsyevd's workspace for small grids: add slack. */
     g->lwork = (int)(1.5 * lwork_query) + 4 * q + 1024;
     g->liwork = liwork + 7 * q + 8 * g->npcol + 2 + 64;
-    g->work = malloc((size_t)g->lwork * sizeof *g->work);
-    g->iwork = malloc((size_t)g->liwork * sizeof *g->iwork);
+    g->work = gc_malloc((size_t)g->lwork * sizeof *g->work);
+    g->iwork = gc_malloc((size_t)g->liwork * sizeof *g->iwork);
     GC_CHECK_ALLOC(g->work);
     GC_CHECK_ALLOC(g->iwork);
     return GC_OK;
@@ -116,7 +116,7 @@ int gc_eig_scalapack(MPI_Comm comm, const gc_nystrom_map *map, double *w, double
                     g.z[li + (size_t)lj * g.lld];
     }
     grid_destroy(&g);
-    if (status == GC_OK && MPI_Allreduce(MPI_IN_PLACE, U, q * q, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS)
+    if (status == GC_OK && GC_MPI(MPI_Allreduce(MPI_IN_PLACE, U, q * q, MPI_DOUBLE, MPI_SUM, comm)) != MPI_SUCCESS)
         status = gc_fail(GC_ERR_LIB, "MPI error gathering K_QQ's eigenvectors");
     return status;
 }

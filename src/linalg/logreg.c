@@ -12,9 +12,9 @@ int gc_logreg_create(gc_logreg *m, int d, int classes)
     memset(m, 0, sizeof *m);
     m->d = d;
     m->classes = classes;
-    m->W = calloc((size_t)classes * (size_t)d, sizeof *m->W);
-    m->b = calloc((size_t)classes, sizeof *m->b);
-    m->scratch = calloc((size_t)classes, sizeof *m->scratch);
+    m->W = gc_calloc((size_t)classes * (size_t)d, sizeof *m->W);
+    m->b = gc_calloc((size_t)classes, sizeof *m->b);
+    m->scratch = gc_calloc((size_t)classes, sizeof *m->scratch);
     if (m->W == NULL || m->b == NULL || m->scratch == NULL) {
         gc_logreg_destroy(m);
         return gc_fail(GC_ERR_MEMORY, "out of memory for a %d × %d logistic regression", classes, d);
@@ -77,7 +77,7 @@ int gc_logreg_accuracy(const gc_logreg *m, const float *X, const int32_t *y, int
 {
     enum { BLOCK = 4096 }; /* rows per GEMM: bounds the logits buffer for any n */
     const int d = m->d, C = m->classes;
-    float *z = malloc((size_t)BLOCK * (size_t)C * sizeof *z);
+    float *z = gc_malloc((size_t)BLOCK * (size_t)C * sizeof *z);
     GC_CHECK_ALLOC(z);
     int64_t correct = 0;
     for (int64_t lo = 0; lo < n; lo += BLOCK) {

@@ -75,12 +75,12 @@ int gc_nnls(int m, const double *G, int ldg, const double *b, double *gamma)
                     ldg,
                     G,
                     b,
-                    malloc((size_t)m * sizeof(int)),
+                    gc_malloc((size_t)m * sizeof(int)),
                     0,
-                    malloc((size_t)m * m * sizeof(double)),
-                    malloc((size_t)m * sizeof(double)) };
-    double *grad = malloc((size_t)m * sizeof *grad);
-    char *blocked = calloc((size_t)m, 1);
+                    gc_malloc((size_t)m * m * sizeof(double)),
+                    gc_malloc((size_t)m * sizeof(double)) };
+    double *grad = gc_malloc((size_t)m * sizeof *grad);
+    char *blocked = gc_calloc((size_t)m, 1);
     int status = (w.passive && w.block && w.s && grad && blocked)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for NNLS on %d atoms", m);

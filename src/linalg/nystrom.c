@@ -28,7 +28,7 @@ double gc_nystrom_kernel(const gc_nystrom_map *map, int i, int j)
 static int gather_landmarks(const gc_local_rows *rows, int q, uint64_t seed, gc_nystrom *ny)
 {
     const int d = rows->D;
-    float *buf = calloc((size_t)q * d, sizeof *buf);
+    float *buf = gc_calloc((size_t)q * d, sizeof *buf);
     GC_CHECK_ALLOC(buf);
     for (int t = 0; t < q; ++t) {
         int64_t g = (int64_t)gc_permute((uint64_t)t, (uint64_t)rows->n_global, seed, GC_STREAM_BICO_LANDMARK);
@@ -36,7 +36,7 @@ static int gather_landmarks(const gc_local_rows *rows, int q, uint64_t seed, gc_
         if (g >= rows->lo && g < rows->lo + rows->n_local)
             memcpy(buf + (size_t)t * d, rows->e + (g - rows->lo) * d, (size_t)d * sizeof *buf);
     }
-    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, q * d, MPI_FLOAT, MPI_SUM, rows->comm);
+    int rc = GC_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, q * d, MPI_FLOAT, MPI_SUM, rows->comm));
     for (int64_t t = 0; t < (int64_t)q * d; ++t) ny->landmarks[t] = buf[t];
     free(buf);
     if (rc != MPI_SUCCESS) return gc_fail(GC_ERR_LIB, "MPI error gathering the BiCo landmarks");
@@ -62,7 +62,7 @@ static int median_gamma(gc_nystrom *ny, double *gamma)
     int64_t pairs = (int64_t)m * (m - 1) / 2, t = 0;
     *gamma = 1.0 / d;
     if (pairs == 0) return GC_OK;
-    double *sq = malloc((size_t)pairs * sizeof *sq);
+    double *sq = gc_malloc((size_t)pairs * sizeof *sq);
     GC_CHECK_ALLOC(sq);
     for (int i = 0; i < m; ++i)
         for (int j = i + 1; j < m; ++j) {
@@ -110,8 +110,8 @@ static int keep_eigenvectors(gc_nystrom *ny, const double *w, const double *U)
     if (!(top > 0.0)) return gc_fail(GC_ERR_INPUT, "BiCo: the landmark kernel matrix K_QQ has no positive eigenvalue");
     int kept = 0;
     while (kept < q && w[q - 1 - kept] > GC_NYSTROM_EIG_CUTOFF * top) ++kept;
-    ny->eigenvalues = malloc((size_t)kept * sizeof *ny->eigenvalues);
-    ny->projection = malloc((size_t)q * kept * sizeof *ny->projection);
+    ny->eigenvalues = gc_malloc((size_t)kept * sizeof *ny->eigenvalues);
+    ny->projection = gc_malloc((size_t)q * kept * sizeof *ny->projection);
     GC_CHECK_ALLOC(ny->eigenvalues);
     GC_CHECK_ALLOC(ny->projection);
     for (int t = 0; t < kept; ++t) {
@@ -132,10 +132,10 @@ int gc_nystrom_create(const gc_local_rows *rows, int q, double gamma, gc_eig_kin
 {
     memset(ny, 0, sizeof *ny);
     const int d = rows->D;
-    ny->landmark_index = malloc((size_t)q * sizeof *ny->landmark_index);
-    ny->landmarks = malloc((size_t)q * d * sizeof *ny->landmarks);
-    ny->landmark_sq = malloc((size_t)q * sizeof *ny->landmark_sq);
-    double *w = malloc((size_t)q * sizeof *w), *U = malloc((size_t)q * q * sizeof *U);
+    ny->landmark_index = gc_malloc((size_t)q * sizeof *ny->landmark_index);
+    ny->landmarks = gc_malloc((size_t)q * d * sizeof *ny->landmarks);
+    ny->landmark_sq = gc_malloc((size_t)q * sizeof *ny->landmark_sq);
+    double *w = gc_malloc((size_t)q * sizeof *w), *U = gc_malloc((size_t)q * q * sizeof *U);
     int status = (ny->landmark_index && ny->landmarks && ny->landmark_sq && w && U)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for %d BiCo landmarks", q);
@@ -161,8 +161,8 @@ int gc_nystrom_features(const gc_nystrom *ny, gc_backend *backend, const gc_loca
     const int64_t B = GC_NYSTROM_BLOCK_ROWS, hi = rows->lo + rows->n_local;
     const int d = rows->D, qp = ny->map.rank;
     gc_nystrom_device *dev = NULL;
-    float *xb = malloc((size_t)B * d * sizeof *xb);
-    double *zb = malloc((size_t)B * qp * sizeof *zb);
+    float *xb = gc_malloc((size_t)B * d * sizeof *xb);
+    double *zb = gc_malloc((size_t)B * qp * sizeof *zb);
     int status = (xb && zb) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for a Nyström feature block");
     if (status == GC_OK) status = backend->ops->nystrom_attach(backend, &ny->map, &dev);
     for (int64_t start = rows->lo / B * B; status == GC_OK && start < hi; start += B) {

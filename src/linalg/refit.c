@@ -24,18 +24,18 @@ struct gc_refit {
 static int allocate(gc_refit *f, int keep_gram)
 {
     const int64_t capacity = f->capacity;
-    f->rhs = malloc((size_t)capacity * sizeof *f->rhs);
+    f->rhs = gc_malloc((size_t)capacity * sizeof *f->rhs);
     GC_CHECK_ALLOC(f->rhs);
     if (f->kind == GC_REFIT_SCALAPACK) return GC_OK;
-    f->column = malloc((size_t)capacity * sizeof *f->column);
-    f->L = malloc((size_t)capacity * capacity * sizeof *f->L);
+    f->column = gc_malloc((size_t)capacity * sizeof *f->column);
+    f->L = gc_malloc((size_t)capacity * capacity * sizeof *f->L);
     if (f->column == NULL || f->L == NULL)
         return gc_fail(GC_ERR_MEMORY,
                        "out of memory for the %lld × %lld Cholesky factor of the refit (--refit scalapack "
                        "distributes it)",
                        (long long)capacity, (long long)capacity);
     if (keep_gram) {
-        f->G = malloc((size_t)capacity * capacity * sizeof *f->G);
+        f->G = gc_malloc((size_t)capacity * capacity * sizeof *f->G);
         GC_CHECK_ALLOC(f->G);
     }
     return GC_OK;
@@ -53,7 +53,7 @@ int gc_refit_create(gc_refit_kind kind, int64_t capacity, int D, double ridge, i
     if (kind == GC_REFIT_SCALAPACK && keep_gram)
         return gc_fail(GC_ERR_USAGE,
                        "--refit scalapack: the NNLS refit (--nonneg on) needs the replicated Gram matrix");
-    gc_refit *f = calloc(1, sizeof *f);
+    gc_refit *f = gc_calloc(1, sizeof *f);
     int status = f ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the refit");
     if (f != NULL) {
         *f = (gc_refit){ .kind = kind, .capacity = capacity, .D = D, .ridge = ridge };

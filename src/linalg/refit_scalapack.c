@@ -48,7 +48,7 @@ int gc_refit_scalapack_create(int64_t capacity, double ridge, MPI_Comm comm, gc_
                        (long long)capacity);
     int size;
     MPI_Comm_size(comm, &size);
-    gc_refit_scalapack *s = calloc(1, sizeof *s);
+    gc_refit_scalapack *s = gc_calloc(1, sizeof *s);
     GC_CHECK_ALLOC(s);
     s->comm = comm;
     s->ridge = ridge;
@@ -73,9 +73,9 @@ int gc_refit_scalapack_create(int64_t capacity, double ridge, MPI_Comm comm, gc_
     descinit_(s->desc_b, &s->n, &one, &s->nb, &one, &zero, &zero, &s->context, &lld, &info_b);
     GC_CHECK_BLAS(info_a, "ScaLAPACK descriptor of the factor");
     GC_CHECK_BLAS(info_b, "ScaLAPACK descriptor of the right-hand side");
-    s->a = calloc((size_t)lld * (s->local_cols > 0 ? s->local_cols : 1), sizeof *s->a);
-    s->b = calloc((size_t)lld, sizeof *s->b);
-    s->gathered = malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *s->gathered);
+    s->a = gc_calloc((size_t)lld * (s->local_cols > 0 ? s->local_cols : 1), sizeof *s->a);
+    s->b = gc_calloc((size_t)lld, sizeof *s->b);
+    s->gathered = gc_malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *s->gathered);
     if (s->a == NULL || s->b == NULL || s->gathered == NULL)
         return gc_fail(GC_ERR_MEMORY, "out of memory for this rank's %d × %d block of the distributed factor",
                        s->local_rows, s->local_cols);
@@ -139,12 +139,12 @@ int gc_refit_scalapack_append(gc_refit_scalapack *s, int64_t m64, int64_t count6
     /* The b × b Schur complement, replicated (every entry has one owner, zeros elsewhere: the sum
      * is exact), is factored on every rank alike with the replicated refit's dependence test.
      * pdpotrf cannot take it: it wants blocks that start on a block boundary (IA − 1 ≡ 0 mod MB). */
-    double *S = calloc((size_t)b * b, sizeof *S);
+    double *S = gc_calloc((size_t)b * b, sizeof *S);
     GC_CHECK_ALLOC(S);
     for (int i = 0; i < b; ++i)
         for (int j = 0; j <= i; ++j)
             if (owns(s, m + i, m + j)) S[i + (size_t)j * b] = *entry(s, m + i, m + j);
-    int status = MPI_Allreduce(MPI_IN_PLACE, S, b * b, MPI_DOUBLE, MPI_SUM, s->comm) == MPI_SUCCESS
+    int status = GC_MPI(MPI_Allreduce(MPI_IN_PLACE, S, b * b, MPI_DOUBLE, MPI_SUM, s->comm)) == MPI_SUCCESS
                      ? GC_OK
                      : gc_fail(GC_ERR_LIB, "MPI error gathering the refit's Schur complement");
     int accepted = status == GC_OK ? factor_schur(S, b, m, D, atoms, s->ridge) : 0;

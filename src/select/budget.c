@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
+
 typedef struct {
     __int128 remainder;
     int id;
@@ -20,7 +22,7 @@ static int by_remainder(const void *a, const void *b)
  * and go to the lower id. A round that hits a cap hands the rest out again among the others. */
 static void apportion(const int64_t *weight, const int64_t *cap, int classes, int64_t seats, int64_t *out)
 {
-    remainder_entry *order = malloc((size_t)classes * sizeof *order);
+    remainder_entry *order = gc_malloc((size_t)classes * sizeof *order);
     if (order == NULL) return;
     while (seats > 0) {
         __int128 total = 0;

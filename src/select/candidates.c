@@ -54,8 +54,8 @@ int gc_candidate_merge_create(gc_candidate_merge *m, int count, size_t payload_b
     if (m->list_bytes > INT32_MAX)
         return gc_fail(GC_ERR_USAGE, "option --batch: %d candidates of %zu bytes do not fit one message", count,
                        m->record_bytes);
-    m->local = calloc(m->list_bytes, 1);
-    m->global = calloc(m->list_bytes, 1);
+    m->local = gc_calloc(m->list_bytes, 1);
+    m->global = gc_calloc(m->list_bytes, 1);
     GC_CHECK_ALLOC(m->local);
     GC_CHECK_ALLOC(m->global);
     GC_CHECK_MPI(MPI_Type_contiguous((int)m->list_bytes, MPI_BYTE, &m->list_type));
@@ -66,8 +66,8 @@ int gc_candidate_merge_create(gc_candidate_merge *m, int count, size_t payload_b
 
 void gc_candidate_merge_destroy(gc_candidate_merge *m)
 {
-    if (m->op != MPI_OP_NULL) MPI_Op_free(&m->op);
-    if (m->list_type != MPI_DATATYPE_NULL) MPI_Type_free(&m->list_type);
+    if (m->op != MPI_OP_NULL) GC_MPI(MPI_Op_free(&m->op));
+    if (m->list_type != MPI_DATATYPE_NULL) GC_MPI(MPI_Type_free(&m->list_type));
     free(m->local);
     free(m->global);
 }

@@ -19,7 +19,7 @@ int gc_gradient_errors(const gc_local_rows *rows, const gc_coreset *cs, uint64_t
     const int D = rows->D, S = GC_RANDOM_BASELINE_SEEDS;
     const int64_t N = rows->n_global, k = cs->k;
     /* One buffer: the full sum, then the random-subset sums, reduced in one call. */
-    double *sums = calloc((size_t)(1 + S) * D, sizeof *sums), *approx = calloc((size_t)D, sizeof *approx);
+    double *sums = gc_calloc((size_t)(1 + S) * D, sizeof *sums), *approx = gc_calloc((size_t)D, sizeof *approx);
     if (sums == NULL || approx == NULL) {
         free(sums);
         free(approx);
@@ -36,7 +36,7 @@ int gc_gradient_errors(const gc_local_rows *rows, const gc_coreset *cs, uint64_t
                 for (int j = 0; j < D; ++j) sums[(size_t)(1 + s) * D + j] += e[j];
         }
     }
-    int rc = MPI_Allreduce(MPI_IN_PLACE, sums, (1 + S) * D, MPI_DOUBLE, MPI_SUM, rows->comm);
+    int rc = GC_MPI(MPI_Allreduce(MPI_IN_PLACE, sums, (1 + S) * D, MPI_DOUBLE, MPI_SUM, rows->comm));
     if (rc == MPI_SUCCESS) {
         for (int64_t t = 0; t < k; ++t)
             for (int j = 0; j < D; ++j) approx[j] += cs->weight[t] * cs->embedding[t * D + j];

@@ -119,7 +119,7 @@ static int weight_steps(bico_problem *p, double *trial_w, double *trial_theta, d
             mean += p->w[j] / (double)p->m;
         }
         if (!(top > 0.0) || !(mean > 0.0)) return GC_OK;
-        double *s = malloc((size_t)p->m * sizeof *s);
+        double *s = gc_malloc((size_t)p->m * sizeof *s);
         GC_CHECK_ALLOC(s);
         memcpy(s, trial_w, (size_t)p->m * sizeof *s);
         int accepted = 0;
@@ -151,7 +151,7 @@ static int refit_and_share(bico_context *ctx)
     gc_phase_begin(ctx->run->phases, "refit");
     int status = GC_OK;
     if (ctx->rows->rank == 0) {
-        double *trial = malloc((2 * qc + (size_t)(p->m > 0 ? p->m : 1)) * sizeof *trial);
+        double *trial = gc_malloc((2 * qc + (size_t)(p->m > 0 ? p->m : 1)) * sizeof *trial);
         /* Weights are all 1 until the first weight step; after it, A is rebuilt every time. */
         status = trial ? fit(p, p->w, !ctx->opt->weighted, p->theta, p->v, &p->objective)
                        : gc_fail(GC_ERR_MEMORY, "out of memory for BiCo");
@@ -231,13 +231,13 @@ static int data_summary(bico_context *ctx)
     }
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_entry, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
     const double bound = (double)B * max_entry;
-    int *counts = calloc((size_t)P, sizeof *counts), *displs = calloc((size_t)P, sizeof *displs);
-    char *send = malloc((size_t)(moving > 0 ? moving : 1) * record), *recv = NULL;
-    double *block = malloc((size_t)B * qp * sizeof *block), *mb = malloc((size_t)qp * qp * sizeof *mb);
-    double *scaled = malloc((size_t)B * qp * sizeof *scaled), *block_v = malloc((size_t)B * sizeof *block_v);
+    int *counts = gc_calloc((size_t)P, sizeof *counts), *displs = gc_calloc((size_t)P, sizeof *displs);
+    char *send = gc_malloc((size_t)(moving > 0 ? moving : 1) * record), *recv = NULL;
+    double *block = gc_malloc((size_t)B * qp * sizeof *block), *mb = gc_malloc((size_t)qp * qp * sizeof *mb);
+    double *scaled = gc_malloc((size_t)B * qp * sizeof *scaled), *block_v = gc_malloc((size_t)B * sizeof *block_v);
     const int packed_n = qp * (qp + 1) / 2 + qp * C + C;
-    double *packed = malloc((size_t)packed_n * sizeof *packed);
-    int32_t *labels = malloc((size_t)B * sizeof *labels);
+    double *packed = gc_malloc((size_t)packed_n * sizeof *packed);
+    int32_t *labels = gc_malloc((size_t)B * sizeof *labels);
     gc_exact_sum sum = { 0 };
     int status = (counts && displs && send && block && mb && scaled && block_v && packed && labels)
                      ? gc_exact_sum_create(&sum, packed_n, bound)
@@ -397,19 +397,19 @@ static int problem_create(bico_problem *p, int qp, int C, int64_t k, double ridg
     p->qp = qp;
     p->C = C;
     p->ridge = ridge;
-    p->class_weight = calloc((size_t)C, sizeof *p->class_weight);
+    p->class_weight = gc_calloc((size_t)C, sizeof *p->class_weight);
     const size_t qq = (size_t)qp * qp, qc = (size_t)qp * C;
-    p->zz = malloc(qq * sizeof *p->zz);
-    p->zy = malloc(qc * sizeof *p->zy);
-    p->sz = malloc((size_t)k * qp * sizeof *p->sz);
-    p->sy = malloc((size_t)k * sizeof *p->sy);
-    p->w = malloc((size_t)k * sizeof *p->w);
-    p->theta = calloc(qc, sizeof *p->theta);
-    p->v = calloc(qc, sizeof *p->v);
-    p->a = malloc(qq * sizeof *p->a);
-    p->g = malloc(qc * sizeof *p->g);
-    p->wz = malloc((size_t)k * qp * sizeof *p->wz);
-    p->gram = calloc(qq, sizeof *p->gram);
+    p->zz = gc_malloc(qq * sizeof *p->zz);
+    p->zy = gc_malloc(qc * sizeof *p->zy);
+    p->sz = gc_malloc((size_t)k * qp * sizeof *p->sz);
+    p->sy = gc_malloc((size_t)k * sizeof *p->sy);
+    p->w = gc_malloc((size_t)k * sizeof *p->w);
+    p->theta = gc_calloc(qc, sizeof *p->theta);
+    p->v = gc_calloc(qc, sizeof *p->v);
+    p->a = gc_malloc(qq * sizeof *p->a);
+    p->g = gc_malloc(qc * sizeof *p->g);
+    p->wz = gc_malloc((size_t)k * qp * sizeof *p->wz);
+    p->gram = gc_calloc(qq, sizeof *p->gram);
     if (!p->class_weight || !p->zz || !p->zy || !p->sz || !p->sy || !p->w || !p->theta || !p->v || !p->a || !p->g ||
         !p->wz || !p->gram)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo problem (q' = %d, k = %lld)", qp, (long long)k);
@@ -441,11 +441,11 @@ static int context_create(bico_context *ctx, const gc_run_context *run, const gc
     ctx->run = run;
     ctx->k = k;
     ctx->winner_bytes = sizeof(winner_header) + (size_t)qp * sizeof(double) + (size_t)rows->D * sizeof(float);
-    ctx->z = malloc((size_t)(rows->n_local > 0 ? rows->n_local : 1) * qp * sizeof *ctx->z);
-    ctx->taken = calloc((size_t)(rows->n_local > 0 ? rows->n_local : 1), 1);
-    ctx->local = malloc((size_t)opt->batch * sizeof *ctx->local);
-    ctx->global = malloc((size_t)opt->batch * sizeof *ctx->global);
-    ctx->winner = malloc(ctx->winner_bytes);
+    ctx->z = gc_malloc((size_t)(rows->n_local > 0 ? rows->n_local : 1) * qp * sizeof *ctx->z);
+    ctx->taken = gc_calloc((size_t)(rows->n_local > 0 ? rows->n_local : 1), 1);
+    ctx->local = gc_malloc((size_t)opt->batch * sizeof *ctx->local);
+    ctx->global = gc_malloc((size_t)opt->batch * sizeof *ctx->global);
+    ctx->winner = gc_malloc(ctx->winner_bytes);
     if (!ctx->z || !ctx->taken || !ctx->local || !ctx->global || !ctx->winner)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the features of %lld rows (q' = %d)", (long long)rows->n_local,
                        qp);
@@ -478,7 +478,7 @@ static void output_weights(const bico_problem *p, gc_coreset *cs)
 {
     double total = 0.0;
     for (int64_t j = 0; j < p->m; ++j) total += p->w[j];
-    int64_t *picked = calloc((size_t)p->C, sizeof *picked);
+    int64_t *picked = gc_calloc((size_t)p->C, sizeof *picked);
     for (int64_t j = 0; j < p->m && picked; ++j) picked[p->sy[j]]++;
     for (int64_t j = 0; j < p->m; ++j)
         cs->weight[j] = cs->bico.weighted ? (total > 0.0 ? p->w[j] * p->n / total : 0.0)
@@ -538,7 +538,7 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
         status = gc_comm_agree(rows->comm, backend->ops->bico_attach(backend, rows->n_local, ny.map.rank, rows->classes,
                                                                      ctx.z, rows->y, &ctx.device));
     gc_phase_end(run->phases, 0, 0);
-    double *scores = malloc((size_t)(rows->n_local > 0 ? rows->n_local : 1) * sizeof *scores);
+    double *scores = gc_malloc((size_t)(rows->n_local > 0 ? rows->n_local : 1) * sizeof *scores);
     if (status == GC_OK)
         status = gc_comm_agree(rows->comm, scores ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for scores"));
     if (status == GC_OK) status = refit_and_share(&ctx); /* S = ∅: θ = 0 */

@@ -95,7 +95,7 @@ static int keep_rows(const gc_local_rows *rows, double alpha, uint8_t **mask, in
                        "option --exclude-loss: %lld rows are too many for the replicated mask of kept "
                        "rows",
                        (long long)rows->n_global);
-    uint8_t *bits = calloc((size_t)bytes, 1);
+    uint8_t *bits = gc_calloc((size_t)bytes, 1);
     int status = bits ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the mask of kept rows");
     status = gc_comm_agree(rows->comm, status);
     if (status != GC_OK) {
@@ -110,8 +110,8 @@ static int keep_rows(const gc_local_rows *rows, double alpha, uint8_t **mask, in
             ++mine;
         }
     /* Ranks' row ranges may share a byte at their boundary: OR merges them. */
-    int rc = MPI_Allreduce(MPI_IN_PLACE, bits, (int)bytes, MPI_UINT8_T, MPI_BOR, rows->comm);
-    if (rc == MPI_SUCCESS) rc = MPI_Allreduce(&mine, kept, 1, MPI_INT64_T, MPI_SUM, rows->comm);
+    int rc = GC_MPI(MPI_Allreduce(MPI_IN_PLACE, bits, (int)bytes, MPI_UINT8_T, MPI_BOR, rows->comm));
+    if (rc == MPI_SUCCESS) rc = GC_MPI(MPI_Allreduce(&mine, kept, 1, MPI_INT64_T, MPI_SUM, rows->comm));
     if (rc != MPI_SUCCESS) free(bits);
     GC_CHECK_MPI(rc);
     *mask = bits;
@@ -133,9 +133,9 @@ static int exchange_members(const gc_local_rows *rows, const subset_walk *walk, 
     const int ranks = rows->size, D = rows->D;
     const int64_t B = last - first, lo = rows->lo, hi = rows->lo + rows->n_local;
     const size_t rec = sizeof(member_header) + (size_t)D * sizeof(float);
-    int *send_counts = calloc((size_t)ranks, sizeof(int)), *send_displs = calloc((size_t)ranks, sizeof(int));
-    int *fill = calloc((size_t)ranks, sizeof(int));
-    int64_t *count = calloc((size_t)B, sizeof *count), *offset = calloc((size_t)B, sizeof *offset);
+    int *send_counts = gc_calloc((size_t)ranks, sizeof(int)), *send_displs = gc_calloc((size_t)ranks, sizeof(int));
+    int *fill = gc_calloc((size_t)ranks, sizeof(int));
+    int64_t *count = gc_calloc((size_t)B, sizeof *count), *offset = gc_calloc((size_t)B, sizeof *offset);
     int64_t *members = NULL;
     char *send = NULL;
     *recv = NULL;
@@ -155,8 +155,8 @@ static int exchange_members(const gc_local_rows *rows, const subset_walk *walk, 
             fill[(first + b) % ranks] += (int)count[b];
         }
         int64_t total = (int64_t)send_displs[ranks - 1] + send_counts[ranks - 1];
-        members = malloc((size_t)(total ? total : 1) * sizeof *members);
-        send = malloc((size_t)(total ? total : 1) * rec);
+        members = gc_malloc((size_t)(total ? total : 1) * sizeof *members);
+        send = gc_malloc((size_t)(total ? total : 1) * rec);
         if (members == NULL || send == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the subset exchange");
     }
     if (status == GC_OK) {
@@ -223,10 +223,10 @@ static int select_subset(gc_backend *backend, int D, const gc_crest_options *opt
     const int64_t s = keys[0].subset, kappa = m < count ? m : count;
     const size_t rec = sizeof(member_header) + (size_t)D * sizeof(float);
     const size_t brec = sizeof(batch_header) + (size_t)D * sizeof(float);
-    float *e = malloc((size_t)count * D * sizeof *e);
-    int64_t *selected = malloc((size_t)kappa * sizeof *selected);
-    double *gains = malloc((size_t)kappa * sizeof *gains), *coverage = malloc((size_t)count * sizeof *coverage);
-    double *sums = calloc((size_t)3 * D, sizeof *sums);
+    float *e = gc_malloc((size_t)count * D * sizeof *e);
+    int64_t *selected = gc_malloc((size_t)kappa * sizeof *selected);
+    double *gains = gc_malloc((size_t)kappa * sizeof *gains), *coverage = gc_malloc((size_t)count * sizeof *coverage);
+    double *sums = gc_calloc((size_t)3 * D, sizeof *sums);
     int status = (e && selected && gains && coverage && sums)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory in subset %lld", (long long)s);
@@ -276,7 +276,7 @@ static int select_received(gc_backend *backend, int D, const gc_crest_options *o
                            const char *recv, int64_t recv_count, owner_results *out)
 {
     const size_t rec = sizeof(member_header) + (size_t)D * sizeof(float);
-    member_key *keys = malloc((size_t)(recv_count ? recv_count : 1) * sizeof *keys);
+    member_key *keys = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *keys);
     GC_CHECK_ALLOC(keys);
     for (int64_t i = 0; i < recv_count; ++i) {
         member_header h;
@@ -323,9 +323,9 @@ static int assemble(const gc_local_rows *rows, const gc_crest_options *opt, int6
     const int D = rows->D;
     const int64_t P = opt->subsets, total = P * m;
     const size_t brec = sizeof(batch_header) + (size_t)D * sizeof(float);
-    int64_t *position = malloc((size_t)total * sizeof *position);
-    appearance *seen = malloc((size_t)total * sizeof *seen);
-    const subset_result **by_subset = malloc((size_t)P * sizeof *by_subset);
+    int64_t *position = gc_malloc((size_t)total * sizeof *position);
+    appearance *seen = gc_malloc((size_t)total * sizeof *seen);
+    const subset_result **by_subset = gc_malloc((size_t)P * sizeof *by_subset);
     int status =
         (position && seen && by_subset) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the union of the batches");
     int64_t k = 0;
@@ -355,8 +355,8 @@ static int assemble(const gc_local_rows *rows, const gc_crest_options *opt, int6
         status = gc_coreset_allocate(cs, k, D, rows->classes);
     }
     if (status == GC_OK) {
-        cs->crest.batch_index = malloc((size_t)total * sizeof *cs->crest.batch_index);
-        cs->crest.batch_weight = malloc((size_t)total * sizeof *cs->crest.batch_weight);
+        cs->crest.batch_index = gc_malloc((size_t)total * sizeof *cs->crest.batch_index);
+        cs->crest.batch_weight = gc_malloc((size_t)total * sizeof *cs->crest.batch_weight);
         if (cs->crest.batch_index == NULL || cs->crest.batch_weight == NULL)
             status = gc_fail(GC_ERR_MEMORY, "out of memory for the batches");
     }
@@ -437,35 +437,38 @@ static int gather_batches(const gc_local_rows *rows, const gc_crest_options *opt
     subset_result *stats = NULL;
     int status = GC_OK;
     if (root) {
-        counts = calloc((size_t)ranks, sizeof *counts);
-        displs = calloc((size_t)ranks, sizeof *displs);
-        stat_counts = calloc((size_t)ranks, sizeof *stat_counts);
-        stat_displs = calloc((size_t)ranks, sizeof *stat_displs);
-        all = malloc((size_t)(opt->subsets * m) * brec);
-        stats = malloc((size_t)opt->subsets * sizeof *stats);
-        both = malloc((size_t)2 * ranks * sizeof *both);
+        counts = gc_calloc((size_t)ranks, sizeof *counts);
+        displs = gc_calloc((size_t)ranks, sizeof *displs);
+        stat_counts = gc_calloc((size_t)ranks, sizeof *stat_counts);
+        stat_displs = gc_calloc((size_t)ranks, sizeof *stat_displs);
+        all = gc_malloc((size_t)(opt->subsets * m) * brec);
+        stats = gc_malloc((size_t)opt->subsets * sizeof *stats);
+        both = gc_malloc((size_t)2 * ranks * sizeof *both);
         if (!counts || !displs || !stat_counts || !stat_displs || !all || !stats || !both)
             status = gc_fail(GC_ERR_MEMORY, "out of memory gathering %lld batches", (long long)opt->subsets);
     }
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK) {
         int mine[2] = { (int)res->batch_count, (int)res->subset_count };
-        MPI_Gather(mine, 2, MPI_INT, both, 2, MPI_INT, 0, rows->comm);
-        for (int q = 0; root && q < ranks; ++q) {
+        GC_MPI(MPI_Gather(mine, 2, MPI_INT, both, 2, MPI_INT, 0, rows->comm));
+        for (int q = 0, rows_before = 0, subsets_before = 0; root && q < ranks; ++q) {
             counts[q] = both[2 * q];
             stat_counts[q] = both[2 * q + 1];
-            displs[q] = q > 0 ? displs[q - 1] + counts[q - 1] : 0;
-            stat_displs[q] = q > 0 ? stat_displs[q - 1] + stat_counts[q - 1] : 0;
+            displs[q] = rows_before;
+            stat_displs[q] = subsets_before;
+            rows_before += counts[q];
+            subsets_before += stat_counts[q];
         }
         MPI_Datatype batch_record, stat_record;
-        MPI_Type_contiguous((int)brec, MPI_BYTE, &batch_record);
-        MPI_Type_commit(&batch_record);
-        MPI_Type_contiguous((int)sizeof(subset_result), MPI_BYTE, &stat_record);
-        MPI_Type_commit(&stat_record);
-        MPI_Gatherv(res->batches, mine[0], batch_record, all, counts, displs, batch_record, 0, rows->comm);
-        MPI_Gatherv(res->subsets, mine[1], stat_record, stats, stat_counts, stat_displs, stat_record, 0, rows->comm);
-        MPI_Type_free(&batch_record);
-        MPI_Type_free(&stat_record);
+        GC_MPI(MPI_Type_contiguous((int)brec, MPI_BYTE, &batch_record));
+        GC_MPI(MPI_Type_commit(&batch_record));
+        GC_MPI(MPI_Type_contiguous((int)sizeof(subset_result), MPI_BYTE, &stat_record));
+        GC_MPI(MPI_Type_commit(&stat_record));
+        GC_MPI(MPI_Gatherv(res->batches, mine[0], batch_record, all, counts, displs, batch_record, 0, rows->comm));
+        GC_MPI(MPI_Gatherv(res->subsets, mine[1], stat_record, stats, stat_counts, stat_displs, stat_record, 0,
+                           rows->comm));
+        GC_MPI(MPI_Type_free(&batch_record));
+        GC_MPI(MPI_Type_free(&stat_record));
         if (root) status = assemble(rows, opt, r, m, c, excluded, all, stats, subset_index, cs);
     }
     free(counts);
@@ -513,10 +516,10 @@ int gc_select_crest(const gc_run_context *run, const gc_local_rows *rows, const 
     int64_t *subset_index = NULL;
     gc_backend *backend = run->backend;
     if (status == GC_OK) {
-        res.batches = malloc((size_t)(owned * m > 0 ? owned * m : 1) * brec);
-        res.subsets = malloc((size_t)(owned > 0 ? owned : 1) * sizeof *res.subsets);
+        res.batches = gc_malloc((size_t)(owned * m > 0 ? owned * m : 1) * brec);
+        res.subsets = gc_malloc((size_t)(owned > 0 ? owned : 1) * sizeof *res.subsets);
         if (rows->rank == 0 && opt->save_subsets)
-            subset_index = malloc((size_t)(P * walk.members) * sizeof *subset_index);
+            subset_index = gc_malloc((size_t)(P * walk.members) * sizeof *subset_index);
         int ok = res.batches && res.subsets && (subset_index || !(rows->rank == 0 && opt->save_subsets));
         status = ok ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld subsets", (long long)P);
         status = gc_comm_agree(rows->comm, status);

@@ -65,12 +65,12 @@ static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_
     const int G = opt->per_class ? rows->classes : 1, P = rows->size;
     memset(plan, 0, sizeof *plan);
     plan->groups = G;
-    plan->sizes = calloc((size_t)G, sizeof(int64_t));
-    plan->my_offset = calloc((size_t)G, sizeof(int64_t));
-    plan->budgets = calloc((size_t)G, sizeof(int64_t));
-    plan->parts = calloc((size_t)G, sizeof(int64_t));
-    plan->first_part = calloc((size_t)G + 1, sizeof(int64_t));
-    int64_t *counts = calloc((size_t)G * P, sizeof *counts);
+    plan->sizes = gc_calloc((size_t)G, sizeof(int64_t));
+    plan->my_offset = gc_calloc((size_t)G, sizeof(int64_t));
+    plan->budgets = gc_calloc((size_t)G, sizeof(int64_t));
+    plan->parts = gc_calloc((size_t)G, sizeof(int64_t));
+    plan->first_part = gc_calloc((size_t)G + 1, sizeof(int64_t));
+    int64_t *counts = gc_calloc((size_t)G * P, sizeof *counts);
     if (!plan->sizes || !plan->my_offset || !plan->budgets || !plan->parts || !plan->first_part || !counts) {
         free(counts);
         return gc_fail(GC_ERR_MEMORY, "out of memory for the partition plan");
@@ -113,7 +113,7 @@ int gc_similarity_constant(const gc_local_rows *rows, double *c)
     }
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
     gc_exact_sum sum;
-    double *mean = malloc((size_t)D * sizeof *mean);
+    double *mean = gc_malloc((size_t)D * sizeof *mean);
     GC_CHECK_ALLOC(mean);
     GC_TRY(gc_exact_sum_create(&sum, D, max_abs));
     int status = GC_OK;
@@ -161,9 +161,9 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
 {
     const int P = rows->size, D = rows->D;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
-    int *send_counts = calloc((size_t)P, sizeof(int)), *send_displs = calloc((size_t)P, sizeof(int));
-    int32_t *part = malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *part);
-    int64_t *seen = calloc((size_t)plan->groups, sizeof *seen);
+    int *send_counts = gc_calloc((size_t)P, sizeof(int)), *send_displs = gc_calloc((size_t)P, sizeof(int));
+    int32_t *part = gc_malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *part);
+    int64_t *seen = gc_calloc((size_t)plan->groups, sizeof *seen);
     char *send = NULL;
     *recv = NULL;
     int status = (send_counts && send_displs && part && seen)
@@ -183,9 +183,9 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
     if (status == GC_OK) {
         for (int r = 1; r < P; ++r) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
         int64_t total = send_displs[P - 1] + send_counts[P - 1];
-        send = malloc((size_t)(total ? total : 1) * rec);
+        send = gc_malloc((size_t)(total ? total : 1) * rec);
         if (send == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-        int *fill = calloc((size_t)P, sizeof *fill);
+        int *fill = gc_calloc((size_t)P, sizeof *fill);
         if (fill == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
         for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
             if (part[i] < 0) continue;
@@ -243,13 +243,13 @@ static void remember_partition(void *ctx, int64_t id, const void *payload, size_
 {
     finished_partitions *f = ctx;
     int64_t n = f->count + 1;
-    int64_t *pid = realloc(f->pid, (size_t)n * sizeof *pid);
-    char **records = realloc(f->records, (size_t)n * sizeof *records);
-    size_t *sizes = realloc(f->bytes, (size_t)n * sizeof *sizes);
+    int64_t *pid = gc_realloc(f->pid, (size_t)n * sizeof *pid);
+    char **records = gc_realloc(f->records, (size_t)n * sizeof *records);
+    size_t *sizes = gc_realloc(f->bytes, (size_t)n * sizeof *sizes);
     if (pid) f->pid = pid;
     if (records) f->records = records;
     if (sizes) f->bytes = sizes;
-    char *copy = malloc(bytes ? bytes : 1);
+    char *copy = gc_malloc(bytes ? bytes : 1);
     if (!pid || !records || !sizes || !copy) { /* forgetting it only costs recomputing it */
         free(copy);
         return;
@@ -285,7 +285,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     const int D = rows->D;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t *order = malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
+    int64_t *order = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
     GC_CHECK_ALLOC(order);
     for (int64_t i = 0; i < recv_count; ++i) order[i] = i;
     sort_view = (record_view){ recv, rec };
@@ -302,7 +302,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
         max_out += candidates_of_piece(plan, opt, g, b - a);
         a = b;
     }
-    *cand = malloc((size_t)(max_out ? max_out : 1) * crec);
+    *cand = gc_malloc((size_t)(max_out ? max_out : 1) * crec);
     *cand_count = 0;
     int status = *cand ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
     /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
@@ -334,9 +334,9 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
         int64_t m = b - a, kappa = candidates_of_piece(plan, opt, g, m);
         /* Cover: this partition's share of ε, so that the shares add up to ε over all rows. */
         double cover_target = opt->epsilon > 0.0 ? opt->epsilon * (double)m / (double)rows->n_global : 0.0;
-        float *e = malloc((size_t)m * D * sizeof *e);
-        int64_t *selected = malloc((size_t)kappa * sizeof *selected);
-        double *gains = malloc((size_t)kappa * sizeof *gains), *coverage = malloc((size_t)m * sizeof *coverage);
+        float *e = gc_malloc((size_t)m * D * sizeof *e);
+        int64_t *selected = gc_malloc((size_t)kappa * sizeof *selected);
+        double *gains = gc_malloc((size_t)kappa * sizeof *gains), *coverage = gc_malloc((size_t)m * sizeof *coverage);
         status = (e && selected && gains && coverage) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in a partition");
         for (int64_t i = 0; i < m && status == GC_OK; ++i)
             memcpy(e + i * D, recv + (size_t)order[a + i] * rec + sizeof(row_header), (size_t)D * sizeof *e);
@@ -368,7 +368,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     gc_progress_end(&progress);
     forget_partitions(&finished);
     if (run->checkpoint != NULL) {
-        MPI_Allreduce(MPI_IN_PLACE, &resumed, 1, MPI_INT64_T, MPI_SUM, rows->comm);
+        GC_MPI(MPI_Allreduce(MPI_IN_PLACE, &resumed, 1, MPI_INT64_T, MPI_SUM, rows->comm));
         if (resumed > 0) gc_info("select: resumed %lld finished partitions from the checkpoint", (long long)resumed);
     }
     free(order);
@@ -419,9 +419,9 @@ static candidate_header header_of(const char *all, size_t crec, int64_t rec)
 static int weighted_greedy(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *rec,
                            const double *w, int64_t m, int64_t kg, int64_t *chosen, double *gains, double *cover)
 {
-    float *e = malloc((size_t)m * D * sizeof *e);
-    int64_t *selected = malloc((size_t)kg * sizeof *selected);
-    double *coverage = cover ? malloc((size_t)m * sizeof *coverage) : NULL;
+    float *e = gc_malloc((size_t)m * D * sizeof *e);
+    int64_t *selected = gc_malloc((size_t)kg * sizeof *selected);
+    double *coverage = cover ? gc_malloc((size_t)m * sizeof *coverage) : NULL;
     int status = (e && selected && (coverage || !cover)) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
     for (int64_t i = 0; i < m && status == GC_OK; ++i)
         memcpy(e + i * D, all + (size_t)rec[i] * crec + sizeof(candidate_header), (size_t)D * sizeof *e);
@@ -441,7 +441,7 @@ static int weighted_greedy(gc_backend *backend, const char *all, size_t crec, in
 static int root_merge(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *rec, int64_t m,
                       int64_t kg, int64_t *chosen, double *gains)
 {
-    double *w = malloc((size_t)m * sizeof *w);
+    double *w = gc_malloc((size_t)m * sizeof *w);
     GC_CHECK_ALLOC(w);
     for (int64_t i = 0; i < m; ++i) w[i] = header_of(all, crec, rec[i]).coverage;
     int status = weighted_greedy(backend, all, crec, D, c, rec, w, m, kg, chosen, gains, NULL);
@@ -478,8 +478,8 @@ static int by_partition_then_global_index(const void *a, const void *b)
 static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *group_rec,
                       int64_t m, int64_t kg, int64_t *chosen, double *gains)
 {
-    int64_t *rec = malloc((size_t)m * sizeof *rec);
-    merge_set *sets = calloc((size_t)m, sizeof *sets);
+    int64_t *rec = gc_malloc((size_t)m * sizeof *rec);
+    merge_set *sets = gc_calloc((size_t)m, sizeof *sets);
     if (rec == NULL || sets == NULL) {
         free(rec);
         free(sets);
@@ -495,8 +495,8 @@ static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, 
         while (b < m && header_of(all, crec, rec[b]).partition == header_of(all, crec, rec[a]).partition) ++b;
         merge_set *leaf = &sets[count++];
         leaf->n = b - a;
-        leaf->rec = malloc((size_t)leaf->n * sizeof *leaf->rec);
-        leaf->w = malloc((size_t)leaf->n * sizeof *leaf->w);
+        leaf->rec = gc_malloc((size_t)leaf->n * sizeof *leaf->rec);
+        leaf->w = gc_malloc((size_t)leaf->n * sizeof *leaf->w);
         if (!leaf->rec || !leaf->w) status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
         for (int64_t i = 0; i < leaf->n && status == GC_OK; ++i) {
             leaf->rec[i] = rec[a + i];
@@ -513,9 +513,9 @@ static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, 
             }
             merge_set *x = &sets[i], *y = &sets[i + 1];
             int64_t n = x->n + y->n, keep = kg < n ? kg : n, p = 0, q = 0;
-            int64_t *u = malloc((size_t)n * sizeof *u), *picked = malloc((size_t)keep * sizeof *picked);
-            double *uw = malloc((size_t)n * sizeof *uw), *cover = malloc((size_t)keep * sizeof *cover);
-            double *node_gains = malloc((size_t)keep * sizeof *node_gains);
+            int64_t *u = gc_malloc((size_t)n * sizeof *u), *picked = gc_malloc((size_t)keep * sizeof *picked);
+            double *uw = gc_malloc((size_t)n * sizeof *uw), *cover = gc_malloc((size_t)keep * sizeof *cover);
+            double *node_gains = gc_malloc((size_t)keep * sizeof *node_gains);
             if (!u || !picked || !uw || !cover || !node_gains)
                 status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
             for (int64_t t = 0; t < n && status == GC_OK; ++t) { /* union, by global index */
@@ -538,10 +538,10 @@ static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, 
             out->n = keep;
             if (status == GC_OK && !last) {
                 /* The chosen elements, back in global-index order (u's order), carry the weight they cover. */
-                char *kept = calloc((size_t)n, 1);
-                double *w_of = malloc((size_t)n * sizeof *w_of);
-                out->rec = malloc((size_t)keep * sizeof *out->rec);
-                out->w = malloc((size_t)keep * sizeof *out->w);
+                char *kept = gc_calloc((size_t)n, 1);
+                double *w_of = gc_malloc((size_t)n * sizeof *w_of);
+                out->rec = gc_malloc((size_t)keep * sizeof *out->rec);
+                out->w = gc_malloc((size_t)keep * sizeof *out->w);
                 if (!kept || !w_of || !out->rec || !out->w)
                     status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge tree");
                 for (int64_t t = 0; t < keep && status == GC_OK; ++t) {
@@ -587,7 +587,7 @@ static int merge_candidates(gc_backend *backend, const gc_local_rows *rows, cons
 {
     const int D = rows->D;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t *order = malloc((size_t)(count ? count : 1) * sizeof *order);
+    int64_t *order = gc_malloc((size_t)(count ? count : 1) * sizeof *order);
     GC_CHECK_ALLOC(order);
     for (int64_t i = 0; i < count; ++i) order[i] = i;
     sort_view = (record_view){ all, crec };
@@ -621,8 +621,8 @@ static int merge_candidates(gc_backend *backend, const gc_local_rows *rows, cons
                 take_candidate(cs, slot++, all + (size_t)order[a + t] * crec, x.gain);
             }
         } else {
-            int64_t *chosen = malloc((size_t)kg * sizeof *chosen);
-            double *gains = malloc((size_t)kg * sizeof *gains);
+            int64_t *chosen = gc_malloc((size_t)kg * sizeof *chosen);
+            double *gains = gc_malloc((size_t)kg * sizeof *gains);
             status = (chosen && gains) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
             if (status == GC_OK)
                 status = opt->tree_merge ? tree_merge(backend, all, crec, D, c, order + a, m, kg, chosen, gains)
@@ -655,7 +655,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 {
     const int D = rows->D, G = plan->groups;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t *base = calloc((size_t)G + 1, sizeof *base), *slot_start = calloc((size_t)G + 1, sizeof *slot_start);
+    int64_t *base = gc_calloc((size_t)G + 1, sizeof *base), *slot_start = gc_calloc((size_t)G + 1, sizeof *slot_start);
     GC_CHECK_ALLOC(base && slot_start ? base : NULL);
     for (int g = 0; g < G; ++g) base[g + 1] = base[g] + (plan->parts[g] > 1 ? 1 + plan->parts[g] : 0);
     for (int64_t j = 0; j < cs->k; ++j) slot_start[(G > 1 ? cs->label[j] : 0) + 1]++;
@@ -667,8 +667,8 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
     }
     /* Each class's eligible candidates (a partition's first k_c) in one contiguous block, with the
      * slot (1 + partition) they count for; and how many candidates each partition proposed. */
-    int64_t *first = calloc((size_t)G + 1, sizeof *first),
-            *proposed = calloc((size_t)plan->first_part[G] + 1, sizeof *proposed);
+    int64_t *first = gc_calloc((size_t)G + 1, sizeof *first),
+            *proposed = gc_calloc((size_t)plan->first_part[G] + 1, sizeof *proposed);
     int64_t max_parts = 0;
     for (int g = 0; g < G; ++g) max_parts = plan->parts[g] > max_parts ? plan->parts[g] : max_parts;
     for (int64_t a = 0; a < total && first && proposed; ++a) {
@@ -677,9 +677,9 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
         if (plan->parts[h.group] > 1 && h.order < plan->budgets[h.group]) first[h.group + 1]++;
     }
     for (int g = 0; g < G && first; ++g) first[g + 1] += first[g];
-    float *eligible = malloc((size_t)(first && first[G] ? first[G] : 1) * D * sizeof *eligible);
-    int32_t *slot_of = malloc((size_t)(first && first[G] ? first[G] : 1) * sizeof *slot_of);
-    int64_t *fill = calloc((size_t)G, sizeof *fill);
+    float *eligible = gc_malloc((size_t)(first && first[G] ? first[G] : 1) * D * sizeof *eligible);
+    int32_t *slot_of = gc_malloc((size_t)(first && first[G] ? first[G] : 1) * sizeof *slot_of);
+    int64_t *fill = gc_calloc((size_t)G, sizeof *fill);
     int status = (first && proposed && eligible && slot_of && fill)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
@@ -697,7 +697,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
 #pragma omp parallel
     {
         gc_exact_sum mine;
-        double *best = malloc((size_t)(max_parts + 1) * sizeof *best);
+        double *best = gc_malloc((size_t)(max_parts + 1) * sizeof *best);
         int ok = best != NULL && gc_exact_sum_create(&mine, (int)base[G], c) == GC_OK;
 #pragma omp for schedule(dynamic, 256)
         for (int64_t i = 0; i < rows->n_local; ++i) {
@@ -725,7 +725,7 @@ static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const 
     free(slot_of);
     free(first);
     status = gc_comm_agree(rows->comm, status);
-    double *F = malloc((size_t)base[G] * sizeof *F);
+    double *F = gc_malloc((size_t)base[G] * sizeof *F);
     if (status == GC_OK)
         status = F ? gc_exact_sum_allreduce(&sum, rows->comm, F) : gc_fail(GC_ERR_MEMORY, "out of memory");
     for (int g = 0; g < G && status == GC_OK; ++g) {
@@ -765,27 +765,27 @@ static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const 
     int64_t total = 0;
     int status = GC_OK;
     if (rows->rank == 0) {
-        counts = calloc((size_t)P, sizeof *counts);
-        displs = calloc((size_t)P, sizeof *displs);
+        counts = gc_calloc((size_t)P, sizeof *counts);
+        displs = gc_calloc((size_t)P, sizeof *displs);
         if (!counts || !displs) status = gc_fail(GC_ERR_MEMORY, "out of memory for the merge");
     }
     GC_TRY(gc_comm_agree(rows->comm, status));
-    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, rows->comm);
+    GC_MPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, rows->comm));
     if (rows->rank == 0) {
         for (int r = 0; r < P; ++r) {
             displs[r] = (int)total;
             total += counts[r];
         }
-        all = malloc((size_t)(total ? total : 1) * crec);
+        all = gc_malloc((size_t)(total ? total : 1) * crec);
         if (all == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld candidates", (long long)total);
     }
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK) {
         MPI_Datatype record;
-        MPI_Type_contiguous((int)crec, MPI_BYTE, &record);
-        MPI_Type_commit(&record);
-        MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm);
-        MPI_Type_free(&record);
+        GC_MPI(MPI_Type_contiguous((int)crec, MPI_BYTE, &record));
+        GC_MPI(MPI_Type_commit(&record));
+        GC_MPI(MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm));
+        GC_MPI(MPI_Type_free(&record));
         if (rows->rank == 0) status = merge_candidates(backend, rows, plan, c, opt, all, total, cs);
     }
     free(counts);
@@ -808,7 +808,7 @@ static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const 
                  coreset_bytes = (size_t)k * (sizeof(int64_t) + sizeof(int32_t) + sizeof(double) + sizeof(float)) +
                                  (size_t)k * D * sizeof(float);
     const int64_t units = (int64_t)((candidate_bytes + coreset_bytes + crec - 1) / crec);
-    char *packed = malloc((size_t)(units ? units : 1) * crec);
+    char *packed = gc_malloc((size_t)(units ? units : 1) * crec);
     status = gc_comm_agree(rows->comm, packed ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates"));
     if (status == GC_OK) {
         struct {
@@ -825,10 +825,10 @@ static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const 
             for (int f = 0; f < 5; at += parts[f++].bytes) memcpy(packed + at, parts[f].field, parts[f].bytes);
         }
         MPI_Datatype record;
-        GC_CHECK_MPI(MPI_Type_contiguous((int)crec, MPI_BYTE, &record));
-        GC_CHECK_MPI(MPI_Type_commit(&record));
-        status = gc_check_mpi(MPI_Bcast(packed, (int)units, record, 0, rows->comm), "MPI_Bcast", __FILE__, __LINE__);
-        MPI_Type_free(&record);
+        GC_MPI(MPI_Type_contiguous((int)crec, MPI_BYTE, &record));
+        GC_MPI(MPI_Type_commit(&record));
+        status = GC_MPI(MPI_Bcast(packed, (int)units, record, 0, rows->comm));
+        GC_MPI(MPI_Type_free(&record));
         cs->k = k;
         at = candidate_bytes;
         for (int f = 0; f < 5 && rows->rank != 0; at += parts[f++].bytes)
@@ -871,7 +871,7 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     int64_t capacity = k;
     if (status == GC_OK && opt->epsilon > 0.0) {
         capacity = cand_count;
-        status = MPI_Allreduce(MPI_IN_PLACE, &capacity, 1, MPI_INT64_T, MPI_SUM, rows->comm) == MPI_SUCCESS
+        status = GC_MPI(MPI_Allreduce(MPI_IN_PLACE, &capacity, 1, MPI_INT64_T, MPI_SUM, rows->comm)) == MPI_SUCCESS
                      ? GC_OK
                      : gc_fail(GC_ERR_LIB, "MPI_Allreduce failed");
     }

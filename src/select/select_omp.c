@@ -53,10 +53,10 @@ static int context_create(omp_context *ctx, const gc_run_context *run, const gc_
     ctx->rows = rows;
     ctx->opt = opt;
     ctx->run = run;
-    ctx->local = malloc((size_t)opt->batch * sizeof *ctx->local);
-    ctx->global = malloc((size_t)opt->batch * sizeof *ctx->global);
-    ctx->headers = malloc((size_t)opt->batch * sizeof *ctx->headers);
-    ctx->rhs = malloc((size_t)opt->batch * sizeof *ctx->rhs);
+    ctx->local = gc_malloc((size_t)opt->batch * sizeof *ctx->local);
+    ctx->global = gc_malloc((size_t)opt->batch * sizeof *ctx->global);
+    ctx->headers = gc_malloc((size_t)opt->batch * sizeof *ctx->headers);
+    ctx->rhs = gc_malloc((size_t)opt->batch * sizeof *ctx->rhs);
     if (!ctx->local || !ctx->global || !ctx->headers || !ctx->rhs)
         return gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
     return gc_candidate_merge_create(&ctx->merge, opt->batch, sizeof(atom_header) + (size_t)rows->D * sizeof(float));
@@ -83,7 +83,7 @@ static int problem_targets(const gc_local_rows *rows, int per_class, int problem
     for (int64_t i = 0; i < values; ++i) max_abs = fmaxf(max_abs, fabsf(rows->e[i]));
     double global_max = max_abs;
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &global_max, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
-    gc_exact_sum total = { 0 }, *parts = calloc((size_t)T * problems, sizeof *parts); /* [thread][problem] */
+    gc_exact_sum total = { 0 }, *parts = gc_calloc((size_t)T * problems, sizeof *parts); /* [thread][problem] */
     int status =
         parts ? gc_exact_sum_create(&total, problems * D, global_max) : gc_fail(GC_ERR_MEMORY, "out of memory");
     for (int p = 0; p < T * problems && status == GC_OK; ++p) status = gc_exact_sum_create(&parts[p], D, global_max);
@@ -123,8 +123,8 @@ static int scorer_open(omp_scorer *s, const omp_context *ctx, int g)
     if (ctx->opt->per_class) {
         s->n = 0;
         for (int64_t i = 0; i < rows->n_local; ++i) s->n += rows->y[i] == g;
-        s->copy = malloc((size_t)(s->n ? s->n : 1) * D * sizeof *s->copy);
-        s->row = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->row);
+        s->copy = gc_malloc((size_t)(s->n ? s->n : 1) * D * sizeof *s->copy);
+        s->row = gc_malloc((size_t)(s->n ? s->n : 1) * sizeof *s->row);
         if (s->copy == NULL || s->row == NULL)
             return gc_fail(GC_ERR_MEMORY, "out of memory gathering the %lld rows of class %d", (long long)s->n, g);
         int64_t t = 0;
@@ -135,7 +135,7 @@ static int scorer_open(omp_scorer *s, const omp_context *ctx, int g)
             }
         s->e = s->copy;
     }
-    s->w = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->w);
+    s->w = gc_malloc((size_t)(s->n ? s->n : 1) * sizeof *s->w);
     GC_CHECK_ALLOC(s->w);
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < s->n; ++t) {
@@ -144,7 +144,7 @@ static int scorer_open(omp_scorer *s, const omp_context *ctx, int g)
         s->w[t] = sq > 0.0 ? 1.0 / sqrt(sq) : 0.0;
     }
     if (!has_device_ops(ctx->run->backend)) {
-        s->work = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->work);
+        s->work = gc_malloc((size_t)(s->n ? s->n : 1) * sizeof *s->work);
         GC_CHECK_ALLOC(s->work);
         return GC_OK;
     }
@@ -279,7 +279,7 @@ static void remember_atoms(void *ctx, int64_t id, const void *payload, size_t by
     omp_log *log = ctx;
     if (id < 0 || id >= log->problems || bytes % sizeof(int64_t) != 0 || log->count[id] < 0) return;
     int64_t n = (int64_t)(bytes / sizeof(int64_t));
-    int64_t *grown = realloc(log->atoms[id], (size_t)(log->count[id] + n) * sizeof *grown);
+    int64_t *grown = gc_realloc(log->atoms[id], (size_t)(log->count[id] + n) * sizeof *grown);
     if (grown == NULL) { /* keep what came before: a shorter replay only costs recomputing */
         return;
     }
@@ -293,13 +293,14 @@ static void remember_atoms(void *ctx, int64_t id, const void *payload, size_t by
 static int load_omp_log(gc_checkpoint *checkpoint, MPI_Comm comm, int problems, omp_log *log)
 {
     log->problems = problems;
-    log->count = calloc((size_t)problems, sizeof *log->count);
-    log->atoms = calloc((size_t)problems, sizeof *log->atoms);
+    log->count = gc_calloc((size_t)problems, sizeof *log->count);
+    log->atoms = gc_calloc((size_t)problems, sizeof *log->atoms);
     int status = (log->count && log->atoms) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the OMP log");
     if (status == GC_OK && checkpoint != NULL)
         status = gc_checkpoint_load(checkpoint, "omp-atoms", remember_atoms, log);
     status = gc_comm_agree(comm, status);
-    if (status == GC_OK && MPI_Allreduce(MPI_IN_PLACE, log->count, problems, MPI_INT64_T, MPI_MIN, comm) != MPI_SUCCESS)
+    if (status == GC_OK &&
+        GC_MPI(MPI_Allreduce(MPI_IN_PLACE, log->count, problems, MPI_INT64_T, MPI_MIN, comm)) != MPI_SUCCESS)
         status = gc_fail(GC_ERR_LIB, "MPI error agreeing on the OMP checkpoint");
     return status;
 }
@@ -330,7 +331,7 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
     gc_phase_end(phases, 0, 0);
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK) status = gc_refit_create(opt->refit, budget, D, opt->ridge, opt->nonneg, rows->comm, &f);
-    double *atoms = malloc((size_t)budget * D * sizeof *atoms), *gamma = calloc((size_t)budget, sizeof *gamma);
+    double *atoms = gc_malloc((size_t)budget * D * sizeof *atoms), *gamma = gc_calloc((size_t)budget, sizeof *gamma);
     if (status == GC_OK && (atoms == NULL || gamma == NULL))
         status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld atoms", (long long)budget);
     status = gc_comm_agree(rows->comm, status);
@@ -417,10 +418,11 @@ int gc_select_omp(const gc_run_context *run, const gc_local_rows *rows, const gc
     if (opt->batch < 1 || opt->batch > GC_OMP_MAX_BATCH)
         return gc_fail(GC_ERR_USAGE, "option --batch: %d is not in 1..%d", opt->batch, GC_OMP_MAX_BATCH);
     omp_context ctx;
-    int64_t *sizes = calloc((size_t)problems, sizeof *sizes), *budgets = calloc((size_t)problems, sizeof *budgets);
-    double *targets = calloc((size_t)problems * D, sizeof *targets);
-    double *r = calloc((size_t)D, sizeof *r), *r_total = calloc((size_t)D, sizeof *r_total);
-    double *g_total = calloc((size_t)D, sizeof *g_total);
+    int64_t *sizes = gc_calloc((size_t)problems, sizeof *sizes),
+            *budgets = gc_calloc((size_t)problems, sizeof *budgets);
+    double *targets = gc_calloc((size_t)problems * D, sizeof *targets);
+    double *r = gc_calloc((size_t)D, sizeof *r), *r_total = gc_calloc((size_t)D, sizeof *r_total);
+    double *g_total = gc_calloc((size_t)D, sizeof *g_total);
     int status = context_create(&ctx, run, rows, opt);
     if (status == GC_OK && (!sizes || !budgets || !targets || !r || !r_total || !g_total))
         status = gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
@@ -428,7 +430,7 @@ int gc_select_omp(const gc_run_context *run, const gc_local_rows *rows, const gc
     for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) sizes[opt->per_class ? rows->y[i] : 0]++;
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK &&
-        MPI_Allreduce(MPI_IN_PLACE, sizes, problems, MPI_INT64_T, MPI_SUM, rows->comm) != MPI_SUCCESS)
+        GC_MPI(MPI_Allreduce(MPI_IN_PLACE, sizes, problems, MPI_INT64_T, MPI_SUM, rows->comm)) != MPI_SUCCESS)
         status = gc_fail(GC_ERR_LIB, "MPI error counting the rows of each class");
     if (status == GC_OK) {
         if (opt->per_class)

@@ -109,11 +109,11 @@ static int merge_fl(const gc_run_context *run, const gc_selector_options *opts, 
 {
     const gc_fl_options *opt = &opts->fl;
     const int D = in->D, groups = opt->per_class ? classes : 1;
-    int64_t *sizes = calloc((size_t)groups, sizeof *sizes), *budgets = calloc((size_t)groups, sizeof *budgets);
-    int64_t *pos = malloc((size_t)in->n * sizeof *pos), *selected = malloc((size_t)in->n * sizeof *selected);
-    float *e = malloc((size_t)in->n * D * sizeof *e);
-    double *w = malloc((size_t)in->n * sizeof *w), *gains = malloc((size_t)in->n * sizeof *gains);
-    double *coverage = malloc((size_t)in->n * sizeof *coverage), *mean = malloc((size_t)D * sizeof *mean);
+    int64_t *sizes = gc_calloc((size_t)groups, sizeof *sizes), *budgets = gc_calloc((size_t)groups, sizeof *budgets);
+    int64_t *pos = gc_malloc((size_t)in->n * sizeof *pos), *selected = gc_malloc((size_t)in->n * sizeof *selected);
+    float *e = gc_malloc((size_t)in->n * D * sizeof *e);
+    double *w = gc_malloc((size_t)in->n * sizeof *w), *gains = gc_malloc((size_t)in->n * sizeof *gains);
+    double *coverage = gc_malloc((size_t)in->n * sizeof *coverage), *mean = gc_malloc((size_t)D * sizeof *mean);
     int status = (sizes && budgets && pos && selected && e && w && gains && coverage && mean)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory merging slots");
@@ -248,7 +248,7 @@ static int merge_omp(const gc_run_context *run, const gc_selector_options *opts,
 {
     (void)run;
     const int D = in->D, problems = opts->omp.per_class ? classes : 1;
-    double *targets = calloc((size_t)problems * D, sizeof *targets);
+    double *targets = gc_calloc((size_t)problems * D, sizeof *targets);
     GC_CHECK_ALLOC(targets);
     for (int64_t i = 0; i < in->n; ++i)
         for (int j = 0; j < D; ++j)
@@ -335,8 +335,13 @@ static int merge_bico(const gc_run_context *run, const gc_selector_options *opts
 /* ---- the tables ------------------------------------------------------------------------------------ */
 
 static const gc_selector selectors[] = {
-    { .name = "fl", .parse = parse_fl, .select = select_fl, .merge = merge_fl },
-    { .name = "omp", .parse = parse_omp, .select = select_omp, .merge = merge_omp, .scores_on_device = 1 },
+    { .name = "fl", .parse = parse_fl, .select = select_fl, .merge = merge_fl, .class_budgets = 1 },
+    { .name = "omp",
+      .parse = parse_omp,
+      .select = select_omp,
+      .merge = merge_omp,
+      .scores_on_device = 1,
+      .class_budgets = 1 },
     { .name = "crest", .parse = parse_crest, .select = select_crest, .sized_by_options = 1 },
     { .name = "bico", .parse = parse_bico, .select = select_bico, .merge = merge_bico },
 };

@@ -37,6 +37,7 @@ typedef struct {
                  int64_t m, gc_member_set *out);
     int sized_by_options; /* 1: --k does not apply (crest: --subsets × --batch-size) */
     int scores_on_device; /* 1: keep the embeddings on the device for it (OMP scores them in place) */
+    int class_budgets;    /* 1: the coreset holds per-class budgets and sizes (--per-class) */
 } gc_selector;
 
 /* A --method: an embedding and a selector. */

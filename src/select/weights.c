@@ -24,9 +24,9 @@ static int assign_group(const gc_local_rows *rows, const gc_coreset *cs, const i
                         const by_index *chosen, int64_t n, int64_t *counts, double *F, double *L)
 {
     const int D = rows->D;
-    float *a = malloc((size_t)(m ? m : 1) * D * sizeof *a), *b = malloc((size_t)n * D * sizeof *b);
-    int64_t *nearest = malloc((size_t)(m ? m : 1) * sizeof *nearest);
-    double *dist = malloc((size_t)(m ? m : 1) * sizeof *dist);
+    float *a = gc_malloc((size_t)(m ? m : 1) * D * sizeof *a), *b = gc_malloc((size_t)n * D * sizeof *b);
+    int64_t *nearest = gc_malloc((size_t)(m ? m : 1) * sizeof *nearest);
+    double *dist = gc_malloc((size_t)(m ? m : 1) * sizeof *dist);
     int status = (a && b && nearest && dist) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the assignment pass");
     if (status == GC_OK) {
         for (int64_t i = 0; i < m; ++i) memcpy(a + i * D, rows->e + members[i] * D, (size_t)D * sizeof *a);
@@ -50,11 +50,11 @@ int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs)
 {
     const int G = per_class ? rows->classes : 1;
     const int64_t k = cs->k;
-    by_index *sorted = malloc((size_t)k * sizeof *sorted);
-    int64_t *group_start = calloc((size_t)G + 2, sizeof *group_start);
-    int64_t *counts = calloc((size_t)k, sizeof *counts);
-    int64_t *members = malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *members);
-    int64_t *row_start = calloc((size_t)G + 1, sizeof *row_start);
+    by_index *sorted = gc_malloc((size_t)k * sizeof *sorted);
+    int64_t *group_start = gc_calloc((size_t)G + 2, sizeof *group_start);
+    int64_t *counts = gc_calloc((size_t)k, sizeof *counts);
+    int64_t *members = gc_malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *members);
+    int64_t *row_start = gc_calloc((size_t)G + 1, sizeof *row_start);
     int status = (sorted && group_start && counts && members && row_start)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory in the assignment pass");
@@ -63,7 +63,7 @@ int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs)
         /* Selected elements grouped by class, each group sorted by global index. */
         for (int64_t j = 0; j < k; ++j) group_start[(per_class ? cs->label[j] : 0) + 1]++;
         for (int g = 0; g < G; ++g) group_start[g + 1] += group_start[g];
-        int64_t *fill = calloc((size_t)G, sizeof *fill);
+        int64_t *fill = gc_calloc((size_t)G, sizeof *fill);
         GC_CHECK_ALLOC(fill);
         for (int64_t j = 0; j < k; ++j) {
             int g = per_class ? cs->label[j] : 0;
@@ -74,12 +74,12 @@ int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs)
             qsort(sorted + group_start[g], (size_t)(group_start[g + 1] - group_start[g]), sizeof *sorted,
                   compare_index);
         /* All selected elements sorted by index, for rows whose class got no budget. */
-        by_index *all = malloc((size_t)k * sizeof *all);
+        by_index *all = gc_malloc((size_t)k * sizeof *all);
         GC_CHECK_ALLOC(all);
         memcpy(all, sorted, (size_t)k * sizeof *all);
         qsort(all, (size_t)k, sizeof *all, compare_index);
         /* Local rows bucketed by group. */
-        int64_t *row_fill = calloc((size_t)G + 1, sizeof *row_fill);
+        int64_t *row_fill = gc_calloc((size_t)G + 1, sizeof *row_fill);
         GC_CHECK_ALLOC(row_fill);
         for (int64_t i = 0; i < rows->n_local; ++i) row_fill[(per_class ? rows->y[i] : 0) + 1]++;
         for (int g = 0; g < G; ++g) row_fill[g + 1] += row_fill[g];

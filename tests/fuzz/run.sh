@@ -22,18 +22,21 @@ mkdir -p "$out/artifacts"
 
 flags=(-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -I.)
-clang "${flags[@]}" tests/fuzz/fuzz_job_file.c core/options.c core/error.c -o "$out/fuzz_job_file"
+clang "${flags[@]}" tests/fuzz/fuzz_job_file.c core/options.c core/error.c core/fault.c core/log.c -o "$out/fuzz_job_file"
 # -Wno-unknown-pragmas: the generator's OpenMP loop (io/synthetic.c) runs serially here.
 # shellcheck disable=SC2046
 clang "${flags[@]}" -Wno-unknown-pragmas $(pkg-config --cflags hdf5-openmpi) tests/fuzz/fuzz_dataset_meta.c \
-      io/dataset.c io/h5util.c io/synthetic.c core/comm.c core/error.c $(pkg-config --libs hdf5-openmpi) -lm \
+      io/dataset.c io/h5util.c io/synthetic.c core/comm.c core/error.c core/fault.c core/log.c $(pkg-config --libs hdf5-openmpi) -lm \
       -o "$out/fuzz_dataset_meta"
+# shellcheck disable=SC2046
+clang "${flags[@]}" $(pkg-config --cflags hdf5-openmpi) tests/fuzz/fuzz_model.c io/model.c io/h5util.c \
+      core/comm.c core/error.c core/fault.c core/log.c $(pkg-config --libs hdf5-openmpi) -lm -o "$out/fuzz_model"
 
 # max_len: job files reach past the reader's 4,095-character line limit; dataset descriptions need
-# 2 + 3 × 12 bytes plus values and specs up to the parser's 512-character buffer.
-declare -A max_len=([job_file]=6000 [dataset_meta]=700)
+# 2 + 3 × 12 bytes plus values and specs up to the parser's 512-character buffer; a model 3 + 4 × 44 bytes.
+declare -A max_len=([job_file]=6000 [dataset_meta]=700 [model]=200)
 status=0
-for target in job_file dataset_meta; do
+for target in job_file dataset_meta model; do
   mkdir -p "$out/corpus/$target"
   if "$out/fuzz_$target" "$out/corpus/$target" "tests/fuzz/corpus/$target" -max_total_time="$seconds" \
        -max_len="${max_len[$target]}" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$out/artifacts/$target-" \

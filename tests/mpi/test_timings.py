@@ -27,3 +27,48 @@ def test_no_timings_file_after_a_failed_run(tmp_path):
     proc = run_gradcore(["select", "--data", "synthetic:n=30,d=2,classes=2,seed=1", "--k", 31,
                          "--out", tmp_path / "cs.h5", "--timings", timings], np_=2, check=False)
     assert proc.returncode != 0 and not timings.exists()
+
+
+def test_nested_phases_of_omp_count_every_pass(tmp_path):
+    """select/score is entered once per pass and reads the rank's rows once per pass, at every rank."""
+    out, timings = tmp_path / "cs.h5", tmp_path / "t.json"
+    n, d, k = 2000, 12, 8  # k < d: the atoms cannot span the target before the budget is spent
+    run_gradcore(["select", "--data", f"synthetic:n={n},d={d},classes=3,seed=5", "--embedding", "features",
+                  "--selector", "omp", "--per-class", "off", "--k", k, "--out", out, "--timings", timings,
+                  "--quiet"], np_=2)
+    t = json.loads(timings.read_text())
+    phases = {p["name"]: p for p in t["phases"]}
+    assert {"select/row-setup", "select/score", "select/merge", "select/refit"} <= set(phases)
+    score = phases["select/score"]
+    assert score["depth"] == 1 and score["calls"] == k  # one atom a pass
+    assert score["bytes"] == k * n * d * 4  # every rank reads its rows once a pass: N·D floats in all
+    assert score["flops"] == k * n * d * 2
+    for p in phases.values():
+        assert 0 <= p["min_s"] <= p["mean_s"] <= p["max_s"]
+        assert p["max_s"] <= phases[p["name"].split("/")[0]]["max_s"] + 1e-6  # a child within its parent
+
+
+def test_facility_location_phases_and_union_over_ranks(tmp_path):
+    """Only partition owners greedy; the reduction is over the union of the ranks' phases."""
+    out, timings = tmp_path / "cs.h5", tmp_path / "t.json"
+    run_gradcore(["select", "--data", "synthetic:n=3000,d=8,classes=3,seed=2", "--k", 30, "--partition-size", 400,
+                  "--out", out, "--timings", timings, "--quiet"], np_=3)
+    names = [p["name"] for p in json.loads(timings.read_text())["phases"]]
+    assert {"select/exchange", "select/partitions", "select/merge", "select/weights"} <= set(names)
+    assert len(names) == len(set(names))
+
+
+def test_stream_writes_its_phases(tmp_path):
+    batches = []
+    for i in range(2):
+        b = tmp_path / f"b{i}.h5"
+        run_gradcore(["gen", "--out", b, "--n", 500, "--d", 5, "--classes", 3, "--seed", 10 + i])
+        batches.append(str(b))
+    timings = tmp_path / "t.json"
+    run_gradcore(["stream", "--batches", ",".join(batches), "--k", 20, "--state", tmp_path / "s.h5",
+                  "--timings", timings, "--quiet"], np_=2)
+    t = json.loads(timings.read_text())
+    phases = {p["name"]: p for p in t["phases"]}
+    assert t["command"] == "stream" and t["batches"] == 2 and t["seen"] == 1000
+    assert phases["load"]["calls"] == 2 and phases["select"]["calls"] == 2 and phases["write"]["calls"] == 2
+    assert "select/score" in phases  # continual GMC's OMP, nested under the batch's select
