@@ -110,10 +110,9 @@ static int write_contents(hid_t file, const gc_coreset *cs, const gc_provenance 
     return status;
 }
 
-int gc_write_coreset(const char *path, const gc_coreset *cs, const gc_provenance *prov)
+int gc_stage_coreset(const char *path, const gc_coreset *cs, const gc_provenance *prov, char *tmp, size_t size)
 {
-    char tmp[4096];
-    gc_temporary_name(path, tmp, sizeof tmp);
+    gc_temporary_name(path, tmp, size);
     hid_t file = gc_h5_create_in_memory(tmp);
     if (file < 0) return gc_commit_output("--out", tmp, path, gc_h5_fail_path(GC_ERR_IO, tmp, "cannot create"));
     int status = write_contents(file, cs, prov);
@@ -121,5 +120,12 @@ int gc_write_coreset(const char *path, const gc_coreset *cs, const gc_provenance
         status = gc_h5_save_in_memory(file, "--out", tmp);
     else
         H5Fclose(file);
-    return gc_commit_output("--out", tmp, path, status);
+    return status == GC_OK ? GC_OK : gc_commit_output("--out", tmp, path, status); /* removes the temporary */
+}
+
+int gc_write_coreset(const char *path, const gc_coreset *cs, const gc_provenance *prov)
+{
+    char tmp[4096];
+    GC_TRY(gc_stage_coreset(path, cs, prov, tmp, sizeof tmp));
+    return gc_commit_output("--out", tmp, path, GC_OK);
 }

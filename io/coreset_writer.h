@@ -23,5 +23,9 @@ typedef struct {
 
 /* Rank 0 only. */
 int gc_write_coreset(const char *path, const gc_coreset *cs, const gc_provenance *prov);
+/* The first half of gc_write_coreset, for a command that replaces several outputs together: the
+ * finished file is left at its temporary name `tmp` (nothing left behind on failure); commit it
+ * with gc_commit_output("--out", tmp, path, GC_OK), or remove it with a failed status. */
+int gc_stage_coreset(const char *path, const gc_coreset *cs, const gc_provenance *prov, char *tmp, size_t size);
 
 #endif

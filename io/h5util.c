@@ -267,9 +267,10 @@ int gc_h5_save_in_memory(hid_t file, const char *option, const char *path)
     ssize_t bytes = H5Fflush(file, H5F_SCOPE_LOCAL) < 0 ? -1 : H5Fget_file_image(file, NULL, 0);
     unsigned char *image = bytes > 0 ? gc_malloc((size_t)bytes) : NULL;
     int status = GC_OK;
-    if (bytes <= 0 || H5Fget_file_image(file, image, (size_t)(image ? bytes : 0)) != bytes)
-        status = image == NULL && bytes > 0 ? gc_fail(GC_ERR_MEMORY, "out of memory for the image of %s", path)
-                                            : gc_h5_fail(file, "cannot build the file");
+    if (bytes > 0 && image == NULL)
+        status = gc_fail(GC_ERR_MEMORY, "out of memory for the image of %s", path);
+    else if (bytes <= 0 || H5Fget_file_image(file, image, (size_t)bytes) != bytes)
+        status = gc_h5_fail(file, "cannot build the file");
     H5Fclose(file);
     char name[4096];
     snprintf(name, sizeof name, "%s", path);

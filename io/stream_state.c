@@ -333,10 +333,9 @@ static int sync_directory(const char *path)
     return rc;
 }
 
-int gc_stream_state_write(const gc_stream_state *st, const char *path)
+int gc_stream_state_stage(const gc_stream_state *st, const char *path, char *tmp, size_t size)
 {
-    char tmp[4096];
-    gc_temporary_name(path, tmp, sizeof tmp);
+    gc_temporary_name(path, tmp, size);
     hid_t file = gc_h5_create_in_memory(tmp);
     if (file < 0) return gc_commit_output("--state", tmp, path, gc_h5_fail_path(GC_ERR_IO, tmp, "cannot create"));
     int status = write_contents(file, st);
@@ -344,10 +343,22 @@ int gc_stream_state_write(const gc_stream_state *st, const char *path)
         status = gc_h5_save_in_memory(file, "--state", tmp); /* fsync'ed */
     else
         H5Fclose(file);
-    GC_TRY(gc_commit_output("--state", tmp, path, status));
+    return status == GC_OK ? GC_OK : gc_commit_output("--state", tmp, path, status); /* removes the temporary */
+}
+
+int gc_stream_state_commit(const char *tmp, const char *path)
+{
+    GC_TRY(gc_commit_output("--state", tmp, path, GC_OK));
     if (sync_directory(path) != 0)
         return gc_fail(GC_ERR_IO, "--state %s: cannot fsync its directory: %s", path, strerror(errno));
     return GC_OK;
+}
+
+int gc_stream_state_write(const gc_stream_state *st, const char *path)
+{
+    char tmp[4096];
+    GC_TRY(gc_stream_state_stage(st, path, tmp, sizeof tmp));
+    return gc_stream_state_commit(tmp, path);
 }
 
 int gc_stream_state_lock(gc_lock *lock, const char *path)

@@ -65,6 +65,10 @@ void gc_stream_state_destroy(gc_stream_state *st);
 int gc_stream_state_read(gc_stream_state *st, const char *path, uint64_t fingerprint);
 /* Rank 0: atomic replace (temporary file, fsync, rename, fsync of the directory). */
 int gc_stream_state_write(const gc_stream_state *st, const char *path);
+/* gc_stream_state_write in two halves, so a command can replace the state and its coreset together:
+ * stage leaves the finished file at `tmp` (nothing on failure), commit renames it into place. */
+int gc_stream_state_stage(const gc_stream_state *st, const char *path, char *tmp, size_t size);
+int gc_stream_state_commit(const char *tmp, const char *path);
 /* Rank 0, before the state is read: the lock of the stream "<path>.lock" (io/lock.h). */
 int gc_stream_state_lock(gc_lock *lock, const char *path);
 

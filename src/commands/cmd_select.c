@@ -486,7 +486,8 @@ int gc_command_select(int argc, char **argv)
     run_init(&run, MPI_COMM_WORLD);
     gc_log_init(run.rank, GC_LOG_NORMAL);
     run.command_line = gc_command_line("select", argc, argv);
-    int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv, 0));
+    int status = gc_comm_agree(run.comm, run.command_line == NULL ? gc_fail(GC_ERR_MEMORY, "out of memory")
+                                                                  : parse_options(&run, argc, argv, 0));
     if (status == GC_OK && run.opts.help_requested) {
         if (run.rank == 0) gc_options_print_help(run.opts.specs, select_usage, stdout);
     } else if (status == GC_OK && run.opts.version_requested) {

@@ -540,8 +540,9 @@ static int merge_reduce_step(stream_run *run, stream_batch *b)
 }
 
 /* Rank 0: the coreset of everything seen, in the coreset format (index = global row over the
- * concatenation of the batches in arrival order). */
-static int write_coreset(stream_run *run)
+ * concatenation of the batches in arrival order), staged at its temporary name `tmp` (the caller
+ * commits it with gc_commit_output). */
+static int stage_coreset(stream_run *run, char *tmp, size_t size)
 {
     const gc_stream_state *st = &run->state;
     const gc_member_set *s = &st->members;
@@ -568,10 +569,34 @@ static int write_coreset(stream_run *run)
                                .seed = run->seed,
                                .gradient_error = st->gradient_error,
                                .random_gradient_error = st->reservoir_error };
-        status = gc_write_coreset(run->out, &cs, &prov);
+        status = gc_stage_coreset(run->out, &cs, &prov, tmp, size);
     }
     gc_coreset_destroy(&cs);
     free(resolved);
+    return status;
+}
+
+static int write_coreset(stream_run *run)
+{
+    char tmp[4096];
+    GC_TRY(stage_coreset(run, tmp, sizeof tmp));
+    return gc_commit_output("--out", tmp, run->out, GC_OK);
+}
+
+/* Rank 0: the coreset and the state replaced together: both are staged first, so a failure on
+ * either leaves both files as they were; the state is renamed into place first, so a job killed
+ * between the two renames finds the batch in the state and brings the coreset up to date. */
+static int replace_outputs(stream_run *run)
+{
+    char coreset_tmp[4096] = "", state_tmp[4096];
+    int status = run->out != NULL ? stage_coreset(run, coreset_tmp, sizeof coreset_tmp) : GC_OK;
+    if (status == GC_OK) status = gc_stream_state_stage(&run->state, run->state_path, state_tmp, sizeof state_tmp);
+    if (status != GC_OK) {
+        if (coreset_tmp[0] != '\0') gc_commit_output("--out", coreset_tmp, run->out, status); /* removes it */
+        return status;
+    }
+    status = gc_stream_state_commit(state_tmp, run->state_path);
+    if (coreset_tmp[0] != '\0') status = gc_commit_output("--out", coreset_tmp, run->out, status);
     return status;
 }
 
@@ -602,10 +627,8 @@ static int process_batch(stream_run *run, const char *path, const gc_file_finger
     }
     batch_destroy(&b);
     GC_TRY(gc_comm_agree(run->comm, status));
-    /* The coreset first: a job killed between the two files redoes this batch, rewriting both alike. */
     gc_phase_begin(phases, "write");
-    if (run->rank == 0 && run->out != NULL) status = write_coreset(run);
-    if (run->rank == 0 && status == GC_OK) status = gc_stream_state_write(st, run->state_path);
+    if (run->rank == 0) status = replace_outputs(run);
     gc_phase_end(phases, 0, 0);
     GC_TRY(gc_comm_agree(run->comm, status));
     if (run->rank == 0 && gc_log_level() != GC_LOG_QUIET) {
@@ -727,7 +750,8 @@ int gc_command_stream(int argc, char **argv)
     MPI_Comm_size(run.comm, &run.size);
     gc_log_init(run.rank, GC_LOG_NORMAL);
     run.command_line = gc_command_line("stream", argc, argv);
-    int status = gc_comm_agree(run.comm, parse_options(&run, argc, argv));
+    int status = gc_comm_agree(run.comm, run.command_line == NULL ? gc_fail(GC_ERR_MEMORY, "out of memory")
+                                                                  : parse_options(&run, argc, argv));
     if (status == GC_OK && run.opts.help_requested) {
         if (run.rank == 0) gc_options_print_help(run.opts.specs, stream_usage, stdout);
     } else if (status == GC_OK && run.opts.version_requested) {

@@ -112,12 +112,12 @@ int gc_similarity_constant(const gc_local_rows *rows, double *c)
         if (a > max_abs) max_abs = a;
     }
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
-    gc_exact_sum sum;
+    gc_exact_sum sum = { 0, 0.0, NULL };
     double *mean = gc_malloc((size_t)D * sizeof *mean);
-    GC_CHECK_ALLOC(mean);
-    GC_TRY(gc_exact_sum_create(&sum, D, max_abs));
-    int status = GC_OK;
+    int status = mean ? gc_exact_sum_create(&sum, D, max_abs)
+                      : gc_fail(GC_ERR_MEMORY, "out of memory for the mean embedding");
     /* Per-thread integer partial sums merge exactly, so the thread count changes nothing. */
+    if (status == GC_OK)
 #pragma omp parallel
     {
         gc_exact_sum mine;
@@ -138,15 +138,17 @@ int gc_similarity_constant(const gc_local_rows *rows, double *c)
     if (status == GC_OK) status = gc_exact_sum_allreduce(&sum, rows->comm, mean);
     gc_exact_sum_destroy(&sum);
     double radius = 0.0;
-    for (int j = 0; j < D; ++j) mean[j] /= (double)rows->n_global;
+    if (status == GC_OK) {
+        for (int j = 0; j < D; ++j) mean[j] /= (double)rows->n_global;
 #pragma omp parallel for schedule(static) reduction(max : radius)
-    for (int64_t i = 0; i < rows->n_local; ++i) {
-        double sq = 0.0;
-        for (int j = 0; j < D; ++j) {
-            double d = rows->e[i * D + j] - mean[j];
-            sq += d * d;
+        for (int64_t i = 0; i < rows->n_local; ++i) {
+            double sq = 0.0;
+            for (int j = 0; j < D; ++j) {
+                double d = rows->e[i * D + j] - mean[j];
+                sq += d * d;
+            }
+            if (sq > radius) radius = sq;
         }
-        if (sq > radius) radius = sq;
     }
     free(mean);
     GC_TRY(status);

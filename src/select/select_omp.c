@@ -49,6 +49,7 @@ static int context_create(omp_context *ctx, const gc_run_context *run, const gc_
                           const gc_omp_options *opt)
 {
     memset(ctx, 0, sizeof *ctx);
+    /* The MPI handles' "none" values are not zero bits: set them before any return. */
     ctx->merge = (gc_candidate_merge){ .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL };
     ctx->rows = rows;
     ctx->opt = opt;

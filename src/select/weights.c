@@ -55,7 +55,9 @@ int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs)
     int64_t *counts = gc_calloc((size_t)k, sizeof *counts);
     int64_t *members = gc_malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *members);
     int64_t *row_start = gc_calloc((size_t)G + 1, sizeof *row_start);
-    int status = (sorted && group_start && counts && members && row_start)
+    int64_t *fill = gc_calloc((size_t)G, sizeof *fill), *row_fill = gc_calloc((size_t)G + 1, sizeof *row_fill);
+    by_index *all = gc_malloc((size_t)(k > 0 ? k : 1) * sizeof *all);
+    int status = (sorted && group_start && counts && members && row_start && fill && row_fill && all)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory in the assignment pass");
     double sums[2] = { 0.0, 0.0 };
@@ -63,29 +65,21 @@ int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs)
         /* Selected elements grouped by class, each group sorted by global index. */
         for (int64_t j = 0; j < k; ++j) group_start[(per_class ? cs->label[j] : 0) + 1]++;
         for (int g = 0; g < G; ++g) group_start[g + 1] += group_start[g];
-        int64_t *fill = gc_calloc((size_t)G, sizeof *fill);
-        GC_CHECK_ALLOC(fill);
         for (int64_t j = 0; j < k; ++j) {
             int g = per_class ? cs->label[j] : 0;
             sorted[group_start[g] + fill[g]++] = (by_index){ cs->index[j], j };
         }
-        free(fill);
         for (int g = 0; g < G; ++g)
             qsort(sorted + group_start[g], (size_t)(group_start[g + 1] - group_start[g]), sizeof *sorted,
                   compare_index);
         /* All selected elements sorted by index, for rows whose class got no budget. */
-        by_index *all = gc_malloc((size_t)k * sizeof *all);
-        GC_CHECK_ALLOC(all);
         memcpy(all, sorted, (size_t)k * sizeof *all);
         qsort(all, (size_t)k, sizeof *all, compare_index);
         /* Local rows bucketed by group. */
-        int64_t *row_fill = gc_calloc((size_t)G + 1, sizeof *row_fill);
-        GC_CHECK_ALLOC(row_fill);
         for (int64_t i = 0; i < rows->n_local; ++i) row_fill[(per_class ? rows->y[i] : 0) + 1]++;
         for (int g = 0; g < G; ++g) row_fill[g + 1] += row_fill[g];
         memcpy(row_start, row_fill, (size_t)(G + 1) * sizeof *row_start);
         for (int64_t i = 0; i < rows->n_local; ++i) members[row_fill[per_class ? rows->y[i] : 0]++] = i;
-        free(row_fill);
         for (int g = 0; g < G && status == GC_OK; ++g) {
             int64_t m = row_start[g + 1] - row_start[g], n = group_start[g + 1] - group_start[g];
             if (m == 0) continue;
@@ -95,8 +89,10 @@ int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs)
             else
                 status = assign_group(rows, cs, members + row_start[g], m, all, k, counts, &sums[0], &sums[1]);
         }
-        free(all);
     }
+    free(fill);
+    free(row_fill);
+    free(all);
     free(sorted);
     free(group_start);
     free(members);
