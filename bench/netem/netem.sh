@@ -46,6 +46,7 @@ fail() { echo "netem: FAIL: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "needs root (network namespaces, Slurm daemons)"
 # shellcheck source=tests/slurm/two_nodes.sh
 source "$repo/tests/slurm/two_nodes.sh"
+command -v ip >/dev/null || install_packages iproute2
 two_nodes_probe || fail "the kernel refuses namespaces: $two_nodes_refused"
 
 tmp="" line_pid=""

@@ -31,6 +31,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # shellcheck source=tests/slurm/two_nodes.sh
 source "$repo/tests/slurm/two_nodes.sh"
+# ip and tc (iproute2) are not in a minimal Debian; without them nothing could be probed.
+command -v ip >/dev/null || install_packages iproute2
 if ! two_nodes_probe; then
   echo "test_slurm_two_nodes: skipped: the kernel refuses the namespaces two emulated nodes need ($two_nodes_refused)"
   exit 77
