@@ -2,27 +2,57 @@
  * row) pairs, and every rank receives the best `count` of all. The order (backend.h,
  * gc_omp_pair_before: higher score, then the lower row) is total, so any grouping of ranks gives
  * the same list: MPI_MAXLOC's idea, with int64 rows and lists instead of single winners. Used by
- * OMP (atoms per pass) and BiCo (points per round). */
+ * OMP (atoms per pass) and BiCo (points per round).
+ *
+ * One MPI_Allreduce does a pass's whole round trip (docs/scaling.md, "Fewer round trips"): each
+ * pair carries `payload_bytes` of its own (OMP: the candidate's label, loss and row, which its
+ * owner has at hand), so the winners arrive with their rows and need no broadcast from their
+ * owners; and the list's header carries the ranks' status, so no separate agreement precedes it.
+ * A pass of b atoms thus costs one collective instead of 2 + b. */
 #ifndef GC_CANDIDATES_H
 #define GC_CANDIDATES_H
 
 #include <mpi.h>
+#include <stddef.h>
 
 #include "kernels/backend.h"
 
-/* Longest list (--batch) the reduction merges, in a fixed buffer. */
+/* Longest list (--batch) the reduction merges. */
 #define GC_CANDIDATES_MAX 1024
 
+/* A list on the wire: this header, then `count` records of record_bytes (a gc_omp_pair, then the
+ * payload), best first. */
 typedef struct {
-    MPI_Datatype pair_type, list_type;
+    int64_t first_failed; /* the lowest rank whose status was not GC_OK; the rank count if none */
+    int64_t record_bytes;
+} gc_candidate_header;
+
+typedef struct {
+    MPI_Datatype list_type;
     MPI_Op op;
+    int count;
+    size_t payload_bytes, record_bytes, list_bytes;
+    char *local, *global; /* [list_bytes] each: this rank's list, then everyone's best */
 } gc_candidate_merge;
 
-/* Lists of `count` pairs, 1 ≤ count ≤ GC_CANDIDATES_MAX. Not collective. */
-int gc_candidate_merge_create(gc_candidate_merge *m, int count);
+/* Lists of `count` records, 1 ≤ count ≤ GC_CANDIDATES_MAX, each with payload_bytes of payload.
+ * Not collective. */
+int gc_candidate_merge_create(gc_candidate_merge *m, int count, size_t payload_bytes);
 void gc_candidate_merge_destroy(gc_candidate_merge *m);
-/* Collective: global ← the best pairs of every rank's local list. */
-int gc_candidate_merge_allreduce(const gc_candidate_merge *m, const gc_omp_pair *local, gc_omp_pair *global,
-                                 MPI_Comm comm);
+
+/* Record t of m->local or m->global: its pair, and the payload that travels with it. */
+static inline gc_omp_pair *gc_candidate_pair(const gc_candidate_merge *m, char *list, int t)
+{
+    return (gc_omp_pair *)(list + sizeof(gc_candidate_header) + (size_t)t * m->record_bytes);
+}
+static inline void *gc_candidate_payload(const gc_candidate_merge *m, char *list, int t)
+{
+    return (char *)gc_candidate_pair(m, list, t) + sizeof(gc_omp_pair);
+}
+
+/* Collective, as gc_comm_agree: every rank passes its own status and all return the status of the
+ * lowest failing rank (with its message). When every status is GC_OK, m->global then holds the
+ * best `count` records of all ranks' m->local lists (each sorted best first; GC_OMP_NONE pads). */
+int gc_candidate_merge_allreduce(gc_candidate_merge *m, int status, MPI_Comm comm);
 
 #endif

@@ -375,9 +375,13 @@ static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
 {
     const int64_t left = ctx->k - ctx->p.m;
     const int want = (int)(left < ctx->opt->batch ? left : ctx->opt->batch);
-    GC_TRY(gc_comm_agree(ctx->rows->comm, score_pass(ctx, scores, want))); /* a device failure stops every rank */
+    const int scored = score_pass(ctx, scores, want);
     gc_phase_begin(ctx->run->phases, "merge");
-    int status = gc_candidate_merge_allreduce(&ctx->merge, ctx->local, ctx->global, ctx->rows->comm);
+    for (int t = 0; t < ctx->opt->batch; ++t) *gc_candidate_pair(&ctx->merge, ctx->merge.local, t) = ctx->local[t];
+    /* A device failure stops every rank: the reduction agrees on the status too. */
+    int status = gc_candidate_merge_allreduce(&ctx->merge, scored, ctx->rows->comm);
+    for (int t = 0; status == GC_OK && t < ctx->opt->batch; ++t)
+        ctx->global[t] = *gc_candidate_pair(&ctx->merge, ctx->merge.global, t);
     if (status == GC_OK && ctx->global[0].index == INT64_MAX) /* only NaN scores: the features or data are broken */
         status = gc_fail(GC_ERR_INPUT, "BiCo: no point has a finite score after %lld selections", (long long)ctx->p.m);
     for (int t = 0; status == GC_OK && t < want && ctx->global[t].index != INT64_MAX; ++t)
@@ -449,7 +453,7 @@ static int context_create(bico_context *ctx, const gc_run_context *run, const gc
      * each 8 MB block would crawl through the driver's staging (most of the setup time on a GPU). */
     if (run->backend != NULL && run->backend->ops->pin != NULL)
         run->backend->ops->pin(run->backend, ctx->z, (size_t)rows->n_local * qp * sizeof *ctx->z);
-    return gc_candidate_merge_create(&ctx->merge, opt->batch);
+    return gc_candidate_merge_create(&ctx->merge, opt->batch, 0);
 }
 
 static int has_device_scorer(const gc_backend *b) { return b != NULL && b->ops->bico_attach != NULL; }
@@ -509,8 +513,7 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
 {
     int q = 0;
     GC_TRY(check_options(rows, opt, &q));
-    bico_context ctx = { .merge = {
-                             .pair_type = MPI_DATATYPE_NULL, .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL } };
+    bico_context ctx = { .merge = { .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL } };
     gc_nystrom ny;
     gc_backend *backend = run->backend;
     gc_phase_begin(run->phases, "features");

@@ -797,27 +797,53 @@ static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const 
     }
     free(counts);
     free(displs);
-    GC_TRY(gc_comm_agree(rows->comm, status));
-    int64_t k = cs->k;
-    GC_CHECK_MPI(MPI_Bcast(&k, 1, MPI_INT64_T, 0, rows->comm));
-    cs->k = k;
-    GC_CHECK_MPI(MPI_Bcast(cs->index, (int)k, MPI_INT64_T, 0, rows->comm));
-    GC_CHECK_MPI(MPI_Bcast(cs->label, (int)k, MPI_INT32_T, 0, rows->comm));
-    GC_CHECK_MPI(MPI_Bcast(cs->gain, (int)k, MPI_DOUBLE, 0, rows->comm));
-    GC_CHECK_MPI(MPI_Bcast(cs->loss, (int)k, MPI_FLOAT, 0, rows->comm));
-    GC_CHECK_MPI(MPI_Bcast(cs->embedding, (int)(k * D), MPI_FLOAT, 0, rows->comm));
-    /* Every rank needs the candidates to score each partition's own set against its rows. */
-    GC_CHECK_MPI(MPI_Bcast(&total, 1, MPI_INT64_T, 0, rows->comm));
-    if (rows->rank != 0) all = gc_malloc((size_t)(total ? total : 1) * crec);
-    status = gc_comm_agree(rows->comm, all ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates"));
+    /* Two collectives carry the result (docs/scaling.md, "Fewer round trips"): rank 0's status
+     * with the sizes, then one message of the coreset (index, label, gain, loss, embeddings) and
+     * every candidate, which each rank needs to score the partitions' own sets against its rows.
+     * Only rank 0 can have failed since the last agreement; its message follows on that path. */
+    int64_t sizes[3] = { status, cs->k, total };
+    GC_CHECK_MPI(MPI_Bcast(sizes, 3, MPI_INT64_T, 0, rows->comm));
+    if (sizes[0] != GC_OK) {
+        free(all);
+        return gc_comm_agree(rows->comm, status);
+    }
+    const int64_t k = sizes[1];
+    total = sizes[2];
+    /* Candidates first (at the buffer's own alignment), then the coreset's fields; in units of a
+     * candidate record, so a large coreset still fits MPI's int count. */
+    const size_t candidate_bytes = (size_t)total * crec,
+                 coreset_bytes = (size_t)k * (sizeof(int64_t) + sizeof(int32_t) + sizeof(double) + sizeof(float)) +
+                                 (size_t)k * D * sizeof(float);
+    const int64_t units = (int64_t)((candidate_bytes + coreset_bytes + crec - 1) / crec);
+    char *packed = gc_malloc((size_t)(units ? units : 1) * crec);
+    status = gc_comm_agree(rows->comm, packed ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates"));
     if (status == GC_OK) {
+        struct {
+            void *field;
+            size_t bytes;
+        } parts[5] = { { cs->index, (size_t)k * sizeof *cs->index },
+                       { cs->label, (size_t)k * sizeof *cs->label },
+                       { cs->gain, (size_t)k * sizeof *cs->gain },
+                       { cs->loss, (size_t)k * sizeof *cs->loss },
+                       { cs->embedding, (size_t)k * D * sizeof *cs->embedding } };
+        size_t at = candidate_bytes;
+        if (rows->rank == 0) {
+            memcpy(packed, all, candidate_bytes);
+            for (int f = 0; f < 5; at += parts[f++].bytes) memcpy(packed + at, parts[f].field, parts[f].bytes);
+        }
         MPI_Datatype record;
         GC_MPI(MPI_Type_contiguous((int)crec, MPI_BYTE, &record));
         GC_MPI(MPI_Type_commit(&record));
-        GC_MPI(MPI_Bcast(all, (int)total, record, 0, rows->comm));
+        status = GC_MPI(MPI_Bcast(packed, (int)units, record, 0, rows->comm));
         GC_MPI(MPI_Type_free(&record));
-        if (opt->epsilon <= 0.0) status = keep_better_of_merge_and_partitions(rows, plan, c, all, total, cs);
+        cs->k = k;
+        at = candidate_bytes;
+        for (int f = 0; f < 5 && rows->rank != 0; at += parts[f++].bytes)
+            memcpy(parts[f].field, packed + at, parts[f].bytes);
+        if (status == GC_OK && opt->epsilon <= 0.0)
+            status = keep_better_of_merge_and_partitions(rows, plan, c, packed, total, cs);
     }
+    free(packed);
     free(all);
     return status;
 }

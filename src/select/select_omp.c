@@ -39,12 +39,10 @@ typedef struct {
     const gc_omp_options *opt;
     const gc_run_context *run;
     int64_t passes;
-    gc_candidate_merge merge;
+    gc_candidate_merge merge;    /* a candidate's payload: atom_header, then its D floats */
     gc_omp_pair *local, *global; /* [batch] candidate lists: this rank's, then everyone's */
     atom_header *headers;        /* [batch] the label and loss of each of a pass's winners */
     double *rhs;                 /* [batch] ⟨a, g⟩ of each winner, for the refit */
-    char *atom;                  /* one broadcast atom: header + D floats */
-    size_t atom_bytes;
 } omp_context;
 
 static int context_create(omp_context *ctx, const gc_run_context *run, const gc_local_rows *rows,
@@ -52,20 +50,17 @@ static int context_create(omp_context *ctx, const gc_run_context *run, const gc_
 {
     memset(ctx, 0, sizeof *ctx);
     /* The MPI handles' "none" values are not zero bits: set them before any return. */
-    ctx->merge =
-        (gc_candidate_merge){ .pair_type = MPI_DATATYPE_NULL, .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL };
+    ctx->merge = (gc_candidate_merge){ .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL };
     ctx->rows = rows;
     ctx->opt = opt;
     ctx->run = run;
-    ctx->atom_bytes = sizeof(atom_header) + (size_t)rows->D * sizeof(float);
     ctx->local = gc_malloc((size_t)opt->batch * sizeof *ctx->local);
     ctx->global = gc_malloc((size_t)opt->batch * sizeof *ctx->global);
     ctx->headers = gc_malloc((size_t)opt->batch * sizeof *ctx->headers);
     ctx->rhs = gc_malloc((size_t)opt->batch * sizeof *ctx->rhs);
-    ctx->atom = gc_malloc(ctx->atom_bytes);
-    if (!ctx->local || !ctx->global || !ctx->headers || !ctx->rhs || !ctx->atom)
+    if (!ctx->local || !ctx->global || !ctx->headers || !ctx->rhs)
         return gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
-    return gc_candidate_merge_create(&ctx->merge, opt->batch);
+    return gc_candidate_merge_create(&ctx->merge, opt->batch, sizeof(atom_header) + (size_t)rows->D * sizeof(float));
 }
 
 static void context_destroy(omp_context *ctx)
@@ -75,7 +70,6 @@ static void context_destroy(omp_context *ctx)
     free(ctx->global);
     free(ctx->headers);
     free(ctx->rhs);
-    free(ctx->atom);
 }
 
 /* targets[g·D + j] = Σ over rows of problem g of e_ij, bitwise the same for any split of the rows
@@ -194,30 +188,64 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The owner of global row `index` broadcasts it; everyone gets its embedding (as float in
- * `embedding`, as double in `atom`), label and loss. The owner stops scoring the row; a failure
- * there is local and lands in *local_status, for the next agreement. */
-static int share_atom(omp_context *ctx, omp_scorer *s, int64_t index, float *embedding, double *atom,
-                      atom_header *header, int *local_status)
+/* Fills the merge's local list: this rank's candidates, each with its atom (label, loss, row) as
+ * payload, so the winners reach every rank with the reduction itself. `pairs` is best first; a
+ * GC_OMP_NONE entry carries no payload. */
+static void offer(omp_context *ctx, const gc_omp_pair *pairs)
 {
     const gc_local_rows *rows = ctx->rows;
-    const int D = rows->D, owner = gc_comm_row_owner(rows->n_global, rows->size, index);
-    if (rows->rank == owner) {
-        int64_t i = index - rows->lo;
-        atom_header h = { rows->loss[i], rows->y[i] };
-        memcpy(ctx->atom, &h, sizeof h);
-        memcpy(ctx->atom + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
-        int64_t t = i;
+    gc_candidate_merge *m = &ctx->merge;
+    for (int t = 0; t < m->count; ++t) {
+        *gc_candidate_pair(m, m->local, t) = pairs[t];
+        if (pairs[t].index == INT64_MAX) continue;
+        const int64_t i = pairs[t].index - rows->lo;
+        char *payload = gc_candidate_payload(m, m->local, t);
+        const atom_header h = { rows->loss[i], rows->y[i] };
+        memcpy(payload, &h, sizeof h);
+        memcpy(payload + sizeof h, rows->e + i * rows->D, (size_t)rows->D * sizeof(float));
+    }
+}
+
+/* Restart: the logged atoms stand in for a pass's winners. Each owner offers its logged atoms with
+ * scores that fall in log order (want − t for the t-th), so the merge returns them in that order,
+ * rows attached, as a scored pass would. */
+static void offer_logged(omp_context *ctx, const int64_t *logged, int want)
+{
+    const gc_local_rows *rows = ctx->rows;
+    int u = 0;
+    for (int t = 0; t < ctx->opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
+    for (int t = 0; t < want; ++t)
+        if (gc_comm_row_owner(rows->n_global, rows->size, logged[t]) == rows->rank)
+            ctx->local[u++] = (gc_omp_pair){ (double)(want - t), logged[t] };
+    offer(ctx, ctx->local);
+}
+
+/* The pass's winners from the merged list, best first: their rows into `embedding` (float) and
+ * `atoms` (double), [want × D] each, their label and loss into ctx->headers; returns how many
+ * there are. The owner of each stops scoring it; a failure there is local and lands in
+ * *local_status, for the next pass's reduction. */
+static int take_winners(omp_context *ctx, omp_scorer *s, int want, float *embedding, double *atoms, int *local_status)
+{
+    const gc_local_rows *rows = ctx->rows;
+    gc_candidate_merge *m = &ctx->merge;
+    const int D = rows->D;
+    int n = 0;
+    for (; n < want && gc_candidate_pair(m, m->global, n)->index != INT64_MAX; ++n) {
+        const int64_t index = gc_candidate_pair(m, m->global, n)->index;
+        const char *payload = gc_candidate_payload(m, m->global, n);
+        ctx->global[n] = *gc_candidate_pair(m, m->global, n);
+        memcpy(&ctx->headers[n], payload, sizeof(atom_header));
+        memcpy(embedding + (size_t)n * D, payload + sizeof(atom_header), (size_t)D * sizeof(float));
+        for (int j = 0; j < D; ++j) atoms[(size_t)n * D + j] = embedding[(size_t)n * D + j];
+        if (gc_comm_row_owner(rows->n_global, rows->size, index) != rows->rank) continue;
+        int64_t i = index - rows->lo, t = i;
         if (s->row != NULL) t = (const int64_t *)bsearch(&i, s->row, (size_t)s->n, sizeof i, by_value) - s->row;
         s->w[t] = 0.0;
         if (s->device != NULL && *local_status == GC_OK)
             *local_status = s->backend->ops->omp_set_weights(s->backend, s->device, t, 1, s->w + t);
     }
-    GC_CHECK_MPI(MPI_Bcast(ctx->atom, (int)ctx->atom_bytes, MPI_BYTE, owner, rows->comm));
-    memcpy(header, ctx->atom, sizeof *header);
-    memcpy(embedding, ctx->atom + sizeof *header, (size_t)D * sizeof(float));
-    for (int j = 0; j < D; ++j) atom[j] = embedding[j];
-    return GC_OK;
+    for (int t = n; t < want; ++t) ctx->global[t] = GC_OMP_NONE;
+    return n;
 }
 
 /* γ for the first m atoms: the Cholesky solve, or NNLS warm-started from the previous γ (the new
@@ -312,31 +340,39 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
     int64_t m = 0, replay = log->count[g] < budget ? log->count[g] : budget;
     int local_status = GC_OK, dependent = 0, exhausted = 0;
     double rel = g_norm / scale;
-    while (status == GC_OK && m < budget && rel > opt->tol && !dependent && !exhausted) {
+    /* A rank whose own work failed (local_status) keeps going to the next reduction, which carries
+     * its status to every rank, instead of deciding on its own to leave the loop; ranks that leave
+     * it normally meet such a rank in the closing reduction below. So every rank enters the same
+     * collectives, and a pass costs one. */
+    int broke = 0;
+    while (status == GC_OK && (local_status != GC_OK || (m < budget && rel > opt->tol && !dependent && !exhausted))) {
         int want = (int)(budget - m < opt->batch ? budget - m : opt->batch);
-        if (m < replay) { /* restart: the logged atoms stand in for this pass's winners */
+        if (local_status != GC_OK) { /* nothing to offer: the reduction stops every rank */
+            want = want > 0 ? want : 0;
+            for (int t = 0; t < opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
+            offer(ctx, ctx->local);
+        } else if (m < replay) { /* restart: the logged atoms stand in for this pass's winners */
             want = (int)(replay - m < want ? replay - m : want);
-            for (int t = 0; t < want; ++t) ctx->global[t].index = log->atoms[g][m + t];
+            offer_logged(ctx, log->atoms[g] + m, want);
         } else {
-            /* A rank whose scorer failed still takes part with an empty list (score_pass starts it
-             * empty); the pass's one agreement, at its end, stops every rank alike. */
-            if (local_status == GC_OK) local_status = score_pass(ctx, &s, r, want);
-            gc_phase_begin(phases, "merge");
-            status = gc_candidate_merge_allreduce(&ctx->merge, ctx->local, ctx->global, rows->comm);
-            gc_phase_end(phases, 0, 0);
-            exhausted = status == GC_OK && ctx->global[0].index == INT64_MAX;
+            if (local_status == GC_OK) local_status = score_pass(ctx, &s, r, want); /* keeps an earlier failure */
+            offer(ctx, ctx->local);
         }
-        /* Every rank receives the pass's winners, then appends them to the factor: one at a time
-         * with a refit after each (replicated), or as one block and one refit (ScaLAPACK). The
-         * candidates not yet in sit at atoms[m …), global[first …), headers[first …). */
-        int first = 0, left = 0, added = 0;
+        /* One reduction per pass: the ranks' status, the best candidates and their rows. Every rank
+         * then appends the winners to the factor: one at a time with a refit after each
+         * (replicated), or as one block and one refit (ScaLAPACK). The candidates not yet in sit
+         * at atoms[m …), global[first …), headers[first …). */
         gc_phase_begin(phases, "merge");
-        while (left < want && status == GC_OK && ctx->global[left].index != INT64_MAX) {
-            status = share_atom(ctx, &s, ctx->global[left].index, cs->embedding + (start + m + left) * D,
-                                atoms + (m + left) * D, &ctx->headers[left], &local_status);
-            ++left;
-        }
+        status = gc_candidate_merge_allreduce(&ctx->merge, local_status, rows->comm);
+        int first = 0, left = 0, added = 0;
+        if (status == GC_OK)
+            left = take_winners(ctx, &s, want, cs->embedding + (start + m) * D, atoms + m * D, &local_status);
         gc_phase_end(phases, 0, 0);
+        if (status != GC_OK) {
+            broke = 1;
+            break;
+        }
+        exhausted = m >= replay && left == 0;
         const int block = gc_refit_is_distributed(f) ? want : 1;
         while (left > 0 && status == GC_OK && rel > opt->tol) {
             const int64_t count = left < block ? left : block;
@@ -371,8 +407,13 @@ static int run_problem(omp_context *ctx, int g, int64_t budget, const double *ta
         if (status == GC_OK && local_status == GC_OK && ctx->run->checkpoint != NULL && m > replay && added > 0)
             local_status = gc_checkpoint_append(ctx->run->checkpoint, g, cs->index + start + m - added,
                                                 (size_t)added * sizeof(int64_t));
-        /* The pass's one agreement: every rank leaves the loop at the same pass. */
-        status = gc_comm_agree(rows->comm, status != GC_OK ? status : local_status);
+    }
+    /* The closing reduction (once per problem): ranks that left the loop normally learn of a peer's
+     * failure in its last pass, and meet a failed peer that is waiting in a pass's reduction. */
+    if (!broke) {
+        for (int t = 0; t < opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
+        offer(ctx, ctx->local);
+        status = gc_candidate_merge_allreduce(&ctx->merge, status != GC_OK ? status : local_status, rows->comm);
     }
     for (int64_t j = 0; j < m; ++j) cs->weight[start + j] = gamma[j];
     *slot = start + m;

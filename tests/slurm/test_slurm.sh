@@ -27,7 +27,9 @@ if [ "$(id -u)" != 0 ]; then
   exit 77
 fi
 
-tmp="" policy_created=0 munge_pid="" ctld_pid="" slurmd_pid=""
+# shellcheck source=tests/slurm/install_slurm.sh
+source "$repo/tests/slurm/install_slurm.sh"
+tmp="" munge_pid="" ctld_pid="" slurmd_pid=""
 
 # Stops what this script started, in dependency order, and removes its files. Never exits early.
 cleanup() {
@@ -60,28 +62,13 @@ cleanup() {
     fi
     rm -rf "$tmp"
   fi
-  [ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  install_slurm_remove_policy
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Debian's maintainer scripts would start munged and the Slurm daemons system-wide (and leave them
-# running); a policy-rc.d that says 101 tells invoke-rc.d and deb-systemd-invoke not to.
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null ||
-   ! command -v munged >/dev/null; then
-  say "installing slurm-wlm and munge (apt-get)"
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    policy_created=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  install=(apt-get install -y -qq --no-install-recommends slurm-wlm munge)
-  "${install[@]}" >/dev/null 2>&1 || { apt-get update -qq && "${install[@]}" >/dev/null; } ||
-    fail "apt-get install slurm-wlm munge failed"
-  [ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d && policy_created=0
-fi
+install_slurm
 say "$(slurmctld -V), $(munged -V 2>&1 | head -n 1)"
 
 tmp=$(mktemp -d /tmp/gradcore-slurm.XXXXXX)
