@@ -8,6 +8,7 @@
 #include "core/comm.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/greedy_fl_cpu.h"
 
 int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, float *dst)
@@ -105,6 +106,14 @@ int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, i
 {
     if (b != NULL && b->ops->fl_greedy != NULL) return b->ops->fl_greedy(b, p, kappa, selected, gains, coverage);
     return gc_fl_greedy_cpu(p, kappa, selected, gains, coverage);
+}
+
+int gc_backend_fl_nearest(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D,
+                          int64_t *nearest, double *distance)
+{
+    if (b != NULL && b->ops->fl_nearest != NULL) return b->ops->fl_nearest(b, a, m, rows_b, n, D, nearest, distance);
+    gc_cpu_nearest(a, m, rows_b, n, D, nearest, distance);
+    return GC_OK;
 }
 
 int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out)

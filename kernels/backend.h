@@ -132,6 +132,13 @@ typedef struct {
     int (*fl_greedy)(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                      double *coverage);
 
+    /* Facility location's assignment pass (docs/design.md §4.1), optional: NULL runs the CPU twin
+     * (kernels/cpu/similarity_cpu.c, gc_cpu_nearest). For each of the m rows of a [m × D] (host):
+     * the index into b [n × D] of its nearest row (the first of equals, exact distances in double)
+     * and that distance. Reach it through gc_backend_fl_nearest. */
+    int (*fl_nearest)(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D, int64_t *nearest,
+                      double *distance);
+
     /* Orthogonal matching pursuit scoring (docs/design.md §4), optional: a NULL op means the selector
      * scores on the CPU (kernels/cpu/omp_cpu.c, which is also these ops' oracle). */
     /* Keeps a device-resident copy of rows e [rows × D] (host); every row starts ineligible. Row t
@@ -191,6 +198,11 @@ struct gc_backend {
  * the CPU: the same selections either way. */
 int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                          double *coverage);
+
+/* The assignment pass's nearest rows (fl_nearest above) on b's device when it has the op, else
+ * (b NULL included) on the CPU. */
+int gc_backend_fl_nearest(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D,
+                          int64_t *nearest, double *distance);
 
 /* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a
  * warning; `cuda` without a usable GPU is an error. */

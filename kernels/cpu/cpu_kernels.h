@@ -1,4 +1,6 @@
-/* Dense CPU kernels used by the selectors (the CUDA backend has twins of these). */
+/* Dense CPU kernels of facility location: the similarity block of the CPU greedy, and the nearest
+ * rows of the assignment pass (the CPU backend's fl_nearest; the CUDA greedy computes its own
+ * similarities, and the CUDA backend has no fl_nearest yet, so it falls back to this one). */
 #ifndef GC_CPU_KERNELS_H
 #define GC_CPU_KERNELS_H
 

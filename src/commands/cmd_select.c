@@ -387,9 +387,8 @@ static char *device_list(select_run *run)
 static int phase_write(select_run *run)
 {
     char *devices = device_list(run), *resolved = gc_options_resolved(&run->opts);
-    int status = GC_OK;
-    GC_TRY(gc_phases_reduce(&run->phases, run->comm));
-    if (run->rank == 0) {
+    int status = gc_phases_reduce(&run->phases, run->comm);
+    if (run->rank == 0 && status == GC_OK) {
         gc_provenance prov = {
             run->command_line,   resolved ? resolved : "", run->method->name,          run->embedding_name,
             run->selector->name, devices ? devices : "",   run->rows.n_global,         run->size,
@@ -520,6 +519,16 @@ static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_l
         status = gc_fail(GC_ERR_INPUT,
                          "embeddings: the ranks' rows (%lld in all) do not make up N = %lld rows of width D = %d",
                          (long long)total, (long long)n_global, D);
+    /* The selectors find a row's owner by the contiguous split of gc_comm_row_range (OMP's and
+     * BiCo's winners, CREST's subsets), so the caller's rows must be that split. */
+    int64_t want_lo = 0, want_hi = 0;
+    if (n_global > 0) gc_comm_row_range(n_global, run->rank, run->size, &want_lo, &want_hi);
+    if (status == GC_OK && (lo != want_lo || lo + n_local != want_hi))
+        status = gc_fail(GC_ERR_USAGE,
+                         "embeddings: rank %d holds rows [%lld, %lld) but must hold [%lld, %lld), the even "
+                         "contiguous split of N = %lld rows over %d ranks",
+                         run->rank, (long long)lo, (long long)(lo + n_local), (long long)want_lo, (long long)want_hi,
+                         (long long)n_global, run->size);
     *r = (gc_local_rows){ .comm = run->comm,
                           .rank = run->rank,
                           .size = run->size,

@@ -20,7 +20,8 @@ typedef struct {
     char *attributes_json; /* method, selector, N, D, C, k, ranks, seed, resolved options, phases */
 } gc_select_result;
 
-/* Collective over comm. This rank's rows [lo, lo + n_local) of n_global: embeddings e [n_local × D]
+/* Collective over comm. This rank's rows [lo, lo + n_local) of n_global, which must be the even
+ * contiguous split of gc_comm_row_range (core/comm.h; the Python package moves rows there first): embeddings e [n_local × D]
  * float32 row-major, labels y [n_local] int32 in [0, classes) (classes = 0: 1 + the largest label
  * over all ranks), loss [n_local] float32 or NULL (zeros). argv holds `gradcore select`'s long
  * options as the CLI takes them ("--k", "10", "--method", "gmc", …) without --data and --out.

@@ -776,7 +776,11 @@ static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const 
         displs = gc_calloc((size_t)P, sizeof *displs);
         if (!counts || !displs) status = gc_fail(GC_ERR_MEMORY, "out of memory for the merge");
     }
-    GC_TRY(gc_comm_agree(rows->comm, status));
+    if ((status = gc_comm_agree(rows->comm, status)) != GC_OK) {
+        free(counts);
+        free(displs);
+        return status;
+    }
     GC_MPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, rows->comm));
     if (rows->rank == 0) {
         for (int r = 0; r < P; ++r) {
@@ -896,7 +900,7 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     plan_destroy(&plan);
     if (status != GC_OK) return status;
     gc_phase_begin(run->phases, "weights");
-    status = gc_assign_weights(rows, opt->per_class, cs);
+    status = gc_assign_weights(backend, rows, opt->per_class, cs);
     gc_phase_end(run->phases, (double)rows->n_local * rows->D * sizeof(float), 0);
     return status;
 }

@@ -5,7 +5,6 @@
 
 #include "core/comm.h"
 #include "core/error.h"
-#include "kernels/cpu/cpu_kernels.h"
 
 typedef struct {
     int64_t index;
@@ -20,8 +19,8 @@ static int compare_index(const void *a, const void *b)
 
 /* Assigns rows `members` (local row numbers) to the selected elements `chosen` (coreset positions
  * sorted by global index), adding to counts and the two sums. */
-static int assign_group(const gc_local_rows *rows, const gc_coreset *cs, const int64_t *members, int64_t m,
-                        const by_index *chosen, int64_t n, int64_t *counts, double *F, double *L)
+static int assign_group(gc_backend *backend, const gc_local_rows *rows, const gc_coreset *cs, const int64_t *members,
+                        int64_t m, const by_index *chosen, int64_t n, int64_t *counts, double *F, double *L)
 {
     const int D = rows->D;
     float *a = gc_malloc((size_t)(m ? m : 1) * D * sizeof *a), *b = gc_malloc((size_t)n * D * sizeof *b);
@@ -32,7 +31,9 @@ static int assign_group(const gc_local_rows *rows, const gc_coreset *cs, const i
         for (int64_t i = 0; i < m; ++i) memcpy(a + i * D, rows->e + members[i] * D, (size_t)D * sizeof *a);
         for (int64_t j = 0; j < n; ++j)
             memcpy(b + j * D, cs->embedding + chosen[j].position * D, (size_t)D * sizeof *b);
-        gc_cpu_nearest(a, m, b, n, D, nearest, dist);
+        status = gc_backend_fl_nearest(backend, a, m, b, n, D, nearest, dist);
+    }
+    if (status == GC_OK) {
         for (int64_t i = 0; i < m; ++i) {
             counts[chosen[nearest[i]].position]++;
             *F += cs->c - dist[i];
@@ -46,7 +47,7 @@ static int assign_group(const gc_local_rows *rows, const gc_coreset *cs, const i
     return status;
 }
 
-int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs)
+int gc_assign_weights(gc_backend *backend, const gc_local_rows *rows, int per_class, gc_coreset *cs)
 {
     const int G = per_class ? rows->classes : 1;
     const int64_t k = cs->k;
@@ -84,10 +85,10 @@ int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs)
             int64_t m = row_start[g + 1] - row_start[g], n = group_start[g + 1] - group_start[g];
             if (m == 0) continue;
             if (n > 0)
-                status = assign_group(rows, cs, members + row_start[g], m, sorted + group_start[g], n, counts, &sums[0],
-                                      &sums[1]);
+                status = assign_group(backend, rows, cs, members + row_start[g], m, sorted + group_start[g], n, counts,
+                                      &sums[0], &sums[1]);
             else
-                status = assign_group(rows, cs, members + row_start[g], m, all, k, counts, &sums[0], &sums[1]);
+                status = assign_group(backend, rows, cs, members + row_start[g], m, all, k, counts, &sums[0], &sums[1]);
         }
     }
     free(fill);

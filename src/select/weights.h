@@ -5,8 +5,10 @@
 #define GC_WEIGHTS_H
 
 #include "io/coreset.h"
+#include "kernels/backend.h"
 
-/* Collective. Writes cs->weight, cs->objective and cs->total_distance. */
-int gc_assign_weights(const gc_local_rows *rows, int per_class, gc_coreset *cs);
+/* Collective. The nearest rows come from the backend's fl_nearest (the CPU twin when it has none).
+ * Writes cs->weight, cs->objective and cs->total_distance. */
+int gc_assign_weights(gc_backend *backend, const gc_local_rows *rows, int per_class, gc_coreset *cs);
 
 #endif
