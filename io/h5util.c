@@ -165,31 +165,30 @@ int gc_h5_open_dataset(hid_t file, const char *path, const char *name, int rank,
     return GC_OK;
 }
 
-int gc_h5_read_attr_long(hid_t obj, const char *name, long *value)
+/* One scalar attribute read as `type`: 0 when absent, 1 when read, -1 when unreadable or not a
+ * single element (H5Aread stores every element: an array attribute would overrun *value; found by
+ * fuzzing). */
+static int read_scalar_attr(hid_t obj, const char *name, hid_t type, void *value)
 {
     if (H5Aexists(obj, name) <= 0) return 0;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return -1;
-    /* H5Aread stores every element: an array attribute would overrun *value (found by fuzzing). */
     hid_t space = H5Aget_space(a);
     hssize_t elements = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
     if (space >= 0) H5Sclose(space);
-    herr_t rc = elements == 1 ? H5Aread(a, H5T_NATIVE_LONG, value) : -1;
+    herr_t rc = elements == 1 ? H5Aread(a, type, value) : -1;
     H5Aclose(a);
     return rc < 0 ? -1 : 1;
 }
 
+int gc_h5_read_attr_long(hid_t obj, const char *name, long *value)
+{
+    return read_scalar_attr(obj, name, H5T_NATIVE_LONG, value);
+}
+
 int gc_h5_read_attr_double(hid_t obj, const char *name, double *value)
 {
-    if (H5Aexists(obj, name) <= 0) return 0;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0) return -1;
-    hid_t space = H5Aget_space(a);
-    hssize_t elements = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
-    if (space >= 0) H5Sclose(space);
-    herr_t rc = elements == 1 ? H5Aread(a, H5T_NATIVE_DOUBLE, value) : -1;
-    H5Aclose(a);
-    return rc < 0 ? -1 : 1;
+    return read_scalar_attr(obj, name, H5T_NATIVE_DOUBLE, value);
 }
 
 static int write_attr(hid_t obj, const char *name, hid_t type, hid_t space, const void *value)
