@@ -77,11 +77,15 @@ say "cluster up: n1 ($two_nodes_subnet.1) and n2 ($two_nodes_subnet.2) idle, slu
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=$two_nodes_subnet.0/24
 export GRADCORE_DEVICE=cpu
+# The nodes see /tmp directories of their own, so a build under /tmp (a checkout there) would be
+# hidden from them: the executable travels into the shared work directory (gradcore links its own
+# code statically; the system libraries are the nodes' too).
+cp "$bin" "$work/gradcore"
 # A stand-in that records where each rank ran (host name, network namespace), then runs gradcore.
 cat >"$work/gradcore-where" <<EOF
 #!/bin/sh
 echo "\$SLURM_JOB_ID \$SLURM_PROCID \$(hostname) \$(readlink /proc/self/ns/net)" >>"$work/where.txt"
-exec "$bin" "\$@"
+exec "$work/gradcore" "\$@"
 EOF
 chmod +x "$work/gradcore-where"
 export GRADCORE_BIN=$work/gradcore-where
@@ -168,7 +172,7 @@ done
 paused=0
 for ns in "$two_nodes_ns_n1" "$two_nodes_ns_n2"; do
   for pid in $(ip netns pids "$ns"); do
-    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$bin" ] && kill -STOP "$pid" && paused=$((paused + 1))
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$work/gradcore" ] && kill -STOP "$pid" && paused=$((paused + 1))
   done
 done
 [ "$paused" = 4 ] || fail "paused $paused gradcore ranks, not 4"
