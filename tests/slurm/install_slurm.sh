@@ -28,3 +28,27 @@ install_slurm_remove_policy() {
   [ "$install_slurm_policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d
   install_slurm_policy_created=0
 }
+
+# slurm.conf lines both test clusters share (root daemons, munge on the socket under $1/run, no
+# accounting, consumable cores); each test adds its host names, ports and paths.
+slurm_common_settings() {
+  cat <<EOF
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$1/run/munge.socket
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/builtin
+ReturnToService=2
+SlurmdParameters=config_overrides
+MailProg=/bin/true
+EOF
+}

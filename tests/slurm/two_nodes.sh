@@ -88,23 +88,7 @@ two_nodes_up() {
   cat >"$tmp/slurm.conf" <<EOF
 ClusterName=gradcore-two-nodes
 SlurmctldHost=ctl($two_nodes_subnet.254)
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$tmp/run/munge.socket
-MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-SchedulerType=sched/builtin
-ReturnToService=2
-SlurmdParameters=config_overrides
-MailProg=/bin/true
+$(slurm_common_settings "$tmp")
 KillWait=2
 MinJobAge=600
 StateSaveLocation=$tmp/state
