@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "fuzz_mpi.h"
 #include "io/dataset.h"
 
 enum { MAX_SHARDS = 3, MAX_ROWS = 9, MAX_COLS = 5, SHARD_BYTES = 12 };
@@ -52,30 +53,9 @@ static void remove_files(void)
     rmdir(directory);
 }
 
-/* At exit; like MPI_Init, Open MPI's shutdown leaves a few strings unreachable. */
-static void finalize_mpi(void)
-{
-    int finalized = 0;
-    MPI_Finalized(&finalized);
-    __lsan_disable();
-    if (!finalized) MPI_Finalize();
-    __lsan_enable();
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    /* gc_dataset_open is collective: a one-rank MPI_COMM_SELF run needs MPI (singleton init).
-     * Open MPI leaves a few hundred bytes of its start-up unreachable by design; LeakSanitizer
-     * ignores what MPI_Init allocates, so that only leaks of the code under test fail a run. */
-    __lsan_disable();
-    MPI_Init(argc, argv);
-    __lsan_enable();
-    atexit(finalize_mpi);
-    snprintf(directory, sizeof directory, "/tmp/gradcore-fuzz-h5-XXXXXX");
-    if (mkdtemp(directory) == NULL) {
-        perror("mkdtemp");
-        exit(1);
-    }
+    fuzz_start(argc, argv, directory, sizeof directory, "/tmp/gradcore-fuzz-h5-XXXXXX");
     for (int i = 0; i < MAX_SHARDS; ++i) snprintf(shard_path[i], sizeof shard_path[i], "%s/shard%d.h5", directory, i);
     atexit(remove_files);
     return 0;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "fuzz_mpi.h"
 #include "io/model.h"
 
 enum { MAX_LAYERS = 4, MAX_WIDTH = 6, LAYER_BYTES = 8 };
@@ -44,27 +45,9 @@ static void remove_files(void)
     rmdir(directory);
 }
 
-static void finalize_mpi(void)
-{
-    int finalized = 0;
-    MPI_Finalized(&finalized);
-    __lsan_disable();
-    if (!finalized) MPI_Finalize();
-    __lsan_enable();
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    /* gc_model_read is collective over a communicator: a one-rank MPI_COMM_SELF run needs MPI. */
-    __lsan_disable();
-    MPI_Init(argc, argv);
-    __lsan_enable();
-    atexit(finalize_mpi);
-    snprintf(directory, sizeof directory, "/tmp/gradcore-fuzz-model-XXXXXX");
-    if (mkdtemp(directory) == NULL) {
-        perror("mkdtemp");
-        exit(1);
-    }
+    fuzz_start(argc, argv, directory, sizeof directory, "/tmp/gradcore-fuzz-model-XXXXXX");
     snprintf(model_path, sizeof model_path, "%s/model.h5", directory);
     atexit(remove_files);
     return 0;
