@@ -10,6 +10,7 @@
 
 #include "io/model.h"
 #include "kernels/fl.h"
+#include "kernels/quality.h"
 
 typedef enum {
     GC_EMBED_FEATURES = 0, /* e = x (CRAIG's bound for convex models) */
@@ -139,21 +140,41 @@ typedef struct {
     int (*fl_nearest)(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D, int64_t *nearest,
                       double *distance);
 
-    /* Orthogonal matching pursuit scoring (docs/design.md §4), optional: a NULL op means the selector
-     * scores on the CPU (kernels/cpu/omp_cpu.c, which is also these ops' oracle). */
-    /* Keeps a device-resident copy of rows e [rows × D] (host); every row starts ineligible. Row t
-     * of e is row index[t] of origin (index NULL: e is origin): when origin is the output of this
-     * backend's last embed call, still unchanged, and the backend kept it on the device, the rows
-     * are gathered there and e is not copied. */
-    int (*omp_attach)(gc_backend *b, int64_t rows, int D, const float *e, const float *origin, const int64_t *index,
-                      gc_omp_device **out);
-    /* weight[first + t] ← w[t] for t < count: 1/‖e_i‖ makes row i eligible, 0 excludes it. */
-    int (*omp_set_weights)(gc_backend *b, gc_omp_device *dev, int64_t first, int64_t count, const double *w);
-    /* The `count` best rows for the residual r [D]: score_i = w_i·⟨e_i, r⟩ (signed) or w_i·|⟨e_i, r⟩|,
-     * accumulated in double, best first (ties to the lower row); missing entries are GC_OMP_NONE. */
-    int (*omp_best)(gc_backend *b, gc_omp_device *dev, const double *r, int signed_scores, int count,
+    /* Orthogonal matching pursuit (docs/design.md §4.2), optional: a NULL op means the selector runs the
+     * CPU twins (kernels/cpu/omp_cpu.c, also these ops' oracle). G problems share one rank's rows: row i
+     * belongs to problem problem[i] (problem NULL: every row to problem 0), and all G advance in the
+     * same passes. */
+    /* Keeps rows e [rows × D] (host) on the device: the backend's resident copy when e is the output
+     * of its last embed call and it kept it there (no copy), else a copy. Uploads the problem ids and
+     * groups the rows by problem there; computes each row's weight w_i = 1/‖e_i‖ (0 for a zero row:
+     * never a candidate) as gc_cpu_omp_weights does, and *max_abs = the largest |e_ij|. */
+    int (*omp_attach)(gc_backend *b, int64_t rows, int D, const float *e, const int32_t *problem, int problems,
+                      double *max_abs, gc_omp_device **out);
+    /* acc += Σ over the rows of problem g of e_i, for every g, exactly on gc_exact_sum's grid `scale`
+     * (core/comm.h): the accumulators of G·D components (component g·D + j), as gc_cpu_omp_targets. */
+    int (*omp_targets)(gc_backend *b, gc_omp_device *dev, double scale, int64_t *acc);
+    /* w_i ← 0 for rows[t] of problem problems[t] (problems NULL: 0), t < count: chosen atoms are
+     * never candidates again. Ordered before the next omp_best. */
+    int (*omp_exclude)(gc_backend *b, gc_omp_device *dev, int count, const int64_t *rows, const int32_t *problems);
+    /* One pass over the rows of the problems with want[g] > 0 (the others are not read): the want[g]
+     * best rows of problem g for its residual r_g = r[g·D …] ([G × D] host), score_i = w_i·⟨e_i, r_g⟩
+     * (signed) or w_i·|⟨e_i, r_g⟩|, accumulated in double, best first (ties to the lower row), into
+     * best[g·stride …] (want[g] ≤ stride); entries past the eligible rows, or at want[g] and beyond,
+     * are GC_OMP_NONE. */
+    int (*omp_best)(gc_backend *b, gc_omp_device *dev, const double *r, int signed_scores, const int *want, int stride,
                     gc_omp_pair *best);
     void (*omp_detach)(gc_backend *b, gc_omp_device *dev);
+
+    /* The quality pass (docs/design.md §5), optional: NULL runs the CPU twins (kernels/cpu/quality_cpu.c,
+     * the oracle). e [rows × D] (host) are this rank's rows; the device reads its resident copy when
+     * e is the output of its last embed call and it kept it there, else copies them up in blocks. */
+    /* *max_abs = the largest |e_ij| (0 without rows). */
+    int (*quality_max_abs)(gc_backend *b, const float *e, int64_t rows, int D, double *max_abs);
+    /* acc += exact sums on gc_exact_sum's grid `scale` of (1 + subsets->count)·D components:
+     * Σ e_i over every row (components 0 … D−1), then over the rows of random subset s (components
+     * (1 + s)·D …); e's rows are global rows first_row … (kernels/quality.h). */
+    int (*quality_sums)(gc_backend *b, const float *e, int64_t rows, int D, int64_t first_row,
+                        const gc_random_subsets *subsets, double scale, int64_t *acc);
 
     /* Nyström features of BiCo (docs/design.md §4); both backends have them (CPU twin and oracle:
      * kernels/cpu/nystrom_cpu.c). The map must outlive the device state. */

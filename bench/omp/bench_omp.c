@@ -27,7 +27,8 @@
 /* The OMP ops alone: this benchmark needs no embedding engine. */
 static const gc_backend_ops cuda_omp_ops = { .name = "cuda",
                                              .omp_attach = gc_cuda_omp_attach,
-                                             .omp_set_weights = gc_cuda_omp_set_weights,
+                                             .omp_targets = gc_cuda_omp_targets,
+                                             .omp_exclude = gc_cuda_omp_exclude,
                                              .omp_best = gc_cuda_omp_best,
                                              .omp_detach = gc_cuda_omp_detach };
 #endif

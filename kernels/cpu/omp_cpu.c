@@ -1,14 +1,58 @@
 #include "omp_cpu.h"
 
-#include <cblas.h>
-#include <float.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/exact_split.h"
 
-/* cblas takes int dimensions: longer shards go through in pieces of this many rows. */
-#define SGEMV_MAX_ROWS ((int64_t)1 << 26)
+static int problem_of(const int32_t *problem, int64_t i) { return problem != NULL ? problem[i] : 0; }
+
+double gc_cpu_omp_weights(const float *e, int64_t rows, int D, double *w)
+{
+    float max_abs = 0.0f;
+#pragma omp parallel for reduction(max : max_abs) schedule(static)
+    for (int64_t i = 0; i < rows; ++i) {
+        /* A plain loop on purpose: the CUDA twin sums in this same order, so the weights agree bit
+         * for bit (each square of a float is exact in double). */
+        double sq = 0.0;
+        for (int j = 0; j < D; ++j) {
+            const float a = fabsf(e[i * D + j]);
+            sq += (double)a * a;
+            max_abs = a > max_abs ? a : max_abs; /* not fmaxf, a call per value (the rows hold no NaN) */
+        }
+        w[i] = sq > 0.0 ? 1.0 / sqrt(sq) : 0.0;
+    }
+    return max_abs;
+}
+
+int gc_cpu_omp_targets(const float *e, int64_t rows, int D, const int32_t *problem, int problems, double scale,
+                       int64_t *acc)
+{
+    const size_t n = (size_t)problems * D;
+    const int T = omp_get_max_threads();
+    int64_t *parts = gc_calloc((size_t)T * 2 * n, sizeof *parts); /* [thread][whole parts | fractions] */
+    if (parts == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory for the sums of %d OMP problems", problems);
+#pragma omp parallel
+    {
+        int64_t *mine = parts + (size_t)omp_get_thread_num() * 2 * n;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < rows; ++i) {
+            const size_t first = (size_t)problem_of(problem, i) * D;
+            for (int j = 0; j < D; ++j) {
+                int64_t whole, fraction;
+                gc_exact_split(e[i * D + j], scale, &whole, &fraction);
+                mine[first + j] += whole;
+                mine[n + first + j] += fraction;
+            }
+        }
+    }
+    for (int t = 0; t < T; ++t)
+        for (size_t c = 0; c < 2 * n; ++c) acc[c] += parts[(size_t)t * 2 * n + c];
+    free(parts);
+    return GC_OK;
+}
 
 static double score_row(const float *e, int D, const double *r, double w, int signed_scores)
 {
@@ -18,18 +62,26 @@ static double score_row(const float *e, int D, const double *r, double w, int si
     return w * (signed_scores ? dot : fabs(dot));
 }
 
-void gc_cpu_omp_scores(const float *e, int64_t rows, int D, const double *r, const double *w, int signed_scores,
-                       double *scores)
+void gc_cpu_omp_scores(const float *e, int64_t rows, int D, const int32_t *problem, const double *r, const double *w,
+                       int signed_scores, double *scores)
 {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < rows; ++i)
-        scores[i] = w[i] > 0.0 ? score_row(e + i * D, D, r, w[i], signed_scores) : -INFINITY;
+        scores[i] = w[i] > 0.0 ? score_row(e + i * D, D, r + (size_t)problem_of(problem, i) * D, w[i], signed_scores)
+                               : -INFINITY;
 }
 
-static int by_pair_order(const void *a, const void *b)
+/* A candidate of the double pass: its pair and its problem. */
+typedef struct {
+    gc_omp_pair pair;
+    int problem;
+} candidate;
+
+static int by_problem_then_pair_order(const void *a, const void *b)
 {
-    const gc_omp_pair *x = a, *y = b;
-    return gc_omp_pair_before(*x, *y) ? -1 : gc_omp_pair_before(*y, *x) ? 1 : 0;
+    const candidate *x = a, *y = b;
+    if (x->problem != y->problem) return x->problem < y->problem ? -1 : 1;
+    return gc_omp_pair_before(x->pair, y->pair) ? -1 : gc_omp_pair_before(y->pair, x->pair) ? 1 : 0;
 }
 
 static double float_score(float dot, double w, int signed_scores)
@@ -37,56 +89,95 @@ static double float_score(float dot, double w, int signed_scores)
     return w * (signed_scores ? (double)dot : fabs((double)dot));
 }
 
-int gc_cpu_omp_best(const float *e, int64_t rows, int D, const double *r, const double *w, int signed_scores, int count,
-                    float *work, gc_omp_pair *best)
+static float float_dot(const float *e, const float *r, int D)
 {
-    for (int t = 0; t < count; ++t) best[t] = GC_OMP_NONE;
-    float *rf = gc_malloc((size_t)D * sizeof *rf);
-    double *top = gc_malloc((size_t)count * sizeof *top);
-    if (rf == NULL || top == NULL) {
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int j = 0; j < D; ++j) dot += e[j] * r[j];
+    return dot;
+}
+
+/* The float residuals rf [G × D] and, per problem, the bound δ_g on how far a float score may lie
+ * from the true one: any summation order gives |fl(⟨e,r̃⟩) − ⟨e,r⟩| ≤ γ·‖e‖‖r‖ with γ = ν/(1−ν),
+ * ν = (D+2)·2⁻²⁴ (D terms, plus rounding r to float), so with w = 1/‖e‖ every float score is within
+ * δ = γ‖r‖ of the true one. */
+static void float_residuals(const double *r, int problems, int D, const int *want, float *rf, double *delta)
+{
+    const double nu = (D + 2) * ldexp(1.0, -24);
+    for (int g = 0; g < problems; ++g) {
+        if (want[g] <= 0) continue;
+        double norm = 0.0;
+        for (int j = 0; j < D; ++j) {
+            rf[(size_t)g * D + j] = (float)r[(size_t)g * D + j];
+            norm += r[(size_t)g * D + j] * r[(size_t)g * D + j];
+        }
+        delta[g] = nu < 0.5 ? nu / (1.0 - nu) * sqrt(norm) : INFINITY;
+    }
+}
+
+int gc_cpu_omp_best(const float *e, int64_t rows, int D, const int32_t *problem, int problems, const double *r,
+                    const double *w, int signed_scores, const int *want, int stride, float *work, gc_omp_pair *best)
+{
+    for (size_t t = 0; t < (size_t)problems * stride; ++t) best[t] = GC_OMP_NONE;
+    float *rf = gc_malloc((size_t)problems * D * sizeof *rf);
+    double *delta = gc_malloc((size_t)problems * sizeof *delta),
+           *top = gc_malloc((size_t)problems * stride * sizeof *top);
+    double *threshold = gc_malloc((size_t)problems * sizeof *threshold);
+    int *filled = gc_calloc((size_t)problems, sizeof *filled);
+    if (rf == NULL || delta == NULL || top == NULL || threshold == NULL || filled == NULL) {
         free(rf);
+        free(delta);
         free(top);
+        free(threshold);
+        free(filled);
         return gc_fail(GC_ERR_MEMORY, "out of memory for OMP scoring");
     }
-    double r_norm = 0.0;
-    for (int j = 0; j < D; ++j) {
-        rf[j] = (float)r[j];
-        r_norm += r[j] * r[j];
-    }
-    r_norm = sqrt(r_norm);
-    for (int64_t lo = 0; lo < rows; lo += SGEMV_MAX_ROWS) {
-        int64_t n = rows - lo < SGEMV_MAX_ROWS ? rows - lo : SGEMV_MAX_ROWS;
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, D, 1.0f, e + lo * D, D, rf, 1, 0.0f, work + lo, 1);
+    float_residuals(r, problems, D, want, rf, delta);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < rows; ++i) {
+        const int g = problem_of(problem, i);
+        if (w[i] > 0.0 && want[g] > 0) work[i] = float_dot(e + i * D, rf + (size_t)g * D, D);
     }
     free(rf);
-    /* Any summation order gives |fl(⟨e,r̃⟩) − ⟨e,r⟩| ≤ γ·‖e‖‖r‖ with γ = ν/(1−ν), ν = (D+2)·2⁻²⁴
-     * (D terms, plus rounding r to float), so with w = 1/‖e‖ every float score is within
-     * δ = γ‖r‖ of the true one. A row among the true best `count` then scores at least the
-     * count-th best float score − 2δ; no other row needs the double pass. */
-    double nu = (D + 2) * ldexp(1.0, -24);
-    double delta = nu < 0.5 ? nu / (1.0 - nu) * r_norm : INFINITY;
-    int filled = 0;
+    /* Each problem's want[g]-th best float score: a row among its true best then scores at least
+     * that − 2δ_g; no other row needs the double pass. */
     for (int64_t i = 0; i < rows; ++i) {
-        if (w[i] <= 0.0) continue;
-        double s = float_score(work[i], w[i], signed_scores);
-        if (filled == count && s <= top[count - 1]) continue;
-        int p = filled < count ? filled++ : count - 1;
-        for (; p > 0 && top[p - 1] < s; --p) top[p] = top[p - 1];
-        top[p] = s;
+        const int g = problem_of(problem, i), count = want[g];
+        if (w[i] <= 0.0 || count <= 0) continue;
+        double s = float_score(work[i], w[i], signed_scores), *list = top + (size_t)g * stride;
+        if (filled[g] == count && s <= list[count - 1]) continue;
+        int p = filled[g] < count ? filled[g]++ : count - 1;
+        for (; p > 0 && list[p - 1] < s; --p) list[p] = list[p - 1];
+        list[p] = s;
     }
-    double threshold = filled == count ? top[count - 1] - 2.0 * delta : -INFINITY;
+    for (int g = 0; g < problems; ++g)
+        threshold[g] =
+            want[g] > 0 && filled[g] == want[g] ? top[(size_t)g * stride + want[g] - 1] - 2.0 * delta[g] : -INFINITY;
+    free(delta);
     free(top);
+    free(filled);
     int64_t candidates = 0;
-    for (int64_t i = 0; i < rows; ++i)
-        candidates += w[i] > 0.0 && float_score(work[i], w[i], signed_scores) >= threshold;
-    gc_omp_pair *pairs = gc_malloc((size_t)(candidates ? candidates : 1) * sizeof *pairs);
-    GC_CHECK_ALLOC(pairs);
+    for (int64_t i = 0; i < rows; ++i) {
+        const int g = problem_of(problem, i);
+        candidates += w[i] > 0.0 && want[g] > 0 && float_score(work[i], w[i], signed_scores) >= threshold[g];
+    }
+    candidate *pairs = gc_malloc((size_t)(candidates ? candidates : 1) * sizeof *pairs);
+    if (pairs == NULL) {
+        free(threshold);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for %lld OMP candidates", (long long)candidates);
+    }
     int64_t m = 0;
-    for (int64_t i = 0; i < rows; ++i)
-        if (w[i] > 0.0 && float_score(work[i], w[i], signed_scores) >= threshold)
-            pairs[m++] = (gc_omp_pair){ score_row(e + i * D, D, r, w[i], signed_scores), i };
-    qsort(pairs, (size_t)m, sizeof *pairs, by_pair_order);
-    for (int t = 0; t < count && t < m; ++t) best[t] = pairs[t];
+    for (int64_t i = 0; i < rows; ++i) {
+        const int g = problem_of(problem, i);
+        if (w[i] > 0.0 && want[g] > 0 && float_score(work[i], w[i], signed_scores) >= threshold[g])
+            pairs[m++] = (candidate){ { score_row(e + i * D, D, r + (size_t)g * D, w[i], signed_scores), i }, g };
+    }
+    free(threshold);
+    qsort(pairs, (size_t)m, sizeof *pairs, by_problem_then_pair_order);
+    for (int64_t c = 0, t = 0; c < m; ++c) {
+        t = c > 0 && pairs[c].problem == pairs[c - 1].problem ? t + 1 : 0;
+        if (t < want[pairs[c].problem]) best[(size_t)pairs[c].problem * stride + t] = pairs[c].pair;
+    }
     free(pairs);
     return GC_OK;
 }

@@ -23,6 +23,7 @@ extern "C" {
 }
 #include "fl_cuda.h"
 #include "omp_cuda.h"
+#include "quality_cuda.h"
 
 /* Three slots: one being staged by the host while two are in flight on the GPU. */
 enum { SLOTS = 3 };
@@ -445,9 +446,12 @@ static gc_backend_ops cuda_ops_table(void)
     ops.unpin = cuda_unpin;
     ops.fl_greedy = gc_cuda_fl_greedy;
     ops.omp_attach = gc_cuda_omp_attach;
-    ops.omp_set_weights = gc_cuda_omp_set_weights;
+    ops.omp_targets = gc_cuda_omp_targets;
+    ops.omp_exclude = gc_cuda_omp_exclude;
     ops.omp_best = gc_cuda_omp_best;
     ops.omp_detach = gc_cuda_omp_detach;
+    ops.quality_max_abs = gc_cuda_quality_max_abs;
+    ops.quality_sums = gc_cuda_quality_sums;
     ops.nystrom_attach = gc_cuda_nystrom_attach;
     ops.nystrom_features = gc_cuda_nystrom_features;
     ops.nystrom_detach = gc_cuda_nystrom_detach;

@@ -353,10 +353,10 @@ static int select_and_measure(select_run *run)
         empty += run->coreset.class_sizes[c] == 0;
     if (empty > 0) gc_info("select: %d class id(s) have no rows and get no budget", empty);
     gc_phase_begin(&run->phases, "quality");
-    status = gc_gradient_errors(&run->rows, &run->coreset, run->sel.fl.seed, &run->gradient_error,
+    status = gc_gradient_errors(run->ctx.backend, &run->rows, &run->coreset, run->sel.fl.seed, &run->gradient_error,
                                 &run->random_gradient_error);
-    /* One read of the rows for the full sum, and the random subsets' rows. */
-    gc_phase_end(&run->phases, (double)run->rows.n_local * run->rows.D * sizeof(float), 0);
+    /* Two reads of the rows: their largest magnitude (the grid of the exact sums), then the sums. */
+    gc_phase_end(&run->phases, 2.0 * run->rows.n_local * run->rows.D * sizeof(float), 0);
     return gc_comm_agree(run->comm, status);
 }
 

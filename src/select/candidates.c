@@ -43,19 +43,25 @@ static void merge_lists(void *in, void *inout, int *len, MPI_Datatype *type)
 
 int gc_candidate_merge_create(gc_candidate_merge *m, int count, size_t payload_bytes)
 {
+    return gc_candidate_merge_create_lists(m, 1, count, payload_bytes);
+}
+
+int gc_candidate_merge_create_lists(gc_candidate_merge *m, int lists, int count, size_t payload_bytes)
+{
     *m = (gc_candidate_merge){ .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL };
     if (count < 1 || count > GC_CANDIDATES_MAX)
         return gc_fail(GC_ERR_USAGE, "option --batch: %d is not in 1..%d", count, GC_CANDIDATES_MAX);
     const size_t align = sizeof(int64_t);
     m->count = count;
+    m->lists = lists > 0 ? lists : 1;
     m->payload_bytes = payload_bytes;
     m->record_bytes = (sizeof(gc_omp_pair) + payload_bytes + align - 1) / align * align;
     m->list_bytes = sizeof(gc_candidate_header) + (size_t)count * m->record_bytes;
     if (m->list_bytes > INT32_MAX)
         return gc_fail(GC_ERR_USAGE, "option --batch: %d candidates of %zu bytes do not fit one message", count,
                        m->record_bytes);
-    m->local = gc_calloc(m->list_bytes, 1);
-    m->global = gc_calloc(m->list_bytes, 1);
+    m->local = gc_calloc((size_t)m->lists, m->list_bytes);
+    m->global = gc_calloc((size_t)m->lists, m->list_bytes);
     GC_CHECK_ALLOC(m->local);
     GC_CHECK_ALLOC(m->global);
     GC_CHECK_MPI(MPI_Type_contiguous((int)m->list_bytes, MPI_BYTE, &m->list_type));
@@ -74,12 +80,19 @@ void gc_candidate_merge_destroy(gc_candidate_merge *m)
 
 int gc_candidate_merge_allreduce(gc_candidate_merge *m, int status, MPI_Comm comm)
 {
+    return gc_candidate_merge_allreduce_lists(m, 1, status, comm);
+}
+
+int gc_candidate_merge_allreduce_lists(gc_candidate_merge *m, int lists, int status, MPI_Comm comm)
+{
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    *(gc_candidate_header *)m->local = (gc_candidate_header){ .first_failed = status == GC_OK ? size : rank,
-                                                              .record_bytes = (int64_t)m->record_bytes };
-    GC_CHECK_MPI(MPI_Allreduce(m->local, m->global, 1, m->list_type, m->op, comm));
+    for (int l = 0; l < lists; ++l)
+        *(gc_candidate_header *)gc_candidate_list(m, m->local, l) =
+            (gc_candidate_header){ .first_failed = status == GC_OK ? size : rank,
+                                   .record_bytes = (int64_t)m->record_bytes };
+    GC_CHECK_MPI(MPI_Allreduce(m->local, m->global, lists, m->list_type, m->op, comm));
     /* A failure somewhere: every rank saw it in the header, so all enter the agreement, which
      * brings the failing rank's message (its cost is paid on this path only). */
     if (((const gc_candidate_header *)m->global)->first_failed != size) return gc_comm_agree(comm, status);

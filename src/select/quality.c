@@ -5,7 +5,7 @@
 
 #include "core/comm.h"
 #include "core/error.h"
-#include "core/rng.h"
+#include "kernels/cpu/quality_cpu.h"
 
 static double norm_of_difference(const double *a, const double *b, int D)
 {
@@ -14,33 +14,44 @@ static double norm_of_difference(const double *a, const double *b, int D)
     return sqrt(s);
 }
 
-int gc_gradient_errors(const gc_local_rows *rows, const gc_coreset *cs, uint64_t seed, double *coreset_error,
-                       double *random_error_mean)
+static int has_quality_ops(const gc_backend *b) { return b != NULL && b->ops->quality_sums != NULL; }
+
+/* sums [(1 + S) × D]: the full sum of the rows, then each random subset's, exact. Collective. */
+static int exact_sums(gc_backend *backend, const gc_local_rows *rows, const gc_random_subsets *subsets, double *sums)
+{
+    const int D = rows->D, device = has_quality_ops(backend);
+    double max_abs = 0.0;
+    int status = GC_OK;
+    if (device)
+        status = backend->ops->quality_max_abs(backend, rows->e, rows->n_local, D, &max_abs);
+    else
+        max_abs = gc_cpu_quality_max_abs(rows->e, rows->n_local, D);
+    status = gc_comm_agree(rows->comm, status);
+    if (status != GC_OK) return status;
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    gc_exact_sum total = { 0 };
+    status = gc_exact_sum_create(&total, (1 + subsets->count) * D, max_abs);
+    if (status == GC_OK)
+        status = device ? backend->ops->quality_sums(backend, rows->e, rows->n_local, D, rows->lo, subsets, total.scale,
+                                                     total.acc)
+                        : gc_cpu_quality_sums(rows->e, rows->n_local, D, rows->lo, subsets, total.scale, total.acc);
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) status = gc_exact_sum_allreduce(&total, rows->comm, sums);
+    gc_exact_sum_destroy(&total);
+    return status;
+}
+
+int gc_gradient_errors(gc_backend *backend, const gc_local_rows *rows, const gc_coreset *cs, uint64_t seed,
+                       double *coreset_error, double *random_error_mean)
 {
     const int D = rows->D, S = GC_RANDOM_BASELINE_SEEDS;
     const int64_t N = rows->n_global, k = cs->k;
-    /* One buffer: the full sum, then the random-subset sums, reduced in one call. */
+    const gc_random_subsets subsets = { .count = S, .n_global = N, .size = k, .seed = seed };
     double *sums = gc_calloc((size_t)(1 + S) * D, sizeof *sums), *approx = gc_calloc((size_t)D, sizeof *approx);
     int status = gc_comm_agree(
         rows->comm, sums && approx ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the quality metrics"));
-    if (status != GC_OK) {
-        free(sums);
-        free(approx);
-        return status;
-    }
-    for (int64_t i = 0; i < rows->n_local; ++i) {
-        const float *e = rows->e + i * D;
-        for (int j = 0; j < D; ++j) sums[j] += e[j];
-        for (int s = 0; s < S; ++s) {
-            /* Row i is in subset s iff its position in a seeded permutation of [0, N) is < k. */
-            uint64_t pos = gc_permute_inverse((uint64_t)(rows->lo + i), (uint64_t)N, seed + 1 + (uint64_t)s,
-                                              GC_STREAM_RANDOM_SUBSET);
-            if ((int64_t)pos < k)
-                for (int j = 0; j < D; ++j) sums[(size_t)(1 + s) * D + j] += e[j];
-        }
-    }
-    int rc = GC_MPI(MPI_Allreduce(MPI_IN_PLACE, sums, (1 + S) * D, MPI_DOUBLE, MPI_SUM, rows->comm));
-    if (rc == MPI_SUCCESS) {
+    if (status == GC_OK) status = exact_sums(backend, rows, &subsets, sums);
+    if (status == GC_OK) {
         for (int64_t t = 0; t < k; ++t)
             for (int j = 0; j < D; ++j) approx[j] += cs->weight[t] * cs->embedding[t * D + j];
         double zero_norm = 0.0;
@@ -58,6 +69,5 @@ int gc_gradient_errors(const gc_local_rows *rows, const gc_coreset *cs, uint64_t
     }
     free(sums);
     free(approx);
-    GC_CHECK_MPI(rc);
-    return GC_OK;
+    return status;
 }

@@ -5,11 +5,17 @@
 #define GC_QUALITY_H
 
 #include "io/coreset.h"
+#include "kernels/backend.h"
 
 #define GC_RANDOM_BASELINE_SEEDS 5
+_Static_assert(GC_RANDOM_BASELINE_SEEDS <= GC_QUALITY_MAX_SUBSETS, "the quality pass sums at most this many subsets");
 
-/* Collective. */
-int gc_gradient_errors(const gc_local_rows *rows, const gc_coreset *cs, uint64_t seed, double *coreset_error,
-                       double *random_error_mean);
+/* Collective. The sums over the rows (the full sum and each subset's) are exact (gc_exact_sum's
+ * grid, core/comm.h) and made on backend's device when it has the quality ops (reading its resident
+ * embeddings when it kept them), else on the CPU (backend NULL included): both errors are the same
+ * bits for any rank count and either backend. Reads the rows twice (their largest magnitude, which
+ * fixes the grid, then the sums). */
+int gc_gradient_errors(gc_backend *backend, const gc_local_rows *rows, const gc_coreset *cs, uint64_t seed,
+                       double *coreset_error, double *random_error_mean);
 
 #endif

@@ -2,7 +2,6 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +14,19 @@
 #include "kernels/cpu/omp_cpu.h"
 #include "src/linalg/nnls.h"
 
-/* The rows of one problem (a class, or all rows) on this rank, as the scorer sees them. */
+/* This rank's rows as every problem scores them: on the device through the OMP ops (the rows and
+ * their weights live there), or on the CPU twins. */
 typedef struct {
     gc_backend *backend; /* has the OMP ops; NULL scores on the CPU */
     gc_omp_device *device;
-    int64_t n;
-    int D;
-    const float *e; /* [n × D]: rows->e itself, or `copy` */
-    float *copy;    /* this class's rows, gathered (per class) */
-    int64_t *row;   /* [n] ascending positions in rows; NULL: position t is row t */
-    double *w;      /* [n] 1/‖e‖ while eligible, else 0 */
-    float *work;    /* [n] CPU scoring */
+    const int32_t *problem;     /* [n] each row's problem (its class), NULL: one problem */
+    double *w;                  /* CPU: [n] 1/‖e‖ while eligible, else 0 */
+    float *work;                /* CPU: [n] */
+    int *want;                  /* [G] candidates each problem wants from this pass's scoring */
+    gc_omp_pair *found;         /* [G × count] each problem's best candidates here, global rows */
+    int64_t *excluded;          /* [G × count] this pass's winners owned here, local rows */
+    int32_t *excluded_problems; /* and their problems */
+    int excluded_count;
 } omp_scorer;
 
 typedef struct {
@@ -33,173 +34,161 @@ typedef struct {
     int32_t label;
 } atom_header;
 
-/* What one selection carries from problem to problem. */
+/* One OMP problem (a class, or all rows): its target, its fit and its share of the coreset. */
+typedef struct {
+    int id;
+    int64_t budget, start; /* its atoms go to coreset slots [start, start + budget) until the end */
+    int64_t m, replay;     /* atoms in; logged atoms to replay on a restart */
+    int64_t local_rows;    /* this rank's rows of it */
+    const double *target;
+    double *r; /* [D] its residual r = g − E_I γ, in the selection's [G × D] residuals */
+    double g_norm, scale, rel;
+    int dependent, exhausted;
+    int active; /* takes part in this pass */
+    int listed; /* was active at the start of the previous pass: has a list in this pass's reduction */
+    gc_refit *f;
+    double *atoms, *gamma; /* [budget × D], [budget] */
+    int want;              /* candidates this pass */
+} omp_problem;
+
+/* What one selection carries from pass to pass. */
 typedef struct {
     const gc_local_rows *rows;
     const gc_omp_options *opt;
     const gc_run_context *run;
+    int problems;
+    omp_problem *p;    /* [problems] */
+    double *residuals; /* [problems × D] */
+    omp_scorer scorer;
     int64_t passes;
-    gc_candidate_merge merge;    /* a candidate's payload: atom_header, then its D floats */
-    gc_omp_pair *local, *global; /* [batch] candidate lists: this rank's, then everyone's */
-    atom_header *headers;        /* [batch] the label and loss of each of a pass's winners */
-    double *rhs;                 /* [batch] ⟨a, g⟩ of each winner, for the refit */
+    gc_candidate_merge merge; /* one list per listed problem; a candidate's payload: atom_header, its D floats */
+    gc_omp_pair *winners;     /* [count] a list's winners, best first (also a scratch list) */
+    atom_header *headers;     /* [count] their label and loss */
+    double *rhs;              /* [count] ⟨a, g⟩ of each winner, for the refit */
 } omp_context;
-
-static int context_create(omp_context *ctx, const gc_run_context *run, const gc_local_rows *rows,
-                          const gc_omp_options *opt)
-{
-    memset(ctx, 0, sizeof *ctx);
-    /* The MPI handles' "none" values are not zero bits: set them before any return. */
-    ctx->merge = (gc_candidate_merge){ .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL };
-    ctx->rows = rows;
-    ctx->opt = opt;
-    ctx->run = run;
-    ctx->local = gc_malloc((size_t)opt->batch * sizeof *ctx->local);
-    ctx->global = gc_malloc((size_t)opt->batch * sizeof *ctx->global);
-    ctx->headers = gc_malloc((size_t)opt->batch * sizeof *ctx->headers);
-    ctx->rhs = gc_malloc((size_t)opt->batch * sizeof *ctx->rhs);
-    if (!ctx->local || !ctx->global || !ctx->headers || !ctx->rhs)
-        return gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
-    return gc_candidate_merge_create(&ctx->merge, opt->batch, sizeof(atom_header) + (size_t)rows->D * sizeof(float));
-}
-
-static void context_destroy(omp_context *ctx)
-{
-    gc_candidate_merge_destroy(&ctx->merge);
-    free(ctx->local);
-    free(ctx->global);
-    free(ctx->headers);
-    free(ctx->rhs);
-}
-
-/* targets[g·D + j] = Σ over rows of problem g of e_ij, bitwise the same for any split of the rows
- * over ranks and threads: every thread keeps one gc_exact_sum per problem (integer sums on one
- * grid, comm.h), and their integers add up exactly. */
-static int problem_targets(const gc_local_rows *rows, int per_class, int problems, double *targets)
-{
-    const int D = rows->D, T = omp_get_max_threads();
-    const int64_t values = rows->n_local * D;
-    float max_abs = 0.0f;
-#pragma omp parallel for reduction(max : max_abs) schedule(static)
-    for (int64_t i = 0; i < values; ++i) max_abs = fmaxf(max_abs, fabsf(rows->e[i]));
-    double global_max = max_abs;
-    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &global_max, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
-    gc_exact_sum total = { 0 }, *parts = gc_calloc((size_t)T * problems, sizeof *parts); /* [thread][problem] */
-    int status =
-        parts ? gc_exact_sum_create(&total, problems * D, global_max) : gc_fail(GC_ERR_MEMORY, "out of memory");
-    for (int p = 0; p < T * problems && status == GC_OK; ++p) status = gc_exact_sum_create(&parts[p], D, global_max);
-    if (status == GC_OK) {
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < rows->n_local; ++i)
-            gc_exact_sum_add(&parts[omp_get_thread_num() * problems + (per_class ? rows->y[i] : 0)], rows->e + i * D);
-        /* total's layout is [whole parts of every component | fractional parts], problem by problem. */
-        for (int p = 0; p < T * problems; ++p) {
-            int first = p % problems * D;
-            for (int j = 0; j < D; ++j) {
-                total.acc[first + j] += parts[p].acc[j];
-                total.acc[problems * D + first + j] += parts[p].acc[D + j];
-            }
-        }
-    }
-    status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) status = gc_exact_sum_allreduce(&total, rows->comm, targets);
-    for (int p = 0; p < T * problems && parts; ++p) gc_exact_sum_destroy(&parts[p]);
-    gc_exact_sum_destroy(&total);
-    free(parts);
-    return status;
-}
 
 static int has_device_ops(const gc_backend *b) { return b != NULL && b->ops->omp_attach != NULL; }
 
-/* Gathers this rank's rows of problem g (all rows unless per class), their weights 1/‖e‖ (0 for
- * zero rows: never selected), and puts them on the device when the backend scores there. */
-static int scorer_open(omp_scorer *s, const omp_context *ctx, int g)
+/* ---- the scorer -------------------------------------------------------------------------------- */
+
+/* Row setup, once for every problem: the rows' weights 1/‖e‖ (0 for zero rows: never selected) and
+ * *max_abs = the largest |e_ij|, on the device when the backend scores there (its resident copy of
+ * the rows: neither gathered nor copied here), else on the CPU. */
+static int scorer_open(omp_context *ctx, double *max_abs)
 {
+    omp_scorer *s = &ctx->scorer;
     const gc_local_rows *rows = ctx->rows;
-    const int D = rows->D;
-    memset(s, 0, sizeof *s);
-    s->D = D;
-    s->e = rows->e;
-    s->n = rows->n_local;
-    if (ctx->opt->per_class) {
-        s->n = 0;
-        for (int64_t i = 0; i < rows->n_local; ++i) s->n += rows->y[i] == g;
-        s->copy = gc_malloc((size_t)(s->n ? s->n : 1) * D * sizeof *s->copy);
-        s->row = gc_malloc((size_t)(s->n ? s->n : 1) * sizeof *s->row);
-        if (s->copy == NULL || s->row == NULL)
-            return gc_fail(GC_ERR_MEMORY, "out of memory gathering the %lld rows of class %d", (long long)s->n, g);
-        int64_t t = 0;
-        for (int64_t i = 0; i < rows->n_local; ++i)
-            if (rows->y[i] == g) {
-                s->row[t] = i;
-                memcpy(s->copy + t++ * D, rows->e + i * D, (size_t)D * sizeof *s->copy);
-            }
-        s->e = s->copy;
+    const size_t G = (size_t)ctx->problems, slots = G * (size_t)ctx->merge.count;
+    *max_abs = 0.0;
+    s->problem = ctx->opt->per_class ? rows->y : NULL;
+    s->want = gc_calloc(G, sizeof *s->want);
+    s->found = gc_malloc(slots * sizeof *s->found);
+    s->excluded = gc_malloc(slots * sizeof *s->excluded);
+    s->excluded_problems = gc_malloc(slots * sizeof *s->excluded_problems);
+    if (!s->want || !s->found || !s->excluded || !s->excluded_problems)
+        return gc_fail(GC_ERR_MEMORY, "out of memory for OMP's %zu problems", G);
+    if (has_device_ops(ctx->run->backend)) {
+        s->backend = ctx->run->backend;
+        return s->backend->ops->omp_attach(s->backend, rows->n_local, rows->D, rows->e, s->problem, ctx->problems,
+                                           max_abs, &s->device);
     }
-    s->w = gc_malloc((size_t)(s->n ? s->n : 1) * sizeof *s->w);
-    GC_CHECK_ALLOC(s->w);
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < s->n; ++t) {
-        double sq = 0.0;
-        for (int j = 0; j < D; ++j) sq += (double)s->e[t * D + j] * s->e[t * D + j];
-        s->w[t] = sq > 0.0 ? 1.0 / sqrt(sq) : 0.0;
-    }
-    if (!has_device_ops(ctx->run->backend)) {
-        s->work = gc_malloc((size_t)(s->n ? s->n : 1) * sizeof *s->work);
-        GC_CHECK_ALLOC(s->work);
-        return GC_OK;
-    }
-    s->backend = ctx->run->backend;
-    GC_TRY(s->backend->ops->omp_attach(s->backend, s->n, D, s->e, rows->e, s->row, &s->device));
-    return s->backend->ops->omp_set_weights(s->backend, s->device, 0, s->n, s->w);
+    const size_t n = (size_t)(rows->n_local > 0 ? rows->n_local : 1);
+    s->w = gc_malloc(n * sizeof *s->w);
+    s->work = gc_malloc(n * sizeof *s->work);
+    if (s->w == NULL || s->work == NULL)
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the weights of %lld rows", (long long)rows->n_local);
+    *max_abs = gc_cpu_omp_weights(rows->e, rows->n_local, rows->D, s->w);
+    return GC_OK;
 }
 
 static void scorer_close(omp_scorer *s)
 {
     if (s->device != NULL) s->backend->ops->omp_detach(s->backend, s->device);
-    free(s->copy);
-    free(s->row);
     free(s->w);
     free(s->work);
+    free(s->want);
+    free(s->found);
+    free(s->excluded);
+    free(s->excluded_problems);
 }
 
-/* This rank's best `want` candidates for the residual r, as global rows; the list is padded to
- * the batch size so every rank reduces lists of one length. */
-static int score_pass(omp_context *ctx, omp_scorer *s, const double *r, int want)
+/* One pass over the rows of every problem with s->want[g] > 0: their best candidates for their
+ * residuals into s->found, as global rows. */
+static int score_pass(omp_context *ctx)
 {
-    const gc_omp_options *opt = ctx->opt;
-    for (int t = 0; t < opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
+    omp_scorer *s = &ctx->scorer;
+    const gc_local_rows *rows = ctx->rows;
+    const int count = ctx->merge.count, signed_scores = ctx->opt->nonneg;
+    double bytes = 0.0;
+    for (int g = 0; g < ctx->problems; ++g)
+        if (s->want[g] > 0) bytes += (double)ctx->p[g].local_rows * rows->D * sizeof(float);
     gc_phases *phases = ctx->run->phases;
     gc_phase_begin(phases, "score");
-    int status = s->device != NULL ? s->backend->ops->omp_best(s->backend, s->device, r, opt->nonneg, want, ctx->local)
-                                   : gc_cpu_omp_best(s->e, s->n, s->D, r, s->w, opt->nonneg, want, s->work, ctx->local);
-    for (int t = 0; t < want && status == GC_OK; ++t)
-        if (ctx->local[t].index != INT64_MAX)
-            ctx->local[t].index = ctx->rows->lo + (s->row ? s->row[ctx->local[t].index] : ctx->local[t].index);
+    int status =
+        s->device != NULL
+            ? s->backend->ops->omp_best(s->backend, s->device, ctx->residuals, signed_scores, s->want, count, s->found)
+            : gc_cpu_omp_best(rows->e, rows->n_local, rows->D, s->problem, ctx->problems, ctx->residuals, s->w,
+                              signed_scores, s->want, count, s->work, s->found);
+    for (size_t t = 0; t < (size_t)ctx->problems * count && status == GC_OK; ++t)
+        if (s->found[t].index != INT64_MAX) s->found[t].index += rows->lo;
     ctx->passes++;
-    /* One read of the rows at their stored width and a multiply-add per element. */
-    gc_phase_end(phases, (double)s->n * s->D * sizeof(float), 2.0 * (double)s->n * s->D);
+    /* One read of the active rows at their stored width and a multiply-add per element. */
+    gc_phase_end(phases, bytes, bytes / sizeof(float) * 2.0);
     return status;
 }
 
-static int by_value(const void *a, const void *b)
+/* The pass's winners owned here are never candidates again. */
+static int exclude_winners(omp_scorer *s)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+    int status = GC_OK;
+    if (s->device != NULL)
+        status = s->backend->ops->omp_exclude(s->backend, s->device, s->excluded_count, s->excluded,
+                                              s->problem != NULL ? s->excluded_problems : NULL);
+    else
+        for (int t = 0; t < s->excluded_count; ++t) s->w[s->excluded[t]] = 0.0;
+    s->excluded_count = 0;
+    return status;
 }
 
-/* Fills the merge's local list: this rank's candidates, each with its atom (label, loss, row) as
- * payload, so the winners reach every rank with the reduction itself. `pairs` is best first; a
- * GC_OMP_NONE entry carries no payload. */
-static void offer(omp_context *ctx, const gc_omp_pair *pairs)
+/* ---- targets ----------------------------------------------------------------------------------- */
+
+/* targets [G × D]: targets[g·D + j] = Σ over rows of problem g of e_ij, bitwise the same for any split
+ * of the rows over ranks, threads or devices: integer sums on one grid fixed by the global max_abs
+ * (gc_exact_sum, core/comm.h), made where the scorer keeps the rows. Collective. */
+static int problem_targets(omp_context *ctx, double max_abs, double *targets)
+{
+    const gc_local_rows *rows = ctx->rows;
+    const omp_scorer *s = &ctx->scorer;
+    double global_max = max_abs;
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &global_max, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
+    gc_exact_sum total = { 0 };
+    int status = gc_exact_sum_create(&total, ctx->problems * rows->D, global_max);
+    if (status == GC_OK)
+        status = s->device != NULL ? s->backend->ops->omp_targets(s->backend, s->device, total.scale, total.acc)
+                                   : gc_cpu_omp_targets(rows->e, rows->n_local, rows->D, s->problem, ctx->problems,
+                                                        total.scale, total.acc);
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK) status = gc_exact_sum_allreduce(&total, rows->comm, targets);
+    gc_exact_sum_destroy(&total);
+    return status;
+}
+
+/* ---- the merge of a pass ---------------------------------------------------------------------- */
+
+/* List `list` of the merge's local lists ← pairs (best first, global rows; NULL: an empty list),
+ * each with its atom (label, loss, row) as payload, so the winners reach every rank with the
+ * reduction itself. A GC_OMP_NONE entry carries no payload. */
+static void offer(omp_context *ctx, int list, const gc_omp_pair *pairs)
 {
     const gc_local_rows *rows = ctx->rows;
     gc_candidate_merge *m = &ctx->merge;
+    char *mine = gc_candidate_list(m, m->local, list);
     for (int t = 0; t < m->count; ++t) {
-        *gc_candidate_pair(m, m->local, t) = pairs[t];
-        if (pairs[t].index == INT64_MAX) continue;
-        const int64_t i = pairs[t].index - rows->lo;
-        char *payload = gc_candidate_payload(m, m->local, t);
+        const gc_omp_pair pair = pairs != NULL ? pairs[t] : GC_OMP_NONE;
+        *gc_candidate_pair(m, mine, t) = pair;
+        if (pair.index == INT64_MAX) continue;
+        const int64_t i = pair.index - rows->lo;
+        char *payload = gc_candidate_payload(m, mine, t);
         const atom_header h = { rows->loss[i], rows->y[i] };
         memcpy(payload, &h, sizeof h);
         memcpy(payload + sizeof h, rows->e + i * rows->D, (size_t)rows->D * sizeof(float));
@@ -209,66 +198,118 @@ static void offer(omp_context *ctx, const gc_omp_pair *pairs)
 /* Restart: the logged atoms stand in for a pass's winners. Each owner offers its logged atoms with
  * scores that fall in log order (want − t for the t-th), so the merge returns them in that order,
  * rows attached, as a scored pass would. */
-static void offer_logged(omp_context *ctx, const int64_t *logged, int want)
+static void offer_logged(omp_context *ctx, int list, const int64_t *logged, int want)
 {
     const gc_local_rows *rows = ctx->rows;
     int u = 0;
-    for (int t = 0; t < ctx->opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
+    for (int t = 0; t < ctx->merge.count; ++t) ctx->winners[t] = GC_OMP_NONE;
     for (int t = 0; t < want; ++t)
         if (gc_comm_row_owner(rows->n_global, rows->size, logged[t]) == rows->rank)
-            ctx->local[u++] = (gc_omp_pair){ (double)(want - t), logged[t] };
-    offer(ctx, ctx->local);
+            ctx->winners[u++] = (gc_omp_pair){ (double)(want - t), logged[t] };
+    offer(ctx, list, ctx->winners);
 }
 
-/* The pass's winners from the merged list, best first: their rows into `embedding` (float) and
- * `atoms` (double), [want × D] each, their label and loss into ctx->headers; returns how many
- * there are. The owner of each stops scoring it; a failure there is local and lands in
- * *local_status, for the next pass's reduction. */
-static int take_winners(omp_context *ctx, omp_scorer *s, int want, float *embedding, double *atoms, int *local_status)
+/* Problem p's winners from merged list `list`, best first: their rows into `embedding` (float) and
+ * `atoms` (double), [p->want × D] each, their pairs, labels and losses into ctx->winners and
+ * ctx->headers; the ones owned here join the scorer's exclusions. Returns how many there are. */
+static int take_winners(omp_context *ctx, const omp_problem *p, int list, float *embedding, double *atoms)
 {
     const gc_local_rows *rows = ctx->rows;
     gc_candidate_merge *m = &ctx->merge;
+    omp_scorer *s = &ctx->scorer;
+    char *merged = gc_candidate_list(m, m->global, list);
     const int D = rows->D;
     int n = 0;
-    for (; n < want && gc_candidate_pair(m, m->global, n)->index != INT64_MAX; ++n) {
-        const int64_t index = gc_candidate_pair(m, m->global, n)->index;
-        const char *payload = gc_candidate_payload(m, m->global, n);
-        ctx->global[n] = *gc_candidate_pair(m, m->global, n);
+    for (; n < p->want && gc_candidate_pair(m, merged, n)->index != INT64_MAX; ++n) {
+        const int64_t index = gc_candidate_pair(m, merged, n)->index;
+        const char *payload = gc_candidate_payload(m, merged, n);
+        ctx->winners[n] = *gc_candidate_pair(m, merged, n);
         memcpy(&ctx->headers[n], payload, sizeof(atom_header));
         memcpy(embedding + (size_t)n * D, payload + sizeof(atom_header), (size_t)D * sizeof(float));
         for (int j = 0; j < D; ++j) atoms[(size_t)n * D + j] = embedding[(size_t)n * D + j];
         if (gc_comm_row_owner(rows->n_global, rows->size, index) != rows->rank) continue;
-        int64_t i = index - rows->lo, t = i;
-        if (s->row != NULL) t = (const int64_t *)bsearch(&i, s->row, (size_t)s->n, sizeof i, by_value) - s->row;
-        s->w[t] = 0.0;
-        if (s->device != NULL && *local_status == GC_OK)
-            *local_status = s->backend->ops->omp_set_weights(s->backend, s->device, t, 1, s->w + t);
+        s->excluded[s->excluded_count] = index - rows->lo;
+        s->excluded_problems[s->excluded_count++] = p->id;
     }
-    for (int t = n; t < want; ++t) ctx->global[t] = GC_OMP_NONE;
+    for (int t = n; t < p->want; ++t) ctx->winners[t] = GC_OMP_NONE;
     return n;
 }
 
-/* γ for the first m atoms: the Cholesky solve, or NNLS warm-started from the previous γ (the new
+/* ---- the fit of one problem ------------------------------------------------------------------- */
+
+/* γ for the problem's atoms: the Cholesky solve, or NNLS warm-started from the previous γ (the new
  * atom's entry starts at 0). Then r = g − E_I γ. Identical on every rank. */
-static int refit(const gc_omp_options *opt, gc_refit *f, const double *atoms, const double *target, int D,
-                 double *gamma, double *r)
+static int refit(const gc_omp_options *opt, omp_problem *p, int D)
 {
-    const int m = (int)gc_refit_count(f);
+    const int m = (int)gc_refit_count(p->f);
     if (opt->nonneg) {
         int ld;
-        const double *G = gc_refit_gram(f, &ld);
-        GC_TRY(gc_nnls(m, G, ld, gc_refit_rhs(f), gamma));
+        const double *G = gc_refit_gram(p->f, &ld);
+        GC_TRY(gc_nnls(m, G, ld, gc_refit_rhs(p->f), p->gamma));
     } else {
-        GC_TRY(gc_refit_solve(f, gamma));
+        GC_TRY(gc_refit_solve(p->f, p->gamma));
     }
-    memcpy(r, target, (size_t)D * sizeof *r);
-    cblas_dgemv(CblasRowMajor, CblasTrans, m, D, -1.0, atoms, D, gamma, 1, 1.0, r, 1);
+    memcpy(p->r, p->target, (size_t)D * sizeof *p->r);
+    cblas_dgemv(CblasRowMajor, CblasTrans, m, D, -1.0, p->atoms, D, p->gamma, 1, 1.0, p->r, 1);
     return GC_OK;
 }
 
-/* Restart: after each pass every rank logs the global indices of the atoms the pass added (record
- * id = problem; a problem's records concatenate in order). Replaying them (the owners broadcast, every rank appends and refits, no
- * scoring) rebuilds the factor, γ and r exactly: the same operations in the same order. */
+/* The pass's winners of problem p (merged list `list`) join its fit: one at a time with a refit
+ * after each (replicated), or as one block and one refit (ScaLAPACK). The candidates not yet in sit
+ * at p->atoms[m …), ctx->winners[first …), ctx->headers[first …). A replicated refit's failure is
+ * local and lands in *local_status, for the next reduction; a distributed refit's is returned
+ * (every rank saw it). */
+static int absorb(omp_context *ctx, omp_problem *p, int list, gc_coreset *cs, int *local_status)
+{
+    const gc_omp_options *opt = ctx->opt;
+    const int D = ctx->rows->D;
+    gc_phases *phases = ctx->run->phases;
+    int left = take_winners(ctx, p, list, cs->embedding + (p->start + p->m) * D, p->atoms + p->m * D);
+    const int replaying = p->m < p->replay, block = gc_refit_is_distributed(p->f) ? p->want : 1;
+    int first = 0, added = 0, status = GC_OK;
+    p->exhausted = !replaying && left == 0;
+    while (left > 0 && status == GC_OK && p->rel > opt->tol) {
+        const int64_t count = left < block ? left : block;
+        int64_t taken = 0;
+        gc_phase_begin(phases, "refit");
+        for (int64_t t = 0; t < count; ++t) ctx->rhs[t] = cblas_ddot(D, p->atoms + (p->m + t) * D, 1, p->target, 1);
+        status = gc_refit_append(p->f, p->atoms, count, ctx->rhs, &taken);
+        if (status == GC_OK && taken > 0) status = refit(opt, p, D);
+        gc_phase_end(phases, 0, 0);
+        if (status != GC_OK && !gc_refit_is_distributed(p->f)) { /* local: agreed at the next reduction */
+            *local_status = status;
+            return GC_OK;
+        }
+        if (status == GC_OK && taken > 0) p->rel = cblas_dnrm2(D, p->r, 1) / p->scale;
+        for (int64_t t = 0; t < taken && status == GC_OK; ++t, ++first, ++added, --left) {
+            const int64_t slot = p->start + p->m++;
+            cs->index[slot] = ctx->winners[first].index;
+            cs->label[slot] = ctx->headers[first].label;
+            cs->loss[slot] = ctx->headers[first].loss;
+            cs->gain[slot] = p->rel; /* with a block: the residual after the whole block */
+        }
+        if (status == GC_OK && taken < count) { /* the next candidate depends on the atoms in: drop it */
+            --left;
+            const int64_t slot = p->start + p->m;
+            memmove(p->atoms + p->m * D, p->atoms + (p->m + 1) * D, (size_t)left * D * sizeof *p->atoms);
+            memmove(cs->embedding + slot * D, cs->embedding + (slot + 1) * D, (size_t)left * D * sizeof *cs->embedding);
+            memmove(ctx->winners + first, ctx->winners + first + 1, (size_t)left * sizeof *ctx->winners);
+            memmove(ctx->headers + first, ctx->headers + first + 1, (size_t)left * sizeof *ctx->headers);
+        }
+    }
+    p->dependent = status == GC_OK && !p->exhausted && added == 0;
+    if (status == GC_OK && *local_status == GC_OK && ctx->run->checkpoint != NULL && p->m > p->replay && added > 0)
+        *local_status = gc_checkpoint_append(ctx->run->checkpoint, p->id, cs->index + p->start + p->m - added,
+                                             (size_t)added * sizeof(int64_t));
+    return status;
+}
+
+/* ---- restart log ------------------------------------------------------------------------------ */
+
+/* Restart: after each pass every rank logs the global indices of the atoms the pass added to each
+ * problem (record id = problem; a problem's records concatenate in order). Replaying them (the owners
+ * offer them, every rank appends and refits, no scoring) rebuilds the factor, γ and r exactly: the
+ * same operations in the same order. */
 typedef struct {
     int problems;
     int64_t *count;  /* [problems] atoms in the newest intact record */
@@ -313,125 +354,242 @@ static void free_omp_log(omp_log *log)
     free(log->count);
 }
 
-/* One OMP problem: target g, at most `budget` atoms written from coreset slot *slot on. On return
- * r holds its final residual and *slot is past its atoms. Collective. */
-static int run_problem(omp_context *ctx, int g, int64_t budget, const double *target, const omp_log *log,
-                       gc_coreset *cs, int64_t *slot, double *r)
+/* ---- passes ----------------------------------------------------------------------------------- */
+
+/* Marks the problems that take part in the next pass (a problem that stops never resumes) and
+ * returns how many. Every rank holds the same state, so all mark alike. */
+static int mark_active(omp_context *ctx)
+{
+    int active = 0;
+    for (int g = 0; g < ctx->problems; ++g) {
+        omp_problem *p = &ctx->p[g];
+        p->active = p->active && p->m < p->budget && p->rel > ctx->opt->tol && !p->dependent && !p->exhausted;
+        active += p->active;
+    }
+    return active;
+}
+
+/* One pass of every active problem: the scoring of those that are not replaying their log, then
+ * one reduction of every listed problem's candidates (with the ranks' status), then each active
+ * problem's refit, in problem order. On a failed reduction, *broke is set. */
+static int run_pass(omp_context *ctx, const omp_log *log, int lists, gc_coreset *cs, int *local_status, int *broke)
+{
+    const gc_omp_options *opt = ctx->opt;
+    omp_scorer *s = &ctx->scorer;
+    int scoring = 0;
+    for (int g = 0; g < ctx->problems; ++g) {
+        omp_problem *p = &ctx->p[g];
+        p->want = !p->active ? 0 : (int)(p->budget - p->m < opt->batch ? p->budget - p->m : opt->batch);
+        if (p->m < p->replay && p->replay - p->m < p->want) p->want = (int)(p->replay - p->m);
+        s->want[g] = p->m < p->replay ? 0 : p->want;
+        scoring += s->want[g] > 0;
+    }
+    if (*local_status == GC_OK && scoring > 0) *local_status = score_pass(ctx); /* keeps an earlier failure */
+    /* A rank whose own work failed offers nothing: the reduction stops every rank. */
+    for (int g = 0, list = 0; g < ctx->problems; ++g) {
+        const omp_problem *p = &ctx->p[g];
+        if (!p->listed) continue;
+        if (*local_status != GC_OK || !p->active)
+            offer(ctx, list, NULL);
+        else if (p->m < p->replay) /* restart: the logged atoms stand in for this pass's winners */
+            offer_logged(ctx, list, log->atoms[g] + p->m, p->want);
+        else
+            offer(ctx, list, s->found + (size_t)g * ctx->merge.count);
+        ++list;
+    }
+    gc_phases *phases = ctx->run->phases;
+    gc_phase_begin(phases, "merge");
+    int status = gc_candidate_merge_allreduce_lists(&ctx->merge, lists, *local_status, ctx->rows->comm);
+    gc_phase_end(phases, 0, 0);
+    if (status != GC_OK) {
+        *broke = 1;
+        return status;
+    }
+    for (int g = 0, list = 0; g < ctx->problems && status == GC_OK; ++g) {
+        omp_problem *p = &ctx->p[g];
+        if (p->listed && p->active) status = absorb(ctx, p, list, cs, local_status);
+        list += p->listed;
+    }
+    const int excluded = exclude_winners(s);
+    if (*local_status == GC_OK) *local_status = excluded;
+    return status;
+}
+
+/* Passes until every problem has stopped. One collective a pass: a reduction whose lists are the
+ * problems active at the start of the previous pass. A rank whose own work failed (local_status)
+ * keeps going to the next reduction, which carries its status to every rank, instead of deciding on
+ * its own to leave the loop; ranks that leave it normally meet such a rank in the closing
+ * reduction. A failure can have left only this pass's state unsettled on its rank, so every rank
+ * knows how many problems the previous pass began with: every rank enters the same collectives,
+ * with lists of the same shape. */
+static int run_passes(omp_context *ctx, const omp_log *log, gc_coreset *cs)
+{
+    int status = GC_OK, local_status = GC_OK, broke = 0;
+    for (int g = 0; g < ctx->problems; ++g) ctx->p[g].active = ctx->p[g].budget > 0;
+    int lists = mark_active(ctx); /* the first pass's reduction: its own problems */
+    for (int g = 0; g < ctx->problems; ++g) ctx->p[g].listed = ctx->p[g].active;
+    for (;;) {
+        const int active = mark_active(ctx);
+        if (status != GC_OK || (local_status == GC_OK && active == 0)) break;
+        status = run_pass(ctx, log, lists > 0 ? lists : 1, cs, &local_status, &broke);
+        if (broke) break;
+        lists = active; /* the next reduction's lists: this pass's problems */
+        for (int g = 0; g < ctx->problems; ++g) ctx->p[g].listed = ctx->p[g].active;
+    }
+    if (!broke) {
+        for (int l = 0; l < (lists > 0 ? lists : 1); ++l) offer(ctx, l, NULL);
+        status = gc_candidate_merge_allreduce_lists(&ctx->merge, lists > 0 ? lists : 1,
+                                                    status != GC_OK ? status : local_status, ctx->rows->comm);
+    }
+    return status;
+}
+
+/* ---- the selection ---------------------------------------------------------------------------- */
+
+/* The shared parts of a selection of G problems with these budgets; ctx->p[g] starts at its budget's
+ * slots, target and residual. Not collective. */
+static int context_create(omp_context *ctx, const gc_run_context *run, const gc_local_rows *rows,
+                          const gc_omp_options *opt, int problems, const int64_t *budgets, const double *targets)
+{
+    memset(ctx, 0, sizeof *ctx);
+    /* The MPI handles' "none" values are not zero bits: set them before any return. */
+    ctx->merge = (gc_candidate_merge){ .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL };
+    ctx->rows = rows;
+    ctx->opt = opt;
+    ctx->run = run;
+    ctx->problems = problems;
+    int64_t largest = 1;
+    int lists = 0;
+    for (int g = 0; g < problems; ++g) {
+        largest = budgets[g] > largest ? budgets[g] : largest;
+        lists += budgets[g] > 0;
+    }
+    /* A list holds what one pass may add to a problem: the batch, or the largest budget if less. */
+    const int count = (int)(largest < opt->batch ? largest : opt->batch);
+    ctx->p = gc_calloc((size_t)problems, sizeof *ctx->p);
+    ctx->residuals = gc_calloc((size_t)problems * rows->D, sizeof *ctx->residuals);
+    ctx->winners = gc_malloc((size_t)count * sizeof *ctx->winners);
+    ctx->headers = gc_malloc((size_t)count * sizeof *ctx->headers);
+    ctx->rhs = gc_malloc((size_t)count * sizeof *ctx->rhs);
+    if (!ctx->p || !ctx->residuals || !ctx->winners || !ctx->headers || !ctx->rhs)
+        return gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
+    for (int64_t g = 0, start = 0; g < problems; start += budgets[g++]) {
+        omp_problem *p = &ctx->p[g];
+        p->id = g;
+        p->budget = budgets[g];
+        p->start = start;
+        p->target = targets + (size_t)g * rows->D;
+        p->r = ctx->residuals + (size_t)g * rows->D;
+    }
+    for (int64_t i = 0; i < rows->n_local; ++i) ctx->p[opt->per_class ? rows->y[i] : 0].local_rows++;
+    return gc_candidate_merge_create_lists(&ctx->merge, lists, count,
+                                           sizeof(atom_header) + (size_t)rows->D * sizeof(float));
+}
+
+static void context_destroy(omp_context *ctx)
+{
+    for (int g = 0; ctx->p != NULL && g < ctx->problems; ++g) {
+        gc_refit_destroy(ctx->p[g].f);
+        free(ctx->p[g].atoms);
+        free(ctx->p[g].gamma);
+    }
+    scorer_close(&ctx->scorer);
+    gc_candidate_merge_destroy(&ctx->merge);
+    free(ctx->p);
+    free(ctx->residuals);
+    free(ctx->winners);
+    free(ctx->headers);
+    free(ctx->rhs);
+}
+
+/* Each problem's starting point (r = g) and its refit, problem by problem (the ScaLAPACK refit sets up
+ * its grid collectively). Collective. */
+static int open_problems(omp_context *ctx, const omp_log *log)
 {
     const gc_local_rows *rows = ctx->rows;
     const gc_omp_options *opt = ctx->opt;
     const int D = rows->D;
-    const int64_t start = *slot;
-    double g_norm = cblas_dnrm2(D, target, 1), scale = g_norm > 0.0 ? g_norm : 1.0; /* g = 0: absolute */
-    memcpy(r, target, (size_t)D * sizeof *r);
-    omp_scorer s;
-    gc_refit *f = NULL;
-    gc_phases *phases = ctx->run->phases;
-    gc_phase_begin(phases, "row-setup");
-    int status = scorer_open(&s, ctx, g);
-    gc_phase_end(phases, 0, 0);
-    status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) status = gc_refit_create(opt->refit, budget, D, opt->ridge, opt->nonneg, rows->comm, &f);
-    double *atoms = gc_malloc((size_t)budget * D * sizeof *atoms), *gamma = gc_calloc((size_t)budget, sizeof *gamma);
-    if (status == GC_OK && (atoms == NULL || gamma == NULL))
-        status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld atoms", (long long)budget);
-    status = gc_comm_agree(rows->comm, status);
+    int status = GC_OK;
+    for (int g = 0; g < ctx->problems && status == GC_OK; ++g) {
+        omp_problem *p = &ctx->p[g];
+        memcpy(p->r, p->target, (size_t)D * sizeof *p->r);
+        p->g_norm = cblas_dnrm2(D, p->target, 1);
+        p->scale = p->g_norm > 0.0 ? p->g_norm : 1.0; /* g = 0: absolute */
+        p->rel = p->g_norm / p->scale;
+        p->replay = log->count[g] < p->budget ? log->count[g] : p->budget;
+        if (p->budget == 0) continue;
+        status = gc_refit_create(opt->refit, p->budget, D, opt->ridge, opt->nonneg, rows->comm, &p->f);
+        p->atoms = gc_malloc((size_t)p->budget * D * sizeof *p->atoms);
+        p->gamma = gc_calloc((size_t)p->budget, sizeof *p->gamma);
+        if (status == GC_OK && (p->atoms == NULL || p->gamma == NULL))
+            status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld atoms", (long long)p->budget);
+        status = gc_comm_agree(rows->comm, status);
+    }
+    return status;
+}
 
-    int64_t m = 0, replay = log->count[g] < budget ? log->count[g] : budget;
-    int local_status = GC_OK, dependent = 0, exhausted = 0;
-    double rel = g_norm / scale;
-    /* A rank whose own work failed (local_status) keeps going to the next reduction, which carries
-     * its status to every rank, instead of deciding on its own to leave the loop; ranks that leave
-     * it normally meet such a rank in the closing reduction below. So every rank enters the same
-     * collectives, and a pass costs one. */
-    int broke = 0;
-    while (status == GC_OK && (local_status != GC_OK || (m < budget && rel > opt->tol && !dependent && !exhausted))) {
-        int want = (int)(budget - m < opt->batch ? budget - m : opt->batch);
-        if (local_status != GC_OK) { /* nothing to offer: the reduction stops every rank */
-            want = want > 0 ? want : 0;
-            for (int t = 0; t < opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
-            offer(ctx, ctx->local);
-        } else if (m < replay) { /* restart: the logged atoms stand in for this pass's winners */
-            want = (int)(replay - m < want ? replay - m : want);
-            offer_logged(ctx, log->atoms[g] + m, want);
-        } else {
-            if (local_status == GC_OK) local_status = score_pass(ctx, &s, r, want); /* keeps an earlier failure */
-            offer(ctx, ctx->local);
-        }
-        /* One reduction per pass: the ranks' status, the best candidates and their rows. Every rank
-         * then appends the winners to the factor: one at a time with a refit after each
-         * (replicated), or as one block and one refit (ScaLAPACK). The candidates not yet in sit
-         * at atoms[m …), global[first …), headers[first …). */
-        gc_phase_begin(phases, "merge");
-        status = gc_candidate_merge_allreduce(&ctx->merge, local_status, rows->comm);
-        int first = 0, left = 0, added = 0;
-        if (status == GC_OK)
-            left = take_winners(ctx, &s, want, cs->embedding + (start + m) * D, atoms + m * D, &local_status);
-        gc_phase_end(phases, 0, 0);
-        if (status != GC_OK) {
-            broke = 1;
-            break;
-        }
-        exhausted = m >= replay && left == 0;
-        const int block = gc_refit_is_distributed(f) ? want : 1;
-        while (left > 0 && status == GC_OK && rel > opt->tol) {
-            const int64_t count = left < block ? left : block;
-            int64_t taken = 0;
-            gc_phase_begin(phases, "refit");
-            for (int64_t t = 0; t < count; ++t) ctx->rhs[t] = cblas_ddot(D, atoms + (m + t) * D, 1, target, 1);
-            status = gc_refit_append(f, atoms, count, ctx->rhs, &taken);
-            if (status == GC_OK && taken > 0) status = refit(opt, f, atoms, target, D, gamma, r);
-            gc_phase_end(phases, 0, 0);
-            if (status != GC_OK && !gc_refit_is_distributed(f)) { /* local: agreed at the end of the pass */
-                local_status = status;
-                status = GC_OK;
-                break;
-            }
-            if (status == GC_OK && taken > 0) rel = cblas_dnrm2(D, r, 1) / scale;
-            for (int64_t t = 0; t < taken && status == GC_OK; ++t, ++first, ++m, ++added, --left) {
-                cs->index[start + m] = ctx->global[first].index;
-                cs->label[start + m] = ctx->headers[first].label;
-                cs->loss[start + m] = ctx->headers[first].loss;
-                cs->gain[start + m] = rel; /* with a block: the residual after the whole block */
-            }
-            if (status == GC_OK && taken < count) { /* the next candidate depends on the atoms in: drop it */
-                --left;
-                memmove(atoms + m * D, atoms + (m + 1) * D, (size_t)left * D * sizeof *atoms);
-                memmove(cs->embedding + (start + m) * D, cs->embedding + (start + m + 1) * D,
-                        (size_t)left * D * sizeof *cs->embedding);
-                memmove(ctx->global + first, ctx->global + first + 1, (size_t)left * sizeof *ctx->global);
-                memmove(ctx->headers + first, ctx->headers + first + 1, (size_t)left * sizeof *ctx->headers);
-            }
-        }
-        dependent = status == GC_OK && !exhausted && added == 0;
-        if (status == GC_OK && local_status == GC_OK && ctx->run->checkpoint != NULL && m > replay && added > 0)
-            local_status = gc_checkpoint_append(ctx->run->checkpoint, g, cs->index + start + m - added,
-                                                (size_t)added * sizeof(int64_t));
+/* Why problem p stopped short of its budget, on stderr (rank 0). */
+static void report_stop(const gc_omp_options *opt, const omp_problem *p)
+{
+    const char *why = p->rel <= opt->tol ? "the tolerance is met"
+                      : p->exhausted     ? "no rows with a nonzero embedding are left"
+                                         : "the best candidates lie in the span of the atoms already in "
+                                           "(--ridge > 0 reaches the budget)";
+    char problem[32] = "select";
+    if (opt->per_class) snprintf(problem, sizeof problem, "select: class %d", p->id);
+    gc_info("%s stops at %lld of %lld atoms (‖r‖/‖g‖ = %.3g): %s", problem, (long long)p->m, (long long)p->budget,
+            p->rel, why);
+}
+
+/* The coreset from the problems' slots: γ as weights, then every problem's atoms moved up behind the
+ * previous problem's (classes in order), as if the problems had run one after another. */
+static void finish_coreset(const omp_context *ctx, gc_coreset *cs)
+{
+    const int D = ctx->rows->D;
+    int64_t slot = 0;
+    for (int g = 0; g < ctx->problems; ++g) {
+        const omp_problem *p = &ctx->p[g];
+        for (int64_t j = 0; j < p->m; ++j) cs->weight[p->start + j] = p->gamma[j];
+        memmove(cs->index + slot, cs->index + p->start, (size_t)p->m * sizeof *cs->index);
+        memmove(cs->label + slot, cs->label + p->start, (size_t)p->m * sizeof *cs->label);
+        memmove(cs->loss + slot, cs->loss + p->start, (size_t)p->m * sizeof *cs->loss);
+        memmove(cs->gain + slot, cs->gain + p->start, (size_t)p->m * sizeof *cs->gain);
+        memmove(cs->weight + slot, cs->weight + p->start, (size_t)p->m * sizeof *cs->weight);
+        memmove(cs->embedding + slot * D, cs->embedding + p->start * D, (size_t)p->m * D * sizeof *cs->embedding);
+        slot += p->m;
+        if (p->m < p->budget) report_stop(ctx->opt, p);
     }
-    /* The closing reduction (once per problem): ranks that left the loop normally learn of a peer's
-     * failure in its last pass, and meet a failed peer that is waiting in a pass's reduction. */
-    if (!broke) {
-        for (int t = 0; t < opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
-        offer(ctx, ctx->local);
-        status = gc_candidate_merge_allreduce(&ctx->merge, status != GC_OK ? status : local_status, rows->comm);
-    }
-    for (int64_t j = 0; j < m; ++j) cs->weight[start + j] = gamma[j];
-    *slot = start + m;
-    if (status == GC_OK && m < budget) {
-        const char *why =
-            rel <= opt->tol ? "the tolerance is met"
-            : exhausted
-                ? "no rows with a nonzero embedding are left"
-                : "the best candidates lie in the span of the atoms already in (--ridge > 0 reaches the budget)";
-        char problem[32] = "select";
-        if (opt->per_class) snprintf(problem, sizeof problem, "select: class %d", g);
-        gc_info("%s stops at %lld of %lld atoms (‖r‖/‖g‖ = %.3g): %s", problem, (long long)m, (long long)budget, rel,
-                why);
-    }
-    gc_refit_destroy(f);
-    free(atoms);
-    free(gamma);
-    scorer_close(&s);
+    cs->k = slot;
+}
+
+/* The budgets of the problems (per class by budget.h, or all of k) and their sizes, into cs. Collective. */
+static int problem_budgets(const gc_local_rows *rows, const gc_omp_options *opt, int problems, int64_t k,
+                           int64_t *sizes, int64_t *budgets, gc_coreset *cs)
+{
+    for (int64_t i = 0; i < rows->n_local; ++i) sizes[opt->per_class ? rows->y[i] : 0]++;
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, sizes, problems, MPI_INT64_T, MPI_SUM, rows->comm));
+    if (opt->per_class)
+        gc_class_budgets(sizes, problems, k, budgets);
+    else
+        budgets[0] = k;
+    memcpy(cs->budgets, budgets, (size_t)problems * sizeof *budgets);
+    memcpy(cs->class_sizes, sizes, (size_t)problems * sizeof *sizes);
+    return GC_OK;
+}
+
+/* Row setup, once for all problems: the scorer (weights on the device or the CPU) and, unless given,
+ * the targets. Collective. */
+static int set_up_rows(omp_context *ctx, double *targets)
+{
+    const gc_local_rows *rows = ctx->rows;
+    const int computed = ctx->opt->targets == NULL;
+    gc_phases *phases = ctx->run->phases;
+    double max_abs = 0.0, bytes = (double)rows->n_local * rows->D * sizeof(float);
+    gc_phase_begin(phases, "row-setup");
+    int status = gc_comm_agree(rows->comm, scorer_open(ctx, &max_abs));
+    if (status == GC_OK && computed) status = problem_targets(ctx, max_abs, targets);
+    /* One read of the rows for their weights, one more for the targets. */
+    gc_phase_end(phases, computed ? 2.0 * bytes : bytes, 0);
     return status;
 }
 
@@ -441,59 +599,43 @@ int gc_select_omp(const gc_run_context *run, const gc_local_rows *rows, const gc
     const int D = rows->D, problems = opt->per_class ? rows->classes : 1;
     if (opt->batch < 1 || opt->batch > GC_OMP_MAX_BATCH)
         return gc_fail(GC_ERR_USAGE, "option --batch: %d is not in 1..%d", opt->batch, GC_OMP_MAX_BATCH);
-    omp_context ctx;
+    omp_context ctx = { .merge = { .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL } };
+    omp_log log = { 0, NULL, NULL };
     int64_t *sizes = gc_calloc((size_t)problems, sizeof *sizes),
             *budgets = gc_calloc((size_t)problems, sizeof *budgets);
     double *targets = gc_calloc((size_t)problems * D, sizeof *targets);
-    double *r = gc_calloc((size_t)D, sizeof *r), *r_total = gc_calloc((size_t)D, sizeof *r_total);
-    double *g_total = gc_calloc((size_t)D, sizeof *g_total);
-    int status = context_create(&ctx, run, rows, opt);
-    if (status == GC_OK && (!sizes || !budgets || !targets || !r || !r_total || !g_total))
-        status = gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
+    double *r_total = gc_calloc((size_t)D, sizeof *r_total), *g_total = gc_calloc((size_t)D, sizeof *g_total);
+    int status =
+        (sizes && budgets && targets && r_total && g_total) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
     if (status == GC_OK) status = gc_coreset_allocate(cs, k, D, rows->classes);
-    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) sizes[opt->per_class ? rows->y[i] : 0]++;
     status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK &&
-        GC_MPI(MPI_Allreduce(MPI_IN_PLACE, sizes, problems, MPI_INT64_T, MPI_SUM, rows->comm)) != MPI_SUCCESS)
-        status = gc_fail(GC_ERR_LIB, "MPI error counting the rows of each class");
-    if (status == GC_OK) {
-        if (opt->per_class)
-            gc_class_budgets(sizes, problems, k, budgets);
-        else
-            budgets[0] = k;
-        memcpy(cs->budgets, budgets, (size_t)problems * sizeof *budgets);
-        memcpy(cs->class_sizes, sizes, (size_t)problems * sizeof *sizes);
-        if (opt->targets != NULL)
-            memcpy(targets, opt->targets, (size_t)problems * D * sizeof *targets);
-        else
-            status = problem_targets(rows, opt->per_class, problems, targets);
-    }
+    if (status == GC_OK) status = problem_budgets(rows, opt, problems, k, sizes, budgets, cs);
+    if (status == GC_OK && opt->targets != NULL) memcpy(targets, opt->targets, (size_t)problems * D * sizeof *targets);
+    if (status == GC_OK)
+        status = gc_comm_agree(rows->comm, context_create(&ctx, run, rows, opt, problems, budgets, targets));
+    if (status == GC_OK) status = set_up_rows(&ctx, targets);
     if (status == GC_OK)
         gc_info("select: orthogonal matching pursuit, %d problem(s), λ = %g, %s, %d atom(s) per pass, scoring on %s",
                 problems, opt->ridge, opt->nonneg ? "nonnegative (NNLS)" : "least squares", opt->batch,
                 has_device_ops(run->backend) ? run->backend->description : "the CPU");
-    omp_log log = { 0, NULL, NULL };
     if (status == GC_OK) status = load_omp_log(run->checkpoint, rows->comm, problems, &log);
     int64_t resumed = 0;
     for (int g = 0; status == GC_OK && g < problems; ++g) resumed += log.count[g];
     if (resumed > 0)
         gc_info("select: resuming OMP from the checkpoint: %lld logged atoms replayed without scoring",
                 (long long)resumed);
-    int64_t slot = 0;
-    for (int g = 0; g < problems && status == GC_OK; ++g) {
-        const double *target = targets + (size_t)g * D;
-        memcpy(r, target, (size_t)D * sizeof *r);
-        if (budgets[g] > 0) status = run_problem(&ctx, g, budgets[g], target, &log, cs, &slot, r);
-        for (int j = 0; j < D; ++j) {
-            r_total[j] += r[j];
-            g_total[j] += target[j];
-        }
-    }
+    if (status == GC_OK) status = open_problems(&ctx, &log);
+    if (status == GC_OK) status = run_passes(&ctx, &log, cs);
     if (status == GC_OK) {
-        cs->k = slot;
+        finish_coreset(&ctx, cs);
+        for (int g = 0; g < problems; ++g)
+            for (int j = 0; j < D; ++j) {
+                r_total[j] += ctx.p[g].r[j];
+                g_total[j] += ctx.p[g].target[j];
+            }
         double g_norm = cblas_dnrm2(D, g_total, 1);
         cs->objective = cblas_dnrm2(D, r_total, 1) / (g_norm > 0.0 ? g_norm : 1.0);
-        gc_info("select: %lld atoms in %lld passes, ‖r‖/‖g‖ = %.6g", (long long)slot, (long long)ctx.passes,
+        gc_info("select: %lld atoms in %lld passes, ‖r‖/‖g‖ = %.6g", (long long)cs->k, (long long)ctx.passes,
                 cs->objective);
     }
     free_omp_log(&log);
@@ -501,7 +643,6 @@ int gc_select_omp(const gc_run_context *run, const gc_local_rows *rows, const gc
     free(sizes);
     free(budgets);
     free(targets);
-    free(r);
     free(r_total);
     free(g_total);
     return status;

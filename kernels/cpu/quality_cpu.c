@@ -1,0 +1,52 @@
+#include "quality_cpu.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "core/exact_split.h"
+
+double gc_cpu_quality_max_abs(const float *e, int64_t rows, int D)
+{
+    const int64_t values = rows * D;
+    float max_abs = 0.0f;
+#pragma omp parallel for reduction(max : max_abs) schedule(static)
+    for (int64_t i = 0; i < values; ++i) { /* a comparison, not fmaxf: it vectorizes (the rows hold no NaN) */
+        const float a = fabsf(e[i]);
+        max_abs = a > max_abs ? a : max_abs;
+    }
+    return max_abs;
+}
+
+int gc_cpu_quality_sums(const float *e, int64_t rows, int D, int64_t first_row, const gc_random_subsets *subsets,
+                        double scale, int64_t *acc)
+{
+    const size_t n = (size_t)(1 + subsets->count) * D;
+    const int T = omp_get_max_threads();
+    int64_t *parts = gc_calloc((size_t)T * 2 * n, sizeof *parts); /* [thread][whole parts | fractions] */
+    if (parts == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory for the quality sums");
+#pragma omp parallel
+    {
+        int64_t *mine = parts + (size_t)omp_get_thread_num() * 2 * n;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < rows; ++i) {
+            /* Every row joins sum 0; few join a subset (k of N), so their values are cut again there. */
+            const unsigned mask = gc_random_subset_mask(*subsets, first_row + i);
+            for (int s = 0; s <= subsets->count; ++s) {
+                if (!(mask >> s & 1u)) continue;
+                int64_t *whole = mine + (size_t)s * D, *fraction = mine + n + (size_t)s * D;
+                for (int j = 0; j < D; ++j) {
+                    int64_t w, f;
+                    gc_exact_split(e[i * D + j], scale, &w, &f);
+                    whole[j] += w;
+                    fraction[j] += f;
+                }
+            }
+        }
+    }
+    for (int t = 0; t < T; ++t)
+        for (size_t c = 0; c < 2 * n; ++c) acc[c] += parts[(size_t)t * 2 * n + c];
+    free(parts);
+    return GC_OK;
+}
