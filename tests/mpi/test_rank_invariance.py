@@ -1,6 +1,7 @@
 """The coreset depends on the data and options, never on the number of ranks: -np 1, 2 and 4 give
 identical indices, weights, labels and gains (docs/design.md §1), for single and multiple partitions,
-shuffled partitions, several input shards, and chunked/compressed storage."""
+shuffled partitions, several input shards, and chunked/compressed storage; the reported gradient
+errors are the same bits too (exact sums, §5)."""
 import numpy as np
 import pytest
 
@@ -88,3 +89,29 @@ def test_embeddings_are_bitwise_identical_for_any_rank_count(tmp_path, embedding
     for E, loss in saved[1:]:
         np.testing.assert_array_equal(E, saved[0][0])
         np.testing.assert_array_equal(loss, saved[0][1])
+
+
+@pytest.mark.parametrize("selector", ["fl", "omp"])
+def test_gradient_errors_are_identical_for_1_2_4_ranks(tmp_path, selector):
+    """The quality pass sums the rows exactly (docs/design.md §5): the coreset's and the random
+    subsets' gradient errors are the same bits at -np 1, 2 and 4, and the coreset's equals numpy's,
+    in float64. The features span ten orders of magnitude, so float64 sums in another grouping
+    would differ in their last bits."""
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(20000, 16)) * 10.0 ** rng.uniform(-6, 4, size=(20000, 16))).astype(np.float32)
+    path = tmp_path / "spread.h5"
+    write_dataset(path, X, rng.integers(0, 3, 20000).astype(np.int32), num_classes=3)
+    results = []
+    for np_ in (1, 2, 4):
+        out = tmp_path / f"cs{np_}.h5"
+        run_gradcore(["select", "--data", path, "--out", out, "--k", "24", "--embedding", "features", "--selector",
+                      selector, "--quiet"], np_=np_)
+        results.append(read_coreset(out))
+    for other in results[1:]:
+        for key in ("relative_gradient_error", "random_subset_gradient_error"):
+            assert other["attrs"][key] == results[0]["attrs"][key], key
+    E, cs = X.astype(np.float64), results[-1]
+    full = E.sum(axis=0)
+    approx = (cs["weight"][:, None] * E[cs["index"]]).sum(axis=0)
+    expected = np.linalg.norm(full - approx) / np.linalg.norm(full)
+    assert cs["attrs"]["relative_gradient_error"] == pytest.approx(expected, rel=1e-9)

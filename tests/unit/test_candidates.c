@@ -1,7 +1,8 @@
 /* The candidate reduction (src/select/candidates.c) merges two best-first lists whose records carry
  * a payload: the result must be the best `count` of the union in gc_omp_pair_before order (oracle:
  * qsort of the union), every payload still beside its own pair, and the lower failed rank kept.
- * The reduction op runs through MPI_Reduce_local, as MPI_Allreduce would run it. */
+ * Several lists in one reduction merge list by list, each as if alone. The reduction op runs
+ * through MPI_Reduce_local, as MPI_Allreduce would run it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,10 +61,39 @@ static void merge_keeps_the_best_records_with_their_payloads(void)
     gc_candidate_merge_destroy(&m);
 }
 
+/* Lists of one reduction (OMP's classes) merge pairwise, list l with list l only. */
+static void lists_merge_list_by_list(void)
+{
+    enum { LISTS = 5 };
+    gc_candidate_merge m;
+    CHECK(gc_candidate_merge_create_lists(&m, LISTS, COUNT, PAYLOAD) == 0);
+    gc_omp_pair all[LISTS][2 * COUNT];
+    for (int l = 0; l < LISTS; ++l) {
+        unsigned seed_a[2] = { 11u + (unsigned)l, 0 }, seed_b[2] = { 97u * (unsigned)l + 5u, 1 };
+        fill(&m, gc_candidate_list(&m, m.local, l), (l * 3) % (COUNT + 1), 4, seed_a, all[l]);
+        fill(&m, gc_candidate_list(&m, m.global, l), (l * 5 + 2) % (COUNT + 1), 4, seed_b, all[l] + COUNT);
+        qsort(all[l], 2 * COUNT, sizeof *all[l], before_qsort);
+    }
+    CHECK(MPI_Reduce_local(m.local, m.global, LISTS, m.list_type, m.op) == MPI_SUCCESS);
+    for (int l = 0; l < LISTS; ++l) {
+        char *merged = gc_candidate_list(&m, m.global, l);
+        CHECK(((gc_candidate_header *)merged)->first_failed == 4);
+        for (int t = 0; t < COUNT; ++t) {
+            gc_omp_pair got = *gc_candidate_pair(&m, merged, t);
+            int64_t carried;
+            memcpy(&carried, gc_candidate_payload(&m, merged, t), sizeof carried);
+            CHECK(got.index == all[l][t].index && got.score == all[l][t].score);
+            CHECK(carried == got.index);
+        }
+    }
+    gc_candidate_merge_destroy(&m);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     merge_keeps_the_best_records_with_their_payloads();
+    lists_merge_list_by_list();
     MPI_Finalize();
     return check_failures;
 }
