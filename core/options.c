@@ -44,10 +44,14 @@ static int set_value(gc_options *opts, const char *name, const char *value, int 
     int *flags = gc_realloc(opts->from_command_line, (size_t)n * sizeof *flags);
     GC_CHECK_ALLOC(flags);
     opts->from_command_line = flags;
-    opts->names[opts->count] = gc_strdup(name);
-    opts->values[opts->count] = gc_strdup(value);
-    GC_CHECK_ALLOC(opts->names[opts->count]);
-    GC_CHECK_ALLOC(opts->values[opts->count]);
+    char *name_copy = gc_strdup(name), *value_copy = gc_strdup(value);
+    if (name_copy == NULL || value_copy == NULL) { /* the entry is not counted: free what it got */
+        free(name_copy);
+        free(value_copy);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for option --%s", name);
+    }
+    opts->names[opts->count] = name_copy;
+    opts->values[opts->count] = value_copy;
     opts->from_command_line[opts->count] = from_command_line;
     opts->count = n;
     return GC_OK;
