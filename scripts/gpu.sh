@@ -17,7 +17,8 @@
 #                objective ratio to exact greedy on 1M                          → fl-SLUG.jsonl,
 #                                                        fl-200k-ratio-SLUG.txt, fl-stochastic-10M-SLUG.txt
 #   bench-omp    bench_omp (one atom a pass, and --batch 8) next to the plain PyTorch OMP on the same
-#                GPU, and bench_omp on the host's CPU                          → omp-SLUG.jsonl, omp-cpu-SLUG.jsonl
+#                GPU, and bench_omp on the host's CPU; then per class (C = 10, 1000)
+#                                                                              → omp-SLUG.jsonl, omp-cpu-SLUG.jsonl
 #   bench-bico   bench_bico case by case; a 1-rank `select --method bico` on 1M rows with timings and
 #                the coresets of 1, 2 and 4 ranks compared bit for bit          → bico-SLUG.jsonl, bico-select-SLUG.txt
 #   bench-crest  CREST, P = 1000 subsets of 5000 rows, m = 128, on every GPU (and on one)  → crest-SLUG.txt
@@ -345,6 +346,11 @@ suite_bench_omp() {
   step -o "$jsonl" torch_omp 120 python3 bench/omp/torch_omp.py
   step -o "$cpu" bench_omp-cpu 150 env OMP_WAIT_POLICY=passive bash -c 'with_np 1 "$@"' _ "$CORES" "$BIN/bench_omp" \
     --device cpu
+  # Per-class OMP, every class in the same passes: the 16M-row, C = 10 job of issue #15, and C = 1000.
+  step -o "$jsonl" bench_omp-classes 150 with_np 1 "$CORES" "$BIN/bench_omp" --device cuda --classes 10 \
+    16000000:128:200
+  step -o "$jsonl" bench_omp-classes1000 90 with_np 1 "$CORES" "$BIN/bench_omp" --device cuda --classes 1000 \
+    4000000:128:10000
 }
 
 suite_bench_bico() {

@@ -1,12 +1,13 @@
 /* bench_omp: distributed OMP (src/select_omp.c) against the memory roofline of its scoring pass.
  * Each case draws n rows of width D (N(0.1, 1), from a counter-based generator, so any rank count
- * sees the same data), selects k atoms with --per-class off and λ = 1e-3 (k may exceed D), and
+ * sees the same data), selects k atoms with λ = 1e-3 (k may exceed D), one problem, or with
+ * --classes C one per class (row i in class i mod C, all classes in the same passes), and
  * prints one JSON line:
  * seconds for the whole selection and for the k passes, the share spent scoring, and the
  * effective bandwidth of a pass = bytes of local embeddings it reads (n·D·4) / (pass time), next
  * to the 2.4 TB/s target and to the PyTorch OMP of docs/design.md §7 (n = 4M, D = 128, k = 200: 0.37 s,
  * about 1,100 GB/s, on an H100).
- * Usage: [mpirun -np P] bench_omp [--device cpu|cuda] [--batch b] [--ridge λ] [n:D:k ...]
+ * Usage: [mpirun -np P] bench_omp [--device cpu|cuda] [--batch b] [--ridge λ] [--classes C] [n:D:k ...]
  * Defaults: cuda 4000000:128:200 1000000:256:200; cpu 200000:128:200 100000:256:200. */
 #include <math.h>
 #include <mpi.h>
@@ -36,14 +37,14 @@ static const gc_backend_ops cuda_omp_ops = { .name = "cuda",
 #define TARGET_GBPS   2400.0
 #define TORCH_SECONDS 0.37 /* n = 4M, D = 128, k = 200 on one H100 (docs/design.md §7) */
 
-static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch, double ridge)
+static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch, double ridge, int classes)
 {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     int64_t lo, hi;
     gc_comm_row_range(n, rank, size, &lo, &hi);
-    gc_local_rows rows = { MPI_COMM_WORLD, rank, size, n, lo, hi - lo, D, 1, NULL, NULL, NULL };
+    gc_local_rows rows = { MPI_COMM_WORLD, rank, size, n, lo, hi - lo, D, classes, NULL, NULL, NULL };
     rows.e = malloc((size_t)rows.n_local * D * sizeof *rows.e);
     rows.y = calloc((size_t)rows.n_local, sizeof *rows.y);
     rows.loss = calloc((size_t)rows.n_local, sizeof *rows.loss);
@@ -51,10 +52,12 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
         rows.e && rows.y && rows.loss ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)n);
     GC_TRY(gc_comm_agree(MPI_COMM_WORLD, status));
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < rows.n_local; ++i)
+    for (int64_t i = 0; i < rows.n_local; ++i) {
+        rows.y[i] = (int32_t)((lo + i) % classes);
         for (int j = 0; j < D; ++j)
             rows.e[i * D + j] = (float)(0.1 + gc_rng_normal(42, 0, (uint64_t)(lo + i) * (uint64_t)D + (uint64_t)j));
-    gc_omp_options opt = { .ridge = ridge, .batch = batch, .refit = GC_REFIT_AUTO };
+    }
+    gc_omp_options opt = { .per_class = classes > 1, .ridge = ridge, .batch = batch, .refit = GC_REFIT_AUTO };
     gc_phases phases;
     gc_phases_init(&phases);
     gc_run_context warmup = { .backend = backend }, run = { .backend = backend, .phases = &phases };
@@ -82,15 +85,15 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
         double gbps = pass_bytes * passes / passes_s * 1e-9, score_gbps = pass_bytes * passes / slowest[2] * 1e-9;
         if (rank == 0)
             printf(
-                "{\"device\": \"%s\", \"ranks\": %d, \"n\": %lld, \"D\": %d, \"k\": %lld, \"batch\": %d, \"ridge\": "
-                "%g, \"passes\": %lld, "
+                "{\"device\": \"%s\", \"ranks\": %d, \"n\": %lld, \"D\": %d, \"classes\": %d, \"k\": %lld, "
+                "\"batch\": %d, \"ridge\": %g, \"passes\": %lld, "
                 "\"seconds\": %.4f, \"attach_s\": %.4f, \"passes_s\": %.4f, \"score_s\": %.4f, \"merge_s\": %.4f, "
                 "\"refit_s\": %.4f, \"ms_per_pass\": %.3f, \"GB_per_pass_per_rank\": %.3f, \"effective_GBps\": %.1f, "
                 "\"scoring_GBps\": %.1f, \"of_target\": %.3f, \"relative_residual\": %.6g",
-                backend ? backend->description : "cpu", size, (long long)n, D, (long long)cs.k, batch, ridge,
+                backend ? backend->description : "cpu", size, (long long)n, D, classes, (long long)cs.k, batch, ridge,
                 (long long)passes, slowest[0], slowest[1], passes_s, slowest[2], slowest[3], slowest[4],
                 passes_s / passes * 1e3, pass_bytes * 1e-9, gbps, score_gbps, gbps / TARGET_GBPS, cs.objective);
-        if (rank == 0 && n == 4000000 && D == 128 && k == 200)
+        if (rank == 0 && n == 4000000 && D == 128 && k == 200 && classes == 1)
             printf(", \"torch_h100_passes_s\": %.2f, \"vs_torch\": %.2f", TORCH_SECONDS, TORCH_SECONDS / passes_s);
         if (rank == 0) printf("}\n");
         fflush(stdout);
@@ -105,7 +108,7 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
-    int rank, batch = 1, cuda = 0, first_case = argc;
+    int rank, batch = 1, cuda = 0, classes = 1, first_case = argc;
     double ridge = 1e-3; /* k > D atoms need it to keep the Gram matrix nonsingular (‖e‖² ≈ D here) */
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     gc_log_init(rank, GC_LOG_QUIET);
@@ -116,6 +119,8 @@ int main(int argc, char **argv)
             batch = atoi(argv[++a]);
         else if (strcmp(argv[a], "--ridge") == 0 && a + 1 < argc)
             ridge = atof(argv[++a]);
+        else if (strcmp(argv[a], "--classes") == 0 && a + 1 < argc)
+            classes = atoi(argv[++a]);
         else {
             first_case = a;
             break;
@@ -146,7 +151,8 @@ int main(int argc, char **argv)
         if (sscanf(spec, "%lld:%lld:%lld", &n, &D, &k) != 3)
             status = gc_fail(GC_ERR_USAGE, "case '%s' is not n:D:k", spec);
         else
-            status = run_case(backend, n, (int)D, k, batch, ridge);
+            status = classes < 1 ? gc_fail(GC_ERR_USAGE, "--classes %d is not positive", classes)
+                                 : run_case(backend, n, (int)D, k, batch, ridge, classes);
     }
     if (status != GC_OK && rank == 0) fprintf(stderr, "bench_omp: %s\n", gc_error_message());
     MPI_Finalize();
