@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/phases.h"
 #include "io/model.h"
 #include "kernels/fl.h"
 
@@ -126,6 +127,9 @@ typedef struct {
      * nothing to do); a lock that fails leaves the memory pageable, which is only slower. */
     void (*pin)(gc_backend *b, void *p, size_t bytes);
     void (*unpin)(gc_backend *b, void *p);
+    /* The device's ceilings (kernels/ceilings.h), optional: memory (a device copy, bytes read and
+     * written), link (host→device from pinned memory) and the FP32 GEMM, into c's fields. */
+    int (*ceilings)(gc_backend *b, gc_ceilings *c);
 
     /* Facility-location greedy of one block (kernels/fl.h), optional: NULL greedies on the CPU
      * (kernels/cpu/greedy_fl_cpu.c, the oracle); reach it through gc_backend_fl_greedy. */

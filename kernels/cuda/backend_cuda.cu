@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bico_cuda.h"
+#include "ceilings_cuda.h"
 #include "cuda_check.h"
 #include "embed_cuda.h"
 extern "C" {
@@ -443,6 +444,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.destroy = cuda_destroy;
     ops.pin = cuda_pin;
     ops.unpin = cuda_unpin;
+    ops.ceilings = gc_cuda_ceilings;
     ops.fl_greedy = gc_cuda_fl_greedy;
     ops.omp_attach = gc_cuda_omp_attach;
     ops.omp_set_weights = gc_cuda_omp_set_weights;

@@ -32,6 +32,7 @@
 #include "io/proxy_models.h"
 #include "io/stream_state.h"
 #include "kernels/backend.h"
+#include "kernels/ceilings.h"
 #include "src/select/selector.h"
 
 enum { MAX_SLOTS = 64 };
@@ -614,7 +615,8 @@ static int process_batch(stream_run *run, const char *path, const gc_file_finger
         for (int j = 0; j < st->D; ++j) st->target[j] += b.sum[j];
         status = update_reservoir(run, &b);
     }
-    /* X read once and streamed through the engine, E written once */
+    /* X read once and streamed through the engine, E written once (host memory on either device) */
+    gc_phase_bound(phases, GC_FLOOR_HOST);
     gc_phase_end(phases, (double)b.batch_n * (b.dataset.d + st->D) * sizeof(float), 0);
     gc_phase_begin(phases, "select");
     if (status == GC_OK) status = st->continual ? continual_step(run, &b) : merge_reduce_step(run, &b);
@@ -762,6 +764,11 @@ int gc_command_stream(int argc, char **argv)
         status = gc_comm_agree(run.comm, writable);
         if (status == GC_OK)
             status = gc_comm_agree(run.comm, gc_backend_create((gc_device_request)run.device, run.comm, &run.backend));
+        if (status == GC_OK && (gc_options_is_set(&run.opts, "timings") || gc_log_level() == GC_LOG_VERBOSE)) {
+            gc_ceilings ceilings; /* batches are files: their storage rate is measured per batch's read */
+            gc_measure_ceilings(run.backend, NULL, &ceilings);
+            gc_phases_set_ceilings(&run.phases, &ceilings);
+        }
         run.ctx = (gc_run_context){ .backend = run.backend, .phases = &run.phases };
         if (status == GC_OK) status = open_state(&run);
         if (status == GC_OK) status = run_batches(&run);
