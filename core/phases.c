@@ -235,7 +235,7 @@ int gc_phases_write_json(const gc_phases *p, const char *path, const char *optio
         write_rate(f, "GFLOPps", ph->total_flops, ph->max_s, 1e9);
         fprintf(f, ", \"bound\": \"%s\"", floor_label(ph));
         if (ph->floor_s > 0 && ph->max_s > 0)
-            fprintf(f, ", \"floor_s\": %.6f, \"of_floor\": %.3f}", ph->floor_s, ph->floor_s / ph->max_s);
+            fprintf(f, ", \"floor_s\": %.9g, \"of_floor\": %.4g}", ph->floor_s, ph->floor_s / ph->max_s);
         else
             fprintf(f, ", \"floor_s\": null, \"of_floor\": null}");
     }

@@ -1,5 +1,6 @@
 #include "backend.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +49,24 @@ int gc_embedding_width(const gc_embed_config *cfg, int d, int *D)
                        "the embedding of this model would have %lld columns, more than %d: project it with --sketch D",
                        (long long)width, INT_MAX);
     *D = (int)width;
+    return GC_OK;
+}
+
+int gc_sketch_resolve(const char *value, gc_embedding_kind kind, const gc_model *m, int *sketch)
+{
+    *sketch = 0;
+    if (value != NULL && strcmp(value, "auto") != 0) {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || v < 0 || v > (1L << 30))
+            return gc_fail(GC_ERR_USAGE, "option --sketch: '%s' is not auto or a width in [0, 2^30]", value);
+        *sketch = (int)v;
+        return GC_OK;
+    }
+    if ((kind != GC_EMBED_LASTLAYER && kind != GC_EMBED_GMC) || m == NULL) return GC_OK;
+    const int64_t full = (int64_t)gc_model_classes(m) * (gc_model_penultimate_width(m) + 1);
+    *sketch = full > GC_SKETCH_AUTO_FULL ? GC_SKETCH_AUTO : 0;
     return GC_OK;
 }
 

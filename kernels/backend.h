@@ -54,6 +54,16 @@ int gc_embedding_dim(const gc_embed_config *cfg, int d);
  * --sketch. */
 int gc_embedding_width(const gc_embed_config *cfg, int d, int *D);
 
+/* --sketch: "auto" or a width D >= 0 (0 = the full gradient). `auto` keeps the full last-layer
+ * gradient of lastlayer/gmc while it has at most GC_SKETCH_AUTO_FULL columns and otherwise sketches
+ * each draw to GC_SKETCH_AUTO columns (docs/design.md §3: the full width of a default 256-wide model
+ * at C = 10 is 2,570 floats a row, 164 GB at 16M rows — more than a GPU holds — and the OMP pass
+ * reads all of them every step). Kinds without a last layer ignore it. A bad value is a usage
+ * error naming --sketch. */
+#define GC_SKETCH_AUTO_FULL 512
+#define GC_SKETCH_AUTO      256
+int gc_sketch_resolve(const char *value, gc_embedding_kind kind, const gc_model *m, int *sketch);
+
 /* Checks what both backends rely on before any work: the models take d inputs and agree in shape
  * (gmc), the sketch fits the last layer, every label is in [0, C). One line naming the problem. */
 int gc_embed_check(const gc_embed_config *cfg, int64_t rows, int d, const int32_t *y);

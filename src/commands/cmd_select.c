@@ -295,17 +295,11 @@ static int phase_embed(select_run *run)
     const char *from_file = resume ? saved : gc_options_get(o, "embeddings");
     int status = from_file != NULL ? GC_OK : load_models(run);
     GC_TRY(gc_comm_agree(run->comm, status));
-    GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
-    if (gc_options_is_set(o, "timings") || gc_log_level() == GC_LOG_VERBOSE) {
-        gc_ceilings ceilings;
-        gc_measure_ceilings(run->backend, run->dataset.is_synthetic ? NULL : run->dataset.shards[0].path, &ceilings);
-        gc_phases_set_ceilings(&run->phases, &ceilings);
-    }
-    long sketch;
-    GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &sketch));
+    int sketch;
+    GC_TRY(gc_sketch_resolve(gc_options_get(o, "sketch"), run->embedding, run->models, &sketch));
     gc_dataset_range shard = { .ds = &run->dataset, .first = run->rows.lo }; /* X streams from here */
     gc_embed_config cfg = { .kind = run->embedding,
-                            .sketch_dim = (int)sketch,
+                            .sketch_dim = sketch,
                             .hessian_damping = 1e-3,
                             .seed = run->sel.fl.seed,
                             .models = run->models,
@@ -500,6 +494,13 @@ static int run_phases(select_run *run)
     gc_phase_bound(&run->phases, run->dataset.is_synthetic ? GC_FLOOR_HOST : GC_FLOOR_STORAGE);
     gc_phase_end(&run->phases, (double)run->rows.n_local * sizeof(int32_t), 0);
     if (status != GC_OK) return status;
+    /* The backend and, for a timed run, the ceilings the phases' floors use: outside every phase. */
+    GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
+    if (gc_options_is_set(&run->opts, "timings") || gc_log_level() == GC_LOG_VERBOSE) {
+        gc_ceilings ceilings;
+        gc_measure_ceilings(run->backend, run->dataset.is_synthetic ? NULL : run->dataset.shards[0].path, &ceilings);
+        gc_phases_set_ceilings(&run->phases, &ceilings);
+    }
     gc_phase_begin(&run->phases, "embed");
     status = phase_embed(run);
     if (status == GC_OK) count_embed_work(run);

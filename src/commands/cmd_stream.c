@@ -82,7 +82,7 @@ struct stream_run {
     long classes_option;
     uint64_t seed;
     int device;
-    long sketch;
+    int sketch; /* resolved once the models are known (load_models) */
     double hessian_damping;
     gc_selector_options sel;
     gc_backend *backend;
@@ -137,7 +137,7 @@ static int parse_options(stream_run *run, int argc, char **argv)
     run->embedding_name = gc_embedding_names[kind];
     run->seed = run->sel.fl.seed;
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
-    GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &run->sketch));
+    GC_TRY(gc_sketch_resolve(gc_options_get(o, "sketch"), run->embedding, NULL, &run->sketch)); /* checked now */
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &run->hessian_damping));
     return GC_OK;
 }
@@ -159,7 +159,7 @@ static uint64_t stream_fingerprint(const stream_run *run)
 static void embed_config(const stream_run *run, int64_t first_row, gc_embed_config *cfg)
 {
     *cfg = (gc_embed_config){ .kind = run->embedding,
-                              .sketch_dim = (int)run->sketch,
+                              .sketch_dim = run->sketch,
                               .hessian_damping = run->hessian_damping,
                               .seed = run->seed,
                               .models = run->models,
@@ -171,7 +171,8 @@ static void embed_config(const stream_run *run, int64_t first_row, gc_embed_conf
 static int ensure_models(stream_run *run, int d, int classes)
 {
     if (run->models != NULL || run->embedding == GC_EMBED_FEATURES) return GC_OK;
-    return gc_proxy_models_load(&run->opts, d, classes, run->seed, run->comm, &run->models, &run->model_count);
+    GC_TRY(gc_proxy_models_load(&run->opts, d, classes, run->seed, run->comm, &run->models, &run->model_count));
+    return gc_sketch_resolve(gc_options_get(&run->opts, "sketch"), run->embedding, run->models, &run->sketch);
 }
 
 /* One batch as the selectors see it: rows [0, offset) of the index are old coreset members

@@ -17,8 +17,9 @@ const gc_option_spec gc_embedding_option_specs[] = {
     { "hidden", GC_OPT_VALUE, "256", "H1,H2,…", "hidden widths of the drawn models" },
     { "embedding", GC_OPT_VALUE, NULL, "KIND", "override the preset: " GC_EMBEDDING_NAMES },
     { "hessian-damping", GC_OPT_VALUE, "1e-3", "δ", "adacore: damping of the Hessian diagonal" },
-    { "sketch", GC_OPT_VALUE, "0", "D",
-      "lastlayer/gmc: Kronecker random projection of each last-layer gradient to D dims (0 = none)" },
+    { "sketch", GC_OPT_VALUE, "auto", "D|auto",
+      "lastlayer/gmc: Kronecker random projection of each last-layer gradient to D dims (0 = none; auto: none up to "
+      "512 columns, else 256)" },
     { NULL, 0, NULL, NULL, NULL }
 };
 
