@@ -27,6 +27,9 @@
 #                ranks up to the GPU count (slurm/scaling.sh --local, slurm/report)  → scaling-SLUG.md,
 #                                                       scaling-{omp,fl}-{strong,weak}-SLUG.{csv,png}
 #   omp50k       OMP with k = 50,000 through the ScaLAPACK refit, 4 ranks per GPU → omp-k50000-scalapack-SLUG.txt
+#   e2e          the whole job of every preset (craig gmc adacore crest bico) on 16M generated rows,
+#                d = 128, C = 10 and 100, on one GPU, each phase against its floor (bench/e2e)
+#                                                  → e2e-SLUG.md, e2e-SLUG/*.json (each run's --timings)
 #   stream       `select` on a 1M × 512 HDF5 file: X read while it is embedded, against reading X
 #                alone                                                          → embed-stream-SLUG.txt
 #
@@ -45,7 +48,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest select scaling omp50k stream)
+SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest select scaling omp50k e2e stream)
 BUNDLE=.deps/gpu
 
 usage() {
@@ -437,6 +440,17 @@ suite_omp50k() {
   step -a "$out" omp-k50000-timings 5 cat "$work/k50k.json"
 }
 
+suite_e2e() {
+  local work=$TMP/e2e md
+  md=$(result e2e md)
+  fresh "$md"
+  step e2e 560 env GRADCORE="$BIN/gradcore" NP=1 LIMIT_S="${E2E_LIMIT_S:-50}" ${E2E_METHODS:+METHODS="$E2E_METHODS"} \
+    ${E2E_CLASSES:+CLASSES="$E2E_CLASSES"} bash bench/e2e/run.sh "$work" "${E2E_N:-16000000}"
+  # shellcheck disable=SC2016 # expanded by that bash
+  step e2e-copy 5 bash -c 'cat "$1/e2e.md" >>"$2" && rm -rf "$3" && mkdir -p "$3" && cp "$1"/*.json "$1"/*.log "$3"/' \
+    _ "$work" "$md" "bench/results/e2e-$SLUG"
+}
+
 suite_stream() {
   local out work=$TMP/stream f
   out=$(result embed-stream txt)
@@ -494,7 +508,7 @@ CORES=$(nproc)
 TMP=$(mktemp -d /tmp/gradcore-gpu.XXXXXX)
 deadline=$((SECONDS + ${DEADLINE_S:-570}))
 declare -A BUDGET_S=([tests]=150 [bench-embed]=200 [bench-fl]=300 [bench-omp]=240 [bench-bico]=400
-  [bench-crest]=300 [select]=200 [scaling]=560 [omp50k]=450 [stream]=150)
+  [bench-crest]=300 [select]=200 [scaling]=560 [omp50k]=450 [e2e]=570 [stream]=150)
 
 if [ "$DRY_RUN" = 1 ]; then
   LOGS="(logs)"
