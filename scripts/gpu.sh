@@ -23,9 +23,10 @@
 #   bench-crest  CREST, P = 1000 subsets of 5000 rows, m = 128, on every GPU (and on one)  → crest-SLUG.txt
 #   select       whole jobs with --timings: 2 ranks, lastlayer sketch 256, on the GPU and on the CPU;
 #                `--selector omp` on 4M rows on one GPU                         → select-SLUG.txt
-#   scaling      strong (fixed N) and weak (fixed N per rank) sweeps of gmc and craig at 1, 2, 4 …
-#                ranks up to the GPU count (slurm/scaling.sh --local, slurm/report)  → scaling-SLUG.md,
-#                                                       scaling-{omp,fl}-{strong,weak}-SLUG.{csv,png}
+#   scaling      strong (N = 16M) and weak (1M and 16M rows a rank) sweeps of OMP (features, D = 128)
+#                and facility location (craig, C = 100) at 1, 2, 4 … ranks, one a GPU (slurm/scaling.sh
+#                --local, slurm/report; SCALING_SWEEPS picks some)           → scaling-SLUG.md,
+#                                      scaling-{omp,fl}-{strong,weak-1M,weak-16M}-SLUG.{csv,png}, …/*.json
 #   omp50k       OMP with k = 50,000 through the ScaLAPACK refit, 4 ranks per GPU → omp-k50000-scalapack-SLUG.txt
 #   e2e          the whole job of every preset (craig gmc adacore crest bico) on 16M generated rows,
 #                d = 128, C = 10 and 100, on one GPU, each phase against its floor (bench/e2e)
@@ -410,20 +411,27 @@ suite_scaling() {
   fresh "$md"
   note "$md" "# Scaling on $SLUG ($GPUS GPU(s), $CORES cores): ranks $list, one rank a GPU while ranks ≤ GPUs"
   local common=(--local --ranks-per-node "$max" --cpus-per-task $((CORES / max)) --ranks "$list")
+  # OMP: the features of D = 128 (d = 128), C = 10, k = 400; facility location: craig (logits,
+  # C = 100), k = 2,000 (1M rows a GPU) or 16,000 (16M rows a GPU and the strong sweep, 0.1%).
+  local omp=(--methods gmc --d 128 --classes 10 --k 400 --with "gmc=--embedding features --selector omp")
+  local fl=(--methods craig --d 128 --classes 100)
   declare -A sweep_args=(
-    [omp-strong]="--study strong --methods gmc --n 16000000 --k 200"
-    [omp-weak]="--study weak --methods gmc --n-per-rank 8000000 --k 200"
-    [fl-strong]="--study strong --methods craig --n 4000000 --k 2000"
-    [fl-weak]="--study weak --methods craig --n-per-rank 2000000 --k 2000"
+    [omp-strong]="--study strong --n 16000000"
+    [omp-weak-1M]="--study weak --n-per-rank 1000000"
+    [omp-weak-16M]="--study weak --n-per-rank 16000000"
+    [fl-strong]="--study strong --n 16000000 --k 16000"
+    [fl-weak-1M]="--study weak --n-per-rank 1000000 --k 2000"
+    [fl-weak-16M]="--study weak --n-per-rank 16000000 --k 16000"
   )
-  for sweep in omp-strong omp-weak fl-strong fl-weak; do
+  for sweep in ${SCALING_SWEEPS:-omp-strong omp-weak-1M omp-weak-16M fl-strong fl-weak-1M fl-weak-16M}; do
     # shellcheck disable=SC2206 # the sweep's options, split at spaces
-    local these=(${sweep_args[$sweep]})
-    step "$sweep" 150 env GRADCORE_BIN="$BIN/gradcore" OMPI_MCA_rmaps_base_oversubscribe=1 OMP_WAIT_POLICY=passive \
-      slurm/scaling.sh "${common[@]}" "${these[@]}" --out-dir "$work/$sweep"
+    local these=(${sweep_args[$sweep]}) selector
+    if [[ $sweep == omp-* ]]; then selector=("${omp[@]}"); else selector=("${fl[@]}"); fi
+    step "$sweep" 170 env GRADCORE_BIN="$BIN/gradcore" OMPI_MCA_rmaps_base_oversubscribe=1 OMP_WAIT_POLICY=passive \
+      slurm/scaling.sh "${common[@]}" "${selector[@]}" "${these[@]}" --out-dir "$work/$sweep"
     step "$sweep-report" 60 python3 slurm/report "$work/$sweep"
     # shellcheck disable=SC2016 # expanded by that bash
-    step "$sweep-copy" 5 bash -c 'cat "$1/scaling.md" >>"$2" && cp "$1/scaling.csv" "$3.csv" && cp "$1/scaling.png" "$3.png"' \
+    step "$sweep-copy" 5 bash -c 'cat "$1/scaling.md" >>"$2" && cp "$1/scaling.csv" "$3.csv" && cp "$1/scaling.png" "$3.png" && mkdir -p "$3" && cp "$1"/*.json "$3"/' \
       _ "$work/$sweep" "$md" "bench/results/scaling-$sweep-$SLUG"
   done
 }
@@ -508,7 +516,7 @@ CORES=$(nproc)
 TMP=$(mktemp -d /tmp/gradcore-gpu.XXXXXX)
 deadline=$((SECONDS + ${DEADLINE_S:-570}))
 declare -A BUDGET_S=([tests]=150 [bench-embed]=200 [bench-fl]=300 [bench-omp]=240 [bench-bico]=400
-  [bench-crest]=300 [select]=200 [scaling]=560 [omp50k]=450 [e2e]=570 [stream]=150)
+  [bench-crest]=300 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [stream]=150)
 
 if [ "$DRY_RUN" = 1 ]; then
   LOGS="(logs)"
