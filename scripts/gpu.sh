@@ -31,6 +31,9 @@
 #   e2e          the whole job of every preset (craig gmc adacore crest bico) on 16M generated rows,
 #                d = 128, C = 10 and 100, on one GPU, each phase against its floor (bench/e2e)
 #                                                  → e2e-SLUG.md, e2e-SLUG/*.json (each run's --timings)
+#   billion      the 1-billion-row study on every GPU, one rank a GPU: OMP (features, D = 128, C = 10,
+#                k = 10,000) and craig (C = 100, k = 0.1%) on generated rows, N = BILLION_N_OMP /
+#                BILLION_N_FL (default 1e9; smaller where 1e9 cannot fit)  → 1b-{omp,craig}-nN-SLUG.{json,txt}
 #   stream       `select` on a 1M × 512 HDF5 file: X read while it is embedded, against reading X
 #                alone                                                          → embed-stream-SLUG.txt
 #
@@ -49,7 +52,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest select scaling omp50k e2e stream)
+SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest select scaling omp50k e2e billion stream)
 BUNDLE=.deps/gpu
 
 usage() {
@@ -459,6 +462,21 @@ suite_e2e() {
     _ "$work" "$md" "bench/results/e2e-$SLUG"
 }
 
+suite_billion() {
+  local work=$TMP/billion n_omp=${BILLION_N_OMP:-1000000000} n_fl=${BILLION_N_FL:-1000000000} out
+  [ "$DRY_RUN" = 1 ] || mkdir -p "$work"
+  out=$(result "1b-omp-n$n_omp" txt)
+  fresh "$out"
+  step -a "$out" omp 280 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
+    --data "synthetic:n=$n_omp,d=128,classes=10,seed=1" --embedding features --selector omp --k 10000 \
+    --timings "bench/results/1b-omp-n$n_omp-$SLUG.json" --out "$work/omp.h5"
+  out=$(result "1b-craig-n$n_fl" txt)
+  fresh "$out"
+  step -a "$out" craig 280 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
+    --data "synthetic:n=$n_fl,d=128,classes=100,seed=1" --method craig --k 0.1% \
+    --timings "bench/results/1b-craig-n$n_fl-$SLUG.json" --out "$work/craig.h5"
+}
+
 suite_stream() {
   local out work=$TMP/stream f
   out=$(result embed-stream txt)
@@ -516,7 +534,7 @@ CORES=$(nproc)
 TMP=$(mktemp -d /tmp/gradcore-gpu.XXXXXX)
 deadline=$((SECONDS + ${DEADLINE_S:-570}))
 declare -A BUDGET_S=([tests]=150 [bench-embed]=200 [bench-fl]=300 [bench-omp]=240 [bench-bico]=400
-  [bench-crest]=300 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [stream]=150)
+  [bench-crest]=300 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [billion]=570 [stream]=150)
 
 if [ "$DRY_RUN" = 1 ]; then
   LOGS="(logs)"
