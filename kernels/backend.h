@@ -10,6 +10,7 @@
 
 #include "core/phases.h"
 #include "io/model.h"
+#include "io/synthetic.h"
 #include "kernels/fl.h"
 
 typedef enum {
@@ -38,6 +39,12 @@ typedef struct {
      * shard is never whole in host memory and reading overlaps transfer and compute. */
     int (*read_x)(void *read_ctx, int64_t lo, int64_t n, float *dst);
     void *read_ctx;
+    /* Synthetic data (NULL: none): row i of a call with x = NULL is synthetic row first_row + i.
+     * The CUDA backend then generates each batch's x and y in device memory (synthetic_cuda.h),
+     * the generator's bits, with no read_x call and nothing copied up; y must then be the
+     * generator's labels of those rows (the read phase's). The CPU backend reads through read_x,
+     * which the caller sets too. */
+    const gc_synthetic *synthetic;
     /* The CUDA backend also keeps the output on its device when it fits (gc_cuda_resident), for a
      * selector that scores it there (OMP). Opt-in: the device allocation and copy cost time that only
      * such a selector wins back (it saves copying the embeddings up again). */

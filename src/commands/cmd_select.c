@@ -297,7 +297,8 @@ static int phase_embed(select_run *run)
     GC_TRY(gc_comm_agree(run->comm, status));
     int sketch;
     GC_TRY(gc_sketch_resolve(gc_options_get(o, "sketch"), run->embedding, run->models, &sketch));
-    gc_dataset_range shard = { .ds = &run->dataset, .first = run->rows.lo }; /* X streams from here */
+    /* X streams from here (a GPU generates synthetic rows itself: row i is synthetic row lo + i) */
+    gc_dataset_range shard = { .ds = &run->dataset, .first = run->rows.lo };
     gc_embed_config cfg = { .kind = run->embedding,
                             .sketch_dim = sketch,
                             .hessian_damping = 1e-3,
@@ -307,6 +308,7 @@ static int phase_embed(select_run *run)
                             .first_row = run->rows.lo,
                             .read_x = gc_dataset_range_read,
                             .read_ctx = &shard,
+                            .synthetic = run->dataset.is_synthetic ? &run->dataset.synthetic : NULL,
                             .keep_on_device = run->selector->scores_on_device };
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
