@@ -54,6 +54,7 @@ extern "C" {
 
 /* Parses the text after "synthetic:"; a usage error names the bad key. */
 int gc_synthetic_parse(const char *spec, gc_synthetic *out);
+/* The constants of s's rows (on the host: the label law's come from libm). */
 gc_synthetic_constants gc_synthetic_constants_of(const gc_synthetic *s);
 /* Rows [lo, hi): x is [(hi-lo) × d] row-major; either may be NULL (labels alone cost nothing). */
 void gc_synthetic_rows(const gc_synthetic *s, int64_t lo, int64_t hi, float *x, int32_t *y);

@@ -44,9 +44,9 @@ __global__ void synthetic_rows_kernel(gc_synthetic_constants k, const double *ta
     }
     __syncthreads();
     if (x == NULL) return;
-    const int d = k.d;
-    for (int64_t i = threadIdx.x; i < (int64_t)rows * d; i += blockDim.x) {
-        const int r = (int)(i / d), j = (int)(i - (int64_t)r * d);
+    const int d = k.d; /* rows·d < 1024 + d: int indices within the tile */
+    for (int i = threadIdx.x; i < rows * d; i += blockDim.x) {
+        const int r = i / d, j = i - r * d;
         const gc_synthetic_row *h = &head[r];
         const double centre =
             table != NULL ? table[h->component * (uint64_t)d + (uint64_t)j] : gc_synthetic_centre(&k, h->component, j);
