@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assign_cuda.h"
 #include "bico_cuda.h"
 #include "cuda_check.h"
 #include "embed_cuda.h"
@@ -53,7 +54,8 @@ typedef struct {
     const float *resident_host; /* the caller's array it mirrors */
     int64_t resident_rows;
     int resident_D;
-    gc_fl_device *fl; /* facility-location greedy state, made on first use (fl_cuda.cu) */
+    gc_fl_device *fl;            /* facility-location greedy state, made on first use (fl_cuda.cu) */
+    gc_fl_assign_device *assign; /* facility location's passes over all rows (assign_cuda.cu) */
 } cuda_state;
 
 static void drop_resident(cuda_state *st)
@@ -392,6 +394,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     } else {
         drop_resident(st);
         gc_cuda_fl_release(b, st->fl);
+        st->fl = NULL; /* made again on next use: a later greedy must not find it released */
     }
     (void)cudaFree(pl.model_arena);
     free(pl.weight);
@@ -408,6 +411,7 @@ static void cuda_destroy(gc_backend *b)
         (void)cudaSetDevice(b->device_id);
         drop_resident(st);
         gc_cuda_fl_release(b, st->fl);
+        gc_cuda_fl_assign_release(b, st->assign);
         for (int k = 0; k < SLOTS; ++k) {
             cuda_slot *s = &st->slot[k];
             gc_cuda_stream_end(s->stream, s->blas);
@@ -444,6 +448,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.pin = cuda_pin;
     ops.unpin = cuda_unpin;
     ops.fl_greedy = gc_cuda_fl_greedy;
+    ops.fl_assign = gc_cuda_fl_assign;
     ops.omp_attach = gc_cuda_omp_attach;
     ops.omp_set_weights = gc_cuda_omp_set_weights;
     ops.omp_best = gc_cuda_omp_best;
@@ -464,6 +469,8 @@ static gc_backend_ops cuda_ops_table(void)
 static const gc_backend_ops cuda_ops = cuda_ops_table();
 
 extern "C" gc_fl_device **gc_cuda_fl_slot(gc_backend *b) { return &((cuda_state *)b->impl)->fl; }
+
+extern "C" gc_fl_assign_device **gc_cuda_fl_assign_slot(gc_backend *b) { return &((cuda_state *)b->impl)->assign; }
 
 extern "C" int gc_backend_cuda_device_count(void)
 {
