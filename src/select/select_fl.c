@@ -160,48 +160,92 @@ int gc_similarity_constant(const gc_local_rows *rows, double *c)
     return GC_OK;
 }
 
-/* Sends every local row to the owner of its partition. On return recv holds packed records. */
+/* Work on n rows is split into a fixed number of chunks, so the split never depends on the thread
+ * count; a row's place in an output comes from counts of the chunks before its own, so the result
+ * is the sequential one. */
+enum { ROW_CHUNKS = 64 };
+
+static int64_t chunk_start(int64_t n, int c) { return c * n / ROW_CHUNKS; }
+
+/* part[i] ← the partition of local row i (−1: its group has no budget), and rows_to[c·P + r] ← the
+ * rows of chunk c that go to rank r. A row's class position, which decides its partition, is this
+ * rank's offset in its class plus the rows of its class before it (earlier chunks, then its own). */
+static void map_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan, int64_t *before,
+                     int32_t *part, int64_t *rows_to)
+{
+    const int G = plan->groups, P = rows->size;
+    const int64_t n = rows->n_local;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < ROW_CHUNKS; ++c)
+        for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
+            before[c * G + group_of(rows, opt->per_class, i)]++;
+    for (int g = 0; g < G; ++g) {
+        int64_t seen = 0;
+        for (int c = 0; c < ROW_CHUNKS; ++c) {
+            const int64_t count = before[c * G + g];
+            before[c * G + g] = seen;
+            seen += count;
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < ROW_CHUNKS; ++c)
+        for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i) {
+            const int g = group_of(rows, opt->per_class, i);
+            int64_t q = plan->my_offset[g] + before[c * G + g]++;
+            part[i] = -1;
+            if (plan->parts[g] == 0) continue;
+            const int64_t N = plan->sizes[g];
+            if (opt->shuffle)
+                q = (int64_t)gc_permute((uint64_t)q, (uint64_t)N, opt->seed + (uint64_t)g * 0x9e37ULL,
+                                        GC_STREAM_PARTITION);
+            part[i] = (int32_t)(plan->first_part[g] + piece_of(q, plan->parts[g], N));
+            rows_to[c * P + part[i] % P]++;
+        }
+}
+
+/* Sends every local row to the owner of its partition, each rank's rows in local row order (which
+ * order_by_partition relies on); mapping and packing run by chunks in parallel. On return recv holds
+ * packed records. */
 static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan, char **recv,
                          int64_t *recv_count)
 {
     const int P = rows->size, D = rows->D;
+    const int64_t n = rows->n_local;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
     int *send_counts = gc_calloc((size_t)P, sizeof(int)), *send_displs = gc_calloc((size_t)P, sizeof(int));
-    int32_t *part = gc_malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *part);
-    int64_t *seen = gc_calloc((size_t)plan->groups, sizeof *seen);
+    int32_t *part = gc_malloc((size_t)(n ? n : 1) * sizeof *part);
+    int64_t *before = gc_calloc((size_t)ROW_CHUNKS * plan->groups, sizeof *before);
+    int64_t *at = gc_calloc((size_t)ROW_CHUNKS * P, sizeof *at); /* [chunk][rank]: rows, then first slot */
     char *send = NULL;
     *recv = NULL;
-    int status = (send_counts && send_displs && part && seen)
+    int status = (send_counts && send_displs && part && before && at)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
-        int g = group_of(rows, opt->per_class, i);
-        part[i] = -1;
-        int64_t q = plan->my_offset[g] + seen[g]++;
-        if (plan->parts[g] == 0) continue;
-        int64_t N = plan->sizes[g];
-        if (opt->shuffle)
-            q = (int64_t)gc_permute((uint64_t)q, (uint64_t)N, opt->seed + (uint64_t)g * 0x9e37ULL, GC_STREAM_PARTITION);
-        part[i] = (int32_t)(plan->first_part[g] + piece_of(q, plan->parts[g], N));
-        send_counts[part[i] % P]++;
-    }
     if (status == GC_OK) {
-        for (int r = 1; r < P; ++r) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
-        int64_t total = send_displs[P - 1] + send_counts[P - 1];
+        map_rows(rows, opt, plan, before, part, at);
+        for (int r = 0; r < P; ++r) {
+            for (int c = 0; c < ROW_CHUNKS; ++c) send_counts[r] += (int)at[c * P + r];
+            if (r > 0) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
+            for (int c = 0, slot = send_displs[r]; c < ROW_CHUNKS; ++c) {
+                const int64_t count = at[c * P + r];
+                at[c * P + r] = slot;
+                slot += (int)count;
+            }
+        }
+        const int64_t total = (int64_t)send_displs[P - 1] + send_counts[P - 1];
         send = gc_malloc((size_t)(total ? total : 1) * rec);
         if (send == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-        int *fill = gc_calloc((size_t)P, sizeof *fill);
-        if (fill == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-        for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
-            if (part[i] < 0) continue;
-            int dest = part[i] % P;
-            char *p = send + ((size_t)send_displs[dest] + fill[dest]++) * rec;
-            row_header h = { rows->lo + i, part[i], rows->y[i], rows->loss[i] };
-            memcpy(p, &h, sizeof h);
-            memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
-        }
-        free(fill);
     }
+    if (status == GC_OK)
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < ROW_CHUNKS; ++c)
+            for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i) {
+                if (part[i] < 0) continue;
+                char *p = send + (size_t)at[c * P + part[i] % P]++ * rec;
+                const row_header h = { rows->lo + i, part[i], rows->y[i], rows->loss[i] };
+                memcpy(p, &h, sizeof h);
+                memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
+            }
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK)
         status = gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, recv, recv_count,
@@ -210,7 +254,8 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
     free(send_counts);
     free(send_displs);
     free(part);
-    free(seen);
+    free(before);
+    free(at);
     return status;
 }
 
@@ -231,13 +276,31 @@ static row_header header_at(const record_view *v, int64_t i)
 /* qsort has no context argument: the records the comparators below look at. */
 static record_view sort_view;
 
-static int by_partition_then_index(const void *a, const void *b)
+/* order ← the n received records in (partition, global index) order, in O(n). They arrive by
+ * source rank, each source's in its row order, and ranks own increasing ranges of the global index,
+ * so they already are in global-index order: a stable counting sort by partition finishes the job.
+ * This rank owns partitions rank, rank + P, rank + 2P, … of `partitions`. */
+static int order_by_partition(const record_view *v, int64_t n, int rank, int P, int64_t partitions, int64_t *order)
 {
-    row_header x, y;
-    memcpy(&x, sort_view.base + (size_t)(*(const int64_t *)a) * sort_view.rec, sizeof x);
-    memcpy(&y, sort_view.base + (size_t)(*(const int64_t *)b) * sort_view.rec, sizeof y);
-    if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
-    return (x.index > y.index) - (x.index < y.index);
+    const int64_t owned = partitions > rank ? (partitions - rank + P - 1) / P : 0;
+    int64_t *start = gc_calloc((size_t)ROW_CHUNKS * owned + 1, sizeof *start); /* [chunk][partition / P] */
+    GC_CHECK_ALLOC(start);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < ROW_CHUNKS; ++c)
+        for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
+            start[c * owned + header_at(v, i).partition / P]++;
+    for (int64_t p = 0, at = 0; p < owned; ++p)
+        for (int c = 0; c < ROW_CHUNKS; ++c) {
+            const int64_t count = start[c * owned + p];
+            start[c * owned + p] = at;
+            at += count;
+        }
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < ROW_CHUNKS; ++c)
+        for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
+            order[start[c * owned + header_at(v, i).partition / P]++] = i;
+    free(start);
+    return GC_OK;
 }
 
 /* Partitions finished before an interruption, from this rank's checkpoint log. */
@@ -294,18 +357,17 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     const int D = rows->D;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t *order = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
-    GC_CHECK_ALLOC(order);
-    for (int64_t i = 0; i < recv_count; ++i) order[i] = i;
-    sort_view = (record_view){ recv, rec };
-    qsort(order, (size_t)recv_count, sizeof *order, by_partition_then_index);
     record_view view = { recv, rec };
-
+    int64_t *order = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
+    int status =
+        order ? order_by_partition(&view, recv_count, rows->rank, rows->size, plan->first_part[plan->groups], order)
+              : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
+    const int64_t n = status == GC_OK ? recv_count : 0; /* after a failure, on to the collective below */
     int64_t max_out = 0;
-    for (int64_t a = 0; a < recv_count;) {
+    for (int64_t a = 0; a < n;) {
         int64_t b = a;
         int32_t pid = header_at(&view, order[a]).partition;
-        while (b < recv_count && header_at(&view, order[b]).partition == pid) ++b;
+        while (b < n && header_at(&view, order[b]).partition == pid) ++b;
         int g = 0;
         while (plan->first_part[g + 1] <= pid) ++g;
         max_out += candidates_of_piece(plan, opt, g, b - a);
@@ -313,10 +375,10 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     }
     *cand = gc_malloc((size_t)(max_out ? max_out : 1) * crec);
     *cand_count = 0;
-    int status = *cand ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
+    if (status == GC_OK && *cand == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
     /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
     int64_t owned = 0, done = 0;
-    for (int64_t a = 0; a < recv_count; ++a)
+    for (int64_t a = 0; a < n; ++a)
         owned += a == 0 || header_at(&view, order[a]).partition != header_at(&view, order[a - 1]).partition;
     finished_partitions finished = { 0, NULL, NULL, NULL };
     if (status == GC_OK && run->checkpoint != NULL)
