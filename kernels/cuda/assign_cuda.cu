@@ -293,7 +293,8 @@ struct device_sets {
     const float *e;
 };
 
-int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, device_sets *out)
+/* Copies the sets up on `stream` and waits: every slot's stream reads them. */
+int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, cudaStream_t stream, device_sets *out)
 {
     const size_t G = (size_t)sets->groups, S = (size_t)sets->group_set[sets->groups];
     const size_t index_bytes = (G + 1 + 2 * S) * sizeof(long long), e_bytes = (size_t)sets->rows * D * sizeof(float);
@@ -306,14 +307,17 @@ int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, device_
         dev->sets_bytes = bytes;
     }
     long long *index = (long long *)dev->sets;
-    static_assert(sizeof(long long) == sizeof(int64_t), "set tables are copied as they are");
-    GC_CHECK_CUDA(cudaMemcpy(index, sets->group_set, (G + 1) * sizeof(long long), cudaMemcpyHostToDevice));
-    if (S > 0) {
-        GC_CHECK_CUDA(cudaMemcpy(index + G + 1, sets->set_first, S * sizeof(long long), cudaMemcpyHostToDevice));
-        GC_CHECK_CUDA(cudaMemcpy(index + G + 1 + S, sets->set_size, S * sizeof(long long), cudaMemcpyHostToDevice));
-    }
     float *e = (float *)((char *)dev->sets + aligned(index_bytes));
-    if (e_bytes > 0) GC_CHECK_CUDA(cudaMemcpy(e, sets->e, e_bytes, cudaMemcpyHostToDevice));
+    static_assert(sizeof(long long) == sizeof(int64_t), "set tables are copied as they are");
+    GC_CHECK_CUDA(cudaMemcpyAsync(index, sets->group_set, (G + 1) * sizeof(long long), cudaMemcpyHostToDevice, stream));
+    if (S > 0) {
+        GC_CHECK_CUDA(
+            cudaMemcpyAsync(index + G + 1, sets->set_first, S * sizeof(long long), cudaMemcpyHostToDevice, stream));
+        GC_CHECK_CUDA(
+            cudaMemcpyAsync(index + G + 1 + S, sets->set_size, S * sizeof(long long), cudaMemcpyHostToDevice, stream));
+    }
+    if (e_bytes > 0) GC_CHECK_CUDA(cudaMemcpyAsync(e, sets->e, e_bytes, cudaMemcpyHostToDevice, stream));
+    GC_CHECK_CUDA(cudaStreamSynchronize(stream));
     *out = device_sets{ index, index + G + 1, index + G + 1 + S, e };
     return GC_OK;
 }
@@ -395,7 +399,7 @@ int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t
                 const gc_fl_sets *sets, int64_t W, int64_t *nearest, double *distance)
 {
     device_sets ds;
-    GC_TRY(upload_sets(dev, sets, D, &ds));
+    GC_TRY(upload_sets(dev, sets, D, dev->slots[0].stream, &ds));
     const float *resident = gc_cuda_resident(b, e, rows, D);
     batch_plan p = { 0, D, sets->groups, W, resident == nullptr, resident == nullptr && !is_pinned(e) };
     GC_TRY(choose_batch(b, p, rows));
