@@ -23,6 +23,7 @@ enum gc_rng_stream {
     GC_STREAM_SUBSET = 11,
     GC_STREAM_STOCHASTIC_GREEDY = 12,
     GC_STREAM_BICO_LANDMARK = 13,
+    GC_STREAM_SAFEGUARD = 15, /* GreeDi's sample of rows (select_fl.c) */
     GC_STREAM_RESERVOIR = 14
 };
 

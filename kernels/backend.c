@@ -127,11 +127,11 @@ int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, i
     return gc_fl_greedy_cpu(p, kappa, selected, gains, coverage);
 }
 
-int gc_backend_fl_nearest(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D,
-                          int64_t *nearest, double *distance)
+int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
+                         const gc_fl_sets *sets, int64_t *nearest, double *distance)
 {
-    if (b != NULL && b->ops->fl_nearest != NULL) return b->ops->fl_nearest(b, a, m, rows_b, n, D, nearest, distance);
-    gc_cpu_nearest(a, m, rows_b, n, D, nearest, distance);
+    if (b != NULL && b->ops->fl_assign != NULL) return b->ops->fl_assign(b, e, rows, D, group, sets, nearest, distance);
+    gc_cpu_fl_assign(e, rows, D, group, sets, nearest, distance);
     return GC_OK;
 }
 

@@ -153,12 +153,18 @@ typedef struct {
     int (*fl_greedy)(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                      double *coverage);
 
-    /* Facility location's assignment pass (docs/design.md §4.1), optional: NULL runs the CPU twin
-     * (kernels/cpu/similarity_cpu.c, gc_cpu_nearest). For each of the m rows of a [m × D] (host):
-     * the index into b [n × D] of its nearest row (the first of equals, exact distances in double)
-     * and that distance. Reach it through gc_backend_fl_nearest. */
-    int (*fl_nearest)(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D, int64_t *nearest,
-                      double *distance);
+    /* Facility location's passes over all rows (docs/design.md §4.1: the exact assignment and GreeDi's
+     * sampled comparison), optional: NULL runs the CPU twin (kernels/cpu/similarity_cpu.c,
+     * gc_cpu_fl_assign, the oracle). For every row i of e [rows × D] (host; a device copy the backend
+     * kept of it is read instead) in group g = group[i] (group NULL: 0) and every set t < W of g
+     * (kernels/fl.h, W = gc_fl_sets_width): nearest[i·W + t] = the position in set t of the row's
+     * nearest element, the first of equals, and distance[i·W + t] = that distance; slots of groups
+     * with fewer sets, of empty sets and of groups outside [0, groups) hold −1 and +∞. Squared
+     * distances are exact double differences squared and added in column order, never contracted
+     * into a fused multiply-add, so every backend writes the same bits. Reach it through
+     * gc_backend_fl_assign. */
+    int (*fl_assign)(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets,
+                     int64_t *nearest, double *distance);
 
     /* Orthogonal matching pursuit scoring (docs/design.md §4), optional: a NULL op means the selector
      * scores on the CPU (kernels/cpu/omp_cpu.c, which is also these ops' oracle). */
@@ -220,10 +226,10 @@ struct gc_backend {
 int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                          double *coverage);
 
-/* The assignment pass's nearest rows (fl_nearest above) on b's device when it has the op, else
- * (b NULL included) on the CPU. */
-int gc_backend_fl_nearest(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D,
-                          int64_t *nearest, double *distance);
+/* Facility location's pass over rows (fl_assign above) on b's device when it has the op, else
+ * (b NULL included) on the CPU: the same bits either way. */
+int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
+                         const gc_fl_sets *sets, int64_t *nearest, double *distance);
 
 /* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a
  * warning; `cuda` without a usable GPU is an error. */

@@ -66,6 +66,30 @@ static inline void gc_stochastic_draw(int64_t *rest, int64_t size, int64_t s, in
     }
 }
 
+/* Passes over all rows (the fl_assign op of kernels/backend.h, docs/design.md §4.1): each row is
+ * compared with every set of selected rows of its group (its label, or 0 for one group). Sets are
+ * ranges of e, so several groups can share one: group g has sets group_set[g] … group_set[g + 1] − 1
+ * and set s is rows set_first[s] … set_first[s] + set_size[s] − 1 of e. A row's nearest element of
+ * a set is a position within the set, the first of equals: sets sorted by global index break ties
+ * to the lower global index. */
+typedef struct {
+    int groups;
+    const int64_t *group_set; /* [groups + 1] */
+    const int64_t *set_first; /* [sets] */
+    const int64_t *set_size;  /* [sets] */
+    int64_t rows;             /* rows of e */
+    const float *e;           /* [rows × D] */
+} gc_fl_sets;
+
+/* W, the most sets a group has: a pass writes W slots a row. */
+static inline int64_t gc_fl_sets_width(const gc_fl_sets *s)
+{
+    int64_t w = 0;
+    for (int g = 0; g < s->groups; ++g)
+        if (s->group_set[g + 1] - s->group_set[g] > w) w = s->group_set[g + 1] - s->group_set[g];
+    return w;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,7 +12,8 @@
 #                oracle test on the CUDA and the CPU backend                    → tests-SLUG.txt
 #   bench-embed  bench_embed on the GPU, and on the host's CPU (200,000 rows)    → embed-SLUG.{txt,json},
 #                                                                                  embed-cpu-SLUG.{txt,json}
-#   bench-fl     bench_fl next to the plain PyTorch dense greedy on the same rows; 200k points in 8
+#   bench-fl     bench_fl next to the plain PyTorch dense greedy on the same rows; the pass over all rows
+#                (bench_fl assign: 10M × 10 and 4M × 128 rows); 200k points in 8
 #                partitions against one; stochastic greedy on 10M points over every GPU and its
 #                objective ratio to exact greedy on 1M                          → fl-SLUG.jsonl,
 #                                                        fl-200k-ratio-SLUG.txt, fl-stochastic-10M-SLUG.txt
@@ -326,6 +327,7 @@ suite_bench_fl() {
   step gen-rows 60 "$BIN/gradcore" gen --out "$work/rows.h5" --n 40000 --d 128 --classes 10 --seed 7 --modes 8 \
     --duplicates 0.05 --quiet
   step -o "$jsonl" bench_fl 120 "$BIN/bench_fl" 128 20000:200 40000:400
+  step -o "$jsonl" bench_fl-assign 300 "$BIN/bench_fl" assign 10000000:10:10:1000 4000000:128:10:500
   step -o "$jsonl" torch_greedy 120 python3 bench/fl/torch_greedy.py "$work/rows.h5" 20000:200 40000:400
   # One block of 200k rows does not fit the device-resident path: GEMM tiles, against 8 partitions.
   for p in 1 8; do

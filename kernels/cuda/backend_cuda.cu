@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assign_cuda.h"
 #include "bico_cuda.h"
 #include "ceilings_cuda.h"
 #include "cuda_check.h"
@@ -57,7 +58,8 @@ typedef struct {
     const float *resident_host; /* the caller's array it mirrors */
     int64_t resident_rows;
     int resident_D;
-    gc_fl_device *fl; /* facility-location greedy state, made on first use (fl_cuda.cu) */
+    gc_fl_device *fl;            /* facility-location greedy state, made on first use (fl_cuda.cu) */
+    gc_fl_assign_device *assign; /* facility location's passes over all rows (assign_cuda.cu) */
 } cuda_state;
 
 static void drop_resident(cuda_state *st)
@@ -439,6 +441,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     } else {
         drop_resident(st);
         gc_cuda_fl_release(b, st->fl);
+        st->fl = NULL; /* made again on next use: a later greedy must not find it released */
     }
     gc_cuda_synthetic_destroy(pl.synthetic);
     (void)cudaFree(pl.model_arena);
@@ -456,6 +459,7 @@ static void cuda_destroy(gc_backend *b)
         (void)cudaSetDevice(b->device_id);
         drop_resident(st);
         gc_cuda_fl_release(b, st->fl);
+        gc_cuda_fl_assign_release(b, st->assign);
         for (int k = 0; k < SLOTS; ++k) {
             cuda_slot *s = &st->slot[k];
             gc_cuda_stream_end(s->stream, s->blas);
@@ -493,6 +497,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.unpin = cuda_unpin;
     ops.ceilings = gc_cuda_ceilings;
     ops.fl_greedy = gc_cuda_fl_greedy;
+    ops.fl_assign = gc_cuda_fl_assign;
     ops.omp_attach = gc_cuda_omp_attach;
     ops.omp_set_weights = gc_cuda_omp_set_weights;
     ops.omp_best = gc_cuda_omp_best;
@@ -513,6 +518,8 @@ static gc_backend_ops cuda_ops_table(void)
 static const gc_backend_ops cuda_ops = cuda_ops_table();
 
 extern "C" gc_fl_device **gc_cuda_fl_slot(gc_backend *b) { return &((cuda_state *)b->impl)->fl; }
+
+extern "C" gc_fl_assign_device **gc_cuda_fl_assign_slot(gc_backend *b) { return &((cuda_state *)b->impl)->assign; }
 
 extern "C" int gc_backend_cuda_device_count(void)
 {
