@@ -209,7 +209,7 @@ done:
 static void write_rate(FILE *f, const char *key, double amount, double seconds, double unit)
 {
     if (amount > 0 && seconds > 0)
-        fprintf(f, ", \"%s\": %.3f", key, amount / seconds / unit);
+        fprintf(f, ", \"%s\": %.6g", key, amount / seconds / unit);
     else
         fprintf(f, ", \"%s\": null", key);
 }

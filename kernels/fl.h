@@ -60,6 +60,7 @@ static inline void gc_stochastic_draw(int64_t *rest, int64_t size, int64_t s, in
     for (int64_t t = 0; t < s; ++t) {
         double u = gc_rng_uniform(seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)step * (uint64_t)m + (uint64_t)t);
         int64_t r = t + (int64_t)(u * (double)(size - t));
+        if (r >= size) r = size - 1; /* u rounds to 1.0 once in 2^53 draws */
         int64_t tmp = rest[t];
         rest[t] = rest[r];
         rest[r] = tmp;
