@@ -49,13 +49,35 @@ void gc_phase_begin(gc_phases *p, const char *name)
     ++p->depth;
 }
 
+void gc_phase_bound(gc_phases *p, gc_floor_kind kind)
+{
+    if (p == NULL || p->depth == 0 || p->depth > GC_PHASES_DEPTH) return;
+    const int i = p->open[p->depth - 1];
+    if (i >= 0) p->phase[i].bound = kind;
+}
+
+void gc_phases_set_ceilings(gc_phases *p, const gc_ceilings *c)
+{
+    if (p != NULL) p->ceilings = *c;
+}
+
 void gc_phase_count(gc_phases *p, double bytes, double flops)
 {
     if (p == NULL || p->depth == 0 || p->depth > GC_PHASES_DEPTH) return;
     const int i = p->open[p->depth - 1];
     if (i < 0) return;
     p->phase[i].bytes += bytes;
+    p->phase[i].moved[p->phase[i].bound] += bytes;
     p->phase[i].flops += flops;
+}
+
+void gc_phase_count_on(gc_phases *p, gc_floor_kind kind, double bytes)
+{
+    if (p == NULL || p->depth == 0 || p->depth > GC_PHASES_DEPTH) return;
+    const int i = p->open[p->depth - 1];
+    if (i < 0) return;
+    p->phase[i].bytes += bytes;
+    p->phase[i].moved[kind] += bytes;
 }
 
 void gc_phase_end(gc_phases *p, double bytes, double flops)
@@ -93,6 +115,50 @@ static void merge_paths(gc_phases *p, const char *all, int total_bytes)
     }
 }
 
+static const char *const bound_names[GC_FLOOR_KINDS] = { "memory", "link", "host", "storage" };
+
+/* What sets a phase's floor (rank 0's view, which is the one written). */
+static const char *floor_label(const gc_phase *ph)
+{
+    return ph->floor_by < 0 ? "children" : ph->floor_by == GC_FLOOR_KINDS ? "gemm" : bound_names[ph->floor_by];
+}
+
+/* The roofline of the phase's own work on this rank, and what sets it; 0 when nothing is counted
+ * or a ceiling it needs is unknown (no floor is claimed then). */
+static double own_floor(const gc_phases *p, const gc_phase *ph, int *by)
+{
+    double worst = 0.0;
+    *by = -1;
+    for (int k = 0; k <= GC_FLOOR_KINDS; ++k) {
+        const double amount = k < GC_FLOOR_KINDS ? ph->moved[k] : ph->flops;
+        const double ceiling = k < GC_FLOOR_KINDS ? p->ceilings.bandwidth[k] : p->ceilings.gemm;
+        if (amount <= 0) continue;
+        if (ceiling <= 0) return 0.0;
+        if (amount / (ceiling * 1e9) > worst) worst = amount / (ceiling * 1e9), *by = k;
+    }
+    return worst;
+}
+
+/* This rank's floors, deepest phases first so that each parent sums its finished children. */
+static void compute_floors(gc_phases *p)
+{
+    for (int depth = GC_PHASES_DEPTH - 1; depth >= 0; --depth)
+        for (int i = 0; i < p->count; ++i) {
+            gc_phase *ph = &p->phase[i];
+            if (ph->depth != depth) continue;
+            double children = 0.0;
+            const size_t len = strlen(ph->path);
+            for (int j = 0; j < p->count; ++j)
+                if (p->phase[j].depth == depth + 1 && strncmp(p->phase[j].path, ph->path, len) == 0 &&
+                    p->phase[j].path[len] == '/')
+                    children += p->phase[j].floor_s;
+            int by;
+            const double own = own_floor(p, ph, &by);
+            ph->floor_s = own > children ? own : children;
+            ph->floor_by = own > children ? by : -1;
+        }
+}
+
 int gc_phases_reduce(gc_phases *p, MPI_Comm comm)
 {
     int size, mine_bytes = p->count * GC_PHASE_PATH_BYTES, total = 0;
@@ -110,15 +176,18 @@ int gc_phases_reduce(gc_phases *p, MPI_Comm comm)
                 done);
     GC_CHECK_MPI(MPI_Allgatherv(mine, mine_bytes, MPI_CHAR, all, counts, displs, MPI_CHAR, comm));
     merge_paths(p, all, total);
+    compute_floors(p); /* after the merge: a path this rank never entered has floor 0 */
     const int n = p->count;
     for (int i = 0; i < n; ++i) v[i] = p->phase[i].seconds;
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_MIN, comm));
     for (int i = 0; i < n; ++i)
-        p->phase[i].min_s = v[i], v[i] = p->phase[i].seconds, v[n + i] = (double)p->phase[i].calls;
-    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, 2 * n, MPI_DOUBLE, MPI_MAX, comm));
+        p->phase[i].min_s = v[i], v[i] = p->phase[i].seconds, v[n + i] = (double)p->phase[i].calls,
+        v[2 * n + i] = p->phase[i].floor_s;
+    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, 3 * n, MPI_DOUBLE, MPI_MAX, comm));
     for (int i = 0; i < n; ++i) {
         p->phase[i].max_s = v[i];
         p->phase[i].max_calls = v[n + i];
+        p->phase[i].floor_s = v[2 * n + i];
         v[i] = p->phase[i].seconds, v[n + i] = p->phase[i].bytes, v[2 * n + i] = p->phase[i].flops;
     }
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, 3 * n, MPI_DOUBLE, MPI_SUM, comm));
@@ -140,7 +209,7 @@ done:
 static void write_rate(FILE *f, const char *key, double amount, double seconds, double unit)
 {
     if (amount > 0 && seconds > 0)
-        fprintf(f, ", \"%s\": %.3f", key, amount / seconds / unit);
+        fprintf(f, ", \"%s\": %.6g", key, amount / seconds / unit);
     else
         fprintf(f, ", \"%s\": null", key);
 }
@@ -149,7 +218,12 @@ int gc_phases_write_json(const gc_phases *p, const char *path, const char *optio
 {
     FILE *f = fopen(path, "w");
     if (f == NULL) return gc_fail(GC_ERR_IO, "--%s %s: cannot write: %s", option, path, strerror(errno));
-    fprintf(f, "{%s%s\"phases\": [", context, context[0] ? ", " : "");
+    const gc_ceilings *c = &p->ceilings;
+    fprintf(f,
+            "{%s%s\"ceilings\": {\"memory_GBps\": %.1f, \"link_GBps\": %.1f, \"host_GBps\": %.1f, "
+            "\"storage_GBps\": %.2f, \"gemm_GFLOPps\": %.0f}, \"phases\": [",
+            context, context[0] ? ", " : "", c->bandwidth[GC_FLOOR_MEMORY], c->bandwidth[GC_FLOOR_LINK],
+            c->bandwidth[GC_FLOOR_HOST], c->bandwidth[GC_FLOOR_STORAGE], c->gemm);
     for (int i = 0; i < p->count; ++i) {
         const gc_phase *ph = &p->phase[i];
         fprintf(f,
@@ -159,7 +233,11 @@ int gc_phases_write_json(const gc_phases *p, const char *path, const char *optio
                 ph->total_flops);
         write_rate(f, "GBps", ph->total_bytes, ph->max_s, 1e9);
         write_rate(f, "GFLOPps", ph->total_flops, ph->max_s, 1e9);
-        fputc('}', f);
+        fprintf(f, ", \"bound\": \"%s\"", floor_label(ph));
+        if (ph->floor_s > 0 && ph->max_s > 0)
+            fprintf(f, ", \"floor_s\": %.9g, \"of_floor\": %.4g}", ph->floor_s, ph->floor_s / ph->max_s);
+        else
+            fprintf(f, ", \"floor_s\": null, \"of_floor\": null}");
     }
     fprintf(f, "\n]}\n");
     if (fclose(f) != 0) return gc_fail(GC_ERR_IO, "--%s %s: cannot write: %s", option, path, strerror(errno));
@@ -168,7 +246,7 @@ int gc_phases_write_json(const gc_phases *p, const char *path, const char *optio
 
 void gc_phases_print(const gc_phases *p, FILE *f)
 {
-    fprintf(f, "phases (max over ranks; balance = max/min; rates at the max):\n");
+    fprintf(f, "phases (max over ranks; balance = max/min; rates at the max; floor = the work at the ceilings):\n");
     for (int i = 0; i < p->count; ++i) {
         const gc_phase *ph = &p->phase[i];
         const char *leaf = strrchr(ph->path, '/');
@@ -177,6 +255,8 @@ void gc_phases_print(const gc_phases *p, FILE *f)
         if (ph->min_s > 0) fprintf(f, "  balance %.2f", ph->max_s / ph->min_s);
         if (ph->total_bytes > 0 && ph->max_s > 0) fprintf(f, "  %.2f GB/s", ph->total_bytes / ph->max_s / 1e9);
         if (ph->total_flops > 0 && ph->max_s > 0) fprintf(f, "  %.2f GFLOP/s", ph->total_flops / ph->max_s / 1e9);
+        if (ph->floor_s > 0 && ph->max_s > 0)
+            fprintf(f, "  floor %.4f s (%s) = %.0f%%", ph->floor_s, floor_label(ph), 100.0 * ph->floor_s / ph->max_s);
         fputc('\n', f);
     }
 }

@@ -19,6 +19,18 @@
 #define GC_PHASES_DEPTH     8
 #define GC_PHASE_PATH_BYTES 96
 
+/* What bounds a phase's bytes (docs/design.md §7.1): the memory the rank computes in (HBM on
+ * a GPU rank, host memory on a CPU rank), the host↔device link, host memory on a GPU rank (host-side
+ * passes), or the storage the input is read from. A phase's flops are bounded by the GEMM ceiling. */
+typedef enum { GC_FLOOR_MEMORY = 0, GC_FLOOR_LINK, GC_FLOOR_HOST, GC_FLOOR_STORAGE, GC_FLOOR_KINDS } gc_floor_kind;
+
+/* The ceilings of one rank's hardware, measured at the start of a timed run (0 = not known, and
+ * then no floor is claimed): GB/s of each gc_floor_kind and GFLOP/s of an FP32 GEMM. */
+typedef struct {
+    double bandwidth[GC_FLOOR_KINDS];
+    double gemm;
+} gc_ceilings;
+
 typedef struct {
     char path[GC_PHASE_PATH_BYTES]; /* "select/score" */
     int depth;                      /* 0 for a top-level phase */
@@ -26,6 +38,10 @@ typedef struct {
     double seconds, bytes, flops;               /* this rank */
     double min_s, mean_s, max_s;                /* over ranks, after gc_phases_reduce */
     double total_bytes, total_flops, max_calls; /* summed (calls: max) over ranks */
+    gc_floor_kind bound;                        /* what gc_phase_end's bytes move over (gc_phase_bound) */
+    double moved[GC_FLOOR_KINDS];               /* this rank's bytes over each bound */
+    double floor_s;                             /* this rank's floor, then its max over ranks */
+    int floor_by; /* what sets it on this rank: a gc_floor_kind, GC_FLOOR_KINDS = the GEMM, −1 the children */
 } gc_phase;
 
 typedef struct {
@@ -35,6 +51,7 @@ typedef struct {
     double started[GC_PHASES_DEPTH];
     int depth;
     int reduced;
+    gc_ceilings ceilings; /* this rank's (gc_phases_set_ceilings); all zero: no floors */
 } gc_phases;
 
 void gc_phases_init(gc_phases *p);
@@ -43,20 +60,33 @@ void gc_phases_init(gc_phases *p);
 void gc_phase_begin(gc_phases *p, const char *name);
 /* Leaves the innermost open phase, adding the bytes and flops its work needed on this rank. */
 void gc_phase_end(gc_phases *p, double bytes, double flops);
-/* Adds bytes and flops to the innermost open phase (work counted where it is known). */
+/* The innermost open phase's bytes move over `kind` (default GC_FLOOR_MEMORY). */
+void gc_phase_bound(gc_phases *p, gc_floor_kind kind);
+/* The ceilings this rank's floors are computed against. */
+void gc_phases_set_ceilings(gc_phases *p, const gc_ceilings *c);
+/* Adds bytes and flops to the innermost open phase (work counted where it is known); its bytes move
+ * over the phase's bound. */
 void gc_phase_count(gc_phases *p, double bytes, double flops);
+/* Adds bytes that move over `kind` (a pipelined phase: storage, link and device memory at once). */
+void gc_phase_count_on(gc_phases *p, gc_floor_kind kind, double bytes);
 /* This rank's phase of that path, or NULL. */
 const gc_phase *gc_phases_find(const gc_phases *p, const char *path);
 
 /* Collective over comm: the union of the ranks' paths (in order of first appearance on rank 0,
- * then on the other ranks), each reduced to min/mean/max seconds and summed bytes and flops. */
+ * then on the other ranks), each reduced to min/mean/max seconds and summed bytes and flops.
+ * A phase's floor on a rank is the roofline of its own work, the largest of bytes / ceiling over
+ * the bounds its bytes moved over and flops / GEMM ceiling (stages of a pipeline overlap), or the
+ * sum of its children's floors when that is larger (they run one after the other); the reduced
+ * floor is the largest over ranks, next to the slowest rank's time. */
 int gc_phases_reduce(gc_phases *p, MPI_Comm comm);
 /* Rank 0: the reduced phases as a JSON file, `context` (a JSON object body such as "\"N\": 100")
- * merged in at the top level, then "phases": one object per phase with its path, depth, calls,
- * seconds (min/mean/max), bytes, flops, GB/s and GFLOP/s at the slowest rank's time (null when not
- * counted). `option` names the path's option in an error line. */
+ * merged in at the top level, then "ceilings" (rank 0's) and "phases": one object per phase with
+ * its path, depth, calls, seconds (min/mean/max), bytes, flops, GB/s and GFLOP/s at the slowest
+ * rank's time (null when not counted), its bound, floor_s and of_floor = floor_s / max_s (null
+ * without a floor). `option` names the path's option in an error line. */
 int gc_phases_write_json(const gc_phases *p, const char *path, const char *option, const char *context);
-/* Reduced phases as an indented tree (--verbose): max seconds, max/min balance, GB/s, GFLOP/s. */
+/* Reduced phases as an indented tree (--verbose): max seconds, max/min balance, GB/s, GFLOP/s,
+ * and the floor with the share of it the phase reached. */
 void gc_phases_print(const gc_phases *p, FILE *f);
 /* "read=0.1,embed=0.2" of the top-level phases' max seconds (coreset file attribute). */
 void gc_phases_summary(const gc_phases *p, char *buf, size_t size);

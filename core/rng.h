@@ -4,14 +4,9 @@
 #ifndef GC_RNG_H
 #define GC_RNG_H
 
-#include <math.h>
 #include <stdint.h>
 
-#ifdef __CUDACC__
-#define GC_HD __host__ __device__ __forceinline__
-#else
-#define GC_HD static inline
-#endif
+#include "portable_math.h" /* GC_HD, and the log and cos that give the same bits on every device */
 
 /* Streams keep unrelated uses of one seed independent. */
 enum gc_rng_stream {
@@ -28,6 +23,7 @@ enum gc_rng_stream {
     GC_STREAM_SUBSET = 11,
     GC_STREAM_STOCHASTIC_GREEDY = 12,
     GC_STREAM_BICO_LANDMARK = 13,
+    GC_STREAM_SAFEGUARD = 15, /* GreeDi's sample of rows (select_fl.c) */
     GC_STREAM_RESERVOIR = 14
 };
 
@@ -45,18 +41,21 @@ GC_HD uint64_t gc_rng_u64(uint64_t seed, uint64_t stream, uint64_t counter)
     return gc_mix64(key ^ gc_mix64(counter + 0x632be59bd9b4e019ULL));
 }
 
-/* Uniform in the open interval (0, 1), 53 random bits. */
+/* Uniform in (0, 1], 53 random bits: (k + 1/2)·2^-53 rounded to double, which is 1.0 for the top
+ * k (once in 2^53 draws): a caller that scales it by a count to pick an index must clamp. */
 GC_HD double gc_rng_uniform(uint64_t seed, uint64_t stream, uint64_t counter)
 {
     return ((double)(gc_rng_u64(seed, stream, counter) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-/* Standard normal by Box-Muller on two independent uniforms of the same counter. */
+/* Standard normal by Box-Muller on two independent uniforms of the same counter,
+ * sqrt(−2 log u1)·cos(2π u2), from the portable log and cos: the same bits on the host and on a
+ * device (core/portable_math.h), within 1e-14 of the formula in long double. */
 GC_HD double gc_rng_normal(uint64_t seed, uint64_t stream, uint64_t counter)
 {
     double u1 = gc_rng_uniform(seed, stream, 2 * counter);
     double u2 = gc_rng_uniform(seed, stream, 2 * counter + 1);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    return gc_mul_rn(gc_sqrt_rn(gc_mul_rn(-2.0, gc_portable_log(u1))), gc_portable_cos_2pi(u2));
 }
 
 /* A pseudo-random permutation of [0, n) evaluated pointwise: a 4-round Feistel network on the

@@ -63,66 +63,55 @@ int gc_synthetic_parse(const char *spec, gc_synthetic *out)
     return GC_OK;
 }
 
-/* Class c has probability proportional to imbalance^(-c/(C-1)); the label is the inverse CDF of a
- * uniform draw. The normaliser is a geometric series, so no table is needed. */
-int32_t gc_synthetic_label(const gc_synthetic *s, int64_t row)
+/* ratio = imbalance^(−1/(C−1)) and its powers once, with libm: only the per-row work must be
+ * portable (io/synthetic.h). A ratio within 1e-12 of 1 is taken as balanced (1 − ratio^C ≈ 0). */
+gc_synthetic_constants gc_synthetic_constants_of(const gc_synthetic *s)
 {
-    int C = s->classes;
-    if (C == 1) return 0;
-    double u = gc_rng_uniform(s->seed, GC_STREAM_LABEL, (uint64_t)row);
-    double ratio = pow(s->imbalance, -1.0 / (C - 1));
-    if (ratio >= 1.0 - 1e-12) {
-        int c = (int)(u * C);
-        return c < C ? c : C - 1;
+    gc_synthetic_constants k = { .seed = s->seed,
+                                 .d = s->d,
+                                 .classes = s->classes,
+                                 .modes = s->modes,
+                                 .duplicates = s->duplicates,
+                                 .balanced = 1,
+                                 .tail = 0.0,
+                                 .log_ratio = 0.0 };
+    if (s->classes > 1) {
+        const double ratio = pow(s->imbalance, -1.0 / (s->classes - 1));
+        k.balanced = ratio >= 1.0 - 1e-12;
+        k.tail = 1.0 - pow(ratio, s->classes);
+        k.log_ratio = log(ratio);
     }
-    /* CDF(c) = (1 - ratio^(c+1)) / (1 - ratio^C); solve CDF(c-1) < u <= CDF(c). */
-    double c = ceil(log(1.0 - u * (1.0 - pow(ratio, C))) / log(ratio)) - 1.0;
-    if (c < 0) c = 0;
-    if (c > C - 1) c = C - 1;
-    return (int32_t)c;
-}
-
-/* Mode centre component·d + j: class mean plus mode offset, the same double expression whether
- * tabulated or not, so the rows are bitwise the same either way. */
-static double centre(const gc_synthetic *s, int32_t c, uint64_t component, int j)
-{
-    const double class_scale = 2.0, mode_scale = 1.0; /* class means ~ N(0, 2²), modes ~ N(mean, 1) */
-    return class_scale * gc_rng_normal(s->seed, GC_STREAM_CLASS_MEAN, (uint64_t)c * s->d + j) +
-           mode_scale * gc_rng_normal(s->seed, GC_STREAM_MODE_OFFSET, component * s->d + j);
+    return k;
 }
 
 void gc_synthetic_rows(const gc_synthetic *s, int64_t lo, int64_t hi, float *x, int32_t *y)
 {
+    const gc_synthetic_constants k = gc_synthetic_constants_of(s);
     const int d = s->d;
     if (x == NULL) {
-        for (int64_t row = lo; row < hi && y != NULL; ++row) y[row - lo] = gc_synthetic_label(s, row);
+        for (int64_t row = lo; row < hi && y != NULL; ++row) y[row - lo] = gc_synthetic_label(&k, row);
         return;
     }
-    /* Rows ~ N(mode centre, 0.5²): classes overlap a little, modes are visible clusters,
-     * near-duplicates sit 1e-3 from their mode's centre. The centres are tabulated when the table
-     * is small (it usually is: classes·modes·d values), which leaves one normal draw per value. */
-    const double noise_scale = 0.5;
+    /* The centres are tabulated when the table is small (it usually is: classes·modes·d values),
+     * which leaves one normal draw per value; without the table (too large, or no memory for it)
+     * each value computes its centre, the same bits. */
     const uint64_t components = (uint64_t)s->classes * (uint64_t)s->modes;
-    double *table = components * (uint64_t)d <= (1u << 24) ? gc_malloc(components * d * sizeof *table) : NULL;
+    double *table =
+        components * (uint64_t)d <= GC_SYNTHETIC_TABLE_MAX ? gc_malloc(components * d * sizeof *table) : NULL;
     if (table != NULL) {
 #pragma omp parallel for schedule(static)
-        for (uint64_t k = 0; k < components; ++k)
-            for (int j = 0; j < d; ++j) table[k * d + j] = centre(s, (int32_t)(k / s->modes), k, j);
+        for (uint64_t c = 0; c < components; ++c)
+            for (int j = 0; j < d; ++j) table[c * d + j] = gc_synthetic_centre(&k, c, j);
     }
 #pragma omp parallel for schedule(static)
     for (int64_t row = lo; row < hi; ++row) {
-        int32_t c = gc_synthetic_label(s, row);
-        uint64_t mode = (uint64_t)(gc_rng_uniform(s->seed, GC_STREAM_MODE, (uint64_t)row) * s->modes);
-        uint64_t component = (uint64_t)c * (uint64_t)s->modes + mode;
-        int duplicate = gc_rng_uniform(s->seed, GC_STREAM_DUPLICATE, (uint64_t)row) < s->duplicates;
-        double noise = duplicate ? 1e-3 : noise_scale;
+        const gc_synthetic_row r = gc_synthetic_row_of(&k, row);
         float *out = x + (row - lo) * d;
         for (int j = 0; j < d; ++j) {
-            double mu = table ? table[component * d + j] : centre(s, c, component, j);
-            double eps = noise * gc_rng_normal(s->seed, GC_STREAM_NOISE, (uint64_t)row * d + j);
-            out[j] = (float)(mu + eps);
+            const double centre = table ? table[r.component * d + j] : gc_synthetic_centre(&k, r.component, j);
+            out[j] = gc_synthetic_value(&k, &r, centre, row, j);
         }
-        if (y != NULL) y[row - lo] = c;
+        if (y != NULL) y[row - lo] = r.label;
     }
     free(table);
 }

@@ -1,5 +1,6 @@
 #include "backend.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +49,24 @@ int gc_embedding_width(const gc_embed_config *cfg, int d, int *D)
                        "the embedding of this model would have %lld columns, more than %d: project it with --sketch D",
                        (long long)width, INT_MAX);
     *D = (int)width;
+    return GC_OK;
+}
+
+int gc_sketch_resolve(const char *value, gc_embedding_kind kind, const gc_model *m, int *sketch)
+{
+    *sketch = 0;
+    if (value != NULL && strcmp(value, "auto") != 0) {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || v < 0 || v > (1L << 30))
+            return gc_fail(GC_ERR_USAGE, "option --sketch: '%s' is not auto or a width in [0, 2^30]", value);
+        *sketch = (int)v;
+        return GC_OK;
+    }
+    if ((kind != GC_EMBED_LASTLAYER && kind != GC_EMBED_GMC) || m == NULL) return GC_OK;
+    const int64_t full = (int64_t)gc_model_classes(m) * (gc_model_penultimate_width(m) + 1);
+    *sketch = full > GC_SKETCH_AUTO_FULL ? GC_SKETCH_AUTO : 0;
     return GC_OK;
 }
 
@@ -108,11 +127,11 @@ int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, i
     return gc_fl_greedy_cpu(p, kappa, selected, gains, coverage);
 }
 
-int gc_backend_fl_nearest(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D,
-                          int64_t *nearest, double *distance)
+int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
+                         const gc_fl_sets *sets, int64_t *nearest, double *distance)
 {
-    if (b != NULL && b->ops->fl_nearest != NULL) return b->ops->fl_nearest(b, a, m, rows_b, n, D, nearest, distance);
-    gc_cpu_nearest(a, m, rows_b, n, D, nearest, distance);
+    if (b != NULL && b->ops->fl_assign != NULL) return b->ops->fl_assign(b, e, rows, D, group, sets, nearest, distance);
+    gc_cpu_fl_assign(e, rows, D, group, sets, nearest, distance);
     return GC_OK;
 }
 

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/phases.h"
 #include "io/model.h"
+#include "io/synthetic.h"
 #include "kernels/fl.h"
 #include "kernels/quality.h"
 
@@ -38,6 +40,12 @@ typedef struct {
      * shard is never whole in host memory and reading overlaps transfer and compute. */
     int (*read_x)(void *read_ctx, int64_t lo, int64_t n, float *dst);
     void *read_ctx;
+    /* Synthetic data (NULL: none): row i of a call with x = NULL is synthetic row first_row + i.
+     * The CUDA backend then generates each batch's x and y in device memory (synthetic_cuda.h),
+     * the generator's bits, with no read_x call and nothing copied up; y must then be the
+     * generator's labels of those rows (the read phase's). The CPU backend reads through read_x,
+     * which the caller sets too. */
+    const gc_synthetic *synthetic;
     /* The CUDA backend also keeps the output on its device when it fits (gc_cuda_resident), for a
      * selector that scores it there (OMP). Opt-in: the device allocation and copy cost time that only
      * such a selector wins back (it saves copying the embeddings up again). */
@@ -53,6 +61,16 @@ int gc_embedding_dim(const gc_embed_config *cfg, int d);
 /* The same, checked: a width beyond int (C·(H+1)·draws of a large model) is a usage error naming
  * --sketch. */
 int gc_embedding_width(const gc_embed_config *cfg, int d, int *D);
+
+/* --sketch: "auto" or a width D >= 0 (0 = the full gradient). `auto` keeps the full last-layer
+ * gradient of lastlayer/gmc while it has at most GC_SKETCH_AUTO_FULL columns and otherwise sketches
+ * each draw to GC_SKETCH_AUTO columns (docs/design.md §3: the full width of a default 256-wide model
+ * at C = 10 is 2,570 floats a row, 164 GB at 16M rows — more than a GPU holds — and the OMP pass
+ * reads all of them every step). Kinds without a last layer ignore it. A bad value is a usage
+ * error naming --sketch. */
+#define GC_SKETCH_AUTO_FULL 512
+#define GC_SKETCH_AUTO      256
+int gc_sketch_resolve(const char *value, gc_embedding_kind kind, const gc_model *m, int *sketch);
 
 /* Checks what both backends rely on before any work: the models take d inputs and agree in shape
  * (gmc), the sketch fits the last layer, every label is in [0, C). One line naming the problem. */
@@ -127,18 +145,27 @@ typedef struct {
      * nothing to do); a lock that fails leaves the memory pageable, which is only slower. */
     void (*pin)(gc_backend *b, void *p, size_t bytes);
     void (*unpin)(gc_backend *b, void *p);
+    /* The device's ceilings (kernels/ceilings.h), optional: memory (a device copy, bytes read and
+     * written), link (host→device from pinned memory) and the FP32 GEMM, into c's fields. */
+    int (*ceilings)(gc_backend *b, gc_ceilings *c);
 
     /* Facility-location greedy of one block (kernels/fl.h), optional: NULL greedies on the CPU
      * (kernels/cpu/greedy_fl_cpu.c, the oracle); reach it through gc_backend_fl_greedy. */
     int (*fl_greedy)(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                      double *coverage);
 
-    /* Facility location's assignment pass (docs/design.md §4.1), optional: NULL runs the CPU twin
-     * (kernels/cpu/similarity_cpu.c, gc_cpu_nearest). For each of the m rows of a [m × D] (host):
-     * the index into b [n × D] of its nearest row (the first of equals, exact distances in double)
-     * and that distance. Reach it through gc_backend_fl_nearest. */
-    int (*fl_nearest)(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D, int64_t *nearest,
-                      double *distance);
+    /* Facility location's passes over all rows (docs/design.md §4.1: the exact assignment and GreeDi's
+     * sampled comparison), optional: NULL runs the CPU twin (kernels/cpu/similarity_cpu.c,
+     * gc_cpu_fl_assign, the oracle). For every row i of e [rows × D] (host; a device copy the backend
+     * kept of it is read instead) in group g = group[i] (group NULL: 0) and every set t < W of g
+     * (kernels/fl.h, W = gc_fl_sets_width): nearest[i·W + t] = the position in set t of the row's
+     * nearest element, the first of equals, and distance[i·W + t] = that distance; slots of groups
+     * with fewer sets, of empty sets and of groups outside [0, groups) hold −1 and +∞. Squared
+     * distances are exact double differences squared and added in column order, never contracted
+     * into a fused multiply-add, so every backend writes the same bits. Reach it through
+     * gc_backend_fl_assign. */
+    int (*fl_assign)(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets,
+                     int64_t *nearest, double *distance);
 
     /* Orthogonal matching pursuit (docs/design.md §4.2), optional: a NULL op means the selector runs the
      * CPU twins (kernels/cpu/omp_cpu.c, also these ops' oracle). G problems share one rank's rows: row i
@@ -220,10 +247,10 @@ struct gc_backend {
 int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                          double *coverage);
 
-/* The assignment pass's nearest rows (fl_nearest above) on b's device when it has the op, else
- * (b NULL included) on the CPU. */
-int gc_backend_fl_nearest(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D,
-                          int64_t *nearest, double *distance);
+/* Facility location's pass over rows (fl_assign above) on b's device when it has the op, else
+ * (b NULL included) on the CPU: the same bits either way. */
+int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
+                         const gc_fl_sets *sets, int64_t *nearest, double *distance);
 
 /* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a
  * warning; `cuda` without a usable GPU is an error. */

@@ -60,10 +60,35 @@ static inline void gc_stochastic_draw(int64_t *rest, int64_t size, int64_t s, in
     for (int64_t t = 0; t < s; ++t) {
         double u = gc_rng_uniform(seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)step * (uint64_t)m + (uint64_t)t);
         int64_t r = t + (int64_t)(u * (double)(size - t));
+        if (r >= size) r = size - 1; /* u rounds to 1.0 once in 2^53 draws */
         int64_t tmp = rest[t];
         rest[t] = rest[r];
         rest[r] = tmp;
     }
+}
+
+/* Passes over all rows (the fl_assign op of kernels/backend.h, docs/design.md §4.1): each row is
+ * compared with every set of selected rows of its group (its label, or 0 for one group). Sets are
+ * ranges of e, so several groups can share one: group g has sets group_set[g] … group_set[g + 1] − 1
+ * and set s is rows set_first[s] … set_first[s] + set_size[s] − 1 of e. A row's nearest element of
+ * a set is a position within the set, the first of equals: sets sorted by global index break ties
+ * to the lower global index. */
+typedef struct {
+    int groups;
+    const int64_t *group_set; /* [groups + 1] */
+    const int64_t *set_first; /* [sets] */
+    const int64_t *set_size;  /* [sets] */
+    int64_t rows;             /* rows of e */
+    const float *e;           /* [rows × D] */
+} gc_fl_sets;
+
+/* W, the most sets a group has: a pass writes W slots a row. */
+static inline int64_t gc_fl_sets_width(const gc_fl_sets *s)
+{
+    int64_t w = 0;
+    for (int g = 0; g < s->groups; ++g)
+        if (s->group_set[g + 1] - s->group_set[g] > w) w = s->group_set[g + 1] - s->group_set[g];
+    return w;
 }
 
 #ifdef __cplusplus

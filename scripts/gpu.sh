@@ -12,7 +12,8 @@
 #                oracle test on the CUDA and the CPU backend                    → tests-SLUG.txt
 #   bench-embed  bench_embed on the GPU, and on the host's CPU (200,000 rows)    → embed-SLUG.{txt,json},
 #                                                                                  embed-cpu-SLUG.{txt,json}
-#   bench-fl     bench_fl next to the plain PyTorch dense greedy on the same rows; 200k points in 8
+#   bench-fl     bench_fl next to the plain PyTorch dense greedy on the same rows; the pass over all rows
+#                (bench_fl assign: 10M × 10 and 4M × 128 rows); 200k points in 8
 #                partitions against one; stochastic greedy on 10M points over every GPU and its
 #                objective ratio to exact greedy on 1M                          → fl-SLUG.jsonl,
 #                                                        fl-200k-ratio-SLUG.txt, fl-stochastic-10M-SLUG.txt
@@ -24,10 +25,17 @@
 #   bench-crest  CREST, P = 1000 subsets of 5000 rows, m = 128, on every GPU (and on one)  → crest-SLUG.txt
 #   select       whole jobs with --timings: 2 ranks, lastlayer sketch 256, on the GPU and on the CPU;
 #                `--selector omp` on 4M rows on one GPU                         → select-SLUG.txt
-#   scaling      strong (fixed N) and weak (fixed N per rank) sweeps of gmc and craig at 1, 2, 4 …
-#                ranks up to the GPU count (slurm/scaling.sh --local, slurm/report)  → scaling-SLUG.md,
-#                                                       scaling-{omp,fl}-{strong,weak}-SLUG.{csv,png}
+#   scaling      strong (N = 16M) and weak (1M and 16M rows a rank) sweeps of OMP (features, D = 128)
+#                and facility location (craig, C = 100) at 1, 2, 4 … ranks, one a GPU (slurm/scaling.sh
+#                --local, slurm/report; SCALING_SWEEPS picks some)           → scaling-SLUG.md,
+#                                      scaling-{omp,fl}-{strong,weak-1M,weak-16M}-SLUG.{csv,png}, …/*.json
 #   omp50k       OMP with k = 50,000 through the ScaLAPACK refit, 4 ranks per GPU → omp-k50000-scalapack-SLUG.txt
+#   e2e          the whole job of every preset (craig gmc adacore crest bico) on 16M generated rows,
+#                d = 128, C = 10 and 100, on one GPU, each phase against its floor (bench/e2e)
+#                                                  → e2e-SLUG.md, e2e-SLUG/*.json (each run's --timings)
+#   billion      the 1-billion-row study on every GPU, one rank a GPU: OMP (features, D = 128, C = 10,
+#                k = 10,000) and craig (C = 100, k = 0.1%) on generated rows, N = BILLION_N_OMP /
+#                BILLION_N_FL (default 1e9; smaller where 1e9 cannot fit)  → 1b-{omp,craig}-nN-SLUG.{json,txt}
 #   stream       `select` on a 1M × 512 HDF5 file: X read while it is embedded, against reading X
 #                alone                                                          → embed-stream-SLUG.txt
 #
@@ -46,7 +54,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest select scaling omp50k stream)
+SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest select scaling omp50k e2e billion stream)
 BUNDLE=.deps/gpu
 
 usage() {
@@ -320,6 +328,7 @@ suite_bench_fl() {
   step gen-rows 60 "$BIN/gradcore" gen --out "$work/rows.h5" --n 40000 --d 128 --classes 10 --seed 7 --modes 8 \
     --duplicates 0.05 --quiet
   step -o "$jsonl" bench_fl 120 "$BIN/bench_fl" 128 20000:200 40000:400
+  step -o "$jsonl" bench_fl-assign 300 "$BIN/bench_fl" assign 10000000:10:10:1000 4000000:128:10:500
   step -o "$jsonl" torch_greedy 120 python3 bench/fl/torch_greedy.py "$work/rows.h5" 20000:200 40000:400
   # One block of 200k rows does not fit the device-resident path: GEMM tiles, against 8 partitions.
   for p in 1 8; do
@@ -413,20 +422,27 @@ suite_scaling() {
   fresh "$md"
   note "$md" "# Scaling on $SLUG ($GPUS GPU(s), $CORES cores): ranks $list, one rank a GPU while ranks ≤ GPUs"
   local common=(--local --ranks-per-node "$max" --cpus-per-task $((CORES / max)) --ranks "$list")
+  # OMP: the features of D = 128 (d = 128), C = 10, k = 400; facility location: craig (logits,
+  # C = 100), k = 2,000 (1M rows a GPU) or 16,000 (16M rows a GPU and the strong sweep, 0.1%).
+  local omp=(--methods gmc --d 128 --classes 10 --k 400 --with "gmc=--embedding features --selector omp")
+  local fl=(--methods craig --d 128 --classes 100)
   declare -A sweep_args=(
-    [omp-strong]="--study strong --methods gmc --n 16000000 --k 200"
-    [omp-weak]="--study weak --methods gmc --n-per-rank 8000000 --k 200"
-    [fl-strong]="--study strong --methods craig --n 4000000 --k 2000"
-    [fl-weak]="--study weak --methods craig --n-per-rank 2000000 --k 2000"
+    [omp-strong]="--study strong --n 16000000"
+    [omp-weak-1M]="--study weak --n-per-rank 1000000"
+    [omp-weak-16M]="--study weak --n-per-rank 16000000"
+    [fl-strong]="--study strong --n 16000000 --k 16000"
+    [fl-weak-1M]="--study weak --n-per-rank 1000000 --k 2000"
+    [fl-weak-16M]="--study weak --n-per-rank 16000000 --k 16000"
   )
-  for sweep in omp-strong omp-weak fl-strong fl-weak; do
+  for sweep in ${SCALING_SWEEPS:-omp-strong omp-weak-1M omp-weak-16M fl-strong fl-weak-1M fl-weak-16M}; do
     # shellcheck disable=SC2206 # the sweep's options, split at spaces
-    local these=(${sweep_args[$sweep]})
-    step "$sweep" 150 env GRADCORE_BIN="$BIN/gradcore" OMPI_MCA_rmaps_base_oversubscribe=1 OMP_WAIT_POLICY=passive \
-      slurm/scaling.sh "${common[@]}" "${these[@]}" --out-dir "$work/$sweep"
+    local these=(${sweep_args[$sweep]}) selector
+    if [[ $sweep == omp-* ]]; then selector=("${omp[@]}"); else selector=("${fl[@]}"); fi
+    step "$sweep" 170 env GRADCORE_BIN="$BIN/gradcore" OMPI_MCA_rmaps_base_oversubscribe=1 OMP_WAIT_POLICY=passive \
+      slurm/scaling.sh "${common[@]}" "${selector[@]}" "${these[@]}" --out-dir "$work/$sweep"
     step "$sweep-report" 60 python3 slurm/report "$work/$sweep"
     # shellcheck disable=SC2016 # expanded by that bash
-    step "$sweep-copy" 5 bash -c 'cat "$1/scaling.md" >>"$2" && cp "$1/scaling.csv" "$3.csv" && cp "$1/scaling.png" "$3.png"' \
+    step "$sweep-copy" 5 bash -c 'cat "$1/scaling.md" >>"$2" && cp "$1/scaling.csv" "$3.csv" && cp "$1/scaling.png" "$3.png" && mkdir -p "$3" && cp "$1"/*.json "$3"/' \
       _ "$work/$sweep" "$md" "bench/results/scaling-$sweep-$SLUG"
   done
 }
@@ -441,6 +457,32 @@ suite_omp50k() {
     --data synthetic:n=1000000,d=64,classes=10,seed=1 --embedding features --selector omp --per-class off --k 50000 \
     --batch 1000 --ridge 1e-3 --refit scalapack --verbose --timings "$work/k50k.json" --out "$work/k50k.h5"
   step -a "$out" omp-k50000-timings 5 cat "$work/k50k.json"
+}
+
+suite_e2e() {
+  local work=$TMP/e2e md
+  md=$(result e2e md)
+  fresh "$md"
+  step e2e 560 env GRADCORE="$BIN/gradcore" NP=1 LIMIT_S="${E2E_LIMIT_S:-50}" ${E2E_METHODS:+METHODS="$E2E_METHODS"} \
+    ${E2E_CLASSES:+CLASSES="$E2E_CLASSES"} bash bench/e2e/run.sh "$work" "${E2E_N:-16000000}"
+  # shellcheck disable=SC2016 # expanded by that bash
+  step e2e-copy 5 bash -c 'cat "$1/e2e.md" >>"$2" && rm -rf "$3" && mkdir -p "$3" && cp "$1"/*.json "$1"/*.log "$3"/' \
+    _ "$work" "$md" "bench/results/e2e-$SLUG"
+}
+
+suite_billion() {
+  local work=$TMP/billion n_omp=${BILLION_N_OMP:-1000000000} n_fl=${BILLION_N_FL:-1000000000} out
+  [ "$DRY_RUN" = 1 ] || mkdir -p "$work"
+  out=$(result "1b-omp-n$n_omp" txt)
+  fresh "$out"
+  step -a "$out" omp 280 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
+    --data "synthetic:n=$n_omp,d=128,classes=10,seed=1" --embedding features --selector omp --k 10000 \
+    --timings "bench/results/1b-omp-n$n_omp-$SLUG.json" --out "$work/omp.h5"
+  out=$(result "1b-craig-n$n_fl" txt)
+  fresh "$out"
+  step -a "$out" craig 280 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
+    --data "synthetic:n=$n_fl,d=128,classes=100,seed=1" --method craig --k 0.1% \
+    --timings "bench/results/1b-craig-n$n_fl-$SLUG.json" --out "$work/craig.h5"
 }
 
 suite_stream() {
@@ -500,7 +542,7 @@ CORES=$(nproc)
 TMP=$(mktemp -d /tmp/gradcore-gpu.XXXXXX)
 deadline=$((SECONDS + ${DEADLINE_S:-570}))
 declare -A BUDGET_S=([tests]=150 [bench-embed]=200 [bench-fl]=300 [bench-omp]=240 [bench-bico]=400
-  [bench-crest]=300 [select]=200 [scaling]=560 [omp50k]=450 [stream]=150)
+  [bench-crest]=300 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [billion]=570 [stream]=150)
 
 if [ "$DRY_RUN" = 1 ]; then
   LOGS="(logs)"

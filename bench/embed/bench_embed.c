@@ -95,8 +95,9 @@ static void fill_rows(float *x, int32_t *y, int64_t n)
         int64_t count = n - lo < distinct ? n - lo : distinct;
         gc_copy_parallel(x + lo * D_IN, x, (size_t)count * D_IN * sizeof *x);
     }
+    const gc_synthetic_constants k = gc_synthetic_constants_of(&syn);
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < n; ++r) y[r] = gc_synthetic_label(&syn, r);
+    for (int64_t r = 0; r < n; ++r) y[r] = gc_synthetic_label(&k, r);
 }
 
 #ifdef GC_HAVE_CUDA

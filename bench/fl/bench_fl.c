@@ -2,7 +2,14 @@
  * For each (m, k): the synthetic rows of width D are one block; the exact greedy runs on the GPU
  * (device-resident block when it fits, else GEMM tiles) and its time, bytes of similarity read,
  * achieved GB/s and objective F = Σ gains are printed, one line per case, as JSON.
- * Usage: bench_fl [D] [m:k ...]        (default D = 128; 20000:200 40000:400) */
+ * With `assign`, facility location's pass over all rows instead (the fl_assign op): for each
+ * n:D:C:k_c, n synthetic rows of C classes against k_c elements of each class, streamed up from
+ * pageable memory, with one set a class (the exact assignment) and with three (the shape of
+ * GreeDi's sampled comparison); printed: seconds, rows/s, FP64 GFLOP/s (3 operations per row,
+ * element and column: the floor is the FP64 rate) and GB/s of rows, and whether the first rows
+ * equal the CPU twin bit for bit.
+ * Usage: bench_fl [D] [m:k ...]        (default D = 128; 20000:200 40000:400)
+ *        bench_fl assign [n:D:C:k_c ...] (default 10000000:10:10:1000 4000000:128:10:500) */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -12,6 +19,8 @@
 #include "core/error.h"
 #include "io/synthetic.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cuda/assign_cuda.h"
 #include "kernels/cuda/fl_cuda.h"
 
 static double objective(const double *gains, int64_t k)
@@ -60,6 +69,55 @@ static int run_case(gc_backend *dev, int D, int64_t m, int64_t k, double epsilon
     return GC_OK;
 }
 
+/* One fl_assign case (see the file comment); W sets a class, all of them the class's elements. */
+static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int W)
+{
+    gc_synthetic syn = { n, D, C, 7, 1.0, 8, 0.05 };
+    const int64_t check = n < 20000 ? n : 20000, slots = n * W;
+    float *e = malloc((size_t)n * D * sizeof *e), *elements = malloc((size_t)C * kc * D * sizeof *elements);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    int64_t *group_set = malloc((size_t)(C + 1) * sizeof *group_set), *first = malloc((size_t)C * W * sizeof *first);
+    int64_t *size = malloc((size_t)C * W * sizeof *size), *nearest = malloc((size_t)slots * sizeof *nearest);
+    int64_t *cpu_nearest = malloc((size_t)check * W * sizeof *cpu_nearest), *filled = calloc((size_t)C, sizeof *filled);
+    double *distance = malloc((size_t)slots * sizeof *distance);
+    double *cpu_distance = malloc((size_t)check * W * sizeof *cpu_distance);
+    if (!e || !elements || !y || !group_set || !first || !size || !nearest || !cpu_nearest || !filled || !distance ||
+        !cpu_distance)
+        return gc_fail(GC_ERR_MEMORY, "out of memory");
+    gc_synthetic_rows(&syn, 0, n, e, y);
+    for (int64_t i = 0; i < n; ++i) /* elements: the first k_c rows of each class */
+        if (filled[y[i]] < kc) memcpy(elements + (y[i] * kc + filled[y[i]]++) * D, e + i * D, (size_t)D * sizeof *e);
+    for (int g = 0; g <= C; ++g) group_set[g] = (int64_t)g * W;
+    for (int64_t s = 0; s < (int64_t)C * W; ++s) first[s] = s / W * kc, size[s] = filled[s / W];
+    gc_fl_sets sets = { C, group_set, first, size, (int64_t)C * kc, elements };
+    GC_TRY(dev->ops->fl_assign(dev, e, check, D, y, &sets, nearest, distance)); /* warm-up */
+    double t0 = MPI_Wtime();
+    GC_TRY(dev->ops->fl_assign(dev, e, n, D, y, &sets, nearest, distance));
+    double seconds = MPI_Wtime() - t0, operations = 0.0;
+    for (int64_t i = 0; i < n; ++i) operations += 3.0 * (double)filled[y[i]] * D * W;
+    gc_cpu_fl_assign(e, check, D, y, &sets, cpu_nearest, cpu_distance);
+    int same = memcmp(cpu_nearest, nearest, (size_t)check * W * sizeof *nearest) == 0 &&
+               memcmp(cpu_distance, distance, (size_t)check * W * sizeof *distance) == 0;
+    printf("{\"pass\": \"fl_assign\", \"rows\": %lld, \"D\": %d, \"classes\": %d, \"elements_per_class\": %lld, "
+           "\"sets_per_class\": %d, \"batches\": %lld, \"seconds\": %.4f, \"rows_per_s\": %.4g, \"GFLOPps\": %.1f, "
+           "\"GBps\": %.1f, \"first_rows_equal_cpu\": %s}\n",
+           (long long)n, D, C, (long long)kc, W, (long long)gc_cuda_fl_assign_last_batches(dev), seconds,
+           (double)n / seconds, operations / seconds / 1e9, 4.0 * n * D / seconds / 1e9, same ? "true" : "false");
+    fflush(stdout);
+    free(e);
+    free(elements);
+    free(y);
+    free(group_set);
+    free(first);
+    free(size);
+    free(nearest);
+    free(cpu_nearest);
+    free(filled);
+    free(distance);
+    free(cpu_distance);
+    return same ? GC_OK : gc_fail(GC_ERR_LIB, "fl_assign on the GPU differs from the CPU twin");
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -71,6 +129,21 @@ int main(int argc, char **argv)
     }
     gc_backend *dev = NULL;
     status = gc_backend_cuda_create(0, &dev);
+    if (argc > 1 && strcmp(argv[1], "assign") == 0) {
+        const char *assign_defaults[] = { "10000000:10:10:1000", "4000000:128:10:500" };
+        for (int c = 0; c < (argc > 2 ? argc - 2 : 2) && status == GC_OK; ++c) {
+            long long n, kc;
+            int width, classes;
+            if (sscanf(argc > 2 ? argv[2 + c] : assign_defaults[c], "%lld:%d:%d:%lld", &n, &width, &classes, &kc) != 4)
+                continue;
+            status = run_assign(dev, n, width, classes, kc, 1);
+            if (status == GC_OK) status = run_assign(dev, n, width, classes, kc, 3);
+        }
+        if (status != GC_OK) fprintf(stderr, "bench_fl: %s\n", gc_error_message());
+        gc_backend_destroy(dev);
+        MPI_Finalize();
+        return status;
+    }
     const char *defaults[] = { "20000:200", "40000:400" };
     int ncases = argc > 2 ? argc - 2 : 2;
     for (int c = 0; c < ncases && status == GC_OK; ++c) {

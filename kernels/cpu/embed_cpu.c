@@ -9,7 +9,6 @@
 
 #include "core/error.h"
 #include "kernels/backend.h"
-#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/greedy_fl_cpu.h"
 #include "kernels/embed_math.h"
 #include "nystrom_cpu.h"
@@ -214,19 +213,10 @@ static int cpu_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, i
     return gc_fl_greedy_cpu(p, kappa, selected, gains, coverage);
 }
 
-static int cpu_fl_nearest(gc_backend *b, const float *a, int64_t m, const float *rows_b, int64_t n, int D,
-                          int64_t *nearest, double *distance)
-{
-    (void)b;
-    gc_cpu_nearest(a, m, rows_b, n, D, nearest, distance);
-    return GC_OK;
-}
-
 static const gc_backend_ops cpu_ops = { .name = "cpu",
                                         .embed = cpu_embed,
                                         .destroy = cpu_destroy,
                                         .fl_greedy = cpu_fl_greedy,
-                                        .fl_nearest = cpu_fl_nearest,
                                         .nystrom_attach = gc_cpu_nystrom_attach,
                                         .nystrom_features = gc_cpu_nystrom_features_op,
                                         .nystrom_detach = gc_cpu_nystrom_detach };

@@ -44,21 +44,39 @@ int gc_cpu_similarity(const float *a, int64_t m, const float *b, int64_t n, int 
     return status;
 }
 
-void gc_cpu_nearest(const float *a, int64_t m, const float *b, int64_t n, int D, int64_t *nearest, double *distance)
+/* The nearest of set rows b [n × D] to a [D]: its position (first of equals; -1 when n = 0) and
+ * squared distance. Differences in double, squared and added in column order (this file is
+ * compiled with -ffp-contract=off): the bits the CUDA twin reproduces. */
+static int64_t nearest_of(const float *a, const float *b, int64_t n, int D, double *best_sq)
 {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < m; ++i) {
-        int64_t best = -1;
-        double best_sq = INFINITY;
-        for (int64_t j = 0; j < n; ++j) {
-            double sq = 0.0;
-            for (int t = 0; t < D; ++t) {
-                double diff = (double)a[i * D + t] - (double)b[j * D + t];
-                sq += diff * diff;
-            }
-            if (sq < best_sq) best_sq = sq, best = j;
+    int64_t best = -1;
+    *best_sq = INFINITY;
+    for (int64_t j = 0; j < n; ++j) {
+        double sq = 0.0;
+        for (int t = 0; t < D; ++t) {
+            double diff = (double)a[t] - (double)b[j * D + t];
+            sq += diff * diff;
         }
-        nearest[i] = best;
-        distance[i] = sqrt(best_sq);
+        if (sq < *best_sq) *best_sq = sq, best = j;
+    }
+    return best;
+}
+
+void gc_cpu_fl_assign(const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets,
+                      int64_t *nearest, double *distance)
+{
+    const int64_t W = gc_fl_sets_width(sets);
+#pragma omp parallel for schedule(dynamic, 256)
+    for (int64_t i = 0; i < rows; ++i) {
+        const int g = group != NULL ? group[i] : 0;
+        const int known = g >= 0 && g < sets->groups;
+        const int64_t first = known ? sets->group_set[g] : 0, count = known ? sets->group_set[g + 1] - first : 0;
+        for (int64_t t = 0; t < W; ++t) {
+            double sq = INFINITY;
+            const int64_t s = first + t;
+            nearest[i * W + t] =
+                t < count ? nearest_of(e + i * D, sets->e + sets->set_first[s] * D, sets->set_size[s], D, &sq) : -1;
+            distance[i * W + t] = sqrt(sq);
+        }
     }
 }

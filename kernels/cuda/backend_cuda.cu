@@ -8,14 +8,18 @@
  * and a shard of any size streams through a fixed amount of device memory. Host memory that is
  * already pinned (cudaHostAlloc/cudaHostRegister) is copied directly; pageable x and e are staged
  * through the slot's pinned arena with all host threads while the other slots keep the GPU busy;
- * without x, each batch is read from the dataset (gc_embed_config.read_x) into that arena. */
+ * without x, each batch is read from the dataset (gc_embed_config.read_x) into that arena, or, for
+ * synthetic data, generated in the slot's device block (synthetic_cuda.h): then nothing is read or
+ * copied up, and the features embedding (e = x) is the generated block itself. */
 #include <math.h>
 #include <mpi.h> /* before the extern "C" blocks: it brings C++ bindings of its own */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "assign_cuda.h"
 #include "bico_cuda.h"
+#include "ceilings_cuda.h"
 #include "cuda_check.h"
 #include "embed_cuda.h"
 extern "C" {
@@ -24,6 +28,7 @@ extern "C" {
 #include "fl_cuda.h"
 #include "omp_cuda.h"
 #include "quality_cuda.h"
+#include "synthetic_cuda.h"
 
 /* Three slots: one being staged by the host while two are in flight on the GPU. */
 enum { SLOTS = 3 };
@@ -54,7 +59,8 @@ typedef struct {
     const float *resident_host; /* the caller's array it mirrors */
     int64_t resident_rows;
     int resident_D;
-    gc_fl_device *fl; /* facility-location greedy state, made on first use (fl_cuda.cu) */
+    gc_fl_device *fl;            /* facility-location greedy state, made on first use (fl_cuda.cu) */
+    gc_fl_assign_device *assign; /* facility location's passes over all rows (assign_cuda.cu) */
 } cuda_state;
 
 static void drop_resident(cuda_state *st)
@@ -76,9 +82,11 @@ extern "C" const float *gc_cuda_resident(gc_backend *b, const float *host, int64
 /* Everything one embed call needs that does not change from batch to batch. */
 typedef struct {
     const gc_embed_config *cfg;
-    int d, C, H, widest, D, D1, D2, block, draws;
+    int d, C, H, widest, D, D1, D2, block;
+    int draws; /* models run per row; 0 for features, whose e is x itself */
     int64_t batch;
     int x_pinned, e_pinned;
+    gc_cuda_synthetic *synthetic; /* x and y generated on the device, or NULL: from the host */
     float *resident;              /* [rows × D] device copy of e, or NULL */
     void *model_arena;            /* device copies of every draw's W, b and sketch factors */
     const float **weight, **bias; /* [draws × layers] device pointers into model_arena */
@@ -119,10 +127,11 @@ static void layout_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows, char *d
     s->a = (float *)carve(dev, &dv, (size_t)rows * pl->C * f);
     s->u = (float *)carve(dev, &dv, (size_t)rows * pl->D1 * f);
     s->v = (float *)carve(dev, &dv, (size_t)rows * pl->D2 * f);
-    s->e = (float *)carve(dev, &dv, (size_t)rows * pl->D * f);
+    s->e = pl->draws > 0 ? (float *)carve(dev, &dv, (size_t)rows * pl->D * f) : s->x;
     s->loss = (float *)carve(dev, &dv, (size_t)rows * f);
-    s->x_host = (float *)carve(host, &hv, pl->x_pinned ? 0 : (size_t)rows * pl->d * f);
-    s->y_host = (int32_t *)carve(host, &hv, (size_t)rows * sizeof(int32_t));
+    const int staged = !pl->x_pinned && pl->synthetic == NULL, labels_up = pl->synthetic == NULL;
+    s->x_host = (float *)carve(host, &hv, staged ? (size_t)rows * pl->d * f : 0);
+    s->y_host = (int32_t *)carve(host, &hv, labels_up ? (size_t)rows * sizeof(int32_t) : 0);
     s->e_host = (float *)carve(host, &hv, pl->e_pinned ? 0 : (size_t)rows * pl->D * f);
     s->loss_host = (float *)carve(host, &hv, (size_t)rows * f);
     *device_bytes = dv;
@@ -155,8 +164,8 @@ static int prepare_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows)
 /* Device bytes one row needs in a slot (see layout_slot). */
 static size_t device_bytes_per_row(const cuda_plan *pl)
 {
-    return sizeof(float) *
-           ((size_t)pl->d + 1 + 2 * (size_t)pl->widest + 2 * (size_t)pl->C + pl->D1 + pl->D2 + pl->D + 1);
+    const size_t e = pl->draws > 0 ? (size_t)pl->D : 0;
+    return sizeof(float) * ((size_t)pl->d + 1 + 2 * (size_t)pl->widest + 2 * (size_t)pl->C + pl->D1 + pl->D2 + e + 1);
 }
 
 /* Rows per batch: the caller's choice, else SLOT_TARGET_BYTES per slot. The height depends on the
@@ -225,8 +234,6 @@ static int upload_models(cuda_plan *pl, cudaStream_t stream)
         pl->r1[s] = r1;
         pl->r2[s] = r2;
     }
-    /* Every slot's stream reads the factors: finish generating them first. */
-    GC_CHECK_CUDA(cudaStreamSynchronize(stream));
     return GC_OK;
 }
 
@@ -241,31 +248,46 @@ static int gemm_rows(cublasHandle_t blas, int64_t n, int fan_in, int fan_out, co
     return GC_OK;
 }
 
-/* The whole device chain of one batch on its slot's stream (see the file comment): rows [lo, lo + n)
- * sit at rows off … off+n−1 of a block of pl->batch rows whose other rows are zero, and the whole
- * block is computed, so every GEMM has the same height and each row the same place in it whatever
- * the rank's range (run_batches). */
-static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off, int64_t n, const float *x,
-                       const int32_t *y, float *e)
+/* Rows [lo, lo + n) of x and y into the slot's device block at rows off … off+n−1, its other rows
+ * zero: generated there (synthetic data), or read by cfg->read_x into the pinned staging while the
+ * other slots' batches are on the GPU, or copied from the caller's x (straight when pinned, else
+ * staged), and copied up. */
+static int load_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off, int64_t n, const float *x,
+                      const int32_t *y)
 {
     const gc_embed_config *cfg = pl->cfg;
-    const int L = cfg->models[0].layers, d = pl->d;
+    const int d = pl->d;
     const int64_t rows = pl->batch, after = rows - off - n;
+    if (off > 0) GC_CHECK_CUDA(cudaMemsetAsync(s->x, 0, (size_t)off * d * sizeof *x, s->stream));
+    if (after > 0) GC_CHECK_CUDA(cudaMemsetAsync(s->x + (off + n) * d, 0, (size_t)after * d * sizeof *x, s->stream));
+    if (pl->synthetic != NULL) {
+        GC_CHECK_CUDA(cudaMemsetAsync(s->y, 0, (size_t)rows * sizeof *y, s->stream));
+        return gc_cuda_synthetic_generate(pl->synthetic, s->stream, cfg->first_row + lo, n, s->x + off * d, s->y + off);
+    }
     memset(s->y_host, 0, (size_t)rows * sizeof *y);
     memcpy(s->y_host + off, y + lo, (size_t)n * sizeof *y);
     const float *x_src = x != NULL ? x + lo * d : s->x_host;
-    if (x == NULL) /* read from the source while the other slots' batches are on the GPU */
+    if (x == NULL)
         GC_TRY(cfg->read_x(cfg->read_ctx, lo, n, s->x_host));
     else if (!pl->x_pinned) {
         gc_copy_parallel(s->x_host, x_src, (size_t)n * d * sizeof *x);
         x_src = s->x_host;
     }
-    if (off > 0) GC_CHECK_CUDA(cudaMemsetAsync(s->x, 0, (size_t)off * d * sizeof *x, s->stream));
-    if (after > 0) GC_CHECK_CUDA(cudaMemsetAsync(s->x + (off + n) * d, 0, (size_t)after * d * sizeof *x, s->stream));
     GC_CHECK_CUDA(cudaMemcpyAsync(s->x + off * d, x_src, (size_t)n * d * sizeof *x, cudaMemcpyHostToDevice, s->stream));
     GC_CHECK_CUDA(cudaMemcpyAsync(s->y, s->y_host, (size_t)rows * sizeof *y, cudaMemcpyHostToDevice, s->stream));
+    return GC_OK;
+}
+
+/* The models' forward pass and the embedding of the slot's whole block (features: e is x, the loss
+ * zero). */
+static int forward(cuda_slot *s, const cuda_plan *pl)
+{
+    const gc_embed_config *cfg = pl->cfg;
+    const int64_t rows = pl->batch;
+    if (pl->draws == 0) GC_CHECK_CUDA(cudaMemsetAsync(s->loss, 0, (size_t)rows * sizeof *s->loss, s->stream));
     for (int draw = 0; draw < pl->draws; ++draw) {
         const gc_model *m = &cfg->models[draw];
+        const int L = m->layers;
         const float *in = s->x;
         for (int l = 0; l < L; ++l) {
             float *out = l == L - 1 ? s->z : s->act[l % 2];
@@ -291,6 +313,18 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
             gc_cuda_bias_activation(s->stream, s->v, pl->r2[draw] + pl->H, pl->H + 1, rows, pl->D2, GC_ACT_IDENTITY));
         GC_TRY(gc_cuda_outer(s->stream, rows, s->u, pl->D1, s->v, pl->D2, 0, eb, pl->D));
     }
+    return GC_OK;
+}
+
+/* The whole device chain of one batch on its slot's stream (see the file comment): rows [lo, lo + n)
+ * sit at rows off … off+n−1 of a block of pl->batch rows whose other rows are zero, and the whole
+ * block is computed, so every GEMM has the same height and each row the same place in it whatever
+ * the rank's range (run_batches). */
+static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off, int64_t n, const float *x,
+                       const int32_t *y, float *e)
+{
+    GC_TRY(load_batch(s, pl, lo, off, n, x, y));
+    GC_TRY(forward(s, pl));
     float *e_dst = pl->e_pinned ? e + lo * pl->D : s->e_host;
     GC_CHECK_CUDA(
         cudaMemcpyAsync(e_dst, s->e + off * pl->D, (size_t)n * pl->D * sizeof *e, cudaMemcpyDeviceToHost, s->stream));
@@ -337,7 +371,10 @@ static int run_batches(cuda_state *st, cuda_plan *pl, int64_t rows, const float 
                        float *loss)
 {
     for (int k = 0; k < SLOTS; ++k) GC_TRY(prepare_slot(&st->slot[k], pl, pl->batch));
-    GC_TRY(upload_models(pl, st->slot[0].stream));
+    if (pl->draws > 0) GC_TRY(upload_models(pl, st->slot[0].stream));
+    /* Every slot's stream reads the sketch factors and the centre table made on slot 0's: finish
+     * making them first. */
+    GC_CHECK_CUDA(cudaStreamSynchronize(st->slot[0].stream));
     /* Blocks [j·batch, (j+1)·batch) of the global index (as on the CPU, embed_cpu.c). */
     for (int64_t lo = 0, i = 0; lo < rows; ++i) {
         cuda_slot *s = &st->slot[i % SLOTS];
@@ -351,34 +388,46 @@ static int run_batches(cuda_state *st, cuda_plan *pl, int64_t rows, const float 
     return GC_OK;
 }
 
+/* What the plan knows before any device work: widths, the models' shape, pinned host memory. */
+static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, int d, const float *x, const float *e)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->cfg = cfg;
+    pl->d = d;
+    pl->D = gc_embedding_dim(cfg, d);
+    pl->x_pinned = x != NULL && is_pinned(x);
+    pl->e_pinned = is_pinned(e);
+    if (cfg->kind == GC_EMBED_FEATURES) return; /* no model: draws 0 */
+    const gc_model *m0 = &cfg->models[0];
+    pl->C = gc_model_classes(m0);
+    pl->H = gc_model_penultimate_width(m0);
+    pl->widest = 1;
+    for (int l = 1; l < m0->layers; ++l) pl->widest = m0->widths[l] > pl->widest ? m0->widths[l] : pl->widest;
+    pl->draws = cfg->kind == GC_EMBED_GMC ? cfg->model_count : 1;
+    pl->block = cfg->sketch_dim > 0 ? cfg->sketch_dim : pl->C * (pl->H + 1);
+    if (cfg->sketch_dim > 0) gc_sketch_factors(cfg->sketch_dim, pl->C, pl->H + 1, &pl->D1, &pl->D2);
+}
+
 static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x, const int32_t *y,
                       float *e, float *loss)
 {
     GC_TRY(gc_embed_check(cfg, rows, d, y));
     cuda_state *st = (cuda_state *)b->impl;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    drop_resident(st);                    /* it mirrors the previous call's output, which the caller may now reuse */
-    if (cfg->kind == GC_EMBED_FEATURES) { /* nothing to compute: the CPU copy is the fastest path */
+    drop_resident(st); /* it mirrors the previous call's output, which the caller may now reuse */
+    const gc_synthetic *synthetic = x == NULL ? cfg->synthetic : NULL;
+    if (synthetic != NULL && synthetic->d != d)
+        return gc_fail(GC_ERR_USAGE, "embed: synthetic rows have %d columns, not %d", synthetic->d, d);
+    if (cfg->kind == GC_EMBED_FEATURES && synthetic == NULL) { /* e is x, read or copied on the host */
         memset(loss, 0, (size_t)rows * sizeof *loss);
         return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, e) : GC_OK;
     }
     if (rows == 0) return GC_OK;
-    const gc_model *m0 = &cfg->models[0];
     cuda_plan pl;
-    memset(&pl, 0, sizeof pl);
-    pl.cfg = cfg;
-    pl.d = d;
-    pl.C = gc_model_classes(m0);
-    pl.H = gc_model_penultimate_width(m0);
-    pl.widest = 1;
-    for (int l = 1; l < m0->layers; ++l) pl.widest = m0->widths[l] > pl.widest ? m0->widths[l] : pl.widest;
-    pl.D = gc_embedding_dim(cfg, d);
-    pl.draws = cfg->kind == GC_EMBED_GMC ? cfg->model_count : 1;
-    pl.block = cfg->sketch_dim > 0 ? cfg->sketch_dim : pl.C * (pl.H + 1);
-    if (cfg->sketch_dim > 0) gc_sketch_factors(cfg->sketch_dim, pl.C, pl.H + 1, &pl.D1, &pl.D2);
-    pl.x_pinned = x != NULL && is_pinned(x);
-    pl.e_pinned = is_pinned(e);
-    int status = choose_batch(b, &pl, rows);
+    plan_init(&pl, cfg, d, x, e);
+    /* The generator's centre table first, so the batch height sees the memory it takes. */
+    int status = synthetic != NULL ? gc_cuda_synthetic_create(synthetic, st->slot[0].stream, &pl.synthetic) : GC_OK;
+    if (status == GC_OK) status = choose_batch(b, &pl, rows);
     if (status == GC_OK && cfg->keep_on_device) status = keep_resident(st, &pl, rows);
     if (status == GC_OK) status = run_batches(st, &pl, rows, x, y, e, loss);
     /* On failure batches may still be in flight: let them finish before their buffers go. */
@@ -393,7 +442,9 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     } else {
         drop_resident(st);
         gc_cuda_fl_release(b, st->fl);
+        st->fl = NULL; /* made again on next use: a later greedy must not find it released */
     }
+    gc_cuda_synthetic_destroy(pl.synthetic);
     (void)cudaFree(pl.model_arena);
     free(pl.weight);
     free(pl.bias);
@@ -409,6 +460,7 @@ static void cuda_destroy(gc_backend *b)
         (void)cudaSetDevice(b->device_id);
         drop_resident(st);
         gc_cuda_fl_release(b, st->fl);
+        gc_cuda_fl_assign_release(b, st->assign);
         for (int k = 0; k < SLOTS; ++k) {
             cuda_slot *s = &st->slot[k];
             gc_cuda_stream_end(s->stream, s->blas);
@@ -444,7 +496,9 @@ static gc_backend_ops cuda_ops_table(void)
     ops.destroy = cuda_destroy;
     ops.pin = cuda_pin;
     ops.unpin = cuda_unpin;
+    ops.ceilings = gc_cuda_ceilings;
     ops.fl_greedy = gc_cuda_fl_greedy;
+    ops.fl_assign = gc_cuda_fl_assign;
     ops.omp_attach = gc_cuda_omp_attach;
     ops.omp_targets = gc_cuda_omp_targets;
     ops.omp_exclude = gc_cuda_omp_exclude;
@@ -468,6 +522,8 @@ static gc_backend_ops cuda_ops_table(void)
 static const gc_backend_ops cuda_ops = cuda_ops_table();
 
 extern "C" gc_fl_device **gc_cuda_fl_slot(gc_backend *b) { return &((cuda_state *)b->impl)->fl; }
+
+extern "C" gc_fl_assign_device **gc_cuda_fl_assign_slot(gc_backend *b) { return &((cuda_state *)b->impl)->assign; }
 
 extern "C" int gc_backend_cuda_device_count(void)
 {

@@ -21,6 +21,7 @@
 #include "io/output_guard.h"
 #include "io/proxy_models.h"
 #include "kernels/backend.h"
+#include "kernels/ceilings.h"
 #include "select_api.h"
 #include "src/select/quality.h"
 #include "src/select/selector.h"
@@ -83,6 +84,7 @@ typedef struct {
     gc_dataset dataset;
     gc_model *models;
     int model_count;
+    int embeddings_read; /* E came from --embeddings or a checkpoint, not the engine */
     gc_backend *backend;
     gc_local_rows rows;
     gc_coreset coreset;
@@ -293,12 +295,12 @@ static int phase_embed(select_run *run)
     const char *from_file = resume ? saved : gc_options_get(o, "embeddings");
     int status = from_file != NULL ? GC_OK : load_models(run);
     GC_TRY(gc_comm_agree(run->comm, status));
-    GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
-    long sketch;
-    GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &sketch));
-    gc_dataset_range shard = { .ds = &run->dataset, .first = run->rows.lo }; /* X streams from here */
+    int sketch;
+    GC_TRY(gc_sketch_resolve(gc_options_get(o, "sketch"), run->embedding, run->models, &sketch));
+    /* X streams from here (a GPU generates synthetic rows itself: row i is synthetic row lo + i) */
+    gc_dataset_range shard = { .ds = &run->dataset, .first = run->rows.lo };
     gc_embed_config cfg = { .kind = run->embedding,
-                            .sketch_dim = (int)sketch,
+                            .sketch_dim = sketch,
                             .hessian_damping = 1e-3,
                             .seed = run->sel.fl.seed,
                             .models = run->models,
@@ -306,10 +308,12 @@ static int phase_embed(select_run *run)
                             .first_row = run->rows.lo,
                             .read_x = gc_dataset_range_read,
                             .read_ctx = &shard,
+                            .synthetic = run->dataset.is_synthetic ? &run->dataset.synthetic : NULL,
                             .keep_on_device = run->selector->scores_on_device };
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
     if (from_file != NULL) {
+        run->embeddings_read = 1;
         if (!resume) run->embedding_name = "file"; /* provenance: not computed here */
         status = read_embeddings(run, from_file);
     } else {
@@ -454,6 +458,33 @@ static void run_destroy(select_run *run)
     free(run->command_line);
 }
 
+/* The embedding's work, for its floor (docs/design.md §7.1): X from storage when it is a file and
+ * over the link unless it is generated on the GPU, E back over the link (or from storage with
+ * --embeddings), and the proxy models' GEMM flops; on a CPU rank X and E pass through host memory. */
+static void count_embed_work(select_run *run)
+{
+    gc_phases *ph = &run->phases;
+    const double n = (double)run->rows.n_local, x = n * run->dataset.d * sizeof(float),
+                 e = n * run->rows.D * sizeof(float);
+    const int on_device = run->backend != NULL && run->backend->device_id >= 0;
+    if (run->embeddings_read) {
+        gc_phase_count_on(ph, GC_FLOOR_STORAGE, e);
+        return;
+    }
+    if (!run->dataset.is_synthetic) gc_phase_count_on(ph, GC_FLOOR_STORAGE, x);
+    if (on_device) {
+        if (!run->dataset.is_synthetic) gc_phase_count_on(ph, GC_FLOOR_LINK, x);
+        gc_phase_count_on(ph, GC_FLOOR_LINK, e);
+    } else {
+        gc_phase_count_on(ph, GC_FLOOR_MEMORY, x + e);
+    }
+    double flops = 0.0;
+    for (int s = 0; s < run->model_count; ++s)
+        for (int l = 0; l < run->models[s].layers; ++l)
+            flops += 2.0 * n * run->models[s].widths[l] * run->models[s].widths[l + 1];
+    gc_phase_count(ph, 0, flops);
+}
+
 /* The phases of a run in order, each ending in an agreement (docs/design.md §1). */
 static int run_phases(select_run *run)
 {
@@ -461,12 +492,21 @@ static int run_phases(select_run *run)
     gc_phase_begin(&run->phases, "read");
     if (status == GC_OK) status = phase_read(run);
     status = gc_comm_agree(run->comm, status);
+    /* the labels: from storage, or generated in host memory */
+    gc_phase_bound(&run->phases, run->dataset.is_synthetic ? GC_FLOOR_HOST : GC_FLOOR_STORAGE);
     gc_phase_end(&run->phases, (double)run->rows.n_local * sizeof(int32_t), 0);
     if (status != GC_OK) return status;
+    /* The backend and, for a timed run, the ceilings the phases' floors use: outside every phase. */
+    GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
+    if (gc_options_is_set(&run->opts, "timings") || gc_log_level() == GC_LOG_VERBOSE) {
+        gc_ceilings ceilings;
+        gc_measure_ceilings(run->backend, run->dataset.is_synthetic ? NULL : run->dataset.shards[0].path, &ceilings);
+        gc_phases_set_ceilings(&run->phases, &ceilings);
+    }
     gc_phase_begin(&run->phases, "embed");
     status = phase_embed(run);
-    /* X read once (streamed through the engine), E written once */
-    gc_phase_end(&run->phases, (double)run->rows.n_local * (run->dataset.d + run->rows.D) * sizeof(float), 0);
+    if (status == GC_OK) count_embed_work(run);
+    gc_phase_end(&run->phases, 0, 0);
     if (status != GC_OK) return status;
     run->ctx.backend = run->backend;
     run->ctx.phases = &run->phases;

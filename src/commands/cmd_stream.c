@@ -32,6 +32,7 @@
 #include "io/proxy_models.h"
 #include "io/stream_state.h"
 #include "kernels/backend.h"
+#include "kernels/ceilings.h"
 #include "src/select/selector.h"
 
 enum { MAX_SLOTS = 64 };
@@ -81,7 +82,7 @@ struct stream_run {
     long classes_option;
     uint64_t seed;
     int device;
-    long sketch;
+    int sketch; /* resolved once the models are known (load_models) */
     double hessian_damping;
     gc_selector_options sel;
     gc_backend *backend;
@@ -136,7 +137,7 @@ static int parse_options(stream_run *run, int argc, char **argv)
     run->embedding_name = gc_embedding_names[kind];
     run->seed = run->sel.fl.seed;
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
-    GC_TRY(gc_options_get_long(o, "sketch", 0, 1L << 30, &run->sketch));
+    GC_TRY(gc_sketch_resolve(gc_options_get(o, "sketch"), run->embedding, NULL, &run->sketch)); /* checked now */
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &run->hessian_damping));
     return GC_OK;
 }
@@ -158,7 +159,7 @@ static uint64_t stream_fingerprint(const stream_run *run)
 static void embed_config(const stream_run *run, int64_t first_row, gc_embed_config *cfg)
 {
     *cfg = (gc_embed_config){ .kind = run->embedding,
-                              .sketch_dim = (int)run->sketch,
+                              .sketch_dim = run->sketch,
                               .hessian_damping = run->hessian_damping,
                               .seed = run->seed,
                               .models = run->models,
@@ -170,7 +171,8 @@ static void embed_config(const stream_run *run, int64_t first_row, gc_embed_conf
 static int ensure_models(stream_run *run, int d, int classes)
 {
     if (run->models != NULL || run->embedding == GC_EMBED_FEATURES) return GC_OK;
-    return gc_proxy_models_load(&run->opts, d, classes, run->seed, run->comm, &run->models, &run->model_count);
+    GC_TRY(gc_proxy_models_load(&run->opts, d, classes, run->seed, run->comm, &run->models, &run->model_count));
+    return gc_sketch_resolve(gc_options_get(&run->opts, "sketch"), run->embedding, run->models, &run->sketch);
 }
 
 /* One batch as the selectors see it: rows [0, offset) of the index are old coreset members
@@ -614,7 +616,8 @@ static int process_batch(stream_run *run, const char *path, const gc_file_finger
         for (int j = 0; j < st->D; ++j) st->target[j] += b.sum[j];
         status = update_reservoir(run, &b);
     }
-    /* X read once and streamed through the engine, E written once */
+    /* X read once and streamed through the engine, E written once (host memory on either device) */
+    gc_phase_bound(phases, GC_FLOOR_HOST);
     gc_phase_end(phases, (double)b.batch_n * (b.dataset.d + st->D) * sizeof(float), 0);
     gc_phase_begin(phases, "select");
     if (status == GC_OK) status = st->continual ? continual_step(run, &b) : merge_reduce_step(run, &b);
@@ -762,6 +765,11 @@ int gc_command_stream(int argc, char **argv)
         status = gc_comm_agree(run.comm, writable);
         if (status == GC_OK)
             status = gc_comm_agree(run.comm, gc_backend_create((gc_device_request)run.device, run.comm, &run.backend));
+        if (status == GC_OK && (gc_options_is_set(&run.opts, "timings") || gc_log_level() == GC_LOG_VERBOSE)) {
+            gc_ceilings ceilings; /* batches are files: their storage rate is measured per batch's read */
+            gc_measure_ceilings(run.backend, NULL, &ceilings);
+            gc_phases_set_ceilings(&run.phases, &ceilings);
+        }
         run.ctx = (gc_run_context){ .backend = run.backend, .phases = &run.phases };
         if (status == GC_OK) status = open_state(&run);
         if (status == GC_OK) status = run_batches(&run);

@@ -160,48 +160,92 @@ int gc_similarity_constant(const gc_local_rows *rows, double *c)
     return GC_OK;
 }
 
-/* Sends every local row to the owner of its partition. On return recv holds packed records. */
+/* Work on n rows is split into a fixed number of chunks, so the split never depends on the thread
+ * count; a row's place in an output comes from counts of the chunks before its own, so the result
+ * is the sequential one. */
+enum { ROW_CHUNKS = 64 };
+
+static int64_t chunk_start(int64_t n, int c) { return c * n / ROW_CHUNKS; }
+
+/* part[i] ← the partition of local row i (−1: its group has no budget), and rows_to[c·P + r] ← the
+ * rows of chunk c that go to rank r. A row's class position, which decides its partition, is this
+ * rank's offset in its class plus the rows of its class before it (earlier chunks, then its own). */
+static void map_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan, int64_t *before,
+                     int32_t *part, int64_t *rows_to)
+{
+    const int G = plan->groups, P = rows->size;
+    const int64_t n = rows->n_local;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < ROW_CHUNKS; ++c)
+        for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
+            before[c * G + group_of(rows, opt->per_class, i)]++;
+    for (int g = 0; g < G; ++g) {
+        int64_t seen = 0;
+        for (int c = 0; c < ROW_CHUNKS; ++c) {
+            const int64_t count = before[c * G + g];
+            before[c * G + g] = seen;
+            seen += count;
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < ROW_CHUNKS; ++c)
+        for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i) {
+            const int g = group_of(rows, opt->per_class, i);
+            int64_t q = plan->my_offset[g] + before[c * G + g]++;
+            part[i] = -1;
+            if (plan->parts[g] == 0) continue;
+            const int64_t N = plan->sizes[g];
+            if (opt->shuffle)
+                q = (int64_t)gc_permute((uint64_t)q, (uint64_t)N, opt->seed + (uint64_t)g * 0x9e37ULL,
+                                        GC_STREAM_PARTITION);
+            part[i] = (int32_t)(plan->first_part[g] + piece_of(q, plan->parts[g], N));
+            rows_to[c * P + part[i] % P]++;
+        }
+}
+
+/* Sends every local row to the owner of its partition, each rank's rows in local row order (which
+ * order_by_partition relies on); mapping and packing run by chunks in parallel. On return recv holds
+ * packed records. */
 static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan, char **recv,
                          int64_t *recv_count)
 {
     const int P = rows->size, D = rows->D;
+    const int64_t n = rows->n_local;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
     int *send_counts = gc_calloc((size_t)P, sizeof(int)), *send_displs = gc_calloc((size_t)P, sizeof(int));
-    int32_t *part = gc_malloc((size_t)(rows->n_local ? rows->n_local : 1) * sizeof *part);
-    int64_t *seen = gc_calloc((size_t)plan->groups, sizeof *seen);
+    int32_t *part = gc_malloc((size_t)(n ? n : 1) * sizeof *part);
+    int64_t *before = gc_calloc((size_t)ROW_CHUNKS * plan->groups, sizeof *before);
+    int64_t *at = gc_calloc((size_t)ROW_CHUNKS * P, sizeof *at); /* [chunk][rank]: rows, then first slot */
     char *send = NULL;
     *recv = NULL;
-    int status = (send_counts && send_displs && part && seen)
+    int status = (send_counts && send_displs && part && before && at)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
-        int g = group_of(rows, opt->per_class, i);
-        part[i] = -1;
-        int64_t q = plan->my_offset[g] + seen[g]++;
-        if (plan->parts[g] == 0) continue;
-        int64_t N = plan->sizes[g];
-        if (opt->shuffle)
-            q = (int64_t)gc_permute((uint64_t)q, (uint64_t)N, opt->seed + (uint64_t)g * 0x9e37ULL, GC_STREAM_PARTITION);
-        part[i] = (int32_t)(plan->first_part[g] + piece_of(q, plan->parts[g], N));
-        send_counts[part[i] % P]++;
-    }
     if (status == GC_OK) {
-        for (int r = 1; r < P; ++r) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
-        int64_t total = send_displs[P - 1] + send_counts[P - 1];
+        map_rows(rows, opt, plan, before, part, at);
+        for (int r = 0; r < P; ++r) {
+            for (int c = 0; c < ROW_CHUNKS; ++c) send_counts[r] += (int)at[c * P + r];
+            if (r > 0) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
+            for (int c = 0, slot = send_displs[r]; c < ROW_CHUNKS; ++c) {
+                const int64_t count = at[c * P + r];
+                at[c * P + r] = slot;
+                slot += (int)count;
+            }
+        }
+        const int64_t total = (int64_t)send_displs[P - 1] + send_counts[P - 1];
         send = gc_malloc((size_t)(total ? total : 1) * rec);
         if (send == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-        int *fill = gc_calloc((size_t)P, sizeof *fill);
-        if (fill == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-        for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
-            if (part[i] < 0) continue;
-            int dest = part[i] % P;
-            char *p = send + ((size_t)send_displs[dest] + fill[dest]++) * rec;
-            row_header h = { rows->lo + i, part[i], rows->y[i], rows->loss[i] };
-            memcpy(p, &h, sizeof h);
-            memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
-        }
-        free(fill);
     }
+    if (status == GC_OK)
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < ROW_CHUNKS; ++c)
+            for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i) {
+                if (part[i] < 0) continue;
+                char *p = send + (size_t)at[c * P + part[i] % P]++ * rec;
+                const row_header h = { rows->lo + i, part[i], rows->y[i], rows->loss[i] };
+                memcpy(p, &h, sizeof h);
+                memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
+            }
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK)
         status = gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, recv, recv_count,
@@ -210,7 +254,8 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
     free(send_counts);
     free(send_displs);
     free(part);
-    free(seen);
+    free(before);
+    free(at);
     return status;
 }
 
@@ -231,13 +276,31 @@ static row_header header_at(const record_view *v, int64_t i)
 /* qsort has no context argument: the records the comparators below look at. */
 static record_view sort_view;
 
-static int by_partition_then_index(const void *a, const void *b)
+/* order ← the n received records in (partition, global index) order, in O(n). They arrive by
+ * source rank, each source's in its row order, and ranks own increasing ranges of the global index,
+ * so they already are in global-index order: a stable counting sort by partition finishes the job.
+ * This rank owns partitions rank, rank + P, rank + 2P, … of `partitions`. */
+static int order_by_partition(const record_view *v, int64_t n, int rank, int P, int64_t partitions, int64_t *order)
 {
-    row_header x, y;
-    memcpy(&x, sort_view.base + (size_t)(*(const int64_t *)a) * sort_view.rec, sizeof x);
-    memcpy(&y, sort_view.base + (size_t)(*(const int64_t *)b) * sort_view.rec, sizeof y);
-    if (x.partition != y.partition) return x.partition < y.partition ? -1 : 1;
-    return (x.index > y.index) - (x.index < y.index);
+    const int64_t owned = partitions > rank ? (partitions - rank + P - 1) / P : 0;
+    int64_t *start = gc_calloc((size_t)ROW_CHUNKS * owned + 1, sizeof *start); /* [chunk][partition / P] */
+    GC_CHECK_ALLOC(start);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < ROW_CHUNKS; ++c)
+        for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
+            start[c * owned + header_at(v, i).partition / P]++;
+    for (int64_t p = 0, at = 0; p < owned; ++p)
+        for (int c = 0; c < ROW_CHUNKS; ++c) {
+            const int64_t count = start[c * owned + p];
+            start[c * owned + p] = at;
+            at += count;
+        }
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < ROW_CHUNKS; ++c)
+        for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
+            order[start[c * owned + header_at(v, i).partition / P]++] = i;
+    free(start);
+    return GC_OK;
 }
 
 /* Partitions finished before an interruption, from this rank's checkpoint log. */
@@ -294,18 +357,17 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     const int D = rows->D;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t *order = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
-    GC_CHECK_ALLOC(order);
-    for (int64_t i = 0; i < recv_count; ++i) order[i] = i;
-    sort_view = (record_view){ recv, rec };
-    qsort(order, (size_t)recv_count, sizeof *order, by_partition_then_index);
     record_view view = { recv, rec };
-
+    int64_t *order = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
+    int status =
+        order ? order_by_partition(&view, recv_count, rows->rank, rows->size, plan->first_part[plan->groups], order)
+              : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
+    const int64_t n = status == GC_OK ? recv_count : 0; /* after a failure, on to the collective below */
     int64_t max_out = 0;
-    for (int64_t a = 0; a < recv_count;) {
+    for (int64_t a = 0; a < n;) {
         int64_t b = a;
         int32_t pid = header_at(&view, order[a]).partition;
-        while (b < recv_count && header_at(&view, order[b]).partition == pid) ++b;
+        while (b < n && header_at(&view, order[b]).partition == pid) ++b;
         int g = 0;
         while (plan->first_part[g + 1] <= pid) ++g;
         max_out += candidates_of_piece(plan, opt, g, b - a);
@@ -313,10 +375,10 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     }
     *cand = gc_malloc((size_t)(max_out ? max_out : 1) * crec);
     *cand_count = 0;
-    int status = *cand ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
+    if (status == GC_OK && *cand == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
     /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
     int64_t owned = 0, done = 0;
-    for (int64_t a = 0; a < recv_count; ++a)
+    for (int64_t a = 0; a < n; ++a)
         owned += a == 0 || header_at(&view, order[a]).partition != header_at(&view, order[a - 1]).partition;
     finished_partitions finished = { 0, NULL, NULL, NULL };
     if (status == GC_OK && run->checkpoint != NULL)
@@ -648,116 +710,211 @@ static int merge_candidates(gc_backend *backend, const gc_local_rows *rows, cons
     return status;
 }
 
-static double similarity(const float *a, const float *b, int D, double c)
+/* Rank 0, after the merge, in place: keeps of the candidates only what GreeDi's safeguard compares
+ * the merged set with, a partition's own first k_g candidates, for partitions of classes cut into
+ * several that proposed at least k_g (k_g = the merged set's size); a partition with fewer cannot
+ * stand alone, so it is ruled out exactly, and so is every partition of a class cut into more than
+ * about α pieces (⌈α·k_g·|p|/N_g⌉ < k_g). Returns how many are kept. */
+static int64_t keep_standalone_candidates(const partition_plan *plan, const gc_coreset *cs, char *all, size_t crec,
+                                          int64_t total, int *status)
 {
-    double sq = 0.0;
-    for (int t = 0; t < D; ++t) sq += ((double)a[t] - b[t]) * ((double)a[t] - b[t]);
-    return c - sqrt(sq);
+    const int G = plan->groups;
+    int64_t *proposed = gc_calloc((size_t)plan->first_part[G] + 1, sizeof *proposed);
+    int64_t *kg = gc_calloc((size_t)G, sizeof *kg);
+    if (!proposed || !kg) {
+        free(proposed);
+        free(kg);
+        *status = gc_fail(GC_ERR_MEMORY, "out of memory for the GreeDi comparison");
+        return 0;
+    }
+    for (int64_t j = 0; j < cs->k; ++j) kg[G > 1 ? cs->label[j] : 0]++;
+    for (int64_t a = 0; a < total; ++a) proposed[header_of(all, crec, a).partition]++;
+    int64_t kept = 0;
+    for (int64_t a = 0; a < total; ++a) {
+        const candidate_header h = header_of(all, crec, a);
+        if (plan->parts[h.group] > 1 && proposed[h.partition] >= kg[h.group] && h.order < kg[h.group])
+            memmove(all + (size_t)kept++ * crec, all + (size_t)a * crec, crec);
+    }
+    free(proposed);
+    free(kg);
+    return kept;
 }
 
-/* GreeDi's safeguard: for every class cut into several partitions, the global F of the merged set
- * is compared with the global F of each partition's own greedy set (its first k_c candidates), all
- * in one pass over the rows; the best set wins (ties keep the merge, then the lower partition).
- * Sums are exact, so every rank count takes the same decision. Collective. */
-static int keep_better_of_merge_and_partitions(const gc_local_rows *rows, const partition_plan *plan, double c,
-                                               const char *all, int64_t total, gc_coreset *cs)
+/* The sets GreeDi's safeguard scores, as fl_assign sets (kernels/fl.h): for every class with a
+ * standalone partition, the merged set (its coreset slots) and then each such partition's own set,
+ * by partition id; other classes have none. Rows of e: the coreset, then the candidates placed by
+ * (set, greedy order). */
+typedef struct {
+    gc_fl_sets sets;
+    int64_t *group_set, *set_first, *set_size;
+    int32_t *partition; /* [sets] the partition a set is (−1: the merged set) */
+    int64_t *slot;      /* [groups + 1] first coreset slot of each class (classes are contiguous) */
+    float *e;
+} safeguard_sets;
+
+static void safeguard_sets_destroy(safeguard_sets *s)
 {
-    const int D = rows->D, G = plan->groups;
-    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t slots = 0; /* the same on every rank: nothing to compare, nothing to agree on */
-    for (int g = 0; g < G; ++g) slots += plan->parts[g] > 1 ? 1 + plan->parts[g] : 0;
-    if (slots == 0) return GC_OK;
-    int64_t *base = gc_calloc((size_t)G + 1, sizeof *base), *slot_start = gc_calloc((size_t)G + 1, sizeof *slot_start);
-    double *F = gc_malloc((size_t)slots * sizeof *F);
-    /* Each class's eligible candidates (a partition's first k_c) in one contiguous block, with the
-     * slot (1 + partition) they count for; and how many candidates each partition proposed. */
-    int64_t *first = gc_calloc((size_t)G + 1, sizeof *first),
-            *proposed = gc_calloc((size_t)plan->first_part[G] + 1, sizeof *proposed);
-    if (base && slot_start) {
-        for (int g = 0; g < G; ++g) base[g + 1] = base[g] + (plan->parts[g] > 1 ? 1 + plan->parts[g] : 0);
-        for (int64_t j = 0; j < cs->k; ++j) slot_start[(G > 1 ? cs->label[j] : 0) + 1]++;
-        for (int g = 0; g < G; ++g) slot_start[g + 1] += slot_start[g];
+    free(s->group_set);
+    free(s->set_first);
+    free(s->set_size);
+    free(s->partition);
+    free(s->slot);
+    free(s->e);
+}
+
+static int safeguard_sets_make(const partition_plan *plan, const gc_coreset *cs, const char *cand, size_t crec,
+                               int64_t total, safeguard_sets *s)
+{
+    const int G = plan->groups, D = cs->D;
+    const int64_t parts = plan->first_part[G];
+    memset(s, 0, sizeof *s);
+    int64_t *set_of = gc_malloc((size_t)(parts + 1) * sizeof *set_of); /* a partition's set, or −1 */
+    s->group_set = gc_calloc((size_t)G + 1, sizeof *s->group_set);
+    s->slot = gc_calloc((size_t)G + 1, sizeof *s->slot);
+    s->set_first = gc_malloc((size_t)(G + total + 1) * sizeof *s->set_first);
+    s->set_size = gc_calloc((size_t)(G + total + 1), sizeof *s->set_size);
+    s->partition = gc_malloc((size_t)(G + total + 1) * sizeof *s->partition);
+    s->e = gc_malloc((size_t)(cs->k + total + 1) * D * sizeof *s->e);
+    if (!set_of || !s->group_set || !s->slot || !s->set_first || !s->set_size || !s->partition || !s->e) {
+        free(set_of);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the GreeDi comparison");
     }
-    int64_t max_parts = 0;
-    for (int g = 0; g < G; ++g) max_parts = plan->parts[g] > max_parts ? plan->parts[g] : max_parts;
-    for (int64_t a = 0; a < total && first && proposed; ++a) {
-        candidate_header h = header_of(all, crec, a);
-        proposed[h.partition]++;
-        if (plan->parts[h.group] > 1 && h.order < plan->budgets[h.group]) first[h.group + 1]++;
+    for (int64_t j = 0; j < cs->k; ++j) s->slot[(G > 1 ? cs->label[j] : 0) + 1]++;
+    for (int g = 0; g < G; ++g) s->slot[g + 1] += s->slot[g];
+    for (int64_t p = 0; p < parts; ++p) set_of[p] = -1;
+    for (int64_t a = 0; a < total; ++a) set_of[header_of(cand, crec, a).partition] = 0; /* present */
+    int64_t sets = 0, rows = cs->k;
+    memcpy(s->e, cs->embedding, (size_t)cs->k * D * sizeof *s->e);
+    for (int g = 0; g < G; ++g) {
+        s->group_set[g] = sets;
+        int64_t present = 0;
+        for (int64_t p = plan->first_part[g]; p < plan->first_part[g + 1]; ++p) present += set_of[p] == 0;
+        if (present == 0) continue;
+        s->partition[sets] = -1; /* the merged set first: it wins ties */
+        s->set_first[sets] = s->slot[g];
+        s->set_size[sets++] = s->slot[g + 1] - s->slot[g];
+        for (int64_t p = plan->first_part[g]; p < plan->first_part[g + 1]; ++p) {
+            if (set_of[p] != 0) continue;
+            set_of[p] = sets;
+            s->partition[sets] = (int32_t)p;
+            s->set_first[sets] = rows;
+            s->set_size[sets] = s->slot[g + 1] - s->slot[g]; /* every kept partition gave k_g */
+            rows += s->set_size[sets++];
+        }
     }
-    for (int g = 0; g < G && first; ++g) first[g + 1] += first[g];
-    float *eligible = gc_malloc((size_t)(first && first[G] ? first[G] : 1) * D * sizeof *eligible);
-    int32_t *slot_of = gc_malloc((size_t)(first && first[G] ? first[G] : 1) * sizeof *slot_of);
-    int64_t *fill = gc_calloc((size_t)G, sizeof *fill);
-    int status = (base && slot_start && F && first && proposed && eligible && slot_of && fill)
-                     ? GC_OK
-                     : gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
-    for (int64_t a = 0; a < total && status == GC_OK; ++a) {
-        candidate_header h = header_of(all, crec, a);
-        if (plan->parts[h.group] <= 1 || h.order >= plan->budgets[h.group]) continue;
-        int64_t at = first[h.group] + fill[h.group]++;
-        memcpy(eligible + at * D, all + (size_t)a * crec + sizeof h, (size_t)D * sizeof(float));
-        slot_of[at] = (int32_t)(1 + h.partition - plan->first_part[h.group]);
+    s->group_set[G] = sets;
+    for (int64_t a = 0; a < total; ++a) {
+        const candidate_header h = header_of(cand, crec, a);
+        memcpy(s->e + (s->set_first[set_of[h.partition]] + h.order) * D, cand + (size_t)a * crec + sizeof h,
+               (size_t)D * sizeof *s->e);
     }
-    free(fill);
+    free(set_of);
+    s->sets = (gc_fl_sets){ .groups = G,
+                            .group_set = s->group_set,
+                            .set_first = s->set_first,
+                            .set_size = s->set_size,
+                            .rows = rows,
+                            .e = s->e };
+    return GC_OK;
+}
+
+/* Whether global row i of group g (N_g rows) is in the safeguard's sample: a hash of (seed, i) on
+ * its own stream below S/N_g, so the sample is a pure function of the data's global index and the
+ * options (the same at any rank count) and holds every row of a group of at most S rows. */
+static int in_sample(const gc_fl_options *opt, int64_t i, int64_t N_g)
+{
+    if (opt->safeguard_sample == 0 || N_g <= opt->safeguard_sample) return 1;
+    return gc_rng_uniform(opt->seed, GC_STREAM_SAFEGUARD, (uint64_t)i) < (double)opt->safeguard_sample / (double)N_g;
+}
+
+/* This rank's sampled rows of groups with sets: their embeddings [count × D] and groups. */
+static int sample_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan,
+                       const gc_fl_sets *sets, float **e, int32_t **group, int64_t *count)
+{
+    const int D = rows->D;
+    const int64_t n = rows->n_local;
+    unsigned char *take = gc_malloc((size_t)(n ? n : 1));
+    GC_CHECK_ALLOC(take);
+    int64_t m = 0;
+#pragma omp parallel for schedule(static) reduction(+ : m)
+    for (int64_t i = 0; i < n; ++i) {
+        const int g = group_of(rows, opt->per_class, i);
+        take[i] = sets->group_set[g + 1] > sets->group_set[g] && in_sample(opt, rows->lo + i, plan->sizes[g]);
+        m += take[i];
+    }
+    *e = gc_malloc((size_t)(m ? m : 1) * D * sizeof **e);
+    *group = gc_malloc((size_t)(m ? m : 1) * sizeof **group);
+    *count = m;
+    if (*e == NULL || *group == NULL) {
+        free(take);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the GreeDi sample");
+    }
+    for (int64_t i = 0, t = 0; i < n; ++i)
+        if (take[i]) {
+            memcpy(*e + t * D, rows->e + i * D, (size_t)D * sizeof **e);
+            (*group)[t++] = group_of(rows, opt->per_class, i);
+        }
+    free(take);
+    return GC_OK;
+}
+
+/* GreeDi's safeguard: in every class where some partition can stand alone (the candidates kept by
+ * keep_standalone_candidates), the merged set is compared with each such partition's own set by
+ * their F on the class's sampled rows, Σ_{i sampled} max(0, max_{j∈A} s_ij), and the larger wins
+ * (ties keep the merge, then the lower partition). The rows are scored by the backend's fl_assign
+ * (one pass: each row against every set of its class) and summed exactly, so every rank count takes
+ * the same decision. README ("Facility location") and docs/design.md §4.1 state what the sample
+ * guarantees. Collective; with no candidate (the same on every rank) there is nothing to compare. */
+static int keep_better_of_merge_and_partitions(gc_backend *backend, const gc_local_rows *rows, const gc_fl_options *opt,
+                                               const partition_plan *plan, double c, const char *cand, int64_t total,
+                                               gc_coreset *cs)
+{
+    if (total == 0) return GC_OK;
+    const size_t crec = sizeof(candidate_header) + (size_t)rows->D * sizeof(float);
+    safeguard_sets s;
+    float *e = NULL;
+    int32_t *group = NULL;
+    int64_t count = 0, *nearest = NULL;
+    double *dist = NULL, *F = NULL;
     gc_exact_sum sum = { 0, 0.0, NULL };
-    if (status == GC_OK) status = gc_exact_sum_create(&sum, (int)slots, c);
-    if (status == GC_OK)
-#pragma omp parallel
-    {
-        gc_exact_sum mine;
-        double *best = gc_malloc((size_t)(max_parts + 1) * sizeof *best);
-        int ok = best != NULL && gc_exact_sum_create(&mine, (int)slots, c) == GC_OK;
-#pragma omp for schedule(dynamic, 256)
-        for (int64_t i = 0; i < rows->n_local; ++i) {
-            int g = G > 1 ? rows->y[i] : 0;
-            if (!ok || plan->parts[g] <= 1) continue;
-            const float *e = rows->e + i * D;
-            for (int64_t t = 0; t <= plan->parts[g]; ++t) best[t] = 0.0; /* s >= 0, so 0 is F(∅)'s term */
-            for (int64_t j = slot_start[g]; j < slot_start[g + 1]; ++j)
-                best[0] = fmax(best[0], similarity(e, cs->embedding + j * D, D, c));
-            for (int64_t a = first[g]; a < first[g + 1]; ++a)
-                best[slot_of[a]] = fmax(best[slot_of[a]], similarity(e, eligible + a * D, D, c));
-            for (int64_t t = 0; t <= plan->parts[g]; ++t) gc_exact_sum_add_at(&mine, (int)(base[g] + t), best[t]);
-        }
-#pragma omp critical
-        {
-            if (ok)
-                gc_exact_sum_merge(&sum, &mine);
-            else
-                status = gc_fail(GC_ERR_MEMORY, "out of memory scoring partitions");
-        }
-        if (ok) gc_exact_sum_destroy(&mine);
-        free(best);
+    int status = safeguard_sets_make(plan, cs, cand, crec, total, &s);
+    const int64_t sets = s.group_set != NULL ? s.group_set[plan->groups] : 0,
+                  W = sets > 0 ? gc_fl_sets_width(&s.sets) : 0;
+    if (status == GC_OK) status = sample_rows(rows, opt, plan, &s.sets, &e, &group, &count);
+    if (status == GC_OK) {
+        nearest = gc_malloc((size_t)(count * W + 1) * sizeof *nearest);
+        dist = gc_malloc((size_t)(count * W + 1) * sizeof *dist);
+        F = gc_malloc((size_t)(sets + 1) * sizeof *F);
+        status = nearest && dist && F ? gc_exact_sum_create(&sum, (int)sets, c)
+                                      : gc_fail(GC_ERR_MEMORY, "out of memory for the GreeDi comparison");
     }
-    free(eligible);
-    free(slot_of);
-    free(first);
+    if (status == GC_OK) status = gc_backend_fl_assign(backend, e, count, rows->D, group, &s.sets, nearest, dist);
+    for (int64_t i = 0; i < count && status == GC_OK; ++i) {
+        const int64_t first = s.group_set[group[i]], n = s.group_set[group[i] + 1] - first;
+        for (int64_t t = 0; t < n; ++t) gc_exact_sum_add_at(&sum, (int)(first + t), fmax(0.0, c - dist[i * W + t]));
+    }
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK) status = gc_exact_sum_allreduce(&sum, rows->comm, F);
-    for (int g = 0; g < G && status == GC_OK; ++g) {
-        if (plan->parts[g] <= 1) continue;
-        int64_t winner = -1, kg = slot_start[g + 1] - slot_start[g];
-        double top = F[base[g]];
-        for (int64_t p = 0; p < plan->parts[g]; ++p) {
-            int64_t have = proposed[plan->first_part[g] + p]; /* fewer than k_g cannot stand alone */
-            if (have >= kg && F[base[g] + 1 + p] > top) top = F[base[g] + 1 + p], winner = p;
-        }
+    for (int g = 0; g < plan->groups && status == GC_OK; ++g) {
+        int64_t winner = -1;
+        for (int64_t t = s.group_set[g] + 1; t < s.group_set[g + 1]; ++t)
+            if (F[t] > F[winner < 0 ? s.group_set[g] : winner]) winner = t;
         if (winner < 0) continue;
-        gc_debug("select: class %d keeps partition %lld's own set (F %.6g > merged %.6g)", g, (long long)winner, top,
-                 F[base[g]]);
+        gc_debug("select: class %d keeps partition %d's own set (sampled F %.6g > merged %.6g)", g,
+                 (int)s.partition[winner], F[winner], F[s.group_set[g]]);
         for (int64_t a = 0; a < total; ++a) {
-            candidate_header h;
-            memcpy(&h, all + (size_t)a * crec, sizeof h);
-            if (h.partition == plan->first_part[g] + winner && h.order < kg)
-                take_candidate(cs, slot_start[g] + h.order, all + (size_t)a * crec, h.gain);
+            const candidate_header h = header_of(cand, crec, a);
+            if (h.partition == s.partition[winner])
+                take_candidate(cs, s.slot[g] + h.order, cand + (size_t)a * crec, h.gain);
         }
     }
     gc_exact_sum_destroy(&sum);
-    free(proposed);
+    safeguard_sets_destroy(&s);
+    free(e);
+    free(group);
+    free(nearest);
+    free(dist);
     free(F);
-    free(base);
-    free(slot_start);
     return status;
 }
 
@@ -798,12 +955,16 @@ static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const 
         GC_MPI(MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm));
         GC_MPI(MPI_Type_free(&record));
         if (rows->rank == 0) status = merge_candidates(backend, rows, plan, c, opt, all, total, cs);
+        /* The rest of the candidates stays here: only standalone partitions face the merge (a cover
+         * keeps every partition's selections and has no safeguard). */
+        if (rows->rank == 0 && status == GC_OK)
+            total = opt->epsilon > 0.0 ? 0 : keep_standalone_candidates(plan, cs, all, crec, total, &status);
     }
     free(counts);
     free(displs);
     /* Two collectives carry the result (docs/scaling.md, "Fewer round trips"): rank 0's status
      * with the sizes, then one message of the coreset (index, label, gain, loss, embeddings) and
-     * every candidate, which each rank needs to score the partitions' own sets against its rows.
+     * the standalone partitions' candidates, which each rank scores against its sampled rows.
      * Only rank 0 can have failed since the last agreement; its message follows on that path. */
     int64_t sizes[3] = { status, cs->k, total };
     GC_CHECK_MPI(MPI_Bcast(sizes, 3, MPI_INT64_T, 0, rows->comm));
@@ -844,8 +1005,8 @@ static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const 
         at = candidate_bytes;
         for (int f = 0; f < 5 && rows->rank != 0; at += parts[f++].bytes)
             memcpy(parts[f].field, packed + at, parts[f].bytes);
-        if (status == GC_OK && opt->epsilon <= 0.0)
-            status = keep_better_of_merge_and_partitions(rows, plan, c, packed, total, cs);
+        if (status == GC_OK)
+            status = keep_better_of_merge_and_partitions(backend, rows, opt, plan, c, packed, total, cs);
     }
     free(packed);
     free(all);

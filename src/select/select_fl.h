@@ -15,9 +15,10 @@ typedef struct {
     double oversample; /* α: candidates per partition = ⌈α·k_c·|p|/N_c⌉ */
     int shuffle;       /* permute class rows by the seed before cutting partitions */
     uint64_t seed;
-    double stochastic; /* ε of stochastic greedy on partitions; 0 = exact lazy greedy */
-    int tree_merge;    /* merge candidates pairwise up a binary tree instead of all at the root */
-    double epsilon;    /* > 0: submodular cover, stop once L(S) <= ε (k is then N, a cap) */
+    double stochastic;        /* ε of stochastic greedy on partitions; 0 = exact lazy greedy */
+    int tree_merge;           /* merge candidates pairwise up a binary tree instead of all at the root */
+    double epsilon;           /* > 0: submodular cover, stop once L(S) <= ε (k is then N, a cap) */
+    int64_t safeguard_sample; /* GreeDi's comparison scores about this many rows a class; 0 = all */
 } gc_fl_options;
 
 /* Collective. The greedies run on run->backend (its device when it has the fl_greedy op); with

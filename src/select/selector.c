@@ -17,8 +17,9 @@ const gc_option_spec gc_embedding_option_specs[] = {
     { "hidden", GC_OPT_VALUE, "256", "H1,H2,…", "hidden widths of the drawn models" },
     { "embedding", GC_OPT_VALUE, NULL, "KIND", "override the preset: " GC_EMBEDDING_NAMES },
     { "hessian-damping", GC_OPT_VALUE, "1e-3", "δ", "adacore: damping of the Hessian diagonal" },
-    { "sketch", GC_OPT_VALUE, "0", "D",
-      "lastlayer/gmc: Kronecker random projection of each last-layer gradient to D dims (0 = none)" },
+    { "sketch", GC_OPT_VALUE, "auto", "D|auto",
+      "lastlayer/gmc: Kronecker random projection of each last-layer gradient to D dims (0 = none; auto: none up to "
+      "512 columns, else 256)" },
     { NULL, 0, NULL, NULL, NULL }
 };
 
@@ -40,6 +41,9 @@ const gc_option_spec gc_fl_option_specs[] = {
       "facility location: merge candidates at one rank, or pairwise up a binary tree (each block ≤ 2·k_c rows)" },
     { "stochastic", GC_OPT_VALUE, "0", "ε",
       "facility location: stochastic greedy on partitions with this ε (0 = exact lazy greedy)" },
+    { "safeguard-sample", GC_OPT_VALUE, "4096", "S",
+      "facility location: GreeDi's comparison of the merged set with partitions' own sets scores a fixed sample of "
+      "about S rows a class (every row of a class of at most S; 0 = every row)" },
     { NULL, 0, NULL, NULL, NULL }
 };
 
@@ -335,7 +339,12 @@ static int merge_bico(const gc_run_context *run, const gc_selector_options *opts
 /* ---- the tables ------------------------------------------------------------------------------------ */
 
 static const gc_selector selectors[] = {
-    { .name = "fl", .parse = parse_fl, .select = select_fl, .merge = merge_fl, .class_budgets = 1 },
+    { .name = "fl",
+      .parse = parse_fl,
+      .select = select_fl,
+      .merge = merge_fl,
+      .scores_on_device = 1,
+      .class_budgets = 1 },
     { .name = "omp",
       .parse = parse_omp,
       .select = select_omp,
@@ -379,7 +388,7 @@ int gc_selector_parse(const gc_options *o, const gc_selector *sel, const char *m
 {
     memset(opt, 0, sizeof *opt);
     gc_fl_options *fl = &opt->fl;
-    long partition_size, seed;
+    long partition_size, safeguard_sample, seed;
     fl->per_class = per_class_default;
     if (gc_options_is_set(o, "per-class")) GC_TRY(gc_options_get_bool(o, "per-class", &fl->per_class));
     GC_TRY(gc_options_get_long(o, "seed", 0, INT64_MAX, &seed));
@@ -391,7 +400,9 @@ int gc_selector_parse(const gc_options *o, const gc_selector *sel, const char *m
         GC_TRY(gc_options_get_double(o, "stochastic", 0.0, 0.999, &fl->stochastic));
         GC_TRY(gc_options_get_choice(o, "merge", "root|tree", &fl->tree_merge));
         GC_TRY(gc_options_get_bool(o, "shuffle-partitions", &fl->shuffle));
+        GC_TRY(gc_options_get_long(o, "safeguard-sample", 0, INT64_MAX, &safeguard_sample));
         fl->partition_size = partition_size;
+        fl->safeguard_sample = safeguard_sample;
     }
     return sel->parse(o, method, opt);
 }

@@ -36,7 +36,8 @@ typedef struct {
     int (*merge)(const gc_run_context *run, const gc_selector_options *opt, const gc_member_set *in, int classes,
                  int64_t m, gc_member_set *out);
     int sized_by_options; /* 1: --k does not apply (crest: --subsets × --batch-size) */
-    int scores_on_device; /* 1: keep the embeddings on the device for it (OMP scores them in place) */
+    int scores_on_device; /* 1: keep the embeddings on the device for it (OMP scores them in place,
+                           * facility location's passes over all rows read them there) */
     int class_budgets;    /* 1: the coreset holds per-class budgets and sizes (--per-class) */
 } gc_selector;
 
@@ -56,8 +57,8 @@ int gc_embedding_find(const char *name);
 extern const char *const gc_embedding_names[]; /* by gc_embedding_kind */
 
 /* Reads the options every selector shares (--per-class with the command's default, --seed,
- * --stochastic, --partition-size, --oversample, --shuffle-partitions, --merge) and then the
- * selector's own. */
+ * --stochastic, --partition-size, --oversample, --shuffle-partitions, --merge, --safeguard-sample)
+ * and then the selector's own. */
 int gc_selector_parse(const gc_options *o, const gc_selector *sel, const char *method, int per_class_default,
                       gc_selector_options *opt);
 

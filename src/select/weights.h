@@ -7,8 +7,9 @@
 #include "io/coreset.h"
 #include "kernels/backend.h"
 
-/* Collective. The nearest rows come from the backend's fl_nearest (the CPU twin when it has none).
- * Writes cs->weight, cs->objective and cs->total_distance. */
+/* Collective. One pass over the rank's rows through the backend's fl_assign (on its GPU when it has
+ * one, else the CPU twin), grouped by label there. Writes cs->weight, cs->objective and
+ * cs->total_distance. */
 int gc_assign_weights(gc_backend *backend, const gc_local_rows *rows, int per_class, gc_coreset *cs);
 
 #endif

@@ -1,7 +1,7 @@
 """The coreset depends on the data and options, never on the number of ranks: -np 1, 2 and 4 give
 identical indices, weights, labels and gains (docs/design.md §1), for single and multiple partitions,
-shuffled partitions, several input shards, and chunked/compressed storage; the reported gradient
-errors are the same bits too (exact sums, §5)."""
+shuffled partitions, GreeDi's comparison on a sample of the rows, several input shards, and
+chunked/compressed storage; the reported gradient errors are the same bits too (exact sums, §5)."""
 import numpy as np
 import pytest
 
@@ -12,6 +12,7 @@ CASES = {
     "shuffled_partitions": ["--k", "150", "--partition-size", "250", "--shuffle-partitions", "--seed", "7"],
     "global_single_partition": ["--k", "40", "--per-class", "off", "--partition-size", "10000"],
     "features_embedding": ["--k", "2%", "--embedding", "features", "--partition-size", "400"],
+    "sampled_safeguard": ["--k", "3%", "--partition-size", "600", "--oversample", "4", "--safeguard-sample", "300"],
 }
 
 

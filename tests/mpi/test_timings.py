@@ -2,6 +2,8 @@
 where bytes were counted; written only when the run succeeds."""
 import json
 
+import pytest
+
 from conftest import run_gradcore
 
 
@@ -20,6 +22,16 @@ def test_timings_json_reduces_over_ranks(tmp_path):
     assert phases["embed"]["bytes"] == 3000 * (8 + 3) * 4
     assert phases["read"]["GBps"] > 0 and phases["embed"]["GBps"] > 0
     assert phases["select"]["GBps"] is None
+    # floors (docs/design.md §7.1): every rank measured its ceilings; a phase that counted bytes has a
+    # floor at its bound; a parent's floor lies between its largest child's and the sum of its children's
+    assert t["ceilings"]["memory_GBps"] > 0 and t["ceilings"]["gemm_GFLOPps"] > 0
+    assert phases["read"]["bound"] == "host" and phases["read"]["floor_s"] > 0
+    assert phases["quality"]["bound"] == "memory" and phases["quality"]["floor_s"] > 0
+    assert phases["quality"]["of_floor"] == pytest.approx(phases["quality"]["floor_s"] / phases["quality"]["max_s"],
+                                                          rel=1e-3)
+    kids = [p["floor_s"] for name, p in phases.items() if name.startswith("select/") and p["floor_s"] is not None]
+    assert kids and phases["select"]["bound"] == "children"
+    assert max(kids) <= phases["select"]["floor_s"] <= sum(kids) * (1 + 1e-6)
 
 
 def test_no_timings_file_after_a_failed_run(tmp_path):

@@ -90,18 +90,9 @@ def test_per_class_selects_within_classes_with_budgets(tmp_path):
         np.testing.assert_allclose(cs["gain"][cs["label"] == c], gains, rtol=1e-9)
 
 
-@pytest.mark.parametrize("seed", [21, 22, 23])
-def test_merge_and_greedi_safeguard(tmp_path, seed):
-    """Two partitions: each owner's greedy picks ⌈α·k·|p|/N⌉ candidates with their coverage counts,
-    the merge is a weighted greedy over the candidates, and the result is the better by global F of
-    the merged set and each partition's first k candidates (GreeDi) — all checked from scratch."""
-    path, X, _ = problem(tmp_path, 500, 3, seed)
-    out = tmp_path / "cs.h5"
-    k, alpha = 12, 2
-    run_gradcore(["select", "--data", path, "--embedding", "features", "--per-class", "off", "--k", k,
-                  "--partition-size", 250, "--oversample", alpha, "--out", out, "--quiet"], np_=2)
-    cs = read_coreset(out)
-    c = cs["attrs"]["similarity_constant"]
+def two_partition_options(X, c, k, alpha):
+    """What GreeDi chooses from on rows 0…249 and 250…499: the weighted merge of both partitions'
+    ⌈α·k·|p|/N⌉ candidates (coverage weights), then each partition's first k candidates."""
     cand, weight, own = [], [], []
     for lo, hi in ((0, 250), (250, 500)):
         S = c - distances(X[lo:hi], X[lo:hi])
@@ -115,7 +106,23 @@ def test_merge_and_greedi_safeguard(tmp_path, seed):
     cand, weight = np.array(cand), np.array(weight, float)
     S = c - distances(X[cand], X[cand])
     order, gains = brute_force_greedy(S, k, weight)
-    options = [(cand[order], gains)] + own
+    return [(cand[order], gains)] + own
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_merge_and_greedi_safeguard(tmp_path, seed):
+    """Two partitions: each owner's greedy picks ⌈α·k·|p|/N⌉ candidates with their coverage counts,
+    the merge is a weighted greedy over the candidates, and the result is the better by global F of
+    the merged set and each partition's first k candidates (GreeDi) — all checked from scratch. The
+    500 rows are within the default --safeguard-sample, so the comparison sees every row."""
+    path, X, _ = problem(tmp_path, 500, 3, seed)
+    out = tmp_path / "cs.h5"
+    k, alpha = 12, 2
+    run_gradcore(["select", "--data", path, "--embedding", "features", "--per-class", "off", "--k", k,
+                  "--partition-size", 250, "--oversample", alpha, "--out", out, "--quiet"], np_=2)
+    cs = read_coreset(out)
+    c = cs["attrs"]["similarity_constant"]
+    options = two_partition_options(X, c, k, alpha)
 
     def F(sel):
         return (c - distances(X, X[sel])).max(axis=1).sum()
@@ -125,6 +132,40 @@ def test_merge_and_greedi_safeguard(tmp_path, seed):
     np.testing.assert_array_equal(cs["index"], options[best][0])
     np.testing.assert_allclose(cs["gain"], options[best][1], rtol=1e-9)
     assert cs["attrs"]["objective"] == pytest.approx(values[best], rel=1e-9)
+
+
+def safeguard_sample(n, size, seed):
+    """Rows i < n in GreeDi's sample of a class of n rows: gc_rng_uniform(seed, 15, i) < size/n
+    (core/rng.h's counter-based generator, re-implemented in reference/test_crest.py)."""
+    from reference.test_crest import rng_u64  # here: test_crest imports this module
+    u = (np.array([rng_u64(seed, 15, i) for i in range(n)], dtype=np.uint64) >> np.uint64(11)).astype(np.float64)
+    return np.flatnonzero((u + 0.5) / 2.0**53 < size / n)
+
+
+@pytest.mark.parametrize("seed", [21, 22, 25, 33, 38])
+def test_greedi_safeguard_compares_on_the_sample(tmp_path, seed):
+    """Above --safeguard-sample S rows, the merged set and each partition's own set are compared by
+    Σ max(0, max_j s_ij) over the sampled rows only, a hash of (seed, global index) below S/N: the
+    coreset is the winner of that comparison, checked from scratch at 1 and 3 ranks. Seeds where a
+    partition wins (21), the merge wins (25), and where the sample decides otherwise than all 500
+    rows would (22, 33, 38: F within 0.1% of each other)."""
+    path, X, _ = problem(tmp_path, 500, 3, seed)
+    k, alpha, size = 12, 2, 120
+    sample = safeguard_sample(500, size, seed)
+    assert 0 < len(sample) < 500
+    options = None
+    for np_ in (1, 3):
+        out = tmp_path / f"cs{np_}.h5"
+        run_gradcore(["select", "--data", path, "--embedding", "features", "--per-class", "off", "--k", k,
+                      "--partition-size", 250, "--oversample", alpha, "--safeguard-sample", size,
+                      "--seed", seed, "--out", out, "--quiet"], np_=np_)
+        cs = read_coreset(out)
+        c = cs["attrs"]["similarity_constant"]
+        options = options or two_partition_options(X, c, k, alpha)
+        sampled = [np.maximum(c - distances(X[sample], X[sel]), 0).max(axis=1).sum() for sel, _ in options]
+        best = int(np.argmax(sampled))
+        np.testing.assert_array_equal(cs["index"], options[best][0])
+        np.testing.assert_allclose(cs["gain"], options[best][1], rtol=1e-9)
 
 
 def test_tree_merge_equals_pairwise_weighted_greedy(tmp_path):

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Tables of whole jobs against their floors, from `gradcore select --timings` files.
+
+    python3 bench/e2e/report.py RUN.json …
+
+One table per run: every phase's slowest-rank seconds, its floor (the time its counted bytes and
+flops need at the ceilings the rank measured, docs/design.md §7.1), what sets the floor, and the
+share of the floor reached; then one summary row per run (total = the top-level phases).
+"""
+import json
+import sys
+
+
+def fmt(x, digits=3):
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def main(paths):
+    summary = []
+    for path in paths:
+        t = json.load(open(path))
+        phases = t["phases"]
+        top = [p for p in phases if p["depth"] == 0]
+        total = sum(p["max_s"] for p in top)
+        floor = sum(p["floor_s"] or 0.0 for p in top)
+        name = path.rsplit("/", 1)[-1].removesuffix(".json")
+        c = t.get("ceilings", {})
+        print(f"### {name}: {t['method']} ({t['embedding']} + {t['selector']}), N = {t['N']:,}, D = {t['D']}, "
+              f"k = {t['k']:,}, {t['ranks']} rank(s) on {t['devices']}")
+        print(f"ceilings: memory {c.get('memory_GBps')} GB/s, link {c.get('link_GBps')} GB/s, "
+              f"host {c.get('host_GBps')} GB/s, GEMM {c.get('gemm_GFLOPps')} GFLOP/s\n")
+        print("| phase | seconds | floor s | bound | of floor |")
+        print("|---|---:|---:|---|---:|")
+        for p in phases:
+            indent = "&nbsp;&nbsp;" * p["depth"]
+            share = None if p["of_floor"] is None else 100 * p["of_floor"]
+            print(f"| {indent}{p['name'].rsplit('/', 1)[-1]} | {fmt(p['max_s'])} | {fmt(p['floor_s'], 4)} | "
+                  f"{p['bound']} | {fmt(share, 0)}{'%' if share is not None else ''} |")
+        print(f"| **total** | **{total:.2f}** | {floor:.3f} | | {100 * floor / total:.0f}% |\n")
+        summary.append((name, t, total, floor, {p["name"]: p["max_s"] for p in top}))
+    print("| run | D | k | read | embed | select | quality | total s | floor s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, t, total, floor, top in summary:
+        cells = " | ".join(fmt(top.get(k), 2) for k in ("read", "embed", "select", "quality"))
+        print(f"| {name} | {t['D']} | {t['k']:,} | {cells} | {total:.2f} | {floor:.3f} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

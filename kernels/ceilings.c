@@ -1,0 +1,85 @@
+#define _GNU_SOURCE /* O_DIRECT */
+#include "ceilings.h"
+
+#include <cblas.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+/* Best of a few repetitions: the ceiling is what the hardware can do, not an average with noise. */
+enum { REPEATS = 4 };
+
+double gc_host_copy_ceiling(void)
+{
+    const size_t bytes = (size_t)256 << 20;
+    char *src = gc_malloc(bytes), *dst = gc_malloc(bytes);
+    double best = 0.0;
+    if (src != NULL && dst != NULL) {
+        memset(src, 1, bytes); /* touch every page before timing */
+        memset(dst, 0, bytes);
+        for (int r = 0; r < REPEATS; ++r) {
+            const double t0 = MPI_Wtime();
+            gc_copy_parallel(dst, src, bytes);
+            const double t = MPI_Wtime() - t0;
+            if (t > 0 && 2.0 * bytes / t / 1e9 > best) best = 2.0 * bytes / t / 1e9;
+        }
+    }
+    free(src);
+    free(dst);
+    return best;
+}
+
+double gc_host_gemm_ceiling(void)
+{
+    const int n = 1024;
+    float *a = gc_calloc((size_t)n * n, sizeof *a), *c = gc_calloc((size_t)n * n, sizeof *c);
+    double best = 0.0;
+    if (a != NULL && c != NULL) {
+        for (size_t i = 0; i < (size_t)n * n; ++i) a[i] = (float)(i % 7) * 0.25f;
+        for (int r = 0; r < REPEATS; ++r) {
+            const double t0 = MPI_Wtime();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n);
+            const double t = MPI_Wtime() - t0;
+            if (t > 0 && 2.0 * n * n * (double)n / t / 1e9 > best) best = 2.0 * n * n * (double)n / t / 1e9;
+        }
+    }
+    free(a);
+    free(c);
+    return best;
+}
+
+/* Reads up to 256 MiB of the file from its start, bypassing the page cache where the file system
+ * allows it (a cached file would claim memory speed for storage); 0 when the file cannot be read. */
+static double storage_ceiling(const char *path)
+{
+    const size_t chunk = (size_t)16 << 20, limit = (size_t)256 << 20;
+    int fd = open(path, O_RDONLY | O_DIRECT);
+    if (fd < 0) fd = open(path, O_RDONLY);
+    void *buf = NULL;
+    if (fd < 0 || posix_memalign(&buf, 4096, chunk) != 0) {
+        if (fd >= 0) close(fd);
+        return 0.0;
+    }
+    size_t total = 0;
+    const double t0 = MPI_Wtime();
+    for (ssize_t got; total < limit && (got = read(fd, buf, chunk)) > 0;) total += (size_t)got;
+    const double t = MPI_Wtime() - t0;
+    close(fd);
+    free(buf);
+    return total >= ((size_t)1 << 20) && t > 0 ? total / t / 1e9 : 0.0; /* a tiny file says nothing */
+}
+
+void gc_measure_ceilings(gc_backend *b, const char *input, gc_ceilings *out)
+{
+    memset(out, 0, sizeof *out);
+    out->bandwidth[GC_FLOOR_HOST] = gc_host_copy_ceiling();
+    out->bandwidth[GC_FLOOR_STORAGE] = input != NULL ? storage_ceiling(input) : 0.0;
+    if (b != NULL && b->ops->ceilings != NULL && b->ops->ceilings(b, out) == GC_OK) return;
+    gc_error_clear(); /* a device that cannot be measured only leaves its floors out */
+    out->bandwidth[GC_FLOOR_MEMORY] = out->bandwidth[GC_FLOOR_HOST];
+    out->bandwidth[GC_FLOOR_LINK] = 0.0;
+    out->gemm = gc_host_gemm_ceiling();
+}

@@ -1,0 +1,462 @@
+/* Facility location's passes over all rows on the GPU (see assign_cuda.h); gc_cpu_fl_assign
+ * (kernels/cpu/similarity_cpu.c) is its oracle, bit for bit.
+ *
+ * A batch of n rows (resident on the device, or copied up into the slot) goes through:
+ *   count_groups    a histogram of the rows' groups (atomics; groups without sets are left out);
+ *   plan_groups     one block scans it: where each group's rows start in perm, and where its tiles
+ *                   of kRows rows start in the grid (Σ_g ⌈n_g/kRows⌉ ≤ ⌈n/kRows⌉ + groups tiles);
+ *   scatter_rows    perm ← the rows grouped by group (the order inside a group is free: rows are
+ *                   independent);
+ *   nearest_in_sets a block per tile: its kRows rows (one a thread) against every set of their
+ *                   group, kElems elements at a time in registers, kCols columns at a time through
+ *                   shared memory (rows as float, elements widened to double once per chunk).
+ * Each (row, element) squared distance is Σ_t (a_t − b_t)², t in column order, with every rounding
+ * spelled out (__dsub_rn, __dmul_rn, __dadd_rn) so nvcc contracts nothing into an FMA: the CPU twin
+ * computes the same sum in the same order, and sqrt is correctly rounded on both. Elements are
+ * visited in set order and only a strictly smaller sum replaces the best: the first of equals wins.
+ * Cost: 3 FP64 operations per (row, element, column); bytes: the rows once (4·D a row) plus 16·W
+ * a row back, the sets once per call. */
+#include <cub/cub.cuh>
+#include <math.h>
+#include <mpi.h> /* before the extern "C" blocks: it brings C++ bindings of its own */
+#include <stdlib.h>
+#include <string.h>
+
+#include "assign_cuda.h"
+#include "cuda_check.h"
+#include "omp_cuda.h"
+
+namespace
+{
+
+constexpr int kRows = 128;         /* rows of a tile, one a thread */
+constexpr int kElems = 32;         /* elements a thread compares its row with at once (registers) */
+constexpr int kCols = 32;          /* columns of a shared-memory chunk */
+constexpr int kScanThreads = 1024; /* plan_groups' one block */
+constexpr int kThreads = 256;      /* the grid-stride kernels */
+constexpr int kMaxBlocks = 4096;
+constexpr int kSlots = 2;                             /* one staged by the host while the other runs */
+constexpr size_t kSlotTargetBytes = (size_t)64 << 20; /* device buffers a slot aims at */
+constexpr size_t kAlignBytes = 256;
+
+__device__ __forceinline__ bool has_sets(int g, int groups, const long long *group_set)
+{
+    return g >= 0 && g < groups && group_set[g + 1] > group_set[g];
+}
+
+/* counts[g] ← rows of group g among labels [n]. Launch: grid-stride, kThreads. */
+__global__ void count_groups(const int *__restrict__ labels, int n, int groups, const long long *__restrict__ group_set,
+                             int *__restrict__ counts)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+        if (has_sets(labels[i], groups, group_set)) atomicAdd(&counts[labels[i]], 1);
+}
+
+/* row_start and tile_start [groups + 1]: exclusive sums of the counts and of ⌈count/kRows⌉; cursor
+ * [groups] starts at row_start. Launch: one block of kScanThreads. */
+__global__ void plan_groups(const int *__restrict__ counts, int groups, int *__restrict__ row_start,
+                            int *__restrict__ tile_start, int *__restrict__ cursor)
+{
+    typedef cub::BlockScan<int, kScanThreads> scan;
+    __shared__ typename scan::TempStorage temp;
+    __shared__ int carry_rows, carry_tiles;
+    if (threadIdx.x == 0) carry_rows = carry_tiles = 0;
+    __syncthreads();
+    for (int base = 0; base < groups; base += kScanThreads) {
+        const int g = base + threadIdx.x;
+        const int c = g < groups ? counts[g] : 0, tiles = (c + kRows - 1) / kRows;
+        int rows_before, tiles_before, rows_total, tiles_total;
+        scan(temp).ExclusiveSum(c, rows_before, rows_total);
+        __syncthreads(); /* temp is reused */
+        scan(temp).ExclusiveSum(tiles, tiles_before, tiles_total);
+        if (g < groups) {
+            row_start[g] = cursor[g] = carry_rows + rows_before;
+            tile_start[g] = carry_tiles + tiles_before;
+        }
+        __syncthreads(); /* every thread has read the carries */
+        if (threadIdx.x == 0) carry_rows += rows_total, carry_tiles += tiles_total;
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) row_start[groups] = carry_rows, tile_start[groups] = carry_tiles;
+}
+
+/* perm ← the rows with sets, grouped by group. Launch: grid-stride, kThreads. */
+__global__ void scatter_rows(const int *__restrict__ labels, int n, int groups, const long long *__restrict__ group_set,
+                             int *__restrict__ cursor, int *__restrict__ perm)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+        if (has_sets(labels[i], groups, group_set)) perm[atomicAdd(&cursor[labels[i]], 1)] = i;
+}
+
+/* Every slot starts as "no element": −1 and +∞. Launch: grid-stride, kThreads. */
+__global__ void fill_empty(long long *__restrict__ nearest, double *__restrict__ distance, long long slots)
+{
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < slots;
+         k += (long long)gridDim.x * blockDim.x)
+        nearest[k] = -1, distance[k] = INFINITY;
+}
+
+/* Launch: ⌈n/kRows⌉ + groups blocks (at least the tiles plan_groups counted; the others return) of
+ * kRows threads. Block b is tile b − tile_start[g] of the group g whose tiles hold b. */
+__global__ void __launch_bounds__(kRows)
+    nearest_in_sets(const float *__restrict__ rows, int D, const int *__restrict__ perm,
+                    const int *__restrict__ row_start, const int *__restrict__ tile_start, int groups,
+                    const long long *__restrict__ group_set, const long long *__restrict__ set_first,
+                    const long long *__restrict__ set_size, const float *__restrict__ set_e, int W,
+                    long long *__restrict__ nearest, double *__restrict__ distance)
+{
+    __shared__ float row_tile[kRows][kCols + 1]; /* +1: a thread's row in its own bank */
+    __shared__ double elem_tile[kElems][kCols];  /* read by all threads at once: a broadcast */
+    const int block = blockIdx.x;
+    if (block >= tile_start[groups]) return;
+    int g = 0, hi = groups; /* the last group whose tiles start at or before this block */
+    while (hi - g > 1) {
+        const int mid = (g + hi) / 2;
+        if (tile_start[mid] <= block)
+            g = mid;
+        else
+            hi = mid;
+    }
+    const int first = row_start[g] + (block - tile_start[g]) * kRows;
+    const int count = min(kRows, row_start[g + 1] - first), r = threadIdx.x;
+    const bool active = r < count, one_chunk = D <= kCols;
+    bool rows_loaded = false;
+    for (long long s = group_set[g]; s < group_set[g + 1]; ++s) {
+        const long long base = set_first[s], n = set_size[s];
+        double best_sq = INFINITY;
+        long long best = -1;
+        for (long long j0 = 0; j0 < n; j0 += kElems) {
+            const int nj = (int)min((long long)kElems, n - j0);
+            double sq[kElems];
+#pragma unroll
+            for (int jj = 0; jj < kElems; ++jj) sq[jj] = 0.0;
+            for (int t0 = 0; t0 < D; t0 += kCols) {
+                const int dc = min(kCols, D - t0);
+                __syncthreads(); /* the previous chunk's readers are done */
+                if (!(one_chunk && rows_loaded)) {
+                    for (int k = threadIdx.x; k < count * dc; k += kRows)
+                        row_tile[k / dc][k % dc] = rows[(size_t)perm[first + k / dc] * D + t0 + k % dc];
+                    rows_loaded = true;
+                }
+                for (int k = threadIdx.x; k < nj * dc; k += kRows)
+                    elem_tile[k / dc][k % dc] = (double)set_e[(size_t)(base + j0 + k / dc) * D + t0 + k % dc];
+                __syncthreads();
+                if (active)
+                    for (int t = 0; t < dc; ++t) {
+                        const double a = (double)row_tile[r][t];
+#pragma unroll
+                        for (int jj = 0; jj < kElems; ++jj) {
+                            const double d = __dsub_rn(a, elem_tile[jj][t]);
+                            sq[jj] = __dadd_rn(sq[jj], __dmul_rn(d, d));
+                        }
+                    }
+            }
+#pragma unroll
+            for (int jj = 0; jj < kElems; ++jj)
+                if (jj < nj && sq[jj] < best_sq) best_sq = sq[jj], best = j0 + jj;
+        }
+        if (active) {
+            const size_t at = (size_t)perm[first + r] * W + (size_t)(s - group_set[g]);
+            nearest[at] = best;
+            distance[at] = sqrt(best_sq);
+        }
+    }
+}
+
+int grid_for(long long work)
+{
+    const long long blocks = (work + kThreads - 1) / kThreads;
+    return (int)(blocks < 1 ? 1 : blocks > kMaxBlocks ? kMaxBlocks : blocks);
+}
+
+size_t aligned(size_t bytes) { return (bytes + kAlignBytes - 1) / kAlignBytes * kAlignBytes; }
+
+/* Carves consecutive aligned pieces out of an arena; with base == NULL it only counts. */
+void *carve(char *base, size_t *offset, size_t bytes)
+{
+    void *p = base == nullptr ? nullptr : base + *offset;
+    *offset += aligned(bytes);
+    return p;
+}
+
+bool is_pinned(const void *p)
+{
+    cudaPointerAttributes attr;
+    if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+        (void)cudaGetLastError(); /* a plain pageable pointer on old runtimes: not an error */
+        return false;
+    }
+    return attr.type == cudaMemoryTypeHost;
+}
+
+/* What one call's batches look like: every slot is laid out for it. */
+struct batch_plan {
+    int64_t rows; /* per batch */
+    int D, groups;
+    int64_t W;
+    bool copy_rows;  /* rows go up into the slot (not resident) */
+    bool stage_rows; /* ... through its pinned arena (the caller's rows are pageable) */
+};
+
+/* Zero-initialised (gc_calloc) means empty. */
+struct slot {
+    cudaStream_t stream;
+    cudaEvent_t done;
+    void *device_arena, *host_arena; /* grow-only; host_arena is pinned */
+    size_t device_bytes, host_bytes;
+    float *rows, *rows_host;
+    int *labels, *labels_host, *perm, *counts, *row_start, *tile_start, *cursor;
+    long long *nearest, *nearest_host;
+    double *distance, *distance_host;
+    bool busy;
+    int64_t lo, n;
+};
+
+} // namespace
+
+struct gc_fl_assign_device {
+    int device_id;
+    slot slots[kSlots];
+    void *sets; /* group_set, set_first, set_size, e of the call's sets */
+    size_t sets_bytes;
+    int last_resident;
+    int64_t last_batches;
+};
+
+namespace
+{
+
+void layout_slot(slot &s, const batch_plan &p, char *dev, char *host, size_t *device_bytes, size_t *host_bytes)
+{
+    const size_t n = (size_t)p.rows, g = (size_t)p.groups + 1, slots = n * (size_t)p.W;
+    size_t dv = 0, hv = 0;
+    s.rows = (float *)carve(dev, &dv, p.copy_rows ? n * p.D * sizeof(float) : 0);
+    s.labels = (int *)carve(dev, &dv, n * sizeof(int));
+    s.perm = (int *)carve(dev, &dv, n * sizeof(int));
+    s.counts = (int *)carve(dev, &dv, g * sizeof(int));
+    s.row_start = (int *)carve(dev, &dv, g * sizeof(int));
+    s.tile_start = (int *)carve(dev, &dv, g * sizeof(int));
+    s.cursor = (int *)carve(dev, &dv, g * sizeof(int));
+    s.nearest = (long long *)carve(dev, &dv, slots * sizeof(long long));
+    s.distance = (double *)carve(dev, &dv, slots * sizeof(double));
+    s.rows_host = (float *)carve(host, &hv, p.stage_rows ? n * p.D * sizeof(float) : 0);
+    s.labels_host = (int *)carve(host, &hv, n * sizeof(int));
+    s.nearest_host = (long long *)carve(host, &hv, slots * sizeof(long long));
+    s.distance_host = (double *)carve(host, &hv, slots * sizeof(double));
+    *device_bytes = dv;
+    *host_bytes = hv;
+}
+
+int prepare_slot(slot &s, const batch_plan &p)
+{
+    size_t dv = 0, hv = 0;
+    layout_slot(s, p, nullptr, nullptr, &dv, &hv);
+    if (dv > s.device_bytes) {
+        GC_CHECK_CUDA(cudaFree(s.device_arena));
+        s.device_arena = nullptr;
+        s.device_bytes = 0;
+        GC_CHECK_CUDA(cudaMalloc(&s.device_arena, dv));
+        s.device_bytes = dv;
+    }
+    if (hv > s.host_bytes) {
+        GC_CHECK_CUDA(cudaFreeHost(s.host_arena));
+        s.host_arena = nullptr;
+        s.host_bytes = 0;
+        GC_CHECK_CUDA(cudaHostAlloc(&s.host_arena, hv, cudaHostAllocDefault));
+        s.host_bytes = hv;
+    }
+    layout_slot(s, p, (char *)s.device_arena, (char *)s.host_arena, &dv, &hv);
+    return GC_OK;
+}
+
+/* Rows per batch: the backend's choice (tests), else kSlotTargetBytes a slot, halved while the
+ * slots would take more than half the free memory. Any height gives the same results. */
+int choose_batch(const gc_backend *b, batch_plan &p, int64_t rows)
+{
+    size_t free_bytes = 0, total_bytes = 0;
+    GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const size_t per_row = (p.copy_rows ? (size_t)p.D * sizeof(float) : 0) + 2 * sizeof(int) + 16 * (size_t)p.W;
+    int64_t batch = b->batch_rows > 0 ? b->batch_rows : (int64_t)(kSlotTargetBytes / per_row);
+    batch = batch < 1 ? 1 : batch > rows ? rows : batch;
+    batch = batch > (1 << 30) ? (1 << 30) : batch; /* int row numbers inside a batch */
+    while (batch > 1 && (size_t)batch * per_row * kSlots > free_bytes / 2) batch /= 2;
+    if ((size_t)batch * per_row * kSlots > free_bytes)
+        return gc_fail(GC_ERR_MEMORY, "GPU %d: %zu MiB free, too little for the assignment pass", b->device_id,
+                       free_bytes >> 20);
+    p.rows = batch;
+    return GC_OK;
+}
+
+/* The sets in device memory: [group_set | set_first | set_size] as long long, then e. */
+struct device_sets {
+    const long long *group_set, *set_first, *set_size;
+    const float *e;
+};
+
+/* Copies the sets up on `stream` and waits: every slot's stream reads them. */
+int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, cudaStream_t stream, device_sets *out)
+{
+    const size_t G = (size_t)sets->groups, S = (size_t)sets->group_set[sets->groups];
+    const size_t index_bytes = (G + 1 + 2 * S) * sizeof(long long), e_bytes = (size_t)sets->rows * D * sizeof(float);
+    const size_t bytes = aligned(index_bytes) + e_bytes;
+    if (bytes > dev->sets_bytes) {
+        GC_CHECK_CUDA(cudaFree(dev->sets));
+        dev->sets = nullptr;
+        dev->sets_bytes = 0;
+        GC_CHECK_CUDA(cudaMalloc(&dev->sets, bytes));
+        dev->sets_bytes = bytes;
+    }
+    long long *index = (long long *)dev->sets;
+    float *e = (float *)((char *)dev->sets + aligned(index_bytes));
+    static_assert(sizeof(long long) == sizeof(int64_t), "set tables are copied as they are");
+    GC_CHECK_CUDA(cudaMemcpyAsync(index, sets->group_set, (G + 1) * sizeof(long long), cudaMemcpyHostToDevice, stream));
+    if (S > 0) {
+        GC_CHECK_CUDA(
+            cudaMemcpyAsync(index + G + 1, sets->set_first, S * sizeof(long long), cudaMemcpyHostToDevice, stream));
+        GC_CHECK_CUDA(
+            cudaMemcpyAsync(index + G + 1 + S, sets->set_size, S * sizeof(long long), cudaMemcpyHostToDevice, stream));
+    }
+    if (e_bytes > 0) GC_CHECK_CUDA(cudaMemcpyAsync(e, sets->e, e_bytes, cudaMemcpyHostToDevice, stream));
+    GC_CHECK_CUDA(cudaStreamSynchronize(stream));
+    *out = device_sets{ index, index + G + 1, index + G + 1 + S, e };
+    return GC_OK;
+}
+
+/* Issues batch [lo, lo + n) on the slot's stream (see the file comment). */
+int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const float *e, const float *resident,
+                const int32_t *group, int64_t lo, int64_t n)
+{
+    const int D = p.D, G = p.groups;
+    const size_t row_bytes = (size_t)n * D * sizeof(float);
+    if (group != nullptr) {
+        memcpy(s.labels_host, group + lo, (size_t)n * sizeof(int));
+        GC_CHECK_CUDA(
+            cudaMemcpyAsync(s.labels, s.labels_host, (size_t)n * sizeof(int), cudaMemcpyHostToDevice, s.stream));
+    } else {
+        GC_CHECK_CUDA(cudaMemsetAsync(s.labels, 0, (size_t)n * sizeof(int), s.stream));
+    }
+    const float *rows = resident != nullptr ? resident + lo * D : s.rows;
+    if (resident == nullptr) {
+        const float *src = e + lo * D;
+        if (p.stage_rows) {
+            gc_copy_parallel(s.rows_host, src, row_bytes);
+            src = s.rows_host;
+        }
+        GC_CHECK_CUDA(cudaMemcpyAsync(s.rows, src, row_bytes, cudaMemcpyHostToDevice, s.stream));
+    }
+    GC_CHECK_CUDA(cudaMemsetAsync(s.counts, 0, ((size_t)G + 1) * sizeof(int), s.stream));
+    count_groups<<<grid_for(n), kThreads, 0, s.stream>>>(s.labels, (int)n, G, ds.group_set, s.counts);
+    GC_CHECK_LAUNCH();
+    plan_groups<<<1, kScanThreads, 0, s.stream>>>(s.counts, G, s.row_start, s.tile_start, s.cursor);
+    GC_CHECK_LAUNCH();
+    scatter_rows<<<grid_for(n), kThreads, 0, s.stream>>>(s.labels, (int)n, G, ds.group_set, s.cursor, s.perm);
+    GC_CHECK_LAUNCH();
+    const long long slots = (long long)n * p.W;
+    fill_empty<<<grid_for(slots), kThreads, 0, s.stream>>>(s.nearest, s.distance, slots);
+    GC_CHECK_LAUNCH();
+    const long long blocks = (n + kRows - 1) / kRows + (G < n ? G : n);
+    nearest_in_sets<<<(unsigned)blocks, kRows, 0, s.stream>>>(rows, D, s.perm, s.row_start, s.tile_start, G,
+                                                              ds.group_set, ds.set_first, ds.set_size, ds.e, (int)p.W,
+                                                              s.nearest, s.distance);
+    GC_CHECK_LAUNCH();
+    GC_CHECK_CUDA(cudaMemcpyAsync(s.nearest_host, s.nearest, (size_t)slots * sizeof(long long), cudaMemcpyDeviceToHost,
+                                  s.stream));
+    GC_CHECK_CUDA(
+        cudaMemcpyAsync(s.distance_host, s.distance, (size_t)slots * sizeof(double), cudaMemcpyDeviceToHost, s.stream));
+    GC_CHECK_CUDA(cudaEventRecord(s.done, s.stream));
+    s.busy = true;
+    s.lo = lo;
+    s.n = n;
+    return GC_OK;
+}
+
+/* Waits for the slot's batch and moves its results to the caller's arrays. */
+int collect_batch(slot &s, const batch_plan &p, int64_t *nearest, double *distance)
+{
+    if (!s.busy) return GC_OK;
+    s.busy = false;
+    GC_CHECK_CUDA(cudaEventSynchronize(s.done));
+    const size_t slots = (size_t)s.n * p.W;
+    gc_copy_parallel(nearest + s.lo * p.W, s.nearest_host, slots * sizeof *nearest);
+    gc_copy_parallel(distance + s.lo * p.W, s.distance_host, slots * sizeof *distance);
+    return GC_OK;
+}
+
+int device_create(int device_id, gc_fl_assign_device **out)
+{
+    gc_fl_assign_device *dev = (gc_fl_assign_device *)gc_calloc(1, sizeof *dev);
+    GC_CHECK_ALLOC(dev);
+    dev->device_id = device_id;
+    *out = dev; /* released by the backend, also when a step below fails */
+    for (slot &s : dev->slots) {
+        GC_CHECK_CUDA(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+        GC_CHECK_CUDA(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
+    }
+    return GC_OK;
+}
+
+int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t rows, int D, const int32_t *group,
+                const gc_fl_sets *sets, int64_t W, int64_t *nearest, double *distance)
+{
+    device_sets ds;
+    GC_TRY(upload_sets(dev, sets, D, dev->slots[0].stream, &ds));
+    const float *resident = gc_cuda_resident(b, e, rows, D);
+    batch_plan p = { 0, D, sets->groups, W, resident == nullptr, resident == nullptr && !is_pinned(e) };
+    GC_TRY(choose_batch(b, p, rows));
+    for (slot &s : dev->slots) GC_TRY(prepare_slot(s, p));
+    dev->last_resident = resident != nullptr;
+    dev->last_batches = 0;
+    for (int64_t lo = 0; lo < rows; lo += p.rows) {
+        slot &s = dev->slots[dev->last_batches++ % kSlots];
+        GC_TRY(collect_batch(s, p, nearest, distance));
+        GC_TRY(issue_batch(s, p, ds, e, resident, group, lo, rows - lo < p.rows ? rows - lo : p.rows));
+    }
+    for (slot &s : dev->slots) GC_TRY(collect_batch(s, p, nearest, distance));
+    return GC_OK;
+}
+
+} // namespace
+
+extern "C" int gc_cuda_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
+                                 const gc_fl_sets *sets, int64_t *nearest, double *distance)
+{
+    const int64_t W = gc_fl_sets_width(sets);
+    if (rows == 0 || W == 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    gc_fl_assign_device **state = gc_cuda_fl_assign_slot(b);
+    if (*state == nullptr) GC_TRY(device_create(b->device_id, state));
+    gc_fl_assign_device *dev = *state;
+    const int status = run_batches(b, dev, e, rows, D, group, sets, W, nearest, distance);
+    /* On failure batches may still be in flight: let them finish before their buffers are reused. */
+    for (slot &s : dev->slots) {
+        (void)cudaStreamSynchronize(s.stream);
+        s.busy = false;
+    }
+    return status;
+}
+
+extern "C" void gc_cuda_fl_assign_release(gc_backend *b, gc_fl_assign_device *dev)
+{
+    if (dev == nullptr) return;
+    (void)cudaSetDevice(b->device_id);
+    for (slot &s : dev->slots) {
+        gc_cuda_stream_end(s.stream, nullptr);
+        if (s.done) (void)cudaEventDestroy(s.done);
+        (void)cudaFree(s.device_arena);
+        (void)cudaFreeHost(s.host_arena);
+    }
+    (void)cudaFree(dev->sets);
+    free(dev);
+}
+
+extern "C" int gc_cuda_fl_assign_last_resident(gc_backend *b)
+{
+    const gc_fl_assign_device *dev = *gc_cuda_fl_assign_slot(b);
+    return dev != nullptr && dev->last_resident;
+}
+
+extern "C" int64_t gc_cuda_fl_assign_last_batches(gc_backend *b)
+{
+    const gc_fl_assign_device *dev = *gc_cuda_fl_assign_slot(b);
+    return dev != nullptr ? dev->last_batches : 0;
+}
