@@ -7,11 +7,14 @@
 #include "core/error.h"
 #include "core/exact_split.h"
 
+/* Below this many values a pass runs on the calling thread: waking a team costs more than it saves. */
+#define PARALLEL_VALUES ((int64_t)1 << 18)
+
 double gc_cpu_quality_max_abs(const float *e, int64_t rows, int D)
 {
     const int64_t values = rows * D;
     float max_abs = 0.0f;
-#pragma omp parallel for reduction(max : max_abs) schedule(static)
+#pragma omp parallel for reduction(max : max_abs) schedule(static) if (values > PARALLEL_VALUES)
     for (int64_t i = 0; i < values; ++i) { /* a comparison, not fmaxf: it vectorizes (the rows hold no NaN) */
         const float a = fabsf(e[i]);
         max_abs = a > max_abs ? a : max_abs;
@@ -26,7 +29,7 @@ int gc_cpu_quality_sums(const float *e, int64_t rows, int D, int64_t first_row, 
     const int T = omp_get_max_threads();
     int64_t *parts = gc_calloc((size_t)T * 2 * n, sizeof *parts); /* [thread][whole parts | fractions] */
     if (parts == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory for the quality sums");
-#pragma omp parallel
+#pragma omp parallel if (rows * D > PARALLEL_VALUES)
     {
         int64_t *mine = parts + (size_t)omp_get_thread_num() * 2 * n;
 #pragma omp for schedule(static)
