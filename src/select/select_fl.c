@@ -419,6 +419,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
                                   .seed = gc_mix64(opt->seed ^ (uint64_t)pid),
                                   .cover_target = cover_target };
         if (status == GC_OK) status = gc_backend_fl_greedy(run->backend, &problem, kappa, selected, gains, coverage);
+        /* Its floor: the similarity block's GEMM and one write and one read of its m² doubles. */
+        gc_phase_count(run->phases, 16.0 * (double)m * (double)m, 2.0 * (double)m * (double)m * D);
         for (int64_t t = 0; t < kappa && status == GC_OK && selected[t] >= 0; ++t) {
             const row_header h = header_at(&view, order[a + selected[t]]);
             candidate_header ch = { h.index, gains[t], coverage[selected[t]], g, h.label, (int32_t)t, pid, h.loss };
@@ -1019,8 +1021,11 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     gc_backend *backend = run->backend;
     partition_plan plan;
     double c = 0.0;
+    gc_phase_begin(run->phases, "constant"); /* the plan and c: host passes over the local rows */
     int status = make_plan(rows, opt, k, &plan);
     if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_similarity_constant(rows, &c));
+    gc_phase_bound(run->phases, GC_FLOOR_HOST);
+    gc_phase_end(run->phases, 2.0 * rows->n_local * rows->D * sizeof(float), 0); /* two reads of E */
     if (status != GC_OK) {
         plan_destroy(&plan);
         return status;
@@ -1032,6 +1037,7 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     int64_t recv_count = 0, cand_count = 0;
     gc_phase_begin(run->phases, "exchange");
     status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
+    gc_phase_bound(run->phases, GC_FLOOR_HOST); /* records packed and moved in host memory */
     gc_phase_end(run->phases, (double)recv_count * (sizeof(row_header) + (size_t)rows->D * sizeof(float)), 0);
     gc_phase_begin(run->phases, "partitions");
     if (status == GC_OK) status = select_partitions(run, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
