@@ -1,10 +1,13 @@
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "backend.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/comm.h"
 #include "core/error.h"
@@ -135,10 +138,32 @@ int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, con
     return GC_OK;
 }
 
+/* mpirun binds a rank to one core by default when there are few ranks, and OpenMP then runs one
+ * thread: every host pass of the rank would use one core of many. Tells (rank 0, not under
+ * --quiet) when the node's ranks hold fewer cores than it shares among them. */
+static void tell_about_binding(MPI_Comm node)
+{
+    cpu_set_t mask;
+    int local = 1;
+    MPI_Comm_size(node, &local);
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN), share = cores / local;
+    if (sched_getaffinity(0, sizeof mask, &mask) != 0 || cores <= 0 || CPU_COUNT(&mask) >= share) return;
+    gc_info(
+        "device: this rank may use %d of the node's %ld cores (%d rank(s) on it), so its host passes run on %d: start "
+        "it with `mpirun --bind-to none` (or bind each rank to %ld cores)",
+        CPU_COUNT(&mask), cores, local, CPU_COUNT(&mask), share);
+}
+
 int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out)
 {
     *out = NULL;
     int status = GC_OK;
+    {
+        MPI_Comm node;
+        GC_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+        tell_about_binding(node);
+        GC_MPI(MPI_Comm_free(&node));
+    }
     if (request != GC_DEVICE_CPU) {
         /* Ranks of one node share its GPUs round-robin by node-local rank. */
         MPI_Comm node;

@@ -20,7 +20,8 @@ for classes in ${CLASSES:-10 100}; do
     size=(--k 0.1%)
     [ "$method" = crest ] && size=()
     t0=$SECONDS
-    timeout "${LIMIT_S:-120}" mpirun --allow-run-as-root --oversubscribe -np "$np" "$bin" select \
+    # --bind-to none: Open MPI would pin a rank to one core and squeeze its OpenMP threads onto it
+    timeout "${LIMIT_S:-120}" mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$np" "$bin" select \
       --device "${DEVICE:-cuda}" --data "synthetic:n=$n,d=128,classes=$classes,seed=1" --method "$method" \
       "${size[@]}" --timings "$out/$name.json" --out "$out/$name.h5" --quiet >"$out/$name.log" 2>&1
     echo "$name: rc=$? wall $((SECONDS - t0)) s"

@@ -309,7 +309,9 @@ static int phase_embed(select_run *run)
                             .read_x = gc_dataset_range_read,
                             .read_ctx = &shard,
                             .synthetic = run->dataset.is_synthetic ? &run->dataset.synthetic : NULL,
-                            .keep_on_device = run->selector->scores_on_device };
+                            /* every selector's passes over all rows (OMP's scoring, facility
+                             * location's assignment, the quality pass) read E there */
+                            .keep_on_device = 1 };
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
     if (from_file != NULL) {

@@ -36,8 +36,6 @@ typedef struct {
     int (*merge)(const gc_run_context *run, const gc_selector_options *opt, const gc_member_set *in, int classes,
                  int64_t m, gc_member_set *out);
     int sized_by_options; /* 1: --k does not apply (crest: --subsets × --batch-size) */
-    int scores_on_device; /* 1: keep the embeddings on the device for it (OMP scores them in place,
-                           * facility location's passes over all rows read them there) */
     int class_budgets;    /* 1: the coreset holds per-class budgets and sizes (--per-class) */
 } gc_selector;
 
