@@ -1,8 +1,11 @@
+#define _GNU_SOURCE /* MADV_HUGEPAGE */
 #include "fault.h"
 
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -99,6 +102,17 @@ int gc_fault_hit(gc_fault_kind kind, const char *file, int line)
 void *gc_malloc_at(size_t bytes, const char *file, int line)
 {
     return gc_fault_hit(GC_FAULT_ALLOC, file, line) ? NULL : malloc(bytes);
+}
+
+void *gc_malloc_large_at(size_t bytes, const char *file, int line)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (gc_fault_hit(GC_FAULT_ALLOC, file, line)) return NULL;
+    if (bytes < huge) return malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    if (posix_memalign(&p, huge, bytes) != 0) return NULL;
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without THP the pages are only smaller */
+    return p;
 }
 
 void *gc_calloc_at(size_t count, size_t size, const char *file, int line)

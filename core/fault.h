@@ -30,6 +30,9 @@ void *gc_malloc_at(size_t bytes, const char *file, int line);
 void *gc_calloc_at(size_t count, size_t size, const char *file, int line);
 void *gc_realloc_at(void *p, size_t bytes, const char *file, int line);
 char *gc_strdup_at(const char *s, const char *file, int line);
+/* A large array filled once and read often (the rank's embeddings): aligned to 2 MiB and marked for
+ * transparent huge pages, so filling tens of GB costs 512× fewer page faults; freed with free(). */
+void *gc_malloc_large_at(size_t bytes, const char *file, int line);
 
 /* A library status passed through the hook: `failed` replaces `ok_value` when injected. */
 static inline long gc_fault_status(long status, long failed, gc_fault_kind kind, const char *file, int line)
@@ -41,6 +44,7 @@ static inline long gc_fault_status(long status, long failed, gc_fault_kind kind,
 #define gc_calloc(count, size) gc_calloc_at((count), (size), __FILE__, __LINE__)
 #define gc_realloc(p, bytes)   gc_realloc_at((p), (bytes), __FILE__, __LINE__)
 #define gc_strdup(s)           gc_strdup_at((s), __FILE__, __LINE__)
+#define gc_malloc_large(bytes) gc_malloc_large_at((bytes), __FILE__, __LINE__)
 
 #ifdef __cplusplus
 }

@@ -351,14 +351,16 @@ static int collect_batch(cuda_slot *s, const cuda_plan *pl, float *e, float *los
     return GC_OK;
 }
 
-/* A device copy of the output when it fits in a quarter of the free memory (the rest is for the
- * selection's own buffers); no copy is no error. */
+/* A device copy of the output when it fits in three quarters of the free memory next to 64 bytes a
+ * row for the selection's per-row buffers (OMP's scores, weights, labels and sort keys, the
+ * assignment's grouping): the rest is for blocks and workspaces. Every pass over all rows then
+ * reads it there instead of over the link. No copy is no error: the passes stream E up instead. */
 static int keep_resident(cuda_state *st, cuda_plan *pl, int64_t rows)
 {
     size_t free_bytes = 0, total_bytes = 0;
     GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const size_t bytes = (size_t)rows * pl->D * sizeof(float);
-    if (bytes > free_bytes / 4) return GC_OK;
+    const size_t bytes = (size_t)rows * pl->D * sizeof(float), per_row = 64;
+    if (bytes + (size_t)rows * per_row > free_bytes / 4 * 3) return GC_OK;
     if (cudaMalloc(&st->resident, bytes) != cudaSuccess) {
         (void)cudaGetLastError();
         st->resident = NULL;

@@ -238,7 +238,7 @@ static int read_embeddings(select_run *run, const char *path)
         return gc_fail(GC_ERR_INPUT, "--embeddings %s has %lld rows but --data has %lld", path, (long long)n,
                        (long long)r->n_global);
     int32_t *labels = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
-    r->e = gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
+    r->e = gc_malloc_large((size_t)r->n_local * r->D * sizeof *r->e);
     r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
     int status = (labels && r->e && r->loss) ? GC_OK
                                              : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
@@ -320,7 +320,7 @@ static int phase_embed(select_run *run)
         status = read_embeddings(run, from_file);
     } else {
         status = gc_embedding_width(&cfg, run->dataset.d, &r->D);
-        r->e = status != GC_OK ? NULL : gc_malloc((size_t)r->n_local * r->D * sizeof *r->e);
+        r->e = status != GC_OK ? NULL : gc_malloc_large((size_t)r->n_local * r->D * sizeof *r->e);
         r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
         if (status == GC_OK && (r->e == NULL || r->loss == NULL))
             status =
