@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/fault.h"
 
 typedef struct {
@@ -20,10 +21,10 @@ static int by_remainder(const void *a, const void *b)
 /* Largest-remainder apportionment of `seats` by `weight`, adding to out[] without passing cap[].
  * Quotas seats·w/W are exact rationals (128-bit cross products), so equal remainders are real ties
  * and go to the lower id. A round that hits a cap hands the rest out again among the others. */
-static void apportion(const int64_t *weight, const int64_t *cap, int classes, int64_t seats, int64_t *out)
+static int apportion(const int64_t *weight, const int64_t *cap, int classes, int64_t seats, int64_t *out)
 {
     remainder_entry *order = gc_malloc((size_t)classes * sizeof *order);
-    if (order == NULL) return;
+    if (order == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory for the class budgets");
     while (seats > 0) {
         __int128 total = 0;
         int active = 0;
@@ -51,9 +52,10 @@ static void apportion(const int64_t *weight, const int64_t *cap, int classes, in
         seats = left;
     }
     free(order);
+    return GC_OK;
 }
 
-void gc_class_budgets(const int64_t *class_sizes, int classes, int64_t k, int64_t *budgets)
+int gc_class_budgets(const int64_t *class_sizes, int classes, int64_t k, int64_t *budgets)
 {
     int nonempty = 0;
     for (int c = 0; c < classes; ++c) nonempty += class_sizes[c] > 0;
@@ -62,5 +64,5 @@ void gc_class_budgets(const int64_t *class_sizes, int classes, int64_t k, int64_
         for (int c = 0; c < classes; ++c) budgets[c] = class_sizes[c] > 0;
         k -= nonempty;
     }
-    apportion(class_sizes, class_sizes, classes, k, budgets);
+    return apportion(class_sizes, class_sizes, classes, k, budgets);
 }

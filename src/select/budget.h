@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
-void gc_class_budgets(const int64_t *class_sizes, int classes, int64_t k, int64_t *budgets);
+/* GC_OK, or GC_ERR_MEMORY when its scratch cannot be allocated (budgets are then incomplete: a
+ * collective caller agrees on the status before using them). */
+int gc_class_budgets(const int64_t *class_sizes, int classes, int64_t k, int64_t *budgets);
 
 #endif

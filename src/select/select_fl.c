@@ -88,7 +88,7 @@ static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_
         }
     free(counts);
     if (opt->per_class)
-        gc_class_budgets(plan->sizes, G, k, plan->budgets);
+        status = gc_class_budgets(plan->sizes, G, k, plan->budgets);
     else
         plan->budgets[0] = k;
     for (int g = 0; g < G; ++g) {
@@ -96,7 +96,7 @@ static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_
         plan->parts[g] = (plan->budgets[g] > 0 && N > 0) ? (N + opt->partition_size - 1) / opt->partition_size : 0;
         plan->first_part[g + 1] = plan->first_part[g] + plan->parts[g];
     }
-    return GC_OK;
+    return gc_comm_agree(rows->comm, status); /* the budgets' scratch may have failed on some rank */
 }
 
 static int64_t candidates_of_piece(const partition_plan *plan, const gc_fl_options *opt, int g, int64_t size)

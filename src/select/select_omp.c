@@ -568,13 +568,14 @@ static int problem_budgets(const gc_local_rows *rows, const gc_omp_options *opt,
 {
     for (int64_t i = 0; i < rows->n_local; ++i) sizes[opt->per_class ? rows->y[i] : 0]++;
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, sizes, problems, MPI_INT64_T, MPI_SUM, rows->comm));
+    int status = GC_OK;
     if (opt->per_class)
-        gc_class_budgets(sizes, problems, k, budgets);
+        status = gc_class_budgets(sizes, problems, k, budgets);
     else
         budgets[0] = k;
     memcpy(cs->budgets, budgets, (size_t)problems * sizeof *budgets);
     memcpy(cs->class_sizes, sizes, (size_t)problems * sizeof *sizes);
-    return GC_OK;
+    return gc_comm_agree(rows->comm, status);
 }
 
 /* Row setup, once for all problems: the scorer (weights on the device or the CPU) and, unless given,

@@ -125,11 +125,11 @@ static int merge_fl(const gc_run_context *run, const gc_selector_options *opts, 
     const int64_t keep = m < in->n ? m : in->n;
     if (status == GC_OK) {
         if (opt->per_class)
-            gc_class_budgets(sizes, groups, keep, budgets);
+            status = gc_class_budgets(sizes, groups, keep, budgets);
         else
             budgets[0] = keep;
-        status = gc_member_set_allocate(out, keep, D);
     }
+    if (status == GC_OK) status = gc_member_set_allocate(out, keep, D);
     int64_t filled = 0;
     for (int g = 0; g < groups && status == GC_OK; ++g) {
         if (budgets[g] == 0) continue;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "core/error.h"
 #include "src/select/budget.h"
 
 static int64_t sum(const int64_t *v, int n)
@@ -17,32 +18,32 @@ static void budgets_follow_largest_remainder(void)
     /* sizes 50, 30, 20 (N = 100), k = 7: one each, then 4 seats: quotas 2, 1.2, 0.8 →
      * floors 2, 1, 0 and the remaining seat to the largest remainder (0.8, class 2). */
     int64_t sizes[3] = { 50, 30, 20 }, b[3];
-    gc_class_budgets(sizes, 3, 7, b);
+    CHECK(gc_class_budgets(sizes, 3, 7, b) == GC_OK);
     CHECK(b[0] == 3 && b[1] == 2 && b[2] == 2);
 }
 
 static void ties_go_to_the_lower_class(void)
 {
     int64_t sizes[4] = { 10, 10, 10, 10 }, b[4];
-    gc_class_budgets(sizes, 4, 6, b); /* 4 base seats, 2 more with equal remainders */
+    CHECK(gc_class_budgets(sizes, 4, 6, b) == GC_OK); /* 4 base seats, 2 more with equal remainders */
     CHECK(b[0] == 2 && b[1] == 2 && b[2] == 1 && b[3] == 1);
 }
 
 static void empty_classes_get_nothing_and_small_k_goes_to_large_classes(void)
 {
     int64_t sizes[4] = { 5, 0, 100, 40 }, b[4];
-    gc_class_budgets(sizes, 4, 3, b);
+    CHECK(gc_class_budgets(sizes, 4, 3, b) == GC_OK);
     CHECK(b[1] == 0 && b[0] == 1 && b[2] == 1 && b[3] == 1);
-    gc_class_budgets(sizes, 4, 2, b); /* fewer seats than non-empty classes: by size */
+    CHECK(gc_class_budgets(sizes, 4, 2, b) == GC_OK); /* fewer seats than non-empty classes: by size */
     CHECK(b[1] == 0 && sum(b, 4) == 2 && b[2] == 1 && b[3] == 1 && b[0] == 0);
 }
 
 static void caps_at_class_size_and_k_equal_to_n(void)
 {
     int64_t sizes[3] = { 1, 2, 97 }, b[3];
-    gc_class_budgets(sizes, 3, 100, b);
+    CHECK(gc_class_budgets(sizes, 3, 100, b) == GC_OK);
     CHECK(b[0] == 1 && b[1] == 2 && b[2] == 97);
-    gc_class_budgets(sizes, 3, 99, b);
+    CHECK(gc_class_budgets(sizes, 3, 99, b) == GC_OK);
     CHECK(sum(b, 3) == 99 && b[0] <= 1 && b[1] <= 2 && b[2] <= 97);
 }
 
@@ -55,7 +56,7 @@ static void random_sizes_always_sum_to_k(void)
         for (int c = 0; c < C; ++c) n += sizes[c] = rand() % 4 == 0 ? 0 : rand() % 50;
         if (n == 0) continue;
         int64_t k = 1 + rand() % n;
-        gc_class_budgets(sizes, C, k, b);
+        CHECK(gc_class_budgets(sizes, C, k, b) == GC_OK);
         int nonempty = 0;
         for (int c = 0; c < C; ++c) {
             CHECK(b[c] >= 0 && b[c] <= sizes[c]);
