@@ -16,8 +16,7 @@ static double norm_of_difference(const double *a, const double *b, int D)
 
 static int has_quality_ops(const gc_backend *b) { return b != NULL && b->ops->quality_sums != NULL; }
 
-/* sums [(1 + S) × D]: the full sum of the rows, then each random subset's, exact. Collective. */
-static int exact_sums(gc_backend *backend, const gc_local_rows *rows, const gc_random_subsets *subsets, double *sums)
+int gc_exact_row_sums(gc_backend *backend, const gc_local_rows *rows, const gc_random_subsets *subsets, double *sums)
 {
     const int D = rows->D, device = has_quality_ops(backend);
     double max_abs = 0.0;
@@ -50,7 +49,7 @@ int gc_gradient_errors(gc_backend *backend, const gc_local_rows *rows, const gc_
     double *sums = gc_calloc((size_t)(1 + S) * D, sizeof *sums), *approx = gc_calloc((size_t)D, sizeof *approx);
     int status = gc_comm_agree(
         rows->comm, sums && approx ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the quality metrics"));
-    if (status == GC_OK) status = exact_sums(backend, rows, &subsets, sums);
+    if (status == GC_OK) status = gc_exact_row_sums(backend, rows, &subsets, sums);
     if (status == GC_OK) {
         for (int64_t t = 0; t < k; ++t)
             for (int j = 0; j < D; ++j) approx[j] += cs->weight[t] * cs->embedding[t * D + j];

@@ -505,7 +505,7 @@ int gc_select_crest(const gc_run_context *run, const gc_local_rows *rows, const 
                 "of them",
                 (long long)kept, opt->exclude_loss, (long long)opt->subset_size);
     double c = 0.0;
-    int status = gc_comm_agree(rows->comm, gc_similarity_constant(rows, &c));
+    int status = gc_comm_agree(rows->comm, gc_similarity_constant(run->backend, rows, &c));
 
     const size_t rec = sizeof(member_header) + (size_t)rows->D * sizeof(float);
     const size_t brec = sizeof(batch_header) + (size_t)rows->D * sizeof(float);

@@ -13,6 +13,7 @@
 #include "io/checkpoint.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/greedy_fl_cpu.h"
+#include "quality.h"
 #include "weights.h"
 
 /* Rows travel between ranks as packed records so one MPI_Alltoallv moves everything a partition
@@ -106,40 +107,14 @@ static int64_t candidates_of_piece(const partition_plan *plan, const gc_fl_optio
     return kappa < size ? kappa : size;
 }
 
-int gc_similarity_constant(const gc_local_rows *rows, double *c)
+int gc_similarity_constant(gc_backend *backend, const gc_local_rows *rows, double *c)
 {
     const int D = rows->D;
-    double max_abs = 0.0;
-    for (int64_t i = 0; i < rows->n_local * D; ++i) {
-        double a = fabs((double)rows->e[i]);
-        if (a > max_abs) max_abs = a;
-    }
-    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_abs, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
-    gc_exact_sum sum = { 0, 0.0, NULL };
     double *mean = gc_malloc((size_t)D * sizeof *mean);
     int status =
-        mean ? gc_exact_sum_create(&sum, D, max_abs) : gc_fail(GC_ERR_MEMORY, "out of memory for the mean embedding");
-    /* Per-thread integer partial sums merge exactly, so the thread count changes nothing. */
-    if (status == GC_OK)
-#pragma omp parallel
-    {
-        gc_exact_sum mine;
-        int ok = gc_exact_sum_create(&mine, D, max_abs) == GC_OK;
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < rows->n_local; ++i)
-            if (ok) gc_exact_sum_add(&mine, rows->e + i * D);
-#pragma omp critical
-        {
-            if (ok)
-                gc_exact_sum_merge(&sum, &mine);
-            else
-                status = gc_fail(GC_ERR_MEMORY, "out of memory for the mean embedding");
-        }
-        if (ok) gc_exact_sum_destroy(&mine);
-    }
-    status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) status = gc_exact_sum_allreduce(&sum, rows->comm, mean);
-    gc_exact_sum_destroy(&sum);
+        gc_comm_agree(rows->comm, mean ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the mean embedding"));
+    const gc_random_subsets none = { .count = 0, .n_global = rows->n_global, .size = 0, .seed = 0 };
+    if (status == GC_OK) status = gc_exact_row_sums(backend, rows, &none, mean); /* exact: any rank count */
     double radius = 0.0;
     if (status == GC_OK) {
         for (int j = 0; j < D; ++j) mean[j] /= (double)rows->n_global;
@@ -1021,11 +996,15 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     gc_backend *backend = run->backend;
     partition_plan plan;
     double c = 0.0;
-    gc_phase_begin(run->phases, "constant"); /* the plan and c: host passes over the local rows */
+    gc_phase_begin(run->phases, "constant"); /* the plan and c */
     int status = make_plan(rows, opt, k, &plan);
-    if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_similarity_constant(rows, &c));
-    gc_phase_bound(run->phases, GC_FLOOR_HOST);
-    gc_phase_end(run->phases, 2.0 * rows->n_local * rows->D * sizeof(float), 0); /* two reads of E */
+    if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_similarity_constant(backend, rows, &c));
+    /* Two reads of E where the backend sums (its largest magnitude, the exact sum), one on the host
+     * (the radius). */
+    const double e_bytes = (double)rows->n_local * rows->D * sizeof(float);
+    gc_phase_count_on(run->phases, GC_FLOOR_MEMORY, 2.0 * e_bytes);
+    gc_phase_count_on(run->phases, GC_FLOOR_HOST, e_bytes);
+    gc_phase_end(run->phases, 0, 0);
     if (status != GC_OK) {
         plan_destroy(&plan);
         return status;

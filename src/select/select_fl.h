@@ -23,12 +23,14 @@ typedef struct {
 
 /* Collective. The greedies run on run->backend (its device when it has the fl_greedy op); with
  * run->checkpoint each finished partition is logged and a restart takes it from the log. Time goes
- * to the phases select/exchange, select/partitions, select/merge and select/weights. Fills cs
+ * to the phases select/constant, select/exchange, select/partitions, select/merge and
+ * select/weights. Fills cs
  * (allocated here) with k rows (a cover: its own size) on every rank. */
 int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt, int64_t k,
                  gc_coreset *cs);
 
-/* c = 2·maxᵢ‖eᵢ − μ‖ with μ the global mean, computed rank-count independently. Collective. */
-int gc_similarity_constant(const gc_local_rows *rows, double *c);
+/* c = 2·maxᵢ‖eᵢ − μ‖ with μ the global mean (its exact sum on backend's device when it has the
+ * quality ops, gc_exact_row_sums), computed rank-count independently. Collective. */
+int gc_similarity_constant(gc_backend *backend, const gc_local_rows *rows, double *c);
 
 #endif
