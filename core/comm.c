@@ -43,13 +43,15 @@ int gc_comm_row_owner(int64_t n, int size, int64_t i)
 int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *send, const int *send_counts,
                              const int *send_displs, char **recv, int64_t *recv_count, const char *what)
 {
-    int P;
+    int P, me;
     MPI_Comm_size(comm, &P);
+    MPI_Comm_rank(comm, &me);
     *recv = NULL;
     *recv_count = 0;
     int *recv_counts = gc_calloc((size_t)P, sizeof *recv_counts),
-        *recv_displs = gc_calloc((size_t)P, sizeof *recv_displs);
-    int status = (recv_counts && recv_displs) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory exchanging %s", what);
+        *recv_displs = gc_calloc((size_t)P, sizeof *recv_displs), *others = gc_malloc((size_t)P * sizeof *others);
+    int status =
+        (recv_counts && recv_displs && others) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory exchanging %s", what);
     status = gc_comm_agree(comm, status);
     if (status == GC_OK) {
         GC_MPI(MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm));
@@ -59,15 +61,26 @@ int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *sen
         status = gc_comm_agree(comm, *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving %s", what));
     }
     if (status == GC_OK) {
-        /* Records travel as one contiguous type so counts stay in records, not bytes. */
+        /* The rank's own records are copied here with every thread (at one rank: all of them), the
+         * others travel through MPI as one contiguous type, so counts stay in records, not bytes. */
+        const char *from = send + (size_t)send_displs[me] * record_bytes;
+        char *to = *recv + (size_t)recv_displs[me] * record_bytes;
+        const int64_t own = (int64_t)send_counts[me] * (int64_t)record_bytes, chunk = (int64_t)1 << 24;
+#pragma omp parallel for schedule(static)
+        for (int64_t at = 0; at < own; at += chunk)
+            memcpy(to + at, from + at, (size_t)(own - at < chunk ? own - at : chunk));
+        memcpy(others, send_counts, (size_t)P * sizeof *others);
+        others[me] = 0;
+        recv_counts[me] = 0;
         MPI_Datatype record;
         GC_MPI(MPI_Type_contiguous((int)record_bytes, MPI_BYTE, &record));
         GC_MPI(MPI_Type_commit(&record));
-        GC_MPI(MPI_Alltoallv(send, send_counts, send_displs, record, *recv, recv_counts, recv_displs, record, comm));
+        GC_MPI(MPI_Alltoallv(send, others, send_displs, record, *recv, recv_counts, recv_displs, record, comm));
         GC_MPI(MPI_Type_free(&record));
     }
     free(recv_counts);
     free(recv_displs);
+    free(others);
     return status;
 }
 
