@@ -111,6 +111,13 @@ void gc_sketch_factors(int D, int classes, int hidden_plus_one, int *D1, int *D2
     *D2 = D / *D1;
 }
 
+void gc_round_array(gc_precision p, float *x, int64_t count)
+{
+    if (p == GC_PRECISION_FP32) return;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count; ++i) x[i] = gc_round_to(p, x[i]);
+}
+
 void gc_copy_parallel(void *dst, const void *src, size_t bytes)
 {
     /* One memcpy thread reaches about a third of a socket's bandwidth; pages split evenly. */

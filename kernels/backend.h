@@ -12,6 +12,7 @@
 #include "io/model.h"
 #include "io/synthetic.h"
 #include "kernels/fl.h"
+#include "kernels/precision.h"
 #include "kernels/quality.h"
 
 typedef enum {
@@ -238,6 +239,10 @@ struct gc_backend {
     const gc_backend_ops *ops;
     int device_id;      /* GPU ordinal, -1 on the CPU */
     int64_t batch_rows; /* rows per batch; 0 = the implementation's own choice (tests set it) */
+    /* The width embeddings are stored and scored at (kernels/precision.h): embed rounds every value
+     * it writes to it, and the device keeps its copies of embeddings at that width. fp32 (0) unless
+     * the caller sets it after gc_backend_create. */
+    gc_precision precision;
     char description[128];
     void *impl; /* implementation state */
 };

@@ -400,7 +400,7 @@ int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t
 {
     device_sets ds;
     GC_TRY(upload_sets(dev, sets, D, dev->slots[0].stream, &ds));
-    const float *resident = gc_cuda_resident(b, e, rows, D);
+    const float *resident = (const float *)gc_cuda_resident(b, e, rows, D).data;
     batch_plan p = { 0, D, sets->groups, W, resident == nullptr, resident == nullptr && !is_pinned(e) };
     GC_TRY(choose_batch(b, p, rows));
     for (slot &s : dev->slots) GC_TRY(prepare_slot(s, p));

@@ -55,7 +55,8 @@ typedef struct {
     cuda_slot slot[SLOTS];
     /* The last embed call's output kept on the device when it fits (gc_cuda_resident): selection
      * then gathers its rows there instead of copying them back up. */
-    float *resident;
+    float *resident; /* values of resident_precision's width */
+    gc_precision resident_precision;
     const float *resident_host; /* the caller's array it mirrors */
     int64_t resident_rows;
     int resident_D;
@@ -70,13 +71,15 @@ static void drop_resident(cuda_state *st)
     st->resident_host = NULL;
 }
 
-extern "C" const float *gc_cuda_resident(gc_backend *b, const float *host, int64_t rows, int D)
+extern "C" gc_cuda_rows gc_cuda_resident(gc_backend *b, const float *host, int64_t rows, int D)
 {
     const cuda_state *st = b->ops->embed != NULL ? (const cuda_state *)b->impl : NULL;
+    gc_cuda_rows none = { NULL, GC_PRECISION_FP32 };
     if (st == NULL || st->resident == NULL || host != st->resident_host || rows > st->resident_rows ||
         D != st->resident_D)
-        return NULL;
-    return st->resident;
+        return none;
+    gc_cuda_rows kept = { st->resident, st->resident_precision };
+    return kept;
 }
 
 /* Everything one embed call needs that does not change from batch to batch. */
@@ -441,6 +444,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
         st->resident_host = e;
         st->resident_rows = rows;
         st->resident_D = pl.D;
+        st->resident_precision = GC_PRECISION_FP32;
     } else {
         drop_resident(st);
         gc_cuda_fl_release(b, st->fl);

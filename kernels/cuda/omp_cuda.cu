@@ -362,7 +362,7 @@ static_assert(sizeof(pair) == sizeof(gc_omp_pair), "device pairs are copied into
 /* d->e ← the rows: the resident embeddings themselves, or a copy. */
 static int place_rows(gc_backend *b, gc_omp_device *d, const float *e)
 {
-    d->e = gc_cuda_resident(b, e, d->n, d->D);
+    d->e = (const float *)gc_cuda_resident(b, e, d->n, d->D).data;
     if (d->e != NULL) return GC_OK;
     const size_t bytes = (size_t)d->n * d->D * sizeof(float);
     GC_CHECK_CUDA(cudaMalloc(&d->own_e, bytes > 0 ? bytes : 1));

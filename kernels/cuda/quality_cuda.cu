@@ -120,7 +120,7 @@ int finish(quality_call *q, int status)
  * copied up through q->staging. */
 template <typename F> int for_each_block(gc_backend *b, quality_call *q, const float *e, int64_t rows, int D, F fn)
 {
-    const float *resident = gc_cuda_resident(b, e, rows, D);
+    const float *resident = (const float *)gc_cuda_resident(b, e, rows, D).data;
     if (resident != nullptr) return fn(resident, 0LL, (long long)rows);
     const long long fit = kBlockBytes / ((long long)D * (long long)sizeof(float));
     const long long block = fit < 1 ? 1 : fit < rows ? fit : rows;

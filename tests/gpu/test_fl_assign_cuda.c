@@ -118,7 +118,7 @@ static void resident_rows_equal_the_cpu(gc_backend *b)
                             .model_count = 1,
                             .keep_on_device = 1 };
     CHECK(b->ops->embed(b, &cfg, n, d, x, y, e, loss) == GC_OK);
-    CHECK(gc_cuda_resident(b, e, n, sketch) != NULL);
+    CHECK(gc_cuda_resident(b, e, n, sketch).data != NULL);
     for (int64_t j = 0; j < set_rows; ++j) memcpy(set_e + j * sketch, e + j * 211 * sketch, sketch * sizeof *e);
     int64_t first[7], size[7];
     make_sets(set_rows, first, size);

@@ -227,10 +227,10 @@ static void select_from_resident_embeddings_equals_the_cpu(int per_class)
                             .models = &m,
                             .model_count = 1 };
     CHECK(real->ops->embed(real, &cfg, n, d, x, y, e, loss) == GC_OK);
-    CHECK(gc_cuda_resident(real, e, n, sketch) == NULL); /* only kept when asked for */
+    CHECK(gc_cuda_resident(real, e, n, sketch).data == NULL); /* only kept when asked for */
     cfg.keep_on_device = 1;
     CHECK(real->ops->embed(real, &cfg, n, d, x, y, e, loss) == GC_OK);
-    CHECK(gc_cuda_resident(real, e, n, sketch) != NULL);
+    CHECK(gc_cuda_resident(real, e, n, sketch).data != NULL);
     gc_local_rows rows = { MPI_COMM_WORLD, 0, 1, n, 0, n, sketch, classes, e, y, loss };
     gc_omp_options opt = { .per_class = per_class, .ridge = 1e-3, .batch = 2 };
     const gc_run_context on_cpu = { 0 }, on_gpu = { .backend = real };

@@ -113,7 +113,7 @@ static void generated_embedding_equals_the_host_read_one(gc_backend *gpu, const 
     CHECK(same);
     CHECK(reads > 0 && source.calls == reads); /* generated: not one host read */
     if (kind == GC_EMBED_FEATURES) CHECK(memcmp(e_made, x, (size_t)n * s.d * sizeof *x) == 0);
-    const float *kept = gc_cuda_resident(gpu, e_made, n, D);
+    const float *kept = (const float *)gc_cuda_resident(gpu, e_made, n, D).data;
     CHECK(kept != NULL);
     if (kept != NULL) {
         CHECK(cudaMemcpy(e_kept, kept, (size_t)n * D * sizeof *e_kept, cudaMemcpyDeviceToHost) == cudaSuccess);
