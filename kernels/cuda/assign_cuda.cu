@@ -25,6 +25,7 @@
 #include "assign_cuda.h"
 #include "cuda_check.h"
 #include "omp_cuda.h"
+#include "rows.cuh"
 
 namespace
 {
@@ -97,9 +98,11 @@ __global__ void fill_empty(long long *__restrict__ nearest, double *__restrict__
 }
 
 /* Launch: ⌈n/kRows⌉ + groups blocks (at least the tiles plan_groups counted; the others return) of
- * kRows threads. Block b is tile b − tile_start[g] of the group g whose tiles hold b. */
+ * kRows threads. Block b is tile b − tile_start[g] of the group g whose tiles hold b. T: the rows'
+ * stored type (rows.cuh), widened exactly into the float tile. */
+template <typename T>
 __global__ void __launch_bounds__(kRows)
-    nearest_in_sets(const float *__restrict__ rows, int D, const int *__restrict__ perm,
+    nearest_in_sets(const T *__restrict__ rows, int D, const int *__restrict__ perm,
                     const int *__restrict__ row_start, const int *__restrict__ tile_start, int groups,
                     const long long *__restrict__ group_set, const long long *__restrict__ set_first,
                     const long long *__restrict__ set_size, const float *__restrict__ set_e, int W,
@@ -135,7 +138,7 @@ __global__ void __launch_bounds__(kRows)
                 __syncthreads(); /* the previous chunk's readers are done */
                 if (!(one_chunk && rows_loaded)) {
                     for (int k = threadIdx.x; k < count * dc; k += kRows)
-                        row_tile[k / dc][k % dc] = rows[(size_t)perm[first + k / dc] * D + t0 + k % dc];
+                        row_tile[k / dc][k % dc] = gc_widen(rows[(size_t)perm[first + k / dc] * D + t0 + k % dc]);
                     rows_loaded = true;
                 }
                 for (int k = threadIdx.x; k < nj * dc; k += kRows)
@@ -323,7 +326,7 @@ int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, cudaStr
 }
 
 /* Issues batch [lo, lo + n) on the slot's stream (see the file comment). */
-int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const float *e, const float *resident,
+int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const float *e, gc_cuda_rows resident,
                 const int32_t *group, int64_t lo, int64_t n)
 {
     const int D = p.D, G = p.groups;
@@ -335,8 +338,7 @@ int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const float
     } else {
         GC_CHECK_CUDA(cudaMemsetAsync(s.labels, 0, (size_t)n * sizeof(int), s.stream));
     }
-    const float *rows = resident != nullptr ? resident + lo * D : s.rows;
-    if (resident == nullptr) {
+    if (resident.data == nullptr) {
         const float *src = e + lo * D;
         if (p.stage_rows) {
             gc_copy_parallel(s.rows_host, src, row_bytes);
@@ -355,10 +357,15 @@ int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const float
     fill_empty<<<grid_for(slots), kThreads, 0, s.stream>>>(s.nearest, s.distance, slots);
     GC_CHECK_LAUNCH();
     const long long blocks = (n + kRows - 1) / kRows + (G < n ? G : n);
-    nearest_in_sets<<<(unsigned)blocks, kRows, 0, s.stream>>>(rows, D, s.perm, s.row_start, s.tile_start, G,
-                                                              ds.group_set, ds.set_first, ds.set_size, ds.e, (int)p.W,
-                                                              s.nearest, s.distance);
-    GC_CHECK_LAUNCH();
+    const gc_cuda_rows rows = resident.data != nullptr ? resident : gc_cuda_rows{ s.rows, GC_PRECISION_FP32 };
+    GC_TRY(gc_with_precision(rows.precision, [&](auto stored) -> int {
+        using T = decltype(stored);
+        nearest_in_sets<<<(unsigned)blocks, kRows, 0, s.stream>>>(
+            (const T *)rows.data + lo * (resident.data != nullptr ? D : 0), D, s.perm, s.row_start, s.tile_start, G,
+            ds.group_set, ds.set_first, ds.set_size, ds.e, (int)p.W, s.nearest, s.distance);
+        GC_CHECK_LAUNCH();
+        return GC_OK;
+    }));
     GC_CHECK_CUDA(cudaMemcpyAsync(s.nearest_host, s.nearest, (size_t)slots * sizeof(long long), cudaMemcpyDeviceToHost,
                                   s.stream));
     GC_CHECK_CUDA(
@@ -400,11 +407,11 @@ int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t
 {
     device_sets ds;
     GC_TRY(upload_sets(dev, sets, D, dev->slots[0].stream, &ds));
-    const float *resident = (const float *)gc_cuda_resident(b, e, rows, D).data;
-    batch_plan p = { 0, D, sets->groups, W, resident == nullptr, resident == nullptr && !is_pinned(e) };
+    const gc_cuda_rows resident = gc_cuda_resident(b, e, rows, D);
+    batch_plan p = { 0, D, sets->groups, W, resident.data == nullptr, resident.data == nullptr && !is_pinned(e) };
     GC_TRY(choose_batch(b, p, rows));
     for (slot &s : dev->slots) GC_TRY(prepare_slot(s, p));
-    dev->last_resident = resident != nullptr;
+    dev->last_resident = resident.data != nullptr;
     dev->last_batches = 0;
     for (int64_t lo = 0; lo < rows; lo += p.rows) {
         slot &s = dev->slots[dev->last_batches++ % kSlots];

@@ -18,7 +18,8 @@
  *                  when a problem wants several.
  * Candidates are ordered as everywhere else (gc_omp_pair_before): higher score, then the lower row,
  * which within a problem is the lower position. A pass reads each active row once: 4·D bytes, its
- * weight (8) and its permutation entry (8, G > 1 only).
+ * weight (8) and its permutation entry (8, G > 1 only); D values of the stored type (rows.cuh: 4
+ * bytes, or 2 at half precision, widened exactly), so a half-width pass reads about half the bytes.
  *
  * Row setup, once: row_weights (w and max |e|, each row summed in column order as on the CPU, so
  * the weights agree bit for bit) and class_sums (the exact per-problem targets). */
@@ -33,13 +34,14 @@
 #include "cuda_check.h"
 #include "lanes.cuh"
 #include "omp_cuda.h"
+#include "rows.cuh"
 
 namespace
 {
 
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32; /* per block */
-constexpr int kRowsPerWarp = 4;       /* rows in flight per warp: independent loads */
+constexpr int kRowsPerWarp = 4;       /* positions per warp at least (plan_launch) */
 constexpr long long kNoRow = 0x7fffffffffffffffLL;
 constexpr unsigned kAll = 0xffffffffu;
 
@@ -107,43 +109,48 @@ __device__ void for_each_problem(const long long *start, int G, long long n, lon
     }
 }
 
-/* Launch: blocks of kThreads, warp w owning positions [w·chunk, (w + 1)·chunk). VEC: D % 4 == 0,
- * so rows are 16-byte aligned and lanes read float4 (r as two double2). scores may be null (no
- * problem wants more than one candidate). */
-template <bool VEC>
-__global__ void score_rows(const float *__restrict__ e, const long long *__restrict__ order,
+/* Rows a warp has in flight: 16 bytes a lane (4 floats, or 8 values of 2 bytes in two loads), so
+ * half-width rows keep as many bytes in flight. A row's dot is the same sum whatever the count. */
+template <typename T> __host__ __device__ constexpr int rows_in_flight() { return 16 / (int)sizeof(T) < 4 ? 4 : 16 / (int)sizeof(T); }
+
+/* Launch: blocks of kThreads, warp w owning positions [w·chunk, (w + 1)·chunk). T: the stored type
+ * (rows.cuh), every value widened to float and multiplied in double. VEC: D % 4 == 0, so rows are
+ * aligned to 4 values and lanes read 4 at once (r as two double2). scores may be null (no problem
+ * wants more than one candidate). */
+template <typename T, bool VEC>
+__global__ void score_rows(const T *__restrict__ e, const long long *__restrict__ order,
                            const long long *__restrict__ start, int G, long long n, int D, long long chunk,
                            const double *__restrict__ r, const double *__restrict__ w, const int *__restrict__ want,
                            int signed_scores, double *__restrict__ scores, pair *__restrict__ partials)
 {
+    constexpr int R = rows_in_flight<T>();
     const int lane = threadIdx.x % 32;
     const long long warp = global_warp();
     for_each_problem(start, G, n, chunk, warp, [&](int g, long long first, long long stop) {
         if (want[g] <= 0) return;
         const double *rg = r + (long long)g * D;
         pair mine = { -INFINITY, kNoRow };
-        for (long long p = first; p < stop; p += kRowsPerWarp) {
-            /* Lane t < kRowsPerWarp finishes position p + t; its weight is loaded with the rows, not
+        for (long long p = first; p < stop; p += R) {
+            /* Lane t < R finishes position p + t; its weight is loaded with the rows, not
              * after the reduction, so no second memory latency sits on the loop's critical path. */
             const long long pos = p + lane;
-            const bool finishes = lane < kRowsPerWarp && pos < stop;
+            const bool finishes = lane < R && pos < stop;
             const double w_row = finishes ? __ldg(w + pos) : 0.0;
             const long long my_row = finishes ? row_at(order, pos) : -1;
-            long long row[kRowsPerWarp];
+            long long row[R];
 #pragma unroll
-            for (int t = 0; t < kRowsPerWarp; ++t) row[t] = __shfl_sync(kAll, my_row, t);
-            double acc[kRowsPerWarp] = { 0.0, 0.0, 0.0, 0.0 };
+            for (int t = 0; t < R; ++t) row[t] = __shfl_sync(kAll, my_row, t);
+            double acc[R] = {};
             if (VEC) {
                 for (int c = lane; c < D / 4; c += 32) {
                     const double2 r01 = *reinterpret_cast<const double2 *>(rg + 4 * c);
                     const double2 r23 = *reinterpret_cast<const double2 *>(rg + 4 * c + 2);
-                    float4 v[kRowsPerWarp];
+                    float4 v[R];
 #pragma unroll
-                    for (int t = 0; t < kRowsPerWarp; ++t)
-                        v[t] = row[t] >= 0 ? __ldg(reinterpret_cast<const float4 *>(e + row[t] * D) + c)
-                                           : make_float4(0.f, 0.f, 0.f, 0.f);
+                    for (int t = 0; t < R; ++t)
+                        v[t] = row[t] >= 0 ? gc_load4(e + row[t] * D + 4 * c) : make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
-                    for (int t = 0; t < kRowsPerWarp; ++t)
+                    for (int t = 0; t < R; ++t)
                         acc[t] += (double)v[t].x * r01.x + (double)v[t].y * r01.y + (double)v[t].z * r23.x +
                                   (double)v[t].w * r23.y;
                 }
@@ -151,13 +158,13 @@ __global__ void score_rows(const float *__restrict__ e, const long long *__restr
                 for (int j = lane; j < D; j += 32) {
                     const double rj = rg[j];
 #pragma unroll
-                    for (int t = 0; t < kRowsPerWarp; ++t)
-                        if (row[t] >= 0) acc[t] += (double)__ldg(e + row[t] * D + j) * rj;
+                    for (int t = 0; t < R; ++t)
+                        if (row[t] >= 0) acc[t] += (double)gc_widen(__ldg(e + row[t] * D + j)) * rj;
                 }
             }
             double dot = 0.0; /* lane t keeps row t's dot (a static pick: acc stays in registers) */
 #pragma unroll
-            for (int t = 0; t < kRowsPerWarp; ++t) {
+            for (int t = 0; t < R; ++t) {
                 double sum = acc[t];
                 for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(kAll, sum, offset);
                 if (lane == t) dot = sum;
@@ -221,7 +228,8 @@ __global__ void pick_best(const pair *__restrict__ partials, const long long *__
  * squares in column order (each square of a float is exact in double, so fused or not, every step
  * rounds as the CPU twin's does). w_p = 1/‖e‖ or 0; *max_bits = the bits of the largest |e_ij|
  * (non-negative floats order as their bits). */
-__global__ void row_weights(const float *__restrict__ e, const long long *__restrict__ order, long long n, int D,
+template <typename T>
+__global__ void row_weights(const T *__restrict__ e, const long long *__restrict__ order, long long n, int D,
                             double *__restrict__ w, unsigned *__restrict__ max_bits)
 {
     __shared__ float tile[kWarps][32][33];
@@ -234,7 +242,7 @@ __global__ void row_weights(const float *__restrict__ e, const long long *__rest
         for (int c0 = 0; c0 < D; c0 += 32) {
             for (int t = 0; t < 32; ++t) {
                 const long long row = __shfl_sync(kAll, my_row, t);
-                tile[slot][t][lane] = row >= 0 && c0 + lane < D ? __ldg(e + row * D + c0 + lane) : 0.0f;
+                tile[slot][t][lane] = row >= 0 && c0 + lane < D ? gc_widen(__ldg(e + row * D + c0 + lane)) : 0.0f;
             }
             __syncwarp();
             const int width = D - c0 < 32 ? D - c0 : 32;
@@ -254,7 +262,8 @@ __global__ void row_weights(const float *__restrict__ e, const long long *__rest
 /* Launch: as score_rows. acc [2·G·D] += every problem's rows on the exact grid: a lane owns one
  * column of a block of `width` columns and sums its values as integers in registers; one atomic
  * add per column, problem and warp. */
-__global__ void class_sums(const float *__restrict__ e, const long long *__restrict__ order,
+template <typename T>
+__global__ void class_sums(const T *__restrict__ e, const long long *__restrict__ order,
                            const long long *__restrict__ start, int G, long long n, int D, long long chunk,
                            double scale, unsigned long long *__restrict__ acc)
 {
@@ -268,7 +277,7 @@ __global__ void class_sums(const float *__restrict__ e, const long long *__restr
             long long whole = 0, fraction = 0;
             for (long long p = first + group; p < stop; p += groups) {
                 int64_t wv, fv;
-                gc_exact_split(__ldg(e + row_at(order, p) * D + j), scale, &wv, &fv);
+                gc_exact_split(gc_widen(__ldg(e + row_at(order, p) * D + j)), scale, &wv, &fv);
                 whole += wv;
                 fraction += fv;
             }
@@ -339,8 +348,9 @@ struct gc_omp_device {
     cudaStream_t stream;
     long long n, chunk;
     int D, G, blocks; /* blocks × kWarps warps, each owning `chunk` positions */
-    const float *e;   /* [n × D]: the backend's resident embeddings, or own_e */
-    float *own_e;
+    const void *e;          /* [n × D] of `precision`: the backend's resident embeddings, or own_e */
+    gc_precision precision; /* the stored type (rows.cuh) */
+    void *own_e;
     long long *order;       /* [n] row at each position; null with one problem */
     long long *start;       /* [G + 1] */
     double *w;              /* [n] by position */
@@ -359,16 +369,47 @@ struct gc_omp_device {
 
 static_assert(sizeof(pair) == sizeof(gc_omp_pair), "device pairs are copied into gc_omp_pair");
 
-/* d->e ← the rows: the resident embeddings themselves, or a copy. */
+/* Host rows copied up in blocks of this many bytes and narrowed on the device (place_rows). */
+constexpr size_t kUploadBytes = 64u << 20;
+
+/* d->e ← the rows at the backend's precision: the resident embeddings themselves, or a copy (host
+ * floats copied up block by block through a staging buffer and narrowed there, which is exact for
+ * the values the backend's embed wrote, kernels/precision.h). */
 static int place_rows(gc_backend *b, gc_omp_device *d, const float *e)
 {
-    d->e = (const float *)gc_cuda_resident(b, e, d->n, d->D).data;
+    const gc_cuda_rows kept = gc_cuda_resident(b, e, d->n, d->D);
+    d->e = kept.data;
+    d->precision = kept.precision;
     if (d->e != NULL) return GC_OK;
-    const size_t bytes = (size_t)d->n * d->D * sizeof(float);
+    d->precision = b->precision;
+    const size_t values = (size_t)d->n * d->D, bytes = values * gc_precision_bytes(d->precision);
     GC_CHECK_CUDA(cudaMalloc(&d->own_e, bytes > 0 ? bytes : 1));
     d->e = d->own_e;
-    if (bytes > 0) GC_CHECK_CUDA(cudaMemcpyAsync(d->own_e, e, bytes, cudaMemcpyHostToDevice, d->stream));
-    return GC_OK;
+    if (values == 0) return GC_OK;
+    if (d->precision == GC_PRECISION_FP32) {
+        GC_CHECK_CUDA(cudaMemcpyAsync(d->own_e, e, bytes, cudaMemcpyHostToDevice, d->stream));
+        return GC_OK;
+    }
+    gc_cuda_buffer staging = {};
+    const size_t block = values < kUploadBytes / sizeof(float) ? values : kUploadBytes / sizeof(float);
+    int status = gc_cuda_reserve(d->stream, &staging, block * sizeof(float));
+    for (size_t lo = 0; lo < values && status == GC_OK; lo += block) {
+        const size_t count = values - lo < block ? values - lo : block;
+        /* Stream-ordered after the previous block's narrowing, which read the same buffer. */
+        if (cudaMemcpyAsync(staging.ptr, e + lo, count * sizeof(float), cudaMemcpyHostToDevice, d->stream) !=
+            cudaSuccess)
+            status = gc_fail(GC_ERR_DEVICE, "OMP: cannot copy rows to GPU %d", b->device_id);
+        if (status == GC_OK)
+            status = gc_with_precision(d->precision, [&](auto stored) -> int {
+                using T = decltype(stored);
+                gc_narrow_kernel<T><<<grid_for((long long)count, 4096), kThreads, 0, d->stream>>>(
+                    (const float *)staging.ptr, (long long)count, (T *)d->own_e + lo);
+                GC_CHECK_LAUNCH();
+                return GC_OK;
+            });
+    }
+    gc_cuda_release(d->stream, &staging);
+    return status;
 }
 
 /* Scratch of the sort in group_rows. */
@@ -432,9 +473,13 @@ static int plan_launch(gc_backend *b, gc_omp_device *d)
 {
     int sms = 0, per_sm = 0;
     GC_CHECK_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, b->device_id));
-    GC_CHECK_CUDA(d->D % 4 == 0
-                      ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, score_rows<true>, kThreads, 0)
-                      : cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, score_rows<false>, kThreads, 0));
+    GC_TRY(gc_with_precision(d->precision, [&](auto stored) -> int {
+        using T = decltype(stored);
+        GC_CHECK_CUDA(d->D % 4 == 0
+                          ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, score_rows<T, true>, kThreads, 0)
+                          : cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, score_rows<T, false>, kThreads, 0));
+        return GC_OK;
+    }));
     const long long wave = (long long)sms * per_sm, groups = (d->n + kRowsPerWarp - 1) / kRowsPerWarp;
     if (wave < 1) return gc_fail(GC_ERR_DEVICE, "OMP scoring kernel cannot run on GPU %d", b->device_id);
     const long long wanted = (groups + kWarps - 1) / kWarps;
@@ -450,8 +495,13 @@ static int weigh_rows(gc_omp_device *d, unsigned *max_bits, float *largest)
     unsigned bits = 0;
     GC_CHECK_CUDA(cudaMemsetAsync(max_bits, 0, sizeof *max_bits, d->stream));
     if (d->n > 0) {
-        row_weights<<<grid_for(d->n, 4096), kThreads, 0, d->stream>>>(d->e, d->order, d->n, d->D, d->w, max_bits);
-        GC_CHECK_LAUNCH();
+        GC_TRY(gc_with_precision(d->precision, [&](auto stored) -> int {
+            using T = decltype(stored);
+            row_weights<<<grid_for(d->n, 4096), kThreads, 0, d->stream>>>((const T *)d->e, d->order, d->n, d->D, d->w,
+                                                                          max_bits);
+            GC_CHECK_LAUNCH();
+            return GC_OK;
+        }));
     }
     GC_CHECK_CUDA(cudaMemcpyAsync(&bits, max_bits, sizeof bits, cudaMemcpyDeviceToHost, d->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(d->stream));
@@ -463,8 +513,8 @@ static int setup(gc_backend *b, gc_omp_device *d, const float *e, const int32_t 
 {
     const size_t n = (size_t)(d->n > 0 ? d->n : 1), G = (size_t)d->G;
     GC_CHECK_CUDA(cudaStreamCreateWithFlags(&d->stream, cudaStreamNonBlocking));
+    GC_TRY(place_rows(b, d, e)); /* first: the launch plan depends on the stored type */
     GC_TRY(plan_launch(b, d));
-    GC_TRY(place_rows(b, d, e));
     GC_TRY(group_rows(d, problem));
     GC_CHECK_CUDA(cudaMalloc(&d->w, n * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&d->r, G * d->D * sizeof(double)));
@@ -502,9 +552,13 @@ static int sum_classes(gc_omp_device *d, double scale, unsigned long long *sums,
     const size_t values = 2 * (size_t)d->G * d->D;
     GC_CHECK_CUDA(cudaMemsetAsync(sums, 0, values * sizeof *sums, d->stream));
     if (d->n > 0) {
-        class_sums<<<d->blocks, kThreads, 0, d->stream>>>(d->e, d->order, d->start, d->G, d->n, d->D, d->chunk, scale,
-                                                          sums);
-        GC_CHECK_LAUNCH();
+        GC_TRY(gc_with_precision(d->precision, [&](auto stored) -> int {
+            using T = decltype(stored);
+            class_sums<<<d->blocks, kThreads, 0, d->stream>>>((const T *)d->e, d->order, d->start, d->G, d->n, d->D,
+                                                              d->chunk, scale, sums);
+            GC_CHECK_LAUNCH();
+            return GC_OK;
+        }));
     }
     GC_CHECK_CUDA(cudaMemcpyAsync(host, sums, values * sizeof *sums, cudaMemcpyDeviceToHost, d->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(d->stream));
@@ -580,13 +634,20 @@ extern "C" int gc_cuda_omp_best(gc_backend *b, gc_omp_device *d, const double *r
     memcpy(d->r_host, r, (size_t)G * d->D * sizeof *r);
     GC_CHECK_CUDA(cudaMemcpyAsync(d->r, d->r_host, (size_t)G * d->D * sizeof *r, cudaMemcpyHostToDevice, d->stream));
     GC_CHECK_CUDA(cudaMemcpyAsync(d->want, d->want_host, (size_t)G * sizeof *want, cudaMemcpyHostToDevice, d->stream));
-    if (d->D % 4 == 0)
-        score_rows<true><<<d->blocks, kThreads, 0, d->stream>>>(d->e, d->order, d->start, G, d->n, d->D, d->chunk, d->r,
-                                                                d->w, d->want, signed_scores, scores, d->partials);
-    else
-        score_rows<false><<<d->blocks, kThreads, 0, d->stream>>>(
-            d->e, d->order, d->start, G, d->n, d->D, d->chunk, d->r, d->w, d->want, signed_scores, scores, d->partials);
-    GC_CHECK_LAUNCH();
+    GC_TRY(gc_with_precision(d->precision, [&](auto stored) -> int {
+        using T = decltype(stored);
+        const T *e = (const T *)d->e;
+        if (d->D % 4 == 0)
+            score_rows<T, true><<<d->blocks, kThreads, 0, d->stream>>>(e, d->order, d->start, G, d->n, d->D, d->chunk,
+                                                                       d->r, d->w, d->want, signed_scores, scores,
+                                                                       d->partials);
+        else
+            score_rows<T, false><<<d->blocks, kThreads, 0, d->stream>>>(e, d->order, d->start, G, d->n, d->D, d->chunk,
+                                                                        d->r, d->w, d->want, signed_scores, scores,
+                                                                        d->partials);
+        GC_CHECK_LAUNCH();
+        return GC_OK;
+    }));
     for (int t = 0; t < rounds; ++t) {
         if (t > 0) {
             rescan_scores<<<d->blocks, kThreads, 0, d->stream>>>(scores, d->start, G, d->n, d->chunk, d->want, t,

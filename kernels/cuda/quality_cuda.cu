@@ -21,6 +21,7 @@
 #include "lanes.cuh"
 #include "omp_cuda.h" /* gc_cuda_resident */
 #include "quality_cuda.h"
+#include "rows.cuh"
 
 namespace
 {
@@ -34,13 +35,13 @@ constexpr unsigned kAll = 0xffffffffu;
 
 __device__ __forceinline__ long long global_warp() { return ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; }
 
-/* Launch: grid-stride over `values` floats. */
-__global__ void largest_abs(const float *__restrict__ e, long long values, unsigned *__restrict__ bits)
+/* Launch: grid-stride over `values` stored values (T: rows.cuh). */
+template <typename T> __global__ void largest_abs(const T *__restrict__ e, long long values, unsigned *__restrict__ bits)
 {
     float largest = 0.0f;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < values;
          i += (long long)gridDim.x * blockDim.x)
-        largest = fmaxf(largest, fabsf(e[i]));
+        largest = fmaxf(largest, fabsf(gc_widen(e[i])));
     for (int offset = 16; offset > 0; offset >>= 1) largest = fmaxf(largest, __shfl_xor_sync(kAll, largest, offset));
     if (threadIdx.x % 32 == 0) atomicMax(bits, __float_as_uint(largest));
 }
@@ -56,7 +57,8 @@ __global__ void subset_masks(long long rows, long long first_row, gc_random_subs
 
 /* Launch: blocks of kThreads, warp w owning rows [w·chunk, (w + 1)·chunk). acc [2·sums·D] (whole
  * parts, then fractions) += row i's values in every sum whose bit mask[i] sets. */
-__global__ void masked_sums(const float *__restrict__ e, const unsigned char *__restrict__ mask, long long rows, int D,
+template <typename T>
+__global__ void masked_sums(const T *__restrict__ e, const unsigned char *__restrict__ mask, long long rows, int D,
                             int sums, long long chunk, double scale, unsigned long long *__restrict__ acc)
 {
     const int lane = threadIdx.x % 32, width = gc_lanes_per_row(D), column = lane % width, group = lane / width;
@@ -70,7 +72,7 @@ __global__ void masked_sums(const float *__restrict__ e, const unsigned char *__
         for (long long i = first + group; i < stop; i += groups) {
             const unsigned m = mask[i];
             int64_t wv, fv;
-            gc_exact_split(__ldg(e + i * D + j), scale, &wv, &fv);
+            gc_exact_split(gc_widen(__ldg(e + i * D + j)), scale, &wv, &fv);
 #pragma unroll
             for (int s = 0; s < kSums; ++s)
                 if (m >> s & 1u) {
@@ -116,12 +118,16 @@ int finish(quality_call *q, int status)
     return status;
 }
 
-/* fn(rows on the device, first row, count) over e's rows: the resident copy at once, or blocks
- * copied up through q->staging. */
+/* fn(rows on the device, first row, count) over e's rows: the resident copy at once (its values of
+ * the backend's precision: fn takes a pointer to any stored type), or blocks of floats copied up
+ * through q->staging. */
 template <typename F> int for_each_block(gc_backend *b, quality_call *q, const float *e, int64_t rows, int D, F fn)
 {
-    const float *resident = (const float *)gc_cuda_resident(b, e, rows, D).data;
-    if (resident != nullptr) return fn(resident, 0LL, (long long)rows);
+    const gc_cuda_rows kept = gc_cuda_resident(b, e, rows, D);
+    if (kept.data != nullptr)
+        return gc_with_precision(kept.precision, [&](auto stored) {
+            return fn((const decltype(stored) *)kept.data, 0LL, (long long)rows);
+        });
     const long long fit = kBlockBytes / ((long long)D * (long long)sizeof(float));
     const long long block = fit < 1 ? 1 : fit < rows ? fit : rows;
     GC_TRY(gc_cuda_reserve(q->stream, &q->staging, (size_t)block * D * sizeof(float)));
@@ -140,7 +146,7 @@ int max_abs_of(gc_backend *b, quality_call *q, const float *e, int64_t rows, int
     GC_TRY(gc_cuda_reserve(q->stream, &q->acc, sizeof(unsigned)));
     unsigned *bits = (unsigned *)q->acc.ptr, host = 0;
     GC_CHECK_CUDA(cudaMemsetAsync(bits, 0, sizeof *bits, q->stream));
-    GC_TRY(for_each_block(b, q, e, rows, D, [&](const float *block, long long, long long n) -> int {
+    GC_TRY(for_each_block(b, q, e, rows, D, [&](auto block, long long, long long n) -> int {
         largest_abs<<<grid_for(n * D, 4096), kThreads, 0, q->stream>>>(block, n * D, bits);
         GC_CHECK_LAUNCH();
         return GC_OK;
@@ -163,7 +169,7 @@ int sums_of(gc_backend *b, quality_call *q, const float *e, int64_t rows, int D,
     GC_TRY(gc_cuda_reserve(q->stream, &q->acc, values * sizeof(unsigned long long)));
     unsigned long long *acc = (unsigned long long *)q->acc.ptr;
     GC_CHECK_CUDA(cudaMemsetAsync(acc, 0, values * sizeof *acc, q->stream));
-    GC_TRY(for_each_block(b, q, e, rows, D, [&](const float *block, long long lo, long long n) -> int {
+    GC_TRY(for_each_block(b, q, e, rows, D, [&](auto block, long long lo, long long n) -> int {
         GC_TRY(gc_cuda_reserve(q->stream, &q->mask, (size_t)n));
         unsigned char *mask = (unsigned char *)q->mask.ptr;
         subset_masks<<<grid_for(n, 4096), kThreads, 0, q->stream>>>(n, first_row + lo, *subsets, mask);

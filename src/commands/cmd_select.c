@@ -77,6 +77,7 @@ typedef struct {
     const char *embedding_name;
     gc_embedding_kind embedding;
     int device;
+    int precision; /* gc_precision: the backend's, and what embeddings read or given are rounded to */
     int64_t k;
     gc_selector_options sel;
     MPI_Comm comm;
@@ -162,6 +163,7 @@ static int parse_options(select_run *run, int argc, char **argv, int library)
                                                            "--batch-size rows)"
                                                          : "a cover (--epsilon picks the size)");
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
+    GC_TRY(gc_options_get_choice(o, "precision", GC_PRECISION_NAMES, &run->precision));
     if (strcmp(run->selector->name, "bico") == 0) {
         if (gc_options_is_set(o, "per-class") && run->sel.fl.per_class)
             gc_warn("--per-class on does not apply to bico (one joint problem over all classes, one-hot targets): "
@@ -286,6 +288,26 @@ static int checkpointed_embeddings(select_run *run, char *path, size_t size, int
     return GC_OK;
 }
 
+/* The rows at --precision (kernels/precision.h): rounded when they come from a file or the caller
+ * (the embedding engine rounds its own output), and at fp16 every value checked to be within the
+ * format's range, whose overflow is ±∞. */
+static int fit_precision(select_run *run, int round)
+{
+    gc_local_rows *r = &run->rows;
+    const gc_precision p = (gc_precision)run->precision;
+    const int64_t values = r->n_local * r->D;
+    if (round) gc_round_array(p, r->e, values);
+    if (p != GC_PRECISION_FP16) return GC_OK;
+    int64_t bad = values;
+#pragma omp parallel for reduction(min : bad)
+    for (int64_t t = 0; t < values; ++t)
+        if (!isfinite(r->e[t]) && t < bad) bad = t;
+    if (bad == values) return GC_OK;
+    return gc_fail(GC_ERR_INPUT,
+                   "embeddings: row %lld has a value beyond fp16's range (±65504): use --precision bf16 or fp32",
+                   (long long)(r->lo + bad / r->D));
+}
+
 static int phase_embed(select_run *run)
 {
     const gc_options *o = &run->opts;
@@ -329,6 +351,7 @@ static int phase_embed(select_run *run)
             status =
                 run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, NULL, r->y, r->e, r->loss);
     }
+    if (status == GC_OK) status = fit_precision(run, from_file != NULL);
     GC_TRY(gc_comm_agree(run->comm, status));
     if (resume)
         gc_info("embed: resumed %s embeddings of width D = %d from the checkpoint", run->embedding_name, r->D);
@@ -500,6 +523,7 @@ static int run_phases(select_run *run)
     if (status != GC_OK) return status;
     /* The backend and, for a timed run, the ceilings the phases' floors use: outside every phase. */
     GC_TRY(gc_backend_create((gc_device_request)run->device, run->comm, &run->backend));
+    run->backend->precision = (gc_precision)run->precision;
     if (gc_options_is_set(&run->opts, "timings") || gc_log_level() == GC_LOG_VERBOSE) {
         gc_ceilings ceilings;
         gc_measure_ceilings(run->backend, run->dataset.is_synthetic ? NULL : run->dataset.shards[0].path, &ceilings);
@@ -683,9 +707,11 @@ int gc_select_embeddings(MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_
                                        "the library takes the embeddings as arrays");
     status = gc_comm_agree(comm, status);
     if (status == GC_OK) status = adopt_rows(&run, n_global, lo, n_local, D, classes, e, y, loss);
+    if (status == GC_OK) status = fit_precision(&run, 1);
     if (status == GC_OK) status = resolve_size(&run, n_global);
     status = gc_comm_agree(comm, status);
     if (status == GC_OK) status = gc_backend_create((gc_device_request)run.device, comm, &run.backend);
+    if (status == GC_OK) run.backend->precision = (gc_precision)run.precision;
     if (status == GC_OK) {
         run.ctx = (gc_run_context){ .backend = run.backend, .phases = &run.phases };
         status = select_and_measure(&run);

@@ -20,6 +20,9 @@ const gc_option_spec gc_embedding_option_specs[] = {
     { "sketch", GC_OPT_VALUE, "auto", "D|auto",
       "lastlayer/gmc: Kronecker random projection of each last-layer gradient to D dims (0 = none; auto: none up to "
       "512 columns, else 256)" },
+    { "precision", GC_OPT_VALUE, "fp32", GC_PRECISION_NAMES,
+      "width of the embeddings as stored and scored: bf16 and fp16 halve their memory and the bytes of every pass "
+      "(ties closer than the rounding may break differently)" },
     { NULL, 0, NULL, NULL, NULL }
 };
 
