@@ -1,0 +1,123 @@
+"""--precision bf16|fp16 (docs/design.md §3.1) against independent oracles.
+
+- rounding: numpy's float16 and PyTorch's bfloat16 conversions (round to nearest, ties to even)
+  give the values gradcore must store; a selection on them is the oracles' selection on them;
+- OMP: scikit-learn's orthogonal_mp on the rounded rows (support and order), numpy lstsq weights;
+- on problems whose OMP scores are separated by more than the rounding at every step (checked
+  here first, in numpy), the same support and order as fp32;
+- on the built-in example (jobs/example-data.ini), craig's and gmc's relative gradient errors within
+  2% of fp32's;
+- identical coresets at -np 1, 2, 4 in half precision too.
+"""
+import numpy as np
+import pytest
+
+from conftest import read_coreset, run_gradcore, sklearn_omp_order, write_dataset
+
+PRECISIONS = ["bf16", "fp16"]
+UNIT_ROUNDOFF = {"bf16": 2.0**-8, "fp16": 2.0**-11}  # half an ulp, relative
+
+
+def rounded(X, precision):
+    """X's values in the format, as float64: the oracles' own conversions."""
+    if precision == "fp16":
+        return X.astype(np.float16).astype(np.float64)
+    torch = pytest.importorskip("torch")
+    return torch.from_numpy(np.ascontiguousarray(X, np.float32)).to(torch.bfloat16).double().numpy()
+
+
+def omp_features(tmp_path, path, k, precision, np_=1, extra=()):
+    out = tmp_path / f"omp-{precision}-{np_}-{'-'.join(extra)}.h5"
+    run_gradcore(["select", "--data", path, "--embedding", "features", "--selector", "omp", "--per-class", "off",
+                  "--k", k, "--precision", precision, "--out", out, "--quiet", *extra], np_=np_)
+    return read_coreset(out)
+
+
+def problem(tmp_path, n, D, seed, shift):
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, D)) + shift).astype(np.float32)
+    path = tmp_path / f"rows-{n}-{D}-{seed}.h5"
+    write_dataset(path, X, np.zeros(n, np.int32), num_classes=1)
+    return path, X
+
+
+def smallest_score_gap(X, k):
+    """Over k steps of OMP on X (float64, scores |⟨e, r⟩|/‖e‖ as gradcore's), the smallest
+    relative gap between the best and the second-best score."""
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    g = X.sum(axis=0)
+    r, support, gap = g.copy(), [], np.inf
+    for _ in range(k):
+        scores = np.abs(unit @ r)
+        scores[support] = -np.inf
+        top2 = np.sort(scores)[-2:]
+        gap = min(gap, (top2[1] - top2[0]) / top2[1])
+        support.append(int(np.argmax(scores)))
+        w = np.linalg.lstsq(X[support].T, g, rcond=None)[0]
+        r = g - X[support].T @ w
+    return gap
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("np_", [1, 2])
+def test_omp_equals_sklearn_on_the_rounded_rows(tmp_path, precision, np_):
+    path, X = problem(tmp_path, 3000, 64, 2, shift=0.2)
+    cs = omp_features(tmp_path, path, 40, precision, np_)
+    Xr = rounded(X, precision)
+    g = Xr.sum(axis=0)
+    np.testing.assert_array_equal(cs["index"], sklearn_omp_order(Xr, g, 40))
+    gamma = np.linalg.lstsq(Xr[cs["index"]].T, g, rcond=None)[0]
+    assert np.max(np.abs(cs["weight"] - gamma)) / np.max(np.abs(gamma)) <= 1e-8
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_omp_separated_scores_select_as_fp32(tmp_path, precision):
+    path, X = problem(tmp_path, 1200, 16, 3, shift=0.2)
+    k = 12
+    # The premise: every step's best score leads the next by far more than the rounding can move a
+    # score (a relative 2u per value of e and of r, D terms: bounded by 4u·√D here).
+    assert smallest_score_gap(X.astype(np.float64), k) > 8 * UNIT_ROUNDOFF[precision] * np.sqrt(16)
+    full = omp_features(tmp_path, path, k, "fp32")
+    half = omp_features(tmp_path, path, k, precision)
+    np.testing.assert_array_equal(half["index"], full["index"])
+    assert np.allclose(half["weight"], full["weight"], rtol=64 * UNIT_ROUNDOFF[precision])
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_half_precision_coresets_identical_at_1_2_4_ranks(tmp_path, precision):
+    path, _ = problem(tmp_path, 2000, 32, 5, shift=0.1)
+    runs = [omp_features(tmp_path, path, 30, precision, np_, extra=("--per-class", "on")) for np_ in (1, 2, 4)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other["index"], runs[0]["index"])
+        np.testing.assert_array_equal(other["weight"], runs[0]["weight"])
+
+
+def example_error(tmp_path, method, precision):
+    data = tmp_path / "example.h5"
+    if not data.exists():
+        run_gradcore(["gen", "--config", "jobs/example-data.ini", "--out", data])
+    out = tmp_path / f"{method}-{precision}.h5"
+    run_gradcore(["select", "--data", data, "--method", method, "--k", "2%", "--seed", "0",
+                  "--precision", precision, "--out", out, "--quiet"], np_=2)
+    return read_coreset(out)["attrs"]["relative_gradient_error"]
+
+
+@pytest.mark.parametrize("method", ["craig", "gmc"])
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_built_in_example_gradient_error_within_2_percent_of_fp32(tmp_path, method, precision):
+    full = example_error(tmp_path, method, "fp32")
+    half = example_error(tmp_path, method, precision)
+    assert abs(half - full) <= 0.02 * full, (full, half)
+
+
+def test_fp16_overflow_is_one_line_input_error(tmp_path):
+    X = np.ones((50, 4), np.float32)
+    X[7, 2] = 1e6
+    path = tmp_path / "big.h5"
+    write_dataset(path, X, np.zeros(50, np.int32), num_classes=1)
+    proc = run_gradcore(["select", "--data", path, "--embedding", "features", "--selector", "omp", "--k", "5",
+                         "--precision", "fp16", "--out", tmp_path / "cs.h5", "--quiet"], check=False)
+    assert proc.returncode != 0
+    assert "row 7 has a value beyond fp16's range" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cs.h5").exists()
