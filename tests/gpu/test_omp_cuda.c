@@ -34,12 +34,17 @@ static const gc_backend_ops cuda_ops = { .name = "cuda",
 
 static double uniform(void) { return (double)rand() / RAND_MAX - 0.5; }
 
-/* Rows: Gaussian-ish, every 20th zero, every 50th a copy of the row before it. */
+/* The precision rows are made at (kernels/precision.h): the backend under test stores them at it. */
+static gc_precision rows_precision = GC_PRECISION_FP32;
+
+/* Rows: Gaussian-ish, every 20th zero, every 50th a copy of the row before it; rounded to
+ * rows_precision, as the embedding engine leaves them. */
 static void random_rows(int64_t n, int D, float *e)
 {
     for (int64_t i = 0; i < n; ++i)
         for (int j = 0; j < D; ++j)
             e[i * D + j] = i % 20 == 7 ? 0.0f : i % 50 == 11 ? e[(i - 1) * D + j] : (float)(uniform() + 0.1);
+    gc_round_array(rows_precision, e, n * D);
 }
 
 static void check_lists(const gc_omp_pair *cpu, const gc_omp_pair *gpu, int count, const char *what)
@@ -207,12 +212,13 @@ static void quality_equals_the_cpu(gc_backend *b, const float *e, int64_t n, int
 /* Embeddings computed by the CUDA backend stay on its device, and OMP scores them there (every class
  * in one pass) and the quality pass reads them there: the coreset must be the CPU's, atom for atom,
  * and the gradient errors the same bits. */
-static void select_from_resident_embeddings_equals_the_cpu(int per_class)
+static void select_from_resident_embeddings_equals_the_cpu(int per_class, gc_precision precision)
 {
     const int64_t n = 30000;
     const int d = 24, classes = 4, hidden = 40, sketch = 64;
     gc_backend *real = NULL;
     CHECK(gc_backend_cuda_create(0, &real) == GC_OK);
+    real->precision = precision;
     gc_model m;
     CHECK(gc_model_init_draw(&m, d, &hidden, 1, classes, 5, 0) == GC_OK);
     float *x = malloc((size_t)n * d * sizeof *x), *e = malloc((size_t)n * sketch * sizeof *e);
@@ -231,6 +237,8 @@ static void select_from_resident_embeddings_equals_the_cpu(int per_class)
     cfg.keep_on_device = 1;
     CHECK(real->ops->embed(real, &cfg, n, d, x, y, e, loss) == GC_OK);
     CHECK(gc_cuda_resident(real, e, n, sketch).data != NULL);
+    CHECK(gc_cuda_resident(real, e, n, sketch).precision == precision);
+    for (int64_t i = 0; i < n * sketch; ++i) CHECK(gc_round_to(precision, e[i]) == e[i]); /* the engine rounded */
     gc_local_rows rows = { MPI_COMM_WORLD, 0, 1, n, 0, n, sketch, classes, e, y, loss };
     gc_omp_options opt = { .per_class = per_class, .ridge = 1e-3, .batch = 2 };
     const gc_run_context on_cpu = { 0 }, on_gpu = { .backend = real };
@@ -290,8 +298,26 @@ int main(int argc, char **argv)
         quality_equals_the_cpu(&b, e, n, D, 1000, "copied up in blocks");
         free(e);
     }
-    select_from_resident_embeddings_equals_the_cpu(0);
-    select_from_resident_embeddings_equals_the_cpu(1);
+    select_from_resident_embeddings_equals_the_cpu(0, GC_PRECISION_FP32);
+    select_from_resident_embeddings_equals_the_cpu(1, GC_PRECISION_FP32);
+    /* Half precision: rows stored at 2 bytes on the device (copied up and narrowed, or kept so by the
+     * engine) give the CPU twins' results on the same rounded values, bit for bit. */
+    for (int p = GC_PRECISION_BF16; p <= GC_PRECISION_FP16; ++p) {
+        b.precision = rows_precision = (gc_precision)p;
+        for (int d = 0; d < 4; ++d)
+            for (int signed_scores = 0; signed_scores <= 1; ++signed_scores) {
+                scores_equal_the_cpu(&b, 5001, widths[d], 3, signed_scores, 7);
+                scores_equal_the_cpu(&b, 1000, widths[d], 1, signed_scores, 1);
+            }
+        scores_equal_the_cpu(&b, 1100000, 24, 40, 0, 2); /* 105 MB of floats: narrowed in two blocks */
+        select_on_the_gpu_equals_the_cpu(&b, 12, 1, 0, 3);
+        const int64_t n = 70001;
+        float *e = malloc((size_t)n * 33 * sizeof *e);
+        random_rows(n, 33, e);
+        quality_equals_the_cpu(&b, e, n, 33, 500, "copied up, half precision");
+        free(e);
+        select_from_resident_embeddings_equals_the_cpu(1, (gc_precision)p);
+    }
     MPI_Finalize();
     TEST_MAIN_END();
 }
