@@ -353,6 +353,9 @@ suite_bench_omp() {
   step -o "$jsonl" bench_omp 150 with_np 1 "$CORES" "$BIN/bench_omp" --device cuda
   step -o "$jsonl" bench_omp-batch8 90 with_np 1 "$CORES" "$BIN/bench_omp" --device cuda --batch 8 4000000:128:200
   step -o "$jsonl" torch_omp 120 python3 bench/omp/torch_omp.py
+  # Half width (issue #19): the same cases stored and scored at 2 bytes a value.
+  step -o "$jsonl" bench_omp-bf16 120 with_np 1 "$CORES" "$BIN/bench_omp" --device cuda --precision bf16
+  step -o "$jsonl" bench_omp-fp16 60 with_np 1 "$CORES" "$BIN/bench_omp" --device cuda --precision fp16 4000000:128:200
   step -o "$cpu" bench_omp-cpu 150 env OMP_WAIT_POLICY=passive bash -c 'with_np 1 "$@"' _ "$CORES" "$BIN/bench_omp" \
     --device cpu
   # Per-class OMP, every class in the same passes: the 16M-row, C = 10 job of issue #15, and C = 1000.

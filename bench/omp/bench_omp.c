@@ -7,7 +7,11 @@
  * effective bandwidth of a pass = bytes of local embeddings it reads (n·D·4) / (pass time), next
  * to the 2.4 TB/s target and to the PyTorch OMP of docs/design.md §7 (n = 4M, D = 128, k = 200: 0.37 s,
  * about 1,100 GB/s, on an H100).
- * Usage: [mpirun -np P] bench_omp [--device cpu|cuda] [--batch b] [--ridge λ] [--classes C] [n:D:k ...]
+ * With --precision bf16|fp16 the rows are rounded to the format and the GPU stores and scores them
+ * at 2 bytes a value (docs/design.md §3.1): a pass reads n·D·2 bytes. On the GPU the device's copy
+ * ceiling is measured in the same run (copy_GBps) and each pass's bandwidth given against it.
+ * Usage: [mpirun -np P] bench_omp [--device cpu|cuda] [--precision fp32|bf16|fp16] [--batch b] [--ridge λ]
+ *                                 [--classes C] [n:D:k ...]
  * Defaults: cuda 4000000:128:200 1000000:256:200; cpu 200000:128:200 100000:256:200. */
 #include <math.h>
 #include <mpi.h>
@@ -23,6 +27,7 @@
 #include "kernels/backend.h"
 #include "src/select/select_omp.h"
 #ifdef GC_HAVE_CUDA
+#include "kernels/cuda/ceilings_cuda.h"
 #include "kernels/cuda/omp_cuda.h"
 
 /* The OMP ops alone: this benchmark needs no embedding engine. */
@@ -31,13 +36,17 @@ static const gc_backend_ops cuda_omp_ops = { .name = "cuda",
                                              .omp_targets = gc_cuda_omp_targets,
                                              .omp_exclude = gc_cuda_omp_exclude,
                                              .omp_best = gc_cuda_omp_best,
-                                             .omp_detach = gc_cuda_omp_detach };
+                                             .omp_detach = gc_cuda_omp_detach,
+                                             .ceilings = gc_cuda_ceilings };
 #endif
+
+static const char *const precision_names[] = { "fp32", "bf16", "fp16" };
 
 #define TARGET_GBPS   2400.0
 #define TORCH_SECONDS 0.37 /* n = 4M, D = 128, k = 200 on one H100 (docs/design.md §7) */
 
-static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch, double ridge, int classes)
+static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch, double ridge, int classes,
+                    gc_precision precision, double copy_gbps)
 {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -55,7 +64,8 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
     for (int64_t i = 0; i < rows.n_local; ++i) {
         rows.y[i] = (int32_t)((lo + i) % classes);
         for (int j = 0; j < D; ++j)
-            rows.e[i * D + j] = (float)(0.1 + gc_rng_normal(42, 0, (uint64_t)(lo + i) * (uint64_t)D + (uint64_t)j));
+            rows.e[i * D + j] = gc_round_to(
+                precision, (float)(0.1 + gc_rng_normal(42, 0, (uint64_t)(lo + i) * (uint64_t)D + (uint64_t)j)));
     }
     gc_omp_options opt = { .per_class = classes > 1, .ridge = ridge, .batch = batch, .refit = GC_REFIT_AUTO };
     gc_phases phases;
@@ -81,18 +91,22 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
         const gc_phase *score = gc_phases_find(&phases, "score");
         const int64_t passes = score ? (int64_t)score->max_calls : 0;
         double passes_s = slowest[2] + slowest[3] + slowest[4];
-        double pass_bytes = (double)rows.n_local * D * sizeof(float);
+        double pass_bytes = (double)rows.n_local * D * gc_precision_bytes(precision);
         double gbps = pass_bytes * passes / passes_s * 1e-9, score_gbps = pass_bytes * passes / slowest[2] * 1e-9;
         if (rank == 0)
             printf(
-                "{\"device\": \"%s\", \"ranks\": %d, \"n\": %lld, \"D\": %d, \"classes\": %d, \"k\": %lld, "
+                "{\"device\": \"%s\", \"precision\": \"%s\", \"ranks\": %d, \"n\": %lld, \"D\": %d, \"classes\": %d, "
+                "\"k\": %lld, "
                 "\"batch\": %d, \"ridge\": %g, \"passes\": %lld, "
                 "\"seconds\": %.4f, \"attach_s\": %.4f, \"passes_s\": %.4f, \"score_s\": %.4f, \"merge_s\": %.4f, "
                 "\"refit_s\": %.4f, \"ms_per_pass\": %.3f, \"GB_per_pass_per_rank\": %.3f, \"effective_GBps\": %.1f, "
                 "\"scoring_GBps\": %.1f, \"of_target\": %.3f, \"relative_residual\": %.6g",
-                backend ? backend->description : "cpu", size, (long long)n, D, classes, (long long)cs.k, batch, ridge,
-                (long long)passes, slowest[0], slowest[1], passes_s, slowest[2], slowest[3], slowest[4],
-                passes_s / passes * 1e3, pass_bytes * 1e-9, gbps, score_gbps, gbps / TARGET_GBPS, cs.objective);
+                backend ? backend->description : "cpu", precision_names[precision], size, (long long)n, D, classes,
+                (long long)cs.k, batch, ridge, (long long)passes, slowest[0], slowest[1], passes_s, slowest[2],
+                slowest[3], slowest[4], passes_s / passes * 1e3, pass_bytes * 1e-9, gbps, score_gbps,
+                gbps / TARGET_GBPS, cs.objective);
+        if (rank == 0 && copy_gbps > 0)
+            printf(", \"copy_GBps\": %.1f, \"scoring_of_copy\": %.3f", copy_gbps, score_gbps / copy_gbps);
         if (rank == 0 && n == 4000000 && D == 128 && k == 200 && classes == 1)
             printf(", \"torch_h100_passes_s\": %.2f, \"vs_torch\": %.2f", TORCH_SECONDS, TORCH_SECONDS / passes_s);
         if (rank == 0) printf("}\n");
@@ -108,7 +122,7 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
-    int rank, batch = 1, cuda = 0, classes = 1, first_case = argc;
+    int rank, batch = 1, cuda = 0, classes = 1, first_case = argc, precision = GC_PRECISION_FP32;
     double ridge = 1e-3; /* k > D atoms need it to keep the Gram matrix nonsingular (‖e‖² ≈ D here) */
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     gc_log_init(rank, GC_LOG_QUIET);
@@ -121,6 +135,11 @@ int main(int argc, char **argv)
             ridge = atof(argv[++a]);
         else if (strcmp(argv[a], "--classes") == 0 && a + 1 < argc)
             classes = atoi(argv[++a]);
+        else if (strcmp(argv[a], "--precision") == 0 && a + 1 < argc)
+            precision = strcmp(argv[a + 1], "bf16") == 0   ? GC_PRECISION_BF16
+                        : strcmp(argv[a + 1], "fp16") == 0 ? GC_PRECISION_FP16
+                                                           : GC_PRECISION_FP32,
+            ++a;
         else {
             first_case = a;
             break;
@@ -137,6 +156,7 @@ int main(int argc, char **argv)
         if (count < 1) status = gc_fail(GC_ERR_DEVICE, "--device cuda: no GPU");
         device = (gc_backend){ .ops = &cuda_omp_ops, .device_id = count > 0 ? rank % count : -1 };
         snprintf(device.description, sizeof device.description, "cuda:%d", device.device_id);
+        device.precision = (gc_precision)precision;
         backend = &device;
 #else
         status = gc_fail(GC_ERR_DEVICE, "--device cuda: built without CUDA");
@@ -144,6 +164,11 @@ int main(int argc, char **argv)
     }
     const char *gpu_cases[] = { "4000000:128:200", "1000000:256:200" },
                *cpu_cases[] = { "200000:128:200", "100000:256:200" };
+    double copy_gbps = 0.0; /* the device's copy ceiling, measured here: the passes' yardstick */
+    if (status == GC_OK && backend != NULL) {
+        gc_ceilings c = { 0 };
+        if (backend->ops->ceilings(backend, &c) == GC_OK) copy_gbps = c.bandwidth[GC_FLOOR_MEMORY];
+    }
     int ncases = first_case < argc ? argc - first_case : 2;
     for (int c = 0; c < ncases && status == GC_OK; ++c) {
         long long n, D, k;
@@ -151,8 +176,9 @@ int main(int argc, char **argv)
         if (sscanf(spec, "%lld:%lld:%lld", &n, &D, &k) != 3)
             status = gc_fail(GC_ERR_USAGE, "case '%s' is not n:D:k", spec);
         else
-            status = classes < 1 ? gc_fail(GC_ERR_USAGE, "--classes %d is not positive", classes)
-                                 : run_case(backend, n, (int)D, k, batch, ridge, classes);
+            status = classes < 1
+                         ? gc_fail(GC_ERR_USAGE, "--classes %d is not positive", classes)
+                         : run_case(backend, n, (int)D, k, batch, ridge, classes, (gc_precision)precision, copy_gbps);
     }
     if (status != GC_OK && rank == 0) fprintf(stderr, "bench_omp: %s\n", gc_error_message());
     MPI_Finalize();
