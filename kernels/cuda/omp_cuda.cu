@@ -111,17 +111,64 @@ __device__ void for_each_problem(const long long *start, int G, long long n, lon
 
 /* Rows a warp has in flight: 16 bytes a lane (4 floats, or 8 values of 2 bytes in two loads), so
  * half-width rows keep as many bytes in flight. A row's dot is the same sum whatever the count. */
-template <typename T> __host__ __device__ constexpr int rows_in_flight() { return 16 / (int)sizeof(T) < 4 ? 4 : 16 / (int)sizeof(T); }
+template <typename T> __host__ __device__ constexpr int rows_in_flight()
+{
+    return 16 / (int)sizeof(T) < 4 ? 4 : 16 / (int)sizeof(T);
+}
+
+/* The dots of R rows (acc[t]: this lane's partial sum of row t) summed over the warp by a transposing
+ * butterfly: at offset 16 a lane keeps half of the rows and trades the other half with lane ^ 16,
+ * at offset 8 half of those, and so on until one row is left, then a plain xor tree finishes it.
+ * That is R − 1 + 5 − log2 R shuffles instead of 5·R, and every row is still summed as the xor
+ * tree sums it (lane pairs at offset 16, then 8, … 1; a + b is commutative), so a row's dot is the
+ * same bits in whatever slot it sits. Returns the dot of row row_of_lane<R>(lane). */
+template <int R> __device__ __forceinline__ int row_of_lane(int lane)
+{
+    int t = 0;
+#pragma unroll
+    for (int k = 0; (R >> k) > 1; ++k)
+        if (lane & (16 >> k)) t += R >> (k + 1);
+    return t;
+}
+
+/* The first lane holding row t's dot: its bits below the butterfly's are zero. */
+template <int R> __device__ __forceinline__ int lane_of_row(int t)
+{
+    int lane = 0;
+#pragma unroll
+    for (int k = 0; (R >> k) > 1; ++k)
+        if (t & (R >> (k + 1))) lane |= 16 >> k;
+    return lane;
+}
+
+template <int R> __device__ __forceinline__ double transpose_sum(double (&acc)[R], int lane)
+{
+    int offset = 16;
+#pragma unroll
+    for (int k = 0; (R >> k) > 1; ++k, offset >>= 1) {
+        const int half = R >> (k + 1);
+        const bool upper = (lane & offset) != 0;
+#pragma unroll
+        for (int i = 0; i < half; ++i) {
+            const double send = upper ? acc[i] : acc[i + half], keep = upper ? acc[i + half] : acc[i];
+            acc[i] = keep + __shfl_xor_sync(kAll, send, offset);
+        }
+    }
+    double sum = acc[0];
+    for (; offset > 0; offset >>= 1) sum += __shfl_xor_sync(kAll, sum, offset);
+    return sum;
+}
 
 /* Launch: blocks of kThreads, warp w owning positions [w·chunk, (w + 1)·chunk). T: the stored type
  * (rows.cuh), every value widened to float and multiplied in double. VEC: D % 4 == 0, so rows are
  * aligned to 4 values and lanes read 4 at once (r as two double2). scores may be null (no problem
  * wants more than one candidate). */
 template <typename T, bool VEC>
-__global__ void score_rows(const T *__restrict__ e, const long long *__restrict__ order,
-                           const long long *__restrict__ start, int G, long long n, int D, long long chunk,
-                           const double *__restrict__ r, const double *__restrict__ w, const int *__restrict__ want,
-                           int signed_scores, double *__restrict__ scores, pair *__restrict__ partials)
+__global__ void __launch_bounds__(kThreads, sizeof(T) == 4 ? 4 : 3)
+    score_rows(const T *__restrict__ e, const long long *__restrict__ order, const long long *__restrict__ start, int G,
+               long long n, int D, long long chunk, const double *__restrict__ r, const double *__restrict__ w,
+               const int *__restrict__ want, int signed_scores, double *__restrict__ scores,
+               pair *__restrict__ partials)
 {
     constexpr int R = rows_in_flight<T>();
     const int lane = threadIdx.x % 32;
@@ -131,44 +178,46 @@ __global__ void score_rows(const T *__restrict__ e, const long long *__restrict_
         const double *rg = r + (long long)g * D;
         pair mine = { -INFINITY, kNoRow };
         for (long long p = first; p < stop; p += R) {
-            /* Lane t < R finishes position p + t; its weight is loaded with the rows, not
-             * after the reduction, so no second memory latency sits on the loop's critical path. */
-            const long long pos = p + lane;
-            const bool finishes = lane < R && pos < stop;
+            /* Lane lane_of_row(t) finishes position p + t (the row transpose_sum leaves it); its
+             * weight is loaded with the rows, not after the reduction, so no second memory latency
+             * sits on the loop's critical path. */
+            const int mine_t = row_of_lane<R>(lane);
+            const long long pos = p + mine_t;
+            const bool finishes = lane == lane_of_row<R>(mine_t) && pos < stop;
             const double w_row = finishes ? __ldg(w + pos) : 0.0;
             const long long my_row = finishes ? row_at(order, pos) : -1;
-            long long row[R];
-#pragma unroll
-            for (int t = 0; t < R; ++t) row[t] = __shfl_sync(kAll, my_row, t);
             double acc[R] = {};
+            /* Warp-uniform loops: every lane takes part in the shuffles that fetch the rows. */
             if (VEC) {
-                for (int c = lane; c < D / 4; c += 32) {
-                    const double2 r01 = *reinterpret_cast<const double2 *>(rg + 4 * c);
-                    const double2 r23 = *reinterpret_cast<const double2 *>(rg + 4 * c + 2);
-                    float4 v[R];
+                for (int c0 = 0; c0 < D / 4; c0 += 32) {
+                    const int c = c0 + lane;
+                    const bool in = c < D / 4;
+                    const double2 r01 = in ? *reinterpret_cast<const double2 *>(rg + 4 * c) : double2{};
+                    const double2 r23 = in ? *reinterpret_cast<const double2 *>(rg + 4 * c + 2) : double2{};
+                    typename gc_pack4<T>::type raw[R];
 #pragma unroll
-                    for (int t = 0; t < R; ++t)
-                        v[t] = row[t] >= 0 ? gc_load4(e + row[t] * D + 4 * c) : make_float4(0.f, 0.f, 0.f, 0.f);
+                    for (int t = 0; t < R; ++t) { /* rows fetched from their finishing lanes: no array of them */
+                        const long long row = __shfl_sync(kAll, my_row, lane_of_row<R>(t));
+                        raw[t] = in && row >= 0 ? gc_load_pack4(e + row * D + 4 * c) : typename gc_pack4<T>::type{};
+                    }
 #pragma unroll
-                    for (int t = 0; t < R; ++t)
-                        acc[t] += (double)v[t].x * r01.x + (double)v[t].y * r01.y + (double)v[t].z * r23.x +
-                                  (double)v[t].w * r23.y;
+                    for (int t = 0; t < R; ++t) {
+                        const float4 v = gc_unpack4(e, raw[t]);
+                        acc[t] += (double)v.x * r01.x + (double)v.y * r01.y + (double)v.z * r23.x + (double)v.w * r23.y;
+                    }
                 }
             } else {
-                for (int j = lane; j < D; j += 32) {
-                    const double rj = rg[j];
+                for (int j0 = 0; j0 < D; j0 += 32) {
+                    const int j = j0 + lane;
+                    const double rj = j < D ? rg[j] : 0.0;
 #pragma unroll
-                    for (int t = 0; t < R; ++t)
-                        if (row[t] >= 0) acc[t] += (double)gc_widen(__ldg(e + row[t] * D + j)) * rj;
+                    for (int t = 0; t < R; ++t) {
+                        const long long row = __shfl_sync(kAll, my_row, lane_of_row<R>(t));
+                        if (j < D && row >= 0) acc[t] += (double)gc_widen(__ldg(e + row * D + j)) * rj;
+                    }
                 }
             }
-            double dot = 0.0; /* lane t keeps row t's dot (a static pick: acc stays in registers) */
-#pragma unroll
-            for (int t = 0; t < R; ++t) {
-                double sum = acc[t];
-                for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(kAll, sum, offset);
-                if (lane == t) dot = sum;
-            }
+            const double dot = transpose_sum<R>(acc, lane);
             if (finishes) {
                 const double s = w_row > 0.0 ? w_row * (signed_scores ? dot : fabs(dot)) : -INFINITY;
                 if (scores) scores[pos] = s;
@@ -347,7 +396,7 @@ unsigned grid_for(long long work, long long cap)
 struct gc_omp_device {
     cudaStream_t stream;
     long long n, chunk;
-    int D, G, blocks; /* blocks × kWarps warps, each owning `chunk` positions */
+    int D, G, blocks;       /* blocks × kWarps warps, each owning `chunk` positions */
     const void *e;          /* [n × D] of `precision`: the backend's resident embeddings, or own_e */
     gc_precision precision; /* the stored type (rows.cuh) */
     void *own_e;

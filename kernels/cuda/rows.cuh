@@ -22,28 +22,41 @@ template <> __device__ __forceinline__ __nv_bfloat16 gc_narrow<__nv_bfloat16>(fl
 }
 template <> __device__ __forceinline__ __half gc_narrow<__half>(float v) { return __float2half_rn(v); }
 
-/* Values p[0 … 3] (p aligned to 4 values) widened, in one load of 16 or 8 bytes through the
- * read-only cache. */
-__device__ __forceinline__ float4 gc_load4(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
-__device__ __forceinline__ float4 gc_load4(const __nv_bfloat16 *p)
+/* Four consecutive stored values as loaded (16 or 8 bytes), and widened: a kernel issues all its
+ * loads first and widens each pack only when it uses it, so packs of 2-byte values hold 2
+ * registers, not 4, while in flight. p is aligned to 4 values. */
+template <typename T> struct gc_pack4 {
+    typedef uint2 type;
+};
+template <> struct gc_pack4<float> {
+    typedef float4 type;
+};
+
+template <typename T> __device__ __forceinline__ typename gc_pack4<T>::type gc_load_pack4(const T *p)
 {
-    const uint2 u = __ldg(reinterpret_cast<const uint2 *>(p));
+    return __ldg(reinterpret_cast<const typename gc_pack4<T>::type *>(p));
+}
+
+__device__ __forceinline__ float4 gc_unpack4(const float *, float4 v) { return v; }
+__device__ __forceinline__ float4 gc_unpack4(const __nv_bfloat16 *, uint2 u)
+{
     const float2 lo = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&u.x));
     const float2 hi = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&u.y));
     return make_float4(lo.x, lo.y, hi.x, hi.y);
 }
-__device__ __forceinline__ float4 gc_load4(const __half *p)
+__device__ __forceinline__ float4 gc_unpack4(const __half *, uint2 u)
 {
-    const uint2 u = __ldg(reinterpret_cast<const uint2 *>(p));
     const float2 lo = __half22float2(*reinterpret_cast<const __half2 *>(&u.x));
     const float2 hi = __half22float2(*reinterpret_cast<const __half2 *>(&u.y));
     return make_float4(lo.x, lo.y, hi.x, hi.y);
 }
 
 /* dst[i] ← src[i] narrowed, grid-stride over count values. */
-template <typename T> __global__ void gc_narrow_kernel(const float *__restrict__ src, long long count, T *__restrict__ dst)
+template <typename T>
+__global__ void gc_narrow_kernel(const float *__restrict__ src, long long count, T *__restrict__ dst)
 {
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count;
+         i += (long long)gridDim.x * blockDim.x)
         dst[i] = gc_narrow<T>(src[i]);
 }
 
