@@ -425,7 +425,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
         return gc_fail(GC_ERR_USAGE, "embed: synthetic rows have %d columns, not %d", synthetic->d, d);
     if (cfg->kind == GC_EMBED_FEATURES && synthetic == NULL) { /* e is x, read or copied on the host */
         memset(loss, 0, (size_t)rows * sizeof *loss);
-        return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, e) : GC_OK;
+        return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, b->precision, e) : GC_OK;
     }
     if (rows == 0) return GC_OK;
     cuda_plan pl;
