@@ -395,6 +395,39 @@ static void narrow_precisions_round_the_fp32_embedding(void)
     for (int s = 0; s < 2; ++s) gc_model_destroy(&m[s]);
 }
 
+/* gc_widen_parallel (the CUDA engine's staging pass) turns every 2-byte pattern into the value the
+ * format defines: bf16 is a float's high half; half is ±2^(e−15)·(1 + m/1024), or ±m·2⁻²⁴ for
+ * e = 0, ±∞ for e = 31, m = 0 (NaNs only checked to stay NaN); and each is gc_round_to's fixed point. */
+static void widening_gives_each_pattern_its_value(void)
+{
+    enum { PATTERNS = 1 << 16 };
+    uint16_t *bits = malloc(PATTERNS * sizeof *bits);
+    float *wide = malloc(PATTERNS * sizeof *wide);
+    CHECK(bits && wide);
+    for (int i = 0; i < PATTERNS; ++i) bits[i] = (uint16_t)i;
+    for (gc_precision p = GC_PRECISION_BF16; p <= GC_PRECISION_FP16; ++p) {
+        gc_widen_parallel(p, wide, bits, PATTERNS);
+        int wrong = 0;
+        for (int i = 0; i < PATTERNS; ++i) {
+            const int e = (i >> 10) & 31, m = i & 1023;
+            float want = p == GC_PRECISION_BF16 ? gc_bits_float((uint32_t)i << 16)
+                         : e == 0               ? ldexpf((float)m, -24)
+                         : e == 31              ? (m ? NAN : INFINITY)
+                                                : ldexpf(1024.0f + m, e - 25);
+            if (p == GC_PRECISION_FP16 && (i & 0x8000)) want = -want;
+            if (isnan(want)) {
+                wrong += !isnan(wide[i]);
+                continue;
+            }
+            wrong += memcmp(&want, &wide[i], sizeof want) != 0 || gc_round_to(p, wide[i]) != wide[i];
+        }
+        if (wrong) fprintf(stderr, "  precision %d: %d patterns widened wrong\n", p, wrong);
+        CHECK(wrong == 0);
+    }
+    free(bits);
+    free(wide);
+}
+
 int main(void)
 {
     features_are_the_inputs();
@@ -408,5 +441,6 @@ int main(void)
     bad_labels_and_sketches_are_errors();
     rows_from_a_reader_give_the_same_bits();
     narrow_precisions_round_the_fp32_embedding();
+    widening_gives_each_pattern_its_value();
     TEST_MAIN_END();
 }
