@@ -15,10 +15,14 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/greedy_fl_cpu.h"
 
-int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, float *dst)
+int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, gc_precision precision,
+                   float *dst)
 {
-    if (x == NULL) return cfg->read_x(cfg->read_ctx, lo, n, dst);
-    memcpy(dst, x + lo * d, (size_t)n * d * sizeof *dst);
+    if (x == NULL)
+        GC_TRY(cfg->read_x(cfg->read_ctx, lo, n, dst));
+    else
+        memcpy(dst, x + lo * d, (size_t)n * d * sizeof *dst);
+    gc_round_array(precision, dst, n * d);
     return GC_OK;
 }
 
@@ -127,6 +131,35 @@ void gc_copy_parallel(void *dst, const void *src, size_t bytes)
     for (int64_t i = 0; i < pieces; ++i) {
         size_t off = (size_t)i * chunk, len = bytes - off < chunk ? bytes - off : chunk;
         memcpy((char *)dst + off, (const char *)src + off, len);
+    }
+}
+
+/* IEEE half bits → float: normal and subnormal halves are all exact floats; ±∞ and NaN map to
+ * themselves (the payload shifted into place). */
+static float widen_fp16(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+    if (exponent == 0) { /* zero or subnormal: mantissa · 2⁻²⁴, exact in float */
+        const float v = (float)mantissa * (1.0f / 16777216.0f);
+        return gc_bits_float(gc_float_bits(v) | sign);
+    }
+    if (exponent == 31) return gc_bits_float(sign | 0x7f800000u | (mantissa << 13));
+    return gc_bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+void gc_widen_parallel(gc_precision precision, float *dst, const void *src, int64_t count)
+{
+    if (precision == GC_PRECISION_FP32) {
+        gc_copy_parallel(dst, src, (size_t)count * sizeof *dst);
+        return;
+    }
+    const uint16_t *h = src;
+    if (precision == GC_PRECISION_BF16) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < count; ++i) dst[i] = gc_bits_float((uint32_t)h[i] << 16);
+    } else {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < count; ++i) dst[i] = widen_fp16(h[i]);
     }
 }
 

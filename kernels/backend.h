@@ -54,8 +54,10 @@ typedef struct {
 } gc_embed_config;
 
 /* Rows [lo, lo + n) of the input into dst [n × d]: copied from x, or read by cfg->read_x when x is
- * NULL. */
-int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, float *dst);
+ * NULL, then rounded to `precision` (gc_round_array): the features embedding passes the backend's
+ * precision, a model's input GC_PRECISION_FP32 (only what embed writes to E is rounded). */
+int gc_embed_input(const gc_embed_config *cfg, const float *x, int d, int64_t lo, int64_t n, gc_precision precision,
+                   float *dst);
 
 /* Width D of the embedding for inputs of width d, once gc_embedding_width has accepted it. */
 int gc_embedding_dim(const gc_embed_config *cfg, int d);
@@ -87,6 +89,10 @@ void gc_sketch_factors(int D, int classes, int hidden_plus_one, int *D1, int *D2
 
 /* dst ← src with all OpenMP threads (host staging copies of the CUDA backend). */
 void gc_copy_parallel(void *dst, const void *src, size_t bytes);
+/* dst [count] ← src [count] values stored at `precision` (gc_precision_bytes each), widened to float
+ * (exact), with all OpenMP threads in one pass: the CUDA backend's staging copy of E. fp32 is
+ * gc_copy_parallel. */
+void gc_widen_parallel(gc_precision precision, float *dst, const void *src, int64_t count);
 
 typedef enum { GC_DEVICE_AUTO = 0, GC_DEVICE_CPU, GC_DEVICE_CUDA } gc_device_request;
 #define GC_DEVICE_NAMES "auto|cpu|cuda"

@@ -5,10 +5,15 @@
  * for C = 10 and C = 1000 and several embedding kinds. On the GPU, X and E live in pinned host
  * memory (the engine copies them directly); one extra case stages pageable X and E through the
  * engine's pinned buffers, as `gradcore select` does, and one keeps E on the device too, as
- * `select --selector omp` asks (its cost: a device allocation and a device copy). Per case: median wall time of --repeat runs
- * after a warm-up, examples/s, GB/s of X consumed (and its share of 55 GB/s), GB/s of E produced,
- * and TFLOP/s of the GEMMs (2·(d·H + H·C) per row and draw, plus the sketch's 2·(C·D1 + H·D2)).
- * The GPU run also measures the machine's own pinned H2D and D2H copy rates as the ceiling.
+ * `select --selector omp` asks (its cost: a device allocation and a device copy); two cases run at
+ * bf16 (--precision, docs/design.md §3.1): logits C = 1000, bound by E coming back, and gmc, whose
+ * four forward passes must hide behind X going up. Per case: median wall time of --repeat runs
+ * after a warm-up, examples/s, GB/s of X consumed (and its share of 55 GB/s), GB/s of E produced
+ * (at its stored width), TFLOP/s of the GEMMs (2·(d·H + H·C) per row and draw, plus the sketch's
+ * 2·(C·D1 + H·D2)), and on the GPU the case's floor: the run first measures the machine's own
+ * pinned H2D and D2H copy rates, and the floor is the slower direction, X and labels up
+ * (4·d + 4 bytes a row) or E and loss down (D values of the precision's width + 4 bytes a row);
+ * "of bound" is floor / measured time, the share of that link's rate the engine reaches.
  * X holds 262,144 distinct synthetic rows repeated (generating 10M rows would dominate the run;
  * the engine's work does not depend on the values).
  *
@@ -36,17 +41,25 @@ typedef struct {
     int classes, sketch, draws;
     int pageable;       /* stage X and E through the engine's pinned buffers */
     int keep_on_device; /* also keep E on the device, as `select --selector omp` asks */
+    gc_precision precision;
 } bench_case;
 
 static const bench_case cases[] = {
-    { "logits C=10", GC_EMBED_LOGITS, 10, 0, 1, 0, 0 },
-    { "logits C=1000", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0 },
-    { "adacore C=1000", GC_EMBED_ADACORE, 1000, 0, 1, 0, 0 },
-    { "lastlayer sketch 256 C=10", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 0 },
-    { "gmc 4 draws sketch 64 C=10", GC_EMBED_GMC, 10, 64, 4, 0, 0 },
-    { "logits C=10 pageable X,E", GC_EMBED_LOGITS, 10, 0, 1, 1, 0 },
-    { "lastlayer 256 kept on device", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 1 },
+    { "logits C=10", GC_EMBED_LOGITS, 10, 0, 1, 0, 0, GC_PRECISION_FP32 },
+    { "logits C=1000", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0, GC_PRECISION_FP32 },
+    { "logits C=1000 bf16", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0, GC_PRECISION_BF16 },
+    { "adacore C=1000", GC_EMBED_ADACORE, 1000, 0, 1, 0, 0, GC_PRECISION_FP32 },
+    { "lastlayer sketch 256 C=10", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 0, GC_PRECISION_FP32 },
+    { "gmc 4 draws sketch 64 C=10", GC_EMBED_GMC, 10, 64, 4, 0, 0, GC_PRECISION_FP32 },
+    { "gmc 4 draws sketch 64 bf16", GC_EMBED_GMC, 10, 64, 4, 0, 0, GC_PRECISION_BF16 },
+    { "logits C=10 pageable X,E", GC_EMBED_LOGITS, 10, 0, 1, 1, 0, GC_PRECISION_FP32 },
+    { "lastlayer 256 kept on device", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 1, GC_PRECISION_FP32 },
 };
+
+static const char *precision_name(gc_precision p)
+{
+    return p == GC_PRECISION_BF16 ? "bf16" : p == GC_PRECISION_FP16 ? "fp16" : "fp32";
+}
 
 static double now_s(void)
 {
@@ -143,7 +156,13 @@ typedef struct {
     int pinned;
 } host_data;
 
-static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t rows, int repeat, json_out *json)
+/* The measured pinned copy rates (GB/s), 0 on the CPU. */
+typedef struct {
+    double h2d, d2h;
+} link_rates;
+
+static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t rows, int repeat, link_rates link,
+                    json_out *json)
 {
     gc_model models[MAX_DRAWS];
     int hidden = HIDDEN;
@@ -166,6 +185,7 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
         gc_copy_parallel(x, h->x, (size_t)rows * D_IN * sizeof *x);
         memset(e, 0, (size_t)rows * D * sizeof *e); /* touch: page faults are not the engine's cost */
     }
+    b->precision = c->precision;
     int64_t warm = rows < 1000000 ? rows : 1000000;
     int status = b->ops->embed(b, &cfg, warm, D_IN, x, h->labels, e, h->loss); /* arenas, module load */
     double t[16];
@@ -181,18 +201,26 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
         if (c->sketch > 0) gc_sketch_factors(c->sketch, c->classes, HIDDEN + 1, &D1, &D2);
         double flops_row =
             c->draws * (2.0 * D_IN * HIDDEN + 2.0 * HIDDEN * c->classes + 2.0 * c->classes * D1 + 2.0 * HIDDEN * D2);
-        double x_gbps = (double)rows * D_IN * 4 / s / 1e9, e_gbps = (double)rows * D * 4 / s / 1e9;
-        double tflops = (double)rows * flops_row / s / 1e12;
-        printf("%-28s %10lld %6d %9.3f %12.4g %8.2f %7.1f%% %8.2f %8.2f\n", c->name, (long long)rows, D, s, rows / s,
-               x_gbps, 100.0 * x_gbps / PCIE_GBPS, e_gbps, tflops);
+        const double e_value_bytes = gc_precision_bytes(c->precision);
+        const double x_gbps = (double)rows * D_IN * 4 / s / 1e9, e_gbps = (double)rows * D * e_value_bytes / s / 1e9;
+        const double tflops = (double)rows * flops_row / s / 1e12;
+        /* The floor: the slower direction of the link at the rates measured in this run. */
+        const double up_s = link.h2d > 0 ? (double)rows * (4.0 * D_IN + 4) / (link.h2d * 1e9) : 0.0;
+        const double down_s = link.d2h > 0 ? (double)rows * (e_value_bytes * D + 4) / (link.d2h * 1e9) : 0.0;
+        const char *bound = link.h2d <= 0 ? "-" : up_s >= down_s ? "H2D" : "D2H";
+        const double of_bound = 100.0 * (up_s > down_s ? up_s : down_s) / s;
+        printf("%-28s %4s %10lld %6d %9.3f %12.4g %8.2f %7.1f%% %8.2f %8.2f %5s %7.1f%%\n", c->name,
+               precision_name(c->precision), (long long)rows, D, s, rows / s, x_gbps, 100.0 * x_gbps / PCIE_GBPS,
+               e_gbps, tflops, bound, of_bound);
         json_entry(
             json,
-            "{\"case\": \"%s\", \"device\": \"%s\", \"rows\": %lld, \"d\": %d, \"H\": %d, \"C\": %d, \"D\": %d, "
-            "\"draws\": %d, \"sketch\": %d, \"pinned_host\": %s, \"seconds_median\": %.6f, \"examples_per_s\": %.6g, "
-            "\"x_GBps\": %.3f, \"x_pct_of_55GBps\": %.1f, \"e_GBps\": %.3f, \"TFLOPs\": %.4f}",
-            c->name, b->description, (long long)rows, D_IN, HIDDEN, c->classes, D, c->draws, c->sketch,
-            h->pinned && !c->pageable ? "true" : "false", s, rows / s, x_gbps, 100.0 * x_gbps / PCIE_GBPS, e_gbps,
-            tflops);
+            "{\"case\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"rows\": %lld, \"d\": %d, \"H\": %d, "
+            "\"C\": %d, \"D\": %d, \"draws\": %d, \"sketch\": %d, \"pinned_host\": %s, \"seconds_median\": %.6f, "
+            "\"examples_per_s\": %.6g, \"x_GBps\": %.3f, \"x_pct_of_55GBps\": %.1f, \"e_GBps\": %.3f, "
+            "\"TFLOPs\": %.4f, \"bound\": \"%s\", \"floor_s\": %.6f, \"pct_of_bound\": %.1f}",
+            c->name, b->description, precision_name(c->precision), (long long)rows, D_IN, HIDDEN, c->classes, D,
+            c->draws, c->sketch, h->pinned && !c->pageable ? "true" : "false", s, rows / s, x_gbps,
+            100.0 * x_gbps / PCIE_GBPS, e_gbps, tflops, bound, up_s > down_s ? up_s : down_s, of_bound);
     }
     if (c->pageable) {
         free(x);
@@ -261,11 +289,14 @@ int main(int argc, char **argv)
     printf("bench_embed: %s, %lld rows of d = %d, MLP %d -> %d -> C, %d runs (median); setup %.1f s\n", b->description,
            (long long)rows, D_IN, D_IN, HIDDEN, repeat, now_s() - t0);
     json_out json = { json_path ? fopen(json_path, "w") : NULL, 0 };
+    link_rates link = { 0.0, 0.0 };
 #ifdef GC_HAVE_CUDA
     if (cuda) {
         size_t bytes = (size_t)1 << 30;
         if (bytes > (size_t)rows * D_IN * sizeof(float)) bytes = (size_t)rows * D_IN * sizeof(float);
         double h2d = copy_gbps(h.x, bytes, 1), d2h = copy_gbps(h.e, bytes, 0);
+        link.h2d = h2d;
+        link.d2h = d2h;
         printf("measured pinned copy ceiling: H2D %.1f GB/s, D2H %.1f GB/s (docs/design.md §7: H2D %.0f GB/s)\n", h2d,
                d2h, PCIE_GBPS);
         json_entry(&json,
@@ -274,11 +305,11 @@ int main(int argc, char **argv)
                    b->description, bytes, h2d, d2h);
     }
 #endif
-    printf("%-28s %10s %6s %9s %12s %8s %8s %8s %8s\n", "case", "rows", "D", "seconds", "examples/s", "X GB/s", "of 55",
-           "E GB/s", "TFLOP/s");
+    printf("%-28s %4s %10s %6s %9s %12s %8s %8s %8s %8s %5s %8s\n", "case", "prec", "rows", "D", "seconds",
+           "examples/s", "X GB/s", "of 55", "E GB/s", "TFLOP/s", "bound", "of bound");
     for (size_t c = 0; c < sizeof cases / sizeof *cases && status == GC_OK; ++c) {
         int64_t n = cases[c].pageable && rows > 2000000 ? 2000000 : rows; /* the pageable copies cost memory */
-        status = run_case(b, &cases[c], &h, n, repeat, &json);
+        status = run_case(b, &cases[c], &h, n, repeat, link, &json);
     }
     if (json.f) {
         fputs(json.entries ? "\n]\n" : "[]\n", json.f);

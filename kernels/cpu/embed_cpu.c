@@ -1,6 +1,7 @@
 /* CPU backend: the MLP forward pass by OpenBLAS sgemm in row batches, softmax and loss in double,
- * then the gradient embedding of the requested kind. Reference implementation (oracle) for the
- * CUDA twin in kernels/cuda/, which runs the same steps in the same order batch by batch. */
+ * then the gradient embedding of the requested kind, every value rounded to the backend's precision
+ * (kernels/precision.h; the loss stays float). Reference implementation (oracle) for the CUDA twin
+ * in kernels/cuda/, which runs the same steps in the same order batch by batch. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -160,7 +161,7 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
     const int D = gc_embedding_dim(cfg, d);
     if (cfg->kind == GC_EMBED_FEATURES) {
         for (int64_t r = 0; r < rows; ++r) loss[r] = 0.0f;
-        return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, e) : GC_OK;
+        return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, b->precision, e) : GC_OK;
     }
     const gc_model *m0 = &cfg->models[0];
     const int C = gc_model_classes(m0), H = gc_model_penultimate_width(m0);
@@ -183,7 +184,7 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
     for (int64_t lo = 0; lo < rows && status == GC_OK;) {
         int64_t off = (cfg->first_row + lo) % batch, n = rows - lo < batch - off ? rows - lo : batch - off;
         memset(xb, 0, (size_t)batch * d * sizeof *xb);
-        status = gc_embed_input(cfg, x, d, lo, n, xb + off * d);
+        status = gc_embed_input(cfg, x, d, lo, n, GC_PRECISION_FP32, xb + off * d);
         if (status != GC_OK) break;
         memset(ws.a, 0, (size_t)batch * C * sizeof *ws.a);
         for (int s = 0; s < draws; ++s) {
@@ -197,6 +198,8 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
                 sketch_rows(batch, off, n, C, H, D1, D2, ws.r1 + (int64_t)s * D1 * C, ws.r2 + (int64_t)s * D2 * (H + 1),
                             h, &ws, eb, D);
         }
+        /* The block's E at the backend's precision: what the device's narrowing stores write. */
+        gc_round_array(b->precision, e + lo * D, n * D);
         lo += n;
     }
     free(xb);

@@ -3,8 +3,11 @@
  * Rows go through the GPU in batches, round-robin over SLOTS slots. Each slot owns a stream, a
  * cuBLAS handle bound to it, a device arena for one batch and a pinned host arena for staging;
  * batch i runs on slot i mod SLOTS as H2D(x, y) → forward (cuBLAS sgemm + bias/activation
- * kernel per layer) → softmax/loss/embedding kernels → D2H(e, loss), all asynchronous on the
- * slot's stream. So the copy engines move batch i+1 in and batch i−1 out while batch i computes,
+ * kernel per layer, every gmc draw in the same launches: strided-batched GEMMs) →
+ * softmax/loss/embedding kernels → D2H(e, loss), all asynchronous on the slot's stream. E is made
+ * at the backend's precision (kernels/precision.h): a bf16 or fp16 E is narrowed in the kernels'
+ * stores, comes back at 2 bytes a value (half the link's bytes) and is widened, exactly, into the
+ * caller's float array by the host threads that collect the batch. So the copy engines move batch i+1 in and batch i−1 out while batch i computes,
  * and a shard of any size streams through a fixed amount of device memory. Host memory that is
  * already pinned (cudaHostAlloc/cudaHostRegister) is copied directly; pageable x and e are staged
  * through the slot's pinned arena with all host threads while the other slots keep the GPU busy;
@@ -30,8 +33,10 @@ extern "C" {
 #include "quality_cuda.h"
 #include "synthetic_cuda.h"
 
-/* Three slots: one being staged by the host while two are in flight on the GPU. */
-enum { SLOTS = 3 };
+/* Four slots: one being staged by the host while three are in flight on the GPU, so a batch's
+ * compute and E's copy back may take up to about two H2D copy times before the copy engine waits
+ * for a free slot (gmc's draws make the compute nearly as long as the copy). */
+enum { SLOTS = 4 };
 /* Device bytes per slot a batch aims at: large enough that each H2D copy runs at full PCIe rate
  * (tens of MB of x) and the GEMMs fill the GPU, small enough that a shard never needs to fit. */
 static const size_t SLOT_TARGET_BYTES = (size_t)256 << 20;
@@ -43,9 +48,11 @@ typedef struct {
     cudaEvent_t done;                /* after the slot's last D2H copy */
     void *device_arena, *host_arena; /* grow-only; host_arena is pinned */
     size_t device_bytes, host_bytes;
-    float *x, *act[2], *z, *a, *u, *v, *e, *loss; /* device, carved from device_arena */
+    float *x, *act[2], *z, *a, *u, *v, *loss; /* device, carved from device_arena; per draw */
+    void *e;                                  /* device E at the plan's precision (x itself for fp32 features) */
     int32_t *y;
-    float *x_host, *e_host, *loss_host; /* pinned staging, carved from host_arena */
+    float *x_host, *loss_host; /* pinned staging, carved from host_arena */
+    void *e_host;              /* values at the plan's precision */
     int32_t *y_host;
     int busy; /* a batch was issued and its results not yet collected */
     int64_t lo, n;
@@ -55,7 +62,7 @@ typedef struct {
     cuda_slot slot[SLOTS];
     /* The last embed call's output kept on the device when it fits (gc_cuda_resident): selection
      * then gathers its rows there instead of copying them back up. */
-    float *resident; /* values of resident_precision's width */
+    void *resident; /* values of resident_precision's width */
     gc_precision resident_precision;
     const float *resident_host; /* the caller's array it mirrors */
     int64_t resident_rows;
@@ -88,12 +95,15 @@ typedef struct {
     int d, C, H, widest, D, D1, D2, block;
     int draws; /* models run per row; 0 for features, whose e is x itself */
     int64_t batch;
+    gc_precision precision; /* of E on the device and over the link (the backend's) */
     int x_pinned, e_pinned;
+    int e_staged; /* E comes back through the slot's pinned staging: pageable, or narrow (widened there) */
     gc_cuda_synthetic *synthetic; /* x and y generated on the device, or NULL: from the host */
-    float *resident;              /* [rows × D] device copy of e, or NULL */
+    void *resident;               /* [rows × D] device copy of e at `precision`, or NULL */
     void *model_arena;            /* device copies of every draw's W, b and sketch factors */
-    const float **weight, **bias; /* [draws × layers] device pointers into model_arena */
-    const float **r1, **r2;       /* [draws] */
+    const float **weight, **bias; /* [layers] draw 0's device pointers into model_arena */
+    const float *r1, *r2;         /* draw 0's sketch factors */
+    int64_t model_stride;         /* floats from one draw's W, b, R1, R2 to the next draw's */
 } cuda_plan;
 
 static int is_pinned(const void *p)
@@ -116,26 +126,33 @@ static void *carve(char *base, size_t *offset, size_t bytes)
     return p;
 }
 
+/* Bytes of one stored value of E. */
+static size_t value_bytes(const cuda_plan *pl) { return (size_t)gc_precision_bytes(pl->precision); }
+
+/* E of fp32 features is the x block itself; every other E has a buffer of its own. */
+static int e_is_x(const cuda_plan *pl) { return pl->draws == 0 && pl->precision == GC_PRECISION_FP32; }
+
 /* Lays out one slot's buffers for batches of `rows` rows in the arenas dev and host (NULL: only
- * count) and returns the bytes each needs. */
+ * count) and returns the bytes each needs. The forward pass's buffers hold every draw's block. */
 static void layout_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows, char *dev, char *host, size_t *device_bytes,
                         size_t *host_bytes)
 {
-    size_t f = sizeof(float), dv = 0, hv = 0;
+    const size_t f = sizeof(float), per_draw = (size_t)rows * (pl->draws > 0 ? pl->draws : 1) * f;
+    size_t dv = 0, hv = 0;
     s->x = (float *)carve(dev, &dv, (size_t)rows * pl->d * f);
     s->y = (int32_t *)carve(dev, &dv, (size_t)rows * sizeof(int32_t));
-    s->act[0] = (float *)carve(dev, &dv, (size_t)rows * pl->widest * f);
-    s->act[1] = (float *)carve(dev, &dv, (size_t)rows * pl->widest * f);
-    s->z = (float *)carve(dev, &dv, (size_t)rows * pl->C * f);
-    s->a = (float *)carve(dev, &dv, (size_t)rows * pl->C * f);
-    s->u = (float *)carve(dev, &dv, (size_t)rows * pl->D1 * f);
-    s->v = (float *)carve(dev, &dv, (size_t)rows * pl->D2 * f);
-    s->e = pl->draws > 0 ? (float *)carve(dev, &dv, (size_t)rows * pl->D * f) : s->x;
+    s->act[0] = (float *)carve(dev, &dv, per_draw * pl->widest);
+    s->act[1] = (float *)carve(dev, &dv, per_draw * pl->widest);
+    s->z = (float *)carve(dev, &dv, per_draw * pl->C);
+    s->a = (float *)carve(dev, &dv, per_draw * pl->C);
+    s->u = (float *)carve(dev, &dv, per_draw * pl->D1);
+    s->v = (float *)carve(dev, &dv, per_draw * pl->D2);
+    s->e = e_is_x(pl) ? s->x : carve(dev, &dv, (size_t)rows * pl->D * value_bytes(pl));
     s->loss = (float *)carve(dev, &dv, (size_t)rows * f);
     const int staged = !pl->x_pinned && pl->synthetic == NULL, labels_up = pl->synthetic == NULL;
     s->x_host = (float *)carve(host, &hv, staged ? (size_t)rows * pl->d * f : 0);
     s->y_host = (int32_t *)carve(host, &hv, labels_up ? (size_t)rows * sizeof(int32_t) : 0);
-    s->e_host = (float *)carve(host, &hv, pl->e_pinned ? 0 : (size_t)rows * pl->D * f);
+    s->e_host = carve(host, &hv, pl->e_staged ? (size_t)rows * pl->D * value_bytes(pl) : 0);
     s->loss_host = (float *)carve(host, &hv, (size_t)rows * f);
     *device_bytes = dv;
     *host_bytes = hv;
@@ -164,11 +181,16 @@ static int prepare_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows)
     return GC_OK;
 }
 
-/* Device bytes one row needs in a slot (see layout_slot). */
+/* Device bytes one row needs in a slot (see layout_slot), E counted at 4 bytes a value whatever
+ * its precision: the batch height is then the same at every precision, so a narrow run's E is
+ * exactly the fp32 run's rounded (features, without GEMMs, only need room for their narrow copy). */
 static size_t device_bytes_per_row(const cuda_plan *pl)
 {
-    const size_t e = pl->draws > 0 ? (size_t)pl->D : 0;
-    return sizeof(float) * ((size_t)pl->d + 1 + 2 * (size_t)pl->widest + 2 * (size_t)pl->C + pl->D1 + pl->D2 + e + 1);
+    const size_t copies = pl->draws > 0 ? (size_t)pl->draws : 1;
+    const size_t e = pl->draws > 0 ? sizeof(float) * pl->D : e_is_x(pl) ? 0 : value_bytes(pl) * pl->d;
+    return sizeof(float) *
+               ((size_t)pl->d + 1 + copies * (2 * (size_t)pl->widest + 2 * (size_t)pl->C + pl->D1 + pl->D2) + 1) +
+           e;
 }
 
 /* Rows per batch: the caller's choice, else SLOT_TARGET_BYTES per slot. The height depends on the
@@ -195,37 +217,38 @@ static int choose_batch(const gc_backend *b, cuda_plan *pl, int64_t rows)
     return GC_OK;
 }
 
-/* Copies every draw's weights to the device and generates the sketch factors there. */
+/* Copies every draw's weights to the device and generates the sketch factors there. Every draw
+ * carves the same aligned pieces in the same order, so draw s's are draw 0's moved s·model_stride
+ * floats: what lets one launch serve all draws. */
 static int upload_models(cuda_plan *pl, cudaStream_t stream)
 {
     const gc_embed_config *cfg = pl->cfg;
     const gc_model *m0 = &cfg->models[0];
     const int L = m0->layers, draws = pl->draws;
-    size_t bytes = 0;
+    size_t per_draw = 0;
     for (int l = 0; l < L; ++l)
-        bytes += (size_t)draws * (aligned((size_t)m0->widths[l + 1] * m0->widths[l] * sizeof(float)) +
-                                  aligned((size_t)m0->widths[l + 1] * sizeof(float)));
-    bytes += (size_t)draws *
-             (aligned((size_t)pl->D1 * pl->C * sizeof(float)) + aligned((size_t)pl->D2 * (pl->H + 1) * sizeof(float)));
-    pl->weight = (const float **)gc_calloc((size_t)draws * L, sizeof *pl->weight);
-    pl->bias = (const float **)gc_calloc((size_t)draws * L, sizeof *pl->bias);
-    pl->r1 = (const float **)gc_calloc((size_t)draws, sizeof *pl->r1);
-    pl->r2 = (const float **)gc_calloc((size_t)draws, sizeof *pl->r2);
-    if (!pl->weight || !pl->bias || !pl->r1 || !pl->r2)
-        return gc_fail(GC_ERR_MEMORY, "out of memory for the model tables");
-    GC_CHECK_CUDA(cudaMalloc(&pl->model_arena, bytes));
-    size_t off = 0;
+        per_draw += aligned((size_t)m0->widths[l + 1] * m0->widths[l] * sizeof(float)) +
+                    aligned((size_t)m0->widths[l + 1] * sizeof(float));
+    per_draw += aligned((size_t)pl->D1 * pl->C * sizeof(float)) + aligned((size_t)pl->D2 * (pl->H + 1) * sizeof(float));
+    pl->weight = (const float **)gc_calloc((size_t)L, sizeof *pl->weight);
+    pl->bias = (const float **)gc_calloc((size_t)L, sizeof *pl->bias);
+    if (!pl->weight || !pl->bias) return gc_fail(GC_ERR_MEMORY, "out of memory for the model tables");
+    GC_CHECK_CUDA(cudaMalloc(&pl->model_arena, (size_t)draws * per_draw));
+    pl->model_stride = (int64_t)(per_draw / sizeof(float));
     char *base = (char *)pl->model_arena;
     for (int s = 0; s < draws; ++s) {
         const gc_model *m = &cfg->models[s];
+        size_t off = (size_t)s * per_draw;
         for (int l = 0; l < L; ++l) {
             size_t nw = (size_t)m->widths[l + 1] * m->widths[l], nb = (size_t)m->widths[l + 1];
             float *w = (float *)carve(base, &off, nw * sizeof(float)),
                   *bb = (float *)carve(base, &off, nb * sizeof(float));
             GC_CHECK_CUDA(cudaMemcpy(w, m->weight[l], nw * sizeof(float), cudaMemcpyHostToDevice));
             GC_CHECK_CUDA(cudaMemcpy(bb, m->bias[l], nb * sizeof(float), cudaMemcpyHostToDevice));
-            pl->weight[s * L + l] = w;
-            pl->bias[s * L + l] = bb;
+            if (s == 0) {
+                pl->weight[l] = w;
+                pl->bias[l] = bb;
+            }
         }
         if (pl->D1 == 0) continue;
         float *r1 = (float *)carve(base, &off, (size_t)pl->D1 * pl->C * sizeof(float));
@@ -234,20 +257,29 @@ static int upload_models(cuda_plan *pl, cudaStream_t stream)
                                    (float)(1.0 / sqrt((double)pl->D1))));
         GC_TRY(gc_cuda_sketch_fill(stream, r2, (int64_t)pl->D2 * (pl->H + 1), cfg->seed, s, 1,
                                    (float)(1.0 / sqrt((double)pl->D2))));
-        pl->r1[s] = r1;
-        pl->r2[s] = r2;
+        if (s == 0) {
+            pl->r1 = r1;
+            pl->r2 = r2;
+        }
     }
     return GC_OK;
 }
 
 /* out [n × fan_out] = in [n × fan_in] · Wᵀ (row-major), as column-major outᵀ = W·inᵀ: W row-major
- * [fan_out × fan_in] is column-major [fan_in × fan_out], hence op T with ld fan_in. */
+ * [fan_out × fan_in] is column-major [fan_in × fan_out], hence op T with ld fan_in. For draws.count
+ * draws at once, draw s's W, in and out start draws.a, draws.b and draws.out floats further (a
+ * stride 0 shares one operand): one strided-batched GEMM, the same products as one GEMM a draw. */
 static int gemm_rows(cublasHandle_t blas, int64_t n, int fan_in, int fan_out, const float *w, int ldw, const float *in,
-                     float *out)
+                     float *out, gc_cuda_draws draws)
 {
     const float one = 1.0f, zero = 0.0f;
-    GC_CHECK_CUBLAS(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, fan_out, (int)n, fan_in, &one, w, ldw, in, fan_in,
-                                &zero, out, fan_out));
+    if (draws.count == 1)
+        GC_CHECK_CUBLAS(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, fan_out, (int)n, fan_in, &one, w, ldw, in, fan_in,
+                                    &zero, out, fan_out));
+    else
+        GC_CHECK_CUBLAS(cublasSgemmStridedBatched(blas, CUBLAS_OP_T, CUBLAS_OP_N, fan_out, (int)n, fan_in, &one, w, ldw,
+                                                  draws.a, in, fan_in, draws.b, &zero, out, fan_out, draws.out,
+                                                  draws.count));
     return GC_OK;
 }
 
@@ -281,43 +313,56 @@ static int load_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off
     return GC_OK;
 }
 
-/* The models' forward pass and the embedding of the slot's whole block (features: e is x, the loss
- * zero). */
+/* The models' forward pass and the embedding of the slot's whole block (features: e is x, or x
+ * narrowed to the precision; the loss zero). Every draw goes through the same launches: draw s's
+ * activations, logits and factors sit s blocks of rows further in the slot's buffers, its weights
+ * s model strides further, its E block s·block columns further. */
 static int forward(cuda_slot *s, const cuda_plan *pl)
 {
     const gc_embed_config *cfg = pl->cfg;
-    const int64_t rows = pl->batch;
-    if (pl->draws == 0) GC_CHECK_CUDA(cudaMemsetAsync(s->loss, 0, (size_t)rows * sizeof *s->loss, s->stream));
-    for (int draw = 0; draw < pl->draws; ++draw) {
-        const gc_model *m = &cfg->models[draw];
-        const int L = m->layers;
-        const float *in = s->x;
-        for (int l = 0; l < L; ++l) {
-            float *out = l == L - 1 ? s->z : s->act[l % 2];
-            gc_activation act = l == L - 1 ? GC_ACT_IDENTITY : m->activation;
-            GC_TRY(gemm_rows(s->blas, rows, m->widths[l], m->widths[l + 1], pl->weight[draw * L + l], m->widths[l], in,
-                             out));
-            GC_TRY(gc_cuda_bias_activation(s->stream, out, pl->bias[draw * L + l], 1, rows, m->widths[l + 1], act));
-            if (l < L - 1) in = out;
-        }
-        const float *h = in; /* penultimate activations (x itself for a single layer) */
-        float *eb = s->e + (int64_t)draw * pl->block;
-        GC_TRY(gc_cuda_softmax_embed(s->stream, s->z, s->y, rows, pl->C, cfg->kind, cfg->hessian_damping, draw,
-                                     pl->draws, eb, pl->D, s->a, s->loss));
-        if (cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC) continue;
-        if (pl->D1 == 0) {
-            GC_TRY(gc_cuda_outer(s->stream, rows, s->a, pl->C, h, pl->H, 1, eb, pl->D));
-            continue;
-        }
-        /* u = a R1ᵀ, v = h R2[:, :H]ᵀ + R2[:, H], e = u ⊗ v (backend.h). */
-        GC_TRY(gemm_rows(s->blas, rows, pl->C, pl->D1, pl->r1[draw], pl->C, s->a, s->u));
-        GC_TRY(gemm_rows(s->blas, rows, pl->H, pl->D2, pl->r2[draw], pl->H + 1, h, s->v));
-        GC_TRY(
-            gc_cuda_bias_activation(s->stream, s->v, pl->r2[draw] + pl->H, pl->H + 1, rows, pl->D2, GC_ACT_IDENTITY));
-        GC_TRY(gc_cuda_outer(s->stream, rows, s->u, pl->D1, s->v, pl->D2, 0, eb, pl->D));
+    const int64_t rows = pl->batch, model = pl->model_stride;
+    const int draws = pl->draws, C = pl->C, H = pl->H;
+    if (draws == 0) {
+        GC_CHECK_CUDA(cudaMemsetAsync(s->loss, 0, (size_t)rows * sizeof *s->loss, s->stream));
+        return e_is_x(pl) ? GC_OK : gc_cuda_narrow(s->stream, s->x, pl->precision, s->e, rows * pl->d);
     }
-    return GC_OK;
+    const gc_model *m = &cfg->models[0]; /* every draw has its shape (gc_embed_check) */
+    const int L = m->layers;
+    const float *h = s->x; /* the layer's input: x, shared by the draws, then their activations */
+    int64_t h_draw = 0;
+    for (int l = 0; l < L; ++l) {
+        const int fan_in = m->widths[l], fan_out = m->widths[l + 1];
+        float *out = l == L - 1 ? s->z : s->act[l % 2];
+        const gc_activation act = l == L - 1 ? GC_ACT_IDENTITY : m->activation;
+        const gc_cuda_draws layer = { draws, model, h_draw, rows * fan_out };
+        GC_TRY(gemm_rows(s->blas, rows, fan_in, fan_out, pl->weight[l], fan_in, h, out, layer));
+        const gc_cuda_draws bias = { draws, 0, model, rows * fan_out };
+        GC_TRY(gc_cuda_bias_activation(s->stream, out, pl->bias[l], 1, rows, fan_out, act, bias));
+        if (l < L - 1) {
+            h = out; /* penultimate activations at the end (x itself for a single layer) */
+            h_draw = rows * fan_out;
+        }
+    }
+    GC_TRY(gc_cuda_softmax_embed(s->stream, s->z, s->y, rows, C, cfg->kind, cfg->hessian_damping, draws, pl->precision,
+                                 s->e, pl->D, pl->block, s->a, s->loss));
+    if (cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC) return GC_OK;
+    if (pl->D1 == 0) {
+        const gc_cuda_draws outer = { draws, rows * C, h_draw, pl->block };
+        return gc_cuda_outer(s->stream, rows, s->a, C, h, H, 1, pl->precision, s->e, pl->D, outer);
+    }
+    /* u = a R1ᵀ, v = h R2[:, :H]ᵀ + R2[:, H], e = u ⊗ v (backend.h). */
+    const gc_cuda_draws to_u = { draws, model, rows * C, rows * pl->D1 },
+                        to_v = { draws, model, h_draw, rows * pl->D2 };
+    GC_TRY(gemm_rows(s->blas, rows, C, pl->D1, pl->r1, C, s->a, s->u, to_u));
+    GC_TRY(gemm_rows(s->blas, rows, H, pl->D2, pl->r2, H + 1, h, s->v, to_v));
+    const gc_cuda_draws v_bias = { draws, 0, model, rows * pl->D2 };
+    GC_TRY(gc_cuda_bias_activation(s->stream, s->v, pl->r2 + H, H + 1, rows, pl->D2, GC_ACT_IDENTITY, v_bias));
+    const gc_cuda_draws outer = { draws, rows * pl->D1, rows * pl->D2, pl->block };
+    return gc_cuda_outer(s->stream, rows, s->u, pl->D1, s->v, pl->D2, 0, pl->precision, s->e, pl->D, outer);
 }
+
+/* The value at `index` of an array of E stored at the plan's precision. */
+static void *value_at(const cuda_plan *pl, void *e, int64_t index) { return (char *)e + index * value_bytes(pl); }
 
 /* The whole device chain of one batch on its slot's stream (see the file comment): rows [lo, lo + n)
  * sit at rows off … off+n−1 of a block of pl->batch rows whose other rows are zero, and the whole
@@ -328,14 +373,15 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
 {
     GC_TRY(load_batch(s, pl, lo, off, n, x, y));
     GC_TRY(forward(s, pl));
-    float *e_dst = pl->e_pinned ? e + lo * pl->D : s->e_host;
-    GC_CHECK_CUDA(
-        cudaMemcpyAsync(e_dst, s->e + off * pl->D, (size_t)n * pl->D * sizeof *e, cudaMemcpyDeviceToHost, s->stream));
+    const size_t e_bytes = (size_t)n * pl->D * value_bytes(pl);
+    const void *e_src = value_at(pl, s->e, off * pl->D);
+    void *e_dst = pl->e_staged ? s->e_host : (void *)(e + lo * pl->D);
+    GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, e_src, e_bytes, cudaMemcpyDeviceToHost, s->stream));
     GC_CHECK_CUDA(
         cudaMemcpyAsync(s->loss_host, s->loss + off, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
     if (pl->resident != NULL)
-        GC_CHECK_CUDA(cudaMemcpyAsync(pl->resident + lo * pl->D, s->e + off * pl->D, (size_t)n * pl->D * sizeof *e,
-                                      cudaMemcpyDeviceToDevice, s->stream));
+        GC_CHECK_CUDA(cudaMemcpyAsync(value_at(pl, pl->resident, lo * pl->D), e_src, e_bytes, cudaMemcpyDeviceToDevice,
+                                      s->stream));
     GC_CHECK_CUDA(cudaEventRecord(s->done, s->stream));
     s->busy = 1;
     s->lo = lo;
@@ -343,26 +389,28 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
     return GC_OK;
 }
 
-/* Waits for the slot's batch and moves its staged results to the caller's arrays. */
+/* Waits for the slot's batch and moves its staged results to the caller's arrays: E widened to
+ * float in the same threaded pass that copies it (exact). */
 static int collect_batch(cuda_slot *s, const cuda_plan *pl, float *e, float *loss)
 {
     if (!s->busy) return GC_OK;
     s->busy = 0;
     GC_CHECK_CUDA(cudaEventSynchronize(s->done));
-    if (!pl->e_pinned) gc_copy_parallel(e + s->lo * pl->D, s->e_host, (size_t)s->n * pl->D * sizeof *e);
+    if (pl->e_staged) gc_widen_parallel(pl->precision, e + s->lo * pl->D, s->e_host, s->n * pl->D);
     memcpy(loss + s->lo, s->loss_host, (size_t)s->n * sizeof *loss);
     return GC_OK;
 }
 
-/* A device copy of the output when it fits in three quarters of the free memory next to 64 bytes a
- * row for the selection's per-row buffers (OMP's scores, weights, labels and sort keys, the
- * assignment's grouping): the rest is for blocks and workspaces. Every pass over all rows then
- * reads it there instead of over the link. No copy is no error: the passes stream E up instead. */
+/* A device copy of the output, at the precision (2 bytes a value for bf16 and fp16), when it fits
+ * in three quarters of the free memory next to 64 bytes a row for the selection's per-row buffers
+ * (OMP's scores, weights, labels and sort keys, the assignment's grouping): the rest is for blocks
+ * and workspaces. Every pass over all rows then reads it there instead of over the link. No copy
+ * is no error: the passes stream E up instead. */
 static int keep_resident(cuda_state *st, cuda_plan *pl, int64_t rows)
 {
     size_t free_bytes = 0, total_bytes = 0;
     GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const size_t bytes = (size_t)rows * pl->D * sizeof(float), per_row = 64;
+    const size_t bytes = (size_t)rows * pl->D * value_bytes(pl), per_row = 64;
     if (bytes + (size_t)rows * per_row > free_bytes / 4 * 3) return GC_OK;
     if (cudaMalloc(&st->resident, bytes) != cudaSuccess) {
         (void)cudaGetLastError();
@@ -393,15 +441,19 @@ static int run_batches(cuda_state *st, cuda_plan *pl, int64_t rows, const float 
     return GC_OK;
 }
 
-/* What the plan knows before any device work: widths, the models' shape, pinned host memory. */
-static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, int d, const float *x, const float *e)
+/* What the plan knows before any device work: widths, the models' shape, the precision, pinned
+ * host memory. */
+static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, gc_precision precision, int d, const float *x,
+                      const float *e)
 {
     memset(pl, 0, sizeof *pl);
     pl->cfg = cfg;
     pl->d = d;
     pl->D = gc_embedding_dim(cfg, d);
+    pl->precision = precision;
     pl->x_pinned = x != NULL && is_pinned(x);
     pl->e_pinned = is_pinned(e);
+    pl->e_staged = !pl->e_pinned || precision != GC_PRECISION_FP32;
     if (cfg->kind == GC_EMBED_FEATURES) return; /* no model: draws 0 */
     const gc_model *m0 = &cfg->models[0];
     pl->C = gc_model_classes(m0);
@@ -425,11 +477,11 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
         return gc_fail(GC_ERR_USAGE, "embed: synthetic rows have %d columns, not %d", synthetic->d, d);
     if (cfg->kind == GC_EMBED_FEATURES && synthetic == NULL) { /* e is x, read or copied on the host */
         memset(loss, 0, (size_t)rows * sizeof *loss);
-        return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, e) : GC_OK;
+        return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, b->precision, e) : GC_OK;
     }
     if (rows == 0) return GC_OK;
     cuda_plan pl;
-    plan_init(&pl, cfg, d, x, e);
+    plan_init(&pl, cfg, b->precision, d, x, e);
     /* The generator's centre table first, so the batch height sees the memory it takes. */
     int status = synthetic != NULL ? gc_cuda_synthetic_create(synthetic, st->slot[0].stream, &pl.synthetic) : GC_OK;
     if (status == GC_OK) status = choose_batch(b, &pl, rows);
@@ -444,7 +496,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
         st->resident_host = e;
         st->resident_rows = rows;
         st->resident_D = pl.D;
-        st->resident_precision = GC_PRECISION_FP32;
+        st->resident_precision = pl.precision;
     } else {
         drop_resident(st);
         gc_cuda_fl_release(b, st->fl);
@@ -454,8 +506,6 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     (void)cudaFree(pl.model_arena);
     free(pl.weight);
     free(pl.bias);
-    free(pl.r1);
-    free(pl.r2);
     return status;
 }
 

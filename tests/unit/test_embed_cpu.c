@@ -340,6 +340,94 @@ static void rows_from_a_reader_give_the_same_bits(void)
     gc_model_destroy(&m);
 }
 
+/* With precision bf16 or fp16 every value of E is exactly gc_round_to of the fp32 run's value (the
+ * same backend and rows: the CPU is deterministic), for every kind, and the loss is unchanged. */
+static void narrow_precisions_round_the_fp32_embedding(void)
+{
+    static const int widths[] = { D_IN, 6, 4, 3 };
+    gc_model m[2];
+    for (int s = 0; s < 2; ++s) random_model(&m[s], 3, widths, GC_ACT_TANH, 30 + (uint64_t)s);
+    gc_backend *b = cpu_backend(7);
+    float x[ROWS * D_IN], loss32[ROWS], loss[ROWS];
+    float *e32 = malloc(ROWS * MAX_E * sizeof *e32), *e = malloc(ROWS * MAX_E * sizeof *e);
+    int32_t y[ROWS];
+    CHECK(e32 && e);
+    make_rows(x, y, 3, 9);
+    row_source src = { .x = x, .fail_at = -1 };
+    const struct {
+        gc_embedding_kind kind;
+        int sketch, draws, read; /* read: x through read_x (the features kind's other source) */
+    } cases[] = { { GC_EMBED_FEATURES, 0, 0, 0 }, { GC_EMBED_FEATURES, 0, 0, 1 },  { GC_EMBED_LOGITS, 0, 1, 0 },
+                  { GC_EMBED_ADACORE, 0, 1, 0 },  { GC_EMBED_LASTLAYER, 0, 1, 0 }, { GC_EMBED_LASTLAYER, 12, 1, 0 },
+                  { GC_EMBED_GMC, 12, 2, 0 },     { GC_EMBED_GMC, 0, 2, 1 } };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
+        gc_embed_config cfg = { .kind = cases[c].kind,
+                                .sketch_dim = cases[c].sketch,
+                                .hessian_damping = 1e-3,
+                                .seed = 5,
+                                .models = cases[c].draws ? m : NULL,
+                                .model_count = cases[c].draws,
+                                .first_row = 3,
+                                .read_x = read_rows,
+                                .read_ctx = &src };
+        const float *xs = cases[c].read ? NULL : x;
+        const int D = gc_embedding_dim(&cfg, D_IN);
+        b->precision = GC_PRECISION_FP32;
+        CHECK(b->ops->embed(b, &cfg, ROWS, D_IN, xs, y, e32, loss32) == GC_OK);
+        for (gc_precision p = GC_PRECISION_BF16; p <= GC_PRECISION_FP16; ++p) {
+            b->precision = p;
+            CHECK(embed(b, &cfg, xs, y, e, loss) == GC_OK);
+            int64_t differ = 0, moved = 0;
+            for (int64_t i = 0; i < (int64_t)ROWS * D; ++i) {
+                const float want = gc_round_to(p, e32[i]);
+                differ += memcmp(&e[i], &want, sizeof want) != 0;
+                moved += e[i] != e32[i];
+            }
+            if (differ) fprintf(stderr, "  case %zu, precision %d: %lld values not rounded\n", c, p, (long long)differ);
+            CHECK(differ == 0);
+            CHECK(moved > 0); /* the rounding did something: the test sees the narrow format */
+            CHECK(memcmp(loss, loss32, sizeof loss) == 0);
+        }
+    }
+    free(e32);
+    free(e);
+    gc_backend_destroy(b);
+    for (int s = 0; s < 2; ++s) gc_model_destroy(&m[s]);
+}
+
+/* gc_widen_parallel (the CUDA engine's staging pass) turns every 2-byte pattern into the value the
+ * format defines: bf16 is a float's high half; half is ±2^(e−15)·(1 + m/1024), or ±m·2⁻²⁴ for
+ * e = 0, ±∞ for e = 31, m = 0 (NaNs only checked to stay NaN); and each is gc_round_to's fixed point. */
+static void widening_gives_each_pattern_its_value(void)
+{
+    enum { PATTERNS = 1 << 16 };
+    uint16_t *bits = malloc(PATTERNS * sizeof *bits);
+    float *wide = malloc(PATTERNS * sizeof *wide);
+    CHECK(bits && wide);
+    for (int i = 0; i < PATTERNS; ++i) bits[i] = (uint16_t)i;
+    for (gc_precision p = GC_PRECISION_BF16; p <= GC_PRECISION_FP16; ++p) {
+        gc_widen_parallel(p, wide, bits, PATTERNS);
+        int wrong = 0;
+        for (int i = 0; i < PATTERNS; ++i) {
+            const int e = (i >> 10) & 31, m = i & 1023;
+            float want = p == GC_PRECISION_BF16 ? gc_bits_float((uint32_t)i << 16)
+                         : e == 0               ? ldexpf((float)m, -24)
+                         : e == 31              ? (m ? NAN : INFINITY)
+                                                : ldexpf(1024.0f + m, e - 25);
+            if (p == GC_PRECISION_FP16 && (i & 0x8000)) want = -want;
+            if (isnan(want)) {
+                wrong += !isnan(wide[i]);
+                continue;
+            }
+            wrong += memcmp(&want, &wide[i], sizeof want) != 0 || gc_round_to(p, wide[i]) != wide[i];
+        }
+        if (wrong) fprintf(stderr, "  precision %d: %d patterns widened wrong\n", p, wrong);
+        CHECK(wrong == 0);
+    }
+    free(bits);
+    free(wide);
+}
+
 int main(void)
 {
     features_are_the_inputs();
@@ -352,5 +440,7 @@ int main(void)
     gmc_concatenates_one_sketch_per_draw(0);
     bad_labels_and_sketches_are_errors();
     rows_from_a_reader_give_the_same_bits();
+    narrow_precisions_round_the_fp32_embedding();
+    widening_gives_each_pattern_its_value();
     TEST_MAIN_END();
 }
