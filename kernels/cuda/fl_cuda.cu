@@ -307,6 +307,9 @@ __global__ void gain_decrements(const control *ctl, const double *base, const in
     const double *chosen = chosen_row(S, fixed_row, ctl, m);
     int per = (count + slices - 1) / slices, lo = y * per, hi = min(count, lo + per);
     double dec = 0.0;
+    /* Unrolled for memory-level parallelism: the loads of four rows are in flight together; the
+     * additions stay in r order (no reassociation without fast-math), so the sum is unchanged. */
+#pragma unroll 4
     for (int r = lo; r < hi; ++r) {
         int i = rows[r];
         double s = base[(size_t)(row_of ? row_of[r] : r) * m + j];
