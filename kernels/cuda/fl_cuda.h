@@ -1,9 +1,11 @@
-/* Facility-location greedy on a CUDA device: the fl_greedy op of the CUDA backend, for one
- * partition or merge block at a time (contract: kernels/fl.h; CPU twin and oracle:
- * kernels/cpu/greedy_fl_cpu.c). The similarity block s_ij = c - ‖e_i - e_j‖ is kept in device
- * memory when it fits, otherwise its rows are recomputed by cuBLAS GEMM tiles on demand. Exact
- * greedy keeps every gain up to date incrementally: after a step only the rows whose coverage rose
- * change, so a step reads (changed rows × m) similarities instead of the whole block. */
+/* Facility-location greedy on a CUDA device: the fl_greedy and fl_greedy_many ops of the CUDA
+ * backend (contract: kernels/fl.h; CPU twin and oracle: kernels/cpu/greedy_fl_cpu.c). The
+ * similarity block s_ij = c - ‖e_i - e_j‖ is kept in device memory when it fits, otherwise its rows
+ * are recomputed by cuBLAS GEMM tiles on demand. Exact greedy keeps every gain up to date
+ * incrementally: after a step only the rows whose coverage rose change, so a step reads
+ * (changed rows × m) similarities instead of the whole block. The steps run under device-side
+ * control (no host synchronisation a step on a device-resident block), and many blocks run
+ * concurrently on several streams (fl_cuda.cu says how and why). */
 #ifndef GC_FL_CUDA_H
 #define GC_FL_CUDA_H
 
