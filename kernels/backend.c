@@ -170,6 +170,16 @@ int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, i
     return gc_fl_greedy_cpu(p, kappa, selected, gains, coverage);
 }
 
+int gc_backend_fl_greedy_many(gc_backend *b, int count, const gc_fl_problem *problems, const int64_t *kappa,
+                              int64_t *const *selected, double *const *gains, double *const *coverage)
+{
+    if (b != NULL && b->ops->fl_greedy_many != NULL)
+        return b->ops->fl_greedy_many(b, count, problems, kappa, selected, gains, coverage);
+    for (int q = 0; q < count; ++q)
+        GC_TRY(gc_backend_fl_greedy(b, &problems[q], kappa[q], selected[q], gains[q], coverage ? coverage[q] : NULL));
+    return GC_OK;
+}
+
 int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
                          const gc_fl_sets *sets, int64_t *nearest, double *distance)
 {

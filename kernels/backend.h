@@ -160,6 +160,12 @@ typedef struct {
      * (kernels/cpu/greedy_fl_cpu.c, the oracle); reach it through gc_backend_fl_greedy. */
     int (*fl_greedy)(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                      double *coverage);
+    /* Many independent blocks at once, optional: problem q selects kappa[q] into selected[q], gains[q]
+     * and (coverage NULL or coverage[q] NULL: none) coverage[q], exactly as fl_greedy would alone
+     * (the same bits); the device may run them concurrently. NULL: one fl_greedy a problem; reach it
+     * through gc_backend_fl_greedy_many. */
+    int (*fl_greedy_many)(gc_backend *b, int count, const gc_fl_problem *problems, const int64_t *kappa,
+                          int64_t *const *selected, double *const *gains, double *const *coverage);
 
     /* Facility location's passes over all rows (docs/design.md §4.1: the exact assignment and GreeDi's
      * sampled comparison), optional: NULL runs the CPU twin (kernels/cpu/similarity_cpu.c,
@@ -257,6 +263,10 @@ struct gc_backend {
  * the CPU: the same selections either way. */
 int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                          double *coverage);
+/* `count` facility-location greedies (fl_greedy_many above) on b's device when it has one, else one
+ * after the other (b NULL included: on the CPU): the selections of one gc_backend_fl_greedy each. */
+int gc_backend_fl_greedy_many(gc_backend *b, int count, const gc_fl_problem *problems, const int64_t *kappa,
+                              int64_t *const *selected, double *const *gains, double *const *coverage);
 
 /* Facility location's pass over rows (fl_assign above) on b's device when it has the op, else
  * (b NULL included) on the CPU: the same bits either way. */

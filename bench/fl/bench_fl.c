@@ -1,7 +1,14 @@
 /* bench_fl: facility-location greedy on one GPU against its roofline.
  * For each (m, k): the synthetic rows of width D are one block; the exact greedy runs on the GPU
  * (device-resident block when it fits, else GEMM tiles) and its time, bytes of similarity read,
- * achieved GB/s and objective F = Σ gains are printed, one line per case, as JSON.
+ * achieved GB/s, the device copy ceiling measured in the same run (the backend's `ceilings` op)
+ * and the share of it reached, and objective F = Σ gains are printed, one line per case, as JSON.
+ * With `partitions`, the shape of `select` with craig's partitions: P problems of m synthetic rows
+ * × D, κ each (c per problem as in the m:k cases; the rows of 64 distinct problems, reused
+ * round-robin, page-locked as select_partitions pins its batch), timed (a) one by one through
+ * fl_greedy (the path before fl_greedy_many) and (b) through fl_greedy_many in batches of B (as
+ * select_partitions hands them over): partitions/s of each, the ratio, and whether every
+ * selection, gain and coverage weight of (b) equals (a)'s bit for bit (they must).
  * With `assign`, facility location's pass over all rows instead (the fl_assign op): for each
  * n:D:C:k_c, n synthetic rows of C classes against k_c elements of each class, streamed up from
  * pageable memory, with one set a class (the exact assignment) and with three (the shape of
@@ -9,6 +16,7 @@
  * element and column: the floor is the FP64 rate) and GB/s of rows, and whether the first rows
  * equal the CPU twin bit for bit.
  * Usage: bench_fl [D] [m:k ...]        (default D = 128; 20000:200 40000:400)
+ *        bench_fl partitions [P [m [D [κ [B]]]]] (default 4000 4096 256 9 32)
  *        bench_fl assign [n:D:C:k_c ...] (default 10000000:10:10:1000 4000000:128:10:500) */
 #include <math.h>
 #include <mpi.h>
@@ -23,6 +31,15 @@
 #include "kernels/cuda/assign_cuda.h"
 #include "kernels/cuda/fl_cuda.h"
 
+/* The device copy ceiling (GB/s, bytes read + written) of this run, 0 when not measured. */
+static double copy_ceiling(gc_backend *dev)
+{
+    gc_ceilings c;
+    memset(&c, 0, sizeof c);
+    if (dev->ops->ceilings == NULL || dev->ops->ceilings(dev, &c) != GC_OK) return 0.0;
+    return c.bandwidth[GC_FLOOR_MEMORY];
+}
+
 static double objective(const double *gains, int64_t k)
 {
     double f = 0.0;
@@ -30,15 +47,9 @@ static double objective(const double *gains, int64_t k)
     return f;
 }
 
-static int run_case(gc_backend *dev, int D, int64_t m, int64_t k, double epsilon, int recompute)
+/* c: twice the largest distance to the mean bounds every pairwise distance. */
+static double constant_of(const float *e, int64_t m, int D)
 {
-    gc_synthetic syn = { m, D, 10, 7, 1.0, 8, 0.05 };
-    float *e = malloc((size_t)m * D * sizeof *e);
-    int64_t *sel = malloc((size_t)k * sizeof *sel);
-    double *gains = malloc((size_t)k * sizeof *gains);
-    if (!e || !sel || !gains) return gc_fail(GC_ERR_MEMORY, "out of memory");
-    gc_synthetic_rows(&syn, 0, m, e, NULL);
-    /* c: twice the largest distance to the mean bounds every pairwise distance. */
     double *mu = calloc((size_t)D, sizeof *mu), radius = 0.0;
     for (int64_t i = 0; i < m; ++i)
         for (int t = 0; t < D; ++t) mu[t] += e[i * D + t] / (double)m;
@@ -47,26 +58,102 @@ static int run_case(gc_backend *dev, int D, int64_t m, int64_t k, double epsilon
         for (int t = 0; t < D; ++t) sq += (e[i * D + t] - mu[t]) * (e[i * D + t] - mu[t]);
         radius = sq > radius ? sq : radius;
     }
-    gc_fl_problem p = { .m = m, .D = D, .e = e, .c = 2.0 * sqrt(radius), .stochastic_epsilon = epsilon, .seed = 11 };
+    free(mu);
+    return 2.0 * sqrt(radius);
+}
+
+static int run_case(gc_backend *dev, double ceiling, int D, int64_t m, int64_t k, double epsilon, int recompute)
+{
+    gc_synthetic syn = { m, D, 10, 7, 1.0, 8, 0.05 };
+    float *e = malloc((size_t)m * D * sizeof *e);
+    int64_t *sel = malloc((size_t)k * sizeof *sel);
+    double *gains = malloc((size_t)k * sizeof *gains);
+    if (!e || !sel || !gains) return gc_fail(GC_ERR_MEMORY, "out of memory");
+    gc_synthetic_rows(&syn, 0, m, e, NULL);
+    gc_fl_problem p = { .m = m, .D = D, .e = e, .c = constant_of(e, m, D), .stochastic_epsilon = epsilon, .seed = 11 };
     GC_TRY(gc_cuda_fl_force_recompute(dev, recompute));
     GC_TRY(dev->ops->fl_greedy(dev, &p, k, sel, gains, NULL)); /* warm-up: pool, handles, module load */
     double t0 = MPI_Wtime();
     GC_TRY(dev->ops->fl_greedy(dev, &p, k, sel, gains, NULL));
     double seconds = MPI_Wtime() - t0;
     /* Bytes the greedy actually moved: the block built once, the initial gains, then per step only
-     * the rows whose coverage rose. Against the ~4.3 TB/s device copy ceiling. */
-    double bytes = gc_cuda_fl_last_bytes(dev);
+     * the rows whose coverage rose. Against the device copy ceiling of this run. */
+    double bytes = gc_cuda_fl_last_bytes(dev), rate = bytes / seconds / 1e9;
     printf("{\"m\": %lld, \"k\": %lld, \"D\": %d, \"mode\": \"%s\", \"block\": \"%s\", \"seconds\": %.4f, "
-           "\"objective\": %.10g, \"similarity_GB\": %.3f, \"GBps\": %.1f}\n",
+           "\"objective\": %.10g, \"similarity_GB\": %.3f, \"GBps\": %.1f, \"copy_ceiling_GBps\": %.1f, "
+           "\"pct_of_copy\": %.1f}\n",
            (long long)m, (long long)k, D, epsilon > 0 ? "stochastic" : "exact",
            gc_cuda_fl_last_materialized(dev) ? "device-resident" : "gemm-tiles", seconds, objective(gains, k),
-           bytes / 1e9, bytes / seconds / 1e9);
+           bytes / 1e9, rate, ceiling, ceiling > 0 ? 100.0 * rate / ceiling : 0.0);
     fflush(stdout);
     free(e);
     free(sel);
     free(gains);
-    free(mu);
     return GC_OK;
+}
+
+/* The `partitions` mode (see the file comment). */
+static int run_partitions(gc_backend *dev, double ceiling, int P, int64_t m, int D, int64_t kappa, int batch)
+{
+    enum { DISTINCT = 64 };
+    const int distinct = P < DISTINCT ? P : DISTINCT;
+    if (kappa > m) kappa = m;
+    float *e = malloc((size_t)distinct * m * D * sizeof *e);
+    gc_fl_problem *p = malloc((size_t)P * sizeof *p);
+    int64_t *sel = malloc((size_t)2 * P * kappa * sizeof *sel), *k = malloc((size_t)P * sizeof *k), **sel_of;
+    double *gains = malloc((size_t)2 * P * kappa * sizeof *gains), *cov = malloc((size_t)2 * P * m * sizeof *cov);
+    double **gains_of = malloc((size_t)2 * P * sizeof *gains_of), **cov_of = malloc((size_t)2 * P * sizeof *cov_of);
+    sel_of = malloc((size_t)2 * P * sizeof *sel_of);
+    if (!e || !p || !sel || !k || !gains || !cov || !gains_of || !cov_of || !sel_of)
+        return gc_fail(GC_ERR_MEMORY, "out of memory for %d partitions", P);
+    gc_synthetic syn = { (int64_t)distinct * m, D, 10, 7, 1.0, 8, 0.05 };
+    gc_synthetic_rows(&syn, 0, (int64_t)distinct * m, e, NULL);
+    for (int q = 0; q < P; ++q) {
+        const float *rows = e + (size_t)(q % distinct) * m * D;
+        p[q] = (gc_fl_problem){ .m = m, .D = D, .e = rows, .seed = 11 + (uint64_t)q };
+        p[q].c = q < distinct ? constant_of(rows, m, D) : p[q % distinct].c;
+        k[q] = kappa;
+    }
+    for (int r = 0; r < 2 * P; ++r) { /* (a)'s results, then (b)'s */
+        sel_of[r] = sel + (size_t)r * kappa;
+        gains_of[r] = gains + (size_t)r * kappa;
+        cov_of[r] = cov + (size_t)r * m;
+    }
+    if (dev->ops->pin) dev->ops->pin(dev, e, (size_t)distinct * m * D * sizeof *e);
+    /* Warm-up: pool, handles, module load, the lanes' streams. */
+    GC_TRY(dev->ops->fl_greedy_many(dev, distinct < 8 ? distinct : 8, p, k, sel_of + P, gains_of + P, cov_of + P));
+    double t0 = MPI_Wtime();
+    for (int q = 0; q < P; ++q) GC_TRY(dev->ops->fl_greedy(dev, &p[q], kappa, sel_of[q], gains_of[q], cov_of[q]));
+    double one_by_one = MPI_Wtime() - t0;
+    t0 = MPI_Wtime();
+    for (int q = 0; q < P; q += batch)
+        GC_TRY(dev->ops->fl_greedy_many(dev, P - q < batch ? P - q : batch, p + q, k + q, sel_of + P + q,
+                                        gains_of + P + q, cov_of + P + q));
+    double many = MPI_Wtime() - t0;
+    if (dev->ops->unpin) dev->ops->unpin(dev, e);
+    const size_t half_sel = (size_t)P * kappa;
+    int equal = memcmp(sel, sel + half_sel, half_sel * sizeof *sel) == 0 &&
+                memcmp(gains, gains + half_sel, half_sel * sizeof *gains) == 0 &&
+                memcmp(cov, cov + (size_t)P * m, (size_t)P * m * sizeof *cov) == 0;
+    /* The floor of one partition: its FP64 GEMM (2·m²·D) and the block written and read once. */
+    printf("{\"pass\": \"partitions\", \"partitions\": %d, \"m\": %lld, \"D\": %d, \"kappa\": %lld, \"batch\": %d, "
+           "\"one_by_one_s\": %.4f, \"one_by_one_per_s\": %.1f, \"many_s\": %.4f, \"many_per_s\": %.1f, "
+           "\"ratio\": %.2f, \"many_GFLOPps_fp64\": %.1f, \"many_block_GBps\": %.1f, \"copy_ceiling_GBps\": %.1f, "
+           "\"all_equal\": %s}\n",
+           P, (long long)m, D, (long long)kappa, batch, one_by_one, P / one_by_one, many, P / many, one_by_one / many,
+           2.0 * m * (double)m * D * P / many / 1e9, 16.0 * m * (double)m * P / many / 1e9, ceiling,
+           equal ? "true" : "false");
+    fflush(stdout);
+    free(e);
+    free(p);
+    free(sel);
+    free(k);
+    free(gains);
+    free(cov);
+    free(sel_of);
+    free(gains_of);
+    free(cov_of);
+    return equal ? GC_OK : gc_fail(GC_ERR_LIB, "fl_greedy_many differs from fl_greedy one by one");
 }
 
 /* One fl_assign case (see the file comment); W sets a class, all of them the class's elements. */
@@ -129,6 +216,19 @@ int main(int argc, char **argv)
     }
     gc_backend *dev = NULL;
     status = gc_backend_cuda_create(0, &dev);
+    const double ceiling = status == GC_OK ? copy_ceiling(dev) : 0.0;
+    if (status == GC_OK && argc > 1 && strcmp(argv[1], "partitions") == 0) {
+        int P = argc > 2 ? atoi(argv[2]) : 4000, width = argc > 4 ? atoi(argv[4]) : 256;
+        int batch = argc > 6 ? atoi(argv[6]) : 32;
+        long long m = argc > 3 ? atoll(argv[3]) : 4096, kappa = argc > 5 ? atoll(argv[5]) : 9;
+        status = P > 0 && m > 0 && width > 0 && kappa > 0 && batch > 0
+                     ? run_partitions(dev, ceiling, P, m, width, kappa, batch)
+                     : gc_fail(GC_ERR_USAGE, "partitions [P [m [D [kappa [batch]]]]]: positive numbers");
+        if (status != GC_OK) fprintf(stderr, "bench_fl: %s\n", gc_error_message());
+        gc_backend_destroy(dev);
+        MPI_Finalize();
+        return status;
+    }
     if (argc > 1 && strcmp(argv[1], "assign") == 0) {
         const char *assign_defaults[] = { "10000000:10:10:1000", "4000000:128:10:500" };
         for (int c = 0; c < (argc > 2 ? argc - 2 : 2) && status == GC_OK; ++c) {
@@ -149,9 +249,9 @@ int main(int argc, char **argv)
     for (int c = 0; c < ncases && status == GC_OK; ++c) {
         long long m, k;
         if (sscanf(argc > 2 ? argv[2 + c] : defaults[c], "%lld:%lld", &m, &k) != 2) continue;
-        status = run_case(dev, D, m, k, 0.0, 0);
-        if (status == GC_OK) status = run_case(dev, D, m, k, 0.0, 1);
-        if (status == GC_OK) status = run_case(dev, D, m, k, 0.1, 0);
+        status = run_case(dev, ceiling, D, m, k, 0.0, 0);
+        if (status == GC_OK) status = run_case(dev, ceiling, D, m, k, 0.0, 1);
+        if (status == GC_OK) status = run_case(dev, ceiling, D, m, k, 0.1, 0);
     }
     if (status != GC_OK) fprintf(stderr, "bench_fl: %s\n", gc_error_message());
     gc_backend_destroy(dev);

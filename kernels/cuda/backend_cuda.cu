@@ -554,6 +554,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.unpin = cuda_unpin;
     ops.ceilings = gc_cuda_ceilings;
     ops.fl_greedy = gc_cuda_fl_greedy;
+    ops.fl_greedy_many = gc_cuda_fl_greedy_many;
     ops.fl_assign = gc_cuda_fl_assign;
     ops.omp_attach = gc_cuda_omp_attach;
     ops.omp_targets = gc_cuda_omp_targets;

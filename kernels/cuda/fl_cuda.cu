@@ -5,7 +5,7 @@
  * late gains (small differences of similarities) wrong in the third digit and near-ties go the
  * other way than on the CPU oracle. Hopper's FP64 rate makes the GEMM cheap; the greedy, which is
  * bound by memory traffic, reads 8-byte similarities.
- * "Rows" of the block are produced by one of two sources, chosen per call:
+ * "Rows" of the block are produced by one of two sources, chosen per problem:
  *   materialized  the whole m×m block lives in device memory (m²·8 bytes), rows are read in place;
  *   recompute     rows are computed on demand by a GEMM tile [rows × m] (2·rows·m·D flops).
  * The block is symmetric, so row j doubles as column j and every access below is coalesced.
@@ -14,11 +14,32 @@
  * selected, only rows i with s_ij* > cur_i change, and g_j drops by
  * Σ_{changed i} w_i (max(0, s_ij - cur_i) - max(0, s_ij - s_ij*)). A step therefore reads
  * changed × m similarities (bytes = 8·changed·m) instead of m². Partial sums are reduced in a fixed
- * order, so results are deterministic run to run. */
+ * order, so results are deterministic run to run.
+ *
+ * Device-side control. The whole step — argmax, coverage update, the list of raised rows, the gain
+ * decrements, the stopping test (κ reached, or gc_cover_reached) — runs without the host: the chosen
+ * element, the raised-row count, the objective and a `done` flag live in a `control` block in device
+ * memory, and every kernel of a step reads them there. Grids are launched at their largest size
+ * (the decrement's 64 slices) and blocks beyond what the device-side count needs return at once;
+ * once `done` is set every later kernel returns. The host enqueues all κ steps back to back (with a
+ * cover target, chunks of kCoverChunk steps and a look at `done` between chunks). We chose this
+ * over CUDA graphs or a persistent kernel because it keeps the kernels, their grids and so their
+ * reduction orders exactly those of the host-driven loop (the bits do not move), needs no
+ * grid-wide synchronisation, and lets several problems share the GPU on their own streams.
+ * The recompute path keeps one host round trip a step in exact greedy: the GEMM that recomputes
+ * the raised rows is sized by their count. Stochastic greedy needs none in either path (its sample
+ * size is known to the host; the draw itself runs on the device).
+ *
+ * Many problems (fl_greedy_many): up to kMaxLanes lanes, each a stream with its own cuBLAS handle
+ * and buffers, run problems concurrently; at m = 4,096 a problem is ~70 small launches and a
+ * 134 MB block, so what one lane leaves idle (launch gaps, one-block kernels, the upload) the
+ * others fill. A problem runs the same kernels with the same shapes in any lane, so its results
+ * are the bits fl_greedy gives it alone. */
 #include <cub/cub.cuh>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +53,8 @@ namespace
 constexpr int kThreads = 256;
 constexpr int kDecrementRowsPerSlice = 64; /* changed rows handled by one grid row of the decrement */
 constexpr int kMaxSlices = 64;
+constexpr int kMaxLanes = 8;        /* problems in flight at once (fl_greedy_many) */
+constexpr int64_t kCoverChunk = 32; /* steps enqueued between looks at `done` when a cover target is set */
 
 /* One device buffer grown on demand (stream-ordered allocations come from the pool). */
 struct buffer {
@@ -39,12 +62,63 @@ struct buffer {
     size_t bytes = 0;
 };
 
+/* What the steps of one greedy read and write on the device instead of asking the host. */
+struct control {
+    int j;            /* the element the latest step chose */
+    int raised;       /* exact greedy: rows whose coverage that element raises */
+    int steps;        /* steps taken */
+    int done;         /* κ steps taken or the cover target reached: every later kernel returns */
+    double objective; /* Σ gains, in step order (the host loop's sum) */
+    double bytes;     /* similarity bytes the steps read (the roofline numerator) */
+};
+
+/* The stopping test's constants (gc_cover_reached). */
+struct stop_rule {
+    int64_t kappa;
+    double c, total_weight, cover_target;
+};
+
+/* An element and its gain in argmax order: larger gain, then lower position. slot: where it sits
+ * in the scored list (stochastic greedy). */
+struct candidate {
+    double gain;
+    int pos, slot;
+};
+
+struct better {
+    __device__ candidate operator()(const candidate &a, const candidate &b) const
+    {
+        return (b.gain > a.gain || (b.gain == a.gain && b.pos < a.pos)) ? b : a;
+    }
+};
+
+/* A row count known to the device (the raised rows of a step) or to the host (a recompute tile). */
+struct row_count {
+    const int *dev;
+    int host;
+    __device__ int get() const { return dev ? *dev : host; }
+};
+
 } // namespace
+
+/* One lane: a stream, its cuBLAS handle, the buffers of the problem it runs, and pinned mirrors of
+ * what comes back. */
+struct fl_lane {
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    cudaEvent_t ready;
+    buffer e32, e, n, S, tile, eg, ng, w, cur, g, taken, index, list, partial, scratch, best, ctl, rows, out, rest,
+        selected, gains, nearest_value, nearest_index;
+    control *host_ctl;
+    int *host_selected, *host_assign;
+    double *host_gains;
+    int64_t host_kappa, host_m; /* capacity of the pinned mirrors */
+};
 
 struct gc_fl_device {
     int device_id;
-    cudaStream_t stream;
-    cublasHandle_t blas;
+    int lanes_made;
+    fl_lane lanes[kMaxLanes];
     int force_recompute;
     int last_materialized;
     double last_bytes; /* similarity bytes the last call wrote and read (its roofline numerator) */
@@ -53,21 +127,89 @@ struct gc_fl_device {
 namespace
 {
 
-int reserve(gc_fl_device *dev, buffer &b, size_t bytes)
+int reserve(fl_lane *L, buffer &b, size_t bytes)
 {
     if (b.bytes >= bytes) return GC_OK;
-    if (b.ptr) GC_CHECK_CUDA(cudaFreeAsync(b.ptr, dev->stream));
+    if (b.ptr) GC_CHECK_CUDA(cudaFreeAsync(b.ptr, L->stream));
     b.ptr = nullptr;
     b.bytes = 0;
-    GC_CHECK_CUDA(cudaMallocAsync(&b.ptr, bytes > 0 ? bytes : 1, dev->stream));
+    GC_CHECK_CUDA(cudaMallocAsync(&b.ptr, bytes > 0 ? bytes : 1, L->stream));
     b.bytes = bytes;
     return GC_OK;
 }
 
-/* ed = (double)e and n_i = ‖e_i‖². Grid: ceil(m/256). */
-__global__ void widen_and_norms(const float *e, int m, int D, double *ed, double *norms)
+/* Gives a lane's device buffers back (end of a call: a 40k block is 12.8 GB). */
+void lane_trim(fl_lane *L)
+{
+    buffer *all[] = { &L->e32,  &L->e,       &L->n,        &L->S,     &L->tile,          &L->eg,
+                      &L->ng,   &L->w,       &L->cur,      &L->g,     &L->taken,         &L->index,
+                      &L->list, &L->partial, &L->scratch,  &L->best,  &L->ctl,           &L->rows,
+                      &L->out,  &L->rest,    &L->selected, &L->gains, &L->nearest_value, &L->nearest_index };
+    for (buffer *b : all) {
+        if (b->ptr) (void)cudaFreeAsync(b->ptr, L->stream);
+        *b = buffer();
+    }
+}
+
+/* The pinned mirrors, grown to κ and m. */
+int lane_host(fl_lane *L, int64_t kappa, int64_t m)
+{
+    if (L->host_ctl == nullptr) GC_CHECK_CUDA(cudaMallocHost((void **)&L->host_ctl, sizeof(control)));
+    if (L->host_kappa < kappa) {
+        cudaFreeHost(L->host_selected);
+        cudaFreeHost(L->host_gains);
+        L->host_selected = nullptr;
+        L->host_gains = nullptr;
+        L->host_kappa = 0;
+        GC_CHECK_CUDA(cudaMallocHost((void **)&L->host_selected, (size_t)kappa * sizeof(int)));
+        GC_CHECK_CUDA(cudaMallocHost((void **)&L->host_gains, (size_t)kappa * sizeof(double)));
+        L->host_kappa = kappa;
+    }
+    if (L->host_m < m) {
+        cudaFreeHost(L->host_assign);
+        L->host_assign = nullptr;
+        L->host_m = 0;
+        GC_CHECK_CUDA(cudaMallocHost((void **)&L->host_assign, (size_t)m * sizeof(int)));
+        L->host_m = m;
+    }
+    return GC_OK;
+}
+
+inline unsigned blocks(long n) { return (unsigned)((n + kThreads - 1) / kThreads); }
+
+/* The decrement's slices for `count` raised rows: as many grid rows as 64-row slices, at most 64. */
+__host__ __device__ int slices_for(int count)
+{
+    return min(kMaxSlices, (count + kDecrementRowsPerSlice - 1) / kDecrementRowsPerSlice);
+}
+
+/* The chosen element's similarity row: a recomputed GEMM row, or row ctl->j of the block. */
+__device__ const double *chosen_row(const double *S, const double *fixed, const control *ctl, int m)
+{
+    return fixed ? fixed : S + (size_t)ctl->j * m;
+}
+
+/* Records step `step`'s choice and applies the stopping test (gc_cover_reached, each operation
+ * rounded on its own as on the host). One thread. */
+__device__ void record(control *ctl, int64_t step, int j, double gain, int *selected, double *gains,
+                       const stop_rule &rule)
+{
+    ctl->j = j;
+    selected[step] = j;
+    gains[step] = gain;
+    ctl->steps = (int)step + 1;
+    ctl->objective = __dadd_rn(ctl->objective, gain);
+    ctl->done = step + 1 == rule.kappa || (rule.cover_target > 0.0 && __dsub_rn(__dmul_rn(rule.c, rule.total_weight),
+                                                                                ctl->objective) <= rule.cover_target);
+}
+
+/* ed = (double)e, n_i = ‖e_i‖², w = 1 when no weights were given, cur = 0, nothing taken, index = rest
+ * = 0 … m−1, and a fresh control block. Grid: ceil(m/256). */
+__global__ void init_block(const float *e, int m, int D, double *ed, double *norms, double *w, int unit_weights,
+                           double *cur, unsigned char *taken, int *index, int *rest, control *ctl)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i == 0) *ctl = control{ 0, 0, 0, 0, 0.0, 0.0 };
     if (i >= m) return;
     double s = 0.0;
     for (int t = 0; t < D; ++t) {
@@ -76,6 +218,11 @@ __global__ void widen_and_norms(const float *e, int m, int D, double *ed, double
         s += v * v;
     }
     norms[i] = s;
+    if (unit_weights) w[i] = 1.0;
+    cur[i] = 0.0;
+    taken[i] = 0;
+    index[i] = i;
+    rest[i] = i;
 }
 
 /* eg[r] = e[rows[r]] and ng[r] = n[rows[r]]: the rows of a recompute tile. Grid: count blocks. */
@@ -98,117 +245,210 @@ __global__ void finish_similarity(double *tile, const double *ng, const double *
     tile[at] = c - sqrt(fmax(0.0, ng[r] + n[j] + tile[at]));
 }
 
-/* out[r] = Σ_i w_i max(0, s[row_r][i] - cur_i): the gain of element row_r. One block per row,
- * a block reduction. Bytes: 8·count·m (+ 16·m from cache). */
-__global__ void row_gains(const double *base, const int *row_of, int count, int m, const double *w, const double *cur,
-                          double *out)
+/* Σ_i w_i max(0, row_i - cur_i) over the block's threads, i strided by the block: the one order
+ * both the block build and row_gains sum a gain in. */
+__device__ double gain_sum(double g)
+{
+    typedef cub::BlockReduce<double, kThreads> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    return reduce(temp).Sum(g);
+}
+
+/* The materialized block in place from the GEMM's −2·e_r·e_i (finish_similarity's formula), and
+ * with gains != nullptr every initial gain g_r = Σ_i w_i max(0, s_ri − cur_i) summed exactly as
+ * row_gains sums it: one pass finishes the block and reads it for the first argmax. One block
+ * of 256 per row. Bytes: 16·m² (the gains read what the pass just wrote, from registers). */
+__global__ void finish_block(double *S, const double *n, int m, double c, const double *w, const double *cur,
+                             double *gains)
 {
     int r = blockIdx.x;
-    if (r >= count) return;
+    double *row = S + (size_t)r * m;
+    double g = 0.0;
+    for (int i = threadIdx.x; i < m; i += blockDim.x) {
+        double s = c - sqrt(fmax(0.0, n[r] + n[i] + row[i]));
+        row[i] = s;
+        double d = s - cur[i];
+        if (d > 0.0) g += w[i] * d;
+    }
+    if (gains == nullptr) return;
+    double total = gain_sum(g);
+    if (threadIdx.x == 0) gains[r] = total;
+}
+
+/* out[r] = Σ_i w_i max(0, s[row_r][i] - cur_i): the gain of element row_r. One block per row,
+ * a block reduction. Bytes: 8·count·m (+ 16·m from cache). Returns at once when done. */
+__global__ void row_gains(const control *ctl, const double *base, const int *row_of, int count, int m, const double *w,
+                          const double *cur, double *out)
+{
+    int r = blockIdx.x;
+    if (r >= count || (ctl && ctl->done)) return;
     const double *row = base + (size_t)(row_of ? row_of[r] : r) * m;
     double g = 0.0;
     for (int i = threadIdx.x; i < m; i += blockDim.x) {
         double d = row[i] - cur[i];
         if (d > 0.0) g += w[i] * d;
     }
-    typedef cub::BlockReduce<double, kThreads> reduce;
-    __shared__ typename reduce::TempStorage temp;
-    double total = reduce(temp).Sum(g);
+    double total = gain_sum(g);
     if (threadIdx.x == 0) out[r] = total;
 }
 
-/* partial[y][j] = Σ_{r in slice y} w_{i_r} (max(0, s_{i_r j} - old_r) - max(0, s_{i_r j} - new_r)), the
- * gain decrements caused by rows whose coverage rose. Grid: (ceil(m/256), slices). Reads 8·count·m. */
-__global__ void gain_decrements(const double *base, const int *row_of, const int *rows, int count, int m,
-                                const double *w, const double *old_cover, const double *new_cover, int slices,
-                                double *partial)
+/* partial[y][j] = Σ_{r in slice y} w_{i_r} (max(0, s_{i_r j} - cur_{i_r}) - max(0, s_{i_r j} - s_{j* i_r})),
+ * the gain decrements caused by the raised rows i_r = rows[r], r < count, cut into
+ * slices_for(count) slices of equal length. Launched with kMaxSlices grid rows when the count is
+ * the device's: rows past the slices it needs return. Grid: (ceil(m/256), slices). Reads 8·count·m. */
+__global__ void gain_decrements(const control *ctl, const double *base, const int *row_of, const int *rows,
+                                row_count count_of, int m, const double *w, const double *cur, const double *S,
+                                const double *fixed_row, double *partial)
 {
+    if (ctl->done) return;
+    const int count = count_of.get(), slices = slices_for(count);
     int j = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y;
-    if (j >= m) return;
+    if (j >= m || y >= slices) return;
+    const double *chosen = chosen_row(S, fixed_row, ctl, m);
     int per = (count + slices - 1) / slices, lo = y * per, hi = min(count, lo + per);
     double dec = 0.0;
+    /* Unrolled for memory-level parallelism: the loads of four rows are in flight together; the
+     * additions stay in r order (no reassociation without fast-math), so the sum is unchanged. */
+#pragma unroll 4
     for (int r = lo; r < hi; ++r) {
+        int i = rows[r];
         double s = base[(size_t)(row_of ? row_of[r] : r) * m + j];
-        dec += w[rows[r]] * (fmax(0.0, s - old_cover[r]) - fmax(0.0, s - new_cover[r]));
+        dec += w[i] * (fmax(0.0, s - cur[i]) - fmax(0.0, s - chosen[i]));
     }
     partial[(size_t)y * m + j] = dec;
 }
 
-/* g_j -= Σ_y partial[y][j] in slice order (deterministic). Grid: ceil(m/256). */
-__global__ void apply_decrements(const double *partial, int slices, int m, double *g)
+/* g_j -= Σ_y partial[y][j] in slice order (deterministic). */
+__device__ void apply_one(const double *partial, int count, int m, int j, double *g)
 {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= m) return;
     double dec = 0.0;
-    for (int y = 0; y < slices; ++y) dec += partial[(size_t)y * m + j];
+    for (int y = 0; y < slices_for(count); ++y) dec += partial[(size_t)y * m + j];
     g[j] -= dec;
 }
 
-/* The unselected element of largest gain, ties to the lowest position. One block of 1024. */
-__global__ void argmax_gain(const double *g, const unsigned char *taken, int m, int *best_index, double *best_gain)
+/* A recompute tile's decrements, its count known to the host. Grid: ceil(m/256). */
+__global__ void apply_decrements(const double *partial, int count, int m, double *g)
 {
-    double bv = -INFINITY;
-    int bi = m;
-    for (int j = threadIdx.x; j < m; j += blockDim.x)
-        if (!taken[j] && (g[j] > bv || (g[j] == bv && j < bi))) bv = g[j], bi = j;
-    __shared__ double sv[1024];
-    __shared__ int si[1024];
-    sv[threadIdx.x] = bv;
-    si[threadIdx.x] = bi;
-    __syncthreads();
-    for (int half = blockDim.x / 2; half > 0; half /= 2) {
-        if (threadIdx.x < half) {
-            double ov = sv[threadIdx.x + half];
-            int oi = si[threadIdx.x + half];
-            if (ov > sv[threadIdx.x] || (ov == sv[threadIdx.x] && oi < si[threadIdx.x]))
-                sv[threadIdx.x] = ov, si[threadIdx.x] = oi;
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j < m) apply_one(partial, count, m, j, g);
+}
+
+/* The end of an exact step and the start of the next: when the chosen element raised rows, the
+ * decrements (partial != nullptr; a recompute step applied its tiles itself) and
+ * cur_i = max(cur_i, s_{j* i}); then each block's best unselected element into best[block] for
+ * choose_exact. With nothing raised (the first step) only the latter. Grid: ceil(m/256). */
+__global__ void finish_step(control *ctl, const double *partial, const double *S, const double *fixed_row, int m,
+                            double *g, double *cur, const unsigned char *taken, candidate *best)
+{
+    if (ctl->done) return;
+    const int count = ctl->raised;
+    int j = blockIdx.x * blockDim.x + threadIdx.x;
+    candidate mine{ -INFINITY, m, 0 };
+    if (j < m) {
+        if (count > 0) {
+            if (partial) apply_one(partial, count, m, j, g);
+            cur[j] = fmax(cur[j], chosen_row(S, fixed_row, ctl, m)[j]);
         }
-        __syncthreads();
+        if (!taken[j]) mine = candidate{ g[j], j, 0 };
     }
-    if (threadIdx.x == 0) *best_index = si[0], *best_gain = sv[0];
+    typedef cub::BlockReduce<candidate, kThreads> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    candidate top = reduce(temp).Reduce(mine, better());
+    if (threadIdx.x == 0) best[blockIdx.x] = top;
+    if (blockIdx.x == 0 && threadIdx.x == 0 && count > 0) ctl->bytes += 8.0 * count * (double)m + 8.0 * m;
 }
 
-/* flags_i = s_{j* i} > cur_i: the rows whose coverage the new element raises. Grid: ceil(m/256). */
-__global__ void raised_rows(const double *row, const double *cur, int m, unsigned char *flags)
+/* Step `step` of exact greedy: the best of the blocks' bests (an exact argmax, so the order of the
+ * reduction cannot matter), taken and recorded. One block. */
+__global__ void choose_exact(control *ctl, const candidate *best, int parts, int64_t step, unsigned char *taken,
+                             int *selected, double *gains, stop_rule rule)
 {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < m) flags[i] = row[i] > cur[i];
+    if (ctl->done) return;
+    candidate mine{ -INFINITY, INT_MAX, 0 };
+    for (int b = threadIdx.x; b < parts; b += blockDim.x) mine = better()(mine, best[b]);
+    typedef cub::BlockReduce<candidate, kThreads> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    candidate top = reduce(temp).Reduce(mine, better());
+    if (threadIdx.x != 0) return;
+    taken[top.pos] = 1;
+    record(ctl, step, top.pos, top.gain, selected, gains, rule);
 }
 
-/* old_r = cur[rows_r], new_r = s_{j* rows_r}. Grid: ceil(count/256). */
-__global__ void gather_cover(const int *rows, int count, const double *row, const double *cur, double *old_cover,
-                             double *new_cover)
+/* rest[0, s) ← stochastic greedy's sample of step `step`: gc_stochastic_draw (kernels/fl.h) on the
+ * device, the same draws and swaps, so both twins score the same elements. The swap targets are
+ * drawn by all threads; the swaps themselves are sequential (thread 0). One block. */
+__global__ void draw_sample(const control *ctl, int *rest, int *target, int64_t size, int64_t s, int64_t step,
+                            int64_t m, uint64_t seed)
 {
-    int r = blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= count) return;
-    old_cover[r] = cur[rows[r]];
-    new_cover[r] = row[rows[r]];
+    if (ctl->done) return;
+    for (int64_t t = threadIdx.x; t < s; t += blockDim.x) {
+        double u = gc_rng_uniform(seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)step * (uint64_t)m + (uint64_t)t);
+        int64_t r = t + (int64_t)__dmul_rn(u, (double)(size - t));
+        target[t] = (int)(r >= size ? size - 1 : r); /* u rounds to 1.0 once in 2^53 draws */
+    }
+    __syncthreads();
+    if (threadIdx.x != 0) return;
+    for (int64_t t = 0; t < s; ++t) {
+        int r = target[t], tmp = rest[t];
+        rest[t] = rest[r];
+        rest[r] = tmp;
+    }
+}
+
+/* Step `step` of stochastic greedy: the best of the s sampled elements rest[0, s) (gains g[0, s)),
+ * recorded, and moved out of the unselected rest[0, size). One block. */
+__global__ void choose_sample(control *ctl, const double *g, int *rest, int64_t s, int64_t size, int64_t step, int m,
+                              int *selected, double *gains, stop_rule rule)
+{
+    if (ctl->done) return;
+    candidate mine{ -INFINITY, INT_MAX, 0 };
+    for (int t = threadIdx.x; t < s; t += blockDim.x) mine = better()(mine, candidate{ g[t], rest[t], t });
+    typedef cub::BlockReduce<candidate, kThreads> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    candidate top = reduce(temp).Reduce(mine, better());
+    if (threadIdx.x != 0) return;
+    rest[top.slot] = rest[size - 1];
+    ctl->bytes += 8.0 * (double)s * m;
+    record(ctl, step, top.pos, top.gain, selected, gains, rule);
 }
 
 /* cur_i = max(cur_i, s_{j* i}). Grid: ceil(m/256). */
-__global__ void raise_cover(const double *row, int m, double *cur)
+__global__ void raise_cover(const control *ctl, const double *S, const double *fixed_row, int m, double *cur)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < m) cur[i] = fmax(cur[i], row[i]);
+    if (i < m && !ctl->done) cur[i] = fmax(cur[i], chosen_row(S, fixed_row, ctl, m)[i]);
 }
 
-/* Running nearest selected element per point over tiles of selected rows taken in ascending
- * position (strict '>' keeps the lowest on ties). Grid: ceil(m/256). */
-__global__ void nearest_selected(const double *base, const int *row_of, int count, int first, int m, double *best,
-                                 int *assign)
+/* Exact greedy's raised rows: s_{j* i} > cur_i (none once done). */
+struct raised_by_choice {
+    const double *S, *fixed_row, *cur;
+    const control *ctl;
+    int m;
+    __device__ bool operator()(const int &i) const
+    {
+        return !ctl->done && chosen_row(S, fixed_row, ctl, m)[i] > cur[i];
+    }
+};
+
+/* Each point's most similar selected element over rows [0, count) of a tile (or of the block,
+ * through row_of), positions[r] being row r's position: larger similarity, then lower position
+ * (the order the CPU twin's ascending scan with strict '>' gives). first == 0 starts afresh.
+ * Grid: ceil(m/256). */
+__global__ void nearest_selected(const double *base, const int *row_of, const int *positions, row_count count_of,
+                                 int first, int m, double *best, int *assign)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= m) return;
+    double bv = first == 0 ? -INFINITY : best[i];
+    int bp = first == 0 ? INT_MAX : assign[i];
+    const int count = count_of.get();
     for (int r = 0; r < count; ++r) {
         double s = base[(size_t)(row_of ? row_of[r] : r) * m + i];
-        if (first + r == 0 || s > best[i]) best[i] = s, assign[i] = first + r;
+        int p = positions[r];
+        if (s > bv || (s == bv && p < bp)) bv = s, bp = p;
     }
-}
-
-__global__ void fill_double(double *x, int m, double v)
-{
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < m) x[i] = v;
+    best[i] = bv;
+    assign[i] = bp;
 }
 
 /* x[i] = first + i. Grid: ceil(n/256). */
@@ -218,47 +458,49 @@ __global__ void iota(int *x, int n, int first)
     if (i < n) x[i] = first + i;
 }
 
-inline unsigned blocks(long n) { return (unsigned)((n + kThreads - 1) / kThreads); }
+enum phase { IDLE, STEPS, CHECK, FINISH, COLLECT };
 
-/* Everything one greedy call holds on the device. */
-struct block_state {
-    gc_fl_device *dev;
+/* One problem in one lane, from upload to results. */
+struct job {
+    gc_fl_device *dev = nullptr;
+    fl_lane *L;
+    phase at = IDLE;
+    const gc_fl_problem *p;
     int m, D;
     double c;
-    bool materialized;
+    bool exact, materialized;
     int tile_rows; /* recompute: rows per GEMM tile */
-    buffer e32, e, n, S, tile, eg, ng, w, cur, g, taken, list, flags, index, old_cover, new_cover, partial, scratch,
-        best_index, best_gain, count, rows, out, nearest_value, nearest_index;
+    int64_t kappa, enqueued, sample;
+    stop_rule rule;
+    int64_t *selected;
+    double *gains, *coverage;
+    size_t select_bytes;
 
-    ~block_state()
-    {
-        buffer *all[] = { &e32,          &e,       &n,          &S,         &tile,  &eg,    &ng,        &w,
-                          &cur,          &g,       &taken,      &list,      &flags, &index, &old_cover, &new_cover,
-                          &partial,      &scratch, &best_index, &best_gain, &count, &rows,  &out,       &nearest_value,
-                          &nearest_index };
-        for (buffer *b : all)
-            if (b->ptr) cudaFreeAsync(b->ptr, dev->stream);
-    }
+    cudaStream_t stream() const { return L->stream; }
+    control *ctl() const { return (control *)L->ctl.ptr; }
+    const double *S() const { return materialized ? (const double *)L->S.ptr : nullptr; }
+    const double *fixed_row() const { return materialized ? nullptr : (const double *)L->out.ptr; }
 
-    /* -2·E_rows·Eᵀ into `into` [count × m] row-major, then finished into similarities. */
+    /* -2·E_rows·Eᵀ into `into` [count × m] row-major, then finished into similarities;
+     * rows_dev == nullptr: rows 0 … count−1. */
     int compute_rows(const int *rows_dev, int count, double *into)
     {
-        GC_TRY(reserve(dev, eg, (size_t)count * D * sizeof(double)));
-        GC_TRY(reserve(dev, ng, (size_t)count * sizeof(double)));
-        const double *a = (const double *)e.ptr, *b = (const double *)e.ptr, *nb = (const double *)n.ptr;
+        GC_TRY(reserve(L, L->eg, (size_t)count * D * sizeof(double)));
+        GC_TRY(reserve(L, L->ng, (size_t)count * sizeof(double)));
+        const double *a = (const double *)L->e.ptr, *b = (const double *)L->e.ptr, *nb = (const double *)L->n.ptr;
         if (rows_dev != nullptr) {
-            gather_rows<<<count, 128, 0, dev->stream>>>((const double *)e.ptr, (const double *)n.ptr, rows_dev, count,
-                                                        D, (double *)eg.ptr, (double *)ng.ptr);
+            gather_rows<<<count, 128, 0, stream()>>>((const double *)L->e.ptr, (const double *)L->n.ptr, rows_dev,
+                                                     count, D, (double *)L->eg.ptr, (double *)L->ng.ptr);
             GC_CHECK_LAUNCH();
-            b = (const double *)eg.ptr;
-            nb = (const double *)ng.ptr;
+            b = (const double *)L->eg.ptr;
+            nb = (const double *)L->ng.ptr;
         }
         const double alpha = -2.0, beta = 0.0;
         /* Column-major view: into^T [m × count] = E_cm^T [m × D] · B_cm [D × count]. */
         GC_CHECK_CUBLAS(
-            cublasDgemm(dev->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, count, D, &alpha, a, D, b, D, &beta, into, m));
-        finish_similarity<<<dim3(blocks(m), count), kThreads, 0, dev->stream>>>(into, nb, (const double *)n.ptr, count,
-                                                                                m, c);
+            cublasDgemm(L->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, count, D, &alpha, a, D, b, D, &beta, into, m));
+        finish_similarity<<<dim3(blocks(m), count), kThreads, 0, stream()>>>(into, nb, (const double *)L->n.ptr, count,
+                                                                             m, c);
         GC_CHECK_LAUNCH();
         return GC_OK;
     }
@@ -267,341 +509,404 @@ struct block_state {
      * materialized, else through GEMM tiles of at most tile_rows rows. rows_dev == nullptr: 0..count-1. */
     template <typename F> int for_rows(const int *rows_dev, int count, F use)
     {
-        if (materialized) return use((const double *)S.ptr, rows_dev, count, 0);
+        if (materialized) return use((const double *)L->S.ptr, rows_dev, count, 0);
         for (int first = 0; first < count; first += tile_rows) {
             int n_rows = min(tile_rows, count - first);
             const int *sub = rows_dev ? rows_dev + first : nullptr;
             if (sub == nullptr) { /* identity rows: build the index list for the gather */
-                GC_TRY(reserve(dev, rows, (size_t)n_rows * sizeof(int)));
-                iota<<<blocks(n_rows), kThreads, 0, dev->stream>>>((int *)rows.ptr, n_rows, first);
+                iota<<<blocks(n_rows), kThreads, 0, stream()>>>((int *)L->rows.ptr, n_rows, first);
                 GC_CHECK_LAUNCH();
-                sub = (const int *)rows.ptr;
+                sub = (const int *)L->rows.ptr;
             }
-            GC_TRY(compute_rows(sub, n_rows, (double *)tile.ptr));
-            GC_TRY(use((const double *)tile.ptr, nullptr, n_rows, first));
+            GC_TRY(compute_rows(sub, n_rows, (double *)L->tile.ptr));
+            GC_TRY(use((const double *)L->tile.ptr, nullptr, n_rows, first));
         }
         return GC_OK;
     }
+
+    /* The chosen element's row into `out` (recompute; its index read on the device). */
+    int chosen_into_out()
+    {
+        if (materialized) return GC_OK;
+        return compute_rows(&ctl()->j, 1, (double *)L->out.ptr);
+    }
+
+    /* The device's control block, on the host (waits for the lane). */
+    int read_control()
+    {
+        GC_CHECK_CUDA(cudaMemcpyAsync(L->host_ctl, ctl(), sizeof(control), cudaMemcpyDeviceToHost, stream()));
+        GC_CHECK_CUDA(cudaStreamSynchronize(stream()));
+        return GC_OK;
+    }
+
+    int reserve_all()
+    {
+        GC_TRY(lane_host(L, kappa, m));
+        GC_TRY(reserve(L, L->e32, (size_t)m * D * sizeof(float)));
+        GC_TRY(reserve(L, L->e, (size_t)m * D * sizeof(double)));
+        GC_TRY(reserve(L, L->n, (size_t)m * sizeof(double)));
+        GC_TRY(reserve(L, L->w, (size_t)m * sizeof(double)));
+        GC_TRY(reserve(L, L->cur, (size_t)m * sizeof(double)));
+        GC_TRY(reserve(L, L->g, (size_t)m * sizeof(double)));
+        GC_TRY(reserve(L, L->taken, (size_t)m));
+        GC_TRY(reserve(L, L->index, (size_t)m * sizeof(int)));
+        GC_TRY(reserve(L, L->list, (size_t)m * sizeof(int)));
+        GC_TRY(reserve(L, L->rest, (size_t)m * sizeof(int)));
+        GC_TRY(reserve(L, L->partial, (size_t)kMaxSlices * m * sizeof(double)));
+        GC_TRY(reserve(L, L->best, (size_t)blocks(m) * sizeof(candidate)));
+        GC_TRY(reserve(L, L->ctl, sizeof(control)));
+        GC_TRY(reserve(L, L->out, (size_t)m * sizeof(double)));
+        GC_TRY(reserve(L, L->selected, (size_t)kappa * sizeof(int)));
+        GC_TRY(reserve(L, L->gains, (size_t)kappa * sizeof(double)));
+        GC_TRY(reserve(L, L->nearest_value, (size_t)m * sizeof(double)));
+        GC_TRY(reserve(L, L->nearest_index, (size_t)m * sizeof(int)));
+        select_bytes = 0;
+        GC_CHECK_CUDA(cub::DeviceSelect::If(nullptr, select_bytes, (const int *)nullptr, (int *)nullptr, (int *)nullptr,
+                                            m, raised_by_choice{}, stream()));
+        GC_TRY(reserve(L, L->scratch, select_bytes));
+        if (materialized) return reserve(L, L->S, (size_t)m * m * sizeof(double));
+        GC_TRY(reserve(L, L->tile, (size_t)tile_rows * m * sizeof(double)));
+        return reserve(L, L->rows, (size_t)tile_rows * sizeof(int));
+    }
+
+    /* Upload, the block (or nothing, when recomputed), the initial gains and step 0's choice. */
+    int start()
+    {
+        GC_TRY(reserve_all());
+        GC_CHECK_CUDA(
+            cudaMemcpyAsync(L->e32.ptr, p->e, (size_t)m * D * sizeof(float), cudaMemcpyHostToDevice, stream()));
+        if (p->w)
+            GC_CHECK_CUDA(
+                cudaMemcpyAsync(L->w.ptr, p->w, (size_t)m * sizeof(double), cudaMemcpyHostToDevice, stream()));
+        init_block<<<blocks(m), kThreads, 0, stream()>>>((const float *)L->e32.ptr, m, D, (double *)L->e.ptr,
+                                                         (double *)L->n.ptr, (double *)L->w.ptr, p->w == nullptr,
+                                                         (double *)L->cur.ptr, (unsigned char *)L->taken.ptr,
+                                                         (int *)L->index.ptr, (int *)L->rest.ptr, ctl());
+        GC_CHECK_LAUNCH();
+        double *g = (double *)L->g.ptr;
+        if (materialized) {
+            const double alpha = -2.0, beta = 0.0;
+            const double *e = (const double *)L->e.ptr;
+            GC_CHECK_CUBLAS(cublasDgemm(L->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, m, D, &alpha, e, D, e, D, &beta,
+                                        (double *)L->S.ptr, m));
+            finish_block<<<m, kThreads, 0, stream()>>>((double *)L->S.ptr, (const double *)L->n.ptr, m, c,
+                                                       (const double *)L->w.ptr, (const double *)L->cur.ptr,
+                                                       exact ? g : nullptr);
+            GC_CHECK_LAUNCH();
+        } else if (exact) {
+            GC_TRY(for_rows(nullptr, m, [&](const double *base, const int *row_of, int count, int first) -> int {
+                row_gains<<<count, kThreads, 0, stream()>>>(nullptr, base, row_of, count, m, (const double *)L->w.ptr,
+                                                            (const double *)L->cur.ptr, g + first);
+                GC_CHECK_LAUNCH();
+                return GC_OK;
+            }));
+        }
+        enqueued = 0;
+        return step(0);
+    }
+
+    /* Enqueues step s (exact: the update after step s−1's choice, then choice s). Recompute exact
+     * steps wait for the raised count; *stopped then says the greedy has ended. */
+    int step(int64_t s, bool *stopped = nullptr)
+    {
+        enqueued = s + 1;
+        return exact ? exact_step(s, stopped) : stochastic_step(s);
+    }
+
+    int exact_step(int64_t s, bool *stopped)
+    {
+        control *k = ctl();
+        double *g = (double *)L->g.ptr, *cur = (double *)L->cur.ptr;
+        const double *w = (const double *)L->w.ptr;
+        if (s > 0) {
+            GC_TRY(chosen_into_out());
+            GC_CHECK_CUDA(cub::DeviceSelect::If(L->scratch.ptr, select_bytes, (const int *)L->index.ptr,
+                                                (int *)L->list.ptr, &k->raised, m,
+                                                raised_by_choice{ S(), fixed_row(), cur, k, m }, stream()));
+            const int *list = (const int *)L->list.ptr;
+            if (materialized) {
+                gain_decrements<<<dim3(blocks(m), kMaxSlices), kThreads, 0, stream()>>>(
+                    k, S(), list, list, row_count{ &k->raised, 0 }, m, w, cur, S(), nullptr, (double *)L->partial.ptr);
+                GC_CHECK_LAUNCH();
+            } else { /* the GEMM tiles are sized by the count: one round trip */
+                GC_TRY(read_control());
+                if (L->host_ctl->done) {
+                    if (stopped) *stopped = true;
+                    return GC_OK;
+                }
+                GC_TRY(for_rows(list, L->host_ctl->raised,
+                                [&](const double *base, const int *row_of, int count, int first) -> int {
+                                    gain_decrements<<<dim3(blocks(m), slices_for(count)), kThreads, 0, stream()>>>(
+                                        k, base, row_of, list + first, row_count{ nullptr, count }, m, w, cur, nullptr,
+                                        fixed_row(), (double *)L->partial.ptr);
+                                    GC_CHECK_LAUNCH();
+                                    apply_decrements<<<blocks(m), kThreads, 0, stream()>>>(
+                                        (const double *)L->partial.ptr, count, m, g);
+                                    GC_CHECK_LAUNCH();
+                                    return GC_OK;
+                                }));
+            }
+        }
+        finish_step<<<blocks(m), kThreads, 0, stream()>>>(
+            k, materialized ? (const double *)L->partial.ptr : nullptr, S(), fixed_row(), m, g, cur,
+            (const unsigned char *)L->taken.ptr, (candidate *)L->best.ptr);
+        GC_CHECK_LAUNCH();
+        choose_exact<<<1, kThreads, 0, stream()>>>(k, (const candidate *)L->best.ptr, (int)blocks(m), s,
+                                                   (unsigned char *)L->taken.ptr, (int *)L->selected.ptr,
+                                                   (double *)L->gains.ptr, rule);
+        GC_CHECK_LAUNCH();
+        return GC_OK;
+    }
+
+    int stochastic_step(int64_t s)
+    {
+        control *k = ctl();
+        const int64_t size = m - s, n = sample < size ? sample : size;
+        int *rest = (int *)L->rest.ptr;
+        /* list holds the swap targets: exact greedy's raised rows are not used here. */
+        draw_sample<<<1, kThreads, 0, stream()>>>(k, rest, (int *)L->list.ptr, size, n, s, m, p->seed);
+        GC_CHECK_LAUNCH();
+        GC_TRY(for_rows(rest, (int)n, [&](const double *base, const int *row_of, int count, int first) -> int {
+            row_gains<<<count, kThreads, 0, stream()>>>(k, base, row_of, count, m, (const double *)L->w.ptr,
+                                                        (const double *)L->cur.ptr, (double *)L->g.ptr + first);
+            GC_CHECK_LAUNCH();
+            return GC_OK;
+        }));
+        choose_sample<<<1, kThreads, 0, stream()>>>(k, (const double *)L->g.ptr, rest, n, size, s, m,
+                                                    (int *)L->selected.ptr, (double *)L->gains.ptr, rule);
+        GC_CHECK_LAUNCH();
+        GC_TRY(chosen_into_out());
+        raise_cover<<<blocks(m), kThreads, 0, stream()>>>(k, S(), fixed_row(), m, (double *)L->cur.ptr);
+        GC_CHECK_LAUNCH();
+        return GC_OK;
+    }
+
+    /* Coverage (each point's nearest selected element) and the copies back, then `ready`. */
+    int finish()
+    {
+        control *k = ctl();
+        if (coverage != nullptr) {
+            const int *sel = (const int *)L->selected.ptr;
+            double *best = (double *)L->nearest_value.ptr;
+            int *assign = (int *)L->nearest_index.ptr;
+            if (materialized) {
+                nearest_selected<<<blocks(m), kThreads, 0, stream()>>>(S(), sel, sel, row_count{ &k->steps, 0 }, 0, m,
+                                                                       best, assign);
+                GC_CHECK_LAUNCH();
+            } else {
+                GC_TRY(read_control());
+                GC_TRY(for_rows(sel, L->host_ctl->steps,
+                                [&](const double *base, const int *row_of, int count, int first) -> int {
+                                    nearest_selected<<<blocks(m), kThreads, 0, stream()>>>(
+                                        base, row_of, sel + first, row_count{ nullptr, count }, first, m, best, assign);
+                                    GC_CHECK_LAUNCH();
+                                    return GC_OK;
+                                }));
+            }
+            GC_CHECK_CUDA(
+                cudaMemcpyAsync(L->host_assign, assign, (size_t)m * sizeof(int), cudaMemcpyDeviceToHost, stream()));
+        }
+        GC_CHECK_CUDA(cudaMemcpyAsync(L->host_ctl, k, sizeof(control), cudaMemcpyDeviceToHost, stream()));
+        GC_CHECK_CUDA(cudaMemcpyAsync(L->host_selected, L->selected.ptr, (size_t)kappa * sizeof(int),
+                                      cudaMemcpyDeviceToHost, stream()));
+        GC_CHECK_CUDA(cudaMemcpyAsync(L->host_gains, L->gains.ptr, (size_t)kappa * sizeof(double),
+                                      cudaMemcpyDeviceToHost, stream()));
+        GC_CHECK_CUDA(cudaEventRecord(L->ready, stream()));
+        return GC_OK;
+    }
+
+    /* The results into the caller's arrays (after `ready`). */
+    int collect()
+    {
+        GC_CHECK_CUDA(cudaEventSynchronize(L->ready));
+        const control k = *L->host_ctl;
+        for (int64_t t = 0; t < kappa; ++t) selected[t] = t < k.steps ? L->host_selected[t] : -1;
+        for (int64_t t = 0; t < k.steps; ++t) gains[t] = L->host_gains[t];
+        if (coverage != nullptr) {
+            memset(coverage, 0, (size_t)m * sizeof *coverage);
+            for (int i = 0; i < m; ++i) coverage[L->host_assign[i]] += p->w ? p->w[i] : 1.0;
+        }
+        const double block = 8.0 * m * (double)m;
+        dev->last_bytes += (materialized ? block : 0.0) + (exact ? block : 0.0) + k.bytes;
+        dev->last_materialized = dev->last_materialized && materialized;
+        return GC_OK;
+    }
+
+    /* Enqueues the next pieces of this lane's work and returns when the next one needs the device
+     * to have caught up (so other lanes get their turn first), or when nothing is left. */
+    int advance(int count, const gc_fl_problem *problems, const int64_t *kappas, int64_t *const *sel,
+                double *const *gain, double *const *cov, int *next, int *finished, size_t free_bytes)
+    {
+        for (;;) switch (at) {
+            case IDLE: {
+                if (*next >= count) return GC_OK;
+                int q = (*next)++;
+                p = &problems[q];
+                kappa = kappas[q] < p->m ? kappas[q] : p->m;
+                selected = sel[q];
+                gains = gain[q];
+                coverage = cov ? cov[q] : nullptr;
+                if (kappa <= 0) { /* nothing to select */
+                    ++*finished;
+                    continue;
+                }
+                if (p->m > INT32_MAX / 2)
+                    return gc_fail(GC_ERR_INPUT, "a facility-location block of %lld rows is too large",
+                                   (long long)p->m);
+                m = (int)p->m;
+                D = p->D;
+                c = p->c;
+                exact = !(p->stochastic_epsilon > 0.0);
+                sample = exact ? 0 : gc_stochastic_sample_size(m, kappa, p->stochastic_epsilon);
+                rule = stop_rule{ kappa, p->c, gc_fl_total_weight(p), p->cover_target };
+                /* Keep the block when it takes at most half of the free memory (the lanes were
+                 * sized so that all of theirs fit together). */
+                materialized = !dev->force_recompute && (size_t)m * m * sizeof(double) <= free_bytes / 2;
+                size_t per_row = (size_t)m * sizeof(double) + (size_t)D * sizeof(double) + 12;
+                tile_rows = (int)(free_bytes / 8 / per_row > 4096 ? 4096 : free_bytes / 8 / per_row);
+                if (!materialized && tile_rows < 1)
+                    return gc_fail(GC_ERR_MEMORY, "GPU %d has no room for a similarity tile", dev->device_id);
+                GC_TRY(start());
+                at = STEPS;
+                continue;
+            }
+            case STEPS: {
+                const int64_t end =
+                    p->cover_target > 0.0 && enqueued + kCoverChunk < kappa ? enqueued + kCoverChunk : kappa;
+                bool stopped = false;
+                while (enqueued < end && !stopped) GC_TRY(step(enqueued, &stopped));
+                if (stopped || enqueued == kappa) {
+                    at = FINISH;
+                    continue;
+                }
+                GC_CHECK_CUDA(cudaMemcpyAsync(L->host_ctl, ctl(), sizeof(control), cudaMemcpyDeviceToHost, stream()));
+                GC_CHECK_CUDA(cudaEventRecord(L->ready, stream()));
+                at = CHECK;
+                return GC_OK;
+            }
+            case CHECK:
+                GC_CHECK_CUDA(cudaEventSynchronize(L->ready));
+                at = L->host_ctl->done ? FINISH : STEPS;
+                continue;
+            case FINISH:
+                GC_TRY(finish());
+                at = COLLECT;
+                return GC_OK;
+            case COLLECT:
+                GC_TRY(collect());
+                ++*finished;
+                at = IDLE;
+                continue;
+            }
+    }
 };
 
-} // namespace
-
-static int fl_device_create(int device_id, gc_fl_device **out)
+int lane_make(gc_fl_device *dev, fl_lane *L)
 {
-    *out = nullptr;
-    GC_CHECK_CUDA(cudaSetDevice(device_id));
-    gc_fl_device *dev = (gc_fl_device *)gc_calloc(1, sizeof *dev);
-    GC_CHECK_ALLOC(dev);
-    dev->device_id = device_id;
-    if (cudaStreamCreateWithFlags(&dev->stream, cudaStreamNonBlocking) != cudaSuccess ||
-        cublasCreate(&dev->blas) != CUBLAS_STATUS_SUCCESS ||
-        cublasSetStream(dev->blas, dev->stream) != CUBLAS_STATUS_SUCCESS) {
-        free(dev);
-        return gc_fail(GC_ERR_DEVICE, "cannot set up GPU %d for facility location", device_id);
-    }
-    /* Plain FP32 products: the similarities feed exact comparisons against the CPU oracle. */
-    cublasSetMathMode(dev->blas, CUBLAS_PEDANTIC_MATH);
-    *out = dev;
+    *L = fl_lane();
+    if (cudaStreamCreateWithFlags(&L->stream, cudaStreamNonBlocking) != cudaSuccess ||
+        cudaEventCreateWithFlags(&L->ready, cudaEventDisableTiming) != cudaSuccess ||
+        cublasCreate(&L->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(L->blas, L->stream) != CUBLAS_STATUS_SUCCESS)
+        return gc_fail(GC_ERR_DEVICE, "cannot set up GPU %d for facility location", dev->device_id);
+    /* Plain FP64 products: the similarities feed exact comparisons against the CPU oracle. */
+    cublasSetMathMode(L->blas, CUBLAS_PEDANTIC_MATH);
     return GC_OK;
 }
+
+void lane_end(fl_lane *L)
+{
+    lane_trim(L);
+    gc_cuda_stream_end(L->stream, L->blas);
+    if (L->ready) cudaEventDestroy(L->ready);
+    cudaFreeHost(L->host_ctl);
+    cudaFreeHost(L->host_selected);
+    cudaFreeHost(L->host_gains);
+    cudaFreeHost(L->host_assign);
+    *L = fl_lane();
+}
+
+/* How many lanes a call runs: as many problems as there are, at most kMaxLanes, and only as many
+ * blocks as fit together in half of the free memory (one lane when the largest is recomputed). */
+int lanes_for(const gc_fl_device *dev, int count, const gc_fl_problem *problems, size_t free_bytes)
+{
+    size_t largest = 0;
+    for (int q = 0; q < count; ++q) {
+        size_t block = (size_t)problems[q].m * (size_t)problems[q].m * sizeof(double);
+        largest = block > largest ? block : largest;
+    }
+    if (dev->force_recompute || largest == 0 || largest > free_bytes / 2) return 1;
+    size_t fit = free_bytes / 2 / largest;
+    int lanes = fit < (size_t)kMaxLanes ? (int)fit : kMaxLanes;
+    return lanes < count ? lanes : count;
+}
+
+int fl_device_many(gc_fl_device *dev, int count, const gc_fl_problem *problems, const int64_t *kappa,
+                   int64_t *const *selected, double *const *gains, double *const *coverage)
+{
+    GC_CHECK_CUDA(cudaSetDevice(dev->device_id));
+    size_t free_bytes = 0, total_bytes = 0;
+    GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const int lanes = count > 0 ? lanes_for(dev, count, problems, free_bytes) : 0;
+    for (; dev->lanes_made < lanes; ++dev->lanes_made) GC_TRY(lane_make(dev, &dev->lanes[dev->lanes_made]));
+    dev->last_bytes = 0.0;
+    dev->last_materialized = 1;
+    job jobs[kMaxLanes];
+    for (int l = 0; l < lanes; ++l) jobs[l].dev = dev, jobs[l].L = &dev->lanes[l];
+    int next = 0, finished = 0, status = GC_OK;
+    while (status == GC_OK && finished < count)
+        for (int l = 0; l < lanes && status == GC_OK; ++l)
+            status = jobs[l].advance(count, problems, kappa, selected, gains, coverage, &next, &finished, free_bytes);
+    for (int l = 0; l < lanes; ++l) {
+        lane_trim(&dev->lanes[l]);
+        cudaError_t rc = cudaStreamSynchronize(dev->lanes[l].stream);
+        if (status == GC_OK && rc != cudaSuccess)
+            status = gc_fail(GC_ERR_LIB, "CUDA error in facility location: %s", cudaGetErrorString(rc));
+    }
+    return status;
+}
+
+} // namespace
 
 extern "C" void gc_cuda_fl_release(gc_backend *b, gc_fl_device *dev)
 {
     if (dev == nullptr) return;
     (void)cudaSetDevice(b->device_id);
-    gc_cuda_stream_end(dev->stream, dev->blas);
+    for (int l = 0; l < dev->lanes_made; ++l) lane_end(&dev->lanes[l]);
     free(dev);
-}
-
-namespace
-{
-
-int exact_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
-                 int64_t *count)
-{
-    const double total_weight = gc_fl_total_weight(p);
-    double objective = 0.0;
-    *count = 0;
-    gc_fl_device *dev = st.dev;
-    const int m = st.m;
-    double *g = (double *)st.g.ptr, *cur = (double *)st.cur.ptr, *w = (double *)st.w.ptr;
-    GC_TRY(st.for_rows(nullptr, m, [&](const double *base, const int *row_of, int count, int first) -> int {
-        row_gains<<<count, kThreads, 0, dev->stream>>>(base, row_of, count, m, w, cur, g + first);
-        GC_CHECK_LAUNCH();
-        return GC_OK;
-    }));
-    dev->last_bytes += 8.0 * m * (double)m;
-    size_t scan_bytes = 0;
-    GC_CHECK_CUDA(cub::DeviceSelect::Flagged(nullptr, scan_bytes, (const int *)st.index.ptr,
-                                             (const unsigned char *)st.flags.ptr, (int *)st.list.ptr,
-                                             (int *)st.count.ptr, m, dev->stream));
-    GC_TRY(reserve(dev, st.scratch, scan_bytes));
-    for (int64_t step = 0; step < kappa; ++step) {
-        argmax_gain<<<1, 1024, 0, dev->stream>>>(g, (const unsigned char *)st.taken.ptr, m, (int *)st.best_index.ptr,
-                                                 (double *)st.best_gain.ptr);
-        GC_CHECK_LAUNCH();
-        int j;
-        GC_CHECK_CUDA(cudaMemcpyAsync(&j, st.best_index.ptr, sizeof j, cudaMemcpyDeviceToHost, dev->stream));
-        GC_CHECK_CUDA(
-            cudaMemcpyAsync(&gains[step], st.best_gain.ptr, sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
-        GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
-        selected[step] = j;
-        *count = step + 1;
-        objective += gains[step];
-        GC_CHECK_CUDA(cudaMemsetAsync((unsigned char *)st.taken.ptr + j, 1, 1, dev->stream));
-        if (step + 1 == kappa || gc_cover_reached(p, total_weight, objective)) break; /* no more updates needed */
-        /* The new element's similarity row: in place, or one GEMM row into `out`. */
-        const double *row = (const double *)st.S.ptr + (size_t)j * m;
-        if (!st.materialized) {
-            GC_CHECK_CUDA(cudaMemcpyAsync(st.rows.ptr, &j, sizeof j, cudaMemcpyHostToDevice, dev->stream));
-            GC_TRY(st.compute_rows((const int *)st.rows.ptr, 1, (double *)st.out.ptr));
-            row = (const double *)st.out.ptr;
-        }
-        raised_rows<<<blocks(m), kThreads, 0, dev->stream>>>(row, cur, m, (unsigned char *)st.flags.ptr);
-        GC_CHECK_LAUNCH();
-        GC_CHECK_CUDA(cub::DeviceSelect::Flagged(st.scratch.ptr, scan_bytes, (const int *)st.index.ptr,
-                                                 (const unsigned char *)st.flags.ptr, (int *)st.list.ptr,
-                                                 (int *)st.count.ptr, m, dev->stream));
-        int changed;
-        GC_CHECK_CUDA(cudaMemcpyAsync(&changed, st.count.ptr, sizeof changed, cudaMemcpyDeviceToHost, dev->stream));
-        GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
-        if (changed == 0) continue;
-        dev->last_bytes += 8.0 * changed * (double)m + 8.0 * m; /* the raised rows, and j*'s row */
-        const int *list = (const int *)st.list.ptr;
-        gather_cover<<<blocks(changed), kThreads, 0, dev->stream>>>(list, changed, row, cur, (double *)st.old_cover.ptr,
-                                                                    (double *)st.new_cover.ptr);
-        GC_CHECK_LAUNCH();
-        GC_TRY(st.for_rows(list, changed, [&](const double *base, const int *row_of, int count, int first) -> int {
-            int slices = min(kMaxSlices, (count + kDecrementRowsPerSlice - 1) / kDecrementRowsPerSlice);
-            gain_decrements<<<dim3(blocks(m), slices), kThreads, 0, dev->stream>>>(
-                base, row_of, list + first, count, m, w, (const double *)st.old_cover.ptr + first,
-                (const double *)st.new_cover.ptr + first, slices, (double *)st.partial.ptr);
-            GC_CHECK_LAUNCH();
-            apply_decrements<<<blocks(m), kThreads, 0, dev->stream>>>((const double *)st.partial.ptr, slices, m, g);
-            GC_CHECK_LAUNCH();
-            return GC_OK;
-        }));
-        raise_cover<<<blocks(m), kThreads, 0, dev->stream>>>(row, m, cur);
-        GC_CHECK_LAUNCH();
-    }
-    return GC_OK;
-}
-
-int stochastic_greedy(block_state &st, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
-                      int64_t *count)
-{
-    const double total_weight = gc_fl_total_weight(p);
-    double objective = 0.0;
-    *count = 0;
-    gc_fl_device *dev = st.dev;
-    const int m = st.m;
-    const int64_t sample = gc_stochastic_sample_size(m, kappa, p->stochastic_epsilon);
-    int64_t *rest = (int64_t *)gc_malloc((size_t)m * sizeof *rest);
-    int *picked = (int *)gc_malloc((size_t)(sample < m ? sample : m) * sizeof *picked);
-    double *g = (double *)gc_malloc((size_t)(sample < m ? sample : m) * sizeof *g);
-    int status = (rest && picked && g) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for stochastic greedy");
-    for (int64_t j = 0; status == GC_OK && j < m; ++j) rest[j] = j;
-    int64_t size = m;
-    for (int64_t step = 0; step < kappa && status == GC_OK; ++step) {
-        int64_t s = sample < size ? sample : size;
-        gc_stochastic_draw(rest, size, s, step, m, p->seed);
-        for (int64_t t = 0; t < s; ++t) picked[t] = (int)rest[t];
-        auto run = [&]() -> int {
-            GC_CHECK_CUDA(
-                cudaMemcpyAsync(st.list.ptr, picked, (size_t)s * sizeof(int), cudaMemcpyHostToDevice, dev->stream));
-            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)s,
-                               [&](const double *base, const int *row_of, int count, int first) -> int {
-                                   row_gains<<<count, kThreads, 0, dev->stream>>>(
-                                       base, row_of, count, m, (const double *)st.w.ptr, (const double *)st.cur.ptr,
-                                       (double *)st.g.ptr + first);
-                                   GC_CHECK_LAUNCH();
-                                   return GC_OK;
-                               }));
-            dev->last_bytes += 8.0 * (double)s * m;
-            GC_CHECK_CUDA(
-                cudaMemcpyAsync(g, st.g.ptr, (size_t)s * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
-            GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
-            int64_t best = 0;
-            for (int64_t t = 1; t < s; ++t)
-                if (g[t] > g[best] || (g[t] == g[best] && rest[t] < rest[best])) best = t;
-            int j = (int)rest[best];
-            selected[step] = j;
-            gains[step] = g[best];
-            rest[best] = rest[--size];
-            *count = step + 1;
-            objective += gains[step];
-            const double *row = (const double *)st.S.ptr + (size_t)j * m;
-            if (!st.materialized) {
-                GC_CHECK_CUDA(cudaMemcpyAsync(st.rows.ptr, &j, sizeof j, cudaMemcpyHostToDevice, dev->stream));
-                GC_TRY(st.compute_rows((const int *)st.rows.ptr, 1, (double *)st.out.ptr));
-                row = (const double *)st.out.ptr;
-            }
-            raise_cover<<<blocks(m), kThreads, 0, dev->stream>>>(row, m, (double *)st.cur.ptr);
-            GC_CHECK_LAUNCH();
-            return GC_OK;
-        };
-        status = run();
-        if (gc_cover_reached(p, total_weight, objective)) break;
-    }
-    free(rest);
-    free(picked);
-    free(g);
-    return status;
-}
-
-int compare_int64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* coverage[position] += w_i for each point's most similar selected element. */
-int assign_coverage(block_state &st, const gc_fl_problem *p, int64_t kappa, const int64_t *selected, double *coverage)
-{
-    gc_fl_device *dev = st.dev;
-    const int m = st.m;
-    int64_t *order = (int64_t *)gc_malloc((size_t)kappa * sizeof *order);
-    int *order32 = (int *)gc_malloc((size_t)kappa * sizeof *order32),
-        *assign = (int *)gc_malloc((size_t)m * sizeof *assign);
-    int status = (order && order32 && assign) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for coverage");
-    if (status == GC_OK) {
-        memcpy(order, selected, (size_t)kappa * sizeof *order);
-        qsort(order, (size_t)kappa, sizeof *order, compare_int64);
-        for (int64_t a = 0; a < kappa; ++a) order32[a] = (int)order[a];
-        auto run = [&]() -> int {
-            GC_TRY(reserve(dev, st.nearest_value, (size_t)m * sizeof(double)));
-            GC_TRY(reserve(dev, st.nearest_index, (size_t)m * sizeof(int)));
-            GC_TRY(reserve(dev, st.list, (size_t)(kappa > m ? kappa : m) * sizeof(int)));
-            GC_CHECK_CUDA(cudaMemcpyAsync(st.list.ptr, order32, (size_t)kappa * sizeof(int), cudaMemcpyHostToDevice,
-                                          dev->stream));
-            GC_TRY(st.for_rows((const int *)st.list.ptr, (int)kappa,
-                               [&](const double *base, const int *row_of, int count, int first) -> int {
-                                   nearest_selected<<<blocks(m), kThreads, 0, dev->stream>>>(
-                                       base, row_of, count, first, m, (double *)st.nearest_value.ptr,
-                                       (int *)st.nearest_index.ptr);
-                                   GC_CHECK_LAUNCH();
-                                   return GC_OK;
-                               }));
-            GC_CHECK_CUDA(cudaMemcpyAsync(assign, st.nearest_index.ptr, (size_t)m * sizeof(int), cudaMemcpyDeviceToHost,
-                                          dev->stream));
-            GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
-            return GC_OK;
-        };
-        status = run();
-    }
-    if (status == GC_OK) {
-        memset(coverage, 0, (size_t)m * sizeof *coverage);
-        for (int i = 0; i < m; ++i) coverage[order[assign[i]]] += p->w ? p->w[i] : 1.0;
-    }
-    free(order);
-    free(order32);
-    free(assign);
-    return status;
-}
-
-int prepare(block_state &st, const gc_fl_problem *p)
-{
-    gc_fl_device *dev = st.dev;
-    const int m = st.m, D = st.D;
-    GC_TRY(reserve(dev, st.e32, (size_t)m * D * sizeof(float)));
-    GC_TRY(reserve(dev, st.e, (size_t)m * D * sizeof(double)));
-    GC_TRY(reserve(dev, st.n, (size_t)m * sizeof(double)));
-    GC_TRY(reserve(dev, st.w, (size_t)m * sizeof(double)));
-    GC_TRY(reserve(dev, st.cur, (size_t)m * sizeof(double)));
-    GC_TRY(reserve(dev, st.g, (size_t)m * sizeof(double)));
-    GC_TRY(reserve(dev, st.taken, (size_t)m));
-    GC_TRY(reserve(dev, st.flags, (size_t)m));
-    GC_TRY(reserve(dev, st.index, (size_t)m * sizeof(int)));
-    GC_TRY(reserve(dev, st.list, (size_t)m * sizeof(int)));
-    GC_TRY(reserve(dev, st.old_cover, (size_t)m * sizeof(double)));
-    GC_TRY(reserve(dev, st.new_cover, (size_t)m * sizeof(double)));
-    GC_TRY(reserve(dev, st.partial, (size_t)kMaxSlices * m * sizeof(double)));
-    GC_TRY(reserve(dev, st.best_index, sizeof(int)));
-    GC_TRY(reserve(dev, st.best_gain, sizeof(double)));
-    GC_TRY(reserve(dev, st.count, sizeof(int)));
-    GC_TRY(reserve(dev, st.rows, sizeof(int)));
-    GC_TRY(reserve(dev, st.out, (size_t)m * sizeof(double)));
-    GC_CHECK_CUDA(
-        cudaMemcpyAsync(st.e32.ptr, p->e, (size_t)m * D * sizeof(float), cudaMemcpyHostToDevice, dev->stream));
-    if (p->w)
-        GC_CHECK_CUDA(cudaMemcpyAsync(st.w.ptr, p->w, (size_t)m * sizeof(double), cudaMemcpyHostToDevice, dev->stream));
-    else
-        fill_double<<<blocks(m), kThreads, 0, dev->stream>>>((double *)st.w.ptr, m, 1.0);
-    fill_double<<<blocks(m), kThreads, 0, dev->stream>>>((double *)st.cur.ptr, m, 0.0);
-    iota<<<blocks(m), kThreads, 0, dev->stream>>>((int *)st.index.ptr, m, 0);
-    widen_and_norms<<<blocks(m), kThreads, 0, dev->stream>>>((const float *)st.e32.ptr, m, D, (double *)st.e.ptr,
-                                                             (double *)st.n.ptr);
-    GC_CHECK_LAUNCH();
-    GC_CHECK_CUDA(cudaMemsetAsync(st.taken.ptr, 0, (size_t)m, dev->stream));
-    /* Keep the block when it takes at most half of the free memory. */
-    size_t free_bytes = 0, total_bytes = 0;
-    GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
-    size_t block_bytes = (size_t)m * m * sizeof(double);
-    st.materialized = !dev->force_recompute && block_bytes <= free_bytes / 2;
-    dev->last_bytes = st.materialized ? (double)block_bytes : 0.0; /* building the block writes it once */
-    if (st.materialized) {
-        GC_TRY(reserve(dev, st.S, block_bytes));
-        GC_TRY(st.compute_rows(nullptr, m, (double *)st.S.ptr));
-    } else {
-        size_t budget = free_bytes / 8, per_row = (size_t)m * sizeof(double) + (size_t)D * sizeof(double) + 12;
-        st.tile_rows = (int)(budget / per_row > 4096 ? 4096 : budget / per_row);
-        if (st.tile_rows < 1) return gc_fail(GC_ERR_MEMORY, "GPU %d has no room for a similarity tile", dev->device_id);
-        GC_TRY(reserve(dev, st.tile, (size_t)st.tile_rows * m * sizeof(double)));
-        GC_TRY(reserve(dev, st.rows, (size_t)st.tile_rows * sizeof(int)));
-    }
-    dev->last_materialized = st.materialized;
-    return GC_OK;
-}
-
-} // namespace
-
-static int fl_device_greedy(gc_fl_device *dev, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
-                            double *coverage)
-{
-    if (kappa > p->m) kappa = p->m;
-    if (p->m > INT32_MAX / 2)
-        return gc_fail(GC_ERR_INPUT, "a facility-location block of %lld rows is too large", (long long)p->m);
-    GC_CHECK_CUDA(cudaSetDevice(dev->device_id));
-    block_state st;
-    st.dev = dev;
-    st.m = (int)p->m;
-    st.D = p->D;
-    st.c = p->c;
-    st.materialized = false;
-    st.tile_rows = 0;
-    int status = prepare(st, p);
-    int64_t count = 0;
-    if (status == GC_OK && kappa > 0)
-        status = p->stochastic_epsilon > 0.0 ? stochastic_greedy(st, p, kappa, selected, gains, &count)
-                                             : exact_greedy(st, p, kappa, selected, gains, &count);
-    for (int64_t t = count; t < kappa; ++t) selected[t] = -1; /* a cover target was reached early */
-    if (status == GC_OK && coverage != nullptr && count > 0) status = assign_coverage(st, p, count, selected, coverage);
-    cudaError_t rc = cudaStreamSynchronize(dev->stream);
-    if (status == GC_OK && rc != cudaSuccess)
-        status = gc_fail(GC_ERR_LIB, "CUDA error in facility location: %s", cudaGetErrorString(rc));
-    return status;
 }
 
 /* The backend's device state, made on first use (gc_cuda_fl_state lives in backend_cuda.cu). */
 static int fl_state(gc_backend *b, gc_fl_device **dev)
 {
     gc_fl_device **slot = gc_cuda_fl_slot(b);
-    if (*slot == nullptr) GC_TRY(fl_device_create(b->device_id, slot));
+    if (*slot == nullptr) {
+        GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+        gc_fl_device *made = (gc_fl_device *)gc_calloc(1, sizeof *made);
+        GC_CHECK_ALLOC(made);
+        made->device_id = b->device_id;
+        *slot = made;
+    }
     *dev = *slot;
     return GC_OK;
+}
+
+extern "C" int gc_cuda_fl_greedy_many(gc_backend *b, int count, const gc_fl_problem *problems, const int64_t *kappa,
+                                      int64_t *const *selected, double *const *gains, double *const *coverage)
+{
+    gc_fl_device *dev = nullptr;
+    GC_TRY(fl_state(b, &dev));
+    return fl_device_many(dev, count, problems, kappa, selected, gains, coverage);
 }
 
 extern "C" int gc_cuda_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,
                                  double *coverage)
 {
-    gc_fl_device *dev;
-    GC_TRY(fl_state(b, &dev));
-    return fl_device_greedy(dev, p, kappa, selected, gains, coverage);
+    return gc_cuda_fl_greedy_many(b, 1, p, &kappa, &selected, &gains, &coverage);
 }
 
 extern "C" int gc_cuda_fl_force_recompute(gc_backend *b, int on)
 {
-    gc_fl_device *dev;
+    gc_fl_device *dev = nullptr;
     GC_TRY(fl_state(b, &dev));
     dev->force_recompute = on;
     return GC_OK;

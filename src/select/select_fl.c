@@ -323,8 +323,50 @@ static void forget_partitions(finished_partitions *f)
     free(f->bytes);
 }
 
-/* Runs greedy on every partition this rank owns and packs the candidates; with a checkpoint, a
- * partition already in the log is taken from it and each new one is logged as it finishes. */
+/* Partitions handed to the backend at once (gc_backend_fl_greedy_many): enough for a GPU to keep
+ * several in flight and to hide each one's launches and upload behind the others'. Their rows sit
+ * together in one buffer, page-locked once for the whole loop (4,096 rows × D = 256: 134 MB). */
+enum { PARTITION_BATCH = 32 };
+
+/* The size of the batch after one of `batch` partitions (0: the first): 1, 2, 4, … up to
+ * PARTITION_BATCH, so the first partitions are logged (--checkpoint) as soon as they were one at a
+ * time; always 1 for a backend without fl_greedy_many, which would only run them one by one. */
+static int64_t batch_after(const gc_backend *b, int64_t batch)
+{
+    if (b == NULL || b->ops->fl_greedy_many == NULL || batch == 0) return 1;
+    return 2 * batch < PARTITION_BATCH ? 2 * batch : PARTITION_BATCH;
+}
+
+/* One owned partition: its records order[first, first + m) and what its greedy returns. */
+typedef struct {
+    int64_t first, m, kappa;
+    int32_t pid;
+    int g;
+    int64_t known; /* its entry in the checkpoint log, or -1: to be computed */
+} owned_partition;
+
+/* Packs partition o's candidates after *cand_count and logs them with a checkpoint. */
+static int emit_partition(const gc_run_context *run, const record_view *view, const int64_t *order, int D,
+                          const owned_partition *o, const float *e, const int64_t *selected, const double *gains,
+                          const double *coverage, char *cand, int64_t *cand_count)
+{
+    const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
+    const int64_t first_candidate = *cand_count;
+    for (int64_t t = 0; t < o->kappa && selected[t] >= 0; ++t) {
+        const row_header h = header_at(view, order[o->first + selected[t]]);
+        candidate_header ch = { h.index, gains[t], coverage[selected[t]], o->g, h.label, (int32_t)t, o->pid, h.loss };
+        char *p = cand + (size_t)(*cand_count)++ * crec;
+        memcpy(p, &ch, sizeof ch);
+        memcpy(p + sizeof ch, e + selected[t] * D, (size_t)D * sizeof(float));
+    }
+    if (run->checkpoint == NULL) return GC_OK;
+    return gc_checkpoint_append(run->checkpoint, o->pid, cand + (size_t)first_candidate * crec,
+                                (size_t)(*cand_count - first_candidate) * crec);
+}
+
+/* Runs greedy on every partition this rank owns and packs the candidates in partition order;
+ * batches of them (batch_after) go to the backend together. With a checkpoint, a partition already
+ * in the log is taken from it and each new one is logged once its batch finished. */
 static int select_partitions(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt,
                              const partition_plan *plan, double c, const char *recv, int64_t recv_count, char **cand,
                              int64_t *cand_count)
@@ -338,83 +380,107 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
         order ? order_by_partition(&view, recv_count, rows->rank, rows->size, plan->first_part[plan->groups], order)
               : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
     const int64_t n = status == GC_OK ? recv_count : 0; /* after a failure, on to the collective below */
-    int64_t max_out = 0;
-    for (int64_t a = 0; a < n;) {
+    /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
+    int64_t owned = 0;
+    for (int64_t a = 0; a < n; ++a)
+        owned += a == 0 || header_at(&view, order[a]).partition != header_at(&view, order[a - 1]).partition;
+    owned_partition *part = gc_malloc((size_t)(owned ? owned : 1) * sizeof *part);
+    if (status == GC_OK && part == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the partitions");
+    int64_t max_out = 0, batch_rows = 0, batch_kappa = 0;
+    for (int64_t a = 0, q = 0; status == GC_OK && a < n; ++q) {
         int64_t b = a;
         int32_t pid = header_at(&view, order[a]).partition;
         while (b < n && header_at(&view, order[b]).partition == pid) ++b;
         int g = 0;
         while (plan->first_part[g + 1] <= pid) ++g;
-        max_out += candidates_of_piece(plan, opt, g, b - a);
+        part[q] = (owned_partition){ a, b - a, candidates_of_piece(plan, opt, g, b - a), pid, g, -1 };
+        max_out += part[q].kappa;
         a = b;
+    }
+    gc_backend *backend = run->backend;
+    for (int64_t w = 0, size = batch_after(backend, 0); status == GC_OK && w < owned;
+         w += size, size = batch_after(backend, size)) { /* the largest batch */
+        int64_t r = 0, k = 0;
+        for (int64_t q = w; q < owned && q < w + size; ++q) r += part[q].m, k += part[q].kappa;
+        batch_rows = r > batch_rows ? r : batch_rows;
+        batch_kappa = k > batch_kappa ? k : batch_kappa;
     }
     *cand = gc_malloc((size_t)(max_out ? max_out : 1) * crec);
     *cand_count = 0;
     if (status == GC_OK && *cand == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
-    /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
-    int64_t owned = 0, done = 0;
-    for (int64_t a = 0; a < n; ++a)
-        owned += a == 0 || header_at(&view, order[a]).partition != header_at(&view, order[a - 1]).partition;
+    float *e = gc_malloc((size_t)(batch_rows ? batch_rows : 1) * D * sizeof *e);
+    int64_t *selected = gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * sizeof *selected);
+    double *gains = gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * sizeof *gains);
+    double *coverage = gc_malloc((size_t)(batch_rows ? batch_rows : 1) * sizeof *coverage);
+    if (status == GC_OK && !(e && selected && gains && coverage))
+        status = gc_fail(GC_ERR_MEMORY, "out of memory for a batch of partitions");
+    const int pinned = status == GC_OK && batch_rows > 0 && backend != NULL && backend->ops->pin != NULL;
+    if (pinned) backend->ops->pin(backend, e, (size_t)batch_rows * D * sizeof *e);
     finished_partitions finished = { 0, NULL, NULL, NULL };
     if (status == GC_OK && run->checkpoint != NULL)
         status = gc_checkpoint_load(run->checkpoint, "fl-partitions", remember_partition, &finished);
-    int64_t resumed = 0;
+    int64_t resumed = 0, done = 0;
     gc_progress progress;
     gc_progress_begin(&progress, "select: partitions", "partitions", owned);
-    for (int64_t a = 0; a < recv_count && status == GC_OK;) {
-        int64_t b = a;
-        int32_t pid = header_at(&view, order[a]).partition;
-        while (b < recv_count && header_at(&view, order[b]).partition == pid) ++b;
-        int64_t known = finished_index(&finished, pid);
-        if (known >= 0 && finished.bytes[known] % crec == 0) {
-            memcpy(*cand + (size_t)*cand_count * crec, finished.records[known], finished.bytes[known]);
-            *cand_count += (int64_t)(finished.bytes[known] / crec);
-            resumed++;
+    for (int64_t w = 0, size = batch_after(backend, 0); status == GC_OK && w < owned;
+         w += size, size = batch_after(backend, size)) {
+        const int64_t end = w + size < owned ? w + size : owned;
+        gc_fl_problem problem[PARTITION_BATCH];
+        int64_t kappa[PARTITION_BATCH], *sel[PARTITION_BATCH];
+        double *gain[PARTITION_BATCH], *cov[PARTITION_BATCH];
+        int count = 0;
+        for (int64_t q = w, rows_at = 0, kappa_at = 0; q < end; ++q) {
+            owned_partition *o = &part[q];
+            o->known = finished_index(&finished, o->pid);
+            if (o->known >= 0 && finished.bytes[o->known] % crec == 0) continue;
+            o->known = -1;
+            /* Cover: this partition's share of ε, so that the shares add up to ε over all rows. */
+            double cover_target = opt->epsilon > 0.0 ? opt->epsilon * (double)o->m / (double)rows->n_global : 0.0;
+            float *pe = e + rows_at * D;
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < o->m; ++i)
+                memcpy(pe + i * D, recv + (size_t)order[o->first + i] * rec + sizeof(row_header),
+                       (size_t)D * sizeof *e);
+            problem[count] = (gc_fl_problem){ .m = o->m,
+                                              .D = D,
+                                              .e = pe,
+                                              .c = c,
+                                              .stochastic_epsilon = opt->stochastic,
+                                              .seed = gc_mix64(opt->seed ^ (uint64_t)o->pid),
+                                              .cover_target = cover_target };
+            kappa[count] = o->kappa;
+            sel[count] = selected + kappa_at;
+            gain[count] = gains + kappa_at;
+            cov[count] = coverage + rows_at;
+            ++count;
+            rows_at += o->m;
+            kappa_at += o->kappa;
+        }
+        status = gc_backend_fl_greedy_many(backend, count, problem, kappa, sel, gain, cov);
+        for (int64_t q = w, b = 0; q < end && status == GC_OK; ++q) {
+            const owned_partition *o = &part[q];
+            if (o->known >= 0) {
+                memcpy(*cand + (size_t)*cand_count * crec, finished.records[o->known], finished.bytes[o->known]);
+                *cand_count += (int64_t)(finished.bytes[o->known] / crec);
+                resumed++;
+            } else {
+                /* Its floor: the similarity block's GEMM and one write and one read of its m² doubles. */
+                gc_phase_count(run->phases, 16.0 * (double)o->m * (double)o->m, 2.0 * (double)o->m * (double)o->m * D);
+                status =
+                    emit_partition(run, &view, order, D, o, problem[b].e, sel[b], gain[b], cov[b], *cand, cand_count);
+                ++b;
+            }
             gc_progress_update(&progress, ++done);
-            a = b;
-            continue;
         }
-        int64_t first_candidate = *cand_count;
-        int g = 0;
-        while (plan->first_part[g + 1] <= pid) ++g;
-        int64_t m = b - a, kappa = candidates_of_piece(plan, opt, g, m);
-        /* Cover: this partition's share of ε, so that the shares add up to ε over all rows. */
-        double cover_target = opt->epsilon > 0.0 ? opt->epsilon * (double)m / (double)rows->n_global : 0.0;
-        float *e = gc_malloc((size_t)m * D * sizeof *e);
-        int64_t *selected = gc_malloc((size_t)kappa * sizeof *selected);
-        double *gains = gc_malloc((size_t)kappa * sizeof *gains), *coverage = gc_malloc((size_t)m * sizeof *coverage);
-        status = (e && selected && gains && coverage) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in a partition");
-        for (int64_t i = 0; i < m && status == GC_OK; ++i)
-            memcpy(e + i * D, recv + (size_t)order[a + i] * rec + sizeof(row_header), (size_t)D * sizeof *e);
-        gc_fl_problem problem = { .m = m,
-                                  .D = D,
-                                  .e = e,
-                                  .c = c,
-                                  .stochastic_epsilon = opt->stochastic,
-                                  .seed = gc_mix64(opt->seed ^ (uint64_t)pid),
-                                  .cover_target = cover_target };
-        if (status == GC_OK) status = gc_backend_fl_greedy(run->backend, &problem, kappa, selected, gains, coverage);
-        /* Its floor: the similarity block's GEMM and one write and one read of its m² doubles. */
-        gc_phase_count(run->phases, 16.0 * (double)m * (double)m, 2.0 * (double)m * (double)m * D);
-        for (int64_t t = 0; t < kappa && status == GC_OK && selected[t] >= 0; ++t) {
-            const row_header h = header_at(&view, order[a + selected[t]]);
-            candidate_header ch = { h.index, gains[t], coverage[selected[t]], g, h.label, (int32_t)t, pid, h.loss };
-            char *p = *cand + (size_t)(*cand_count)++ * crec;
-            memcpy(p, &ch, sizeof ch);
-            memcpy(p + sizeof ch, e + selected[t] * D, (size_t)D * sizeof(float));
-        }
-        free(e);
-        free(selected);
-        free(gains);
-        free(coverage);
-        if (status == GC_OK && run->checkpoint != NULL)
-            status = gc_checkpoint_append(run->checkpoint, pid, *cand + (size_t)first_candidate * crec,
-                                          (size_t)(*cand_count - first_candidate) * crec);
-        gc_progress_update(&progress, ++done);
-        a = b;
     }
     gc_progress_end(&progress);
     forget_partitions(&finished);
+    if (pinned) backend->ops->unpin(backend, e);
+    free(e);
+    free(selected);
+    free(gains);
+    free(coverage);
+    free(part);
     if (run->checkpoint != NULL) {
         GC_MPI(MPI_Allreduce(MPI_IN_PLACE, &resumed, 1, MPI_INT64_T, MPI_SUM, rows->comm));
         if (resumed > 0) gc_info("select: resumed %lld finished partitions from the checkpoint", (long long)resumed);

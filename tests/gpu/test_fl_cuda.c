@@ -1,8 +1,12 @@
-/* The GPU facility-location greedy equals its CPU oracle (gc_fl_greedy_cpu), both reached through the backends' fl_greedy op: same selections in the same
- * order, gains within 1e-7 relative (both in double), the same coverage weights; for the device-resident block and
- * for GEMM-recomputed tiles, unweighted and weighted, exact and stochastic. Exit 77 without a GPU. */
+/* The GPU facility-location greedy equals its CPU oracle (gc_fl_greedy_cpu), both reached through the backends'
+ * fl_greedy op: same selections in the same order, gains within 1e-7 relative (both in double), the same coverage
+ * weights; for the device-resident block and for GEMM-recomputed tiles, unweighted and weighted, exact and
+ * stochastic, with and without a cover target that stops the device-side loop early. fl_greedy_many on problems of
+ * different m, κ and kinds equals the oracle on each, and fl_greedy on each alone bit for bit. Exit 77 without a
+ * GPU. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "core/error.h"
@@ -23,37 +27,107 @@ static void random_problem(int m, int D, unsigned seed, float *e, double *w)
     }
 }
 
-static void compare(gc_backend *dev, int recompute, int weighted, double epsilon, unsigned seed)
+/* The GPU's answer against the oracle's: the same selections (−1 past a cover stop), gains within
+ * 1e-7, the same coverage. Returns how many selections differ. */
+static int against_oracle(const gc_fl_problem *p, int64_t kappa, const int64_t *sel_gpu, const double *gains_gpu,
+                          const double *cov_gpu)
+{
+    int64_t *sel = malloc((size_t)kappa * sizeof *sel);
+    double *gains = malloc((size_t)kappa * sizeof *gains), *cov = malloc((size_t)p->m * sizeof *cov);
+    CHECK(gc_fl_greedy_cpu(p, kappa, sel, gains, cov_gpu ? cov : NULL) == GC_OK);
+    int mismatched = 0;
+    for (int64_t s = 0; s < kappa; ++s) {
+        mismatched += sel[s] != sel_gpu[s];
+        if (sel[s] >= 0) CHECK_NEAR(gains_gpu[s], gains[s], 1e-7);
+    }
+    CHECK(mismatched == 0);
+    for (int64_t i = 0; cov_gpu != NULL && i < p->m && mismatched == 0; ++i) CHECK(cov[i] == cov_gpu[i]);
+    free(sel);
+    free(gains);
+    free(cov);
+    return mismatched;
+}
+
+/* cover: a cover target at a quarter of L(∅), which the greedy reaches before κ. */
+static void compare(gc_backend *dev, int recompute, int weighted, double epsilon, int cover, unsigned seed)
 {
     const int m = 3000, D = 16, kappa = 60;
     float *e = malloc((size_t)m * D * sizeof *e);
-    double *w = malloc((size_t)m * sizeof *w), gains_cpu[60], gains_gpu[60];
-    double *cov_cpu = malloc((size_t)m * sizeof *cov_cpu), *cov_gpu = malloc((size_t)m * sizeof *cov_gpu);
-    int64_t sel_cpu[60], sel_gpu[60];
+    double *w = malloc((size_t)m * sizeof *w), gains_gpu[60];
+    double *cov_gpu = malloc((size_t)m * sizeof *cov_gpu);
+    int64_t sel_gpu[60];
     random_problem(m, D, seed, e, w);
     gc_fl_problem p = {
         .m = m, .D = D, .e = e, .w = weighted ? w : NULL, .c = 25.0, .stochastic_epsilon = epsilon, .seed = 1234 + seed
     };
+    if (cover) p.cover_target = 0.25 * p.c * gc_fl_total_weight(&p);
     CHECK(gc_cuda_fl_force_recompute(dev, recompute) == GC_OK);
-    CHECK(gc_fl_greedy_cpu(&p, kappa, sel_cpu, gains_cpu, cov_cpu) == GC_OK);
     int rc = dev->ops->fl_greedy(dev, &p, kappa, sel_gpu, gains_gpu, cov_gpu);
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
     CHECK(rc == GC_OK);
     CHECK(gc_cuda_fl_last_materialized(dev) == !recompute);
-    int mismatched = 0;
-    for (int s = 0; s < kappa; ++s) {
-        mismatched += sel_cpu[s] != sel_gpu[s];
-        CHECK_NEAR(gains_gpu[s], gains_cpu[s], 1e-7);
-    }
-    CHECK(mismatched == 0);
-    for (int i = 0; i < m && mismatched == 0; ++i) CHECK(cov_cpu[i] == cov_gpu[i]);
+    if (cover) CHECK(sel_gpu[0] >= 0 && sel_gpu[kappa - 1] == -1); /* it stopped early */
+    int mismatched = against_oracle(&p, kappa, sel_gpu, gains_gpu, cov_gpu);
     if (mismatched)
-        fprintf(stderr, "recompute=%d weighted=%d eps=%g seed=%u: %d selections differ\n", recompute, weighted, epsilon,
-                seed, mismatched);
+        fprintf(stderr, "recompute=%d weighted=%d eps=%g cover=%d seed=%u: %d selections differ\n", recompute, weighted,
+                epsilon, cover, seed, mismatched);
     free(e);
     free(w);
-    free(cov_cpu);
     free(cov_gpu);
+}
+
+/* fl_greedy_many: P problems of different m, κ and kind (exact, stochastic, weighted, a cover
+ * target, one without coverage), against the oracle and against fl_greedy on each alone. */
+static void many(gc_backend *dev, int recompute)
+{
+    enum { P = 11, D = 16 };
+    const int m[P] = { 3000, 1200, 2500, 700, 4096, 64, 1800, 3000, 900, 2048, 1 };
+    const int64_t kappa[P] = { 60, 9, 40, 700, 9, 64, 25, 60, 9, 33, 1 }; /* κ ≤ m: past m nothing is written */
+    gc_fl_problem p[P];
+    float *e[P];
+    double *w[P], *gains[P], *cov[P];
+    int64_t *sel[P];
+    CHECK(gc_cuda_fl_force_recompute(dev, recompute) == GC_OK);
+    for (int q = 0; q < P; ++q) {
+        e[q] = malloc((size_t)m[q] * D * sizeof *e[q]);
+        w[q] = malloc((size_t)m[q] * sizeof *w[q]);
+        sel[q] = malloc((size_t)kappa[q] * sizeof *sel[q]);
+        gains[q] = malloc((size_t)kappa[q] * sizeof *gains[q]);
+        cov[q] = q == 5 ? NULL : malloc((size_t)m[q] * sizeof *cov[q]);
+        random_problem(m[q], D, 100 + q, e[q], w[q]);
+        p[q] = (gc_fl_problem){ .m = m[q], .D = D, .e = e[q], .c = 25.0, .seed = 77 + q };
+        if (q % 3 == 1) p[q].w = w[q];
+        if (q % 4 == 2) p[q].stochastic_epsilon = 0.05;
+    }
+    p[7].cover_target = 0.25 * p[7].c * gc_fl_total_weight(&p[7]);
+    int rc = dev->ops->fl_greedy_many(dev, P, p, kappa, sel, gains, cov);
+    if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
+    CHECK(rc == GC_OK);
+    CHECK(gc_cuda_fl_last_materialized(dev) == !recompute);
+    for (int q = 0; q < P; ++q) {
+        if (against_oracle(&p[q], kappa[q], sel[q], gains[q], cov[q]))
+            fprintf(stderr, "many recompute=%d problem %d differs from the oracle\n", recompute, q);
+        int64_t *one_sel = malloc((size_t)kappa[q] * sizeof *one_sel);
+        double *one_gains = malloc((size_t)kappa[q] * sizeof *one_gains);
+        double *one_cov = malloc((size_t)m[q] * sizeof *one_cov);
+        CHECK(dev->ops->fl_greedy(dev, &p[q], kappa[q], one_sel, one_gains, cov[q] ? one_cov : NULL) == GC_OK);
+        int64_t taken = 0;
+        while (taken < kappa[q] && one_sel[taken] >= 0) ++taken;
+        CHECK(memcmp(one_sel, sel[q], (size_t)kappa[q] * sizeof *one_sel) == 0);
+        CHECK(memcmp(one_gains, gains[q], (size_t)taken * sizeof *one_gains) == 0);
+        if (cov[q]) CHECK(memcmp(one_cov, cov[q], (size_t)m[q] * sizeof *one_cov) == 0);
+        free(one_sel);
+        free(one_gains);
+        free(one_cov);
+    }
+    CHECK(sel[7][kappa[7] - 1] == -1); /* the cover target stopped it */
+    for (int q = 0; q < P; ++q) {
+        free(e[q]);
+        free(w[q]);
+        free(sel[q]);
+        free(gains[q]);
+        free(cov[q]);
+    }
 }
 
 int main(void)
@@ -67,9 +141,14 @@ int main(void)
     for (unsigned seed = 1; seed <= 3; ++seed)
         for (int recompute = 0; recompute <= 1; ++recompute)
             for (int weighted = 0; weighted <= 1; ++weighted) {
-                compare(dev, recompute, weighted, 0.0, seed);
-                compare(dev, recompute, weighted, 0.05, seed);
+                compare(dev, recompute, weighted, 0.0, 0, seed);
+                compare(dev, recompute, weighted, 0.05, 0, seed);
+                compare(dev, recompute, weighted, 0.0, 1, seed);
+                compare(dev, recompute, weighted, 0.05, 1, seed);
             }
+    many(dev, 0);
+    many(dev, 1);
+    CHECK(gc_cuda_fl_force_recompute(dev, 0) == GC_OK);
     gc_backend_destroy(dev);
     TEST_MAIN_END();
 }

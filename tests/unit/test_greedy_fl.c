@@ -1,8 +1,13 @@
 /* Lazy greedy equals plain greedy (every gain recomputed every step) on random weighted problems,
- * including exact ties from duplicated rows, and its coverage weights sum to the total weight. */
+ * including exact ties from duplicated rows, and its coverage weights sum to the total weight; and
+ * gc_backend_fl_greedy_many on the CPU gives each problem exactly what one gc_fl_greedy_cpu call
+ * gives it. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
+#include "core/error.h"
+#include "kernels/backend.h"
 #include "kernels/cpu/greedy_fl_cpu.h"
 
 /* Plain greedy straight from the definition, with exact differences (no GEMM). */
@@ -93,8 +98,56 @@ static void stochastic_greedy_limits(void)
     CHECK(fc >= 0.9 * fa);
 }
 
+/* Problems of different m, κ, weights, exact and stochastic, one with a cover target that stops it
+ * early and one without coverage: many equals one call each, bit for bit. */
+static void many_equals_one_by_one(gc_backend *b)
+{
+    enum { P = 5, M = 300, D = 6 };
+    static float e[P][M * D];
+    static double w[M], cov[P][M], want_cov[M];
+    const int m[P] = { 300, 120, 257, 64, 200 };
+    const int64_t kappa[P] = { 20, 7, 30, 64, 25 };
+    int64_t sel[P][64], want_sel[64];
+    double gains[P][64], want_gains[64];
+    gc_fl_problem p[P];
+    int64_t *sel_of[P];
+    double *gains_of[P], *cov_of[P];
+    srand(7);
+    for (int i = 0; i < M; ++i) w[i] = 1.0 + rand() % 4;
+    for (int q = 0; q < P; ++q) {
+        for (int i = 0; i < m[q] * D; ++i) e[q][i] = (float)rand() / RAND_MAX * 4.0f - 2.0f;
+        p[q] = (gc_fl_problem){ .m = m[q], .D = D, .e = e[q], .c = 12.0, .seed = 40 + q };
+        sel_of[q] = sel[q];
+        gains_of[q] = gains[q];
+        cov_of[q] = q == 3 ? NULL : cov[q];
+    }
+    p[1].w = w;
+    p[2].stochastic_epsilon = 0.1;
+    p[4].w = w;
+    p[4].stochastic_epsilon = 0.05;
+    /* Cover: stop once L(S) is within a third of L(∅) = c·m. */
+    p[0].cover_target = 12.0 * 300 / 3.0;
+    CHECK(gc_backend_fl_greedy_many(b, P, p, kappa, sel_of, gains_of, cov_of) == GC_OK);
+    int stopped_early = 0;
+    for (int q = 0; q < P; ++q) {
+        CHECK(gc_fl_greedy_cpu(&p[q], kappa[q], want_sel, want_gains, q == 3 ? NULL : want_cov) == GC_OK);
+        for (int64_t t = 0; t < kappa[q]; ++t) {
+            CHECK(sel[q][t] == want_sel[t]);
+            if (want_sel[t] >= 0) CHECK(memcmp(&gains[q][t], &want_gains[t], sizeof(double)) == 0);
+        }
+        if (q != 3) CHECK(memcmp(cov[q], want_cov, (size_t)m[q] * sizeof(double)) == 0);
+        stopped_early += sel[q][kappa[q] - 1] < 0;
+    }
+    CHECK(stopped_early == 1);
+}
+
 int main(void)
 {
+    many_equals_one_by_one(NULL);
+    gc_backend *cpu = NULL;
+    CHECK(gc_backend_cpu_create(&cpu) == GC_OK);
+    if (cpu != NULL) many_equals_one_by_one(cpu);
+    gc_backend_destroy(cpu);
     stochastic_greedy_limits();
     for (unsigned seed = 1; seed <= 4; ++seed) {
         lazy_greedy_matches_plain_greedy(0, seed);
