@@ -328,6 +328,10 @@ suite_bench_fl() {
   step gen-rows 60 "$BIN/gradcore" gen --out "$work/rows.h5" --n 40000 --d 128 --classes 10 --seed 7 --modes 8 \
     --duplicates 0.05 --quiet
   step -o "$jsonl" bench_fl 120 "$BIN/bench_fl" 128 20000:200 40000:400
+  # Many partitions on one GPU (issue #19): one by one, and concurrently through fl_greedy_many —
+  # the shape of the 16M-row craig job's partitions (4,096 rows, κ = 9; D = 256, and its D = 100).
+  step -o "$jsonl" bench_fl-partitions 120 "$BIN/bench_fl" partitions
+  step -o "$jsonl" bench_fl-partitions-d100 120 "$BIN/bench_fl" partitions 4000 4096 100 9
   step -o "$jsonl" bench_fl-assign 300 "$BIN/bench_fl" assign 10000000:10:10:1000 4000000:128:10:500
   step -o "$jsonl" torch_greedy 120 python3 bench/fl/torch_greedy.py "$work/rows.h5" 20000:200 40000:400
   # One block of 200k rows does not fit the device-resident path: GEMM tiles, against 8 partitions.
