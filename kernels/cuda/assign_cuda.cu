@@ -102,11 +102,11 @@ __global__ void fill_empty(long long *__restrict__ nearest, double *__restrict__
  * stored type (rows.cuh), widened exactly into the float tile. */
 template <typename T>
 __global__ void __launch_bounds__(kRows)
-    nearest_in_sets(const T *__restrict__ rows, int D, const int *__restrict__ perm,
-                    const int *__restrict__ row_start, const int *__restrict__ tile_start, int groups,
-                    const long long *__restrict__ group_set, const long long *__restrict__ set_first,
-                    const long long *__restrict__ set_size, const float *__restrict__ set_e, int W,
-                    long long *__restrict__ nearest, double *__restrict__ distance)
+    nearest_in_sets(const T *__restrict__ rows, int D, const int *__restrict__ perm, const int *__restrict__ row_start,
+                    const int *__restrict__ tile_start, int groups, const long long *__restrict__ group_set,
+                    const long long *__restrict__ set_first, const long long *__restrict__ set_size,
+                    const float *__restrict__ set_e, int W, long long *__restrict__ nearest,
+                    double *__restrict__ distance)
 {
     __shared__ float row_tile[kRows][kCols + 1]; /* +1: a thread's row in its own bank */
     __shared__ double elem_tile[kElems][kCols];  /* read by all threads at once: a broadcast */

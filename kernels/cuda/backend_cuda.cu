@@ -33,10 +33,10 @@ extern "C" {
 #include "quality_cuda.h"
 #include "synthetic_cuda.h"
 
-/* Four slots: one being staged by the host while three are in flight on the GPU, so a batch's
- * compute and E's copy back may take up to about two H2D copy times before the copy engine waits
- * for a free slot (gmc's draws make the compute nearly as long as the copy). */
-enum { SLOTS = 4 };
+/* Three slots: one being staged by the host while two are in flight on the GPU. Four measured the
+ * same on an H100 (bench/results/ab-h100x1/embed-slots-*.txt: gmc 0.456 s at four, 0.448 s at
+ * three; lastlayer 0.453 / 0.450 s), so the smaller footprint stays. */
+enum { SLOTS = 3 };
 /* Device bytes per slot a batch aims at: large enough that each H2D copy runs at full PCIe rate
  * (tens of MB of x) and the GEMMs fill the GPU, small enough that a shard never needs to fit. */
 static const size_t SLOT_TARGET_BYTES = (size_t)256 << 20;

@@ -36,7 +36,8 @@ constexpr unsigned kAll = 0xffffffffu;
 __device__ __forceinline__ long long global_warp() { return ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; }
 
 /* Launch: grid-stride over `values` stored values (T: rows.cuh). */
-template <typename T> __global__ void largest_abs(const T *__restrict__ e, long long values, unsigned *__restrict__ bits)
+template <typename T>
+__global__ void largest_abs(const T *__restrict__ e, long long values, unsigned *__restrict__ bits)
 {
     float largest = 0.0f;
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < values;
@@ -125,9 +126,8 @@ template <typename F> int for_each_block(gc_backend *b, quality_call *q, const f
 {
     const gc_cuda_rows kept = gc_cuda_resident(b, e, rows, D);
     if (kept.data != nullptr)
-        return gc_with_precision(kept.precision, [&](auto stored) {
-            return fn((const decltype(stored) *)kept.data, 0LL, (long long)rows);
-        });
+        return gc_with_precision(
+            kept.precision, [&](auto stored) { return fn((const decltype(stored) *)kept.data, 0LL, (long long)rows); });
     const long long fit = kBlockBytes / ((long long)D * (long long)sizeof(float));
     const long long block = fit < 1 ? 1 : fit < rows ? fit : rows;
     GC_TRY(gc_cuda_reserve(q->stream, &q->staging, (size_t)block * D * sizeof(float)));

@@ -83,7 +83,7 @@ struct stream_run {
     uint64_t seed;
     int device;
     int precision; /* gc_precision of the backend */
-    int sketch; /* resolved once the models are known (load_models) */
+    int sketch;    /* resolved once the models are known (load_models) */
     double hessian_damping;
     gc_selector_options sel;
     gc_backend *backend;
