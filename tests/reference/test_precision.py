@@ -9,12 +9,15 @@
   fp32's;
 - identical coresets at -np 1, 2, 4 in half precision too.
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from conftest import read_coreset, run_gradcore, sklearn_omp_order, write_dataset
 
 PRECISIONS = ["bf16", "fp16"]
+EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "jobs" / "example-data.ini"
 UNIT_ROUNDOFF = {"bf16": 2.0**-8, "fp16": 2.0**-11}  # half an ulp, relative
 
 
@@ -111,7 +114,7 @@ def test_half_precision_coresets_identical_at_1_2_4_ranks(tmp_path, precision):
 def example_error(tmp_path, method, precision):
     data = tmp_path / "example.h5"
     if not data.exists():
-        run_gradcore(["gen", "--config", "jobs/example-data.ini", "--out", data])
+        run_gradcore(["gen", "--config", EXAMPLE_DATA, "--out", data])
     out = tmp_path / f"{method}-{precision}.h5"
     run_gradcore(["select", "--data", data, "--method", method, "--k", "2%", "--seed", "0",
                   "--precision", precision, "--out", out, "--quiet"], np_=2)
