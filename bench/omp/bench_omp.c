@@ -42,7 +42,7 @@ static const gc_backend_ops cuda_omp_ops = { .name = "cuda",
 
 static const char *const precision_names[] = { "fp32", "bf16", "fp16" };
 
-#define TARGET_GBPS   2400.0
+#define TARGET_GBPS 2400.0
 
 static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch, double ridge, int classes,
                     gc_precision precision, double copy_gbps)
