@@ -227,15 +227,15 @@ int gc_phases_write_json(const gc_phases *p, const char *path, const char *optio
     for (int i = 0; i < p->count; ++i) {
         const gc_phase *ph = &p->phase[i];
         fprintf(f,
-                "%s\n  {\"name\": \"%s\", \"depth\": %d, \"calls\": %.0f, \"min_s\": %.6f, \"mean_s\": %.6f, "
-                "\"max_s\": %.6f, \"bytes\": %.0f, \"flops\": %.0f",
+                "%s\n  {\"name\": \"%s\", \"depth\": %d, \"calls\": %.0f, \"min_s\": %.9g, \"mean_s\": %.9g, "
+                "\"max_s\": %.9g, \"bytes\": %.0f, \"flops\": %.0f",
                 i ? "," : "", ph->path, ph->depth, ph->max_calls, ph->min_s, ph->mean_s, ph->max_s, ph->total_bytes,
                 ph->total_flops);
         write_rate(f, "GBps", ph->total_bytes, ph->max_s, 1e9);
         write_rate(f, "GFLOPps", ph->total_flops, ph->max_s, 1e9);
         fprintf(f, ", \"bound\": \"%s\"", floor_label(ph));
         if (ph->floor_s > 0 && ph->max_s > 0)
-            fprintf(f, ", \"floor_s\": %.9g, \"of_floor\": %.4g}", ph->floor_s, ph->floor_s / ph->max_s);
+            fprintf(f, ", \"floor_s\": %.9g, \"of_floor\": %.6g}", ph->floor_s, ph->floor_s / ph->max_s);
         else
             fprintf(f, ", \"floor_s\": null, \"of_floor\": null}");
     }
