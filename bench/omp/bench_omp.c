@@ -132,22 +132,22 @@ int main(int argc, char **argv)
             ridge = atof(argv[++a]);
         else if (strcmp(argv[a], "--classes") == 0 && a + 1 < argc)
             classes = atoi(argv[++a]);
-        else if (strcmp(argv[a], "--precision") == 0 && a + 1 < argc)
-            precision = strcmp(argv[a + 1], "bf16") == 0   ? GC_PRECISION_BF16
-                        : strcmp(argv[a + 1], "fp16") == 0 ? GC_PRECISION_FP16
-                                                           : GC_PRECISION_FP32,
-            ++a;
-        else {
+        else if (strcmp(argv[a], "--precision") == 0 && a + 1 < argc) {
+            const char *name = argv[++a];
+            precision = -1; /* unknown: refused below */
+            for (int p = GC_PRECISION_FP32; p <= GC_PRECISION_FP16; ++p)
+                if (strcmp(name, precision_names[p]) == 0) precision = p;
+        } else {
             first_case = a;
             break;
         }
     }
     gc_backend *backend = NULL;
-    int status = GC_OK;
+    int status = precision < 0 ? gc_fail(GC_ERR_USAGE, "--precision takes " GC_PRECISION_NAMES) : GC_OK;
 #ifdef GC_HAVE_CUDA
     gc_backend device = { .device_id = -1 };
 #endif
-    if (cuda) {
+    if (cuda && status == GC_OK) {
 #ifdef GC_HAVE_CUDA
         int count = gc_backend_cuda_device_count();
         if (count < 1) status = gc_fail(GC_ERR_DEVICE, "--device cuda: no GPU");

@@ -120,15 +120,6 @@ __global__ void outer_kernel(int64_t rows, const float *a, int na, const float *
     }
 }
 
-/* dst[i] = src[i] narrowed to T (round to nearest, ties to even), i < count: the features
- * embedding of rows generated on the device. Launch: grid_for(count) × 256, grid-stride; moves
- * 4 + sizeof(T) bytes per value. */
-template <typename T> __global__ void narrow_kernel(const float *src, T *dst, int64_t count)
-{
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x)
-        dst[i] = gc_narrow<T>(src[i]);
-}
-
 /* r[i] = ±scale, the sign from the counter-based RNG (gc_sketch_entry): one factor of the
  * Kronecker sketch, generated where it is used instead of copied over PCIe.
  * Launch: grid_for(count) × 256, grid-stride; writes 4 bytes per entry, two 64-bit mixes. */
@@ -180,7 +171,7 @@ int gc_cuda_narrow(cudaStream_t stream, const float *src, gc_precision precision
 {
     GC_CHECK_CUDA(gc_with_precision(precision, [&](auto stored) {
         using T = decltype(stored);
-        narrow_kernel<T><<<grid_for(count), THREADS, 0, stream>>>(src, (T *)dst, count);
+        gc_narrow_kernel<T><<<grid_for(count), THREADS, 0, stream>>>(src, (long long)count, (T *)dst);
         return cudaGetLastError();
     }));
     return GC_OK;

@@ -51,7 +51,9 @@ __device__ __forceinline__ float4 gc_unpack4(const __half *, uint2 u)
     return make_float4(lo.x, lo.y, hi.x, hi.y);
 }
 
-/* dst[i] ← src[i] narrowed, grid-stride over count values. */
+/* dst[i] ← src[i] narrowed (round to nearest, ties to even), grid-stride over count values: the
+ * features embedding of rows generated on the device, and rows copied up at half width. Moves
+ * 4 + sizeof(T) bytes a value. */
 template <typename T>
 __global__ void gc_narrow_kernel(const float *__restrict__ src, long long count, T *__restrict__ dst)
 {
