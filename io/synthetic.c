@@ -88,8 +88,10 @@ void gc_synthetic_rows(const gc_synthetic *s, int64_t lo, int64_t hi, float *x, 
 {
     const gc_synthetic_constants k = gc_synthetic_constants_of(s);
     const int d = s->d;
-    if (x == NULL) {
-        for (int64_t row = lo; row < hi && y != NULL; ++row) y[row - lo] = gc_synthetic_label(&k, row);
+    if (x == NULL) { /* labels alone: the read phase of every synthetic run, one counter a row */
+        if (y == NULL) return;
+#pragma omp parallel for schedule(static)
+        for (int64_t row = lo; row < hi; ++row) y[row - lo] = gc_synthetic_label(&k, row);
         return;
     }
     /* The centres are tabulated when the table is small (it usually is: classes·modes·d values),

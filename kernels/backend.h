@@ -49,7 +49,8 @@ typedef struct {
     const gc_synthetic *synthetic;
     /* The CUDA backend also keeps the output on its device when it fits (gc_cuda_resident), for a
      * selector that scores it there (OMP). Opt-in: the device allocation and copy cost time that only
-     * such a selector wins back (it saves copying the embeddings up again). */
+     * such a selector wins back (it saves copying the embeddings up again). With e = NULL in the
+     * embed call (docs/design.md §3.2) the device copy is the only one: nothing is copied back. */
     int keep_on_device;
 } gc_embed_config;
 
@@ -143,9 +144,19 @@ typedef struct gc_bico_summary_device gc_bico_summary_device;
 
 typedef struct {
     const char *name; /* "cpu" or "cuda" */
-    /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y. */
+    /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y.
+     * e = NULL (only where rows_on_device is set, with cfg->keep_on_device): E stays in device
+     * memory alone, read by the ops below through a NULL e (docs/design.md §3.2); GC_ERR_MEMORY
+     * before any work when it does not fit there. */
     int (*embed)(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x, const int32_t *y,
                  float *e, float *loss);
+    /* Whether embed may be given e = NULL: rows [rows × D] at the backend's precision fit its device
+     * next to what the passes over them need. NULL: never (the CPU backend). */
+    int (*rows_on_device)(gc_backend *b, int64_t rows, int D);
+    /* out [count × D] (host) ← rows index[t] (positions in the last embed call's rows) of what that
+     * call kept on the device when it was given no e, widened to float (exact): the few rows a
+     * selector needs on the host (OMP's winners). */
+    int (*rows_get)(gc_backend *b, int count, const int64_t *index, float *out);
     void (*destroy)(gc_backend *b);
     /* Page-locks host memory that the device will copy to or from block by block, so each copy
      * runs at the link's speed rather than through the driver's pageable staging. Optional (NULL:
@@ -185,7 +196,8 @@ typedef struct {
      * belongs to problem problem[i] (problem NULL: every row to problem 0), and all G advance in the
      * same passes. */
     /* Keeps rows e [rows × D] (host) on the device: the backend's resident copy when e is the output
-     * of its last embed call and it kept it there (no copy), else a copy. Uploads the problem ids and
+     * of its last embed call (NULL when that call was given none) and it kept it there (no copy),
+     * else a copy. Uploads the problem ids and
      * groups the rows by problem there; computes each row's weight w_i = 1/‖e_i‖ (0 for a zero row:
      * never a candidate) as gc_cpu_omp_weights does, and *max_abs = the largest |e_ij|. */
     int (*omp_attach)(gc_backend *b, int64_t rows, int D, const float *e, const int32_t *problem, int problems,
@@ -207,7 +219,8 @@ typedef struct {
 
     /* The quality pass (docs/design.md §5), optional: NULL runs the CPU twins (kernels/cpu/quality_cpu.c,
      * the oracle). e [rows × D] (host) are this rank's rows; the device reads its resident copy when
-     * e is the output of its last embed call and it kept it there, else copies them up in blocks. */
+     * e is the output of its last embed call (NULL: it was given none) and it kept it there, else
+     * copies them up in blocks. */
     /* *max_abs = the largest |e_ij| (0 without rows). */
     int (*quality_max_abs)(gc_backend *b, const float *e, int64_t rows, int D, double *max_abs);
     /* acc += exact sums on gc_exact_sum's grid `scale` of (1 + subsets->count)·D components:

@@ -304,6 +304,8 @@ suite_tests() {
     [ -x "$t" ] || [ "$DRY_RUN" = 1 ] || continue
     step -a "$out" "$(basename "$t")" 120 "$t"
   done
+  step -a "$out" pytest-select-cuda 300 env GRADCORE_BIN="$BIN/gradcore" GRADCORE_DEVICE=cuda \
+    python3 -m pytest -q -p no:cacheprovider tests/gpu/test_select_cuda.py
   for device in cuda cpu; do
     step -a "$out" "pytest-embeddings-$device" 300 env GRADCORE_BIN="$BIN/gradcore" GRADCORE_DEVICE=$device \
       python3 -m pytest -q -p no:cacheprovider tests/reference/test_embeddings_torch.py

@@ -22,6 +22,7 @@
 
 #include "assign_cuda.h"
 #include "bico_cuda.h"
+#include "buffer.cuh"
 #include "ceilings_cuda.h"
 #include "cuda_check.h"
 #include "embed_cuda.h"
@@ -31,6 +32,7 @@ extern "C" {
 #include "fl_cuda.h"
 #include "omp_cuda.h"
 #include "quality_cuda.h"
+#include "rows.cuh"
 #include "synthetic_cuda.h"
 
 /* Three slots: one being staged by the host while two are in flight on the GPU. Four measured the
@@ -376,7 +378,7 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
     const size_t e_bytes = (size_t)n * pl->D * value_bytes(pl);
     const void *e_src = value_at(pl, s->e, off * pl->D);
     void *e_dst = pl->e_staged ? s->e_host : (void *)(e + lo * pl->D);
-    GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, e_src, e_bytes, cudaMemcpyDeviceToHost, s->stream));
+    if (e != NULL) GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, e_src, e_bytes, cudaMemcpyDeviceToHost, s->stream));
     GC_CHECK_CUDA(
         cudaMemcpyAsync(s->loss_host, s->loss + off, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
     if (pl->resident != NULL)
@@ -396,27 +398,92 @@ static int collect_batch(cuda_slot *s, const cuda_plan *pl, float *e, float *los
     if (!s->busy) return GC_OK;
     s->busy = 0;
     GC_CHECK_CUDA(cudaEventSynchronize(s->done));
-    if (pl->e_staged) gc_widen_parallel(pl->precision, e + s->lo * pl->D, s->e_host, s->n * pl->D);
+    if (pl->e_staged && e != NULL) gc_widen_parallel(pl->precision, e + s->lo * pl->D, s->e_host, s->n * pl->D);
     memcpy(loss + s->lo, s->loss_host, (size_t)s->n * sizeof *loss);
     return GC_OK;
 }
 
-/* A device copy of the output, at the precision (2 bytes a value for bf16 and fp16), when it fits
- * in three quarters of the free memory next to 64 bytes a row for the selection's per-row buffers
- * (OMP's scores, weights, labels and sort keys, the assignment's grouping): the rest is for blocks
- * and workspaces. Every pass over all rows then reads it there instead of over the link. No copy
- * is no error: the passes stream E up instead. */
-static int keep_resident(cuda_state *st, cuda_plan *pl, int64_t rows)
+/* Whether rows × D values of `precision` fit as a device copy of the output: in three quarters of
+ * the free memory next to 64 bytes a row for the selection's per-row buffers (OMP's scores,
+ * weights, labels and sort keys, the assignment's grouping); the rest is for blocks and
+ * workspaces. */
+static int resident_fits(int64_t rows, int D, gc_precision precision, size_t *bytes)
 {
     size_t free_bytes = 0, total_bytes = 0;
-    GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const size_t bytes = (size_t)rows * pl->D * value_bytes(pl), per_row = 64;
-    if (bytes + (size_t)rows * per_row > free_bytes / 4 * 3) return GC_OK;
-    if (cudaMalloc(&st->resident, bytes) != cudaSuccess) {
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    const size_t per_row = 64;
+    *bytes = (size_t)rows * D * gc_precision_bytes(precision);
+    return *bytes + (size_t)rows * per_row <= free_bytes / 4 * 3;
+}
+
+static int cuda_rows_on_device(gc_backend *b, int64_t rows, int D)
+{
+    size_t bytes;
+    return cudaSetDevice(b->device_id) == cudaSuccess && resident_fits(rows, D, b->precision, &bytes);
+}
+
+/* out[t·D + j] = row index[t]'s value j, widened (exact). */
+template <typename T>
+__global__ void gather_rows(const T *__restrict__ e, int D, long long values, const long long *__restrict__ index,
+                            float *__restrict__ out)
+{
+    for (long long v = blockIdx.x * (long long)blockDim.x + threadIdx.x; v < values;
+         v += (long long)gridDim.x * blockDim.x)
+        out[v] = gc_widen(e[index[v / D] * D + v % D]);
+}
+
+static int cuda_rows_get(gc_backend *b, int count, const int64_t *index, float *out)
+{
+    cuda_state *st = (cuda_state *)b->impl;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    if (count <= 0) return GC_OK;
+    if (st->resident == NULL || st->resident_host != NULL)
+        return gc_fail(GC_ERR_DEVICE, "GPU %d holds no embeddings of its own to read back", b->device_id);
+    const int D = st->resident_D;
+    const long long values = (long long)count * D;
+    const size_t index_bytes = (size_t)count * sizeof *index, out_bytes = (size_t)values * sizeof *out;
+    const cudaStream_t stream = st->slot[0].stream;
+    gc_cuda_buffer buffer = {};
+    int status = gc_cuda_reserve(stream, &buffer, index_bytes + out_bytes);
+    long long *device_index = (long long *)buffer.ptr;
+    float *device_out = (float *)((char *)buffer.ptr + index_bytes);
+    if (status == GC_OK &&
+        cudaMemcpyAsync(device_index, index, index_bytes, cudaMemcpyHostToDevice, stream) != cudaSuccess)
+        status = gc_fail(GC_ERR_DEVICE, "cannot copy row indices to GPU %d", b->device_id);
+    if (status == GC_OK)
+        status = gc_with_precision(st->resident_precision, [&](auto stored) -> int {
+            using T = decltype(stored);
+            const long long blocks = (values + 255) / 256;
+            gather_rows<T><<<(unsigned)(blocks < 4096 ? blocks : 4096), 256, 0, stream>>>(
+                (const T *)st->resident, D, values, device_index, device_out);
+            GC_CHECK_LAUNCH();
+            return GC_OK;
+        });
+    if (status == GC_OK &&
+        (cudaMemcpyAsync(out, device_out, out_bytes, cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
+         cudaStreamSynchronize(stream) != cudaSuccess))
+        status = gc_fail(GC_ERR_DEVICE, "cannot copy rows back from GPU %d", b->device_id);
+    gc_cuda_release(stream, &buffer);
+    return status;
+}
+
+/* A device copy of the output when it fits (resident_fits). Every pass over all rows then reads it
+ * there instead of over the link. No copy is no error when the caller keeps E (`required` 0): the
+ * passes stream E up instead; without a host E (`required`) it is. */
+static int keep_resident(gc_backend *b, cuda_state *st, cuda_plan *pl, int64_t rows, int required)
+{
+    size_t bytes = 0;
+    if (resident_fits(rows, pl->D, pl->precision, &bytes) && cudaMalloc(&st->resident, bytes) != cudaSuccess) {
         (void)cudaGetLastError();
         st->resident = NULL;
     }
     pl->resident = st->resident;
+    if (st->resident == NULL && required)
+        return gc_fail(GC_ERR_MEMORY, "GPU %d: no room for the %lld × %d embeddings (%.1f GB) to stay on it",
+                       b->device_id, (long long)rows, pl->D, (double)bytes / 1e9);
     return GC_OK;
 }
 
@@ -452,9 +519,9 @@ static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, gc_precision pr
     pl->D = gc_embedding_dim(cfg, d);
     pl->precision = precision;
     pl->x_pinned = x != NULL && is_pinned(x);
-    pl->e_pinned = is_pinned(e);
-    pl->e_staged = !pl->e_pinned || precision != GC_PRECISION_FP32;
-    if (cfg->kind == GC_EMBED_FEATURES) return; /* no model: draws 0 */
+    pl->e_pinned = e != NULL && is_pinned(e);
+    pl->e_staged = e != NULL && (!pl->e_pinned || precision != GC_PRECISION_FP32); /* NULL: nothing comes back */
+    if (cfg->kind == GC_EMBED_FEATURES) return;                                    /* no model: draws 0 */
     const gc_model *m0 = &cfg->models[0];
     pl->C = gc_model_classes(m0);
     pl->H = gc_model_penultimate_width(m0);
@@ -475,7 +542,8 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     const gc_synthetic *synthetic = x == NULL ? cfg->synthetic : NULL;
     if (synthetic != NULL && synthetic->d != d)
         return gc_fail(GC_ERR_USAGE, "embed: synthetic rows have %d columns, not %d", synthetic->d, d);
-    if (cfg->kind == GC_EMBED_FEATURES && synthetic == NULL) { /* e is x, read or copied on the host */
+    if (e == NULL && !cfg->keep_on_device) return gc_fail(GC_ERR_USAGE, "embed: no output array and none kept");
+    if (cfg->kind == GC_EMBED_FEATURES && synthetic == NULL && e != NULL) { /* e is x, read or copied on the host */
         memset(loss, 0, (size_t)rows * sizeof *loss);
         return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, b->precision, e) : GC_OK;
     }
@@ -485,7 +553,7 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     /* The generator's centre table first, so the batch height sees the memory it takes. */
     int status = synthetic != NULL ? gc_cuda_synthetic_create(synthetic, st->slot[0].stream, &pl.synthetic) : GC_OK;
     if (status == GC_OK) status = choose_batch(b, &pl, rows);
-    if (status == GC_OK && cfg->keep_on_device) status = keep_resident(st, &pl, rows);
+    if (status == GC_OK && cfg->keep_on_device) status = keep_resident(b, st, &pl, rows, e == NULL);
     if (status == GC_OK) status = run_batches(st, &pl, rows, x, y, e, loss);
     /* On failure batches may still be in flight: let them finish before their buffers go. */
     for (int k = 0; k < SLOTS; ++k) {
@@ -549,6 +617,8 @@ static gc_backend_ops cuda_ops_table(void)
     gc_backend_ops ops = {};
     ops.name = "cuda";
     ops.embed = cuda_embed;
+    ops.rows_on_device = cuda_rows_on_device;
+    ops.rows_get = cuda_rows_get;
     ops.destroy = cuda_destroy;
     ops.pin = cuda_pin;
     ops.unpin = cuda_unpin;

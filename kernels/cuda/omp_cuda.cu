@@ -430,6 +430,8 @@ static int place_rows(gc_backend *b, gc_omp_device *d, const float *e)
     d->e = kept.data;
     d->precision = kept.precision;
     if (d->e != NULL) return GC_OK;
+    if (e == NULL && d->n > 0) /* the rows were to live on the device alone (backend.h): a caller's error */
+        return gc_fail(GC_ERR_DEVICE, "OMP: GPU %d holds no embeddings to score", b->device_id);
     d->precision = b->precision;
     const size_t values = (size_t)d->n * d->D, bytes = values * gc_precision_bytes(d->precision);
     GC_CHECK_CUDA(cudaMalloc(&d->own_e, bytes > 0 ? bytes : 1));

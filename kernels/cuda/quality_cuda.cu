@@ -128,6 +128,8 @@ template <typename F> int for_each_block(gc_backend *b, quality_call *q, const f
     if (kept.data != nullptr)
         return gc_with_precision(
             kept.precision, [&](auto stored) { return fn((const decltype(stored) *)kept.data, 0LL, (long long)rows); });
+    if (e == nullptr && rows > 0) /* the rows were to live on the device alone (backend.h) */
+        return gc_fail(GC_ERR_DEVICE, "quality: GPU %d holds no embeddings to read", b->device_id);
     const long long fit = kBlockBytes / ((long long)D * (long long)sizeof(float));
     const long long block = fit < 1 ? 1 : fit < rows ? fit : rows;
     GC_TRY(gc_cuda_reserve(q->stream, &q->staging, (size_t)block * D * sizeof(float)));

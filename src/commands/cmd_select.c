@@ -288,9 +288,45 @@ static int checkpointed_embeddings(select_run *run, char *path, size_t size, int
     return GC_OK;
 }
 
+/* The first of values [count] that is not finite, or count. */
+static int64_t first_not_finite(const float *values, int64_t count)
+{
+    int64_t bad = count;
+#pragma omp parallel for reduction(min : bad)
+    for (int64_t t = 0; t < count; ++t)
+        if (!isfinite(values[t]) && t < bad) bad = t;
+    return bad;
+}
+
+/* The first local row of E, kept on the device alone, with a value that is not finite (or n_local):
+ * its largest magnitude there, then, only when that is not finite, the rows read back in blocks. */
+static int first_bad_device_row(select_run *run, int64_t *row)
+{
+    gc_backend *b = run->backend;
+    const gc_local_rows *r = &run->rows;
+    double max_abs = 0.0;
+    *row = r->n_local;
+    GC_TRY(b->ops->quality_max_abs(b, NULL, r->n_local, r->D, &max_abs));
+    if (isfinite(max_abs)) return GC_OK;
+    const int block = 4096;
+    int64_t *index = gc_malloc(block * sizeof *index);
+    float *rows = gc_malloc((size_t)block * r->D * sizeof *rows);
+    int status = index && rows ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for a block of embeddings");
+    for (int64_t lo = 0; lo < r->n_local && *row == r->n_local && status == GC_OK; lo += block) {
+        const int n = r->n_local - lo < block ? (int)(r->n_local - lo) : block;
+        for (int t = 0; t < n; ++t) index[t] = lo + t;
+        status = b->ops->rows_get(b, n, index, rows);
+        const int64_t bad = status == GC_OK ? first_not_finite(rows, (int64_t)n * r->D) : (int64_t)n * r->D;
+        if (bad < (int64_t)n * r->D) *row = lo + bad / r->D;
+    }
+    free(index);
+    free(rows);
+    return status;
+}
+
 /* The rows at --precision (kernels/precision.h): rounded when they come from a file or the caller
  * (the embedding engine rounds its own output), and at fp16 every value checked to be within the
- * format's range, whose overflow is ±∞. */
+ * format's range, whose overflow is ±∞ (on the device when E lives there alone). */
 static int fit_precision(select_run *run, int round)
 {
     gc_local_rows *r = &run->rows;
@@ -298,14 +334,28 @@ static int fit_precision(select_run *run, int round)
     const int64_t values = r->n_local * r->D;
     if (round) gc_round_array(p, r->e, values);
     if (p != GC_PRECISION_FP16) return GC_OK;
-    int64_t bad = values;
-#pragma omp parallel for reduction(min : bad)
-    for (int64_t t = 0; t < values; ++t)
-        if (!isfinite(r->e[t]) && t < bad) bad = t;
-    if (bad == values) return GC_OK;
+    int64_t row;
+    if (r->e != NULL)
+        row = first_not_finite(r->e, values) / r->D;
+    else
+        GC_TRY(first_bad_device_row(run, &row));
+    if (row >= r->n_local) return GC_OK;
     return gc_fail(GC_ERR_INPUT,
                    "embeddings: row %lld has a value beyond fp16's range (±65504): use --precision bf16 or fp32",
-                   (long long)(r->lo + bad / r->D));
+                   (long long)(r->lo + row));
+}
+
+/* Whether E lives on the device alone (docs/design.md §3.2), with no host copy: the engine makes it
+ * (not a file), the selector reads it only through the backend (OMP) and the backend scores and
+ * measures it there, nothing asks for host E (--save-embeddings, --checkpoint's saved
+ * embeddings), and it fits. Each rank decides for itself: where E lives changes no result. */
+static int embeddings_stay_on_device(const select_run *run, int D)
+{
+    gc_backend *b = run->backend;
+    const gc_backend_ops *ops = b->ops;
+    return run->selector->device_rows && ops->rows_on_device != NULL && ops->rows_get != NULL &&
+           ops->omp_attach != NULL && ops->quality_sums != NULL && !run->checkpointing &&
+           !gc_options_is_set(&run->opts, "save-embeddings") && ops->rows_on_device(b, run->rows.n_local, D);
 }
 
 static int phase_embed(select_run *run)
@@ -315,7 +365,7 @@ static int phase_embed(select_run *run)
     int resume = 0;
     GC_TRY(checkpointed_embeddings(run, saved, sizeof saved, &resume));
     const char *from_file = resume ? saved : gc_options_get(o, "embeddings");
-    int status = from_file != NULL ? GC_OK : load_models(run);
+    int status = from_file != NULL ? GC_OK : load_models(run), device_only = 0;
     GC_TRY(gc_comm_agree(run->comm, status));
     int sketch;
     GC_TRY(gc_sketch_resolve(gc_options_get(o, "sketch"), run->embedding, run->models, &sketch));
@@ -342,9 +392,10 @@ static int phase_embed(select_run *run)
         status = read_embeddings(run, from_file);
     } else {
         status = gc_embedding_width(&cfg, run->dataset.d, &r->D);
-        r->e = status != GC_OK ? NULL : gc_malloc_large((size_t)r->n_local * r->D * sizeof *r->e);
+        device_only = status == GC_OK && embeddings_stay_on_device(run, r->D);
+        r->e = status != GC_OK || device_only ? NULL : gc_malloc_large((size_t)r->n_local * r->D * sizeof *r->e);
         r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
-        if (status == GC_OK && (r->e == NULL || r->loss == NULL))
+        if (status == GC_OK && ((r->e == NULL && !device_only) || r->loss == NULL))
             status =
                 gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)r->n_local, r->D);
         if (status == GC_OK)
@@ -358,7 +409,8 @@ static int phase_embed(select_run *run)
     else if (from_file != NULL)
         gc_info("embed: embeddings of width D = %d read from %s", r->D, from_file);
     else
-        gc_info("embed: %s embeddings of width D = %d on %s", run->embedding_name, r->D, run->backend->description);
+        gc_info("embed: %s embeddings of width D = %d on %s%s", run->embedding_name, r->D, run->backend->description,
+                device_only ? ", kept there alone" : "");
     if (saved[0] != '\0' && !resume)
         GC_TRY(gc_embeddings_write(saved, run->comm, r->n_global, r->lo, r->n_local, r->D, r->e, r->y, r->loss));
     if (gc_options_is_set(o, "save-embeddings")) {

@@ -27,6 +27,12 @@ typedef struct {
     int64_t *excluded;          /* [G × count] this pass's winners owned here, local rows */
     int32_t *excluded_problems; /* and their problems */
     int excluded_count;
+    /* The rows of this pass's offered candidates, fetched at once (fetch_offered): one gather a pass
+     * from the device when E lives there alone (docs/design.md §3.2). */
+    int64_t *offered;       /* [G × count] local rows */
+    char **offered_payload; /* where each one's D floats go */
+    float *offered_rows;    /* [G × count × D] rows gathered on the device */
+    int offered_count;
 } omp_scorer;
 
 typedef struct {
@@ -85,8 +91,17 @@ static int scorer_open(omp_context *ctx, double *max_abs)
     s->found = gc_malloc(slots * sizeof *s->found);
     s->excluded = gc_malloc(slots * sizeof *s->excluded);
     s->excluded_problems = gc_malloc(slots * sizeof *s->excluded_problems);
-    if (!s->want || !s->found || !s->excluded || !s->excluded_problems)
+    s->offered = gc_malloc(slots * sizeof *s->offered);
+    s->offered_payload = gc_malloc(slots * sizeof *s->offered_payload);
+    if (!s->want || !s->found || !s->excluded || !s->excluded_problems || !s->offered || !s->offered_payload)
         return gc_fail(GC_ERR_MEMORY, "out of memory for OMP's %zu problems", G);
+    if (rows->e == NULL) { /* E lives on the device alone: the winners' rows come from there */
+        const gc_backend *b = ctx->run->backend;
+        if (!has_device_ops(b) || b->ops->rows_get == NULL)
+            return gc_fail(GC_ERR_DEVICE, "OMP: the embeddings are on a device this backend cannot score on");
+        s->offered_rows = gc_malloc(slots * (size_t)rows->D * sizeof *s->offered_rows);
+        if (s->offered_rows == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory for OMP's %zu candidates", slots);
+    }
     if (has_device_ops(ctx->run->backend)) {
         s->backend = ctx->run->backend;
         return s->backend->ops->omp_attach(s->backend, rows->n_local, rows->D, rows->e, s->problem, ctx->problems,
@@ -110,6 +125,9 @@ static void scorer_close(omp_scorer *s)
     free(s->found);
     free(s->excluded);
     free(s->excluded_problems);
+    free(s->offered);
+    free(s->offered_payload);
+    free(s->offered_rows);
 }
 
 /* One pass over the rows of every problem with s->want[g] > 0: their best candidates for their
@@ -177,11 +195,12 @@ static int problem_targets(omp_context *ctx, double max_abs, double *targets)
 
 /* List `list` of the merge's local lists ← pairs (best first, global rows; NULL: an empty list),
  * each with its atom (label, loss, row) as payload, so the winners reach every rank with the
- * reduction itself. A GC_OMP_NONE entry carries no payload. */
+ * reduction itself. A GC_OMP_NONE entry carries no payload. The rows follow in fetch_offered. */
 static void offer(omp_context *ctx, int list, const gc_omp_pair *pairs)
 {
     const gc_local_rows *rows = ctx->rows;
     gc_candidate_merge *m = &ctx->merge;
+    omp_scorer *s = &ctx->scorer;
     char *mine = gc_candidate_list(m, m->local, list);
     for (int t = 0; t < m->count; ++t) {
         const gc_omp_pair pair = pairs != NULL ? pairs[t] : GC_OMP_NONE;
@@ -191,8 +210,26 @@ static void offer(omp_context *ctx, int list, const gc_omp_pair *pairs)
         char *payload = gc_candidate_payload(m, mine, t);
         const atom_header h = { rows->loss[i], rows->y[i] };
         memcpy(payload, &h, sizeof h);
-        memcpy(payload + sizeof h, rows->e + i * rows->D, (size_t)rows->D * sizeof(float));
+        s->offered[s->offered_count] = i;
+        s->offered_payload[s->offered_count++] = payload + sizeof h;
     }
+}
+
+/* The offered candidates' rows into their payloads: copied from host E, or gathered on the device
+ * when E lives there alone (rows->e NULL). */
+static int fetch_offered(omp_context *ctx)
+{
+    omp_scorer *s = &ctx->scorer;
+    const size_t D = (size_t)ctx->rows->D;
+    const int count = s->offered_count;
+    s->offered_count = 0;
+    if (ctx->rows->e == NULL) {
+        GC_TRY(s->backend->ops->rows_get(s->backend, count, s->offered, s->offered_rows));
+        for (int t = 0; t < count; ++t) memcpy(s->offered_payload[t], s->offered_rows + t * D, D * sizeof(float));
+        return GC_OK;
+    }
+    for (int t = 0; t < count; ++t) memcpy(s->offered_payload[t], ctx->rows->e + s->offered[t] * D, D * sizeof(float));
+    return GC_OK;
 }
 
 /* Restart: the logged atoms stand in for a pass's winners. Each owner offers its logged atoms with
@@ -397,6 +434,8 @@ static int run_pass(omp_context *ctx, const omp_log *log, int lists, gc_coreset 
             offer(ctx, list, s->found + (size_t)g * ctx->merge.count);
         ++list;
     }
+    const int fetched = fetch_offered(ctx);
+    if (*local_status == GC_OK) *local_status = fetched;
     gc_phases *phases = ctx->run->phases;
     gc_phase_begin(phases, "merge");
     int status = gc_candidate_merge_allreduce_lists(&ctx->merge, lists, *local_status, ctx->rows->comm);

@@ -343,7 +343,12 @@ static int merge_bico(const gc_run_context *run, const gc_selector_options *opts
 
 static const gc_selector selectors[] = {
     { .name = "fl", .parse = parse_fl, .select = select_fl, .merge = merge_fl, .class_budgets = 1 },
-    { .name = "omp", .parse = parse_omp, .select = select_omp, .merge = merge_omp, .class_budgets = 1 },
+    { .name = "omp",
+      .parse = parse_omp,
+      .select = select_omp,
+      .merge = merge_omp,
+      .class_budgets = 1,
+      .device_rows = 1 },
     { .name = "crest", .parse = parse_crest, .select = select_crest, .sized_by_options = 1 },
     { .name = "bico", .parse = parse_bico, .select = select_bico, .merge = merge_bico },
 };

@@ -37,6 +37,8 @@ typedef struct {
                  int64_t m, gc_member_set *out);
     int sized_by_options; /* 1: --k does not apply (crest: --subsets × --batch-size) */
     int class_budgets;    /* 1: the coreset holds per-class budgets and sizes (--per-class) */
+    int device_rows;      /* 1: reads E only through the backend's ops, so E may live on the device alone
+                           * (docs/design.md §3.2); the others read host E */
 } gc_selector;
 
 /* A --method: an embedding and a selector. */

@@ -253,6 +253,42 @@ static void select_from_resident_embeddings_equals_the_cpu(int per_class, gc_pre
     CHECK(gc_gradient_errors(NULL, &rows, &cpu, 3, &errors_cpu[0], &errors_cpu[1]) == GC_OK);
     CHECK(gc_gradient_errors(real, &rows, &cpu, 3, &errors_gpu[0], &errors_gpu[1]) == GC_OK);
     CHECK(errors_cpu[0] == errors_gpu[0] && errors_cpu[1] == errors_gpu[1]);
+    gc_coreset_destroy(&gpu);
+
+    /* E on the device alone (docs/design.md §3.2): embed given no e keeps the only copy there;
+     * rows_get returns the host run's rows, OMP and the quality pass read it through a NULL e, and
+     * the coreset and the errors are the CPU's. */
+    CHECK(real->ops->rows_on_device(real, n, sketch));
+    int64_t probe[] = { 0, n - 1, 12345, 7, 7 };
+    float *got = malloc(5 * (size_t)sketch * sizeof *got);
+    CHECK(real->ops->rows_get(real, 5, probe, got) != GC_OK); /* the copy mirrors a host E: not its own */
+    gc_error_clear();
+    cfg.keep_on_device = 0;
+    CHECK(real->ops->embed(real, &cfg, n, d, x, y, NULL, loss) != GC_OK); /* nowhere to put E */
+    gc_error_clear();
+    cfg.keep_on_device = 1;
+    CHECK(real->ops->embed(real, &cfg, n, d, x, y, NULL, loss) == GC_OK);
+    CHECK(gc_cuda_resident(real, NULL, n, sketch).data != NULL);
+    CHECK(gc_cuda_resident(real, e, n, sketch).data == NULL);
+    CHECK(real->ops->rows_get(real, 5, probe, got) == GC_OK);
+    int differ = 0;
+    for (int t = 0; t < 5; ++t) differ += memcmp(got + t * sketch, e + probe[t] * sketch, sketch * sizeof *e) != 0;
+    CHECK(differ == 0);
+    gc_local_rows alone = rows;
+    alone.e = NULL;
+    CHECK(gc_select_omp(&on_gpu, &alone, &opt, 40, &gpu) == GC_OK);
+    same_coreset(&cpu, &gpu, "embeddings on the device alone");
+    CHECK(gc_gradient_errors(real, &alone, &cpu, 3, &errors_gpu[0], &errors_gpu[1]) == GC_OK);
+    CHECK(errors_cpu[0] == errors_gpu[0] && errors_cpu[1] == errors_gpu[1]);
+    /* features read from host x, kept alone: x rounded to the precision, through the batches */
+    gc_embed_config features = { .kind = GC_EMBED_FEATURES, .keep_on_device = 1 };
+    CHECK(real->ops->embed(real, &features, n, d, x, y, NULL, loss) == GC_OK);
+    CHECK(real->ops->rows_get(real, 5, probe, got) == GC_OK);
+    differ = 0;
+    for (int t = 0; t < 5; ++t)
+        for (int j = 0; j < d; ++j) differ += got[t * d + j] != gc_round_to(precision, x[probe[t] * d + j]);
+    CHECK(differ == 0);
+    free(got);
     gc_coreset_destroy(&cpu);
     gc_coreset_destroy(&gpu);
     gc_model_destroy(&m);

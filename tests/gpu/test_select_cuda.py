@@ -1,0 +1,66 @@
+"""Whole `gradcore select` runs on a GPU where E lives on the device alone (docs/design.md §3.2)
+against runs that keep a host copy of E and against the CPU backend: the same coreset, bit for bit.
+
+OMP reads E only through the backend, so `select --device cuda` keeps no host copy; --save-embeddings
+asks for one, which makes the run with both copies. The features embedding of synthetic rows is the
+generator's bits on either backend, so there the CPU run is an independent check of the GPU's; the
+gmc embedding differs from the CPU's in its last bits, so it is compared between the GPU's two runs.
+
+Runs only with GRADCORE_DEVICE=cuda (scripts/gpu.sh tests); skipped elsewhere."""
+import os
+
+import numpy as np
+import pytest
+
+from conftest import read_coreset, run_gradcore, write_dataset
+
+pytestmark = pytest.mark.skipif(os.environ.get("GRADCORE_DEVICE") != "cuda", reason="needs GRADCORE_DEVICE=cuda")
+
+DATA = "synthetic:n=200000,d=32,classes=10,seed=3,modes=4"
+
+
+def select(tmp_path, name, args, ranks=1):
+    out = tmp_path / f"{name}.h5"
+    proc = run_gradcore(["select", "--data", DATA, "--out", out] + args, np_=ranks)
+    return read_coreset(out), proc.stderr
+
+
+def assert_same(a, b):
+    for field in ("index", "weight", "gain", "label"):
+        np.testing.assert_array_equal(a[field], b[field], err_msg=field)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_features_on_the_device_alone_equal_the_cpu(tmp_path, precision, ranks):
+    args = ["--embedding", "features", "--selector", "omp", "--k", "300", "--batch", "3", "--precision", precision]
+    alone, log = select(tmp_path, "alone", args + ["--device", "cuda"], ranks)
+    assert "kept there alone" in log
+    both, log = select(tmp_path, "both", args + ["--device", "cuda", "--save-embeddings", tmp_path / "e.h5"], ranks)
+    assert "kept there alone" not in log
+    cpu, _ = select(tmp_path, "cpu", args + ["--device", "cpu"], ranks)
+    assert_same(alone, both)
+    assert_same(alone, cpu)
+    assert alone["attrs"]["relative_gradient_error"] == cpu["attrs"]["relative_gradient_error"]
+
+
+def test_gmc_on_the_device_alone_equals_both_copies(tmp_path):
+    args = ["--method", "gmc", "--k", "200", "--device", "cuda"]
+    alone, _ = select(tmp_path, "alone", args, 2)
+    both, _ = select(tmp_path, "both", args + ["--save-embeddings", tmp_path / "e.h5"], 2)
+    assert_same(alone, both)
+    assert alone["attrs"]["relative_gradient_error"] == both["attrs"]["relative_gradient_error"]
+
+
+def test_fp16_overflow_names_the_row_on_the_device(tmp_path):
+    X = np.ones((5000, 4), np.float32)
+    X[4321, 2] = 1e6
+    path = tmp_path / "big.h5"
+    write_dataset(path, X, np.zeros(5000, np.int32), num_classes=1)
+    proc = run_gradcore(["select", "--data", path, "--embedding", "features", "--selector", "omp", "--k", "5",
+                         "--precision", "fp16", "--device", "cuda", "--out", tmp_path / "cs.h5", "--quiet"],
+                        check=False)
+    assert proc.returncode != 0
+    assert "row 4321 has a value beyond fp16's range" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cs.h5").exists()
