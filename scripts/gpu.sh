@@ -34,8 +34,10 @@
 #                d = 128, C = 10 and 100, on one GPU, each phase against its floor (bench/e2e)
 #                                                  → e2e-SLUG.md, e2e-SLUG/*.json (each run's --timings)
 #   billion      the 1-billion-row study on every GPU, one rank a GPU: OMP (features, D = 128, C = 10,
-#                k = 10,000) and craig (C = 100, k = 0.1%) on generated rows, N = BILLION_N_OMP /
-#                BILLION_N_FL (default 1e9; smaller where 1e9 cannot fit)  → 1b-{omp,craig}-nN-SLUG.{json,txt}
+#                k = 10,000, --precision BILLION_OMP_PRECISION, default bf16) and craig (C = 100,
+#                k = 0.1%) on generated rows, N = BILLION_N_OMP / BILLION_N_FL (default 1e9; smaller
+#                where 1e9 cannot fit; BILLION_N_FL=0 skips craig) → 1b-omp-nN-PRECISION-SLUG.{json,txt},
+#                                                                    1b-craig-nN-SLUG.{json,txt}
 #   stream       `select` on a 1M × 512 HDF5 file: X read while it is embedded, against reading X
 #                alone                                                          → embed-stream-SLUG.txt
 #
@@ -481,12 +483,16 @@ suite_e2e() {
 
 suite_billion() {
   local work=$TMP/billion n_omp=${BILLION_N_OMP:-1000000000} n_fl=${BILLION_N_FL:-1000000000} out
+  local precision=${BILLION_OMP_PRECISION:-bf16} name
   [ "$DRY_RUN" = 1 ] || mkdir -p "$work"
-  out=$(result "1b-omp-n$n_omp" txt)
+  # OMP keeps E on the GPUs alone (docs/design.md §3.2): 1e9 × 128 in bf16 is 64 GB a GPU of four.
+  name=1b-omp-n$n_omp-$precision
+  out=$(result "$name" txt)
   fresh "$out"
   step -a "$out" omp 280 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
     --data "synthetic:n=$n_omp,d=128,classes=10,seed=1" --embedding features --selector omp --k 10000 \
-    --timings "bench/results/1b-omp-n$n_omp-$SLUG.json" --out "$work/omp.h5"
+    --precision "$precision" --timings "bench/results/$name-$SLUG.json" --out "$work/omp.h5"
+  [ "$n_fl" -gt 0 ] || return 0 # BILLION_N_FL=0: OMP alone
   out=$(result "1b-craig-n$n_fl" txt)
   fresh "$out"
   step -a "$out" craig 280 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
