@@ -44,6 +44,9 @@ typedef struct {
     int64_t *budgets;    /* [G] k_g */
     int64_t *parts;      /* [G] number of partitions */
     int64_t *first_part; /* [G + 1] global partition id of group g's first partition */
+    int32_t *owner;      /* [partitions] the rank that greedies it: the one holding its first row */
+    int64_t *owned_slot; /* [partitions] its place among this rank's partitions, or −1 */
+    int64_t owned;       /* this rank's partitions */
 } partition_plan;
 
 static void plan_destroy(partition_plan *p)
@@ -53,6 +56,8 @@ static void plan_destroy(partition_plan *p)
     free(p->budgets);
     free(p->parts);
     free(p->first_part);
+    free(p->owner);
+    free(p->owned_slot);
 }
 
 static int group_of(const gc_local_rows *rows, int per_class, int64_t i) { return per_class ? rows->y[i] : 0; }
@@ -60,6 +65,35 @@ static int group_of(const gc_local_rows *rows, int per_class, int64_t i) { retur
 /* A group of N rows is cut into np pieces starting at ceil(p·N/np), so pieces differ in size by at
  * most one and class position q lies in piece floor(q·np/N). */
 static int64_t piece_of(int64_t q, int64_t np, int64_t N) { return (int64_t)(((__int128)q * np) / N); }
+static int64_t piece_start(int64_t p, int64_t np, int64_t N) { return (int64_t)(((__int128)p * N + np - 1) / np); }
+
+/* Every partition's owner: the rank holding the class position its piece starts at (counts [P × G]:
+ * each rank's rows of each group). Ranks hold increasing ranges of the global index, and a piece is
+ * a run of consecutive class positions, so its rows sit on that rank but for the ones past a rank
+ * boundary: the row exchange moves O(partitions straddling boundaries) rows instead of the
+ * (P − 1)/P of all rows that dealing partitions round-robin moved (docs/design.md §4.1). Where a
+ * partition is greedied changes nothing in it (§1.1), and ranks hold equal shares of every class's
+ * range up to one rank's rows, so the partitions stay balanced. */
+static int assign_owners(partition_plan *plan, const int64_t *counts, int P, int rank)
+{
+    const int G = plan->groups;
+    const int64_t partitions = plan->first_part[G];
+    plan->owner = gc_malloc((size_t)(partitions ? partitions : 1) * sizeof *plan->owner);
+    plan->owned_slot = gc_malloc((size_t)(partitions ? partitions : 1) * sizeof *plan->owned_slot);
+    if (!plan->owner || !plan->owned_slot) return gc_fail(GC_ERR_MEMORY, "out of memory for the partition plan");
+    plan->owned = 0;
+    for (int g = 0; g < G; ++g) {
+        int r = 0;
+        int64_t end = counts[g]; /* class positions before rank r + 1 */
+        for (int64_t p = 0; p < plan->parts[g]; ++p) {
+            const int64_t start = piece_start(p, plan->parts[g], plan->sizes[g]), id = plan->first_part[g] + p;
+            while (start >= end && r < P - 1) end += counts[(size_t)++r * G + g];
+            plan->owner[id] = r;
+            plan->owned_slot[id] = r == rank ? plan->owned++ : -1;
+        }
+    }
+    return GC_OK;
+}
 
 static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_t k, partition_plan *plan)
 {
@@ -87,7 +121,6 @@ static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_
             if (r < rows->rank) plan->my_offset[g] += counts[(size_t)r * G + g];
             plan->sizes[g] += counts[(size_t)r * G + g];
         }
-    free(counts);
     if (opt->per_class)
         status = gc_class_budgets(plan->sizes, G, k, plan->budgets);
     else
@@ -97,7 +130,9 @@ static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_
         plan->parts[g] = (plan->budgets[g] > 0 && N > 0) ? (N + opt->partition_size - 1) / opt->partition_size : 0;
         plan->first_part[g + 1] = plan->first_part[g] + plan->parts[g];
     }
-    return gc_comm_agree(rows->comm, status); /* the budgets' scratch may have failed on some rank */
+    if (status == GC_OK) status = assign_owners(plan, counts, P, rows->rank);
+    free(counts);
+    return gc_comm_agree(rows->comm, status); /* the budgets' or owners' scratch may have failed on some rank */
 }
 
 static int64_t candidates_of_piece(const partition_plan *plan, const gc_fl_options *opt, int g, int64_t size)
@@ -174,7 +209,7 @@ static void map_rows(const gc_local_rows *rows, const gc_fl_options *opt, const 
                 q = (int64_t)gc_permute((uint64_t)q, (uint64_t)N, opt->seed + (uint64_t)g * 0x9e37ULL,
                                         GC_STREAM_PARTITION);
             part[i] = (int32_t)(plan->first_part[g] + piece_of(q, plan->parts[g], N));
-            rows_to[c * P + part[i] % P]++;
+            rows_to[c * P + plan->owner[part[i]]]++;
         }
 }
 
@@ -216,7 +251,7 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
         for (int c = 0; c < ROW_CHUNKS; ++c)
             for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i) {
                 if (part[i] < 0) continue;
-                char *p = send + (size_t)at[c * P + part[i] % P]++ * rec;
+                char *p = send + (size_t)at[c * P + plan->owner[part[i]]]++ * rec;
                 const row_header h = { rows->lo + i, part[i], rows->y[i], rows->loss[i] };
                 memcpy(p, &h, sizeof h);
                 memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
@@ -253,17 +288,17 @@ static record_view sort_view;
 
 /* order ← the n received records in (partition, global index) order, in O(n). They arrive by
  * source rank, each source's in its row order, and ranks own increasing ranges of the global index,
- * so they already are in global-index order: a stable counting sort by partition finishes the job.
- * This rank owns partitions rank, rank + P, rank + 2P, … of `partitions`. */
-static int order_by_partition(const record_view *v, int64_t n, int rank, int P, int64_t partitions, int64_t *order)
+ * so they already are in global-index order: a stable counting sort by partition finishes the job
+ * (the plan's owned_slot numbers this rank's partitions in increasing id). */
+static int order_by_partition(const record_view *v, int64_t n, const partition_plan *plan, int64_t *order)
 {
-    const int64_t owned = partitions > rank ? (partitions - rank + P - 1) / P : 0;
-    int64_t *start = gc_calloc((size_t)ROW_CHUNKS * owned + 1, sizeof *start); /* [chunk][partition / P] */
+    const int64_t owned = plan->owned, *slot = plan->owned_slot;
+    int64_t *start = gc_calloc((size_t)ROW_CHUNKS * owned + 1, sizeof *start); /* [chunk][owned slot] */
     GC_CHECK_ALLOC(start);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < ROW_CHUNKS; ++c)
         for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
-            start[c * owned + header_at(v, i).partition / P]++;
+            start[c * owned + slot[header_at(v, i).partition]]++;
     for (int64_t p = 0, at = 0; p < owned; ++p)
         for (int c = 0; c < ROW_CHUNKS; ++c) {
             const int64_t count = start[c * owned + p];
@@ -273,7 +308,7 @@ static int order_by_partition(const record_view *v, int64_t n, int rank, int P, 
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < ROW_CHUNKS; ++c)
         for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
-            order[start[c * owned + header_at(v, i).partition / P]++] = i;
+            order[start[c * owned + slot[header_at(v, i).partition]]++] = i;
     free(start);
     return GC_OK;
 }
@@ -377,10 +412,10 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     record_view view = { recv, rec };
     int64_t *order = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
     int status =
-        order ? order_by_partition(&view, recv_count, rows->rank, rows->size, plan->first_part[plan->groups], order)
+        order ? order_by_partition(&view, recv_count, plan, order)
               : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
     const int64_t n = status == GC_OK ? recv_count : 0; /* after a failure, on to the collective below */
-    /* Rank 0's own partitions stand for everyone's: they are dealt round-robin. */
+    /* Rank 0's own partitions stand for everyone's: every rank holds about as many. */
     int64_t owned = 0;
     for (int64_t a = 0; a < n; ++a)
         owned += a == 0 || header_at(&view, order[a]).partition != header_at(&view, order[a - 1]).partition;
