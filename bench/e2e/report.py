@@ -38,10 +38,10 @@ def main(paths):
                   f"{p['bound']} | {fmt(share, 0)}{'%' if share is not None else ''} |")
         print(f"| **total** | **{total:.2f}** | {floor:.3f} | | {100 * floor / total:.0f}% |\n")
         summary.append((name, t, total, floor, {p["name"]: p["max_s"] for p in top}))
-    print("| run | D | k | read | embed | select | quality | total s | floor s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| run | D | k | read | setup | embed | select | quality | total s | floor s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, t, total, floor, top in summary:
-        cells = " | ".join(fmt(top.get(k), 2) for k in ("read", "embed", "select", "quality"))
+        cells = " | ".join(fmt(top.get(k), 2) for k in ("read", "setup", "embed", "select", "quality"))
         print(f"| {name} | {t['D']} | {t['k']:,} | {cells} | {total:.2f} | {floor:.3f} |")
 
 

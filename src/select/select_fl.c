@@ -411,9 +411,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
     record_view view = { recv, rec };
     int64_t *order = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
-    int status =
-        order ? order_by_partition(&view, recv_count, plan, order)
-              : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
+    int status = order ? order_by_partition(&view, recv_count, plan, order)
+                       : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
     const int64_t n = status == GC_OK ? recv_count : 0; /* after a failure, on to the collective below */
     /* Rank 0's own partitions stand for everyone's: every rank holds about as many. */
     int64_t owned = 0;

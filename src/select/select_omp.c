@@ -274,6 +274,11 @@ static int take_winners(omp_context *ctx, const omp_problem *p, int list, float 
 
 /* ---- the fit of one problem ------------------------------------------------------------------- */
 
+/* Atom values (m × D) up to which a replicated refit's BLAS calls run on one thread: on such a few
+ * hundred kB, waking OpenBLAS's threads for every call costs more than the call (docs/design.md
+ * §4.2: gmc's refits at C = 100, k = 16,000 took 6.75 s on a 64-core host's threads). */
+#define REFIT_SERIAL_VALUES ((int64_t)1 << 18)
+
 /* γ for the problem's atoms: the Cholesky solve, or NNLS warm-started from the previous γ (the new
  * atom's entry starts at 0). Then r = g − E_I γ. Identical on every rank. */
 static int refit(const gc_omp_options *opt, omp_problem *p, int D)
@@ -308,10 +313,14 @@ static int absorb(omp_context *ctx, omp_problem *p, int list, gc_coreset *cs, in
     while (left > 0 && status == GC_OK && p->rel > opt->tol) {
         const int64_t count = left < block ? left : block;
         int64_t taken = 0;
+        const int serial = !gc_refit_is_distributed(p->f) && (p->m + count) * D <= REFIT_SERIAL_VALUES;
+        const int threads = serial ? openblas_get_num_threads() : 0;
         gc_phase_begin(phases, "refit");
+        if (serial) openblas_set_num_threads(1);
         for (int64_t t = 0; t < count; ++t) ctx->rhs[t] = cblas_ddot(D, p->atoms + (p->m + t) * D, 1, p->target, 1);
         status = gc_refit_append(p->f, p->atoms, count, ctx->rhs, &taken);
         if (status == GC_OK && taken > 0) status = refit(opt, p, D);
+        if (serial) openblas_set_num_threads(threads);
         gc_phase_end(phases, 0, 0);
         if (status != GC_OK && !gc_refit_is_distributed(p->f)) { /* local: agreed at the next reduction */
             *local_status = status;
