@@ -213,33 +213,78 @@ static void map_rows(const gc_local_rows *rows, const gc_fl_options *opt, const 
         }
 }
 
-/* Sends every local row to the owner of its partition, each rank's rows in local row order (which
- * order_by_partition relies on); mapping and packing run by chunks in parallel. On return recv holds
- * packed records. */
-static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan, char **recv,
-                         int64_t *recv_count)
+/* The rows of this rank's partitions: its own rows that stay here, read in place, and the records
+ * other ranks sent. An item is local row i (code i ≥ 0) or received record r (code −1 − r). */
+typedef struct {
+    const gc_local_rows *rows;
+    int32_t *part; /* [n_local] each local row's partition, −1: none */
+    char *recv;    /* received records (header + D floats) */
+    int64_t recv_count;
+    size_t rec;
+    int64_t *items; /* [count] every item, in global-index order */
+    int64_t count;
+} partition_rows;
+
+static void partition_rows_destroy(partition_rows *v)
 {
-    const int P = rows->size, D = rows->D;
+    free(v->part);
+    free(v->recv);
+    free(v->items);
+}
+
+/* Item `code`'s header, copied out: records are packed (header + D floats), so a header is only
+ * 4-byte aligned when D is odd. */
+static row_header item_header(const partition_rows *v, int64_t code)
+{
+    if (code >= 0) return (row_header){ v->rows->lo + code, v->part[code], v->rows->y[code], v->rows->loss[code] };
+    row_header h;
+    memcpy(&h, v->recv + (size_t)(-1 - code) * v->rec, sizeof h);
+    return h;
+}
+
+static int32_t item_partition(const partition_rows *v, int64_t code)
+{
+    return code >= 0 ? v->part[code] : item_header(v, code).partition;
+}
+
+static const float *item_row(const partition_rows *v, int64_t code)
+{
+    if (code >= 0) return v->rows->e + code * v->rows->D;
+    return (const float *)(v->recv + (size_t)(-1 - code) * v->rec + sizeof(row_header));
+}
+
+/* Sends every local row whose partition another rank owns to that owner, each rank's rows in local
+ * row order; the rows of this rank's own partitions stay where they are (with owners by first row,
+ * almost all of them: docs/design.md §4.1). Mapping and packing run by chunks in parallel. On return
+ * v holds the received records and v->items every item of this rank's partitions in global-index
+ * order: records from lower ranks, then own rows, then records from higher ranks. */
+static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan,
+                         partition_rows *v)
+{
+    const int P = rows->size, D = rows->D, me = rows->rank;
     const int64_t n = rows->n_local;
     const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
+    *v = (partition_rows){ .rows = rows, .rec = rec };
     int *send_counts = gc_calloc((size_t)P, sizeof(int)), *send_displs = gc_calloc((size_t)P, sizeof(int));
-    int32_t *part = gc_malloc((size_t)(n ? n : 1) * sizeof *part);
+    v->part = gc_malloc((size_t)(n ? n : 1) * sizeof *v->part);
     int64_t *before = gc_calloc((size_t)ROW_CHUNKS * plan->groups, sizeof *before);
     int64_t *at = gc_calloc((size_t)ROW_CHUNKS * P, sizeof *at); /* [chunk][rank]: rows, then first slot */
     char *send = NULL;
-    *recv = NULL;
+    int32_t *part = v->part;
     int status = (send_counts && send_displs && part && before && at)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
+    int64_t kept = 0;
     if (status == GC_OK) {
         map_rows(rows, opt, plan, before, part, at);
+        for (int c = 0; c < ROW_CHUNKS; ++c) kept += at[c * P + me];
         for (int r = 0; r < P; ++r) {
-            for (int c = 0; c < ROW_CHUNKS; ++c) send_counts[r] += (int)at[c * P + r];
+            for (int c = 0; c < ROW_CHUNKS && r != me; ++c) send_counts[r] += (int)at[c * P + r];
             if (r > 0) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
             for (int c = 0, slot = send_displs[r]; c < ROW_CHUNKS; ++c) {
                 const int64_t count = at[c * P + r];
                 at[c * P + r] = slot;
-                slot += (int)count;
+                slot += r != me ? (int)count : 0;
             }
         }
         const int64_t total = (int64_t)send_displs[P - 1] + send_counts[P - 1];
@@ -250,7 +295,7 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
 #pragma omp parallel for schedule(static)
         for (int c = 0; c < ROW_CHUNKS; ++c)
             for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i) {
-                if (part[i] < 0) continue;
+                if (part[i] < 0 || plan->owner[part[i]] == me) continue;
                 char *p = send + (size_t)at[c * P + plan->owner[part[i]]]++ * rec;
                 const row_header h = { rows->lo + i, part[i], rows->y[i], rows->loss[i] };
                 memcpy(p, &h, sizeof h);
@@ -258,12 +303,24 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
             }
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK)
-        status = gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, recv, recv_count,
+        status = gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, &v->recv, &v->recv_count,
                                           "partition rows");
+    if (status == GC_OK) {
+        v->count = v->recv_count + kept;
+        v->items = gc_malloc((size_t)(v->count ? v->count : 1) * sizeof *v->items);
+        if (v->items == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
+    }
+    if (status == GC_OK) { /* records arrive by source rank: those from lower ranks come first */
+        int64_t lower = 0, t = 0;
+        while (lower < v->recv_count && item_header(v, -1 - lower).index < rows->lo) ++lower;
+        for (int64_t r = 0; r < lower; ++r) v->items[t++] = -1 - r;
+        for (int64_t i = 0; i < n; ++i)
+            if (part[i] >= 0 && plan->owner[part[i]] == me) v->items[t++] = i;
+        for (int64_t r = lower; r < v->recv_count; ++r) v->items[t++] = -1 - r;
+    }
     free(send);
     free(send_counts);
     free(send_displs);
-    free(part);
     free(before);
     free(at);
     return status;
@@ -274,31 +331,21 @@ typedef struct {
     size_t rec;
 } record_view;
 
-/* Record i's header, copied out: records are packed (header + D floats), so a header is only
- * 4-byte aligned when D is odd. */
-static row_header header_at(const record_view *v, int64_t i)
-{
-    row_header h;
-    memcpy(&h, v->base + (size_t)i * v->rec, sizeof h);
-    return h;
-}
-
 /* qsort has no context argument: the records the comparators below look at. */
 static record_view sort_view;
 
-/* order ← the n received records in (partition, global index) order, in O(n). They arrive by
- * source rank, each source's in its row order, and ranks own increasing ranges of the global index,
- * so they already are in global-index order: a stable counting sort by partition finishes the job
- * (the plan's owned_slot numbers this rank's partitions in increasing id). */
-static int order_by_partition(const record_view *v, int64_t n, const partition_plan *plan, int64_t *order)
+/* order ← the items of v (codes) in (partition, global index) order, in O(n): they are in
+ * global-index order already, so a stable counting sort by partition finishes the job (the plan's
+ * owned_slot numbers this rank's partitions in increasing id). */
+static int order_by_partition(const partition_rows *v, const partition_plan *plan, int64_t *order)
 {
-    const int64_t owned = plan->owned, *slot = plan->owned_slot;
+    const int64_t owned = plan->owned, *slot = plan->owned_slot, n = v->count;
     int64_t *start = gc_calloc((size_t)ROW_CHUNKS * owned + 1, sizeof *start); /* [chunk][owned slot] */
     GC_CHECK_ALLOC(start);
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < ROW_CHUNKS; ++c)
         for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
-            start[c * owned + slot[header_at(v, i).partition]]++;
+            start[c * owned + slot[item_partition(v, v->items[i])]]++;
     for (int64_t p = 0, at = 0; p < owned; ++p)
         for (int c = 0; c < ROW_CHUNKS; ++c) {
             const int64_t count = start[c * owned + p];
@@ -308,7 +355,7 @@ static int order_by_partition(const record_view *v, int64_t n, const partition_p
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < ROW_CHUNKS; ++c)
         for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
-            order[start[c * owned + slot[header_at(v, i).partition]]++] = i;
+            order[start[c * owned + slot[item_partition(v, v->items[i])]]++] = v->items[i];
     free(start);
     return GC_OK;
 }
@@ -381,14 +428,14 @@ typedef struct {
 } owned_partition;
 
 /* Packs partition o's candidates after *cand_count and logs them with a checkpoint. */
-static int emit_partition(const gc_run_context *run, const record_view *view, const int64_t *order, int D,
+static int emit_partition(const gc_run_context *run, const partition_rows *view, const int64_t *order, int D,
                           const owned_partition *o, const float *e, const int64_t *selected, const double *gains,
                           const double *coverage, char *cand, int64_t *cand_count)
 {
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
     const int64_t first_candidate = *cand_count;
     for (int64_t t = 0; t < o->kappa && selected[t] >= 0; ++t) {
-        const row_header h = header_at(view, order[o->first + selected[t]]);
+        const row_header h = item_header(view, order[o->first + selected[t]]);
         candidate_header ch = { h.index, gains[t], coverage[selected[t]], o->g, h.label, (int32_t)t, o->pid, h.loss };
         char *p = cand + (size_t)(*cand_count)++ * crec;
         memcpy(p, &ch, sizeof ch);
@@ -403,28 +450,26 @@ static int emit_partition(const gc_run_context *run, const record_view *view, co
  * batches of them (batch_after) go to the backend together. With a checkpoint, a partition already
  * in the log is taken from it and each new one is logged once its batch finished. */
 static int select_partitions(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt,
-                             const partition_plan *plan, double c, const char *recv, int64_t recv_count, char **cand,
+                             const partition_plan *plan, double c, const partition_rows *view, char **cand,
                              int64_t *cand_count)
 {
     const int D = rows->D;
-    const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    record_view view = { recv, rec };
-    int64_t *order = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *order);
-    int status = order ? order_by_partition(&view, recv_count, plan, order)
+    int64_t *order = gc_malloc((size_t)(view->count ? view->count : 1) * sizeof *order);
+    int status = order ? order_by_partition(view, plan, order)
                        : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
-    const int64_t n = status == GC_OK ? recv_count : 0; /* after a failure, on to the collective below */
+    const int64_t n = status == GC_OK ? view->count : 0; /* after a failure, on to the collective below */
     /* Rank 0's own partitions stand for everyone's: every rank holds about as many. */
     int64_t owned = 0;
     for (int64_t a = 0; a < n; ++a)
-        owned += a == 0 || header_at(&view, order[a]).partition != header_at(&view, order[a - 1]).partition;
+        owned += a == 0 || item_partition(view, order[a]) != item_partition(view, order[a - 1]);
     owned_partition *part = gc_malloc((size_t)(owned ? owned : 1) * sizeof *part);
     if (status == GC_OK && part == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the partitions");
     int64_t max_out = 0, batch_rows = 0, batch_kappa = 0;
     for (int64_t a = 0, q = 0; status == GC_OK && a < n; ++q) {
         int64_t b = a;
-        int32_t pid = header_at(&view, order[a]).partition;
-        while (b < n && header_at(&view, order[b]).partition == pid) ++b;
+        int32_t pid = item_partition(view, order[a]);
+        while (b < n && item_partition(view, order[b]) == pid) ++b;
         int g = 0;
         while (plan->first_part[g + 1] <= pid) ++g;
         part[q] = (owned_partition){ a, b - a, candidates_of_piece(plan, opt, g, b - a), pid, g, -1 };
@@ -473,8 +518,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
             float *pe = e + rows_at * D;
 #pragma omp parallel for schedule(static)
             for (int64_t i = 0; i < o->m; ++i)
-                memcpy(pe + i * D, recv + (size_t)order[o->first + i] * rec + sizeof(row_header),
-                       (size_t)D * sizeof *e);
+                memcpy(pe + i * D, item_row(view, order[o->first + i]), (size_t)D * sizeof *e);
             problem[count] = (gc_fl_problem){ .m = o->m,
                                               .D = D,
                                               .e = pe,
@@ -501,7 +545,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
                 /* Its floor: the similarity block's GEMM and one write and one read of its m² doubles. */
                 gc_phase_count(run->phases, 16.0 * (double)o->m * (double)o->m, 2.0 * (double)o->m * (double)o->m * D);
                 status =
-                    emit_partition(run, &view, order, D, o, problem[b].e, sel[b], gain[b], cov[b], *cand, cand_count);
+                    emit_partition(run, view, order, D, o, problem[b].e, sel[b], gain[b], cov[b], *cand, cand_count);
                 ++b;
             }
             gc_progress_update(&progress, ++done);
@@ -1112,15 +1156,16 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     int64_t total_parts = plan.first_part[plan.groups];
     gc_info("select: facility location, %lld partitions over %d ranks, c = %.6g", (long long)total_parts, rows->size,
             c);
-    char *recv = NULL, *cand = NULL;
-    int64_t recv_count = 0, cand_count = 0;
+    char *cand = NULL;
+    int64_t cand_count = 0;
+    partition_rows moved;
     gc_phase_begin(run->phases, "exchange");
-    status = exchange_rows(rows, opt, &plan, &recv, &recv_count);
+    status = exchange_rows(rows, opt, &plan, &moved);
     gc_phase_bound(run->phases, GC_FLOOR_HOST); /* records packed and moved in host memory */
-    gc_phase_end(run->phases, (double)recv_count * (sizeof(row_header) + (size_t)rows->D * sizeof(float)), 0);
+    gc_phase_end(run->phases, (double)moved.recv_count * (double)moved.rec, 0);
     gc_phase_begin(run->phases, "partitions");
-    if (status == GC_OK) status = select_partitions(run, rows, opt, &plan, c, recv, recv_count, &cand, &cand_count);
-    free(recv);
+    if (status == GC_OK) status = select_partitions(run, rows, opt, &plan, c, &moved, &cand, &cand_count);
+    partition_rows_destroy(&moved);
     status = gc_comm_agree(rows->comm, status);
     gc_phase_end(run->phases, 0, 0);
     /* A cover keeps every partition's selections: the coreset is as large as all of them. */
