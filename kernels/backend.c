@@ -1,7 +1,9 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "backend.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
@@ -204,6 +206,34 @@ static void tell_about_binding(MPI_Comm node)
         CPU_COUNT(&mask), cores, local, CPU_COUNT(&mask), share);
 }
 
+/* The node's NVIDIA GPUs, as the driver lists them (/proc/driver/nvidia/gpus), without starting CUDA:
+ * 0 where there is no driver. */
+static int driver_gpu_count(void)
+{
+    DIR *dir = opendir("/proc/driver/nvidia/gpus");
+    if (dir == NULL) return 0;
+    int count = 0;
+    for (struct dirent *d; (d = readdir(dir)) != NULL;) count += d->d_name[0] != '.';
+    closedir(dir);
+    return count;
+}
+
+/* Node-local rank r takes GPU r mod G (CUDA's order). Where the launcher left all of the node's GPUs
+ * visible (CUDA_VISIBLE_DEVICES unset), the rank makes only its own visible before CUDA starts: a
+ * process that starts CUDA with every GPU visible sets up each of them in the driver, and the
+ * node's ranks then wait on one another (docs/design.md §3). Returns the ordinal to use. */
+static int choose_gpu(int node_rank)
+{
+    const int gpus = getenv("CUDA_VISIBLE_DEVICES") == NULL ? driver_gpu_count() : 0;
+    if (gpus > 1) {
+        char only[16];
+        snprintf(only, sizeof only, "%d", node_rank % gpus);
+        if (setenv("CUDA_VISIBLE_DEVICES", only, 1) == 0) return 0;
+    }
+    const int count = gc_backend_cuda_device_count();
+    return count > 0 ? node_rank % count : -1;
+}
+
 int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out)
 {
     *out = NULL;
@@ -221,9 +251,9 @@ int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out
         GC_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
         MPI_Comm_rank(node, &node_rank);
         GC_MPI(MPI_Comm_free(&node));
-        int count = gc_backend_cuda_device_count();
-        if (count > 0)
-            status = gc_backend_cuda_create(node_rank % count, out);
+        const int gpu = choose_gpu(node_rank);
+        if (gpu >= 0 && gc_backend_cuda_device_count() > 0)
+            status = gc_backend_cuda_create(gpu, out);
         else
             status = gc_fail(GC_ERR_DEVICE, "--device cuda: no usable GPU on this node");
         if (status != GC_OK && request == GC_DEVICE_AUTO) {

@@ -691,7 +691,9 @@ extern "C" int gc_backend_cuda_create(int device_id, gc_backend **out)
     GC_CHECK_ALLOC(b);
     b->ops = &cuda_ops;
     b->device_id = device_id;
-    snprintf(b->description, sizeof b->description, "cuda:%d %.100s", device_id, prop.name);
+    /* The PCI address names the GPU even where each rank sees only its own as cuda:0 (backend.c). */
+    snprintf(b->description, sizeof b->description, "cuda:%d %.80s (PCI %02x:%02x)", device_id, prop.name,
+             prop.pciBusID, prop.pciDeviceID);
     cuda_state *st = (cuda_state *)gc_calloc(1, sizeof *st);
     b->impl = st;
     int status = st == NULL ? gc_fail(GC_ERR_MEMORY, "out of memory for the CUDA backend") : create_slots(st);
