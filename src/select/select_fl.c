@@ -507,6 +507,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
         gc_fl_problem problem[PARTITION_BATCH];
         int64_t kappa[PARTITION_BATCH], *sel[PARTITION_BATCH];
         double *gain[PARTITION_BATCH], *cov[PARTITION_BATCH];
+        const owned_partition *copied[PARTITION_BATCH];
+        float *block[PARTITION_BATCH];
         int count = 0;
         for (int64_t q = w, rows_at = 0, kappa_at = 0; q < end; ++q) {
             owned_partition *o = &part[q];
@@ -516,9 +518,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
             /* Cover: this partition's share of ε, so that the shares add up to ε over all rows. */
             double cover_target = opt->epsilon > 0.0 ? opt->epsilon * (double)o->m / (double)rows->n_global : 0.0;
             float *pe = e + rows_at * D;
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < o->m; ++i)
-                memcpy(pe + i * D, item_row(view, order[o->first + i]), (size_t)D * sizeof *e);
+            copied[count] = o;
+            block[count] = pe;
             problem[count] = (gc_fl_problem){ .m = o->m,
                                               .D = D,
                                               .e = pe,
@@ -533,6 +534,16 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
             ++count;
             rows_at += o->m;
             kappa_at += o->kappa;
+        }
+        /* The batch's rows into its blocks in one parallel region: a region a partition woke every
+         * thread thousands of times, and threads busy waking and spinning slowed the thread that
+         * drives the GPU (docs/design.md §4.1). */
+#pragma omp parallel
+        for (int b = 0; b < count; ++b) {
+            const owned_partition *o = copied[b];
+#pragma omp for schedule(static) nowait
+            for (int64_t i = 0; i < o->m; ++i)
+                memcpy(block[b] + i * D, item_row(view, order[o->first + i]), (size_t)D * sizeof *e);
         }
         status = gc_backend_fl_greedy_many(backend, count, problem, kappa, sel, gain, cov);
         for (int64_t q = w, b = 0; q < end && status == GC_OK; ++q) {
