@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,12 +125,18 @@ void gc_round_array(gc_precision p, float *x, int64_t count)
     for (int64_t i = 0; i < count; ++i) x[i] = gc_round_to(p, x[i]);
 }
 
+int gc_copy_threads(void)
+{
+    const int threads = omp_get_max_threads();
+    return threads < GC_COPY_THREADS ? threads : GC_COPY_THREADS;
+}
+
 void gc_copy_parallel(void *dst, const void *src, size_t bytes)
 {
     /* One memcpy thread reaches about a third of a socket's bandwidth; pages split evenly. */
     const size_t chunk = (size_t)1 << 22;
     int64_t pieces = (int64_t)((bytes + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(gc_copy_threads())
     for (int64_t i = 0; i < pieces; ++i) {
         size_t off = (size_t)i * chunk, len = bytes - off < chunk ? bytes - off : chunk;
         memcpy((char *)dst + off, (const char *)src + off, len);
@@ -157,10 +164,10 @@ void gc_widen_parallel(gc_precision precision, float *dst, const void *src, int6
     }
     const uint16_t *h = src;
     if (precision == GC_PRECISION_BF16) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(gc_copy_threads())
         for (int64_t i = 0; i < count; ++i) dst[i] = gc_bits_float((uint32_t)h[i] << 16);
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(gc_copy_threads())
         for (int64_t i = 0; i < count; ++i) dst[i] = widen_fp16(h[i]);
     }
 }

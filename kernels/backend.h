@@ -88,10 +88,15 @@ int gc_embed_check(const gc_embed_config *cfg, int64_t rows, int d, const int32_
  * gc_sketch_entry (kernels/sketch.h), ±1/sqrt(D1) and ±1/sqrt(D2), so R1 ⊗ R2 has ±1/sqrt(D). */
 void gc_sketch_factors(int D, int classes, int hidden_plus_one, int *D1, int *D2);
 
-/* dst ← src with all OpenMP threads (host staging copies of the CUDA backend). */
+/* Threads of a host copy: memory bandwidth is reached by a few, and on a many-core host the rest
+ * stay asleep instead of waking and spinning beside the thread that drives the GPU (craig at C = 100
+ * on a 64-core host: embed 1.63 s with every thread, 0.64 s with 16; docs/design.md §3). */
+#define GC_COPY_THREADS 16
+int gc_copy_threads(void); /* min(GC_COPY_THREADS, OpenMP's threads) */
+/* dst ← src with gc_copy_threads() OpenMP threads (host staging copies of the CUDA backend). */
 void gc_copy_parallel(void *dst, const void *src, size_t bytes);
 /* dst [count] ← src [count] values stored at `precision` (gc_precision_bytes each), widened to float
- * (exact), with all OpenMP threads in one pass: the CUDA backend's staging copy of E. fp32 is
+ * (exact), with gc_copy_threads() threads in one pass: the CUDA backend's staging copy of E. fp32 is
  * gc_copy_parallel. */
 void gc_widen_parallel(gc_precision precision, float *dst, const void *src, int64_t count);
 

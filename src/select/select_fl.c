@@ -538,7 +538,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
         /* The batch's rows into its blocks in one parallel region: a region a partition woke every
          * thread thousands of times, and threads busy waking and spinning slowed the thread that
          * drives the GPU (docs/design.md §4.1). */
-#pragma omp parallel
+#pragma omp parallel num_threads(gc_copy_threads())
         for (int b = 0; b < count; ++b) {
             const owned_partition *o = copied[b];
 #pragma omp for schedule(static) nowait
