@@ -90,7 +90,8 @@ void gc_sketch_factors(int D, int classes, int hidden_plus_one, int *D1, int *D2
 
 /* Threads of a host copy: memory bandwidth is reached by a few, and on a many-core host the rest
  * stay asleep instead of waking and spinning beside the thread that drives the GPU (craig at C = 100
- * on a 64-core host: embed 1.63 s with every thread, 0.64 s with 16; docs/design.md §3). */
+ * on a 64-core host: embed 0.78–1.65 s on every thread, 0.51–0.55 s on 16;
+ * bench/results/ab-h100x4/copy-threads/). */
 #define GC_COPY_THREADS 16
 int gc_copy_threads(void); /* min(GC_COPY_THREADS, OpenMP's threads) */
 /* dst ← src with gc_copy_threads() OpenMP threads (host staging copies of the CUDA backend). */
