@@ -437,7 +437,10 @@ static int select_and_measure(select_run *run)
     status = gc_gradient_errors(run->ctx.backend, &run->rows, &run->coreset, run->sel.fl.seed, &run->gradient_error,
                                 &run->random_gradient_error);
     /* Two reads of the rows: their largest magnitude (the grid of the exact sums), then the sums. */
-    gc_phase_end(&run->phases, 2.0 * run->rows.n_local * run->rows.D * sizeof(float), 0);
+    const gc_backend *b = run->ctx.backend;
+    const double value =
+        b != NULL && b->ops->quality_sums != NULL ? (double)gc_precision_bytes(b->precision) : (double)sizeof(float);
+    gc_phase_end(&run->phases, 2.0 * run->rows.n_local * run->rows.D * value, 0);
     return gc_comm_agree(run->comm, status);
 }
 

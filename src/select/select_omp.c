@@ -75,6 +75,14 @@ typedef struct {
 
 static int has_device_ops(const gc_backend *b) { return b != NULL && b->ops->omp_attach != NULL; }
 
+/* Bytes of one value of E as the scorer reads it: at the backend's precision on the device, floats
+ * on the CPU (kernels/precision.h). */
+static double value_bytes(const omp_context *ctx)
+{
+    const gc_backend *b = ctx->run->backend;
+    return has_device_ops(b) ? (double)gc_precision_bytes(b->precision) : (double)sizeof(float);
+}
+
 /* ---- the scorer -------------------------------------------------------------------------------- */
 
 /* Row setup, once for every problem: the rows' weights 1/‖e‖ (0 for zero rows: never selected) and
@@ -139,7 +147,7 @@ static int score_pass(omp_context *ctx)
     const int count = ctx->merge.count, signed_scores = ctx->opt->nonneg;
     double bytes = 0.0;
     for (int g = 0; g < ctx->problems; ++g)
-        if (s->want[g] > 0) bytes += (double)ctx->p[g].local_rows * rows->D * sizeof(float);
+        if (s->want[g] > 0) bytes += (double)ctx->p[g].local_rows * rows->D * value_bytes(ctx);
     gc_phases *phases = ctx->run->phases;
     gc_phase_begin(phases, "score");
     int status =
@@ -151,7 +159,7 @@ static int score_pass(omp_context *ctx)
         if (s->found[t].index != INT64_MAX) s->found[t].index += rows->lo;
     ctx->passes++;
     /* One read of the active rows at their stored width and a multiply-add per element. */
-    gc_phase_end(phases, bytes, bytes / sizeof(float) * 2.0);
+    gc_phase_end(phases, bytes, bytes / value_bytes(ctx) * 2.0);
     return status;
 }
 
@@ -633,7 +641,7 @@ static int set_up_rows(omp_context *ctx, double *targets)
     const gc_local_rows *rows = ctx->rows;
     const int computed = ctx->opt->targets == NULL;
     gc_phases *phases = ctx->run->phases;
-    double max_abs = 0.0, bytes = (double)rows->n_local * rows->D * sizeof(float);
+    double max_abs = 0.0, bytes = (double)rows->n_local * rows->D * value_bytes(ctx);
     gc_phase_begin(phases, "row-setup");
     int status = gc_comm_agree(rows->comm, scorer_open(ctx, &max_abs));
     if (status == GC_OK && computed) status = problem_targets(ctx, max_abs, targets);
