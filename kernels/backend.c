@@ -2,12 +2,13 @@
 #include "backend.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
-#include <stdio.h>
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -225,13 +226,22 @@ static int driver_gpu_count(void)
     return count;
 }
 
+/* Whether the CUDA driver library is in the process already (a host program such as PyTorch may have
+ * started CUDA before gradcore): then CUDA_VISIBLE_DEVICES would no longer be read. */
+static int cuda_driver_loaded(void)
+{
+    void *driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    if (driver != NULL) dlclose(driver);
+    return driver != NULL;
+}
+
 /* Node-local rank r takes GPU r mod G (CUDA's order). Where the launcher left all of the node's GPUs
- * visible (CUDA_VISIBLE_DEVICES unset), the rank makes only its own visible before CUDA starts: a
- * process that starts CUDA with every GPU visible sets up each of them in the driver, and the
- * node's ranks then wait on one another (docs/design.md §3). Returns the ordinal to use. */
+ * visible (CUDA_VISIBLE_DEVICES unset) and CUDA has not started in the process, the rank makes only
+ * its own visible first: a process that starts CUDA with every GPU visible sets up each of them in
+ * the driver (docs/design.md §3). Returns the ordinal to use. */
 static int choose_gpu(int node_rank)
 {
-    const int gpus = getenv("CUDA_VISIBLE_DEVICES") == NULL ? driver_gpu_count() : 0;
+    const int gpus = getenv("CUDA_VISIBLE_DEVICES") == NULL && !cuda_driver_loaded() ? driver_gpu_count() : 0;
     if (gpus > 1) {
         char only[16];
         snprintf(only, sizeof only, "%d", node_rank % gpus);
