@@ -1050,98 +1050,141 @@ static int keep_better_of_merge_and_partitions(gc_backend *backend, const gc_loc
     return status;
 }
 
-/* Gathers candidates on rank 0, merges, and broadcasts the coreset to every rank. */
+/* The rank that merges group g's candidates: g mod P, so the classes' merges run on every rank at
+ * once instead of one after another on rank 0 (docs/design.md §4.1). */
+static int merger_of(int g, int P) { return g % P; }
+
+/* Every candidate to its group's merger; *all, *total: the candidates this rank merges, in any
+ * order (the merge sorts them by global index). Collective. */
+static int send_to_mergers(const gc_local_rows *rows, const char *cand, int64_t cand_count, size_t crec, char **all,
+                           int64_t *total)
+{
+    const int P = rows->size;
+    int *counts = gc_calloc((size_t)P, sizeof *counts), *displs = gc_calloc((size_t)P, sizeof *displs);
+    int64_t *at = gc_calloc((size_t)P, sizeof *at);
+    char *send = gc_malloc((size_t)(cand_count ? cand_count : 1) * crec);
+    int status = counts && displs && at && send ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the merge");
+    for (int64_t a = 0; a < cand_count && status == GC_OK; ++a) counts[merger_of(header_of(cand, crec, a).group, P)]++;
+    for (int r = 1; r < P && status == GC_OK; ++r) displs[r] = displs[r - 1] + counts[r - 1];
+    for (int64_t a = 0; a < cand_count && status == GC_OK; ++a) {
+        const int r = merger_of(header_of(cand, crec, a).group, P);
+        memcpy(send + (size_t)(displs[r] + at[r]++) * crec, cand + (size_t)a * crec, crec);
+    }
+    *all = NULL;
+    *total = 0;
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK)
+        status = gc_comm_exchange_records(rows->comm, crec, send, counts, displs, all, total, "merge candidates");
+    free(counts);
+    free(displs);
+    free(at);
+    free(send);
+    return status;
+}
+
+/* Each rank merges the groups it owns (merger_of) into its own slots and keeps the candidates GreeDi's
+ * safeguard compares with; then every rank gets every rank's slots and candidates in one Allgatherv
+ * and lays the slots out group after group, the order one merger would have made, so the coreset is
+ * the same at any rank count. Collective. */
 static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const gc_local_rows *rows,
                            const partition_plan *plan, double c, const char *cand, int64_t cand_count, gc_coreset *cs)
 {
-    const int P = rows->size, D = rows->D;
+    const int P = rows->size, D = rows->D, G = plan->groups;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int mine = (int)cand_count, *counts = NULL, *displs = NULL;
     char *all = NULL;
-    int64_t total = 0;
-    int status = GC_OK;
-    if (rows->rank == 0) {
-        counts = gc_calloc((size_t)P, sizeof *counts);
-        displs = gc_calloc((size_t)P, sizeof *displs);
-        if (!counts || !displs) status = gc_fail(GC_ERR_MEMORY, "out of memory for the merge");
-    }
-    if ((status = gc_comm_agree(rows->comm, status)) != GC_OK) {
-        free(counts);
-        free(displs);
-        return status;
-    }
-    GC_MPI(MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, rows->comm));
-    if (rows->rank == 0) {
-        for (int r = 0; r < P; ++r) {
-            displs[r] = (int)total;
-            total += counts[r];
-        }
-        all = gc_malloc((size_t)(total ? total : 1) * crec);
-        if (all == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld candidates", (long long)total);
-    }
+    int64_t total = 0, kept = 0;
+    GC_TRY(send_to_mergers(rows, cand, cand_count, crec, &all, &total));
+    int64_t capacity = opt->epsilon > 0.0 ? total : 0; /* a cover keeps every candidate */
+    for (int g = 0; g < G && opt->epsilon <= 0.0; ++g) capacity += merger_of(g, P) == rows->rank ? plan->budgets[g] : 0;
+    gc_coreset mine;
+    int status = gc_coreset_allocate(&mine, capacity, D, rows->classes);
+    if (status == GC_OK) status = merge_candidates(backend, rows, plan, c, opt, all, total, &mine);
+    /* The rest of the candidates stays here: only standalone partitions face the merge (a cover
+     * keeps every partition's selections and has no safeguard). */
+    if (status == GC_OK && opt->epsilon <= 0.0)
+        kept = keep_standalone_candidates(plan, &mine, all, crec, total, &status);
     status = gc_comm_agree(rows->comm, status);
+    /* Each rank's message in units of a candidate record, so a large coreset still fits MPI's int
+     * count: its kept candidates, then its slots' fields. */
+    const size_t slot_bytes =
+        sizeof(int64_t) + sizeof(int32_t) + sizeof(double) + sizeof(float) + (size_t)D * sizeof(float);
+    int64_t mine_sizes[2] = { mine.k, kept }, *sizes = gc_malloc((size_t)P * 2 * sizeof *sizes);
+    int *units = gc_malloc((size_t)P * sizeof *units), *displs = gc_malloc((size_t)P * sizeof *displs);
+    char *packed = NULL;
+    if (status == GC_OK)
+        status = gc_comm_agree(
+            rows->comm, sizes && units && displs ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the merge"));
+    int64_t k = 0, candidates = 0, all_units = 0;
     if (status == GC_OK) {
-        MPI_Datatype record;
-        GC_MPI(MPI_Type_contiguous((int)crec, MPI_BYTE, &record));
-        GC_MPI(MPI_Type_commit(&record));
-        GC_MPI(MPI_Gatherv(cand, mine, record, all, counts, displs, record, 0, rows->comm));
-        GC_MPI(MPI_Type_free(&record));
-        if (rows->rank == 0) status = merge_candidates(backend, rows, plan, c, opt, all, total, cs);
-        /* The rest of the candidates stays here: only standalone partitions face the merge (a cover
-         * keeps every partition's selections and has no safeguard). */
-        if (rows->rank == 0 && status == GC_OK)
-            total = opt->epsilon > 0.0 ? 0 : keep_standalone_candidates(plan, cs, all, crec, total, &status);
-    }
-    free(counts);
-    free(displs);
-    /* Two collectives carry the result (docs/scaling.md, "Fewer round trips"): rank 0's status
-     * with the sizes, then one message of the coreset (index, label, gain, loss, embeddings) and
-     * the standalone partitions' candidates, which each rank scores against its sampled rows.
-     * Only rank 0 can have failed since the last agreement; its message follows on that path. */
-    int64_t sizes[3] = { status, cs->k, total };
-    GC_CHECK_MPI(MPI_Bcast(sizes, 3, MPI_INT64_T, 0, rows->comm));
-    if (sizes[0] != GC_OK) {
-        free(all);
-        return gc_comm_agree(rows->comm, status);
-    }
-    const int64_t k = sizes[1];
-    total = sizes[2];
-    /* Candidates first (at the buffer's own alignment), then the coreset's fields; in units of a
-     * candidate record, so a large coreset still fits MPI's int count. */
-    const size_t candidate_bytes = (size_t)total * crec,
-                 coreset_bytes = (size_t)k * (sizeof(int64_t) + sizeof(int32_t) + sizeof(double) + sizeof(float)) +
-                                 (size_t)k * D * sizeof(float);
-    const int64_t units = (int64_t)((candidate_bytes + coreset_bytes + crec - 1) / crec);
-    char *packed = gc_malloc((size_t)(units ? units : 1) * crec);
-    status = gc_comm_agree(rows->comm, packed ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for candidates"));
-    if (status == GC_OK) {
-        struct {
-            void *field;
-            size_t bytes;
-        } parts[5] = { { cs->index, (size_t)k * sizeof *cs->index },
-                       { cs->label, (size_t)k * sizeof *cs->label },
-                       { cs->gain, (size_t)k * sizeof *cs->gain },
-                       { cs->loss, (size_t)k * sizeof *cs->loss },
-                       { cs->embedding, (size_t)k * D * sizeof *cs->embedding } };
-        size_t at = candidate_bytes;
-        if (rows->rank == 0) {
-            memcpy(packed, all, candidate_bytes);
-            for (int f = 0; f < 5; at += parts[f++].bytes) memcpy(packed + at, parts[f].field, parts[f].bytes);
+        GC_MPI(MPI_Allgather(mine_sizes, 2, MPI_INT64_T, sizes, 2, MPI_INT64_T, rows->comm));
+        for (int r = 0; r < P; ++r) {
+            k += sizes[2 * r];
+            candidates += sizes[2 * r + 1];
+            units[r] = (int)(((size_t)sizes[2 * r + 1] * crec + (size_t)sizes[2 * r] * slot_bytes + crec - 1) / crec);
+            displs[r] = (int)all_units;
+            all_units += units[r];
         }
+        packed = gc_malloc((size_t)(all_units ? all_units : 1) * crec);
+        status =
+            gc_comm_agree(rows->comm, packed ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the merged sets"));
+    }
+    char *standalone = NULL;
+    if (status == GC_OK) {
+        char *out = packed + (size_t)displs[rows->rank] * crec;
+        memcpy(out, all, (size_t)kept * crec);
+        size_t at = (size_t)kept * crec;
+        const void *fields[5] = { mine.index, mine.label, mine.gain, mine.loss, mine.embedding };
+        const size_t widths[5] = { sizeof(int64_t), sizeof(int32_t), sizeof(double), sizeof(float),
+                                   (size_t)D * sizeof(float) };
+        for (int f = 0; f < 5; at += (size_t)mine.k * widths[f++])
+            memcpy(out + at, fields[f], (size_t)mine.k * widths[f]);
         MPI_Datatype record;
         GC_MPI(MPI_Type_contiguous((int)crec, MPI_BYTE, &record));
         GC_MPI(MPI_Type_commit(&record));
-        status = GC_MPI(MPI_Bcast(packed, (int)units, record, 0, rows->comm));
+        status = GC_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, packed, units, displs, record, rows->comm));
         GC_MPI(MPI_Type_free(&record));
-        cs->k = k;
-        at = candidate_bytes;
-        for (int f = 0; f < 5 && rows->rank != 0; at += parts[f++].bytes)
-            memcpy(parts[f].field, packed + at, parts[f].bytes);
-        if (status == GC_OK)
-            status = keep_better_of_merge_and_partitions(backend, rows, opt, plan, c, packed, total, cs);
+        standalone = gc_malloc((size_t)(candidates ? candidates : 1) * crec);
+        status =
+            gc_comm_agree(rows->comm, standalone ? status : gc_fail(GC_ERR_MEMORY, "out of memory for the candidates"));
     }
-    free(packed);
+    if (status == GC_OK) {
+        /* Slots group after group; a group's slots all come from its merger, in its order. Fields
+         * are copied out with memcpy: a record is only 4-byte aligned. */
+        int64_t slot = 0;
+        for (int g = 0; g < G; ++g) {
+            const int r = merger_of(g, P);
+            const int64_t kr = sizes[2 * r];
+            const char *index = packed + (size_t)displs[r] * crec + (size_t)sizes[2 * r + 1] * crec,
+                       *label = index + (size_t)kr * sizeof(int64_t), *gain = label + (size_t)kr * sizeof(int32_t),
+                       *loss = gain + (size_t)kr * sizeof(double), *embedding = loss + (size_t)kr * sizeof(float);
+            for (int64_t j = 0; j < kr; ++j) {
+                int32_t l;
+                memcpy(&l, label + (size_t)j * sizeof l, sizeof l);
+                if ((G > 1 ? l : 0) != g) continue;
+                memcpy(&cs->index[slot], index + (size_t)j * sizeof(int64_t), sizeof(int64_t));
+                cs->label[slot] = l;
+                memcpy(&cs->gain[slot], gain + (size_t)j * sizeof(double), sizeof(double));
+                memcpy(&cs->loss[slot], loss + (size_t)j * sizeof(float), sizeof(float));
+                memcpy(cs->embedding + slot * D, embedding + (size_t)j * D * sizeof(float), (size_t)D * sizeof(float));
+                ++slot;
+            }
+        }
+        int64_t placed = 0;
+        for (int r = 0; r < P; ++r) {
+            memcpy(standalone + (size_t)placed * crec, packed + (size_t)displs[r] * crec,
+                   (size_t)sizes[2 * r + 1] * crec);
+            placed += sizes[2 * r + 1];
+        }
+        cs->k = k;
+        status = keep_better_of_merge_and_partitions(backend, rows, opt, plan, c, standalone, candidates, cs);
+    }
+    gc_coreset_destroy(&mine);
     free(all);
+    free(sizes);
+    free(units);
+    free(displs);
+    free(packed);
+    free(standalone);
     return status;
 }
 
