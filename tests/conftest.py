@@ -54,6 +54,21 @@ def write_clusters(path, n, d, classes, seed, centers, spread):
     return X, y
 
 
+def assert_fp16_overflow_named(tmp_path, rows, bad_row, device_args=()):
+    """`select --precision fp16` on `rows` rows of ones with one value of 1e6 in row `bad_row`: one
+    line naming that row, a non-zero exit and no coreset file."""
+    X = np.ones((rows, 4), np.float32)
+    X[bad_row, 2] = 1e6
+    path = tmp_path / "big.h5"
+    write_dataset(path, X, np.zeros(rows, np.int32), num_classes=1)
+    proc = run_gradcore(["select", "--data", path, "--embedding", "features", "--selector", "omp", "--k", "5",
+                         "--precision", "fp16", "--out", tmp_path / "cs.h5", "--quiet", *device_args], check=False)
+    assert proc.returncode != 0
+    assert f"row {bad_row} has a value beyond fp16's range" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cs.h5").exists()
+
+
 @pytest.fixture
 def gradcore():
     return run_gradcore

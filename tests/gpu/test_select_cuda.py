@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import read_coreset, run_gradcore, write_dataset
+from conftest import assert_fp16_overflow_named, read_coreset, run_gradcore
 
 pytestmark = pytest.mark.skipif(os.environ.get("GRADCORE_DEVICE") != "cuda", reason="needs GRADCORE_DEVICE=cuda")
 
@@ -53,14 +53,4 @@ def test_gmc_on_the_device_alone_equals_both_copies(tmp_path):
 
 
 def test_fp16_overflow_names_the_row_on_the_device(tmp_path):
-    X = np.ones((5000, 4), np.float32)
-    X[4321, 2] = 1e6
-    path = tmp_path / "big.h5"
-    write_dataset(path, X, np.zeros(5000, np.int32), num_classes=1)
-    proc = run_gradcore(["select", "--data", path, "--embedding", "features", "--selector", "omp", "--k", "5",
-                         "--precision", "fp16", "--device", "cuda", "--out", tmp_path / "cs.h5", "--quiet"],
-                        check=False)
-    assert proc.returncode != 0
-    assert "row 4321 has a value beyond fp16's range" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "cs.h5").exists()
+    assert_fp16_overflow_named(tmp_path, 5000, 4321, ("--device", "cuda"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import read_coreset, run_gradcore, sklearn_omp_order, write_dataset
+from conftest import assert_fp16_overflow_named, read_coreset, run_gradcore, sklearn_omp_order, write_dataset
 
 PRECISIONS = ["bf16", "fp16"]
 EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "jobs" / "example-data.ini"
@@ -132,13 +132,4 @@ def test_built_in_example_gmc_gradient_error_within_2_percent_of_fp32(tmp_path, 
 
 
 def test_fp16_overflow_is_one_line_input_error(tmp_path):
-    X = np.ones((50, 4), np.float32)
-    X[7, 2] = 1e6
-    path = tmp_path / "big.h5"
-    write_dataset(path, X, np.zeros(50, np.int32), num_classes=1)
-    proc = run_gradcore(["select", "--data", path, "--embedding", "features", "--selector", "omp", "--k", "5",
-                         "--precision", "fp16", "--out", tmp_path / "cs.h5", "--quiet"], check=False)
-    assert proc.returncode != 0
-    assert "row 7 has a value beyond fp16's range" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "cs.h5").exists()
+    assert_fp16_overflow_named(tmp_path, 50, 7)
