@@ -459,10 +459,9 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     int status = order ? order_by_partition(view, plan, order)
                        : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
     const int64_t n = status == GC_OK ? view->count : 0; /* after a failure, on to the collective below */
-    /* Rank 0's own partitions stand for everyone's: every rank holds about as many. */
-    int64_t owned = 0;
-    for (int64_t a = 0; a < n; ++a)
-        owned += a == 0 || item_partition(view, order[a]) != item_partition(view, order[a - 1]);
+    /* Rank 0's own partitions stand for everyone's: every rank holds about as many. Each holds the
+     * first row of its own, so each has rows here (none after a failure). */
+    const int64_t owned = n > 0 ? plan->owned : 0;
     owned_partition *part = gc_malloc((size_t)(owned ? owned : 1) * sizeof *part);
     if (status == GC_OK && part == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the partitions");
     int64_t max_out = 0, batch_rows = 0, batch_kappa = 0;
