@@ -194,7 +194,16 @@ int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, con
                          const gc_fl_sets *sets, int64_t *nearest, double *distance)
 {
     if (b != NULL && b->ops->fl_assign != NULL) return b->ops->fl_assign(b, e, rows, D, group, sets, nearest, distance);
+    if (e == NULL && rows > 0) return gc_fail(GC_ERR_USAGE, "facility location: no host embeddings to assign");
     gc_cpu_fl_assign(e, rows, D, group, sets, nearest, distance);
+    return GC_OK;
+}
+
+int gc_backend_fl_radius(gc_backend *b, const float *e, int64_t rows, int D, const double *center, double *radius)
+{
+    if (b != NULL && b->ops->fl_radius != NULL) return b->ops->fl_radius(b, e, rows, D, center, radius);
+    if (e == NULL && rows > 0) return gc_fail(GC_ERR_USAGE, "facility location: no host embeddings to measure");
+    *radius = gc_cpu_fl_radius(e, rows, D, center);
     return GC_OK;
 }
 

@@ -196,6 +196,12 @@ typedef struct {
      * gc_backend_fl_assign. */
     int (*fl_assign)(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets,
                      int64_t *nearest, double *distance);
+    /* The similarity constant's pass (docs/design.md §4.1), optional: NULL runs the CPU twin
+     * (gc_cpu_fl_radius, the oracle). *radius = the largest squared distance Σ_j (e_ij − center_j)²
+     * of a row of e [rows × D] (host; the device copy the backend kept of it is read instead, and
+     * with e NULL the one it kept alone) to center [D], in double, added in column order and never
+     * contracted, so every backend gives the same bits. Reach it through gc_backend_fl_radius. */
+    int (*fl_radius)(gc_backend *b, const float *e, int64_t rows, int D, const double *center, double *radius);
 
     /* Orthogonal matching pursuit (docs/design.md §4.2), optional: a NULL op means the selector runs the
      * CPU twins (kernels/cpu/omp_cpu.c, also these ops' oracle). G problems share one rank's rows: row i
@@ -291,6 +297,10 @@ int gc_backend_fl_greedy_many(gc_backend *b, int count, const gc_fl_problem *pro
  * (b NULL included) on the CPU: the same bits either way. */
 int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
                          const gc_fl_sets *sets, int64_t *nearest, double *distance);
+
+/* The similarity constant's pass (fl_radius above) on b's device when it has the op, else (b NULL
+ * included) on the CPU: the same bits either way. */
+int gc_backend_fl_radius(gc_backend *b, const float *e, int64_t rows, int D, const double *center, double *radius);
 
 /* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a
  * warning; `cuda` without a usable GPU is an error. */

@@ -1,5 +1,6 @@
 /* Dense CPU kernels of facility location: the similarity block of the CPU greedy, and the passes
- * over all rows (the CPU twin of the fl_assign op, oracle of kernels/cuda/assign_cuda.cu). */
+ * over all rows (the CPU twins of the fl_assign and fl_radius ops, oracles of
+ * kernels/cuda/assign_cuda.cu). */
 #ifndef GC_CPU_KERNELS_H
 #define GC_CPU_KERNELS_H
 
@@ -15,5 +16,9 @@ int gc_cpu_similarity(const float *a, int64_t m, const float *b, int64_t n, int 
  * group's set rows) × D double differences, squares and sums; OpenMP over rows. */
 void gc_cpu_fl_assign(const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets,
                       int64_t *nearest, double *distance);
+
+/* The fl_radius op's CPU twin (contract: kernels/backend.h): the largest Σ_j (e_ij − center_j)² over
+ * the rows, in double, column order, never contracted. OpenMP over rows. */
+double gc_cpu_fl_radius(const float *e, int64_t rows, int D, const double *center);
 
 #endif

@@ -180,6 +180,7 @@ int gc_fl_greedy_cpu(const gc_fl_problem *p, int64_t kappa, int64_t *selected, d
 {
     const int64_t m = p->m;
     if (kappa > m) kappa = m;
+    if (p->e == NULL && m > 0) return gc_fail(GC_ERR_USAGE, "facility location: the CPU holds no device rows");
     if (m > GC_FL_MAX_DENSE)
         return gc_fail(GC_ERR_INPUT,
                        "a facility-location block of %lld rows exceeds the dense limit "

@@ -80,3 +80,18 @@ void gc_cpu_fl_assign(const float *e, int64_t rows, int D, const int32_t *group,
         }
     }
 }
+
+double gc_cpu_fl_radius(const float *e, int64_t rows, int D, const double *center)
+{
+    double radius = 0.0;
+#pragma omp parallel for schedule(static) reduction(max : radius)
+    for (int64_t i = 0; i < rows; ++i) {
+        double sq = 0.0;
+        for (int j = 0; j < D; ++j) {
+            const double d = e[i * D + j] - center[j];
+            sq += d * d;
+        }
+        if (sq > radius) radius = sq;
+    }
+    return radius;
+}

@@ -23,9 +23,13 @@
 #include <string.h>
 
 #include "assign_cuda.h"
+#include "buffer.cuh"
 #include "cuda_check.h"
-#include "omp_cuda.h"
 #include "rows.cuh"
+
+extern "C" {
+#include "kernels/cpu/cpu_kernels.h" /* gc_cpu_fl_radius: rows the device does not hold */
+}
 
 namespace
 {
@@ -164,6 +168,44 @@ __global__ void __launch_bounds__(kRows)
             distance[at] = sqrt(best_sq);
         }
     }
+}
+
+struct larger {
+    __device__ double operator()(double a, double b) const { return b > a ? b : a; }
+};
+
+/* block_max[block] ← the largest Σ_j (row_j − center_j)² of the rows the block visited (0 without
+ * any), in double, column order, never contracted: gc_cpu_fl_radius's sums. Tiles of kRows rows
+ * are staged kCols columns at a time so the loads are coalesced; one row a thread. Launch:
+ * grid-stride over tiles, kRows threads. */
+template <typename T>
+__global__ void __launch_bounds__(kRows)
+    farthest_from(const T *__restrict__ rows, long long n, int D, const double *__restrict__ center,
+                  double *__restrict__ block_max)
+{
+    __shared__ float tile[kRows][kCols + 1];
+    typedef cub::BlockReduce<double, kRows> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    double best = 0.0;
+    for (long long first = (long long)blockIdx.x * kRows; first < n; first += (long long)gridDim.x * kRows) {
+        const int count = (int)min((long long)kRows, n - first);
+        double sq = 0.0;
+        for (int t0 = 0; t0 < D; t0 += kCols) {
+            const int dc = min(kCols, D - t0);
+            __syncthreads(); /* the previous chunk's readers are done */
+            for (int k = threadIdx.x; k < count * dc; k += kRows)
+                tile[k / dc][k % dc] = gc_widen(rows[(size_t)(first + k / dc) * D + t0 + k % dc]);
+            __syncthreads();
+            if ((int)threadIdx.x < count)
+                for (int t = 0; t < dc; ++t) {
+                    const double d = __dsub_rn((double)tile[threadIdx.x][t], center[t0 + t]);
+                    sq = __dadd_rn(sq, __dmul_rn(d, d));
+                }
+        }
+        if ((int)threadIdx.x < count && sq > best) best = sq;
+    }
+    const double most = reduce(temp).Reduce(best, larger());
+    if (threadIdx.x == 0) block_max[blockIdx.x] = most;
 }
 
 int grid_for(long long work)
@@ -466,4 +508,48 @@ extern "C" int64_t gc_cuda_fl_assign_last_batches(gc_backend *b)
 {
     const gc_fl_assign_device *dev = *gc_cuda_fl_assign_slot(b);
     return dev != nullptr ? dev->last_batches : 0;
+}
+
+extern "C" int gc_cuda_fl_radius(gc_backend *b, const float *e, int64_t rows, int D, const double *center,
+                                 double *radius)
+{
+    const gc_cuda_rows kept = gc_cuda_resident(b, e, rows, D);
+    if (kept.data == nullptr) { /* rows the device does not hold: measured where they are */
+        if (e == nullptr && rows > 0) return gc_fail(GC_ERR_DEVICE, "GPU %d holds no embeddings to measure", b->device_id);
+        *radius = gc_cpu_fl_radius(e, rows, D, center);
+        return GC_OK;
+    }
+    *radius = 0.0;
+    if (rows == 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    gc_fl_assign_device **state = gc_cuda_fl_assign_slot(b);
+    if (*state == nullptr) GC_TRY(device_create(b->device_id, state));
+    const cudaStream_t stream = (*state)->slots[0].stream;
+    const long long tiles = (rows + kRows - 1) / kRows;
+    const int blocks = (int)(tiles < 8 * kMaxBlocks ? tiles : 8 * kMaxBlocks);
+    const size_t center_bytes = (size_t)D * sizeof(double), max_bytes = (size_t)blocks * sizeof(double);
+    double *block_max = (double *)gc_malloc(max_bytes);
+    gc_cuda_buffer buffer = {};
+    int status = block_max != nullptr ? gc_cuda_reserve(stream, &buffer, center_bytes + max_bytes)
+                                      : gc_fail(GC_ERR_MEMORY, "out of memory for the similarity constant");
+    double *device_center = (double *)buffer.ptr, *device_max = (double *)((char *)buffer.ptr + center_bytes);
+    if (status == GC_OK &&
+        cudaMemcpyAsync(device_center, center, center_bytes, cudaMemcpyHostToDevice, stream) != cudaSuccess)
+        status = gc_fail(GC_ERR_DEVICE, "cannot copy the mean embedding to GPU %d", b->device_id);
+    if (status == GC_OK)
+        status = gc_with_precision(kept.precision, [&](auto stored) -> int {
+            using T = decltype(stored);
+            farthest_from<T><<<blocks, kRows, 0, stream>>>((const T *)kept.data, rows, D, device_center, device_max);
+            GC_CHECK_LAUNCH();
+            return GC_OK;
+        });
+    if (status == GC_OK && (cudaMemcpyAsync(block_max, device_max, max_bytes, cudaMemcpyDeviceToHost, stream) !=
+                                cudaSuccess ||
+                            cudaStreamSynchronize(stream) != cudaSuccess))
+        status = gc_fail(GC_ERR_DEVICE, "cannot read the similarity constant back from GPU %d", b->device_id);
+    for (int t = 0; t < blocks && status == GC_OK; ++t)
+        if (block_max[t] > *radius) *radius = block_max[t];
+    gc_cuda_release(stream, &buffer);
+    free(block_max);
+    return status;
 }

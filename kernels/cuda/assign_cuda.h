@@ -1,6 +1,7 @@
 /* Facility location's passes over all rows on a CUDA device: the fl_assign op of the CUDA backend
  * (contract: kernels/backend.h; sets: kernels/fl.h; CPU twin and oracle: gc_cpu_fl_assign in
- * kernels/cpu/similarity_cpu.c), which the exact assignment and GreeDi's sampled comparison both run.
+ * kernels/cpu/similarity_cpu.c), which the exact assignment and GreeDi's sampled comparison both run,
+ * and its fl_radius (the similarity constant's pass; twin: gc_cpu_fl_radius).
  * Rows are read from the backend's resident copy of the embeddings when it has one, else streamed
  * up in batches through pinned buffers (two slots: the host stages one batch while the device works
  * on the other); each batch is grouped by label on the device and compared with its group's sets. */
@@ -23,6 +24,8 @@ typedef struct gc_fl_assign_device gc_fl_assign_device;
  * device buffers a slot; the batch height changes no result (rows are independent). */
 int gc_cuda_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets,
                       int64_t *nearest, double *distance);
+/* The backend's fl_radius: one read of the kept rows (the CPU twin when the device holds none of e). */
+int gc_cuda_fl_radius(gc_backend *b, const float *e, int64_t rows, int D, const double *center, double *radius);
 /* Where the CUDA backend keeps the device state (backend_cuda.cu). */
 gc_fl_assign_device **gc_cuda_fl_assign_slot(gc_backend *b);
 /* Releases the device state (the backend's destroy). */

@@ -435,6 +435,20 @@ __global__ void gather_rows(const T *__restrict__ e, int D, long long values, co
         out[v] = gc_widen(e[index[v / D] * D + v % D]);
 }
 
+int gc_cuda_rows_gather(gc_cuda_rows rows, int D, int64_t count, const long long *index, float *out,
+                        cudaStream_t stream)
+{
+    const long long values = (long long)count * D, blocks = (values + 255) / 256;
+    if (values <= 0) return GC_OK;
+    return gc_with_precision(rows.precision, [&](auto stored) -> int {
+        using T = decltype(stored);
+        gather_rows<T><<<(unsigned)(blocks < 4096 ? blocks : 4096), 256, 0, stream>>>((const T *)rows.data, D, values,
+                                                                                     index, out);
+        GC_CHECK_LAUNCH();
+        return GC_OK;
+    });
+}
+
 static int cuda_rows_get(gc_backend *b, int count, const int64_t *index, float *out)
 {
     cuda_state *st = (cuda_state *)b->impl;
@@ -454,14 +468,8 @@ static int cuda_rows_get(gc_backend *b, int count, const int64_t *index, float *
         cudaMemcpyAsync(device_index, index, index_bytes, cudaMemcpyHostToDevice, stream) != cudaSuccess)
         status = gc_fail(GC_ERR_DEVICE, "cannot copy row indices to GPU %d", b->device_id);
     if (status == GC_OK)
-        status = gc_with_precision(st->resident_precision, [&](auto stored) -> int {
-            using T = decltype(stored);
-            const long long blocks = (values + 255) / 256;
-            gather_rows<T><<<(unsigned)(blocks < 4096 ? blocks : 4096), 256, 0, stream>>>(
-                (const T *)st->resident, D, values, device_index, device_out);
-            GC_CHECK_LAUNCH();
-            return GC_OK;
-        });
+        status = gc_cuda_rows_gather(gc_cuda_rows{ st->resident, st->resident_precision }, D, count, device_index,
+                                     device_out, stream);
     if (status == GC_OK &&
         (cudaMemcpyAsync(out, device_out, out_bytes, cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
          cudaStreamSynchronize(stream) != cudaSuccess))
@@ -626,6 +634,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.fl_greedy = gc_cuda_fl_greedy;
     ops.fl_greedy_many = gc_cuda_fl_greedy_many;
     ops.fl_assign = gc_cuda_fl_assign;
+    ops.fl_radius = gc_cuda_fl_radius;
     ops.omp_attach = gc_cuda_omp_attach;
     ops.omp_targets = gc_cuda_omp_targets;
     ops.omp_exclude = gc_cuda_omp_exclude;

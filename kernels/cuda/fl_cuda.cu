@@ -46,6 +46,7 @@
 
 #include "cuda_check.h"
 #include "fl_cuda.h"
+#include "rows.cuh"
 
 namespace
 {
@@ -108,7 +109,7 @@ struct fl_lane {
     cublasHandle_t blas;
     cudaEvent_t ready;
     buffer e32, e, n, S, tile, eg, ng, w, cur, g, taken, index, list, partial, scratch, best, ctl, rows, out, rest,
-        selected, gains, nearest_value, nearest_index;
+        selected, gains, nearest_value, nearest_index, pick;
     control *host_ctl;
     int *host_selected, *host_assign;
     double *host_gains;
@@ -144,7 +145,8 @@ void lane_trim(fl_lane *L)
     buffer *all[] = { &L->e32,  &L->e,       &L->n,        &L->S,     &L->tile,          &L->eg,
                       &L->ng,   &L->w,       &L->cur,      &L->g,     &L->taken,         &L->index,
                       &L->list, &L->partial, &L->scratch,  &L->best,  &L->ctl,           &L->rows,
-                      &L->out,  &L->rest,    &L->selected, &L->gains, &L->nearest_value, &L->nearest_index };
+                      &L->out,  &L->rest,    &L->selected, &L->gains, &L->nearest_value, &L->nearest_index,
+                      &L->pick };
     for (buffer *b : all) {
         if (b->ptr) (void)cudaFreeAsync(b->ptr, L->stream);
         *b = buffer();
@@ -464,6 +466,7 @@ enum phase { IDLE, STEPS, CHECK, FINISH, COLLECT };
 struct job {
     gc_fl_device *dev = nullptr;
     fl_lane *L;
+    gc_cuda_rows resident; /* what problems with no e read their rows from */
     phase at = IDLE;
     const gc_fl_problem *p;
     int m, D;
@@ -573,8 +576,18 @@ struct job {
     int start()
     {
         GC_TRY(reserve_all());
-        GC_CHECK_CUDA(
-            cudaMemcpyAsync(L->e32.ptr, p->e, (size_t)m * D * sizeof(float), cudaMemcpyHostToDevice, stream()));
+        if (p->e != nullptr) {
+            GC_CHECK_CUDA(
+                cudaMemcpyAsync(L->e32.ptr, p->e, (size_t)m * D * sizeof(float), cudaMemcpyHostToDevice, stream()));
+        } else { /* gathered from the embeddings kept on the device (kernels/fl.h) */
+            if (resident.data == nullptr || p->rows == nullptr)
+                return gc_fail(GC_ERR_DEVICE, "GPU %d holds no embeddings to gather a block's rows from",
+                               dev->device_id);
+            GC_TRY(reserve(L, L->pick, (size_t)m * sizeof(long long)));
+            GC_CHECK_CUDA(
+                cudaMemcpyAsync(L->pick.ptr, p->rows, (size_t)m * sizeof(long long), cudaMemcpyHostToDevice, stream()));
+            GC_TRY(gc_cuda_rows_gather(resident, D, m, (const long long *)L->pick.ptr, (float *)L->e32.ptr, stream()));
+        }
         if (p->w)
             GC_CHECK_CUDA(
                 cudaMemcpyAsync(L->w.ptr, p->w, (size_t)m * sizeof(double), cudaMemcpyHostToDevice, stream()));
@@ -840,8 +853,8 @@ int lanes_for(const gc_fl_device *dev, int count, const gc_fl_problem *problems,
     return lanes < count ? lanes : count;
 }
 
-int fl_device_many(gc_fl_device *dev, int count, const gc_fl_problem *problems, const int64_t *kappa,
-                   int64_t *const *selected, double *const *gains, double *const *coverage)
+int fl_device_many(gc_fl_device *dev, gc_cuda_rows resident, int count, const gc_fl_problem *problems,
+                   const int64_t *kappa, int64_t *const *selected, double *const *gains, double *const *coverage)
 {
     GC_CHECK_CUDA(cudaSetDevice(dev->device_id));
     size_t free_bytes = 0, total_bytes = 0;
@@ -851,7 +864,7 @@ int fl_device_many(gc_fl_device *dev, int count, const gc_fl_problem *problems, 
     dev->last_bytes = 0.0;
     dev->last_materialized = 1;
     job jobs[kMaxLanes];
-    for (int l = 0; l < lanes; ++l) jobs[l].dev = dev, jobs[l].L = &dev->lanes[l];
+    for (int l = 0; l < lanes; ++l) jobs[l].dev = dev, jobs[l].L = &dev->lanes[l], jobs[l].resident = resident;
     int next = 0, finished = 0, status = GC_OK;
     while (status == GC_OK && finished < count)
         for (int l = 0; l < lanes && status == GC_OK; ++l)
@@ -895,7 +908,8 @@ extern "C" int gc_cuda_fl_greedy_many(gc_backend *b, int count, const gc_fl_prob
 {
     gc_fl_device *dev = nullptr;
     GC_TRY(fl_state(b, &dev));
-    return fl_device_many(dev, count, problems, kappa, selected, gains, coverage);
+    const gc_cuda_rows resident = gc_cuda_resident(b, nullptr, 0, count > 0 ? problems[0].D : 0);
+    return fl_device_many(dev, resident, count, problems, kappa, selected, gains, coverage);
 }
 
 extern "C" int gc_cuda_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int64_t *selected, double *gains,

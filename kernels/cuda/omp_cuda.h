@@ -20,9 +20,6 @@ extern "C" {
  * sorts the rows' problem ids (CUB radix sort, 12 bytes a row) when G > 1. */
 int gc_cuda_omp_attach(gc_backend *b, int64_t rows, int D, const float *e, const int32_t *problem, int problems,
                        double *max_abs, gc_omp_device **out);
-/* The device copy of host embeddings `host` [≥ rows × D] when b's last embed call produced them and
- * kept them (backend_cuda.cu), else data NULL; it holds them at b->precision (rows.cuh). */
-gc_cuda_rows gc_cuda_resident(gc_backend *b, const float *host, int64_t rows, int D);
 /* Reads rows·D floats once. */
 int gc_cuda_omp_targets(gc_backend *b, gc_omp_device *dev, double scale, int64_t *acc);
 int gc_cuda_omp_exclude(gc_backend *b, gc_omp_device *dev, int count, const int64_t *rows, const int32_t *problems);

@@ -19,7 +19,6 @@
 #include "core/exact_split.h"
 #include "cuda_check.h"
 #include "lanes.cuh"
-#include "omp_cuda.h" /* gc_cuda_resident */
 #include "quality_cuda.h"
 #include "rows.cuh"
 

@@ -62,6 +62,12 @@ __global__ void gc_narrow_kernel(const float *__restrict__ src, long long count,
         dst[i] = gc_narrow<T>(src[i]);
 }
 
+/* out[t·D + j] ← value j of row index[t] of rows [· × D], widened to float (exact), for t < count;
+ * index and out in device memory, queued on `stream`: the rows a pass needs gathered from the
+ * embeddings kept on the device (backend_cuda.cu). */
+int gc_cuda_rows_gather(gc_cuda_rows rows, int D, int64_t count, const long long *index, float *out,
+                        cudaStream_t stream);
+
 /* Calls f(T()) with T the stored type of precision p; returns what f returns. */
 template <typename F> auto gc_with_precision(gc_precision p, F f) -> decltype(f(float()))
 {

@@ -346,15 +346,18 @@ static int fit_precision(select_run *run, int round)
 }
 
 /* Whether E lives on the device alone (docs/design.md §3.2), with no host copy: the engine makes it
- * (not a file), the selector reads it only through the backend (OMP) and the backend scores and
- * measures it there, nothing asks for host E (--save-embeddings, --checkpoint's saved
- * embeddings), and it fits. Each rank decides for itself: where E lives changes no result. */
+ * (not a file), the selector reads it only through the backend (OMP, facility location) and the
+ * backend runs every pass over it there, nothing asks for host E (--save-embeddings,
+ * --checkpoint's saved embeddings), and it fits. Each rank decides for itself: where E lives
+ * changes no result. */
 static int embeddings_stay_on_device(const select_run *run, int D)
 {
     gc_backend *b = run->backend;
     const gc_backend_ops *ops = b->ops;
-    return run->selector->device_rows && ops->rows_on_device != NULL && ops->rows_get != NULL &&
-           ops->omp_attach != NULL && ops->quality_sums != NULL && !run->checkpointing &&
+    const int passes = ops->omp_attach != NULL && ops->fl_greedy_many != NULL && ops->fl_assign != NULL &&
+                       ops->fl_radius != NULL && ops->quality_sums != NULL;
+    return run->selector->device_rows && ops->rows_on_device != NULL && ops->rows_get != NULL && passes &&
+           !run->checkpointing &&
            !gc_options_is_set(&run->opts, "save-embeddings") && ops->rows_on_device(b, run->rows.n_local, D);
 }
 

@@ -62,6 +62,25 @@ static void plan_destroy(partition_plan *p)
 
 static int group_of(const gc_local_rows *rows, int per_class, int64_t i) { return per_class ? rows->y[i] : 0; }
 
+/* out [count × D] ← local rows index[t]: from host E, or where E lives on the device alone (rows->e
+ * NULL, docs/design.md §3.2) through the backend's rows_get, in pieces whose count fits an int. */
+static int local_rows_get(gc_backend *backend, const gc_local_rows *rows, int64_t count, const int64_t *index,
+                          float *out)
+{
+    const int D = rows->D;
+    if (rows->e != NULL) {
+#pragma omp parallel for schedule(static) num_threads(gc_copy_threads())
+        for (int64_t t = 0; t < count; ++t) memcpy(out + t * D, rows->e + index[t] * D, (size_t)D * sizeof *out);
+        return GC_OK;
+    }
+    if (backend == NULL || backend->ops->rows_get == NULL)
+        return gc_fail(GC_ERR_USAGE, "facility location: the embeddings are on no device this rank reads");
+    enum { PIECE = 1 << 22 };
+    for (int64_t t = 0; t < count; t += PIECE)
+        GC_TRY(backend->ops->rows_get(backend, (int)(count - t < PIECE ? count - t : PIECE), index + t, out + t * D));
+    return GC_OK;
+}
+
 /* A group of N rows is cut into np pieces starting at ceil(p·N/np), so pieces differ in size by at
  * most one and class position q lies in piece floor(q·np/N). */
 static int64_t piece_of(int64_t q, int64_t np, int64_t N) { return (int64_t)(((__int128)q * np) / N); }
@@ -153,15 +172,7 @@ int gc_similarity_constant(gc_backend *backend, const gc_local_rows *rows, doubl
     double radius = 0.0;
     if (status == GC_OK) {
         for (int j = 0; j < D; ++j) mean[j] /= (double)rows->n_global;
-#pragma omp parallel for schedule(static) reduction(max : radius)
-        for (int64_t i = 0; i < rows->n_local; ++i) {
-            double sq = 0.0;
-            for (int j = 0; j < D; ++j) {
-                double d = rows->e[i * D + j] - mean[j];
-                sq += d * d;
-            }
-            if (sq > radius) radius = sq;
-        }
+        status = gc_comm_agree(rows->comm, gc_backend_fl_radius(backend, rows->e, rows->n_local, D, mean, &radius));
     }
     free(mean);
     GC_TRY(status);
@@ -257,9 +268,10 @@ static const float *item_row(const partition_rows *v, int64_t code)
  * row order; the rows of this rank's own partitions stay where they are (with owners by first row,
  * almost all of them: docs/design.md §4.1). Mapping and packing run by chunks in parallel. On return
  * v holds the received records and v->items every item of this rank's partitions in global-index
- * order: records from lower ranks, then own rows, then records from higher ranks. */
-static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan,
-                         partition_rows *v)
+ * order: records from lower ranks, then own rows, then records from higher ranks. Where E lives on
+ * the device alone, the rows sent come back from it in one gather. */
+static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const gc_fl_options *opt,
+                         const partition_plan *plan, partition_rows *v)
 {
     const int P = rows->size, D = rows->D, me = rows->rank;
     const int64_t n = rows->n_local;
@@ -270,11 +282,13 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
     int64_t *before = gc_calloc((size_t)ROW_CHUNKS * plan->groups, sizeof *before);
     int64_t *at = gc_calloc((size_t)ROW_CHUNKS * P, sizeof *at); /* [chunk][rank]: rows, then first slot */
     char *send = NULL;
+    int64_t *send_index = NULL; /* E on the device alone: the local row of each record sent */
+    float *sent_rows = NULL;
     int32_t *part = v->part;
     int status = (send_counts && send_displs && part && before && at)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-    int64_t kept = 0;
+    int64_t kept = 0, total = 0;
     if (status == GC_OK) {
         map_rows(rows, opt, plan, before, part, at);
         for (int c = 0; c < ROW_CHUNKS; ++c) kept += at[c * P + me];
@@ -287,20 +301,34 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
                 slot += r != me ? (int)count : 0;
             }
         }
-        const int64_t total = (int64_t)send_displs[P - 1] + send_counts[P - 1];
+        total = (int64_t)send_displs[P - 1] + send_counts[P - 1];
         send = gc_malloc((size_t)(total ? total : 1) * rec);
-        if (send == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
+        if (rows->e == NULL) {
+            send_index = gc_malloc((size_t)(total ? total : 1) * sizeof *send_index);
+            sent_rows = gc_malloc((size_t)(total ? total : 1) * D * sizeof *sent_rows);
+        }
+        if (send == NULL || (rows->e == NULL && (send_index == NULL || sent_rows == NULL)))
+            status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
     }
     if (status == GC_OK)
 #pragma omp parallel for schedule(static)
         for (int c = 0; c < ROW_CHUNKS; ++c)
             for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i) {
                 if (part[i] < 0 || plan->owner[part[i]] == me) continue;
-                char *p = send + (size_t)at[c * P + plan->owner[part[i]]]++ * rec;
+                const int64_t slot = at[c * P + plan->owner[part[i]]]++;
+                char *p = send + (size_t)slot * rec;
                 const row_header h = { rows->lo + i, part[i], rows->y[i], rows->loss[i] };
                 memcpy(p, &h, sizeof h);
-                memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
+                if (rows->e != NULL)
+                    memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
+                else
+                    send_index[slot] = i;
             }
+    if (status == GC_OK && rows->e == NULL) {
+        status = local_rows_get(backend, rows, total, send_index, sent_rows);
+        for (int64_t t = 0; t < total && status == GC_OK; ++t)
+            memcpy(send + (size_t)t * rec + sizeof(row_header), sent_rows + t * D, (size_t)D * sizeof(float));
+    }
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK)
         status = gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, &v->recv, &v->recv_count,
@@ -319,6 +347,8 @@ static int exchange_rows(const gc_local_rows *rows, const gc_fl_options *opt, co
         for (int64_t r = lower; r < v->recv_count; ++r) v->items[t++] = -1 - r;
     }
     free(send);
+    free(send_index);
+    free(sent_rows);
     free(send_counts);
     free(send_displs);
     free(before);
@@ -427,10 +457,11 @@ typedef struct {
     int64_t known; /* its entry in the checkpoint log, or -1: to be computed */
 } owned_partition;
 
-/* Packs partition o's candidates after *cand_count and logs them with a checkpoint. */
+/* Packs partition o's candidates after *cand_count and logs them with a checkpoint. Their rows:
+ * e [m × D] indexed by selected[t] (the block the greedy read), or with e NULL picked [t × D]. */
 static int emit_partition(const gc_run_context *run, const partition_rows *view, const int64_t *order, int D,
-                          const owned_partition *o, const float *e, const int64_t *selected, const double *gains,
-                          const double *coverage, char *cand, int64_t *cand_count)
+                          const owned_partition *o, const float *e, const float *picked, const int64_t *selected,
+                          const double *gains, const double *coverage, char *cand, int64_t *cand_count)
 {
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
     const int64_t first_candidate = *cand_count;
@@ -439,7 +470,7 @@ static int emit_partition(const gc_run_context *run, const partition_rows *view,
         candidate_header ch = { h.index, gains[t], coverage[selected[t]], o->g, h.label, (int32_t)t, o->pid, h.loss };
         char *p = cand + (size_t)(*cand_count)++ * crec;
         memcpy(p, &ch, sizeof ch);
-        memcpy(p + sizeof ch, e + selected[t] * D, (size_t)D * sizeof(float));
+        memcpy(p + sizeof ch, e != NULL ? e + selected[t] * D : picked + t * D, (size_t)D * sizeof(float));
     }
     if (run->checkpoint == NULL) return GC_OK;
     return gc_checkpoint_append(run->checkpoint, o->pid, cand + (size_t)first_candidate * crec,
@@ -486,13 +517,20 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     *cand = gc_malloc((size_t)(max_out ? max_out : 1) * crec);
     *cand_count = 0;
     if (status == GC_OK && *cand == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for candidates");
+    /* E on the device alone (rows->e NULL): a partition of this rank's rows only is gathered there
+     * (gc_fl_problem.rows); one with rows from other ranks is built here, its own rows read back;
+     * the candidates' rows come back in one gather a batch (picked). */
+    const int on_device = rows->e == NULL;
     float *e = gc_malloc((size_t)(batch_rows ? batch_rows : 1) * D * sizeof *e);
     int64_t *selected = gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * sizeof *selected);
     double *gains = gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * sizeof *gains);
     double *coverage = gc_malloc((size_t)(batch_rows ? batch_rows : 1) * sizeof *coverage);
-    if (status == GC_OK && !(e && selected && gains && coverage))
+    int64_t *pick_index = on_device ? gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * sizeof *pick_index) : NULL;
+    float *picked = on_device ? gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * D * sizeof *picked) : NULL;
+    if (status == GC_OK && !(e && selected && gains && coverage && (!on_device || (pick_index && picked))))
         status = gc_fail(GC_ERR_MEMORY, "out of memory for a batch of partitions");
-    const int pinned = status == GC_OK && batch_rows > 0 && backend != NULL && backend->ops->pin != NULL;
+    const int pinned =
+        status == GC_OK && !on_device && batch_rows > 0 && backend != NULL && backend->ops->pin != NULL;
     if (pinned) backend->ops->pin(backend, e, (size_t)batch_rows * D * sizeof *e);
     finished_partitions finished = { 0, NULL, NULL, NULL };
     if (status == GC_OK && run->checkpoint != NULL)
@@ -508,6 +546,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
         double *gain[PARTITION_BATCH], *cov[PARTITION_BATCH];
         const owned_partition *copied[PARTITION_BATCH];
         float *block[PARTITION_BATCH];
+        int64_t local[PARTITION_BATCH], local_end[PARTITION_BATCH]; /* its run of this rank's rows */
         int count = 0;
         for (int64_t q = w, rows_at = 0, kappa_at = 0; q < end; ++q) {
             owned_partition *o = &part[q];
@@ -516,12 +555,20 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
             o->known = -1;
             /* Cover: this partition's share of ε, so that the shares add up to ε over all rows. */
             double cover_target = opt->epsilon > 0.0 ? opt->epsilon * (double)o->m / (double)rows->n_global : 0.0;
-            float *pe = e + rows_at * D;
+            /* Rows of one partition sit in global-index order: records from lower ranks, its rows on
+             * this rank (codes ≥ 0), records from higher ranks. */
+            local[count] = 0;
+            while (local[count] < o->m && order[o->first + local[count]] < 0) ++local[count];
+            local_end[count] = local[count];
+            while (local_end[count] < o->m && order[o->first + local_end[count]] >= 0) ++local_end[count];
+            const int gathered = on_device && local[count] == 0 && local_end[count] == o->m;
+            float *pe = gathered ? NULL : e + rows_at * D;
             copied[count] = o;
             block[count] = pe;
             problem[count] = (gc_fl_problem){ .m = o->m,
                                               .D = D,
                                               .e = pe,
+                                              .rows = gathered ? order + o->first : NULL,
                                               .c = c,
                                               .stochastic_epsilon = opt->stochastic,
                                               .seed = gc_mix64(opt->seed ^ (uint64_t)o->pid),
@@ -540,11 +587,24 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
 #pragma omp parallel num_threads(gc_copy_threads())
         for (int b = 0; b < count; ++b) {
             const owned_partition *o = copied[b];
+            if (block[b] == NULL) continue;
 #pragma omp for schedule(static) nowait
             for (int64_t i = 0; i < o->m; ++i)
-                memcpy(block[b] + i * D, item_row(view, order[o->first + i]), (size_t)D * sizeof *e);
+                if (!on_device || i < local[b] || i >= local_end[b])
+                    memcpy(block[b] + i * D, item_row(view, order[o->first + i]), (size_t)D * sizeof *e);
         }
-        status = gc_backend_fl_greedy_many(backend, count, problem, kappa, sel, gain, cov);
+        for (int b = 0; b < count && status == GC_OK && on_device; ++b)
+            if (block[b] != NULL)
+                status = local_rows_get(backend, rows, local_end[b] - local[b], order + copied[b]->first + local[b],
+                                        block[b] + local[b] * D);
+        if (status == GC_OK) status = gc_backend_fl_greedy_many(backend, count, problem, kappa, sel, gain, cov);
+        int64_t picks = 0, pick_at[PARTITION_BATCH];
+        for (int b = 0; b < count && status == GC_OK; ++b) {
+            pick_at[b] = picks;
+            for (int64_t t = 0; block[b] == NULL && t < kappa[b] && sel[b][t] >= 0; ++t)
+                pick_index[picks++] = order[copied[b]->first + sel[b][t]];
+        }
+        if (status == GC_OK && picks > 0) status = local_rows_get(backend, rows, picks, pick_index, picked);
         for (int64_t q = w, b = 0; q < end && status == GC_OK; ++q) {
             const owned_partition *o = &part[q];
             if (o->known >= 0) {
@@ -554,8 +614,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
             } else {
                 /* Its floor: the similarity block's GEMM and one write and one read of its m² doubles. */
                 gc_phase_count(run->phases, 16.0 * (double)o->m * (double)o->m, 2.0 * (double)o->m * (double)o->m * D);
-                status =
-                    emit_partition(run, view, order, D, o, problem[b].e, sel[b], gain[b], cov[b], *cand, cand_count);
+                status = emit_partition(run, view, order, D, o, problem[b].e, on_device ? picked + pick_at[b] * D : NULL,
+                                        sel[b], gain[b], cov[b], *cand, cand_count);
                 ++b;
             }
             gc_progress_update(&progress, ++done);
@@ -568,6 +628,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     free(selected);
     free(gains);
     free(coverage);
+    free(pick_index);
+    free(picked);
     free(part);
     if (run->checkpoint != NULL) {
         GC_MPI(MPI_Allreduce(MPI_IN_PLACE, &resumed, 1, MPI_INT64_T, MPI_SUM, rows->comm));
@@ -959,8 +1021,8 @@ static int in_sample(const gc_fl_options *opt, int64_t i, int64_t N_g)
 }
 
 /* This rank's sampled rows of groups with sets: their embeddings [count × D] and groups. */
-static int sample_rows(const gc_local_rows *rows, const gc_fl_options *opt, const partition_plan *plan,
-                       const gc_fl_sets *sets, float **e, int32_t **group, int64_t *count)
+static int sample_rows(gc_backend *backend, const gc_local_rows *rows, const gc_fl_options *opt,
+                       const partition_plan *plan, const gc_fl_sets *sets, float **e, int32_t **group, int64_t *count)
 {
     const int D = rows->D;
     const int64_t n = rows->n_local;
@@ -980,13 +1042,20 @@ static int sample_rows(const gc_local_rows *rows, const gc_fl_options *opt, cons
         free(take);
         return gc_fail(GC_ERR_MEMORY, "out of memory for the GreeDi sample");
     }
+    int64_t *index = gc_malloc((size_t)(m ? m : 1) * sizeof *index);
+    if (index == NULL) {
+        free(take);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the GreeDi sample");
+    }
     for (int64_t i = 0, t = 0; i < n; ++i)
         if (take[i]) {
-            memcpy(*e + t * D, rows->e + i * D, (size_t)D * sizeof **e);
+            index[t] = i;
             (*group)[t++] = group_of(rows, opt->per_class, i);
         }
     free(take);
-    return GC_OK;
+    const int status = local_rows_get(backend, rows, m, index, *e);
+    free(index);
+    return status;
 }
 
 /* GreeDi's safeguard: in every class where some partition can stand alone (the candidates kept by
@@ -1011,7 +1080,7 @@ static int keep_better_of_merge_and_partitions(gc_backend *backend, const gc_loc
     int status = safeguard_sets_make(plan, cs, cand, crec, total, &s);
     const int64_t sets = s.group_set != NULL ? s.group_set[plan->groups] : 0,
                   W = sets > 0 ? gc_fl_sets_width(&s.sets) : 0;
-    if (status == GC_OK) status = sample_rows(rows, opt, plan, &s.sets, &e, &group, &count);
+    if (status == GC_OK) status = sample_rows(backend, rows, opt, plan, &s.sets, &e, &group, &count);
     if (status == GC_OK) {
         nearest = gc_malloc((size_t)(count * W + 1) * sizeof *nearest);
         dist = gc_malloc((size_t)(count * W + 1) * sizeof *dist);
@@ -1196,11 +1265,12 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     gc_phase_begin(run->phases, "constant"); /* the plan and c */
     int status = make_plan(rows, opt, k, &plan);
     if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_similarity_constant(backend, rows, &c));
-    /* Two reads of E where the backend sums (its largest magnitude, the exact sum), one on the host
-     * (the radius). */
+    /* Two reads of E where the backend sums (its largest magnitude, the exact sum), and the radius's
+     * where the backend measures it (else on the host). */
     const double e_bytes = (double)rows->n_local * rows->D * sizeof(float);
-    gc_phase_count_on(run->phases, GC_FLOOR_MEMORY, 2.0 * e_bytes);
-    gc_phase_count_on(run->phases, GC_FLOOR_HOST, e_bytes);
+    const int radius_on_device = backend != NULL && backend->ops->fl_radius != NULL;
+    gc_phase_count_on(run->phases, GC_FLOOR_MEMORY, (2.0 + radius_on_device) * e_bytes);
+    if (!radius_on_device) gc_phase_count_on(run->phases, GC_FLOOR_HOST, e_bytes);
     gc_phase_end(run->phases, 0, 0);
     if (status != GC_OK) {
         plan_destroy(&plan);
@@ -1213,7 +1283,7 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     int64_t cand_count = 0;
     partition_rows moved;
     gc_phase_begin(run->phases, "exchange");
-    status = exchange_rows(rows, opt, &plan, &moved);
+    status = exchange_rows(backend, rows, opt, &plan, &moved);
     gc_phase_bound(run->phases, GC_FLOOR_HOST); /* records packed and moved in host memory */
     gc_phase_end(run->phases, (double)moved.recv_count * (double)moved.rec, 0);
     gc_phase_begin(run->phases, "partitions");

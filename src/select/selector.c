@@ -342,7 +342,12 @@ static int merge_bico(const gc_run_context *run, const gc_selector_options *opts
 /* ---- the tables ------------------------------------------------------------------------------------ */
 
 static const gc_selector selectors[] = {
-    { .name = "fl", .parse = parse_fl, .select = select_fl, .merge = merge_fl, .class_budgets = 1 },
+    { .name = "fl",
+      .parse = parse_fl,
+      .select = select_fl,
+      .merge = merge_fl,
+      .class_budgets = 1,
+      .device_rows = 1 },
     { .name = "omp",
       .parse = parse_omp,
       .select = select_omp,
