@@ -157,7 +157,7 @@ typedef struct {
     int (*embed)(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x, const int32_t *y,
                  float *e, float *loss);
     /* Whether embed may be given e = NULL: rows [rows × D] at the backend's precision fit its device
-     * next to what the passes over them need. NULL: never (the CPU backend). */
+     * next to what the passes over them need (row_reserve a row). NULL: never (the CPU backend). */
     int (*rows_on_device)(gc_backend *b, int64_t rows, int D);
     /* out [count × D] (host) ← rows index[t] (positions in the last embed call's rows) of what that
      * call kept on the device when it was given no e, widened to float (exact): the few rows a
@@ -280,6 +280,10 @@ struct gc_backend {
      * it writes to it, and the device keeps its copies of embeddings at that width. fp32 (0) unless
      * the caller sets it after gc_backend_create. */
     gc_precision precision;
+    /* Device bytes a row that the selection's passes hold next to a device copy of E (OMP: its
+     * scores, weights, labels and sort keys); E is kept on the device only where both fit. 64
+     * unless the caller sets it after gc_backend_create (src/select/selector.h: device_row_bytes). */
+    int row_reserve;
     char description[128];
     void *impl; /* implementation state */
 };

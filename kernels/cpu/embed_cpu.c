@@ -230,6 +230,7 @@ int gc_backend_cpu_create(gc_backend **out)
     GC_CHECK_ALLOC(b);
     b->ops = &cpu_ops;
     b->device_id = -1;
+    b->row_reserve = 64;
     snprintf(b->description, sizeof b->description, "cpu");
     *out = b;
     return GC_OK;

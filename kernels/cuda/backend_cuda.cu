@@ -404,25 +404,23 @@ static int collect_batch(cuda_slot *s, const cuda_plan *pl, float *e, float *los
 }
 
 /* Whether rows × D values of `precision` fit as a device copy of the output: in three quarters of
- * the free memory next to 64 bytes a row for the selection's per-row buffers (OMP's scores,
- * weights, labels and sort keys, the assignment's grouping); the rest is for blocks and
- * workspaces. */
-static int resident_fits(int64_t rows, int D, gc_precision precision, size_t *bytes)
+ * the free memory next to `reserve` bytes a row for the selection's per-row buffers (the backend's
+ * row_reserve); the rest is for blocks and workspaces. */
+static int resident_fits(int64_t rows, int D, gc_precision precision, int reserve, size_t *bytes)
 {
     size_t free_bytes = 0, total_bytes = 0;
     if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
         (void)cudaGetLastError();
         return 0;
     }
-    const size_t per_row = 64;
     *bytes = (size_t)rows * D * gc_precision_bytes(precision);
-    return *bytes + (size_t)rows * per_row <= free_bytes / 4 * 3;
+    return *bytes + (size_t)rows * (size_t)(reserve > 0 ? reserve : 0) <= free_bytes / 4 * 3;
 }
 
 static int cuda_rows_on_device(gc_backend *b, int64_t rows, int D)
 {
     size_t bytes;
-    return cudaSetDevice(b->device_id) == cudaSuccess && resident_fits(rows, D, b->precision, &bytes);
+    return cudaSetDevice(b->device_id) == cudaSuccess && resident_fits(rows, D, b->precision, b->row_reserve, &bytes);
 }
 
 /* out[t·D + j] = row index[t]'s value j, widened (exact). */
@@ -484,7 +482,7 @@ static int cuda_rows_get(gc_backend *b, int count, const int64_t *index, float *
 static int keep_resident(gc_backend *b, cuda_state *st, cuda_plan *pl, int64_t rows, int required)
 {
     size_t bytes = 0;
-    if (resident_fits(rows, pl->D, pl->precision, &bytes) && cudaMalloc(&st->resident, bytes) != cudaSuccess) {
+    if (resident_fits(rows, pl->D, pl->precision, b->row_reserve, &bytes) && cudaMalloc(&st->resident, bytes) != cudaSuccess) {
         (void)cudaGetLastError();
         st->resident = NULL;
     }
@@ -700,6 +698,7 @@ extern "C" int gc_backend_cuda_create(int device_id, gc_backend **out)
     GC_CHECK_ALLOC(b);
     b->ops = &cuda_ops;
     b->device_id = device_id;
+    b->row_reserve = 64;
     /* The PCI address names the GPU even where each rank sees only its own as cuda:0 (backend.c). */
     snprintf(b->description, sizeof b->description, "cuda:%d %.80s (PCI %02x:%02x)", device_id, prop.name,
              prop.pciBusID, prop.pciDeviceID);

@@ -591,6 +591,7 @@ static int run_phases(select_run *run)
     gc_phase_end(&run->phases, 0, 0);
     GC_TRY(status);
     run->backend->precision = (gc_precision)run->precision;
+    if (run->selector->device_row_bytes > 0) run->backend->row_reserve = run->selector->device_row_bytes;
     /* A timed run's ceilings, which the floors use: outside every phase, and each rank takes its own
      * time on them, so the ranks start the next phase together (else one rank's wait for another
      * would be booked to it). */

@@ -347,13 +347,15 @@ static const gc_selector selectors[] = {
       .select = select_fl,
       .merge = merge_fl,
       .class_budgets = 1,
-      .device_rows = 1 },
+      .device_rows = 1,
+      .device_row_bytes = 8 }, /* its passes over all rows work in batches; 8: CUB's scratch */
     { .name = "omp",
       .parse = parse_omp,
       .select = select_omp,
       .merge = merge_omp,
       .class_budgets = 1,
-      .device_rows = 1 },
+      .device_rows = 1,
+      .device_row_bytes = 64 }, /* scores, weights, labels and sort keys (omp_cuda.cu) */
     { .name = "crest", .parse = parse_crest, .select = select_crest, .sized_by_options = 1 },
     { .name = "bico", .parse = parse_bico, .select = select_bico, .merge = merge_bico },
 };

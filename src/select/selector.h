@@ -39,6 +39,8 @@ typedef struct {
     int class_budgets;    /* 1: the coreset holds per-class budgets and sizes (--per-class) */
     int device_rows;      /* 1: reads E only through the backend's ops, so E may live on the device alone
                            * (docs/design.md §3.2); the others read host E */
+    int device_row_bytes; /* device bytes a row its passes hold besides E (the backend's row_reserve);
+                           * 0: the backend's default */
 } gc_selector;
 
 /* A --method: an embedding and a selector. */

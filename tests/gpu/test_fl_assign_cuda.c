@@ -5,8 +5,9 @@
  * empty sets, rows without sets, NULL groups; widths around the kernel's column chunk and set sizes
  * around its element tile; rows streamed in one batch or many, from pageable or page-locked memory,
  * or read from the embeddings the backend kept on its device. Then whole facility-location
- * selections with the sampled safeguard at work: the same coreset on both backends. Exit 77
- * without a GPU. */
+ * selections with the sampled safeguard at work: the same coreset on both backends, also where E
+ * lives on the device alone (fp32 and bf16), with the similarity constant's radius pass (fl_radius)
+ * equal to its CPU twin. Exit 77 without a GPU. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/assign_cuda.h"
-#include "kernels/cuda/omp_cuda.h"
+#include "kernels/cuda/rows.h"
 #include "src/select/select_fl.h"
 
 static double uniform(void) { return (double)rand() / RAND_MAX; }
@@ -174,6 +175,61 @@ static void selection_with_a_sampled_safeguard_equals_the_cpu(gc_backend *b, int
     free(y);
 }
 
+/* E on the device alone (docs/design.md §3.2): the radius pass reads it there with the CPU twin's
+ * bits, and a whole selection given no host E (partitions gathered on the device, the sample and the
+ * candidates read back) is the CPU's selection of the same rows. Width 70: three column chunks. */
+static void device_alone_equals_the_cpu(gc_backend *b, gc_precision precision)
+{
+    const int64_t n = 9000;
+    const int d = 70, classes = 3;
+    float *x = malloc((size_t)n * d * sizeof *x), *e = malloc((size_t)n * d * sizeof *e);
+    float *loss = malloc((size_t)n * sizeof *loss);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    double center[70];
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = (int32_t)(rand() % classes);
+        for (int t = 0; t < d; ++t) x[i * d + t] = (float)(uniform() + (t == y[i] ? 2.0 : 0.0));
+    }
+    for (int t = 0; t < d; ++t) center[t] = uniform();
+    b->precision = precision;
+    gc_embed_config features = { .kind = GC_EMBED_FEATURES, .keep_on_device = 1 };
+    CHECK(b->ops->embed(b, &features, n, d, x, y, e, loss) == GC_OK); /* the host's copy, rounded */
+    double on_host = -1.0, on_device = -2.0;
+    CHECK(gc_cuda_fl_radius(b, e, n, d, center, &on_device) == GC_OK); /* the mirror of e */
+    CHECK(on_device == gc_cpu_fl_radius(e, n, d, center));
+    CHECK(b->ops->embed(b, &features, n, d, x, y, NULL, loss) == GC_OK);
+    CHECK(gc_cuda_resident(b, NULL, n, d).data != NULL);
+    on_host = gc_cpu_fl_radius(e, n, d, center);
+    CHECK(gc_cuda_fl_radius(b, NULL, n, d, center, &on_device) == GC_OK);
+    if (on_host != on_device) fprintf(stderr, "radius: %.17g on the CPU, %.17g on the GPU\n", on_host, on_device);
+    CHECK(on_host == on_device);
+    gc_local_rows rows = { MPI_COMM_WORLD, 0, 1, n, 0, n, d, classes, e, y, loss }, alone = rows;
+    alone.e = NULL;
+    gc_fl_options opt = { .per_class = 1, .partition_size = 2000, .oversample = 8, .seed = 3, .safeguard_sample = 500 };
+    const gc_run_context on_cpu = { 0 }, on_gpu = { .backend = b };
+    gc_coreset cpu, gpu;
+    CHECK(gc_select_fl(&on_cpu, &rows, &opt, 60, &cpu) == GC_OK);
+    const int rc = gc_select_fl(&on_gpu, &alone, &opt, 60, &gpu);
+    if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
+    CHECK(rc == GC_OK && cpu.k == gpu.k && cpu.c == gpu.c);
+    int differ = 0;
+    for (int64_t t = 0; t < cpu.k && t < gpu.k; ++t) {
+        differ += cpu.index[t] != gpu.index[t] || cpu.weight[t] != gpu.weight[t] ||
+                  memcmp(cpu.embedding + t * d, gpu.embedding + t * d, (size_t)d * sizeof(float)) != 0;
+        CHECK_NEAR(gpu.gain[t], cpu.gain[t], 1e-7);
+    }
+    if (differ) fprintf(stderr, "device alone (precision %d): %d elements differ\n", (int)precision, differ);
+    CHECK(differ == 0);
+    CHECK(cpu.total_distance == gpu.total_distance);
+    gc_coreset_destroy(&cpu);
+    gc_coreset_destroy(&gpu);
+    b->precision = GC_PRECISION_FP32;
+    free(x);
+    free(e);
+    free(loss);
+    free(y);
+}
+
 int main(int argc, char **argv)
 {
     SKIP_WITHOUT_GPU();
@@ -194,6 +250,8 @@ int main(int argc, char **argv)
     resident_rows_equal_the_cpu(b);
     selection_with_a_sampled_safeguard_equals_the_cpu(b, 1);
     selection_with_a_sampled_safeguard_equals_the_cpu(b, 0);
+    device_alone_equals_the_cpu(b, GC_PRECISION_FP32);
+    device_alone_equals_the_cpu(b, GC_PRECISION_BF16);
     gc_backend_destroy(b);
     MPI_Finalize();
     TEST_MAIN_END();

@@ -1,8 +1,8 @@
 """Whole `gradcore select` runs on a GPU where E lives on the device alone (docs/design.md §3.2)
 against runs that keep a host copy of E and against the CPU backend: the same coreset, bit for bit.
 
-OMP reads E only through the backend, so `select --device cuda` keeps no host copy; --save-embeddings
-asks for one, which makes the run with both copies. The features embedding of synthetic rows is the
+OMP and facility location read E only through the backend, so `select --device cuda` keeps no host
+copy; --save-embeddings asks for one, which makes the run with both copies. The features embedding of synthetic rows is the
 generator's bits on either backend, so there the CPU run is an independent check of the GPU's; the
 gmc embedding differs from the CPU's in its last bits, so it is compared between the GPU's two runs.
 
@@ -17,11 +17,12 @@ from conftest import assert_fp16_overflow_named, read_coreset, run_gradcore
 pytestmark = pytest.mark.skipif(os.environ.get("GRADCORE_DEVICE") != "cuda", reason="needs GRADCORE_DEVICE=cuda")
 
 DATA = "synthetic:n=200000,d=32,classes=10,seed=3,modes=4"
+FL_DATA = DATA + ",duplicates=0"
 
 
-def select(tmp_path, name, args, ranks=1):
+def select(tmp_path, name, args, ranks=1, data=DATA):
     out = tmp_path / f"{name}.h5"
-    proc = run_gradcore(["select", "--data", DATA, "--out", out] + args, np_=ranks)
+    proc = run_gradcore(["select", "--data", data, "--out", out] + args, np_=ranks)
     return read_coreset(out), proc.stderr
 
 
@@ -42,6 +43,30 @@ def test_features_on_the_device_alone_equal_the_cpu(tmp_path, precision, ranks):
     assert_same(alone, both)
     assert_same(alone, cpu)
     assert alone["attrs"]["relative_gradient_error"] == cpu["attrs"]["relative_gradient_error"]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_facility_location_on_the_device_alone_equals_the_cpu(tmp_path, precision, ranks):
+    # Partitions of 1,500 rows: several a class, some straddling a rank boundary (three ranks cut
+    # classes of ~20,000 rows off their partition grid), and the safeguard's sample below a class.
+    # No near-duplicate rows: their near-ties would rest on the GEMMs' rounding.
+    args = ["--embedding", "features", "--selector", "fl", "--k", "1%", "--partition-size", "1500",
+            "--safeguard-sample", "2000", "--precision", precision]
+    alone, log = select(tmp_path, "alone", args + ["--device", "cuda"], ranks, FL_DATA)
+    assert "kept there alone" in log
+    both, log = select(tmp_path, "both", args + ["--device", "cuda", "--save-embeddings", tmp_path / "e.h5"], ranks,
+                       FL_DATA)
+    assert "kept there alone" not in log
+    cpu, _ = select(tmp_path, "cpu", args + ["--device", "cpu"], ranks, FL_DATA)
+    assert_same(alone, both)
+    # The greedies' gains come from cuBLAS's and OpenBLAS's DGEMMs: the same choices, gains equal
+    # to their rounding (tests/gpu/test_fl_cuda.c).
+    for field in ("index", "weight", "label"):
+        np.testing.assert_array_equal(alone[field], cpu[field], err_msg=field)
+    np.testing.assert_allclose(alone["gain"], cpu["gain"], rtol=1e-9, atol=0)
+    for attr in ("similarity_constant", "relative_gradient_error"):
+        assert alone["attrs"][attr] == cpu["attrs"][attr], attr
 
 
 def test_gmc_on_the_device_alone_equals_both_copies(tmp_path):
