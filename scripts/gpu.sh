@@ -23,6 +23,8 @@
 #   bench-bico   bench_bico case by case; a 1-rank `select --method bico` on 1M rows with timings and
 #                the coresets of 1, 2 and 4 ranks compared bit for bit          → bico-SLUG.jsonl, bico-select-SLUG.txt
 #   bench-crest  CREST, P = 1000 subsets of 5000 rows, m = 128, on every GPU (and on one)  → crest-SLUG.txt
+#   bench-startup  a rank's GPU start-up step by step (bench_startup) at 1, 2, 4 … ranks, one a GPU,
+#                all GPUs visible and each rank's alone, twice each              → startup-SLUG.jsonl
 #   select       whole jobs with --timings: 2 ranks, lastlayer sketch 256, on the GPU and on the CPU;
 #                `--selector omp` on 4M rows on one GPU                         → select-SLUG.txt
 #   scaling      strong (N = 16M) and weak (1M and 16M rows a rank) sweeps of OMP (features, D = 128)
@@ -35,9 +37,10 @@
 #                                                  → e2e-SLUG.md, e2e-SLUG/*.json (each run's --timings)
 #   billion      the 1-billion-row study on every GPU, one rank a GPU: OMP (features, D = 128, C = 10,
 #                k = 10,000, --precision BILLION_OMP_PRECISION, default bf16) and craig (C = 100,
-#                k = 0.1%) on generated rows, N = BILLION_N_OMP / BILLION_N_FL (default 1e9; smaller
-#                where 1e9 cannot fit; BILLION_N_FL=0 skips craig) → 1b-omp-nN-PRECISION-SLUG.{json,txt},
-#                                                                    1b-craig-nN-SLUG.{json,txt}
+#                k = 0.1%, --precision BILLION_FL_PRECISION, default bf16) on generated rows,
+#                N = BILLION_N_OMP / BILLION_N_FL (default 1e9; smaller where 1e9 cannot fit; 0 skips
+#                that one)                                          → 1b-omp-nN-PRECISION-SLUG.{json,txt},
+#                                                                    1b-craig-nN-PRECISION-SLUG.{json,txt}
 #   stream       `select` on a 1M × 512 HDF5 file: X read while it is embedded, against reading X
 #                alone                                                          → embed-stream-SLUG.txt
 #
@@ -56,7 +59,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest select scaling omp50k e2e billion stream)
+SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest bench-startup select scaling omp50k e2e billion stream)
 BUNDLE=.deps/gpu
 
 usage() {
@@ -79,6 +82,7 @@ suite_targets() {
   bench-fl) echo gradcore bench_fl ;;
   bench-omp) echo gradcore bench_omp ;;
   bench-bico) echo gradcore bench_bico ;;
+  bench-startup) echo bench_startup ;;
   *) echo gradcore ;;
   esac
 }
@@ -306,7 +310,7 @@ suite_tests() {
     [ -x "$t" ] || [ "$DRY_RUN" = 1 ] || continue
     step -a "$out" "$(basename "$t")" 120 "$t"
   done
-  step -a "$out" pytest-select-cuda 300 env GRADCORE_BIN="$BIN/gradcore" GRADCORE_DEVICE=cuda \
+  step -a "$out" pytest-select-cuda 330 env GRADCORE_BIN="$BIN/gradcore" GRADCORE_DEVICE=cuda \
     python3 -m pytest -q -p no:cacheprovider tests/gpu/test_select_cuda.py
   for device in cuda cpu; do
     step -a "$out" "pytest-embeddings-$device" 300 env GRADCORE_BIN="$BIN/gradcore" GRADCORE_DEVICE=$device \
@@ -322,6 +326,20 @@ suite_bench_embed() {
   # Passive OpenMP workers: spinning ones would take the cores from OpenBLAS's own GEMM threads.
   step -o "$cpu_txt" bench_embed-cpu 200 env OMP_WAIT_POLICY=passive "$BIN/bench_embed" --device cpu --rows 200000 \
     --json "$cpu_json"
+}
+
+suite_bench_startup() {
+  local jsonl r narrow ranks=()
+  for r in 1 2 4 8; do ((r <= GPUS)) && ranks+=("$r"); done
+  jsonl=$(result startup jsonl)
+  fresh "$jsonl"
+  for _ in 1 2; do
+    for r in "${ranks[@]}"; do
+      for narrow in "" --narrow; do
+        step -o "$jsonl" "startup-np$r$narrow" 30 with_np "$r" 1 "$BIN/bench_startup" $narrow
+      done
+    done
+  done
 }
 
 suite_bench_fl() {
@@ -483,21 +501,25 @@ suite_e2e() {
 
 suite_billion() {
   local work=$TMP/billion n_omp=${BILLION_N_OMP:-1000000000} n_fl=${BILLION_N_FL:-1000000000} out
-  local precision=${BILLION_OMP_PRECISION:-bf16} name
+  local precision=${BILLION_OMP_PRECISION:-bf16} fl_precision=${BILLION_FL_PRECISION:-bf16} name
   [ "$DRY_RUN" = 1 ] || mkdir -p "$work"
-  # OMP keeps E on the GPUs alone (docs/design.md §3.2): 1e9 × 128 in bf16 is 64 GB a GPU of four.
-  name=1b-omp-n$n_omp-$precision
+  # Both keep E on the GPUs alone (docs/design.md §3.2): 1e9 × 128 in bf16 is 64 GB a GPU of four
+  # (OMP), 1e9 × 100 logits 50 GB (craig).
+  if [ "$n_omp" -gt 0 ]; then # BILLION_N_OMP=0: craig alone
+    name=1b-omp-n$n_omp-$precision
+    out=$(result "$name" txt)
+    fresh "$out"
+    step -a "$out" omp 280 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
+      --data "synthetic:n=$n_omp,d=128,classes=10,seed=1" --embedding features --selector omp --k 10000 \
+      --precision "$precision" --timings "bench/results/$name-$SLUG.json" --out "$work/omp.h5"
+  fi
+  [ "$n_fl" -gt 0 ] || return 0 # BILLION_N_FL=0: OMP alone
+  name=1b-craig-n$n_fl-$fl_precision
   out=$(result "$name" txt)
   fresh "$out"
-  step -a "$out" omp 280 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
-    --data "synthetic:n=$n_omp,d=128,classes=10,seed=1" --embedding features --selector omp --k 10000 \
-    --precision "$precision" --timings "bench/results/$name-$SLUG.json" --out "$work/omp.h5"
-  [ "$n_fl" -gt 0 ] || return 0 # BILLION_N_FL=0: OMP alone
-  out=$(result "1b-craig-n$n_fl" txt)
-  fresh "$out"
-  step -a "$out" craig 280 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
-    --data "synthetic:n=$n_fl,d=128,classes=100,seed=1" --method craig --k 0.1% \
-    --timings "bench/results/1b-craig-n$n_fl-$SLUG.json" --out "$work/craig.h5"
+  step -a "$out" craig 400 with_np "$GPUS" $((CORES / GPUS)) "$BIN/gradcore" select --device cuda \
+    --data "synthetic:n=$n_fl,d=128,classes=100,seed=1" --method craig --k 0.1% --precision "$fl_precision" \
+    --timings "bench/results/$name-$SLUG.json" --out "$work/craig.h5"
 }
 
 suite_stream() {
@@ -556,8 +578,8 @@ GPUS=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU') || GPUS=0
 CORES=$(nproc)
 TMP=$(mktemp -d /tmp/gradcore-gpu.XXXXXX)
 deadline=$((SECONDS + ${DEADLINE_S:-570}))
-declare -A BUDGET_S=([tests]=150 [bench-embed]=200 [bench-fl]=300 [bench-omp]=240 [bench-bico]=400
-  [bench-crest]=300 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [billion]=570 [stream]=150)
+declare -A BUDGET_S=([tests]=450 [bench-embed]=200 [bench-fl]=300 [bench-omp]=240 [bench-bico]=400
+  [bench-crest]=300 [bench-startup]=120 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [billion]=570 [stream]=150)
 
 if [ "$DRY_RUN" = 1 ]; then
   LOGS="(logs)"
