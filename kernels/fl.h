@@ -18,7 +18,7 @@ extern "C" {
 typedef struct {
     int64_t m;
     int D;
-    const float *e;            /* [m × D], or NULL: the rows are `rows` */
+    const float *e; /* [m × D], or NULL: the rows are `rows` */
     /* e NULL: positions (in the last embed call's rows) of the m rows in the embeddings the backend
      * keeps on its device alone (docs/design.md §3.2); only a backend with that copy reads them. */
     const int64_t *rows;

@@ -515,7 +515,8 @@ extern "C" int gc_cuda_fl_radius(gc_backend *b, const float *e, int64_t rows, in
 {
     const gc_cuda_rows kept = gc_cuda_resident(b, e, rows, D);
     if (kept.data == nullptr) { /* rows the device does not hold: measured where they are */
-        if (e == nullptr && rows > 0) return gc_fail(GC_ERR_DEVICE, "GPU %d holds no embeddings to measure", b->device_id);
+        if (e == nullptr && rows > 0)
+            return gc_fail(GC_ERR_DEVICE, "GPU %d holds no embeddings to measure", b->device_id);
         *radius = gc_cpu_fl_radius(e, rows, D, center);
         return GC_OK;
     }
@@ -543,9 +544,9 @@ extern "C" int gc_cuda_fl_radius(gc_backend *b, const float *e, int64_t rows, in
             GC_CHECK_LAUNCH();
             return GC_OK;
         });
-    if (status == GC_OK && (cudaMemcpyAsync(block_max, device_max, max_bytes, cudaMemcpyDeviceToHost, stream) !=
-                                cudaSuccess ||
-                            cudaStreamSynchronize(stream) != cudaSuccess))
+    if (status == GC_OK &&
+        (cudaMemcpyAsync(block_max, device_max, max_bytes, cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
+         cudaStreamSynchronize(stream) != cudaSuccess))
         status = gc_fail(GC_ERR_DEVICE, "cannot read the similarity constant back from GPU %d", b->device_id);
     for (int t = 0; t < blocks && status == GC_OK; ++t)
         if (block_max[t] > *radius) *radius = block_max[t];

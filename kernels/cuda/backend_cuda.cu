@@ -441,7 +441,7 @@ int gc_cuda_rows_gather(gc_cuda_rows rows, int D, int64_t count, const long long
     return gc_with_precision(rows.precision, [&](auto stored) -> int {
         using T = decltype(stored);
         gather_rows<T><<<(unsigned)(blocks < 4096 ? blocks : 4096), 256, 0, stream>>>((const T *)rows.data, D, values,
-                                                                                     index, out);
+                                                                                      index, out);
         GC_CHECK_LAUNCH();
         return GC_OK;
     });
@@ -482,7 +482,8 @@ static int cuda_rows_get(gc_backend *b, int count, const int64_t *index, float *
 static int keep_resident(gc_backend *b, cuda_state *st, cuda_plan *pl, int64_t rows, int required)
 {
     size_t bytes = 0;
-    if (resident_fits(rows, pl->D, pl->precision, b->row_reserve, &bytes) && cudaMalloc(&st->resident, bytes) != cudaSuccess) {
+    if (resident_fits(rows, pl->D, pl->precision, b->row_reserve, &bytes) &&
+        cudaMalloc(&st->resident, bytes) != cudaSuccess) {
         (void)cudaGetLastError();
         st->resident = NULL;
     }

@@ -357,8 +357,8 @@ static int embeddings_stay_on_device(const select_run *run, int D)
     const int passes = ops->omp_attach != NULL && ops->fl_greedy_many != NULL && ops->fl_assign != NULL &&
                        ops->fl_radius != NULL && ops->quality_sums != NULL;
     return run->selector->device_rows && ops->rows_on_device != NULL && ops->rows_get != NULL && passes &&
-           !run->checkpointing &&
-           !gc_options_is_set(&run->opts, "save-embeddings") && ops->rows_on_device(b, run->rows.n_local, D);
+           !run->checkpointing && !gc_options_is_set(&run->opts, "save-embeddings") &&
+           ops->rows_on_device(b, run->rows.n_local, D);
 }
 
 static int phase_embed(select_run *run)

@@ -529,8 +529,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     float *picked = on_device ? gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * D * sizeof *picked) : NULL;
     if (status == GC_OK && !(e && selected && gains && coverage && (!on_device || (pick_index && picked))))
         status = gc_fail(GC_ERR_MEMORY, "out of memory for a batch of partitions");
-    const int pinned =
-        status == GC_OK && !on_device && batch_rows > 0 && backend != NULL && backend->ops->pin != NULL;
+    const int pinned = status == GC_OK && !on_device && batch_rows > 0 && backend != NULL && backend->ops->pin != NULL;
     if (pinned) backend->ops->pin(backend, e, (size_t)batch_rows * D * sizeof *e);
     finished_partitions finished = { 0, NULL, NULL, NULL };
     if (status == GC_OK && run->checkpoint != NULL)
@@ -614,8 +613,9 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
             } else {
                 /* Its floor: the similarity block's GEMM and one write and one read of its m² doubles. */
                 gc_phase_count(run->phases, 16.0 * (double)o->m * (double)o->m, 2.0 * (double)o->m * (double)o->m * D);
-                status = emit_partition(run, view, order, D, o, problem[b].e, on_device ? picked + pick_at[b] * D : NULL,
-                                        sel[b], gain[b], cov[b], *cand, cand_count);
+                status =
+                    emit_partition(run, view, order, D, o, problem[b].e, on_device ? picked + pick_at[b] * D : NULL,
+                                   sel[b], gain[b], cov[b], *cand, cand_count);
                 ++b;
             }
             gc_progress_update(&progress, ++done);
