@@ -354,7 +354,8 @@ suite_bench_fl() {
   # the shape of the 16M-row craig job's partitions (4,096 rows, κ = 9; D = 256, and its D = 100).
   step -o "$jsonl" bench_fl-partitions 120 "$BIN/bench_fl" partitions
   step -o "$jsonl" bench_fl-partitions-d100 120 "$BIN/bench_fl" partitions 4000 4096 100 9
-  step -o "$jsonl" bench_fl-assign 300 "$BIN/bench_fl" assign 10000000:10:10:1000 4000000:128:10:500
+  step -o "$jsonl" bench_fl-assign 300 "$BIN/bench_fl" assign 10000000:10:10:1000 4000000:128:10:500 \
+    2000000:100:100:10000
   step -o "$jsonl" torch_greedy 120 python3 bench/fl/torch_greedy.py "$work/rows.h5" 20000:200 40000:400
   # One block of 200k rows does not fit the device-resident path: GEMM tiles, against 8 partitions.
   for p in 1 8; do

@@ -12,9 +12,11 @@
  * With `assign`, facility location's pass over all rows instead (the fl_assign op): for each
  * n:D:C:k_c, n synthetic rows of C classes against k_c elements of each class, streamed up from
  * pageable memory, with one set a class (the exact assignment) and with three (the shape of
- * GreeDi's sampled comparison); printed: seconds, rows/s, FP64 GFLOP/s (3 operations per row,
- * element and column: the floor is the FP64 rate) and GB/s of rows, and whether the first rows
- * equal the CPU twin bit for bit.
+ * GreeDi's sampled comparison, where k_c ≤ 1,000), each through the direct kernel alone and through
+ * the op's own choice (the GEMM path for sets of ≥ 256 elements at D ≥ 32); printed: the path,
+ * seconds, rows/s, the direct kernel's FP64 operations a second (3 per row, element and column;
+ * its floor is the FP64 rate, so the GEMM path's figure is the work rate it replaces) and GB/s of
+ * rows, and whether the first rows equal the CPU twin bit for bit.
  * Usage: bench_fl [D] [m:k ...]        (default D = 128; 20000:200 40000:400)
  *        bench_fl partitions [P [m [D [κ [B]]]]] (default 4000 4096 256 9 32)
  *        bench_fl assign [n:D:C:k_c ...] (default 10000000:10:10:1000 4000000:128:10:500) */
@@ -157,8 +159,9 @@ static int run_partitions(gc_backend *dev, double ceiling, int P, int64_t m, int
 }
 
 /* One fl_assign case (see the file comment); W sets a class, all of them the class's elements. */
-static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int W)
+static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int W, int direct)
 {
+    GC_TRY(gc_cuda_fl_assign_force_gemm(dev, direct ? -1 : 0, 0));
     gc_synthetic syn = { n, D, C, 7, 1.0, 8, 0.05 };
     const int64_t check = n < 20000 ? n : 20000, slots = n * W;
     float *e = malloc((size_t)n * D * sizeof *e), *elements = malloc((size_t)C * kc * D * sizeof *elements);
@@ -185,11 +188,13 @@ static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int 
     gc_cpu_fl_assign(e, check, D, y, &sets, cpu_nearest, cpu_distance);
     int same = memcmp(cpu_nearest, nearest, (size_t)check * W * sizeof *nearest) == 0 &&
                memcmp(cpu_distance, distance, (size_t)check * W * sizeof *distance) == 0;
-    printf("{\"pass\": \"fl_assign\", \"rows\": %lld, \"D\": %d, \"classes\": %d, \"elements_per_class\": %lld, "
+    printf("{\"pass\": \"fl_assign\", \"path\": \"%s\", \"rows\": %lld, \"D\": %d, \"classes\": %d, "
+           "\"elements_per_class\": %lld, "
            "\"sets_per_class\": %d, \"batches\": %lld, \"seconds\": %.4f, \"rows_per_s\": %.4g, \"GFLOPps\": %.1f, "
            "\"GBps\": %.1f, \"first_rows_equal_cpu\": %s}\n",
-           (long long)n, D, C, (long long)kc, W, (long long)gc_cuda_fl_assign_last_batches(dev), seconds,
-           (double)n / seconds, operations / seconds / 1e9, 4.0 * n * D / seconds / 1e9, same ? "true" : "false");
+           direct ? "direct" : "auto", (long long)n, D, C, (long long)kc, W,
+           (long long)gc_cuda_fl_assign_last_batches(dev), seconds, (double)n / seconds, operations / seconds / 1e9,
+           4.0 * n * D / seconds / 1e9, same ? "true" : "false");
     fflush(stdout);
     free(e);
     free(elements);
@@ -236,8 +241,9 @@ int main(int argc, char **argv)
             int width, classes;
             if (sscanf(argc > 2 ? argv[2 + c] : assign_defaults[c], "%lld:%d:%d:%lld", &n, &width, &classes, &kc) != 4)
                 continue;
-            status = run_assign(dev, n, width, classes, kc, 1);
-            if (status == GC_OK) status = run_assign(dev, n, width, classes, kc, 3);
+            for (int W = 1; W <= (kc <= 1000 ? 3 : 1); W += 2)
+                for (int direct = 1; direct >= 0 && status == GC_OK; --direct)
+                    status = run_assign(dev, n, width, classes, kc, W, direct);
         }
         if (status != GC_OK) fprintf(stderr, "bench_fl: %s\n", gc_error_message());
         gc_backend_destroy(dev);

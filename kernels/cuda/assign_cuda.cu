@@ -15,8 +15,21 @@
  * computes the same sum in the same order, and sqrt is correctly rounded on both. Elements are
  * visited in set order and only a strictly smaller sum replaces the best: the first of equals wins.
  * Cost: 3 FP64 operations per (row, element, column); bytes: the rows once (4·D a row) plus 16·W
- * a row back, the sets once per call. */
+ * a row back, the sets once per call.
+ *
+ * Large sets (≥ kGemmMinSet elements, D ≥ kGemmMinD) go another way with the same bits: a group's
+ * rows are gathered (gather_group) and multiplied with the set by one FP32 cuBLAS GEMM a tile of
+ * rows (x·y, no TF32), and nearest_from_dots, a block a row, bounds every element's squared
+ * distance from the dots: |(‖x‖² + ‖y‖² − 2·x·y) − d²| ≤ B = 2γ_D‖x‖‖y‖ + 4(D + 8)·2⁻⁵²(‖x‖² + ‖y‖²)
+ * (γ_D = D·2⁻²⁴/(1 − D·2⁻²⁴): FP32 dot products in any order, with or without FMA; the second term
+ * covers the double arithmetic and the exact sum's own rounding), inflated by 1%. Only elements
+ * whose lower bound reaches the smallest upper bound can be nearest, ties included; their exact
+ * sums are recomputed as above and the first of equals wins, so the result is the direct kernel's.
+ * Cost: 2·D FP32 flops (tensor-free GEMM) and 8 bytes of dots per (row, element), against 3·D FP64
+ * operations: about 3× faster at D = 100 on an H100, slower below D ≈ 20. */
 #include <cub/cub.cuh>
+#include <cublas_v2.h>
+#include <limits.h>
 #include <math.h>
 #include <mpi.h> /* before the extern "C" blocks: it brings C++ bindings of its own */
 #include <stdlib.h>
@@ -43,6 +56,10 @@ constexpr int kMaxBlocks = 4096;
 constexpr int kSlots = 2;                             /* one staged by the host while the other runs */
 constexpr size_t kSlotTargetBytes = (size_t)64 << 20; /* device buffers a slot aims at */
 constexpr size_t kAlignBytes = 256;
+constexpr int64_t kGemmMinSet = 256;             /* sets this large go through the GEMM (above) … */
+constexpr int kGemmMinD = 32;                    /* … at this width or more */
+constexpr size_t kTileBytes = (size_t)256 << 20; /* dots of one GEMM tile */
+constexpr int kScanBlock = 128;                  /* nearest_from_dots: a block a row */
 
 __device__ __forceinline__ bool has_sets(int g, int groups, const long long *group_set)
 {
@@ -109,7 +126,7 @@ __global__ void __launch_bounds__(kRows)
     nearest_in_sets(const T *__restrict__ rows, int D, const int *__restrict__ perm, const int *__restrict__ row_start,
                     const int *__restrict__ tile_start, int groups, const long long *__restrict__ group_set,
                     const long long *__restrict__ set_first, const long long *__restrict__ set_size,
-                    const float *__restrict__ set_e, int W, long long *__restrict__ nearest,
+                    const float *__restrict__ set_e, int W, long long gemm_from, long long *__restrict__ nearest,
                     double *__restrict__ distance)
 {
     __shared__ float row_tile[kRows][kCols + 1]; /* +1: a thread's row in its own bank */
@@ -130,6 +147,7 @@ __global__ void __launch_bounds__(kRows)
     bool rows_loaded = false;
     for (long long s = group_set[g]; s < group_set[g + 1]; ++s) {
         const long long base = set_first[s], n = set_size[s];
+        if (n >= gemm_from) continue; /* issue_batch's GEMM path takes it (the same for the whole block) */
         double best_sq = INFINITY;
         long long best = -1;
         for (long long j0 = 0; j0 < n; j0 += kElems) {
@@ -208,6 +226,122 @@ __global__ void __launch_bounds__(kRows)
     if (threadIdx.x == 0) block_max[blockIdx.x] = most;
 }
 
+/* out[r·D + t] ← value t of row perm[first + r] of rows, widened (exact), r < count: a group's rows
+ * side by side for the GEMM. Launch: grid-stride. */
+template <typename T>
+__global__ void gather_group(const T *__restrict__ rows, int D, const int *__restrict__ perm, int first, int count,
+                             float *__restrict__ out)
+{
+    const long long values = (long long)count * D;
+    for (long long v = (long long)blockIdx.x * blockDim.x + threadIdx.x; v < values;
+         v += (long long)gridDim.x * blockDim.x)
+        out[v] = gc_widen(rows[(size_t)perm[first + v / D] * D + v % D]);
+}
+
+/* norms[j] ← ‖e_j‖² and roots[j] ← ‖e_j‖ in double (any order: the bounds only), a thread a row. */
+__global__ void row_norms(const float *__restrict__ e, long long rows, int D, double *__restrict__ norms,
+                          double *__restrict__ roots)
+{
+    for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < rows;
+         j += (long long)gridDim.x * blockDim.x) {
+        double sq = 0.0;
+        for (int t = 0; t < D; ++t) sq += (double)e[j * D + t] * (double)e[j * D + t];
+        norms[j] = sq;
+        roots[j] = sqrt(sq);
+    }
+}
+
+/* Block-wide reductions of nearest_from_dots (kScanBlock threads; every thread gets the result). */
+__device__ __forceinline__ double block_sum(double v, double *shared)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads(); /* shared's last readers are done */
+    if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = 0.0;
+    for (int w = 0; w < kScanBlock / 32; ++w) v += shared[w];
+    return v;
+}
+
+__device__ __forceinline__ double block_min(double v, double *shared)
+{
+    for (int o = 16; o > 0; o >>= 1) v = fmin(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = v;
+    __syncthreads();
+    v = INFINITY;
+    for (int w = 0; w < kScanBlock / 32; ++w) v = fmin(v, shared[w]);
+    return v;
+}
+
+/* (sq, j) pairs: the smaller sq, then the lower j ≥ 0 (j = −1: none, with sq = +∞). */
+__device__ __forceinline__ void take_better(double &sq, long long &j, double other_sq, long long other)
+{
+    if (other_sq < sq || (other_sq == sq && other >= 0 && (j < 0 || other < j))) sq = other_sq, j = other;
+}
+
+/* The direct kernel's squared distance, to the bit: Σ_t (x_t − y_t)², column order, no FMA. */
+__device__ __forceinline__ double exact_sq(const float *__restrict__ x, const float *__restrict__ y, int D)
+{
+    double sq = 0.0;
+    for (int t = 0; t < D; ++t) {
+        const double d = __dsub_rn((double)x[t], (double)y[t]);
+        sq = __dadd_rn(sq, __dmul_rn(d, d));
+    }
+    return sq;
+}
+
+/* A block a row r < count of x [count × D] (the group's rows from first in perm), against set y
+ * [n × D] with squared norms ny and norms sy, from dots [count × n] = x·yᵀ in FP32: the nearest
+ * element of the set and its distance into slot t of the row, exactly as nearest_in_sets writes
+ * them (file comment). Two reads of the row's dots: the smallest upper bound, then the elements
+ * whose lower bound reaches it, recomputed exactly. The bounds' own roundings (contracted or not)
+ * are far inside their 1% inflation. */
+__global__ void __launch_bounds__(kScanBlock)
+    nearest_from_dots(const float *__restrict__ dots, int count, long long n, const float *__restrict__ x,
+                      const float *__restrict__ y, const double *__restrict__ ny, const double *__restrict__ sy, int D,
+                      double gamma, const int *__restrict__ perm, int first, int W, int t_slot,
+                      long long *__restrict__ nearest, double *__restrict__ distance)
+{
+    __shared__ double shared[kScanBlock / 32];
+    __shared__ long long shared_j[kScanBlock / 32];
+    const double tail = 1.01 * 4.0 * (D + 8) * 0x1p-52;
+    for (int r = blockIdx.x; r < count; r += gridDim.x) {
+        const float *xr = x + (size_t)r * D, *dr = dots + (size_t)r * n;
+        double part = 0.0;
+        for (int t = threadIdx.x; t < D; t += kScanBlock) part += (double)xr[t] * (double)xr[t];
+        const double nx = block_sum(part, shared);
+        /* bound_j = 1.01·(2γ‖x‖‖y_j‖ + 4(D + 8)·2⁻⁵²(‖x‖² + ‖y_j‖²)) = k1·sy_j + k0 + tail·ny_j */
+        const double k1 = 1.01 * 2.0 * gamma * sqrt(nx), k0 = tail * nx;
+        double upper = INFINITY; /* the smallest upper bound of a squared distance */
+#pragma unroll 4
+        for (long long j = threadIdx.x; j < n; j += kScanBlock) {
+            const double nyj = ny[j], v = (nx + nyj - 2.0 * (double)dr[j]) + (k1 * sy[j] + k0 + tail * nyj);
+            if (v < upper) upper = v;
+        }
+        upper = block_min(upper, shared);
+        double best_sq = INFINITY;
+        long long best = -1;
+        for (long long j = threadIdx.x; j < n; j += kScanBlock) { /* a thread's elements ascend */
+            const double nyj = ny[j], a = nx + nyj - 2.0 * (double)dr[j], b = k1 * sy[j] + k0 + tail * nyj;
+            if (!(a - b <= upper)) continue;
+            const double sq = exact_sq(xr, y + (size_t)j * D, D);
+            if (sq < best_sq) best_sq = sq, best = j;
+        }
+        for (int o = 16; o > 0; o >>= 1)
+            take_better(best_sq, best, __shfl_xor_sync(0xffffffffu, best_sq, o), __shfl_xor_sync(0xffffffffu, best, o));
+        __syncthreads();
+        if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = best_sq, shared_j[threadIdx.x >> 5] = best;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            for (int w = 1; w < kScanBlock / 32; ++w) take_better(best_sq, best, shared[w], shared_j[w]);
+            const size_t at = (size_t)perm[first + r] * W + (size_t)t_slot;
+            nearest[at] = best;
+            distance[at] = sqrt(best_sq);
+        }
+    }
+}
+
 int grid_for(long long work)
 {
     const long long blocks = (work + kThreads - 1) / kThreads;
@@ -247,6 +381,8 @@ struct batch_plan {
 struct slot {
     cudaStream_t stream;
     cudaEvent_t done;
+    cublasHandle_t blas;             /* the GEMM path's, on this stream */
+    gc_cuda_buffer gathered, dots;   /* the GEMM path's rows of a tile and their dots */
     void *device_arena, *host_arena; /* grow-only; host_arena is pinned */
     size_t device_bytes, host_bytes;
     float *rows, *rows_host;
@@ -262,8 +398,10 @@ struct slot {
 struct gc_fl_assign_device {
     int device_id;
     slot slots[kSlots];
-    void *sets; /* group_set, set_first, set_size, e of the call's sets */
+    void *sets; /* group_set, set_first, set_size, e of the call's sets, their squared norms and norms */
     size_t sets_bytes;
+    int force_gemm;          /* tests and benchmarks: 1 every set through the GEMM path …, −1 none */
+    int64_t force_tile_rows; /* … in tiles of this many rows (0: kTileBytes of dots) */
     int last_resident;
     int64_t last_batches;
 };
@@ -332,10 +470,12 @@ int choose_batch(const gc_backend *b, batch_plan &p, int64_t rows)
     return GC_OK;
 }
 
-/* The sets in device memory: [group_set | set_first | set_size] as long long, then e. */
+/* The sets in device memory: [group_set | set_first | set_size] as long long, then e, then the
+ * rows' squared norms and norms (the GEMM path's bounds). */
 struct device_sets {
     const long long *group_set, *set_first, *set_size;
     const float *e;
+    const double *norms, *roots;
 };
 
 /* Copies the sets up on `stream` and waits: every slot's stream reads them. */
@@ -343,7 +483,7 @@ int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, cudaStr
 {
     const size_t G = (size_t)sets->groups, S = (size_t)sets->group_set[sets->groups];
     const size_t index_bytes = (G + 1 + 2 * S) * sizeof(long long), e_bytes = (size_t)sets->rows * D * sizeof(float);
-    const size_t bytes = aligned(index_bytes) + e_bytes;
+    const size_t bytes = aligned(index_bytes) + aligned(e_bytes) + 2 * (size_t)sets->rows * sizeof(double);
     if (bytes > dev->sets_bytes) {
         GC_CHECK_CUDA(cudaFree(dev->sets));
         dev->sets = nullptr;
@@ -362,14 +502,74 @@ int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, cudaStr
             cudaMemcpyAsync(index + G + 1 + S, sets->set_size, S * sizeof(long long), cudaMemcpyHostToDevice, stream));
     }
     if (e_bytes > 0) GC_CHECK_CUDA(cudaMemcpyAsync(e, sets->e, e_bytes, cudaMemcpyHostToDevice, stream));
+    double *norms = (double *)((char *)dev->sets + aligned(index_bytes) + aligned(e_bytes));
+    if (sets->rows > 0) {
+        row_norms<<<grid_for(sets->rows), kThreads, 0, stream>>>(e, sets->rows, D, norms, norms + sets->rows);
+        GC_CHECK_LAUNCH();
+    }
     GC_CHECK_CUDA(cudaStreamSynchronize(stream));
-    *out = device_sets{ index, index + G + 1, index + G + 1 + S, e };
+    *out = device_sets{ index, index + G + 1, index + G + 1 + S, e, norms, norms + sets->rows };
     return GC_OK;
 }
 
+/* The GEMM path (file comment) for the sets of at least gemm_from elements, queued on the slot's
+ * stream after the batch's rows were grouped into s.perm: rows [n × D] of `rows` (batch-local),
+ * groups counted here on the host the way count_groups does, so a group's rows are known to be
+ * perm[start[g], start[g + 1]). */
+int issue_gemm_sets(slot &s, const batch_plan &p, const device_sets &ds, const gc_fl_sets *sets, gc_cuda_rows rows,
+                    const int32_t *group, int64_t lo, int64_t n, long long gemm_from, int64_t tile_rows)
+{
+    const int D = p.D, G = p.groups;
+    int64_t *start = (int64_t *)gc_calloc((size_t)G + 1, sizeof *start);
+    GC_CHECK_ALLOC(start);
+    for (int64_t i = 0; i < n; ++i) {
+        const int g = group != nullptr ? group[lo + i] : 0;
+        if (g >= 0 && g < G && sets->group_set[g + 1] > sets->group_set[g]) start[g + 1]++;
+    }
+    for (int g = 0; g < G; ++g) start[g + 1] += start[g];
+    const double u = 0x1p-24, gamma = D * u / (1.0 - D * u);
+    const float one = 1.0f, zero = 0.0f;
+    int status = GC_OK;
+    for (int g = 0; g < G && status == GC_OK; ++g) {
+        const int64_t count = start[g + 1] - start[g];
+        for (int64_t t = sets->group_set[g]; t < sets->group_set[g + 1] && count > 0 && status == GC_OK; ++t) {
+            const int64_t ns = sets->set_size[t];
+            if (ns < gemm_from || ns == 0) continue;
+            const int64_t fit = tile_rows > 0 ? tile_rows : (int64_t)(kTileBytes / ((size_t)ns * sizeof(float)));
+            const int64_t tile = fit < 1 ? 1 : fit < count ? fit : count;
+            const float *y = ds.e + (size_t)sets->set_first[t] * D;
+            status = gc_cuda_reserve(s.stream, &s.gathered, (size_t)tile * D * sizeof(float));
+            if (status == GC_OK) status = gc_cuda_reserve(s.stream, &s.dots, (size_t)tile * ns * sizeof(float));
+            for (int64_t r0 = 0; r0 < count && status == GC_OK; r0 += tile) {
+                const int rows_now = (int)(count - r0 < tile ? count - r0 : tile), first = (int)(start[g] + r0);
+                float *x = (float *)s.gathered.ptr, *dots = (float *)s.dots.ptr;
+                status = gc_with_precision(rows.precision, [&](auto stored) -> int {
+                    using T = decltype(stored);
+                    gather_group<T><<<grid_for((long long)rows_now * D), kThreads, 0, s.stream>>>(
+                        (const T *)rows.data, D, s.perm, first, rows_now, x);
+                    GC_CHECK_LAUNCH();
+                    return GC_OK;
+                });
+                if (status != GC_OK) break;
+                /* Column-major: dots [ns × rows_now] = yᵀ-as-stored · x, so a row's dots are contiguous. */
+                GC_CHECK_CUBLAS(cublasSgemm(s.blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)ns, rows_now, D, &one, y, D, x, D,
+                                            &zero, dots, (int)ns));
+                const int grid = rows_now < kMaxBlocks * 8 ? rows_now : kMaxBlocks * 8;
+                nearest_from_dots<<<grid, kScanBlock, 0, s.stream>>>(
+                    dots, rows_now, ns, x, y, ds.norms + sets->set_first[t], ds.roots + sets->set_first[t], D, gamma,
+                    s.perm, first, (int)p.W, (int)(t - sets->group_set[g]), s.nearest, s.distance);
+                GC_CHECK_LAUNCH();
+            }
+        }
+    }
+    free(start);
+    return status;
+}
+
 /* Issues batch [lo, lo + n) on the slot's stream (see the file comment). */
-int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const float *e, gc_cuda_rows resident,
-                const int32_t *group, int64_t lo, int64_t n)
+int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const gc_fl_sets *sets, const float *e,
+                gc_cuda_rows resident, const int32_t *group, int64_t lo, int64_t n, long long gemm_from,
+                int64_t tile_rows)
 {
     const int D = p.D, G = p.groups;
     const size_t row_bytes = (size_t)n * D * sizeof(float);
@@ -404,10 +604,17 @@ int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const float
         using T = decltype(stored);
         nearest_in_sets<<<(unsigned)blocks, kRows, 0, s.stream>>>(
             (const T *)rows.data + lo * (resident.data != nullptr ? D : 0), D, s.perm, s.row_start, s.tile_start, G,
-            ds.group_set, ds.set_first, ds.set_size, ds.e, (int)p.W, s.nearest, s.distance);
+            ds.group_set, ds.set_first, ds.set_size, ds.e, (int)p.W, gemm_from, s.nearest, s.distance);
         GC_CHECK_LAUNCH();
         return GC_OK;
     }));
+    if (gemm_from < LLONG_MAX) {
+        const gc_cuda_rows batch = { (const char *)rows.data +
+                                         (resident.data != nullptr ? (size_t)lo * D * gc_precision_bytes(rows.precision)
+                                                                   : 0),
+                                     rows.precision };
+        GC_TRY(issue_gemm_sets(s, p, ds, sets, batch, group, lo, n, gemm_from, tile_rows));
+    }
     GC_CHECK_CUDA(cudaMemcpyAsync(s.nearest_host, s.nearest, (size_t)slots * sizeof(long long), cudaMemcpyDeviceToHost,
                                   s.stream));
     GC_CHECK_CUDA(
@@ -440,6 +647,10 @@ int device_create(int device_id, gc_fl_assign_device **out)
     for (slot &s : dev->slots) {
         GC_CHECK_CUDA(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
         GC_CHECK_CUDA(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
+        GC_CHECK_CUBLAS(cublasCreate(&s.blas));
+        GC_CHECK_CUBLAS(cublasSetStream(s.blas, s.stream));
+        /* Plain FP32 products (no TF32): the bounds of the GEMM path assume them. */
+        GC_CHECK_CUBLAS(cublasSetMathMode(s.blas, CUBLAS_PEDANTIC_MATH));
     }
     return GC_OK;
 }
@@ -455,10 +666,16 @@ int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t
     for (slot &s : dev->slots) GC_TRY(prepare_slot(s, p));
     dev->last_resident = resident.data != nullptr;
     dev->last_batches = 0;
+    /* Sets from this size on take the GEMM path (every set when a test forces it). */
+    const long long gemm_from = dev->force_gemm > 0   ? 1
+                                : dev->force_gemm < 0 ? LLONG_MAX
+                                : D >= kGemmMinD      ? kGemmMinSet
+                                                      : LLONG_MAX;
     for (int64_t lo = 0; lo < rows; lo += p.rows) {
         slot &s = dev->slots[dev->last_batches++ % kSlots];
         GC_TRY(collect_batch(s, p, nearest, distance));
-        GC_TRY(issue_batch(s, p, ds, e, resident, group, lo, rows - lo < p.rows ? rows - lo : p.rows));
+        GC_TRY(issue_batch(s, p, ds, sets, e, resident, group, lo, rows - lo < p.rows ? rows - lo : p.rows, gemm_from,
+                           dev->force_gemm > 0 ? dev->force_tile_rows : 0));
     }
     for (slot &s : dev->slots) GC_TRY(collect_batch(s, p, nearest, distance));
     return GC_OK;
@@ -489,7 +706,9 @@ extern "C" void gc_cuda_fl_assign_release(gc_backend *b, gc_fl_assign_device *de
     if (dev == nullptr) return;
     (void)cudaSetDevice(b->device_id);
     for (slot &s : dev->slots) {
-        gc_cuda_stream_end(s.stream, nullptr);
+        gc_cuda_release(s.stream, &s.gathered);
+        gc_cuda_release(s.stream, &s.dots);
+        gc_cuda_stream_end(s.stream, s.blas);
         if (s.done) (void)cudaEventDestroy(s.done);
         (void)cudaFree(s.device_arena);
         (void)cudaFreeHost(s.host_arena);
@@ -553,4 +772,14 @@ extern "C" int gc_cuda_fl_radius(gc_backend *b, const float *e, int64_t rows, in
     gc_cuda_release(stream, &buffer);
     free(block_max);
     return status;
+}
+
+extern "C" int gc_cuda_fl_assign_force_gemm(gc_backend *b, int mode, int64_t tile_rows)
+{
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    gc_fl_assign_device **state = gc_cuda_fl_assign_slot(b);
+    if (*state == nullptr) GC_TRY(device_create(b->device_id, state));
+    (*state)->force_gemm = mode;
+    (*state)->force_tile_rows = tile_rows;
+    return GC_OK;
 }

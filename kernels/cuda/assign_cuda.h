@@ -30,6 +30,10 @@ int gc_cuda_fl_radius(gc_backend *b, const float *e, int64_t rows, int D, const 
 gc_fl_assign_device **gc_cuda_fl_assign_slot(gc_backend *b);
 /* Releases the device state (the backend's destroy). */
 void gc_cuda_fl_assign_release(gc_backend *b, gc_fl_assign_device *dev);
+/* Tests and benchmarks: mode 1 sends every set through the GEMM path (assign_cuda.cu), whatever its
+ * size and the width, in tiles of tile_rows rows (0: the path's own); −1 sends none; 0 restores the
+ * choice by set size and width. */
+int gc_cuda_fl_assign_force_gemm(gc_backend *b, int mode, int64_t tile_rows);
 /* Whether the last call read the backend's resident rows (1) or streamed them up (0), and its batches. */
 int gc_cuda_fl_assign_last_resident(gc_backend *b);
 int64_t gc_cuda_fl_assign_last_batches(gc_backend *b);

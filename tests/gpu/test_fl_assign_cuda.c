@@ -4,7 +4,8 @@
  * a group (the exact assignment) and several (GreeDi's sampled comparison), sets shared by groups,
  * empty sets, rows without sets, NULL groups; widths around the kernel's column chunk and set sizes
  * around its element tile; rows streamed in one batch or many, from pageable or page-locked memory,
- * or read from the embeddings the backend kept on its device. Then whole facility-location
+ * or read from the embeddings the backend kept on its device; large sets through the GEMM path
+ * with its bounds (on their own, and forced for every set in small tiles). Then whole facility-location
  * selections with the sampled safeguard at work: the same coreset on both backends, also where E
  * lives on the device alone (fp32 and bf16), with the similarity constant's radius pass (fl_radius)
  * equal to its CPU twin. Exit 77 without a GPU. */
@@ -247,9 +248,23 @@ int main(int argc, char **argv)
     op_equals_the_cpu_bit_for_bit(b, 5000, 16, 97, 333, 0); /* many batches through both slots */
     op_equals_the_cpu_bit_for_bit(b, 5000, 16, 97, 333, 1); /* from page-locked rows */
     op_equals_the_cpu_bit_for_bit(b, 1, 3, 4, 0, 0);
+    /* Large sets at D ≥ 32 take the GEMM path on their own; then every set through it, in tiles of
+     * 37 rows (several a group of a batch), ties and duplicates included. */
+    op_equals_the_cpu_bit_for_bit(b, 4000, 70, 2000, 0, 0);
+    op_equals_the_cpu_bit_for_bit(b, 4000, 33, 900, 777, 0);
+    CHECK(gc_cuda_fl_assign_force_gemm(b, 1, 37) == GC_OK);
+    for (int w = 0; w < 5; ++w)
+        for (int s = 0; s < 4; ++s) op_equals_the_cpu_bit_for_bit(b, 3001, widths[w], set_sizes[s], 0, 0);
+    op_equals_the_cpu_bit_for_bit(b, 5000, 16, 97, 333, 1);
+    op_equals_the_cpu_bit_for_bit(b, 1, 3, 4, 0, 0);
+    resident_rows_equal_the_cpu(b);
+    CHECK(gc_cuda_fl_assign_force_gemm(b, 0, 0) == GC_OK);
     resident_rows_equal_the_cpu(b);
     selection_with_a_sampled_safeguard_equals_the_cpu(b, 1);
     selection_with_a_sampled_safeguard_equals_the_cpu(b, 0);
+    device_alone_equals_the_cpu(b, GC_PRECISION_FP32);
+    device_alone_equals_the_cpu(b, GC_PRECISION_BF16);
+    CHECK(gc_cuda_fl_assign_force_gemm(b, 1, 0) == GC_OK); /* the GEMM path on kept rows of both widths */
     device_alone_equals_the_cpu(b, GC_PRECISION_FP32);
     device_alone_equals_the_cpu(b, GC_PRECISION_BF16);
     gc_backend_destroy(b);
