@@ -1314,7 +1314,10 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     plan_destroy(&plan);
     if (status != GC_OK) return status;
     gc_phase_begin(run->phases, "weights");
-    status = gc_assign_weights(backend, rows, opt->per_class, cs);
-    gc_phase_end(run->phases, (double)rows->n_local * rows->D * sizeof(float), 0);
+    double pairs = 0.0;
+    status = gc_assign_weights(backend, rows, opt->per_class, cs, &pairs);
+    /* Its floor: one read of the rows, and the dots of every (row, element) pair as an FP32 GEMM
+     * (the GEMM path's first step; the direct kernel's explicit FP64 sums cost more). */
+    gc_phase_end(run->phases, (double)rows->n_local * rows->D * sizeof(float), 2.0 * pairs * rows->D);
     return status;
 }

@@ -88,7 +88,7 @@ static int selected_sets_make(const gc_coreset *cs, int groups, int per_class, s
     return GC_OK;
 }
 
-int gc_assign_weights(gc_backend *backend, const gc_local_rows *rows, int per_class, gc_coreset *cs)
+int gc_assign_weights(gc_backend *backend, const gc_local_rows *rows, int per_class, gc_coreset *cs, double *pairs)
 {
     const int G = per_class ? rows->classes : 1;
     const int64_t k = cs->k, n = rows->n_local;
@@ -101,7 +101,16 @@ int gc_assign_weights(gc_backend *backend, const gc_local_rows *rows, int per_cl
     if (status == GC_OK) status = selected_sets_make(cs, G, per_class, &s);
     if (status == GC_OK)
         status = gc_backend_fl_assign(backend, rows->e, n, rows->D, per_class ? rows->y : NULL, &s.sets, nearest, dist);
-    double sums[2] = { 0.0, 0.0 };
+    double sums[2] = { 0.0, 0.0 }, compared = 0.0;
+    if (status == GC_OK) {
+        const int64_t *size = s.set_size;
+#pragma omp parallel for schedule(static) reduction(+ : compared)
+        for (int64_t i = 0; i < n; ++i) {
+            const int g = per_class ? rows->y[i] : 0;
+            if (g >= 0 && g < G) compared += (double)size[g];
+        }
+    }
+    *pairs = compared;
     for (int64_t i = 0; i < n && status == GC_OK; ++i) {
         if (nearest[i] < 0) continue; /* no element at all (k = 0) */
         counts[s.position[s.set_first[per_class ? rows->y[i] : 0] + nearest[i]]]++;
