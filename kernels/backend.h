@@ -297,6 +297,13 @@ int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, i
 int gc_backend_fl_greedy_many(gc_backend *b, int count, const gc_fl_problem *problems, const int64_t *kappa,
                               int64_t *const *selected, double *const *gains, double *const *coverage);
 
+/* Bytes of one value of E as a pass reads it, for the phases' byte counts: at b's precision where
+ * the pass runs on its device (`on_device`: b has the op), floats on the host (kernels/precision.h). */
+static inline double gc_backend_value_bytes(const gc_backend *b, int on_device)
+{
+    return b != NULL && on_device ? (double)gc_precision_bytes(b->precision) : (double)sizeof(float);
+}
+
 /* Facility location's pass over rows (fl_assign above) on b's device when it has the op, else
  * (b NULL included) on the CPU: the same bits either way. */
 int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,

@@ -441,8 +441,7 @@ static int select_and_measure(select_run *run)
                                 &run->random_gradient_error);
     /* Two reads of the rows: their largest magnitude (the grid of the exact sums), then the sums. */
     const gc_backend *b = run->ctx.backend;
-    const double value =
-        b != NULL && b->ops->quality_sums != NULL ? (double)gc_precision_bytes(b->precision) : (double)sizeof(float);
+    const double value = gc_backend_value_bytes(b, b != NULL && b->ops->quality_sums != NULL);
     gc_phase_end(&run->phases, 2.0 * run->rows.n_local * run->rows.D * value, 0);
     return gc_comm_agree(run->comm, status);
 }

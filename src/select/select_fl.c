@@ -1266,11 +1266,14 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     int status = make_plan(rows, opt, k, &plan);
     if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_similarity_constant(backend, rows, &c));
     /* Two reads of E where the backend sums (its largest magnitude, the exact sum), and the radius's
-     * where the backend measures it (else on the host). */
-    const double e_bytes = (double)rows->n_local * rows->D * sizeof(float);
-    const int radius_on_device = backend != NULL && backend->ops->fl_radius != NULL;
-    gc_phase_count_on(run->phases, GC_FLOOR_MEMORY, (2.0 + radius_on_device) * e_bytes);
-    if (!radius_on_device) gc_phase_count_on(run->phases, GC_FLOOR_HOST, e_bytes);
+     * where the backend measures it (else on the host), each at the width it is read at. */
+    const int sums_on_device = backend != NULL && backend->ops->quality_sums != NULL,
+              radius_on_device = backend != NULL && backend->ops->fl_radius != NULL;
+    const double values = (double)rows->n_local * rows->D;
+    gc_phase_count_on(run->phases, sums_on_device ? GC_FLOOR_MEMORY : GC_FLOOR_HOST,
+                      2.0 * values * gc_backend_value_bytes(backend, sums_on_device));
+    gc_phase_count_on(run->phases, radius_on_device ? GC_FLOOR_MEMORY : GC_FLOOR_HOST,
+                      values * gc_backend_value_bytes(backend, radius_on_device));
     gc_phase_end(run->phases, 0, 0);
     if (status != GC_OK) {
         plan_destroy(&plan);

@@ -75,12 +75,10 @@ typedef struct {
 
 static int has_device_ops(const gc_backend *b) { return b != NULL && b->ops->omp_attach != NULL; }
 
-/* Bytes of one value of E as the scorer reads it: at the backend's precision on the device, floats
- * on the CPU (kernels/precision.h). */
+/* Bytes of one value of E as the scorer reads it. */
 static double value_bytes(const omp_context *ctx)
 {
-    const gc_backend *b = ctx->run->backend;
-    return has_device_ops(b) ? (double)gc_precision_bytes(b->precision) : (double)sizeof(float);
+    return gc_backend_value_bytes(ctx->run->backend, has_device_ops(ctx->run->backend));
 }
 
 /* ---- the scorer -------------------------------------------------------------------------------- */
