@@ -18,7 +18,7 @@
  * its floor is the FP64 rate, so the GEMM path's figure is the work rate it replaces) and GB/s of
  * rows, and whether the first rows equal the CPU twin bit for bit.
  * Usage: bench_fl [D] [m:k ...]        (default D = 128; 20000:200 40000:400)
- *        bench_fl partitions [P [m [D [κ [B]]]]] (default 4000 4096 256 9 32)
+ *        bench_fl partitions [P [m [D [κ [B]]]]] (default 4000 4096 256 9, B as select batches them)
  *        bench_fl assign [n:D:C:k_c ...] (default 10000000:10:10:1000 4000000:128:10:500) */
 #include <math.h>
 #include <mpi.h>
@@ -224,8 +224,10 @@ int main(int argc, char **argv)
     const double ceiling = status == GC_OK ? copy_ceiling(dev) : 0.0;
     if (status == GC_OK && argc > 1 && strcmp(argv[1], "partitions") == 0) {
         int P = argc > 2 ? atoi(argv[2]) : 4000, width = argc > 4 ? atoi(argv[4]) : 256;
-        int batch = argc > 6 ? atoi(argv[6]) : 32;
         long long m = argc > 3 ? atoll(argv[3]) : 4096, kappa = argc > 5 ? atoll(argv[5]) : 9;
+        /* select's batch (src/select/select_fl.c): 256 partitions, at most 512 MB of rows. */
+        long long fit = m > 0 && width > 0 ? (1LL << 29) / (m * width * (long long)sizeof(float)) : 1;
+        int batch = argc > 6 ? atoi(argv[6]) : (int)(fit < 1 ? 1 : fit > 256 ? 256 : fit);
         status = P > 0 && m > 0 && width > 0 && kappa > 0 && batch > 0
                      ? run_partitions(dev, ceiling, P, m, width, kappa, batch)
                      : gc_fail(GC_ERR_USAGE, "partitions [P [m [D [kappa [batch]]]]]: positive numbers");

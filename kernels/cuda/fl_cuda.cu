@@ -26,13 +26,17 @@
  * over CUDA graphs or a persistent kernel because it keeps the kernels, their grids and so their
  * reduction orders exactly those of the host-driven loop (the bits do not move), needs no
  * grid-wide synchronisation, and lets several problems share the GPU on their own streams.
+ * With the block materialized an exact step is three launches: the decrements, finish_step (the
+ * decrements applied, coverage raised, each block's best) and choose_exact, whose one block also
+ * lists the rows its choice raises for the next step's decrements (a block-wide scan, ascending,
+ * as a device-wide select would give them, in one launch instead of two).
  * The recompute path keeps one host round trip a step in exact greedy: the GEMM that recomputes
  * the raised rows is sized by their count. Stochastic greedy needs none in either path (its sample
  * size is known to the host; the draw itself runs on the device).
  *
  * Many problems (fl_greedy_many): up to kMaxLanes lanes, each a stream with its own cuBLAS handle
- * and buffers, run problems concurrently; at m = 4,096 a problem is ~70 small launches and a
- * 134 MB block, so what one lane leaves idle (launch gaps, one-block kernels, the upload) the
+ * and buffers, run problems concurrently; at m = 4,096 and κ = 9 a problem is ~35 small launches
+ * and a 134 MB block, so what one lane leaves idle (launch gaps, one-block kernels, the upload) the
  * others fill. A problem runs the same kernels with the same shapes in any lane, so its results
  * are the bits fl_greedy gives it alone. */
 #include <cub/cub.cuh>
@@ -52,6 +56,8 @@ namespace
 {
 
 constexpr int kThreads = 256;
+constexpr int kInitRows = kThreads / 32;   /* rows per block of init_block: a warp each */
+constexpr int kListThreads = 1024;         /* choose_exact and list_raised: one block */
 constexpr int kDecrementRowsPerSlice = 64; /* changed rows handled by one grid row of the decrement */
 constexpr int kMaxSlices = 64;
 constexpr int kMaxLanes = 8;        /* problems in flight at once (fl_greedy_many) */
@@ -108,8 +114,8 @@ struct fl_lane {
     cudaStream_t stream;
     cublasHandle_t blas;
     cudaEvent_t ready;
-    buffer e32, e, n, S, tile, eg, ng, w, cur, g, taken, index, list, partial, scratch, best, ctl, rows, out, rest,
-        selected, gains, nearest_value, nearest_index, pick;
+    buffer e32, e, n, S, tile, eg, ng, w, cur, g, taken, list, partial, best, ctl, rows, out, rest, selected, gains,
+        nearest_value, nearest_index, pick;
     control *host_ctl;
     int *host_selected, *host_assign;
     double *host_gains;
@@ -142,10 +148,28 @@ int reserve(fl_lane *L, buffer &b, size_t bytes)
 /* Gives a lane's device buffers back (end of a call: a 40k block is 12.8 GB). */
 void lane_trim(fl_lane *L)
 {
-    buffer *all[] = { &L->e32,  &L->e,       &L->n,        &L->S,     &L->tile,          &L->eg,
-                      &L->ng,   &L->w,       &L->cur,      &L->g,     &L->taken,         &L->index,
-                      &L->list, &L->partial, &L->scratch,  &L->best,  &L->ctl,           &L->rows,
-                      &L->out,  &L->rest,    &L->selected, &L->gains, &L->nearest_value, &L->nearest_index,
+    buffer *all[] = { &L->e32,
+                      &L->e,
+                      &L->n,
+                      &L->S,
+                      &L->tile,
+                      &L->eg,
+                      &L->ng,
+                      &L->w,
+                      &L->cur,
+                      &L->g,
+                      &L->taken,
+                      &L->list,
+                      &L->partial,
+                      &L->best,
+                      &L->ctl,
+                      &L->rows,
+                      &L->out,
+                      &L->rest,
+                      &L->selected,
+                      &L->gains,
+                      &L->nearest_value,
+                      &L->nearest_index,
                       &L->pick };
     for (buffer *b : all) {
         if (b->ptr) (void)cudaFreeAsync(b->ptr, L->stream);
@@ -205,25 +229,29 @@ __device__ void record(control *ctl, int64_t step, int j, double gain, int *sele
                                                                                 ctl->objective) <= rule.cover_target);
 }
 
-/* ed = (double)e, n_i = ‖e_i‖², w = 1 when no weights were given, cur = 0, nothing taken, index = rest
- * = 0 … m−1, and a fresh control block. Grid: ceil(m/256). */
+/* ed = (double)e, n_i = ‖e_i‖², w = 1 when no weights were given, cur = 0, nothing taken, rest =
+ * 0 … m−1, and a fresh control block. A warp a row: its lanes convert the row with coalesced loads
+ * and stores, then lane 0 sums the norm in column order (the CPU twin's order) from the lines the
+ * warp just brought into L1. A thread a row had 16 blocks at m = 4,096 and took 0.1 ms, as long as
+ * the partition's GEMM. Grid: ceil(m/kInitRows) blocks of kThreads. */
 __global__ void init_block(const float *e, int m, int D, double *ed, double *norms, double *w, int unit_weights,
-                           double *cur, unsigned char *taken, int *index, int *rest, control *ctl)
+                           double *cur, unsigned char *taken, int *rest, control *ctl)
 {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i == 0) *ctl = control{ 0, 0, 0, 0, 0.0, 0.0 };
+    const int lane = threadIdx.x % 32, i = blockIdx.x * kInitRows + threadIdx.x / 32;
+    if (blockIdx.x == 0 && threadIdx.x == 0) *ctl = control{ 0, 0, 0, 0, 0.0, 0.0 };
     if (i >= m) return;
+    const float *row = e + (size_t)i * D;
+    for (int t = lane; t < D; t += 32) ed[(size_t)i * D + t] = row[t];
+    if (lane != 0) return;
     double s = 0.0;
     for (int t = 0; t < D; ++t) {
-        double v = e[(size_t)i * D + t];
-        ed[(size_t)i * D + t] = v;
+        double v = row[t];
         s += v * v;
     }
     norms[i] = s;
     if (unit_weights) w[i] = 1.0;
     cur[i] = 0.0;
     taken[i] = 0;
-    index[i] = i;
     rest[i] = i;
 }
 
@@ -360,20 +388,66 @@ __global__ void finish_step(control *ctl, const double *partial, const double *S
     if (blockIdx.x == 0 && threadIdx.x == 0 && count > 0) ctl->bytes += 8.0 * count * (double)m + 8.0 * m;
 }
 
+/* list[0, raised) ← exact greedy's raised rows, those whose coverage the chosen element's `row`
+ * raises (s_{j* i} > cur_i), ascending, and ctl->raised their count (0 once done). Called by all
+ * threads of one block of kListThreads. Each thread tests a run of up to 64 consecutive rows (all
+ * its loads in flight at once, the answers kept as bits), one block-wide scan of the threads'
+ * counts places each run, and every thread writes its rows: one scan a pass of up to 65,536 rows,
+ * where a scan a tile of the block's width had taken 0.15 ms a step at m = 40,000. */
+__device__ void list_raised_rows(control *ctl, const double *row, const double *cur, int m, int *list)
+{
+    typedef cub::BlockScan<int, kListThreads> scan;
+    __shared__ typename scan::TempStorage temp;
+    __shared__ int done;
+    if (threadIdx.x == 0) done = ctl->done;
+    __syncthreads();
+    int count = 0;
+    for (int first = 0; first < m && !done; first += 64 * kListThreads) {
+        const int left = m - first, run = min(64, (left + kListThreads - 1) / kListThreads);
+        const int lo = first + threadIdx.x * run, hi = min(lo + run, m);
+        unsigned long long bits = 0;
+#pragma unroll 8
+        for (int i = lo; i < hi; ++i)
+            if (row[i] > cur[i]) bits |= 1ull << (i - lo);
+        int at, total;
+        scan(temp).ExclusiveSum(__popcll(bits), at, total);
+        for (; bits != 0; bits &= bits - 1) list[count + at++] = lo + __ffsll((long long)bits) - 1;
+        count += total;
+        __syncthreads(); /* temp is reused by the next pass */
+    }
+    if (threadIdx.x == 0) ctl->raised = count;
+}
+
 /* Step `step` of exact greedy: the best of the blocks' bests (an exact argmax, so the order of the
- * reduction cannot matter), taken and recorded. One block. */
-__global__ void choose_exact(control *ctl, const candidate *best, int parts, int64_t step, unsigned char *taken,
-                             int *selected, double *gains, stop_rule rule)
+ * reduction cannot matter), taken and recorded; with the block S materialized, the rows the choice
+ * raises listed for the next step's decrements right away (with recomputed rows, list_raised does
+ * that once the chosen row is computed). One block of kListThreads. */
+__global__ void __launch_bounds__(kListThreads)
+    choose_exact(control *ctl, const candidate *best, int parts, int64_t step, unsigned char *taken, int *selected,
+                 double *gains, stop_rule rule, const double *S, const double *cur, int m, int *list)
 {
     if (ctl->done) return;
     candidate mine{ -INFINITY, INT_MAX, 0 };
     for (int b = threadIdx.x; b < parts; b += blockDim.x) mine = better()(mine, best[b]);
-    typedef cub::BlockReduce<candidate, kThreads> reduce;
+    typedef cub::BlockReduce<candidate, kListThreads> reduce;
     __shared__ typename reduce::TempStorage temp;
+    __shared__ int chosen;
     candidate top = reduce(temp).Reduce(mine, better());
-    if (threadIdx.x != 0) return;
-    taken[top.pos] = 1;
-    record(ctl, step, top.pos, top.gain, selected, gains, rule);
+    if (threadIdx.x == 0) {
+        taken[top.pos] = 1;
+        record(ctl, step, top.pos, top.gain, selected, gains, rule);
+        chosen = top.pos;
+    }
+    if (S == nullptr) return;
+    __syncthreads();
+    list_raised_rows(ctl, S + (size_t)chosen * m, cur, m, list);
+}
+
+/* The raised rows of the element whose row was recomputed into `row`. One block of kListThreads. */
+__global__ void __launch_bounds__(kListThreads)
+    list_raised(control *ctl, const double *row, const double *cur, int m, int *list)
+{
+    list_raised_rows(ctl, row, cur, m, list);
 }
 
 /* rest[0, s) ← stochastic greedy's sample of step `step`: gc_stochastic_draw (kernels/fl.h) on the
@@ -421,17 +495,6 @@ __global__ void raise_cover(const control *ctl, const double *S, const double *f
     if (i < m && !ctl->done) cur[i] = fmax(cur[i], chosen_row(S, fixed_row, ctl, m)[i]);
 }
 
-/* Exact greedy's raised rows: s_{j* i} > cur_i (none once done). */
-struct raised_by_choice {
-    const double *S, *fixed_row, *cur;
-    const control *ctl;
-    int m;
-    __device__ bool operator()(const int &i) const
-    {
-        return !ctl->done && chosen_row(S, fixed_row, ctl, m)[i] > cur[i];
-    }
-};
-
 /* Each point's most similar selected element over rows [0, count) of a tile (or of the block,
  * through row_of), positions[r] being row r's position: larger similarity, then lower position
  * (the order the CPU twin's ascending scan with strict '>' gives). first == 0 starts afresh.
@@ -477,7 +540,6 @@ struct job {
     stop_rule rule;
     int64_t *selected;
     double *gains, *coverage;
-    size_t select_bytes;
 
     cudaStream_t stream() const { return L->stream; }
     control *ctl() const { return (control *)L->ctl.ptr; }
@@ -552,7 +614,6 @@ struct job {
         GC_TRY(reserve(L, L->cur, (size_t)m * sizeof(double)));
         GC_TRY(reserve(L, L->g, (size_t)m * sizeof(double)));
         GC_TRY(reserve(L, L->taken, (size_t)m));
-        GC_TRY(reserve(L, L->index, (size_t)m * sizeof(int)));
         GC_TRY(reserve(L, L->list, (size_t)m * sizeof(int)));
         GC_TRY(reserve(L, L->rest, (size_t)m * sizeof(int)));
         GC_TRY(reserve(L, L->partial, (size_t)kMaxSlices * m * sizeof(double)));
@@ -563,10 +624,6 @@ struct job {
         GC_TRY(reserve(L, L->gains, (size_t)kappa * sizeof(double)));
         GC_TRY(reserve(L, L->nearest_value, (size_t)m * sizeof(double)));
         GC_TRY(reserve(L, L->nearest_index, (size_t)m * sizeof(int)));
-        select_bytes = 0;
-        GC_CHECK_CUDA(cub::DeviceSelect::If(nullptr, select_bytes, (const int *)nullptr, (int *)nullptr, (int *)nullptr,
-                                            m, raised_by_choice{}, stream()));
-        GC_TRY(reserve(L, L->scratch, select_bytes));
         if (materialized) return reserve(L, L->S, (size_t)m * m * sizeof(double));
         GC_TRY(reserve(L, L->tile, (size_t)tile_rows * m * sizeof(double)));
         return reserve(L, L->rows, (size_t)tile_rows * sizeof(int));
@@ -591,10 +648,9 @@ struct job {
         if (p->w)
             GC_CHECK_CUDA(
                 cudaMemcpyAsync(L->w.ptr, p->w, (size_t)m * sizeof(double), cudaMemcpyHostToDevice, stream()));
-        init_block<<<blocks(m), kThreads, 0, stream()>>>((const float *)L->e32.ptr, m, D, (double *)L->e.ptr,
-                                                         (double *)L->n.ptr, (double *)L->w.ptr, p->w == nullptr,
-                                                         (double *)L->cur.ptr, (unsigned char *)L->taken.ptr,
-                                                         (int *)L->index.ptr, (int *)L->rest.ptr, ctl());
+        init_block<<<(m + kInitRows - 1) / kInitRows, kThreads, 0, stream()>>>(
+            (const float *)L->e32.ptr, m, D, (double *)L->e.ptr, (double *)L->n.ptr, (double *)L->w.ptr,
+            p->w == nullptr, (double *)L->cur.ptr, (unsigned char *)L->taken.ptr, (int *)L->rest.ptr, ctl());
         GC_CHECK_LAUNCH();
         double *g = (double *)L->g.ptr;
         if (materialized) {
@@ -631,17 +687,16 @@ struct job {
         control *k = ctl();
         double *g = (double *)L->g.ptr, *cur = (double *)L->cur.ptr;
         const double *w = (const double *)L->w.ptr;
-        if (s > 0) {
-            GC_TRY(chosen_into_out());
-            GC_CHECK_CUDA(cub::DeviceSelect::If(L->scratch.ptr, select_bytes, (const int *)L->index.ptr,
-                                                (int *)L->list.ptr, &k->raised, m,
-                                                raised_by_choice{ S(), fixed_row(), cur, k, m }, stream()));
-            const int *list = (const int *)L->list.ptr;
+        int *list = (int *)L->list.ptr;
+        if (s > 0) { /* the previous choice's raised rows: listed by choose_exact, or here */
             if (materialized) {
                 gain_decrements<<<dim3(blocks(m), kMaxSlices), kThreads, 0, stream()>>>(
                     k, S(), list, list, row_count{ &k->raised, 0 }, m, w, cur, S(), nullptr, (double *)L->partial.ptr);
                 GC_CHECK_LAUNCH();
             } else { /* the GEMM tiles are sized by the count: one round trip */
+                GC_TRY(chosen_into_out());
+                list_raised<<<1, kListThreads, 0, stream()>>>(k, fixed_row(), cur, m, list);
+                GC_CHECK_LAUNCH();
                 GC_TRY(read_control());
                 if (L->host_ctl->done) {
                     if (stopped) *stopped = true;
@@ -664,9 +719,9 @@ struct job {
             k, materialized ? (const double *)L->partial.ptr : nullptr, S(), fixed_row(), m, g, cur,
             (const unsigned char *)L->taken.ptr, (candidate *)L->best.ptr);
         GC_CHECK_LAUNCH();
-        choose_exact<<<1, kThreads, 0, stream()>>>(k, (const candidate *)L->best.ptr, (int)blocks(m), s,
-                                                   (unsigned char *)L->taken.ptr, (int *)L->selected.ptr,
-                                                   (double *)L->gains.ptr, rule);
+        choose_exact<<<1, kListThreads, 0, stream()>>>(k, (const candidate *)L->best.ptr, (int)blocks(m), s,
+                                                       (unsigned char *)L->taken.ptr, (int *)L->selected.ptr,
+                                                       (double *)L->gains.ptr, rule, S(), cur, m, list);
         GC_CHECK_LAUNCH();
         return GC_OK;
     }
