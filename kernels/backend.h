@@ -250,8 +250,10 @@ typedef struct {
     void (*nystrom_detach)(gc_backend *b, gc_nystrom_device *dev);
 
     /* BiCo scoring (docs/design.md §4), optional: NULL scores on the CPU (kernels/cpu/bico_cpu.c, the
-     * oracle). Keeps features z [rows × q'] and labels y [rows] (host) on the device. */
-    int (*bico_attach)(gc_backend *b, int64_t rows, int qp, int C, const double *z, const int32_t *y,
+     * oracle). Keeps features z [rows × q'] and labels y [rows] (host) on the device, the rank's rows
+     * first_row … of the global index: a row's score may depend on where it sits in the global index
+     * (blocks of a fixed height aligned to it), never on the rank that holds it. */
+    int (*bico_attach)(gc_backend *b, int64_t first_row, int64_t rows, int qp, int C, const double *z, const int32_t *y,
                        gc_bico_device **out);
     /* scores[i] (host) = 2 (θᵀz_i − e_{y_i})ᵀ Vᵀz_i for every row; θ, V [q' × C] host, row-major. */
     int (*bico_scores)(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);

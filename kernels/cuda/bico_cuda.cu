@@ -1,10 +1,13 @@
-/* BiCo's scoring pass on the GPU (see bico_cuda.h):
- *   score_rows: one warp per row; lanes stride over the q' features, each keeping the partial dots
- *               θ_cᵀz and V_cᵀz of CLASS_CHUNK classes, reduced by a fixed shuffle tree, so a row's
- *               score is the same bits whichever rank holds the row;
- *               s_i = 2 Σ_c (θ_cᵀz_i − [c = y_i]) V_cᵀz_i.
- * The features stay in device memory; a pass uploads θ and V (2·q'·C doubles) and returns the
- * scores (8 bytes a row).
+/* BiCo's scoring pass on the GPU (see bico_cuda.h): s_i = 2 Σ_c (θ_cᵀz_i − [c = y_i]) V_cᵀz_i.
+ *   The dots θ_cᵀz_i and V_cᵀz_i of every class are one cublasDgemm a block of rows, Z_b [B × q']
+ *   times [θ V] [q' × 2C]; finish_scores then sums each row's classes in class order. A warp a row
+ *   with the classes' weights read from cache (the previous kernel) read 2·q'·C doubles of θ and V
+ *   for each row's q' and ran at 10% of HBM at C = 10.
+ *   Blocks are aligned to the global row index and always B rows high (score_block_rows: the same
+ *   on every rank), the features kept in device memory at their global offset in B-row blocks
+ *   with zeros around the rank's own rows: every GEMM has the same shape, and a row sits at the
+ *   same place of the same shape of block whichever rank holds it, so its score is the same bits.
+ * A pass uploads θ and V (2·q'·C doubles) and returns the scores (8 bytes a row).
  * The data summary (select_bico.c's data_summary, its CPU twin and oracle): per block of rows,
  *   ZᵀVZ   by cublasDsyrk on √v·z (lower in column-major = upper of the row-major matrix),
  *   ZᵀVY   by cublasDgemm against W = V·onehot(y), and Σ v per class by class_weights,
@@ -30,9 +33,15 @@ struct gc_bico_summary_device {
 
 struct gc_bico_device {
     cudaStream_t stream;
-    int64_t rows;
-    int qp, C;
-    double *z, *theta, *v, *scores;
+    cublasHandle_t blas;
+    int64_t rows;   /* the rank's rows */
+    int64_t offset; /* where the first of them sits in the first block (its global index mod B) */
+    int64_t blocks; /* B-row blocks that hold them */
+    int B, qp, C;
+    double *z;      /* [blocks·B × q'], the rank's rows at [offset, offset + rows), zeros around */
+    double *tv;     /* [q' × 2C]: θ_j, then V_j, for each feature j */
+    double *uw;     /* [B × 2C]: a block's θᵀz, then Vᵀz, for each row */
+    double *scores; /* [rows] */
     int32_t *y;
 };
 
@@ -40,41 +49,30 @@ namespace
 {
 
 constexpr int kThreads = 256;
-constexpr int kClassChunk = 8;
 
-__global__ void score_rows(const double *__restrict__ z, const int32_t *__restrict__ y, long long n, int qp, int C,
-                           const double *__restrict__ theta, const double *__restrict__ v, double *__restrict__ scores)
+/* scores[first + r] = 2 Σ_c (uw[p][c] − [c = y_{first+r}]) uw[p][C + c], p = at + r, the classes
+ * in order, for r < count: the block's rows that are the rank's. A thread a row. */
+__global__ void finish_scores(const double *__restrict__ uw, const int32_t *__restrict__ y, long long at,
+                              long long first, long long count, int C, double *__restrict__ scores)
 {
-    const int lane = threadIdx.x % 32;
-    const long long warps = (long long)gridDim.x * blockDim.x / 32;
-    for (long long row = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32; row < n; row += warps) {
-        const double *zr = z + row * qp;
-        double s = 0.0;
-        for (int c0 = 0; c0 < C; c0 += kClassChunk) {
-            const int cn = C - c0 < kClassChunk ? C - c0 : kClassChunk;
-            double u[kClassChunk], w[kClassChunk];
-#pragma unroll
-            for (int t = 0; t < kClassChunk; ++t) u[t] = w[t] = 0.0;
-            for (int j = lane; j < qp; j += 32) {
-                const double zj = __ldg(zr + j);
-#pragma unroll
-                for (int t = 0; t < kClassChunk; ++t)
-                    if (t < cn) {
-                        u[t] += zj * __ldg(theta + (long long)j * C + c0 + t);
-                        w[t] += zj * __ldg(v + (long long)j * C + c0 + t);
-                    }
-            }
-#pragma unroll
-            for (int t = 0; t < kClassChunk; ++t)
-                for (int offset = 16; offset > 0; offset >>= 1) {
-                    u[t] += __shfl_down_sync(0xffffffffu, u[t], offset);
-                    w[t] += __shfl_down_sync(0xffffffffu, w[t], offset);
-                }
-            if (lane == 0)
-                for (int t = 0; t < cn; ++t) s += (u[t] - (c0 + t == y[row] ? 1.0 : 0.0)) * w[t];
-        }
-        if (lane == 0) scores[row] = 2.0 * s;
-    }
+    const long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= count) return;
+    const double *u = uw + (at + r) * 2 * C;
+    const int label = y[first + r];
+    double s = 0.0;
+    for (int c = 0; c < C; ++c) s += (u[c] - (c == label ? 1.0 : 0.0)) * u[C + c];
+    scores[first + r] = 2.0 * s;
+}
+
+/* B, the rows of a scoring block: a power of two from 1,024 to 32,768, as large as keeps a block's
+ * features and its products under 128 MB each. Depends on q' and C only, so it is the same on every
+ * rank. */
+int score_block_rows(int qp, int C)
+{
+    const long long widest = qp > 2 * C ? qp : 2 * C;
+    int B = 32768;
+    while (B > 1024 && (long long)B * widest * (long long)sizeof(double) > (128LL << 20)) B /= 2;
+    return B;
 }
 
 /* zs = √v·z, and W [rows × C] = v·onehot(y) (row-major, the column-major C × rows of the GEMM). */
@@ -152,22 +150,28 @@ int summary_buffers(gc_bico_summary_device *dev)
 
 int upload(gc_bico_device *dev, const double *z, const int32_t *y)
 {
-    const size_t n = (size_t)(dev->rows > 0 ? dev->rows : 1), qc = (size_t)dev->qp * dev->C;
+    const size_t n = (size_t)(dev->rows > 0 ? dev->rows : 1), qp = (size_t)dev->qp, C = (size_t)dev->C;
+    const size_t padded = (size_t)dev->blocks * dev->B * qp * sizeof(double);
     GC_CHECK_CUDA(cudaStreamCreateWithFlags(&dev->stream, cudaStreamNonBlocking));
-    GC_CHECK_CUDA(cudaMalloc(&dev->z, n * dev->qp * sizeof(double)));
+    GC_CHECK_CUBLAS(cublasCreate(&dev->blas));
+    GC_CHECK_CUBLAS(cublasSetStream(dev->blas, dev->stream));
+    cublasSetMathMode(dev->blas, CUBLAS_PEDANTIC_MATH);
+    GC_CHECK_CUDA(cudaMalloc(&dev->z, padded > 0 ? padded : sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&dev->y, n * sizeof(int32_t)));
     GC_CHECK_CUDA(cudaMalloc(&dev->scores, n * sizeof(double)));
-    GC_CHECK_CUDA(cudaMalloc(&dev->theta, qc * sizeof(double)));
-    GC_CHECK_CUDA(cudaMalloc(&dev->v, qc * sizeof(double)));
-    GC_CHECK_CUDA(cudaMemcpy(dev->z, z, (size_t)dev->rows * dev->qp * sizeof(double), cudaMemcpyHostToDevice));
+    GC_CHECK_CUDA(cudaMalloc(&dev->tv, qp * 2 * C * sizeof(double)));
+    GC_CHECK_CUDA(cudaMalloc(&dev->uw, (size_t)dev->B * 2 * C * sizeof(double)));
+    GC_CHECK_CUDA(cudaMemset(dev->z, 0, padded));
+    GC_CHECK_CUDA(cudaMemcpy(dev->z + (size_t)dev->offset * qp, z, (size_t)dev->rows * qp * sizeof(double),
+                             cudaMemcpyHostToDevice));
     GC_CHECK_CUDA(cudaMemcpy(dev->y, y, (size_t)dev->rows * sizeof(int32_t), cudaMemcpyHostToDevice));
     return GC_OK;
 }
 
 } // namespace
 
-extern "C" int gc_cuda_bico_attach(gc_backend *b, int64_t rows, int qp, int C, const double *z, const int32_t *y,
-                                   gc_bico_device **out)
+extern "C" int gc_cuda_bico_attach(gc_backend *b, int64_t first_row, int64_t rows, int qp, int C, const double *z,
+                                   const int32_t *y, gc_bico_device **out)
 {
     *out = NULL;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
@@ -176,6 +180,9 @@ extern "C" int gc_cuda_bico_attach(gc_backend *b, int64_t rows, int qp, int C, c
     dev->rows = rows;
     dev->qp = qp;
     dev->C = C;
+    dev->B = score_block_rows(qp, C);
+    dev->offset = first_row % dev->B;
+    dev->blocks = (dev->offset + rows + dev->B - 1) / dev->B;
     int status = upload(dev, z, y);
     if (status != GC_OK) {
         gc_cuda_bico_detach(b, dev);
@@ -190,15 +197,23 @@ extern "C" int gc_cuda_bico_scores(gc_backend *b, gc_bico_device *dev, const dou
 {
     if (dev->rows == 0) return GC_OK;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    const size_t qc = (size_t)dev->qp * dev->C;
-    GC_CHECK_CUDA(cudaMemcpyAsync(dev->theta, theta, qc * sizeof(double), cudaMemcpyHostToDevice, dev->stream));
-    GC_CHECK_CUDA(cudaMemcpyAsync(dev->v, v, qc * sizeof(double), cudaMemcpyHostToDevice, dev->stream));
-    const long long warps_needed = dev->rows, per_block = kThreads / 32;
-    long long blocks = (warps_needed + per_block - 1) / per_block;
-    if (blocks > (1LL << 16)) blocks = 1LL << 16; /* grid-stride beyond: enough warps to fill any GPU */
-    score_rows<<<(unsigned)blocks, kThreads, 0, dev->stream>>>(dev->z, dev->y, dev->rows, dev->qp, dev->C, dev->theta,
-                                                               dev->v, dev->scores);
-    GC_CHECK_LAUNCH();
+    const int C = dev->C, qp = dev->qp, B = dev->B;
+    const size_t row_bytes = (size_t)C * sizeof(double), tv_pitch = 2 * row_bytes;
+    GC_CHECK_CUDA(cudaMemcpy2DAsync(dev->tv, tv_pitch, theta, row_bytes, row_bytes, (size_t)qp, cudaMemcpyHostToDevice,
+                                    dev->stream));
+    GC_CHECK_CUDA(cudaMemcpy2DAsync(dev->tv + C, tv_pitch, v, row_bytes, row_bytes, (size_t)qp, cudaMemcpyHostToDevice,
+                                    dev->stream));
+    const double one = 1.0, zero = 0.0;
+    for (int64_t blk = 0; blk < dev->blocks; ++blk) {
+        /* Column-major view: uw [2C × B] = tv [2C × q'] · z_blk [q' × B]. */
+        GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, 2 * C, B, qp, &one, dev->tv, 2 * C,
+                                    dev->z + (size_t)blk * B * qp, qp, &zero, dev->uw, 2 * C));
+        const int64_t lo = blk == 0 ? dev->offset : 0, start = blk * B + lo - dev->offset;
+        const int64_t count = (dev->rows - start < B - lo) ? dev->rows - start : B - lo;
+        finish_scores<<<(unsigned)((count + kThreads - 1) / kThreads), kThreads, 0, dev->stream>>>(
+            dev->uw, dev->y, lo, start, count, C, dev->scores);
+        GC_CHECK_LAUNCH();
+    }
     GC_CHECK_CUDA(
         cudaMemcpyAsync(scores, dev->scores, (size_t)dev->rows * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
@@ -209,12 +224,12 @@ extern "C" void gc_cuda_bico_detach(gc_backend *b, gc_bico_device *dev)
 {
     if (dev == NULL) return;
     (void)cudaSetDevice(b->device_id);
-    gc_cuda_stream_end(dev->stream, nullptr);
+    gc_cuda_stream_end(dev->stream, dev->blas);
     (void)cudaFree(dev->z);
     (void)cudaFree(dev->y);
     (void)cudaFree(dev->scores);
-    (void)cudaFree(dev->theta);
-    (void)cudaFree(dev->v);
+    (void)cudaFree(dev->tv);
+    (void)cudaFree(dev->uw);
     free(dev);
 }
 

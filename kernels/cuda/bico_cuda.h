@@ -19,10 +19,12 @@ int gc_cuda_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_
 int gc_cuda_nystrom_features(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z);
 void gc_cuda_nystrom_detach(gc_backend *b, gc_nystrom_device *dev);
 
-/* Keeps z [rows × q'] and y [rows] in device memory (8·rows·q' bytes). */
-int gc_cuda_bico_attach(gc_backend *b, int64_t rows, int qp, int C, const double *z, const int32_t *y,
-                        gc_bico_device **out);
-/* Reads rows·q' doubles (4·rows·q'·C flops) and writes rows doubles back to the host. */
+/* Keeps z [rows × q'] (rows first_row … of the global index) and y [rows] in device memory, z in
+ * B-row blocks aligned to the global index (8·q' bytes a row, and at most 2·B rows of zeros). */
+int gc_cuda_bico_attach(gc_backend *b, int64_t first_row, int64_t rows, int qp, int C, const double *z,
+                        const int32_t *y, gc_bico_device **out);
+/* Reads the blocks' rows·q' doubles (one cublasDgemm a block, 4·B·q'·C flops) and writes rows doubles
+ * back to the host. */
 int gc_cuda_bico_scores(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);
 void gc_cuda_bico_detach(gc_backend *b, gc_bico_device *dev);
 

@@ -535,8 +535,8 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
     if (status == GC_OK) status = gc_comm_agree(rows->comm, count_classes(rows, cs->class_sizes));
     if (status == GC_OK) status = data_summary(&ctx);
     if (status == GC_OK && has_device_scorer(backend))
-        status = gc_comm_agree(rows->comm, backend->ops->bico_attach(backend, rows->n_local, ny.map.rank, rows->classes,
-                                                                     ctx.z, rows->y, &ctx.device));
+        status = gc_comm_agree(rows->comm, backend->ops->bico_attach(backend, rows->lo, rows->n_local, ny.map.rank,
+                                                                     rows->classes, ctx.z, rows->y, &ctx.device));
     gc_phase_end(run->phases, 0, 0);
     double *scores = gc_malloc((size_t)(rows->n_local > 0 ? rows->n_local : 1) * sizeof *scores);
     if (status == GC_OK)

@@ -74,7 +74,7 @@ static void features_equal_the_cpu(gc_backend *cpu, gc_backend *gpu, int64_t n, 
     }
     gc_cpu_bico_scores(zc, y, n, qp, C, theta, v, sc);
     gc_bico_device *dev = NULL;
-    CHECK(gpu->ops->bico_attach(gpu, n, qp, C, zc, y, &dev) == GC_OK);
+    CHECK(gpu->ops->bico_attach(gpu, 0, n, qp, C, zc, y, &dev) == GC_OK);
     CHECK(gpu->ops->bico_scores(gpu, dev, theta, v, sg) == GC_OK);
     gpu->ops->bico_detach(gpu, dev);
     double score_scale = max_abs(sc, n), score_worst = 0.0;
@@ -205,6 +205,47 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
     free(y);
 }
 
+/* The device's scores of rows split over three "ranks" at arbitrary global offsets (the scoring
+ * blocks are aligned to the global index) are the bits of one rank holding them all, and near the
+ * CPU twin's. n spans several blocks of the largest height. */
+static void scores_do_not_depend_on_the_rank(gc_backend *gpu)
+{
+    const int64_t n = 70001, cut[4] = { 0, 12345, 40000, n };
+    const int qp = 40, C = 3;
+    double *z = malloc((size_t)n * qp * sizeof *z), *theta = malloc((size_t)qp * C * sizeof *theta);
+    double *v = malloc((size_t)qp * C * sizeof *v), *whole = malloc((size_t)n * sizeof *whole);
+    double *split = malloc((size_t)n * sizeof *split), *cpu = malloc((size_t)n * sizeof *cpu);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    for (int64_t i = 0; i < n * qp; ++i) z[i] = uniform() - 0.5;
+    for (int64_t i = 0; i < n; ++i) y[i] = (int32_t)(i % C);
+    for (int t = 0; t < qp * C; ++t) {
+        theta[t] = uniform();
+        v[t] = 10.0 * uniform();
+    }
+    gc_bico_device *dev = NULL;
+    CHECK(gpu->ops->bico_attach(gpu, 0, n, qp, C, z, y, &dev) == GC_OK);
+    CHECK(gpu->ops->bico_scores(gpu, dev, theta, v, whole) == GC_OK);
+    gpu->ops->bico_detach(gpu, dev);
+    for (int r = 0; r < 3; ++r) {
+        const int64_t lo = cut[r], rows = cut[r + 1] - cut[r];
+        CHECK(gpu->ops->bico_attach(gpu, lo, rows, qp, C, z + lo * qp, y + lo, &dev) == GC_OK);
+        CHECK(gpu->ops->bico_scores(gpu, dev, theta, v, split + lo) == GC_OK);
+        gpu->ops->bico_detach(gpu, dev);
+    }
+    CHECK(memcmp(whole, split, (size_t)n * sizeof *whole) == 0);
+    gc_cpu_bico_scores(z, y, n, qp, C, theta, v, cpu);
+    double scale = max_abs(cpu, n), worst = 0.0;
+    for (int64_t i = 0; i < n; ++i) worst = fmax(worst, fabs(cpu[i] - whole[i]));
+    CHECK(worst <= 1e-9 * scale);
+    free(z);
+    free(theta);
+    free(v);
+    free(whole);
+    free(split);
+    free(cpu);
+    free(y);
+}
+
 int main(int argc, char **argv)
 {
     SKIP_WITHOUT_GPU();
@@ -217,6 +258,7 @@ int main(int argc, char **argv)
     features_equal_the_cpu(cpu, gpu, 2048, 64, 300, 0.0);
     features_equal_the_cpu(cpu, gpu, 700, 3, 40, 2.0);     /* narrow kernel: many small eigenvalues dropped */
     features_equal_the_cpu(cpu, gpu, 3000, 33, 500, 0.01); /* wide kernel */
+    scores_do_not_depend_on_the_rank(gpu);
     summary_equals_a_direct_sum(gpu, 0);
     summary_equals_a_direct_sum(gpu, 1);
     select_on_the_gpu_equals_the_cpu(cpu, gpu, 1, 0);
