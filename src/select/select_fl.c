@@ -438,7 +438,8 @@ static void forget_partitions(finished_partitions *f)
 /* Partitions handed to the backend at once (gc_backend_fl_greedy_many): enough for a GPU to keep
  * several in flight, to hide each one's launches and upload behind the others', and to let its
  * lanes drain rarely (a call returns when its last partition is done: on an H100, 4,000 partitions
- * of 4,096 rows ran at 1,397/s in calls of 32 and 1,856/s in calls of 256). Their rows sit together
+ * of 4,096 rows ran at 1,397/s in calls of 32 and 1,856/s in calls of 256,
+ * bench/results/ab-h100x1/partitions/diagnosis/). Their rows sit together
  * in one buffer of at most PARTITION_BATCH_BYTES, page-locked once for the whole loop where E is
  * on the host (untouched, so not resident, where E is on the device: only the few partitions that
  * straddle ranks are built in it). */
@@ -512,7 +513,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
         while (plan->first_part[g + 1] <= pid) ++g;
         part[q] = (owned_partition){ a, b - a, candidates_of_piece(plan, opt, g, b - a), pid, g, -1 };
         max_out += part[q].kappa;
-        largest = (b - a) * D * (int64_t)sizeof(float) > largest ? (b - a) * D * (int64_t)sizeof(float) : largest;
+        const int64_t bytes = (b - a) * D * (int64_t)sizeof(float);
+        largest = bytes > largest ? bytes : largest;
         a = b;
     }
     gc_backend *backend = run->backend;
