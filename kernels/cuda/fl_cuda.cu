@@ -28,8 +28,8 @@
  * grid-wide synchronisation, and lets several problems share the GPU on their own streams.
  * With the block materialized an exact step is three launches: the decrements, finish_step (the
  * decrements applied, coverage raised, each block's best) and choose_exact, whose one block also
- * lists the rows its choice raises for the next step's decrements (a block-wide scan, ascending,
- * as a device-wide select would give them, in one launch instead of two).
+ * lists the rows its choice raises for the next step's decrements (warp ballots and one scan of the
+ * warps' counts: ascending, as a device-wide select would give them, in no launch of its own).
  * The recompute path keeps one host round trip a step in exact greedy: the GEMM that recomputes
  * the raised rows is sized by their count. Stochastic greedy needs none in either path (its sample
  * size is known to the host; the draw itself runs on the device).
