@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,17 +248,94 @@ static int cuda_driver_loaded(void)
 /* Node-local rank r takes GPU r mod G (CUDA's order). Where the launcher left all of the node's GPUs
  * visible (CUDA_VISIBLE_DEVICES unset) and CUDA has not started in the process, the rank makes only
  * its own visible first: a process that starts CUDA with every GPU visible sets up each of them in
- * the driver (docs/design.md §3). Returns the ordinal to use. */
-static int choose_gpu(int node_rank)
+ * the driver (docs/design.md §3). Then the rank's GPU is ordinal r mod (visible GPUs), 0 if narrowed. */
+static void narrow_visible(int node_rank)
 {
     const int gpus = getenv("CUDA_VISIBLE_DEVICES") == NULL && !cuda_driver_loaded() ? driver_gpu_count() : 0;
     if (gpus > 1) {
         char only[16];
         snprintf(only, sizeof only, "%d", node_rank % gpus);
-        if (setenv("CUDA_VISIBLE_DEVICES", only, 1) == 0) return 0;
+        (void)setenv("CUDA_VISIBLE_DEVICES", only, 1);
     }
+}
+
+/* The ordinal to use, or −1: no GPU. */
+static int choose_gpu(int node_rank)
+{
+    narrow_visible(node_rank);
     const int count = gc_backend_cuda_device_count();
     return count > 0 ? node_rank % count : -1;
+}
+
+/* ---- the GPU's start-up overlapped with MPI's (gc_backend_prestart) ----------------------------- */
+
+static struct {
+    pthread_t thread;
+    int local;   /* the launcher's node-local rank */
+    int running; /* started and not yet joined */
+    int ordinal; /* after the join: the GPU started, or −1 */
+    int taken;   /* a backend owns the GPU's context */
+} prestart = { .ordinal = -1 };
+
+static void *prestart_run(void *unused)
+{
+    (void)unused;
+    prestart.ordinal = gc_backend_cuda_start(prestart.local);
+    return NULL;
+}
+
+/* The node-local rank the launcher gives the process, or −1 where it names none. */
+static int launcher_local_rank(void)
+{
+    static const char *const names[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID",
+                                         "PALS_LOCAL_RANKID" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; ++i) {
+        const char *v = getenv(names[i]);
+        char *end = NULL;
+        const long r = v != NULL ? strtol(v, &end, 10) : -1;
+        if (v != NULL && end != v && *end == '\0' && r >= 0 && r < INT_MAX) return (int)r;
+    }
+    return -1;
+}
+
+/* Whether argv (after the command) asks for the CPU, for help or for the version: then no GPU. */
+static int wants_no_gpu(int argc, char **argv)
+{
+    for (int a = 2; a < argc; ++a)
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0 || strcmp(argv[a], "--version") == 0 ||
+            strcmp(argv[a], "--device=cpu") == 0 ||
+            (strcmp(argv[a], "--device") == 0 && a + 1 < argc && strcmp(argv[a + 1], "cpu") == 0))
+            return 1;
+    return 0;
+}
+
+void gc_backend_prestart(int argc, char **argv)
+{
+    if (argc < 2 || (strcmp(argv[1], "select") != 0 && strcmp(argv[1], "stream") != 0) || wants_no_gpu(argc, argv))
+        return;
+    const int local = launcher_local_rank();
+    if (local < 0 || driver_gpu_count() == 0) return;
+    narrow_visible(local);
+    prestart.local = local;
+    prestart.running = pthread_create(&prestart.thread, NULL, prestart_run, NULL) == 0;
+}
+
+/* Waits for the start-up thread; the GPU it started, or −1. */
+static int prestart_join(void)
+{
+    if (prestart.running) {
+        (void)pthread_join(prestart.thread, NULL);
+        prestart.running = 0;
+    }
+    return prestart.ordinal;
+}
+
+void gc_backend_prestart_finish(void)
+{
+    if (prestart_join() >= 0 && !prestart.taken) {
+        gc_backend_cuda_stop(prestart.ordinal);
+        prestart.ordinal = -1;
+    }
 }
 
 int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out)
@@ -277,11 +355,13 @@ int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out
         GC_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
         MPI_Comm_rank(node, &node_rank);
         GC_MPI(MPI_Comm_free(&node));
-        const int gpu = choose_gpu(node_rank);
+        /* The launcher's node-local rank chose the started GPU: it is the node's own numbering. */
+        const int started = prestart_join(), gpu = started >= 0 ? started : choose_gpu(node_rank);
         if (gpu >= 0 && gc_backend_cuda_device_count() > 0)
             status = gc_backend_cuda_create(gpu, out);
         else
             status = gc_fail(GC_ERR_DEVICE, "--device cuda: no usable GPU on this node");
+        prestart.taken = started >= 0 && *out != NULL;
         if (status != GC_OK && request == GC_DEVICE_AUTO) {
             gc_error_clear();
             status = GC_OK;
@@ -290,6 +370,7 @@ int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out
     /* Agree before a CPU fallback so every rank reports the same outcome. */
     GC_TRY(gc_comm_agree(comm, status));
     if (*out == NULL) {
+        gc_backend_prestart_finish(); /* a GPU started for nothing goes back now */
         if (request == GC_DEVICE_AUTO) gc_info("device: no usable GPU, using the CPU backend");
         status = gc_backend_cpu_create(out);
     }

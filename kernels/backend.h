@@ -133,6 +133,7 @@ typedef struct gc_omp_device gc_omp_device;
  * the projection P = U D^{-1/2} [q × q'] (q' ≤ q eigenvectors kept), so z(x)ᵀ = κ(x, Q)ᵀ P. */
 typedef struct {
     int q, d, rank; /* landmarks, input width, q' */
+    int block;      /* rows a GEMM: a row's features depend on the row and this height alone */
     double gamma;
     const double *landmarks;   /* [q × d] */
     const double *landmark_sq; /* [q] ‖l_j‖² */
@@ -244,8 +245,9 @@ typedef struct {
     /* Nyström features of BiCo (docs/design.md §4); both backends have them (CPU twin and oracle:
      * kernels/cpu/nystrom_cpu.c). The map must outlive the device state. */
     int (*nystrom_attach)(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_device **out);
-    /* z [rows × q'] (host, double) of host rows x [rows × d]; a row's features depend only on
-     * the row and on `rows` (GEMM shapes), so callers pass blocks of one fixed height. */
+    /* z [rows × q'] (host, double) of host rows x [rows × d], rows a multiple of map->block: each
+     * block of map->block rows on its own (GEMMs of one shape), so a row's features depend only on
+     * the row; the rows of a call move over the link at once. */
     int (*nystrom_features)(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z);
     void (*nystrom_detach)(gc_backend *b, gc_nystrom_device *dev);
 
@@ -257,6 +259,14 @@ typedef struct {
                        gc_bico_device **out);
     /* scores[i] (host) = 2 (θᵀz_i − e_{y_i})ᵀ Vᵀz_i for every row; θ, V [q' × C] host, row-major. */
     int (*bico_scores)(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);
+    /* A round on the device, optional with the two above (NULL: bico_scores and the host's scan):
+     * bico_take marks `count` ≤ 1,024 local rows selected; bico_best puts in best[want] (want ≤ 1,024)
+     * the best rows not taken by the scores of θ and V, best first by gc_omp_pair_before (higher
+     * score, then lower global row), NaN scores never, GC_OMP_NONE after the last: what the scan of
+     * bico_scores' output picks. */
+    int (*bico_take)(gc_backend *b, gc_bico_device *dev, int count, const int64_t *local);
+    int (*bico_best)(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, int want,
+                     gc_omp_pair *best);
     void (*bico_detach)(gc_backend *b, gc_bico_device *dev);
 
     /* BiCo's data summary, optional: NULL sums on the CPU (select_bico.c, the oracle). Blocks of at
@@ -316,14 +326,32 @@ int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, con
 int gc_backend_fl_radius(gc_backend *b, const float *e, int64_t rows, int D, const double *center, double *radius);
 
 /* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a
- * warning; `cuda` without a usable GPU is an error. */
+ * warning; `cuda` without a usable GPU is an error. Where gc_backend_prestart started the GPU, it
+ * waits for that start instead of making one. */
 int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out);
 void gc_backend_destroy(gc_backend *b);
+
+/* The GPU's start-up overlapped with MPI's (docs/design.md §3): called before MPI_Init, it starts
+ * the CUDA driver and the context of the rank's GPU on a thread of their own, so that the driver's
+ * work (0.1–0.4 s a process, serialised over a node's processes) runs while MPI_Init does. Only
+ * where the node has NVIDIA GPUs, the launcher names the process's node-local rank
+ * (OMPI_COMM_WORLD_LOCAL_RANK, SLURM_LOCALID, MPI_LOCALRANKID, PALS_LOCAL_RANKID), the command is
+ * `select` or `stream`, and its command line does not ask for the CPU or for help; the GPU is the
+ * one gc_backend_create would pick (node-local rank mod GPUs, made the only visible one).
+ * gc_backend_prestart_finish, before MPI_Finalize, waits for the thread and gives the GPU back when
+ * no backend took it (a run that ended on the CPU or before its backend). */
+void gc_backend_prestart(int argc, char **argv);
+void gc_backend_prestart_finish(void);
 
 /* Implementations. */
 int gc_backend_cpu_create(gc_backend **out);
 /* Returns GC_ERR_DEVICE with a message when no GPU can be used (always so in a CPU-only build). */
 int gc_backend_cuda_create(int device_id, gc_backend **out);
 int gc_backend_cuda_device_count(void);
+/* The driver and GPU `ordinal`'s context made ready (node-local rank mod the visible GPUs when
+ * ordinal < 0), or given back (gc_backend_cuda_stop); safe on a thread of its own: they touch
+ * neither the error state nor the log. Return the ordinal started, or −1. */
+int gc_backend_cuda_start(int local_rank);
+void gc_backend_cuda_stop(int ordinal);
 
 #endif

@@ -335,8 +335,9 @@ suite_bench_startup() {
   fresh "$jsonl"
   for _ in 1 2; do
     for r in "${ranks[@]}"; do
-      for narrow in "" --narrow; do
-        step -o "$jsonl" "startup-np$r$narrow" 30 with_np "$r" 1 "$BIN/bench_startup" $narrow
+      for variant in "" --narrow "--narrow --early" "--narrow --touch 1024"; do
+        # shellcheck disable=SC2086 # the variant's options, split at spaces
+        step -o "$jsonl" "startup-np$r${variant// /}" 30 with_np "$r" 1 "$BIN/bench_startup" $variant
       done
     done
   done

@@ -10,3 +10,11 @@ int gc_backend_cuda_create(int device_id, gc_backend **out)
     *out = NULL;
     return gc_fail(GC_ERR_DEVICE, "--device cuda: this gradcore was built without CUDA");
 }
+
+int gc_backend_cuda_start(int local_rank)
+{
+    (void)local_rank;
+    return -1;
+}
+
+void gc_backend_cuda_stop(int ordinal) { (void)ordinal; }

@@ -45,14 +45,16 @@ int gc_cpu_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_d
 int gc_cpu_nystrom_features_op(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z)
 {
     (void)b;
-    if (rows > dev->work_rows) {
+    const gc_nystrom_map *m = dev->map;
+    const int64_t B = m->block;
+    if (B > dev->work_rows) {
         free(dev->work);
-        dev->work = gc_malloc((size_t)rows * (dev->map->d + dev->map->q) * sizeof *dev->work);
-        dev->work_rows = dev->work ? rows : 0;
+        dev->work = gc_malloc((size_t)B * (m->d + m->q) * sizeof *dev->work);
+        dev->work_rows = dev->work ? B : 0;
         if (dev->work == NULL)
-            return gc_fail(GC_ERR_MEMORY, "out of memory for the Nyström features of %lld rows", (long long)rows);
+            return gc_fail(GC_ERR_MEMORY, "out of memory for the Nyström features of %lld rows", (long long)B);
     }
-    gc_cpu_nystrom_features(dev->map, rows, x, dev->work, z);
+    for (int64_t lo = 0; lo < rows; lo += B) gc_cpu_nystrom_features(m, B, x + lo * m->d, dev->work, z + lo * m->rank);
     return GC_OK;
 }
 

@@ -646,6 +646,8 @@ static gc_backend_ops cuda_ops_table(void)
     ops.nystrom_detach = gc_cuda_nystrom_detach;
     ops.bico_attach = gc_cuda_bico_attach;
     ops.bico_scores = gc_cuda_bico_scores;
+    ops.bico_take = gc_cuda_bico_take;
+    ops.bico_best = gc_cuda_bico_best;
     ops.bico_detach = gc_cuda_bico_detach;
     ops.bico_summary_attach = gc_cuda_bico_summary_attach;
     ops.bico_summary_add = gc_cuda_bico_summary_add;
@@ -668,6 +670,20 @@ extern "C" int gc_backend_cuda_device_count(void)
         return 0;
     }
     return count;
+}
+
+extern "C" int gc_backend_cuda_start(int local_rank)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) return -1;
+    const int ordinal = local_rank % count;
+    if (cudaSetDevice(ordinal) != cudaSuccess || cudaFree(0) != cudaSuccess) return -1;
+    return ordinal;
+}
+
+extern "C" void gc_backend_cuda_stop(int ordinal)
+{
+    if (cudaSetDevice(ordinal) == cudaSuccess) (void)cudaDeviceReset();
 }
 
 static int create_slots(cuda_state *st)

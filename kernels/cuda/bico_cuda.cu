@@ -7,12 +7,18 @@
  *   on every rank), the features kept in device memory at their global offset in B-row blocks
  *   with zeros around the rank's own rows: every GEMM has the same shape, and a row sits at the
  *   same place of the same shape of block whichever rank holds it, so its score is the same bits.
- * A pass uploads θ and V (2·q'·C doubles) and returns the scores (8 bytes a row).
+ * A pass uploads θ and V (2·q'·C doubles) and returns the scores (8 bytes a row), or, in a round
+ *   (bico_best), keeps them: one stable descending radix sort of (score, global row) (CUB) puts the
+ *   best first and, at equal scores, the lower row first, the order of gc_omp_pair_before; taken
+ *   rows and NaN scores get a key that sorts after −∞ and are never returned, −0 becomes +0 (the
+ *   sort compares bits, the host scan values). Only the `want` best pairs come back: the host scan
+ *   of 16M scores and their copy took 50 ms a round at q' = 134.
  * The data summary (select_bico.c's data_summary, its CPU twin and oracle): per block of rows,
  *   ZᵀVZ   by cublasDsyrk on √v·z (lower in column-major = upper of the row-major matrix),
  *   ZᵀVY   by cublasDgemm against W = V·onehot(y), and Σ v per class by class_weights,
  * then every value is cut on gc_exact_sum's grid (exact_split.h) and added to int64 accumulators by
  * the thread that owns it: integer sums, so the blocks may come in any order. */
+#include <cub/cub.cuh>
 #include <math.h>
 #include <mpi.h> /* before the extern "C" block: it brings C++ bindings of its own */
 
@@ -43,17 +49,30 @@ struct gc_bico_device {
     double *uw;     /* [B × 2C]: a block's θᵀz, then Vᵀz, for each row */
     double *scores; /* [rows] */
     int32_t *y;
+    unsigned char *taken;  /* [rows] 1: selected */
+    long long *row, *rank; /* [rows] global rows in order, and as the sort leaves them */
+    double *sorted;        /* [rows] the scores as the sort leaves them */
+    void *sort_temp;
+    size_t sort_bytes;
+    long long *picked; /* [GC_BICO_MAX_TAKE] local rows of bico_take */
 };
 
 namespace
 {
 
 constexpr int kThreads = 256;
+/* Rows bico_take marks at once: a round's batch at most. */
+constexpr int kMaxTake = 1024;
+
+/* The key of a row no round may return: all bits set, a NaN that the descending sort puts after −∞. */
+__device__ double never_key() { return __longlong_as_double(-1LL); }
 
 /* scores[first + r] = 2 Σ_c (uw[p][c] − [c = y_{first+r}]) uw[p][C + c], p = at + r, the classes
- * in order, for r < count: the block's rows that are the rank's. A thread a row. */
-__global__ void finish_scores(const double *__restrict__ uw, const int32_t *__restrict__ y, long long at,
-                              long long first, long long count, int C, double *__restrict__ scores)
+ * in order, for r < count: the block's rows that are the rank's. A thread a row. Sort keys: a taken
+ * row or a NaN score gets never_key(), −0 becomes +0. */
+__global__ void finish_scores(const double *__restrict__ uw, const int32_t *__restrict__ y,
+                              const unsigned char *__restrict__ taken, long long at, long long first, long long count,
+                              int C, double *__restrict__ scores)
 {
     const long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= count) return;
@@ -61,17 +80,32 @@ __global__ void finish_scores(const double *__restrict__ uw, const int32_t *__re
     const int label = y[first + r];
     double s = 0.0;
     for (int c = 0; c < C; ++c) s += (u[c] - (c == label ? 1.0 : 0.0)) * u[C + c];
-    scores[first + r] = 2.0 * s;
+    s *= 2.0;
+    scores[first + r] = taken[first + r] || isnan(s) ? never_key() : s == 0.0 ? 0.0 : s;
 }
 
-/* B, the rows of a scoring block: a power of two from 1,024 to 32,768, as large as keeps a block's
- * features and its products under 128 MB each. Depends on q' and C only, so it is the same on every
- * rank. */
+/* row[i] = first_row + i. */
+__global__ void global_rows(long long first_row, long long rows, long long *__restrict__ row)
+{
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < rows) row[i] = first_row + i;
+}
+
+__global__ void mark_taken(const long long *__restrict__ local, int count, unsigned char *__restrict__ taken)
+{
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t < count) taken[local[t]] = 1;
+}
+
+/* B, the rows of a scoring block: a power of two from 1,024 to 262,144, as large as keeps a block's
+ * features and its products under 512 MB each (fewer, larger GEMMs: at q' = 134 and 32,768 rows a
+ * block, 16M rows took 489 GEMMs and 30 ms a round). Depends on q' and C only, so it is the same on
+ * every rank. */
 int score_block_rows(int qp, int C)
 {
     const long long widest = qp > 2 * C ? qp : 2 * C;
-    int B = 32768;
-    while (B > 1024 && (long long)B * widest * (long long)sizeof(double) > (128LL << 20)) B /= 2;
+    int B = 262144;
+    while (B > 1024 && (long long)B * widest * (long long)sizeof(double) > (512LL << 20)) B /= 2;
     return B;
 }
 
@@ -165,6 +199,48 @@ int upload(gc_bico_device *dev, const double *z, const int32_t *y)
     GC_CHECK_CUDA(cudaMemcpy(dev->z + (size_t)dev->offset * qp, z, (size_t)dev->rows * qp * sizeof(double),
                              cudaMemcpyHostToDevice));
     GC_CHECK_CUDA(cudaMemcpy(dev->y, y, (size_t)dev->rows * sizeof(int32_t), cudaMemcpyHostToDevice));
+    GC_CHECK_CUDA(cudaMalloc(&dev->taken, n));
+    GC_CHECK_CUDA(cudaMemset(dev->taken, 0, n));
+    return GC_OK;
+}
+
+/* The round's sort: the rows' global indices, the sorted copies and CUB's scratch. */
+int prepare_sort(gc_bico_device *dev, int64_t first_row)
+{
+    const size_t n = (size_t)(dev->rows > 0 ? dev->rows : 1);
+    GC_CHECK_CUDA(cudaMalloc(&dev->row, n * sizeof(long long)));
+    GC_CHECK_CUDA(cudaMalloc(&dev->rank, n * sizeof(long long)));
+    GC_CHECK_CUDA(cudaMalloc(&dev->sorted, n * sizeof(double)));
+    GC_CHECK_CUDA(cudaMalloc(&dev->picked, kMaxTake * sizeof(long long)));
+    global_rows<<<(unsigned)((n + kThreads - 1) / kThreads), kThreads, 0, dev->stream>>>(
+        first_row, (long long)dev->rows, dev->row);
+    GC_CHECK_LAUNCH();
+    GC_CHECK_CUDA(cub::DeviceRadixSort::SortPairsDescending(nullptr, dev->sort_bytes, dev->scores, dev->sorted,
+                                                            dev->row, dev->rank, (long long)n, 0, 64, dev->stream));
+    GC_CHECK_CUDA(cudaMalloc(&dev->sort_temp, dev->sort_bytes > 0 ? dev->sort_bytes : 1));
+    return GC_OK;
+}
+
+/* dev->scores ← the sort keys of every row (finish_scores) for θ and V (host, row-major [q' × C]). */
+int score_rows(gc_bico_device *dev, const double *theta, const double *v)
+{
+    const int C = dev->C, qp = dev->qp, B = dev->B;
+    const size_t row_bytes = (size_t)C * sizeof(double), tv_pitch = 2 * row_bytes;
+    GC_CHECK_CUDA(cudaMemcpy2DAsync(dev->tv, tv_pitch, theta, row_bytes, row_bytes, (size_t)qp, cudaMemcpyHostToDevice,
+                                    dev->stream));
+    GC_CHECK_CUDA(cudaMemcpy2DAsync(dev->tv + C, tv_pitch, v, row_bytes, row_bytes, (size_t)qp, cudaMemcpyHostToDevice,
+                                    dev->stream));
+    const double one = 1.0, zero = 0.0;
+    for (int64_t blk = 0; blk < dev->blocks; ++blk) {
+        /* Column-major view: uw [2C × B] = tv [2C × q'] · z_blk [q' × B]. */
+        GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, 2 * C, B, qp, &one, dev->tv, 2 * C,
+                                    dev->z + (size_t)blk * B * qp, qp, &zero, dev->uw, 2 * C));
+        const int64_t lo = blk == 0 ? dev->offset : 0, start = blk * B + lo - dev->offset;
+        const int64_t count = (dev->rows - start < B - lo) ? dev->rows - start : B - lo;
+        finish_scores<<<(unsigned)((count + kThreads - 1) / kThreads), kThreads, 0, dev->stream>>>(
+            dev->uw, dev->y, dev->taken, lo, start, count, C, dev->scores);
+        GC_CHECK_LAUNCH();
+    }
     return GC_OK;
 }
 
@@ -184,6 +260,7 @@ extern "C" int gc_cuda_bico_attach(gc_backend *b, int64_t first_row, int64_t row
     dev->offset = first_row % dev->B;
     dev->blocks = (dev->offset + rows + dev->B - 1) / dev->B;
     int status = upload(dev, z, y);
+    if (status == GC_OK) status = prepare_sort(dev, first_row);
     if (status != GC_OK) {
         gc_cuda_bico_detach(b, dev);
         return status;
@@ -197,26 +274,45 @@ extern "C" int gc_cuda_bico_scores(gc_backend *b, gc_bico_device *dev, const dou
 {
     if (dev->rows == 0) return GC_OK;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    const int C = dev->C, qp = dev->qp, B = dev->B;
-    const size_t row_bytes = (size_t)C * sizeof(double), tv_pitch = 2 * row_bytes;
-    GC_CHECK_CUDA(cudaMemcpy2DAsync(dev->tv, tv_pitch, theta, row_bytes, row_bytes, (size_t)qp, cudaMemcpyHostToDevice,
-                                    dev->stream));
-    GC_CHECK_CUDA(cudaMemcpy2DAsync(dev->tv + C, tv_pitch, v, row_bytes, row_bytes, (size_t)qp, cudaMemcpyHostToDevice,
-                                    dev->stream));
-    const double one = 1.0, zero = 0.0;
-    for (int64_t blk = 0; blk < dev->blocks; ++blk) {
-        /* Column-major view: uw [2C × B] = tv [2C × q'] · z_blk [q' × B]. */
-        GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, 2 * C, B, qp, &one, dev->tv, 2 * C,
-                                    dev->z + (size_t)blk * B * qp, qp, &zero, dev->uw, 2 * C));
-        const int64_t lo = blk == 0 ? dev->offset : 0, start = blk * B + lo - dev->offset;
-        const int64_t count = (dev->rows - start < B - lo) ? dev->rows - start : B - lo;
-        finish_scores<<<(unsigned)((count + kThreads - 1) / kThreads), kThreads, 0, dev->stream>>>(
-            dev->uw, dev->y, lo, start, count, C, dev->scores);
-        GC_CHECK_LAUNCH();
-    }
+    GC_TRY(score_rows(dev, theta, v));
     GC_CHECK_CUDA(
         cudaMemcpyAsync(scores, dev->scores, (size_t)dev->rows * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
+    return GC_OK;
+}
+
+extern "C" int gc_cuda_bico_take(gc_backend *b, gc_bico_device *dev, int count, const int64_t *local)
+{
+    if (count <= 0) return GC_OK;
+    if (count > kMaxTake) return gc_fail(GC_ERR_USAGE, "BiCo: %d rows taken at once, more than %d", count, kMaxTake);
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    /* From pageable memory: the copy returns once staged, so the caller may reuse `local`. */
+    GC_CHECK_CUDA(
+        cudaMemcpyAsync(dev->picked, local, (size_t)count * sizeof *local, cudaMemcpyHostToDevice, dev->stream));
+    mark_taken<<<(unsigned)((count + kThreads - 1) / kThreads), kThreads, 0, dev->stream>>>(dev->picked, count,
+                                                                                            dev->taken);
+    GC_CHECK_LAUNCH();
+    return GC_OK;
+}
+
+extern "C" int gc_cuda_bico_best(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, int want,
+                                 gc_omp_pair *best)
+{
+    for (int t = 0; t < want; ++t) best[t] = GC_OMP_NONE;
+    const int got = (int)(dev->rows < want ? dev->rows : want);
+    if (got == 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    GC_TRY(score_rows(dev, theta, v));
+    GC_CHECK_CUDA(cub::DeviceRadixSort::SortPairsDescending(dev->sort_temp, dev->sort_bytes, dev->scores, dev->sorted,
+                                                            dev->row, dev->rank, (long long)dev->rows, 0, 64,
+                                                            dev->stream));
+    double keys[kMaxTake];
+    long long rows[kMaxTake];
+    if (got > kMaxTake) return gc_fail(GC_ERR_USAGE, "BiCo: %d points a round, more than %d", got, kMaxTake);
+    GC_CHECK_CUDA(cudaMemcpyAsync(keys, dev->sorted, (size_t)got * sizeof *keys, cudaMemcpyDeviceToHost, dev->stream));
+    GC_CHECK_CUDA(cudaMemcpyAsync(rows, dev->rank, (size_t)got * sizeof *rows, cudaMemcpyDeviceToHost, dev->stream));
+    GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
+    for (int t = 0; t < got && !isnan(keys[t]); ++t) best[t] = gc_omp_pair{ keys[t], (int64_t)rows[t] };
     return GC_OK;
 }
 
@@ -230,6 +326,12 @@ extern "C" void gc_cuda_bico_detach(gc_backend *b, gc_bico_device *dev)
     (void)cudaFree(dev->scores);
     (void)cudaFree(dev->tv);
     (void)cudaFree(dev->uw);
+    (void)cudaFree(dev->taken);
+    (void)cudaFree(dev->row);
+    (void)cudaFree(dev->rank);
+    (void)cudaFree(dev->sorted);
+    (void)cudaFree(dev->sort_temp);
+    (void)cudaFree(dev->picked);
     free(dev);
 }
 

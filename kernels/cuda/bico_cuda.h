@@ -26,6 +26,9 @@ int gc_cuda_bico_attach(gc_backend *b, int64_t first_row, int64_t rows, int qp, 
 /* Reads the blocks' rows·q' doubles (one cublasDgemm a block, 4·B·q'·C flops) and writes rows doubles
  * back to the host. */
 int gc_cuda_bico_scores(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);
+int gc_cuda_bico_take(gc_backend *b, gc_bico_device *dev, int count, const int64_t *local);
+int gc_cuda_bico_best(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, int want,
+                      gc_omp_pair *best);
 void gc_cuda_bico_detach(gc_backend *b, gc_bico_device *dev);
 
 /* Per block: rows·q' doubles up over PCIe, one cublasDsyrk (rows·q'² flops) and one cublasDgemm

@@ -46,6 +46,7 @@ __global__ void rbf_rows(const double *__restrict__ x, int d, const double *__re
     }
 }
 
+/* Room for a call of `rows` rows: x and z for all of them, k for one block. */
 int grow(gc_nystrom_device *dev, int64_t rows)
 {
     if (rows <= dev->capacity) return GC_OK;
@@ -59,7 +60,7 @@ int grow(gc_nystrom_device *dev, int64_t rows)
     dev->capacity = 0;
     GC_CHECK_CUDA(cudaMalloc(&dev->xf, (size_t)rows * m->d * sizeof(float)));
     GC_CHECK_CUDA(cudaMalloc(&dev->x, (size_t)rows * m->d * sizeof(double)));
-    GC_CHECK_CUDA(cudaMalloc(&dev->k, (size_t)rows * m->q * sizeof(double)));
+    GC_CHECK_CUDA(cudaMalloc(&dev->k, (size_t)m->block * m->q * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&dev->z, (size_t)rows * m->rank * sizeof(double)));
     dev->capacity = rows;
     return GC_OK;
@@ -110,15 +111,19 @@ extern "C" int gc_cuda_nystrom_features(gc_backend *b, gc_nystrom_device *dev, i
     GC_CHECK_CUDA(cudaMemcpyAsync(dev->xf, x, (size_t)values * sizeof(float), cudaMemcpyHostToDevice, dev->stream));
     widen<<<(unsigned)((values + 255) / 256), 256, 0, dev->stream>>>(dev->xf, dev->x, values);
     GC_CHECK_LAUNCH();
-    /* Row-major k [rows × q] is column-major kᵀ = L xᵀ: L row-major [q × d] read transposed. */
     const double minus_two = -2.0, one = 1.0, zero = 0.0;
-    GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_T, CUBLAS_OP_N, m->q, (int)rows, m->d, &minus_two, dev->landmarks,
-                                m->d, dev->x, m->d, &zero, dev->k, m->q));
-    rbf_rows<<<(unsigned)rows, 128, 0, dev->stream>>>(dev->x, m->d, dev->landmark_sq, m->q, m->gamma, dev->k);
-    GC_CHECK_LAUNCH();
-    /* Column-major zᵀ [q' × rows] = Pᵀ kᵀ, P row-major [q × q'] being column-major Pᵀ. */
-    GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, m->rank, (int)rows, m->q, &one, dev->projection,
-                                m->rank, dev->k, m->q, &zero, dev->z, m->rank));
+    const int B = m->block;
+    for (int64_t lo = 0; lo < rows; lo += B) { /* a block at a time: every GEMM of one shape */
+        const double *x = dev->x + lo * m->d;
+        /* Row-major k [B × q] is column-major kᵀ = L xᵀ: L row-major [q × d] read transposed. */
+        GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_T, CUBLAS_OP_N, m->q, B, m->d, &minus_two, dev->landmarks,
+                                    m->d, x, m->d, &zero, dev->k, m->q));
+        rbf_rows<<<(unsigned)B, 128, 0, dev->stream>>>(x, m->d, dev->landmark_sq, m->q, m->gamma, dev->k);
+        GC_CHECK_LAUNCH();
+        /* Column-major zᵀ [q' × B] = Pᵀ kᵀ, P row-major [q × q'] being column-major Pᵀ. */
+        GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, m->rank, B, m->q, &one, dev->projection,
+                                    m->rank, dev->k, m->q, &zero, dev->z + lo * m->rank, m->rank));
+    }
     GC_CHECK_CUDA(
         cudaMemcpyAsync(z, dev->z, (size_t)rows * m->rank * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));

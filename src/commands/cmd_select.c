@@ -204,7 +204,7 @@ static int phase_read(select_run *run)
     r->lo = lo;
     r->n_local = hi - lo;
     /* Labels only: X streams through the embedding engine batch by batch (phase_embed). */
-    r->y = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *r->y);
+    r->y = gc_malloc_large((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *r->y);
     int status = r->y ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)r->n_local);
     status = gc_comm_agree(run->comm, status);
     if (status == GC_OK) status = gc_dataset_read(ds, run->comm, lo, hi, NULL, r->y, NULL);
@@ -241,7 +241,7 @@ static int read_embeddings(select_run *run, const char *path)
                        (long long)r->n_global);
     int32_t *labels = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
     r->e = gc_malloc_large((size_t)r->n_local * r->D * sizeof *r->e);
-    r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
+    r->loss = gc_malloc_large((size_t)r->n_local * sizeof *r->loss);
     int status = (labels && r->e && r->loss) ? GC_OK
                                              : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
                                                        (long long)r->n_local, r->D);
@@ -397,7 +397,7 @@ static int phase_embed(select_run *run)
         status = gc_embedding_width(&cfg, run->dataset.d, &r->D);
         device_only = status == GC_OK && embeddings_stay_on_device(run, r->D);
         r->e = status != GC_OK || device_only ? NULL : gc_malloc_large((size_t)r->n_local * r->D * sizeof *r->e);
-        r->loss = gc_malloc((size_t)r->n_local * sizeof *r->loss);
+        r->loss = gc_malloc_large((size_t)r->n_local * sizeof *r->loss);
         if (status == GC_OK && ((r->e == NULL && !device_only) || r->loss == NULL))
             status =
                 gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)r->n_local, r->D);

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "kernels/backend.h"
 
 static const char usage[] =
     "usage: gradcore COMMAND [options]      (run under mpirun for several ranks)\n\n"
@@ -36,6 +37,7 @@ static void clamp_threads(void)
 
 int main(int argc, char **argv)
 {
+    gc_backend_prestart(argc, argv); /* the GPU's start-up runs while MPI's does */
     MPI_Init(&argc, &argv);
     /* Failed MPI calls return their error to gc_check_mpi, which names the call and the cause,
      * instead of aborting inside the library; communicators made later inherit the handler. */
@@ -68,6 +70,7 @@ int main(int argc, char **argv)
                          command);
     }
     if (status != GC_OK && gc_error_message()[0] != '\0') gc_error_line(gc_error_message());
+    gc_backend_prestart_finish();
     MPI_Finalize();
     return status;
 }

@@ -140,7 +140,9 @@ int gc_nystrom_create(const gc_local_rows *rows, int q, double gamma, gc_eig_kin
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for %d BiCo landmarks", q);
     status = gc_comm_agree(rows->comm, status);
-    ny->map = (gc_nystrom_map){ .q = q, .d = d, .landmarks = ny->landmarks, .landmark_sq = ny->landmark_sq };
+    ny->map = (gc_nystrom_map){
+        .q = q, .d = d, .block = GC_NYSTROM_BLOCK_ROWS, .landmarks = ny->landmarks, .landmark_sq = ny->landmark_sq
+    };
     if (status == GC_OK) status = gc_comm_agree(rows->comm, gather_landmarks(rows, q, seed, ny));
     if (status == GC_OK && gamma <= 0.0) status = gc_comm_agree(rows->comm, median_gamma(ny, &gamma));
     ny->map.gamma = gamma;
@@ -155,7 +157,8 @@ int gc_nystrom_create(const gc_local_rows *rows, int q, double gamma, gc_eig_kin
 }
 
 /* The global block [b·B, (b+1)·B) of this rank's rows, padded to B rows with zeros at their
- * global offsets (see GC_NYSTROM_BLOCK_ROWS). */
+ * global offsets (see GC_NYSTROM_BLOCK_ROWS); blocks the rank holds whole are read and written in
+ * place, up to GC_NYSTROM_CALL_BLOCKS a call. */
 int gc_nystrom_features(const gc_nystrom *ny, gc_backend *backend, const gc_local_rows *rows, double *z)
 {
     const int64_t B = GC_NYSTROM_BLOCK_ROWS, hi = rows->lo + rows->n_local;
@@ -165,8 +168,17 @@ int gc_nystrom_features(const gc_nystrom *ny, gc_backend *backend, const gc_loca
     double *zb = gc_malloc((size_t)B * qp * sizeof *zb);
     int status = (xb && zb) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for a Nyström feature block");
     if (status == GC_OK) status = backend->ops->nystrom_attach(backend, &ny->map, &dev);
-    for (int64_t start = rows->lo / B * B; status == GC_OK && start < hi; start += B) {
+    for (int64_t start = rows->lo / B * B, step = B; status == GC_OK && start < hi; start += step) {
         int64_t first = start > rows->lo ? start : rows->lo, last = start + B < hi ? start + B : hi;
+        step = B;
+        if (first == start && last == start + B) { /* whole blocks of the rank's rows: in place, many a call */
+            const int64_t whole = (hi - start) / B,
+                          count = whole < GC_NYSTROM_CALL_BLOCKS ? whole : GC_NYSTROM_CALL_BLOCKS;
+            step = count * B;
+            status = backend->ops->nystrom_features(backend, dev, step, rows->e + (first - rows->lo) * d,
+                                                    z + (first - rows->lo) * qp);
+            continue;
+        }
         memset(xb, 0, (size_t)B * d * sizeof *xb);
         memcpy(xb + (first - start) * d, rows->e + (first - rows->lo) * d, (size_t)(last - first) * d * sizeof *xb);
         status = backend->ops->nystrom_features(backend, dev, B, xb, zb);

@@ -22,6 +22,9 @@ typedef enum { GC_EIG_AUTO = 0, GC_EIG_LAPACK, GC_EIG_SCALAPACK } gc_eig_kind;
 /* Rows per feature block: blocks are aligned to the global index and always this tall (padded
  * with zero rows), so a row's features do not depend on which rank computes them. */
 #define GC_NYSTROM_BLOCK_ROWS 1024
+/* Whole blocks a backend call takes at most: their rows cross the link in one copy each way (a call
+ * a block spent 5 s on 16M rows, mostly in per-call copies and synchronisation). */
+#define GC_NYSTROM_CALL_BLOCKS 64
 
 typedef struct {
     gc_nystrom_map map;      /* views of the arrays below */

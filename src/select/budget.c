@@ -66,3 +66,13 @@ int gc_class_budgets(const int64_t *class_sizes, int classes, int64_t k, int64_t
     }
     return apportion(class_sizes, class_sizes, classes, k, budgets);
 }
+
+void gc_count_classes(const int32_t *y, int64_t n, int classes, int64_t *counts)
+{
+    if (y == NULL) {
+        counts[0] += n;
+        return;
+    }
+#pragma omp parallel for schedule(static) reduction(+ : counts[:classes]) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) counts[y[i]]++;
+}

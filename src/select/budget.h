@@ -10,4 +10,8 @@
  * collective caller agrees on the status before using them). */
 int gc_class_budgets(const int64_t *class_sizes, int classes, int64_t k, int64_t *budgets);
 
+/* counts[c] += the number of the n labels y equal to c, for c in [0, classes), counted by the
+ * OpenMP threads (y NULL: every row in class 0). Labels must lie in [0, classes). */
+void gc_count_classes(const int32_t *y, int64_t n, int classes, int64_t *counts);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "candidates.h"
 #include "core/comm.h"
 #include "core/error.h"
@@ -44,6 +45,8 @@ typedef struct {
     double *z;              /* [n_local × q'] this rank's features */
     gc_bico_device *device; /* the backend's copy of z when it scores there */
     char *taken;            /* [n_local] */
+    int64_t *taken_now;     /* [b] local rows taken this round, for the device's copy of `taken` */
+    int taken_count;
     gc_candidate_merge merge;
     gc_omp_pair *local, *global;
     char *winner; /* broadcast record: header, q' doubles, D floats */
@@ -321,13 +324,17 @@ static int score_pass(bico_context *ctx, double *scores, int want)
     const gc_local_rows *rows = ctx->rows;
     const bico_problem *p = &ctx->p;
     gc_phase_begin(ctx->run->phases, "score");
+    gc_backend *b = ctx->run->backend;
+    const int on_device = ctx->device != NULL && b->ops->bico_best != NULL;
     int status = GC_OK;
-    if (ctx->device != NULL)
-        status = ctx->run->backend->ops->bico_scores(ctx->run->backend, ctx->device, p->theta, p->v, scores);
+    for (int t = 0; t < ctx->opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
+    if (on_device) /* the scores and their best on the device: only `want` pairs come back */
+        status = b->ops->bico_best(b, ctx->device, p->theta, p->v, want, ctx->local);
+    else if (ctx->device != NULL)
+        status = b->ops->bico_scores(b, ctx->device, p->theta, p->v, scores);
     else
         gc_cpu_bico_scores(ctx->z, rows->y, rows->n_local, p->qp, p->C, p->theta, p->v, scores);
-    for (int t = 0; t < ctx->opt->batch; ++t) ctx->local[t] = GC_OMP_NONE;
-    for (int64_t i = 0; i < rows->n_local && status == GC_OK; ++i) {
+    for (int64_t i = 0; i < rows->n_local && status == GC_OK && !on_device; ++i) {
         gc_omp_pair c = { scores[i], rows->lo + i };
         if (ctx->taken[i] || !gc_omp_pair_before(c, ctx->local[want - 1])) continue;
         int t = want - 1;
@@ -354,6 +361,7 @@ static int share_winner(bico_context *ctx, int64_t g, double score, gc_coreset *
         memcpy(ctx->winner + sizeof h, ctx->z + i * p->qp, zbytes);
         memcpy(ctx->winner + sizeof h + zbytes, rows->e + i * D, (size_t)D * sizeof(float));
         ctx->taken[i] = 1;
+        ctx->taken_now[ctx->taken_count++] = i;
     }
     GC_CHECK_MPI(MPI_Bcast(ctx->winner, (int)ctx->winner_bytes, MPI_BYTE, owner, rows->comm));
     winner_header h;
@@ -384,8 +392,12 @@ static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
         ctx->global[t] = *gc_candidate_pair(&ctx->merge, ctx->merge.global, t);
     if (status == GC_OK && ctx->global[0].index == INT64_MAX) /* only NaN scores: the features or data are broken */
         status = gc_fail(GC_ERR_INPUT, "BiCo: no point has a finite score after %lld selections", (long long)ctx->p.m);
+    ctx->taken_count = 0;
     for (int t = 0; status == GC_OK && t < want && ctx->global[t].index != INT64_MAX; ++t)
         status = share_winner(ctx, ctx->global[t].index, ctx->global[t].score, cs);
+    gc_backend *b = ctx->run->backend;
+    if (status == GC_OK && ctx->device != NULL && b->ops->bico_take != NULL)
+        status = b->ops->bico_take(b, ctx->device, ctx->taken_count, ctx->taken_now);
     gc_phase_end(ctx->run->phases, 0, 0);
     ctx->rounds++;
     return status == GC_OK ? refit_and_share(ctx) : status;
@@ -441,12 +453,13 @@ static int context_create(bico_context *ctx, const gc_run_context *run, const gc
     ctx->run = run;
     ctx->k = k;
     ctx->winner_bytes = sizeof(winner_header) + (size_t)qp * sizeof(double) + (size_t)rows->D * sizeof(float);
-    ctx->z = gc_malloc((size_t)(rows->n_local > 0 ? rows->n_local : 1) * qp * sizeof *ctx->z);
+    ctx->z = gc_malloc_large((size_t)(rows->n_local > 0 ? rows->n_local : 1) * qp * sizeof *ctx->z);
     ctx->taken = gc_calloc((size_t)(rows->n_local > 0 ? rows->n_local : 1), 1);
+    ctx->taken_now = gc_malloc((size_t)opt->batch * sizeof *ctx->taken_now);
     ctx->local = gc_malloc((size_t)opt->batch * sizeof *ctx->local);
     ctx->global = gc_malloc((size_t)opt->batch * sizeof *ctx->global);
     ctx->winner = gc_malloc(ctx->winner_bytes);
-    if (!ctx->z || !ctx->taken || !ctx->local || !ctx->global || !ctx->winner)
+    if (!ctx->z || !ctx->taken || !ctx->taken_now || !ctx->local || !ctx->global || !ctx->winner)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the features of %lld rows (q' = %d)", (long long)rows->n_local,
                        qp);
     /* z goes down from the feature map and up to the summary and the scorer block by block: pageable,
@@ -466,6 +479,7 @@ static void context_destroy(bico_context *ctx)
     if (ctx->z != NULL && backend != NULL && backend->ops->unpin != NULL) backend->ops->unpin(backend, ctx->z);
     free(ctx->z);
     free(ctx->taken);
+    free(ctx->taken_now);
     free(ctx->local);
     free(ctx->global);
     free(ctx->winner);
@@ -486,11 +500,26 @@ static void output_weights(const bico_problem *p, gc_coreset *cs)
     free(picked);
 }
 
-static int check_options(const gc_local_rows *rows, const gc_bico_options *opt, int *q)
+int gc_bico_default_landmarks(int64_t n)
 {
-    *q = opt->landmarks > 0
-             ? opt->landmarks
-             : (int)(rows->n_global < GC_BICO_DEFAULT_LANDMARKS ? rows->n_global : GC_BICO_DEFAULT_LANDMARKS);
+    int64_t q = GC_BICO_FEATURE_VALUES / (n > 0 ? n : 1);
+    q = q < GC_BICO_MIN_LANDMARKS       ? GC_BICO_MIN_LANDMARKS
+        : q > GC_BICO_DEFAULT_LANDMARKS ? GC_BICO_DEFAULT_LANDMARKS
+                                        : q;
+    return (int)(q < n ? q : n);
+}
+
+int gc_bico_default_batch(int64_t k)
+{
+    const int64_t b = (k + GC_BICO_DEFAULT_ROUNDS - 1) / GC_BICO_DEFAULT_ROUNDS;
+    return (int)(b < 1 ? 1 : b > GC_BICO_MAX_BATCH ? GC_BICO_MAX_BATCH : b);
+}
+
+/* Resolves q and, where it is 0, opt->batch (select_bico.h), and checks them. */
+static int check_options(const gc_local_rows *rows, int64_t k, gc_bico_options *opt, int *q)
+{
+    *q = opt->landmarks > 0 ? opt->landmarks : gc_bico_default_landmarks(rows->n_global);
+    if (opt->batch == 0) opt->batch = gc_bico_default_batch(k);
     if (*q > rows->n_global)
         return gc_fail(GC_ERR_INPUT, "option --landmarks: q = %d exceeds the %lld rows of the data", *q,
                        (long long)rows->n_global);
@@ -503,16 +532,18 @@ static int check_options(const gc_local_rows *rows, const gc_bico_options *opt, 
 /* Class sizes N_c (for the weights and the file). */
 static int count_classes(const gc_local_rows *rows, int64_t *sizes)
 {
-    for (int64_t i = 0; i < rows->n_local; ++i) sizes[rows->y[i]]++;
+    gc_count_classes(rows->y, rows->n_local, rows->classes, sizes);
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, sizes, rows->classes, MPI_INT64_T, MPI_SUM, rows->comm));
     return GC_OK;
 }
 
-int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const gc_bico_options *opt, int64_t k,
+int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const gc_bico_options *given, int64_t k,
                    gc_coreset *cs)
 {
     int q = 0;
-    GC_TRY(check_options(rows, opt, &q));
+    gc_bico_options resolved = *given;
+    const gc_bico_options *opt = &resolved;
+    GC_TRY(check_options(rows, k, &resolved, &q));
     bico_context ctx = { .merge = { .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL } };
     gc_nystrom ny;
     gc_backend *backend = run->backend;
@@ -565,7 +596,7 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
 
 int gc_bico_options_parse(const gc_options *o, gc_bico_options *opt)
 {
-    long landmarks = 0, batch;
+    long landmarks = 0, batch = 0;
     int eig;
     if (gc_options_is_set(o, "landmarks")) GC_TRY(gc_options_get_long(o, "landmarks", 1, 1L << 20, &landmarks));
     opt->gamma = 0.0;
@@ -578,7 +609,8 @@ int gc_bico_options_parse(const gc_options *o, gc_bico_options *opt)
     if (!(opt->ridge > 0.0))
         return gc_fail(GC_ERR_USAGE, "option --bico-ridge: λ = %s must be positive", gc_options_get(o, "bico-ridge"));
     GC_TRY(gc_options_get_bool(o, "bico-weights", &opt->weighted));
-    GC_TRY(gc_options_get_long(o, "batch", 1, GC_BICO_MAX_BATCH, &batch));
+    /* batch 0: the default, sized by k (select_bico.h) */
+    if (gc_options_is_set(o, "batch")) GC_TRY(gc_options_get_long(o, "batch", 1, GC_BICO_MAX_BATCH, &batch));
     GC_TRY(gc_options_get_choice(o, "eig", GC_EIG_NAMES, &eig));
     opt->landmarks = (int)landmarks;
     opt->batch = (int)batch;

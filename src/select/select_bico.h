@@ -33,14 +33,22 @@
 
 #define GC_BICO_MAX_BATCH         GC_CANDIDATES_MAX
 #define GC_BICO_WEIGHT_STEPS      10
-/* --landmarks when not given: this many, or N when smaller. */
+/* --landmarks when not given: this many, or N when smaller, or fewer where N·q would pass
+ * GC_BICO_FEATURE_VALUES (the features are N × q' doubles, read once a round: 2^31 values is 17 GB
+ * over all ranks), but never fewer than GC_BICO_MIN_LANDMARKS. A function of N alone, so the same
+ * on any rank count (docs/design.md §4.5). */
 #define GC_BICO_DEFAULT_LANDMARKS 1000
+#define GC_BICO_FEATURE_VALUES    ((int64_t)1 << 31)
+#define GC_BICO_MIN_LANDMARKS     64
+/* --batch when not given: one point a round for k ≤ this many rounds, else ⌈k / rounds⌉ a round, so
+ * a large coreset takes about this many passes over the features instead of k. */
+#define GC_BICO_DEFAULT_ROUNDS    200
 
 typedef struct {
-    int landmarks; /* q; 0: GC_BICO_DEFAULT_LANDMARKS capped at N */
+    int landmarks; /* q; 0: the default above */
     double gamma;  /* RBF width; ≤ 0: median heuristic (nystrom.h) */
     double ridge;  /* λ > 0 */
-    int batch;     /* b, points added per round */
+    int batch;     /* b, points added per round; 0: the default above */
     int weighted;  /* projected gradient steps on the weights */
     gc_eig_kind eig;
     uint64_t seed;
@@ -51,6 +59,10 @@ typedef struct {
 
 /* Reads the bico options (src/select/selector.h) and --batch (b points a round) into opt; one error line names a bad one. */
 int gc_bico_options_parse(const gc_options *o, gc_bico_options *opt);
+
+/* The defaults above: q for N rows, b for a coreset of k. */
+int gc_bico_default_landmarks(int64_t n);
+int gc_bico_default_batch(int64_t k);
 
 /* Collective. Fills cs on every rank: index, label, loss, embedding (x) in selection order,
  * gain = the point's score s_k in the round that selected it, weight (above), objective = the final

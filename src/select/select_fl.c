@@ -133,7 +133,7 @@ static int make_plan(const gc_local_rows *rows, const gc_fl_options *opt, int64_
         return status; /* the caller destroys the plan */
     }
     int64_t *mine = counts + (size_t)rows->rank * G;
-    for (int64_t i = 0; i < rows->n_local; ++i) mine[group_of(rows, opt->per_class, i)]++;
+    gc_count_classes(opt->per_class ? rows->y : NULL, rows->n_local, G, mine);
     GC_CHECK_MPI(MPI_Allgather(MPI_IN_PLACE, G, MPI_INT64_T, counts, G, MPI_INT64_T, rows->comm));
     for (int r = 0; r < P; ++r)
         for (int g = 0; g < G; ++g) {

@@ -503,7 +503,8 @@ static int run_passes(omp_context *ctx, const omp_log *log, gc_coreset *cs)
 /* The shared parts of a selection of G problems with these budgets; ctx->p[g] starts at its budget's
  * slots, target and residual. Not collective. */
 static int context_create(omp_context *ctx, const gc_run_context *run, const gc_local_rows *rows,
-                          const gc_omp_options *opt, int problems, const int64_t *budgets, const double *targets)
+                          const gc_omp_options *opt, int problems, const int64_t *local_sizes, const int64_t *budgets,
+                          const double *targets)
 {
     memset(ctx, 0, sizeof *ctx);
     /* The MPI handles' "none" values are not zero bits: set them before any return. */
@@ -535,7 +536,7 @@ static int context_create(omp_context *ctx, const gc_run_context *run, const gc_
         p->target = targets + (size_t)g * rows->D;
         p->r = ctx->residuals + (size_t)g * rows->D;
     }
-    for (int64_t i = 0; i < rows->n_local; ++i) ctx->p[opt->per_class ? rows->y[i] : 0].local_rows++;
+    for (int g = 0; g < problems; ++g) ctx->p[g].local_rows = local_sizes[g];
     return gc_candidate_merge_create_lists(&ctx->merge, lists, count,
                                            sizeof(atom_header) + (size_t)rows->D * sizeof(float));
 }
@@ -616,12 +617,13 @@ static void finish_coreset(const omp_context *ctx, gc_coreset *cs)
     cs->k = slot;
 }
 
-/* The budgets of the problems (per class by budget.h, or all of k) and their sizes, into cs. Collective. */
+/* The problems' sizes on this rank (local_sizes) and in all, their budgets (per class by budget.h, or
+ * all of k), into cs. Collective. */
 static int problem_budgets(const gc_local_rows *rows, const gc_omp_options *opt, int problems, int64_t k,
-                           int64_t *sizes, int64_t *budgets, gc_coreset *cs)
+                           int64_t *local_sizes, int64_t *sizes, int64_t *budgets, gc_coreset *cs)
 {
-    for (int64_t i = 0; i < rows->n_local; ++i) sizes[opt->per_class ? rows->y[i] : 0]++;
-    GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, sizes, problems, MPI_INT64_T, MPI_SUM, rows->comm));
+    gc_count_classes(opt->per_class ? rows->y : NULL, rows->n_local, problems, local_sizes);
+    GC_CHECK_MPI(MPI_Allreduce(local_sizes, sizes, problems, MPI_INT64_T, MPI_SUM, rows->comm));
     int status = GC_OK;
     if (opt->per_class)
         status = gc_class_budgets(sizes, problems, k, budgets);
@@ -656,18 +658,21 @@ int gc_select_omp(const gc_run_context *run, const gc_local_rows *rows, const gc
         return gc_fail(GC_ERR_USAGE, "option --batch: %d is not in 1..%d", opt->batch, GC_OMP_MAX_BATCH);
     omp_context ctx = { .merge = { .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL } };
     omp_log log = { 0, NULL, NULL };
-    int64_t *sizes = gc_calloc((size_t)problems, sizeof *sizes),
+    int64_t *local_sizes = gc_calloc((size_t)problems, sizeof *local_sizes),
+            *sizes = gc_calloc((size_t)problems, sizeof *sizes),
             *budgets = gc_calloc((size_t)problems, sizeof *budgets);
     double *targets = gc_calloc((size_t)problems * D, sizeof *targets);
     double *r_total = gc_calloc((size_t)D, sizeof *r_total), *g_total = gc_calloc((size_t)D, sizeof *g_total);
-    int status =
-        (sizes && budgets && targets && r_total && g_total) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
+    int status = (local_sizes && sizes && budgets && targets && r_total && g_total)
+                     ? GC_OK
+                     : gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
     if (status == GC_OK) status = gc_coreset_allocate(cs, k, D, rows->classes);
     status = gc_comm_agree(rows->comm, status);
-    if (status == GC_OK) status = problem_budgets(rows, opt, problems, k, sizes, budgets, cs);
+    if (status == GC_OK) status = problem_budgets(rows, opt, problems, k, local_sizes, sizes, budgets, cs);
     if (status == GC_OK && opt->targets != NULL) memcpy(targets, opt->targets, (size_t)problems * D * sizeof *targets);
     if (status == GC_OK)
-        status = gc_comm_agree(rows->comm, context_create(&ctx, run, rows, opt, problems, budgets, targets));
+        status =
+            gc_comm_agree(rows->comm, context_create(&ctx, run, rows, opt, problems, local_sizes, budgets, targets));
     if (status == GC_OK) status = set_up_rows(&ctx, targets);
     if (status == GC_OK)
         gc_info("select: orthogonal matching pursuit, %d problem(s), λ = %g, %s, %d atom(s) per pass, scoring on %s",
@@ -695,6 +700,7 @@ int gc_select_omp(const gc_run_context *run, const gc_local_rows *rows, const gc
     }
     free_omp_log(&log);
     context_destroy(&ctx);
+    free(local_sizes);
     free(sizes);
     free(budgets);
     free(targets);

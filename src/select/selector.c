@@ -30,7 +30,9 @@ const gc_option_spec gc_selection_option_specs[] = {
     { "per-class", GC_OPT_VALUE, NULL, "on|off",
       "select per class with largest-remainder budgets (default: on; stream: off, continual GMC has one running "
       "target)" },
-    { "batch", GC_OPT_VALUE, "1", "b", "omp: atoms added per pass over the data; bico: points added per round" },
+    { "batch", GC_OPT_VALUE, "1", "b",
+      "omp: atoms added per pass over the data; bico: points added per round (bico's default: 1, or ⌈k/200⌉ for k > "
+      "200)" },
     { "seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)" },
     { "device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend" },
     { NULL, 0, NULL, NULL, NULL }

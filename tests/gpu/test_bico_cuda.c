@@ -1,6 +1,7 @@
 /* BiCo's CUDA kernels equal their CPU oracles: the Nyström features (kernels/cpu/nystrom_cpu.c)
  * within 1e-5 relative (normwise, over a block) for several widths, landmark counts and kernel
- * widths, and the scores (kernels/cpu/bico_cpu.c) within 1e-9; the device data summary equals a
+ * widths, and the scores (kernels/cpu/bico_cpu.c) within 1e-9, and a round's best on the device the
+ * host's scan of its scores; the device data summary equals a
  * direct long-double sum within 1e-12 and does not depend on the order of its blocks; gc_select_bico
  * with the CUDA backend selects the CPU path's coreset. Exit 77 without a GPU. */
 #include <math.h>
@@ -210,7 +211,7 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
  * CPU twin's. n spans several blocks of the largest height. */
 static void scores_do_not_depend_on_the_rank(gc_backend *gpu)
 {
-    const int64_t n = 70001, cut[4] = { 0, 12345, 40000, n };
+    const int64_t n = 600001, cut[4] = { 0, 123457, 400000, n }; /* ranks cross blocks of up to 262,144 */
     const int qp = 40, C = 3;
     double *z = malloc((size_t)n * qp * sizeof *z), *theta = malloc((size_t)qp * C * sizeof *theta);
     double *v = malloc((size_t)qp * C * sizeof *v), *whole = malloc((size_t)n * sizeof *whole);
@@ -246,6 +247,67 @@ static void scores_do_not_depend_on_the_rank(gc_backend *gpu)
     free(y);
 }
 
+/* The host's scan (select_bico.c): the `want` best untaken rows, best first, NaN never. */
+static void scan(const double *scores, const char *taken, int64_t n, int64_t first_row, int want, gc_omp_pair *best)
+{
+    for (int t = 0; t < want; ++t) best[t] = GC_OMP_NONE;
+    for (int64_t i = 0; i < n; ++i) {
+        const gc_omp_pair c = { scores[i], first_row + i };
+        if (taken[i] || !gc_omp_pair_before(c, best[want - 1])) continue;
+        int t = want - 1;
+        for (; t > 0 && gc_omp_pair_before(c, best[t - 1]); --t) best[t] = best[t - 1];
+        best[t] = c;
+    }
+}
+
+/* bico_best returns what the scan of bico_scores' output picks, round after round with the winners
+ * taken: rows repeated (tied scores go to the lower row), −0 and +0 scores, NaN rows never. */
+static void best_is_the_scan_of_the_scores(gc_backend *gpu)
+{
+    const int64_t n = 50000, first_row = 777, period = 1000;
+    const int qp = 30, C = 4, want = 37;
+    double *z = malloc((size_t)n * qp * sizeof *z), *theta = malloc((size_t)qp * C * sizeof *theta);
+    double *v = malloc((size_t)qp * C * sizeof *v), *scores = malloc((size_t)n * sizeof *scores);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    char *taken = calloc((size_t)n, 1);
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = (int32_t)((i % period) % C);
+        for (int j = 0; j < qp; ++j) /* every `period` rows the same row again: tied scores */
+            z[i * qp + j] = i < period ? uniform() : z[(i % period) * qp + j];
+    }
+    for (int j = 0; j < qp; ++j) z[5 * qp + j] = 0.0; /* scores of 0 */
+    z[17 * qp] = NAN;                                 /* a NaN score, and its copies */
+    gc_bico_device *dev = NULL;
+    CHECK(gpu->ops->bico_attach(gpu, first_row, n, qp, C, z, y, &dev) == GC_OK);
+    for (int round = 0; round < 4; ++round) {
+        for (int t = 0; t < qp * C; ++t) {
+            theta[t] = uniform();
+            v[t] = round == 3 ? -uniform() * uniform() : uniform();
+        }
+        gc_omp_pair got[37], expect[37];
+        CHECK(gpu->ops->bico_scores(gpu, dev, theta, v, scores) == GC_OK);
+        scan(scores, taken, n, first_row, want, expect);
+        CHECK(gpu->ops->bico_best(gpu, dev, theta, v, want, got) == GC_OK);
+        int64_t local[37];
+        for (int t = 0; t < want; ++t) {
+            CHECK(got[t].index == expect[t].index);
+            CHECK(memcmp(&got[t].score, &expect[t].score, sizeof got[t].score) == 0 ||
+                  got[t].score == expect[t].score); /* −0 and +0 */
+            CHECK(got[t].index != INT64_MAX && (got[t].index - first_row) % period != 17);
+            local[t] = got[t].index - first_row;
+            taken[local[t]] = 1;
+        }
+        CHECK(gpu->ops->bico_take(gpu, dev, want, local) == GC_OK);
+    }
+    gpu->ops->bico_detach(gpu, dev);
+    free(z);
+    free(theta);
+    free(v);
+    free(scores);
+    free(y);
+    free(taken);
+}
+
 int main(int argc, char **argv)
 {
     SKIP_WITHOUT_GPU();
@@ -259,6 +321,7 @@ int main(int argc, char **argv)
     features_equal_the_cpu(cpu, gpu, 700, 3, 40, 2.0);     /* narrow kernel: many small eigenvalues dropped */
     features_equal_the_cpu(cpu, gpu, 3000, 33, 500, 0.01); /* wide kernel */
     scores_do_not_depend_on_the_rank(gpu);
+    best_is_the_scan_of_the_scores(gpu);
     summary_equals_a_direct_sum(gpu, 0);
     summary_equals_a_direct_sum(gpu, 1);
     select_on_the_gpu_equals_the_cpu(cpu, gpu, 1, 0);

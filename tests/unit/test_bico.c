@@ -127,6 +127,21 @@ static void integer_row_weights_equal_repeated_rows(const float *x, const int32_
     free(yr);
 }
 
+/* The defaults scale with the data: q = 1,000 up to 2^31 / 1,000 rows, then 2^31 / N (never below
+ * 64, never above N); b = 1 up to 200 points, then ⌈k / 200⌉ (never above the candidate lists). */
+static void defaults_follow_the_size(void)
+{
+    CHECK(gc_bico_default_landmarks(50) == 50);
+    CHECK(gc_bico_default_landmarks(2000000) == 1000);
+    CHECK(gc_bico_default_landmarks(16000000) == 134);
+    CHECK(gc_bico_default_landmarks(1000000000) == 64);
+    CHECK(gc_bico_default_batch(1) == 1);
+    CHECK(gc_bico_default_batch(200) == 1);
+    CHECK(gc_bico_default_batch(201) == 2);
+    CHECK(gc_bico_default_batch(16000) == 80);
+    CHECK(gc_bico_default_batch(100000000) == GC_BICO_MAX_BATCH);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -145,6 +160,7 @@ int main(int argc, char **argv)
                            .e = x,
                            .y = y,
                            .loss = loss };
+    defaults_follow_the_size();
     gc_backend *cpu = NULL;
     CHECK(gc_backend_cpu_create(&cpu) == GC_OK);
     selects(&rows, cpu, 0, 1, GC_EIG_LAPACK);
