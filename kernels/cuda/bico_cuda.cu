@@ -1,8 +1,12 @@
 /* BiCo's scoring pass on the GPU (see bico_cuda.h): s_i = 2 Σ_c (θ_cᵀz_i − [c = y_i]) V_cᵀz_i.
  *   The dots θ_cᵀz_i and V_cᵀz_i of every class are one cublasDgemm a block of rows, Z_b [B × q']
- *   times [θ V] [q' × 2C]; finish_scores then sums each row's classes in class order. A warp a row
- *   with the classes' weights read from cache (the previous kernel) read 2·q'·C doubles of θ and V
- *   for each row's q' and ran at 10% of HBM at C = 10.
+ *   times [θ V] [q' × 2C]; finish_scores then sums each row's classes, a warp a row (lanes over
+ *   classes, coalesced; a thread a row read 2C values 2C·8 bytes apart and took 68 ms a round at
+ *   16M rows, C = 100). An earlier kernel that read θ and V from cache for every row's q' (2·q'·C
+ *   doubles a row) ran at 10% of HBM at C = 10.
+ *   Where 2C > q' (C = 100), a block's scores come instead from M = θVᵀ [q' × q'] (one DGEMM a
+ *   round): s_i = 2 z_iᵀ (M z_i − V_{y_i}), one product M z_i [q'] a row instead of 2C dots,
+ *   fewer flops and a narrower product to write and read (finish_quadratic).
  *   Blocks are aligned to the global row index and always B rows high (score_block_rows: the same
  *   on every rank), the features kept in device memory at their global offset in B-row blocks
  *   with zeros around the rank's own rows: every GEMM has the same shape, and a row sits at the
@@ -46,7 +50,8 @@ struct gc_bico_device {
     int B, qp, C;
     double *z;      /* [blocks·B × q'], the rank's rows at [offset, offset + rows), zeros around */
     double *tv;     /* [q' × 2C]: θ_j, then V_j, for each feature j */
-    double *uw;     /* [B × 2C]: a block's θᵀz, then Vᵀz, for each row */
+    double *uw;     /* [B × 2C]: a block's θᵀz, then Vᵀz, for each row; [B × q'] of M z (quadratic_form) */
+    double *m;      /* [q' × q'] M = θVᵀ (quadratic_form) */
     double *scores; /* [rows] */
     int32_t *y;
     unsigned char *taken;  /* [rows] 1: selected */
@@ -61,28 +66,67 @@ namespace
 {
 
 constexpr int kThreads = 256;
+#ifndef GC_BICO_SCORE_BLOCK_MAX
+#define GC_BICO_SCORE_BLOCK_MAX 262144
+#endif
 /* Rows bico_take marks at once: a round's batch at most. */
 constexpr int kMaxTake = 1024;
 
 /* The key of a row no round may return: all bits set, a NaN that the descending sort puts after −∞. */
 __device__ double never_key() { return __longlong_as_double(-1LL); }
 
-/* scores[first + r] = 2 Σ_c (uw[p][c] − [c = y_{first+r}]) uw[p][C + c], p = at + r, the classes
- * in order, for r < count: the block's rows that are the rank's. A thread a row. Sort keys: a taken
- * row or a NaN score gets never_key(), −0 becomes +0. */
+/* The sort key of score s: a taken row or a NaN score gets never_key(), −0 becomes +0. */
+__device__ double score_key(double s, unsigned char taken)
+{
+    return taken || isnan(s) ? never_key() : s == 0.0 ? 0.0 : s;
+}
+
+/* Warp sum in a fixed tree (xor butterfly): the same bits for the same lane values. */
+__device__ double warp_sum(double v)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* scores[first + r] = 2 Σ_c (uw[p][c] − [c = y_{first+r}]) uw[p][C + c], p = at + r, for r < count:
+ * the block's rows that are the rank's. A warp a row, lane l summing classes l, l + 32, … in order
+ * (coalesced: a row's 2C values are contiguous), then warp_sum; as sort keys. */
 __global__ void finish_scores(const double *__restrict__ uw, const int32_t *__restrict__ y,
                               const unsigned char *__restrict__ taken, long long at, long long first, long long count,
                               int C, double *__restrict__ scores)
 {
-    const long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    const int lane = threadIdx.x % 32;
     if (r >= count) return;
     const double *u = uw + (at + r) * 2 * C;
     const int label = y[first + r];
     double s = 0.0;
-    for (int c = 0; c < C; ++c) s += (u[c] - (c == label ? 1.0 : 0.0)) * u[C + c];
-    s *= 2.0;
-    scores[first + r] = taken[first + r] || isnan(s) ? never_key() : s == 0.0 ? 0.0 : s;
+    for (int c = lane; c < C; c += 32) s += (u[c] - (c == label ? 1.0 : 0.0)) * u[C + c];
+    s = warp_sum(s);
+    if (lane == 0) scores[first + r] = score_key(2.0 * s, taken[first + r]);
 }
+
+/* The quadratic form of wide C: scores[first + r] = 2 (z_pᵀ m_p − V_{y}ᵀz_p), m_p = M z_p the
+ * block's product, p = at + r; V_j = tv[j·2C + C …]. A warp a row as above, lanes over features. */
+__global__ void finish_quadratic(const double *__restrict__ z, const double *__restrict__ m,
+                                 const double *__restrict__ tv, const int32_t *__restrict__ y,
+                                 const unsigned char *__restrict__ taken, long long at, long long first,
+                                 long long count, int qp, int C, double *__restrict__ scores)
+{
+    const long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    const int lane = threadIdx.x % 32;
+    if (r >= count) return;
+    const double *zr = z + (at + r) * qp, *mr = m + (at + r) * qp;
+    const int label = y[first + r];
+    double s = 0.0;
+    for (int j = lane; j < qp; j += 32) s += zr[j] * (mr[j] - tv[(size_t)j * 2 * C + C + label]);
+    s = warp_sum(s);
+    if (lane == 0) scores[first + r] = score_key(2.0 * s, taken[first + r]);
+}
+
+/* Whether a block's scores come from M = θVᵀ [q' × q'] (one q' × q' product a row) rather than
+ * from θᵀz and Vᵀz (2C dots a row): when 2C > q', it is fewer flops and a narrower product. */
+bool quadratic_form(int qp, int C) { return 2 * C > qp; }
 
 /* row[i] = first_row + i. */
 __global__ void global_rows(long long first_row, long long rows, long long *__restrict__ row)
@@ -104,7 +148,7 @@ __global__ void mark_taken(const long long *__restrict__ local, int count, unsig
 int score_block_rows(int qp, int C)
 {
     const long long widest = qp > 2 * C ? qp : 2 * C;
-    int B = 262144;
+    int B = GC_BICO_SCORE_BLOCK_MAX;
     while (B > 1024 && (long long)B * widest * (long long)sizeof(double) > (512LL << 20)) B /= 2;
     return B;
 }
@@ -194,7 +238,9 @@ int upload(gc_bico_device *dev, const double *z, const int32_t *y)
     GC_CHECK_CUDA(cudaMalloc(&dev->y, n * sizeof(int32_t)));
     GC_CHECK_CUDA(cudaMalloc(&dev->scores, n * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&dev->tv, qp * 2 * C * sizeof(double)));
-    GC_CHECK_CUDA(cudaMalloc(&dev->uw, (size_t)dev->B * 2 * C * sizeof(double)));
+    GC_CHECK_CUDA(
+        cudaMalloc(&dev->uw, (size_t)dev->B * (quadratic_form(dev->qp, dev->C) ? qp : 2 * C) * sizeof(double)));
+    if (quadratic_form(dev->qp, dev->C)) GC_CHECK_CUDA(cudaMalloc(&dev->m, qp * qp * sizeof(double)));
     GC_CHECK_CUDA(cudaMemset(dev->z, 0, padded));
     GC_CHECK_CUDA(cudaMemcpy(dev->z + (size_t)dev->offset * qp, z, (size_t)dev->rows * qp * sizeof(double),
                              cudaMemcpyHostToDevice));
@@ -231,14 +277,28 @@ int score_rows(gc_bico_device *dev, const double *theta, const double *v)
     GC_CHECK_CUDA(cudaMemcpy2DAsync(dev->tv + C, tv_pitch, v, row_bytes, row_bytes, (size_t)qp, cudaMemcpyHostToDevice,
                                     dev->stream));
     const double one = 1.0, zero = 0.0;
+    const bool quadratic = quadratic_form(qp, C);
+    /* Column-major: tv is [2C × q'], θᵀ in its first C rows and Vᵀ in the next; M = θVᵀ. */
+    if (quadratic)
+        GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_T, CUBLAS_OP_N, qp, qp, C, &one, dev->tv, 2 * C, dev->tv + C,
+                                    2 * C, &zero, dev->m, qp));
     for (int64_t blk = 0; blk < dev->blocks; ++blk) {
-        /* Column-major view: uw [2C × B] = tv [2C × q'] · z_blk [q' × B]. */
-        GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, 2 * C, B, qp, &one, dev->tv, 2 * C,
-                                    dev->z + (size_t)blk * B * qp, qp, &zero, dev->uw, 2 * C));
+        const double *z = dev->z + (size_t)blk * B * qp;
+        if (quadratic) /* uw [q' × B] = M z_blk [q' × B] */
+            GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, qp, B, qp, &one, dev->m, qp, z, qp, &zero,
+                                        dev->uw, qp));
+        else /* uw [2C × B] = tv [2C × q'] · z_blk [q' × B] */
+            GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, 2 * C, B, qp, &one, dev->tv, 2 * C, z, qp,
+                                        &zero, dev->uw, 2 * C));
         const int64_t lo = blk == 0 ? dev->offset : 0, start = blk * B + lo - dev->offset;
         const int64_t count = (dev->rows - start < B - lo) ? dev->rows - start : B - lo;
-        finish_scores<<<(unsigned)((count + kThreads - 1) / kThreads), kThreads, 0, dev->stream>>>(
-            dev->uw, dev->y, dev->taken, lo, start, count, C, dev->scores);
+        const unsigned grid = (unsigned)((32 * count + kThreads - 1) / kThreads); /* a warp a row */
+        if (quadratic)
+            finish_quadratic<<<grid, kThreads, 0, dev->stream>>>(z, dev->uw, dev->tv, dev->y, dev->taken, lo, start,
+                                                                 count, qp, C, dev->scores);
+        else
+            finish_scores<<<grid, kThreads, 0, dev->stream>>>(dev->uw, dev->y, dev->taken, lo, start, count, C,
+                                                              dev->scores);
         GC_CHECK_LAUNCH();
     }
     return GC_OK;
@@ -326,6 +386,7 @@ extern "C" void gc_cuda_bico_detach(gc_backend *b, gc_bico_device *dev)
     (void)cudaFree(dev->scores);
     (void)cudaFree(dev->tv);
     (void)cudaFree(dev->uw);
+    (void)cudaFree(dev->m);
     (void)cudaFree(dev->taken);
     (void)cudaFree(dev->row);
     (void)cudaFree(dev->rank);

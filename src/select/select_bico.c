@@ -134,7 +134,7 @@ static int weight_steps(bico_problem *p, double *trial_w, double *trial_theta, d
                 free(s);
                 return status;
             }
-            accepted = objective < p->objective;
+            accepted = objective < p->objective - GC_BICO_STEP_GAIN * fabs(p->objective);
         }
         free(s);
         if (!accepted) return GC_OK;

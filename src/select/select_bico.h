@@ -19,8 +19,8 @@
  *   file gets N_c/k_c for a point of class c (k_c selected of N_c, so the weights sum to N like
  *   uniform sampling's N/k); --bico-weights on: after every round GC_BICO_WEIGHT_STEPS projected
  *   gradient steps w ← max(0, w + η s_S) on the selected weights, η starting where the largest
- *   change equals the mean weight and halved until G decreases (the step is skipped after 30
- *   halvings); the file gets these weights scaled to sum to N. */
+ *   change equals the mean weight and halved until G decreases by more than GC_BICO_STEP_GAIN of
+ *   itself (the step is skipped after 30 halvings); the file gets these weights scaled to sum to N. */
 #ifndef GC_SELECT_BICO_H
 #define GC_SELECT_BICO_H
 
@@ -33,6 +33,10 @@
 
 #define GC_BICO_MAX_BATCH         GC_CANDIDATES_MAX
 #define GC_BICO_WEIGHT_STEPS      10
+/* A weight step is taken only where it lowers G by more than this fraction: G's rounding (1e-12 of
+ * it between the CPU's and a GPU's features) must not decide whether a step is taken, or the two
+ * backends' weights part (by 1e-3 on some data). */
+#define GC_BICO_STEP_GAIN         1e-9
 /* --landmarks when not given: this many, or N when smaller, or fewer where N·q would pass
  * GC_BICO_FEATURE_VALUES (the features are N × q' doubles, read once a round: 2^31 values is 17 GB
  * over all ranks), but never fewer than GC_BICO_MIN_LANDMARKS. A function of N alone, so the same

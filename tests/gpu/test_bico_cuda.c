@@ -169,6 +169,7 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
 {
     const int64_t n = 3000;
     const int d = 8, classes = 4;
+    srand(5); /* its own data, whatever the cases before it drew */
     float *x = malloc((size_t)n * d * sizeof *x), *loss = calloc((size_t)n, sizeof *loss);
     int32_t *y = malloc((size_t)n * sizeof *y);
     random_data(n, d, classes, x, y);
@@ -194,7 +195,11 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
     CHECK(rc == GC_OK && a.k == b.k);
     int differ = 0;
     for (int64_t t = 0; t < a.k && t < b.k; ++t) {
-        differ += a.index[t] != b.index[t];
+        if (a.index[t] != b.index[t] && differ++ == 0)
+            fprintf(stderr,
+                    "select batch=%d weighted=%d: first difference at %lld: CPU row %lld (score %.17g), GPU row %lld "
+                    "(score %.17g)\n",
+                    batch, weighted, (long long)t, (long long)a.index[t], a.gain[t], (long long)b.index[t], b.gain[t]);
         CHECK_NEAR(a.weight[t], b.weight[t], 1e-6);
     }
     if (differ) fprintf(stderr, "select batch=%d weighted=%d: %d points differ\n", batch, weighted, differ);
@@ -209,10 +214,9 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
 /* The device's scores of rows split over three "ranks" at arbitrary global offsets (the scoring
  * blocks are aligned to the global index) are the bits of one rank holding them all, and near the
  * CPU twin's. n spans several blocks of the largest height. */
-static void scores_do_not_depend_on_the_rank(gc_backend *gpu)
+static void scores_do_not_depend_on_the_rank(gc_backend *gpu, int qp, int C)
 {
     const int64_t n = 600001, cut[4] = { 0, 123457, 400000, n }; /* ranks cross blocks of up to 262,144 */
-    const int qp = 40, C = 3;
     double *z = malloc((size_t)n * qp * sizeof *z), *theta = malloc((size_t)qp * C * sizeof *theta);
     double *v = malloc((size_t)qp * C * sizeof *v), *whole = malloc((size_t)n * sizeof *whole);
     double *split = malloc((size_t)n * sizeof *split), *cpu = malloc((size_t)n * sizeof *cpu);
@@ -262,10 +266,10 @@ static void scan(const double *scores, const char *taken, int64_t n, int64_t fir
 
 /* bico_best returns what the scan of bico_scores' output picks, round after round with the winners
  * taken: rows repeated (tied scores go to the lower row), −0 and +0 scores, NaN rows never. */
-static void best_is_the_scan_of_the_scores(gc_backend *gpu)
+static void best_is_the_scan_of_the_scores(gc_backend *gpu, int qp, int C)
 {
     const int64_t n = 50000, first_row = 777, period = 1000;
-    const int qp = 30, C = 4, want = 37;
+    const int want = 37;
     double *z = malloc((size_t)n * qp * sizeof *z), *theta = malloc((size_t)qp * C * sizeof *theta);
     double *v = malloc((size_t)qp * C * sizeof *v), *scores = malloc((size_t)n * sizeof *scores);
     int32_t *y = malloc((size_t)n * sizeof *y);
@@ -320,8 +324,10 @@ int main(int argc, char **argv)
     features_equal_the_cpu(cpu, gpu, 2048, 64, 300, 0.0);
     features_equal_the_cpu(cpu, gpu, 700, 3, 40, 2.0);     /* narrow kernel: many small eigenvalues dropped */
     features_equal_the_cpu(cpu, gpu, 3000, 33, 500, 0.01); /* wide kernel */
-    scores_do_not_depend_on_the_rank(gpu);
-    best_is_the_scan_of_the_scores(gpu);
+    scores_do_not_depend_on_the_rank(gpu, 40, 3);          /* θᵀz and Vᵀz */
+    scores_do_not_depend_on_the_rank(gpu, 24, 30);         /* 2C > q': the quadratic form */
+    best_is_the_scan_of_the_scores(gpu, 30, 4);
+    best_is_the_scan_of_the_scores(gpu, 10, 8);
     summary_equals_a_direct_sum(gpu, 0);
     summary_equals_a_direct_sum(gpu, 1);
     select_on_the_gpu_equals_the_cpu(cpu, gpu, 1, 0);

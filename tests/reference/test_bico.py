@@ -25,7 +25,7 @@ import pytest
 from conftest import REPO, read_coreset, run_gradcore, write_dataset
 
 RIDGE = 1.0  # --bico-ridge default
-WEIGHT_STEPS, HALVINGS = 10, 30  # select_bico.h
+WEIGHT_STEPS, HALVINGS, STEP_GAIN = 10, 30, 1e-9  # select_bico.h
 
 
 def clustered(tmp_path, n, d, classes, seed, name="data.h5"):
@@ -92,7 +92,8 @@ def best(scores, taken, b):
 
 
 def weight_steps(Z, Y, S, w):
-    """--bico-weights: projected gradient on w over S, η from max|Δw| = mean(w), halved until G drops."""
+    """--bico-weights: projected gradient on w over S, η from max|Δw| = mean(w), halved until G drops
+    by more than STEP_GAIN of itself."""
     G = outer(Z, Y, S, w)
     for _ in range(WEIGHT_STEPS):
         s = implicit_scores(Z, Y, S, w)[S]
@@ -102,7 +103,7 @@ def weight_steps(Z, Y, S, w):
         for _ in range(HALVINGS):
             trial = np.maximum(0.0, w + eta * s)
             G_trial = outer(Z, Y, S, trial)
-            if G_trial < G:
+            if G_trial < G - STEP_GAIN * abs(G):
                 w, G, accepted = trial, G_trial, True
                 break
             eta /= 2
