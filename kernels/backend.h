@@ -265,6 +265,16 @@ typedef struct {
      * score, then lower global row), NaN scores never, GC_OMP_NONE after the last: what the scan of
      * bico_scores' output picks. */
     int (*bico_take)(gc_backend *b, gc_bico_device *dev, int count, const int64_t *local);
+    /* Z on the device alone, optional with the ops above (NULL: the features come from nystrom_*
+     * through a host Z given to bico_attach): bico_attach with z NULL keeps zeros; bico_features
+     * computes the rank's features from host rows x [rows × d] into the device copy, with the bits
+     * of gc_nystrom_features; bico_rows copies local rows' features to the host; bico_z is the
+     * device address of local row 0's (q' doubles a row, for bico_summary_add); bico_max_entry is
+     * max over rows of max(1, ‖z‖², ‖z‖) with the squares summed in order and no fused multiply-add. */
+    int (*bico_features)(gc_backend *b, gc_bico_device *dev, const gc_nystrom_map *map, const float *x);
+    int (*bico_rows)(gc_backend *b, gc_bico_device *dev, int64_t first, int64_t count, double *out);
+    const double *(*bico_z)(gc_backend *b, gc_bico_device *dev);
+    int (*bico_max_entry)(gc_backend *b, gc_bico_device *dev, double *out);
     int (*bico_best)(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, int want,
                      gc_omp_pair *best);
     void (*bico_detach)(gc_backend *b, gc_bico_device *dev);
@@ -276,7 +286,8 @@ typedef struct {
      * order of the blocks. */
     int (*bico_summary_attach)(gc_backend *b, int qp, int C, int64_t max_rows, double scale,
                                gc_bico_summary_device **out);
-    /* One block: z [rows × q'], y [rows], v [rows] (NULL: all 1), host. */
+    /* One block: z [rows × q'] (host, or the device's own Z through bico_z), y [rows], v [rows] (NULL:
+     * all 1), host. */
     int (*bico_summary_add)(gc_backend *b, gc_bico_summary_device *dev, int64_t rows, const double *z, const int32_t *y,
                             const double *v);
     /* acc [2n] (gc_exact_sum's layout: whole parts, then fractions) += the device's accumulators. */

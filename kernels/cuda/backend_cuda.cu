@@ -648,6 +648,10 @@ static gc_backend_ops cuda_ops_table(void)
     ops.bico_scores = gc_cuda_bico_scores;
     ops.bico_take = gc_cuda_bico_take;
     ops.bico_best = gc_cuda_bico_best;
+    ops.bico_features = gc_cuda_bico_features;
+    ops.bico_rows = gc_cuda_bico_rows;
+    ops.bico_z = gc_cuda_bico_z;
+    ops.bico_max_entry = gc_cuda_bico_max_entry;
     ops.bico_detach = gc_cuda_bico_detach;
     ops.bico_summary_attach = gc_cuda_bico_summary_attach;
     ops.bico_summary_add = gc_cuda_bico_summary_add;

@@ -25,6 +25,7 @@
 #include <cub/cub.cuh>
 #include <math.h>
 #include <mpi.h> /* before the extern "C" block: it brings C++ bindings of its own */
+#include <string.h>
 
 #include "bico_cuda.h"
 #include "core/exact_split.h"
@@ -44,9 +45,10 @@ struct gc_bico_summary_device {
 struct gc_bico_device {
     cudaStream_t stream;
     cublasHandle_t blas;
-    int64_t rows;   /* the rank's rows */
-    int64_t offset; /* where the first of them sits in the first block (its global index mod B) */
-    int64_t blocks; /* B-row blocks that hold them */
+    int64_t first_row; /* the global index of the rank's first row */
+    int64_t rows;      /* the rank's rows */
+    int64_t offset;    /* where the first of them sits in the first block (its global index mod B) */
+    int64_t blocks;    /* B-row blocks that hold them */
     int B, qp, C;
     double *z;      /* [blocks·B × q'], the rank's rows at [offset, offset + rows), zeros around */
     double *tv;     /* [q' × 2C]: θ_j, then V_j, for each feature j */
@@ -133,6 +135,18 @@ __global__ void global_rows(long long first_row, long long rows, long long *__re
 {
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < rows) row[i] = first_row + i;
+}
+
+/* *bits ← max over rows of max(1, ‖z_r‖², ‖z_r‖) as the bits of a non-negative double (their order
+ * is the values'), the squares summed in feature order with no fused multiply-add (the host's). */
+__global__ void max_entry(const double *__restrict__ z, long long rows, int qp, unsigned long long *bits)
+{
+    const long long r = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    double sq = 0.0;
+    for (int j = 0; j < qp; ++j) sq = __dadd_rn(sq, __dmul_rn(z[r * qp + j], z[r * qp + j]));
+    const double e = fmax(1.0, fmax(sq, sqrt(sq)));
+    atomicMax(bits, (unsigned long long)__double_as_longlong(e));
 }
 
 __global__ void mark_taken(const long long *__restrict__ local, int count, unsigned char *__restrict__ taken)
@@ -242,8 +256,9 @@ int upload(gc_bico_device *dev, const double *z, const int32_t *y)
         cudaMalloc(&dev->uw, (size_t)dev->B * (quadratic_form(dev->qp, dev->C) ? qp : 2 * C) * sizeof(double)));
     if (quadratic_form(dev->qp, dev->C)) GC_CHECK_CUDA(cudaMalloc(&dev->m, qp * qp * sizeof(double)));
     GC_CHECK_CUDA(cudaMemset(dev->z, 0, padded));
-    GC_CHECK_CUDA(cudaMemcpy(dev->z + (size_t)dev->offset * qp, z, (size_t)dev->rows * qp * sizeof(double),
-                             cudaMemcpyHostToDevice));
+    if (z != NULL)
+        GC_CHECK_CUDA(cudaMemcpy(dev->z + (size_t)dev->offset * qp, z, (size_t)dev->rows * qp * sizeof(double),
+                                 cudaMemcpyHostToDevice));
     GC_CHECK_CUDA(cudaMemcpy(dev->y, y, (size_t)dev->rows * sizeof(int32_t), cudaMemcpyHostToDevice));
     GC_CHECK_CUDA(cudaMalloc(&dev->taken, n));
     GC_CHECK_CUDA(cudaMemset(dev->taken, 0, n));
@@ -313,6 +328,7 @@ extern "C" int gc_cuda_bico_attach(gc_backend *b, int64_t first_row, int64_t row
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
     gc_bico_device *dev = (gc_bico_device *)gc_calloc(1, sizeof *dev);
     GC_CHECK_ALLOC(dev);
+    dev->first_row = first_row;
     dev->rows = rows;
     dev->qp = qp;
     dev->C = C;
@@ -338,6 +354,63 @@ extern "C" int gc_cuda_bico_scores(gc_backend *b, gc_bico_device *dev, const dou
     GC_CHECK_CUDA(
         cudaMemcpyAsync(scores, dev->scores, (size_t)dev->rows * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
+    return GC_OK;
+}
+
+/* Whole Nyström blocks a features call takes (the host path's GC_NYSTROM_CALL_BLOCKS). */
+constexpr int64_t kFeatureBlocks = 64;
+
+extern "C" int gc_cuda_bico_features(gc_backend *b, gc_bico_device *dev, const gc_nystrom_map *map, const float *x)
+{
+    if (dev->rows == 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    gc_nystrom_device *ny = NULL;
+    int status = gc_cuda_nystrom_attach(b, map, &ny);
+    const int64_t B = map->block, first = dev->first_row, hi = first + dev->rows;
+    for (int64_t start = first / B * B, step = 0; status == GC_OK && start < hi; start += step) {
+        const int64_t blocks = (hi - start + B - 1) / B;
+        step = (blocks < kFeatureBlocks ? blocks : kFeatureBlocks) * B;
+        const int64_t a = start > first ? start : first, e = start + step < hi ? start + step : hi;
+        status = gc_cuda_nystrom_features_to_device(b, ny, step, x + (a - first) * map->d, a - start, e - a,
+                                                    dev->z + (size_t)(dev->offset + a - first) * dev->qp);
+    }
+    gc_cuda_nystrom_detach(b, ny);
+    return status;
+}
+
+extern "C" int gc_cuda_bico_rows(gc_backend *b, gc_bico_device *dev, int64_t first, int64_t count, double *out)
+{
+    if (count <= 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    GC_CHECK_CUDA(cudaMemcpy(out, dev->z + (size_t)(dev->offset + first) * dev->qp,
+                             (size_t)count * dev->qp * sizeof(double), cudaMemcpyDeviceToHost));
+    return GC_OK;
+}
+
+extern "C" const double *gc_cuda_bico_z(gc_backend *b, gc_bico_device *dev)
+{
+    (void)b;
+    return dev->z + (size_t)dev->offset * dev->qp;
+}
+
+extern "C" int gc_cuda_bico_max_entry(gc_backend *b, gc_bico_device *dev, double *out)
+{
+    *out = 0.0; /* no rows: the host loop's start */
+    if (dev->rows == 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    unsigned long long *bits = NULL, host = 0;
+    GC_CHECK_CUDA(cudaMalloc(&bits, sizeof *bits));
+    cudaError_t rc = cudaMemsetAsync(bits, 0, sizeof *bits, dev->stream);
+    if (rc == cudaSuccess) {
+        max_entry<<<(unsigned)((dev->rows + kThreads - 1) / kThreads), kThreads, 0, dev->stream>>>(
+            dev->z + (size_t)dev->offset * dev->qp, (long long)dev->rows, dev->qp, bits);
+        rc = cudaGetLastError();
+    }
+    if (rc == cudaSuccess) rc = cudaMemcpyAsync(&host, bits, sizeof host, cudaMemcpyDeviceToHost, dev->stream);
+    if (rc == cudaSuccess) rc = cudaStreamSynchronize(dev->stream);
+    (void)cudaFree(bits);
+    GC_CHECK_CUDA(rc);
+    memcpy(out, &host, sizeof *out);
     return GC_OK;
 }
 
@@ -426,7 +499,8 @@ extern "C" int gc_cuda_bico_summary_add(gc_backend *b, gc_bico_summary_device *d
                        (long long)dev->max_rows);
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
     const int qp = dev->qp, C = dev->C;
-    GC_CHECK_CUDA(cudaMemcpyAsync(dev->z, z, (size_t)rows * qp * sizeof(double), cudaMemcpyHostToDevice, dev->stream));
+    /* z from the host or from the device's copy of Z (cudaMemcpyDefault: unified addressing) */
+    GC_CHECK_CUDA(cudaMemcpyAsync(dev->z, z, (size_t)rows * qp * sizeof(double), cudaMemcpyDefault, dev->stream));
     GC_CHECK_CUDA(cudaMemcpyAsync(dev->y, y, (size_t)rows * sizeof(int32_t), cudaMemcpyHostToDevice, dev->stream));
     if (v != NULL)
         GC_CHECK_CUDA(cudaMemcpyAsync(dev->v, v, (size_t)rows * sizeof(double), cudaMemcpyHostToDevice, dev->stream));

@@ -18,11 +18,27 @@ int gc_cuda_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_
  * flops, and one kernel for the squared norms and the exponential (rows·q doubles read and written). */
 int gc_cuda_nystrom_features(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z);
 void gc_cuda_nystrom_detach(gc_backend *b, gc_nystrom_device *dev);
+/* The same for `rows` rows (a multiple of map->block) of which [at, at + count) are the host rows x
+ * and the others zeros: the features of rows at … stay on the device, copied to `out` there. */
+int gc_cuda_nystrom_features_to_device(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, int64_t at,
+                                       int64_t count, double *out);
 
 /* Keeps z [rows × q'] (rows first_row … of the global index) and y [rows] in device memory, z in
- * B-row blocks aligned to the global index (8·q' bytes a row, and at most 2·B rows of zeros). */
+ * B-row blocks aligned to the global index (8·q' bytes a row, and at most 2·B rows of zeros);
+ * z NULL: zeros, until gc_cuda_bico_features fills them. */
 int gc_cuda_bico_attach(gc_backend *b, int64_t first_row, int64_t rows, int qp, int C, const double *z,
                         const int32_t *y, gc_bico_device **out);
+/* The Nyström features of the rank's host rows x [rows × d] computed into the device copy, in the
+ * blocks of gc_nystrom_features (map->block rows aligned to the global index, zeros around the
+ * rank's rows), 64 blocks a call: the same bits, with no host copy of Z. */
+int gc_cuda_bico_features(gc_backend *b, gc_bico_device *dev, const gc_nystrom_map *map, const float *x);
+/* out [count × q'] (host) ← the features of local rows first … */
+int gc_cuda_bico_rows(gc_backend *b, gc_bico_device *dev, int64_t first, int64_t count, double *out);
+/* The device address of local row 0's features (rows follow at q' doubles each). */
+const double *gc_cuda_bico_z(gc_backend *b, gc_bico_device *dev);
+/* max over rows of max(1, ‖z‖², ‖z‖), the squares summed in feature order without fused
+ * multiply-adds: the bits of select_bico.c's loop over a host Z. */
+int gc_cuda_bico_max_entry(gc_backend *b, gc_bico_device *dev, double *out);
 /* Reads the blocks' rows·q' doubles (one cublasDgemm a block, 4·B·q'·C flops) and writes rows doubles
  * back to the host. */
 int gc_cuda_bico_scores(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, double *scores);

@@ -101,31 +101,54 @@ extern "C" int gc_cuda_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, 
     return GC_OK;
 }
 
-extern "C" int gc_cuda_nystrom_features(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z)
+/* dev->z [rows × q'] ← the features of `rows` rows (a multiple of map->block), rows [at, at + count)
+ * being the host rows x and the others zeros, each block on its own (GEMMs of one shape). */
+static int compute(gc_nystrom_device *dev, int64_t rows, const float *x, int64_t at, int64_t count)
 {
-    if (rows == 0) return GC_OK;
-    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
     GC_TRY(grow(dev, rows));
     const gc_nystrom_map *m = dev->map;
     const long long values = (long long)rows * m->d;
-    GC_CHECK_CUDA(cudaMemcpyAsync(dev->xf, x, (size_t)values * sizeof(float), cudaMemcpyHostToDevice, dev->stream));
+    if (count < rows) GC_CHECK_CUDA(cudaMemsetAsync(dev->xf, 0, (size_t)values * sizeof(float), dev->stream));
+    GC_CHECK_CUDA(cudaMemcpyAsync(dev->xf + at * m->d, x, (size_t)count * m->d * sizeof(float), cudaMemcpyHostToDevice,
+                                  dev->stream));
     widen<<<(unsigned)((values + 255) / 256), 256, 0, dev->stream>>>(dev->xf, dev->x, values);
     GC_CHECK_LAUNCH();
     const double minus_two = -2.0, one = 1.0, zero = 0.0;
     const int B = m->block;
     for (int64_t lo = 0; lo < rows; lo += B) { /* a block at a time: every GEMM of one shape */
-        const double *x = dev->x + lo * m->d;
+        const double *xb = dev->x + lo * m->d;
         /* Row-major k [B × q] is column-major kᵀ = L xᵀ: L row-major [q × d] read transposed. */
         GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_T, CUBLAS_OP_N, m->q, B, m->d, &minus_two, dev->landmarks,
-                                    m->d, x, m->d, &zero, dev->k, m->q));
-        rbf_rows<<<(unsigned)B, 128, 0, dev->stream>>>(x, m->d, dev->landmark_sq, m->q, m->gamma, dev->k);
+                                    m->d, xb, m->d, &zero, dev->k, m->q));
+        rbf_rows<<<(unsigned)B, 128, 0, dev->stream>>>(xb, m->d, dev->landmark_sq, m->q, m->gamma, dev->k);
         GC_CHECK_LAUNCH();
         /* Column-major zᵀ [q' × B] = Pᵀ kᵀ, P row-major [q × q'] being column-major Pᵀ. */
         GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_N, m->rank, B, m->q, &one, dev->projection,
                                     m->rank, dev->k, m->q, &zero, dev->z + lo * m->rank, m->rank));
     }
-    GC_CHECK_CUDA(
-        cudaMemcpyAsync(z, dev->z, (size_t)rows * m->rank * sizeof(double), cudaMemcpyDeviceToHost, dev->stream));
+    return GC_OK;
+}
+
+extern "C" int gc_cuda_nystrom_features(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z)
+{
+    if (rows == 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    GC_TRY(compute(dev, rows, x, 0, rows));
+    GC_CHECK_CUDA(cudaMemcpyAsync(z, dev->z, (size_t)rows * dev->map->rank * sizeof(double), cudaMemcpyDeviceToHost,
+                                  dev->stream));
+    GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
+    return GC_OK;
+}
+
+int gc_cuda_nystrom_features_to_device(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, int64_t at,
+                                       int64_t count, double *out)
+{
+    if (count == 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    GC_TRY(compute(dev, rows, x, at, count));
+    const size_t qp = (size_t)dev->map->rank;
+    GC_CHECK_CUDA(cudaMemcpyAsync(out, dev->z + at * qp, (size_t)count * qp * sizeof(double), cudaMemcpyDeviceToDevice,
+                                  dev->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
     return GC_OK;
 }

@@ -200,6 +200,14 @@ static void add_block(gc_exact_sum *sum, const double *z, const int32_t *y, cons
 
 static int has_device_summary(const gc_backend *b) { return b != NULL && b->ops->bico_summary_attach != NULL; }
 
+/* Whether Z lives on the device alone (backend.h, bico_features): a backend with the ops, and no
+ * row weights (gradcore stream's merges keep the host Z). */
+static int z_on_device(const gc_backend *b, const gc_bico_options *opt)
+{
+    return has_device_summary(b) && b->ops->bico_attach != NULL && b->ops->bico_features != NULL &&
+           opt->row_weight == NULL;
+}
+
 /* One record of a row that moves to the owner of its summary block. */
 typedef struct {
     int64_t global;
@@ -225,12 +233,17 @@ static int data_summary(bico_context *ctx)
     /* The exact sum's grid follows the largest block entry: |M_b| ≤ B·max v‖z‖², |B_b| ≤ B·max v‖z‖,
      * class weights ≤ B·max v. */
     const double *v = ctx->opt->row_weight;
+    gc_backend *backend = ctx->run->backend;
     double max_entry = 0.0;
+    if (ctx->z == NULL) { /* Z on the device alone (without row weights) */
+        GC_TRY(gc_comm_agree(rows->comm, backend->ops->bico_max_entry(backend, ctx->device, &max_entry)));
+    } else {
 #pragma omp parallel for reduction(max : max_entry) schedule(static)
-    for (int64_t i = 0; i < rows->n_local; ++i) {
-        double sq = 0.0;
-        for (int j = 0; j < qp; ++j) sq += ctx->z[i * qp + j] * ctx->z[i * qp + j];
-        max_entry = fmax(max_entry, (v != NULL ? v[i] : 1.0) * fmax(1.0, fmax(sq, sqrt(sq))));
+        for (int64_t i = 0; i < rows->n_local; ++i) {
+            double sq = 0.0;
+            for (int j = 0; j < qp; ++j) sq += ctx->z[i * qp + j] * ctx->z[i * qp + j];
+            max_entry = fmax(max_entry, (v != NULL ? v[i] : 1.0) * fmax(1.0, fmax(sq, sqrt(sq))));
+        }
     }
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_entry, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
     const double bound = (double)B * max_entry;
@@ -245,10 +258,16 @@ static int data_summary(bico_context *ctx)
     int status = (counts && displs && send && block && mb && scaled && block_v && packed && labels)
                      ? gc_exact_sum_create(&sum, packed_n, bound)
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo data summary");
-    gc_backend *backend = ctx->run->backend;
     gc_bico_summary_device *device = NULL;
     if (status == GC_OK && has_device_summary(backend))
         status = backend->ops->bico_summary_attach(backend, qp, C, B, sum.scale, &device);
+    /* Z on the device alone: the moving rows' features come up (they are fewer than a block), the
+     * rank's own blocks are summed from the device's copy. */
+    double *moving_z = ctx->z != NULL || moving == 0 ? NULL : gc_malloc((size_t)moving * qp * sizeof *moving_z);
+    if (status == GC_OK && ctx->z == NULL && moving > 0)
+        status = moving_z == NULL ? gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo data summary")
+                                  : backend->ops->bico_rows(backend, ctx->device, 0, moving, moving_z);
+    const double *own_z = ctx->z != NULL ? ctx->z : backend->ops->bico_z(backend, ctx->device);
     if (status == GC_OK && moving > 0) {
         counts[gc_comm_row_owner(rows->n_global, P, lo / B * B)] = (int)moving;
         for (int64_t i = 0; i < moving; ++i) {
@@ -257,7 +276,7 @@ static int data_summary(bico_context *ctx)
             r->label = rows->y[i];
             r->pad = 0;
             r->weight = v != NULL ? v[i] : 1.0;
-            memcpy(r->z, ctx->z + i * qp, (size_t)qp * sizeof(double));
+            memcpy(r->z, (ctx->z != NULL ? ctx->z : moving_z) + i * qp, (size_t)qp * sizeof(double));
         }
     }
     for (int r = 1; r < P; ++r) displs[r] = displs[r - 1] + counts[r - 1];
@@ -269,11 +288,14 @@ static int data_summary(bico_context *ctx)
     /* This rank's blocks start at first_owned; the last may continue into the received rows. */
     for (int64_t start = first_owned; status == GC_OK && start < hi; start += B) {
         int64_t local_end = start + B < hi ? start + B : hi, extra = 0;
-        const double *z = ctx->z + (start - lo) * qp, *w = v != NULL ? v + (start - lo) : NULL;
+        const double *z = own_z + (start - lo) * qp, *w = v != NULL ? v + (start - lo) : NULL;
         const int32_t *y = rows->y + (start - lo);
         if (local_end == hi && received > 0) {
             extra = received < start + B - hi ? received : start + B - hi;
-            memcpy(block, z, (size_t)(hi - start) * qp * sizeof *block);
+            if (ctx->z != NULL)
+                memcpy(block, z, (size_t)(hi - start) * qp * sizeof *block);
+            else
+                status = backend->ops->bico_rows(backend, ctx->device, start - lo, hi - start, block);
             memcpy(labels, y, (size_t)(hi - start) * sizeof *labels);
             for (int64_t i = 0; i < hi - start; ++i) block_v[i] = v != NULL ? v[start - lo + i] : 1.0;
             for (int64_t i = 0; i < extra; ++i) {
@@ -315,6 +337,7 @@ static int data_summary(bico_context *ctx)
     free(block_v);
     free(packed);
     free(labels);
+    free(moving_z);
     return status;
 }
 
@@ -354,11 +377,16 @@ static int share_winner(bico_context *ctx, int64_t g, double score, gc_coreset *
     bico_problem *p = &ctx->p;
     const int D = rows->D, owner = gc_comm_row_owner(rows->n_global, rows->size, g);
     const size_t zbytes = (size_t)p->qp * sizeof(double);
+    int status = GC_OK;
     if (rows->rank == owner) {
         int64_t i = g - rows->lo;
         winner_header h = { rows->loss[i], rows->y[i] };
         memcpy(ctx->winner, &h, sizeof h);
-        memcpy(ctx->winner + sizeof h, ctx->z + i * p->qp, zbytes);
+        if (ctx->z != NULL)
+            memcpy(ctx->winner + sizeof h, ctx->z + i * p->qp, zbytes);
+        else /* Z on the device alone: the winner's row comes up (a failure is agreed after the round) */
+            status = ctx->run->backend->ops->bico_rows(ctx->run->backend, ctx->device, i, 1,
+                                                       (double *)(ctx->winner + sizeof h));
         memcpy(ctx->winner + sizeof h + zbytes, rows->e + i * D, (size_t)D * sizeof(float));
         ctx->taken[i] = 1;
         ctx->taken_now[ctx->taken_count++] = i;
@@ -375,7 +403,7 @@ static int share_winner(bico_context *ctx, int64_t g, double score, gc_coreset *
     cs->loss[m] = h.loss;
     cs->gain[m] = score;
     memcpy(cs->embedding + m * D, ctx->winner + sizeof h + zbytes, (size_t)D * sizeof(float));
-    return GC_OK;
+    return status;
 }
 
 /* One round: score, merge the candidate lists, append the winners, refit. Collective. */
@@ -393,8 +421,13 @@ static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
     if (status == GC_OK && ctx->global[0].index == INT64_MAX) /* only NaN scores: the features or data are broken */
         status = gc_fail(GC_ERR_INPUT, "BiCo: no point has a finite score after %lld selections", (long long)ctx->p.m);
     ctx->taken_count = 0;
-    for (int t = 0; status == GC_OK && t < want && ctx->global[t].index != INT64_MAX; ++t)
-        status = share_winner(ctx, ctx->global[t].index, ctx->global[t].score, cs);
+    /* Every rank takes part in every winner's broadcast, also after its own copy failed. */
+    int shared = GC_OK;
+    for (int t = 0; status == GC_OK && t < want && ctx->global[t].index != INT64_MAX; ++t) {
+        const int one = share_winner(ctx, ctx->global[t].index, ctx->global[t].score, cs);
+        shared = shared == GC_OK ? one : shared;
+    }
+    if (status == GC_OK) status = shared;
     gc_backend *b = ctx->run->backend;
     if (status == GC_OK && ctx->device != NULL && b->ops->bico_take != NULL)
         status = b->ops->bico_take(b, ctx->device, ctx->taken_count, ctx->taken_now);
@@ -453,18 +486,22 @@ static int context_create(bico_context *ctx, const gc_run_context *run, const gc
     ctx->run = run;
     ctx->k = k;
     ctx->winner_bytes = sizeof(winner_header) + (size_t)qp * sizeof(double) + (size_t)rows->D * sizeof(float);
-    ctx->z = gc_malloc_large((size_t)(rows->n_local > 0 ? rows->n_local : 1) * qp * sizeof *ctx->z);
+    /* Z on the device alone: no host copy (bico_features) */
+    ctx->z = z_on_device(run->backend, opt)
+                 ? NULL
+                 : gc_malloc_large((size_t)(rows->n_local > 0 ? rows->n_local : 1) * qp * sizeof *ctx->z);
     ctx->taken = gc_calloc((size_t)(rows->n_local > 0 ? rows->n_local : 1), 1);
     ctx->taken_now = gc_malloc((size_t)opt->batch * sizeof *ctx->taken_now);
     ctx->local = gc_malloc((size_t)opt->batch * sizeof *ctx->local);
     ctx->global = gc_malloc((size_t)opt->batch * sizeof *ctx->global);
     ctx->winner = gc_malloc(ctx->winner_bytes);
-    if (!ctx->z || !ctx->taken || !ctx->taken_now || !ctx->local || !ctx->global || !ctx->winner)
+    if ((!ctx->z && !z_on_device(run->backend, opt)) || !ctx->taken || !ctx->taken_now || !ctx->local || !ctx->global ||
+        !ctx->winner)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the features of %lld rows (q' = %d)", (long long)rows->n_local,
                        qp);
     /* z goes down from the feature map and up to the summary and the scorer block by block: pageable,
      * each 8 MB block would crawl through the driver's staging (most of the setup time on a GPU). */
-    if (run->backend != NULL && run->backend->ops->pin != NULL)
+    if (ctx->z != NULL && run->backend != NULL && run->backend->ops->pin != NULL)
         run->backend->ops->pin(run->backend, ctx->z, (size_t)rows->n_local * qp * sizeof *ctx->z);
     return gc_candidate_merge_create(&ctx->merge, opt->batch, 0);
 }
@@ -550,7 +587,14 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
     gc_phase_begin(run->phases, "features");
     int status = gc_nystrom_create(rows, q, opt->gamma, opt->eig, opt->seed, &ny);
     if (status == GC_OK) status = gc_comm_agree(rows->comm, context_create(&ctx, run, rows, opt, k, ny.map.rank));
-    if (status == GC_OK) status = gc_nystrom_features(&ny, backend, rows, ctx.z);
+    if (status == GC_OK && ctx.z == NULL) { /* Z on the device alone: computed there */
+        status = gc_comm_agree(rows->comm, backend->ops->bico_attach(backend, rows->lo, rows->n_local, ny.map.rank,
+                                                                     rows->classes, NULL, rows->y, &ctx.device));
+        if (status == GC_OK)
+            status = gc_comm_agree(rows->comm, backend->ops->bico_features(backend, ctx.device, &ny.map, rows->e));
+    } else if (status == GC_OK) {
+        status = gc_nystrom_features(&ny, backend, rows, ctx.z);
+    }
     gc_phase_end(run->phases, 0, 0);
     if (status == GC_OK)
         gc_info(
@@ -565,7 +609,7 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
     if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_coreset_allocate(cs, k, rows->D, rows->classes));
     if (status == GC_OK) status = gc_comm_agree(rows->comm, count_classes(rows, cs->class_sizes));
     if (status == GC_OK) status = data_summary(&ctx);
-    if (status == GC_OK && has_device_scorer(backend))
+    if (status == GC_OK && has_device_scorer(backend) && ctx.device == NULL)
         status = gc_comm_agree(rows->comm, backend->ops->bico_attach(backend, rows->lo, rows->n_local, ny.map.rank,
                                                                      rows->classes, ctx.z, rows->y, &ctx.device));
     gc_phase_end(run->phases, 0, 0);
