@@ -33,9 +33,9 @@
 
 #define GC_BICO_MAX_BATCH         GC_CANDIDATES_MAX
 #define GC_BICO_WEIGHT_STEPS      10
-/* A weight step is taken only where it lowers G by more than this fraction: G's rounding (1e-12 of
- * it between the CPU's and a GPU's features) must not decide whether a step is taken, or the two
- * backends' weights part (by 1e-3 on some data). */
+/* A weight step is taken only where it lowers G by more than this fraction, so that G's rounding
+ * (about 1e-12 of it between the CPU's and a GPU's features) does not decide whether a step is
+ * taken. */
 #define GC_BICO_STEP_GAIN         1e-9
 /* --landmarks when not given: this many, or N when smaller, or fewer where N·q would pass
  * GC_BICO_FEATURE_VALUES (the features are N × q' doubles, read once a round: 2^31 values is 17 GB
