@@ -361,7 +361,7 @@ int gc_backend_create(gc_device_request request, MPI_Comm comm, gc_backend **out
             status = gc_backend_cuda_create(gpu, out);
         else
             status = gc_fail(GC_ERR_DEVICE, "--device cuda: no usable GPU on this node");
-        prestart.taken = started >= 0 && *out != NULL;
+        if (started >= 0 && *out != NULL) prestart.taken = 1; /* for good: the backend owns the context */
         if (status != GC_OK && request == GC_DEVICE_AUTO) {
             gc_error_clear();
             status = GC_OK;

@@ -1,5 +1,6 @@
 /* Per-class budgets: sum to k, at least one per non-empty class, none for empty classes, never more
- * than a class has, largest remainder with ties to the lower class id. */
+ * than a class has, largest remainder with ties to the lower class id; and the class counts they
+ * start from. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -68,8 +69,34 @@ static void random_sizes_always_sum_to_k(void)
     }
 }
 
+/* gc_count_classes adds the labels' counts to what is there, on one thread below 65,536 rows and on
+ * the OpenMP threads above; NULL labels put every row in class 0. A count of the labels one by one
+ * is the oracle. */
+static void class_counts_add_to_the_counts(void)
+{
+    enum { CLASSES = 7 };
+    const int64_t sizes[] = { 0, 10, 65536, 300001 };
+    for (size_t t = 0; t < sizeof sizes / sizeof *sizes; ++t) {
+        const int64_t n = sizes[t];
+        int32_t *y = malloc((size_t)(n > 0 ? n : 1) * sizeof *y);
+        int64_t got[CLASSES], want[CLASSES];
+        for (int c = 0; c < CLASSES; ++c) got[c] = want[c] = c; /* added to, not overwritten */
+        for (int64_t i = 0; i < n; ++i) {
+            y[i] = (int32_t)((i * 2654435761u) % CLASSES);
+            want[y[i]]++;
+        }
+        gc_count_classes(y, n, CLASSES, got);
+        for (int c = 0; c < CLASSES; ++c) CHECK(got[c] == want[c]);
+        int64_t all[1] = { 5 };
+        gc_count_classes(NULL, n, 1, all);
+        CHECK(all[0] == 5 + n);
+        free(y);
+    }
+}
+
 int main(void)
 {
+    class_counts_add_to_the_counts();
     budgets_follow_largest_remainder();
     ties_go_to_the_lower_class();
     empty_classes_get_nothing_and_small_k_goes_to_large_classes();
