@@ -57,7 +57,7 @@ int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *sen
         GC_MPI(MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm));
         for (int r = 1; r < P; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
         *recv_count = (int64_t)recv_displs[P - 1] + recv_counts[P - 1];
-        *recv = gc_malloc((size_t)(*recv_count ? *recv_count : 1) * record_bytes);
+        *recv = gc_malloc_large((size_t)(*recv_count ? *recv_count : 1) * record_bytes); /* first touch: §3 */
         status = gc_comm_agree(comm, *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving %s", what));
     }
     if (status == GC_OK) {

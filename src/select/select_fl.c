@@ -44,7 +44,7 @@ typedef struct {
     int64_t *budgets;    /* [G] k_g */
     int64_t *parts;      /* [G] number of partitions */
     int64_t *first_part; /* [G + 1] global partition id of group g's first partition */
-    int32_t *owner;      /* [partitions] the rank that greedies it: the one holding its first row */
+    int32_t *owner;      /* [partitions] the rank that greedies it: one holding its rows (assign_owners) */
     int64_t *owned_slot; /* [partitions] its place among this rank's partitions, or −1 */
     int64_t owned;       /* this rank's partitions */
 } partition_plan;
@@ -86,31 +86,55 @@ static int local_rows_get(gc_backend *backend, const gc_local_rows *rows, int64_
 static int64_t piece_of(int64_t q, int64_t np, int64_t N) { return (int64_t)(((__int128)q * np) / N); }
 static int64_t piece_start(int64_t p, int64_t np, int64_t N) { return (int64_t)(((__int128)p * N + np - 1) / np); }
 
-/* Every partition's owner: the rank holding the class position its piece starts at (counts [P × G]:
- * each rank's rows of each group). Ranks hold increasing ranges of the global index, and a piece is
- * a run of consecutive class positions, so its rows sit on that rank but for the ones past a rank
- * boundary: the row exchange moves O(partitions straddling boundaries) rows instead of the
- * (P − 1)/P of all rows that dealing partitions round-robin moved (docs/design.md §4.1). Where a
- * partition is greedied changes nothing in it (§1.1), and ranks hold equal shares of every class's
- * range up to one rank's rows, so the partitions stay balanced. */
+/* Every partition's owner (counts [P × G]: each rank's rows of each group). Ranks hold increasing
+ * ranges of the global index and a piece is a run of consecutive class positions, so a piece's rows
+ * sit on one rank but for the pieces straddling a rank boundary: the row exchange moves O(C) pieces'
+ * rows a boundary instead of the (P − 1)/P of all rows that dealing partitions round-robin moved. A
+ * piece within one rank is owned there. A straddling piece goes to whichever rank holding its rows
+ * has the fewest partition rows so far (ties: the one holding more of it, then the lower rank):
+ * owning each by its first row gave every class's straddler to the same side of a boundary (classes
+ * of equal size are cut at the same place), 1.2× the rows on rank 0 at two ranks of 1M rows and 100
+ * classes. Every rank computes the same owners from the same counts; where a partition is greedied
+ * changes nothing in it (docs/design.md §1.1, §4.1). */
 static int assign_owners(partition_plan *plan, const int64_t *counts, int P, int rank)
 {
     const int G = plan->groups;
     const int64_t partitions = plan->first_part[G];
     plan->owner = gc_malloc((size_t)(partitions ? partitions : 1) * sizeof *plan->owner);
     plan->owned_slot = gc_malloc((size_t)(partitions ? partitions : 1) * sizeof *plan->owned_slot);
-    if (!plan->owner || !plan->owned_slot) return gc_fail(GC_ERR_MEMORY, "out of memory for the partition plan");
-    plan->owned = 0;
-    for (int g = 0; g < G; ++g) {
-        int r = 0;
-        int64_t end = counts[g]; /* class positions before rank r + 1 */
-        for (int64_t p = 0; p < plan->parts[g]; ++p) {
-            const int64_t start = piece_start(p, plan->parts[g], plan->sizes[g]), id = plan->first_part[g] + p;
-            while (start >= end && r < P - 1) end += counts[(size_t)++r * G + g];
-            plan->owner[id] = r;
-            plan->owned_slot[id] = r == rank ? plan->owned++ : -1;
-        }
+    int64_t *load = gc_calloc((size_t)P, sizeof *load); /* each rank's partition rows so far */
+    if (!plan->owner || !plan->owned_slot || !load) {
+        free(load);
+        return gc_fail(GC_ERR_MEMORY, "out of memory for the partition plan");
     }
+    /* Pieces within one rank first (pass 0), so the straddlers (pass 1) balance what those leave. */
+    for (int pass = 0; pass < 2; ++pass)
+        for (int g = 0; g < G; ++g) {
+            const int64_t np = plan->parts[g], N = plan->sizes[g];
+            int r = 0;
+            int64_t before = 0; /* class positions on ranks before r */
+            for (int64_t p = 0; p < np; ++p) {
+                const int64_t start = piece_start(p, np, N), end = piece_start(p + 1, np, N);
+                while (r < P - 1 && before + counts[(size_t)r * G + g] <= start) before += counts[(size_t)r++ * G + g];
+                int best = r, straddles = 0;
+                int64_t best_held =
+                    (before + counts[(size_t)r * G + g] < end ? before + counts[(size_t)r * G + g] : end) - start;
+                for (int64_t s = r + 1, at = before + counts[(size_t)r * G + g]; s < P && at < end; ++s) {
+                    const int64_t next = at + counts[(size_t)s * G + g], held = (next < end ? next : end) - at;
+                    at = next;
+                    if (held <= 0) continue;
+                    straddles = 1;
+                    if (load[s] < load[best] || (load[s] == load[best] && held > best_held))
+                        best = (int)s, best_held = held;
+                }
+                if (straddles != pass) continue;
+                plan->owner[plan->first_part[g] + p] = best;
+                load[best] += end - start;
+            }
+        }
+    free(load);
+    plan->owned = 0;
+    for (int64_t id = 0; id < partitions; ++id) plan->owned_slot[id] = plan->owner[id] == rank ? plan->owned++ : -1;
     return GC_OK;
 }
 
@@ -224,14 +248,14 @@ static void map_rows(const gc_local_rows *rows, const gc_fl_options *opt, const 
         }
 }
 
-/* The rows of this rank's partitions: its own rows that stay here, read in place, and the records
- * other ranks sent. An item is local row i (code i ≥ 0) or received record r (code −1 − r). */
+/* The rows of this rank's partitions: its own rows that stay here, read in place, and the rows other
+ * ranks sent. An item is local row i (code i ≥ 0) or received row r (code −1 − r). */
 typedef struct {
     const gc_local_rows *rows;
-    int32_t *part; /* [n_local] each local row's partition, −1: none */
-    char *recv;    /* received records (header + D floats) */
+    int32_t *part;    /* [n_local] each local row's partition, −1: none */
+    row_header *recv; /* [recv_count] the received rows' headers */
+    float *recv_rows; /* [recv_count × D] their embeddings */
     int64_t recv_count;
-    size_t rec;
     int64_t *items; /* [count] every item, in global-index order */
     int64_t count;
 } partition_rows;
@@ -240,50 +264,48 @@ static void partition_rows_destroy(partition_rows *v)
 {
     free(v->part);
     free(v->recv);
+    free(v->recv_rows);
     free(v->items);
 }
 
-/* Item `code`'s header, copied out: records are packed (header + D floats), so a header is only
- * 4-byte aligned when D is odd. */
 static row_header item_header(const partition_rows *v, int64_t code)
 {
     if (code >= 0) return (row_header){ v->rows->lo + code, v->part[code], v->rows->y[code], v->rows->loss[code] };
-    row_header h;
-    memcpy(&h, v->recv + (size_t)(-1 - code) * v->rec, sizeof h);
-    return h;
+    return v->recv[-1 - code];
 }
 
 static int32_t item_partition(const partition_rows *v, int64_t code)
 {
-    return code >= 0 ? v->part[code] : item_header(v, code).partition;
+    return code >= 0 ? v->part[code] : v->recv[-1 - code].partition;
 }
 
 static const float *item_row(const partition_rows *v, int64_t code)
 {
     if (code >= 0) return v->rows->e + code * v->rows->D;
-    return (const float *)(v->recv + (size_t)(-1 - code) * v->rec + sizeof(row_header));
+    return v->recv_rows + (-1 - code) * v->rows->D;
 }
 
 /* Sends every local row whose partition another rank owns to that owner, each rank's rows in local
- * row order; the rows of this rank's own partitions stay where they are (with owners by first row,
- * almost all of them: docs/design.md §4.1). Mapping and packing run by chunks in parallel. On return
- * v holds the received records and v->items every item of this rank's partitions in global-index
- * order: records from lower ranks, then own rows, then records from higher ranks. Where E lives on
- * the device alone, the rows sent come back from it in one gather. */
+ * row order; the rows of this rank's own partitions stay where they are (assign_owners: all but
+ * O(C) pieces' rows a rank boundary). Mapping and packing run by chunks in parallel. Headers and
+ * embeddings travel as two arrays, so the embeddings sent come from E in one gather (on the device
+ * where E lives there alone) straight into the send buffer, and arrive as one array of rows. The
+ * buffers use huge pages: in first touch of pages these VMs spent 0.5–0.8 s a GB (design §3). On
+ * return v holds the received rows and v->items every item of this rank's partitions in
+ * global-index order: rows from lower ranks, then own rows, then rows from higher ranks. */
 static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const gc_fl_options *opt,
                          const partition_plan *plan, partition_rows *v)
 {
     const int P = rows->size, D = rows->D, me = rows->rank;
     const int64_t n = rows->n_local;
-    const size_t rec = sizeof(row_header) + (size_t)D * sizeof(float);
-    *v = (partition_rows){ .rows = rows, .rec = rec };
+    *v = (partition_rows){ .rows = rows };
     int *send_counts = gc_calloc((size_t)P, sizeof(int)), *send_displs = gc_calloc((size_t)P, sizeof(int));
     v->part = gc_malloc((size_t)(n ? n : 1) * sizeof *v->part);
     int64_t *before = gc_calloc((size_t)ROW_CHUNKS * plan->groups, sizeof *before);
     int64_t *at = gc_calloc((size_t)ROW_CHUNKS * P, sizeof *at); /* [chunk][rank]: rows, then first slot */
-    char *send = NULL;
-    int64_t *send_index = NULL; /* E on the device alone: the local row of each record sent */
-    float *sent_rows = NULL;
+    row_header *send = NULL;
+    float *send_rows = NULL;
+    int64_t *send_index = NULL; /* the local row of each row sent */
     int32_t *part = v->part;
     int status = (send_counts && send_displs && part && before && at)
                      ? GC_OK
@@ -302,12 +324,11 @@ static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const g
             }
         }
         total = (int64_t)send_displs[P - 1] + send_counts[P - 1];
-        send = gc_malloc((size_t)(total ? total : 1) * rec);
-        if (rows->e == NULL) {
-            send_index = gc_malloc((size_t)(total ? total : 1) * sizeof *send_index);
-            sent_rows = gc_malloc((size_t)(total ? total : 1) * D * sizeof *sent_rows);
-        }
-        if (send == NULL || (rows->e == NULL && (send_index == NULL || sent_rows == NULL)))
+        const size_t slots = (size_t)(total ? total : 1);
+        send = gc_malloc_large(slots * sizeof *send);
+        send_rows = gc_malloc_large(slots * D * sizeof *send_rows);
+        send_index = gc_malloc_large(slots * sizeof *send_index);
+        if (send == NULL || send_rows == NULL || send_index == NULL)
             status = gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
     }
     if (status == GC_OK)
@@ -316,39 +337,37 @@ static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const g
             for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i) {
                 if (part[i] < 0 || plan->owner[part[i]] == me) continue;
                 const int64_t slot = at[c * P + plan->owner[part[i]]]++;
-                char *p = send + (size_t)slot * rec;
-                const row_header h = { rows->lo + i, part[i], rows->y[i], rows->loss[i] };
-                memcpy(p, &h, sizeof h);
-                if (rows->e != NULL)
-                    memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
-                else
-                    send_index[slot] = i;
+                send[slot] = (row_header){ rows->lo + i, part[i], rows->y[i], rows->loss[i] };
+                send_index[slot] = i;
             }
-    if (status == GC_OK && rows->e == NULL) {
-        status = local_rows_get(backend, rows, total, send_index, sent_rows);
-        for (int64_t t = 0; t < total && status == GC_OK; ++t)
-            memcpy(send + (size_t)t * rec + sizeof(row_header), sent_rows + t * D, (size_t)D * sizeof(float));
-    }
+    if (status == GC_OK) status = local_rows_get(backend, rows, total, send_index, send_rows);
     status = gc_comm_agree(rows->comm, status);
+    char *received = NULL, *received_rows = NULL;
+    int64_t headers = 0;
     if (status == GC_OK)
-        status = gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, &v->recv, &v->recv_count,
-                                          "partition rows");
+        status = gc_comm_exchange_records(rows->comm, sizeof *send, (const char *)send, send_counts, send_displs,
+                                          &received, &headers, "partition rows");
+    v->recv = (row_header *)received;
+    if (status == GC_OK)
+        status = gc_comm_exchange_records(rows->comm, (size_t)D * sizeof *send_rows, (const char *)send_rows,
+                                          send_counts, send_displs, &received_rows, &v->recv_count, "partition rows");
+    v->recv_rows = (float *)received_rows;
     if (status == GC_OK) {
         v->count = v->recv_count + kept;
         v->items = gc_malloc((size_t)(v->count ? v->count : 1) * sizeof *v->items);
         if (v->items == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
     }
-    if (status == GC_OK) { /* records arrive by source rank: those from lower ranks come first */
+    if (status == GC_OK) { /* rows arrive by source rank: those from lower ranks come first */
         int64_t lower = 0, t = 0;
-        while (lower < v->recv_count && item_header(v, -1 - lower).index < rows->lo) ++lower;
+        while (lower < v->recv_count && v->recv[lower].index < rows->lo) ++lower;
         for (int64_t r = 0; r < lower; ++r) v->items[t++] = -1 - r;
         for (int64_t i = 0; i < n; ++i)
             if (part[i] >= 0 && plan->owner[part[i]] == me) v->items[t++] = i;
         for (int64_t r = lower; r < v->recv_count; ++r) v->items[t++] = -1 - r;
     }
     free(send);
+    free(send_rows);
     free(send_index);
-    free(sent_rows);
     free(send_counts);
     free(send_displs);
     free(before);
@@ -499,8 +518,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     int status = order ? order_by_partition(view, plan, order)
                        : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
     const int64_t n = status == GC_OK ? view->count : 0; /* after a failure, on to the collective below */
-    /* Rank 0's own partitions stand for everyone's: every rank holds about as many. Each holds the
-     * first row of its own, so each has rows here (none after a failure). */
+    /* Rank 0's own partitions stand for everyone's: every rank holds about as many. Each holds rows
+     * of its own, so each has rows here (none after a failure). */
     const int64_t owned = n > 0 ? plan->owned : 0;
     owned_partition *part = gc_malloc((size_t)(owned ? owned : 1) * sizeof *part);
     if (status == GC_OK && part == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the partitions");
@@ -1298,8 +1317,8 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     partition_rows moved;
     gc_phase_begin(run->phases, "exchange");
     status = exchange_rows(backend, rows, opt, &plan, &moved);
-    gc_phase_bound(run->phases, GC_FLOOR_HOST); /* records packed and moved in host memory */
-    gc_phase_end(run->phases, (double)moved.recv_count * (double)moved.rec, 0);
+    gc_phase_bound(run->phases, GC_FLOOR_HOST); /* rows packed and moved in host memory */
+    gc_phase_end(run->phases, (double)moved.recv_count * (sizeof(row_header) + (double)rows->D * sizeof(float)), 0);
     gc_phase_begin(run->phases, "partitions");
     if (status == GC_OK) status = select_partitions(run, rows, opt, &plan, c, &moved, &cand, &cand_count);
     partition_rows_destroy(&moved);
