@@ -164,6 +164,11 @@ typedef struct {
      * call kept on the device when it was given no e, widened to float (exact): the few rows a
      * selector needs on the host (OMP's winners). */
     int (*rows_get)(gc_backend *b, int count, const int64_t *index, float *out);
+    /* Keeps a device copy of `count` host rows [count × D] (the rows other ranks sent a selector)
+     * next to those embed kept, until the next call (count 0: none): rows_get and the gathers of
+     * gc_fl_problem.rows then name row t of them −1 − t. GC_ERR_MEMORY where they do not fit (the
+     * caller keeps using the host's). NULL: none (the CPU backend). */
+    int (*rows_put)(gc_backend *b, int64_t count, int D, const float *rows);
     void (*destroy)(gc_backend *b);
     /* Page-locks host memory that the device will copy to or from block by block, so each copy
      * runs at the link's speed rather than through the driver's pageable staging. Optional (NULL:

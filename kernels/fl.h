@@ -20,7 +20,8 @@ typedef struct {
     int D;
     const float *e; /* [m × D], or NULL: the rows are `rows` */
     /* e NULL: positions (in the last embed call's rows) of the m rows in the embeddings the backend
-     * keeps on its device alone (docs/design.md §3.2); only a backend with that copy reads them. */
+     * keeps on its device alone (docs/design.md §3.2), or −1 − t for row t of those rows_put kept;
+     * only a backend with that copy reads them. */
     const int64_t *rows;
     const double *w;           /* [m] point weights, NULL = all 1 */
     double c;                  /* similarity constant, >= every distance */

@@ -599,7 +599,7 @@ int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const gc_fl
     fill_empty<<<grid_for(slots), kThreads, 0, s.stream>>>(s.nearest, s.distance, slots);
     GC_CHECK_LAUNCH();
     const long long blocks = (n + kRows - 1) / kRows + (G < n ? G : n);
-    const gc_cuda_rows rows = resident.data != nullptr ? resident : gc_cuda_rows{ s.rows, GC_PRECISION_FP32 };
+    const gc_cuda_rows rows = resident.data != nullptr ? resident : gc_cuda_rows{ s.rows, GC_PRECISION_FP32, nullptr };
     GC_TRY(gc_with_precision(rows.precision, [&](auto stored) -> int {
         using T = decltype(stored);
         nearest_in_sets<<<(unsigned)blocks, kRows, 0, s.stream>>>(
@@ -612,7 +612,7 @@ int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const gc_fl
         const gc_cuda_rows batch = { (const char *)rows.data +
                                          (resident.data != nullptr ? (size_t)lo * D * gc_precision_bytes(rows.precision)
                                                                    : 0),
-                                     rows.precision };
+                                     rows.precision, nullptr };
         GC_TRY(issue_gemm_sets(s, p, ds, sets, batch, group, lo, n, gemm_from, tile_rows));
     }
     GC_CHECK_CUDA(cudaMemcpyAsync(s.nearest_host, s.nearest, (size_t)slots * sizeof(long long), cudaMemcpyDeviceToHost,

@@ -69,25 +69,35 @@ typedef struct {
     const float *resident_host; /* the caller's array it mirrors */
     int64_t resident_rows;
     int resident_D;
+    float *received; /* rows_put's rows, [received_rows × resident_D] */
+    int64_t received_rows;
     gc_fl_device *fl;            /* facility-location greedy state, made on first use (fl_cuda.cu) */
     gc_fl_assign_device *assign; /* facility location's passes over all rows (assign_cuda.cu) */
 } cuda_state;
+
+static void drop_received(cuda_state *st)
+{
+    (void)cudaFree(st->received);
+    st->received = NULL;
+    st->received_rows = 0;
+}
 
 static void drop_resident(cuda_state *st)
 {
     (void)cudaFree(st->resident);
     st->resident = NULL;
     st->resident_host = NULL;
+    drop_received(st); /* named next to the rows embed kept */
 }
 
 extern "C" gc_cuda_rows gc_cuda_resident(gc_backend *b, const float *host, int64_t rows, int D)
 {
     const cuda_state *st = b->ops->embed != NULL ? (const cuda_state *)b->impl : NULL;
-    gc_cuda_rows none = { NULL, GC_PRECISION_FP32 };
+    gc_cuda_rows none = { NULL, GC_PRECISION_FP32, NULL };
     if (st == NULL || st->resident == NULL || host != st->resident_host || rows > st->resident_rows ||
         D != st->resident_D)
         return none;
-    gc_cuda_rows kept = { st->resident, st->resident_precision };
+    gc_cuda_rows kept = { st->resident, st->resident_precision, st->received };
     return kept;
 }
 
@@ -423,14 +433,16 @@ static int cuda_rows_on_device(gc_backend *b, int64_t rows, int D)
     return cudaSetDevice(b->device_id) == cudaSuccess && resident_fits(rows, D, b->precision, b->row_reserve, &bytes);
 }
 
-/* out[t·D + j] = row index[t]'s value j, widened (exact). */
+/* out[t·D + j] = row index[t]'s value j, widened (exact), or row −1 − index[t]'s of received. */
 template <typename T>
-__global__ void gather_rows(const T *__restrict__ e, int D, long long values, const long long *__restrict__ index,
-                            float *__restrict__ out)
+__global__ void gather_rows(const T *__restrict__ e, const float *__restrict__ received, int D, long long values,
+                            const long long *__restrict__ index, float *__restrict__ out)
 {
     for (long long v = blockIdx.x * (long long)blockDim.x + threadIdx.x; v < values;
-         v += (long long)gridDim.x * blockDim.x)
-        out[v] = gc_widen(e[index[v / D] * D + v % D]);
+         v += (long long)gridDim.x * blockDim.x) {
+        const long long i = index[v / D];
+        out[v] = i >= 0 ? gc_widen(e[i * D + v % D]) : received[(-1 - i) * D + v % D];
+    }
 }
 
 int gc_cuda_rows_gather(gc_cuda_rows rows, int D, int64_t count, const long long *index, float *out,
@@ -440,8 +452,8 @@ int gc_cuda_rows_gather(gc_cuda_rows rows, int D, int64_t count, const long long
     if (values <= 0) return GC_OK;
     return gc_with_precision(rows.precision, [&](auto stored) -> int {
         using T = decltype(stored);
-        gather_rows<T><<<(unsigned)(blocks < 4096 ? blocks : 4096), 256, 0, stream>>>((const T *)rows.data, D, values,
-                                                                                      index, out);
+        gather_rows<T><<<(unsigned)(blocks < 4096 ? blocks : 4096), 256, 0, stream>>>(
+            (const T *)rows.data, rows.received, D, values, index, out);
         GC_CHECK_LAUNCH();
         return GC_OK;
     });
@@ -454,6 +466,10 @@ static int cuda_rows_get(gc_backend *b, int count, const int64_t *index, float *
     if (count <= 0) return GC_OK;
     if (st->resident == NULL || st->resident_host != NULL)
         return gc_fail(GC_ERR_DEVICE, "GPU %d holds no embeddings of its own to read back", b->device_id);
+    for (int t = 0; t < count; ++t)
+        if (index[t] < -st->received_rows)
+            return gc_fail(GC_ERR_DEVICE, "GPU %d keeps no received row %lld", b->device_id,
+                           (long long)(-1 - index[t]));
     const int D = st->resident_D;
     const long long values = (long long)count * D;
     const size_t index_bytes = (size_t)count * sizeof *index, out_bytes = (size_t)values * sizeof *out;
@@ -466,14 +482,33 @@ static int cuda_rows_get(gc_backend *b, int count, const int64_t *index, float *
         cudaMemcpyAsync(device_index, index, index_bytes, cudaMemcpyHostToDevice, stream) != cudaSuccess)
         status = gc_fail(GC_ERR_DEVICE, "cannot copy row indices to GPU %d", b->device_id);
     if (status == GC_OK)
-        status = gc_cuda_rows_gather(gc_cuda_rows{ st->resident, st->resident_precision }, D, count, device_index,
-                                     device_out, stream);
+        status = gc_cuda_rows_gather(gc_cuda_rows{ st->resident, st->resident_precision, st->received }, D, count,
+                                     device_index, device_out, stream);
     if (status == GC_OK &&
         (cudaMemcpyAsync(out, device_out, out_bytes, cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
          cudaStreamSynchronize(stream) != cudaSuccess))
         status = gc_fail(GC_ERR_DEVICE, "cannot copy rows back from GPU %d", b->device_id);
     gc_cuda_release(stream, &buffer);
     return status;
+}
+
+static int cuda_rows_put(gc_backend *b, int64_t count, int D, const float *rows)
+{
+    cuda_state *st = (cuda_state *)b->impl;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    drop_received(st);
+    if (count <= 0) return GC_OK;
+    if (st->resident == NULL || st->resident_host != NULL || D != st->resident_D)
+        return gc_fail(GC_ERR_DEVICE, "GPU %d holds no embeddings of its own to keep rows next to", b->device_id);
+    const size_t bytes = (size_t)count * D * sizeof *rows;
+    if (cudaMalloc(&st->received, bytes) != cudaSuccess) {
+        (void)cudaGetLastError();
+        st->received = NULL;
+        return gc_fail(GC_ERR_MEMORY, "GPU %d: no room for %lld received rows", b->device_id, (long long)count);
+    }
+    st->received_rows = count;
+    GC_CHECK_CUDA(cudaMemcpy(st->received, rows, bytes, cudaMemcpyHostToDevice));
+    return GC_OK;
 }
 
 /* A device copy of the output when it fits (resident_fits). Every pass over all rows then reads it
@@ -626,6 +661,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.embed = cuda_embed;
     ops.rows_on_device = cuda_rows_on_device;
     ops.rows_get = cuda_rows_get;
+    ops.rows_put = cuda_rows_put;
     ops.destroy = cuda_destroy;
     ops.pin = cuda_pin;
     ops.unpin = cuda_unpin;
@@ -676,12 +712,35 @@ extern "C" int gc_backend_cuda_device_count(void)
     return count;
 }
 
+/* Scratch comes from the device's default stream-ordered pool (gc_cuda_reserve, buffer.cuh). By
+ * default the pool gives freed memory back to the driver at every synchronisation, so each phase's
+ * scratch was mapped afresh, and the pool's first allocation in a process cost 10–12 ms on an H200
+ * whatever its size (OMP's row setup spent them at 1M rows as at 16M). The pool keeps up to 1/32
+ * of the device's memory cached instead (little enough that cudaMalloc of the rows and the
+ * partitions' blocks still finds its memory) and is started here, which the GPU's start-up under
+ * MPI_Init does too (gc_backend_cuda_start). */
+static cudaError_t keep_pool_memory(int device_id)
+{
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaMemPool_t pool;
+    void *first = NULL;
+    cudaError_t rc = cudaMemGetInfo(&free_bytes, &total_bytes);
+    uint64_t keep = total_bytes / 32; /* the attribute's type, cuuint64_t, is a uint64_t */
+    if (rc == cudaSuccess) rc = cudaDeviceGetDefaultMemPool(&pool, device_id);
+    if (rc == cudaSuccess) rc = cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+    if (rc == cudaSuccess) rc = cudaMallocAsync(&first, (size_t)2 << 20, 0);
+    if (rc == cudaSuccess) rc = cudaFreeAsync(first, 0);
+    if (rc == cudaSuccess) rc = cudaStreamSynchronize(0);
+    return rc;
+}
+
 extern "C" int gc_backend_cuda_start(int local_rank)
 {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) return -1;
     const int ordinal = local_rank % count;
     if (cudaSetDevice(ordinal) != cudaSuccess || cudaFree(0) != cudaSuccess) return -1;
+    if (keep_pool_memory(ordinal) != cudaSuccess) (void)cudaGetLastError(); /* create says what failed */
     return ordinal;
 }
 
@@ -726,6 +785,8 @@ extern "C" int gc_backend_cuda_create(int device_id, gc_backend **out)
     cuda_state *st = (cuda_state *)gc_calloc(1, sizeof *st);
     b->impl = st;
     int status = st == NULL ? gc_fail(GC_ERR_MEMORY, "out of memory for the CUDA backend") : create_slots(st);
+    if (status == GC_OK && keep_pool_memory(device_id) != cudaSuccess)
+        status = gc_fail(GC_ERR_DEVICE, "GPU %d: cannot set up its memory pool", device_id);
     if (status != GC_OK) {
         cuda_destroy(b);
         return status;

@@ -62,9 +62,10 @@ __global__ void gc_narrow_kernel(const float *__restrict__ src, long long count,
         dst[i] = gc_narrow<T>(src[i]);
 }
 
-/* out[t·D + j] ← value j of row index[t] of rows [· × D], widened to float (exact), for t < count;
- * index and out in device memory, queued on `stream`: the rows a pass needs gathered from the
- * embeddings kept on the device (backend_cuda.cu). */
+/* out[t·D + j] ← value j of row index[t] of rows [· × D], widened to float (exact), or of row
+ * −1 − index[t] of rows.received where index[t] < 0, for t < count; index and out in device memory,
+ * queued on `stream`: the rows a pass needs gathered from the embeddings kept on the device
+ * (backend_cuda.cu). */
 int gc_cuda_rows_gather(gc_cuda_rows rows, int D, int64_t count, const long long *index, float *out,
                         cudaStream_t stream);
 

@@ -12,10 +12,12 @@
 extern "C" {
 #endif
 
-/* data: [rows × D] values of gc_precision_bytes(precision) bytes each, or NULL: none. */
+/* data: [rows × D] values of gc_precision_bytes(precision) bytes each, or NULL: none. received:
+ * [· × D] floats, the rows other ranks sent (the backend's rows_put), which index −1 − t names. */
 typedef struct {
     const void *data;
     gc_precision precision;
+    const float *received;
 } gc_cuda_rows;
 
 struct gc_backend;

@@ -551,6 +551,18 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
      * (gc_fl_problem.rows); one with rows from other ranks is built here, its own rows read back;
      * the candidates' rows come back in one gather a batch (picked). */
     const int on_device = rows->e == NULL;
+    /* There, the rows other ranks sent join E on the device (rows_put) in one copy, so every
+     * partition is gathered there; where they do not fit, a partition with such rows is built here. */
+    int received_on_device = 0;
+    if (status == GC_OK && on_device && view->recv_count > 0 && backend->ops->rows_put != NULL) {
+        const int put = backend->ops->rows_put(backend, view->recv_count, D, view->recv_rows);
+        if (put == GC_OK)
+            received_on_device = 1;
+        else if (put == GC_ERR_MEMORY)
+            gc_error_clear();
+        else
+            status = put;
+    }
     float *e = gc_malloc((size_t)(batch_rows ? batch_rows : 1) * D * sizeof *e);
     int64_t *selected = gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * sizeof *selected);
     double *gains = gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * sizeof *gains);
@@ -590,7 +602,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
             while (local[count] < o->m && order[o->first + local[count]] < 0) ++local[count];
             local_end[count] = local[count];
             while (local_end[count] < o->m && order[o->first + local_end[count]] >= 0) ++local_end[count];
-            const int gathered = on_device && local[count] == 0 && local_end[count] == o->m;
+            const int gathered = on_device && (received_on_device || (local[count] == 0 && local_end[count] == o->m));
             float *pe = gathered ? NULL : e + rows_at * D;
             copied[count] = o;
             block[count] = pe;
@@ -653,6 +665,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     }
     gc_progress_end(&progress);
     forget_partitions(&finished);
+    if (received_on_device) (void)backend->ops->rows_put(backend, 0, D, NULL);
     if (pinned) backend->ops->unpin(backend, e);
     free(e);
     free(selected);

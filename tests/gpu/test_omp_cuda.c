@@ -288,6 +288,19 @@ static void select_from_resident_embeddings_equals_the_cpu(int per_class, gc_pre
     for (int t = 0; t < 5; ++t)
         for (int j = 0; j < d; ++j) differ += got[t * d + j] != gc_round_to(precision, x[probe[t] * d + j]);
     CHECK(differ == 0);
+    /* rows_put: rows sent from elsewhere kept next to E, row t named −1 − t, until the next call */
+    float *sent = malloc(2 * (size_t)d * sizeof *sent);
+    for (int j = 0; j < 2 * d; ++j) sent[j] = (float)rand() / RAND_MAX - 0.5f;
+    CHECK(real->ops->rows_put(real, 2, d, sent) == GC_OK);
+    int64_t mixed[] = { -2, probe[2], -1 };
+    CHECK(real->ops->rows_get(real, 3, mixed, got) == GC_OK);
+    CHECK(memcmp(got, sent + d, (size_t)d * sizeof *got) == 0 &&
+          memcmp(got + 2 * d, sent, (size_t)d * sizeof *got) == 0);
+    for (int j = 0; j < d; ++j) CHECK(got[d + j] == gc_round_to(precision, x[probe[2] * d + j]));
+    CHECK(real->ops->rows_put(real, 0, d, NULL) == GC_OK);
+    CHECK(real->ops->rows_get(real, 1, mixed, got) != GC_OK); /* dropped */
+    gc_error_clear();
+    free(sent);
     free(got);
     gc_coreset_destroy(&cpu);
     gc_coreset_destroy(&gpu);
