@@ -469,7 +469,11 @@ suite_scaling() {
     # shellcheck disable=SC2206 # the sweep's options, split at spaces
     local these=(${sweep_args[$sweep]}) selector
     if [[ $sweep == omp-* ]]; then selector=("${omp[@]}"); else selector=("${fl[@]}"); fi
+    # The lent hosts' environment turns Open MPI's single-copy transfers off (copy-in/copy-out then
+    # moves a message only inside MPI calls); a cluster node uses CMA, as here
+    # (bench/results/ab-h200x2/fl-exchange-progress/).
     step "$sweep" 170 env GRADCORE_BIN="$BIN/gradcore" OMPI_MCA_rmaps_base_oversubscribe=1 OMP_WAIT_POLICY=passive \
+      OMPI_MCA_btl_vader_single_copy_mechanism=cma \
       slurm/scaling.sh "${common[@]}" "${selector[@]}" "${these[@]}" --out-dir "$work/$sweep"
     step "$sweep-report" 60 python3 slurm/report "$work/$sweep"
     # shellcheck disable=SC2016 # expanded by that bash
