@@ -314,7 +314,7 @@ static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const g
     *v = (partition_rows){ .rows = rows,
                            .rows_in_flight = { .request = MPI_REQUEST_NULL, .record = MPI_DATATYPE_NULL } };
     int *send_counts = gc_calloc((size_t)P, sizeof(int)), *send_displs = gc_calloc((size_t)P, sizeof(int));
-    v->part = gc_malloc((size_t)(n ? n : 1) * sizeof *v->part);
+    v->part = gc_malloc_large((size_t)(n ? n : 1) * sizeof *v->part); /* first touch: design §3 */
     int64_t *before = gc_calloc((size_t)ROW_CHUNKS * plan->groups, sizeof *before);
     int64_t *at = gc_calloc((size_t)ROW_CHUNKS * P, sizeof *at); /* [chunk][rank]: rows, then first slot */
     row_header *send = NULL;
@@ -324,10 +324,10 @@ static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const g
     int status = (send_counts && send_displs && part && before && at)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
-    int64_t kept = 0, total = 0;
+    int64_t kept = 0, total = 0, kept_before[ROW_CHUNKS]; /* own rows kept in the chunks before c */
     if (status == GC_OK) {
         map_rows(rows, opt, plan, before, part, at);
-        for (int c = 0; c < ROW_CHUNKS; ++c) kept += at[c * P + me];
+        for (int c = 0; c < ROW_CHUNKS; ++c) kept_before[c] = kept, kept += at[c * P + me];
         for (int r = 0; r < P; ++r) {
             for (int c = 0; c < ROW_CHUNKS && r != me; ++c) send_counts[r] += (int)at[c * P + r];
             if (r > 0) send_displs[r] = send_displs[r - 1] + send_counts[r - 1];
@@ -372,15 +372,20 @@ static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const g
     v->recv_rows = (float *)received_rows;
     if (status == GC_OK) {
         v->count = v->recv_count + kept;
-        v->items = gc_malloc((size_t)(v->count ? v->count : 1) * sizeof *v->items);
+        v->items = gc_malloc_large((size_t)(v->count ? v->count : 1) * sizeof *v->items);
         if (v->items == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
     }
     if (status == GC_OK) { /* rows arrive by source rank: those from lower ranks come first */
         int64_t lower = 0, t = 0;
         while (lower < v->recv_count && v->recv[lower].index < rows->lo) ++lower;
         for (int64_t r = 0; r < lower; ++r) v->items[t++] = -1 - r;
-        for (int64_t i = 0; i < n; ++i)
-            if (part[i] >= 0 && plan->owner[part[i]] == me) v->items[t++] = i;
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < ROW_CHUNKS; ++c) {
+            int64_t u = lower + kept_before[c];
+            for (int64_t i = chunk_start(n, c); i < chunk_start(n, c + 1); ++i)
+                if (part[i] >= 0 && plan->owner[part[i]] == me) v->items[u++] = i;
+        }
+        t += kept;
         for (int64_t r = lower; r < v->recv_count; ++r) v->items[t++] = -1 - r;
     }
     free(send);
@@ -548,7 +553,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
 {
     const int D = rows->D;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
-    int64_t *order = gc_malloc((size_t)(view->count ? view->count : 1) * sizeof *order);
+    int64_t *order = gc_malloc_large((size_t)(view->count ? view->count : 1) * sizeof *order);
     int status = order ? order_by_partition(view, plan, order)
                        : gc_fail(GC_ERR_MEMORY, "out of memory for the partitions' rows");
     const int64_t n = status == GC_OK ? view->count : 0; /* after a failure, on to the collective below */
