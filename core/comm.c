@@ -40,73 +40,48 @@ int gc_comm_row_owner(int64_t n, int size, int64_t i)
     return (int)(i < big ? i / (base + 1) : extra + (i - big) / base);
 }
 
-static void exchange_free(gc_comm_exchange *x)
-{
-    if (x->record != MPI_DATATYPE_NULL) MPI_Type_free(&x->record);
-    free(x->counts);
-    *x = (gc_comm_exchange){ .request = MPI_REQUEST_NULL, .record = MPI_DATATYPE_NULL };
-}
-
-int gc_comm_exchange_begin(MPI_Comm comm, size_t record_bytes, const char *send, const int *send_counts,
-                           const int *send_displs, char **recv, int64_t *recv_count, const char *what,
-                           gc_comm_exchange *x)
+int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *send, const int *send_counts,
+                             const int *send_displs, char **recv, int64_t *recv_count, const char *what)
 {
     int P, me;
     MPI_Comm_size(comm, &P);
     MPI_Comm_rank(comm, &me);
     *recv = NULL;
     *recv_count = 0;
-    *x = (gc_comm_exchange){ .request = MPI_REQUEST_NULL, .record = MPI_DATATYPE_NULL };
-    /* [4 × P]: what is sent (own records left out), where from, what is received, where to; they
-     * must outlive the nonblocking call. */
-    x->counts = gc_calloc((size_t)4 * P, sizeof *x->counts);
-    int status = gc_comm_agree(comm, x->counts ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory exchanging %s", what));
-    if (status != GC_OK) return status;
-    int *others = x->counts, *displs = others + P, *recv_counts = displs + P, *recv_displs = recv_counts + P;
-    memcpy(others, send_counts, (size_t)P * sizeof *others);
-    memcpy(displs, send_displs, (size_t)P * sizeof *displs);
-    GC_MPI(MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm));
-    for (int r = 1; r < P; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
-    *recv_count = (int64_t)recv_displs[P - 1] + recv_counts[P - 1];
-    *recv = gc_malloc_large((size_t)(*recv_count ? *recv_count : 1) * record_bytes); /* first touch: §3 */
-    status = gc_comm_agree(comm, *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving %s", what));
-    if (status != GC_OK) {
-        free(*recv);
-        *recv = NULL;
-        *recv_count = 0;
-        exchange_free(x);
-        return status;
+    int *recv_counts = gc_calloc((size_t)P, sizeof *recv_counts),
+        *recv_displs = gc_calloc((size_t)P, sizeof *recv_displs), *others = gc_malloc((size_t)P * sizeof *others);
+    int status =
+        (recv_counts && recv_displs && others) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory exchanging %s", what);
+    status = gc_comm_agree(comm, status);
+    if (status == GC_OK) {
+        GC_MPI(MPI_Alltoall(send_counts, 1, MPI_INT, recv_counts, 1, MPI_INT, comm));
+        for (int r = 1; r < P; ++r) recv_displs[r] = recv_displs[r - 1] + recv_counts[r - 1];
+        *recv_count = (int64_t)recv_displs[P - 1] + recv_counts[P - 1];
+        *recv = gc_malloc_large((size_t)(*recv_count ? *recv_count : 1) * record_bytes); /* first touch: §3 */
+        status = gc_comm_agree(comm, *recv ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory receiving %s", what));
     }
-    /* The rank's own records are copied here with every thread (at one rank: all of them), the
-     * others travel through MPI as one contiguous type, so counts stay in records, not bytes. */
-    const char *from = send + (size_t)send_displs[me] * record_bytes;
-    char *to = *recv + (size_t)recv_displs[me] * record_bytes;
-    const int64_t own = (int64_t)send_counts[me] * (int64_t)record_bytes, chunk = (int64_t)1 << 24;
+    if (status == GC_OK) {
+        /* The rank's own records are copied here with every thread (at one rank: all of them), the
+         * others travel through MPI as one contiguous type, so counts stay in records, not bytes. */
+        const char *from = send + (size_t)send_displs[me] * record_bytes;
+        char *to = *recv + (size_t)recv_displs[me] * record_bytes;
+        const int64_t own = (int64_t)send_counts[me] * (int64_t)record_bytes, chunk = (int64_t)1 << 24;
 #pragma omp parallel for schedule(static)
-    for (int64_t at = 0; at < own; at += chunk)
-        memcpy(to + at, from + at, (size_t)(own - at < chunk ? own - at : chunk));
-    others[me] = 0;
-    recv_counts[me] = 0;
-    GC_MPI(MPI_Type_contiguous((int)record_bytes, MPI_BYTE, &x->record));
-    GC_MPI(MPI_Type_commit(&x->record));
-    GC_MPI(
-        MPI_Ialltoallv(send, others, displs, x->record, *recv, recv_counts, recv_displs, x->record, comm, &x->request));
-    return GC_OK;
-}
-
-int gc_comm_exchange_finish(gc_comm_exchange *x)
-{
-    const int rc = x->request != MPI_REQUEST_NULL ? GC_MPI(MPI_Wait(&x->request, MPI_STATUS_IGNORE)) : MPI_SUCCESS;
-    exchange_free(x);
-    return rc == MPI_SUCCESS ? GC_OK : gc_fail(GC_ERR_LIB, "MPI_Wait failed");
-}
-
-int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *send, const int *send_counts,
-                             const int *send_displs, char **recv, int64_t *recv_count, const char *what)
-{
-    gc_comm_exchange x;
-    GC_TRY(gc_comm_exchange_begin(comm, record_bytes, send, send_counts, send_displs, recv, recv_count, what, &x));
-    return gc_comm_exchange_finish(&x);
+        for (int64_t at = 0; at < own; at += chunk)
+            memcpy(to + at, from + at, (size_t)(own - at < chunk ? own - at : chunk));
+        memcpy(others, send_counts, (size_t)P * sizeof *others);
+        others[me] = 0;
+        recv_counts[me] = 0;
+        MPI_Datatype record;
+        GC_MPI(MPI_Type_contiguous((int)record_bytes, MPI_BYTE, &record));
+        GC_MPI(MPI_Type_commit(&record));
+        GC_MPI(MPI_Alltoallv(send, others, send_displs, record, *recv, recv_counts, recv_displs, record, comm));
+        GC_MPI(MPI_Type_free(&record));
+    }
+    free(recv_counts);
+    free(recv_displs);
+    free(others);
+    return status;
 }
 
 int gc_exact_sum_create(gc_exact_sum *sum, int n, double global_max_abs)

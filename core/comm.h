@@ -22,19 +22,6 @@ int gc_comm_row_owner(int64_t n, int size, int64_t i);
 int gc_comm_exchange_records(MPI_Comm comm, size_t record_bytes, const char *send, const int *send_counts,
                              const int *send_displs, char **recv, int64_t *recv_count, const char *what);
 
-/* The same exchange begun: the counts travel now, the records through MPI_Ialltoallv, so a caller
- * works on what it holds while the rest travels. send must stay as it is, and *recv unread, until
- * gc_comm_exchange_finish(x) returns (which every rank calls, after a failure too). */
-typedef struct {
-    MPI_Request request;
-    MPI_Datatype record;
-    int *counts; /* [4 × P] the nonblocking call's counts and displacements */
-} gc_comm_exchange;
-int gc_comm_exchange_begin(MPI_Comm comm, size_t record_bytes, const char *send, const int *send_counts,
-                           const int *send_displs, char **recv, int64_t *recv_count, const char *what,
-                           gc_comm_exchange *x);
-int gc_comm_exchange_finish(gc_comm_exchange *x);
-
 /* Rank-count-independent sum of n components over all rows of all ranks. Each value is cut into
  * two integers on a grid fixed by the global maximum magnitude (2^-62 of it), so integer addition,
  * which is associative, makes the result bitwise identical for any split of the rows. */

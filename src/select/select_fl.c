@@ -254,26 +254,14 @@ typedef struct {
     const gc_local_rows *rows;
     int32_t *part;    /* [n_local] each local row's partition, −1: none */
     row_header *recv; /* [recv_count] the received rows' headers */
-    float *recv_rows; /* [recv_count × D] their embeddings, once receive_rows has returned */
+    float *recv_rows; /* [recv_count × D] their embeddings */
     int64_t recv_count;
     int64_t *items; /* [count] every item, in global-index order */
     int64_t count;
-    gc_comm_exchange rows_in_flight; /* the embeddings' exchange, until receive_rows */
-    float *send_rows;                /* what it sends, kept until then */
 } partition_rows;
-
-/* Waits for the embeddings of the received rows (every rank calls it, after a failure too). */
-static int receive_rows(partition_rows *v)
-{
-    const int status = gc_comm_exchange_finish(&v->rows_in_flight);
-    free(v->send_rows);
-    v->send_rows = NULL;
-    return status;
-}
 
 static void partition_rows_destroy(partition_rows *v)
 {
-    (void)receive_rows(v);
     free(v->part);
     free(v->recv);
     free(v->recv_rows);
@@ -303,16 +291,14 @@ static const float *item_row(const partition_rows *v, int64_t code)
  * embeddings travel as two arrays, so the embeddings sent come from E in one gather (on the device
  * where E lives there alone) straight into the send buffer, and arrive as one array of rows. The
  * buffers use huge pages: in first touch of pages these VMs spent 0.5–0.8 s a GB (design §3). On
- * return v holds the received rows' headers and v->items every item of this rank's partitions in
- * global-index order: rows from lower ranks, then own rows, then rows from higher ranks; their
- * embeddings are on their way (receive_rows waits for them). */
+ * return v holds the received rows and v->items every item of this rank's partitions in global-index
+ * order: rows from lower ranks, then own rows, then rows from higher ranks. */
 static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const gc_fl_options *opt,
                          const partition_plan *plan, partition_rows *v)
 {
     const int P = rows->size, D = rows->D, me = rows->rank;
     const int64_t n = rows->n_local;
-    *v = (partition_rows){ .rows = rows,
-                           .rows_in_flight = { .request = MPI_REQUEST_NULL, .record = MPI_DATATYPE_NULL } };
+    *v = (partition_rows){ .rows = rows };
     int *send_counts = gc_calloc((size_t)P, sizeof(int)), *send_displs = gc_calloc((size_t)P, sizeof(int));
     v->part = gc_malloc_large((size_t)(n ? n : 1) * sizeof *v->part); /* first touch: design §3 */
     int64_t *before = gc_calloc((size_t)ROW_CHUNKS * plan->groups, sizeof *before);
@@ -362,13 +348,9 @@ static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const g
         status = gc_comm_exchange_records(rows->comm, sizeof *send, (const char *)send, send_counts, send_displs,
                                           &received, &headers, "partition rows");
     v->recv = (row_header *)received;
-    if (status == GC_OK) {
-        status =
-            gc_comm_exchange_begin(rows->comm, (size_t)D * sizeof *send_rows, (const char *)send_rows, send_counts,
-                                   send_displs, &received_rows, &v->recv_count, "partition rows", &v->rows_in_flight);
-        v->send_rows = send_rows; /* MPI reads it until receive_rows */
-        send_rows = NULL;
-    }
+    if (status == GC_OK)
+        status = gc_comm_exchange_records(rows->comm, (size_t)D * sizeof *send_rows, (const char *)send_rows,
+                                          send_counts, send_displs, &received_rows, &v->recv_count, "partition rows");
     v->recv_rows = (float *)received_rows;
     if (status == GC_OK) {
         v->count = v->recv_count + kept;
@@ -528,13 +510,12 @@ static int emit_partition(const gc_run_context *run, const partition_rows *view,
                                 (size_t)(*cand_count - first_candidate) * crec);
 }
 
-/* The embeddings other ranks sent, waited for (receive_rows); on the device where E lives there
- * alone, they join E there (rows_put) in one copy, so every partition is gathered there. *on_device
- * ← whether they did (where they do not fit, a partition with such rows is built on the host). */
-static int take_received_rows(gc_backend *backend, partition_rows *view, int on_device_e, int *on_device)
+/* Where E lives on the device alone, the rows other ranks sent join it there (rows_put) in one copy,
+ * so every partition is gathered there. *on_device ← whether they did (where they do not fit, a
+ * partition with such rows is built on the host). */
+static int put_received_rows(gc_backend *backend, const partition_rows *view, int on_device_e, int *on_device)
 {
     *on_device = 0;
-    GC_TRY(receive_rows(view));
     if (!on_device_e || view->recv_count == 0 || backend->ops->rows_put == NULL) return GC_OK;
     const int put = backend->ops->rows_put(backend, view->recv_count, view->rows->D, view->recv_rows);
     if (put == GC_ERR_MEMORY) gc_error_clear();
@@ -542,13 +523,11 @@ static int take_received_rows(gc_backend *backend, partition_rows *view, int on_
     return put == GC_ERR_MEMORY ? GC_OK : put;
 }
 
-/* Runs greedy on every partition this rank owns and packs their candidates; batches of them
- * (batch_after) go to the backend together. The partitions of this rank's rows alone run first,
- * while the other ranks' rows travel (exchange_rows); MPI_Test after each batch moves them along.
- * Candidates go to the merge in any order (it sorts them). With a checkpoint, a partition already
+/* Runs greedy on every partition this rank owns and packs the candidates in partition order;
+ * batches of them (batch_after) go to the backend together. With a checkpoint, a partition already
  * in the log is taken from it and each new one is logged once its batch finished. */
 static int select_partitions(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt,
-                             const partition_plan *plan, double c, partition_rows *view, char **cand,
+                             const partition_plan *plan, double c, const partition_rows *view, char **cand,
                              int64_t *cand_count)
 {
     const int D = rows->D;
@@ -575,14 +554,6 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
         largest = bytes > largest ? bytes : largest;
         a = b;
     }
-    /* Those with received rows (at either end: rows from lower ranks first, higher ones last) last. */
-    int64_t own_only = 0;
-    for (int64_t q = 0; q < owned && status == GC_OK; ++q)
-        if (order[part[q].first] >= 0 && order[part[q].first + part[q].m - 1] >= 0) {
-            const owned_partition mine = part[q];
-            memmove(part + own_only + 1, part + own_only, (size_t)(q - own_only) * sizeof *part);
-            part[own_only++] = mine;
-        }
     gc_backend *backend = run->backend;
     for (int64_t w = 0, size = batch_after(backend, 0, largest); status == GC_OK && w < owned;
          w += size, size = batch_after(backend, size, largest)) { /* the largest batch */
@@ -598,7 +569,8 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
      * (gc_fl_problem.rows); one with rows from other ranks is built here, its own rows read back;
      * the candidates' rows come back in one gather a batch (picked). */
     const int on_device = rows->e == NULL;
-    int received = 0, received_on_device = 0;
+    int received_on_device = 0;
+    if (status == GC_OK) status = put_received_rows(backend, view, on_device, &received_on_device);
     float *e = gc_malloc((size_t)(batch_rows ? batch_rows : 1) * D * sizeof *e);
     int64_t *selected = gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * sizeof *selected);
     double *gains = gc_malloc((size_t)(batch_kappa ? batch_kappa : 1) * sizeof *gains);
@@ -618,11 +590,6 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
     for (int64_t w = 0, size = batch_after(backend, 0, largest); status == GC_OK && w < owned;
          w += size, size = batch_after(backend, size, largest)) {
         const int64_t end = w + size < owned ? w + size : owned;
-        if (end > own_only && !received) {
-            received = 1;
-            status = take_received_rows(backend, view, on_device, &received_on_device);
-            if (status != GC_OK) break;
-        }
         gc_fl_problem problem[PARTITION_BATCH];
         int64_t kappa[PARTITION_BATCH], *sel[PARTITION_BATCH];
         double *gain[PARTITION_BATCH], *cov[PARTITION_BATCH];
@@ -703,8 +670,6 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
             }
             gc_progress_update(&progress, ++done);
         }
-        int arrived = 0; /* MPI moves a nonblocking exchange along inside its calls */
-        if (!received) GC_MPI(MPI_Test(&view->rows_in_flight.request, &arrived, MPI_STATUS_IGNORE));
     }
     gc_progress_end(&progress);
     forget_partitions(&finished);
@@ -1373,9 +1338,8 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     partition_rows moved;
     gc_phase_begin(run->phases, "exchange");
     status = exchange_rows(backend, rows, opt, &plan, &moved);
-    /* The headers packed and moved in host memory; the embeddings travel during "partitions". */
-    gc_phase_bound(run->phases, GC_FLOOR_HOST);
-    gc_phase_end(run->phases, (double)moved.recv_count * sizeof(row_header), 0);
+    gc_phase_bound(run->phases, GC_FLOOR_HOST); /* rows packed and moved in host memory */
+    gc_phase_end(run->phases, (double)moved.recv_count * (sizeof(row_header) + (double)rows->D * sizeof(float)), 0);
     gc_phase_begin(run->phases, "partitions");
     if (status == GC_OK) status = select_partitions(run, rows, opt, &plan, c, &moved, &cand, &cand_count);
     partition_rows_destroy(&moved);
