@@ -116,16 +116,18 @@ static int assign_owners(partition_plan *plan, const int64_t *counts, int P, int
             for (int64_t p = 0; p < np; ++p) {
                 const int64_t start = piece_start(p, np, N), end = piece_start(p + 1, np, N);
                 while (r < P - 1 && before + counts[(size_t)r * G + g] <= start) before += counts[(size_t)r++ * G + g];
+                /* Rank r holds class positions [before, r_end), start among them; ranks after it
+                 * hold the rest of the piece up to end, in turn. */
+                const int64_t r_end = before + counts[(size_t)r * G + g];
                 int best = r, straddles = 0;
-                int64_t best_held =
-                    (before + counts[(size_t)r * G + g] < end ? before + counts[(size_t)r * G + g] : end) - start;
-                for (int64_t s = r + 1, at = before + counts[(size_t)r * G + g]; s < P && at < end; ++s) {
-                    const int64_t next = at + counts[(size_t)s * G + g], held = (next < end ? next : end) - at;
-                    at = next;
+                int64_t best_held = (r_end < end ? r_end : end) - start;
+                int64_t at = r_end; /* class positions before rank s */
+                for (int s = r + 1; s < P && at < end; ++s) {
+                    const int64_t s_end = at + counts[(size_t)s * G + g], held = (s_end < end ? s_end : end) - at;
+                    at = s_end;
                     if (held <= 0) continue;
                     straddles = 1;
-                    if (load[s] < load[best] || (load[s] == load[best] && held > best_held))
-                        best = (int)s, best_held = held;
+                    if (load[s] < load[best] || (load[s] == load[best] && held > best_held)) best = s, best_held = held;
                 }
                 if (straddles != pass) continue;
                 plan->owner[plan->first_part[g] + p] = best;
