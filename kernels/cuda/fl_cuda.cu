@@ -1,12 +1,13 @@
 /* Facility-location greedy on the GPU (see fl_cuda.h); kernels/cpu/greedy_fl_cpu.c is its oracle.
  *
- * Similarities: s_ij = c - sqrt(max(0, n_i + n_j - 2 e_i·e_j)), the dot products by cuBLAS DGEMM, kept
- * in double: in float, the cancellation in n_i + n_j - 2 e_i·e_j and the rounding of s near c make
+ * Similarities: s_ij = c - sqrt(max(0, n_i + n_j - 2 e_i·e_j)), the dot products by cuBLAS (DSYRK for
+ * a whole block, DGEMM for tiles of rows: the same bits), kept in double: in float, the cancellation in n_i + n_j - 2 e_i·e_j and the rounding of s near c make
  * late gains (small differences of similarities) wrong in the third digit and near-ties go the
  * other way than on the CPU oracle. Hopper's FP64 rate makes the GEMM cheap; the greedy, which is
  * bound by memory traffic, reads 8-byte similarities.
  * "Rows" of the block are produced by one of two sources, chosen per problem:
- *   materialized  the whole m×m block lives in device memory (m²·8 bytes), rows are read in place;
+ *   materialized  the whole m×m block lives in device memory (m²·8 bytes; one triangle computed,
+ *                 the other mirrored), rows are read in place;
  *   recompute     rows are computed on demand by a GEMM tile [rows × m] (2·rows·m·D flops).
  * The block is symmetric, so row j doubles as column j and every access below is coalesced.
  *
@@ -61,6 +62,7 @@ constexpr int kListThreads = 1024;         /* choose_exact and list_raised: one 
 constexpr int kDecrementRowsPerSlice = 64; /* changed rows handled by one grid row of the decrement */
 constexpr int kMaxSlices = 64;
 constexpr int kDecrementLoads = 8;  /* similarities a decrement thread has in flight */
+constexpr int kFinishRows = 4;      /* rows of a row block of finish_lower/finish_upper */
 constexpr int kMaxLanes = 8;        /* problems in flight at once (fl_greedy_many) */
 constexpr int64_t kCoverChunk = 32; /* steps enqueued between looks at `done` when a cover target is set */
 
@@ -285,25 +287,94 @@ __device__ double gain_sum(double g)
     return reduce(temp).Sum(g);
 }
 
-/* The materialized block in place from the GEMM's −2·e_r·e_i (finish_similarity's formula), and
- * with gains != nullptr every initial gain g_r = Σ_i w_i max(0, s_ri − cur_i) summed exactly as
- * row_gains sums it: one pass finishes the block and reads it for the first argmax. One block
- * of 256 per row. Bytes: 16·m² (the gains read what the pass just wrote, from registers). */
-__global__ void finish_block(double *S, const double *n, int m, double c, const double *w, const double *cur,
-                             double *gains)
+/* The materialized block from DSYRK's −2·e_r·e_i, which fills only the upper triangle (i ≥ r,
+ * row-major; the same bits as a GEMM's, whose product is symmetric to the bit), finished by
+ * finish_similarity's formula in two passes over blocks of kFinishRows rows, thread t owning the
+ * columns i ≡ t (mod kThreads) of each: finish_lower writes the lower triangle s_ri (i < r) from
+ * the upper one's x_ir, untouched so far, and finish_upper then finishes the upper triangle in
+ * place. (n_r + n_i) + x is the sum row i's pass forms for its s_ir, so the block is symmetric to
+ * the bit. With gains != nullptr every initial gain g_r = Σ_i w_i max(0, s_ri − cur_i) comes out
+ * summed exactly as row_gains sums it: a thread adds its columns in increasing i, the lower ones
+ * first (their sums carried between the passes in `partial`, [m × kThreads]), and the block
+ * reduces the threads' sums as gain_sum does. A row block's share of a triangle shrinks (upper)
+ * or grows (lower) with its place, so a kernel block takes row blocks b and last − b: every block
+ * then has about m columns of kFinishRows rows, and one wave fits the GPU (with one row block a
+ * kernel block, 8 rows, the 1.3 waves of uneven blocks took 73–82 µs a pass at m = 4,096). Bytes:
+ * 16·m² (finish_lower reads 8·kFinishRows contiguous bytes of a row at a time); the DSYRK does half
+ * a GEMM's flops and writes. Grid: ceil(row blocks / 2) blocks of kThreads. */
+__device__ void finish_lower_rows(int r0, double *S, const double *n, int m, double c, const double *w,
+                                  const double *cur, double *partial)
 {
-    int r = blockIdx.x;
-    double *row = S + (size_t)r * m;
-    double g = 0.0;
-    for (int i = threadIdx.x; i < m; i += blockDim.x) {
-        double s = c - sqrt(fmax(0.0, n[r] + n[i] + row[i]));
-        row[i] = s;
-        double d = s - cur[i];
-        if (d > 0.0) g += w[i] * d;
+    const int t = threadIdx.x, rows = min(kFinishRows, m - r0);
+    double nr[kFinishRows], acc[kFinishRows];
+#pragma unroll
+    for (int k = 0; k < kFinishRows; ++k) nr[k] = k < rows ? n[r0 + k] : 0.0, acc[k] = 0.0;
+    for (int i = t; i < r0 + rows - 1; i += kThreads) {
+        const double *x = S + (size_t)i * m + r0; /* x_{i, r0 + k}: upper triangle where r0 + k > i */
+        const double ni = n[i], wi = w[i], ci = cur[i];
+#pragma unroll
+        for (int k = 0; k < kFinishRows; ++k)
+            if (k < rows && i < r0 + k) {
+                const double s = c - sqrt(fmax(0.0, nr[k] + ni + x[k]));
+                S[(size_t)(r0 + k) * m + i] = s;
+                const double d = s - ci;
+                if (d > 0.0) acc[k] += wi * d;
+            }
+    }
+    if (partial == nullptr) return;
+    for (int k = 0; k < rows; ++k) partial[(size_t)(r0 + k) * kThreads + t] = acc[k];
+}
+
+__device__ void finish_upper_rows(int r0, double *S, const double *n, int m, double c, const double *w,
+                                  const double *cur, const double *partial, double *gains)
+{
+    const int t = threadIdx.x, rows = min(kFinishRows, m - r0);
+    double nr[kFinishRows], acc[kFinishRows];
+#pragma unroll
+    for (int k = 0; k < kFinishRows; ++k) {
+        nr[k] = k < rows ? n[r0 + k] : 0.0;
+        acc[k] = k < rows && gains != nullptr ? partial[(size_t)(r0 + k) * kThreads + t] : 0.0;
+    }
+    int i = r0 - r0 % kThreads + t; /* this thread's first column at or after r0 */
+    if (i < r0) i += kThreads;
+    for (; i < m; i += kThreads) {
+        const double ni = n[i], wi = w[i], ci = cur[i];
+#pragma unroll
+        for (int k = 0; k < kFinishRows; ++k)
+            if (k < rows && i >= r0 + k) {
+                double *at = S + (size_t)(r0 + k) * m + i;
+                const double s = c - sqrt(fmax(0.0, nr[k] + ni + *at));
+                *at = s;
+                const double d = s - ci;
+                if (d > 0.0) acc[k] += wi * d;
+            }
     }
     if (gains == nullptr) return;
-    double total = gain_sum(g);
-    if (threadIdx.x == 0) gains[r] = total;
+    for (int k = 0; k < rows; ++k) {
+        const double total = gain_sum(acc[k]);
+        if (t == 0) gains[r0 + k] = total;
+        __syncthreads(); /* gain_sum's storage is reused */
+    }
+}
+
+/* The row blocks kernel block b finishes: b and last − b (once when they are the same). */
+template <typename F> __device__ void paired_row_blocks(int m, F finish)
+{
+    const int last = (m + kFinishRows - 1) / kFinishRows - 1, b = blockIdx.x;
+    finish(b * kFinishRows);
+    if (last - b != b) finish((last - b) * kFinishRows);
+}
+
+__global__ void __launch_bounds__(kThreads)
+    finish_lower(double *S, const double *n, int m, double c, const double *w, const double *cur, double *partial)
+{
+    paired_row_blocks(m, [&](int r0) { finish_lower_rows(r0, S, n, m, c, w, cur, partial); });
+}
+
+__global__ void __launch_bounds__(kThreads) finish_upper(double *S, const double *n, int m, double c, const double *w,
+                                                         const double *cur, const double *partial, double *gains)
+{
+    paired_row_blocks(m, [&](int r0) { finish_upper_rows(r0, S, n, m, c, w, cur, partial, gains); });
 }
 
 /* out[r] = Σ_i w_i max(0, s[row_r][i] - cur_i): the gain of element row_r. One block per row,
@@ -656,7 +727,8 @@ struct job {
         GC_TRY(reserve(L, L->taken, (size_t)m));
         GC_TRY(reserve(L, L->list, (size_t)m * sizeof(int)));
         GC_TRY(reserve(L, L->rest, (size_t)m * sizeof(int)));
-        GC_TRY(reserve(L, L->partial, (size_t)kMaxSlices * m * sizeof(double)));
+        /* The decrements' slices, and the block's finish: a gain partial a row and thread. */
+        GC_TRY(reserve(L, L->partial, (size_t)(kMaxSlices > kThreads ? kMaxSlices : kThreads) * m * sizeof(double)));
         GC_TRY(reserve(L, L->best, (size_t)blocks(m) * sizeof(candidate)));
         GC_TRY(reserve(L, L->ctl, sizeof(control)));
         GC_TRY(reserve(L, L->out, (size_t)m * sizeof(double)));
@@ -695,12 +767,15 @@ struct job {
         double *g = (double *)L->g.ptr;
         if (materialized) {
             const double alpha = -2.0, beta = 0.0;
-            const double *e = (const double *)L->e.ptr;
-            GC_CHECK_CUBLAS(cublasDgemm(L->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, m, D, &alpha, e, D, e, D, &beta,
-                                        (double *)L->S.ptr, m));
-            finish_block<<<m, kThreads, 0, stream()>>>((double *)L->S.ptr, (const double *)L->n.ptr, m, c,
-                                                       (const double *)L->w.ptr, (const double *)L->cur.ptr,
-                                                       exact ? g : nullptr);
+            const double *e = (const double *)L->e.ptr, *n = (const double *)L->n.ptr, *w = (const double *)L->w.ptr,
+                         *cur = (const double *)L->cur.ptr;
+            double *S = (double *)L->S.ptr, *partial = exact ? (double *)L->partial.ptr : nullptr;
+            /* Column-major lower = row-major upper triangle (finish_lower). */
+            GC_CHECK_CUBLAS(cublasDsyrk(L->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, m, D, &alpha, e, D, &beta, S, m));
+            const unsigned pairs = (unsigned)(((m + kFinishRows - 1) / kFinishRows + 1) / 2);
+            finish_lower<<<pairs, kThreads, 0, stream()>>>(S, n, m, c, w, cur, partial);
+            GC_CHECK_LAUNCH();
+            finish_upper<<<pairs, kThreads, 0, stream()>>>(S, n, m, c, w, cur, partial, exact ? g : nullptr);
             GC_CHECK_LAUNCH();
         } else if (exact) {
             GC_TRY(for_rows(nullptr, m, [&](const double *base, const int *row_of, int count, int first) -> int {

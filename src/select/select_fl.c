@@ -665,8 +665,9 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
                 *cand_count += (int64_t)(finished.bytes[o->known] / crec);
                 resumed++;
             } else {
-                /* Its floor: the similarity block's GEMM and one write and one read of its m² doubles. */
-                gc_phase_count(run->phases, 16.0 * (double)o->m * (double)o->m, 2.0 * (double)o->m * (double)o->m * D);
+                /* Its floor: the similarity block's product (one triangle: m(m + 1)·D flops) and one
+                 * write and one read of its m² doubles. */
+                gc_phase_count(run->phases, 16.0 * (double)o->m * (double)o->m, (double)o->m * (double)(o->m + 1) * D);
                 status =
                     emit_partition(run, view, order, D, o, problem[b].e, on_device ? picked + pick_at[b] * D : NULL,
                                    sel[b], gain[b], cov[b], *cand, cand_count);
