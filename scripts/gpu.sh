@@ -43,6 +43,11 @@
 #                                                                    1b-craig-nN-PRECISION-SLUG.{json,txt}
 #   stream       `select` on a 1M × 512 HDF5 file: X read while it is embedded, against reading X
 #                alone                                                          → embed-stream-SLUG.txt
+#   ab           whole jobs under several builds, interleaved: AB_JOBS (method:classes …, default
+#                "craig:100"; 16M generated rows, d = 128, k = 0.1%, one GPU) AB_REPS times (default
+#                2) with every build in turn — the bundle's ("head") and each one `bundle` made of
+#                GPU_AB_REVS — each with --timings; a table of the phases and whether every dataset of
+#                every coreset is bitwise the first build's     → ab-jobs-SLUG.md, ab-jobs-SLUG/*.json
 #
 # SLUG names the device the run had, from nvidia-smi: model and GPU count (h100x1, h200x2; override
 # with GPU_SLUG). Results go to bench/results/ (a suite replaces its own files of that SLUG; CREST
@@ -55,11 +60,12 @@
 #
 # Options: --dry-run (print what each suite would run, run nothing; works without a GPU), --list.
 # Environment: OUT, DEADLINE_S, GPU_SLUG, GPU_BIN (binaries; default .deps/gpu/bin, else build-gpu),
-# GPU_TARGETS (bundle: build these targets instead of the suites'), GPU_JOBS (bundle: ninja -j).
+# GPU_TARGETS (bundle: build these targets instead of the suites'), GPU_JOBS (bundle: ninja -j),
+# GPU_AB_REVS (bundle: also gradcore at each of these revisions, for the ab suite), AB_JOBS, AB_REPS.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest bench-startup select scaling omp50k e2e billion stream)
+SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest bench-startup select scaling omp50k e2e billion stream ab)
 BUNDLE=.deps/gpu
 
 usage() {
@@ -109,6 +115,8 @@ bundle() {
     echo "[dry-run] bundle: apt-get download ${PRIMARY_DEBS[*]} → $BUNDLE/debs"
     echo "[dry-run] bundle: apt-get download ${FALLBACK_DEBS[*]} → $BUNDLE/fallback-debs"
     echo "[dry-run] bundle: cmake -S . -B build-gpu -DGRADCORE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90; ninja -C build-gpu ${targets[*]}"
+    [ -z "${GPU_AB_REVS:-}" ] ||
+      echo "[dry-run] bundle: gradcore at each of $GPU_AB_REVS, worktrees in build-gpu-ab/ → $BUNDLE/ab/REV/gradcore"
     echo "[dry-run] bundle: copy them to $BUNDLE/bin; carry $BUNDLE and run: bash scripts/gpu.sh $*"
     return 0
   fi
@@ -132,11 +140,31 @@ bundle() {
     mkdir -p "$BUNDLE/bin/$(dirname "$path")"
     cp "build-gpu/$path" "$BUNDLE/bin/$path"
   done
+  bundle_revisions
   echo "libraries the binaries need beyond glibc, CUDA and the bundle (the GPU host must have these):"
   find "$BUNDLE/bin" -type f -print0 | LD_LIBRARY_PATH="$PWD/.deps/usr/lib/x86_64-linux-gnu" xargs -0 ldd |
     awk '/=>/ && $3 !~ /\.deps|libc\.so|libm\.so|libdl|libpthread|librt|ld-linux|libcu/ {print "  " $1}' | sort -u
   echo "carry: $BUNDLE ($(du -sh "$BUNDLE" | cut -f1); the working tree and carried paths travel within 64 MiB)"
   echo "then, on the GPU host: bash scripts/gpu.sh $*"
+}
+
+# gradcore at each revision of GPU_AB_REVS (anything git names: a commit, a branch, HEAD~1), built in
+# a worktree of its own (build-gpu-ab/HASH) with the bundle's configuration, into
+# $BUNDLE/ab/HASH/gradcore (HASH: the commit's short hash): the other builds of the ab suite.
+bundle_revisions() {
+  local rev dir
+  rm -rf "${BUNDLE:?}/ab"
+  for rev in ${GPU_AB_REVS:-}; do
+    rev=$(git rev-parse --short=7 "$rev") || exit 1
+    dir=build-gpu-ab/$rev
+    [ -d "$dir/src" ] || git worktree add -f --detach "$dir/src" "$rev" >/dev/null
+    git -C "$dir/src" checkout -q --detach "$rev"
+    cmake -S "$dir/src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGRADCORE_CUDA=ON \
+      -DCMAKE_CUDA_ARCHITECTURES=90 >"$dir/cmake.log" 2>&1 || { cat "$dir/cmake.log"; exit 1; }
+    ninja -C "$dir/build" ${GPU_JOBS:+-j "$GPU_JOBS"} gradcore
+    mkdir -p "$BUNDLE/ab/$rev"
+    cp "$dir/build/gradcore" "$BUNDLE/ab/$rev/gradcore"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -292,11 +320,11 @@ print(f"1M-point subsample, k = 1000: F(stochastic) / F(exact) = {ratio:.5f}")
 SAME_CORESETS='
 import sys, h5py, numpy as np
 label, files = sys.argv[1], sys.argv[2:]
-first = h5py.File(files[0], "r")
+first = h5py.File(files[0], "r")["coreset"]
 for name in files[1:]:
-    other = h5py.File(name, "r")
-    same = all(np.array_equal(first[f"coreset/{d}"][()], other[f"coreset/{d}"][()]) for d in ("index", "weight"))
-    verdict = "bitwise equal to" if same else "DIFFERS from"
+    other = h5py.File(name, "r")["coreset"]
+    differ = [d for d in first if d not in other or not np.array_equal(first[d][()], other[d][()])]
+    verdict = "DIFFERS (" + ", ".join(differ) + ") from" if differ else "bitwise equal to"
     print(f"{label}: {name} {verdict} {files[0]}")
 '
 
@@ -329,7 +357,7 @@ suite_bench_embed() {
 }
 
 suite_bench_startup() {
-  local jsonl r narrow ranks=()
+  local jsonl r ranks=()
   for r in 1 2 4 8; do ((r <= GPUS)) && ranks+=("$r"); done
   jsonl=$(result startup jsonl)
   fresh "$jsonl"
@@ -544,6 +572,39 @@ suite_stream() {
   done
 }
 
+suite_ab() {
+  local md work=$TMP/ab names=(head) bins=("$BIN/gradcore") dir job rep i run method classes
+  md=$(result ab-jobs md)
+  fresh "$md"
+  [ "$DRY_RUN" = 1 ] || mkdir -p "$work"
+  for dir in "$BUNDLE"/ab/*/; do
+    [ -x "$dir/gradcore" ] && names+=("$(basename "$dir")") && bins+=("$(realpath "$dir/gradcore")")
+  done
+  note "$md" "# Whole jobs, builds interleaved: ${names[*]} (head: the bundle's), $SLUG"
+  for rep in $(seq "${AB_REPS:-2}"); do
+    for job in ${AB_JOBS:-craig:100}; do
+      method=${job%%:*} classes=${job#*:}
+      for i in "${!names[@]}"; do
+        run=$method-c$classes-${names[i]}-$rep
+        step "$run" 90 with_np 1 "$CORES" "${bins[i]}" select --device cuda \
+          --data "synthetic:n=${AB_N:-16000000},d=128,classes=$classes,seed=1" --method "$method" --k 0.1% \
+          --timings "$work/$run.json" --out "$work/$run.h5" --quiet
+      done
+    done
+  done
+  step -o "$md" table 10 python3 bench/e2e/report.py --brief "$work"/*.json
+  for job in ${AB_JOBS:-craig:100}; do
+    method=${job%%:*} classes=${job#*:}
+    # shellcheck disable=SC2046 # the runs' files, first build's first run first
+    step -o "$md" "same-$method-c$classes" 30 py SAME_CORESETS "$method C = $classes" \
+      $(for rep in $(seq "${AB_REPS:-2}"); do for i in "${!names[@]}"; do
+        echo "$work/$method-c$classes-${names[i]}-$rep.h5"
+      done; done)
+  done
+  # shellcheck disable=SC2016 # expanded by that bash
+  step ab-copy 5 bash -c 'rm -rf "$2" && mkdir -p "$2" && cp "$1"/*.json "$2"/' _ "$work" "bench/results/ab-jobs-$SLUG"
+}
+
 # ---------------------------------------------------------------------------------------------
 
 DRY_RUN=0
@@ -585,7 +646,7 @@ CORES=$(nproc)
 TMP=$(mktemp -d /tmp/gradcore-gpu.XXXXXX)
 deadline=$((SECONDS + ${DEADLINE_S:-570}))
 declare -A BUDGET_S=([tests]=450 [bench-embed]=200 [bench-fl]=300 [bench-omp]=240 [bench-bico]=400
-  [bench-crest]=300 [bench-startup]=120 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [billion]=570 [stream]=150)
+  [bench-crest]=300 [bench-startup]=120 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [billion]=570 [stream]=150 [ab]=570)
 
 if [ "$DRY_RUN" = 1 ]; then
   LOGS="(logs)"

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Tables of whole jobs against their floors, from `gradcore select --timings` files.
 
-    python3 bench/e2e/report.py RUN.json …
+    python3 bench/e2e/report.py [--brief] RUN.json …
 
 One table per run: every phase's slowest-rank seconds, its floor (the time its counted bytes and
 flops need at the ceilings the rank measured, docs/design.md §7.1), what sets the floor, and the
-share of the floor reached; then one summary row per run (total = the top-level phases).
+share of the floor reached; then one summary row per run (total = the top-level phases). With
+--brief only one table, a row a run and a column for every phase and sub-phase (the A/B of
+`scripts/gpu.sh ab`).
 """
 import json
 import sys
@@ -13,6 +15,19 @@ import sys
 
 def fmt(x, digits=3):
     return "—" if x is None else f"{x:.{digits}f}"
+
+
+def brief(paths):
+    runs = [(path.rsplit("/", 1)[-1].removesuffix(".json"), json.load(open(path))["phases"]) for path in paths]
+    names = []
+    for _, phases in runs:
+        names += [p["name"] for p in phases if p["depth"] <= 1 and p["name"] not in names]
+    print("| run | " + " | ".join(names) + " | total s |")
+    print("|---|" + "---:|" * (len(names) + 1))
+    for run, phases in runs:
+        seconds = {p["name"]: p["max_s"] for p in phases}
+        total = sum(p["max_s"] for p in phases if p["depth"] == 0)
+        print(f"| {run} | " + " | ".join(fmt(seconds.get(n)) for n in names) + f" | {total:.3f} |")
 
 
 def main(paths):
@@ -46,4 +61,7 @@ def main(paths):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["--brief"]:
+        brief(sys.argv[2:])
+    else:
+        main(sys.argv[1:])
