@@ -1,10 +1,11 @@
 /* Facility-location greedy on the GPU (see fl_cuda.h); kernels/cpu/greedy_fl_cpu.c is its oracle.
  *
  * Similarities: s_ij = c - sqrt(max(0, n_i + n_j - 2 e_i·e_j)), the dot products by cuBLAS (DSYRK for
- * a whole block, DGEMM for tiles of rows: the same bits), kept in double: in float, the cancellation in n_i + n_j - 2 e_i·e_j and the rounding of s near c make
- * late gains (small differences of similarities) wrong in the third digit and near-ties go the
- * other way than on the CPU oracle. Hopper's FP64 rate makes the GEMM cheap; the greedy, which is
- * bound by memory traffic, reads 8-byte similarities.
+ * a whole block, DGEMM for tiles of rows), kept in double: in float, the cancellation in
+ * n_i + n_j - 2 e_i·e_j and the rounding of s near c make late gains (small differences of
+ * similarities) wrong in the third digit and near-ties go the other way than on the CPU oracle.
+ * Hopper's FP64 rate makes the product cheap; the greedy, which is bound by memory traffic, reads
+ * 8-byte similarities.
  * "Rows" of the block are produced by one of two sources, chosen per problem:
  *   materialized  the whole m×m block lives in device memory (m²·8 bytes; one triangle computed,
  *                 the other mirrored), rows are read in place;

@@ -766,8 +766,8 @@ typedef struct {
 
 /* --merge root: for every run with root set, one weighted greedy over all candidates of the class
  * (weights = coverage counts), all of them handed to the backend at once, so on a GPU the classes'
- * greedies share it instead of waiting for one another (at C = 100 one after another they took
- * 0.2–0.3 s of small launches). chosen and gains get each such run's kg records in run order. */
+ * greedies run side by side in fl_greedy_many's lanes instead of one after another. chosen and
+ * gains get each such run's kg records in run order. */
 static int root_merges(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *order,
                        const group_run *runs, int nruns, int64_t *chosen, double *gains)
 {
