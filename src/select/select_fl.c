@@ -294,10 +294,13 @@ static const float *item_row(const partition_rows *v, int64_t code)
  * where E lives there alone) straight into the send buffer, and arrive as one array of rows. The
  * buffers use huge pages: in first touch of pages these VMs spent 0.5–0.8 s a GB (design §3). On
  * return v holds the received rows and v->items every item of this rank's partitions in global-index
- * order: rows from lower ranks, then own rows, then rows from higher ranks. */
-static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const gc_fl_options *opt,
+ * order: rows from lower ranks, then own rows, then rows from higher ranks. Booked to sub-phases of the
+ * open phase: pack (the rows' partitions and the send buffers), gather (the rows sent out of E) and
+ * send (the two exchanges, with the agreement before them). */
+static int exchange_rows(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt,
                          const partition_plan *plan, partition_rows *v)
 {
+    gc_backend *backend = run->backend;
     const int P = rows->size, D = rows->D, me = rows->rank;
     const int64_t n = rows->n_local;
     *v = (partition_rows){ .rows = rows };
@@ -313,6 +316,8 @@ static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const g
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the row exchange");
     int64_t kept = 0, total = 0, kept_before[ROW_CHUNKS]; /* own rows kept in the chunks before c */
+    gc_phase_begin(run->phases, "pack");
+    gc_phase_bound(run->phases, GC_FLOOR_HOST);
     if (status == GC_OK) {
         map_rows(rows, opt, plan, before, part, at);
         for (int c = 0; c < ROW_CHUNKS; ++c) kept_before[c] = kept, kept += at[c * P + me];
@@ -342,7 +347,13 @@ static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const g
                 send[slot] = (row_header){ rows->lo + i, part[i], rows->y[i], rows->loss[i] };
                 send_index[slot] = i;
             }
+    gc_phase_end(run->phases, (double)n * sizeof *part + (double)total * (sizeof *send + sizeof *send_index), 0);
+    gc_phase_begin(run->phases, "gather");
+    gc_phase_bound(run->phases, rows->e != NULL ? GC_FLOOR_HOST : GC_FLOOR_LINK);
     if (status == GC_OK) status = local_rows_get(backend, rows, total, send_index, send_rows);
+    gc_phase_end(run->phases, (double)total * D * sizeof *send_rows, 0);
+    gc_phase_begin(run->phases, "send");
+    gc_phase_bound(run->phases, GC_FLOOR_HOST);
     status = gc_comm_agree(rows->comm, status);
     char *received = NULL, *received_rows = NULL;
     int64_t headers = 0;
@@ -354,6 +365,7 @@ static int exchange_rows(gc_backend *backend, const gc_local_rows *rows, const g
         status = gc_comm_exchange_records(rows->comm, (size_t)D * sizeof *send_rows, (const char *)send_rows,
                                           send_counts, send_displs, &received_rows, &v->recv_count, "partition rows");
     v->recv_rows = (float *)received_rows;
+    gc_phase_end(run->phases, (double)(total + v->recv_count) * (sizeof *send + (double)D * sizeof *send_rows), 0);
     if (status == GC_OK) {
         v->count = v->recv_count + kept;
         v->items = gc_malloc_large((size_t)(v->count ? v->count : 1) * sizeof *v->items);
@@ -1399,9 +1411,8 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     int64_t cand_count = 0;
     partition_rows moved;
     gc_phase_begin(run->phases, "exchange");
-    status = exchange_rows(backend, rows, opt, &plan, &moved);
-    gc_phase_bound(run->phases, GC_FLOOR_HOST); /* rows packed and moved in host memory */
-    gc_phase_end(run->phases, (double)moved.recv_count * (sizeof(row_header) + (double)rows->D * sizeof(float)), 0);
+    status = exchange_rows(run, rows, opt, &plan, &moved); /* its sub-phases count the bytes */
+    gc_phase_end(run->phases, 0, 0);
     gc_phase_begin(run->phases, "partitions");
     if (status == GC_OK) status = select_partitions(run, rows, opt, &plan, c, &moved, &cand, &cand_count);
     partition_rows_destroy(&moved);
