@@ -62,10 +62,11 @@ constexpr int kInitRows = kThreads / 32;   /* rows per block of init_block: a wa
 constexpr int kListThreads = 1024;         /* choose_exact and list_raised: one block */
 constexpr int kDecrementRowsPerSlice = 64; /* changed rows handled by one grid row of the decrement */
 constexpr int kMaxSlices = 64;
-constexpr int kDecrementLoads = 8;  /* similarities a decrement thread has in flight */
-constexpr int kFinishRows = 4;      /* rows of a row block of finish_lower/finish_upper */
-constexpr int kMaxLanes = 8;        /* problems in flight at once (fl_greedy_many) */
-constexpr int64_t kCoverChunk = 32; /* steps enqueued between looks at `done` when a cover target is set */
+constexpr int kDecrementLoads = 8;        /* similarities a decrement thread has in flight */
+constexpr int kFinishRows = 4;            /* rows of a row block of finish_lower/finish_upper */
+constexpr int kSmallBlock = kListThreads; /* blocks of at most this many rows greedy in one kernel (greedy_small) */
+constexpr int kMaxLanes = 8;              /* problems in flight at once (fl_greedy_many) */
+constexpr int64_t kCoverChunk = 32;       /* steps enqueued between looks at `done` when a cover target is set */
 
 /* One device buffer grown on demand (stream-ordered allocations come from the pool). */
 struct buffer {
@@ -131,6 +132,7 @@ struct gc_fl_device {
     int lanes_made;
     fl_lane lanes[kMaxLanes];
     int force_recompute;
+    int force_steps; /* no greedy_small (gc_cuda_fl_force_steps) */
     int last_materialized;
     double last_bytes; /* similarity bytes the last call wrote and read (its roofline numerator) */
 };
@@ -555,6 +557,66 @@ __global__ void __launch_bounds__(kListThreads)
     list_raised_rows(ctl, S + (size_t)chosen * m, cur, m, list);
 }
 
+/* Exact greedy on a materialized block of m ≤ kSmallBlock rows, every step in one launch of one
+ * block of kListThreads: steps 0 … κ − 1 (or until `done`) as exact_step enqueues them, thread j
+ * standing for column j. A step's decrements are summed as gain_decrements and apply_one sum them
+ * (the same slices, each in row order, then the slices in order), the coverage raised as
+ * finish_step raises it, the argmax taken and recorded and the raised rows listed as choose_exact
+ * does, so the bits are those of the three kernels a step. A merge's class (m of a few hundred,
+ * κ of a few hundred) was three launches a step, one after another: the host's launches, not the
+ * GPU, set its time. */
+__global__ void __launch_bounds__(kListThreads)
+    greedy_small(control *ctl, const double *S, int m, const double *w, double *cur, double *g, unsigned char *taken,
+                 int *list, int64_t kappa, stop_rule rule, int *selected, double *gains)
+{
+    __shared__ int done, count, chosen, raised[kSmallBlock];
+    __shared__ double weight[kSmallBlock], covered[kSmallBlock], chosen_at[kSmallBlock];
+    typedef cub::BlockReduce<candidate, kListThreads> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    const int j = threadIdx.x;
+    for (int64_t s = 0; s < kappa; ++s) {
+        if (j == 0) done = ctl->done, count = ctl->raised, chosen = ctl->j;
+        __syncthreads();
+        if (done) return; /* block-uniform */
+        if (count > 0) {
+            /* Every column reads the same raised rows: their index, weight, coverage and chosen
+             * similarity staged once, so a column's loads are its similarities alone. */
+            const double *row = S + (size_t)chosen * m;
+            for (int r = j; r < count; r += kListThreads) {
+                const int i = list[r];
+                raised[r] = i, weight[r] = w[i], covered[r] = cur[i], chosen_at[r] = row[i];
+            }
+            __syncthreads();
+            const int slices = slices_for(count), per = (count + slices - 1) / slices;
+            double dec = 0.0;
+            for (int y = 0; j < m && y < slices; ++y) {
+                double part = 0.0;
+#pragma unroll 8
+                for (int r = y * per; r < min(count, (y + 1) * per); ++r) {
+                    const double v = S[(size_t)raised[r] * m + j];
+                    part += weight[r] * (fmax(0.0, v - covered[r]) - fmax(0.0, v - chosen_at[r]));
+                }
+                dec += part;
+            }
+            if (j < m) {
+                g[j] -= dec;
+                cur[j] = fmax(cur[j], row[j]);
+            }
+            if (j == 0) ctl->bytes += 8.0 * count * (double)m + 8.0 * m;
+        }
+        const candidate mine = j < m && !taken[j] ? candidate{ g[j], j, 0 } : candidate{ -INFINITY, INT_MAX, 0 };
+        const candidate top = reduce(temp).Reduce(mine, better());
+        if (j == 0) {
+            taken[top.pos] = 1;
+            record(ctl, s, top.pos, top.gain, selected, gains, rule);
+            chosen = top.pos;
+        }
+        __syncthreads();
+        list_raised_rows(ctl, S + (size_t)chosen * m, cur, m, list);
+        __syncthreads(); /* list and ctl->raised are read by the next step */
+    }
+}
+
 /* The raised rows of the element whose row was recomputed into `row`. One block of kListThreads. */
 __global__ void __launch_bounds__(kListThreads)
     list_raised(control *ctl, const double *row, const double *cur, int m, int *list)
@@ -787,6 +849,14 @@ struct job {
             }));
         }
         enqueued = 0;
+        if (materialized && exact && m <= kSmallBlock && !dev->force_steps) { /* every step in one launch */
+            greedy_small<<<1, kListThreads, 0, stream()>>>(
+                ctl(), S(), m, (const double *)L->w.ptr, (double *)L->cur.ptr, g, (unsigned char *)L->taken.ptr,
+                (int *)L->list.ptr, kappa, rule, (int *)L->selected.ptr, (double *)L->gains.ptr);
+            GC_CHECK_LAUNCH();
+            enqueued = kappa;
+            return GC_OK;
+        }
         return step(0);
     }
 
@@ -1094,6 +1164,14 @@ extern "C" int gc_cuda_fl_force_recompute(gc_backend *b, int on)
     gc_fl_device *dev = nullptr;
     GC_TRY(fl_state(b, &dev));
     dev->force_recompute = on;
+    return GC_OK;
+}
+
+extern "C" int gc_cuda_fl_force_steps(gc_backend *b, int on)
+{
+    gc_fl_device *dev = nullptr;
+    GC_TRY(fl_state(b, &dev));
+    dev->force_steps = on;
     return GC_OK;
 }
 

@@ -30,6 +30,8 @@ gc_fl_device **gc_cuda_fl_slot(gc_backend *b);
 void gc_cuda_fl_release(gc_backend *b, gc_fl_device *dev);
 /* Recompute similarity rows by GEMM even when the block would fit (tests and benchmarks). */
 int gc_cuda_fl_force_recompute(gc_backend *b, int on);
+/* Run a small block's steps as three launches a step, not in one launch (greedy_small): tests. */
+int gc_cuda_fl_force_steps(gc_backend *b, int on);
 /* Whether the last call kept every block in device memory (1) or recomputed tiles (0), and the
  * similarity bytes it wrote (building the blocks) and read (gains), summed over its problems: its
  * roofline numerator. */

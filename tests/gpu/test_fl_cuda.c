@@ -2,8 +2,9 @@
  * fl_greedy op: same selections in the same order, gains within 1e-7 relative (both in double), the same coverage
  * weights; for the device-resident block and for GEMM-recomputed tiles, unweighted and weighted, exact and
  * stochastic, with and without a cover target that stops the device-side loop early. fl_greedy_many on problems of
- * different m, κ and kinds equals the oracle on each, and fl_greedy on each alone bit for bit. Exit 77 without a
- * GPU. */
+ * different m, κ and kinds equals the oracle on each, and fl_greedy on each alone bit for bit. A small block's
+ * greedy in one launch (greedy_small) gives the three-launches-a-step loop's selections, gains and coverage bit for
+ * bit. Exit 77 without a GPU. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,41 @@ static void many(gc_backend *dev, int recompute)
     }
 }
 
+/* Small blocks (m ≤ 1,024, exact, materialized), every step in one launch against three launches a
+ * step: the same bits, for sizes around the decrement's 64-row slices, weighted or not, with and
+ * without a cover target. */
+static void small_in_one_launch(gc_backend *dev)
+{
+    const int m[] = { 1, 63, 64, 65, 700, 1024 }, D = 16;
+    CHECK(gc_cuda_fl_force_recompute(dev, 0) == GC_OK); /* many() leaves it on: materialized blocks only */
+    for (size_t q = 0; q < sizeof m / sizeof *m; ++q)
+        for (int weighted = 0; weighted <= 1; ++weighted)
+            for (int cover = 0; cover <= 1; ++cover) {
+                const int64_t kappa = m[q] < 160 ? m[q] : 160;
+                float *e = malloc((size_t)m[q] * D * sizeof *e);
+                double *w = malloc((size_t)m[q] * sizeof *w), *gains[2], *cov[2];
+                int64_t *sel[2];
+                random_problem(m[q], D, 7 + (unsigned)q, e, w);
+                gc_fl_problem p = { .m = m[q], .D = D, .e = e, .w = weighted ? w : NULL, .c = 25.0 };
+                if (cover) p.cover_target = 0.25 * p.c * gc_fl_total_weight(&p);
+                for (int steps = 0; steps <= 1; ++steps) {
+                    sel[steps] = malloc((size_t)kappa * sizeof *sel[steps]);
+                    gains[steps] = calloc((size_t)kappa, sizeof *gains[steps]);
+                    cov[steps] = malloc((size_t)m[q] * sizeof *cov[steps]);
+                    CHECK(gc_cuda_fl_force_steps(dev, steps) == GC_OK);
+                    CHECK(dev->ops->fl_greedy(dev, &p, kappa, sel[steps], gains[steps], cov[steps]) == GC_OK);
+                    CHECK(gc_cuda_fl_last_materialized(dev));
+                }
+                CHECK(memcmp(sel[0], sel[1], (size_t)kappa * sizeof *sel[0]) == 0);
+                CHECK(memcmp(gains[0], gains[1], (size_t)kappa * sizeof *gains[0]) == 0);
+                CHECK(memcmp(cov[0], cov[1], (size_t)m[q] * sizeof *cov[0]) == 0);
+                for (int steps = 0; steps <= 1; ++steps) free(sel[steps]), free(gains[steps]), free(cov[steps]);
+                free(e);
+                free(w);
+            }
+    CHECK(gc_cuda_fl_force_steps(dev, 0) == GC_OK);
+}
+
 int main(void)
 {
     SKIP_WITHOUT_GPU();
@@ -152,6 +188,7 @@ int main(void)
             }
     many(dev, 0);
     many(dev, 1);
+    small_in_one_launch(dev);
     CHECK(gc_cuda_fl_force_recompute(dev, 0) == GC_OK);
     gc_backend_destroy(dev);
     TEST_MAIN_END();
