@@ -271,6 +271,30 @@ __global__ void gather_rows(const double *e, const double *n, const int *rows, i
     if (threadIdx.x == 0) ng[r] = n[i];
 }
 
+/* The formulas every kernel below shares, written once: each is the whole expression its callers
+ * used inline (inlined back, the same operations in the same order and the same contractions), so
+ * the materialized block, the recomputed rows and the gains keep their bits on every path. */
+
+/* s = c − sqrt(max(0, (n_a + n_b) + x)), x = −2 e_a·e_b: a similarity from two squared norms and a
+ * dot product (the sum is commutative to the bit, so either row's pass forms the same s). */
+__device__ __forceinline__ double similarity(double c, double n_a, double n_b, double x)
+{
+    return c - sqrt(fmax(0.0, n_a + n_b + x));
+}
+
+/* gain += w · max(0, s − cur): one row's share of a candidate's gain. */
+__device__ __forceinline__ void add_gain(double &gain, double w, double s, double cur)
+{
+    const double d = s - cur;
+    if (d > 0.0) gain += w * d;
+}
+
+/* dec += w · (max(0, s − cur) − max(0, s − chosen)): what a raised row takes off a column's gain. */
+__device__ __forceinline__ void add_decrement(double &dec, double w, double s, double cur, double chosen)
+{
+    dec += w * (fmax(0.0, s - cur) - fmax(0.0, s - chosen));
+}
+
 /* tile[r][j] ← c - sqrt(max(0, ng_r + n_j + tile[r][j])) with tile holding -2 e_r·e_j.
  * Grid: (ceil(m/256), count). Bytes: 16·count·m. */
 __global__ void finish_similarity(double *tile, const double *ng, const double *n, int count, int m, double c)
@@ -278,7 +302,7 @@ __global__ void finish_similarity(double *tile, const double *ng, const double *
     int j = blockIdx.x * blockDim.x + threadIdx.x, r = blockIdx.y;
     if (j >= m || r >= count) return;
     size_t at = (size_t)r * m + j;
-    tile[at] = c - sqrt(fmax(0.0, ng[r] + n[j] + tile[at]));
+    tile[at] = similarity(c, ng[r], n[j], tile[at]);
 }
 
 /* Σ_i w_i max(0, row_i - cur_i) over the block's threads, i strided by the block: the one order
@@ -318,10 +342,9 @@ __device__ void finish_lower_rows(int r0, double *S, const double *n, int m, dou
 #pragma unroll
         for (int k = 0; k < kFinishRows; ++k)
             if (k < rows && i < r0 + k) {
-                const double s = c - sqrt(fmax(0.0, nr[k] + ni + x[k]));
+                const double s = similarity(c, nr[k], ni, x[k]);
                 S[(size_t)(r0 + k) * m + i] = s;
-                const double d = s - ci;
-                if (d > 0.0) acc[k] += wi * d;
+                add_gain(acc[k], wi, s, ci);
             }
     }
     if (partial == nullptr) return;
@@ -346,10 +369,9 @@ __device__ void finish_upper_rows(int r0, double *S, const double *n, int m, dou
         for (int k = 0; k < kFinishRows; ++k)
             if (k < rows && i >= r0 + k) {
                 double *at = S + (size_t)(r0 + k) * m + i;
-                const double s = c - sqrt(fmax(0.0, nr[k] + ni + *at));
+                const double s = similarity(c, nr[k], ni, *at);
                 *at = s;
-                const double d = s - ci;
-                if (d > 0.0) acc[k] += wi * d;
+                add_gain(acc[k], wi, s, ci);
             }
     }
     if (gains == nullptr) return;
@@ -389,10 +411,7 @@ __global__ void row_gains(const control *ctl, const double *base, const int *row
     if (r >= count || (ctl && ctl->done)) return;
     const double *row = base + (size_t)(row_of ? row_of[r] : r) * m;
     double g = 0.0;
-    for (int i = threadIdx.x; i < m; i += blockDim.x) {
-        double d = row[i] - cur[i];
-        if (d > 0.0) g += w[i] * d;
-    }
+    for (int i = threadIdx.x; i < m; i += blockDim.x) add_gain(g, w[i], row[i], cur[i]);
     double total = gain_sum(g);
     if (threadIdx.x == 0) out[r] = total;
 }
@@ -439,7 +458,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
             for (int u = 0; u < kDecrementLoads; ++u) {
                 const int t = t0 + u;
-                if (t < staged) dec += weight[t] * (fmax(0.0, s[u] - covered[t]) - fmax(0.0, s[u] - chosen_at[t]));
+                if (t < staged) add_decrement(dec, weight[t], s[u], covered[t], chosen_at[t]);
             }
         }
     }
@@ -593,8 +612,7 @@ __global__ void __launch_bounds__(kListThreads)
                 double part = 0.0;
 #pragma unroll 8
                 for (int r = y * per; r < min(count, (y + 1) * per); ++r) {
-                    const double v = S[(size_t)raised[r] * m + j];
-                    part += weight[r] * (fmax(0.0, v - covered[r]) - fmax(0.0, v - chosen_at[r]));
+                    add_decrement(part, weight[r], S[(size_t)raised[r] * m + j], covered[r], chosen_at[r]);
                 }
                 dec += part;
             }
