@@ -68,6 +68,16 @@ def test_facility_location_phases_and_union_over_ranks(tmp_path):
     names = [p["name"] for p in json.loads(timings.read_text())["phases"]]
     assert {"select/exchange", "select/partitions", "select/merge", "select/weights"} <= set(names)
     assert len(names) == len(set(names))
+    # the exchange's parts: the rows of the pieces straddling a rank boundary gathered (D = 3 logits a
+    # row, 4 bytes each), then sent and received with their headers, each part within the exchange
+    phases = {p["name"]: p for p in json.loads(timings.read_text())["phases"]}
+    parts = {n for n in names if n.startswith("select/exchange/")}
+    assert parts == {"select/exchange/pack", "select/exchange/gather", "select/exchange/send"}
+    gathered, sent = phases["select/exchange/gather"]["bytes"], phases["select/exchange/send"]["bytes"]
+    assert gathered > 0 and gathered % (3 * 4) == 0
+    assert sent > 2 * gathered
+    for n in parts:
+        assert phases[n]["max_s"] <= phases["select/exchange"]["max_s"] + 1e-6
 
 
 def test_stream_writes_its_phases(tmp_path):
