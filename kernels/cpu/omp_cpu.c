@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/exact_split.h"
+#include "kernels/omp_prescreen.h"
 
 static int problem_of(const int32_t *problem, int64_t i) { return problem != NULL ? problem[i] : 0; }
 
@@ -84,9 +85,10 @@ static int by_problem_then_pair_order(const void *a, const void *b)
     return gc_omp_pair_before(x->pair, y->pair) ? -1 : gc_omp_pair_before(y->pair, x->pair) ? 1 : 0;
 }
 
-static double float_score(float dot, double w, int signed_scores)
+/* A row's float score (kernels/omp_prescreen.h). */
+static double float_score(float dot, double w, int signed_scores, const gc_omp_prescreen *p)
 {
-    return w * (signed_scores ? (double)dot : fabs((double)dot));
+    return w * (signed_scores ? (double)dot : fabs((double)dot)) * p->unscale;
 }
 
 static float float_dot(const float *e, const float *r, int D)
@@ -97,21 +99,22 @@ static float float_dot(const float *e, const float *r, int D)
     return dot;
 }
 
-/* The float residuals rf [G × D] and, per problem, the bound δ_g on how far a float score may lie
- * from the true one: any summation order gives |fl(⟨e,r̃⟩) − ⟨e,r⟩| ≤ γ·‖e‖‖r‖ with γ = ν/(1−ν),
- * ν = (D+2)·2⁻²⁴ (D terms, plus rounding r to float), so with w = 1/‖e‖ every float score is within
- * δ = γ‖r‖ of the true one. */
-static void float_residuals(const double *r, int problems, int D, const int *want, float *rf, double *delta)
+/* Whether row i (weight w > 0, float dot dot) of a problem with prescreen p and threshold t (the
+ * want-th largest lower bound) needs the double pass: its prescreen is off, its float score is not
+ * finite, or its upper bound reaches t. */
+static int rescored(float dot, double w, int signed_scores, const gc_omp_prescreen *p, double t)
 {
-    const double nu = (D + 2) * ldexp(1.0, -24);
+    const double s = float_score(dot, w, signed_scores, p);
+    return p->scale == 0.0 || !isfinite(s) || s + p->error + p->error_per_weight * w >= t;
+}
+
+/* The float residuals rf [G × D] = fl32(r·scale) and each problem's prescreen. */
+static void float_residuals(const double *r, int problems, int D, const int *want, float *rf, gc_omp_prescreen *screen)
+{
     for (int g = 0; g < problems; ++g) {
         if (want[g] <= 0) continue;
-        double norm = 0.0;
-        for (int j = 0; j < D; ++j) {
-            rf[(size_t)g * D + j] = (float)r[(size_t)g * D + j];
-            norm += r[(size_t)g * D + j] * r[(size_t)g * D + j];
-        }
-        delta[g] = nu < 0.5 ? nu / (1.0 - nu) * sqrt(norm) : INFINITY;
+        screen[g] = gc_omp_prescreen_of(r + (size_t)g * D, D);
+        for (int j = 0; j < D; ++j) rf[(size_t)g * D + j] = (float)(r[(size_t)g * D + j] * screen[g].scale);
     }
 }
 
@@ -120,58 +123,60 @@ int gc_cpu_omp_best(const float *e, int64_t rows, int D, const int32_t *problem,
 {
     for (size_t t = 0; t < (size_t)problems * stride; ++t) best[t] = GC_OMP_NONE;
     float *rf = gc_malloc((size_t)problems * D * sizeof *rf);
-    double *delta = gc_malloc((size_t)problems * sizeof *delta),
-           *top = gc_malloc((size_t)problems * stride * sizeof *top);
+    gc_omp_prescreen *screen = gc_calloc((size_t)problems, sizeof *screen);
+    double *top = gc_malloc((size_t)problems * stride * sizeof *top);
     double *threshold = gc_malloc((size_t)problems * sizeof *threshold);
     int *filled = gc_calloc((size_t)problems, sizeof *filled);
-    if (rf == NULL || delta == NULL || top == NULL || threshold == NULL || filled == NULL) {
+    if (rf == NULL || screen == NULL || top == NULL || threshold == NULL || filled == NULL) {
         free(rf);
-        free(delta);
+        free(screen);
         free(top);
         free(threshold);
         free(filled);
         return gc_fail(GC_ERR_MEMORY, "out of memory for OMP scoring");
     }
-    float_residuals(r, problems, D, want, rf, delta);
+    float_residuals(r, problems, D, want, rf, screen);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < rows; ++i) {
         const int g = problem_of(problem, i);
         if (w[i] > 0.0 && want[g] > 0) work[i] = float_dot(e + i * D, rf + (size_t)g * D, D);
     }
     free(rf);
-    /* Each problem's want[g]-th best float score: a row among its true best then scores at least
-     * that − 2δ_g; no other row needs the double pass. */
+    /* Each problem's want[g]-th largest lower bound of a score: that many rows score at least it,
+     * so a row whose upper bound stays below it is not among the best and skips the double pass. */
     for (int64_t i = 0; i < rows; ++i) {
         const int g = problem_of(problem, i), count = want[g];
         if (w[i] <= 0.0 || count <= 0) continue;
-        double s = float_score(work[i], w[i], signed_scores), *list = top + (size_t)g * stride;
-        if (filled[g] == count && s <= list[count - 1]) continue;
+        const double s = float_score(work[i], w[i], signed_scores, &screen[g]);
+        if (!isfinite(s)) continue;
+        double low = s - screen[g].error - screen[g].error_per_weight * w[i], *list = top + (size_t)g * stride;
+        if (filled[g] == count && low <= list[count - 1]) continue;
         int p = filled[g] < count ? filled[g]++ : count - 1;
-        for (; p > 0 && list[p - 1] < s; --p) list[p] = list[p - 1];
-        list[p] = s;
+        for (; p > 0 && list[p - 1] < low; --p) list[p] = list[p - 1];
+        list[p] = low;
     }
     for (int g = 0; g < problems; ++g)
-        threshold[g] =
-            want[g] > 0 && filled[g] == want[g] ? top[(size_t)g * stride + want[g] - 1] - 2.0 * delta[g] : -INFINITY;
-    free(delta);
+        threshold[g] = want[g] > 0 && filled[g] == want[g] ? top[(size_t)g * stride + want[g] - 1] : -INFINITY;
     free(top);
     free(filled);
     int64_t candidates = 0;
     for (int64_t i = 0; i < rows; ++i) {
         const int g = problem_of(problem, i);
-        candidates += w[i] > 0.0 && want[g] > 0 && float_score(work[i], w[i], signed_scores) >= threshold[g];
+        candidates += w[i] > 0.0 && want[g] > 0 && rescored(work[i], w[i], signed_scores, &screen[g], threshold[g]);
     }
     candidate *pairs = gc_malloc((size_t)(candidates ? candidates : 1) * sizeof *pairs);
     if (pairs == NULL) {
+        free(screen);
         free(threshold);
         return gc_fail(GC_ERR_MEMORY, "out of memory for %lld OMP candidates", (long long)candidates);
     }
     int64_t m = 0;
     for (int64_t i = 0; i < rows; ++i) {
         const int g = problem_of(problem, i);
-        if (w[i] > 0.0 && want[g] > 0 && float_score(work[i], w[i], signed_scores) >= threshold[g])
+        if (w[i] > 0.0 && want[g] > 0 && rescored(work[i], w[i], signed_scores, &screen[g], threshold[g]))
             pairs[m++] = (candidate){ { score_row(e + i * D, D, r + (size_t)g * D, w[i], signed_scores), i }, g };
     }
+    free(screen);
     free(threshold);
     qsort(pairs, (size_t)m, sizeof *pairs, by_problem_then_pair_order);
     for (int64_t c = 0, t = 0; c < m; ++c) {

@@ -2,7 +2,8 @@
  * per-problem targets bit for bit; each problem's best rows in the same order and scores within
  * 1e-12 relative, for one and for many problems in one pass (rows of the problems interleaved, some
  * problems wanting nothing), float4 and scalar row widths, signed and absolute scores, excluded and
- * zero rows, duplicated rows (ties to the lower row) and lists of several candidates; gc_select_omp
+ * zero rows, duplicated rows (ties to the lower row), rows whose float prescreen overflows or
+ * underflows (kernels/omp_prescreen.h) and lists of several candidates; gc_select_omp
  * scoring on the GPU selects the CPU path's coreset, per class included, from host rows and from the
  * embedding engine's resident copy. The quality ops equal theirs (kernels/cpu/quality_cpu.c) bit for
  * bit, resident or copied up in blocks, and rows split in two give the same sums. Exit 77 without a
@@ -37,13 +38,19 @@ static double uniform(void) { return (double)rand() / RAND_MAX - 0.5; }
 /* The precision rows are made at (kernels/precision.h): the backend under test stores them at it. */
 static gc_precision rows_precision = GC_PRECISION_FP32;
 
+/* With extreme_magnitudes (fp32 and bf16, whose exponent range is float's): every 7th row scaled by
+ * 2¹²⁶, so that its float prescreen overflows, and every 11th by 2⁻¹⁴⁰, so that it is subnormal. */
+static int extreme_magnitudes = 0;
+
 /* Rows: Gaussian-ish, every 20th zero, every 50th a copy of the row before it; rounded to
  * rows_precision, as the embedding engine leaves them. */
 static void random_rows(int64_t n, int D, float *e)
 {
-    for (int64_t i = 0; i < n; ++i)
+    for (int64_t i = 0; i < n; ++i) {
+        const float scale = !extreme_magnitudes ? 1.0f : i % 7 == 5 ? 0x1p126f : i % 11 == 4 ? 0x1p-140f : 1.0f;
         for (int j = 0; j < D; ++j)
-            e[i * D + j] = i % 20 == 7 ? 0.0f : i % 50 == 11 ? e[(i - 1) * D + j] : (float)(uniform() + 0.1);
+            e[i * D + j] = scale * (i % 20 == 7 ? 0.0f : i % 50 == 11 ? e[(i - 1) * D + j] : (float)(uniform() + 0.1));
+    }
     gc_round_array(rows_precision, e, n * D);
 }
 
@@ -328,6 +335,13 @@ int main(int argc, char **argv)
                     scores_equal_the_cpu(&b, sizes[s], widths[d], problem_counts[p], signed_scores, 7);
                 }
     scores_equal_the_cpu(&b, 300000, 24, 1000, 0, 2); /* many classes, several warps each */
+    extreme_magnitudes = 1; /* the prescreen's overflow and underflow: the exact winners all the same */
+    for (int d = 0; d < 4; ++d)
+        for (int signed_scores = 0; signed_scores <= 1; ++signed_scores) {
+            scores_equal_the_cpu(&b, 5001, widths[d], 1, signed_scores, 1);
+            scores_equal_the_cpu(&b, 5001, widths[d], 3, signed_scores, 1);
+        }
+    extreme_magnitudes = 0;
     select_on_the_gpu_equals_the_cpu(&b, 3, 0, 0, 1);
     select_on_the_gpu_equals_the_cpu(&b, 3, 1, 1, 4);
     select_on_the_gpu_equals_the_cpu(&b, 12, 1, 0, 1);
@@ -361,6 +375,9 @@ int main(int argc, char **argv)
                 scores_equal_the_cpu(&b, 1000, widths[d], 1, signed_scores, 1);
             }
         scores_equal_the_cpu(&b, 1100000, 24, 40, 0, 2); /* 105 MB of floats: narrowed in two blocks */
+        extreme_magnitudes = p == GC_PRECISION_BF16;
+        for (int d = 0; d < 4 && extreme_magnitudes; ++d) scores_equal_the_cpu(&b, 5001, widths[d], 3, 0, 1);
+        extreme_magnitudes = 0;
         select_on_the_gpu_equals_the_cpu(&b, 12, 1, 0, 3);
         const int64_t n = 70001;
         float *e = malloc((size_t)n * 33 * sizeof *e);
