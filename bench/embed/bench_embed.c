@@ -5,7 +5,9 @@
  * for C = 10 and C = 1000 and several embedding kinds. On the GPU, X and E live in pinned host
  * memory (the engine copies them directly); one extra case stages pageable X and E through the
  * engine's pinned buffers, as `gradcore select` does, and one keeps E on the device too, as
- * `select --selector omp` asks (its cost: a device allocation and a device copy); two cases run at
+ * `select --selector omp` asks (its cost: a device allocation and a device copy), and three keep E
+ * on the device alone, nothing coming back (e = NULL, how `select` runs OMP and facility location
+ * when E fits the GPU, docs/design.md §3.2: its floor is X going up); two cases run at
  * bf16 (--precision, docs/design.md §3.1): logits C = 1000, bound by E coming back, and gmc, whose
  * four forward passes must hide behind X going up. Per case: median wall time of --repeat runs
  * after a warm-up, examples/s, GB/s of X consumed (and its share of 55 GB/s), GB/s of E produced
@@ -13,7 +15,9 @@
  * 2·(C·D1 + H·D2)), and on the GPU the case's floor: the run first measures the machine's own
  * pinned H2D and D2H copy rates, and the floor is the slower direction, X and labels up
  * (4·d + 4 bytes a row) or E and loss down (D values of the precision's width + 4 bytes a row);
- * "of bound" is floor / measured time, the share of that link's rate the engine reaches.
+ * "of bound" is floor / measured time, the share of that link's rate the engine reaches. The run
+ * also measures H2D while D2H moves half as many bytes at the same time (how the cases with E
+ * coming back load the link; reported, not used as a floor).
  * X holds 262,144 distinct synthetic rows repeated (generating 10M rows would dominate the run;
  * the engine's work does not depend on the values).
  *
@@ -42,18 +46,22 @@ typedef struct {
     int pageable;       /* stage X and E through the engine's pinned buffers */
     int keep_on_device; /* also keep E on the device, as `select --selector omp` asks */
     gc_precision precision;
+    int device_alone; /* E on the device alone (e = NULL): nothing comes back but the loss */
 } bench_case;
 
 static const bench_case cases[] = {
-    { "logits C=10", GC_EMBED_LOGITS, 10, 0, 1, 0, 0, GC_PRECISION_FP32 },
-    { "logits C=1000", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0, GC_PRECISION_FP32 },
-    { "logits C=1000 bf16", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0, GC_PRECISION_BF16 },
-    { "adacore C=1000", GC_EMBED_ADACORE, 1000, 0, 1, 0, 0, GC_PRECISION_FP32 },
-    { "lastlayer sketch 256 C=10", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 0, GC_PRECISION_FP32 },
-    { "gmc 4 draws sketch 64 C=10", GC_EMBED_GMC, 10, 64, 4, 0, 0, GC_PRECISION_FP32 },
-    { "gmc 4 draws sketch 64 bf16", GC_EMBED_GMC, 10, 64, 4, 0, 0, GC_PRECISION_BF16 },
-    { "logits C=10 pageable X,E", GC_EMBED_LOGITS, 10, 0, 1, 1, 0, GC_PRECISION_FP32 },
-    { "lastlayer 256 kept on device", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 1, GC_PRECISION_FP32 },
+    { "logits C=10", GC_EMBED_LOGITS, 10, 0, 1, 0, 0, GC_PRECISION_FP32, 0 },
+    { "logits C=1000", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0, GC_PRECISION_FP32, 0 },
+    { "logits C=1000 bf16", GC_EMBED_LOGITS, 1000, 0, 1, 0, 0, GC_PRECISION_BF16, 0 },
+    { "adacore C=1000", GC_EMBED_ADACORE, 1000, 0, 1, 0, 0, GC_PRECISION_FP32, 0 },
+    { "lastlayer sketch 256 C=10", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 0, GC_PRECISION_FP32, 0 },
+    { "gmc 4 draws sketch 64 C=10", GC_EMBED_GMC, 10, 64, 4, 0, 0, GC_PRECISION_FP32, 0 },
+    { "gmc 4 draws sketch 64 bf16", GC_EMBED_GMC, 10, 64, 4, 0, 0, GC_PRECISION_BF16, 0 },
+    { "logits C=10 pageable X,E", GC_EMBED_LOGITS, 10, 0, 1, 1, 0, GC_PRECISION_FP32, 0 },
+    { "lastlayer 256 kept on device", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 1, GC_PRECISION_FP32, 0 },
+    { "lastlayer 256 device alone", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 1, GC_PRECISION_FP32, 1 },
+    { "gmc 4x64 device alone", GC_EMBED_GMC, 10, 64, 4, 0, 1, GC_PRECISION_FP32, 1 },
+    { "gmc 4x64 device alone bf16", GC_EMBED_GMC, 10, 64, 4, 0, 1, GC_PRECISION_BF16, 1 },
 };
 
 static const char *precision_name(gc_precision p)
@@ -130,6 +138,38 @@ static double copy_gbps(float *host, size_t bytes, int to_device)
     qsort(t, 7, sizeof *t, compare_double);
     return (double)bytes / t[3] / 1e9;
 }
+
+/* Median H2D rate (GB/s) of `bytes` up while bytes/2 go down on a second stream at the same time. */
+static double duplex_h2d_gbps(float *up, float *down, size_t bytes)
+{
+    void *dev = NULL;
+    cudaStream_t s[2] = { NULL, NULL };
+    cudaEvent_t e[2] = { NULL, NULL };
+    double t[7] = { 0.0 };
+    if (cudaMalloc(&dev, bytes + bytes / 2) != cudaSuccess) return 0.0;
+    int ok = cudaStreamCreate(&s[0]) == cudaSuccess && cudaStreamCreate(&s[1]) == cudaSuccess &&
+             cudaEventCreate(&e[0]) == cudaSuccess && cudaEventCreate(&e[1]) == cudaSuccess;
+    for (int i = 0; i < 7 && ok; ++i) {
+        float ms = 0.0f;
+        ok = cudaMemcpyAsync((char *)dev + bytes, (const void *)down, bytes / 2, cudaMemcpyHostToDevice, s[1]) ==
+                 cudaSuccess &&
+             cudaStreamSynchronize(s[1]) == cudaSuccess &&
+             cudaMemcpyAsync(down, (char *)dev + bytes, bytes / 2, cudaMemcpyDeviceToHost, s[1]) == cudaSuccess &&
+             cudaEventRecord(e[0], s[0]) == cudaSuccess &&
+             cudaMemcpyAsync(dev, up, bytes, cudaMemcpyHostToDevice, s[0]) == cudaSuccess &&
+             cudaEventRecord(e[1], s[0]) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
+             cudaEventElapsedTime(&ms, e[0], e[1]) == cudaSuccess;
+        t[i] = 1e-3 * ms;
+    }
+    for (int i = 0; i < 2; ++i) {
+        if (s[i]) cudaStreamDestroy(s[i]);
+        if (e[i]) cudaEventDestroy(e[i]);
+    }
+    cudaFree(dev);
+    if (!ok) return 0.0;
+    qsort(t, 7, sizeof *t, compare_double);
+    return (double)bytes / t[3] / 1e9;
+}
 #endif
 
 /* JSON array of result objects, written as they come. */
@@ -186,6 +226,14 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
         memset(e, 0, (size_t)rows * D * sizeof *e); /* touch: page faults are not the engine's cost */
     }
     b->precision = c->precision;
+    if (c->device_alone) {
+        if (b->ops->rows_on_device == NULL || !b->ops->rows_on_device(b, rows, D)) {
+            printf("%-28s skipped: the backend cannot hold E on its device alone\n", c->name);
+            for (int s = 0; s < c->draws; ++s) gc_model_destroy(&models[s]);
+            return GC_OK;
+        }
+        e = NULL;
+    }
     int64_t warm = rows < 1000000 ? rows : 1000000;
     int status = b->ops->embed(b, &cfg, warm, D_IN, x, h->labels, e, h->loss); /* arenas, module load */
     double t[16];
@@ -206,7 +254,8 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
         const double tflops = (double)rows * flops_row / s / 1e12;
         /* The floor: the slower direction of the link at the rates measured in this run. */
         const double up_s = link.h2d > 0 ? (double)rows * (4.0 * D_IN + 4) / (link.h2d * 1e9) : 0.0;
-        const double down_s = link.d2h > 0 ? (double)rows * (e_value_bytes * D + 4) / (link.d2h * 1e9) : 0.0;
+        const double down_bytes = (c->device_alone ? 0.0 : e_value_bytes * D) + 4;
+        const double down_s = link.d2h > 0 ? (double)rows * down_bytes / (link.d2h * 1e9) : 0.0;
         const char *bound = link.h2d <= 0 ? "-" : up_s >= down_s ? "H2D" : "D2H";
         const double of_bound = 100.0 * (up_s > down_s ? up_s : down_s) / s;
         printf("%-28s %4s %10lld %6d %9.3f %12.4g %8.2f %7.1f%% %8.2f %8.2f %5s %7.1f%%\n", c->name,
@@ -294,15 +343,17 @@ int main(int argc, char **argv)
     if (cuda) {
         size_t bytes = (size_t)1 << 30;
         if (bytes > (size_t)rows * D_IN * sizeof(float)) bytes = (size_t)rows * D_IN * sizeof(float);
-        double h2d = copy_gbps(h.x, bytes, 1), d2h = copy_gbps(h.e, bytes, 0);
+        double h2d = copy_gbps(h.x, bytes, 1), d2h = copy_gbps(h.e, bytes, 0),
+               duplex = duplex_h2d_gbps(h.x, h.e, bytes);
         link.h2d = h2d;
         link.d2h = d2h;
-        printf("measured pinned copy ceiling: H2D %.1f GB/s, D2H %.1f GB/s (docs/design.md §7: H2D %.0f GB/s)\n", h2d,
-               d2h, PCIE_GBPS);
+        printf("measured pinned copy ceiling: H2D %.1f GB/s, D2H %.1f GB/s, H2D with half as much going down "
+               "%.1f GB/s (docs/design.md §7: H2D %.0f GB/s)\n",
+               h2d, d2h, duplex, PCIE_GBPS);
         json_entry(&json,
                    "{\"case\": \"pinned copy ceiling\", \"device\": \"%s\", \"bytes\": %zu, \"h2d_GBps\": %.2f, "
-                   "\"d2h_GBps\": %.2f}",
-                   b->description, bytes, h2d, d2h);
+                   "\"d2h_GBps\": %.2f, \"h2d_with_half_d2h_GBps\": %.2f}",
+                   b->description, bytes, h2d, d2h, duplex);
     }
 #endif
     printf("%-28s %4s %10s %6s %9s %12s %8s %8s %8s %8s %5s %8s\n", "case", "prec", "rows", "D", "seconds",
