@@ -83,34 +83,18 @@ static void check_ranking(const float *e, int64_t n, int D, const int32_t *probl
     free(all);
 }
 
-static void best_equals_full_ranking(int64_t n, int D, int signed_scores, int count, unsigned seed)
+/* Near ties against the long-double ranking. With `extreme`, rows of float's extreme magnitudes
+ * among them: every 5th scaled by 2¹²⁶ (its float prescreen overflows, so it must be rescored
+ * rather than set the bar) and every 9th by 2⁻¹⁴⁰ (its values subnormal, so the prescreen's
+ * underflow term must hold). */
+static void best_equals_full_ranking(int64_t n, int D, int signed_scores, int count, unsigned seed, int extreme)
 {
     srand(seed);
     float *e = malloc((size_t)n * D * sizeof *e), *work = malloc((size_t)n * sizeof *work);
     double *w = malloc((size_t)n * sizeof *w), *r = malloc((size_t)D * sizeof *r);
     gc_omp_pair best[8];
     near_ties(n, D, 1, NULL, e, w, r);
-    CHECK(gc_cpu_omp_best(e, n, D, NULL, 1, r, w, signed_scores, &count, count, work, best) == 0);
-    char what[64];
-    snprintf(what, sizeof what, "n=%lld D=%d signed=%d", (long long)n, D, signed_scores);
-    check_ranking(e, n, D, NULL, 0, r, w, signed_scores, count, best, what);
-    free(e);
-    free(work);
-    free(w);
-    free(r);
-}
-
-/* Rows of float's extreme magnitudes among the near ties: every 5th scaled by 2¹²⁶ (its float
- * prescreen overflows, so it must be rescored rather than set the bar) and every 9th by 2⁻¹⁴⁰ (its
- * values subnormal, so the prescreen's underflow term must hold); still the long-double ranking. */
-static void extreme_magnitudes_rank_alike(int64_t n, int D, int signed_scores, int count, unsigned seed)
-{
-    srand(seed);
-    float *e = malloc((size_t)n * D * sizeof *e), *work = malloc((size_t)n * sizeof *work);
-    double *w = malloc((size_t)n * sizeof *w), *r = malloc((size_t)D * sizeof *r);
-    gc_omp_pair best[8];
-    near_ties(n, D, 1, NULL, e, w, r);
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < n && extreme; ++i) {
         const float scale = i % 5 == 3 ? 0x1p126f : i % 9 == 2 ? 0x1p-140f : 1.0f;
         long double sq = 0.0L;
         for (int j = 0; j < D; ++j) {
@@ -121,7 +105,8 @@ static void extreme_magnitudes_rank_alike(int64_t n, int D, int signed_scores, i
     }
     CHECK(gc_cpu_omp_best(e, n, D, NULL, 1, r, w, signed_scores, &count, count, work, best) == 0);
     char what[80];
-    snprintf(what, sizeof what, "extreme magnitudes n=%lld D=%d signed=%d", (long long)n, D, signed_scores);
+    snprintf(what, sizeof what, "%sn=%lld D=%d signed=%d", extreme ? "extreme magnitudes " : "", (long long)n, D,
+             signed_scores);
     check_ranking(e, n, D, NULL, 0, r, w, signed_scores, count, best, what);
     free(e);
     free(work);
@@ -227,11 +212,11 @@ int main(void)
 {
     for (unsigned seed = 1; seed <= 5; ++seed)
         for (int signed_scores = 0; signed_scores <= 1; ++signed_scores) {
-            best_equals_full_ranking(3000, 48, signed_scores, 1, seed);
-            best_equals_full_ranking(3000, 7, signed_scores, 5, seed);
-            best_equals_full_ranking(4, 16, signed_scores, 8, seed); /* fewer eligible rows than asked */
-            extreme_magnitudes_rank_alike(3000, 128, signed_scores, 1, seed);
-            extreme_magnitudes_rank_alike(3000, 37, signed_scores, 5, seed);
+            best_equals_full_ranking(3000, 48, signed_scores, 1, seed, 0);
+            best_equals_full_ranking(3000, 7, signed_scores, 5, seed, 0);
+            best_equals_full_ranking(4, 16, signed_scores, 8, seed, 0); /* fewer eligible rows than asked */
+            best_equals_full_ranking(3000, 128, signed_scores, 1, seed, 1);
+            best_equals_full_ranking(3000, 37, signed_scores, 5, seed, 1);
             problems_are_scored_alike_together_and_alone(4000, 24, 7, signed_scores, seed);
             problems_are_scored_alike_together_and_alone(9, 5, 4, signed_scores, seed); /* nearly empty problems */
         }
