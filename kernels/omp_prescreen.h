@@ -7,9 +7,9 @@
  * power of two making max |r̂_j| ∈ [1, 2) (exact in double), r̃ = fl32(r̂), and s̃ = w·|fl32⟨e, r̃⟩|·unscale
  * with the dot in any order, fused or not. e holds floats (or narrower values, exact in float) and
  * w = 1/‖e‖ for every row scored. Then |s̃ − s| ≤ error + error_per_weight·w, because
- *   |fl32⟨e, r̃⟩ − ⟨e, r̂⟩| ≤ γ_{D+2}‖e‖‖r̂‖ + (√D + D)·2⁻¹⁴⁹
- * (γ_{D+2} = ν/(1 − ν), ν = (D + 2)·2⁻²⁴: D products and sums, plus r̂'s rounding to float; the second
- * term is underflow: r̃_j within 2⁻¹⁵⁰ of r̂_j, and each product within 2⁻¹⁵⁰ more), and
+ *   |fl32⟨e, r̃⟩ − ⟨e, r̂⟩| ≤ γ_{D+2}‖e‖‖r̂‖ + √D·‖e‖·2⁻¹⁴⁹ + D·2⁻¹⁴⁹
+ * (γ_{D+2} = ν/(1 − ν), ν = (D + 2)·2⁻²⁴: D products and sums, plus r̂'s rounding to float; the other
+ * terms are underflow: r̃_j within 2⁻¹⁵⁰ of r̂_j, and each product within 2⁻¹⁵⁰ more), and w‖e‖ = 1,
  * unscale ≤ ‖r‖, so that times w·unscale is ≤ ‖r‖·(γ_{D+2} + (D + 1)·2⁻¹⁴⁸·(1 + w)). The double
  * roundings of s̃ and of the exact score (≈ D·2⁻⁵³ relative) are far inside the 1% inflation.
  * A float score that overflowed is not finite: such a row is always rescored. */
