@@ -47,7 +47,8 @@
 #                "craig:100"; 16M generated rows, d = 128, k = 0.1%, one GPU) AB_REPS times (default
 #                2) with every build in turn — the bundle's ("head") and each one `bundle` made of
 #                GPU_AB_REVS — each with --timings; a table of the phases and whether every dataset of
-#                every coreset is bitwise the first build's     → ab-jobs-SLUG.md, ab-jobs-SLUG/*.json
+#                every coreset is bitwise the first build's; AB_ARGS adds options to every job
+#                (e.g. "--precision bf16")                      → ab-jobs-SLUG.md, ab-jobs-SLUG/*.json
 #
 # SLUG names the device the run had, from nvidia-smi: model and GPU count (h100x1, h200x2; override
 # with GPU_SLUG). Results go to bench/results/ (a suite replaces its own files of that SLUG; CREST
@@ -61,7 +62,8 @@
 # Options: --dry-run (print what each suite would run, run nothing; works without a GPU), --list.
 # Environment: OUT, DEADLINE_S, GPU_SLUG, GPU_BIN (binaries; default .deps/gpu/bin, else build-gpu),
 # GPU_TARGETS (bundle: build these targets instead of the suites'), GPU_JOBS (bundle: ninja -j),
-# GPU_AB_REVS (bundle: also gradcore at each of these revisions, for the ab suite), AB_JOBS, AB_REPS.
+# GPU_AB_REVS (bundle: also gradcore at each of these revisions, for the ab suite), AB_JOBS, AB_REPS,
+# AB_ARGS.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -586,9 +588,10 @@ suite_ab() {
       method=${job%%:*} classes=${job#*:}
       for i in "${!names[@]}"; do
         run=$method-c$classes-${names[i]}-$rep
+        # shellcheck disable=SC2086 # AB_ARGS: options, split at spaces
         step "$run" 90 with_np 1 "$CORES" "${bins[i]}" select --device cuda \
           --data "synthetic:n=${AB_N:-16000000},d=128,classes=$classes,seed=1" --method "$method" --k 0.1% \
-          --timings "$work/$run.json" --out "$work/$run.h5" --quiet
+          --timings "$work/$run.json" --out "$work/$run.h5" --quiet ${AB_ARGS:-}
       done
     done
   done
