@@ -9,9 +9,10 @@
  * begin), so slot warp + g of the partials belongs to one pair only: W + G slots, no atomics.
  *
  * One pass:
- *   score_rows:    score_p = w_p·⟨e_{order[p]}, r_g⟩ (or |·|), each dot accumulated in double by the
- *                  lanes of one warp over the columns and a fixed shuffle tree (so a row's score
- *                  never depends on the rank holding it); problems with nothing wanted are skipped
+ *   score_rows:    score_p = w_p·⟨e_{order[p]}, r_g⟩ (or |·|), each dot accumulated in double by a
+ *                  group of 8, 16 or 32 lanes reading the row in 16-byte packs, over the columns and
+ *                  a fixed shuffle tree (so a row's score never depends on the rank holding it; a
+ *                  warp's groups read rows side by side); problems with nothing wanted are skipped
  *                  unread; every warp leaves its best (score, position) pair per problem it meets;
  *   pick_best:     one block per problem reduces its warps' pairs to the winner, stores it with its
  *                  row, and sets the winner's score to −∞ so that rescan_scores finds the next one
@@ -24,6 +25,8 @@
  * Row setup, once: row_weights (w and max |e|, each row summed in column order as on the CPU, so
  * the weights agree bit for bit) and class_sums (the exact per-problem targets). */
 #include <cub/cub.cuh>
+
+#include <type_traits>
 
 #include <math.h>
 #include <mpi.h> /* before the extern "C" block: it brings C++ bindings of its own */
@@ -109,124 +112,168 @@ __device__ void for_each_problem(const long long *start, int G, long long n, lon
     }
 }
 
-/* Rows a warp has in flight: 16 bytes a lane (4 floats, or 8 values of 2 bytes in two loads), so
- * half-width rows keep as many bytes in flight. A row's dot is the same sum whatever the count. */
-template <typename T> __host__ __device__ constexpr int rows_in_flight()
+/* Rows a lane has in flight (16-byte packs) and blocks an SM, by stored type. The pass is bound by
+ * bytes in flight: 8 rows a lane (128 bytes) at half width need 125 registers, so two blocks an SM;
+ * fp32 keeps 4 rows and four blocks (8 spill there). Measured on an H200:
+ * bench/results/ab-h200x1/omp-wide/. */
+template <typename T> __host__ __device__ constexpr int rows_per_lane() { return sizeof(T) == 4 ? 4 : 8; }
+template <typename T> __host__ __device__ constexpr int blocks_per_sm() { return sizeof(T) == 4 ? 4 : 2; }
+
+/* The dots of RL rows held by a group of L lanes (L a power of two, RL ≤ L; acc[i]: this lane's
+ * partial sum of row i), summed over the group by a transposing butterfly: at offset L/2 a lane
+ * keeps half of the rows and trades the other half with lane ^ L/2, at offset L/4 half of those,
+ * and so on until one row is left, then a plain xor tree finishes it. That is RL − 1 + log2 L −
+ * log2 RL shuffles instead of RL·log2 L, and every row is still summed as the xor tree sums it
+ * (lane pairs at offset L/2, then L/4, … 1; a + b is commutative), so a row's dot is the same bits
+ * in whatever slot it sits. member: the lane's place in its group; returns the dot of row
+ * row_of_lane<RL, L>(member). Shuffles at offsets below L never leave the group. */
+template <int RL, int L> __device__ __forceinline__ int row_of_lane(int member)
 {
-    return 16 / (int)sizeof(T) < 4 ? 4 : 16 / (int)sizeof(T);
+    int i = 0;
+#pragma unroll
+    for (int k = 0; (RL >> k) > 1; ++k)
+        if (member & ((L / 2) >> k)) i += RL >> (k + 1);
+    return i;
 }
 
-/* The dots of R rows (acc[t]: this lane's partial sum of row t) summed over the warp by a transposing
- * butterfly: at offset 16 a lane keeps half of the rows and trades the other half with lane ^ 16,
- * at offset 8 half of those, and so on until one row is left, then a plain xor tree finishes it.
- * That is R − 1 + 5 − log2 R shuffles instead of 5·R, and every row is still summed as the xor
- * tree sums it (lane pairs at offset 16, then 8, … 1; a + b is commutative), so a row's dot is the
- * same bits in whatever slot it sits. Returns the dot of row row_of_lane<R>(lane). */
-template <int R> __device__ __forceinline__ int row_of_lane(int lane)
+/* The first member holding row i's dot: its bits below the butterfly's are zero. */
+template <int RL, int L> __device__ __forceinline__ int lane_of_row(int i)
 {
-    int t = 0;
+    int member = 0;
 #pragma unroll
-    for (int k = 0; (R >> k) > 1; ++k)
-        if (lane & (16 >> k)) t += R >> (k + 1);
-    return t;
+    for (int k = 0; (RL >> k) > 1; ++k)
+        if (i & (RL >> (k + 1))) member |= (L / 2) >> k;
+    return member;
 }
 
-/* The first lane holding row t's dot: its bits below the butterfly's are zero. */
-template <int R> __device__ __forceinline__ int lane_of_row(int t)
+/* One level of the butterfly: rows [0, HALF) keep a sum of two lanes' partials, then the next level
+ * (a recursion, not a loop: with a loop the compiler kept the accumulators in local memory). */
+template <int HALF> __device__ __forceinline__ void transpose_level(double *acc, int member, int offset)
 {
-    int lane = 0;
+    if constexpr (HALF >= 1) {
+        const bool upper = (member & offset) != 0;
 #pragma unroll
-    for (int k = 0; (R >> k) > 1; ++k)
-        if (t & (R >> (k + 1))) lane |= 16 >> k;
-    return lane;
-}
-
-template <int R> __device__ __forceinline__ double transpose_sum(double (&acc)[R], int lane)
-{
-    int offset = 16;
-#pragma unroll
-    for (int k = 0; (R >> k) > 1; ++k, offset >>= 1) {
-        const int half = R >> (k + 1);
-        const bool upper = (lane & offset) != 0;
-#pragma unroll
-        for (int i = 0; i < half; ++i) {
-            const double send = upper ? acc[i] : acc[i + half], keep = upper ? acc[i + half] : acc[i];
+        for (int i = 0; i < HALF; ++i) {
+            const double send = upper ? acc[i] : acc[i + HALF], keep = upper ? acc[i + HALF] : acc[i];
             acc[i] = keep + __shfl_xor_sync(kAll, send, offset);
         }
+        transpose_level<HALF / 2>(acc, member, offset >> 1);
     }
+}
+
+template <int RL, int L> __device__ __forceinline__ double transpose_sum(double (&acc)[RL], int member)
+{
+    static_assert(RL <= L, "a group holds at most one row a lane once transposed");
+    transpose_level<RL / 2>(acc, member, L / 2);
     double sum = acc[0];
-    for (; offset > 0; offset >>= 1) sum += __shfl_xor_sync(kAll, sum, offset);
+#pragma unroll
+    for (int offset = L / (2 * RL); offset > 0; offset >>= 1) sum += __shfl_xor_sync(kAll, sum, offset);
     return sum;
 }
 
 /* Launch: blocks of kThreads, warp w owning positions [w·chunk, (w + 1)·chunk). T: the stored type
- * (rows.cuh), every value widened to float and multiplied in double. VEC: D % 4 == 0, so rows are
- * aligned to 4 values and lanes read 4 at once (r as two double2). scores may be null (no problem
- * wants more than one candidate). */
-template <typename T, bool VEC>
-__global__ void __launch_bounds__(kThreads, sizeof(T) == 4 ? 4 : 3)
+ * (rows.cuh), every value widened to float and multiplied in double. Layout: a row is read by a
+ * group of L lanes, V values a lane at once (V = a 16-byte pack when D is a multiple of it, else
+ * 1), L·V columns a step; the warp's 32 / L groups read as many rows side by side, each lane
+ * rows_per_lane rows of a batch. A row's dot is the same sum wherever it sits: each lane's V
+ * products in column order, added to its partial, then transpose_sum over the group. scores may
+ * be null (no problem wants more than one candidate). */
+template <typename T, int V, int L>
+__global__ void __launch_bounds__(kThreads, blocks_per_sm<T>())
     score_rows(const T *__restrict__ e, const long long *__restrict__ order, const long long *__restrict__ start, int G,
                long long n, int D, long long chunk, const double *__restrict__ r, const double *__restrict__ w,
                const int *__restrict__ want, int signed_scores, double *__restrict__ scores,
                pair *__restrict__ partials)
 {
-    constexpr int R = rows_in_flight<T>();
-    const int lane = threadIdx.x % 32;
+    constexpr int S = 32 / L, RL = rows_per_lane<T>(), R = S * RL; /* groups a warp; rows a lane, a batch */
+    const int lane = threadIdx.x % 32, slot = lane / L, member = lane % L, col = member * V;
+    /* This lane finishes batch row slot + S·row_of_lane (transpose_sum leaves it there). */
+    const int mine_i = row_of_lane<RL, L>(member), mine_t = slot + S * mine_i;
+    const bool finisher = member == lane_of_row<RL, L>(mine_i);
+    int offset[RL]; /* this lane's first value of row slot + S·i of a batch of contiguous rows */
+#pragma unroll
+    for (int i = 0; i < RL; ++i) offset[i] = (slot + S * i) * D + col;
     const long long warp = global_warp();
     for_each_problem(start, G, n, chunk, warp, [&](int g, long long first, long long stop) {
         if (want[g] <= 0) return;
         const double *rg = r + (long long)g * D;
-        pair mine = { -INFINITY, kNoRow };
-        for (long long p = first; p < stop; p += R) {
-            /* Lane lane_of_row(t) finishes position p + t (the row transpose_sum leaves it); its
-             * weight is loaded with the rows, not after the reduction, so no second memory latency
-             * sits on the loop's critical path. */
-            const int mine_t = row_of_lane<R>(lane);
-            const long long pos = p + mine_t;
-            const bool finishes = lane == lane_of_row<R>(mine_t) && pos < stop;
-            const double w_row = finishes ? __ldg(w + pos) : 0.0;
-            const long long my_row = finishes ? row_at(order, pos) : -1;
-            double acc[R] = {};
-            /* Warp-uniform loops: every lane takes part in the shuffles that fetch the rows. */
-            if (VEC) {
-                for (int c0 = 0; c0 < D / 4; c0 += 32) {
-                    const int c = c0 + lane;
-                    const bool in = c < D / 4;
-                    const double2 r01 = in ? *reinterpret_cast<const double2 *>(rg + 4 * c) : double2{};
-                    const double2 r23 = in ? *reinterpret_cast<const double2 *>(rg + 4 * c + 2) : double2{};
-                    typename gc_pack4<T>::type raw[R];
+        /* r's values for this lane's columns of a step; loaded once when one step covers D. */
+        double rv[V];
+        auto load_r = [&](int c0) {
+            const int j = c0 + col;
+            if constexpr (V % 2 == 0) { /* j and g·D even: 16-byte aligned pairs */
 #pragma unroll
-                    for (int t = 0; t < R; ++t) { /* rows fetched from their finishing lanes: no array of them */
-                        const long long row = __shfl_sync(kAll, my_row, lane_of_row<R>(t));
-                        raw[t] = in && row >= 0 ? gc_load_pack4(e + row * D + 4 * c) : typename gc_pack4<T>::type{};
-                    }
-#pragma unroll
-                    for (int t = 0; t < R; ++t) {
-                        const float4 v = gc_unpack4(e, raw[t]);
-                        acc[t] += (double)v.x * r01.x + (double)v.y * r01.y + (double)v.z * r23.x + (double)v.w * r23.y;
-                    }
+                for (int k = 0; k < V; k += 2) {
+                    const double2 two = j < D ? *reinterpret_cast<const double2 *>(rg + j + k) : double2{};
+                    rv[k] = two.x;
+                    rv[k + 1] = two.y;
                 }
             } else {
-                for (int j0 = 0; j0 < D; j0 += 32) {
-                    const int j = j0 + lane;
-                    const double rj = j < D ? rg[j] : 0.0;
+                rv[0] = j < D ? rg[j] : 0.0;
+            }
+        };
+        load_r(0);
+        pair mine = { -INFINITY, kNoRow };
+        /* One batch of R rows from position p; TAIL: the chunk may end inside it. */
+        auto batch = [&](long long p, auto tail) {
+            constexpr bool TAIL = decltype(tail)::value;
+            /* The finisher's weight is loaded with the rows, not after the reduction, so no second
+             * memory latency sits on the loop's critical path. */
+            const long long pos = p + mine_t;
+            const bool finishes = finisher && (!TAIL || pos < stop);
+            const double w_row = finishes ? __ldg(w + pos) : 0.0;
+            const T *src[RL]; /* this lane's first value of each of its rows, or null past the chunk */
+            const T *contiguous = e + p * D;
 #pragma unroll
-                    for (int t = 0; t < R; ++t) {
-                        const long long row = __shfl_sync(kAll, my_row, lane_of_row<R>(t));
-                        if (j < D && row >= 0) acc[t] += (double)gc_widen(__ldg(e + row * D + j)) * rj;
+            for (int i = 0; i < RL; ++i) {
+                const long long q = p + slot + S * i;
+                src[i] = TAIL && q >= stop ? nullptr : order ? e + order[q] * D + col : contiguous + offset[i];
+            }
+            double acc[RL] = {};
+            for (int c0 = 0; c0 < D; c0 += L * V) { /* warp-uniform */
+                if (c0 > 0) load_r(c0);
+                const bool in = c0 + col < D;
+                typename gc_pack<T, V>::type raw[RL];
+#pragma unroll
+                for (int i = 0; i < RL; ++i) /* every load issued before any is used */
+                    raw[i] = in && (!TAIL || src[i]) ? gc_load_pack<T, V>(src[i] + c0) : typename gc_pack<T, V>::type{};
+#pragma unroll
+                for (int i = 0; i < RL; ++i) {
+                    if constexpr (V == 1) {
+                        acc[i] += (double)gc_unpack<T>(raw[i], 0) * rv[0];
+                    } else {
+                        double part = (double)gc_unpack<T>(raw[i], 0) * rv[0];
+#pragma unroll
+                        for (int k = 1; k < V; ++k) part += (double)gc_unpack<T>(raw[i], k) * rv[k];
+                        acc[i] += part;
                     }
                 }
             }
-            const double dot = transpose_sum<R>(acc, lane);
+            if (D > L * V) load_r(0); /* the next batch starts at the first step again */
+            const double dot = transpose_sum<RL, L>(acc, member);
             if (finishes) {
                 const double s = w_row > 0.0 ? w_row * (signed_scores ? dot : fabs(dot)) : -INFINITY;
                 if (scores) scores[pos] = s;
                 mine = better(mine, pair{ s, pos });
             }
-        }
+        };
+        long long p = first;
+        for (; p + R <= stop; p += R) batch(p, std::false_type());
+        if (p < stop) batch(p, std::true_type());
         mine = warp_best(mine);
         if (lane == 0) partials[warp + g] = mine;
     });
+}
+
+/* Calls f(kernel) with the scoring kernel for rows of D values stored as T: 16-byte packs when D
+ * is a multiple of one, the fewest lanes a row (8, 16 or 32) that cover its packs in one step. */
+template <typename T, typename F> int with_score_kernel(int D, F f)
+{
+    constexpr int V = 16 / (int)sizeof(T);
+    if (D % V != 0) return f(score_rows<T, 1, 32>);
+    if (D / V <= 8) return f(score_rows<T, V, 8>);
+    if (D / V <= 16) return f(score_rows<T, V, 16>);
+    return f(score_rows<T, V, 32>);
 }
 
 /* Launch: as score_rows. Each warp's best remaining score per problem that wants more than `round`
@@ -423,7 +470,8 @@ constexpr size_t kUploadBytes = 64u << 20;
 
 /* d->e ← the rows at the backend's precision: the resident embeddings themselves, or a copy (host
  * floats copied up block by block through a staging buffer and narrowed there, which is exact for
- * the values the backend's embed wrote, kernels/precision.h). */
+ * the values the backend's embed wrote, kernels/precision.h). Both come from cudaMalloc, so rows
+ * start 256-byte aligned, as score_rows's 16-byte packs need. */
 static int place_rows(gc_backend *b, gc_omp_device *d, const float *e)
 {
     const gc_cuda_rows kept = gc_cuda_resident(b, e, d->n, d->D);
@@ -526,10 +574,10 @@ static int plan_launch(gc_backend *b, gc_omp_device *d)
     GC_CHECK_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, b->device_id));
     GC_TRY(gc_with_precision(d->precision, [&](auto stored) -> int {
         using T = decltype(stored);
-        GC_CHECK_CUDA(d->D % 4 == 0
-                          ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, score_rows<T, true>, kThreads, 0)
-                          : cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, score_rows<T, false>, kThreads, 0));
-        return GC_OK;
+        return with_score_kernel<T>(d->D, [&](auto kernel) -> int {
+            GC_CHECK_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
+            return GC_OK;
+        });
     }));
     const long long wave = (long long)sms * per_sm, groups = (d->n + kRowsPerWarp - 1) / kRowsPerWarp;
     if (wave < 1) return gc_fail(GC_ERR_DEVICE, "OMP scoring kernel cannot run on GPU %d", b->device_id);
@@ -688,16 +736,12 @@ extern "C" int gc_cuda_omp_best(gc_backend *b, gc_omp_device *d, const double *r
     GC_TRY(gc_with_precision(d->precision, [&](auto stored) -> int {
         using T = decltype(stored);
         const T *e = (const T *)d->e;
-        if (d->D % 4 == 0)
-            score_rows<T, true><<<d->blocks, kThreads, 0, d->stream>>>(e, d->order, d->start, G, d->n, d->D, d->chunk,
-                                                                       d->r, d->w, d->want, signed_scores, scores,
-                                                                       d->partials);
-        else
-            score_rows<T, false><<<d->blocks, kThreads, 0, d->stream>>>(e, d->order, d->start, G, d->n, d->D, d->chunk,
-                                                                        d->r, d->w, d->want, signed_scores, scores,
-                                                                        d->partials);
-        GC_CHECK_LAUNCH();
-        return GC_OK;
+        return with_score_kernel<T>(d->D, [&](auto kernel) -> int {
+            kernel<<<d->blocks, kThreads, 0, d->stream>>>(e, d->order, d->start, G, d->n, d->D, d->chunk, d->r, d->w,
+                                                          d->want, signed_scores, scores, d->partials);
+            GC_CHECK_LAUNCH();
+            return GC_OK;
+        });
     }));
     for (int t = 0; t < rounds; ++t) {
         if (t > 0) {

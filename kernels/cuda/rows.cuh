@@ -22,33 +22,35 @@ template <> __device__ __forceinline__ __nv_bfloat16 gc_narrow<__nv_bfloat16>(fl
 }
 template <> __device__ __forceinline__ __half gc_narrow<__half>(float v) { return __float2half_rn(v); }
 
-/* Four consecutive stored values as loaded (16 or 8 bytes), and widened: a kernel issues all its
- * loads first and widens each pack only when it uses it, so packs of 2-byte values hold 2
- * registers, not 4, while in flight. p is aligned to 4 values. */
-template <typename T> struct gc_pack4 {
-    typedef uint2 type;
+/* V consecutive stored values as loaded: one value (V = 1) or a 16-byte pack (V = 16 / sizeof(T)),
+ * p aligned to it. A kernel issues all its loads first and widens each value only when it uses it,
+ * so a pack of 2-byte values holds 4 registers, not 8, while in flight. */
+template <typename T, int V> struct gc_pack {
+    typedef uint4 type;
 };
-template <> struct gc_pack4<float> {
-    typedef float4 type;
+template <typename T> struct gc_pack<T, 1> {
+    typedef T type;
 };
 
-template <typename T> __device__ __forceinline__ typename gc_pack4<T>::type gc_load_pack4(const T *p)
+template <typename T, int V> __device__ __forceinline__ typename gc_pack<T, V>::type gc_load_pack(const T *p)
 {
-    return __ldg(reinterpret_cast<const typename gc_pack4<T>::type *>(p));
+    static_assert(V == 1 || V * sizeof(T) == 16, "a single value or a 16-byte pack");
+    return __ldg(reinterpret_cast<const typename gc_pack<T, V>::type *>(p));
 }
 
-__device__ __forceinline__ float4 gc_unpack4(const float *, float4 v) { return v; }
-__device__ __forceinline__ float4 gc_unpack4(const __nv_bfloat16 *, uint2 u)
+/* Value k of a pack, widened to float (exact). */
+template <typename T> __device__ __forceinline__ float gc_unpack(T v, int) { return gc_widen(v); }
+template <typename T> __device__ __forceinline__ float gc_unpack(uint4 u, int k);
+template <> __device__ __forceinline__ float gc_unpack<float>(uint4 u, int k) { return __uint_as_float((&u.x)[k]); }
+template <> __device__ __forceinline__ float gc_unpack<__nv_bfloat16>(uint4 u, int k)
 {
-    const float2 lo = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&u.x));
-    const float2 hi = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&u.y));
-    return make_float4(lo.x, lo.y, hi.x, hi.y);
+    const unsigned word = (&u.x)[k / 2]; /* a bf16 is the upper half of the float it widens to */
+    return __uint_as_float(k % 2 ? word & 0xffff0000u : word << 16);
 }
-__device__ __forceinline__ float4 gc_unpack4(const __half *, uint2 u)
+template <> __device__ __forceinline__ float gc_unpack<__half>(uint4 u, int k)
 {
-    const float2 lo = __half22float2(*reinterpret_cast<const __half2 *>(&u.x));
-    const float2 hi = __half22float2(*reinterpret_cast<const __half2 *>(&u.y));
-    return make_float4(lo.x, lo.y, hi.x, hi.y);
+    const unsigned word = (&u.x)[k / 2];
+    return __half2float(__ushort_as_half((unsigned short)(k % 2 ? word >> 16 : word & 0xffffu)));
 }
 
 /* dst[i] ← src[i] narrowed (round to nearest, ties to even), grid-stride over count values: the

@@ -326,9 +326,12 @@ int main(int argc, char **argv)
     gc_backend b = { .ops = &cuda_ops, .device_id = 0, .description = "cuda:0" };
     srand(3);
     const int64_t sizes[] = { 0, 1, 37, 1000, 5001 };
-    const int widths[] = { 16, 37, 128, 256 }, problem_counts[] = { 1, 3, 40 };
+    /* Widths that take each layout of score_rows: 16-byte packs read by 8, 16 or 32 lanes a row, in
+     * one step or several (520: the last one partly past D), and single values (37). */
+    const int widths[] = { 16, 37, 64, 128, 256, 520 }, problem_counts[] = { 1, 3, 40 };
+    const int n_widths = (int)(sizeof widths / sizeof *widths);
     for (int s = 0; s < 5; ++s)
-        for (int d = 0; d < 4; ++d)
+        for (int d = 0; d < n_widths; ++d)
             for (int p = 0; p < 3; ++p)
                 for (int signed_scores = 0; signed_scores <= 1; ++signed_scores) {
                     scores_equal_the_cpu(&b, sizes[s], widths[d], problem_counts[p], signed_scores, 1);
@@ -336,7 +339,7 @@ int main(int argc, char **argv)
                 }
     scores_equal_the_cpu(&b, 300000, 24, 1000, 0, 2); /* many classes, several warps each */
     extreme_magnitudes = 1; /* the prescreen's overflow and underflow: the exact winners all the same */
-    for (int d = 0; d < 4; ++d)
+    for (int d = 0; d < n_widths; ++d)
         for (int signed_scores = 0; signed_scores <= 1; ++signed_scores) {
             scores_equal_the_cpu(&b, 5001, widths[d], 1, signed_scores, 1);
             scores_equal_the_cpu(&b, 5001, widths[d], 3, signed_scores, 1);
@@ -369,14 +372,14 @@ int main(int argc, char **argv)
      * engine) give the CPU twins' results on the same rounded values, bit for bit. */
     for (int p = GC_PRECISION_BF16; p <= GC_PRECISION_FP16; ++p) {
         b.precision = rows_precision = (gc_precision)p;
-        for (int d = 0; d < 4; ++d)
+        for (int d = 0; d < n_widths; ++d)
             for (int signed_scores = 0; signed_scores <= 1; ++signed_scores) {
                 scores_equal_the_cpu(&b, 5001, widths[d], 3, signed_scores, 7);
                 scores_equal_the_cpu(&b, 1000, widths[d], 1, signed_scores, 1);
             }
         scores_equal_the_cpu(&b, 1100000, 24, 40, 0, 2); /* 105 MB of floats: narrowed in two blocks */
         extreme_magnitudes = p == GC_PRECISION_BF16;
-        for (int d = 0; d < 4 && extreme_magnitudes; ++d) scores_equal_the_cpu(&b, 5001, widths[d], 3, 0, 1);
+        for (int d = 0; d < n_widths && extreme_magnitudes; ++d) scores_equal_the_cpu(&b, 5001, widths[d], 3, 0, 1);
         extreme_magnitudes = 0;
         select_on_the_gpu_equals_the_cpu(&b, 12, 1, 0, 3);
         const int64_t n = 70001;
