@@ -112,12 +112,11 @@ __device__ void for_each_problem(const long long *start, int G, long long n, lon
     }
 }
 
-/* Rows a lane has in flight (16-byte packs) and blocks an SM, by stored type. The pass is bound by
- * bytes in flight: 8 rows a lane (128 bytes) at half width need 125 registers, so two blocks an SM;
- * fp32 keeps 4 rows and four blocks (8 spill there). Measured on an H200:
- * bench/results/ab-h200x1/omp-wide/. */
-template <typename T> __host__ __device__ constexpr int rows_per_lane() { return sizeof(T) == 4 ? 4 : 8; }
-template <typename T> __host__ __device__ constexpr int blocks_per_sm() { return sizeof(T) == 4 ? 4 : 2; }
+/* Rows a lane has in flight, 16 bytes each, and blocks an SM. The pass is bound by the bytes in
+ * flight: 8 rows (128 bytes a lane, 4 KB a warp) take 117–128 registers, so two blocks an SM. On an
+ * H200 that reads at 99–101% of the copy ceiling in fp32 and 86–88% in bf16, where 4 rows a lane
+ * and 4 blocks (fp32) or 3 (bf16) reached 86% and 60–67% (bench/results/ab-h200x1/omp-wide/). */
+constexpr int kRowsPerLane = 8, kBlocksPerSm = 2;
 
 /* The dots of RL rows held by a group of L lanes (L a power of two, RL ≤ L; acc[i]: this lane's
  * partial sum of row i), summed over the group by a transposing butterfly: at offset L/2 a lane
@@ -175,17 +174,17 @@ template <int RL, int L> __device__ __forceinline__ double transpose_sum(double 
  * (rows.cuh), every value widened to float and multiplied in double. Layout: a row is read by a
  * group of L lanes, V values a lane at once (V = a 16-byte pack when D is a multiple of it, else
  * 1), L·V columns a step; the warp's 32 / L groups read as many rows side by side, each lane
- * rows_per_lane rows of a batch. A row's dot is the same sum wherever it sits: each lane's V
+ * kRowsPerLane rows of a batch. A row's dot is the same sum wherever it sits: each lane's V
  * products in column order, added to its partial, then transpose_sum over the group. scores may
  * be null (no problem wants more than one candidate). */
 template <typename T, int V, int L>
-__global__ void __launch_bounds__(kThreads, blocks_per_sm<T>())
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm)
     score_rows(const T *__restrict__ e, const long long *__restrict__ order, const long long *__restrict__ start, int G,
                long long n, int D, long long chunk, const double *__restrict__ r, const double *__restrict__ w,
                const int *__restrict__ want, int signed_scores, double *__restrict__ scores,
                pair *__restrict__ partials)
 {
-    constexpr int S = 32 / L, RL = rows_per_lane<T>(), R = S * RL; /* groups a warp; rows a lane, a batch */
+    constexpr int S = 32 / L, RL = kRowsPerLane, R = S * RL; /* groups a warp; rows a lane, a batch */
     const int lane = threadIdx.x % 32, slot = lane / L, member = lane % L, col = member * V;
     /* This lane finishes batch row slot + S·row_of_lane (transpose_sum leaves it there). */
     const int mine_i = row_of_lane<RL, L>(member), mine_t = slot + S * mine_i;
