@@ -269,7 +269,14 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
 template <typename T, typename F> int with_score_kernel(int D, F f)
 {
     constexpr int V = 16 / (int)sizeof(T);
-    if (D % V != 0) return f(score_rows<T, 1, 32>);
+    if (D % V != 0) {
+        if constexpr (V == 8) /* 2-byte values, D a multiple of 4: 8-byte packs */
+            if (D % 4 == 0)
+                return D / 4 <= 8    ? f(score_rows<T, 4, 8>)
+                       : D / 4 <= 16 ? f(score_rows<T, 4, 16>)
+                                     : f(score_rows<T, 4, 32>);
+        return f(score_rows<T, 1, 32>);
+    }
     if (D / V <= 8) return f(score_rows<T, V, 8>);
     if (D / V <= 16) return f(score_rows<T, V, 16>);
     return f(score_rows<T, V, 32>);

@@ -28,19 +28,29 @@ template <> __device__ __forceinline__ __half gc_narrow<__half>(float v) { retur
 template <typename T, int V> struct gc_pack {
     typedef uint4 type;
 };
+template <> struct gc_pack<__nv_bfloat16, 4> {
+    typedef uint2 type;
+};
+template <> struct gc_pack<__half, 4> {
+    typedef uint2 type;
+};
 template <typename T> struct gc_pack<T, 1> {
     typedef T type;
 };
 
 template <typename T, int V> __device__ __forceinline__ typename gc_pack<T, V>::type gc_load_pack(const T *p)
 {
-    static_assert(V == 1 || V * sizeof(T) == 16, "a single value or a 16-byte pack");
+    static_assert(V * sizeof(T) == sizeof(typename gc_pack<T, V>::type), "a single value or a whole pack");
     return __ldg(reinterpret_cast<const typename gc_pack<T, V>::type *>(p));
 }
 
 /* Value k of a pack, widened to float (exact). */
 template <typename T> __device__ __forceinline__ float gc_unpack(T v, int) { return gc_widen(v); }
 template <typename T> __device__ __forceinline__ float gc_unpack(uint4 u, int k);
+template <typename T> __device__ __forceinline__ float gc_unpack(uint2 u, int k)
+{
+    return gc_unpack<T>(make_uint4(u.x, u.y, 0u, 0u), k);
+}
 template <> __device__ __forceinline__ float gc_unpack<float>(uint4 u, int k) { return __uint_as_float((&u.x)[k]); }
 template <> __device__ __forceinline__ float gc_unpack<__nv_bfloat16>(uint4 u, int k)
 {

@@ -328,7 +328,7 @@ int main(int argc, char **argv)
     const int64_t sizes[] = { 0, 1, 37, 1000, 5001 };
     /* Widths that take each layout of score_rows: 16-byte packs read by 8, 16 or 32 lanes a row, in
      * one step or several (520: the last one partly past D), and single values (37). */
-    const int widths[] = { 16, 37, 64, 128, 256, 520 }, problem_counts[] = { 1, 3, 40 };
+    const int widths[] = { 16, 37, 64, 100, 128, 256, 520 }, problem_counts[] = { 1, 3, 40 };
     const int n_widths = (int)(sizeof widths / sizeof *widths);
     for (int s = 0; s < 5; ++s)
         for (int d = 0; d < n_widths; ++d)
