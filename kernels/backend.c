@@ -191,6 +191,11 @@ int gc_backend_fl_greedy_many(gc_backend *b, int count, const gc_fl_problem *pro
     return GC_OK;
 }
 
+int gc_backend_fl_hold(gc_backend *b, int on)
+{
+    return b != NULL && b->ops->fl_hold != NULL ? b->ops->fl_hold(b, on) : GC_OK;
+}
+
 int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
                          const gc_fl_sets *sets, int64_t *nearest, double *distance)
 {

@@ -189,6 +189,11 @@ typedef struct {
      * through gc_backend_fl_greedy_many. */
     int (*fl_greedy_many)(gc_backend *b, int count, const gc_fl_problem *problems, const int64_t *kappa,
                           int64_t *const *selected, double *const *gains, double *const *coverage);
+    /* While on, the device keeps its facility-location buffers from one call to the next, so a phase
+     * of many calls (CREST's subsets) maps them once instead of every call (a 40,000-row block is
+     * 12.8 GB: mapping and giving it back took 25–30 ms a call on an H200, half the greedy's time);
+     * off gives them back. Optional: NULL holds nothing; reach it through gc_backend_fl_hold. */
+    int (*fl_hold)(gc_backend *b, int on);
 
     /* Facility location's passes over all rows (docs/design.md §4.1: the exact assignment and GreeDi's
      * sampled comparison), optional: NULL runs the CPU twin (kernels/cpu/similarity_cpu.c,
@@ -324,6 +329,8 @@ int gc_backend_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, i
  * after the other (b NULL included: on the CPU): the selections of one gc_backend_fl_greedy each. */
 int gc_backend_fl_greedy_many(gc_backend *b, int count, const gc_fl_problem *problems, const int64_t *kappa,
                               int64_t *const *selected, double *const *gains, double *const *coverage);
+/* fl_hold above on b's device when it has the op; nothing otherwise (b NULL included). */
+int gc_backend_fl_hold(gc_backend *b, int on);
 
 /* Bytes of one value of E as a pass reads it, for the phases' byte counts: at b's precision where
  * the pass runs on its device (`on_device`: b has the op), floats on the host (kernels/precision.h). */

@@ -668,6 +668,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.ceilings = gc_cuda_ceilings;
     ops.fl_greedy = gc_cuda_fl_greedy;
     ops.fl_greedy_many = gc_cuda_fl_greedy_many;
+    ops.fl_hold = gc_cuda_fl_hold;
     ops.fl_assign = gc_cuda_fl_assign;
     ops.fl_radius = gc_cuda_fl_radius;
     ops.omp_attach = gc_cuda_omp_attach;

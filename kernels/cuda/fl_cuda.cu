@@ -21,17 +21,19 @@
  * Device-side control. The whole step — argmax, coverage update, the list of raised rows, the gain
  * decrements, the stopping test (κ reached, or gc_cover_reached) — runs without the host: the chosen
  * element, the raised-row count, the objective and a `done` flag live in a `control` block in device
- * memory, and every kernel of a step reads them there. Grids are launched at their largest size
- * (the decrement's 64 slices) and blocks beyond what the device-side count needs return at once;
- * once `done` is set every later kernel returns. The host enqueues all κ steps back to back (with a
+ * memory, and every kernel of a step reads them there. The decrement's grid is what the GPU holds
+ * at once and its blocks take work items (a slice of raised rows and a block's width of columns)
+ * from a device-side ticket, however many rows the count says; once `done` is set every later
+ * kernel returns. The host enqueues all κ steps back to back (with a
  * cover target, chunks of kCoverChunk steps and a look at `done` between chunks). We chose this
  * over CUDA graphs or a persistent kernel because it keeps the kernels, their grids and so their
  * reduction orders exactly those of the host-driven loop (the bits do not move), needs no
  * grid-wide synchronisation, and lets several problems share the GPU on their own streams.
  * With the block materialized an exact step is three launches: the decrements, finish_step (the
- * decrements applied, coverage raised, each block's best) and choose_exact, whose one block also
- * lists the rows its choice raises for the next step's decrements (warp ballots and one scan of the
- * warps' counts: ascending, as a device-wide select would give them, in no launch of its own).
+ * decrements applied, coverage raised, each block's best) and choose_exact, whose blocks each take
+ * the same argmax and list the rows of their 2,048-row chunk that the choice raises for the next
+ * step's decrements (warp ballots and a scan of the warps' counts: runs in ascending order, as a
+ * device-wide select would give them, in no launch of their own).
  * The recompute path keeps one host round trip a step in exact greedy: the GEMM that recomputes
  * the raised rows is sized by their count. Stochastic greedy needs none in either path (its sample
  * size is known to the host; the draw itself runs on the device).
@@ -59,14 +61,17 @@ namespace
 
 constexpr int kThreads = 256;
 constexpr int kInitRows = kThreads / 32;   /* rows per block of init_block: a warp each */
-constexpr int kListThreads = 1024;         /* choose_exact and list_raised: one block */
+constexpr int kListThreads = 1024;         /* list_raised and greedy_small: one block */
 constexpr int kDecrementRowsPerSlice = 64; /* changed rows handled by one grid row of the decrement */
 constexpr int kMaxSlices = 64;
 constexpr int kDecrementLoads = 8;        /* similarities a decrement thread has in flight */
 constexpr int kFinishRows = 4;            /* rows of a row block of finish_lower/finish_upper */
 constexpr int kSmallBlock = kListThreads; /* blocks of at most this many rows greedy in one kernel (greedy_small) */
-constexpr int kMaxLanes = 8;              /* problems in flight at once (fl_greedy_many) */
-constexpr int64_t kCoverChunk = 32;       /* steps enqueued between looks at `done` when a cover target is set */
+constexpr int kListBallots = 8;           /* raised-row tests a choose_exact lane makes at once */
+constexpr int kListChunk = kThreads * kListBallots; /* rows a choose_exact block lists */
+constexpr int kMaxRuns = 256;                       /* chunks of a materialized block: m ≤ 524,288 */
+constexpr int kMaxLanes = 8;                        /* problems in flight at once (fl_greedy_many) */
+constexpr int64_t kCoverChunk = 32; /* steps enqueued between looks at `done` when a cover target is set */
 
 /* One device buffer grown on demand (stream-ordered allocations come from the pool). */
 struct buffer {
@@ -82,6 +87,7 @@ struct control {
     int done;         /* κ steps taken or the cover target reached: every later kernel returns */
     double objective; /* Σ gains, in step order (the host loop's sum) */
     double bytes;     /* similarity bytes the steps read (the roofline numerator) */
+    int ticket;       /* gain_decrements' next work item (reset by choose_exact) */
 };
 
 /* The stopping test's constants (gc_cover_reached). */
@@ -119,8 +125,8 @@ struct fl_lane {
     cudaStream_t stream;
     cublasHandle_t blas;
     cudaEvent_t ready;
-    buffer e32, e, n, S, tile, eg, ng, w, cur, g, taken, list, partial, best, ctl, rows, out, rest, selected, gains,
-        nearest_value, nearest_index, pick;
+    buffer e32, e, n, S, tile, eg, ng, w, cur, g, taken, list, runs, partial, best, ctl, rows, out, rest, selected,
+        gains, nearest_value, nearest_index, pick;
     control *host_ctl;
     int *host_selected, *host_assign;
     double *host_gains;
@@ -134,7 +140,9 @@ struct gc_fl_device {
     int force_recompute;
     int force_steps; /* no greedy_small (gc_cuda_fl_force_steps) */
     int last_materialized;
-    double last_bytes; /* similarity bytes the last call wrote and read (its roofline numerator) */
+    int decrement_blocks; /* gain_decrements' grid when the count is the device's: what fits the GPU at once */
+    int hold;             /* fl_hold: the lanes keep their buffers after a call */
+    double last_bytes;    /* similarity bytes the last call wrote and read (its roofline numerator) */
 };
 
 namespace
@@ -151,36 +159,51 @@ int reserve(fl_lane *L, buffer &b, size_t bytes)
     return GC_OK;
 }
 
-/* Gives a lane's device buffers back (end of a call: a 40k block is 12.8 GB). */
+/* f(buffer) for every device buffer of a lane. */
+template <typename Lane, typename F> void each_buffer(Lane *L, F f)
+{
+    for (auto *b : { &L->e32,
+                     &L->e,
+                     &L->n,
+                     &L->S,
+                     &L->tile,
+                     &L->eg,
+                     &L->ng,
+                     &L->w,
+                     &L->cur,
+                     &L->g,
+                     &L->taken,
+                     &L->list,
+                     &L->runs,
+                     &L->partial,
+                     &L->best,
+                     &L->ctl,
+                     &L->rows,
+                     &L->out,
+                     &L->rest,
+                     &L->selected,
+                     &L->gains,
+                     &L->nearest_value,
+                     &L->nearest_index,
+                     &L->pick })
+        f(*b);
+}
+
+/* Gives a lane's device buffers back (end of a call unless held: a 40k block is 12.8 GB). */
 void lane_trim(fl_lane *L)
 {
-    buffer *all[] = { &L->e32,
-                      &L->e,
-                      &L->n,
-                      &L->S,
-                      &L->tile,
-                      &L->eg,
-                      &L->ng,
-                      &L->w,
-                      &L->cur,
-                      &L->g,
-                      &L->taken,
-                      &L->list,
-                      &L->partial,
-                      &L->best,
-                      &L->ctl,
-                      &L->rows,
-                      &L->out,
-                      &L->rest,
-                      &L->selected,
-                      &L->gains,
-                      &L->nearest_value,
-                      &L->nearest_index,
-                      &L->pick };
-    for (buffer *b : all) {
-        if (b->ptr) (void)cudaFreeAsync(b->ptr, L->stream);
-        *b = buffer();
-    }
+    each_buffer(L, [&](buffer &b) {
+        if (b.ptr) (void)cudaFreeAsync(b.ptr, L->stream);
+        b = buffer();
+    });
+}
+
+/* Device bytes a lane holds (fl_hold keeps them between calls). */
+size_t lane_bytes(const fl_lane *L)
+{
+    size_t bytes = 0;
+    each_buffer(L, [&](const buffer &b) { bytes += b.bytes; });
+    return bytes;
 }
 
 /* The pinned mirrors, grown to κ and m. */
@@ -244,7 +267,7 @@ __global__ void init_block(const float *e, int m, int D, double *ed, double *nor
                            double *cur, unsigned char *taken, int *rest, control *ctl)
 {
     const int lane = threadIdx.x % 32, i = blockIdx.x * kInitRows + threadIdx.x / 32;
-    if (blockIdx.x == 0 && threadIdx.x == 0) *ctl = control{ 0, 0, 0, 0, 0.0, 0.0 };
+    if (blockIdx.x == 0 && threadIdx.x == 0) *ctl = control{ 0, 0, 0, 0, 0.0, 0.0, 0 };
     if (i >= m) return;
     const float *row = e + (size_t)i * D;
     for (int t = lane; t < D; t += 32) ed[(size_t)i * D + t] = row[t];
@@ -416,53 +439,118 @@ __global__ void row_gains(const control *ctl, const double *base, const int *row
     if (threadIdx.x == 0) out[r] = total;
 }
 
+/* The rows a step's choice raised, ascending, as consecutive runs of `list`: run t holds counts[t]
+ * rows at list + t·kListChunk (choose_exact lists the rows of chunk t of the block in its block t),
+ * or, when counts is null, one run of `host` rows the host knows (a recompute tile's). */
+struct raised_rows {
+    const int *list;
+    const int *counts;
+    int runs, host;
+
+    /* The runs' first positions in raised order into start[0, runs] (start[runs] = the count), by
+     * all threads of a block of kThreads; returns the count. */
+    __device__ int place(int *start) const
+    {
+        if (counts == nullptr) {
+            if (threadIdx.x == 0) start[0] = 0, start[1] = host;
+            __syncthreads();
+            return host;
+        }
+        typedef cub::BlockScan<int, kThreads> scan;
+        __shared__ typename scan::TempStorage temp;
+        int total = 0;
+        for (int first = 0; first < runs; first += kThreads) { /* runs ≤ kMaxRuns: one or two rounds */
+            const int t = first + threadIdx.x, mine = t < runs ? counts[t] : 0;
+            int before, sum;
+            scan(temp).ExclusiveSum(mine, before, sum);
+            if (t < runs) start[t] = total + before;
+            total += sum;
+            __syncthreads(); /* temp is reused */
+        }
+        if (threadIdx.x == 0) start[runs] = total;
+        __syncthreads();
+        return total;
+    }
+
+    /* Raised row number r (0 ≤ r < count) given place()'s start. */
+    __device__ int at(const int *start, int r) const
+    {
+        if (counts == nullptr) return list[r];
+        int lo = 0, hi = runs; /* the run t with start[t] ≤ r < start[t + 1] */
+        while (hi - lo > 1) {
+            const int mid = (lo + hi) / 2;
+            if (start[mid] <= r)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        return list[(size_t)lo * kListChunk + (r - start[lo])];
+    }
+};
+
 /* partial[y][j] = Σ_{r in slice y} w_{i_r} (max(0, s_{i_r j} - cur_{i_r}) - max(0, s_{i_r j} - s_{j* i_r})),
- * the gain decrements caused by the raised rows i_r = rows[r], r < count, cut into
- * slices_for(count) slices of equal length, each summed in r order by one thread a column. The
- * block first stages its slice's row offsets, weights, coverage and chosen similarities in shared
- * memory (one load each, by all threads at once), then a thread issues kDecrementLoads similarity
- * loads before it adds any: loading a row's index, then its weight and coverage, then its
- * similarity, four rows at a time, left every step latency-bound (~50 µs at m = 4,096 however few
- * rows were raised). Launched with kMaxSlices grid rows when the count is the device's: rows past
- * the slices it needs return. Grid: (ceil(m/256), slices). Reads 8·count·m. */
+ * the gain decrements caused by the raised rows i_r, r < count, cut into slices_for(count) slices
+ * of equal length, each summed in r order by one thread a column. Row i_r of the similarities is
+ * row i_r of `base` (in_block: the materialized block) or row r of it (a recompute tile). A work
+ * item is a slice and a block's width of columns; the grid's blocks take the items in turn, so a
+ * grid sized for the GPU serves any count the device holds (a grid of 64 slices, all launched, had
+ * ten thousand blocks return at once in every light step at m = 40,000). An item first stages its
+ * slice's row offsets, weights, coverage and chosen similarities in shared memory (one load each,
+ * by all threads at once), then a thread issues kDecrementLoads similarity loads before it adds
+ * any: loading a row's index, then its weight and coverage, then its similarity, four rows at a
+ * time, left every step latency-bound (~50 µs at m = 4,096 however few rows were raised). With
+ * the count on the device (device_count), the blocks take items from ctl->ticket as they free up
+ * (a block that took every gridDim-th item left SMs idle at the end of the heaviest steps: 3.01
+ * against 2.80 ms for 40,000 raised rows) and block 0 stores the count in ctl->raised for
+ * finish_step; else the grid has one block an item. Reads 8·count·m. */
 __global__ void __launch_bounds__(kThreads)
-    gain_decrements(const control *ctl, const double *__restrict__ base, const int *__restrict__ row_of,
-                    const int *__restrict__ rows, row_count count_of, int m, const double *__restrict__ w,
-                    const double *__restrict__ cur, const double *S, const double *fixed_row, double *partial)
+    gain_decrements(control *ctl, const double *__restrict__ base, bool in_block, raised_rows raised, int m,
+                    const double *__restrict__ w, const double *__restrict__ cur, const double *S,
+                    const double *fixed_row, double *partial, bool device_count)
 {
     __shared__ size_t offset[kThreads];
     __shared__ double weight[kThreads], covered[kThreads], chosen_at[kThreads];
+    __shared__ int start[kMaxRuns + 1], next;
     if (ctl->done) return;
-    const int count = count_of.get(), slices = slices_for(count), y = blockIdx.y;
-    if (y >= slices) return; /* block-uniform */
+    const int count = raised.place(start), slices = slices_for(count), columns = (m + kThreads - 1) / kThreads;
+    if (device_count && blockIdx.x == 0 && threadIdx.x == 0) ctl->raised = count;
     const double *chosen = chosen_row(S, fixed_row, ctl, m);
-    const int per = (count + slices - 1) / slices, lo = y * per, hi = min(count, lo + per);
-    const int j = blockIdx.x * blockDim.x + threadIdx.x;
-    double dec = 0.0;
-    for (int first = lo; first < hi; first += kThreads) {
-        const int staged = min(kThreads, hi - first);
-        __syncthreads(); /* the previous stage is used up */
-        if (threadIdx.x < staged) {
-            const int r = first + threadIdx.x, i = rows[r];
-            offset[threadIdx.x] = (size_t)(row_of ? row_of[r] : r) * m;
-            weight[threadIdx.x] = w[i];
-            covered[threadIdx.x] = cur[i];
-            chosen_at[threadIdx.x] = chosen[i];
-        }
+    const int per = (count + slices - 1) / slices;
+    for (;;) {
+        __syncthreads(); /* `next` of the previous item is read */
+        if (threadIdx.x == 0) next = device_count ? atomicAdd(&ctl->ticket, 1) : (int)blockIdx.x;
         __syncthreads();
-        if (j >= m) continue;
-        for (int t0 = 0; t0 < staged; t0 += kDecrementLoads) {
-            double s[kDecrementLoads];
+        const int item = next;
+        if (item >= columns * slices) break; /* block-uniform */
+        const int y = item / columns, j = (item % columns) * kThreads + threadIdx.x;
+        const int lo = y * per, hi = min(count, lo + per);
+        double dec = 0.0;
+        for (int first = lo; first < hi; first += kThreads) {
+            const int staged = min(kThreads, hi - first);
+            __syncthreads(); /* the previous stage is used up */
+            if (threadIdx.x < staged) {
+                const int r = first + threadIdx.x, i = raised.at(start, r);
+                offset[threadIdx.x] = (size_t)(in_block ? i : r) * m;
+                weight[threadIdx.x] = w[i];
+                covered[threadIdx.x] = cur[i];
+                chosen_at[threadIdx.x] = chosen[i];
+            }
+            __syncthreads();
+            if (j >= m) continue;
+            for (int t0 = 0; t0 < staged; t0 += kDecrementLoads) {
+                double s[kDecrementLoads];
 #pragma unroll
-            for (int u = 0; u < kDecrementLoads; ++u) s[u] = t0 + u < staged ? base[offset[t0 + u] + j] : 0.0;
+                for (int u = 0; u < kDecrementLoads; ++u) s[u] = t0 + u < staged ? base[offset[t0 + u] + j] : 0.0;
 #pragma unroll
-            for (int u = 0; u < kDecrementLoads; ++u) {
-                const int t = t0 + u;
-                if (t < staged) add_decrement(dec, weight[t], s[u], covered[t], chosen_at[t]);
+                for (int u = 0; u < kDecrementLoads; ++u) {
+                    const int t = t0 + u;
+                    if (t < staged) add_decrement(dec, weight[t], s[u], covered[t], chosen_at[t]);
+                }
             }
         }
+        if (j < m) partial[(size_t)y * m + j] = dec;
+        if (!device_count) break;
     }
-    if (j < m) partial[(size_t)y * m + j] = dec;
 }
 
 /* g_j -= Σ_y partial[y][j] in slice order (deterministic). */
@@ -551,29 +639,71 @@ __device__ void list_raised_rows(control *ctl, const double *row, const double *
     if (threadIdx.x == 0) ctl->raised = count;
 }
 
+/* Rows [lo, lo + kListChunk) ∩ [0, m) of those the chosen element's `row` raises (s_{j* i} > cur_i),
+ * ascending, into list + lo, and their count into *count. Called by all threads of a block of
+ * kThreads: warp w tests rows lo + 256·w + 32·u + lane, u < kListBallots, all its loads in flight
+ * before the first ballot, and one scan of the warps' counts places them. */
+__device__ void list_raised_chunk(const double *row, const double *cur, int m, int lo, int *list, int *count)
+{
+    constexpr int kWarps = kThreads / 32;
+    __shared__ int before[kWarps + 1];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, first = lo + warp * 32 * kListBallots + lane;
+    bool up[kListBallots];
+#pragma unroll
+    for (int u = 0; u < kListBallots; ++u) {
+        const int i = first + 32 * u;
+        up[u] = i < m && row[i] > cur[i];
+    }
+    unsigned bits[kListBallots];
+    int mine = 0;
+#pragma unroll
+    for (int u = 0; u < kListBallots; ++u) mine += __popc(bits[u] = __ballot_sync(0xffffffffu, up[u]));
+    if (lane == 0) before[warp + 1] = mine;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        before[0] = 0;
+        for (int v = 0; v < kWarps; ++v) before[v + 1] += before[v];
+        *count = before[kWarps];
+    }
+    __syncthreads();
+    int at = lo + before[warp];
+#pragma unroll
+    for (int u = 0; u < kListBallots; ++u) {
+        if (up[u]) list[at + __popc(bits[u] & ((1u << lane) - 1))] = first + 32 * u;
+        at += __popc(bits[u]);
+    }
+}
+
 /* Step `step` of exact greedy: the best of the blocks' bests (an exact argmax, so the order of the
- * reduction cannot matter), taken and recorded; with the block S materialized, the rows the choice
- * raises listed for the next step's decrements right away (with recomputed rows, list_raised does
- * that once the chosen row is computed). One block of kListThreads. */
-__global__ void __launch_bounds__(kListThreads)
+ * reduction cannot matter), taken and recorded by block 0; with the block S materialized, every
+ * block takes the same argmax and lists the rows of its chunk that the choice raises for the next
+ * step's decrements (raised_rows: run t in block t), so the list costs no launch and no single
+ * block walks all m rows (one block of 1,024 threads took 21 µs a step at m = 40,000). With
+ * recomputed rows, list_raised does that once the chosen row is computed. Grid: one block, or
+ * ceil(m / kListChunk) with S; blocks of kThreads. Blocks that start after block 0 has set `done`
+ * return without listing: nothing reads the list once done. */
+__global__ void __launch_bounds__(kThreads)
     choose_exact(control *ctl, const candidate *best, int parts, int64_t step, unsigned char *taken, int *selected,
-                 double *gains, stop_rule rule, const double *S, const double *cur, int m, int *list)
+                 double *gains, stop_rule rule, const double *S, const double *cur, int m, int *list, int *counts)
 {
     if (ctl->done) return;
     candidate mine{ -INFINITY, INT_MAX, 0 };
     for (int b = threadIdx.x; b < parts; b += blockDim.x) mine = better()(mine, best[b]);
-    typedef cub::BlockReduce<candidate, kListThreads> reduce;
+    typedef cub::BlockReduce<candidate, kThreads> reduce;
     __shared__ typename reduce::TempStorage temp;
     __shared__ int chosen;
     candidate top = reduce(temp).Reduce(mine, better());
     if (threadIdx.x == 0) {
-        taken[top.pos] = 1;
-        record(ctl, step, top.pos, top.gain, selected, gains, rule);
         chosen = top.pos;
+        if (blockIdx.x == 0) {
+            ctl->ticket = 0; /* the next decrements' first item */
+            taken[top.pos] = 1;
+            record(ctl, step, top.pos, top.gain, selected, gains, rule);
+        }
     }
     if (S == nullptr) return;
     __syncthreads();
-    list_raised_rows(ctl, S + (size_t)chosen * m, cur, m, list);
+    list_raised_chunk(S + (size_t)chosen * m, cur, m, blockIdx.x * kListChunk, list, counts + blockIdx.x);
 }
 
 /* Exact greedy on a materialized block of m ≤ kSmallBlock rows, every step in one launch of one
@@ -737,6 +867,7 @@ struct job {
     control *ctl() const { return (control *)L->ctl.ptr; }
     const double *S() const { return materialized ? (const double *)L->S.ptr : nullptr; }
     const double *fixed_row() const { return materialized ? nullptr : (const double *)L->out.ptr; }
+    int runs() const { return (m + kListChunk - 1) / kListChunk; } /* choose_exact's blocks with S */
 
     /* -2·E_rows·Eᵀ into `into` [count × m] row-major, then finished into similarities;
      * rows_dev == nullptr: rows 0 … count−1. */
@@ -807,6 +938,7 @@ struct job {
         GC_TRY(reserve(L, L->g, (size_t)m * sizeof(double)));
         GC_TRY(reserve(L, L->taken, (size_t)m));
         GC_TRY(reserve(L, L->list, (size_t)m * sizeof(int)));
+        GC_TRY(reserve(L, L->runs, (size_t)kMaxRuns * sizeof(int)));
         GC_TRY(reserve(L, L->rest, (size_t)m * sizeof(int)));
         /* The decrements' slices, and the block's finish: a gain partial a row and thread. */
         GC_TRY(reserve(L, L->partial, (size_t)(kMaxSlices > kThreads ? kMaxSlices : kThreads) * m * sizeof(double)));
@@ -892,10 +1024,11 @@ struct job {
         double *g = (double *)L->g.ptr, *cur = (double *)L->cur.ptr;
         const double *w = (const double *)L->w.ptr;
         int *list = (int *)L->list.ptr;
-        if (s > 0) { /* the previous choice's raised rows: listed by choose_exact, or here */
-            if (materialized) {
-                gain_decrements<<<dim3(blocks(m), kMaxSlices), kThreads, 0, stream()>>>(
-                    k, S(), list, list, row_count{ &k->raised, 0 }, m, w, cur, S(), nullptr, (double *)L->partial.ptr);
+        if (s > 0) {            /* the previous choice's raised rows: listed by choose_exact, or here */
+            if (materialized) { /* the count is the device's: a grid that fills the GPU */
+                gain_decrements<<<dev->decrement_blocks, kThreads, 0, stream()>>>(
+                    k, S(), true, raised_rows{ list, (const int *)L->runs.ptr, runs(), 0 }, m, w, cur, S(), nullptr,
+                    (double *)L->partial.ptr, true);
                 GC_CHECK_LAUNCH();
             } else { /* the GEMM tiles are sized by the count: one round trip */
                 GC_TRY(chosen_into_out());
@@ -908,9 +1041,9 @@ struct job {
                 }
                 GC_TRY(for_rows(list, L->host_ctl->raised,
                                 [&](const double *base, const int *row_of, int count, int first) -> int {
-                                    gain_decrements<<<dim3(blocks(m), slices_for(count)), kThreads, 0, stream()>>>(
-                                        k, base, row_of, list + first, row_count{ nullptr, count }, m, w, cur, nullptr,
-                                        fixed_row(), (double *)L->partial.ptr);
+                                    gain_decrements<<<blocks(m) * slices_for(count), kThreads, 0, stream()>>>(
+                                        k, base, row_of != nullptr, raised_rows{ list + first, nullptr, 1, count }, m,
+                                        w, cur, nullptr, fixed_row(), (double *)L->partial.ptr, false);
                                     GC_CHECK_LAUNCH();
                                     apply_decrements<<<blocks(m), kThreads, 0, stream()>>>(
                                         (const double *)L->partial.ptr, count, m, g);
@@ -923,9 +1056,9 @@ struct job {
             k, materialized ? (const double *)L->partial.ptr : nullptr, S(), fixed_row(), m, g, cur,
             (const unsigned char *)L->taken.ptr, (candidate *)L->best.ptr);
         GC_CHECK_LAUNCH();
-        choose_exact<<<1, kListThreads, 0, stream()>>>(k, (const candidate *)L->best.ptr, (int)blocks(m), s,
-                                                       (unsigned char *)L->taken.ptr, (int *)L->selected.ptr,
-                                                       (double *)L->gains.ptr, rule, S(), cur, m, list);
+        choose_exact<<<materialized ? runs() : 1, kThreads, 0, stream()>>>(
+            k, (const candidate *)L->best.ptr, (int)blocks(m), s, (unsigned char *)L->taken.ptr, (int *)L->selected.ptr,
+            (double *)L->gains.ptr, rule, S(), cur, m, list, (int *)L->runs.ptr);
         GC_CHECK_LAUNCH();
         return GC_OK;
     }
@@ -1033,7 +1166,8 @@ struct job {
                 rule = stop_rule{ kappa, p->c, gc_fl_total_weight(p), p->cover_target };
                 /* Keep the block when it takes at most half of the free memory (the lanes were
                  * sized so that all of theirs fit together). */
-                materialized = !dev->force_recompute && (size_t)m * m * sizeof(double) <= free_bytes / 2;
+                materialized = !dev->force_recompute && (size_t)m * m * sizeof(double) <= free_bytes / 2 &&
+                               m <= kListChunk * kMaxRuns;
                 size_t per_row = (size_t)m * sizeof(double) + (size_t)D * sizeof(double) + 12;
                 tile_rows = (int)(free_bytes / 8 / per_row > 4096 ? 4096 : free_bytes / 8 / per_row);
                 if (!materialized && tile_rows < 1)
@@ -1118,6 +1252,7 @@ int fl_device_many(gc_fl_device *dev, gc_cuda_rows resident, int count, const gc
     GC_CHECK_CUDA(cudaSetDevice(dev->device_id));
     size_t free_bytes = 0, total_bytes = 0;
     GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
+    for (int l = 0; l < dev->lanes_made; ++l) free_bytes += lane_bytes(&dev->lanes[l]); /* held: reused */
     const int lanes = count > 0 ? lanes_for(dev, count, problems, free_bytes) : 0;
     for (; dev->lanes_made < lanes; ++dev->lanes_made) GC_TRY(lane_make(dev, &dev->lanes[dev->lanes_made]));
     dev->last_bytes = 0.0;
@@ -1129,7 +1264,7 @@ int fl_device_many(gc_fl_device *dev, gc_cuda_rows resident, int count, const gc
         for (int l = 0; l < lanes && status == GC_OK; ++l)
             status = jobs[l].advance(count, problems, kappa, selected, gains, coverage, &next, &finished, free_bytes);
     for (int l = 0; l < lanes; ++l) {
-        lane_trim(&dev->lanes[l]);
+        if (!dev->hold || status != GC_OK) lane_trim(&dev->lanes[l]);
         cudaError_t rc = cudaStreamSynchronize(dev->lanes[l].stream);
         if (status == GC_OK && rc != cudaSuccess)
             status = gc_fail(GC_ERR_LIB, "CUDA error in facility location: %s", cudaGetErrorString(rc));
@@ -1153,9 +1288,13 @@ static int fl_state(gc_backend *b, gc_fl_device **dev)
     gc_fl_device **slot = gc_cuda_fl_slot(b);
     if (*slot == nullptr) {
         GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+        int sms = 0, per_sm = 0;
+        GC_CHECK_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, b->device_id));
+        GC_CHECK_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, gain_decrements, kThreads, 0));
         gc_fl_device *made = (gc_fl_device *)gc_calloc(1, sizeof *made);
         GC_CHECK_ALLOC(made);
         made->device_id = b->device_id;
+        made->decrement_blocks = sms * (per_sm > 0 ? per_sm : 1);
         *slot = made;
     }
     *dev = *slot;
@@ -1175,6 +1314,18 @@ extern "C" int gc_cuda_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t 
                                  double *coverage)
 {
     return gc_cuda_fl_greedy_many(b, 1, p, &kappa, &selected, &gains, &coverage);
+}
+
+extern "C" int gc_cuda_fl_hold(gc_backend *b, int on)
+{
+    gc_fl_device *dev = nullptr;
+    GC_TRY(fl_state(b, &dev));
+    dev->hold = on;
+    if (!on) {
+        GC_CHECK_CUDA(cudaSetDevice(dev->device_id));
+        for (int l = 0; l < dev->lanes_made; ++l) lane_trim(&dev->lanes[l]);
+    }
+    return GC_OK;
 }
 
 extern "C" int gc_cuda_fl_force_recompute(gc_backend *b, int on)

@@ -24,6 +24,8 @@ int gc_cuda_fl_greedy(gc_backend *b, const gc_fl_problem *p, int64_t kappa, int6
  * its own buffers and cuBLAS handle, and each gets the bits fl_greedy gives it alone. */
 int gc_cuda_fl_greedy_many(gc_backend *b, int count, const gc_fl_problem *problems, const int64_t *kappa,
                            int64_t *const *selected, double *const *gains, double *const *coverage);
+/* The backend's fl_hold: on, the lanes keep their buffers between calls; off, they are given back. */
+int gc_cuda_fl_hold(gc_backend *b, int on);
 /* Where the CUDA backend keeps the device state (backend_cuda.cu). */
 gc_fl_device **gc_cuda_fl_slot(gc_backend *b);
 /* Releases the device state (the backend's destroy). */

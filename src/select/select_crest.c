@@ -284,13 +284,15 @@ static int select_received(gc_backend *backend, int D, const gc_crest_options *o
         keys[i] = (member_key){ h.index, i, h.subset };
     }
     qsort(keys, (size_t)recv_count, sizeof *keys, by_subset_then_index);
-    int status = GC_OK;
+    int status = gc_backend_fl_hold(backend, 1); /* the subsets' greedies reuse one set of device buffers */
     for (int64_t a = 0; a < recv_count && status == GC_OK;) {
         int64_t b = a;
         while (b < recv_count && keys[b].subset == keys[a].subset) ++b;
         status = select_subset(backend, D, opt, c, m, recv, keys + a, b - a, out);
         a = b;
     }
+    const int released = gc_backend_fl_hold(backend, 0);
+    if (status == GC_OK) status = released;
     free(keys);
     return status;
 }

@@ -50,9 +50,9 @@ static int against_oracle(const gc_fl_problem *p, int64_t kappa, const int64_t *
 }
 
 /* cover: a cover target at a quarter of L(∅), which the greedy reaches before κ. */
-static void compare(gc_backend *dev, int recompute, int weighted, double epsilon, int cover, unsigned seed)
+static void compare(gc_backend *dev, int m, int recompute, int weighted, double epsilon, int cover, unsigned seed)
 {
-    const int m = 3000, D = 16, kappa = 60;
+    const int D = 16, kappa = 60;
     float *e = malloc((size_t)m * D * sizeof *e);
     double *w = malloc((size_t)m * sizeof *w), gains_gpu[60];
     double *cov_gpu = malloc((size_t)m * sizeof *cov_gpu);
@@ -70,15 +70,16 @@ static void compare(gc_backend *dev, int recompute, int weighted, double epsilon
     if (cover) CHECK(sel_gpu[0] >= 0 && sel_gpu[kappa - 1] == -1); /* it stopped early */
     int mismatched = against_oracle(&p, kappa, sel_gpu, gains_gpu, cov_gpu);
     if (mismatched)
-        fprintf(stderr, "recompute=%d weighted=%d eps=%g cover=%d seed=%u: %d selections differ\n", recompute, weighted,
-                epsilon, cover, seed, mismatched);
+        fprintf(stderr, "m=%d recompute=%d weighted=%d eps=%g cover=%d seed=%u: %d selections differ\n", m, recompute,
+                weighted, epsilon, cover, seed, mismatched);
     free(e);
     free(w);
     free(cov_gpu);
 }
 
 /* fl_greedy_many: P problems of different m, κ and kind (exact, stochastic, weighted, a cover
- * target, one without coverage), against the oracle and against fl_greedy on each alone. */
+ * target, one without coverage), against the oracle and against fl_greedy on each alone, those
+ * calls with their buffers held from one to the next (fl_hold: larger or smaller, never cleared). */
 static void many(gc_backend *dev, int recompute)
 {
     enum { P = 11, D = 16 };
@@ -109,6 +110,7 @@ static void many(gc_backend *dev, int recompute)
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
     CHECK(rc == GC_OK);
     CHECK(gc_cuda_fl_last_materialized(dev) == !recompute);
+    CHECK(gc_backend_fl_hold(dev, 1) == GC_OK);
     for (int q = 0; q < P; ++q) {
         if (against_oracle(&p[q], kappa[q], sel[q], gains[q], cov[q]))
             fprintf(stderr, "many recompute=%d problem %d differs from the oracle\n", recompute, q);
@@ -125,6 +127,7 @@ static void many(gc_backend *dev, int recompute)
         free(one_gains);
         free(one_cov);
     }
+    CHECK(gc_backend_fl_hold(dev, 0) == GC_OK);
     CHECK(sel[7][kappa[7] - 1] == -1); /* the cover target stopped it */
     for (int q = 0; q < P; ++q) {
         free(e[q]);
@@ -181,11 +184,13 @@ int main(void)
     for (unsigned seed = 1; seed <= 3; ++seed)
         for (int recompute = 0; recompute <= 1; ++recompute)
             for (int weighted = 0; weighted <= 1; ++weighted) {
-                compare(dev, recompute, weighted, 0.0, 0, seed);
-                compare(dev, recompute, weighted, 0.05, 0, seed);
-                compare(dev, recompute, weighted, 0.0, 1, seed);
-                compare(dev, recompute, weighted, 0.05, 1, seed);
+                compare(dev, 3000, recompute, weighted, 0.0, 0, seed);
+                compare(dev, 3000, recompute, weighted, 0.05, 0, seed);
+                compare(dev, 3000, recompute, weighted, 0.0, 1, seed);
+                compare(dev, 3000, recompute, weighted, 0.05, 1, seed);
             }
+    /* Five of choose_exact's 2,048-row runs of raised rows, the last one partial. */
+    for (int weighted = 0; weighted <= 1; ++weighted) compare(dev, 9000, 0, weighted, 0.0, 0, 5);
     many(dev, 0);
     many(dev, 1);
     small_in_one_launch(dev);
