@@ -65,6 +65,12 @@ typedef struct {
     /* The last embed call's output kept on the device when it fits (gc_cuda_resident): selection
      * then gathers its rows there instead of copying them back up. */
     void *resident; /* values of resident_precision's width */
+    size_t resident_bytes;
+    /* During an embed call: the previous call's copy, whose memory the new one reuses when it is
+     * about the same size (mapping and unmapping 10 GB of device memory took ~20 ms of a 0.43 s
+     * call); given back at the end of the call otherwise. */
+    void *spare;
+    size_t spare_bytes;
     gc_precision resident_precision;
     const float *resident_host; /* the caller's array it mirrors */
     int64_t resident_rows;
@@ -86,8 +92,16 @@ static void drop_resident(cuda_state *st)
 {
     (void)cudaFree(st->resident);
     st->resident = NULL;
+    st->resident_bytes = 0;
     st->resident_host = NULL;
     drop_received(st); /* named next to the rows embed kept */
+}
+
+static void drop_spare(cuda_state *st)
+{
+    (void)cudaFree(st->spare);
+    st->spare = NULL;
+    st->spare_bytes = 0;
 }
 
 extern "C" gc_cuda_rows gc_cuda_resident(gc_backend *b, const float *host, int64_t rows, int D)
@@ -213,6 +227,7 @@ static int choose_batch(const gc_backend *b, cuda_plan *pl, int64_t rows)
 {
     size_t free_bytes = 0, total_bytes = 0;
     GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
+    free_bytes += ((const cuda_state *)b->impl)->spare_bytes; /* reused or given back (cuda_embed) */
     const size_t per_row = device_bytes_per_row(pl);
     int64_t batch = b->batch_rows > 0 ? b->batch_rows : (int64_t)(SLOT_TARGET_BYTES / per_row);
     if (batch < 1) batch = 1;
@@ -416,13 +431,14 @@ static int collect_batch(cuda_slot *s, const cuda_plan *pl, float *e, float *los
 /* Whether rows × D values of `precision` fit as a device copy of the output: in three quarters of
  * the free memory next to `reserve` bytes a row for the selection's per-row buffers (the backend's
  * row_reserve); the rest is for blocks and workspaces. */
-static int resident_fits(int64_t rows, int D, gc_precision precision, int reserve, size_t *bytes)
+static int resident_fits(const cuda_state *st, int64_t rows, int D, gc_precision precision, int reserve, size_t *bytes)
 {
     size_t free_bytes = 0, total_bytes = 0;
     if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
         (void)cudaGetLastError();
         return 0;
     }
+    free_bytes += st->spare_bytes; /* the previous copy's memory: reused or given back */
     *bytes = (size_t)rows * D * gc_precision_bytes(precision);
     return *bytes + (size_t)rows * (size_t)(reserve > 0 ? reserve : 0) <= free_bytes / 4 * 3;
 }
@@ -430,7 +446,8 @@ static int resident_fits(int64_t rows, int D, gc_precision precision, int reserv
 static int cuda_rows_on_device(gc_backend *b, int64_t rows, int D)
 {
     size_t bytes;
-    return cudaSetDevice(b->device_id) == cudaSuccess && resident_fits(rows, D, b->precision, b->row_reserve, &bytes);
+    return cudaSetDevice(b->device_id) == cudaSuccess &&
+           resident_fits((const cuda_state *)b->impl, rows, D, b->precision, b->row_reserve, &bytes);
 }
 
 /* out[t·D + j] = row index[t]'s value j, widened (exact), or row −1 − index[t]'s of received. */
@@ -517,10 +534,19 @@ static int cuda_rows_put(gc_backend *b, int64_t count, int D, const float *rows)
 static int keep_resident(gc_backend *b, cuda_state *st, cuda_plan *pl, int64_t rows, int required)
 {
     size_t bytes = 0;
-    if (resident_fits(rows, pl->D, pl->precision, b->row_reserve, &bytes) &&
-        cudaMalloc(&st->resident, bytes) != cudaSuccess) {
-        (void)cudaGetLastError();
-        st->resident = NULL;
+    if (resident_fits(st, rows, pl->D, pl->precision, b->row_reserve, &bytes)) {
+        if (st->spare != NULL && st->spare_bytes >= bytes && st->spare_bytes - bytes <= bytes / 8) {
+            st->resident = st->spare, st->resident_bytes = st->spare_bytes;
+            st->spare = NULL, st->spare_bytes = 0;
+        } else {
+            drop_spare(st);
+            if (cudaMalloc(&st->resident, bytes) == cudaSuccess) {
+                st->resident_bytes = bytes;
+            } else {
+                (void)cudaGetLastError();
+                st->resident = NULL;
+            }
+        }
     }
     pl->resident = st->resident;
     if (st->resident == NULL && required)
@@ -574,13 +600,9 @@ static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, gc_precision pr
     if (cfg->sketch_dim > 0) gc_sketch_factors(cfg->sketch_dim, pl->C, pl->H + 1, &pl->D1, &pl->D2);
 }
 
-static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x, const int32_t *y,
-                      float *e, float *loss)
+static int embed_rows(gc_backend *b, cuda_state *st, const gc_embed_config *cfg, int64_t rows, int d, const float *x,
+                      const int32_t *y, float *e, float *loss)
 {
-    GC_TRY(gc_embed_check(cfg, rows, d, y));
-    cuda_state *st = (cuda_state *)b->impl;
-    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    drop_resident(st); /* it mirrors the previous call's output, which the caller may now reuse */
     const gc_synthetic *synthetic = x == NULL ? cfg->synthetic : NULL;
     if (synthetic != NULL && synthetic->d != d)
         return gc_fail(GC_ERR_USAGE, "embed: synthetic rows have %d columns, not %d", synthetic->d, d);
@@ -619,12 +641,30 @@ static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, i
     return status;
 }
 
+static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x, const int32_t *y,
+                      float *e, float *loss)
+{
+    GC_TRY(gc_embed_check(cfg, rows, d, y));
+    cuda_state *st = (cuda_state *)b->impl;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    /* The kept copy mirrors the previous call's output, which the caller may now reuse: forgotten,
+     * its memory kept for this call's copy. */
+    drop_spare(st);
+    st->spare = st->resident, st->spare_bytes = st->resident_bytes;
+    st->resident = NULL, st->resident_bytes = 0;
+    drop_resident(st);
+    const int status = embed_rows(b, st, cfg, rows, d, x, y, e, loss);
+    drop_spare(st);
+    return status;
+}
+
 static void cuda_destroy(gc_backend *b)
 {
     cuda_state *st = (cuda_state *)b->impl;
     if (st != NULL) {
         (void)cudaSetDevice(b->device_id);
         drop_resident(st);
+        drop_spare(st);
         gc_cuda_fl_release(b, st->fl);
         gc_cuda_fl_assign_release(b, st->assign);
         for (int k = 0; k < SLOTS; ++k) {
