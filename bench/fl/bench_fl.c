@@ -1,5 +1,6 @@
 /* bench_fl: facility-location greedy on one GPU against its roofline.
- * For each (m, k): the synthetic rows of width D are one block; the exact greedy runs on the GPU
+ * For each (m, k): the synthetic rows of width D (page-locked, as select's partitions are) are one
+ * block; the exact greedy runs on the GPU
  * (device-resident block when it fits, else GEMM tiles) and its time, bytes of similarity read,
  * achieved GB/s, the device copy ceiling measured in the same run (the backend's `ceilings` op)
  * and the share of it reached, and objective F = Σ gains are printed, one line per case, as JSON:
@@ -74,6 +75,7 @@ static int run_case(gc_backend *dev, double ceiling, int D, int64_t m, int64_t k
     double *gains = malloc((size_t)k * sizeof *gains);
     if (!e || !sel || !gains) return gc_fail(GC_ERR_MEMORY, "out of memory");
     gc_synthetic_rows(&syn, 0, m, e, NULL);
+    if (dev->ops->pin) dev->ops->pin(dev, e, (size_t)m * D * sizeof *e); /* as select's partitions are */
     gc_fl_problem p = { .m = m, .D = D, .e = e, .c = constant_of(e, m, D), .stochastic_epsilon = epsilon, .seed = 11 };
     GC_TRY(gc_cuda_fl_force_recompute(dev, recompute));
     GC_TRY(dev->ops->fl_greedy(dev, &p, k, sel, gains, NULL)); /* warm-up: pool, handles, module load */
@@ -99,6 +101,7 @@ static int run_case(gc_backend *dev, double ceiling, int D, int64_t m, int64_t k
            bytes / 1e9, rate, ceiling, ceiling > 0 ? 100.0 * rate / ceiling : 0.0, cold,
            ceiling > 0 ? 100.0 * cold_rate / ceiling : 0.0);
     fflush(stdout);
+    if (dev->ops->unpin) dev->ops->unpin(dev, e);
     free(e);
     free(sel);
     free(gains);
