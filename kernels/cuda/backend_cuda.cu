@@ -6,8 +6,10 @@
  * kernel per layer, every gmc draw in the same launches: strided-batched GEMMs) →
  * softmax/loss/embedding kernels → D2H(e, loss), all asynchronous on the slot's stream. E is made
  * at the backend's precision (kernels/precision.h): a bf16 or fp16 E is narrowed in the kernels'
- * stores, comes back at 2 bytes a value (half the link's bytes) and is widened, exactly, into the
- * caller's float array by the host threads that collect the batch. So the copy engines move batch i+1 in and batch i−1 out while batch i computes,
+ * stores and kept (the device copy) at 2 bytes a value; into the caller's float array it goes
+ * widened, exactly: on the device when that array is pinned (the link then carries floats), else
+ * at 2 bytes a value through the pinned staging, widened there by the host threads that collect
+ * the batch. So the copy engines move batch i+1 in and batch i−1 out while batch i computes,
  * and a shard of any size streams through a fixed amount of device memory. Host memory that is
  * already pinned (cudaHostAlloc/cudaHostRegister) is copied directly; pageable x and e are staged
  * through the slot's pinned arena with all host threads while the other slots keep the GPU busy;
@@ -52,6 +54,7 @@ typedef struct {
     size_t device_bytes, host_bytes;
     float *x, *act[2], *z, *a, *u, *v, *loss; /* device, carved from device_arena; per draw */
     void *e;                                  /* device E at the plan's precision (x itself for fp32 features) */
+    float *e_wide;                            /* device E widened to float on its way home (e_widened) */
     int32_t *y;
     float *x_host, *loss_host; /* pinned staging, carved from host_arena */
     void *e_host;              /* values at the plan's precision */
@@ -123,7 +126,8 @@ typedef struct {
     int64_t batch;
     gc_precision precision; /* of E on the device and over the link (the backend's) */
     int x_pinned, e_pinned;
-    int e_staged; /* E comes back through the slot's pinned staging: pageable, or narrow (widened there) */
+    int e_staged;  /* E comes back through the slot's pinned staging (pageable e), widened there when narrow */
+    int e_widened; /* narrow E widened on the device and copied straight into the caller's pinned floats */
     gc_cuda_synthetic *synthetic; /* x and y generated on the device, or NULL: from the host */
     void *resident;               /* [rows × D] device copy of e at `precision`, or NULL */
     void *model_arena;            /* device copies of every draw's W, b and sketch factors */
@@ -174,6 +178,7 @@ static void layout_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows, char *d
     s->u = (float *)carve(dev, &dv, per_draw * pl->D1);
     s->v = (float *)carve(dev, &dv, per_draw * pl->D2);
     s->e = e_is_x(pl) ? s->x : carve(dev, &dv, (size_t)rows * pl->D * value_bytes(pl));
+    s->e_wide = (float *)carve(dev, &dv, pl->e_widened ? (size_t)rows * pl->D * f : 0);
     s->loss = (float *)carve(dev, &dv, (size_t)rows * f);
     const int staged = !pl->x_pinned && pl->synthetic == NULL, labels_up = pl->synthetic == NULL;
     s->x_host = (float *)carve(host, &hv, staged ? (size_t)rows * pl->d * f : 0);
@@ -402,8 +407,14 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
     GC_TRY(forward(s, pl));
     const size_t e_bytes = (size_t)n * pl->D * value_bytes(pl);
     const void *e_src = value_at(pl, s->e, off * pl->D);
-    void *e_dst = pl->e_staged ? s->e_host : (void *)(e + lo * pl->D);
-    if (e != NULL) GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, e_src, e_bytes, cudaMemcpyDeviceToHost, s->stream));
+    if (pl->e_widened) {
+        GC_TRY(gc_cuda_widen(s->stream, e_src, pl->precision, s->e_wide, n * pl->D));
+        GC_CHECK_CUDA(cudaMemcpyAsync(e + lo * pl->D, s->e_wide, (size_t)n * pl->D * sizeof(float),
+                                      cudaMemcpyDeviceToHost, s->stream));
+    } else if (e != NULL) {
+        void *e_dst = pl->e_staged ? s->e_host : (void *)(e + lo * pl->D);
+        GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, e_src, e_bytes, cudaMemcpyDeviceToHost, s->stream));
+    }
     GC_CHECK_CUDA(
         cudaMemcpyAsync(s->loss_host, s->loss + off, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
     if (pl->resident != NULL)
@@ -588,8 +599,12 @@ static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, gc_precision pr
     pl->precision = precision;
     pl->x_pinned = x != NULL && is_pinned(x);
     pl->e_pinned = e != NULL && is_pinned(e);
-    pl->e_staged = e != NULL && (!pl->e_pinned || precision != GC_PRECISION_FP32); /* NULL: nothing comes back */
-    if (cfg->kind == GC_EMBED_FEATURES) return;                                    /* no model: draws 0 */
+    pl->e_staged = e != NULL && !pl->e_pinned; /* NULL: nothing comes back */
+    /* Into pinned floats a narrow E goes as floats: widening on the host (reading 2 and writing 4
+     * bytes a value in host memory, on the thread that issues the batches) took 1.21 s for 10M
+     * rows of C = 1000 that the link moves as floats in 0.73 s. */
+    pl->e_widened = e != NULL && pl->e_pinned && precision != GC_PRECISION_FP32;
+    if (cfg->kind == GC_EMBED_FEATURES) return; /* no model: draws 0 */
     const gc_model *m0 = &cfg->models[0];
     pl->C = gc_model_classes(m0);
     pl->H = gc_model_penultimate_width(m0);

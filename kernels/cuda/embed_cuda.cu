@@ -177,6 +177,16 @@ int gc_cuda_narrow(cudaStream_t stream, const float *src, gc_precision precision
     return GC_OK;
 }
 
+int gc_cuda_widen(cudaStream_t stream, const void *src, gc_precision precision, float *dst, int64_t count)
+{
+    GC_CHECK_CUDA(gc_with_precision(precision, [&](auto stored) {
+        using T = decltype(stored);
+        gc_widen_kernel<T><<<grid_for(count), THREADS, 0, stream>>>((const T *)src, (long long)count, dst);
+        return cudaGetLastError();
+    }));
+    return GC_OK;
+}
+
 int gc_cuda_sketch_fill(cudaStream_t stream, float *r, int64_t count, uint64_t seed, int draw, int factor, float scale)
 {
     sketch_fill_kernel<<<grid_for(count), THREADS, 0, stream>>>(r, count, seed, draw, factor, scale);

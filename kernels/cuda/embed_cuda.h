@@ -41,6 +41,8 @@ int gc_cuda_outer(cudaStream_t stream, int64_t rows, const float *a, int na, con
 
 /* dst[i] = src[i] at `precision`, i < count. CPU twin: the rounding in gc_embed_input. */
 int gc_cuda_narrow(cudaStream_t stream, const float *src, gc_precision precision, void *dst, int64_t count);
+/* dst[i] = src[i] (values at `precision`) widened to float, exactly, i < count. CPU twin: gc_widen_parallel. */
+int gc_cuda_widen(cudaStream_t stream, const void *src, gc_precision precision, float *dst, int64_t count);
 
 /* r[i] = gc_sketch_entry(seed, draw, factor, i, scale), i < count. CPU twin: workspace_create(). */
 int gc_cuda_sketch_fill(cudaStream_t stream, float *r, int64_t count, uint64_t seed, int draw, int factor, float scale);

@@ -74,6 +74,16 @@ __global__ void gc_narrow_kernel(const float *__restrict__ src, long long count,
         dst[i] = gc_narrow<T>(src[i]);
 }
 
+/* dst[i] = src[i] widened to float (exact), i < count: E made at half width going home into a
+ * float array. Moves sizeof(T) + 4 bytes a value. */
+template <typename T>
+__global__ void gc_widen_kernel(const T *__restrict__ src, long long count, float *__restrict__ dst)
+{
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count;
+         i += (long long)gridDim.x * blockDim.x)
+        dst[i] = gc_widen(src[i]);
+}
+
 /* out[t·D + j] ← value j of row index[t] of rows [· × D], widened to float (exact), or of row
  * −1 − index[t] of rows.received where index[t] < 0, for t < count; index and out in device memory,
  * queued on `stream`: the rows a pass needs gathered from the embeddings kept on the device
