@@ -107,6 +107,12 @@ static void drop_spare(cuda_state *st)
     st->spare_bytes = 0;
 }
 
+/* Whether the spare can hold a copy of `bytes` without keeping much more memory than it needs. */
+static int spare_suits(const cuda_state *st, size_t bytes)
+{
+    return st->spare != NULL && st->spare_bytes >= bytes && st->spare_bytes - bytes <= bytes / 8;
+}
+
 extern "C" gc_cuda_rows gc_cuda_resident(gc_backend *b, const float *host, int64_t rows, int D)
 {
     const cuda_state *st = b->ops->embed != NULL ? (const cuda_state *)b->impl : NULL;
@@ -546,7 +552,7 @@ static int keep_resident(gc_backend *b, cuda_state *st, cuda_plan *pl, int64_t r
 {
     size_t bytes = 0;
     if (resident_fits(st, rows, pl->D, pl->precision, b->row_reserve, &bytes)) {
-        if (st->spare != NULL && st->spare_bytes >= bytes && st->spare_bytes - bytes <= bytes / 8) {
+        if (spare_suits(st, bytes)) {
             st->resident = st->spare, st->resident_bytes = st->spare_bytes;
             st->spare = NULL, st->spare_bytes = 0;
         } else {
@@ -629,10 +635,14 @@ static int embed_rows(gc_backend *b, cuda_state *st, const gc_embed_config *cfg,
     if (rows == 0) return GC_OK;
     cuda_plan pl;
     plan_init(&pl, cfg, b->precision, d, x, e);
+    /* The previous copy's memory stays only for this call's copy: given back before anything else
+     * here allocates when it will not be that. */
+    if (!cfg->keep_on_device || !spare_suits(st, (size_t)rows * pl.D * value_bytes(&pl))) drop_spare(st);
     /* The generator's centre table first, so the batch height sees the memory it takes. */
     int status = synthetic != NULL ? gc_cuda_synthetic_create(synthetic, st->slot[0].stream, &pl.synthetic) : GC_OK;
     if (status == GC_OK) status = choose_batch(b, &pl, rows);
     if (status == GC_OK && cfg->keep_on_device) status = keep_resident(b, st, &pl, rows, e == NULL);
+    drop_spare(st); /* the copy did not fit after all: the slots' arenas may need its memory */
     if (status == GC_OK) status = run_batches(st, &pl, rows, x, y, e, loss);
     /* On failure batches may still be in flight: let them finish before their buffers go. */
     for (int k = 0; k < SLOTS; ++k) {
