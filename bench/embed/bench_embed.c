@@ -65,6 +65,9 @@ static const bench_case cases[] = {
     { "gmc 4x64 device alone bf16", GC_EMBED_GMC, 10, 64, 4, 0, 1, GC_PRECISION_BF16, 1 },
 };
 
+/* Whether --only TEXT (NULL: every case) names case c. */
+static int chosen(const bench_case *c, const char *only) { return only == NULL || strstr(c->name, only) != NULL; }
+
 static const char *precision_name(gc_precision p)
 {
     return p == GC_PRECISION_BF16 ? "bf16" : p == GC_PRECISION_FP16 ? "fp16" : "fp32";
@@ -317,7 +320,7 @@ int main(int argc, char **argv)
     const int64_t rows = rows_arg > 0 ? rows_arg : cuda ? 10000000 : 200000;
     int max_D = 0;
     for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
-        if (only != NULL && strstr(cases[c].name, only) == NULL) continue;
+        if (!chosen(&cases[c], only)) continue;
         gc_model m;
         int hidden = HIDDEN;
         gc_model_init_draw(&m, D_IN, &hidden, 1, cases[c].classes, 1, 0);
@@ -368,7 +371,7 @@ int main(int argc, char **argv)
     printf("%-28s %4s %10s %6s %9s %12s %8s %8s %8s %8s %5s %8s\n", "case", "prec", "rows", "D", "seconds",
            "examples/s", "X GB/s", "of 55", "E GB/s", "TFLOP/s", "bound", "of bound");
     for (size_t c = 0; c < sizeof cases / sizeof *cases && status == GC_OK; ++c) {
-        if (only != NULL && strstr(cases[c].name, only) == NULL) continue;
+        if (!chosen(&cases[c], only)) continue;
         int64_t n = cases[c].pageable && rows > 2000000 ? 2000000 : rows; /* the pageable copies cost memory */
         status = run_case(b, &cases[c], &h, n, repeat, link, &json);
     }
