@@ -4,7 +4,8 @@
  * stochastic, with and without a cover target that stops the device-side loop early. fl_greedy_many on problems of
  * different m, κ and kinds equals the oracle on each, and fl_greedy on each alone bit for bit. A small block's
  * greedy in one launch (greedy_small) gives the three-launches-a-step loop's selections, gains and coverage bit for
- * bit. Exit 77 without a GPU. */
+ * bit. The first gain has the same bits from the device-resident block and from recomputed rows. Exit 77 without
+ * a GPU. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,32 @@ static void compare(gc_backend *dev, int m, int recompute, int weighted, double 
     free(e);
     free(w);
     free(cov_gpu);
+}
+
+/* The first step's gain, the largest initial gain, has the same bits from the block's finish
+ * (finish_tiles summing each tile's rows and columns) and from recomputed rows (row_gains): both
+ * sum a gain in the one chunked order (fl_cuda.cu, chunks_of), for blocks of whole and partial
+ * 64-row tiles. */
+static void first_gain_either_path(gc_backend *dev)
+{
+    const int D = 16, m[] = { 1, 65, 3000, 9000 };
+    for (size_t q = 0; q < sizeof m / sizeof *m; ++q) {
+        float *e = malloc((size_t)m[q] * D * sizeof *e);
+        double *w = malloc((size_t)m[q] * sizeof *w), gain[2];
+        int64_t sel[2];
+        random_problem(m[q], D, 40 + (unsigned)q, e, w);
+        gc_fl_problem p = { .m = m[q], .D = D, .e = e, .w = w, .c = 25.0, .seed = 5 };
+        for (int recompute = 0; recompute <= 1; ++recompute) {
+            CHECK(gc_cuda_fl_force_recompute(dev, recompute) == GC_OK);
+            CHECK(dev->ops->fl_greedy(dev, &p, 1, &sel[recompute], &gain[recompute], NULL) == GC_OK);
+            CHECK(gc_cuda_fl_last_materialized(dev) == !recompute);
+        }
+        CHECK(sel[0] == sel[1]);
+        CHECK(memcmp(&gain[0], &gain[1], sizeof gain[0]) == 0);
+        free(e);
+        free(w);
+    }
+    CHECK(gc_cuda_fl_force_recompute(dev, 0) == GC_OK);
 }
 
 /* fl_greedy_many: P problems of different m, κ and kind (exact, stochastic, weighted, a cover
@@ -191,6 +218,7 @@ int main(void)
             }
     /* Five of choose_exact's 2,048-row runs of raised rows, the last one partial. */
     for (int weighted = 0; weighted <= 1; ++weighted) compare(dev, 9000, 0, weighted, 0.0, 0, 5);
+    first_gain_either_path(dev);
     many(dev, 0);
     many(dev, 1);
     small_in_one_launch(dev);
