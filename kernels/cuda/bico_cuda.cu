@@ -246,8 +246,13 @@ int upload(gc_bico_device *dev, const double *z, const int32_t *y)
     const size_t padded = (size_t)dev->blocks * dev->B * qp * sizeof(double);
     GC_CHECK_CUDA(cudaStreamCreateWithFlags(&dev->stream, cudaStreamNonBlocking));
     GC_CHECK_CUBLAS(cublasCreate(&dev->blas));
+    /* cuBLAS's default math (FP64 either way; cuBLAS gives the same bits run to run in any mode,
+     * and every rank runs the same shapes): the scoring GEMMs over 16M rows at q' = 134 took 23.6
+     * against 34.5 ms a pass in pedantic math (w = q', the quadratic form) and 5.9 against 7.8 ms
+     * (w = 2C = 20) on an H200, a block's products the same bits; the 16M-row jobs chose the same
+     * rows and weights, at C = 100 with scores that differ in their last bits
+     * (bench/results/ab-h200x1/bico-score/). */
     GC_CHECK_CUBLAS(cublasSetStream(dev->blas, dev->stream));
-    cublasSetMathMode(dev->blas, CUBLAS_PEDANTIC_MATH);
     GC_CHECK_CUDA(cudaMalloc(&dev->z, padded > 0 ? padded : sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&dev->y, n * sizeof(int32_t)));
     GC_CHECK_CUDA(cudaMalloc(&dev->scores, n * sizeof(double)));
