@@ -300,6 +300,11 @@ typedef struct {
      * all 1), host. */
     int (*bico_summary_add)(gc_backend *b, gc_bico_summary_device *dev, int64_t rows, const double *z, const int32_t *y,
                             const double *v);
+    /* Optional with Z on the device alone (no row weights): the blocks of max_rows rows of local
+     * rows [first, first + count) of own's Z and labels, each as bico_summary_add would add it (the
+     * same bits), read in place: no copy of the block and no wait a block (collect waits). */
+    int (*bico_summary_add_own)(gc_backend *b, gc_bico_summary_device *dev, gc_bico_device *own, int64_t first,
+                                int64_t count);
     /* acc [2n] (gc_exact_sum's layout: whole parts, then fractions) += the device's accumulators. */
     int (*bico_summary_collect)(gc_backend *b, gc_bico_summary_device *dev, int64_t *acc);
     void (*bico_summary_detach)(gc_backend *b, gc_bico_summary_device *dev);

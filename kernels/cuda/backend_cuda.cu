@@ -757,6 +757,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.bico_detach = gc_cuda_bico_detach;
     ops.bico_summary_attach = gc_cuda_bico_summary_attach;
     ops.bico_summary_add = gc_cuda_bico_summary_add;
+    ops.bico_summary_add_own = gc_cuda_bico_summary_add_own;
     ops.bico_summary_collect = gc_cuda_bico_summary_collect;
     ops.bico_summary_detach = gc_cuda_bico_summary_detach;
     return ops;

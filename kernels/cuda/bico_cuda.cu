@@ -495,6 +495,36 @@ extern "C" int gc_cuda_bico_summary_attach(gc_backend *b, int qp, int C, int64_t
     return GC_OK;
 }
 
+namespace
+{
+
+/* One block's sums into the accumulators, its z [rows × q'], y and v (nullptr: all 1) in device
+ * memory: ZᵀVZ by cublasDsyrk, ZᵀVY by cublasDgemm against W = V·onehot(y), Σ v per class, then
+ * every value onto the exact grid. Queued on dev->stream, not waited for; the scratch it writes
+ * (zs, w, gram, tail) is the next block's only after this block's kernels, in stream order. */
+int summary_block(gc_bico_summary_device *dev, int64_t rows, const double *z, const int32_t *y, const double *v)
+{
+    const int qp = dev->qp, C = dev->C;
+    weigh_rows<<<grid_for(rows * (qp > C ? qp : C)), kThreads, 0, dev->stream>>>(z, y, v, rows, qp, C, dev->zs, dev->w);
+    GC_CHECK_LAUNCH();
+    class_weights<<<(C + kThreads - 1) / kThreads, kThreads, 0, dev->stream>>>(y, v, rows, C,
+                                                                               dev->tail + (size_t)qp * C);
+    GC_CHECK_LAUNCH();
+    const double one = 1.0, zero = 0.0;
+    GC_CHECK_CUBLAS(cublasDsyrk(dev->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, qp, (int)rows, &one,
+                                v != nullptr ? dev->zs : z, qp, &zero, dev->gram, qp));
+    /* tail[j·C + c] = Σ_r w[r·C + c] z[r·q' + j]: column-major (C × rows)·(rows × q'). */
+    GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, qp, (int)rows, &one, dev->w, C, z, qp, &zero,
+                                dev->tail, C));
+    const long long tail_n = (long long)qp * C + C;
+    accumulate_summary<<<grid_for((long long)qp * qp + tail_n), kThreads, 0, dev->stream>>>(
+        dev->gram, dev->tail, qp, tail_n, dev->n, dev->scale, dev->acc);
+    GC_CHECK_LAUNCH();
+    return GC_OK;
+}
+
+} // namespace
+
 extern "C" int gc_cuda_bico_summary_add(gc_backend *b, gc_bico_summary_device *dev, int64_t rows, const double *z,
                                         const int32_t *y, const double *v)
 {
@@ -503,37 +533,40 @@ extern "C" int gc_cuda_bico_summary_add(gc_backend *b, gc_bico_summary_device *d
         return gc_fail(GC_ERR_LIB, "BiCo summary: a block of %lld rows, set up for at most %lld", (long long)rows,
                        (long long)dev->max_rows);
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    const int qp = dev->qp, C = dev->C;
     /* z from the host or from the device's copy of Z (cudaMemcpyDefault: unified addressing) */
-    GC_CHECK_CUDA(cudaMemcpyAsync(dev->z, z, (size_t)rows * qp * sizeof(double), cudaMemcpyDefault, dev->stream));
+    GC_CHECK_CUDA(cudaMemcpyAsync(dev->z, z, (size_t)rows * dev->qp * sizeof(double), cudaMemcpyDefault, dev->stream));
     GC_CHECK_CUDA(cudaMemcpyAsync(dev->y, y, (size_t)rows * sizeof(int32_t), cudaMemcpyHostToDevice, dev->stream));
     if (v != NULL)
         GC_CHECK_CUDA(cudaMemcpyAsync(dev->v, v, (size_t)rows * sizeof(double), cudaMemcpyHostToDevice, dev->stream));
-    const double *dv = v != NULL ? dev->v : nullptr;
-    weigh_rows<<<grid_for(rows * (qp > C ? qp : C)), kThreads, 0, dev->stream>>>(dev->z, dev->y, dv, rows, qp, C,
-                                                                                 dev->zs, dev->w);
-    GC_CHECK_LAUNCH();
-    class_weights<<<(C + kThreads - 1) / kThreads, kThreads, 0, dev->stream>>>(dev->y, dv, rows, C,
-                                                                               dev->tail + (size_t)qp * C);
-    GC_CHECK_LAUNCH();
-    const double one = 1.0, zero = 0.0;
-    GC_CHECK_CUBLAS(cublasDsyrk(dev->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, qp, (int)rows, &one,
-                                v != NULL ? dev->zs : dev->z, qp, &zero, dev->gram, qp));
-    /* tail[j·C + c] = Σ_r w[r·C + c] z[r·q' + j]: column-major (C × rows)·(rows × q'). */
-    GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, qp, (int)rows, &one, dev->w, C, dev->z, qp,
-                                &zero, dev->tail, C));
-    const long long tail_n = (long long)qp * C + C;
-    accumulate_summary<<<grid_for((long long)qp * qp + tail_n), kThreads, 0, dev->stream>>>(
-        dev->gram, dev->tail, qp, tail_n, dev->n, dev->scale, dev->acc);
-    GC_CHECK_LAUNCH();
+    GC_TRY(summary_block(dev, rows, dev->z, dev->y, v != NULL ? dev->v : nullptr));
     /* The caller may reuse z, y and v as soon as this returns. */
     GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
+    return GC_OK;
+}
+
+extern "C" int gc_cuda_bico_summary_add_own(gc_backend *b, gc_bico_summary_device *dev, gc_bico_device *own,
+                                            int64_t first, int64_t count)
+{
+    if (count <= 0) return GC_OK;
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    /* After everything queued on the scorer's stream (its features). */
+    cudaEvent_t written;
+    GC_CHECK_CUDA(cudaEventCreateWithFlags(&written, cudaEventDisableTiming));
+    cudaError_t rc = cudaEventRecord(written, own->stream);
+    if (rc == cudaSuccess) rc = cudaStreamWaitEvent(dev->stream, written, 0);
+    (void)cudaEventDestroy(written);
+    GC_CHECK_CUDA(rc);
+    for (int64_t at = first; at < first + count; at += dev->max_rows) {
+        const int64_t rows = first + count - at < dev->max_rows ? first + count - at : dev->max_rows;
+        GC_TRY(summary_block(dev, rows, own->z + (size_t)(own->offset + at) * own->qp, own->y + at, nullptr));
+    }
     return GC_OK;
 }
 
 extern "C" int gc_cuda_bico_summary_collect(gc_backend *b, gc_bico_summary_device *dev, int64_t *acc)
 {
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream)); /* bico_summary_add_own's blocks */
     const size_t count = 2 * (size_t)dev->n;
     int64_t *host = (int64_t *)gc_malloc(count * sizeof *host);
     GC_CHECK_ALLOC(host);

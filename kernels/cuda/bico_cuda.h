@@ -53,6 +53,10 @@ int gc_cuda_bico_summary_attach(gc_backend *b, int qp, int C, int64_t max_rows, 
                                 gc_bico_summary_device **out);
 int gc_cuda_bico_summary_add(gc_backend *b, gc_bico_summary_device *dev, int64_t rows, const double *z,
                              const int32_t *y, const double *v);
+/* The blocks of the rank's own rows [first, first + count) in the scorer's copy of Z, read in place:
+ * per block the kernels above, queued without waiting (collect waits). */
+int gc_cuda_bico_summary_add_own(gc_backend *b, gc_bico_summary_device *dev, gc_bico_device *own, int64_t first,
+                                 int64_t count);
 int gc_cuda_bico_summary_collect(gc_backend *b, gc_bico_summary_device *dev, int64_t *acc);
 void gc_cuda_bico_summary_detach(gc_backend *b, gc_bico_summary_device *dev);
 

@@ -285,8 +285,16 @@ static int data_summary(bico_context *ctx)
     if (status == GC_OK)
         status =
             gc_comm_exchange_records(rows->comm, record, send, counts, displs, &recv, &received, "BiCo summary rows");
-    /* This rank's blocks start at first_owned; the last may continue into the received rows. */
-    for (int64_t start = first_owned; status == GC_OK && start < hi; start += B) {
+    /* This rank's blocks start at first_owned; the last may continue into the received rows. With
+     * Z on the device alone, the blocks before that one are summed there in one call. */
+    int64_t start = first_owned;
+    if (status == GC_OK && device != NULL && ctx->z == NULL && backend->ops->bico_summary_add_own != NULL &&
+        first_owned < hi) {
+        const int64_t last = first_owned + (hi - 1 - first_owned) / B * B, own_end = received > 0 ? last : hi;
+        status = backend->ops->bico_summary_add_own(backend, device, ctx->device, start - lo, own_end - start);
+        start = own_end;
+    }
+    for (; status == GC_OK && start < hi; start += B) {
         int64_t local_end = start + B < hi ? start + B : hi, extra = 0;
         const double *z = own_z + (start - lo) * qp, *w = v != NULL ? v + (start - lo) : NULL;
         const int32_t *y = rows->y + (start - lo);
@@ -582,10 +590,14 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
     const gc_bico_options *opt = &resolved;
     GC_TRY(check_options(rows, k, &resolved, &q));
     bico_context ctx = { .merge = { .list_type = MPI_DATATYPE_NULL, .op = MPI_OP_NULL } };
-    gc_nystrom ny;
+    gc_nystrom ny = { 0 };
     gc_backend *backend = run->backend;
     gc_phase_begin(run->phases, "features");
+    gc_phase_begin(run->phases, "landmarks"); /* the draw, K_QQ's eigendecomposition, γ */
     int status = gc_nystrom_create(rows, q, opt->gamma, opt->eig, opt->seed, &ny);
+    gc_phase_end(run->phases, 0, 0);
+    /* Every row's kernel row and projection: 2·q·(D + q') flops; with Z on the device, X goes up. */
+    gc_phase_begin(run->phases, "map");
     if (status == GC_OK) status = gc_comm_agree(rows->comm, context_create(&ctx, run, rows, opt, k, ny.map.rank));
     if (status == GC_OK && ctx.z == NULL) { /* Z on the device alone: computed there */
         status = gc_comm_agree(rows->comm, backend->ops->bico_attach(backend, rows->lo, rows->n_local, ny.map.rank,
@@ -595,6 +607,8 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
     } else if (status == GC_OK) {
         status = gc_nystrom_features(&ny, backend, rows, ctx.z);
     }
+    if (ctx.z == NULL) gc_phase_count_on(run->phases, GC_FLOOR_LINK, (double)rows->n_local * rows->D * sizeof(float));
+    gc_phase_end(run->phases, 0, 2.0 * (double)rows->n_local * ny.map.q * (rows->D + ny.map.rank));
     gc_phase_end(run->phases, 0, 0);
     if (status == GC_OK)
         gc_info(
@@ -608,7 +622,11 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
         status = gc_comm_agree(rows->comm, problem_create(&ctx.p, ny.map.rank, rows->classes, k, opt->ridge));
     if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_coreset_allocate(cs, k, rows->D, rows->classes));
     if (status == GC_OK) status = gc_comm_agree(rows->comm, count_classes(rows, cs->class_sizes));
+    /* One read of Z; per row ZᵀZ's q'² and ZᵀY's 2q'C flops. */
+    gc_phase_begin(run->phases, "sums");
     if (status == GC_OK) status = data_summary(&ctx);
+    gc_phase_end(run->phases, (double)rows->n_local * ny.map.rank * sizeof(double),
+                 (double)rows->n_local * ny.map.rank * (ny.map.rank + 2.0 * rows->classes));
     if (status == GC_OK && has_device_scorer(backend) && ctx.device == NULL)
         status = gc_comm_agree(rows->comm, backend->ops->bico_attach(backend, rows->lo, rows->n_local, ny.map.rank,
                                                                      rows->classes, ctx.z, rows->y, &ctx.device));

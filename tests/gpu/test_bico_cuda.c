@@ -2,7 +2,8 @@
  * within 1e-5 relative (normwise, over a block) for several widths, landmark counts and kernel
  * widths, and the scores (kernels/cpu/bico_cpu.c) within 1e-9, and a round's best on the device the
  * host's scan of its scores; the device data summary equals a
- * direct long-double sum within 1e-12 and does not depend on the order of its blocks; gc_select_bico
+ * direct long-double sum within 1e-12 and does not depend on the order of its blocks or on whether they are read
+ * in place from the scorer's copy of Z (bico_summary_add_own); gc_select_bico
  * with the CUDA backend selects the CPU path's coreset. Exit 77 without a GPU. */
 #include <math.h>
 #include <mpi.h>
@@ -109,7 +110,8 @@ static void device_summary(gc_backend *gpu, const double *z, const int32_t *y, c
 }
 
 /* ZᵀVZ (upper, packed by rows), ZᵀVY and Σ v per class on the device against long-double sums, and
- * the same accumulators, bit for bit, whichever order the blocks come in. */
+ * the same accumulators, bit for bit, whichever order the blocks come in and (unweighted) when they
+ * are read in place from a scorer's copy of Z. */
 static void summary_equals_a_direct_sum(gc_backend *gpu, int weighted)
 {
     const int64_t n = 2500, block = 1024;
@@ -133,6 +135,21 @@ static void summary_equals_a_direct_sum(gc_backend *gpu, int weighted)
     device_summary(gpu, z, y, v, n, qp, C, block, 0, &ascending);
     device_summary(gpu, z, y, v, n, qp, C, block, 1, &descending);
     CHECK(memcmp(ascending.acc, descending.acc, 2 * (size_t)count * sizeof *ascending.acc) == 0);
+    if (v == NULL) { /* the same blocks read in place from a scorer's copy of Z, in two calls */
+        gc_exact_sum own;
+        gc_bico_device *scorer = NULL;
+        gc_bico_summary_device *dev = NULL;
+        CHECK(gc_exact_sum_create(&own, count, (double)block * max_entry) == GC_OK);
+        CHECK(gpu->ops->bico_attach(gpu, 0, n, qp, C, z, y, &scorer) == GC_OK);
+        CHECK(gpu->ops->bico_summary_attach(gpu, qp, C, block, own.scale, &dev) == GC_OK);
+        CHECK(gpu->ops->bico_summary_add_own(gpu, dev, scorer, 0, 2 * block) == GC_OK);
+        CHECK(gpu->ops->bico_summary_add_own(gpu, dev, scorer, 2 * block, n - 2 * block) == GC_OK);
+        CHECK(gpu->ops->bico_summary_collect(gpu, dev, own.acc) == GC_OK);
+        gpu->ops->bico_summary_detach(gpu, dev);
+        gpu->ops->bico_detach(gpu, scorer);
+        CHECK(memcmp(ascending.acc, own.acc, 2 * (size_t)count * sizeof *own.acc) == 0);
+        gc_exact_sum_destroy(&own);
+    }
     double *got = malloc((size_t)count * sizeof *got);
     long double *want = calloc((size_t)count, sizeof *want);
     CHECK(gc_exact_sum_allreduce(&ascending, MPI_COMM_WORLD, got) == GC_OK);
