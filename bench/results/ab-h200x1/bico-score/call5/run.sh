@@ -4,8 +4,7 @@
 # kernels, and the two e2e BiCo jobs as they are.
 set -u
 T0=$SECONDS
-eval "$(sed -n '/^missing_libraries()/,/^}/p;/^setup_libraries()/,/^}/p' scripts/gpu.sh)"
-BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; setup_libraries; export LD_LIBRARY_PATH
+BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; source scripts/gpu-libraries.sh && setup_libraries
 R=/tmp/r; mkdir -p $R
 trap 'tar -cf $OUT/r.tar -C $R .' EXIT
 timeout 150 ./score_gemm > $R/score_gemm.txt 2>&1

@@ -5,8 +5,7 @@
 # sub-phases, coresets compared.
 set -u
 T0=$SECONDS
-eval "$(sed -n '/^missing_libraries()/,/^}/p;/^setup_libraries()/,/^}/p' scripts/gpu.sh)"
-BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; setup_libraries; export LD_LIBRARY_PATH
+BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; source scripts/gpu-libraries.sh && setup_libraries
 R=/tmp/r; mkdir -p $R /tmp/w
 trap 'tar -cf $OUT/r.tar -C $R .' EXIT
 timeout 120 $BIN/tests/gpu/test_bico_cuda > $R/test_bico_cuda.txt 2>&1; echo "test_bico_cuda rc=$?" >> $R/tests.txt

@@ -2,8 +2,7 @@
 # Device call 8 (2026-11-29): where BiCo's data summary (1.7 s at 16M rows) and feature map (1.4–1.7 s)
 # go: ncu of their kernels at 262,144 rows (256 blocks of 1,024), q = 134 landmarks as at 16M rows.
 set -u
-eval "$(sed -n '/^missing_libraries()/,/^}/p;/^setup_libraries()/,/^}/p' scripts/gpu.sh)"
-BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; setup_libraries; export LD_LIBRARY_PATH
+BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; source scripts/gpu-libraries.sh && setup_libraries
 R=/tmp/r; mkdir -p $R
 trap 'tar -cf $OUT/r.tar -C $R .' EXIT
 NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)

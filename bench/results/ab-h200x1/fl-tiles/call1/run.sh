@@ -2,8 +2,7 @@
 # Device call 1 (2026-11-29): finish_tiles against main 98597a4 — micro-bench, GPU tests, bench_fl A/B, ncu, whole jobs.
 set -u
 T0=$SECONDS
-eval "$(sed -n '/^missing_libraries()/,/^}/p;/^setup_libraries()/,/^}/p' scripts/gpu.sh)"
-BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; setup_libraries; export LD_LIBRARY_PATH
+BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; source scripts/gpu-libraries.sh && setup_libraries
 R=/tmp/r; mkdir -p $R
 trap 'cp -r bench/results/ab-jobs-h200x1* $R/ 2>/dev/null; tar -cf $OUT/r.tar -C $R .' EXIT
 OLD=.deps/gpu/ab/98597a4

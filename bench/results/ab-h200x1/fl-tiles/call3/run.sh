@@ -4,8 +4,7 @@
 # finish_tiles with streaming stores and DSYRK in default math ("combo") against the code as is.
 set -u
 T0=$SECONDS
-eval "$(sed -n '/^missing_libraries()/,/^}/p;/^setup_libraries()/,/^}/p' scripts/gpu.sh)"
-BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; setup_libraries; export LD_LIBRARY_PATH
+BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; source scripts/gpu-libraries.sh && setup_libraries
 R=/tmp/r; mkdir -p $R
 trap 'dmesg 2>/dev/null | grep -i -E "xid|nvrm" | tail -20 > $R/dmesg.txt; tar -cf $OUT/r.tar -C $R .' EXIT
 nvidia-smi > $R/nvidia-smi.txt 2>&1

@@ -3,8 +3,7 @@
 # and the bench-fl suite (bench_fl, partitions, assignment, the PyTorch dense greedy, 200k / 10M runs).
 set -u
 T0=$SECONDS
-eval "$(sed -n '/^missing_libraries()/,/^}/p;/^setup_libraries()/,/^}/p' scripts/gpu.sh)"
-BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; setup_libraries; export LD_LIBRARY_PATH
+BUNDLE=.deps/gpu; BIN=.deps/gpu/bin; source scripts/gpu-libraries.sh && setup_libraries
 R=/tmp/r; mkdir -p $R
 trap 'cp bench/results/*-h200x1.* $R/ 2>/dev/null; cp -r logs $R/ 2>/dev/null; tar -cf $OUT/r.tar -C $R .' EXIT
 for t in $BIN/tests/gpu/test_*; do
