@@ -18,11 +18,12 @@
  * (4·d + 4 bytes a row) or E and loss down (D values of the precision's width + 4 bytes a row);
  * "of bound" is floor / measured time, the share of that link's rate the engine reaches. The run
  * also measures H2D while D2H moves half as many bytes at the same time (how the cases with E
- * coming back load the link; reported, not used as a floor).
+ * coming back load the link; reported, not used as a floor), and the H2D rate of all of X copied in
+ * pieces of 16 to 192 MiB on three streams, as the engine copies it but with no work in between.
  * X holds 262,144 distinct synthetic rows repeated (generating 10M rows would dominate the run;
  * the engine's work does not depend on the values).
  *
- * usage: bench_embed [--device cpu|cuda] [--rows N] [--repeat R] [--json FILE]
+ * usage: bench_embed [--device cpu|cuda] [--rows N] [--repeat R] [--json FILE] [--only TEXT] [--batch-rows B]
  *        (defaults: cuda, N = 10,000,000 on the GPU and 200,000 on the CPU, R = 3) */
 #include <stdarg.h>
 #include <stdio.h>
@@ -174,6 +175,30 @@ static double duplex_h2d_gbps(float *up, float *down, size_t bytes)
     qsort(t, 7, sizeof *t, compare_double);
     return (double)bytes / t[3] / 1e9;
 }
+
+/* H2D rate (GB/s) of all `bytes` of host in copies of `chunk` bytes issued round-robin on three
+ * streams into three device blocks: the engine's copies of X with no work between them (what the
+ * link sustains over a whole pinned array, not just its first gigabyte). */
+static double streamed_h2d_gbps(const float *host, size_t bytes, size_t chunk)
+{
+    enum { STREAMS = 3 };
+    void *dev = NULL;
+    cudaStream_t s[STREAMS] = { NULL };
+    int ok = cudaMalloc(&dev, STREAMS * chunk) == cudaSuccess;
+    for (int i = 0; i < STREAMS && ok; ++i) ok = cudaStreamCreate(&s[i]) == cudaSuccess;
+    const double t0 = now_s();
+    for (size_t at = 0, i = 0; at < bytes && ok; at += chunk, ++i) {
+        const size_t n = bytes - at < chunk ? bytes - at : chunk;
+        ok = cudaMemcpyAsync((char *)dev + i % STREAMS * chunk, (const char *)host + at, n, cudaMemcpyHostToDevice,
+                             s[i % STREAMS]) == cudaSuccess;
+    }
+    ok = ok && cudaDeviceSynchronize() == cudaSuccess;
+    const double t = now_s() - t0;
+    for (int i = 0; i < STREAMS; ++i)
+        if (s[i]) cudaStreamDestroy(s[i]);
+    cudaFree(dev);
+    return ok && t > 0 ? (double)bytes / t / 1e9 : 0.0;
+}
 #endif
 
 /* JSON array of result objects, written as they come. */
@@ -289,7 +314,7 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
 int main(int argc, char **argv)
 {
     const char *device = "cuda", *json_path = NULL, *only = NULL;
-    long long rows_arg = 0;
+    long long rows_arg = 0, batch_rows = 0;
     int repeat = 3;
     for (int i = 1; i < argc; ++i) {
         if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
@@ -302,10 +327,14 @@ int main(int argc, char **argv)
             json_path = argv[++i];
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--batch-rows") == 0 && i + 1 < argc)
+            batch_rows = atoll(argv[++i]);
         else {
             fprintf(stderr,
                     "usage: bench_embed [--device cpu|cuda] [--rows N] [--repeat R] [--json FILE] [--only TEXT]\n"
-                    "  --only TEXT: the cases whose name contains TEXT\n");
+                    "                   [--batch-rows B]\n"
+                    "  --only TEXT: the cases whose name contains TEXT\n"
+                    "  --batch-rows B: the engine's batch height (default: its own choice)\n");
             return 2;
         }
     }
@@ -318,6 +347,7 @@ int main(int argc, char **argv)
         return status == GC_ERR_DEVICE ? 77 : 1;
     }
     const int64_t rows = rows_arg > 0 ? rows_arg : cuda ? 10000000 : 200000;
+    b->batch_rows = batch_rows > 0 ? batch_rows : 0;
     int max_D = 0;
     for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
         if (!chosen(&cases[c], only)) continue;
@@ -366,6 +396,17 @@ int main(int argc, char **argv)
                    "{\"case\": \"pinned copy ceiling\", \"device\": \"%s\", \"bytes\": %zu, \"h2d_GBps\": %.2f, "
                    "\"d2h_GBps\": %.2f, \"h2d_with_half_d2h_GBps\": %.2f}",
                    b->description, bytes, h2d, d2h, duplex);
+        const size_t x_bytes = (size_t)rows * D_IN * sizeof(float), mib = (size_t)1 << 20;
+        const size_t chunks[] = { 16 * mib, 48 * mib, 96 * mib, 192 * mib };
+        printf("H2D of all %.1f GB of X in copies on three streams:", x_bytes / 1e9);
+        for (size_t i = 0; i < sizeof chunks / sizeof *chunks; ++i) {
+            const double rate = streamed_h2d_gbps(h.x, x_bytes, chunks[i]);
+            printf(" %zu MiB %.1f GB/s%s", chunks[i] / mib, rate, i + 1 < sizeof chunks / sizeof *chunks ? "," : "\n");
+            json_entry(&json,
+                       "{\"case\": \"streamed H2D\", \"device\": \"%s\", \"bytes\": %zu, \"chunk_bytes\": %zu, "
+                       "\"h2d_GBps\": %.2f}",
+                       b->description, x_bytes, chunks[i], rate);
+        }
     }
 #endif
     printf("%-28s %4s %10s %6s %9s %12s %8s %8s %8s %8s %5s %8s\n", "case", "prec", "rows", "D", "seconds",

@@ -5,11 +5,12 @@
  * batch i runs on slot i mod SLOTS as H2D(x, y) → forward (cuBLAS sgemm + bias/activation
  * kernel per layer, every gmc draw in the same launches: strided-batched GEMMs) →
  * softmax/loss/embedding kernels → D2H(e, loss), all asynchronous on the slot's stream. E is made
- * at the backend's precision (kernels/precision.h): a bf16 or fp16 E is narrowed in the kernels'
- * stores and kept (the device copy) at 2 bytes a value; into the caller's float array it goes
- * widened, exactly: on the device when that array is pinned (the link then carries floats), else
- * at 2 bytes a value through the pinned staging, widened there by the host threads that collect
- * the batch. So the copy engines move batch i+1 in and batch i−1 out while batch i computes,
+ * at the backend's precision (kernels/precision.h), rounded in the kernels' stores: a bf16 or fp16
+ * E is kept (the device copy) at 2 bytes a value; into the caller's float array it goes as the
+ * floats it widens to (exact): made as floats by the kernels when that array is pinned (the link
+ * then carries floats), else at 2 bytes a value through the pinned staging, widened there by the
+ * host threads that collect the batch. A whole block kept on the device is made in place in the
+ * device copy (no device copy a batch) and goes home from there. So the copy engines move batch i+1 in and batch i−1 out while batch i computes,
  * and a shard of any size streams through a fixed amount of device memory. Host memory that is
  * already pinned (cudaHostAlloc/cudaHostRegister) is copied directly; pageable x and e are staged
  * through the slot's pinned arena with all host threads while the other slots keep the GPU busy;
@@ -53,8 +54,7 @@ typedef struct {
     void *device_arena, *host_arena; /* grow-only; host_arena is pinned */
     size_t device_bytes, host_bytes;
     float *x, *act[2], *z, *a, *u, *v, *loss; /* device, carved from device_arena; per draw */
-    void *e;                                  /* device E at the plan's precision (x itself for fp32 features) */
-    float *e_wide;                            /* device E widened to float on its way home (e_widened) */
+    void *e;                                  /* device E in the plan's e_format (x itself for fp32 features) */
     int32_t *y;
     float *x_host, *loss_host; /* pinned staging, carved from host_arena */
     void *e_host;              /* values at the plan's precision */
@@ -132,8 +132,8 @@ typedef struct {
     int64_t batch;
     gc_precision precision; /* of E on the device and over the link (the backend's) */
     int x_pinned, e_pinned;
-    int e_staged;  /* E comes back through the slot's pinned staging (pageable e), widened there when narrow */
-    int e_widened; /* narrow E widened on the device and copied straight into the caller's pinned floats */
+    int e_staged; /* E comes back through the slot's pinned staging (pageable e), widened there when narrow */
+    gc_cuda_e_format e_format;    /* how the kernels store E: as floats when narrow E goes into pinned floats */
     gc_cuda_synthetic *synthetic; /* x and y generated on the device, or NULL: from the host */
     void *resident;               /* [rows × D] device copy of e at `precision`, or NULL */
     void *model_arena;            /* device copies of every draw's W, b and sketch factors */
@@ -162,8 +162,11 @@ static void *carve(char *base, size_t *offset, size_t bytes)
     return p;
 }
 
-/* Bytes of one stored value of E. */
+/* Bytes of one value of E at the plan's precision (the device copy's, the staging's). */
 static size_t value_bytes(const cuda_plan *pl) { return (size_t)gc_precision_bytes(pl->precision); }
+
+/* Bytes of one value of E as the kernels store it in a slot's block. */
+static size_t stored_bytes(const cuda_plan *pl) { return (size_t)gc_cuda_e_bytes(pl->e_format); }
 
 /* E of fp32 features is the x block itself; every other E has a buffer of its own. */
 static int e_is_x(const cuda_plan *pl) { return pl->draws == 0 && pl->precision == GC_PRECISION_FP32; }
@@ -183,8 +186,7 @@ static void layout_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows, char *d
     s->a = (float *)carve(dev, &dv, per_draw * pl->C);
     s->u = (float *)carve(dev, &dv, per_draw * pl->D1);
     s->v = (float *)carve(dev, &dv, per_draw * pl->D2);
-    s->e = e_is_x(pl) ? s->x : carve(dev, &dv, (size_t)rows * pl->D * value_bytes(pl));
-    s->e_wide = (float *)carve(dev, &dv, pl->e_widened ? (size_t)rows * pl->D * f : 0);
+    s->e = e_is_x(pl) ? s->x : carve(dev, &dv, (size_t)rows * pl->D * stored_bytes(pl));
     s->loss = (float *)carve(dev, &dv, (size_t)rows * f);
     const int staged = !pl->x_pinned && pl->synthetic == NULL, labels_up = pl->synthetic == NULL;
     s->x_host = (float *)carve(host, &hv, staged ? (size_t)rows * pl->d * f : 0);
@@ -220,11 +222,11 @@ static int prepare_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows)
 
 /* Device bytes one row needs in a slot (see layout_slot), E counted at 4 bytes a value whatever
  * its precision: the batch height is then the same at every precision, so a narrow run's E is
- * exactly the fp32 run's rounded (features, without GEMMs, only need room for their narrow copy). */
+ * exactly the fp32 run's rounded (features, without GEMMs, only need room for their copy as stored). */
 static size_t device_bytes_per_row(const cuda_plan *pl)
 {
     const size_t copies = pl->draws > 0 ? (size_t)pl->draws : 1;
-    const size_t e = pl->draws > 0 ? sizeof(float) * pl->D : e_is_x(pl) ? 0 : value_bytes(pl) * pl->d;
+    const size_t e = pl->draws > 0 ? sizeof(float) * pl->D : e_is_x(pl) ? 0 : stored_bytes(pl) * pl->d;
     return sizeof(float) *
                ((size_t)pl->d + 1 + copies * (2 * (size_t)pl->widest + 2 * (size_t)pl->C + pl->D1 + pl->D2) + 1) +
            e;
@@ -351,18 +353,19 @@ static int load_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off
     return GC_OK;
 }
 
-/* The models' forward pass and the embedding of the slot's whole block (features: e is x, or x
- * narrowed to the precision; the loss zero). Every draw goes through the same launches: draw s's
- * activations, logits and factors sit s blocks of rows further in the slot's buffers, its weights
- * s model strides further, its E block s·block columns further. */
-static int forward(cuda_slot *s, const cuda_plan *pl)
+/* The models' forward pass and the embedding of the slot's whole block into e [pl->batch × D] in
+ * the plan's e_format (features: e is x, or x rounded to the precision; the loss zero). Every draw
+ * goes through the same launches: draw s's activations, logits and factors sit s blocks of rows
+ * further in the slot's buffers, its weights s model strides further, its E block s·block columns
+ * further. */
+static int forward(cuda_slot *s, const cuda_plan *pl, void *e)
 {
     const gc_embed_config *cfg = pl->cfg;
     const int64_t rows = pl->batch, model = pl->model_stride;
     const int draws = pl->draws, C = pl->C, H = pl->H;
     if (draws == 0) {
         GC_CHECK_CUDA(cudaMemsetAsync(s->loss, 0, (size_t)rows * sizeof *s->loss, s->stream));
-        return e_is_x(pl) ? GC_OK : gc_cuda_narrow(s->stream, s->x, pl->precision, s->e, rows * pl->d);
+        return e_is_x(pl) ? GC_OK : gc_cuda_narrow(s->stream, s->x, pl->e_format, e, rows * pl->d);
     }
     const gc_model *m = &cfg->models[0]; /* every draw has its shape (gc_embed_check) */
     const int L = m->layers;
@@ -381,12 +384,12 @@ static int forward(cuda_slot *s, const cuda_plan *pl)
             h_draw = rows * fan_out;
         }
     }
-    GC_TRY(gc_cuda_softmax_embed(s->stream, s->z, s->y, rows, C, cfg->kind, cfg->hessian_damping, draws, pl->precision,
-                                 s->e, pl->D, pl->block, s->a, s->loss));
+    GC_TRY(gc_cuda_softmax_embed(s->stream, s->z, s->y, rows, C, cfg->kind, cfg->hessian_damping, draws, pl->e_format,
+                                 e, pl->D, pl->block, s->a, s->loss));
     if (cfg->kind != GC_EMBED_LASTLAYER && cfg->kind != GC_EMBED_GMC) return GC_OK;
     if (pl->D1 == 0) {
         const gc_cuda_draws outer = { draws, rows * C, h_draw, pl->block };
-        return gc_cuda_outer(s->stream, rows, s->a, C, h, H, 1, pl->precision, s->e, pl->D, outer);
+        return gc_cuda_outer(s->stream, rows, s->a, C, h, H, 1, pl->e_format, e, pl->D, outer);
     }
     /* u = a R1ᵀ, v = h R2[:, :H]ᵀ + R2[:, H], e = u ⊗ v (backend.h). */
     const gc_cuda_draws to_u = { draws, model, rows * C, rows * pl->D1 },
@@ -396,36 +399,42 @@ static int forward(cuda_slot *s, const cuda_plan *pl)
     const gc_cuda_draws v_bias = { draws, 0, model, rows * pl->D2 };
     GC_TRY(gc_cuda_bias_activation(s->stream, s->v, pl->r2 + H, H + 1, rows, pl->D2, GC_ACT_IDENTITY, v_bias));
     const gc_cuda_draws outer = { draws, rows * pl->D1, rows * pl->D2, pl->block };
-    return gc_cuda_outer(s->stream, rows, s->u, pl->D1, s->v, pl->D2, 0, pl->precision, s->e, pl->D, outer);
+    return gc_cuda_outer(s->stream, rows, s->u, pl->D1, s->v, pl->D2, 0, pl->e_format, e, pl->D, outer);
 }
 
-/* The value at `index` of an array of E stored at the plan's precision. */
-static void *value_at(const cuda_plan *pl, void *e, int64_t index) { return (char *)e + index * value_bytes(pl); }
+/* The value at `index` of an array of E whose values are `bytes` wide. */
+static void *value_at(void *e, int64_t index, size_t bytes) { return (char *)e + index * bytes; }
 
 /* The whole device chain of one batch on its slot's stream (see the file comment): rows [lo, lo + n)
  * sit at rows off … off+n−1 of a block of pl->batch rows whose other rows are zero, and the whole
  * block is computed, so every GEMM has the same height and each row the same place in it whatever
- * the rank's range (run_batches). */
+ * the rank's range (run_batches). A whole block (off = 0, n = batch: all but a rank's first and
+ * last) kept on the device at the width the kernels store is made in place in the device copy:
+ * copying it there took 31 ms of a 10 GB E (design §3). */
 static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off, int64_t n, const float *x,
                        const int32_t *y, float *e)
 {
     GC_TRY(load_batch(s, pl, lo, off, n, x, y));
-    GC_TRY(forward(s, pl));
-    const size_t e_bytes = (size_t)n * pl->D * value_bytes(pl);
-    const void *e_src = value_at(pl, s->e, off * pl->D);
-    if (pl->e_widened) {
-        GC_TRY(gc_cuda_widen(s->stream, e_src, pl->precision, s->e_wide, n * pl->D));
-        GC_CHECK_CUDA(cudaMemcpyAsync(e + lo * pl->D, s->e_wide, (size_t)n * pl->D * sizeof(float),
-                                      cudaMemcpyDeviceToHost, s->stream));
-    } else if (e != NULL) {
+    const size_t stored = stored_bytes(pl);
+    void *kept = pl->resident != NULL ? value_at(pl->resident, lo * pl->D, value_bytes(pl)) : NULL;
+    const int in_place = kept != NULL && !pl->e_format.as_float && !e_is_x(pl) && off == 0 && n == pl->batch;
+    void *block = in_place ? kept : s->e;
+    GC_TRY(forward(s, pl, block));
+    const void *e_src = value_at(block, off * pl->D, stored);
+    if (e != NULL) {
         void *e_dst = pl->e_staged ? s->e_host : (void *)(e + lo * pl->D);
-        GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, e_src, e_bytes, cudaMemcpyDeviceToHost, s->stream));
+        GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, e_src, (size_t)n * pl->D * stored, cudaMemcpyDeviceToHost, s->stream));
     }
     GC_CHECK_CUDA(
         cudaMemcpyAsync(s->loss_host, s->loss + off, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost, s->stream));
-    if (pl->resident != NULL)
-        GC_CHECK_CUDA(cudaMemcpyAsync(value_at(pl, pl->resident, lo * pl->D), e_src, e_bytes, cudaMemcpyDeviceToDevice,
-                                      s->stream));
+    if (kept != NULL && !in_place) {
+        if (pl->e_format.as_float) { /* the floats hold values of the precision: narrowed exactly */
+            const gc_cuda_e_format narrow = { pl->precision, 0 };
+            GC_TRY(gc_cuda_narrow(s->stream, (const float *)e_src, narrow, kept, n * pl->D));
+        } else
+            GC_CHECK_CUDA(
+                cudaMemcpyAsync(kept, e_src, (size_t)n * pl->D * stored, cudaMemcpyDeviceToDevice, s->stream));
+    }
     GC_CHECK_CUDA(cudaEventRecord(s->done, s->stream));
     s->busy = 1;
     s->lo = lo;
@@ -608,8 +617,10 @@ static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, gc_precision pr
     pl->e_staged = e != NULL && !pl->e_pinned; /* NULL: nothing comes back */
     /* Into pinned floats a narrow E goes as floats: widening on the host (reading 2 and writing 4
      * bytes a value in host memory, on the thread that issues the batches) took 1.21 s for 10M
-     * rows of C = 1000 that the link moves as floats in 0.73 s. */
-    pl->e_widened = e != NULL && pl->e_pinned && precision != GC_PRECISION_FP32;
+     * rows of C = 1000 that the link moves as floats in 0.73 s; the kernels store the floats, so
+     * no pass widens them on the device either. */
+    pl->e_format.precision = precision;
+    pl->e_format.as_float = e != NULL && pl->e_pinned && precision != GC_PRECISION_FP32;
     if (cfg->kind == GC_EMBED_FEATURES) return; /* no model: draws 0 */
     const gc_model *m0 = &cfg->models[0];
     pl->C = gc_model_classes(m0);

@@ -3,7 +3,8 @@
  * evaluates the same formula (kernels/embed_math.h holds the shared scalar math). Every kernel
  * serves all draws of a gmc batch in one launch (grid.y or a loop over draws), so a batch costs a
  * handful of launches whatever the draw count; the kernels that write E store it at the backend's
- * precision (rows.cuh), narrowing in the store: no extra pass over E. */
+ * precision (rows.cuh), rounding in the store: no extra pass over E, whether it is held at that width
+ * or as the floats a caller's array wants (gc_cuda_e_format). */
 #include <mpi.h> /* before the extern "C" blocks: it brings C++ bindings of its own */
 
 #include "cuda_check.h"
@@ -46,7 +47,7 @@ __global__ void bias_activation_kernel(float *out, const float *bias, int64_t bi
  * Σ exp(z − z_max) in double (as the CPU), ℓ = log Σ + z_max − z_y, loss_r = Σ_s ℓ_s/draws added in
  * draw order in float (as the CPU's per-draw updates); then g = p − onehot(y) and
  * logits: e = g; adacore: e = g ⊘ (p ⊙ (1 − p) + δ) (AdaCore's Hessian-diagonal preconditioner),
- * stored as T (the float rounded once more, as the CPU rounds its float);
+ * stored as T (the float rounded once more, as the CPU rounds its float; rows.cuh's stored types);
  * lastlayer/gmc: a = g (float, a + s·rows·C), the left factor of the outer product.
  * Launch: ⌈rows/8⌉ blocks × 256 threads (8 warps = 8 rows). Moves 4·C bytes in and 4·C (or
  * sizeof(T)·C) out per row and draw; two double exps per logit. The row index is warp-uniform, so
@@ -140,11 +141,11 @@ int gc_cuda_bias_activation(cudaStream_t stream, float *out, const float *bias, 
 }
 
 int gc_cuda_softmax_embed(cudaStream_t stream, const float *z, const int32_t *y, int64_t rows, int C,
-                          gc_embedding_kind kind, double damping, int draws, gc_precision precision, void *e,
-                          int64_t lde, int64_t e_draw, float *a, float *loss)
+                          gc_embedding_kind kind, double damping, int draws, gc_cuda_e_format f, void *e, int64_t lde,
+                          int64_t e_draw, float *a, float *loss)
 {
     const unsigned blocks = (unsigned)((rows + ROWS_PER_SOFTMAX_BLOCK - 1) / ROWS_PER_SOFTMAX_BLOCK);
-    GC_CHECK_CUDA(gc_with_precision(precision, [&](auto stored) {
+    GC_CHECK_CUDA(gc_with_stored(f.precision, f.as_float, [&](auto stored) {
         using T = decltype(stored);
         softmax_embed_kernel<T>
             <<<blocks, THREADS, 0, stream>>>(z, y, rows, C, kind, damping, draws, (T *)e, lde, e_draw, a, loss);
@@ -154,11 +155,11 @@ int gc_cuda_softmax_embed(cudaStream_t stream, const float *z, const int32_t *y,
 }
 
 int gc_cuda_outer(cudaStream_t stream, int64_t rows, const float *a, int na, const float *b, int nb, int append_one,
-                  gc_precision precision, void *e, int64_t lde, gc_cuda_draws draws)
+                  gc_cuda_e_format f, void *e, int64_t lde, gc_cuda_draws draws)
 {
     const int64_t total = rows * na * (nb + (append_one != 0));
     const dim3 grid(grid_for(total), (unsigned)draws.count);
-    GC_CHECK_CUDA(gc_with_precision(precision, [&](auto stored) {
+    GC_CHECK_CUDA(gc_with_stored(f.precision, f.as_float, [&](auto stored) {
         using T = decltype(stored);
         outer_kernel<T><<<grid, THREADS, 0, stream>>>(rows, a, na, b, nb, append_one != 0, (T *)e, lde, draws.a,
                                                       draws.b, draws.out);
@@ -167,21 +168,11 @@ int gc_cuda_outer(cudaStream_t stream, int64_t rows, const float *a, int na, con
     return GC_OK;
 }
 
-int gc_cuda_narrow(cudaStream_t stream, const float *src, gc_precision precision, void *dst, int64_t count)
+int gc_cuda_narrow(cudaStream_t stream, const float *src, gc_cuda_e_format f, void *dst, int64_t count)
 {
-    GC_CHECK_CUDA(gc_with_precision(precision, [&](auto stored) {
+    GC_CHECK_CUDA(gc_with_stored(f.precision, f.as_float, [&](auto stored) {
         using T = decltype(stored);
         gc_narrow_kernel<T><<<grid_for(count), THREADS, 0, stream>>>(src, (long long)count, (T *)dst);
-        return cudaGetLastError();
-    }));
-    return GC_OK;
-}
-
-int gc_cuda_widen(cudaStream_t stream, const void *src, gc_precision precision, float *dst, int64_t count)
-{
-    GC_CHECK_CUDA(gc_with_precision(precision, [&](auto stored) {
-        using T = decltype(stored);
-        gc_widen_kernel<T><<<grid_for(count), THREADS, 0, stream>>>((const T *)src, (long long)count, dst);
         return cudaGetLastError();
     }));
     return GC_OK;

@@ -22,6 +22,22 @@ template <> __device__ __forceinline__ __nv_bfloat16 gc_narrow<__nv_bfloat16>(fl
 }
 template <> __device__ __forceinline__ __half gc_narrow<__half>(float v) { return __float2half_rn(v); }
 
+/* A value rounded to R's format held as the float it widens to (exact): how the embedding engine
+ * makes a narrow E that goes home into a caller's float array, so the link carries the floats
+ * straight from the kernels' stores and no pass widens them on the way (embed_cuda.h). */
+template <typename R> struct gc_rounded_float {
+    float value;
+};
+template <>
+__device__ __forceinline__ gc_rounded_float<__nv_bfloat16> gc_narrow<gc_rounded_float<__nv_bfloat16>>(float v)
+{
+    return { __bfloat162float(__float2bfloat16_rn(v)) };
+}
+template <> __device__ __forceinline__ gc_rounded_float<__half> gc_narrow<gc_rounded_float<__half>>(float v)
+{
+    return { __half2float(__float2half_rn(v)) };
+}
+
 /* V consecutive stored values as loaded: one value (V = 1) or a 16-byte pack (V = 16 / sizeof(T)),
  * p aligned to it. A kernel issues all its loads first and widens each value only when it uses it,
  * so a pack of 2-byte values holds 4 registers, not 8, while in flight. */
@@ -74,16 +90,6 @@ __global__ void gc_narrow_kernel(const float *__restrict__ src, long long count,
         dst[i] = gc_narrow<T>(src[i]);
 }
 
-/* dst[i] = src[i] widened to float (exact), i < count: E made at half width going home into a
- * float array. Moves sizeof(T) + 4 bytes a value. */
-template <typename T>
-__global__ void gc_widen_kernel(const T *__restrict__ src, long long count, float *__restrict__ dst)
-{
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count;
-         i += (long long)gridDim.x * blockDim.x)
-        dst[i] = gc_widen(src[i]);
-}
-
 /* out[t·D + j] ← value j of row index[t] of rows [· × D], widened to float (exact), or of row
  * −1 − index[t] of rows.received where index[t] < 0, for t < count; index and out in device memory,
  * queued on `stream`: the rows a pass needs gathered from the embeddings kept on the device
@@ -99,6 +105,21 @@ template <typename F> auto gc_with_precision(gc_precision p, F f) -> decltype(f(
         return f(__nv_bfloat16());
     case GC_PRECISION_FP16:
         return f(__half());
+    default:
+        return f(float());
+    }
+}
+
+/* Calls f(T()) with T the type E is stored as at precision p: its own type, or with as_float the
+ * float holding a value of it (gc_rounded_float; a plain float at fp32). */
+template <typename F> auto gc_with_stored(gc_precision p, int as_float, F f) -> decltype(f(float()))
+{
+    if (!as_float) return gc_with_precision(p, f);
+    switch (p) {
+    case GC_PRECISION_BF16:
+        return f(gc_rounded_float<__nv_bfloat16>());
+    case GC_PRECISION_FP16:
+        return f(gc_rounded_float<__half>());
     default:
         return f(float());
     }
