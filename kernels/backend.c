@@ -103,8 +103,14 @@ int gc_embed_check(const gc_embed_config *cfg, int64_t rows, int d, const int32_
     if ((int64_t)cfg->sketch_dim > (int64_t)C * B)
         return gc_fail(GC_ERR_USAGE, "option --sketch: %d exceeds the unsketched width C·(H+1) = %d", cfg->sketch_dim,
                        C * B);
-    for (int64_t r = 0; r < rows; ++r)
-        if (y[r] < 0 || y[r] >= C) return gc_fail(GC_ERR_INPUT, "label %d is outside the model's %d classes", y[r], C);
+    return y != NULL ? gc_labels_check(y, rows, C) : GC_OK;
+}
+
+int gc_labels_check(const int32_t *y, int64_t n, int classes)
+{
+    for (int64_t r = 0; r < n; ++r)
+        if (y[r] < 0 || y[r] >= classes)
+            return gc_fail(GC_ERR_INPUT, "label %d is outside the model's %d classes", y[r], classes);
     return GC_OK;
 }
 

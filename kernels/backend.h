@@ -77,8 +77,11 @@ int gc_embedding_width(const gc_embed_config *cfg, int d, int *D);
 int gc_sketch_resolve(const char *value, gc_embedding_kind kind, const gc_model *m, int *sketch);
 
 /* Checks what both backends rely on before any work: the models take d inputs and agree in shape
- * (gmc), the sketch fits the last layer, every label is in [0, C). One line naming the problem. */
+ * (gmc), the sketch fits the last layer, every label of y is in [0, C) (y NULL: the caller checks
+ * them with gc_labels_check as it streams them). One line naming the problem. */
 int gc_embed_check(const gc_embed_config *cfg, int64_t rows, int d, const int32_t *y);
+/* Every label of y[0, n) is in [0, classes); else one line naming the first that is not. */
+int gc_labels_check(const int32_t *y, int64_t n, int classes);
 
 /* The Kronecker sketch of the last-layer gradient a ⊗ b (a = p − onehot(y) ∈ R^C,
  * b = [h; 1] ∈ R^(H+1)): (R1 ⊗ R2)·vec(a ⊗ b) = vec(R1 a ⊗ R2 b), R1 [D1 × C], R2 [D2 × (H+1)],

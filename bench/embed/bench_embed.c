@@ -4,12 +4,12 @@
  * Rows of width d = 512 go through init-draw MLPs 512 → 256 → C (PyTorch's default init, ReLU)
  * for C = 10 and C = 1000 and several embedding kinds. On the GPU, X and E live in pinned host
  * memory (the engine copies them directly); one extra case stages pageable X and E through the
- * engine's pinned buffers, as `gradcore select` does, and one keeps E on the device too, as
- * `select --selector omp` asks (its cost: a device allocation and a device copy), and three keep E
- * on the device alone, nothing coming back (e = NULL, how `select` runs OMP and facility location
- * when E fits the GPU, docs/design.md §3.2: its floor is X going up); two cases run at
- * bf16 (--precision, docs/design.md §3.1): logits C = 1000, bound by E coming back, and gmc, whose
- * four forward passes must hide behind X going up. Per case: median wall time of --repeat runs
+ * engine's pinned buffers, one keeps E on the device too, as `select` asks for CREST and BiCo
+ * (docs/design.md §3.2), and four keep E on the device alone, nothing coming back (e = NULL, how
+ * `select` runs OMP and facility location when E fits the GPU: their floor is X going up); four
+ * cases run at bf16 (--precision, docs/design.md §3.1): logits C = 1000, bound by E coming back as
+ * floats (the host's E is float) or, on the device alone, by X going up, and gmc, whose four
+ * forward passes must hide behind X going up. Per case: median wall time of --repeat runs
  * after a warm-up (and, in the JSON, the first run's: the one that maps a kept copy of E larger
  * than the warm-up's; later runs reuse its memory, as a stream's chunks do), examples/s, GB/s of X consumed (and its share of 55 GB/s), GB/s of E produced
  * (at its stored width), TFLOP/s of the GEMMs (2·(d·H + H·C) per row and draw, plus the sketch's
@@ -46,7 +46,7 @@ typedef struct {
     gc_embedding_kind kind;
     int classes, sketch, draws;
     int pageable;       /* stage X and E through the engine's pinned buffers */
-    int keep_on_device; /* also keep E on the device, as `select --selector omp` asks */
+    int keep_on_device; /* also keep E on the device, as `select` asks for CREST and BiCo */
     gc_precision precision;
     int device_alone; /* E on the device alone (e = NULL): nothing comes back but the loss */
 } bench_case;
@@ -64,6 +64,7 @@ static const bench_case cases[] = {
     { "lastlayer 256 device alone", GC_EMBED_LASTLAYER, 10, 256, 1, 0, 1, GC_PRECISION_FP32, 1 },
     { "gmc 4x64 device alone", GC_EMBED_GMC, 10, 64, 4, 0, 1, GC_PRECISION_FP32, 1 },
     { "gmc 4x64 device alone bf16", GC_EMBED_GMC, 10, 64, 4, 0, 1, GC_PRECISION_BF16, 1 },
+    { "logits C=1000 device alone bf16", GC_EMBED_LOGITS, 1000, 0, 1, 0, 1, GC_PRECISION_BF16, 1 },
 };
 
 /* Whether --only TEXT (NULL: every case) names case c. */
@@ -257,7 +258,7 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
     b->precision = c->precision;
     if (c->device_alone) {
         if (b->ops->rows_on_device == NULL || !b->ops->rows_on_device(b, rows, D)) {
-            printf("%-28s skipped: the backend cannot hold E on its device alone\n", c->name);
+            printf("%-31s skipped: the backend cannot hold E on its device alone\n", c->name);
             for (int s = 0; s < c->draws; ++s) gc_model_destroy(&models[s]);
             return GC_OK;
         }
@@ -288,7 +289,7 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
         const double down_s = link.d2h > 0 ? (double)rows * down_bytes / (link.d2h * 1e9) : 0.0;
         const char *bound = link.h2d <= 0 ? "-" : up_s >= down_s ? "H2D" : "D2H";
         const double of_bound = 100.0 * (up_s > down_s ? up_s : down_s) / s;
-        printf("%-28s %4s %10lld %6d %9.3f %12.4g %8.2f %7.1f%% %8.2f %8.2f %5s %7.1f%%\n", c->name,
+        printf("%-31s %4s %10lld %6d %9.3f %12.4g %8.2f %7.1f%% %8.2f %8.2f %5s %7.1f%%\n", c->name,
                precision_name(c->precision), (long long)rows, D, s, rows / s, x_gbps, 100.0 * x_gbps / PCIE_GBPS,
                e_gbps, tflops, bound, of_bound);
         json_entry(
@@ -409,7 +410,7 @@ int main(int argc, char **argv)
         }
     }
 #endif
-    printf("%-28s %4s %10s %6s %9s %12s %8s %8s %8s %8s %5s %8s\n", "case", "prec", "rows", "D", "seconds",
+    printf("%-31s %4s %10s %6s %9s %12s %8s %8s %8s %8s %5s %8s\n", "case", "prec", "rows", "D", "seconds",
            "examples/s", "X GB/s", "of 55", "E GB/s", "TFLOP/s", "bound", "of bound");
     for (size_t c = 0; c < sizeof cases / sizeof *cases && status == GC_OK; ++c) {
         if (!chosen(&cases[c], only)) continue;

@@ -333,6 +333,9 @@ static int load_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off
     const gc_embed_config *cfg = pl->cfg;
     const int d = pl->d;
     const int64_t rows = pl->batch, after = rows - off - n;
+    /* The labels a batch at a time, while the GPU works on the others: checking 10M labels before
+     * the first batch took 10–12 ms of a 0.4 s call (bench/results/ab-h200x1/embed-labels/). */
+    if (pl->draws > 0) GC_TRY(gc_labels_check(y + lo, n, pl->C));
     if (off > 0) GC_CHECK_CUDA(cudaMemsetAsync(s->x, 0, (size_t)off * d * sizeof *x, s->stream));
     if (after > 0) GC_CHECK_CUDA(cudaMemsetAsync(s->x + (off + n) * d, 0, (size_t)after * d * sizeof *x, s->stream));
     if (pl->synthetic != NULL) {
@@ -680,7 +683,7 @@ static int embed_rows(gc_backend *b, cuda_state *st, const gc_embed_config *cfg,
 static int cuda_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, int d, const float *x, const int32_t *y,
                       float *e, float *loss)
 {
-    GC_TRY(gc_embed_check(cfg, rows, d, y));
+    GC_TRY(gc_embed_check(cfg, rows, d, NULL)); /* the labels: by load_batch */
     cuda_state *st = (cuda_state *)b->impl;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
     /* The kept copy mirrors the previous call's output, which the caller may now reuse: forgotten,

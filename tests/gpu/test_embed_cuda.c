@@ -250,6 +250,44 @@ static void gpu_matches_cpu(gc_backend *cpu, gc_backend *gpu, const embed_case *
     cpu->precision = gpu->precision = GC_PRECISION_FP32;
 }
 
+/* A label outside the model's classes, in the last batch of many, is the same one-line input error
+ * on both backends (the CUDA engine checks the labels a batch at a time, after earlier batches have
+ * gone), and the engine embeds the next call's rows as before. */
+static void a_bad_label_is_a_clear_error(gc_backend *cpu, gc_backend *gpu)
+{
+    enum { ROWS = 5000, CLASSES = 7 };
+    gc_model model;
+    int hidden = 16;
+    CHECK(gc_model_init_draw(&model, D_IN, &hidden, 1, CLASSES, 42, 0) == GC_OK);
+    gc_embed_config cfg = { .kind = GC_EMBED_LOGITS, .hessian_damping = 1e-3, .models = &model, .model_count = 1 };
+    float *x = calloc((size_t)ROWS * D_IN, sizeof *x), *e = malloc((size_t)ROWS * CLASSES * sizeof *e);
+    float *e_again = malloc((size_t)ROWS * CLASSES * sizeof *e), *loss = malloc(ROWS * sizeof *loss);
+    int32_t *y = calloc(ROWS, sizeof *y);
+    CHECK(x && e && e_again && loss && y);
+    gpu->batch_rows = 1000;
+    CHECK(gpu->ops->embed(gpu, &cfg, ROWS, D_IN, x, y, e, loss) == GC_OK);
+    y[ROWS - 1] = CLASSES;
+    char message[2][256];
+    gc_backend *both[2] = { cpu, gpu };
+    for (int k = 0; k < 2; ++k) {
+        CHECK(both[k]->ops->embed(both[k], &cfg, ROWS, D_IN, x, y, e_again, loss) == GC_ERR_INPUT);
+        snprintf(message[k], sizeof message[k], "%s", gc_error_message());
+        gc_error_clear();
+    }
+    printf("a bad label: \"%s\" (cpu), \"%s\" (cuda)\n", message[0], message[1]);
+    CHECK(strcmp(message[0], message[1]) == 0 && strstr(message[1], "label 7") != NULL);
+    y[ROWS - 1] = 0;
+    CHECK(gpu->ops->embed(gpu, &cfg, ROWS, D_IN, x, y, e_again, loss) == GC_OK);
+    CHECK(memcmp(e, e_again, (size_t)ROWS * CLASSES * sizeof *e) == 0);
+    gpu->batch_rows = 0;
+    free(x);
+    free(e);
+    free(e_again);
+    free(loss);
+    free(y);
+    gc_model_destroy(&model);
+}
+
 static void an_absent_device_is_a_clear_error(int count)
 {
     gc_backend *b = NULL;
@@ -341,6 +379,7 @@ int main(void)
         { "gmc 2 draws unsketched bf16", GC_EMBED_GMC, 0, 2, { 20, 0 }, 1, 7, GC_ACT_RELU, 10007, 1000, 0, BF16 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) gpu_matches_cpu(cpu, gpu, &cases[i]);
+    a_bad_label_is_a_clear_error(cpu, gpu);
     an_absent_device_is_a_clear_error(gc_backend_cuda_device_count());
     gc_backend_destroy(gpu);
     gc_backend_destroy(cpu);
