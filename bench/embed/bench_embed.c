@@ -9,10 +9,12 @@
  * `select` runs OMP and facility location when E fits the GPU: their floor is X going up); four
  * cases run at bf16 (--precision, docs/design.md §3.1): logits C = 1000, bound by E coming back as
  * floats (the host's E is float) or, on the device alone, by X going up, and gmc, whose four
- * forward passes must hide behind X going up. Per case: median wall time of --repeat runs
- * after a warm-up (and, in the JSON, the first run's: the one that maps a kept copy of E larger
- * than the warm-up's; later runs reuse its memory, as a stream's chunks do), examples/s, GB/s of X consumed (and its share of 55 GB/s), GB/s of E produced
- * (at its stored width), TFLOP/s of the GEMMs (2·(d·H + H·C) per row and draw, plus the sketch's
+ * forward passes must hide behind X going up; two write E into a new array each run, untouched,
+ * as `select` allocates it for CREST and BiCo, one of them pinning it first. Per case: median wall
+ * time of --repeat runs after a warm-up (and, in the JSON, the first run's: the one that maps a
+ * kept copy of E larger than the warm-up's; later runs reuse its memory, as a stream's chunks do),
+ * examples/s, GB/s of X consumed (and its share of 55 GB/s), GB/s of E produced (at its stored
+ * width), TFLOP/s of the GEMMs (2·(d·H + H·C) per row and draw, plus the sketch's
  * 2·(C·D1 + H·D2)), and on the GPU the case's floor: the run first measures the machine's own
  * pinned H2D and D2H copy rates, and the floor is the slower direction, X and labels up
  * (4·d + 4 bytes a row) or E and loss down (D values of the precision's width + 4 bytes a row);

@@ -10,8 +10,9 @@
  * floats it widens to (exact): made as floats by the kernels when that array is pinned (the link
  * then carries floats), else at 2 bytes a value through the pinned staging, widened there by the
  * host threads that collect the batch. A whole block kept on the device is made in place in the
- * device copy (no device copy a batch) and goes home from there. So the copy engines move batch i+1 in and batch i−1 out while batch i computes,
- * and a shard of any size streams through a fixed amount of device memory. Host memory that is
+ * device copy (no device copy a batch) and goes home from there. So the copy engines move batch
+ * i+1 in and batch i−1 out while batch i computes, and a shard of any size streams through a fixed
+ * amount of device memory. Host memory that is
  * already pinned (cudaHostAlloc/cudaHostRegister) is copied directly; pageable x and e are staged
  * through the slot's pinned arena with all host threads while the other slots keep the GPU busy;
  * without x, each batch is read from the dataset (gc_embed_config.read_x) into that arena, or, for
@@ -413,7 +414,7 @@ static void *value_at(void *e, int64_t index, size_t bytes) { return (char *)e +
  * block is computed, so every GEMM has the same height and each row the same place in it whatever
  * the rank's range (run_batches). A whole block (off = 0, n = batch: all but a rank's first and
  * last) kept on the device at the width the kernels store is made in place in the device copy:
- * copying it there took 31 ms of a 10 GB E (design §3). */
+ * copying it there took 31 ms of a 10 GB E (bench/embed/NOTES.md). */
 static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off, int64_t n, const float *x,
                        const int32_t *y, float *e)
 {
