@@ -219,6 +219,34 @@ int gc_backend_fl_radius(gc_backend *b, const float *e, int64_t rows, int D, con
     return GC_OK;
 }
 
+int gc_backend_rows_get(gc_backend *b, const float *e, int D, int64_t count, const int64_t *index, void *out,
+                        size_t stride)
+{
+    const size_t row_bytes = (size_t)D * sizeof(float);
+    if (e != NULL) {
+#pragma omp parallel for schedule(static) num_threads(gc_copy_threads())
+        for (int64_t t = 0; t < count; ++t) memcpy((char *)out + t * stride, e + index[t] * D, row_bytes);
+        return GC_OK;
+    }
+    if (count > 0 && (b == NULL || b->ops->rows_get == NULL))
+        return gc_fail(GC_ERR_USAGE, "the embeddings are on no device this rank reads");
+    /* Packed output is gathered in place; records (stride > a row) through a piece of packed rows. */
+    const int packed = stride == row_bytes;
+    const int64_t most = packed ? 1 << 22 : 1 << 16, first = count < most ? count : most;
+    float *piece = packed || count == 0 ? NULL : gc_malloc((size_t)first * row_bytes);
+    if (!packed && count > 0 && piece == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory for gathered rows");
+    int status = GC_OK;
+    for (int64_t t = 0; t < count && status == GC_OK; t += most) {
+        const int n = (int)(count - t < most ? count - t : most);
+        char *at = (char *)out + t * stride;
+        status = b->ops->rows_get(b, n, index + t, packed ? (float *)at : piece);
+        for (int r = 0; r < n && status == GC_OK && !packed; ++r)
+            memcpy(at + r * stride, piece + (size_t)r * D, row_bytes);
+    }
+    free(piece);
+    return status;
+}
+
 /* mpirun binds a rank to one core by default when there are few ranks, and OpenMP then runs one
  * thread: every host pass of the rank would use one core of many. Tells (rank 0, not under
  * --quiet) when the node's ranks hold fewer cores than it shares among them. */

@@ -280,8 +280,9 @@ typedef struct {
     int (*bico_take)(gc_backend *b, gc_bico_device *dev, int count, const int64_t *local);
     /* Z on the device alone, optional with the ops above (NULL: the features come from nystrom_*
      * through a host Z given to bico_attach): bico_attach with z NULL keeps zeros; bico_features
-     * computes the rank's features from host rows x [rows × d] into the device copy, with the bits
-     * of gc_nystrom_features; bico_rows copies local rows' features to the host; bico_z is the
+     * computes the rank's features from host rows x [rows × d] (x NULL: from E that embed kept on
+     * the device alone, read there) into the device copy, with the bits of gc_nystrom_features;
+     * bico_rows copies local rows' features to the host; bico_z is the
      * device address of local row 0's (q' doubles a row, for bico_summary_add); bico_max_entry is
      * max over rows of max(1, ‖z‖², ‖z‖) with the squares summed in order and no fused multiply-add. */
     int (*bico_features)(gc_backend *b, gc_bico_device *dev, const gc_nystrom_map *map, const float *x);
@@ -355,6 +356,14 @@ int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, con
 /* The similarity constant's pass (fl_radius above) on b's device when it has the op, else (b NULL
  * included) on the CPU: the same bits either way. */
 int gc_backend_fl_radius(gc_backend *b, const float *e, int64_t rows, int D, const double *center, double *radius);
+
+/* Rows index[t] of E (positions in the rank's rows, t < count), widened to float, row t at
+ * out + t·stride bytes: copied from host E e [· × D] with gc_copy_threads() threads, or with e NULL
+ * (E on the device alone, docs/design.md §3.2) gathered there by b's rows_get in pieces whose count
+ * fits an int. What a selector that reads E through the backend needs on the host: OMP's winners,
+ * facility location's travelling rows, CREST's subset members, BiCo's winners and landmarks. */
+int gc_backend_rows_get(gc_backend *b, const float *e, int D, int64_t count, const int64_t *index, void *out,
+                        size_t stride);
 
 /* Collective over comm (GPUs are picked by node-local rank). `auto` falls back to the CPU with a
  * warning; `cuda` without a usable GPU is an error. Where gc_backend_prestart started the GPU, it

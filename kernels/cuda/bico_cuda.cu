@@ -369,6 +369,9 @@ extern "C" int gc_cuda_bico_features(gc_backend *b, gc_bico_device *dev, const g
 {
     if (dev->rows == 0) return GC_OK;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    const gc_cuda_rows kept = x == NULL ? gc_cuda_resident(b, NULL, dev->rows, map->d) : gc_cuda_rows{};
+    if (x == NULL && kept.data == NULL)
+        return gc_fail(GC_ERR_DEVICE, "GPU %d holds no embeddings of its own to map", b->device_id);
     gc_nystrom_device *ny = NULL;
     int status = gc_cuda_nystrom_attach(b, map, &ny);
     const int64_t B = map->block, first = dev->first_row, hi = first + dev->rows;
@@ -376,7 +379,8 @@ extern "C" int gc_cuda_bico_features(gc_backend *b, gc_bico_device *dev, const g
         const int64_t blocks = (hi - start + B - 1) / B;
         step = (blocks < kFeatureBlocks ? blocks : kFeatureBlocks) * B;
         const int64_t a = start > first ? start : first, e = start + step < hi ? start + step : hi;
-        status = gc_cuda_nystrom_features_to_device(b, ny, step, x + (a - first) * map->d, a - start, e - a,
+        status = gc_cuda_nystrom_features_to_device(b, ny, step, x != NULL ? x + (a - first) * map->d : NULL, kept,
+                                                    a - first, a - start, e - a,
                                                     dev->z + (size_t)(dev->offset + a - first) * dev->qp);
     }
     gc_cuda_nystrom_detach(b, ny);

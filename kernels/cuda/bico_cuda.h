@@ -11,6 +11,7 @@ extern "C" {
 #endif
 
 #include "kernels/backend.h"
+#include "rows.h"
 
 /* Uploads landmarks [q × d], their squared norms and the projection [q × q'] (doubles). */
 int gc_cuda_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_device **out);
@@ -19,18 +20,20 @@ int gc_cuda_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, gc_nystrom_
 int gc_cuda_nystrom_features(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, double *z);
 void gc_cuda_nystrom_detach(gc_backend *b, gc_nystrom_device *dev);
 /* The same for `rows` rows (a multiple of map->block) of which [at, at + count) are the host rows x
- * and the others zeros: the features of rows at … stay on the device, copied to `out` there. */
-int gc_cuda_nystrom_features_to_device(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, int64_t at,
-                                       int64_t count, double *out);
+ * (or with x NULL rows kept_first … of `kept`, the device's copy of E, read in place) and the others
+ * zeros: the features of rows at … stay on the device, copied to `out` there. */
+int gc_cuda_nystrom_features_to_device(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x,
+                                       gc_cuda_rows kept, int64_t kept_first, int64_t at, int64_t count, double *out);
 
 /* Keeps z [rows × q'] (rows first_row … of the global index) and y [rows] in device memory, z in
  * B-row blocks aligned to the global index (8·q' bytes a row, and at most 2·B rows of zeros);
  * z NULL: zeros, until gc_cuda_bico_features fills them. */
 int gc_cuda_bico_attach(gc_backend *b, int64_t first_row, int64_t rows, int qp, int C, const double *z,
                         const int32_t *y, gc_bico_device **out);
-/* The Nyström features of the rank's host rows x [rows × d] computed into the device copy, in the
- * blocks of gc_nystrom_features (map->block rows aligned to the global index, zeros around the
- * rank's rows), 64 blocks a call: the same bits, with no host copy of Z. */
+/* The Nyström features of the rank's host rows x [rows × d] (x NULL: of the embeddings the last
+ * embed call kept on the device alone, gc_cuda_resident, read there at their precision) computed
+ * into the device copy, in the blocks of gc_nystrom_features (map->block rows aligned to the global
+ * index, zeros around the rank's rows), 64 blocks a call: the same bits, with no host copy of Z. */
 int gc_cuda_bico_features(gc_backend *b, gc_bico_device *dev, const gc_nystrom_map *map, const float *x);
 /* out [count × q'] (host) ← the features of local rows first … */
 int gc_cuda_bico_rows(gc_backend *b, gc_bico_device *dev, int64_t first, int64_t count, double *out);

@@ -6,6 +6,7 @@
 
 #include "bico_cuda.h"
 #include "cuda_check.h"
+#include "rows.cuh"
 
 struct gc_nystrom_device {
     const gc_nystrom_map *map;
@@ -20,11 +21,23 @@ struct gc_nystrom_device {
 namespace
 {
 
-/* x (float) → double, one thread per value. */
-__global__ void widen(const float *__restrict__ in, double *__restrict__ out, long long n)
+/* x (stored as T: float, or the device's copy of E at its precision) → double, one thread per
+ * value (exact). */
+template <typename T> __global__ void widen(const T *__restrict__ in, double *__restrict__ out, long long n)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) out[i] = in[i];
+    if (i < n) out[i] = (double)gc_widen(in[i]);
+}
+
+int widen_values(const void *in, gc_precision precision, double *out, long long n, cudaStream_t stream)
+{
+    if (n == 0) return GC_OK;
+    return gc_with_precision(precision, [&](auto stored) -> int {
+        using T = decltype(stored);
+        widen<<<(unsigned)((n + 255) / 256), 256, 0, stream>>>((const T *)in, out, n);
+        GC_CHECK_LAUNCH();
+        return GC_OK;
+    });
 }
 
 /* One block per row: the row's squared norm (thread 0, in column order like the CPU loop), then
@@ -102,17 +115,25 @@ extern "C" int gc_cuda_nystrom_attach(gc_backend *b, const gc_nystrom_map *map, 
 }
 
 /* dev->z [rows × q'] ← the features of `rows` rows (a multiple of map->block), rows [at, at + count)
- * being the host rows x and the others zeros, each block on its own (GEMMs of one shape). */
-static int compute(gc_nystrom_device *dev, int64_t rows, const float *x, int64_t at, int64_t count)
+ * being x and the others zeros, each block on its own (GEMMs of one shape). x: host floats, copied
+ * up; or with x NULL, rows of `kept` (the device's copy of E) from row `kept_first`, read in place. */
+static int compute(gc_nystrom_device *dev, int64_t rows, const float *x, gc_cuda_rows kept, int64_t kept_first,
+                   int64_t at, int64_t count)
 {
     GC_TRY(grow(dev, rows));
     const gc_nystrom_map *m = dev->map;
     const long long values = (long long)rows * m->d;
-    if (count < rows) GC_CHECK_CUDA(cudaMemsetAsync(dev->xf, 0, (size_t)values * sizeof(float), dev->stream));
-    GC_CHECK_CUDA(cudaMemcpyAsync(dev->xf + at * m->d, x, (size_t)count * m->d * sizeof(float), cudaMemcpyHostToDevice,
-                                  dev->stream));
-    widen<<<(unsigned)((values + 255) / 256), 256, 0, dev->stream>>>(dev->xf, dev->x, values);
-    GC_CHECK_LAUNCH();
+    if (x == NULL) {
+        if (count < rows) GC_CHECK_CUDA(cudaMemsetAsync(dev->x, 0, (size_t)values * sizeof(double), dev->stream));
+        const size_t value_bytes = (size_t)gc_precision_bytes(kept.precision);
+        GC_TRY(widen_values((const char *)kept.data + (size_t)kept_first * m->d * value_bytes, kept.precision,
+                            dev->x + at * m->d, (long long)count * m->d, dev->stream));
+    } else {
+        if (count < rows) GC_CHECK_CUDA(cudaMemsetAsync(dev->xf, 0, (size_t)values * sizeof(float), dev->stream));
+        GC_CHECK_CUDA(cudaMemcpyAsync(dev->xf + at * m->d, x, (size_t)count * m->d * sizeof(float),
+                                      cudaMemcpyHostToDevice, dev->stream));
+        GC_TRY(widen_values(dev->xf, GC_PRECISION_FP32, dev->x, values, dev->stream));
+    }
     const double minus_two = -2.0, one = 1.0, zero = 0.0;
     const int B = m->block;
     for (int64_t lo = 0; lo < rows; lo += B) { /* a block at a time: every GEMM of one shape */
@@ -133,19 +154,19 @@ extern "C" int gc_cuda_nystrom_features(gc_backend *b, gc_nystrom_device *dev, i
 {
     if (rows == 0) return GC_OK;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    GC_TRY(compute(dev, rows, x, 0, rows));
+    GC_TRY(compute(dev, rows, x, gc_cuda_rows{}, 0, 0, rows));
     GC_CHECK_CUDA(cudaMemcpyAsync(z, dev->z, (size_t)rows * dev->map->rank * sizeof(double), cudaMemcpyDeviceToHost,
                                   dev->stream));
     GC_CHECK_CUDA(cudaStreamSynchronize(dev->stream));
     return GC_OK;
 }
 
-int gc_cuda_nystrom_features_to_device(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x, int64_t at,
-                                       int64_t count, double *out)
+int gc_cuda_nystrom_features_to_device(gc_backend *b, gc_nystrom_device *dev, int64_t rows, const float *x,
+                                       gc_cuda_rows kept, int64_t kept_first, int64_t at, int64_t count, double *out)
 {
     if (count == 0) return GC_OK;
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
-    GC_TRY(compute(dev, rows, x, at, count));
+    GC_TRY(compute(dev, rows, x, kept, kept_first, at, count));
     const size_t qp = (size_t)dev->map->rank;
     GC_CHECK_CUDA(cudaMemcpyAsync(out, dev->z + at * qp, (size_t)count * qp * sizeof(double), cudaMemcpyDeviceToDevice,
                                   dev->stream));

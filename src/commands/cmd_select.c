@@ -346,7 +346,7 @@ static int fit_precision(select_run *run, int round)
 }
 
 /* Whether E lives on the device alone (docs/design.md §3.2), with no host copy: the engine makes it
- * (not a file), the selector reads it only through the backend (OMP, facility location) and the
+ * (not a file), the selector reads it only through the backend (every one of the table) and the
  * backend runs every pass over it there, nothing asks for host E (--save-embeddings,
  * --checkpoint's saved embeddings), and it fits. Each rank decides for itself: where E lives
  * changes no result. */

@@ -24,17 +24,36 @@ double gc_nystrom_kernel(const gc_nystrom_map *map, int i, int j)
 }
 
 /* Landmark t is row π(t) of a seeded permutation of the global index: q distinct rows, the same
- * for any rank count. Each owner contributes its rows; the sum of one value and zeros is exact. */
-static int gather_landmarks(const gc_local_rows *rows, int q, uint64_t seed, gc_nystrom *ny)
+ * for any rank count. Each owner contributes its rows (from host E or the device,
+ * gc_backend_rows_get); the sum of one value and zeros is exact. */
+static int gather_landmarks(gc_backend *backend, const gc_local_rows *rows, int q, uint64_t seed, gc_nystrom *ny)
 {
     const int d = rows->D;
     float *buf = gc_calloc((size_t)q * d, sizeof *buf);
-    GC_CHECK_ALLOC(buf);
-    for (int t = 0; t < q; ++t) {
+    int64_t *local = gc_malloc((size_t)q * sizeof *local);
+    int *slot = gc_malloc((size_t)q * sizeof *slot), mine = 0;
+    int status = buf && local && slot ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %d BiCo landmarks", q);
+    for (int t = 0; t < q && status == GC_OK; ++t) {
         int64_t g = (int64_t)gc_permute((uint64_t)t, (uint64_t)rows->n_global, seed, GC_STREAM_BICO_LANDMARK);
         ny->landmark_index[t] = g;
-        if (g >= rows->lo && g < rows->lo + rows->n_local)
-            memcpy(buf + (size_t)t * d, rows->e + (g - rows->lo) * d, (size_t)d * sizeof *buf);
+        if (g >= rows->lo && g < rows->lo + rows->n_local) {
+            local[mine] = g - rows->lo;
+            slot[mine++] = t;
+        }
+    }
+    /* the owned rows packed at the front of buf, then each moved to its landmark's place (last first) */
+    if (status == GC_OK) status = gc_backend_rows_get(backend, rows->e, d, mine, local, buf, (size_t)d * sizeof *buf);
+    for (int r = mine - 1; r >= 0 && status == GC_OK; --r)
+        if (slot[r] != r) {
+            memcpy(buf + (size_t)slot[r] * d, buf + (size_t)r * d, (size_t)d * sizeof *buf);
+            memset(buf + (size_t)r * d, 0, (size_t)d * sizeof *buf);
+        }
+    free(local);
+    free(slot);
+    status = gc_comm_agree(rows->comm, status);
+    if (status != GC_OK) {
+        free(buf);
+        return status;
     }
     int rc = GC_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, q * d, MPI_FLOAT, MPI_SUM, rows->comm));
     for (int64_t t = 0; t < (int64_t)q * d; ++t) ny->landmarks[t] = buf[t];
@@ -128,7 +147,8 @@ static int keep_eigenvectors(gc_nystrom *ny, const double *w, const double *U)
     return GC_OK;
 }
 
-int gc_nystrom_create(const gc_local_rows *rows, int q, double gamma, gc_eig_kind eig, uint64_t seed, gc_nystrom *ny)
+int gc_nystrom_create(gc_backend *backend, const gc_local_rows *rows, int q, double gamma, gc_eig_kind eig,
+                      uint64_t seed, gc_nystrom *ny)
 {
     memset(ny, 0, sizeof *ny);
     const int d = rows->D;
@@ -143,7 +163,7 @@ int gc_nystrom_create(const gc_local_rows *rows, int q, double gamma, gc_eig_kin
     ny->map = (gc_nystrom_map){
         .q = q, .d = d, .block = GC_NYSTROM_BLOCK_ROWS, .landmarks = ny->landmarks, .landmark_sq = ny->landmark_sq
     };
-    if (status == GC_OK) status = gc_comm_agree(rows->comm, gather_landmarks(rows, q, seed, ny));
+    if (status == GC_OK) status = gc_comm_agree(rows->comm, gather_landmarks(backend, rows, q, seed, ny));
     if (status == GC_OK && gamma <= 0.0) status = gc_comm_agree(rows->comm, median_gamma(ny, &gamma));
     ny->map.gamma = gamma;
     ny->scalapack = eig == GC_EIG_SCALAPACK || (eig == GC_EIG_AUTO && q > GC_EIG_LAPACK_MAX);
@@ -157,8 +177,9 @@ int gc_nystrom_create(const gc_local_rows *rows, int q, double gamma, gc_eig_kin
 }
 
 /* The global block [b·B, (b+1)·B) of this rank's rows, padded to B rows with zeros at their
- * global offsets (see GC_NYSTROM_BLOCK_ROWS); blocks the rank holds whole are read and written in
- * place, up to GC_NYSTROM_CALL_BLOCKS a call. */
+ * global offsets (see GC_NYSTROM_BLOCK_ROWS); blocks the rank holds whole in host E are read and
+ * written in place, up to GC_NYSTROM_CALL_BLOCKS a call. With E on the device alone (rows->e NULL)
+ * each block's rows come up through gc_backend_rows_get. */
 int gc_nystrom_features(const gc_nystrom *ny, gc_backend *backend, const gc_local_rows *rows, double *z)
 {
     const int64_t B = GC_NYSTROM_BLOCK_ROWS, hi = rows->lo + rows->n_local;
@@ -166,12 +187,13 @@ int gc_nystrom_features(const gc_nystrom *ny, gc_backend *backend, const gc_loca
     gc_nystrom_device *dev = NULL;
     float *xb = gc_malloc((size_t)B * d * sizeof *xb);
     double *zb = gc_malloc((size_t)B * qp * sizeof *zb);
-    int status = (xb && zb) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for a Nyström feature block");
+    int64_t *index = gc_malloc((size_t)B * sizeof *index);
+    int status = (xb && zb && index) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for a Nyström feature block");
     if (status == GC_OK) status = backend->ops->nystrom_attach(backend, &ny->map, &dev);
     for (int64_t start = rows->lo / B * B, step = B; status == GC_OK && start < hi; start += step) {
         int64_t first = start > rows->lo ? start : rows->lo, last = start + B < hi ? start + B : hi;
         step = B;
-        if (first == start && last == start + B) { /* whole blocks of the rank's rows: in place, many a call */
+        if (first == start && last == start + B && rows->e != NULL) { /* whole blocks: in place, many a call */
             const int64_t whole = (hi - start) / B,
                           count = whole < GC_NYSTROM_CALL_BLOCKS ? whole : GC_NYSTROM_CALL_BLOCKS;
             step = count * B;
@@ -180,14 +202,17 @@ int gc_nystrom_features(const gc_nystrom *ny, gc_backend *backend, const gc_loca
             continue;
         }
         memset(xb, 0, (size_t)B * d * sizeof *xb);
-        memcpy(xb + (first - start) * d, rows->e + (first - rows->lo) * d, (size_t)(last - first) * d * sizeof *xb);
-        status = backend->ops->nystrom_features(backend, dev, B, xb, zb);
+        for (int64_t i = first; i < last; ++i) index[i - first] = i - rows->lo;
+        status = gc_backend_rows_get(backend, rows->e, d, last - first, index, xb + (first - start) * d,
+                                     (size_t)d * sizeof *xb);
+        if (status == GC_OK) status = backend->ops->nystrom_features(backend, dev, B, xb, zb);
         if (status == GC_OK)
             memcpy(z + (first - rows->lo) * qp, zb + (first - start) * qp, (size_t)(last - first) * qp * sizeof *z);
     }
     if (dev != NULL) backend->ops->nystrom_detach(backend, dev);
     free(xb);
     free(zb);
+    free(index);
     return gc_comm_agree(rows->comm, status);
 }
 

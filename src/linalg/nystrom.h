@@ -21,7 +21,7 @@ typedef enum { GC_EIG_AUTO = 0, GC_EIG_LAPACK, GC_EIG_SCALAPACK } gc_eig_kind;
 
 /* Rows per feature block: blocks are aligned to the global index and always this tall (padded
  * with zero rows), so a row's features do not depend on which rank computes them. */
-#define GC_NYSTROM_BLOCK_ROWS 1024
+#define GC_NYSTROM_BLOCK_ROWS  1024
 /* Whole blocks a backend call takes at most: their rows cross the link in one copy each way (a call
  * a block spent 5 s on 16M rows, mostly in per-call copies and synchronisation). */
 #define GC_NYSTROM_CALL_BLOCKS 64
@@ -36,10 +36,13 @@ typedef struct {
     int scalapack;           /* the eigendecomposition ran in ScaLAPACK */
 } gc_nystrom;
 
-/* Collective. rows->e holds x (the `features` embedding). gamma ≤ 0: the median heuristic
+/* Collective. rows->e holds x (the `features` embedding), or is NULL where x lives on backend's
+ * device alone (the landmarks come from there). gamma ≤ 0: the median heuristic
  * γ = 1 / median of ‖l_i − l_j‖² over pairs of (the first 512) landmarks. */
-int gc_nystrom_create(const gc_local_rows *rows, int q, double gamma, gc_eig_kind eig, uint64_t seed, gc_nystrom *ny);
-/* Collective. z [n_local × q'] of this rank's rows, on the backend. */
+int gc_nystrom_create(gc_backend *backend, const gc_local_rows *rows, int q, double gamma, gc_eig_kind eig,
+                      uint64_t seed, gc_nystrom *ny);
+/* Collective. z [n_local × q'] of this rank's rows, on the backend (host x, or x on its device
+ * alone: rows->e NULL). */
 int gc_nystrom_features(const gc_nystrom *ny, gc_backend *backend, const gc_local_rows *rows, double *z);
 void gc_nystrom_destroy(gc_nystrom *ny);
 

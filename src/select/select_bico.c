@@ -378,12 +378,13 @@ static int score_pass(bico_context *ctx, double *scores, int want)
     return status;
 }
 
-/* The owner of global row g broadcasts its features, label, loss and x; everyone appends it. */
+/* The owner of global row g broadcasts its features, label and loss; everyone appends it (its x comes
+ * at the end, gather_embeddings). */
 static int share_winner(bico_context *ctx, int64_t g, double score, gc_coreset *cs)
 {
     const gc_local_rows *rows = ctx->rows;
     bico_problem *p = &ctx->p;
-    const int D = rows->D, owner = gc_comm_row_owner(rows->n_global, rows->size, g);
+    const int owner = gc_comm_row_owner(rows->n_global, rows->size, g);
     const size_t zbytes = (size_t)p->qp * sizeof(double);
     int status = GC_OK;
     if (rows->rank == owner) {
@@ -395,7 +396,6 @@ static int share_winner(bico_context *ctx, int64_t g, double score, gc_coreset *
         else /* Z on the device alone: the winner's row comes up (a failure is agreed after the round) */
             status = ctx->run->backend->ops->bico_rows(ctx->run->backend, ctx->device, i, 1,
                                                        (double *)(ctx->winner + sizeof h));
-        memcpy(ctx->winner + sizeof h + zbytes, rows->e + i * D, (size_t)D * sizeof(float));
         ctx->taken[i] = 1;
         ctx->taken_now[ctx->taken_count++] = i;
     }
@@ -410,7 +410,40 @@ static int share_winner(bico_context *ctx, int64_t g, double score, gc_coreset *
     cs->label[m] = h.label;
     cs->loss[m] = h.loss;
     cs->gain[m] = score;
-    memcpy(cs->embedding + m * D, ctx->winner + sizeof h + zbytes, (size_t)D * sizeof(float));
+    return status;
+}
+
+/* cs->embedding [m × D] ← x of every pick cs->index[t], each row from its owner's E (host or device,
+ * gc_backend_rows_get) in one MPI_Allgatherv: read once at the end, not with a device round trip a
+ * winner. Collective. */
+static int gather_embeddings(gc_backend *backend, const gc_local_rows *rows, int64_t m, gc_coreset *cs)
+{
+    const int ranks = rows->size, D = rows->D;
+    int *counts = gc_calloc((size_t)ranks, sizeof *counts), *at = gc_calloc((size_t)ranks, sizeof *at);
+    int64_t *mine = gc_malloc((size_t)(m > 0 ? m : 1) * sizeof *mine), own = 0;
+    float *all = gc_malloc((size_t)(m > 0 ? m : 1) * D * sizeof *all);
+    int status =
+        counts && at && mine && all ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for %lld rows", (long long)m);
+    for (int64_t t = 0; t < m && status == GC_OK; ++t) {
+        const int owner = gc_comm_row_owner(rows->n_global, ranks, cs->index[t]);
+        counts[owner] += D;
+        if (owner == rows->rank) mine[own++] = cs->index[t] - rows->lo;
+    }
+    for (int r = 1; r < ranks && status == GC_OK; ++r) at[r] = at[r - 1] + counts[r - 1];
+    if (status == GC_OK)
+        status = gc_backend_rows_get(backend, rows->e, D, own, mine, all + at[rows->rank], (size_t)D * sizeof *all);
+    status = gc_comm_agree(rows->comm, status);
+    if (status == GC_OK)
+        status = GC_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, all, counts, at, MPI_FLOAT, rows->comm));
+    for (int64_t t = 0; t < m && status == GC_OK; ++t) { /* each owner's rows come in pick order */
+        const int owner = gc_comm_row_owner(rows->n_global, ranks, cs->index[t]);
+        memcpy(cs->embedding + t * D, all + at[owner], (size_t)D * sizeof *all);
+        at[owner] += D;
+    }
+    free(counts);
+    free(at);
+    free(mine);
+    free(all);
     return status;
 }
 
@@ -493,7 +526,7 @@ static int context_create(bico_context *ctx, const gc_run_context *run, const gc
     ctx->opt = opt;
     ctx->run = run;
     ctx->k = k;
-    ctx->winner_bytes = sizeof(winner_header) + (size_t)qp * sizeof(double) + (size_t)rows->D * sizeof(float);
+    ctx->winner_bytes = sizeof(winner_header) + (size_t)qp * sizeof(double);
     /* Z on the device alone: no host copy (bico_features) */
     ctx->z = z_on_device(run->backend, opt)
                  ? NULL
@@ -594,9 +627,9 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
     gc_backend *backend = run->backend;
     gc_phase_begin(run->phases, "features");
     gc_phase_begin(run->phases, "landmarks"); /* the draw, K_QQ's eigendecomposition, γ */
-    int status = gc_nystrom_create(rows, q, opt->gamma, opt->eig, opt->seed, &ny);
+    int status = gc_nystrom_create(backend, rows, q, opt->gamma, opt->eig, opt->seed, &ny);
     gc_phase_end(run->phases, 0, 0);
-    /* Every row's kernel row and projection: 2·q·(D + q') flops; with Z on the device, X goes up. */
+    /* Every row's kernel row and projection: 2·q·(D + q') flops; with Z on the device, host X goes up. */
     gc_phase_begin(run->phases, "map");
     if (status == GC_OK) status = gc_comm_agree(rows->comm, context_create(&ctx, run, rows, opt, k, ny.map.rank));
     if (status == GC_OK && ctx.z == NULL) { /* Z on the device alone: computed there */
@@ -607,7 +640,11 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
     } else if (status == GC_OK) {
         status = gc_nystrom_features(&ny, backend, rows, ctx.z);
     }
-    if (ctx.z == NULL) gc_phase_count_on(run->phases, GC_FLOOR_LINK, (double)rows->n_local * rows->D * sizeof(float));
+    if (ctx.z == NULL && rows->e != NULL) /* host x goes up; E on the device alone is read in place */
+        gc_phase_count_on(run->phases, GC_FLOOR_LINK, (double)rows->n_local * rows->D * sizeof(float));
+    else if (ctx.z == NULL)
+        gc_phase_count_on(run->phases, GC_FLOOR_MEMORY,
+                          (double)rows->n_local * rows->D * gc_backend_value_bytes(backend, 1));
     gc_phase_end(run->phases, 0, 2.0 * (double)rows->n_local * ny.map.q * (rows->D + ny.map.rank));
     gc_phase_end(run->phases, 0, 0);
     if (status == GC_OK)
@@ -636,6 +673,7 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
         status = gc_comm_agree(rows->comm, scores ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for scores"));
     if (status == GC_OK) status = refit_and_share(&ctx); /* S = ∅: θ = 0 */
     while (status == GC_OK && ctx.p.m < k) status = gc_comm_agree(rows->comm, run_round(&ctx, scores, cs));
+    if (status == GC_OK) status = gather_embeddings(backend, rows, ctx.p.m, cs);
     if (status == GC_OK) {
         cs->budgets[0] = k;
         cs->objective = ctx.p.objective;

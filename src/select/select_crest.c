@@ -127,8 +127,8 @@ static int compare_int64(const void *a, const void *b)
 /* Sends this rank's members of subsets [first, last) to their owners (subset s → rank s mod ranks),
  * one record per (row, subset). With subset_index (rank 0, --save-subsets) also writes each
  * subset's rows there, ascending. Collective; on return recv holds the packed records. */
-static int exchange_members(const gc_local_rows *rows, const subset_walk *walk, int64_t first, int64_t last,
-                            int64_t *subset_index, char **recv, int64_t *recv_count)
+static int exchange_members(const gc_run_context *run, const gc_local_rows *rows, const subset_walk *walk,
+                            int64_t first, int64_t last, int64_t *subset_index, char **recv, int64_t *recv_count)
 {
     const int ranks = rows->size, D = rows->D;
     const int64_t B = last - first, lo = rows->lo, hi = rows->lo + rows->n_local;
@@ -136,9 +136,11 @@ static int exchange_members(const gc_local_rows *rows, const subset_walk *walk, 
     int *send_counts = gc_calloc((size_t)ranks, sizeof(int)), *send_displs = gc_calloc((size_t)ranks, sizeof(int));
     int *fill = gc_calloc((size_t)ranks, sizeof(int));
     int64_t *count = gc_calloc((size_t)B, sizeof *count), *offset = gc_calloc((size_t)B, sizeof *offset);
-    int64_t *members = NULL;
+    int64_t *members = NULL, total = 0;
     char *send = NULL;
     *recv = NULL;
+    gc_phase_begin(run->phases, "pack");
+    gc_phase_bound(run->phases, GC_FLOOR_HOST);
     int status = (send_counts && send_displs && fill && count && offset)
                      ? GC_OK
                      : gc_fail(GC_ERR_MEMORY, "out of memory for the subset exchange");
@@ -154,31 +156,40 @@ static int exchange_members(const gc_local_rows *rows, const subset_walk *walk, 
             offset[b] = fill[(first + b) % ranks];
             fill[(first + b) % ranks] += (int)count[b];
         }
-        int64_t total = (int64_t)send_displs[ranks - 1] + send_counts[ranks - 1];
+        total = (int64_t)send_displs[ranks - 1] + send_counts[ranks - 1];
         members = gc_malloc((size_t)(total ? total : 1) * sizeof *members);
         send = gc_malloc((size_t)(total ? total : 1) * rec);
         if (members == NULL || send == NULL) status = gc_fail(GC_ERR_MEMORY, "out of memory for the subset exchange");
     }
     if (status == GC_OK) {
-        /* Second walk: the members themselves, packed with their label, loss and embedding. */
+        /* Second walk: the members themselves, packed with their label and loss; members[] turns
+         * into their local rows, whose embeddings then fill the records. */
 #pragma omp parallel for schedule(dynamic)
         for (int64_t b = 0; b < B; ++b) {
             int64_t *all = subset_index ? subset_index + (first + b) * walk->members : NULL;
             walk_subset(walk, first + b, lo, hi, members + offset[b], all);
             if (all != NULL) qsort(all, (size_t)walk->members, sizeof *all, compare_int64);
             for (int64_t j = 0; j < count[b]; ++j) {
-                int64_t i = members[offset[b] + j] - lo;
+                const int64_t i = members[offset[b] + j] - lo;
                 member_header h = { lo + i, (int32_t)(first + b), rows->y[i], rows->loss[i] };
-                char *p = send + (size_t)(offset[b] + j) * rec;
-                memcpy(p, &h, sizeof h);
-                memcpy(p + sizeof h, rows->e + i * D, (size_t)D * sizeof(float));
+                memcpy(send + (size_t)(offset[b] + j) * rec, &h, sizeof h);
+                members[offset[b] + j] = i;
             }
         }
     }
+    gc_phase_end(run->phases, (double)total * (sizeof(member_header) + sizeof *members), 0);
+    gc_phase_begin(run->phases, "gather"); /* the members' rows into their records */
+    gc_phase_bound(run->phases, rows->e != NULL ? GC_FLOOR_HOST : GC_FLOOR_LINK);
+    if (status == GC_OK)
+        status = gc_backend_rows_get(run->backend, rows->e, D, total, members, send + sizeof(member_header), rec);
+    gc_phase_end(run->phases, (double)total * D * sizeof(float), 0);
+    gc_phase_begin(run->phases, "send");
+    gc_phase_bound(run->phases, GC_FLOOR_HOST);
     status = gc_comm_agree(rows->comm, status);
     if (status == GC_OK)
         status =
             gc_comm_exchange_records(rows->comm, rec, send, send_counts, send_displs, recv, recv_count, "subset rows");
+    gc_phase_end(run->phases, (double)(total + *recv_count) * rec, 0);
     free(send_counts);
     free(send_displs);
     free(fill);
@@ -507,7 +518,10 @@ int gc_select_crest(const gc_run_context *run, const gc_local_rows *rows, const 
                 "of them",
                 (long long)kept, opt->exclude_loss, (long long)opt->subset_size);
     double c = 0.0;
+    gc_phase_begin(run->phases, "constant");
     int status = gc_comm_agree(rows->comm, gc_similarity_constant(run->backend, rows, &c));
+    gc_similarity_constant_count(run, rows);
+    gc_phase_end(run->phases, 0, 0);
 
     const size_t rec = sizeof(member_header) + (size_t)rows->D * sizeof(float);
     const size_t brec = sizeof(batch_header) + (size_t)rows->D * sizeof(float);
@@ -535,13 +549,19 @@ int gc_select_crest(const gc_run_context *run, const gc_local_rows *rows, const 
         const int64_t last = first + round < P ? first + round : P;
         char *recv = NULL;
         int64_t recv_count = 0;
-        status = exchange_members(rows, &walk, first, last, subset_index, &recv, &recv_count);
+        gc_phase_begin(run->phases, "exchange");
+        status = exchange_members(run, rows, &walk, first, last, subset_index, &recv, &recv_count);
+        gc_phase_end(run->phases, 0, 0);
+        gc_phase_begin(run->phases, "subsets"); /* their greedies */
         if (status == GC_OK) status = select_received(backend, rows->D, opt, c, m, recv, recv_count, &res);
         free(recv);
         status = gc_comm_agree(rows->comm, status);
+        gc_phase_end(run->phases, 0, 0);
     }
     free(kept_mask);
+    gc_phase_begin(run->phases, "batches"); /* to rank 0, their gradient bias, the coreset to all */
     if (status == GC_OK) status = gather_batches(rows, opt, walk.members, m, c, N - kept, &res, &subset_index, cs);
+    gc_phase_end(run->phases, 0, 0);
     free(subset_index);
     free(res.batches);
     free(res.subsets);

@@ -62,23 +62,11 @@ static void plan_destroy(partition_plan *p)
 
 static int group_of(const gc_local_rows *rows, int per_class, int64_t i) { return per_class ? rows->y[i] : 0; }
 
-/* out [count × D] ← local rows index[t]: from host E, or where E lives on the device alone (rows->e
- * NULL, docs/design.md §3.2) through the backend's rows_get, in pieces whose count fits an int. */
+/* out [count × D] ← local rows index[t], from host E or the device (gc_backend_rows_get). */
 static int local_rows_get(gc_backend *backend, const gc_local_rows *rows, int64_t count, const int64_t *index,
                           float *out)
 {
-    const int D = rows->D;
-    if (rows->e != NULL) {
-#pragma omp parallel for schedule(static) num_threads(gc_copy_threads())
-        for (int64_t t = 0; t < count; ++t) memcpy(out + t * D, rows->e + index[t] * D, (size_t)D * sizeof *out);
-        return GC_OK;
-    }
-    if (backend == NULL || backend->ops->rows_get == NULL)
-        return gc_fail(GC_ERR_USAGE, "facility location: the embeddings are on no device this rank reads");
-    enum { PIECE = 1 << 22 };
-    for (int64_t t = 0; t < count; t += PIECE)
-        GC_TRY(backend->ops->rows_get(backend, (int)(count - t < PIECE ? count - t : PIECE), index + t, out + t * D));
-    return GC_OK;
+    return gc_backend_rows_get(backend, rows->e, rows->D, count, index, out, (size_t)rows->D * sizeof *out);
 }
 
 /* A group of N rows is cut into np pieces starting at ceil(p·N/np), so pieces differ in size by at
@@ -205,6 +193,20 @@ int gc_similarity_constant(gc_backend *backend, const gc_local_rows *rows, doubl
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &radius, 1, MPI_DOUBLE, MPI_MAX, rows->comm));
     *c = radius > 0.0 ? 2.0 * sqrt(radius) : 1.0;
     return GC_OK;
+}
+
+void gc_similarity_constant_count(const gc_run_context *run, const gc_local_rows *rows)
+{
+    /* Two reads of E where the backend sums (its largest magnitude, the exact sum), and the radius's
+     * where the backend measures it (else on the host), each at the width it is read at. */
+    const gc_backend *backend = run->backend;
+    const int sums_on_device = backend != NULL && backend->ops->quality_sums != NULL,
+              radius_on_device = backend != NULL && backend->ops->fl_radius != NULL;
+    const double values = (double)rows->n_local * rows->D;
+    gc_phase_count_on(run->phases, sums_on_device ? GC_FLOOR_MEMORY : GC_FLOOR_HOST,
+                      2.0 * values * gc_backend_value_bytes(backend, sums_on_device));
+    gc_phase_count_on(run->phases, radius_on_device ? GC_FLOOR_MEMORY : GC_FLOOR_HOST,
+                      values * gc_backend_value_bytes(backend, radius_on_device));
 }
 
 /* Work on n rows is split into a fixed number of chunks, so the split never depends on the thread
@@ -1390,15 +1392,7 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     gc_phase_begin(run->phases, "constant"); /* the plan and c */
     int status = make_plan(rows, opt, k, &plan);
     if (status == GC_OK) status = gc_comm_agree(rows->comm, gc_similarity_constant(backend, rows, &c));
-    /* Two reads of E where the backend sums (its largest magnitude, the exact sum), and the radius's
-     * where the backend measures it (else on the host), each at the width it is read at. */
-    const int sums_on_device = backend != NULL && backend->ops->quality_sums != NULL,
-              radius_on_device = backend != NULL && backend->ops->fl_radius != NULL;
-    const double values = (double)rows->n_local * rows->D;
-    gc_phase_count_on(run->phases, sums_on_device ? GC_FLOOR_MEMORY : GC_FLOOR_HOST,
-                      2.0 * values * gc_backend_value_bytes(backend, sums_on_device));
-    gc_phase_count_on(run->phases, radius_on_device ? GC_FLOOR_MEMORY : GC_FLOOR_HOST,
-                      values * gc_backend_value_bytes(backend, radius_on_device));
+    gc_similarity_constant_count(run, rows);
     gc_phase_end(run->phases, 0, 0);
     if (status != GC_OK) {
         plan_destroy(&plan);

@@ -32,5 +32,7 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
 /* c = 2·maxᵢ‖eᵢ − μ‖ with μ the global mean (its exact sum on backend's device when it has the
  * quality ops, gc_exact_row_sums), computed rank-count independently. Collective. */
 int gc_similarity_constant(gc_backend *backend, const gc_local_rows *rows, double *c);
+/* The bytes gc_similarity_constant moved on run->backend, counted into the open phase at their floors. */
+void gc_similarity_constant_count(const gc_run_context *run, const gc_local_rows *rows);
 
 #endif

@@ -358,8 +358,17 @@ static const gc_selector selectors[] = {
       .class_budgets = 1,
       .device_rows = 1,
       .device_row_bytes = 64 }, /* scores, weights, labels and sort keys (omp_cuda.cu) */
-    { .name = "crest", .parse = parse_crest, .select = select_crest, .sized_by_options = 1 },
-    { .name = "bico", .parse = parse_bico, .select = select_bico, .merge = merge_bico },
+    { .name = "crest",
+      .parse = parse_crest,
+      .select = select_crest,
+      .sized_by_options = 1,
+      .device_rows = 1,
+      .device_row_bytes = 8 }, /* as facility location: its subsets' greedies and passes work in batches */
+    { .name = "bico",
+      .parse = parse_bico,
+      .select = select_bico,
+      .merge = merge_bico,
+      .device_rows = 1 }, /* its Z (8·q' bytes a row) is sized when the landmarks are known */
 };
 
 static const gc_method methods[] = {

@@ -4,7 +4,8 @@
  * host's scan of its scores; the device data summary equals a
  * direct long-double sum within 1e-12 and does not depend on the order of its blocks or on whether they are read
  * in place from the scorer's copy of Z (bico_summary_add_own); gc_select_bico
- * with the CUDA backend selects the CPU path's coreset. Exit 77 without a GPU. */
+ * with the CUDA backend selects the CPU path's coreset, and with x on the device alone the coreset of
+ * host x. Exit 77 without a GPU. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -52,7 +53,7 @@ static void features_equal_the_cpu(gc_backend *cpu, gc_backend *gpu, int64_t n, 
                            .y = y,
                            .loss = loss };
     gc_nystrom ny;
-    CHECK(gc_nystrom_create(&rows, q, gamma, GC_EIG_LAPACK, 7, &ny) == GC_OK);
+    CHECK(gc_nystrom_create(cpu, &rows, q, gamma, GC_EIG_LAPACK, 7, &ny) == GC_OK);
     const int qp = ny.map.rank;
     double *zc = malloc((size_t)n * qp * sizeof *zc), *zg = malloc((size_t)n * qp * sizeof *zg);
     CHECK(gc_nystrom_features(&ny, cpu, &rows, zc) == GC_OK);
@@ -231,6 +232,69 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
     free(y);
 }
 
+/* x kept on the device alone by embed (rows->e NULL, docs/design.md §3.2) at `precision`: the
+ * landmarks and the fallback's features (through rows_get), and gc_select_bico (features read in
+ * place, winners' rows gathered at the end) give the bits of the same run on host x rounded to that
+ * precision. */
+static void device_alone_equals_host_x(gc_backend *cpu, gc_backend *gpu, gc_precision precision)
+{
+    const int64_t n = 3000;
+    const int d = 8, classes = 4, q = 200;
+    srand(7);
+    float *x = malloc((size_t)n * d * sizeof *x), *loss = calloc((size_t)n, sizeof *loss);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    random_data(n, d, classes, x, y);
+    gpu->precision = precision;
+    const gc_embed_config cfg = { .kind = GC_EMBED_FEATURES, .keep_on_device = 1 };
+    CHECK(gpu->ops->embed(gpu, &cfg, n, d, x, y, NULL, loss) == GC_OK);
+    gc_round_array(precision, x, n * d);
+    gc_local_rows host = { .comm = MPI_COMM_WORLD,
+                           .rank = 0,
+                           .size = 1,
+                           .n_global = n,
+                           .lo = 0,
+                           .n_local = n,
+                           .D = d,
+                           .classes = classes,
+                           .e = x,
+                           .y = y,
+                           .loss = loss },
+                  alone = host;
+    alone.e = NULL;
+
+    gc_nystrom a, h;
+    CHECK(gc_nystrom_create(gpu, &alone, q, 0.0, GC_EIG_LAPACK, 3, &a) == GC_OK);
+    CHECK(gc_nystrom_create(cpu, &host, q, 0.0, GC_EIG_LAPACK, 3, &h) == GC_OK);
+    CHECK(a.map.rank == h.map.rank && a.map.gamma == h.map.gamma);
+    CHECK(memcmp(a.landmarks, h.landmarks, (size_t)q * d * sizeof *a.landmarks) == 0);
+    const size_t z_bytes = (size_t)n * a.map.rank * sizeof(double);
+    double *za = malloc(z_bytes), *zh = malloc(z_bytes);
+    CHECK(gc_nystrom_features(&a, gpu, &alone, za) == GC_OK);
+    CHECK(gc_nystrom_features(&h, gpu, &host, zh) == GC_OK);
+    CHECK(memcmp(za, zh, z_bytes) == 0);
+    gc_nystrom_destroy(&a);
+    gc_nystrom_destroy(&h);
+
+    gc_bico_options opt = { .landmarks = q, .ridge = 1e-3, .batch = 3, .eig = GC_EIG_LAPACK, .seed = 1 };
+    const gc_run_context on_gpu = { .backend = gpu };
+    gc_coreset ca, ch;
+    int rc = gc_select_bico(&on_gpu, &alone, &opt, 30, &ca);
+    if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
+    CHECK(rc == GC_OK && gc_select_bico(&on_gpu, &host, &opt, 30, &ch) == GC_OK && ca.k == ch.k);
+    CHECK(memcmp(ca.index, ch.index, (size_t)ca.k * sizeof *ca.index) == 0);
+    CHECK(memcmp(ca.gain, ch.gain, (size_t)ca.k * sizeof *ca.gain) == 0);
+    CHECK(memcmp(ca.weight, ch.weight, (size_t)ca.k * sizeof *ca.weight) == 0);
+    CHECK(memcmp(ca.embedding, ch.embedding, (size_t)ca.k * d * sizeof *ca.embedding) == 0);
+    gc_coreset_destroy(&ca);
+    gc_coreset_destroy(&ch);
+    gpu->precision = GC_PRECISION_FP32;
+    free(x);
+    free(loss);
+    free(y);
+    free(za);
+    free(zh);
+}
+
 /* The device's scores of rows split over three "ranks" at arbitrary global offsets (the scoring
  * blocks are aligned to the global index) are the bits of one rank holding them all, and near the
  * CPU twin's. n spans several blocks of the largest height. */
@@ -352,6 +416,8 @@ int main(int argc, char **argv)
     summary_equals_a_direct_sum(gpu, 1);
     select_on_the_gpu_equals_the_cpu(cpu, gpu, 1, 0);
     select_on_the_gpu_equals_the_cpu(cpu, gpu, 5, 1);
+    device_alone_equals_host_x(cpu, gpu, GC_PRECISION_FP32);
+    device_alone_equals_host_x(cpu, gpu, GC_PRECISION_BF16);
     gc_backend_destroy(gpu);
     gc_backend_destroy(cpu);
     MPI_Finalize();

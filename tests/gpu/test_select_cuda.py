@@ -1,14 +1,15 @@
 """Whole `gradcore select` runs on a GPU where E lives on the device alone (docs/design.md §3.2)
 against runs that keep a host copy of E and against the CPU backend: the same coreset, bit for bit.
 
-OMP and facility location read E only through the backend, so `select --device cuda` keeps no host
-copy; --save-embeddings asks for one, which makes the run with both copies. The features embedding of synthetic rows is the
+Every selector (OMP, facility location, CREST, BiCo) reads E only through the backend, so `select
+--device cuda` keeps no host copy; --save-embeddings asks for one, which makes the run with both copies. The features embedding of synthetic rows is the
 generator's bits on either backend, so there the CPU run is an independent check of the GPU's; the
 gmc embedding differs from the CPU's in its last bits, so it is compared between the GPU's two runs.
 
 Runs only with GRADCORE_DEVICE=cuda (scripts/gpu.sh tests); skipped elsewhere."""
 import os
 
+import h5py
 import numpy as np
 import pytest
 
@@ -68,6 +69,37 @@ def test_facility_location_on_the_device_alone_equals_both_copies(tmp_path, prec
     cpu, _ = select(tmp_path, "cpu", args + ["--device", "cpu"], 1, FL_DATA)
     assert first["attrs"]["similarity_constant"] == cpu["attrs"]["similarity_constant"]
     assert first["attrs"]["objective"] == pytest.approx(cpu["attrs"]["objective"], rel=1e-6)
+
+
+def crest_batches(path):
+    with h5py.File(path, "r") as f:
+        return {name: f["crest"][name][()] for name in f["crest"]}
+
+
+# CREST's subsets take their members' rows from the device, BiCo its landmarks, features and
+# winners' rows: the same coreset (and CREST's batches) as with the host copy, at any rank count.
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("method, extra", [
+    ("crest", ["--subsets", "12", "--subset-size", "3000", "--batch-size", "40"]),
+    ("bico", ["--k", "60", "--landmarks", "300", "--batch", "4"]),
+])
+def test_crest_and_bico_on_the_device_alone_equal_both_copies(tmp_path, precision, method, extra):
+    args = ["--method", method, "--embedding", "features", "--precision", precision, "--device", "cuda"] + extra
+    first = None
+    for ranks in (1, 2):
+        alone, log = select(tmp_path, f"alone{ranks}", args, ranks)
+        assert "kept there alone" in log
+        both, log = select(tmp_path, f"both{ranks}", args + ["--save-embeddings", tmp_path / f"e{ranks}.h5"], ranks)
+        assert "kept there alone" not in log
+        assert_same(alone, both)
+        assert alone["attrs"]["relative_gradient_error"] == both["attrs"]["relative_gradient_error"]
+        if method == "crest":
+            a, b = crest_batches(tmp_path / f"alone{ranks}.h5"), crest_batches(tmp_path / f"both{ranks}.h5")
+            for name in a:
+                np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+        first = first or alone
+        assert_same(alone, first)  # rank invariance
+        assert alone["attrs"]["relative_gradient_error"] == first["attrs"]["relative_gradient_error"]
 
 
 def test_gmc_on_the_device_alone_equals_both_copies(tmp_path):

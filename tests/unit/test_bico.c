@@ -53,13 +53,15 @@ static void selects(const gc_local_rows *rows, gc_backend *cpu, int weighted, in
         total += cs.weight[t];
         CHECK(cs.weight[t] >= 0.0);
         CHECK(cs.label[t] == rows->y[cs.index[t]]);
+        CHECK(memcmp(cs.embedding + (size_t)t * rows->D, rows->e + cs.index[t] * rows->D,
+                     (size_t)rows->D * sizeof *cs.embedding) == 0);
         for (int u = 0; u < t; ++u) CHECK(cs.index[u] != cs.index[t]);
     }
     CHECK_NEAR(total, (double)N, 1e-12);
     CHECK(cs.bico.landmark_index != NULL && cs.bico.feature_rank > 0 && cs.bico.gamma > 0.0);
 
     gc_nystrom ny;
-    CHECK(gc_nystrom_create(rows, 80, cs.bico.gamma, eig, 2, &ny) == GC_OK);
+    CHECK(gc_nystrom_create(cpu, rows, 80, cs.bico.gamma, eig, 2, &ny) == GC_OK);
     const int qp = ny.map.rank;
     double *z = malloc((size_t)N * qp * sizeof *z), *s = malloc((size_t)N * sizeof *s);
     CHECK(gc_nystrom_features(&ny, cpu, rows, z) == GC_OK);
