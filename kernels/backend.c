@@ -230,19 +230,24 @@ int gc_backend_rows_get(gc_backend *b, const float *e, int D, int64_t count, con
     }
     if (count > 0 && (b == NULL || b->ops->rows_get == NULL))
         return gc_fail(GC_ERR_USAGE, "the embeddings are on no device this rank reads");
-    /* Packed output is gathered in place; records (stride > a row) through a piece of packed rows. */
+    /* Packed output is gathered in place; records (stride > a row) through a piece of packed rows,
+     * pinned so the link fills it at its rate, and spread into the records by the copy threads. */
     const int packed = stride == row_bytes;
     const int64_t most = packed ? 1 << 22 : 1 << 16, first = count < most ? count : most;
     float *piece = packed || count == 0 ? NULL : gc_malloc((size_t)first * row_bytes);
     if (!packed && count > 0 && piece == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory for gathered rows");
+    const int pinned = piece != NULL && b->ops->pin != NULL;
+    if (pinned) b->ops->pin(b, piece, (size_t)first * row_bytes);
     int status = GC_OK;
     for (int64_t t = 0; t < count && status == GC_OK; t += most) {
         const int n = (int)(count - t < most ? count - t : most);
         char *at = (char *)out + t * stride;
         status = b->ops->rows_get(b, n, index + t, packed ? (float *)at : piece);
-        for (int r = 0; r < n && status == GC_OK && !packed; ++r)
-            memcpy(at + r * stride, piece + (size_t)r * D, row_bytes);
+        if (status != GC_OK || packed) continue;
+#pragma omp parallel for schedule(static) num_threads(gc_copy_threads())
+        for (int r = 0; r < n; ++r) memcpy(at + r * stride, piece + (size_t)r * D, row_bytes);
     }
+    if (pinned) b->ops->unpin(b, piece);
     free(piece);
     return status;
 }
