@@ -224,87 +224,141 @@ static double relative_distance(const double *a, const double *b, int D)
     return norm > 0.0 ? sqrt(diff / norm) : sqrt(diff);
 }
 
-/* Greedy on one subset whose count member records are keys (sorted by global index, so ties go to
- * the lowest global index); appends its batch and its result to out. The gradient bias compares
- * Σ_batch w·e with Σ_subset e, and the baseline draws m members uniformly (a seeded permutation of
- * the subset's positions) with weight |subset|/m: both depend on the subset only. */
-static int select_subset(gc_backend *backend, int D, const gc_crest_options *opt, double c, int64_t m, const char *recv,
-                         const member_key *keys, int64_t count, owner_results *out)
+/* One subset's greedy: its count member records are keys (sorted by global index, so ties go to the
+ * lowest global index), its rows e [count × D], and what the greedy returns for kappa picks. */
+typedef struct {
+    const member_key *keys;
+    int64_t count, kappa;
+    float *e;
+    int64_t *selected;
+    double *gains, *coverage;
+} subset_work;
+
+static void subset_free(subset_work *w)
+{
+    free(w->e);
+    free(w->selected);
+    free(w->gains);
+    free(w->coverage);
+}
+
+/* w and its problem for the subset of keys [0, count). */
+static int subset_begin(int D, const gc_crest_options *opt, double c, int64_t m, const char *recv,
+                        const member_key *keys, int64_t count, subset_work *w, gc_fl_problem *problem)
 {
     const int64_t s = keys[0].subset, kappa = m < count ? m : count;
     const size_t rec = sizeof(member_header) + (size_t)D * sizeof(float);
-    const size_t brec = sizeof(batch_header) + (size_t)D * sizeof(float);
-    float *e = gc_malloc((size_t)count * D * sizeof *e);
-    int64_t *selected = gc_malloc((size_t)kappa * sizeof *selected);
-    double *gains = gc_malloc((size_t)kappa * sizeof *gains), *coverage = gc_malloc((size_t)count * sizeof *coverage);
-    double *sums = gc_calloc((size_t)3 * D, sizeof *sums);
-    int status = (e && selected && gains && coverage && sums)
-                     ? GC_OK
-                     : gc_fail(GC_ERR_MEMORY, "out of memory in subset %lld", (long long)s);
-    for (int64_t i = 0; i < count && status == GC_OK; ++i)
-        memcpy(e + i * D, recv + (size_t)keys[i].position * rec + sizeof(member_header), (size_t)D * sizeof *e);
-    gc_fl_problem problem = { .m = count,
-                              .D = D,
-                              .e = e,
-                              .c = c,
-                              .stochastic_epsilon = opt->stochastic,
-                              .seed = gc_rng_u64(opt->seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)s) };
-    if (status == GC_OK) status = gc_backend_fl_greedy(backend, &problem, kappa, selected, gains, coverage);
-    if (status == GC_OK) {
-        double *whole = sums, *batch = sums + D, *random = sums + 2 * D, objective = 0.0;
-        for (int64_t i = 0; i < count; ++i)
-            for (int j = 0; j < D; ++j) whole[j] += e[i * D + j];
-        for (int64_t t = 0; t < kappa; ++t) {
-            const int64_t j = selected[t];
-            member_header h;
-            memcpy(&h, recv + (size_t)keys[j].position * rec, sizeof h);
-            batch_header bh = { h.index, coverage[j], gains[t], (int32_t)s, (int32_t)t, h.label, h.loss };
-            char *p = out->batches + (size_t)out->batch_count++ * brec;
-            memcpy(p, &bh, sizeof bh);
-            memcpy(p + sizeof bh, e + j * D, (size_t)D * sizeof(float));
-            for (int q = 0; q < D; ++q) batch[q] += coverage[j] * e[j * D + q];
-            objective += gains[t];
-        }
-        const uint64_t seed = gc_rng_u64(opt->seed, GC_STREAM_RANDOM_SUBSET, (uint64_t)s);
-        for (int64_t t = 0; t < kappa; ++t) {
-            uint64_t i = gc_permute((uint64_t)t, (uint64_t)count, seed, GC_STREAM_RANDOM_SUBSET);
-            for (int q = 0; q < D; ++q) random[q] += e[i * D + q];
-        }
-        for (int q = 0; q < D; ++q) random[q] *= (double)count / (double)kappa;
-        out->subsets[out->subset_count++] = (subset_result){ s, count, objective, relative_distance(whole, batch, D),
-                                                             relative_distance(whole, random, D) };
-    }
-    free(e);
-    free(selected);
-    free(gains);
-    free(coverage);
-    free(sums);
-    return status;
+    *w = (subset_work){ keys,
+                        count,
+                        kappa,
+                        gc_malloc((size_t)count * D * sizeof(float)),
+                        gc_malloc((size_t)kappa * sizeof(int64_t)),
+                        gc_malloc((size_t)kappa * sizeof(double)),
+                        gc_malloc((size_t)count * sizeof(double)) };
+    if (!(w->e && w->selected && w->gains && w->coverage))
+        return gc_fail(GC_ERR_MEMORY, "out of memory in subset %lld", (long long)s);
+    for (int64_t i = 0; i < count; ++i)
+        memcpy(w->e + i * D, recv + (size_t)keys[i].position * rec + sizeof(member_header), (size_t)D * sizeof(float));
+    *problem = (gc_fl_problem){ .m = count,
+                                .D = D,
+                                .e = w->e,
+                                .c = c,
+                                .stochastic_epsilon = opt->stochastic,
+                                .seed = gc_rng_u64(opt->seed, GC_STREAM_STOCHASTIC_GREEDY, (uint64_t)s) };
+    return GC_OK;
 }
 
-/* Runs greedy on every subset received this round, in subset order. */
+/* Appends the greedied subset's batch and its result to out. The gradient bias compares
+ * Σ_batch w·e with Σ_subset e, and the baseline draws m members uniformly (a seeded permutation of
+ * the subset's positions) with weight |subset|/m: both depend on the subset only. */
+static int subset_finish(int D, const gc_crest_options *opt, const char *recv, const subset_work *w, owner_results *out)
+{
+    const int64_t s = w->keys[0].subset, count = w->count, kappa = w->kappa;
+    const size_t rec = sizeof(member_header) + (size_t)D * sizeof(float);
+    const size_t brec = sizeof(batch_header) + (size_t)D * sizeof(float);
+    const float *e = w->e;
+    double *sums = gc_calloc((size_t)3 * D, sizeof *sums);
+    if (sums == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory in subset %lld", (long long)s);
+    double *whole = sums, *batch = sums + D, *random = sums + 2 * D, objective = 0.0;
+    for (int64_t i = 0; i < count; ++i)
+        for (int j = 0; j < D; ++j) whole[j] += e[i * D + j];
+    for (int64_t t = 0; t < kappa; ++t) {
+        const int64_t j = w->selected[t];
+        member_header h;
+        memcpy(&h, recv + (size_t)w->keys[j].position * rec, sizeof h);
+        batch_header bh = { h.index, w->coverage[j], w->gains[t], (int32_t)s, (int32_t)t, h.label, h.loss };
+        char *p = out->batches + (size_t)out->batch_count++ * brec;
+        memcpy(p, &bh, sizeof bh);
+        memcpy(p + sizeof bh, e + j * D, (size_t)D * sizeof(float));
+        for (int q = 0; q < D; ++q) batch[q] += w->coverage[j] * e[j * D + q];
+        objective += w->gains[t];
+    }
+    const uint64_t seed = gc_rng_u64(opt->seed, GC_STREAM_RANDOM_SUBSET, (uint64_t)s);
+    for (int64_t t = 0; t < kappa; ++t) {
+        uint64_t i = gc_permute((uint64_t)t, (uint64_t)count, seed, GC_STREAM_RANDOM_SUBSET);
+        for (int q = 0; q < D; ++q) random[q] += e[i * D + q];
+    }
+    for (int q = 0; q < D; ++q) random[q] *= (double)count / (double)kappa;
+    out->subsets[out->subset_count++] =
+        (subset_result){ s, count, objective, relative_distance(whole, batch, D), relative_distance(whole, random, D) };
+    free(sums);
+    return GC_OK;
+}
+
+/* Subsets greedied in one gc_backend_fl_greedy_many call: at most SUBSET_BATCH of them and
+ * SUBSET_BATCH_BYTES of their rows (one call for CREST's default 100 subsets of 5,000 rows at
+ * D = 100; one at a time, 100 subsets took 0.44-0.56 s of a 16M-row job on an H200). */
+enum { SUBSET_BATCH = 256 };
+#define SUBSET_BATCH_BYTES ((int64_t)1 << 29)
+
+/* Runs greedy on every subset received this round, in subset order, SUBSET_BATCH at a time. */
 static int select_received(gc_backend *backend, int D, const gc_crest_options *opt, double c, int64_t m,
                            const char *recv, int64_t recv_count, owner_results *out)
 {
     const size_t rec = sizeof(member_header) + (size_t)D * sizeof(float);
     member_key *keys = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *keys);
-    GC_CHECK_ALLOC(keys);
-    for (int64_t i = 0; i < recv_count; ++i) {
+    subset_work *work = gc_calloc(SUBSET_BATCH, sizeof *work);
+    gc_fl_problem *problem = gc_malloc(SUBSET_BATCH * sizeof *problem);
+    int64_t *kappa = gc_malloc(SUBSET_BATCH * sizeof *kappa), **sel = gc_malloc(SUBSET_BATCH * sizeof *sel);
+    double **gain = gc_malloc(SUBSET_BATCH * sizeof *gain), **cov = gc_malloc(SUBSET_BATCH * sizeof *cov);
+    int status = keys && work && problem && kappa && sel && gain && cov
+                     ? gc_backend_fl_hold(backend, 1) /* the batches' greedies reuse one set of device buffers */
+                     : gc_fail(GC_ERR_MEMORY, "out of memory for the subsets' greedies");
+    for (int64_t i = 0; i < recv_count && status == GC_OK; ++i) {
         member_header h;
         memcpy(&h, recv + (size_t)i * rec, sizeof h);
         keys[i] = (member_key){ h.index, i, h.subset };
     }
-    qsort(keys, (size_t)recv_count, sizeof *keys, by_subset_then_index);
-    int status = gc_backend_fl_hold(backend, 1); /* the subsets' greedies reuse one set of device buffers */
+    if (status == GC_OK) qsort(keys, (size_t)recv_count, sizeof *keys, by_subset_then_index);
     for (int64_t a = 0; a < recv_count && status == GC_OK;) {
-        int64_t b = a;
-        while (b < recv_count && keys[b].subset == keys[a].subset) ++b;
-        status = select_subset(backend, D, opt, c, m, recv, keys + a, b - a, out);
-        a = b;
+        int count = 0;
+        for (int64_t bytes = 0; a < recv_count && count < SUBSET_BATCH && status == GC_OK; ++count) {
+            int64_t b = a;
+            while (b < recv_count && keys[b].subset == keys[a].subset) ++b;
+            bytes += (b - a) * D * (int64_t)sizeof(float);
+            if (count > 0 && bytes > SUBSET_BATCH_BYTES) break;
+            status = subset_begin(D, opt, c, m, recv, keys + a, b - a, &work[count], &problem[count]);
+            kappa[count] = work[count].kappa;
+            sel[count] = work[count].selected;
+            gain[count] = work[count].gains;
+            cov[count] = work[count].coverage;
+            a = b;
+        }
+        if (status == GC_OK) status = gc_backend_fl_greedy_many(backend, count, problem, kappa, sel, gain, cov);
+        for (int t = 0; t < count; ++t) {
+            if (status == GC_OK) status = subset_finish(D, opt, recv, &work[t], out);
+            subset_free(&work[t]);
+        }
     }
     const int released = gc_backend_fl_hold(backend, 0);
     if (status == GC_OK) status = released;
     free(keys);
+    free(work);
+    free(problem);
+    free(kappa);
+    free(sel);
+    free(gain);
+    free(cov);
     return status;
 }
 
