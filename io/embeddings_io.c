@@ -148,27 +148,38 @@ static int create_datasets(hid_t file, int64_t n, int D)
 }
 
 /* This rank's rows, in pieces; collective: every rank makes the same number of calls. */
-static int write_rows(hid_t file, MPI_Comm comm, int collective, int64_t lo, int64_t n_local, int D, const float *e,
+static int write_rows(hid_t file, MPI_Comm comm, int collective, int64_t lo, int64_t n_local, int D, gc_stored_e e,
                       const int32_t *y, const float *loss, hid_t dxpl)
 {
     int64_t count, rp = rows_per_piece(D);
     GC_TRY(pieces(comm, collective, n_local, D, &count));
-    int status = GC_OK;
+    /* Narrow values are widened a piece at a time; without room for that piece a rank still joins
+     * every (collective) write, with no rows. */
+    const int narrow = e.precision != GC_PRECISION_FP32;
+    float *wide = narrow && n_local > 0 ? gc_malloc((size_t)(rp < n_local ? rp : n_local) * D * sizeof *wide) : NULL;
+    int status = narrow && n_local > 0 && wide == NULL
+                     ? gc_fail(GC_ERR_MEMORY, "out of memory writing %lld embeddings", (long long)n_local)
+                     : GC_OK;
     for (int64_t p = 0; p < count; ++p) {
         int64_t a = p * rp < n_local ? p * rp : n_local, b = a + rp < n_local ? a + rp : n_local;
-        int local = gc_h5_write_rows(file, "/E", H5T_NATIVE_FLOAT, lo + a, lo + b, D, e + a * D, dxpl);
+        if (status != GC_OK) b = a;
+        const size_t at = (size_t)a * D * (size_t)gc_precision_bytes(e.precision);
+        if (narrow && b > a) gc_widen_parallel(e.precision, wide, (const char *)e.values + at, (b - a) * D);
+        const float *rows = narrow ? wide : (const float *)((const char *)e.values + at);
+        int local = gc_h5_write_rows(file, "/E", H5T_NATIVE_FLOAT, lo + a, lo + b, D, rows, dxpl);
         if (local == GC_OK) local = gc_h5_write_rows(file, "/y", H5T_NATIVE_INT32, lo + a, lo + b, 0, y + a, dxpl);
         if (local == GC_OK)
             local = gc_h5_write_rows(file, "/loss", H5T_NATIVE_FLOAT, lo + a, lo + b, 0, loss + a, dxpl);
         if (status == GC_OK) status = local;
     }
+    free(wide);
     return status;
 }
 
 #ifdef H5_HAVE_PARALLEL
 /* All ranks create, fill and close the file together through MPI-IO. */
 static int write_file(const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D,
-                      const float *e, const int32_t *y, const float *loss)
+                      gc_stored_e e, const int32_t *y, const float *loss)
 {
     hid_t fapl = gc_h5_file_access(comm);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -187,7 +198,7 @@ static int write_file(const char *tmp, MPI_Comm comm, int64_t n_global, int64_t 
 #else
 /* Serial HDF5: rank 0 creates the file, then each rank in turn opens it and writes its rows. */
 static int write_file(const char *tmp, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D,
-                      const float *e, const int32_t *y, const float *loss)
+                      gc_stored_e e, const int32_t *y, const float *loss)
 {
     int rank, size, status = GC_OK;
     MPI_Comm_rank(comm, &rank);
@@ -214,7 +225,7 @@ static int write_file(const char *tmp, MPI_Comm comm, int64_t n_global, int64_t 
 #endif
 
 int gc_embeddings_write(const char *path, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D,
-                        const float *e, const int32_t *y, const float *loss)
+                        gc_stored_e e, const int32_t *y, const float *loss)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);

@@ -8,6 +8,8 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "kernels/precision.h"
+
 /* Collective. Rank 0 checks the datasets' ranks, dtypes and row counts; all ranks get N and D. */
 int gc_embeddings_open(const char *path, MPI_Comm comm, int64_t *n, int *D, int *has_loss);
 
@@ -17,11 +19,19 @@ int gc_embeddings_open(const char *path, MPI_Comm comm, int64_t *n, int *D, int 
 int gc_embeddings_read(const char *path, MPI_Comm comm, int64_t lo, int64_t hi, int D, int has_loss, float *e,
                        int32_t *y, float *loss);
 
+/* E as it is kept: values of gc_precision_bytes(precision) bytes (floats at fp32; the 2-byte copy
+ * `select` keeps of a narrow E only to write it, docs/design.md §3.2), written to /E as the floats
+ * they widen to (exact). */
+typedef struct {
+    const void *values;
+    gc_precision precision;
+} gc_stored_e;
+
 /* Collective. Writes a new file of n_global rows, each rank its rows [lo, lo + n_local): with
  * parallel HDF5 all ranks at once (collective MPI-IO), else one rank after another. The file is
  * written under a temporary name and renamed by rank 0 when every rank succeeded, so a failed or
  * killed run never leaves a partial file and never touches an existing one. */
 int gc_embeddings_write(const char *path, MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D,
-                        const float *e, const int32_t *y, const float *loss);
+                        gc_stored_e e, const int32_t *y, const float *loss);
 
 #endif

@@ -52,6 +52,11 @@ typedef struct {
      * such a selector wins back (it saves copying the embeddings up again). With e = NULL in the
      * embed call (docs/design.md §3.2) the device copy is the only one: nothing is copied back. */
     int keep_on_device;
+    /* With e = NULL and keep_on_device, E also comes home here as the device stores it,
+     * gc_precision_bytes(b->precision) bytes a value (2 in bf16 and fp16), never widened: the copy
+     * `select` keeps only to write (docs/design.md §3.2), while every pass reads the device's.
+     * NULL: none. The CUDA backend only; the CPU backend refuses it. */
+    void *e_stored;
 } gc_embed_config;
 
 /* Rows [lo, lo + n) of the input into dst [n × d]: copied from x, or read by cfg->read_x when x is
@@ -99,10 +104,6 @@ void gc_sketch_factors(int D, int classes, int hidden_plus_one, int *D1, int *D2
 int gc_copy_threads(void); /* min(GC_COPY_THREADS, OpenMP's threads) */
 /* dst ← src with gc_copy_threads() OpenMP threads (host staging copies of the CUDA backend). */
 void gc_copy_parallel(void *dst, const void *src, size_t bytes);
-/* dst [count] ← src [count] values stored at `precision` (gc_precision_bytes each), widened to float
- * (exact), with gc_copy_threads() threads in one pass: the CUDA backend's staging copy of E. fp32 is
- * gc_copy_parallel. */
-void gc_widen_parallel(gc_precision precision, float *dst, const void *src, int64_t count);
 
 typedef enum { GC_DEVICE_AUTO = 0, GC_DEVICE_CPU, GC_DEVICE_CUDA } gc_device_request;
 #define GC_DEVICE_NAMES "auto|cpu|cuda"

@@ -73,6 +73,10 @@ extern "C" {
 #endif
 /* Rounds count values in place with all OpenMP threads (nothing for fp32); kernels/backend.c. */
 void gc_round_array(gc_precision p, float *x, int64_t count);
+/* dst [count] ← src [count] values stored at `precision` (gc_precision_bytes each), widened to float
+ * (exact), with gc_copy_threads() threads in one pass (kernels/backend.c): the CUDA backend's
+ * staging copy of E, and E written from where it is kept as stored. fp32 is a copy. */
+void gc_widen_parallel(gc_precision precision, float *dst, const void *src, int64_t count);
 #ifdef __cplusplus
 }
 #endif

@@ -158,6 +158,8 @@ static int cpu_embed(gc_backend *b, const gc_embed_config *cfg, int64_t rows, in
                      float *e, float *loss)
 {
     GC_TRY(gc_embed_check(cfg, rows, d, y));
+    if (cfg->e_stored != NULL || e == NULL)
+        return gc_fail(GC_ERR_USAGE, "embed: the CPU backend keeps E only in the caller's float array");
     const int D = gc_embedding_dim(cfg, d);
     if (cfg->kind == GC_EMBED_FEATURES) {
         for (int64_t r = 0; r < rows; ++r) loss[r] = 0.0f;

@@ -133,7 +133,8 @@ typedef struct {
     int64_t batch;
     gc_precision precision; /* of E on the device and over the link (the backend's) */
     int x_pinned, e_pinned;
-    int e_staged; /* E comes back through the slot's pinned staging (pageable e), widened there when narrow */
+    int e_staged;      /* E comes back through the slot's pinned staging (pageable e), widened there when narrow */
+    size_t home_bytes; /* of a value in the host's E: a float, or (cfg->e_stored) the precision's */
     gc_cuda_e_format e_format;    /* how the kernels store E: as floats when narrow E goes into pinned floats */
     gc_cuda_synthetic *synthetic; /* x and y generated on the device, or NULL: from the host */
     void *resident;               /* [rows × D] device copy of e at `precision`, or NULL */
@@ -416,7 +417,7 @@ static void *value_at(void *e, int64_t index, size_t bytes) { return (char *)e +
  * last) kept on the device at the width the kernels store is made in place in the device copy:
  * copying it there took 31 ms of a 10 GB E (bench/embed/NOTES.md). */
 static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off, int64_t n, const float *x,
-                       const int32_t *y, float *e)
+                       const int32_t *y, void *e)
 {
     GC_TRY(load_batch(s, pl, lo, off, n, x, y));
     const size_t stored = stored_bytes(pl);
@@ -426,7 +427,7 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
     GC_TRY(forward(s, pl, block));
     const void *e_src = value_at(block, off * pl->D, stored);
     if (e != NULL) {
-        void *e_dst = pl->e_staged ? s->e_host : (void *)(e + lo * pl->D);
+        void *e_dst = pl->e_staged ? s->e_host : value_at(e, lo * pl->D, pl->home_bytes);
         GC_CHECK_CUDA(cudaMemcpyAsync(e_dst, e_src, (size_t)n * pl->D * stored, cudaMemcpyDeviceToHost, s->stream));
     }
     GC_CHECK_CUDA(
@@ -447,13 +448,17 @@ static int issue_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t of
 }
 
 /* Waits for the slot's batch and moves its staged results to the caller's arrays: E widened to
- * float in the same threaded pass that copies it (exact). */
-static int collect_batch(cuda_slot *s, const cuda_plan *pl, float *e, float *loss)
+ * float in the same threaded pass that copies it (exact), or copied as stored (cfg->e_stored). */
+static int collect_batch(cuda_slot *s, const cuda_plan *pl, void *e, float *loss)
 {
     if (!s->busy) return GC_OK;
     s->busy = 0;
     GC_CHECK_CUDA(cudaEventSynchronize(s->done));
-    if (pl->e_staged && e != NULL) gc_widen_parallel(pl->precision, e + s->lo * pl->D, s->e_host, s->n * pl->D);
+    const int64_t values = s->n * pl->D;
+    if (pl->e_staged && pl->home_bytes == sizeof(float))
+        gc_widen_parallel(pl->precision, (float *)e + s->lo * pl->D, s->e_host, values);
+    else if (pl->e_staged)
+        gc_copy_parallel(value_at(e, s->lo * pl->D, pl->home_bytes), s->e_host, (size_t)values * pl->home_bytes);
     memcpy(loss + s->lo, s->loss_host, (size_t)s->n * sizeof *loss);
     return GC_OK;
 }
@@ -585,7 +590,7 @@ static int keep_resident(gc_backend *b, cuda_state *st, cuda_plan *pl, int64_t r
     return GC_OK;
 }
 
-static int run_batches(cuda_state *st, cuda_plan *pl, int64_t rows, const float *x, const int32_t *y, float *e,
+static int run_batches(cuda_state *st, cuda_plan *pl, int64_t rows, const float *x, const int32_t *y, void *e,
                        float *loss)
 {
     for (int k = 0; k < SLOTS; ++k) GC_TRY(prepare_slot(&st->slot[k], pl, pl->batch));
@@ -607,9 +612,9 @@ static int run_batches(cuda_state *st, cuda_plan *pl, int64_t rows, const float 
 }
 
 /* What the plan knows before any device work: widths, the models' shape, the precision, pinned
- * host memory. */
+ * host memory. e: the host's E (the caller's floats, or cfg->e_stored), or NULL: none. */
 static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, gc_precision precision, int d, const float *x,
-                      const float *e)
+                      const void *e)
 {
     memset(pl, 0, sizeof *pl);
     pl->cfg = cfg;
@@ -624,7 +629,8 @@ static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, gc_precision pr
      * rows of C = 1000 that the link moves as floats in 0.73 s; the kernels store the floats, so
      * no pass widens them on the device either. */
     pl->e_format.precision = precision;
-    pl->e_format.as_float = e != NULL && pl->e_pinned && precision != GC_PRECISION_FP32;
+    pl->home_bytes = cfg->e_stored != NULL ? (size_t)gc_precision_bytes(precision) : sizeof(float);
+    pl->e_format.as_float = e != NULL && cfg->e_stored == NULL && pl->e_pinned && precision != GC_PRECISION_FP32;
     if (cfg->kind == GC_EMBED_FEATURES) return; /* no model: draws 0 */
     const gc_model *m0 = &cfg->models[0];
     pl->C = gc_model_classes(m0);
@@ -648,8 +654,9 @@ static int embed_rows(gc_backend *b, cuda_state *st, const gc_embed_config *cfg,
         return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, b->precision, e) : GC_OK;
     }
     if (rows == 0) return GC_OK;
+    void *home = e != NULL ? (void *)e : cfg->e_stored; /* the host's E, if any */
     cuda_plan pl;
-    plan_init(&pl, cfg, b->precision, d, x, e);
+    plan_init(&pl, cfg, b->precision, d, x, home);
     /* The previous copy's memory stays only for this call's copy: given back before anything else
      * here allocates when it will not be that. */
     if (!cfg->keep_on_device || !spare_suits(st, (size_t)rows * pl.D * value_bytes(&pl))) drop_spare(st);
@@ -658,7 +665,7 @@ static int embed_rows(gc_backend *b, cuda_state *st, const gc_embed_config *cfg,
     if (status == GC_OK) status = choose_batch(b, &pl, rows);
     if (status == GC_OK && cfg->keep_on_device) status = keep_resident(b, st, &pl, rows, e == NULL);
     drop_spare(st); /* the copy did not fit after all: the slots' arenas may need its memory */
-    if (status == GC_OK) status = run_batches(st, &pl, rows, x, y, e, loss);
+    if (status == GC_OK) status = run_batches(st, &pl, rows, x, y, home, loss);
     /* On failure batches may still be in flight: let them finish before their buffers go. */
     for (int k = 0; k < SLOTS; ++k) {
         (void)cudaStreamSynchronize(st->slot[k].stream);

@@ -88,6 +88,7 @@ typedef struct {
     int embeddings_read; /* E came from --embeddings or a checkpoint, not the engine */
     gc_backend *backend;
     gc_local_rows rows;
+    void *e_stored; /* E as the device stores it, where it lives there and is written (§3.2); freed once written */
     gc_coreset coreset;
     gc_phases phases;
     gc_checkpoint checkpoint;
@@ -345,11 +346,11 @@ static int fit_precision(select_run *run, int round)
                    (long long)(r->lo + row));
 }
 
-/* Whether E lives on the device alone (docs/design.md §3.2), with no host copy: the engine makes it
- * (not a file), the selector reads it only through the backend (every one of the table) and the
- * backend runs every pass over it there, nothing asks for host E (--save-embeddings,
- * --checkpoint's saved embeddings), and it fits. Each rank decides for itself: where E lives
- * changes no result. */
+/* Whether the selector reads E on the device alone (docs/design.md §3.2): the engine makes it (not
+ * a file), the selector reads it only through the backend (every one of the table) and the backend
+ * runs every pass over it there, and it fits. A host copy is then kept only where one is written
+ * (--save-embeddings, --checkpoint's saved embeddings), as the device stores it. Each rank decides
+ * for itself: where E lives changes no result. */
 static int embeddings_stay_on_device(const select_run *run, int D)
 {
     gc_backend *b = run->backend;
@@ -357,7 +358,6 @@ static int embeddings_stay_on_device(const select_run *run, int D)
     const int passes = ops->omp_attach != NULL && ops->fl_greedy_many != NULL && ops->fl_assign != NULL &&
                        ops->fl_radius != NULL && ops->quality_sums != NULL;
     return run->selector->device_rows && ops->rows_on_device != NULL && ops->rows_get != NULL && passes &&
-           !run->checkpointing && !gc_options_is_set(&run->opts, "save-embeddings") &&
            ops->rows_on_device(b, run->rows.n_local, D);
 }
 
@@ -368,7 +368,7 @@ static int phase_embed(select_run *run)
     int resume = 0;
     GC_TRY(checkpointed_embeddings(run, saved, sizeof saved, &resume));
     const char *from_file = resume ? saved : gc_options_get(o, "embeddings");
-    int status = from_file != NULL ? GC_OK : load_models(run), device_only = 0;
+    int status = from_file != NULL ? GC_OK : load_models(run), on_device = 0;
     GC_TRY(gc_comm_agree(run->comm, status));
     int sketch;
     GC_TRY(gc_sketch_resolve(gc_options_get(o, "sketch"), run->embedding, run->models, &sketch));
@@ -395,10 +395,16 @@ static int phase_embed(select_run *run)
         status = read_embeddings(run, from_file);
     } else {
         status = gc_embedding_width(&cfg, run->dataset.d, &r->D);
-        device_only = status == GC_OK && embeddings_stay_on_device(run, r->D);
-        r->e = status != GC_OK || device_only ? NULL : gc_malloc_large((size_t)r->n_local * r->D * sizeof *r->e);
+        on_device = status == GC_OK && embeddings_stay_on_device(run, r->D);
+        const int written = run->checkpointing || gc_options_is_set(o, "save-embeddings");
+        const size_t values = (size_t)r->n_local * r->D;
+        if (status == GC_OK && on_device && written) /* a copy to write, as stored: 2 bytes a value when narrow */
+            run->e_stored = cfg.e_stored = gc_malloc_large(values * gc_precision_bytes(run->backend->precision));
+        else if (status == GC_OK && !on_device)
+            r->e = gc_malloc_large(values * sizeof *r->e);
         r->loss = gc_malloc_large((size_t)r->n_local * sizeof *r->loss);
-        if (status == GC_OK && ((r->e == NULL && !device_only) || r->loss == NULL))
+        if (status == GC_OK &&
+            ((!on_device && r->e == NULL) || (on_device && written && run->e_stored == NULL) || r->loss == NULL))
             status =
                 gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)r->n_local, r->D);
         if (status == GC_OK)
@@ -413,14 +419,21 @@ static int phase_embed(select_run *run)
         gc_info("embed: embeddings of width D = %d read from %s", r->D, from_file);
     else
         gc_info("embed: %s embeddings of width D = %d on %s%s", run->embedding_name, r->D, run->backend->description,
-                device_only ? ", kept there alone" : "");
+                !on_device      ? ""
+                : run->e_stored ? ", kept there for the selector, a host copy as stored to write"
+                                : ", kept there alone");
+    /* What is written: host E, or the copy kept as stored (precision: the backend's). */
+    const gc_stored_e to_write = r->e != NULL ? (gc_stored_e){ r->e, GC_PRECISION_FP32 }
+                                              : (gc_stored_e){ run->e_stored, run->backend->precision };
     if (saved[0] != '\0' && !resume)
-        GC_TRY(gc_embeddings_write(saved, run->comm, r->n_global, r->lo, r->n_local, r->D, r->e, r->y, r->loss));
+        GC_TRY(gc_embeddings_write(saved, run->comm, r->n_global, r->lo, r->n_local, r->D, to_write, r->y, r->loss));
     if (gc_options_is_set(o, "save-embeddings")) {
         GC_TRY(gc_embeddings_write(gc_options_get(o, "save-embeddings"), run->comm, r->n_global, r->lo, r->n_local,
-                                   r->D, r->e, r->y, r->loss));
+                                   r->D, to_write, r->y, r->loss));
         gc_info("embed: saved the embeddings to %s", gc_options_get(o, "save-embeddings"));
     }
+    free(run->e_stored); /* written: the passes read the device's */
+    run->e_stored = NULL;
     return GC_OK;
 }
 
@@ -533,6 +546,7 @@ static void run_destroy(select_run *run)
     free(run->models);
     gc_backend_destroy(run->backend);
     free(run->rows.e);
+    free(run->e_stored);
     free(run->rows.y);
     free(run->rows.loss);
     gc_dataset_close(&run->dataset);

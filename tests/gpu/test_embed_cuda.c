@@ -162,6 +162,33 @@ static int read_synthetic(void *ctx, int64_t lo, int64_t n, float *dst)
     return GC_OK;
 }
 
+/* Values of a run that keeps E on the device with a host copy as stored (cfg->e_stored: 2 bytes a
+ * value when narrow, pinned or not as the case's arrays) that, widened, differ from the float run's
+ * e [n × D] or whose loss differs from its loss; the copy starts as all-ones bytes (NaN widened), so
+ * a value never written counts too. */
+static int64_t stored_copy_differences(gc_backend *gpu, const gc_embed_config *cfg, const embed_case *t, const float *x,
+                                       const int32_t *y, const float *e, const float *loss, int64_t n, int D)
+{
+    const int64_t values = n * D;
+    const size_t bytes = (size_t)values * gc_precision_bytes(t->precision);
+    void *stored = host_alloc(bytes, t->pinned);
+    float *wide = malloc((size_t)values * sizeof *wide), *l = malloc((size_t)n * sizeof *l);
+    CHECK(stored && wide && l);
+    memset(stored, 0xff, bytes);
+    gc_embed_config with = *cfg;
+    with.keep_on_device = 1;
+    with.e_stored = stored;
+    CHECK(gpu->ops->embed(gpu, &with, n, D_IN, x, y, NULL, l) == GC_OK);
+    gc_widen_parallel(t->precision, wide, stored, values);
+    int64_t differs = 0;
+    for (int64_t i = 0; i < values; ++i) differs += memcmp(&wide[i], &e[i], sizeof *e) != 0;
+    for (int64_t r = 0; r < n; ++r) differs += memcmp(&l[r], &loss[r], sizeof *l) != 0;
+    host_free(stored, t->pinned);
+    free(wide);
+    free(l);
+    return differs;
+}
+
 static void gpu_matches_cpu(gc_backend *cpu, gc_backend *gpu, const embed_case *t)
 {
     gc_model models[4];
@@ -213,6 +240,9 @@ static void gpu_matches_cpu(gc_backend *cpu, gc_backend *gpu, const embed_case *
         const int64_t differs = resident_differences(gpu, t->precision, e_gpu, n, D);
         printf("%-34s resident copy: %lld values differ\n", t->name, (long long)differs);
         CHECK(differs == 0);
+        const int64_t stored = stored_copy_differences(gpu, &cfg, t, x, y, e_gpu, l_gpu, n, D);
+        printf("%-34s host copy as stored: %lld values differ\n", t->name, (long long)stored);
+        CHECK(stored == 0);
     }
     if (narrow) {
         printf("%-34s beyond 1e-5 + one ulp of the format: %.2e (<= 0 passes); %lld values not in the format\n",
