@@ -312,9 +312,10 @@ enum { SUBSET_BATCH = 256 };
 #define SUBSET_BATCH_BYTES ((int64_t)1 << 29)
 
 /* Runs greedy on every subset received this round, in subset order, SUBSET_BATCH at a time. */
-static int select_received(gc_backend *backend, int D, const gc_crest_options *opt, double c, int64_t m,
+static int select_received(const gc_run_context *run, int D, const gc_crest_options *opt, double c, int64_t m,
                            const char *recv, int64_t recv_count, owner_results *out)
 {
+    gc_backend *backend = run->backend;
     const size_t rec = sizeof(member_header) + (size_t)D * sizeof(float);
     member_key *keys = gc_malloc((size_t)(recv_count ? recv_count : 1) * sizeof *keys);
     subset_work *work = gc_calloc(SUBSET_BATCH, sizeof *work);
@@ -346,6 +347,10 @@ static int select_received(gc_backend *backend, int D, const gc_crest_options *o
         }
         if (status == GC_OK) status = gc_backend_fl_greedy_many(backend, count, problem, kappa, sel, gain, cov);
         for (int t = 0; t < count; ++t) {
+            /* Its floor, as a facility-location partition's: the similarity block's product (one
+             * triangle) and one write and one read of its r² doubles. */
+            const double r = (double)work[t].count;
+            if (status == GC_OK) gc_phase_count(run->phases, 16.0 * r * r, r * (r + 1.0) * D);
             if (status == GC_OK) status = subset_finish(D, opt, recv, &work[t], out);
             subset_free(&work[t]);
         }
@@ -584,7 +589,6 @@ int gc_select_crest(const gc_run_context *run, const gc_local_rows *rows, const 
     const int64_t owned = P > rows->rank ? (P - rows->rank + rows->size - 1) / rows->size : 0;
     owner_results res = { NULL, 0, NULL, 0 };
     int64_t *subset_index = NULL;
-    gc_backend *backend = run->backend;
     if (status == GC_OK) {
         res.batches = gc_malloc((size_t)(owned * m > 0 ? owned * m : 1) * brec);
         res.subsets = gc_malloc((size_t)(owned > 0 ? owned : 1) * sizeof *res.subsets);
@@ -607,7 +611,7 @@ int gc_select_crest(const gc_run_context *run, const gc_local_rows *rows, const 
         status = exchange_members(run, rows, &walk, first, last, subset_index, &recv, &recv_count);
         gc_phase_end(run->phases, 0, 0);
         gc_phase_begin(run->phases, "subsets"); /* their greedies */
-        if (status == GC_OK) status = select_received(backend, rows->D, opt, c, m, recv, recv_count, &res);
+        if (status == GC_OK) status = select_received(run, rows->D, opt, c, m, recv, recv_count, &res);
         free(recv);
         status = gc_comm_agree(rows->comm, status);
         gc_phase_end(run->phases, 0, 0);
