@@ -20,6 +20,22 @@
 
 static double uniform(void) { return (double)rand() / RAND_MAX - 0.5; }
 
+/* All n rows of x [n × d] on this one rank. */
+static gc_local_rows one_rank(int64_t n, int d, int classes, float *x, int32_t *y, float *loss)
+{
+    return (gc_local_rows){ .comm = MPI_COMM_WORLD,
+                            .rank = 0,
+                            .size = 1,
+                            .n_global = n,
+                            .lo = 0,
+                            .n_local = n,
+                            .D = d,
+                            .classes = classes,
+                            .e = x,
+                            .y = y,
+                            .loss = loss };
+}
+
 /* Two blobs per class in d dimensions. */
 static void random_data(int64_t n, int d, int classes, float *x, int32_t *y)
 {
@@ -41,17 +57,7 @@ static void features_equal_the_cpu(gc_backend *cpu, gc_backend *gpu, int64_t n, 
     float *x = malloc((size_t)n * d * sizeof *x), *loss = calloc((size_t)n, sizeof *loss);
     int32_t *y = malloc((size_t)n * sizeof *y);
     random_data(n, d, 3, x, y);
-    gc_local_rows rows = { .comm = MPI_COMM_WORLD,
-                           .rank = 0,
-                           .size = 1,
-                           .n_global = n,
-                           .lo = 0,
-                           .n_local = n,
-                           .D = d,
-                           .classes = 3,
-                           .e = x,
-                           .y = y,
-                           .loss = loss };
+    gc_local_rows rows = one_rank(n, d, 3, x, y, loss);
     gc_nystrom ny;
     CHECK(gc_nystrom_create(cpu, &rows, q, gamma, GC_EIG_LAPACK, 7, &ny) == GC_OK);
     const int qp = ny.map.rank;
@@ -194,17 +200,7 @@ static void select_on_the_gpu_equals_the_cpu(gc_backend *cpu, gc_backend *gpu, i
     float *x = malloc((size_t)n * d * sizeof *x), *loss = calloc((size_t)n, sizeof *loss);
     int32_t *y = malloc((size_t)n * sizeof *y);
     random_data(n, d, classes, x, y);
-    gc_local_rows rows = { .comm = MPI_COMM_WORLD,
-                           .rank = 0,
-                           .size = 1,
-                           .n_global = n,
-                           .lo = 0,
-                           .n_local = n,
-                           .D = d,
-                           .classes = classes,
-                           .e = x,
-                           .y = y,
-                           .loss = loss };
+    gc_local_rows rows = one_rank(n, d, classes, x, y, loss);
     gc_bico_options opt = {
         .landmarks = 200, .ridge = 1e-3, .batch = batch, .weighted = weighted, .eig = GC_EIG_LAPACK, .seed = 1
     };
@@ -248,18 +244,7 @@ static void device_alone_equals_host_x(gc_backend *cpu, gc_backend *gpu, gc_prec
     const gc_embed_config cfg = { .kind = GC_EMBED_FEATURES, .keep_on_device = 1 };
     CHECK(gpu->ops->embed(gpu, &cfg, n, d, x, y, NULL, loss) == GC_OK);
     gc_round_array(precision, x, n * d);
-    gc_local_rows host = { .comm = MPI_COMM_WORLD,
-                           .rank = 0,
-                           .size = 1,
-                           .n_global = n,
-                           .lo = 0,
-                           .n_local = n,
-                           .D = d,
-                           .classes = classes,
-                           .e = x,
-                           .y = y,
-                           .loss = loss },
-                  alone = host;
+    gc_local_rows host = one_rank(n, d, classes, x, y, loss), alone = host;
     alone.e = NULL;
 
     gc_nystrom a, h;
