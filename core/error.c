@@ -6,6 +6,7 @@ static char first_message[1024];
 
 int gc_failv(int status, const char *fmt, va_list ap)
 {
+#pragma omp critical(gc_error)
     if (first_message[0] == '\0') vsnprintf(first_message, sizeof first_message, fmt, ap);
     return status;
 }

@@ -20,7 +20,8 @@ enum gc_status {
     GC_ERR_PEER = 8    /* another rank failed (its message is printed by that rank) */
 };
 
-/* Records the first error message of this process (later ones are ignored: the first is the cause). */
+/* Records the first error message of this process (later ones are ignored: the first is the cause).
+ * Safe from OpenMP threads: one of the threads failing at once records its message. */
 int gc_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int gc_failv(int status, const char *fmt, va_list ap);
 /* The recorded message, or "" when none. */

@@ -87,7 +87,7 @@ static void record(gc_fault_kind kind, const char *file, int line)
     }
 }
 
-int gc_fault_hit(gc_fault_kind kind, const char *file, int line)
+static int hit_locked(gc_fault_kind kind, const char *file, int line)
 {
     if (!fault.ready) setup();
     if (fault.tracing) record(kind, file, line);
@@ -96,6 +96,16 @@ int gc_fault_hit(gc_fault_kind kind, const char *file, int line)
     int hit = fault.line > 0 ? fault.line == line && strcmp(fault.file, base_name(file)) == 0
                              : ++fault.calls[kind] == fault.nth;
     fault.fired = hit;
+    return hit;
+}
+
+/* Serialised: OpenMP threads allocate and call LAPACK at once (OMP's refits, one problem a thread),
+ * and the hook's counters and trace are shared. */
+int gc_fault_hit(gc_fault_kind kind, const char *file, int line)
+{
+    int hit;
+#pragma omp critical(gc_fault)
+    hit = hit_locked(kind, file, line);
     return hit;
 }
 

@@ -80,6 +80,13 @@ void gc_phase_count_on(gc_phases *p, gc_floor_kind kind, double bytes)
     p->phase[i].moved[kind] += bytes;
 }
 
+void gc_phase_count_host_flops(gc_phases *p, double flops)
+{
+    if (p == NULL || p->depth == 0 || p->depth > GC_PHASES_DEPTH) return;
+    const int i = p->open[p->depth - 1];
+    if (i >= 0) p->phase[i].host_flops += flops;
+}
+
 void gc_phase_end(gc_phases *p, double bytes, double flops)
 {
     if (p == NULL || p->depth == 0) return;
@@ -120,7 +127,10 @@ static const char *const bound_names[GC_FLOOR_KINDS] = { "memory", "link", "host
 /* What sets a phase's floor (rank 0's view, which is the one written). */
 static const char *floor_label(const gc_phase *ph)
 {
-    return ph->floor_by < 0 ? "children" : ph->floor_by == GC_FLOOR_KINDS ? "gemm" : bound_names[ph->floor_by];
+    return ph->floor_by < 0                     ? "children"
+           : ph->floor_by == GC_FLOOR_KINDS     ? "gemm"
+           : ph->floor_by == GC_FLOOR_KINDS + 1 ? "host-fp64"
+                                                : bound_names[ph->floor_by];
 }
 
 /* The roofline of the phase's own work on this rank, and what sets it; 0 when nothing is counted
@@ -129,9 +139,11 @@ static double own_floor(const gc_phases *p, const gc_phase *ph, int *by)
 {
     double worst = 0.0;
     *by = -1;
-    for (int k = 0; k <= GC_FLOOR_KINDS; ++k) {
-        const double amount = k < GC_FLOOR_KINDS ? ph->moved[k] : ph->flops;
-        const double ceiling = k < GC_FLOOR_KINDS ? p->ceilings.bandwidth[k] : p->ceilings.gemm;
+    for (int k = 0; k <= GC_FLOOR_KINDS + 1; ++k) {
+        const double amount = k < GC_FLOOR_KINDS ? ph->moved[k] : k == GC_FLOOR_KINDS ? ph->flops : ph->host_flops;
+        const double ceiling = k < GC_FLOOR_KINDS    ? p->ceilings.bandwidth[k]
+                               : k == GC_FLOOR_KINDS ? p->ceilings.gemm
+                                                     : p->ceilings.host_fp64;
         if (amount <= 0) continue;
         if (ceiling <= 0) return 0.0;
         if (amount / (ceiling * 1e9) > worst) worst = amount / (ceiling * 1e9), *by = k;
@@ -188,7 +200,8 @@ int gc_phases_reduce(gc_phases *p, MPI_Comm comm)
         p->phase[i].max_s = v[i];
         p->phase[i].max_calls = v[n + i];
         p->phase[i].floor_s = v[2 * n + i];
-        v[i] = p->phase[i].seconds, v[n + i] = p->phase[i].bytes, v[2 * n + i] = p->phase[i].flops;
+        v[i] = p->phase[i].seconds, v[n + i] = p->phase[i].bytes,
+        v[2 * n + i] = p->phase[i].flops + p->phase[i].host_flops;
     }
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, v, 3 * n, MPI_DOUBLE, MPI_SUM, comm));
     for (int i = 0; i < n; ++i) {
@@ -221,9 +234,9 @@ int gc_phases_write_json(const gc_phases *p, const char *path, const char *optio
     const gc_ceilings *c = &p->ceilings;
     fprintf(f,
             "{%s%s\"ceilings\": {\"memory_GBps\": %.1f, \"link_GBps\": %.1f, \"host_GBps\": %.1f, "
-            "\"storage_GBps\": %.2f, \"gemm_GFLOPps\": %.0f}, \"phases\": [",
+            "\"storage_GBps\": %.2f, \"gemm_GFLOPps\": %.0f, \"host_fp64_GFLOPps\": %.0f}, \"phases\": [",
             context, context[0] ? ", " : "", c->bandwidth[GC_FLOOR_MEMORY], c->bandwidth[GC_FLOOR_LINK],
-            c->bandwidth[GC_FLOOR_HOST], c->bandwidth[GC_FLOOR_STORAGE], c->gemm);
+            c->bandwidth[GC_FLOOR_HOST], c->bandwidth[GC_FLOOR_STORAGE], c->gemm, c->host_fp64);
     for (int i = 0; i < p->count; ++i) {
         const gc_phase *ph = &p->phase[i];
         fprintf(f,

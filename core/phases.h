@@ -21,27 +21,31 @@
 
 /* What bounds a phase's bytes (docs/design.md §7.1): the memory the rank computes in (HBM on
  * a GPU rank, host memory on a CPU rank), the host↔device link, host memory on a GPU rank (host-side
- * passes), or the storage the input is read from. A phase's flops are bounded by the GEMM ceiling. */
+ * passes), or the storage the input is read from. A phase's flops are bounded by the GEMM ceiling of
+ * the device it computes on, its host flops (the replicated refits' FP64 algebra, on the CPU of any
+ * rank) by the host's FP64 GEMM. */
 typedef enum { GC_FLOOR_MEMORY = 0, GC_FLOOR_LINK, GC_FLOOR_HOST, GC_FLOOR_STORAGE, GC_FLOOR_KINDS } gc_floor_kind;
 
 /* The ceilings of one rank's hardware, measured at the start of a timed run (0 = not known, and
- * then no floor is claimed): GB/s of each gc_floor_kind and GFLOP/s of an FP32 GEMM. */
+ * then no floor is claimed): GB/s of each gc_floor_kind, GFLOP/s of an FP32 GEMM on the device the
+ * rank computes on and of an FP64 GEMM on its host CPU. */
 typedef struct {
     double bandwidth[GC_FLOOR_KINDS];
-    double gemm;
+    double gemm, host_fp64;
 } gc_ceilings;
 
 typedef struct {
     char path[GC_PHASE_PATH_BYTES]; /* "select/score" */
     int depth;                      /* 0 for a top-level phase */
     int64_t calls;
-    double seconds, bytes, flops;               /* this rank */
+    double seconds, bytes, flops, host_flops;   /* this rank (host_flops: FP64 on the host CPU) */
     double min_s, mean_s, max_s;                /* over ranks, after gc_phases_reduce */
-    double total_bytes, total_flops, max_calls; /* summed (calls: max) over ranks */
+    double total_bytes, total_flops, max_calls; /* summed (calls: max) over ranks; flops include host flops */
     gc_floor_kind bound;                        /* what gc_phase_end's bytes move over (gc_phase_bound) */
     double moved[GC_FLOOR_KINDS];               /* this rank's bytes over each bound */
     double floor_s;                             /* this rank's floor, then its max over ranks */
-    int floor_by; /* what sets it on this rank: a gc_floor_kind, GC_FLOOR_KINDS = the GEMM, −1 the children */
+    int floor_by; /* what sets it on this rank: a gc_floor_kind, GC_FLOOR_KINDS = the GEMM, GC_FLOOR_KINDS + 1
+                     the host's FP64 GEMM, −1 the children */
 } gc_phase;
 
 typedef struct {
@@ -69,6 +73,8 @@ void gc_phases_set_ceilings(gc_phases *p, const gc_ceilings *c);
 void gc_phase_count(gc_phases *p, double bytes, double flops);
 /* Adds bytes that move over `kind` (a pipelined phase: storage, link and device memory at once). */
 void gc_phase_count_on(gc_phases *p, gc_floor_kind kind, double bytes);
+/* Adds FP64 flops computed on the host CPU (a refit), bounded by the host's FP64 GEMM. */
+void gc_phase_count_host_flops(gc_phases *p, double flops);
 /* This rank's phase of that path, or NULL. */
 const gc_phase *gc_phases_find(const gc_phases *p, const char *path);
 

@@ -34,16 +34,28 @@ double gc_host_copy_ceiling(void)
     return best;
 }
 
-double gc_host_gemm_ceiling(void)
+/* GFLOP/s of an n × n × n GEMM through OpenBLAS (every thread), single or double precision. */
+static double host_gemm(int fp64)
 {
-    const int n = 1024;
-    float *a = gc_calloc((size_t)n * n, sizeof *a), *c = gc_calloc((size_t)n * n, sizeof *c);
+    const int n = fp64 ? 768 : 1024;
+    const size_t values = (size_t)n * n, width = fp64 ? sizeof(double) : sizeof(float);
+    char *a = gc_calloc(values, width), *c = gc_calloc(values, width);
     double best = 0.0;
     if (a != NULL && c != NULL) {
-        for (size_t i = 0; i < (size_t)n * n; ++i) a[i] = (float)(i % 7) * 0.25f;
+        for (size_t i = 0; i < values; ++i) {
+            if (fp64)
+                ((double *)a)[i] = (double)(i % 7) * 0.25;
+            else
+                ((float *)a)[i] = (float)(i % 7) * 0.25f;
+        }
         for (int r = 0; r < REPEATS; ++r) {
             const double t0 = MPI_Wtime();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n);
+            if (fp64)
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0, (double *)a, n, (double *)a, n, 0.0,
+                            (double *)c, n);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, (float *)a, n, (float *)a, n, 0.0f,
+                            (float *)c, n);
             const double t = MPI_Wtime() - t0;
             if (t > 0 && 2.0 * n * n * (double)n / t / 1e9 > best) best = 2.0 * n * n * (double)n / t / 1e9;
         }
@@ -52,6 +64,10 @@ double gc_host_gemm_ceiling(void)
     free(c);
     return best;
 }
+
+double gc_host_gemm_ceiling(void) { return host_gemm(0); }
+
+double gc_host_fp64_ceiling(void) { return host_gemm(1); }
 
 /* Reads up to 256 MiB of the file from its start, bypassing the page cache where the file system
  * allows it (a cached file would claim memory speed for storage); 0 when the file cannot be read. */
@@ -79,6 +95,7 @@ void gc_measure_ceilings(gc_backend *b, const char *input, gc_ceilings *out)
     memset(out, 0, sizeof *out);
     out->bandwidth[GC_FLOOR_HOST] = gc_host_copy_ceiling();
     out->bandwidth[GC_FLOOR_STORAGE] = input != NULL ? storage_ceiling(input) : 0.0;
+    out->host_fp64 = gc_host_fp64_ceiling();
     if (b != NULL && b->ops->ceilings != NULL && b->ops->ceilings(b, out) == GC_OK) return;
     gc_error_clear(); /* a device that cannot be measured only leaves its floors out */
     out->bandwidth[GC_FLOOR_MEMORY] = out->bandwidth[GC_FLOOR_HOST];

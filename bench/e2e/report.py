@@ -43,7 +43,8 @@ def main(paths):
         print(f"### {name}: {t['method']} ({t['embedding']} + {t['selector']}), N = {t['N']:,}, D = {t['D']}, "
               f"k = {t['k']:,}, {t['ranks']} rank(s) on {t['devices']}")
         print(f"ceilings: memory {c.get('memory_GBps')} GB/s, link {c.get('link_GBps')} GB/s, "
-              f"host {c.get('host_GBps')} GB/s, GEMM {c.get('gemm_GFLOPps')} GFLOP/s\n")
+              f"host {c.get('host_GBps')} GB/s, GEMM {c.get('gemm_GFLOPps')} GFLOP/s, "
+              f"host FP64 GEMM {c.get('host_fp64_GFLOPps')} GFLOP/s\n")
         print("| phase | seconds | floor s | bound | of floor |")
         print("|---|---:|---:|---|---:|")
         for p in phases:

@@ -98,3 +98,5 @@ int gc_candidate_merge_allreduce_lists(gc_candidate_merge *m, int lists, int sta
     if (((const gc_candidate_header *)m->global)->first_failed != size) return gc_comm_agree(comm, status);
     return GC_OK;
 }
+
+double gc_candidate_merge_bytes(const gc_candidate_merge *m, int lists) { return 2.0 * lists * (double)m->list_bytes; }

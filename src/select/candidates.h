@@ -68,5 +68,8 @@ int gc_candidate_merge_allreduce(gc_candidate_merge *m, int status, MPI_Comm com
 /* The same for the first `lists` lists (1 ≤ lists ≤ m->lists, the same on every rank) in one
  * MPI_Allreduce: list l of m->global gets the best of every rank's list l. */
 int gc_candidate_merge_allreduce_lists(gc_candidate_merge *m, int lists, int status, MPI_Comm comm);
+/* The host bytes a reduction of `lists` lists needs on a rank, its floor (docs/design.md §7.1): its
+ * lists read and the merged ones written. */
+double gc_candidate_merge_bytes(const gc_candidate_merge *m, int lists);
 
 #endif

@@ -34,6 +34,7 @@ typedef struct {
     double *gram;       /* unweighted: Z_SᵀZ_S + λI (upper) for the first `gram_rows` points, grown
                           * by a rank-b update each round instead of rebuilt (O(b·q'²), not O(m·q'²)) */
     int64_t gram_rows;
+    double flops; /* FP64 flops of the fits so far on this rank, for the refit's floor */
 } bico_problem;
 
 typedef struct {
@@ -70,6 +71,7 @@ static void inner_matrix(bico_problem *p, const double *w, int unit_weights)
     const int qp = p->qp;
     const int64_t m = p->m;
     if (unit_weights) {
+        p->flops += (double)(m - p->gram_rows) * qp * (qp + 1.0); /* the new rows' rank-b update */
         if (m > p->gram_rows)
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, qp, (int)(m - p->gram_rows), 1.0,
                         p->sz + (size_t)p->gram_rows * qp, qp, 1.0, p->gram, qp);
@@ -81,6 +83,7 @@ static void inner_matrix(bico_problem *p, const double *w, int unit_weights)
         double s = sqrt(w[j] > 0.0 ? w[j] : 0.0);
         for (int t = 0; t < qp; ++t) p->wz[(size_t)j * qp + t] = s * p->sz[(size_t)j * qp + t];
     }
+    p->flops += (double)m * qp * (qp + 2.0); /* √w·z, then Z_SᵀWZ_S's triangle */
     memset(p->a, 0, (size_t)qp * qp * sizeof *p->a);
     for (int t = 0; t < qp; ++t) p->a[(size_t)t * qp + t] = p->ridge;
     if (m > 0) cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, qp, (int)m, 1.0, p->wz, qp, 1.0, p->a, qp);
@@ -94,6 +97,8 @@ static int fit(bico_problem *p, const double *w, int unit_weights, double *theta
     const int qp = p->qp, C = p->C;
     const int64_t m = p->m;
     inner_matrix(p, w, unit_weights);
+    /* Z_SᵀWY_S, the factor (q'³/3), two solves and Mθ (2q'²C each), G (2q'C) */
+    p->flops += 2.0 * (double)m * qp + (double)qp * qp * qp / 3.0 + 6.0 * (double)qp * qp * C + 2.0 * (double)qp * C;
     memset(theta, 0, (size_t)qp * C * sizeof *theta);
     for (int64_t j = 0; j < m; ++j)
         for (int t = 0; t < qp; ++t) theta[(size_t)t * C + p->sy[j]] += w[j] * p->sz[(size_t)j * qp + t];
@@ -116,6 +121,7 @@ static int weight_steps(bico_problem *p, double *trial_w, double *trial_theta, d
 {
     for (int step = 0; step < GC_BICO_WEIGHT_STEPS && p->m > 0; ++step) {
         double top = 0.0, mean = 0.0;
+        p->flops += 4.0 * (double)p->m * p->qp * p->C; /* the selected points' scores */
         for (int64_t j = 0; j < p->m; ++j) {
             trial_w[j] = score_point(p, p->sz + (size_t)j * p->qp, p->sy[j]); /* s_j, for now */
             top = fmax(top, fabs(trial_w[j]));
@@ -152,7 +158,9 @@ static int refit_and_share(bico_context *ctx)
     bico_problem *p = &ctx->p;
     const size_t qc = (size_t)p->qp * p->C;
     gc_phase_begin(ctx->run->phases, "refit");
+    gc_phase_bound(ctx->run->phases, GC_FLOOR_HOST);
     int status = GC_OK;
+    const double flops_before = p->flops;
     if (ctx->rows->rank == 0) {
         double *trial = gc_malloc((2 * qc + (size_t)(p->m > 0 ? p->m : 1)) * sizeof *trial);
         /* Weights are all 1 until the first weight step; after it, A is rebuilt every time. */
@@ -170,7 +178,8 @@ static int refit_and_share(bico_context *ctx)
     GC_CHECK_MPI(MPI_Bcast(p->v, (int)qc, MPI_DOUBLE, 0, ctx->rows->comm));
     GC_CHECK_MPI(MPI_Bcast(&p->objective, 1, MPI_DOUBLE, 0, ctx->rows->comm));
     if (p->m > 0) GC_CHECK_MPI(MPI_Bcast(p->w, (int)p->m, MPI_DOUBLE, 0, ctx->rows->comm));
-    gc_phase_end(ctx->run->phases, 0, 0);
+    gc_phase_count_host_flops(ctx->run->phases, p->flops - flops_before);
+    gc_phase_end(ctx->run->phases, ((2.0 * qc + 1.0) + (double)p->m) * sizeof(double), 0); /* what is shared */
     return GC_OK;
 }
 
@@ -216,8 +225,19 @@ typedef struct {
     double z[];
 } moved_row;
 
-/* M = ZᵀVZ, B = ZᵀVY and the class weights over all rows, bitwise the same for any rank count: blocks of GC_NYSTROM_BLOCK_ROWS rows
- * aligned to the global index are each summed by one rank (the owner of the block's first row;
+/* Rows of a data-summary block: as many as 16 MiB of features hold, a power of two of at least
+ * GC_NYSTROM_BLOCK_ROWS (q′ is the same on every rank, so is this). A block is a few launches
+ * whatever its height: 1,024-row blocks took 1.7 s at 16M rows and q′ = 134 on an H200, nearly all
+ * of it launches (docs/design.md §4.5). At most a block's rows less one move at a rank boundary. */
+static int64_t summary_block_rows(int qp)
+{
+    int64_t rows = GC_NYSTROM_BLOCK_ROWS;
+    while (2 * rows * qp * (int64_t)sizeof(double) <= ((int64_t)16 << 20)) rows *= 2;
+    return rows;
+}
+
+/* M = ZᵀVZ, B = ZᵀVY and the class weights over all rows, bitwise the same for any rank count: blocks
+ * of summary_block_rows rows aligned to the global index are each summed by one rank (the owner of the block's first row;
  * the rows of a block that another rank holds move there first), always with the same dsyrk
  * shape, and the block sums are added exactly. A backend with summary ops sums the blocks on
  * its device (the same exact grid; its dsyrk rounds differently from the CPU's add_block). */
@@ -226,7 +246,7 @@ static int data_summary(bico_context *ctx)
     const gc_local_rows *rows = ctx->rows;
     bico_problem *p = &ctx->p;
     const int qp = p->qp, C = p->C, P = rows->size;
-    const int64_t B = GC_NYSTROM_BLOCK_ROWS, lo = rows->lo, hi = lo + rows->n_local;
+    const int64_t B = summary_block_rows(qp), lo = rows->lo, hi = lo + rows->n_local;
     const size_t record = sizeof(moved_row) + (size_t)qp * sizeof(double);
     const int64_t first_owned = (lo + B - 1) / B * B; /* rows before it belong to an earlier rank's block */
     const int64_t moving = (first_owned < hi ? first_owned : hi) - lo;
@@ -454,6 +474,7 @@ static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
     const int want = (int)(left < ctx->opt->batch ? left : ctx->opt->batch);
     const int scored = score_pass(ctx, scores, want);
     gc_phase_begin(ctx->run->phases, "merge");
+    gc_phase_bound(ctx->run->phases, GC_FLOOR_HOST);
     for (int t = 0; t < ctx->opt->batch; ++t) *gc_candidate_pair(&ctx->merge, ctx->merge.local, t) = ctx->local[t];
     /* A device failure stops every rank: the reduction agrees on the status too. */
     int status = gc_candidate_merge_allreduce(&ctx->merge, scored, ctx->rows->comm);
@@ -472,7 +493,9 @@ static int run_round(bico_context *ctx, double *scores, gc_coreset *cs)
     gc_backend *b = ctx->run->backend;
     if (status == GC_OK && ctx->device != NULL && b->ops->bico_take != NULL)
         status = b->ops->bico_take(b, ctx->device, ctx->taken_count, ctx->taken_now);
-    gc_phase_end(ctx->run->phases, 0, 0);
+    /* The reduced list and every winner's broadcast record. */
+    gc_phase_end(ctx->run->phases,
+                 gc_candidate_merge_bytes(&ctx->merge, 1) + (double)ctx->taken_count * ctx->winner_bytes, 0);
     ctx->rounds++;
     return status == GC_OK ? refit_and_share(ctx) : status;
 }
@@ -628,6 +651,13 @@ int gc_select_bico(const gc_run_context *run, const gc_local_rows *rows, const g
     gc_phase_begin(run->phases, "features");
     gc_phase_begin(run->phases, "landmarks"); /* the draw, K_QQ's eigendecomposition, γ */
     int status = gc_nystrom_create(backend, rows, q, opt->gamma, opt->eig, opt->seed, &ny);
+    /* Its floor: the landmarks' rows gathered from E, K_QQ (2q²D) and the eigendecomposition's
+     * reduction to tridiagonal form (4q³/3, the least a dense symmetric eigensolver does), shared
+     * among the ranks by ScaLAPACK. */
+    gc_phase_count_on(run->phases, rows->e != NULL ? GC_FLOOR_HOST : GC_FLOOR_LINK,
+                      (double)q * rows->D * sizeof(float));
+    gc_phase_count_host_flops(run->phases, (2.0 * q * q * rows->D + 4.0 * q * (double)q * q / 3.0) /
+                                               (ny.scalapack ? rows->size : 1));
     gc_phase_end(run->phases, 0, 0);
     /* Every row's kernel row and projection: 2·q·(D + q') flops; with Z on the device, host X goes up. */
     gc_phase_begin(run->phases, "map");

@@ -347,10 +347,7 @@ static int select_received(const gc_run_context *run, int D, const gc_crest_opti
         }
         if (status == GC_OK) status = gc_backend_fl_greedy_many(backend, count, problem, kappa, sel, gain, cov);
         for (int t = 0; t < count; ++t) {
-            /* Its floor, as a facility-location partition's: the similarity block's product (one
-             * triangle) and one write and one read of its r² doubles. */
-            const double r = (double)work[t].count;
-            if (status == GC_OK) gc_phase_count(run->phases, 16.0 * r * r, r * (r + 1.0) * D);
+            if (status == GC_OK) gc_fl_greedy_count(run->phases, work[t].count, D); /* a partition's floor */
             if (status == GC_OK) status = subset_finish(D, opt, recv, &work[t], out);
             subset_free(&work[t]);
         }
@@ -618,8 +615,13 @@ int gc_select_crest(const gc_run_context *run, const gc_local_rows *rows, const 
     }
     free(kept_mask);
     gc_phase_begin(run->phases, "batches"); /* to rank 0, their gradient bias, the coreset to all */
+    gc_phase_bound(run->phases, GC_FLOOR_HOST);
     if (status == GC_OK) status = gather_batches(rows, opt, walk.members, m, c, N - kept, &res, &subset_index, cs);
-    gc_phase_end(run->phases, 0, 0);
+    /* Its floor: this rank's batches sent, all of them received at rank 0, the coreset's rows shared. */
+    gc_phase_end(run->phases,
+                 (double)(res.batch_count + (rows->rank == 0 ? P * m : 0)) * brec +
+                     (double)(status == GC_OK ? cs->k : 0) * rows->D * sizeof(float),
+                 0);
     free(subset_index);
     free(res.batches);
     free(res.subsets);

@@ -209,6 +209,11 @@ void gc_similarity_constant_count(const gc_run_context *run, const gc_local_rows
                       values * gc_backend_value_bytes(backend, radius_on_device));
 }
 
+void gc_fl_greedy_count(gc_phases *phases, int64_t m, int D)
+{
+    gc_phase_count(phases, 16.0 * (double)m * (double)m, (double)m * ((double)m + 1.0) * D);
+}
+
 /* Work on n rows is split into a fixed number of chunks, so the split never depends on the thread
  * count; a row's place in an output comes from counts of the chunks before its own, so the result
  * is the sequential one. */
@@ -679,9 +684,7 @@ static int select_partitions(const gc_run_context *run, const gc_local_rows *row
                 *cand_count += (int64_t)(finished.bytes[o->known] / crec);
                 resumed++;
             } else {
-                /* Its floor: the similarity block's product (one triangle: m(m + 1)·D flops) and one
-                 * write and one read of its m² doubles. */
-                gc_phase_count(run->phases, 16.0 * (double)o->m * (double)o->m, (double)o->m * (double)(o->m + 1) * D);
+                gc_fl_greedy_count(run->phases, o->m, D);
                 status =
                     emit_partition(run, view, order, D, o, problem[b].e, on_device ? picked + pick_at[b] * D : NULL,
                                    sel[b], gain[b], cov[b], *cand, cand_count);
@@ -751,9 +754,11 @@ static candidate_header header_of(const char *all, size_t crec, int64_t rec)
 /* Weighted greedy over candidate records rec[0, m) (sorted by global index) with point weights w:
  * the kg chosen records in greedy order, their gains and, when cover != NULL, the weight each one
  * covers (the weight it carries up a merge tree). */
-static int weighted_greedy(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *rec,
-                           const double *w, int64_t m, int64_t kg, int64_t *chosen, double *gains, double *cover)
+static int weighted_greedy(gc_backend *backend, gc_phases *phases, const char *all, size_t crec, int D, double c,
+                           const int64_t *rec, const double *w, int64_t m, int64_t kg, int64_t *chosen, double *gains,
+                           double *cover)
 {
+    gc_fl_greedy_count(phases, m, D);
     float *e = gc_malloc((size_t)m * D * sizeof *e);
     int64_t *selected = gc_malloc((size_t)kg * sizeof *selected);
     double *coverage = cover ? gc_malloc((size_t)m * sizeof *coverage) : NULL;
@@ -782,13 +787,13 @@ typedef struct {
  * (weights = coverage counts), all of them handed to the backend at once, so on a GPU the classes'
  * greedies run side by side in fl_greedy_many's lanes instead of one after another. chosen and
  * gains get each such run's kg records in run order. */
-static int root_merges(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *order,
-                       const group_run *runs, int nruns, int64_t *chosen, double *gains)
+static int root_merges(gc_backend *backend, gc_phases *phases, const char *all, size_t crec, int D, double c,
+                       const int64_t *order, const group_run *runs, int nruns, int64_t *chosen, double *gains)
 {
     int count = 0;
     int64_t rows = 0, picks = 0;
     for (int r = 0; r < nruns; ++r)
-        if (runs[r].root) ++count, rows += runs[r].m, picks += runs[r].kg;
+        if (runs[r].root) ++count, rows += runs[r].m, picks += runs[r].kg, gc_fl_greedy_count(phases, runs[r].m, D);
     if (count == 0) return GC_OK;
     float *e = gc_malloc((size_t)rows * D * sizeof *e);
     double *w = gc_malloc((size_t)rows * sizeof *w);
@@ -858,8 +863,8 @@ static int by_partition_then_global_index(const void *a, const void *b)
  * each node a weighted greedy keeping kg elements whose weights are the weight they cover, until one
  * set is left. Every dense block has at most 2·kg rows, so the merge fits where the root's
  * α·k_c-row block would not. The last node's greedy order and gains are the result. */
-static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, double c, const int64_t *group_rec,
-                      int64_t m, int64_t kg, int64_t *chosen, double *gains)
+static int tree_merge(gc_backend *backend, gc_phases *phases, const char *all, size_t crec, int D, double c,
+                      const int64_t *group_rec, int64_t m, int64_t kg, int64_t *chosen, double *gains)
 {
     int64_t *rec = gc_malloc((size_t)m * sizeof *rec);
     merge_set *sets = gc_calloc((size_t)m, sizeof *sets);
@@ -909,8 +914,9 @@ static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, 
             }
             int last = count == 2; /* the root of the tree: its greedy order is the result */
             if (status == GC_OK)
-                status = last ? weighted_greedy(backend, all, crec, D, c, u, uw, n, keep, chosen, gains, NULL)
-                              : weighted_greedy(backend, all, crec, D, c, u, uw, n, keep, picked, node_gains, cover);
+                status =
+                    last ? weighted_greedy(backend, phases, all, crec, D, c, u, uw, n, keep, chosen, gains, NULL)
+                         : weighted_greedy(backend, phases, all, crec, D, c, u, uw, n, keep, picked, node_gains, cover);
             free(x->rec);
             free(x->w);
             free(y->rec);
@@ -954,7 +960,8 @@ static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, 
         count = next;
     }
     if (status == GC_OK && count == 1 && sets[0].rec != NULL) { /* a single partition: its own greedy */
-        status = weighted_greedy(backend, all, crec, D, c, sets[0].rec, sets[0].w, sets[0].n, kg, chosen, gains, NULL);
+        status = weighted_greedy(backend, phases, all, crec, D, c, sets[0].rec, sets[0].w, sets[0].n, kg, chosen, gains,
+                                 NULL);
     }
     for (int64_t i = 0; i < count; ++i) {
         free(sets[i].rec);
@@ -965,8 +972,9 @@ static int tree_merge(gc_backend *backend, const char *all, size_t crec, int D, 
     return status;
 }
 
-static int merge_candidates(gc_backend *backend, const gc_local_rows *rows, const partition_plan *plan, double c,
-                            const gc_fl_options *opt, const char *all, int64_t count, gc_coreset *cs)
+static int merge_candidates(gc_backend *backend, gc_phases *phases, const gc_local_rows *rows,
+                            const partition_plan *plan, double c, const gc_fl_options *opt, const char *all,
+                            int64_t count, gc_coreset *cs)
 {
     const int D = rows->D;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
@@ -994,7 +1002,8 @@ static int merge_candidates(gc_backend *backend, const gc_local_rows *rows, cons
     int64_t *root_chosen = gc_malloc((size_t)(root_picks ? root_picks : 1) * sizeof *root_chosen);
     double *root_gains = gc_malloc((size_t)(root_picks ? root_picks : 1) * sizeof *root_gains);
     if (status == GC_OK && !(root_chosen && root_gains)) status = gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
-    if (status == GC_OK) status = root_merges(backend, all, crec, D, c, order, runs, nruns, root_chosen, root_gains);
+    if (status == GC_OK)
+        status = root_merges(backend, phases, all, crec, D, c, order, runs, nruns, root_chosen, root_gains);
     for (int r = 0, root_at = 0; r < nruns && status == GC_OK; ++r) {
         const int64_t a = runs[r].a, m = runs[r].m, kg = runs[r].kg;
         if (opt->epsilon > 0.0) {
@@ -1015,7 +1024,7 @@ static int merge_candidates(gc_backend *backend, const gc_local_rows *rows, cons
             int64_t *chosen = gc_malloc((size_t)kg * sizeof *chosen);
             double *gains = gc_malloc((size_t)kg * sizeof *gains);
             status = (chosen && gains) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the merge");
-            if (status == GC_OK) status = tree_merge(backend, all, crec, D, c, order + a, m, kg, chosen, gains);
+            if (status == GC_OK) status = tree_merge(backend, phases, all, crec, D, c, order + a, m, kg, chosen, gains);
             for (int64_t t = 0; t < kg && status == GC_OK; ++t)
                 take_candidate(cs, slot++, all + (size_t)chosen[t] * crec, gains[t]);
             free(chosen);
@@ -1185,6 +1194,22 @@ static int sample_rows(gc_backend *backend, const gc_local_rows *rows, const gc_
     return status;
 }
 
+/* The safeguard's floor, into the open phase: the labels scanned for the sample, the sampled rows
+ * gathered from E (over the link when E lives on the device alone), and the sampled rows against
+ * every element of their class's sets as an FP32 GEMM's 2·D flops a pair, as the weights count. */
+static void count_safeguard(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_sets *sets,
+                            const int32_t *group, int64_t count)
+{
+    double pairs = 0.0;
+    for (int64_t i = 0; i < count; ++i)
+        for (int64_t t = sets->group_set[group[i]]; t < sets->group_set[group[i] + 1]; ++t)
+            pairs += (double)sets->set_size[t];
+    gc_phase_count_on(run->phases, GC_FLOOR_HOST, (double)rows->n_local * sizeof *rows->y);
+    gc_phase_count_on(run->phases, rows->e != NULL ? GC_FLOOR_HOST : GC_FLOOR_LINK,
+                      (double)count * rows->D * sizeof(float));
+    gc_phase_count(run->phases, 0, 2.0 * pairs * rows->D);
+}
+
 /* GreeDi's safeguard: in every class where some partition can stand alone (the candidates kept by
  * keep_standalone_candidates), the merged set is compared with each such partition's own set by
  * their F on the class's sampled rows, Σ_{i sampled} max(0, max_{j∈A} s_ij), and the larger wins
@@ -1192,11 +1217,12 @@ static int sample_rows(gc_backend *backend, const gc_local_rows *rows, const gc_
  * (one pass: each row against every set of its class) and summed exactly, so every rank count takes
  * the same decision. README ("Facility location") and docs/design.md §4.1 state what the sample
  * guarantees. Collective; with no candidate (the same on every rank) there is nothing to compare. */
-static int keep_better_of_merge_and_partitions(gc_backend *backend, const gc_local_rows *rows, const gc_fl_options *opt,
-                                               const partition_plan *plan, double c, const char *cand, int64_t total,
-                                               gc_coreset *cs)
+static int keep_better_of_merge_and_partitions(const gc_run_context *run, const gc_local_rows *rows,
+                                               const gc_fl_options *opt, const partition_plan *plan, double c,
+                                               const char *cand, int64_t total, gc_coreset *cs)
 {
     if (total == 0) return GC_OK;
+    gc_backend *backend = run->backend;
     const size_t crec = sizeof(candidate_header) + (size_t)rows->D * sizeof(float);
     safeguard_sets s;
     float *e = NULL;
@@ -1216,6 +1242,7 @@ static int keep_better_of_merge_and_partitions(gc_backend *backend, const gc_loc
                                       : gc_fail(GC_ERR_MEMORY, "out of memory for the GreeDi comparison");
     }
     if (status == GC_OK) status = gc_backend_fl_assign(backend, e, count, rows->D, group, &s.sets, nearest, dist);
+    if (status == GC_OK) count_safeguard(run, rows, &s.sets, group, count);
     for (int64_t i = 0; i < count && status == GC_OK; ++i) {
         const int64_t first = s.group_set[group[i]], n = s.group_set[group[i] + 1] - first;
         for (int64_t t = 0; t < n; ++t) gc_exact_sum_add_at(&sum, (int)(first + t), fmax(0.0, c - dist[i * W + t]));
@@ -1281,24 +1308,34 @@ static int send_to_mergers(const gc_local_rows *rows, const char *cand, int64_t 
  * safeguard compares with; then every rank gets every rank's slots and candidates in one Allgatherv
  * and lays the slots out group after group, the order one merger would have made, so the coreset is
  * the same at any rank count. Collective. */
-static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const gc_local_rows *rows,
+static int merge_and_share(const gc_run_context *run, const gc_fl_options *opt, const gc_local_rows *rows,
                            const partition_plan *plan, double c, const char *cand, int64_t cand_count, gc_coreset *cs)
 {
+    gc_backend *backend = run->backend;
+    gc_phases *phases = run->phases;
     const int P = rows->size, D = rows->D, G = plan->groups;
     const size_t crec = sizeof(candidate_header) + (size_t)D * sizeof(float);
     char *all = NULL;
     int64_t total = 0, kept = 0;
-    GC_TRY(send_to_mergers(rows, cand, cand_count, crec, &all, &total));
+    gc_phase_begin(phases, "send");
+    gc_phase_bound(phases, GC_FLOOR_HOST);
+    int status = send_to_mergers(rows, cand, cand_count, crec, &all, &total);
+    gc_phase_end(phases, (double)(cand_count + total) * crec, 0);
+    if (status != GC_OK) return status;
     int64_t capacity = opt->epsilon > 0.0 ? total : 0; /* a cover keeps every candidate */
     for (int g = 0; g < G && opt->epsilon <= 0.0; ++g) capacity += merger_of(g, P) == rows->rank ? plan->budgets[g] : 0;
     gc_coreset mine;
-    int status = gc_coreset_allocate(&mine, capacity, D, rows->classes);
-    if (status == GC_OK) status = merge_candidates(backend, rows, plan, c, opt, all, total, &mine);
+    gc_phase_begin(phases, "greedy"); /* each greedy counts its floor */
+    status = gc_coreset_allocate(&mine, capacity, D, rows->classes);
+    if (status == GC_OK) status = merge_candidates(backend, phases, rows, plan, c, opt, all, total, &mine);
     /* The rest of the candidates stays here: only standalone partitions face the merge (a cover
      * keeps every partition's selections and has no safeguard). */
     if (status == GC_OK && opt->epsilon <= 0.0)
         kept = keep_standalone_candidates(plan, &mine, all, crec, total, &status);
     status = gc_comm_agree(rows->comm, status);
+    gc_phase_end(phases, 0, 0);
+    gc_phase_begin(phases, "share");
+    gc_phase_bound(phases, GC_FLOOR_HOST);
     /* Each rank's message in units of a candidate record, so a large coreset still fits MPI's int
      * count: its kept candidates, then its slots' fields. */
     const size_t slot_bytes =
@@ -1371,7 +1408,13 @@ static int merge_and_share(gc_backend *backend, const gc_fl_options *opt, const 
             placed += sizes[2 * r + 1];
         }
         cs->k = k;
-        status = keep_better_of_merge_and_partitions(backend, rows, opt, plan, c, standalone, candidates, cs);
+    }
+    /* The sets every rank receives, and each copied once more into place. */
+    gc_phase_end(phases, 2.0 * (double)all_units * crec, 0);
+    if (status == GC_OK) {
+        gc_phase_begin(phases, "safeguard"); /* counts its floor */
+        status = keep_better_of_merge_and_partitions(run, rows, opt, plan, c, standalone, candidates, cs);
+        gc_phase_end(phases, 0, 0);
     }
     gc_coreset_destroy(&mine);
     free(all);
@@ -1429,7 +1472,7 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
         }
     }
     gc_phase_begin(run->phases, "merge");
-    if (status == GC_OK) status = merge_and_share(backend, opt, rows, &plan, c, cand, cand_count, cs);
+    if (status == GC_OK) status = merge_and_share(run, opt, rows, &plan, c, cand, cand_count, cs);
     gc_phase_end(run->phases, 0, 0);
     free(cand);
     plan_destroy(&plan);

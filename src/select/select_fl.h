@@ -23,8 +23,8 @@ typedef struct {
 
 /* Collective. The greedies run on run->backend (its device when it has the fl_greedy op); with
  * run->checkpoint each finished partition is logged and a restart takes it from the log. Time goes
- * to the phases select/constant, select/exchange, select/partitions, select/merge and
- * select/weights. Fills cs
+ * to the phases select/constant, select/exchange, select/partitions, select/merge (its
+ * sub-phases send, greedy, share, safeguard) and select/weights. Fills cs
  * (allocated here) with k rows (a cover: its own size) on every rank. */
 int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_fl_options *opt, int64_t k,
                  gc_coreset *cs);
@@ -34,5 +34,9 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
 int gc_similarity_constant(gc_backend *backend, const gc_local_rows *rows, double *c);
 /* The bytes gc_similarity_constant moved on run->backend, counted into the open phase at their floors. */
 void gc_similarity_constant_count(const gc_run_context *run, const gc_local_rows *rows);
+/* The floor of one facility-location greedy over m rows of width D, counted into the open phase: the
+ * similarity block's product (one triangle, m(m + 1)·D flops) and one write and one read of its m²
+ * doubles. Partitions, the merge's greedies and CREST's subsets count theirs with it. */
+void gc_fl_greedy_count(gc_phases *phases, int64_t m, int D);
 
 #endif

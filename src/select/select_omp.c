@@ -55,6 +55,9 @@ typedef struct {
     gc_refit *f;
     double *atoms, *gamma; /* [budget × D], [budget] */
     int want;              /* candidates this pass */
+    int pending, added;    /* this pass's winners waiting for the fit; those it took */
+    int status;            /* a local failure of this pass's replicated refit */
+    double flops;          /* this pass's refit flops on this rank (refit_flops) */
 } omp_problem;
 
 /* What one selection carries from pass to pass. */
@@ -68,9 +71,11 @@ typedef struct {
     omp_scorer scorer;
     int64_t passes;
     gc_candidate_merge merge; /* one list per listed problem; a candidate's payload: atom_header, its D floats */
-    gc_omp_pair *winners;     /* [count] a list's winners, best first (also a scratch list) */
-    atom_header *headers;     /* [count] their label and loss */
-    double *rhs;              /* [count] ⟨a, g⟩ of each winner, for the refit */
+    gc_omp_pair *winners;     /* [problems × count] each problem's winners, best first; the first
+                                 problem's slice is also the restart's scratch list */
+    atom_header *headers;     /* [problems × count] their label and loss */
+    double *rhs;              /* [problems × count] ⟨a, g⟩ of each winner, for the refit */
+    int *taken;               /* [problems] the problems whose winners a pass took, in order */
 } omp_context;
 
 static int has_device_ops(const gc_backend *b) { return b != NULL && b->ops->omp_attach != NULL; }
@@ -252,29 +257,43 @@ static void offer_logged(omp_context *ctx, int list, const int64_t *logged, int 
     offer(ctx, list, ctx->winners);
 }
 
+/* Problem p's slices of the winners' scratch. */
+static gc_omp_pair *problem_winners(const omp_context *ctx, const omp_problem *p)
+{
+    return ctx->winners + (size_t)p->id * ctx->merge.count;
+}
+
+static atom_header *problem_headers(const omp_context *ctx, const omp_problem *p)
+{
+    return ctx->headers + (size_t)p->id * ctx->merge.count;
+}
+
 /* Problem p's winners from merged list `list`, best first: their rows into `embedding` (float) and
- * `atoms` (double), [p->want × D] each, their pairs, labels and losses into ctx->winners and
- * ctx->headers; the ones owned here join the scorer's exclusions. Returns how many there are. */
+ * `atoms` (double), [p->want × D] each, their pairs, labels and losses into p's slices of
+ * ctx->winners and ctx->headers; the ones owned here join the scorer's exclusions. Returns how many
+ * there are. */
 static int take_winners(omp_context *ctx, const omp_problem *p, int list, float *embedding, double *atoms)
 {
     const gc_local_rows *rows = ctx->rows;
     gc_candidate_merge *m = &ctx->merge;
     omp_scorer *s = &ctx->scorer;
     char *merged = gc_candidate_list(m, m->global, list);
+    gc_omp_pair *winners = problem_winners(ctx, p);
+    atom_header *headers = problem_headers(ctx, p);
     const int D = rows->D;
     int n = 0;
     for (; n < p->want && gc_candidate_pair(m, merged, n)->index != INT64_MAX; ++n) {
         const int64_t index = gc_candidate_pair(m, merged, n)->index;
         const char *payload = gc_candidate_payload(m, merged, n);
-        ctx->winners[n] = *gc_candidate_pair(m, merged, n);
-        memcpy(&ctx->headers[n], payload, sizeof(atom_header));
+        winners[n] = *gc_candidate_pair(m, merged, n);
+        memcpy(&headers[n], payload, sizeof(atom_header));
         memcpy(embedding + (size_t)n * D, payload + sizeof(atom_header), (size_t)D * sizeof(float));
         for (int j = 0; j < D; ++j) atoms[(size_t)n * D + j] = embedding[(size_t)n * D + j];
         if (gc_comm_row_owner(rows->n_global, rows->size, index) != rows->rank) continue;
         s->excluded[s->excluded_count] = index - rows->lo;
         s->excluded_problems[s->excluded_count++] = p->id;
     }
-    for (int t = n; t < p->want; ++t) ctx->winners[t] = GC_OMP_NONE;
+    for (int t = n; t < p->want; ++t) winners[t] = GC_OMP_NONE;
     return n;
 }
 
@@ -302,57 +321,128 @@ static int refit(const gc_omp_options *opt, omp_problem *p, int D)
     return GC_OK;
 }
 
-/* The pass's winners of problem p (merged list `list`) join its fit: one at a time with a refit
- * after each (replicated), or as one block and one refit (ScaLAPACK). The candidates not yet in sit
- * at p->atoms[m …), ctx->winners[first …), ctx->headers[first …). A replicated refit's failure is
- * local and lands in *local_status, for the next reduction; a distributed refit's is returned
- * (every rank saw it). */
-static int absorb(omp_context *ctx, omp_problem *p, int list, gc_coreset *cs, int *local_status)
+/* Problem p's winners of this pass (merged list `list`) wait in its slices for fit_winners: their
+ * rows at p->atoms[m …), their pairs and headers in its slices of ctx->winners and ctx->headers. */
+static void take_pass_winners(omp_context *ctx, omp_problem *p, int list, gc_coreset *cs)
+{
+    const int D = ctx->rows->D;
+    p->pending = take_winners(ctx, p, list, cs->embedding + (p->start + p->m) * D, p->atoms + p->m * D);
+    p->exhausted = p->m >= p->replay && p->pending == 0;
+    p->added = 0;
+    p->status = GC_OK;
+    p->flops = 0.0;
+}
+
+/* The least FP64 work of appending one atom to a fit of m atoms of width D and refitting: its
+ * ⟨a, g⟩ and Gram column (2D + 2mD), the factor's new row (m²: one triangular solve), the solve for
+ * γ (2(m + 1)²: two, the least NNLS does too) and the residual r = g − E_I γ (2(m + 1)D). A
+ * distributed refit shares it among the ranks. */
+static double refit_flops(int64_t m, int D, int ranks)
+{
+    const double a = (double)m, b = a + 1.0;
+    return (2.0 * D + 2.0 * a * D + a * a + 2.0 * b * b + 2.0 * b * D) / ranks;
+}
+
+/* The largest refit whose BLAS calls run on one thread (serial_refit). */
+static int serial_refit(const omp_problem *p, int64_t count, int D)
+{
+    return !gc_refit_is_distributed(p->f) && (p->m + count) * D <= REFIT_SERIAL_VALUES;
+}
+
+/* Problem p's waiting winners join its fit: one at a time with a refit after each (replicated), or as
+ * one block and one refit (ScaLAPACK). `own_threads`: set OpenBLAS to one thread around each small
+ * refit (serial_refit), as a problem fitted alone does; a caller that fits problems side by side has
+ * set one thread for all of them. Touches only p's state, slices and coreset slots, so problems fit
+ * at once on different threads. A replicated refit's failure is local: it lands in p->status, for
+ * the next reduction, and GC_OK is returned; a distributed refit's is returned (every rank saw it). */
+static int fit_winners(omp_context *ctx, omp_problem *p, gc_coreset *cs, int own_threads)
 {
     const gc_omp_options *opt = ctx->opt;
     const int D = ctx->rows->D;
-    gc_phases *phases = ctx->run->phases;
-    int left = take_winners(ctx, p, list, cs->embedding + (p->start + p->m) * D, p->atoms + p->m * D);
-    const int replaying = p->m < p->replay, block = gc_refit_is_distributed(p->f) ? p->want : 1;
-    int first = 0, added = 0, status = GC_OK;
-    p->exhausted = !replaying && left == 0;
-    while (left > 0 && status == GC_OK && p->rel > opt->tol) {
-        const int64_t count = left < block ? left : block;
+    gc_omp_pair *winners = problem_winners(ctx, p);
+    atom_header *headers = problem_headers(ctx, p);
+    double *rhs = ctx->rhs + (size_t)p->id * ctx->merge.count;
+    const int block = gc_refit_is_distributed(p->f) ? p->want : 1;
+    int first = 0, status = GC_OK;
+    while (p->pending > 0 && status == GC_OK && p->rel > opt->tol) {
+        const int64_t count = p->pending < block ? p->pending : block;
         int64_t taken = 0;
-        const int serial = !gc_refit_is_distributed(p->f) && (p->m + count) * D <= REFIT_SERIAL_VALUES;
+        const int serial = own_threads && serial_refit(p, count, D);
         const int threads = serial ? openblas_get_num_threads() : 0;
-        gc_phase_begin(phases, "refit");
         if (serial) openblas_set_num_threads(1);
-        for (int64_t t = 0; t < count; ++t) ctx->rhs[t] = cblas_ddot(D, p->atoms + (p->m + t) * D, 1, p->target, 1);
-        status = gc_refit_append(p->f, p->atoms, count, ctx->rhs, &taken);
+        for (int64_t t = 0; t < count; ++t) rhs[t] = cblas_ddot(D, p->atoms + (p->m + t) * D, 1, p->target, 1);
+        status = gc_refit_append(p->f, p->atoms, count, rhs, &taken);
         if (status == GC_OK && taken > 0) status = refit(opt, p, D);
         if (serial) openblas_set_num_threads(threads);
-        gc_phase_end(phases, 0, 0);
         if (status != GC_OK && !gc_refit_is_distributed(p->f)) { /* local: agreed at the next reduction */
-            *local_status = status;
+            p->status = status;
             return GC_OK;
         }
         if (status == GC_OK && taken > 0) p->rel = cblas_dnrm2(D, p->r, 1) / p->scale;
-        for (int64_t t = 0; t < taken && status == GC_OK; ++t, ++first, ++added, --left) {
+        const int ranks = gc_refit_is_distributed(p->f) ? ctx->rows->size : 1;
+        for (int64_t t = 0; t < taken && status == GC_OK; ++t, ++first, ++p->added, --p->pending) {
+            p->flops += refit_flops(p->m, D, ranks);
             const int64_t slot = p->start + p->m++;
-            cs->index[slot] = ctx->winners[first].index;
-            cs->label[slot] = ctx->headers[first].label;
-            cs->loss[slot] = ctx->headers[first].loss;
+            cs->index[slot] = winners[first].index;
+            cs->label[slot] = headers[first].label;
+            cs->loss[slot] = headers[first].loss;
             cs->gain[slot] = p->rel; /* with a block: the residual after the whole block */
         }
         if (status == GC_OK && taken < count) { /* the next candidate depends on the atoms in: drop it */
-            --left;
+            const int left = --p->pending;
             const int64_t slot = p->start + p->m;
             memmove(p->atoms + p->m * D, p->atoms + (p->m + 1) * D, (size_t)left * D * sizeof *p->atoms);
             memmove(cs->embedding + slot * D, cs->embedding + (slot + 1) * D, (size_t)left * D * sizeof *cs->embedding);
-            memmove(ctx->winners + first, ctx->winners + first + 1, (size_t)left * sizeof *ctx->winners);
-            memmove(ctx->headers + first, ctx->headers + first + 1, (size_t)left * sizeof *ctx->headers);
+            memmove(winners + first, winners + first + 1, (size_t)left * sizeof *winners);
+            memmove(headers + first, headers + first + 1, (size_t)left * sizeof *headers);
         }
     }
-    p->dependent = status == GC_OK && !p->exhausted && added == 0;
-    if (status == GC_OK && *local_status == GC_OK && ctx->run->checkpoint != NULL && p->m > p->replay && added > 0)
-        *local_status = gc_checkpoint_append(ctx->run->checkpoint, p->id, cs->index + p->start + p->m - added,
-                                             (size_t)added * sizeof(int64_t));
+    p->dependent = status == GC_OK && !p->exhausted && p->added == 0;
+    return status;
+}
+
+/* Every taken problem's fit (`taken`: their ids, in problem order), booked to "refit": the
+ * distributed refits in turn (collective), then the small replicated ones side by side, one problem
+ * a thread and one BLAS thread each (gmc at C = 100: a hundred NNLS refits a pass, docs/design.md
+ * §4.2), then the large ones in turn with threaded BLAS. Which refits run on one BLAS thread is the
+ * same as fitting every problem alone, so the bits are too. Then the local failures in problem order
+ * (the first into *local_status) and, while there is none, each problem's new atoms into the
+ * checkpoint's log. */
+static int fit_pass(omp_context *ctx, const int *taken, int count, gc_coreset *cs, int *local_status)
+{
+    const int D = ctx->rows->D;
+    int status = GC_OK, small = 0;
+    gc_phase_begin(ctx->run->phases, "refit");
+    for (int t = 0; t < count && status == GC_OK; ++t) {
+        omp_problem *p = &ctx->p[taken[t]];
+        if (gc_refit_is_distributed(p->f)) status = fit_winners(ctx, p, cs, 1);
+        small += serial_refit(p, p->pending, D);
+    }
+    if (status == GC_OK && small > 0) {
+        const int threads = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int t = 0; t < count; ++t) {
+            omp_problem *p = &ctx->p[taken[t]];
+            if (serial_refit(p, p->pending, D)) (void)fit_winners(ctx, p, cs, 0); /* replicated: into p->status */
+        }
+        openblas_set_num_threads(threads);
+    }
+    for (int t = 0; t < count && status == GC_OK; ++t) {
+        omp_problem *p = &ctx->p[taken[t]];
+        if (!gc_refit_is_distributed(p->f) && !serial_refit(p, p->pending, D)) status = fit_winners(ctx, p, cs, 1);
+    }
+    double flops = 0.0;
+    for (int t = 0; t < count; ++t) flops += ctx->p[taken[t]].flops;
+    gc_phase_count_host_flops(ctx->run->phases, flops);
+    gc_phase_end(ctx->run->phases, 0, 0);
+    for (int t = 0; t < count && status == GC_OK; ++t) {
+        omp_problem *p = &ctx->p[taken[t]];
+        if (*local_status == GC_OK) *local_status = p->status;
+        if (*local_status == GC_OK && ctx->run->checkpoint != NULL && p->m > p->replay && p->added > 0)
+            *local_status = gc_checkpoint_append(ctx->run->checkpoint, p->id, cs->index + p->start + p->m - p->added,
+                                                 (size_t)p->added * sizeof(int64_t));
+    }
     return status;
 }
 
@@ -422,8 +512,9 @@ static int mark_active(omp_context *ctx)
 }
 
 /* One pass of every active problem: the scoring of those that are not replaying their log, then
- * one reduction of every listed problem's candidates (with the ranks' status), then each active
- * problem's refit, in problem order. On a failed reduction, *broke is set. */
+ * one reduction of every listed problem's candidates (with the ranks' status), then every active
+ * problem's winners taken in problem order and fitted (fit_pass). On a failed reduction, *broke is
+ * set. */
 static int run_pass(omp_context *ctx, const omp_log *log, int lists, gc_coreset *cs, int *local_status, int *broke)
 {
     const gc_omp_options *opt = ctx->opt;
@@ -453,17 +544,23 @@ static int run_pass(omp_context *ctx, const omp_log *log, int lists, gc_coreset 
     if (*local_status == GC_OK) *local_status = fetched;
     gc_phases *phases = ctx->run->phases;
     gc_phase_begin(phases, "merge");
+    gc_phase_bound(phases, GC_FLOOR_HOST);
     int status = gc_candidate_merge_allreduce_lists(&ctx->merge, lists, *local_status, ctx->rows->comm);
-    gc_phase_end(phases, 0, 0);
+    gc_phase_end(phases, gc_candidate_merge_bytes(&ctx->merge, lists), 0);
     if (status != GC_OK) {
         *broke = 1;
         return status;
     }
-    for (int g = 0, list = 0; g < ctx->problems && status == GC_OK; ++g) {
+    int taken = 0;
+    for (int g = 0, list = 0; g < ctx->problems; ++g) {
         omp_problem *p = &ctx->p[g];
-        if (p->listed && p->active) status = absorb(ctx, p, list, cs, local_status);
+        if (p->listed && p->active) {
+            take_pass_winners(ctx, p, list, cs);
+            ctx->taken[taken++] = g;
+        }
         list += p->listed;
     }
+    status = fit_pass(ctx, ctx->taken, taken, cs, local_status);
     const int excluded = exclude_winners(s);
     if (*local_status == GC_OK) *local_status = excluded;
     return status;
@@ -523,10 +620,12 @@ static int context_create(omp_context *ctx, const gc_run_context *run, const gc_
     const int count = (int)(largest < opt->batch ? largest : opt->batch);
     ctx->p = gc_calloc((size_t)problems, sizeof *ctx->p);
     ctx->residuals = gc_calloc((size_t)problems * rows->D, sizeof *ctx->residuals);
-    ctx->winners = gc_malloc((size_t)count * sizeof *ctx->winners);
-    ctx->headers = gc_malloc((size_t)count * sizeof *ctx->headers);
-    ctx->rhs = gc_malloc((size_t)count * sizeof *ctx->rhs);
-    if (!ctx->p || !ctx->residuals || !ctx->winners || !ctx->headers || !ctx->rhs)
+    const size_t slots = (size_t)problems * count;
+    ctx->winners = gc_malloc(slots * sizeof *ctx->winners);
+    ctx->headers = gc_malloc(slots * sizeof *ctx->headers);
+    ctx->rhs = gc_malloc(slots * sizeof *ctx->rhs);
+    ctx->taken = gc_malloc((size_t)problems * sizeof *ctx->taken);
+    if (!ctx->p || !ctx->residuals || !ctx->winners || !ctx->headers || !ctx->rhs || !ctx->taken)
         return gc_fail(GC_ERR_MEMORY, "out of memory for OMP");
     for (int64_t g = 0, start = 0; g < problems; start += budgets[g++]) {
         omp_problem *p = &ctx->p[g];
@@ -555,6 +654,7 @@ static void context_destroy(omp_context *ctx)
     free(ctx->winners);
     free(ctx->headers);
     free(ctx->rhs);
+    free(ctx->taken);
 }
 
 /* Each problem's starting point (r = g) and its refit, problem by problem (the ScaLAPACK refit sets up

@@ -25,6 +25,7 @@ def test_timings_json_reduces_over_ranks(tmp_path):
     # floors (docs/design.md §7.1): every rank measured its ceilings; a phase that counted bytes has a
     # floor at its bound; a parent's floor lies between its largest child's and the sum of its children's
     assert t["ceilings"]["memory_GBps"] > 0 and t["ceilings"]["gemm_GFLOPps"] > 0
+    assert t["ceilings"]["host_fp64_GFLOPps"] > 0
     assert phases["read"]["bound"] == "host" and phases["read"]["floor_s"] > 0
     assert phases["quality"]["bound"] == "memory" and phases["quality"]["floor_s"] > 0
     assert phases["quality"]["of_floor"] == pytest.approx(phases["quality"]["floor_s"] / phases["quality"]["max_s"],
@@ -55,6 +56,14 @@ def test_nested_phases_of_omp_count_every_pass(tmp_path):
     assert score["depth"] == 1 and score["calls"] == k  # one atom a pass
     assert score["bytes"] == k * n * d * 4  # every rank reads its rows once a pass: N·D floats in all
     assert score["flops"] == k * n * d * 2
+    # the refit, replicated on both ranks: each atom appended to m atoms costs its <a, g> and Gram
+    # column (2d + 2md), the factor's row (m²), the solve (2(m + 1)²) and the residual (2(m + 1)d) in
+    # FP64 on the host; the merge reads its lists and writes the merged ones through host memory
+    refit = phases["select/refit"]
+    assert refit["bound"] == "host-fp64" and refit["floor_s"] > 0
+    assert refit["flops"] == pytest.approx(2 * sum(2 * d + 2 * m * d + m * m + 2 * (m + 1) ** 2 + 2 * (m + 1) * d
+                                                   for m in range(k)))
+    assert phases["select/merge"]["bound"] == "host" and phases["select/merge"]["floor_s"] > 0
     for p in phases.values():
         assert 0 <= p["min_s"] <= p["mean_s"] <= p["max_s"]
         assert p["max_s"] <= phases[p["name"].split("/")[0]]["max_s"] + 1e-6  # a child within its parent
@@ -78,6 +87,11 @@ def test_facility_location_phases_and_union_over_ranks(tmp_path):
     assert sent > 2 * gathered
     for n in parts:
         assert phases[n]["max_s"] <= phases["select/exchange"]["max_s"] + 1e-6
+    # the merge's parts, each with its floor: candidates to their class's merger, the merge's
+    # greedies (similarity block flops), the merged sets shared
+    for n in ("send", "greedy", "share"):
+        assert phases[f"select/merge/{n}"]["floor_s"] > 0
+    assert phases["select/merge/greedy"]["flops"] > 0
 
 
 def test_stream_writes_its_phases(tmp_path):
