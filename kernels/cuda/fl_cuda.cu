@@ -727,12 +727,19 @@ __device__ void list_raised_chunk(const double *row, const double *cur, int m, i
  * block walks all m rows (one block of 1,024 threads took 21 µs a step at m = 40,000). With
  * recomputed rows, list_raised does that once the chosen row is computed. Grid: one block, or
  * ceil(m / kListChunk) with S; blocks of kThreads. Blocks that start after block 0 has set `done`
- * return without listing: nothing reads the list once done. */
+ * return without listing: nothing reads the list once done. A block reads `done` once, for all its
+ * threads: block 0 sets it while the others run, and a block whose warps read it apart could see it
+ * both ways; the warps that left would leave the argmax's reduction garbage in the others' shared
+ * memory, and the list a row of S read from a garbage position (an illegal address, one craig job in
+ * five at C = 100 and 16M rows, bench/results/ab-h200x1/fl-c100-fault/). */
 __global__ void __launch_bounds__(kThreads)
     choose_exact(control *ctl, const candidate *best, int parts, int64_t step, unsigned char *taken, int *selected,
                  double *gains, stop_rule rule, const double *S, const double *cur, int m, int *list, int *counts)
 {
-    if (ctl->done) return;
+    __shared__ int done;
+    if (threadIdx.x == 0) done = ctl->done;
+    __syncthreads();
+    if (done) return; /* block-uniform */
     candidate mine{ -INFINITY, INT_MAX, 0 };
     for (int b = threadIdx.x; b < parts; b += blockDim.x) mine = better()(mine, best[b]);
     typedef cub::BlockReduce<candidate, kThreads> reduce;

@@ -152,6 +152,11 @@ static int weight_steps(bico_problem *p, double *trial_w, double *trial_theta, d
     return GC_OK;
 }
 
+/* Values of the q′ × q′ factor up to which rank 0's refit runs its BLAS and LAPACK calls on one
+ * OpenBLAS thread: on a few hundred kB, waking the host's threads for each of a refit's calls cost
+ * more than the calls (docs/design.md §4.5), as OMP's refits found (select_omp.c). */
+#define BICO_SERIAL_VALUES ((int64_t)1 << 18)
+
 /* Rank 0 refits (and steps the weights), everyone receives its θ, V, G and weights. */
 static int refit_and_share(bico_context *ctx)
 {
@@ -162,12 +167,16 @@ static int refit_and_share(bico_context *ctx)
     int status = GC_OK;
     const double flops_before = p->flops;
     if (ctx->rows->rank == 0) {
+        const int serial = (int64_t)p->qp * p->qp <= BICO_SERIAL_VALUES;
+        const int threads = serial ? openblas_get_num_threads() : 0;
+        if (serial) openblas_set_num_threads(1);
         double *trial = gc_malloc((2 * qc + (size_t)(p->m > 0 ? p->m : 1)) * sizeof *trial);
         /* Weights are all 1 until the first weight step; after it, A is rebuilt every time. */
         status = trial ? fit(p, p->w, !ctx->opt->weighted, p->theta, p->v, &p->objective)
                        : gc_fail(GC_ERR_MEMORY, "out of memory for BiCo");
         if (status == GC_OK && ctx->opt->weighted) status = weight_steps(p, trial + 2 * qc, trial, trial + qc);
         free(trial);
+        if (serial) openblas_set_num_threads(threads);
     }
     status = gc_comm_agree(ctx->rows->comm, status);
     if (status != GC_OK) {
