@@ -34,6 +34,9 @@ typedef struct {
     double *gram;       /* unweighted: Z_SᵀZ_S + λI (upper) for the first `gram_rows` points, grown
                           * by a rank-b update each round instead of rebuilt (O(b·q'²), not O(m·q'²)) */
     int64_t gram_rows;
+    double *zy_sel; /* unweighted: Z_SᵀY_S [q' × C] for the first `zy_rows` points, grown each round in
+                      * point order (the sum a fit from scratch makes, at O(b·q') a round, not O(m·q')) */
+    int64_t zy_rows;
     double flops; /* FP64 flops of the fits so far on this rank, for the refit's floor */
 } bico_problem;
 
@@ -97,11 +100,19 @@ static int fit(bico_problem *p, const double *w, int unit_weights, double *theta
     const int qp = p->qp, C = p->C;
     const int64_t m = p->m;
     inner_matrix(p, w, unit_weights);
-    /* Z_SᵀWY_S, the factor (q'³/3), two solves and Mθ (2q'²C each), G (2q'C) */
-    p->flops += 2.0 * (double)m * qp + (double)qp * qp * qp / 3.0 + 6.0 * (double)qp * qp * C + 2.0 * (double)qp * C;
-    memset(theta, 0, (size_t)qp * C * sizeof *theta);
-    for (int64_t j = 0; j < m; ++j)
-        for (int t = 0; t < qp; ++t) theta[(size_t)t * C + p->sy[j]] += w[j] * p->sz[(size_t)j * qp + t];
+    /* Z_SᵀWY_S (its new points' with unit weights), the factor (q'³/3), two solves and Mθ (2q'²C
+     * each), G (2q'C) */
+    const int64_t from = unit_weights ? p->zy_rows : 0;
+    p->flops +=
+        2.0 * (double)(m - from) * qp + (double)qp * qp * qp / 3.0 + 6.0 * (double)qp * qp * C + 2.0 * (double)qp * C;
+    double *zy = unit_weights ? p->zy_sel : theta;
+    if (!unit_weights) memset(theta, 0, (size_t)qp * C * sizeof *theta);
+    for (int64_t j = from; j < m; ++j)
+        for (int t = 0; t < qp; ++t) zy[(size_t)t * C + p->sy[j]] += w[j] * p->sz[(size_t)j * qp + t];
+    if (unit_weights) {
+        p->zy_rows = m;
+        memcpy(theta, p->zy_sel, (size_t)qp * C * sizeof *theta);
+    }
     GC_CHECK_BLAS(LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', qp, p->a, qp), "BiCo: Cholesky factor of Z_SᵀWZ_S + λI");
     GC_CHECK_BLAS(LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', qp, C, p->a, qp, theta, C), "BiCo: solving for θ");
     memcpy(p->g, p->zy, (size_t)qp * C * sizeof *p->g);
@@ -528,8 +539,9 @@ static int problem_create(bico_problem *p, int qp, int C, int64_t k, double ridg
     p->g = gc_malloc(qc * sizeof *p->g);
     p->wz = gc_malloc((size_t)k * qp * sizeof *p->wz);
     p->gram = gc_calloc(qq, sizeof *p->gram);
+    p->zy_sel = gc_calloc(qc, sizeof *p->zy_sel);
     if (!p->class_weight || !p->zz || !p->zy || !p->sz || !p->sy || !p->w || !p->theta || !p->v || !p->a || !p->g ||
-        !p->wz || !p->gram)
+        !p->wz || !p->gram || !p->zy_sel)
         return gc_fail(GC_ERR_MEMORY, "out of memory for the BiCo problem (q' = %d, k = %lld)", qp, (long long)k);
     for (int t = 0; t < qp; ++t) p->gram[(size_t)t * qp + t] = ridge;
     return GC_OK;
@@ -549,6 +561,7 @@ static void problem_destroy(bico_problem *p)
     free(p->g);
     free(p->wz);
     free(p->gram);
+    free(p->zy_sel);
 }
 
 static int context_create(bico_context *ctx, const gc_run_context *run, const gc_local_rows *rows,
