@@ -283,11 +283,13 @@ typedef struct {
      * through a host Z given to bico_attach): bico_attach with z NULL keeps zeros; bico_features
      * computes the rank's features from host rows x [rows × d] (x NULL: from E that embed kept on
      * the device alone, read there) into the device copy, with the bits of gc_nystrom_features;
-     * bico_rows copies local rows' features to the host; bico_z is the
+     * bico_rows copies local rows' features to the host, bico_rows_at those of `count` local rows
+     * (at most the scorer's batch) in one gather; bico_z is the
      * device address of local row 0's (q' doubles a row, for bico_summary_add); bico_max_entry is
      * max over rows of max(1, ‖z‖², ‖z‖) with the squares summed in order and no fused multiply-add. */
     int (*bico_features)(gc_backend *b, gc_bico_device *dev, const gc_nystrom_map *map, const float *x);
     int (*bico_rows)(gc_backend *b, gc_bico_device *dev, int64_t first, int64_t count, double *out);
+    int (*bico_rows_at)(gc_backend *b, gc_bico_device *dev, int count, const int64_t *local, double *out);
     const double *(*bico_z)(gc_backend *b, gc_bico_device *dev);
     int (*bico_max_entry)(gc_backend *b, gc_bico_device *dev, double *out);
     int (*bico_best)(gc_backend *b, gc_bico_device *dev, const double *theta, const double *v, int want,

@@ -774,6 +774,7 @@ static gc_backend_ops cuda_ops_table(void)
     ops.bico_best = gc_cuda_bico_best;
     ops.bico_features = gc_cuda_bico_features;
     ops.bico_rows = gc_cuda_bico_rows;
+    ops.bico_rows_at = gc_cuda_bico_rows_at;
     ops.bico_z = gc_cuda_bico_z;
     ops.bico_max_entry = gc_cuda_bico_max_entry;
     ops.bico_detach = gc_cuda_bico_detach;

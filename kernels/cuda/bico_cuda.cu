@@ -155,6 +155,15 @@ __global__ void mark_taken(const long long *__restrict__ local, int count, unsig
     if (t < count) taken[local[t]] = 1;
 }
 
+/* out[t] ← z's local row local[t] (rows at `offset` of the blocks), t < count: a round's winners. */
+__global__ void gather_z(const double *__restrict__ z, long long offset, const long long *__restrict__ local, int count,
+                         int qp, double *__restrict__ out)
+{
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)count * qp; i += stride)
+        out[i] = z[(size_t)(offset + local[i / qp]) * qp + i % qp];
+}
+
 /* B, the rows of a scoring block: a power of two from 1,024 to 262,144, as large as keeps a block's
  * features and its products under 512 MB each (fewer, larger GEMMs: at q' = 134 and 32,768 rows a
  * block, 16M rows took 489 GEMMs and 30 ms a round). Depends on q' and C only, so it is the same on
@@ -393,6 +402,30 @@ extern "C" int gc_cuda_bico_rows(gc_backend *b, gc_bico_device *dev, int64_t fir
     GC_CHECK_CUDA(cudaSetDevice(b->device_id));
     GC_CHECK_CUDA(cudaMemcpy(out, dev->z + (size_t)(dev->offset + first) * dev->qp,
                              (size_t)count * dev->qp * sizeof(double), cudaMemcpyDeviceToHost));
+    return GC_OK;
+}
+
+extern "C" int gc_cuda_bico_rows_at(gc_backend *b, gc_bico_device *dev, int count, const int64_t *local, double *out)
+{
+    if (count <= 0) return GC_OK;
+    if (count > kMaxTake) return gc_fail(GC_ERR_USAGE, "BiCo: %d rows fetched at once, more than %d", count, kMaxTake);
+    GC_CHECK_CUDA(cudaSetDevice(b->device_id));
+    const size_t bytes = (size_t)count * dev->qp * sizeof(double);
+    double *rows = nullptr;
+    GC_CHECK_CUDA(cudaMallocAsync(&rows, bytes, dev->stream));
+    /* The indices through `picked`, as bico_take's (stream order keeps them apart). */
+    cudaError_t rc =
+        cudaMemcpyAsync(dev->picked, local, (size_t)count * sizeof *local, cudaMemcpyHostToDevice, dev->stream);
+    if (rc == cudaSuccess) {
+        gather_z<<<grid_for((long long)count * dev->qp), kThreads, 0, dev->stream>>>(dev->z, dev->offset, dev->picked,
+                                                                                     count, dev->qp, rows);
+        rc = cudaGetLastError();
+    }
+    if (rc == cudaSuccess) rc = cudaMemcpyAsync(out, rows, bytes, cudaMemcpyDeviceToHost, dev->stream);
+    const cudaError_t freed = cudaFreeAsync(rows, dev->stream);
+    if (rc == cudaSuccess) rc = freed;
+    if (rc == cudaSuccess) rc = cudaStreamSynchronize(dev->stream);
+    GC_CHECK_CUDA(rc);
     return GC_OK;
 }
 

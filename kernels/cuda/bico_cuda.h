@@ -37,6 +37,9 @@ int gc_cuda_bico_attach(gc_backend *b, int64_t first_row, int64_t rows, int qp, 
 int gc_cuda_bico_features(gc_backend *b, gc_bico_device *dev, const gc_nystrom_map *map, const float *x);
 /* out [count × q'] (host) ← the features of local rows first … */
 int gc_cuda_bico_rows(gc_backend *b, gc_bico_device *dev, int64_t first, int64_t count, double *out);
+/* out [count × q'] (host) ← the features of local rows local[0 … count), count ≤ 1,024: one gather on
+ * the device and one copy. */
+int gc_cuda_bico_rows_at(gc_backend *b, gc_bico_device *dev, int count, const int64_t *local, double *out);
 /* The device address of local row 0's features (rows follow at q' doubles each). */
 const double *gc_cuda_bico_z(gc_backend *b, gc_bico_device *dev);
 /* max over rows of max(1, ‖z‖², ‖z‖), the squares summed in feature order without fused
