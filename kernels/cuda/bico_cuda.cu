@@ -17,11 +17,13 @@
  *   rows and NaN scores get a key that sorts after −∞ and are never returned, −0 becomes +0 (the
  *   sort compares bits, the host scan values). Only the `want` best pairs come back: the host scan
  *   of 16M scores and their copy took 50 ms a round at q' = 134.
- * The data summary (select_bico.c's data_summary, its CPU twin and oracle): per block of rows,
- *   ZᵀVZ   by cublasDsyrk on √v·z (lower in column-major = upper of the row-major matrix),
- *   ZᵀVY   by cublasDgemm against W = V·onehot(y), and Σ v per class by class_weights,
- * then every value is cut on gc_exact_sum's grid (exact_split.h) and added to int64 accumulators by
- * the thread that owns it: integer sums, so the blocks may come in any order. */
+ * The data summary (select_bico.c's data_summary, its CPU twin and oracle): per block of rows, in
+ *   sub-blocks of kSummaryRows rows (one batched GEMM each),
+ *   ZᵀVZ   on √v·z (the upper triangle of the row-major matrix is kept),
+ *   ZᵀVY   against W = V·onehot(y), and Σ v per class by class_weights,
+ * then every value, summed over the sub-blocks in order, is cut on gc_exact_sum's grid
+ * (exact_split.h) and added to int64 accumulators by the thread that owns it: integer sums, so the
+ * blocks may come in any order. */
 #include <cub/cub.cuh>
 #include <math.h>
 #include <mpi.h> /* before the extern "C" block: it brings C++ bindings of its own */
@@ -176,28 +178,39 @@ int score_block_rows(int qp, int C)
     return B;
 }
 
-/* zs = √v·z, and W [rows × C] = v·onehot(y) (row-major, the column-major C × rows of the GEMM). */
+/* Rows of a summary sub-block: a block's products are one batched GEMM of such sub-blocks, the last
+ * padded with zero rows, and their partial sums are added in sub-block order. */
+constexpr int kSummaryRows = 1024;
+
+/* Over the block's sub-blocks padded to `padded` rows (rows ≤ padded): zs = √v·z (v: zeros past
+ * rows), and W [padded × C] = v·onehot(y) (row-major, the column-major C × rows of the GEMM; zeros
+ * past rows). */
 __global__ void weigh_rows(const double *__restrict__ z, const int32_t *__restrict__ y, const double *__restrict__ v,
-                           long long rows, int qp, int C, double *__restrict__ zs, double *__restrict__ w)
+                           long long rows, long long padded, int qp, int C, double *__restrict__ zs,
+                           double *__restrict__ w)
 {
     const long long stride = (long long)gridDim.x * blockDim.x;
     if (v != nullptr)
-        for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < rows * qp; i += stride)
-            zs[i] = sqrt(v[i / qp]) * z[i];
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < rows * C; i += stride)
-        w[i] = y[i / C] == i % C ? (v != nullptr ? v[i / C] : 1.0) : 0.0;
+        for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < padded * qp; i += stride)
+            zs[i] = i / qp < rows ? sqrt(v[i / qp]) * z[i] : 0.0;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < padded * C; i += stride) {
+        const long long r = i / C;
+        w[i] = r < rows && y[r] == i % C ? (v != nullptr ? v[r] : 1.0) : 0.0;
+    }
 }
 
-/* Σ v over the block's rows of class c, one thread a class, rows in order. */
+/* out[s·C + c] = Σ v over sub-block s's rows of class c, one thread a (sub-block, class), rows in order. */
 __global__ void class_weights(const int32_t *__restrict__ y, const double *__restrict__ v, long long rows, int C,
-                              double *__restrict__ out)
+                              int subs, double *__restrict__ out)
 {
-    const int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
+    const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= (long long)subs * C) return;
+    const int c = (int)(t % C);
+    const long long first = t / C * kSummaryRows, last = first + kSummaryRows < rows ? first + kSummaryRows : rows;
     double s = 0.0;
-    for (long long r = 0; r < rows; ++r)
+    for (long long r = first; r < last; ++r)
         if (y[r] == c) s += v != nullptr ? v[r] : 1.0;
-    out[c] = s;
+    out[t] = s;
 }
 
 __device__ void accumulate(int64_t *acc, long long n, long long t, double value, double scale)
@@ -208,20 +221,33 @@ __device__ void accumulate(int64_t *acc, long long n, long long t, double value,
     acc[n + t] += fraction;
 }
 
-/* Entry (a, b ≥ a) of the row-major upper triangle is gram[a·q' + b] (column-major lower) and
- * summary value t = a·q' − a(a−1)/2 + (b − a); the tail's values follow from q'(q'+1)/2 on. */
-__global__ void accumulate_summary(const double *__restrict__ gram, const double *__restrict__ tail, int qp,
-                                   long long tail_n, long long n, double scale, int64_t *__restrict__ acc)
+/* Σ over the sub-blocks, in their order, of part[s·stride + i]. */
+__device__ double over_subs(const double *part, long long stride, int subs, long long i)
+{
+    double v = 0.0;
+    for (int s = 0; s < subs; ++s) v += part[s * stride + i];
+    return v;
+}
+
+/* The block's values, each summed over its sub-blocks, onto the exact grid. Entry (a, b ≥ a) of the
+ * row-major upper triangle is gram[a·q' + b] (a symmetric q' × q' a sub-block) and summary value
+ * t = a·q' − a(a−1)/2 + (b − a); then ZᵀVY (tail: C × q' column-major a sub-block) and the class
+ * weights (classes: C a sub-block) from q'(q'+1)/2 on. */
+__global__ void accumulate_summary(const double *__restrict__ gram, const double *__restrict__ tail,
+                                   const double *__restrict__ classes, int qp, int C, int subs, long long n,
+                                   double scale, int64_t *__restrict__ acc)
 {
     const long long stride = (long long)gridDim.x * blockDim.x, square = (long long)qp * qp;
-    const long long packed = (long long)qp * (qp + 1) / 2;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < square + tail_n; i += stride) {
-        if (i >= square) {
-            accumulate(acc, n, packed + (i - square), tail[i - square], scale);
-            continue;
+    const long long packed = (long long)qp * (qp + 1) / 2, tail_n = (long long)qp * C;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < square + tail_n + C; i += stride) {
+        if (i >= square + tail_n) {
+            accumulate(acc, n, packed + (i - square), over_subs(classes, C, subs, i - square - tail_n), scale);
+        } else if (i >= square) {
+            accumulate(acc, n, packed + (i - square), over_subs(tail, tail_n, subs, i - square), scale);
+        } else {
+            const long long a = i / qp, b = i % qp;
+            if (b >= a) accumulate(acc, n, a * qp - a * (a - 1) / 2 + (b - a), over_subs(gram, square, subs, i), scale);
         }
-        const long long a = i / qp, b = i % qp;
-        if (b >= a) accumulate(acc, n, a * qp - a * (a - 1) / 2 + (b - a), gram[i], scale);
     }
 }
 
@@ -242,8 +268,9 @@ int summary_buffers(gc_bico_summary_device *dev)
     GC_CHECK_CUDA(cudaMalloc(&dev->w, rows * C * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&dev->v, rows * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&dev->y, rows * sizeof(int32_t)));
-    GC_CHECK_CUDA(cudaMalloc(&dev->gram, qp * qp * sizeof(double)));
-    GC_CHECK_CUDA(cudaMalloc(&dev->tail, (qp * C + C) * sizeof(double)));
+    const size_t subs = (rows + kSummaryRows - 1) / kSummaryRows;
+    GC_CHECK_CUDA(cudaMalloc(&dev->gram, subs * qp * qp * sizeof(double)));
+    GC_CHECK_CUDA(cudaMalloc(&dev->tail, subs * (qp * C + C) * sizeof(double)));
     GC_CHECK_CUDA(cudaMalloc(&dev->acc, 2 * (size_t)dev->n * sizeof(int64_t)));
     GC_CHECK_CUDA(cudaMemsetAsync(dev->acc, 0, 2 * (size_t)dev->n * sizeof(int64_t), dev->stream));
     return GC_OK;
@@ -536,26 +563,45 @@ namespace
 {
 
 /* One block's sums into the accumulators, its z [rows × q'], y and v (nullptr: all 1) in device
- * memory: ZᵀVZ by cublasDsyrk, ZᵀVY by cublasDgemm against W = V·onehot(y), Σ v per class, then
- * every value onto the exact grid. Queued on dev->stream, not waited for; the scratch it writes
- * (zs, w, gram, tail) is the next block's only after this block's kernels, in stream order. */
+ * memory: its sub-blocks of kSummaryRows rows (the last padded with zero rows, through dev->z) in
+ * one batched GEMM each for ZᵀVZ (on √v·z) and ZᵀVY (against W = V·onehot(y)), Σ v per class, then
+ * each value summed over the sub-blocks in order and put on the exact grid. A block of 8,192 rows
+ * in one DSYRK and one GEMM kept a few of the GPU's SMs busy (their q' × q' and C × q' outputs are
+ * a handful of tiles): 0.72 s for 16M rows at q' = 134 on an H200. A block always has the same
+ * rows wherever it is summed (select_bico.c), so the same shapes and the same bits. Queued on
+ * dev->stream, not waited for; the scratch it writes (zs, w, gram, tail) is the next block's only
+ * after this block's kernels, in stream order. */
 int summary_block(gc_bico_summary_device *dev, int64_t rows, const double *z, const int32_t *y, const double *v)
 {
-    const int qp = dev->qp, C = dev->C;
-    weigh_rows<<<grid_for(rows * (qp > C ? qp : C)), kThreads, 0, dev->stream>>>(z, y, v, rows, qp, C, dev->zs, dev->w);
+    const int qp = dev->qp, C = dev->C, subs = (int)((rows + kSummaryRows - 1) / kSummaryRows);
+    const long long padded = (long long)subs * kSummaryRows;
+    if (padded > rows) { /* the last sub-block's padding: zeros after the rows, in dev->z */
+        if (z != dev->z)
+            GC_CHECK_CUDA(
+                cudaMemcpyAsync(dev->z, z, (size_t)rows * qp * sizeof(double), cudaMemcpyDeviceToDevice, dev->stream));
+        GC_CHECK_CUDA(
+            cudaMemsetAsync(dev->z + (size_t)rows * qp, 0, (size_t)(padded - rows) * qp * sizeof(double), dev->stream));
+        z = dev->z;
+    }
+    weigh_rows<<<grid_for(padded * (qp > C ? qp : C)), kThreads, 0, dev->stream>>>(z, y, v, rows, padded, qp, C,
+                                                                                   dev->zs, dev->w);
     GC_CHECK_LAUNCH();
-    class_weights<<<(C + kThreads - 1) / kThreads, kThreads, 0, dev->stream>>>(y, v, rows, C,
-                                                                               dev->tail + (size_t)qp * C);
+    double *tail = dev->tail, *classes = dev->tail + (size_t)subs * qp * C;
+    class_weights<<<grid_for((long long)subs * C), kThreads, 0, dev->stream>>>(y, v, rows, C, subs, classes);
     GC_CHECK_LAUNCH();
     const double one = 1.0, zero = 0.0;
-    GC_CHECK_CUBLAS(cublasDsyrk(dev->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, qp, (int)rows, &one,
-                                v != nullptr ? dev->zs : z, qp, &zero, dev->gram, qp));
-    /* tail[j·C + c] = Σ_r w[r·C + c] z[r·q' + j]: column-major (C × rows)·(rows × q'). */
-    GC_CHECK_CUBLAS(cublasDgemm(dev->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, qp, (int)rows, &one, dev->w, C, z, qp, &zero,
-                                dev->tail, C));
-    const long long tail_n = (long long)qp * C + C;
-    accumulate_summary<<<grid_for((long long)qp * qp + tail_n), kThreads, 0, dev->stream>>>(
-        dev->gram, dev->tail, qp, tail_n, dev->n, dev->scale, dev->acc);
+    const double *zg = v != nullptr ? dev->zs : z;
+    const long long zstride = (long long)kSummaryRows * qp;
+    /* gram_s = Z_sᵀZ_s: column-major (q' × rows)·(rows × q'), symmetric. */
+    GC_CHECK_CUBLAS(cublasDgemmStridedBatched(dev->blas, CUBLAS_OP_N, CUBLAS_OP_T, qp, qp, kSummaryRows, &one, zg, qp,
+                                              zstride, zg, qp, zstride, &zero, dev->gram, qp, (long long)qp * qp,
+                                              subs));
+    /* tail_s[j·C + c] = Σ_r w[r·C + c] z[r·q' + j]: column-major (C × rows)·(rows × q'). */
+    GC_CHECK_CUBLAS(cublasDgemmStridedBatched(dev->blas, CUBLAS_OP_N, CUBLAS_OP_T, C, qp, kSummaryRows, &one, dev->w, C,
+                                              (long long)kSummaryRows * C, z, qp, zstride, &zero, tail, C,
+                                              (long long)qp * C, subs));
+    accumulate_summary<<<grid_for((long long)qp * qp + (long long)qp * C + C), kThreads, 0, dev->stream>>>(
+        dev->gram, tail, classes, qp, C, subs, dev->n, dev->scale, dev->acc);
     GC_CHECK_LAUNCH();
     return GC_OK;
 }
