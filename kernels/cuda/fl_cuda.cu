@@ -64,14 +64,12 @@ constexpr int kInitRows = kThreads / 32;   /* rows per block of init_block: a wa
 constexpr int kListThreads = 1024;         /* list_raised and greedy_small: one block */
 constexpr int kDecrementRowsPerSlice = 64; /* changed rows handled by one grid row of the decrement */
 constexpr int kMaxSlices = 64;
-constexpr int kDecrementLoads = 8;     /* similarities a decrement thread has in flight */
-constexpr int kTile = 64;              /* finish_tiles' tiles are kTile × kTile; a gain's chunks kTile columns */
-constexpr int kChunkGroup = 32;        /* chunk sums a gain adds before adding the groups (chunks_of) */
-constexpr int kDefaultMathRows = 8192; /* larger blocks: DSYRK in cuBLAS's default math (start) */
-constexpr int kSmallColumns = 4;       /* columns a thread of greedy_small stands for */
-constexpr int kSmallBlock = kListThreads * kSmallColumns; /* blocks greedy_small can take, in rows */
-constexpr int kSmallSteps = 256; /* above kListThreads rows, greedy_small takes blocks of this many steps or more */
-constexpr int kListBallots = 8;  /* raised-row tests a choose_exact lane makes at once */
+constexpr int kDecrementLoads = 8;        /* similarities a decrement thread has in flight */
+constexpr int kTile = 64;                 /* finish_tiles' tiles are kTile × kTile; a gain's chunks kTile columns */
+constexpr int kChunkGroup = 32;           /* chunk sums a gain adds before adding the groups (chunks_of) */
+constexpr int kDefaultMathRows = 8192;    /* larger blocks: DSYRK in cuBLAS's default math (start) */
+constexpr int kSmallBlock = kListThreads; /* blocks of at most this many rows greedy in one kernel (greedy_small) */
+constexpr int kListBallots = 8;           /* raised-row tests a choose_exact lane makes at once */
 constexpr int kListChunk = kThreads * kListBallots; /* rows a choose_exact block lists */
 constexpr int kMaxRuns = 256;                       /* chunks of a materialized block: m ≤ 524,288 */
 constexpr int kMaxLanes = 8;                        /* problems in flight at once (fl_greedy_many) */
@@ -763,20 +761,18 @@ __global__ void __launch_bounds__(kThreads)
 
 /* Exact greedy on a materialized block of m ≤ kSmallBlock rows, every step in one launch of one
  * block of kListThreads: steps 0 … κ − 1 (or until `done`) as exact_step enqueues them, thread j
- * standing for columns j, j + kListThreads, …. A step's decrements are summed as gain_decrements
- * and apply_one sum them (the same slices, each in row order, then the slices in order; the raised
- * rows staged kListThreads at a time), the coverage raised as finish_step raises it, the argmax
- * taken and recorded and the raised rows listed as choose_exact does, so the bits are those of the
- * three kernels a step. A merge's class (m of a few hundred to a few thousand, κ of hundreds to
- * thousands) was three launches a step, one after another: the host's launches, not the GPU, set
- * its time. A step whose choice raises every row reads the whole block on one SM, so blocks above
- * kListThreads rows come here only with κ ≥ kSmallSteps, where most steps raise few rows. */
+ * standing for column j. A step's decrements are summed as gain_decrements and apply_one sum them
+ * (the same slices, each in row order, then the slices in order), the coverage raised as
+ * finish_step raises it, the argmax taken and recorded and the raised rows listed as choose_exact
+ * does, so the bits are those of the three kernels a step. A merge's class (m of a few hundred,
+ * κ of a few hundred) was three launches a step, one after another: the host's launches, not the
+ * GPU, set its time. */
 __global__ void __launch_bounds__(kListThreads)
     greedy_small(control *ctl, const double *S, int m, const double *w, double *cur, double *g, unsigned char *taken,
                  int *list, int64_t kappa, stop_rule rule, int *selected, double *gains)
 {
-    __shared__ int done, count, chosen, raised[kListThreads];
-    __shared__ double weight[kListThreads], covered[kListThreads], chosen_at[kListThreads];
+    __shared__ int done, count, chosen, raised[kSmallBlock];
+    __shared__ double weight[kSmallBlock], covered[kSmallBlock], chosen_at[kSmallBlock];
     typedef cub::BlockReduce<candidate, kListThreads> reduce;
     __shared__ typename reduce::TempStorage temp;
     const int j = threadIdx.x;
@@ -788,54 +784,28 @@ __global__ void __launch_bounds__(kListThreads)
             /* Every column reads the same raised rows: their index, weight, coverage and chosen
              * similarity staged once, so a column's loads are its similarities alone. */
             const double *row = S + (size_t)chosen * m;
-            const int slices = slices_for(count), per = (count + slices - 1) / slices;
-            double dec[kSmallColumns], part[kSmallColumns];
-#pragma unroll
-            for (int c = 0; c < kSmallColumns; ++c) dec[c] = 0.0, part[c] = 0.0;
-            int closed = 0; /* slices added into dec */
-            for (int first = 0; first < count; first += kListThreads) {
-                const int staged = min(kListThreads, count - first);
-                __syncthreads(); /* the previous rows are used up */
-                if (j < staged) {
-                    const int i = list[first + j];
-                    raised[j] = i, weight[j] = w[i], covered[j] = cur[i], chosen_at[j] = row[i];
-                }
-                __syncthreads();
-                for (int t = 0; t < staged; ++t) {
-                    if (first + t == (closed + 1) * per) { /* the next slice starts */
-#pragma unroll
-                        for (int c = 0; c < kSmallColumns; ++c) dec[c] += part[c], part[c] = 0.0;
-                        ++closed;
-                    }
-                    const double *srow = S + (size_t)raised[t] * m;
-#pragma unroll
-                    for (int c = 0; c < kSmallColumns; ++c) {
-                        const int col = j + c * kListThreads;
-                        if (col < m) add_decrement(part[c], weight[t], srow[col], covered[t], chosen_at[t]);
-                    }
-                }
+            for (int r = j; r < count; r += kListThreads) {
+                const int i = list[r];
+                raised[r] = i, weight[r] = w[i], covered[r] = cur[i], chosen_at[r] = row[i];
             }
-#pragma unroll
-            for (int c = 0; c < kSmallColumns; ++c) dec[c] += part[c];
-            for (++closed; closed < slices; ++closed) /* empty slices add their zeros, as apply_one */
-#pragma unroll
-                for (int c = 0; c < kSmallColumns; ++c) dec[c] += 0.0;
-#pragma unroll
-            for (int c = 0; c < kSmallColumns; ++c) {
-                const int col = j + c * kListThreads;
-                if (col < m) {
-                    g[col] -= dec[c];
-                    cur[col] = fmax(cur[col], row[col]);
+            __syncthreads();
+            const int slices = slices_for(count), per = (count + slices - 1) / slices;
+            double dec = 0.0;
+            for (int y = 0; j < m && y < slices; ++y) {
+                double part = 0.0;
+#pragma unroll 8
+                for (int r = y * per; r < min(count, (y + 1) * per); ++r) {
+                    add_decrement(part, weight[r], S[(size_t)raised[r] * m + j], covered[r], chosen_at[r]);
                 }
+                dec += part;
+            }
+            if (j < m) {
+                g[j] -= dec;
+                cur[j] = fmax(cur[j], row[j]);
             }
             if (j == 0) ctl->bytes += 8.0 * count * (double)m + 8.0 * m;
         }
-        candidate mine{ -INFINITY, INT_MAX, 0 };
-#pragma unroll
-        for (int c = 0; c < kSmallColumns; ++c) {
-            const int col = j + c * kListThreads;
-            if (col < m && !taken[col]) mine = better()(mine, candidate{ g[col], col, 0 });
-        }
+        const candidate mine = j < m && !taken[j] ? candidate{ g[j], j, 0 } : candidate{ -INFINITY, INT_MAX, 0 };
         const candidate top = reduce(temp).Reduce(mine, better());
         if (j == 0) {
             taken[top.pos] = 1;
@@ -1093,8 +1063,7 @@ struct job {
             }));
         }
         enqueued = 0;
-        if (materialized && exact && !dev->force_steps &&
-            (m <= kListThreads || (m <= kSmallBlock && kappa >= kSmallSteps))) { /* every step in one launch */
+        if (materialized && exact && m <= kSmallBlock && !dev->force_steps) { /* every step in one launch */
             greedy_small<<<1, kListThreads, 0, stream()>>>(
                 ctl(), S(), m, (const double *)L->w.ptr, (double *)L->cur.ptr, g, (unsigned char *)L->taken.ptr,
                 (int *)L->list.ptr, kappa, rule, (int *)L->selected.ptr, (double *)L->gains.ptr);

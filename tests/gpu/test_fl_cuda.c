@@ -165,18 +165,17 @@ static void many(gc_backend *dev, int recompute)
     }
 }
 
-/* Small blocks (exact, materialized: m ≤ 1,024, or up to 4,096 rows with κ ≥ 256, a thread then
- * standing for several columns and the raised rows staged 1,024 at a time), every step in one
- * launch against three launches a step: the same bits, for sizes around the decrement's 64-row
- * slices and the 1,024-row stages, weighted or not, with and without a cover target. */
+/* Small blocks (m ≤ 1,024, exact, materialized), every step in one launch against three launches a
+ * step: the same bits, for sizes around the decrement's 64-row slices, weighted or not, with and
+ * without a cover target. */
 static void small_in_one_launch(gc_backend *dev)
 {
-    const int m[] = { 1, 63, 64, 65, 700, 1024, 1025, 2049, 3000, 4096 }, D = 16;
+    const int m[] = { 1, 63, 64, 65, 700, 1024 }, D = 16;
     CHECK(gc_cuda_fl_force_recompute(dev, 0) == GC_OK); /* many() leaves it on: materialized blocks only */
     for (size_t q = 0; q < sizeof m / sizeof *m; ++q)
         for (int weighted = 0; weighted <= 1; ++weighted)
             for (int cover = 0; cover <= 1; ++cover) {
-                const int64_t kappa = m[q] <= 1024 ? (m[q] < 160 ? m[q] : 160) : 300;
+                const int64_t kappa = m[q] < 160 ? m[q] : 160;
                 float *e = malloc((size_t)m[q] * D * sizeof *e);
                 double *w = malloc((size_t)m[q] * sizeof *w), *gains[2], *cov[2];
                 int64_t *sel[2];
