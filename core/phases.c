@@ -49,11 +49,18 @@ void gc_phase_begin(gc_phases *p, const char *name)
     ++p->depth;
 }
 
+/* The innermost open phase, or NULL when none is open or it is not recorded. */
+static gc_phase *innermost(gc_phases *p)
+{
+    if (p == NULL || p->depth == 0 || p->depth > GC_PHASES_DEPTH) return NULL;
+    const int i = p->open[p->depth - 1];
+    return i >= 0 ? &p->phase[i] : NULL;
+}
+
 void gc_phase_bound(gc_phases *p, gc_floor_kind kind)
 {
-    if (p == NULL || p->depth == 0 || p->depth > GC_PHASES_DEPTH) return;
-    const int i = p->open[p->depth - 1];
-    if (i >= 0) p->phase[i].bound = kind;
+    gc_phase *ph = innermost(p);
+    if (ph != NULL) ph->bound = kind;
 }
 
 void gc_phases_set_ceilings(gc_phases *p, const gc_ceilings *c)
@@ -61,30 +68,26 @@ void gc_phases_set_ceilings(gc_phases *p, const gc_ceilings *c)
     if (p != NULL) p->ceilings = *c;
 }
 
-void gc_phase_count(gc_phases *p, double bytes, double flops)
-{
-    if (p == NULL || p->depth == 0 || p->depth > GC_PHASES_DEPTH) return;
-    const int i = p->open[p->depth - 1];
-    if (i < 0) return;
-    p->phase[i].bytes += bytes;
-    p->phase[i].moved[p->phase[i].bound] += bytes;
-    p->phase[i].flops += flops;
-}
-
 void gc_phase_count_on(gc_phases *p, gc_floor_kind kind, double bytes)
 {
-    if (p == NULL || p->depth == 0 || p->depth > GC_PHASES_DEPTH) return;
-    const int i = p->open[p->depth - 1];
-    if (i < 0) return;
-    p->phase[i].bytes += bytes;
-    p->phase[i].moved[kind] += bytes;
+    gc_phase *ph = innermost(p);
+    if (ph == NULL) return;
+    ph->bytes += bytes;
+    ph->moved[kind] += bytes;
+}
+
+void gc_phase_count(gc_phases *p, double bytes, double flops)
+{
+    gc_phase *ph = innermost(p);
+    if (ph == NULL) return;
+    gc_phase_count_on(p, ph->bound, bytes);
+    ph->flops += flops;
 }
 
 void gc_phase_count_host_flops(gc_phases *p, double flops)
 {
-    if (p == NULL || p->depth == 0 || p->depth > GC_PHASES_DEPTH) return;
-    const int i = p->open[p->depth - 1];
-    if (i >= 0) p->phase[i].host_flops += flops;
+    gc_phase *ph = innermost(p);
+    if (ph != NULL) ph->host_flops += flops;
 }
 
 void gc_phase_end(gc_phases *p, double bytes, double flops)

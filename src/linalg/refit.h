@@ -19,7 +19,12 @@ typedef enum { GC_REFIT_AUTO = 0, GC_REFIT_REPLICATED, GC_REFIT_SCALAPACK } gc_r
 /* An atom whose pivot² falls below this fraction of aᵀa + λ lies in the span of the atoms before
  * it (angle < 1e-6 rad): it cannot improve the fit and would make the factor singular. The
  * pivot's own rounding is a few ε·(aᵀa + λ), far below. */
-#define GC_REFIT_DEPENDENT 1e-12
+#define GC_REFIT_DEPENDENT     1e-12
+/* Replicated refits whose matrices hold at most this many values (OMP: atoms × D; BiCo: q′ × q′)
+ * run their BLAS and LAPACK calls on one OpenBLAS thread: on a few hundred kB, waking a 64-core
+ * host's threads for every call cost more than the call (gmc at C = 100: 6.75 s of refits), and on
+ * one thread a refit's bits do not depend on the host's thread count. */
+#define GC_REFIT_SERIAL_VALUES ((int64_t)1 << 18)
 
 typedef struct gc_refit gc_refit;
 

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "kernels/cpu/bico_cpu.h"
+#include "src/linalg/refit.h"
 
 /* Halvings of a weight step before it is given up. */
 #define WEIGHT_STEP_HALVINGS 30
@@ -164,11 +165,6 @@ static int weight_steps(bico_problem *p, double *trial_w, double *trial_theta, d
     return GC_OK;
 }
 
-/* Values of the q′ × q′ factor up to which rank 0's refit runs its BLAS and LAPACK calls on one
- * OpenBLAS thread: on a few hundred kB, waking the host's threads for each of a refit's calls cost
- * more than the calls (docs/design.md §4.5), as OMP's refits found (select_omp.c). */
-#define BICO_SERIAL_VALUES ((int64_t)1 << 18)
-
 /* Rank 0 refits (and steps the weights), everyone receives its θ, V, G and weights. */
 static int refit_and_share(bico_context *ctx)
 {
@@ -179,7 +175,7 @@ static int refit_and_share(bico_context *ctx)
     int status = GC_OK;
     const double flops_before = p->flops;
     if (ctx->rows->rank == 0) {
-        const int serial = (int64_t)p->qp * p->qp <= BICO_SERIAL_VALUES;
+        const int serial = (int64_t)p->qp * p->qp <= GC_REFIT_SERIAL_VALUES; /* as OMP's refits */
         const int threads = serial ? openblas_get_num_threads() : 0;
         if (serial) openblas_set_num_threads(1);
         double *trial = gc_malloc((2 * qc + (size_t)(p->m > 0 ? p->m : 1)) * sizeof *trial);

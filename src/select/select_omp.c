@@ -299,11 +299,6 @@ static int take_winners(omp_context *ctx, const omp_problem *p, int list, float 
 
 /* ---- the fit of one problem ------------------------------------------------------------------- */
 
-/* Atom values (m × D) up to which a replicated refit's BLAS calls run on one thread: on such a few
- * hundred kB, waking OpenBLAS's threads for every call costs more than the call (docs/design.md
- * §4.2: gmc's refits at C = 100, k = 16,000 took 6.75 s on a 64-core host's threads). */
-#define REFIT_SERIAL_VALUES ((int64_t)1 << 18)
-
 /* γ for the problem's atoms: the Cholesky solve, or NNLS warm-started from the previous γ (the new
  * atom's entry starts at 0). Then r = g − E_I γ. Identical on every rank. */
 static int refit(const gc_omp_options *opt, omp_problem *p, int D)
@@ -343,10 +338,11 @@ static double refit_flops(int64_t m, int D, int ranks)
     return (2.0 * D + 2.0 * a * D + a * a + 2.0 * b * b + 2.0 * b * D) / ranks;
 }
 
-/* The largest refit whose BLAS calls run on one thread (serial_refit). */
+/* Whether p's refit, grown by `count` atoms, runs its BLAS calls on one thread: a replicated one of
+ * at most GC_REFIT_SERIAL_VALUES values. */
 static int serial_refit(const omp_problem *p, int64_t count, int D)
 {
-    return !gc_refit_is_distributed(p->f) && (p->m + count) * D <= REFIT_SERIAL_VALUES;
+    return !gc_refit_is_distributed(p->f) && (p->m + count) * D <= GC_REFIT_SERIAL_VALUES;
 }
 
 /* Problem p's waiting winners join its fit: one at a time with a refit after each (replicated), or as
