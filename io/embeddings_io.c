@@ -77,17 +77,21 @@ int gc_embeddings_open(const char *path, MPI_Comm comm, int64_t *n, int *D, int 
     return GC_OK;
 }
 
-static int check_rows(const char *path, int64_t lo, int64_t count, int D, const float *e, const int64_t *labels)
+/* Rows [lo, lo + count) of /E as read: every value finite. */
+static int check_finite(const char *path, int64_t lo, int64_t count, int D, const float *e)
 {
-    for (int64_t r = 0; r < count; ++r) {
-        for (int j = 0; j < D; ++j)
-            if (!isfinite(e[r * D + j]))
-                return gc_fail(GC_ERR_INPUT, "%s: /E row %lld column %d is not finite (NaN or Inf)", path,
-                               (long long)(lo + r), j);
+    const int64_t bad = gc_first_not_finite(e, count * D);
+    if (bad == count * D) return GC_OK;
+    return gc_fail(GC_ERR_INPUT, "%s: /E row %lld column %d is not finite (NaN or Inf)", path,
+                   (long long)(lo + bad / D), (int)(bad % D));
+}
+
+static int check_labels(const char *path, int64_t lo, int64_t count, const int64_t *labels)
+{
+    for (int64_t r = 0; r < count; ++r)
         if (labels[r] < 0 || labels[r] > INT32_MAX)
             return gc_fail(GC_ERR_INPUT, "%s: /y row %lld has label %lld, not a class id", path, (long long)(lo + r),
                            (long long)labels[r]);
-    }
     return GC_OK;
 }
 
@@ -107,11 +111,12 @@ int gc_embeddings_read(const char *path, MPI_Comm comm, int64_t lo, int64_t hi, 
     /* After a local failure a rank keeps joining the collective reads, so no peer waits on it. */
     for (int64_t p = 0; p < count; ++p) {
         int64_t a = lo + p * rp < hi ? lo + p * rp : hi, b = a + rp < hi ? a + rp : hi, off = a - lo;
-        int local = gc_h5_read_rows(file, "/E", H5T_NATIVE_FLOAT, a, b, D, e + off * D, dxpl);
+        int local = e != NULL ? gc_h5_read_rows(file, "/E", H5T_NATIVE_FLOAT, a, b, D, e + off * D, dxpl) : GC_OK;
         if (local == GC_OK) local = gc_h5_read_rows(file, "/y", H5T_NATIVE_INT64, a, b, 0, labels + off, dxpl);
         if (local == GC_OK && has_loss)
             local = gc_h5_read_rows(file, "/loss", H5T_NATIVE_FLOAT, a, b, 0, loss + off, dxpl);
-        if (local == GC_OK) local = check_rows(path, a, b - a, D, e + off * D, labels + off);
+        if (local == GC_OK && e != NULL) local = check_finite(path, a, b - a, D, e + off * D);
+        if (local == GC_OK) local = check_labels(path, a, b - a, labels + off);
         if (status == GC_OK) status = local;
     }
     if (status == GC_OK)
@@ -123,6 +128,31 @@ int gc_embeddings_read(const char *path, MPI_Comm comm, int64_t lo, int64_t hi, 
     if (file >= 0) H5Fclose(file);
     H5Pclose(dxpl);
     return status;
+}
+
+int gc_embeddings_range_open(gc_embeddings_range *r, const char *path, int64_t first, int D)
+{
+    *r = (gc_embeddings_range){ .path = path, .first = first, .D = D, .file = -1 };
+    return gc_h5_open_read(path, H5P_DEFAULT, &r->file);
+}
+
+int gc_embeddings_range_read(void *range, int64_t lo, int64_t n, float *e)
+{
+    const gc_embeddings_range *r = range;
+    const int64_t rp = rows_per_piece(r->D);
+    for (int64_t a = 0; a < n; a += rp) {
+        const int64_t b = a + rp < n ? a + rp : n, first = r->first + lo + a;
+        float *rows = e + a * r->D;
+        GC_TRY(gc_h5_read_rows(r->file, "/E", H5T_NATIVE_FLOAT, first, first + (b - a), r->D, rows, H5P_DEFAULT));
+        GC_TRY(check_finite(r->path, first, b - a, r->D, rows));
+    }
+    return GC_OK;
+}
+
+void gc_embeddings_range_close(gc_embeddings_range *r)
+{
+    if (r->file >= 0) H5Fclose(r->file);
+    r->file = -1;
 }
 
 /* /E [n × D], /y [n], /loss [n]; space is never pre-filled: every row gets written. */

@@ -5,6 +5,7 @@
 #ifndef GC_EMBEDDINGS_IO_H
 #define GC_EMBEDDINGS_IO_H
 
+#include <hdf5.h>
 #include <mpi.h>
 #include <stdint.h>
 
@@ -15,9 +16,28 @@ int gc_embeddings_open(const char *path, MPI_Comm comm, int64_t *n, int *D, int 
 
 /* Collective (every rank calls it, possibly with lo == hi): global rows [lo, hi) by hyperslab,
  * through MPI-IO when HDF5 is parallel. A non-finite value in /E or a negative label is an error
- * naming the file and the global row. loss is zero-filled when the file has none. */
+ * naming the file and the global row. loss is zero-filled when the file has none. e NULL: /y and
+ * /loss alone (E goes to the engine through gc_embeddings_range). */
 int gc_embeddings_read(const char *path, MPI_Comm comm, int64_t lo, int64_t hi, int D, int has_loss, float *e,
                        int32_t *y, float *loss);
+
+/* Rows of /E a batch at a time, for the embedding engine's read_x: `select --embeddings` hands E to
+ * the backend as the features embedding of the file's rows, so on a GPU E goes up batch by batch
+ * through pinned memory and lives there alone, never whole on the host (docs/design.md §3.2).
+ * Reads are independent (no other rank takes part); the file stays open between batches. */
+typedef struct {
+    const char *path;
+    int64_t first; /* the global row of position 0 */
+    int D;
+    hid_t file;
+} gc_embeddings_range;
+
+/* Opens path for rows of width D from global row `first` on. */
+int gc_embeddings_range_open(gc_embeddings_range *r, const char *path, int64_t first, int D);
+/* read_x: positions [lo, lo + n) into e [n × D]; a non-finite value is an error naming the file,
+ * the global row and the column. */
+int gc_embeddings_range_read(void *range, int64_t lo, int64_t n, float *e);
+void gc_embeddings_range_close(gc_embeddings_range *r);
 
 /* E as it is kept: values of gc_precision_bytes(precision) bytes (floats at fp32; the 2-byte copy
  * `select` keeps of a narrow E only to write it, docs/design.md §3.2), written to /E as the floats

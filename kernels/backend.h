@@ -248,7 +248,8 @@ typedef struct {
      * the oracle). e [rows × D] (host) are this rank's rows; the device reads its resident copy when
      * e is the output of its last embed call (NULL: it was given none) and it kept it there, else
      * copies them up in blocks. */
-    /* *max_abs = the largest |e_ij| (0 without rows). */
+    /* *max_abs = the largest |e_ij| (0 without rows); not finite when a value is not (a NaN
+     * included): the check that rows given from outside are finite (gc_select_embeddings). */
     int (*quality_max_abs)(gc_backend *b, const float *e, int64_t rows, int D, double *max_abs);
     /* acc += exact sums on gc_exact_sum's grid `scale` of (1 + subsets->count)·D components:
      * Σ e_i over every row (components 0 … D−1), then over the rows of random subset s (components
@@ -329,6 +330,10 @@ struct gc_backend {
      * scores, weights, labels and sort keys); E is kept on the device only where both fit. 64
      * unless the caller sets it after gc_backend_create (src/select/selector.h: device_row_bytes). */
     int row_reserve;
+    /* The share of the device's free memory that a device copy of E and its row_reserve may take
+     * (the rest is for blocks and workspaces; 0: E is never kept there). 0.75 unless the caller sets
+     * it after gc_backend_create (`--device-memory`). */
+    double resident_share;
     char description[128];
     void *impl; /* implementation state */
 };

@@ -35,6 +35,10 @@
 #   e2e          the whole job of every preset (craig gmc adacore crest bico) on 16M generated rows,
 #                d = 128, C = 10 and 100, on one GPU, each phase against its floor (bench/e2e)
 #                                                  → e2e-SLUG.md, e2e-SLUG/*.json (each run's --timings)
+#   inputs       the whole job from each place embeddings come from, the same E each way: made on the
+#                GPU (--embedding features), an embeddings file (--embeddings), a Python process's arrays
+#                (gradcore.select); craig and gmc, 16M rows, D = 128, C = 10 and 100 (bench/e2e/inputs.sh)
+#                                            → e2e-inputs-SLUG.md, e2e-inputs-SLUG/*.{json,log}
 #   billion      the 1-billion-row study on every GPU, one rank a GPU: OMP (features, D = 128, C = 10,
 #                k = 10,000, --precision BILLION_OMP_PRECISION, default bf16) and craig (C = 100,
 #                k = 0.1%, --precision BILLION_FL_PRECISION, default bf16) on generated rows,
@@ -67,7 +71,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest bench-startup select scaling omp50k e2e billion stream ab)
+SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest bench-startup select scaling omp50k e2e inputs billion
+  stream ab)
 BUNDLE=.deps/gpu
 
 usage() {
@@ -85,12 +90,13 @@ die() {
 # Targets a suite needs (tests: every CUDA test in tests/gpu, so a new one needs no edit here).
 suite_targets() {
   case $1 in
-  tests) echo gradcore; for t in tests/gpu/test_*.c; do basename "$t" .c; done ;;
+  tests) echo gradcore gradcore_shared; for t in tests/gpu/test_*.c; do basename "$t" .c; done ;;
   bench-embed) echo bench_embed ;;
   bench-fl) echo gradcore bench_fl ;;
   bench-omp) echo gradcore bench_omp ;;
   bench-bico) echo gradcore bench_bico ;;
   bench-startup) echo bench_startup ;;
+  inputs) echo gradcore gradcore_shared ;;
   *) echo gradcore ;;
   esac
 }
@@ -136,8 +142,9 @@ bundle() {
   ninja -C build-gpu ${GPU_JOBS:+-j "$GPU_JOBS"} "${targets[@]}"
   rm -rf "${BUNDLE:?}/bin"
   for t in "${targets[@]}"; do
-    local path
-    path=$(cd build-gpu && find . -maxdepth 3 -type f -name "$t" -perm -u+x -print -quit)
+    local path file=$t
+    [ "$t" = gradcore_shared ] && file=libgradcore.so # the Python package's library
+    path=$(cd build-gpu && find . -maxdepth 3 -type f -name "$file" -perm -u+x -print -quit)
     [ -n "$path" ] || die "bundle: target $t was not built"
     mkdir -p "$BUNDLE/bin/$(dirname "$path")"
     cp "build-gpu/$path" "$BUNDLE/bin/$path"
@@ -312,6 +319,7 @@ suite_tests() {
     step -a "$out" "$(basename "$t")" 120 "$t"
   done
   step -a "$out" pytest-select-cuda 330 env GRADCORE_BIN="$BIN/gradcore" GRADCORE_DEVICE=cuda \
+    GRADCORE_LIBRARY="$BIN/libgradcore.so" \
     python3 -m pytest -q -p no:cacheprovider tests/gpu/test_select_cuda.py
   for device in cuda cpu; do
     step -a "$out" "pytest-embeddings-$device" 300 env GRADCORE_BIN="$BIN/gradcore" GRADCORE_DEVICE=$device \
@@ -506,6 +514,20 @@ suite_e2e() {
     _ "$work" "$md" "bench/results/e2e-$SLUG"
 }
 
+suite_inputs() {
+  local md work=$TMP/inputs
+  md=$(result e2e-inputs md)
+  fresh "$md"
+  [ "$DRY_RUN" = 1 ] || mkdir -p "$work"
+  step -o "$md" inputs 560 env GRADCORE="$BIN/gradcore" GRADCORE_LIBRARY="$BIN/libgradcore.so" \
+    LIMIT_S="${E2E_LIMIT_S:-90}" ${E2E_METHODS:+METHODS="$E2E_METHODS"} ${E2E_CLASSES:+CLASSES="$E2E_CLASSES"} \
+    bash bench/e2e/inputs.sh "$work" "${E2E_N:-16000000}"
+  step -o "$md" table 10 python3 bench/e2e/report.py --brief "$work"/*.json
+  # shellcheck disable=SC2016 # expanded by that bash
+  step inputs-copy 5 bash -c 'rm -rf "$2" && mkdir -p "$2" && cp "$1"/*.json "$1"/*.log "$2"/' \
+    _ "$work" "bench/results/e2e-inputs-$SLUG"
+}
+
 suite_billion() {
   local work=$TMP/billion n_omp=${BILLION_N_OMP:-1000000000} n_fl=${BILLION_N_FL:-1000000000} out
   local precision=${BILLION_OMP_PRECISION:-bf16} fl_precision=${BILLION_FL_PRECISION:-bf16} name
@@ -620,7 +642,7 @@ CORES=$(nproc)
 TMP=$(mktemp -d /tmp/gradcore-gpu.XXXXXX)
 deadline=$((SECONDS + ${DEADLINE_S:-570}))
 declare -A BUDGET_S=([tests]=450 [bench-embed]=200 [bench-fl]=300 [bench-omp]=240 [bench-bico]=400
-  [bench-crest]=300 [bench-startup]=120 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [billion]=570 [stream]=150 [ab]=570)
+  [bench-crest]=300 [bench-startup]=120 [select]=200 [scaling]=590 [omp50k]=450 [e2e]=570 [inputs]=570 [billion]=570 [stream]=150 [ab]=570)
 
 if [ "$DRY_RUN" = 1 ]; then
   LOGS="(logs)"

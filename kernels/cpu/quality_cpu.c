@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/exact_split.h"
+#include "kernels/precision.h"
 
 /* Below this many values a pass runs on the calling thread: waking a team costs more than it saves. */
 #define PARALLEL_VALUES ((int64_t)1 << 18)
@@ -13,13 +14,13 @@
 double gc_cpu_quality_max_abs(const float *e, int64_t rows, int D)
 {
     const int64_t values = rows * D;
-    float max_abs = 0.0f;
-#pragma omp parallel for reduction(max : max_abs) schedule(static) if (values > PARALLEL_VALUES)
-    for (int64_t i = 0; i < values; ++i) { /* a comparison, not fmaxf: it vectorizes (the rows hold no NaN) */
-        const float a = fabsf(e[i]);
-        max_abs = a > max_abs ? a : max_abs;
+    uint32_t largest = 0; /* the bits of |e_ij|, as the CUDA op: a NaN's lie above +∞'s */
+#pragma omp parallel for reduction(max : largest) schedule(static) if (values > PARALLEL_VALUES)
+    for (int64_t i = 0; i < values; ++i) { /* an integer comparison: it vectorizes */
+        const uint32_t a = gc_float_bits(e[i]) & 0x7fffffffu;
+        largest = a > largest ? a : largest;
     }
-    return max_abs;
+    return gc_bits_float(largest);
 }
 
 int gc_cpu_quality_sums(const float *e, int64_t rows, int D, int64_t first_row, const gc_random_subsets *subsets,

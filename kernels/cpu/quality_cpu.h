@@ -7,7 +7,8 @@
 
 #include "kernels/quality.h"
 
-/* The largest |e_ij| of rows e [rows × D] (0 without rows). Reads rows·D floats once. */
+/* The largest |e_ij| of rows e [rows × D] (0 without rows; a NaN where a value is one). Reads rows·D
+ * floats once. */
 double gc_cpu_quality_max_abs(const float *e, int64_t rows, int D);
 
 /* acc += exact sums on gc_exact_sum's grid `scale` (core/comm.h) of (1 + subsets->count)·D

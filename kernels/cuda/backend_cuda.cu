@@ -463,10 +463,11 @@ static int collect_batch(cuda_slot *s, const cuda_plan *pl, void *e, float *loss
     return GC_OK;
 }
 
-/* Whether rows × D values of `precision` fit as a device copy of the output: in three quarters of
- * the free memory next to `reserve` bytes a row for the selection's per-row buffers (the backend's
- * row_reserve); the rest is for blocks and workspaces. */
-static int resident_fits(const cuda_state *st, int64_t rows, int D, gc_precision precision, int reserve, size_t *bytes)
+/* Whether rows × D values of `precision` fit as a device copy of the output: in b's resident_share
+ * (three quarters) of the free memory next to row_reserve bytes a row for the selection's per-row
+ * buffers; the rest is for blocks and workspaces. */
+static int resident_fits(const gc_backend *b, const cuda_state *st, int64_t rows, int D, gc_precision precision,
+                         size_t *bytes)
 {
     size_t free_bytes = 0, total_bytes = 0;
     if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
@@ -475,14 +476,15 @@ static int resident_fits(const cuda_state *st, int64_t rows, int D, gc_precision
     }
     free_bytes += st->spare_bytes; /* the previous copy's memory: reused or given back */
     *bytes = (size_t)rows * D * gc_precision_bytes(precision);
-    return *bytes + (size_t)rows * (size_t)(reserve > 0 ? reserve : 0) <= free_bytes / 4 * 3;
+    const double wanted = (double)*bytes + (double)rows * (b->row_reserve > 0 ? b->row_reserve : 0);
+    return b->resident_share > 0.0 && wanted <= b->resident_share * (double)free_bytes;
 }
 
 static int cuda_rows_on_device(gc_backend *b, int64_t rows, int D)
 {
     size_t bytes;
     return cudaSetDevice(b->device_id) == cudaSuccess &&
-           resident_fits((const cuda_state *)b->impl, rows, D, b->precision, b->row_reserve, &bytes);
+           resident_fits(b, (const cuda_state *)b->impl, rows, D, b->precision, &bytes);
 }
 
 /* out[t·D + j] = row index[t]'s value j, widened (exact), or row −1 − index[t]'s of received. */
@@ -569,7 +571,7 @@ static int cuda_rows_put(gc_backend *b, int64_t count, int D, const float *rows)
 static int keep_resident(gc_backend *b, cuda_state *st, cuda_plan *pl, int64_t rows, int required)
 {
     size_t bytes = 0;
-    if (resident_fits(st, rows, pl->D, pl->precision, b->row_reserve, &bytes)) {
+    if (resident_fits(b, st, rows, pl->D, pl->precision, &bytes)) {
         if (spare_suits(st, bytes)) {
             st->resident = st->spare, st->resident_bytes = st->spare_bytes;
             st->spare = NULL, st->spare_bytes = 0;
@@ -869,6 +871,7 @@ extern "C" int gc_backend_cuda_create(int device_id, gc_backend **out)
     b->ops = &cuda_ops;
     b->device_id = device_id;
     b->row_reserve = 64;
+    b->resident_share = 0.75;
     /* The PCI address names the GPU even where each rank sees only its own as cuda:0 (backend.c). */
     snprintf(b->description, sizeof b->description, "cuda:%d %.80s (PCI %02x:%02x)", device_id, prop.name,
              prop.pciBusID, prop.pciDeviceID);

@@ -1,6 +1,7 @@
 /* The quality pass on the GPU (see quality_cuda.h):
- *   largest_abs:   a grid-stride maximum of |e_ij| (non-negative floats order as their bits: one
- *                  atomicMax per warp);
+ *   largest_abs:   a grid-stride maximum of |e_ij| (non-negative floats order as their bits, and a
+ *                  NaN's bits lie above +∞'s, so a NaN anywhere is the result: the check that a
+ *                  caller's rows are finite; one atomicMax per warp);
  *   subset_masks:  a byte a row, bit 0 always (the full sum) and bit 1 + s when the row is in random
  *                  subset s (kernels/quality.h, the CPU twin's own function);
  *   masked_sums:   each warp sums a contiguous chunk of rows on gc_exact_sum's grid: a lane owns one
@@ -38,12 +39,12 @@ __device__ __forceinline__ long long global_warp() { return ((long long)blockIdx
 template <typename T>
 __global__ void largest_abs(const T *__restrict__ e, long long values, unsigned *__restrict__ bits)
 {
-    float largest = 0.0f;
+    unsigned largest = 0u; /* the bits of |e_ij|: a NaN's lie above +∞'s, so a NaN is the result */
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < values;
          i += (long long)gridDim.x * blockDim.x)
-        largest = fmaxf(largest, fabsf(gc_widen(e[i])));
-    for (int offset = 16; offset > 0; offset >>= 1) largest = fmaxf(largest, __shfl_xor_sync(kAll, largest, offset));
-    if (threadIdx.x % 32 == 0) atomicMax(bits, __float_as_uint(largest));
+        largest = max(largest, __float_as_uint(fabsf(gc_widen(e[i]))));
+    for (int offset = 16; offset > 0; offset >>= 1) largest = max(largest, __shfl_xor_sync(kAll, largest, offset));
+    if (threadIdx.x % 32 == 0) atomicMax(bits, largest);
 }
 
 /* Launch: grid-stride over rows. mask[i] = the sums global row first_row + i belongs to. */

@@ -77,7 +77,8 @@ typedef struct {
     const char *embedding_name;
     gc_embedding_kind embedding;
     int device;
-    int precision; /* gc_precision: the backend's, and what embeddings read or given are rounded to */
+    int precision;        /* gc_precision: the backend's, and what embeddings read or given are rounded to */
+    double device_memory; /* --device-memory: the backend's resident_share */
     int64_t k;
     gc_selector_options sel;
     MPI_Comm comm;
@@ -164,6 +165,7 @@ static int parse_options(select_run *run, int argc, char **argv, int library)
                                                            "--batch-size rows)"
                                                          : "a cover (--epsilon picks the size)");
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
+    GC_TRY(gc_options_get_double(o, "device-memory", 0.0, 1.0, &run->device_memory));
     GC_TRY(gc_options_get_choice(o, "precision", GC_PRECISION_NAMES, &run->precision));
     if (strcmp(run->selector->name, "bico") == 0) {
         if (gc_options_is_set(o, "per-class") && run->sel.fl.per_class)
@@ -229,26 +231,37 @@ static int load_models(select_run *run)
                                 &run->models, &run->model_count);
 }
 
-/* --embeddings: the rows must be --data's rows (same N, same labels); the data's own embedding
- * is not computed. Collective. */
-static int read_embeddings(select_run *run, const char *path)
+/* --embeddings (or a checkpoint's saved embeddings): the rows must be --data's (N here, the labels
+ * in read_embedding_labels). E goes to the engine as the features embedding of the file's rows,
+ * read batch by batch through `range` (cfg), so it lands where the engine's own output would: on a
+ * GPU in its memory alone (docs/design.md §3.2), else in host E. Collective. */
+static int open_embeddings(select_run *run, const char *path, gc_embeddings_range *range, gc_embed_config *cfg,
+                           int *has_loss)
 {
     gc_local_rows *r = &run->rows;
     int64_t n;
-    int has_loss;
-    GC_TRY(gc_embeddings_open(path, run->comm, &n, &r->D, &has_loss));
+    GC_TRY(gc_embeddings_open(path, run->comm, &n, &r->D, has_loss));
     if (n != r->n_global)
         return gc_fail(GC_ERR_INPUT, "--embeddings %s has %lld rows but --data has %lld", path, (long long)n,
                        (long long)r->n_global);
+    GC_TRY(gc_comm_agree(run->comm, gc_embeddings_range_open(range, path, r->lo, r->D)));
+    *cfg = (gc_embed_config){ .kind = GC_EMBED_FEATURES,
+                              .first_row = r->lo,
+                              .read_x = gc_embeddings_range_read,
+                              .read_ctx = range,
+                              .keep_on_device = 1 };
+    return GC_OK;
+}
+
+/* The file's labels must be --data's; its losses become the rows' (zeros where it has none).
+ * Collective. */
+static int read_embedding_labels(select_run *run, const char *path, int has_loss)
+{
+    gc_local_rows *r = &run->rows;
     int32_t *labels = gc_malloc((size_t)(r->n_local > 0 ? r->n_local : 1) * sizeof *labels);
-    r->e = gc_malloc_large((size_t)r->n_local * r->D * sizeof *r->e);
-    r->loss = gc_malloc_large((size_t)r->n_local * sizeof *r->loss);
-    int status = (labels && r->e && r->loss) ? GC_OK
-                                             : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
-                                                       (long long)r->n_local, r->D);
-    status = gc_comm_agree(run->comm, status);
+    int status = gc_comm_agree(run->comm, labels ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory for the labels"));
     if (status == GC_OK)
-        status = gc_embeddings_read(path, run->comm, r->lo, r->lo + r->n_local, r->D, has_loss, r->e, labels, r->loss);
+        status = gc_embeddings_read(path, run->comm, r->lo, r->lo + r->n_local, r->D, has_loss, NULL, labels, r->loss);
     for (int64_t i = 0; i < r->n_local && status == GC_OK; ++i)
         if (labels[i] != r->y[i])
             status = gc_fail(GC_ERR_INPUT, "--embeddings %s: /y row %lld is %d but --data has label %d", path,
@@ -261,8 +274,8 @@ static int read_embeddings(select_run *run, const char *path)
  * and the data's shape. A checkpoint belongs to the run with this fingerprint. */
 static uint64_t run_fingerprint(const select_run *run)
 {
-    static const char *const ignored[] = { "out",        "timings",          "quiet",          "verbose",
-                                           "checkpoint", "checkpoint-every", "save-embeddings" };
+    static const char *const ignored[] = { "out",        "timings",          "quiet",           "verbose",
+                                           "checkpoint", "checkpoint-every", "save-embeddings", "device-memory" };
     const uint64_t h = gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
     int64_t shape[3] = { run->dataset.n, run->dataset.d, run->rows.classes };
     return gc_hash_bytes(h, shape, sizeof shape);
@@ -289,16 +302,6 @@ static int checkpointed_embeddings(select_run *run, char *path, size_t size, int
     return GC_OK;
 }
 
-/* The first of values [count] that is not finite, or count. */
-static int64_t first_not_finite(const float *values, int64_t count)
-{
-    int64_t bad = count;
-#pragma omp parallel for reduction(min : bad)
-    for (int64_t t = 0; t < count; ++t)
-        if (!isfinite(values[t]) && t < bad) bad = t;
-    return bad;
-}
-
 /* The first local row of E, kept on the device alone, with a value that is not finite (or n_local):
  * its largest magnitude there, then, only when that is not finite, the rows read back in blocks. */
 static int first_bad_device_row(select_run *run, int64_t *row)
@@ -317,7 +320,7 @@ static int first_bad_device_row(select_run *run, int64_t *row)
         const int n = r->n_local - lo < block ? (int)(r->n_local - lo) : block;
         for (int t = 0; t < n; ++t) index[t] = lo + t;
         status = b->ops->rows_get(b, n, index, rows);
-        const int64_t bad = status == GC_OK ? first_not_finite(rows, (int64_t)n * r->D) : (int64_t)n * r->D;
+        const int64_t bad = status == GC_OK ? gc_first_not_finite(rows, (int64_t)n * r->D) : (int64_t)n * r->D;
         if (bad < (int64_t)n * r->D) *row = lo + bad / r->D;
     }
     free(index);
@@ -325,19 +328,17 @@ static int first_bad_device_row(select_run *run, int64_t *row)
     return status;
 }
 
-/* The rows at --precision (kernels/precision.h): rounded when they come from a file or the caller
- * (the embedding engine rounds its own output), and at fp16 every value checked to be within the
- * format's range, whose overflow is ±∞ (on the device when E lives there alone). */
-static int fit_precision(select_run *run, int round)
+/* The rows at --precision (kernels/precision.h), as the embedding engine rounded them (its own
+ * output, a file's rows, the caller's): at fp16 every value checked to be within the format's
+ * range, whose overflow is ±∞ (on the device when E lives there alone). */
+static int check_precision(select_run *run)
 {
     gc_local_rows *r = &run->rows;
-    const gc_precision p = (gc_precision)run->precision;
     const int64_t values = r->n_local * r->D;
-    if (round) gc_round_array(p, r->e, values);
-    if (p != GC_PRECISION_FP16) return GC_OK;
+    if ((gc_precision)run->precision != GC_PRECISION_FP16) return GC_OK;
     int64_t row;
     if (r->e != NULL)
-        row = first_not_finite(r->e, values) / r->D;
+        row = gc_first_not_finite(r->e, values) / r->D;
     else
         GC_TRY(first_bad_device_row(run, &row));
     if (row >= r->n_local) return GC_OK;
@@ -346,9 +347,10 @@ static int fit_precision(select_run *run, int round)
                    (long long)(r->lo + row));
 }
 
-/* Whether the selector reads E on the device alone (docs/design.md §3.2): the engine makes it (not
- * a file), the selector reads it only through the backend (every one of the table) and the backend
- * runs every pass over it there, and it fits. A host copy is then kept only where one is written
+/* Whether the selector reads E on the device alone (docs/design.md §3.2): the engine makes it (its
+ * own embedding, or a file's or the caller's rows through the features embedding), the selector
+ * reads it only through the backend (every one of the table) and the backend runs every pass over
+ * it there, and it fits. A host copy is then kept only where one is written
  * (--save-embeddings, --checkpoint's saved embeddings), as the device stores it. Each rank decides
  * for itself: where E lives changes no result. */
 static int embeddings_stay_on_device(const select_run *run, int D)
@@ -389,34 +391,39 @@ static int phase_embed(select_run *run)
                             .keep_on_device = 1 };
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &cfg.hessian_damping));
     gc_local_rows *r = &run->rows;
+    gc_embeddings_range range = { .file = -1 };
+    int d = run->dataset.d, has_loss = 0;
     if (from_file != NULL) {
         run->embeddings_read = 1;
         if (!resume) run->embedding_name = "file"; /* provenance: not computed here */
-        status = read_embeddings(run, from_file);
+        status = open_embeddings(run, from_file, &range, &cfg, &has_loss);
+        d = r->D;
     } else {
         status = gc_embedding_width(&cfg, run->dataset.d, &r->D);
-        on_device = status == GC_OK && embeddings_stay_on_device(run, r->D);
-        const int written = run->checkpointing || gc_options_is_set(o, "save-embeddings");
-        const size_t values = (size_t)r->n_local * r->D;
-        if (status == GC_OK && on_device && written) /* a copy to write, as stored: 2 bytes a value when narrow */
-            run->e_stored = cfg.e_stored = gc_malloc_large(values * gc_precision_bytes(run->backend->precision));
-        else if (status == GC_OK && !on_device)
-            r->e = gc_malloc_large(values * sizeof *r->e);
-        r->loss = gc_malloc_large((size_t)r->n_local * sizeof *r->loss);
-        if (status == GC_OK &&
-            ((!on_device && r->e == NULL) || (on_device && written && run->e_stored == NULL) || r->loss == NULL))
-            status =
-                gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)r->n_local, r->D);
-        if (status == GC_OK)
-            status =
-                run->backend->ops->embed(run->backend, &cfg, r->n_local, run->dataset.d, NULL, r->y, r->e, r->loss);
     }
-    if (status == GC_OK) status = fit_precision(run, from_file != NULL);
+    on_device = status == GC_OK && embeddings_stay_on_device(run, r->D);
+    const int written = run->checkpointing || gc_options_is_set(o, "save-embeddings");
+    const size_t values = (size_t)r->n_local * r->D;
+    if (status == GC_OK && on_device && written) /* a copy to write, as stored: 2 bytes a value when narrow */
+        run->e_stored = cfg.e_stored = gc_malloc_large(values * gc_precision_bytes(run->backend->precision));
+    else if (status == GC_OK && !on_device)
+        r->e = gc_malloc_large(values * sizeof *r->e);
+    r->loss = gc_malloc_large((size_t)r->n_local * sizeof *r->loss);
+    if (status == GC_OK &&
+        ((!on_device && r->e == NULL) || (on_device && written && run->e_stored == NULL) || r->loss == NULL))
+        status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)r->n_local, r->D);
+    if (status == GC_OK)
+        status = run->backend->ops->embed(run->backend, &cfg, r->n_local, d, NULL, r->y, r->e, r->loss);
+    gc_embeddings_range_close(&range);
+    status = gc_comm_agree(run->comm, status);
+    if (status == GC_OK && from_file != NULL) status = read_embedding_labels(run, from_file, has_loss);
+    if (status == GC_OK) status = check_precision(run);
     GC_TRY(gc_comm_agree(run->comm, status));
     if (resume)
         gc_info("embed: resumed %s embeddings of width D = %d from the checkpoint", run->embedding_name, r->D);
     else if (from_file != NULL)
-        gc_info("embed: embeddings of width D = %d read from %s", r->D, from_file);
+        gc_info("embed: embeddings of width D = %d read from %s%s", r->D, from_file,
+                on_device ? ", kept on the device alone" : "");
     else
         gc_info("embed: %s embeddings of width D = %d on %s%s", run->embedding_name, r->D, run->backend->description,
                 !on_device      ? ""
@@ -483,6 +490,19 @@ static char *device_list(select_run *run)
     return out;
 }
 
+/* --timings: the reduced phases as JSON, by rank 0 (gc_phases_write_json). */
+static int write_timings(select_run *run, const char *devices)
+{
+    if (run->rank != 0 || !gc_options_is_set(&run->opts, "timings")) return GC_OK;
+    char context[512];
+    snprintf(context, sizeof context,
+             "\"command\": \"select\", \"method\": \"%s\", \"embedding\": \"%s\", \"selector\": \"%s\", "
+             "\"N\": %lld, \"D\": %d, \"k\": %lld, \"ranks\": %d, \"devices\": \"%.200s\"",
+             run->method->name, run->embedding_name, run->selector->name, (long long)run->rows.n_global, run->rows.D,
+             (long long)run->coreset.k, run->size, devices ? devices : "");
+    return gc_phases_write_json(&run->phases, gc_options_get(&run->opts, "timings"), "timings", context);
+}
+
 static int phase_write(select_run *run)
 {
     char *devices = device_list(run), *resolved = gc_options_resolved(&run->opts);
@@ -496,15 +516,7 @@ static int phase_write(select_run *run)
         status = gc_write_coreset(run->out, &run->coreset, &prov);
     }
     /* After the coreset: a failed run leaves no timings file either. */
-    if (run->rank == 0 && status == GC_OK && gc_options_is_set(&run->opts, "timings")) {
-        char context[512];
-        snprintf(context, sizeof context,
-                 "\"command\": \"select\", \"method\": \"%s\", \"embedding\": \"%s\", \"selector\": \"%s\", "
-                 "\"N\": %lld, \"D\": %d, \"k\": %lld, \"ranks\": %d, \"devices\": \"%.200s\"",
-                 run->method->name, run->embedding_name, run->selector->name, (long long)run->rows.n_global,
-                 run->rows.D, (long long)run->coreset.k, run->size, devices ? devices : "");
-        status = gc_phases_write_json(&run->phases, gc_options_get(&run->opts, "timings"), "timings", context);
-    }
+    if (status == GC_OK) status = write_timings(run, devices);
     free(devices);
     free(resolved);
     return gc_comm_agree(run->comm, status);
@@ -554,36 +566,61 @@ static void run_destroy(select_run *run)
     free(run->command_line);
 }
 
-/* The embedding's work, for its floor (docs/design.md §7.1): X from storage when it is a file and
- * over the link unless it is generated on the GPU, E back over the link (or from storage with
- * --embeddings), and the proxy models' GEMM flops; on a CPU rank X and E pass through host memory. */
-static void count_embed_work(select_run *run)
+/* The embedding's work, for its floor (docs/design.md §7.1). Its input: X, or E itself where it
+ * comes from a file (--embeddings, a checkpoint) or the caller's arrays (`caller`), through the
+ * features embedding; read from storage when it is a file, nothing for generated rows or arrays
+ * already in memory. Then: with E on a GPU alone, the input over the link (unless generated there)
+ * and E written to the device's memory; with host E on a GPU rank, the input up and E back over the
+ * link, or, for the features embedding, one host copy; on a CPU rank, the input and E through host
+ * memory. And the proxy models' GEMM flops. */
+static void count_embed_work(select_run *run, int caller)
 {
     gc_phases *ph = &run->phases;
-    const double n = (double)run->rows.n_local, x = n * run->dataset.d * sizeof(float),
+    const int from_file = run->embeddings_read, generated = run->dataset.is_synthetic && !from_file && !caller,
+              features = from_file || caller || run->embedding == GC_EMBED_FEATURES,
+              gpu = run->backend != NULL && run->backend->device_id >= 0;
+    const double n = (double)run->rows.n_local,
+                 x = n * (from_file || caller ? run->rows.D : run->dataset.d) * sizeof(float),
                  e = n * run->rows.D * gc_precision_bytes((gc_precision)run->precision);
-    const int on_device = run->backend != NULL && run->backend->device_id >= 0;
-    if (run->embeddings_read) {
-        gc_phase_count_on(ph, GC_FLOOR_STORAGE, n * run->rows.D * sizeof(float));
-        return;
-    }
-    if (!run->dataset.is_synthetic) gc_phase_count_on(ph, GC_FLOOR_STORAGE, x);
-    if (on_device) {
-        if (!run->dataset.is_synthetic) gc_phase_count_on(ph, GC_FLOOR_LINK, x);
-        /* E at its stored width: back over the link, or, kept on the device alone (§3.2), written
-         * to its memory (synthetic X too: generated there) */
-        if (run->rows.e != NULL)
-            gc_phase_count_on(ph, GC_FLOOR_LINK, e);
-        else
-            gc_phase_count_on(ph, GC_FLOOR_MEMORY, e + (run->dataset.is_synthetic ? x : 0.0));
+    if (!generated && !caller) gc_phase_count_on(ph, GC_FLOOR_STORAGE, x);
+    if (gpu && run->rows.e == NULL) {
+        if (!generated) gc_phase_count_on(ph, GC_FLOOR_LINK, x);
+        gc_phase_count_on(ph, GC_FLOOR_MEMORY, e + (generated ? x : 0.0)); /* generated X: written there too */
+    } else if (gpu && !features) {
+        if (!generated) gc_phase_count_on(ph, GC_FLOOR_LINK, x);
+        gc_phase_count_on(ph, GC_FLOOR_LINK, e);
     } else {
         gc_phase_count_on(ph, GC_FLOOR_MEMORY, x + e);
     }
     double flops = 0.0;
-    for (int s = 0; s < run->model_count; ++s)
+    for (int s = 0; s < run->model_count && !from_file && !caller; ++s)
         for (int l = 0; l < run->models[s].layers; ++l)
             flops += 2.0 * n * run->models[s].widths[l] * run->models[s].widths[l + 1];
     gc_phase_count(ph, 0, flops);
+}
+
+/* What the run tells its new backend: the precision E is kept at, the selector's per-row device
+ * buffers, and the share of the device's memory E may take (where E lives changes no result). */
+static void configure_backend(select_run *run)
+{
+    gc_backend *b = run->backend;
+    b->precision = (gc_precision)run->precision;
+    if (run->selector->device_row_bytes > 0) b->row_reserve = run->selector->device_row_bytes;
+    b->resident_share = run->device_memory;
+}
+
+/* A timed run's ceilings (--timings or --verbose), which the floors use, storage measured on the
+ * file at `storage` (NULL: none): outside every phase, and each rank takes its own time on them, so
+ * the ranks start the next phase together (else one rank's wait for another would be booked to
+ * it). */
+static int measure_ceilings(select_run *run, const char *storage)
+{
+    if (!gc_options_is_set(&run->opts, "timings") && gc_log_level() != GC_LOG_VERBOSE) return GC_OK;
+    gc_ceilings ceilings;
+    gc_measure_ceilings(run->backend, storage, &ceilings);
+    gc_phases_set_ceilings(&run->phases, &ceilings);
+    GC_CHECK_MPI(MPI_Barrier(run->comm));
+    return GC_OK;
 }
 
 /* The phases of a run in order, each ending in an agreement (docs/design.md §1). */
@@ -603,20 +640,13 @@ static int run_phases(select_run *run)
     status = gc_backend_create((gc_device_request)run->device, run->comm, &run->backend);
     gc_phase_end(&run->phases, 0, 0);
     GC_TRY(status);
-    run->backend->precision = (gc_precision)run->precision;
-    if (run->selector->device_row_bytes > 0) run->backend->row_reserve = run->selector->device_row_bytes;
-    /* A timed run's ceilings, which the floors use: outside every phase, and each rank takes its own
-     * time on them, so the ranks start the next phase together (else one rank's wait for another
-     * would be booked to it). */
-    if (gc_options_is_set(&run->opts, "timings") || gc_log_level() == GC_LOG_VERBOSE) {
-        gc_ceilings ceilings;
-        gc_measure_ceilings(run->backend, run->dataset.is_synthetic ? NULL : run->dataset.shards[0].path, &ceilings);
-        gc_phases_set_ceilings(&run->phases, &ceilings);
-        GC_CHECK_MPI(MPI_Barrier(run->comm));
-    }
+    configure_backend(run);
+    const char *bulk = gc_options_get(&run->opts, "embeddings"); /* where most bytes are read from */
+    if (bulk == NULL && !run->dataset.is_synthetic) bulk = run->dataset.shards[0].path;
+    GC_TRY(measure_ceilings(run, bulk));
     gc_phase_begin(&run->phases, "embed");
     status = phase_embed(run);
-    if (status == GC_OK) count_embed_work(run);
+    if (status == GC_OK) count_embed_work(run, 0);
     gc_phase_end(&run->phases, 0, 0);
     if (status != GC_OK) return status;
     run->ctx.backend = run->backend;
@@ -657,10 +687,11 @@ int gc_command_select(int argc, char **argv)
 
 /* ---- the library entry point (select_api.h) ---------------------------------------------------- */
 
-/* Takes the caller's rows as the run's (copied: a run owns and frees its rows) and checks what
- * phase_read and read_embeddings check for the CLI: shapes, labels and finite values. */
+/* Takes the caller's labels and losses as the run's (copied: a run owns and frees its rows) and
+ * checks what phase_read checks for the CLI: shapes and labels. The embeddings come in take_rows,
+ * once the backend exists. */
 static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_local, int D, int classes,
-                      const float *e, const int32_t *y, const float *loss)
+                      const int32_t *y)
 {
     gc_local_rows *r = &run->rows;
     int64_t total = n_local;
@@ -689,11 +720,10 @@ static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_l
                           .D = D };
     const size_t rows = (size_t)(n_local > 0 ? n_local : 1);
     if (status == GC_OK) {
-        r->e = gc_malloc(rows * (size_t)D * sizeof *r->e);
-        r->y = gc_malloc(rows * sizeof *r->y);
-        r->loss = gc_calloc(rows, sizeof *r->loss);
-        if (!r->e || !r->y || !r->loss)
-            status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)n_local, D);
+        r->y = gc_malloc_large(rows * sizeof *r->y);
+        r->loss = gc_malloc_large(rows * sizeof *r->loss);
+        if (!r->y || !r->loss)
+            status = gc_fail(GC_ERR_MEMORY, "out of memory for the labels of %lld rows", (long long)n_local);
     }
     int max_label = -1;
     for (int64_t i = 0; i < n_local && status == GC_OK; ++i) {
@@ -702,16 +732,43 @@ static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_l
                              classes);
         max_label = y[i] > max_label ? y[i] : max_label;
     }
-    for (int64_t t = 0; t < n_local * D && status == GC_OK; ++t)
-        if (!isfinite(e[t]))
-            status = gc_fail(GC_ERR_INPUT, "embeddings: row %lld has a non-finite value", (long long)(lo + t / D));
     GC_TRY(gc_comm_agree(run->comm, status));
-    memcpy(r->e, e, (size_t)n_local * D * sizeof *r->e);
     memcpy(r->y, y, (size_t)n_local * sizeof *r->y);
-    if (loss != NULL) memcpy(r->loss, loss, (size_t)n_local * sizeof *r->loss);
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &max_label, 1, MPI_INT, MPI_MAX, run->comm));
     r->classes = classes > 0 ? classes : max_label + 1;
     return GC_OK;
+}
+
+/* The caller's embeddings e [n_local × D] become the run's E through the engine's features
+ * embedding, as a file's do (phase_embed): on a GPU that keeps them there alone, copied up batch by
+ * batch from the caller's array (no host copy of E); else copied into host E, rounded to --precision
+ * either way. Every value must be finite: where E lives on the device one pass there finds its
+ * largest magnitude (NaN included) and only when that is not finite is the caller's array searched
+ * for the row; host E is searched directly. Collective. */
+static int take_rows(select_run *run, const float *e, const float *loss)
+{
+    gc_local_rows *r = &run->rows;
+    gc_backend *b = run->backend;
+    const int64_t values = r->n_local * r->D;
+    const int on_device = embeddings_stay_on_device(run, r->D);
+    if (!on_device) r->e = gc_malloc_large((size_t)(values > 0 ? values : 1) * sizeof *r->e);
+    int status = on_device || r->e != NULL ? GC_OK
+                                           : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
+                                                     (long long)r->n_local, r->D);
+    const gc_embed_config cfg = { .kind = GC_EMBED_FEATURES, .first_row = r->lo, .keep_on_device = 1 };
+    if (status == GC_OK) status = b->ops->embed(b, &cfg, r->n_local, r->D, e, r->y, r->e, r->loss);
+    double max_abs = 0.0;
+    if (status == GC_OK && on_device) status = b->ops->quality_max_abs(b, NULL, r->n_local, r->D, &max_abs);
+    if (status == GC_OK && (!on_device || !isfinite(max_abs))) {
+        const int64_t bad = gc_first_not_finite(e, values);
+        if (bad < values)
+            status =
+                gc_fail(GC_ERR_INPUT, "embeddings: row %lld has a non-finite value", (long long)(r->lo + bad / r->D));
+    }
+    /* the engine's losses are zeros: the caller's replace them */
+    if (status == GC_OK && loss != NULL) memcpy(r->loss, loss, (size_t)r->n_local * sizeof *r->loss);
+    if (status == GC_OK) status = check_precision(run);
+    return gc_comm_agree(run->comm, status);
 }
 
 /* The result's attributes as one JSON object (rank 0 builds it, every rank gets it). */
@@ -791,17 +848,38 @@ int gc_select_embeddings(MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_
         status = gc_fail(GC_ERR_USAGE, "--data, --out, --embeddings and --checkpoint are options of the command line: "
                                        "the library takes the embeddings as arrays");
     status = gc_comm_agree(comm, status);
-    if (status == GC_OK) status = adopt_rows(&run, n_global, lo, n_local, D, classes, e, y, loss);
-    if (status == GC_OK) status = fit_precision(&run, 1);
+    run.embedding_name = "file"; /* given, not computed here (as the result's attributes say) */
+    /* The phases of run_phases: the labels taken (read), the backend (setup), the rows taken into
+     * E (embed), then select and quality. */
+    gc_phase_begin(&run.phases, "read");
+    if (status == GC_OK) status = adopt_rows(&run, n_global, lo, n_local, D, classes, y);
     if (status == GC_OK) status = resolve_size(&run, n_global);
     status = gc_comm_agree(comm, status);
+    gc_phase_bound(&run.phases, GC_FLOOR_HOST);
+    gc_phase_end(&run.phases, 2.0 * (double)n_local * sizeof *y, 0);
+    gc_phase_begin(&run.phases, "setup");
     if (status == GC_OK) status = gc_backend_create((gc_device_request)run.device, comm, &run.backend);
-    if (status == GC_OK) run.backend->precision = (gc_precision)run.precision;
+    gc_phase_end(&run.phases, 0, 0);
+    if (status == GC_OK) {
+        configure_backend(&run);
+        status = measure_ceilings(&run, NULL);
+    }
+    if (status == GC_OK) {
+        gc_phase_begin(&run.phases, "embed");
+        status = take_rows(&run, e, loss);
+        if (status == GC_OK) count_embed_work(&run, 1);
+        gc_phase_end(&run.phases, 0, 0);
+    }
     if (status == GC_OK) {
         run.ctx = (gc_run_context){ .backend = run.backend, .phases = &run.phases };
         status = select_and_measure(&run);
     }
     if (status == GC_OK) status = gc_comm_agree(comm, gc_phases_reduce(&run.phases, comm));
+    if (status == GC_OK) {
+        char *devices = device_list(&run);
+        status = gc_comm_agree(comm, write_timings(&run, devices));
+        free(devices);
+    }
     if (status == GC_OK) status = gc_comm_agree(comm, fill_result(&run, out));
     run_destroy(&run);
     return status;

@@ -82,8 +82,9 @@ struct stream_run {
     long classes_option;
     uint64_t seed;
     int device;
-    int precision; /* gc_precision of the backend */
-    int sketch;    /* resolved once the models are known (load_models) */
+    int precision;        /* gc_precision of the backend */
+    double device_memory; /* --device-memory: the backend's resident_share */
+    int sketch;           /* resolved once the models are known (load_models) */
     double hessian_damping;
     gc_selector_options sel;
     gc_backend *backend;
@@ -138,6 +139,7 @@ static int parse_options(stream_run *run, int argc, char **argv)
     run->embedding_name = gc_embedding_names[kind];
     run->seed = run->sel.fl.seed;
     GC_TRY(gc_options_get_choice(o, "device", GC_DEVICE_NAMES, &run->device));
+    GC_TRY(gc_options_get_double(o, "device-memory", 0.0, 1.0, &run->device_memory));
     GC_TRY(gc_options_get_choice(o, "precision", GC_PRECISION_NAMES, &run->precision));
     GC_TRY(gc_sketch_resolve(gc_options_get(o, "sketch"), run->embedding, NULL, &run->sketch)); /* checked now */
     GC_TRY(gc_options_get_double(o, "hessian-damping", 0.0, 1e6, &run->hessian_damping));
@@ -149,9 +151,8 @@ static int parse_options(stream_run *run, int argc, char **argv)
  * belongs to the stream with this fingerprint. */
 static uint64_t stream_fingerprint(const stream_run *run)
 {
-    static const char *const ignored[] = {
-        "batches", "state", "out", "timings", "quiet", "verbose", "config", "model"
-    };
+    static const char *const ignored[] = { "batches", "state",  "out",   "timings",      "quiet",
+                                           "verbose", "config", "model", "device-memory" };
     static const char *const inputs[] = { "model", NULL };
     const uint64_t h = gc_options_fingerprint(&run->opts, ignored, sizeof ignored / sizeof *ignored);
     return gc_fingerprint_inputs(gc_hash_bytes(h, "model", gc_options_is_set(&run->opts, "model") ? 6 : 0), &run->opts,
@@ -767,7 +768,10 @@ int gc_command_stream(int argc, char **argv)
         status = gc_comm_agree(run.comm, writable);
         if (status == GC_OK)
             status = gc_comm_agree(run.comm, gc_backend_create((gc_device_request)run.device, run.comm, &run.backend));
-        if (status == GC_OK) run.backend->precision = (gc_precision)run.precision;
+        if (status == GC_OK) {
+            run.backend->precision = (gc_precision)run.precision;
+            run.backend->resident_share = run.device_memory;
+        }
         if (status == GC_OK && (gc_options_is_set(&run.opts, "timings") || gc_log_level() == GC_LOG_VERBOSE)) {
             gc_ceilings ceilings; /* batches are files: their storage rate is measured per batch's read */
             gc_measure_ceilings(run.backend, NULL, &ceilings);

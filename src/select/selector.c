@@ -35,6 +35,9 @@ const gc_option_spec gc_selection_option_specs[] = {
       "200)" },
     { "seed", GC_OPT_VALUE, "0", "S", "seed for every random choice (same seed, same coreset)" },
     { "device", GC_OPT_VALUE, "auto", "auto|cpu|cuda", "compute backend" },
+    { "device-memory", GC_OPT_VALUE, "0.75", "F",
+      "share of a GPU's free memory the embeddings may take to stay there for every pass (0: they stay in host "
+      "memory and each pass copies them up in blocks; room for a training process's own GPU memory)" },
     { NULL, 0, NULL, NULL, NULL }
 };
 

@@ -216,6 +216,29 @@ static void quality_equals_the_cpu(gc_backend *b, const float *e, int64_t n, int
     free(halves);
 }
 
+/* The largest magnitude is not finite where a value is not, as on the CPU: a NaN anywhere makes it a
+ * NaN, an infinity (either sign) +∞ (the check of rows given from outside, gc_select_embeddings). */
+static void max_abs_sees_every_non_finite_value(gc_backend *b)
+{
+    const int64_t n = 5001;
+    const int D = 33;
+    float *e = malloc((size_t)n * D * sizeof *e);
+    random_rows(n, D, e);
+    const float bad[] = { NAN, -NAN, INFINITY, -INFINITY };
+    const int64_t at[] = { 0, n * D / 2 + 5, n * D - 1 };
+    for (int k = 0; k < 4; ++k)
+        for (int a = 0; a < 3; ++a) {
+            const float keep = e[at[a]];
+            e[at[a]] = bad[k];
+            double gpu = 0.0;
+            const double cpu = gc_cpu_quality_max_abs(e, n, D);
+            CHECK(gc_cuda_quality_max_abs(b, e, n, D, &gpu) == GC_OK);
+            CHECK(k < 2 ? isnan(gpu) && isnan(cpu) : gpu == INFINITY && cpu == INFINITY);
+            e[at[a]] = keep;
+        }
+    free(e);
+}
+
 /* Embeddings computed by the CUDA backend stay on its device, and OMP scores them there (every class
  * in one pass) and the quality pass reads them there: the coreset must be the CPU's, atom for atom,
  * and the gradient errors the same bits. */
@@ -358,6 +381,7 @@ int main(int argc, char **argv)
         quality_equals_the_cpu(&b, e, n, D, 500, "copied up");
         free(e);
     }
+    max_abs_sees_every_non_finite_value(&b);
     { /* more than one block of 64 MiB copied up */
         const int64_t n = 600000;
         const int D = 32;

@@ -3,8 +3,10 @@ against runs that read host E and against the CPU backend: the same coreset, bit
 
 Every selector (OMP, facility location, CREST, BiCo) reads E only through the backend, so `select
 --device cuda` keeps no host copy; --save-embeddings keeps one as the device stores it (2 bytes a
-value in bf16) only to write it, the passes still reading the device's; reading that file back with
---embeddings makes the run on host E (the host path). The features embedding of synthetic rows is
+value in bf16) only to write it, the passes still reading the device's; that file read back with
+--embeddings goes up batch by batch and lives on the device alone too, and with --device-memory 0
+it stays in host memory and every pass copies it up (the host path). The Python package's
+gradcore.select (libgradcore, $GRADCORE_LIBRARY) takes a process's arrays the same two ways. The features embedding of synthetic rows is
 the generator's bits on either backend, so there the CPU run is an independent check of the GPU's,
 its saved file of the GPU's; the gmc embedding differs from the CPU's in its last bits, so it is
 compared between the GPU's runs.
@@ -40,18 +42,24 @@ def embeddings_file(path):
         return {name: f[name][()] for name in ("E", "y", "loss")}
 
 
-def three_ways(tmp_path, name, args, ranks=1, data=DATA):
+WAYS = ("alone", "written", "file", "host")
+
+
+def four_ways(tmp_path, name, args, ranks=1, data=DATA):
     """The job with E on the device alone; writing E (--save-embeddings: a host copy as stored, the
-    passes on the device's); and on that file's E read back as host E. All three the same coreset;
-    returns the first and the file's path."""
+    passes on the device's); on that file's E, read up to the device alone; and on the file's E kept
+    in host memory (--device-memory 0). All four the same coreset; returns the first and the file's
+    path."""
     alone, log = select(tmp_path, f"{name}-alone", args, ranks, data)
     assert "kept there alone" in log
     e = tmp_path / f"{name}-e.h5"
     written, log = select(tmp_path, f"{name}-written", args + ["--save-embeddings", e], ranks, data)
     assert "a host copy as stored to write" in log
-    host, log = select(tmp_path, f"{name}-host", args + ["--embeddings", e], ranks, data)
-    assert "read from" in log
-    for other in (written, host):
+    file, log = select(tmp_path, f"{name}-file", args + ["--embeddings", e], ranks, data)
+    assert "read from" in log and "kept on the device alone" in log
+    host, log = select(tmp_path, f"{name}-host", args + ["--embeddings", e, "--device-memory", "0"], ranks, data)
+    assert "read from" in log and "kept on the device alone" not in log
+    for other in (written, file, host):
         assert_same(alone, other)
         assert alone["attrs"]["relative_gradient_error"] == other["attrs"]["relative_gradient_error"]
     return alone, e
@@ -61,7 +69,7 @@ def three_ways(tmp_path, name, args, ranks=1, data=DATA):
 @pytest.mark.parametrize("ranks", [1, 2])
 def test_features_on_the_device_alone_equal_the_cpu(tmp_path, precision, ranks):
     args = ["--embedding", "features", "--selector", "omp", "--k", "300", "--batch", "3", "--precision", precision]
-    alone, written = three_ways(tmp_path, "gpu", args + ["--device", "cuda"], ranks)
+    alone, written = four_ways(tmp_path, "gpu", args + ["--device", "cuda"], ranks)
     cpu, _ = select(tmp_path, "cpu", args + ["--device", "cpu", "--save-embeddings", tmp_path / "cpu-e.h5"], ranks)
     assert_same(alone, cpu)
     assert alone["attrs"]["relative_gradient_error"] == cpu["attrs"]["relative_gradient_error"]
@@ -80,7 +88,7 @@ def test_facility_location_on_the_device_alone_equals_host_e(tmp_path, precision
             "--safeguard-sample", "2000", "--precision", precision]
     first = None
     for ranks in (1, 2, 3):
-        alone, _ = three_ways(tmp_path, f"np{ranks}", args + ["--device", "cuda"], ranks, FL_DATA)
+        alone, _ = four_ways(tmp_path, f"np{ranks}", args + ["--device", "cuda"], ranks, FL_DATA)
         first = first or alone
         assert_same(alone, first)  # rank invariance
         assert alone["attrs"]["relative_gradient_error"] == first["attrs"]["relative_gradient_error"]
@@ -108,10 +116,10 @@ def test_crest_and_bico_on_the_device_alone_equal_host_e(tmp_path, precision, me
     args = ["--method", method, "--embedding", "features", "--precision", precision, "--device", "cuda"] + extra
     first = None
     for ranks in (1, 2):
-        alone, _ = three_ways(tmp_path, f"np{ranks}", args, ranks)
+        alone, _ = four_ways(tmp_path, f"np{ranks}", args, ranks)
         if method == "crest":
             a = crest_batches(tmp_path / f"np{ranks}-alone.h5")
-            for way in ("written", "host"):
+            for way in WAYS[1:]:
                 b = crest_batches(tmp_path / f"np{ranks}-{way}.h5")
                 for name in a:
                     np.testing.assert_array_equal(a[name], b[name], err_msg=f"{way} {name}")
@@ -121,8 +129,55 @@ def test_crest_and_bico_on_the_device_alone_equal_host_e(tmp_path, precision, me
 
 
 def test_gmc_on_the_device_alone_equals_host_e(tmp_path):
-    three_ways(tmp_path, "gmc", ["--method", "gmc", "--k", "200", "--device", "cuda"], 2)
+    four_ways(tmp_path, "gmc", ["--method", "gmc", "--k", "200", "--device", "cuda"], 2)
 
 
 def test_fp16_overflow_names_the_row_on_the_device(tmp_path):
     assert_fp16_overflow_named(tmp_path, 5000, 4321, ("--device", "cuda"))
+
+
+def test_a_non_finite_value_in_an_embeddings_file_is_named_on_the_device(tmp_path):
+    """The file's rows go to the device batch by batch: a NaN in one is one line naming the file, its
+    row and column, exit 3, and no coreset."""
+    _, e = four_ways(tmp_path, "ok", ["--method", "gmc", "--k", "50", "--device", "cuda"])
+    with h5py.File(e, "a") as f:
+        f["E"][123456, 7] = np.nan
+    out = tmp_path / "bad.h5"
+    proc = run_gradcore(["select", "--data", DATA, "--embeddings", e, "--method", "gmc", "--k", "50", "--device",
+                         "cuda", "--out", out, "--quiet"], check=False)
+    assert proc.returncode == 3
+    assert "/E row 123456 column 7 is not finite" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.fixture
+def package():
+    """The Python package over the bundle's libgradcore ($GRADCORE_LIBRARY, scripts/gpu.sh tests)."""
+    if not os.environ.get("GRADCORE_LIBRARY"):
+        pytest.skip("needs GRADCORE_LIBRARY (a CUDA build's libgradcore.so)")
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+    import gradcore
+    return gradcore
+
+
+@pytest.mark.parametrize("method, extra", [("gmc", {}), ("craig", {"partition_size": 1500})])
+def test_python_arrays_on_the_device_equal_the_cli(tmp_path, package, method, extra):
+    """gradcore.select on a process's arrays, kept on the device alone and in host memory
+    (device_memory=0): the coreset of `select --embeddings` on the same rows, bit for bit."""
+    args = ["--method", method, "--k", "1%", "--device", "cuda"] + [f"--{k.replace('_', '-')}={v}"
+                                                                     for k, v in extra.items()]
+    cli, e = four_ways(tmp_path, method, args, data=FL_DATA)
+    rows = embeddings_file(e)
+    for where in ({}, {"device_memory": 0}):
+        cs = package.select(rows["E"], rows["y"], k="1%", method=method, device="cuda", quiet=True,
+                            timings=tmp_path / "t.json", **extra, **where)
+        np.testing.assert_array_equal(cs.index, cli["index"])
+        np.testing.assert_array_equal(cs.weight, cli["weight"])
+        assert cs.gradient_error == cli["attrs"]["relative_gradient_error"]
+    bad = rows["E"].copy()
+    bad[4321, 5] = np.inf
+    with pytest.raises(package.GradcoreError) as err:
+        package.select(bad, rows["y"], k="1%", method=method, device="cuda", quiet=True)
+    assert err.value.status == 3 and "row 4321" in str(err.value)

@@ -154,6 +154,18 @@ def test_bad_rows_raise_and_the_interpreter_survives(files):
     assert len(gradcore.select(E, y, k=10)) == 10  # the library still works after the failures
 
 
+def test_timings_name_the_phases_of_a_library_call(files, tmp_path):
+    """timings= writes the CLI's --timings JSON: the caller's labels taken (read), the backend (setup),
+    the rows taken into E (embed: the values counted), the selection and its quality."""
+    _, E, y, _ = files
+    gradcore.select(E, y, k=10, method="gmc", timings=tmp_path / "t.json")
+    t = json.load(open(tmp_path / "t.json"))
+    top = {p["name"]: p for p in t["phases"] if p["depth"] == 0}
+    assert list(top) == ["read", "setup", "embed", "select", "quality"]
+    assert top["embed"]["bytes"] >= E.nbytes and top["read"]["bytes"] >= y.nbytes
+    assert t["N"] == len(E) and t["D"] == E.shape[1] and t["embedding"] == "file"
+
+
 def test_select_in_a_plain_process_starts_and_finalizes_mpi(files, tmp_path):
     """No mpirun, no mpi4py: MPI starts as a singleton and is finalized at exit (exit code 0)."""
     _, E, y, _ = files

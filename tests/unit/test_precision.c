@@ -1,13 +1,15 @@
-/* kernels/precision.h against an independent oracle: x rounded to the format's grid in double
+/* kernels/precision.h against an independent oracle (and gc_first_not_finite against a scan): x rounded to the format's grid in double
  * (the grid step is 2^(e − p) for x in [2^(e−1), 2^e), never below the format's smallest
  * subnormal; nearbyint rounds to nearest, ties to even; past the largest finite value: ∞), over
  * every 251st float bit pattern (17 million, both signs, subnormals, ∞ and NaN included) and the
  * ties and edges named below. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "kernels/cpu/quality_cpu.h"
 #include "kernels/precision.h"
 
 typedef struct {
@@ -39,6 +41,36 @@ static int mismatches(const format *f, gc_precision p, float x)
     return 1;
 }
 
+/* gc_first_not_finite against a plain scan: each kind of non-finite value, alone and after another,
+ * at the front, the back and past a million values (the threads' split); and the CPU quality pass's
+ * largest magnitude, which a NaN must make a NaN (the check of rows given from outside). */
+static void first_not_finite_finds_the_first(void)
+{
+    const int64_t n = 1 << 20;
+    float *x = malloc((size_t)n * sizeof *x);
+    CHECK(x != NULL);
+    for (int64_t i = 0; i < n; ++i) x[i] = (float)(i % 1000) - 500.0f;
+    CHECK(gc_first_not_finite(x, n) == n && gc_first_not_finite(x, 0) == 0);
+    CHECK(gc_cpu_quality_max_abs(x, n, 1) == 500.0);
+    const float bad[] = { NAN, -NAN, INFINITY, -INFINITY };
+    const int64_t at[] = { 0, 7, n / 2 + 3, n - 1 };
+    for (int b = 0; b < 4; ++b)
+        for (int a = 0; a < 4; ++a) {
+            const float keep = x[at[a]];
+            x[at[a]] = bad[b];
+            CHECK(gc_first_not_finite(x, n) == at[a]);
+            const double m = gc_cpu_quality_max_abs(x, n, 1);
+            CHECK(b < 2 ? isnan(m) : isinf(m) && m > 0);
+            if (a + 1 < 4) { /* a second one later changes nothing */
+                x[at[a + 1]] = bad[(b + 1) % 4];
+                CHECK(gc_first_not_finite(x, n) == at[a]);
+                x[at[a + 1]] = (float)(at[a + 1] % 1000) - 500.0f;
+            }
+            x[at[a]] = keep;
+        }
+    free(x);
+}
+
 int main(void)
 {
     int bad = 0;
@@ -65,5 +97,6 @@ int main(void)
     float values[3] = { 1.0f + 0x1p-8f, 0.1f, -3.3f };
     gc_round_array(GC_PRECISION_BF16, values, 3);
     CHECK(values[0] == 1.0f && values[1] == gc_round_bf16(0.1f) && values[2] == gc_round_bf16(-3.3f));
+    first_not_finite_finds_the_first();
     return check_failures;
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""A Python user's whole job on an embeddings file: load /E and /y with h5py, then gradcore.select.
+
+    python3 bench/e2e/select_python.py E.h5 --method craig --k 0.1% [--device cuda]
+                                        [--timings T.json] [--compare CLI.h5]
+
+Prints the seconds of the load and of the select call (wall clock, as the user waits) and, with
+--compare, whether the coreset's index and weight equal those of a `gradcore select` output file.
+The package is the repository's (python/), its library $GRADCORE_LIBRARY."""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+import gradcore  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("embeddings")
+    ap.add_argument("--method", default="craig")
+    ap.add_argument("--k", default="0.1%")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--timings")
+    ap.add_argument("--compare")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    with h5py.File(args.embeddings, "r") as f:
+        e, y = f["E"][()], f["y"][()]
+    loaded = time.perf_counter()
+    options = {"timings": args.timings} if args.timings else {}
+    cs = gradcore.select(e, y, k=args.k, method=args.method, device=args.device, quiet=True, **options)
+    done = time.perf_counter()
+    print(f"python {args.method}: N = {len(y):,}, D = {e.shape[1]}, k = {len(cs.index):,}: load {loaded - t0:.2f} s, "
+          f"gradcore.select {done - loaded:.2f} s, total {done - t0:.2f} s")
+    if args.compare:
+        with h5py.File(args.compare, "r") as f:
+            same = np.array_equal(f["coreset/index"][()], cs.index) and np.array_equal(f["coreset/weight"][()],
+                                                                                        cs.weight)
+        print(f"python {args.method}: index and weight {'equal to' if same else 'DIFFER from'} {args.compare}")
+
+
+if __name__ == "__main__":
+    main()
