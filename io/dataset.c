@@ -9,6 +9,7 @@
 #include "core/comm.h"
 #include "core/error.h"
 #include "h5util.h"
+#include "kernels/precision.h"
 
 static int add_path(char ***paths, int *count, const char *path)
 {
@@ -182,12 +183,10 @@ void gc_dataset_close(gc_dataset *ds)
 
 static int check_x(const gc_dataset *ds, const gc_shard *shard, int64_t local_lo, int64_t count, const float *x)
 {
-    for (int64_t r = 0; r < count; ++r)
-        for (int j = 0; j < ds->d; ++j)
-            if (!isfinite(x[r * ds->d + j]))
-                return gc_fail(GC_ERR_INPUT, "%s: /X row %lld column %d is not finite (NaN or Inf)", shard->path,
-                               (long long)(local_lo + r), j);
-    return GC_OK;
+    const int64_t values = count * ds->d, bad = gc_first_not_finite(x, values);
+    if (bad == values) return GC_OK;
+    return gc_fail(GC_ERR_INPUT, "%s: /X row %lld column %d is not finite (NaN or Inf)", shard->path,
+                   (long long)(local_lo + bad / ds->d), (int)(bad % ds->d));
 }
 
 static int check_labels(const gc_dataset *ds, const gc_shard *shard, int64_t local_lo, int64_t count,
@@ -210,12 +209,16 @@ static int check_labels(const gc_dataset *ds, const gc_shard *shard, int64_t loc
 static int read_shards(const gc_dataset *ds, MPI_Comm comm, hid_t fapl, hid_t dxpl, int64_t lo, int64_t hi, float *x,
                        int64_t *labels, int64_t *ids)
 {
-    int status = GC_OK;
+    int status = GC_OK, ranks = 1;
+    GC_CHECK_MPI(MPI_Comm_size(comm, &ranks));
     for (int i = 0; i < ds->shard_count; ++i) {
         const gc_shard *s = &ds->shards[i];
         int64_t a = lo > s->first_row ? lo : s->first_row;
         int64_t b = hi < s->first_row + s->rows ? hi : s->first_row + s->rows;
         if (b < a) b = a;
+        /* A batch's read touches only its own shards; a collective one opens every shard with all
+         * ranks, since MPI-IO's open is collective. */
+        if (b == a && ranks == 1) continue;
         int64_t la = a - s->first_row, lb = b - s->first_row, off = a - lo;
         hid_t file = H5Fopen(s->path, H5F_ACC_RDONLY, fapl);
         int local = gc_comm_agree(comm, file < 0 ? gc_fail(GC_ERR_INPUT, "%s: cannot open HDF5 file", s->path) : GC_OK);

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole job from each place a user's embeddings come from, the same E each way: computed by
-# gradcore on the GPU (`--embedding features` of generated rows), read from an embeddings file
-# (`--embeddings E.h5`, what `gradcore.torch.embeddings(out=…)` and `--save-embeddings` write), and
-# handed over by a Python process (`gradcore.select` on the file's arrays, loaded by h5py). E is the
-# features embedding of N generated rows of width 128, so the three coresets must be equal; each
-# job's wall time is what its user waits for. Run from the repository root:
+# The whole job from each place a user's rows come from, the same E each way: computed by gradcore
+# on the GPU (`--embedding features` of generated rows), the same rows as a dataset file (`--data
+# X.h5`, written by `gradcore gen`), read from an embeddings file (`--embeddings E.h5`, what
+# `gradcore.torch.embeddings(out=…)` and `--save-embeddings` write), and handed over by a Python
+# process (`gradcore.select` on the file's arrays, loaded by h5py). E is the features embedding of N
+# generated rows of width 128, so the four coresets must be equal; each job's wall time is what its
+# user waits for. Run from the repository root:
 #
 #   bash bench/e2e/inputs.sh OUT_DIR [N]       (N default 16000000)
 #
@@ -34,19 +35,23 @@ cli=(mpirun --allow-run-as-root --oversubscribe --bind-to none -np 1 "$bin" sele
 for classes in ${CLASSES:-10 100}; do
   data="synthetic:n=$n,d=128,classes=$classes,seed=1"
   e=$out/e-c$classes.h5
+  x=$out/x-c$classes.h5
   job "write-embeddings-c$classes" "${cli[@]}" --data "$data" --embedding features --selector omp --k 1 \
     --save-embeddings "$e" --out "$out/saved.h5"
   rm -f "$out/saved.h5"
+  job "write-dataset-c$classes" "$bin" gen --out "$x" --n "$n" --d 128 --classes "$classes" --seed 1 --quiet
   for method in ${METHODS:-craig gmc}; do
     base=$out/$method-c$classes
     job "$method-c$classes-generated" "${cli[@]}" --data "$data" --embedding features --method "$method" --k 0.1% \
       --timings "$base-generated.json" --out "$base-generated.h5"
+    job "$method-c$classes-dataset" "${cli[@]}" --data "$x" --embedding features --method "$method" --k 0.1% \
+      --timings "$base-dataset.json" --out "$base-dataset.h5"
     job "$method-c$classes-file" "${cli[@]}" --data "$data" --embeddings "$e" --method "$method" --k 0.1% \
       --timings "$base-file.json" --out "$base-file.h5"
     job "$method-c$classes-python" python3 "$here/select_python.py" "$e" --method "$method" --k 0.1% \
       --device "$device" --timings "$base-python.json" --compare "$base-file.h5"
     cat "$base-python.log"
-    for input in generated; do
+    for input in generated dataset; do
       python3 -c '
 import sys, h5py, numpy as np
 a, b = (h5py.File(p, "r")["coreset"] for p in sys.argv[1:3])
@@ -54,7 +59,7 @@ verdict = "equal to" if all(np.array_equal(a[d][()], b[d][()]) for d in ("index"
 print(f"{sys.argv[2]}: index and weight {verdict} {sys.argv[1]}")' \
         "$base-file.h5" "$base-$input.h5"
     done
-    rm -f "$base-generated.h5" "$base-file.h5"
+    rm -f "$base-generated.h5" "$base-dataset.h5" "$base-file.h5"
   done
-  rm -f "$e"
+  rm -f "$e" "$x"
 done
