@@ -71,8 +71,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest bench-startup select scaling omp50k e2e inputs billion
-  stream ab)
+SUITES=(tests bench-embed bench-fl bench-omp bench-bico bench-crest bench-startup select scaling omp50k e2e inputs billion stream ab)
 BUNDLE=.deps/gpu
 
 usage() {
