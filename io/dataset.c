@@ -8,8 +8,8 @@
 
 #include "core/comm.h"
 #include "core/error.h"
+#include "core/finite.h"
 #include "h5util.h"
-#include "kernels/precision.h"
 
 static int add_path(char ***paths, int *count, const char *path)
 {

@@ -10,6 +10,7 @@
 
 #include "core/comm.h"
 #include "core/error.h"
+#include "core/finite.h"
 #include "h5util.h"
 #include "output_guard.h"
 

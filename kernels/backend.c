@@ -133,15 +133,6 @@ void gc_round_array(gc_precision p, float *x, int64_t count)
     for (int64_t i = 0; i < count; ++i) x[i] = gc_round_to(p, x[i]);
 }
 
-int64_t gc_first_not_finite(const float *x, int64_t count)
-{
-    int64_t bad = count;
-#pragma omp parallel for reduction(min : bad) schedule(static)
-    for (int64_t i = 0; i < count; ++i)
-        if (!isfinite(x[i]) && i < bad) bad = i;
-    return bad;
-}
-
 int gc_copy_threads(void)
 {
     const int threads = omp_get_max_threads();

@@ -155,7 +155,8 @@ typedef struct gc_bico_summary_device gc_bico_summary_device;
 
 typedef struct {
     const char *name; /* "cpu" or "cuda" */
-    /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y.
+    /* Embeddings e [rows × D] and losses [rows] of host rows x [rows × d] with labels y (the CUDA
+     * backend also takes the features embedding's x in its own GPU's memory: a caller's tensor).
      * e = NULL (only where rows_on_device is set, with cfg->keep_on_device): E stays in device
      * memory alone, read by the ops below through a NULL e (docs/design.md §3.2); GC_ERR_MEMORY
      * before any work when it does not fit there. */

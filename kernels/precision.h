@@ -73,9 +73,6 @@ extern "C" {
 #endif
 /* Rounds count values in place with all OpenMP threads (nothing for fp32); kernels/backend.c. */
 void gc_round_array(gc_precision p, float *x, int64_t count);
-/* The position of the first value of x [count] that is not finite (NaN or ±Inf), or count: with all
- * OpenMP threads (kernels/backend.c). */
-int64_t gc_first_not_finite(const float *x, int64_t count);
 /* dst [count] ← src [count] values stored at `precision` (gc_precision_bytes each), widened to float
  * (exact), with gc_copy_threads() threads in one pass (kernels/backend.c): the CUDA backend's
  * staging copy of E, and E written from where it is kept as stored. fp32 is a copy. */

@@ -142,9 +142,10 @@ static int redistribute(MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_l
  * rank, an exit status and gc_error_message() on failure) with the communicator as a Fortran handle,
  * for shards of any sizes that follow each other in rank order: shards in another split than
  * gc_comm_row_range's are moved to it first (which the coreset does not depend on: it is the same
- * at every rank count and split). */
+ * at every rank count and split). Rows on a GPU (e_device ≥ 0) must already be in that split: the
+ * package brings a tensor home before it is moved. */
 int gc_python_select(int64_t comm, int64_t n_global, int64_t lo, int64_t n_local, int D, int classes, const float *e,
-                     const int32_t *y, const float *loss, int argc, char **argv, gc_select_result *out)
+                     int e_device, const int32_t *y, const float *loss, int argc, char **argv, gc_select_result *out)
 {
     MPI_Comm c = MPI_Comm_f2c((MPI_Fint)comm);
     int rank, size, moved = 0;
@@ -154,14 +155,17 @@ int gc_python_select(int64_t comm, int64_t n_global, int64_t lo, int64_t n_local
     gc_comm_row_range(n_global, rank, size, &want_lo, &want_hi);
     moved = !(lo == want_lo && n_local == want_hi - want_lo);
     GC_CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &moved, 1, MPI_INT, MPI_MAX, c));
-    if (!moved) return gc_select_embeddings(c, n_global, lo, n_local, D, classes, e, y, loss, argc, argv, out);
+    if (!moved)
+        return gc_select_embeddings(c, n_global, lo, n_local, D, classes, e, e_device, y, loss, argc, argv, out);
     memset(out, 0, sizeof *out);
+    if (e_device >= 0)
+        return gc_comm_agree(c, gc_fail(GC_ERR_USAGE, "embeddings on a GPU must be in gradcore.shard's split"));
     float *e_moved = NULL, *loss_moved = NULL;
     int32_t *y_moved = NULL;
     int status = redistribute(c, n_global, lo, n_local, D, e, y, loss, &e_moved, &y_moved, &loss_moved);
     if (status == GC_OK)
-        status = gc_select_embeddings(c, n_global, want_lo, want_hi - want_lo, D, classes, e_moved, y_moved, loss_moved,
-                                      argc, argv, out);
+        status = gc_select_embeddings(c, n_global, want_lo, want_hi - want_lo, D, classes, e_moved, -1, y_moved,
+                                      loss_moved, argc, argv, out);
     free(e_moved);
     free(y_moved);
     free(loss_moved);

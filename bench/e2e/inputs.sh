@@ -3,9 +3,9 @@
 # on the GPU (`--embedding features` of generated rows), the same rows as a dataset file (`--data
 # X.h5`, written by `gradcore gen`), read from an embeddings file (`--embeddings E.h5`, what
 # `gradcore.torch.embeddings(out=…)` and `--save-embeddings` write), and handed over by a Python
-# process (`gradcore.select` on the file's arrays, loaded by h5py). E is the features embedding of N
-# generated rows of width 128, so the four coresets must be equal; each job's wall time is what its
-# user waits for. Run from the repository root:
+# process (`gradcore.select` on the file's arrays, loaded by h5py, and on a GPU also on those rows as
+# CUDA tensors). E is the features embedding of N generated rows of width 128, so the coresets must
+# all be equal; each job's wall time is what its user waits for. Run from the repository root:
 #
 #   bash bench/e2e/inputs.sh OUT_DIR [N]       (N default 16000000)
 #
@@ -51,6 +51,11 @@ for classes in ${CLASSES:-10 100}; do
     job "$method-c$classes-python" python3 "$here/select_python.py" "$e" --method "$method" --k 0.1% \
       --device "$device" --timings "$base-python.json" --compare "$base-file.h5"
     cat "$base-python.log"
+    if [ "$device" = cuda ]; then
+      job "$method-c$classes-tensor" python3 "$here/select_python.py" "$e" --method "$method" --k 0.1% \
+        --device cuda --tensor --timings "$base-tensor.json" --compare "$base-file.h5"
+      cat "$base-tensor.log"
+    fi
     for input in generated dataset; do
       python3 -c '
 import sys, h5py, numpy as np

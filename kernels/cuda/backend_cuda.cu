@@ -133,6 +133,7 @@ typedef struct {
     int64_t batch;
     gc_precision precision; /* of E on the device and over the link (the backend's) */
     int x_pinned, e_pinned;
+    int x_device;      /* x is in this GPU's memory (a caller's tensor): each batch one device copy */
     int e_staged;      /* E comes back through the slot's pinned staging (pageable e), widened there when narrow */
     size_t home_bytes; /* of a value in the host's E: a float, or (cfg->e_stored) the precision's */
     gc_cuda_e_format e_format;    /* how the kernels store E: as floats when narrow E goes into pinned floats */
@@ -144,15 +145,19 @@ typedef struct {
     int64_t model_stride;         /* floats from one draw's W, b, R1, R2 to the next draw's */
 } cuda_plan;
 
-static int is_pinned(const void *p)
+/* The kind of memory p points into: cudaMemoryTypeHost (pinned), cudaMemoryTypeDevice (a GPU's; a
+ * caller's tensor), else unregistered host memory. */
+static cudaMemoryType memory_type(const void *p)
 {
     cudaPointerAttributes attr;
     if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
         (void)cudaGetLastError(); /* a plain pageable pointer on old runtimes: not an error */
-        return 0;
+        return cudaMemoryTypeUnregistered;
     }
-    return attr.type == cudaMemoryTypeHost;
+    return attr.type;
 }
+
+static int is_pinned(const void *p) { return memory_type(p) == cudaMemoryTypeHost; }
 
 static size_t aligned(size_t bytes) { return (bytes + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES; }
 
@@ -190,7 +195,7 @@ static void layout_slot(cuda_slot *s, const cuda_plan *pl, int64_t rows, char *d
     s->v = (float *)carve(dev, &dv, per_draw * pl->D2);
     s->e = e_is_x(pl) ? s->x : carve(dev, &dv, (size_t)rows * pl->D * stored_bytes(pl));
     s->loss = (float *)carve(dev, &dv, (size_t)rows * f);
-    const int staged = !pl->x_pinned && pl->synthetic == NULL, labels_up = pl->synthetic == NULL;
+    const int staged = !pl->x_pinned && !pl->x_device && pl->synthetic == NULL, labels_up = pl->synthetic == NULL;
     s->x_host = (float *)carve(host, &hv, staged ? (size_t)rows * pl->d * f : 0);
     s->y_host = (int32_t *)carve(host, &hv, labels_up ? (size_t)rows * sizeof(int32_t) : 0);
     s->e_host = carve(host, &hv, pl->e_staged ? (size_t)rows * pl->D * value_bytes(pl) : 0);
@@ -349,11 +354,12 @@ static int load_batch(cuda_slot *s, const cuda_plan *pl, int64_t lo, int64_t off
     const float *x_src = x != NULL ? x + lo * d : s->x_host;
     if (x == NULL)
         GC_TRY(cfg->read_x(cfg->read_ctx, lo, n, s->x_host));
-    else if (!pl->x_pinned) {
+    else if (!pl->x_pinned && !pl->x_device) {
         gc_copy_parallel(s->x_host, x_src, (size_t)n * d * sizeof *x);
         x_src = s->x_host;
     }
-    GC_CHECK_CUDA(cudaMemcpyAsync(s->x + off * d, x_src, (size_t)n * d * sizeof *x, cudaMemcpyHostToDevice, s->stream));
+    GC_CHECK_CUDA(cudaMemcpyAsync(s->x + off * d, x_src, (size_t)n * d * sizeof *x,
+                                  pl->x_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice, s->stream));
     GC_CHECK_CUDA(cudaMemcpyAsync(s->y, s->y_host, (size_t)rows * sizeof *y, cudaMemcpyHostToDevice, s->stream));
     return GC_OK;
 }
@@ -623,6 +629,7 @@ static void plan_init(cuda_plan *pl, const gc_embed_config *cfg, gc_precision pr
     pl->d = d;
     pl->D = gc_embedding_dim(cfg, d);
     pl->precision = precision;
+    pl->x_device = x != NULL && memory_type(x) == cudaMemoryTypeDevice;
     pl->x_pinned = x != NULL && is_pinned(x);
     pl->e_pinned = e != NULL && is_pinned(e);
     pl->e_staged = e != NULL && !pl->e_pinned; /* NULL: nothing comes back */
@@ -653,6 +660,11 @@ static int embed_rows(gc_backend *b, cuda_state *st, const gc_embed_config *cfg,
     if (e == NULL && !cfg->keep_on_device) return gc_fail(GC_ERR_USAGE, "embed: no output array and none kept");
     if (cfg->kind == GC_EMBED_FEATURES && synthetic == NULL && e != NULL) { /* e is x, read or copied on the host */
         memset(loss, 0, (size_t)rows * sizeof *loss);
+        if (rows > 0 && x != NULL && memory_type(x) == cudaMemoryTypeDevice) { /* a caller's tensor: brought home */
+            GC_CHECK_CUDA(cudaMemcpy(e, x, (size_t)rows * d * sizeof *x, cudaMemcpyDeviceToHost));
+            gc_round_array(b->precision, e, rows * d);
+            return GC_OK;
+        }
         return rows > 0 ? gc_embed_input(cfg, x, d, 0, rows, b->precision, e) : GC_OK;
     }
     if (rows == 0) return GC_OK;

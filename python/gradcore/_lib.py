@@ -69,8 +69,8 @@ def _load():
     lib.gc_python_row_range.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64),
                                         ctypes.POINTER(ctypes.c_int64)]
     lib.gc_python_select.argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
-                                     ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
-                                     ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(_SelectResult)]
+                                     ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                     ctypes.c_int, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(_SelectResult)]
     lib.gc_select_result_free.argtypes = [ctypes.POINTER(_SelectResult)]
     lib.gc_select_result_free.restype = None
     lib.gc_error_message.restype = ctypes.c_char_p
@@ -119,14 +119,25 @@ def row_range(handle, n):
     return lo.value, hi.value
 
 
+class DeviceRows:
+    """Rows in a CUDA device's memory: a C-contiguous float32 [n, D] tensor's data pointer and device
+    ordinal, with the tensor kept alive for the call."""
+
+    def __init__(self, tensor):
+        self.tensor, self.shape = tensor, tuple(tensor.shape)
+        self.pointer, self.device = tensor.data_ptr(), tensor.device.index
+
+
 def select_embeddings(handle, n_global, lo, e, y, loss, classes, argv):
     """gc_select_embeddings on this rank's rows [lo, lo + len(e)); returns (columns, scalars, json):
-    the coreset's arrays copied out of C memory, its three scalars and its attributes as JSON text."""
+    the coreset's arrays copied out of C memory, its three scalars and its attributes as JSON text.
+    e: a C-contiguous float32 NumPy array, or a DeviceRows (a CUDA tensor's memory)."""
     lib = ensure_mpi()
     n_local, D = e.shape
     args = (ctypes.c_char_p * len(argv))(*[a.encode() for a in argv])
     result = _SelectResult()
-    status = lib.gc_python_select(handle, n_global, lo, n_local, D, classes, e.ctypes.data, y.ctypes.data,
+    pointer, device = (e.pointer, e.device) if isinstance(e, DeviceRows) else (e.ctypes.data, -1)
+    status = lib.gc_python_select(handle, n_global, lo, n_local, D, classes, pointer, device, y.ctypes.data,
                                   None if loss is None else loss.ctypes.data, len(argv), args,
                                   ctypes.byref(result))
     _check(status)

@@ -95,15 +95,17 @@ class Projector:
 
 
 def embeddings(model, loader, kind="projected", dim=1024, *, out=None, loss_fn=cross_entropy_per_example,
-               layer=None, seed=0, device=None, memory_bytes=256 << 20):
+               layer=None, seed=0, device=None, memory_bytes=256 << 20, as_tensors=False):
     """Per-example gradient embeddings of `model` over `loader` (batches of (inputs, targets), or dicts
     with "x"/"y"), in the loader's order. kind: "logits", "lastlayer" or "projected" (module docstring);
     dim: columns of "projected"; loss_fn(output, target) → per-example losses [B]; layer: the nn.Linear
     of "logits"/"lastlayer" (default: the last one); device: where to compute (default: the model's);
     memory_bytes: bound on the per-example gradients held at once ("projected").
 
-    Returns (E float32 [N, D], y int32 [N], loss float32 [N]), or with out=PATH writes them batch by
-    batch to that embeddings file and returns PATH."""
+    Returns (E float32 [N, D], y int32 [N], loss float32 [N]) as NumPy arrays, or with as_tensors=True
+    as tensors on the device they were computed on (gradcore.select then takes E from that GPU without
+    a trip through host memory), or with out=PATH writes them batch by batch to that embeddings file
+    and returns PATH."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -118,6 +120,9 @@ def embeddings(model, loader, kind="projected", dim=1024, *, out=None, loss_fn=c
         for batch in loader:
             x, t = _split(batch)
             e, losses = compute(x.to(device), t.to(device))
+            if as_tensors and out is None:
+                parts.append((e.detach(), t.to(device), losses.detach()))
+                continue
             rows = (e.detach().cpu().numpy(), t.cpu().numpy(), losses.detach().cpu().numpy())
             if out is not None:
                 if writer is None:
@@ -138,6 +143,9 @@ def embeddings(model, loader, kind="projected", dim=1024, *, out=None, loss_fn=c
         return out
     if not parts:
         raise ValueError("the loader yielded no batch")
+    if as_tensors:
+        return tuple(torch.cat([p[i] for p in parts]).to(dt)
+                     for i, dt in enumerate((torch.float32, torch.int32, torch.float32)))
     return tuple(np.concatenate([p[i] for p in parts]).astype(dt)
                  for i, dt in enumerate((np.float32, np.int32, np.float32)))
 

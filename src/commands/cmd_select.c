@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "core/comm.h"
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/log.h"
 #include "core/options.h"
 #include "core/phases.h"
@@ -741,30 +742,44 @@ static int adopt_rows(select_run *run, int64_t n_global, int64_t lo, int64_t n_l
 
 /* The caller's embeddings e [n_local × D] become the run's E through the engine's features
  * embedding, as a file's do (phase_embed): on a GPU that keeps them there alone, copied up batch by
- * batch from the caller's array (no host copy of E); else copied into host E, rounded to --precision
- * either way. Every value must be finite: where E lives on the device one pass there finds its
- * largest magnitude (NaN included) and only when that is not finite is the caller's array searched
- * for the row; host E is searched directly. Collective. */
-static int take_rows(select_run *run, const float *e, const float *loss)
+ * batch from the caller's array (no host copy of E), or copied within the device from a caller's
+ * tensor on it (e_device ≥ 0); else copied into host E; rounded to --precision either way. Every
+ * value must be finite: where E lives on the device one pass there finds its largest magnitude (NaN
+ * included) and only when that is not finite is the row found (in the caller's host array, or in the
+ * device's copy of a tensor); host E is searched directly. Collective. */
+static int take_rows(select_run *run, const float *e, int e_device, const float *loss)
 {
     gc_local_rows *r = &run->rows;
     gc_backend *b = run->backend;
     const int64_t values = r->n_local * r->D;
     const int on_device = embeddings_stay_on_device(run, r->D);
-    if (!on_device) r->e = gc_malloc_large((size_t)(values > 0 ? values : 1) * sizeof *r->e);
-    int status = on_device || r->e != NULL ? GC_OK
-                                           : gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d",
-                                                     (long long)r->n_local, r->D);
+    int status = GC_OK;
+    if (e_device >= 0 && e_device != b->device_id)
+        status = gc_fail(GC_ERR_USAGE,
+                         "embeddings: the rows are on cuda:%d but rank %d selects on %s: pass them on that GPU or in "
+                         "host memory",
+                         e_device, run->rank, b->description);
+    if (status == GC_OK && !on_device) r->e = gc_malloc_large((size_t)(values > 0 ? values : 1) * sizeof *r->e);
+    if (status == GC_OK && !on_device && r->e == NULL)
+        status = gc_fail(GC_ERR_MEMORY, "out of memory for %lld embeddings of width %d", (long long)r->n_local, r->D);
     const gc_embed_config cfg = { .kind = GC_EMBED_FEATURES, .first_row = r->lo, .keep_on_device = 1 };
     if (status == GC_OK) status = b->ops->embed(b, &cfg, r->n_local, r->D, e, r->y, r->e, r->loss);
     double max_abs = 0.0;
     if (status == GC_OK && on_device) status = b->ops->quality_max_abs(b, NULL, r->n_local, r->D, &max_abs);
-    if (status == GC_OK && (!on_device || !isfinite(max_abs))) {
-        const int64_t bad = gc_first_not_finite(e, values);
-        if (bad < values)
-            status =
-                gc_fail(GC_ERR_INPUT, "embeddings: row %lld has a non-finite value", (long long)(r->lo + bad / r->D));
+    int64_t bad = values; /* the first value that is not finite */
+    if (status == GC_OK && e_device < 0 && (!on_device || !isfinite(max_abs))) bad = gc_first_not_finite(e, values);
+    if (status == GC_OK && e_device >= 0 && !on_device) bad = gc_first_not_finite(r->e, values);
+    if (status == GC_OK && e_device >= 0 && on_device && !isfinite(max_abs)) {
+        int64_t row = r->n_local;
+        status = first_bad_device_row(run, &row);
+        bad = row * r->D;
     }
+    /* A tensor's rows are seen only as rounded: at fp16 that may be an overflow, not the caller's value. */
+    if (status == GC_OK && bad < values)
+        status = gc_fail(GC_ERR_INPUT, "embeddings: row %lld has a non-finite value%s", (long long)(r->lo + bad / r->D),
+                         e_device >= 0 && (gc_precision)run->precision == GC_PRECISION_FP16
+                             ? " at --precision fp16 (NaN, ±Inf, or beyond ±65504)"
+                             : "");
     /* the engine's losses are zeros: the caller's replace them */
     if (status == GC_OK && loss != NULL) memcpy(r->loss, loss, (size_t)r->n_local * sizeof *r->loss);
     if (status == GC_OK) status = check_precision(run);
@@ -832,7 +847,7 @@ static int fill_result(select_run *run, gc_select_result *out)
 }
 
 int gc_select_embeddings(MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D, int classes,
-                         const float *e, const int32_t *y, const float *loss, int argc, char **argv,
+                         const float *e, int e_device, const int32_t *y, const float *loss, int argc, char **argv,
                          gc_select_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -866,7 +881,7 @@ int gc_select_embeddings(MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_
     }
     if (status == GC_OK) {
         gc_phase_begin(&run.phases, "embed");
-        status = take_rows(&run, e, loss);
+        status = take_rows(&run, e, e_device, loss);
         if (status == GC_OK) count_embed_work(&run, 1);
         gc_phase_end(&run.phases, 0, 0);
     }

@@ -22,14 +22,16 @@ typedef struct {
 
 /* Collective over comm. This rank's rows [lo, lo + n_local) of n_global, which must be the even
  * contiguous split of gc_comm_row_range (core/comm.h; the Python package moves rows there first): embeddings e [n_local × D]
- * float32 row-major, labels y [n_local] int32 in [0, classes) (classes = 0: 1 + the largest label
- * over all ranks), loss [n_local] float32 or NULL (zeros). argv holds `gradcore select`'s long
+ * float32 row-major, in host memory (e_device < 0) or in the memory of CUDA device e_device (a
+ * tensor of the calling process, complete: the caller has synchronized its streams), which must
+ * be the GPU this rank selects on; labels y [n_local] int32 in [0, classes) (classes = 0: 1 + the
+ * largest label over all ranks), loss [n_local] float32 or NULL (zeros), both in host memory. argv holds `gradcore select`'s long
  * options as the CLI takes them ("--k", "10", "--method", "gmc", …) without --data and --out.
  * On success *out holds the global coreset, the same on every rank; free it with
  * gc_select_result_free. On failure returns the exit status the CLI would exit with, and
  * gc_error_message() gives the one-line reason; *out is then empty. */
 int gc_select_embeddings(MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_local, int D, int classes,
-                         const float *e, const int32_t *y, const float *loss, int argc, char **argv,
+                         const float *e, int e_device, const int32_t *y, const float *loss, int argc, char **argv,
                          gc_select_result *out);
 void gc_select_result_free(gc_select_result *r);
 

@@ -26,7 +26,7 @@ clang "${flags[@]}" tests/fuzz/fuzz_job_file.c core/options.c core/error.c core/
 # -Wno-unknown-pragmas: the generator's OpenMP loop (io/synthetic.c) runs serially here.
 # shellcheck disable=SC2046
 clang "${flags[@]}" -Wno-unknown-pragmas $(pkg-config --cflags hdf5-openmpi) tests/fuzz/fuzz_dataset_meta.c \
-      io/dataset.c io/h5util.c io/synthetic.c core/comm.c core/error.c core/fault.c core/log.c $(pkg-config --libs hdf5-openmpi) -lm \
+      io/dataset.c io/h5util.c io/synthetic.c core/comm.c core/finite.c core/error.c core/fault.c core/log.c $(pkg-config --libs hdf5-openmpi) -lm \
       -o "$out/fuzz_dataset_meta"
 # shellcheck disable=SC2046
 clang "${flags[@]}" $(pkg-config --cflags hdf5-openmpi) tests/fuzz/fuzz_model.c io/model.c io/h5util.c \

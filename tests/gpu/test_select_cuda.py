@@ -181,3 +181,25 @@ def test_python_arrays_on_the_device_equal_the_cli(tmp_path, package, method, ex
     with pytest.raises(package.GradcoreError) as err:
         package.select(bad, rows["y"], k="1%", method=method, device="cuda", quiet=True)
     assert err.value.status == 3 and "row 4321" in str(err.value)
+
+
+def test_python_tensors_on_the_gpu_equal_the_cli(tmp_path, package):
+    """A CUDA tensor of embeddings is copied within the GPU (no host copy): the coreset of `select
+    --embeddings` on the same rows; with device="cpu" it comes home and equals the NumPy arrays' CPU
+    run; an infinity in it is named by its row."""
+    torch = pytest.importorskip("torch")
+    cli, e = four_ways(tmp_path, "gmc", ["--method", "gmc", "--k", "1%", "--device", "cuda"])
+    rows = embeddings_file(e)
+    E, y = torch.from_numpy(rows["E"]).cuda(), torch.from_numpy(rows["y"]).cuda()
+    cs = package.select(E, y, k="1%", method="gmc", device="cuda", quiet=True, timings=tmp_path / "t.json")
+    np.testing.assert_array_equal(cs.index, cli["index"])
+    np.testing.assert_array_equal(cs.weight, cli["weight"])
+    on_cpu = package.select(E, y, k="1%", method="gmc", device="cpu", quiet=True)
+    want = package.select(rows["E"], rows["y"], k="1%", method="gmc", device="cpu", quiet=True)
+    np.testing.assert_array_equal(on_cpu.index, want.index)
+    np.testing.assert_array_equal(on_cpu.weight, want.weight)
+    bad = E.clone()
+    bad[4321, 5] = float("inf")
+    with pytest.raises(package.GradcoreError) as err:
+        package.select(bad, y, k="1%", method="gmc", device="cuda", quiet=True)
+    assert err.value.status == 3 and "row 4321" in str(err.value)

@@ -152,3 +152,19 @@ def test_weighted_loss_on_the_coreset_estimates_the_mean_loss(method):
     losses = torch.nn.functional.cross_entropy(model(x[cs.index]), y[cs.index], reduction="none").detach().numpy()
     want = float((cs.weight * losses).sum() / N)
     assert float(gt.weighted_loss(model(xb), yb, wb).detach()) == pytest.approx(want, rel=1e-5)
+
+
+def test_tensors_in_and_out_select_what_the_arrays_select():
+    """as_tensors=True gives the NumPy rows as tensors, and gradcore.select takes tensors (here on the
+    CPU; tests/gpu/test_select_cuda.py takes them from a GPU) for the same coreset."""
+    model = mlp()
+    x, y = data(model)
+    arrays = gt.embeddings(model, loader(x, y), kind="projected", dim=16)
+    tensors = gt.embeddings(model, loader(x, y), kind="projected", dim=16, as_tensors=True)
+    for a, t, dtype in zip(arrays, tensors, (torch.float32, torch.int32, torch.float32)):
+        assert isinstance(t, torch.Tensor) and t.dtype == dtype
+        np.testing.assert_array_equal(t.numpy(), a)
+    want = gradcore.select(arrays[0], arrays[1], k=10, method="craig", loss=arrays[2])
+    got = gradcore.select(tensors[0], tensors[1], k=10, method="craig", loss=tensors[2])
+    np.testing.assert_array_equal(got.index, want.index)
+    np.testing.assert_array_equal(got.weight, want.weight)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/finite.h"
 #include "kernels/cpu/quality_cpu.h"
 #include "kernels/precision.h"
 
