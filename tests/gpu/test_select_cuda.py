@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import assert_fp16_overflow_named, read_coreset, run_gradcore
+from conftest import MPI_ENV, assert_fp16_overflow_named, read_coreset, run_gradcore
 
 pytestmark = pytest.mark.skipif(os.environ.get("GRADCORE_DEVICE") != "cuda", reason="needs GRADCORE_DEVICE=cuda")
 
@@ -203,3 +203,36 @@ def test_python_tensors_on_the_gpu_equal_the_cli(tmp_path, package):
     with pytest.raises(package.GradcoreError) as err:
         package.select(bad, y, k="1%", method="gmc", device="cuda", quiet=True)
     assert err.value.status == 3 and "row 4321" in str(err.value)
+
+
+@pytest.mark.parametrize("split", ["shard", "uneven"])
+def test_python_tensors_on_each_ranks_gpu(tmp_path, package, split):
+    """Two ranks, each with its rows as a tensor on its own GPU (mpi4py): in gradcore.shard's split
+    they are copied within each GPU, in another they come home and move; either way the coreset of
+    one process's arrays."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("mpi4py")
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    import json
+    import subprocess
+    import sys
+    rng = np.random.default_rng(5)
+    n = 60_000
+    E = rng.normal(size=(n, 24)).astype(np.float32)
+    y = rng.integers(0, 6, n).astype(np.int32)
+    loss = rng.random(n).astype(np.float32)
+    options = {"k": 300, "method": "gmc", "device": "cuda", "quiet": True}
+    want = package.select(E, y, loss=loss, **options)
+    np.savez(tmp_path / "in.npz", E=E, y=y, loss=loss)
+    (tmp_path / "options.json").write_text(json.dumps(dict(options, tensor=True)))
+    script = os.path.join(os.path.dirname(__file__), "..", "python", "select_ranks.py")
+    proc = subprocess.run(["mpirun", "-q", "--oversubscribe", "-np", "2", sys.executable, script, tmp_path / "in.npz",
+                           tmp_path / "out.npz", tmp_path / "options.json", split],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, **MPI_ENV,
+                                   PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..", "python")))
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(tmp_path / "out.npz")
+    np.testing.assert_array_equal(got["index"], want.index)
+    np.testing.assert_array_equal(got["weight"], want.weight)

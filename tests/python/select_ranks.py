@@ -3,7 +3,9 @@ each rank passes its own rows to gradcore.select with comm=MPI.COMM_WORLD, check
 the same coreset, and rank 0 saves it. SPLIT "uneven": rank r of P takes a share growing with r (the
 first rank the smallest), so the rows are moved to the selectors' split first; "shard": the rows of
 gradcore.shard, used in place; "nan": the uneven split with a NaN in the last rank's first row, and
-every rank must raise the same GradcoreError (rank 0 saves its status and message)."""
+every rank must raise the same GradcoreError (rank 0 saves its status and message). With the option
+"tensor": true each rank's rows go in as a PyTorch tensor on its own GPU (rank r on cuda:r mod the
+GPUs; tests/gpu/test_select_cuda.py)."""
 import json
 import sys
 
@@ -20,6 +22,9 @@ n = len(data["y"])
 cuts = np.rint(np.cumsum([0] + [r + 1 for r in range(comm.size)]) / (comm.size * (comm.size + 1) / 2) * n)
 lo, hi = gradcore.shard(n, comm) if split == "shard" else (int(cuts[comm.rank]), int(cuts[comm.rank + 1]))
 E = data["E"][lo:hi].copy()
+if options.pop("tensor", False):
+    import torch
+    E = torch.from_numpy(E).cuda(comm.rank % torch.cuda.device_count())
 if split == "nan":
     if comm.rank == comm.size - 1:
         E[0, 0] = np.nan
