@@ -13,13 +13,14 @@
  * select_partitions hands them over): partitions/s of each, the ratio, and whether every
  * selection, gain and coverage weight of (b) equals (a)'s bit for bit (they must).
  * With `assign`, facility location's pass over all rows instead (the fl_assign op): for each
- * n:D:C:k_c, n synthetic rows of C classes against k_c elements of each class, streamed up from
+ * n:D:C:k_c, n synthetic rows of C classes against k_c elements of each class, held on the device
+ * alone as `select` holds E (the features embedding of the rows, kept there) and streamed up from
  * pageable memory, with one set a class (the exact assignment) and with three (the shape of
- * GreeDi's sampled comparison, where k_c ≤ 1,000), each through the direct kernel alone and through
- * the op's own choice (the GEMM path for sets of ≥ 256 elements at D ≥ 32); printed: the path,
- * seconds, rows/s, the direct kernel's FP64 operations a second (3 per row, element and column;
- * its floor is the FP64 rate, so the GEMM path's figure is the work rate it replaces) and GB/s of
- * rows, and whether the first rows equal the CPU twin bit for bit.
+ * GreeDi's sampled comparison, where k_c ≤ 1,000), each through the direct kernel alone, the GEMM
+ * path alone and the op's own choice; printed: where the rows were, the path, seconds, rows/s, the
+ * direct kernel's FP64 operations a second (3 per row, element and column; its floor is the FP64
+ * rate, so the GEMM path's figure is the work rate it replaces) and GB/s of rows, and whether the
+ * first rows equal the CPU twin bit for bit.
  * Usage: bench_fl [D] [m:k ...]        (default D = 128; 20000:200 40000:400)
  *        bench_fl partitions [P [m [D [κ [B]]]]] (default 4000 4096 256 9, B as select batches them)
  *        bench_fl assign [n:D:C:k_c ...] (default 10000000:10:10:1000 4000000:128:10:500) */
@@ -172,10 +173,14 @@ static int run_partitions(gc_backend *dev, double ceiling, int P, int64_t m, int
     return equal ? GC_OK : gc_fail(GC_ERR_LIB, "fl_greedy_many differs from fl_greedy one by one");
 }
 
-/* One fl_assign case (see the file comment); W sets a class, all of them the class's elements. */
-static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int W, int direct)
+/* The op's ways through fl_assign (gc_cuda_fl_assign_force_gemm's modes). */
+typedef enum { ASSIGN_DIRECT = -1, ASSIGN_AUTO = 0, ASSIGN_GEMM = 1 } assign_path;
+
+/* One fl_assign case (see the file comment); W sets a class, all of them the class's elements;
+ * resident: the rows are first kept on the device alone (the features embedding, e = NULL). */
+static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int W, assign_path path, int resident)
 {
-    GC_TRY(gc_cuda_fl_assign_force_gemm(dev, direct ? -1 : 0, 0));
+    GC_TRY(gc_cuda_fl_assign_force_gemm(dev, (int)path, 0));
     gc_synthetic syn = { n, D, C, 7, 1.0, 8, 0.05 };
     const int64_t check = n < 20000 ? n : 20000, slots = n * W;
     float *e = malloc((size_t)n * D * sizeof *e), *elements = malloc((size_t)C * kc * D * sizeof *elements);
@@ -194,19 +199,32 @@ static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int 
     for (int g = 0; g <= C; ++g) group_set[g] = (int64_t)g * W;
     for (int64_t s = 0; s < (int64_t)C * W; ++s) first[s] = s / W * kc, size[s] = filled[s / W];
     gc_fl_sets sets = { C, group_set, first, size, (int64_t)C * kc, elements };
-    GC_TRY(dev->ops->fl_assign(dev, e, check, D, y, &sets, nearest, distance)); /* warm-up */
+    const float *rows = e;
+    if (resident) {
+        float *loss = malloc((size_t)n * sizeof *loss);
+        const gc_embed_config features = { .kind = GC_EMBED_FEATURES, .keep_on_device = 1 };
+        if (loss == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory");
+        if (dev->ops->rows_on_device == NULL || !dev->ops->rows_on_device(dev, n, D))
+            return gc_fail(GC_ERR_MEMORY, "the GPU cannot hold %lld rows of %d", (long long)n, D);
+        GC_TRY(dev->ops->embed(dev, &features, n, D, e, y, NULL, loss));
+        free(loss);
+        rows = NULL;
+    }
+    /* warm-up, on every row: the slots' arenas grow to the batch here, not in the timed call */
+    GC_TRY(dev->ops->fl_assign(dev, rows, n, D, y, &sets, nearest, distance));
     double t0 = MPI_Wtime();
-    GC_TRY(dev->ops->fl_assign(dev, e, n, D, y, &sets, nearest, distance));
+    GC_TRY(dev->ops->fl_assign(dev, rows, n, D, y, &sets, nearest, distance));
     double seconds = MPI_Wtime() - t0, operations = 0.0;
     for (int64_t i = 0; i < n; ++i) operations += 3.0 * (double)filled[y[i]] * D * W;
     gc_cpu_fl_assign(e, check, D, y, &sets, cpu_nearest, cpu_distance);
     int same = memcmp(cpu_nearest, nearest, (size_t)check * W * sizeof *nearest) == 0 &&
                memcmp(cpu_distance, distance, (size_t)check * W * sizeof *distance) == 0;
-    printf("{\"pass\": \"fl_assign\", \"path\": \"%s\", \"rows\": %lld, \"D\": %d, \"classes\": %d, "
+    static const char *path_name[] = { "direct", "auto", "gemm" };
+    printf("{\"pass\": \"fl_assign\", \"where\": \"%s\", \"path\": \"%s\", \"rows\": %lld, \"D\": %d, \"classes\": %d, "
            "\"elements_per_class\": %lld, "
            "\"sets_per_class\": %d, \"batches\": %lld, \"seconds\": %.4f, \"rows_per_s\": %.4g, \"GFLOPps\": %.1f, "
            "\"GBps\": %.1f, \"first_rows_equal_cpu\": %s}\n",
-           direct ? "direct" : "auto", (long long)n, D, C, (long long)kc, W,
+           resident ? "device" : "pageable", path_name[path + 1], (long long)n, D, C, (long long)kc, W,
            (long long)gc_cuda_fl_assign_last_batches(dev), seconds, (double)n / seconds, operations / seconds / 1e9,
            4.0 * n * D / seconds / 1e9, same ? "true" : "false");
     fflush(stdout);
@@ -257,9 +275,10 @@ int main(int argc, char **argv)
             int width, classes;
             if (sscanf(argc > 2 ? argv[2 + c] : assign_defaults[c], "%lld:%d:%d:%lld", &n, &width, &classes, &kc) != 4)
                 continue;
-            for (int W = 1; W <= (kc <= 1000 ? 3 : 1); W += 2)
-                for (int direct = 1; direct >= 0 && status == GC_OK; --direct)
-                    status = run_assign(dev, n, width, classes, kc, W, direct);
+            for (int resident = 1; resident >= 0; --resident)
+                for (int W = 1; W <= (kc <= 1000 ? 3 : 1); W += 2)
+                    for (int path = ASSIGN_DIRECT; path <= ASSIGN_GEMM && status == GC_OK; ++path)
+                        status = run_assign(dev, n, width, classes, kc, W, (assign_path)path, resident);
         }
         if (status != GC_OK) fprintf(stderr, "bench_fl: %s\n", gc_error_message());
         gc_backend_destroy(dev);

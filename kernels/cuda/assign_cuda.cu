@@ -19,14 +19,15 @@
  *
  * Large sets (≥ kGemmMinSet elements, D ≥ kGemmMinD) go another way with the same bits: a group's
  * rows are gathered (gather_group) and multiplied with the set by one FP32 cuBLAS GEMM a tile of
- * rows (x·y, no TF32), and nearest_from_dots, a block a row, bounds every element's squared
+ * rows (x·y, no TF32), and nearest_from_dots, a warp a row, bounds every element's squared
  * distance from the dots: |(‖x‖² + ‖y‖² − 2·x·y) − d²| ≤ B = 2γ_D‖x‖‖y‖ + 4(D + 8)·2⁻⁵²(‖x‖² + ‖y‖²)
  * (γ_D = D·2⁻²⁴/(1 − D·2⁻²⁴): FP32 dot products in any order, with or without FMA; the second term
  * covers the double arithmetic and the exact sum's own rounding), inflated by 1%. Only elements
  * whose lower bound reaches the smallest upper bound can be nearest, ties included; their exact
  * sums are recomputed as above and the first of equals wins, so the result is the direct kernel's.
- * Cost: 2·D FP32 flops (tensor-free GEMM) and 8 bytes of dots per (row, element), against 3·D FP64
- * operations: about 3× faster at D = 100 on an H100, slower below D ≈ 20. */
+ * Cost: 2·D FP32 flops (tensor-free GEMM) and 8 bytes of dots per (row, element: written once, read
+ * once), against 3·D FP64 operations: about 3× faster at D = 100 on an H100, slower below D ≈ 20;
+ * on an H200 at D = 100 the direct kernel still wins at 160 elements a set (docs/design.md §4.1). */
 #include <cub/cub.cuh>
 #include <cublas_v2.h>
 #include <limits.h>
@@ -59,7 +60,8 @@ constexpr size_t kAlignBytes = 256;
 constexpr int64_t kGemmMinSet = 256;             /* sets this large go through the GEMM (above) … */
 constexpr int kGemmMinD = 32;                    /* … at this width or more */
 constexpr size_t kTileBytes = (size_t)256 << 20; /* dots of one GEMM tile */
-constexpr int kScanBlock = 128;                  /* nearest_from_dots: a block a row */
+constexpr int kScanWarps = 8;                    /* nearest_from_dots: rows a block, a warp a row … */
+constexpr int kCandidates = 8;                   /* … and the elements a lane keeps for the exact pass */
 
 __device__ __forceinline__ bool has_sets(int g, int groups, const long long *group_set)
 {
@@ -251,29 +253,6 @@ __global__ void row_norms(const float *__restrict__ e, long long rows, int D, do
     }
 }
 
-/* Block-wide reductions of nearest_from_dots (kScanBlock threads; every thread gets the result). */
-__device__ __forceinline__ double block_sum(double v, double *shared)
-{
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    __syncthreads(); /* shared's last readers are done */
-    if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = v;
-    __syncthreads();
-    v = 0.0;
-    for (int w = 0; w < kScanBlock / 32; ++w) v += shared[w];
-    return v;
-}
-
-__device__ __forceinline__ double block_min(double v, double *shared)
-{
-    for (int o = 16; o > 0; o >>= 1) v = fmin(v, __shfl_xor_sync(0xffffffffu, v, o));
-    __syncthreads();
-    if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = v;
-    __syncthreads();
-    v = INFINITY;
-    for (int w = 0; w < kScanBlock / 32; ++w) v = fmin(v, shared[w]);
-    return v;
-}
-
 /* (sq, j) pairs: the smaller sq, then the lower j ≥ 0 (j = −1: none, with sq = +∞). */
 __device__ __forceinline__ void take_better(double &sq, long long &j, double other_sq, long long other)
 {
@@ -291,50 +270,85 @@ __device__ __forceinline__ double exact_sq(const float *__restrict__ x, const fl
     return sq;
 }
 
-/* A block a row r < count of x [count × D] (the group's rows from first in perm), against set y
+/* The bounds of element j's squared distance from a row with squared norm nx, from their dot:
+ * a ± b, a = ‖x‖² + ‖y_j‖² − 2·x·y_j, b = 1.01·(2γ‖x‖‖y_j‖ + 4(D + 8)·2⁻⁵²(‖x‖² + ‖y_j‖²)) =
+ * k1·sy_j + k0 + tail·ny_j. Their own roundings (contracted or not) are far inside the 1%. */
+struct dot_bounds {
+    double nx, k1, k0, tail;
+    __device__ __forceinline__ void at(double dot, double nyj, double syj, double &lower, double &upper) const
+    {
+        const double a = nx + nyj - 2.0 * dot, b = k1 * syj + k0 + tail * nyj;
+        lower = a - b;
+        upper = a + b;
+    }
+};
+
+/* A warp a row r < count of x [count × D] (the group's rows from first in perm), against set y
  * [n × D] with squared norms ny and norms sy, from dots [count × n] = x·yᵀ in FP32: the nearest
  * element of the set and its distance into slot t of the row, exactly as nearest_in_sets writes
- * them (file comment). Two reads of the row's dots: the smallest upper bound, then the elements
- * whose lower bound reaches it, recomputed exactly. The bounds' own roundings (contracted or not)
- * are far inside their 1% inflation. */
-__global__ void __launch_bounds__(kScanBlock)
+ * them (file comment). Only elements whose lower bound reaches the smallest upper bound U can be
+ * nearest. The dots are read once: a lane keeps, in element order, those of its elements whose
+ * lower bound reaches its own running minimum of upper bounds, which never falls below U, so no
+ * element that can be nearest is left out (an entry is dropped only once its lower bound exceeds
+ * that minimum); after the warp's minimum U the kept ones that reach it are recomputed exactly.
+ * A lane whose list overflows reads its dots again with U. Launch: kScanWarps warps a block. */
+__global__ void __launch_bounds__(kScanWarps * 32)
     nearest_from_dots(const float *__restrict__ dots, int count, long long n, const float *__restrict__ x,
                       const float *__restrict__ y, const double *__restrict__ ny, const double *__restrict__ sy, int D,
                       double gamma, const int *__restrict__ perm, int first, int W, int t_slot,
                       long long *__restrict__ nearest, double *__restrict__ distance)
 {
-    __shared__ double shared[kScanBlock / 32];
-    __shared__ long long shared_j[kScanBlock / 32];
+    const int lane = threadIdx.x & 31;
     const double tail = 1.01 * 4.0 * (D + 8) * 0x1p-52;
-    for (int r = blockIdx.x; r < count; r += gridDim.x) {
+    for (long long r = (long long)blockIdx.x * kScanWarps + (threadIdx.x >> 5); r < count;
+         r += (long long)gridDim.x * kScanWarps) {
         const float *xr = x + (size_t)r * D, *dr = dots + (size_t)r * n;
-        double part = 0.0;
-        for (int t = threadIdx.x; t < D; t += kScanBlock) part += (double)xr[t] * (double)xr[t];
-        const double nx = block_sum(part, shared);
-        /* bound_j = 1.01·(2γ‖x‖‖y_j‖ + 4(D + 8)·2⁻⁵²(‖x‖² + ‖y_j‖²)) = k1·sy_j + k0 + tail·ny_j */
-        const double k1 = 1.01 * 2.0 * gamma * sqrt(nx), k0 = tail * nx;
-        double upper = INFINITY; /* the smallest upper bound of a squared distance */
+        double nx = 0.0;
+        for (int t = lane; t < D; t += 32) nx += (double)xr[t] * (double)xr[t];
+        for (int o = 16; o > 0; o >>= 1) nx += __shfl_xor_sync(0xffffffffu, nx, o);
+        const dot_bounds bounds = { nx, 1.01 * 2.0 * gamma * sqrt(nx), tail * nx, tail };
+        double upper = INFINITY, kept_lower[kCandidates];
+        long long kept_j[kCandidates];
+        int kept = 0;
+        bool overflow = false;
 #pragma unroll 4
-        for (long long j = threadIdx.x; j < n; j += kScanBlock) {
-            const double nyj = ny[j], v = (nx + nyj - 2.0 * (double)dr[j]) + (k1 * sy[j] + k0 + tail * nyj);
-            if (v < upper) upper = v;
+        for (long long j = lane; j < n; j += 32) {
+            double lower, up;
+            bounds.at((double)dr[j], ny[j], sy[j], lower, up);
+            if (up < upper) upper = up;
+            if (!(lower <= upper)) continue;
+            if (kept == kCandidates) { /* drop the entries the running minimum has passed */
+                int k = 0;
+                for (int q = 0; q < kCandidates; ++q)
+                    if (kept_lower[q] <= upper) kept_lower[k] = kept_lower[q], kept_j[k++] = kept_j[q];
+                kept = k;
+            }
+            if (kept < kCandidates)
+                kept_lower[kept] = lower, kept_j[kept++] = j;
+            else
+                overflow = true;
         }
-        upper = block_min(upper, shared);
+        for (int o = 16; o > 0; o >>= 1) upper = fmin(upper, __shfl_xor_sync(0xffffffffu, upper, o));
         double best_sq = INFINITY;
         long long best = -1;
-        for (long long j = threadIdx.x; j < n; j += kScanBlock) { /* a thread's elements ascend */
-            const double nyj = ny[j], a = nx + nyj - 2.0 * (double)dr[j], b = k1 * sy[j] + k0 + tail * nyj;
-            if (!(a - b <= upper)) continue;
-            const double sq = exact_sq(xr, y + (size_t)j * D, D);
-            if (sq < best_sq) best_sq = sq, best = j;
+        if (!overflow) {
+            for (int q = 0; q < kept; ++q) /* in element order */
+                if (kept_lower[q] <= upper) {
+                    const double sq = exact_sq(xr, y + (size_t)kept_j[q] * D, D);
+                    if (sq < best_sq) best_sq = sq, best = kept_j[q];
+                }
+        } else {
+            for (long long j = lane; j < n; j += 32) {
+                double lower, up;
+                bounds.at((double)dr[j], ny[j], sy[j], lower, up);
+                if (!(lower <= upper)) continue;
+                const double sq = exact_sq(xr, y + (size_t)j * D, D);
+                if (sq < best_sq) best_sq = sq, best = j;
+            }
         }
         for (int o = 16; o > 0; o >>= 1)
             take_better(best_sq, best, __shfl_xor_sync(0xffffffffu, best_sq, o), __shfl_xor_sync(0xffffffffu, best, o));
-        __syncthreads();
-        if ((threadIdx.x & 31) == 0) shared[threadIdx.x >> 5] = best_sq, shared_j[threadIdx.x >> 5] = best;
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            for (int w = 1; w < kScanBlock / 32; ++w) take_better(best_sq, best, shared[w], shared_j[w]);
+        if (lane == 0) {
             const size_t at = (size_t)perm[first + r] * W + (size_t)t_slot;
             nearest[at] = best;
             distance[at] = sqrt(best_sq);
@@ -554,8 +568,9 @@ int issue_gemm_sets(slot &s, const batch_plan &p, const device_sets &ds, const g
                 /* Column-major: dots [ns × rows_now] = yᵀ-as-stored · x, so a row's dots are contiguous. */
                 GC_CHECK_CUBLAS(cublasSgemm(s.blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)ns, rows_now, D, &one, y, D, x, D,
                                             &zero, dots, (int)ns));
-                const int grid = rows_now < kMaxBlocks * 8 ? rows_now : kMaxBlocks * 8;
-                nearest_from_dots<<<grid, kScanBlock, 0, s.stream>>>(
+                const int warps = (rows_now + kScanWarps - 1) / kScanWarps;
+                const int grid = warps < kMaxBlocks * 8 ? warps : kMaxBlocks * 8;
+                nearest_from_dots<<<grid, kScanWarps * 32, 0, s.stream>>>(
                     dots, rows_now, ns, x, y, ds.norms + sets->set_first[t], ds.roots + sets->set_first[t], D, gamma,
                     s.perm, first, (int)p.W, (int)(t - sets->group_set[g]), s.nearest, s.distance);
                 GC_CHECK_LAUNCH();
