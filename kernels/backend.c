@@ -151,6 +151,12 @@ void gc_copy_parallel(void *dst, const void *src, size_t bytes)
     }
 }
 
+void gc_run_tasks(int tasks, void (*task)(void *ctx, int t), void *ctx)
+{
+#pragma omp parallel for schedule(static, 1) num_threads(tasks > 0 ? tasks : 1)
+    for (int t = 0; t < tasks; ++t) task(ctx, t);
+}
+
 /* IEEE half bits → float: normal and subnormal halves are all exact floats; ±∞ and NaN map to
  * themselves (the payload shifted into place). */
 static float widen_fp16(uint16_t h)

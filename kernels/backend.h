@@ -104,6 +104,10 @@ void gc_sketch_factors(int D, int classes, int hidden_plus_one, int *D1, int *D2
 int gc_copy_threads(void); /* min(GC_COPY_THREADS, OpenMP's threads) */
 /* dst ← src with gc_copy_threads() OpenMP threads (host staging copies of the CUDA backend). */
 void gc_copy_parallel(void *dst, const void *src, size_t bytes);
+/* task(ctx, t) for t = 0 … tasks − 1, each on an OpenMP thread of its own where OpenMP gives that
+ * many (else some run after others on one thread): the CUDA backend's facility-location lanes, each
+ * launching onto its own stream, so that none waits for another's launches. */
+void gc_run_tasks(int tasks, void (*task)(void *ctx, int t), void *ctx);
 
 typedef enum { GC_DEVICE_AUTO = 0, GC_DEVICE_CPU, GC_DEVICE_CUDA } gc_device_request;
 #define GC_DEVICE_NAMES "auto|cpu|cuda"

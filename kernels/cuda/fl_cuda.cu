@@ -41,17 +41,24 @@
  * Many problems (fl_greedy_many): up to kMaxLanes lanes, each a stream with its own cuBLAS handle
  * and buffers, run problems concurrently; at m = 4,096 and κ = 9 a problem is ~35 small launches
  * and a 134 MB block, so what one lane leaves idle (launch gaps, one-block kernels, the upload) the
- * others fill. A problem runs the same kernels with the same shapes in any lane, so its results
- * are the bits fl_greedy gives it alone. */
+ * others fill. Each lane is driven by a host thread of its own (drive_lane): one thread launching
+ * every lane's steps in turn set the rate of problems of many steps (merges of thousands of
+ * candidates, CREST's subsets), though not of the partitions' nine (docs/design.md §4.1).
+ * A problem runs the same kernels with the same shapes in any lane, so its results are the bits
+ * fl_greedy gives it alone. */
 #include <cub/cub.cuh>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <limits.h>
 #include <math.h>
+#include <mpi.h> /* before the extern "C" block: it brings C++ bindings of its own */
 #include <stdlib.h>
 #include <string.h>
 
+extern "C" {
+#include "kernels/backend.h" /* first with C linkage: gc_run_tasks */
+}
 #include "cuda_check.h"
 #include "fl_cuda.h"
 #include "rows.cuh"
@@ -915,6 +922,8 @@ struct job {
     stop_rule rule;
     int64_t *selected;
     double *gains, *coverage;
+    double bytes = 0.0;     /* similarity bytes of the problems this job ran (dev->last_bytes) */
+    bool all_blocks = true; /* every one of them materialized (dev->last_materialized) */
 
     cudaStream_t stream() const { return L->stream; }
     control *ctl() const { return (control *)L->ctl.ptr; }
@@ -1196,29 +1205,27 @@ struct job {
             for (int i = 0; i < m; ++i) coverage[L->host_assign[i]] += p->w ? p->w[i] : 1.0;
         }
         const double block = 8.0 * m * (double)m;
-        dev->last_bytes += (materialized ? block : 0.0) + (exact ? block : 0.0) + k.bytes;
-        dev->last_materialized = dev->last_materialized && materialized;
+        bytes += (materialized ? block : 0.0) + (exact ? block : 0.0) + k.bytes;
+        all_blocks = all_blocks && materialized;
         return GC_OK;
     }
 
     /* Enqueues the next pieces of this lane's work and returns when the next one needs the device
-     * to have caught up (so other lanes get their turn first), or when nothing is left. */
+     * to have caught up, or when no problem is left (then at == IDLE). Problems are claimed from
+     * *next, which the lanes share. */
     int advance(int count, const gc_fl_problem *problems, const int64_t *kappas, int64_t *const *sel,
-                double *const *gain, double *const *cov, int *next, int *finished, size_t free_bytes)
+                double *const *gain, double *const *cov, int *next, size_t free_bytes)
     {
         for (;;) switch (at) {
             case IDLE: {
-                if (*next >= count) return GC_OK;
-                int q = (*next)++;
+                const int q = __atomic_fetch_add(next, 1, __ATOMIC_RELAXED);
+                if (q >= count) return GC_OK;
                 p = &problems[q];
                 kappa = kappas[q] < p->m ? kappas[q] : p->m;
                 selected = sel[q];
                 gains = gain[q];
                 coverage = cov ? cov[q] : nullptr;
-                if (kappa <= 0) { /* nothing to select */
-                    ++*finished;
-                    continue;
-                }
+                if (kappa <= 0) continue; /* nothing to select */
                 if (p->m > INT32_MAX / 2)
                     return gc_fail(GC_ERR_INPUT, "a facility-location block of %lld rows is too large",
                                    (long long)p->m);
@@ -1264,7 +1271,6 @@ struct job {
                 return GC_OK;
             case COLLECT:
                 GC_TRY(collect());
-                ++*finished;
                 at = IDLE;
                 continue;
             }
@@ -1311,6 +1317,40 @@ int lanes_for(const gc_fl_device *dev, int count, const gc_fl_problem *problems,
     return lanes < count ? lanes : count;
 }
 
+/* One fl_greedy_many call's lanes and what they share: the problems, claimed in order through
+ * `next`, and the first failure's status (then every lane stops at its next return). */
+struct lanes_run {
+    job *jobs;
+    int count;
+    const gc_fl_problem *problems;
+    const int64_t *kappa;
+    int64_t *const *selected;
+    double *const *gains, *const *coverage;
+    size_t free_bytes;
+    int device_id;
+    int next = 0, status = GC_OK;
+};
+
+/* Lane l's work on a host thread of its own (gc_run_tasks): with one thread enqueueing every
+ * lane's steps in turn, problems of many steps (three launches each) waited for its launches. */
+void drive_lane(void *ctx, int l)
+{
+    lanes_run *run = (lanes_run *)ctx;
+    job &J = run->jobs[l];
+    int status = cudaSetDevice(run->device_id) == cudaSuccess
+                     ? GC_OK
+                     : gc_fail(GC_ERR_DEVICE, "cannot use GPU %d for facility location", run->device_id);
+    while (status == GC_OK && __atomic_load_n(&run->status, __ATOMIC_RELAXED) == GC_OK) {
+        status = J.advance(run->count, run->problems, run->kappa, run->selected, run->gains, run->coverage, &run->next,
+                           run->free_bytes);
+        if (J.at == IDLE) break; /* nothing left to claim */
+    }
+    if (status != GC_OK) {
+        int ok = GC_OK;
+        __atomic_compare_exchange_n(&run->status, &ok, status, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
+}
+
 int fl_device_many(gc_fl_device *dev, gc_cuda_rows resident, int count, const gc_fl_problem *problems,
                    const int64_t *kappa, int64_t *const *selected, double *const *gains, double *const *coverage)
 {
@@ -1320,14 +1360,17 @@ int fl_device_many(gc_fl_device *dev, gc_cuda_rows resident, int count, const gc
     for (int l = 0; l < dev->lanes_made; ++l) free_bytes += lane_bytes(&dev->lanes[l]); /* held: reused */
     const int lanes = count > 0 ? lanes_for(dev, count, problems, free_bytes) : 0;
     for (; dev->lanes_made < lanes; ++dev->lanes_made) GC_TRY(lane_make(dev, &dev->lanes[dev->lanes_made]));
-    dev->last_bytes = 0.0;
-    dev->last_materialized = 1;
     job jobs[kMaxLanes];
     for (int l = 0; l < lanes; ++l) jobs[l].dev = dev, jobs[l].L = &dev->lanes[l], jobs[l].resident = resident;
-    int next = 0, finished = 0, status = GC_OK;
-    while (status == GC_OK && finished < count)
-        for (int l = 0; l < lanes && status == GC_OK; ++l)
-            status = jobs[l].advance(count, problems, kappa, selected, gains, coverage, &next, &finished, free_bytes);
+    lanes_run run = { jobs, count, problems, kappa, selected, gains, coverage, free_bytes, dev->device_id };
+    gc_run_tasks(lanes, drive_lane, &run);
+    int status = run.status;
+    dev->last_bytes = 0.0;
+    dev->last_materialized = 1;
+    for (int l = 0; l < lanes; ++l) {
+        dev->last_bytes += jobs[l].bytes;
+        dev->last_materialized = dev->last_materialized && jobs[l].all_blocks;
+    }
     for (int l = 0; l < lanes; ++l) {
         if (!dev->hold || status != GC_OK) lane_trim(&dev->lanes[l]);
         cudaError_t rc = cudaStreamSynchronize(dev->lanes[l].stream);
