@@ -13,7 +13,8 @@
 #   bench-embed  bench_embed on the GPU, and on the host's CPU (200,000 rows)    → embed-SLUG.{txt,json},
 #                                                                                  embed-cpu-SLUG.{txt,json}
 #   bench-fl     bench_fl next to the plain PyTorch dense greedy on the same rows; the pass over all rows
-#                (bench_fl assign: 10M × 10 and 4M × 128 rows); 200k points in 8
+#                (bench_fl assign: 10M × 10, 4M × 128 and 2M × 100 rows, E on the device and
+#                pageable, each path); 200k points in 8
 #                partitions against one; stochastic greedy on 10M points over every GPU and its
 #                objective ratio to exact greedy on 1M                          → fl-SLUG.jsonl,
 #                                                        fl-200k-ratio-SLUG.txt, fl-stochastic-10M-SLUG.txt
