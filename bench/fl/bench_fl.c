@@ -201,13 +201,14 @@ static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int 
     gc_fl_sets sets = { C, group_set, first, size, (int64_t)C * kc, elements };
     const float *rows = e;
     if (resident) {
-        float *loss = malloc((size_t)n * sizeof *loss);
-        const gc_embed_config features = { .kind = GC_EMBED_FEATURES, .keep_on_device = 1 };
-        if (loss == NULL) return gc_fail(GC_ERR_MEMORY, "out of memory");
         if (dev->ops->rows_on_device == NULL || !dev->ops->rows_on_device(dev, n, D))
             return gc_fail(GC_ERR_MEMORY, "the GPU cannot hold %lld rows of %d", (long long)n, D);
-        GC_TRY(dev->ops->embed(dev, &features, n, D, e, y, NULL, loss));
+        const gc_embed_config features = { .kind = GC_EMBED_FEATURES, .keep_on_device = 1 };
+        float *loss = malloc((size_t)n * sizeof *loss);
+        const int kept = loss != NULL ? dev->ops->embed(dev, &features, n, D, e, y, NULL, loss)
+                                      : gc_fail(GC_ERR_MEMORY, "out of memory");
         free(loss);
+        GC_TRY(kept);
         rows = NULL;
     }
     /* warm-up, on every row: the slots' arenas grow to the batch here, not in the timed call */
