@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "comm.h"
 #include "error.h"
@@ -286,3 +287,23 @@ void gc_phases_summary(const gc_phases *p, char *buf, size_t size)
             used += (size_t)snprintf(buf + used, size - used, "%s%s=%.6f", used ? "," : "", p->phase[i].path,
                                      p->phase[i].max_s);
 }
+
+static double process_start = -1.0, process_started = -1.0;
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void gc_process_mark_start(void) { process_start = monotonic_s(); }
+
+void gc_process_mark_started(void) { process_started = monotonic_s(); }
+
+double gc_process_startup_s(void)
+{
+    return process_start >= 0.0 && process_started >= 0.0 ? process_started - process_start : -1.0;
+}
+
+double gc_process_elapsed_s(void) { return process_start >= 0.0 ? monotonic_s() - process_start : -1.0; }

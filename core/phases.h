@@ -97,4 +97,14 @@ void gc_phases_print(const gc_phases *p, FILE *f);
 /* "read=0.1,embed=0.2" of the top-level phases' max seconds (coreset file attribute). */
 void gc_phases_summary(const gc_phases *p, char *buf, size_t size);
 
+/* The process around the phases, as the command line's main marks it (a library caller marks
+ * nothing): its start (main's entry) and the end of its start-up (MPI_Init, the GPU's start-up
+ * running beside it on a thread). Seconds of the start-up, and since the start, on this rank's
+ * monotonic clock; −1 where unmarked. --timings reports them with the coreset file's write, so the
+ * phases' sum and the whole run can be told apart. */
+void gc_process_mark_start(void);
+void gc_process_mark_started(void);
+double gc_process_startup_s(void);
+double gc_process_elapsed_s(void);
+
 #endif

@@ -5,11 +5,14 @@
 
 One table per run: every phase's slowest-rank seconds, its floor (the time its counted bytes and
 flops need at the ceilings the rank measured, docs/design.md §7.1), what sets the floor, and the
-share of the floor reached; then one summary row per run (total = the top-level phases). With
---brief only one table, a row a run and a column for every phase and sub-phase (the A/B of
-`scripts/gpu.sh ab`).
+share of the floor reached, then the run around the phases where the file has it (rank 0's start-up,
+measuring the ceilings, writing the coreset, the seconds since main's entry) and the command's wall
+clock where RUN.log beside RUN.json has a `wall_s:` line (bench/e2e/run.sh writes one); then one
+summary row per run (total = the top-level phases). With --brief only one table, a row a run and a
+column for every phase and sub-phase (the A/B of `scripts/gpu.sh ab`).
 """
 import json
+import os
 import sys
 
 
@@ -28,6 +31,15 @@ def brief(paths):
         seconds = {p["name"]: p["max_s"] for p in phases}
         total = sum(p["max_s"] for p in phases if p["depth"] == 0)
         print(f"| {run} | " + " | ".join(fmt(seconds.get(n)) for n in names) + f" | {total:.3f} |")
+
+
+def wall_clock(path):
+    """The command's wall clock from RUN.log's `wall_s:` line, else None."""
+    log = path.removesuffix(".json") + ".log"
+    if not os.path.exists(log):
+        return None
+    lines = [line.split(":", 1)[1] for line in open(log) if line.startswith("wall_s:")]
+    return float(lines[-1]) if lines else None
 
 
 def main(paths):
@@ -53,12 +65,19 @@ def main(paths):
             print(f"| {indent}{p['name'].rsplit('/', 1)[-1]} | {fmt(p['max_s'])} | {fmt(p['floor_s'], 4)} | "
                   f"{p['bound']} | {fmt(share, 0)}{'%' if share is not None else ''} |")
         print(f"| **total** | **{total:.2f}** | {floor:.3f} | | {100 * floor / total:.0f}% |\n")
-        summary.append((name, t, total, floor, {p["name"]: p["max_s"] for p in top}))
-    print("| run | D | k | read | setup | embed | select | quality | total s | floor s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, t, total, floor, top in summary:
+        wall = wall_clock(path)
+        if "elapsed_s" in t or wall is not None:
+            print(f"around the phases: start-up (MPI_Init) {fmt(t.get('startup_s'))} s, ceilings measured "
+                  f"{fmt(t.get('ceilings_s'))} s, coreset written {fmt(t.get('write_s'))} s; main's entry to the "
+                  f"timings {fmt(t.get('elapsed_s'))} s; the command's wall clock {fmt(wall, 2)} s\n")
+        summary.append((name, t, total, floor, {p["name"]: p["max_s"] for p in top}, wall))
+    print("| run | D | k | read | setup | embed | select | quality | total s | floor s | start-up | ceilings | "
+          "write | in gradcore s | wall s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, t, total, floor, top, wall in summary:
         cells = " | ".join(fmt(top.get(k), 2) for k in ("read", "setup", "embed", "select", "quality"))
-        print(f"| {name} | {t['D']} | {t['k']:,} | {cells} | {total:.2f} | {floor:.3f} |")
+        around = " | ".join(fmt(t.get(k), 2) for k in ("startup_s", "ceilings_s", "write_s", "elapsed_s"))
+        print(f"| {name} | {t['D']} | {t['k']:,} | {cells} | {total:.2f} | {floor:.3f} | {around} | {fmt(wall, 2)} |")
 
 
 if __name__ == "__main__":

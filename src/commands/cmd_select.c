@@ -93,6 +93,7 @@ typedef struct {
     void *e_stored; /* E as the device stores it, where it lives there and is written (§3.2); freed once written */
     gc_coreset coreset;
     gc_phases phases;
+    double ceilings_s; /* measuring the device's ceilings (--timings, --verbose): outside the phases */
     gc_checkpoint checkpoint;
     int checkpointing;
     gc_run_context ctx;
@@ -491,16 +492,22 @@ static char *device_list(select_run *run)
     return out;
 }
 
-/* --timings: the reduced phases as JSON, by rank 0 (gc_phases_write_json). */
-static int write_timings(select_run *run, const char *devices)
+/* --timings: the reduced phases as JSON, by rank 0 (gc_phases_write_json), with rank 0's time
+ * measuring the ceilings; with write_s ≥ 0 (the command line, whose main marked the process:
+ * core/phases.h) also its start-up (MPI_Init), the coreset file's write and the seconds since
+ * main's entry, which hold all of these and the phases. */
+static int write_timings(select_run *run, const char *devices, double write_s)
 {
     if (run->rank != 0 || !gc_options_is_set(&run->opts, "timings")) return GC_OK;
-    char context[512];
+    char context[640], process[128] = "";
+    if (write_s >= 0.0 && gc_process_startup_s() >= 0.0)
+        snprintf(process, sizeof process, ", \"startup_s\": %.6f, \"write_s\": %.6f, \"elapsed_s\": %.6f",
+                 gc_process_startup_s(), write_s, gc_process_elapsed_s());
     snprintf(context, sizeof context,
              "\"command\": \"select\", \"method\": \"%s\", \"embedding\": \"%s\", \"selector\": \"%s\", "
-             "\"N\": %lld, \"D\": %d, \"k\": %lld, \"ranks\": %d, \"devices\": \"%.200s\"",
+             "\"N\": %lld, \"D\": %d, \"k\": %lld, \"ranks\": %d, \"devices\": \"%.200s\", \"ceilings_s\": %.6f%s",
              run->method->name, run->embedding_name, run->selector->name, (long long)run->rows.n_global, run->rows.D,
-             (long long)run->coreset.k, run->size, devices ? devices : "");
+             (long long)run->coreset.k, run->size, devices ? devices : "", run->ceilings_s, process);
     return gc_phases_write_json(&run->phases, gc_options_get(&run->opts, "timings"), "timings", context);
 }
 
@@ -508,6 +515,7 @@ static int phase_write(select_run *run)
 {
     char *devices = device_list(run), *resolved = gc_options_resolved(&run->opts);
     int status = gc_phases_reduce(&run->phases, run->comm);
+    const double write_start = MPI_Wtime();
     if (run->rank == 0 && status == GC_OK) {
         gc_provenance prov = {
             run->command_line,   resolved ? resolved : "", run->method->name,          run->embedding_name,
@@ -517,7 +525,7 @@ static int phase_write(select_run *run)
         status = gc_write_coreset(run->out, &run->coreset, &prov);
     }
     /* After the coreset: a failed run leaves no timings file either. */
-    if (status == GC_OK) status = write_timings(run, devices);
+    if (status == GC_OK) status = write_timings(run, devices, MPI_Wtime() - write_start);
     free(devices);
     free(resolved);
     return gc_comm_agree(run->comm, status);
@@ -617,10 +625,12 @@ static void configure_backend(select_run *run)
 static int measure_ceilings(select_run *run, const char *storage)
 {
     if (!gc_options_is_set(&run->opts, "timings") && gc_log_level() != GC_LOG_VERBOSE) return GC_OK;
+    const double start = MPI_Wtime();
     gc_ceilings ceilings;
     gc_measure_ceilings(run->backend, storage, &ceilings);
     gc_phases_set_ceilings(&run->phases, &ceilings);
     GC_CHECK_MPI(MPI_Barrier(run->comm));
+    run->ceilings_s = MPI_Wtime() - start;
     return GC_OK;
 }
 
@@ -892,7 +902,7 @@ int gc_select_embeddings(MPI_Comm comm, int64_t n_global, int64_t lo, int64_t n_
     if (status == GC_OK) status = gc_comm_agree(comm, gc_phases_reduce(&run.phases, comm));
     if (status == GC_OK) {
         char *devices = device_list(&run);
-        status = gc_comm_agree(comm, write_timings(&run, devices));
+        status = gc_comm_agree(comm, write_timings(&run, devices, -1.0));
         free(devices);
     }
     if (status == GC_OK) status = gc_comm_agree(comm, fill_result(&run, out));

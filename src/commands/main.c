@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/phases.h"
 #include "core/version.h"
 #include "kernels/backend.h"
 
@@ -37,8 +38,10 @@ static void clamp_threads(void)
 
 int main(int argc, char **argv)
 {
+    gc_process_mark_start();
     gc_backend_prestart(argc, argv); /* the GPU's start-up runs while MPI's does */
     MPI_Init(&argc, &argv);
+    gc_process_mark_started();
     /* Failed MPI calls return their error to gc_check_mpi, which names the call and the cause,
      * instead of aborting inside the library; communicators made later inherit the handler. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);

@@ -1,5 +1,5 @@
 """--timings FILE: per-phase min ≤ mean ≤ max over ranks, the bytes every rank moved summed, GB/s
-where bytes were counted; written only when the run succeeds."""
+where bytes were counted, and the run around the phases; written only when the run succeeds."""
 import json
 
 import pytest
@@ -33,6 +33,11 @@ def test_timings_json_reduces_over_ranks(tmp_path):
     kids = [p["floor_s"] for name, p in phases.items() if name.startswith("select/") and p["floor_s"] is not None]
     assert kids and phases["select"]["bound"] == "children"
     assert max(kids) <= phases["select"]["floor_s"] <= sum(kids) * (1 + 1e-6)
+    # the run around the phases (rank 0's clock): its start-up (MPI_Init), the ceilings' measurement
+    # and the coreset file's write lie outside them, and the seconds since main's entry hold them all
+    assert t["startup_s"] > 0 and t["ceilings_s"] > 0 and t["write_s"] > 0
+    outside = t["startup_s"] + t["ceilings_s"] + t["write_s"]
+    assert outside + sum(p["min_s"] for p in phases.values() if p["depth"] == 0) <= t["elapsed_s"]
 
 
 def test_no_timings_file_after_a_failed_run(tmp_path):
