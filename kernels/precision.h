@@ -19,6 +19,12 @@ typedef enum { GC_PRECISION_FP32 = 0, GC_PRECISION_BF16, GC_PRECISION_FP16 } gc_
 
 #define GC_PRECISION_NAMES "fp32|bf16|fp16"
 
+/* p's name in GC_PRECISION_NAMES (--precision, the benchmarks' records). */
+static inline const char *gc_precision_name(gc_precision p)
+{
+    return p == GC_PRECISION_BF16 ? "bf16" : p == GC_PRECISION_FP16 ? "fp16" : "fp32";
+}
+
 /* Bytes of one stored value. */
 GC_HD int gc_precision_bytes(gc_precision p) { return p == GC_PRECISION_FP32 ? 4 : 2; }
 

@@ -87,11 +87,6 @@ static const bench_case cases[] = {
 /* Whether --only TEXT (NULL: every case) names case c. */
 static int chosen(const bench_case *c, const char *only) { return only == NULL || strstr(c->name, only) != NULL; }
 
-static const char *precision_name(gc_precision p)
-{
-    return p == GC_PRECISION_BF16 ? "bf16" : p == GC_PRECISION_FP16 ? "fp16" : "fp32";
-}
-
 static double now_s(void)
 {
     struct timespec t;
@@ -332,7 +327,7 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
         const char *bound = link.h2d <= 0 ? "-" : up_s >= down_s ? "H2D" : "D2H";
         const double of_bound = 100.0 * (up_s > down_s ? up_s : down_s) / s;
         printf("%-31s %4s %10lld %6d %9.3f %12.4g %8.2f %7.1f%% %8.2f %8.2f %5s %7.1f%%\n", c->name,
-               precision_name(c->precision), (long long)rows, D, s, rows / s, x_gbps, 100.0 * x_gbps / PCIE_GBPS,
+               gc_precision_name(c->precision), (long long)rows, D, s, rows / s, x_gbps, 100.0 * x_gbps / PCIE_GBPS,
                e_gbps, tflops, bound, of_bound);
         json_entry(
             json,
@@ -341,7 +336,7 @@ static int run_case(gc_backend *b, const bench_case *c, host_data *h, int64_t ro
             "\"examples_per_s\": %.6g, \"x_GBps\": %.3f, \"x_pct_of_55GBps\": %.1f, \"e_GBps\": %.3f, "
             "\"TFLOPs\": %.4f, \"bound\": \"%s\", \"floor_s\": %.6f, \"pct_of_bound\": %.1f, "
             "\"seconds_first\": %.6f, \"first_pct_of_bound\": %.1f}",
-            c->name, b->description, precision_name(c->precision), (long long)rows, D_IN, HIDDEN, c->classes, D,
+            c->name, b->description, gc_precision_name(c->precision), (long long)rows, D_IN, HIDDEN, c->classes, D,
             c->draws, c->sketch, h->pinned && !c->pageable ? "true" : "false", s, rows / s, x_gbps,
             100.0 * x_gbps / PCIE_GBPS, e_gbps, tflops, bound, up_s > down_s ? up_s : down_s, of_bound, first,
             100.0 * (up_s > down_s ? up_s : down_s) / first);

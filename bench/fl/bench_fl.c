@@ -20,10 +20,12 @@
  * path alone and the op's own choice; printed: where the rows were, the path, seconds, rows/s, the
  * direct kernel's FP64 operations a second (3 per row, element and column; its floor is the FP64
  * rate, so the GEMM path's figure is the work rate it replaces) and GB/s of rows, and whether the
- * first rows equal the CPU twin bit for bit.
+ * first rows equal the CPU twin bit for bit. A case n:D:C:k_c:bf16 (or :fp16) keeps the rows at that
+ * precision on the device (the elements are rows, so they hold its values too; the pageable runs
+ * read the same rounded rows as FP32).
  * Usage: bench_fl [D] [m:k ...]        (default D = 128; 20000:200 40000:400)
  *        bench_fl partitions [P [m [D [κ [B]]]]] (default 4000 4096 256 9, B as select batches them)
- *        bench_fl assign [n:D:C:k_c ...] (default 10000000:10:10:1000 4000000:128:10:500) */
+ *        bench_fl assign [n:D:C:k_c[:precision] ...] (default 10000000:10:10:1000 4000000:128:10:500) */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -177,8 +179,9 @@ static int run_partitions(gc_backend *dev, double ceiling, int P, int64_t m, int
 typedef enum { ASSIGN_DIRECT = -1, ASSIGN_AUTO = 0, ASSIGN_GEMM = 1 } assign_path;
 
 /* One fl_assign case (see the file comment); W sets a class, all of them the class's elements;
- * resident: the rows are first kept on the device alone (the features embedding, e = NULL). */
-static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int W, assign_path path, int resident)
+ * resident: the rows are first kept on the device alone at `precision` (the features embedding). */
+static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int W, assign_path path, int resident,
+                      gc_precision precision)
 {
     GC_TRY(gc_cuda_fl_assign_force_gemm(dev, (int)path, 0));
     gc_synthetic syn = { n, D, C, 7, 1.0, 8, 0.05 };
@@ -194,7 +197,8 @@ static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int 
         !cpu_distance)
         return gc_fail(GC_ERR_MEMORY, "out of memory");
     gc_synthetic_rows(&syn, 0, n, e, y);
-    for (int64_t i = 0; i < n; ++i) /* elements: the first k_c rows of each class */
+    gc_round_array(precision, e, n * D); /* the values the device keeps */
+    for (int64_t i = 0; i < n; ++i)      /* elements: the first k_c rows of each class */
         if (filled[y[i]] < kc) memcpy(elements + (y[i] * kc + filled[y[i]]++) * D, e + i * D, (size_t)D * sizeof *e);
     for (int g = 0; g <= C; ++g) group_set[g] = (int64_t)g * W;
     for (int64_t s = 0; s < (int64_t)C * W; ++s) first[s] = s / W * kc, size[s] = filled[s / W];
@@ -205,8 +209,10 @@ static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int 
             return gc_fail(GC_ERR_MEMORY, "the GPU cannot hold %lld rows of %d", (long long)n, D);
         const gc_embed_config features = { .kind = GC_EMBED_FEATURES, .keep_on_device = 1 };
         float *loss = malloc((size_t)n * sizeof *loss);
+        dev->precision = precision;
         const int kept = loss != NULL ? dev->ops->embed(dev, &features, n, D, e, y, NULL, loss)
                                       : gc_fail(GC_ERR_MEMORY, "out of memory");
+        dev->precision = GC_PRECISION_FP32;
         free(loss);
         GC_TRY(kept);
         rows = NULL;
@@ -221,13 +227,14 @@ static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int 
     int same = memcmp(cpu_nearest, nearest, (size_t)check * W * sizeof *nearest) == 0 &&
                memcmp(cpu_distance, distance, (size_t)check * W * sizeof *distance) == 0;
     static const char *path_name[] = { "direct", "auto", "gemm" };
-    printf("{\"pass\": \"fl_assign\", \"where\": \"%s\", \"path\": \"%s\", \"rows\": %lld, \"D\": %d, \"classes\": %d, "
+    printf("{\"pass\": \"fl_assign\", \"where\": \"%s\", \"precision\": \"%s\", \"path\": \"%s\", \"rows\": %lld, "
+           "\"D\": %d, \"classes\": %d, "
            "\"elements_per_class\": %lld, "
            "\"sets_per_class\": %d, \"batches\": %lld, \"seconds\": %.4f, \"rows_per_s\": %.4g, \"GFLOPps\": %.1f, "
            "\"GBps\": %.1f, \"first_rows_equal_cpu\": %s}\n",
-           resident ? "device" : "pageable", path_name[path + 1], (long long)n, D, C, (long long)kc, W,
-           (long long)gc_cuda_fl_assign_last_batches(dev), seconds, (double)n / seconds, operations / seconds / 1e9,
-           4.0 * n * D / seconds / 1e9, same ? "true" : "false");
+           resident ? "device" : "pageable", gc_precision_name(precision), path_name[path + 1], (long long)n, D, C,
+           (long long)kc, W, (long long)gc_cuda_fl_assign_last_batches(dev), seconds, (double)n / seconds,
+           operations / seconds / 1e9, 4.0 * n * D / seconds / 1e9, same ? "true" : "false");
     fflush(stdout);
     free(e);
     free(elements);
@@ -274,12 +281,18 @@ int main(int argc, char **argv)
         for (int c = 0; c < (argc > 2 ? argc - 2 : 2) && status == GC_OK; ++c) {
             long long n, kc;
             int width, classes;
-            if (sscanf(argc > 2 ? argv[2 + c] : assign_defaults[c], "%lld:%d:%d:%lld", &n, &width, &classes, &kc) != 4)
-                continue;
+            char name[8] = "fp32";
+            const int fields = sscanf(argc > 2 ? argv[2 + c] : assign_defaults[c], "%lld:%d:%d:%lld:%7s", &n, &width,
+                                      &classes, &kc, name);
+            int precision = -1;
+            for (int q = GC_PRECISION_FP32; q <= GC_PRECISION_FP16; ++q)
+                if (strcmp(name, gc_precision_name((gc_precision)q)) == 0) precision = q;
+            if (fields < 4 || precision < 0) continue;
             for (int resident = 1; resident >= 0; --resident)
                 for (int W = 1; W <= (kc <= 1000 ? 3 : 1); W += 2)
                     for (int path = ASSIGN_DIRECT; path <= ASSIGN_GEMM && status == GC_OK; ++path)
-                        status = run_assign(dev, n, width, classes, kc, W, (assign_path)path, resident);
+                        status = run_assign(dev, n, width, classes, kc, W, (assign_path)path, resident,
+                                            (gc_precision)precision);
         }
         if (status != GC_OK) fprintf(stderr, "bench_fl: %s\n", gc_error_message());
         gc_backend_destroy(dev);

@@ -40,8 +40,6 @@ static const gc_backend_ops cuda_omp_ops = { .name = "cuda",
                                              .ceilings = gc_cuda_ceilings };
 #endif
 
-static const char *const precision_names[] = { "fp32", "bf16", "fp16" };
-
 #define TARGET_GBPS 2400.0
 
 static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch, double ridge, int classes,
@@ -100,7 +98,7 @@ static int run_case(gc_backend *backend, int64_t n, int D, int64_t k, int batch,
                 "\"seconds\": %.4f, \"attach_s\": %.4f, \"passes_s\": %.4f, \"score_s\": %.4f, \"merge_s\": %.4f, "
                 "\"refit_s\": %.4f, \"ms_per_pass\": %.3f, \"GB_per_pass_per_rank\": %.3f, \"effective_GBps\": %.1f, "
                 "\"scoring_GBps\": %.1f, \"of_target\": %.3f, \"relative_residual\": %.6g",
-                backend ? backend->description : "cpu", precision_names[precision], size, (long long)n, D, classes,
+                backend ? backend->description : "cpu", gc_precision_name(precision), size, (long long)n, D, classes,
                 (long long)cs.k, batch, ridge, (long long)passes, slowest[0], slowest[1], passes_s, slowest[2],
                 slowest[3], slowest[4], passes_s / passes * 1e3, pass_bytes * 1e-9, gbps, score_gbps,
                 gbps / TARGET_GBPS, cs.objective);
@@ -136,7 +134,7 @@ int main(int argc, char **argv)
             const char *name = argv[++a];
             precision = -1; /* unknown: refused below */
             for (int p = GC_PRECISION_FP32; p <= GC_PRECISION_FP16; ++p)
-                if (strcmp(name, precision_names[p]) == 0) precision = p;
+                if (strcmp(name, gc_precision_name((gc_precision)p)) == 0) precision = p;
         } else {
             first_case = a;
             break;

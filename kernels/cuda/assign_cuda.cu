@@ -17,17 +17,20 @@
  * Cost: 3 FP64 operations per (row, element, column); bytes: the rows once (4·D a row) plus 16·W
  * a row back, the sets once per call.
  *
- * Large sets (≥ kGemmMinSet elements, D ≥ kGemmMinD) go another way with the same bits: a group's
- * rows are gathered (gather_group) and multiplied with the set by one FP32 cuBLAS GEMM a tile of
- * rows (x·y, no TF32), and nearest_from_dots, a warp a row, bounds every element's squared
- * distance from the dots: |(‖x‖² + ‖y‖² − 2·x·y) − d²| ≤ B = 2γ_D‖x‖‖y‖ + 4(D + 8)·2⁻⁵²(‖x‖² + ‖y‖²)
- * (γ_D = D·2⁻²⁴/(1 − D·2⁻²⁴): FP32 dot products in any order, with or without FMA; the second term
- * covers the double arithmetic and the exact sum's own rounding), inflated by 1%. Only elements
- * whose lower bound reaches the smallest upper bound can be nearest, ties included; their exact
- * sums are recomputed as above and the first of equals wins, so the result is the direct kernel's.
- * Cost: 2·D FP32 flops (tensor-free GEMM) and 8 bytes of dots per (row, element: written once, read
- * once), against 3·D FP64 operations: about 3× faster at D = 100 on an H100, slower below D ≈ 20;
- * on an H200 at D = 100 the direct kernel still wins at 160 elements a set (docs/design.md §4.1). */
+ * Large sets (≥ kGemmMinSet elements, D ≥ kGemmMinD) go another way with the same bits: a filter
+ * on the tensor cores rules elements out, and the survivors are recomputed as above. Distances do
+ * not change when rows and elements move together, so both are centred on the set's mean c (a
+ * bound relative to ‖x − c‖‖y − c‖ is as narrow as the set is tight, where one relative to ‖x‖‖y‖
+ * let thousands of elements of a billion close embeddings through); every centred value v is split
+ * into two bfloat16s, h = bf16(v) and l = bf16(v − h), and one cuBLAS GEMM a tile of rows (FP32
+ * sums) gives x_h·y_h + x_l·y_h + x_h·y_l ≈ (x − c)·(y − c) within |err| ≤ rel·‖x − c‖·max‖y − c‖ +
+ * tiny (filter_bound). nearest_from_dots, a warp a row, bounds every squared distance by a =
+ * ‖x − c‖² + ‖y − c‖² − 2·dot ± b, b = 1.01·(2|err| + 4(D + 8)·2⁻⁵²(‖x − c‖² + max‖y − c‖²) +
+ * 2⁻²³max‖y − c‖²) (the double sums' rounding, and ‖y − c‖² kept as float). Only elements whose a
+ * is within 2b of the smallest can be nearest, ties included; their exact sums are recomputed and
+ * the first of equals wins, so the result is the direct kernel's. Cost: 2·K bfloat16 tensor flops
+ * (K = 3D padded to 8) and 8 bytes of dots per (row, element: written once, read once), against
+ * 3·D FP64 operations (docs/design.md §4.1). */
 #include <cub/cub.cuh>
 #include <cublas_v2.h>
 #include <limits.h>
@@ -60,8 +63,10 @@ constexpr size_t kAlignBytes = 256;
 constexpr int64_t kGemmMinSet = 256;             /* sets this large go through the GEMM (above) … */
 constexpr int kGemmMinD = 32;                    /* … at this width or more */
 constexpr size_t kTileBytes = (size_t)256 << 20; /* dots of one GEMM tile */
-constexpr int kScanWarps = 8;                    /* nearest_from_dots: rows a block, a warp a row … */
-constexpr int kCandidates = 8;                   /* … and the elements a lane keeps for the exact pass */
+constexpr int kScanWarps = 8;                    /* nearest_from_dots: rows a block, a warp a row, … */
+constexpr int kCandidates = 8;                   /* … the elements a lane keeps for the exact pass … */
+constexpr int kFilterLoads = 8;                  /* … and the dots a lane has in flight */
+constexpr int kOperandAlign = 8;                 /* the filter's operand rows pad to 16 bytes */
 
 __device__ __forceinline__ bool has_sets(int g, int groups, const long long *group_set)
 {
@@ -228,29 +233,101 @@ __global__ void __launch_bounds__(kRows)
     if (threadIdx.x == 0) block_max[blockIdx.x] = most;
 }
 
-/* out[r·D + t] ← value t of row perm[first + r] of rows, widened (exact), r < count: a group's rows
- * side by side for the GEMM. Launch: grid-stride. */
+/* The filter's operands of one row (file comment) into out [K]: v = x − c in double, rounded to
+ * float, split into h = bf16(v) and l = bf16(v − h) (exact), laid out h | l | h for rows (lo_part 1)
+ * and h | h | l for set elements (lo_part 2), so a row's operands times an element's are
+ * x_h·y_h + x_l·y_h + x_h·y_l; columns past 3D are zero. Returns Σ v² in double (the threads' own
+ * columns; the caller reduces). A block's threads share the row. */
 template <typename T>
-__global__ void gather_group(const T *__restrict__ rows, int D, const int *__restrict__ perm, int first, int count,
-                             float *__restrict__ out)
+__device__ __forceinline__ double split_row(const T *__restrict__ x, const float *__restrict__ c, int D, int lo_part,
+                                            int K, __nv_bfloat16 *__restrict__ out)
 {
-    const long long values = (long long)count * D;
-    for (long long v = (long long)blockIdx.x * blockDim.x + threadIdx.x; v < values;
-         v += (long long)gridDim.x * blockDim.x)
-        out[v] = gc_widen(rows[(size_t)perm[first + v / D] * D + v % D]);
+    double sq = 0.0;
+    for (int k = threadIdx.x; k < K; k += blockDim.x) {
+        const int part = k / D;
+        __nv_bfloat16 o = __float2bfloat16_rn(0.0f);
+        if (part < 3) {
+            const double v = (double)gc_widen(x[k - part * D]) - (double)c[k - part * D];
+            const float vf = (float)v;
+            const __nv_bfloat16 hi = __float2bfloat16_rn(vf);
+            o = part == lo_part ? __float2bfloat16_rn(vf - __bfloat162float(hi)) : hi;
+            if (part == 0) sq += v * v;
+        }
+        out[k] = o;
+    }
+    return sq;
 }
 
-/* norms[j] ← ‖e_j‖² and roots[j] ← ‖e_j‖ in double (any order: the bounds only), a thread a row. */
-__global__ void row_norms(const float *__restrict__ e, long long rows, int D, double *__restrict__ norms,
-                          double *__restrict__ roots)
+/* A tile's rows rows[perm[first + r]], r < count, as operands against a set centred at c, into out
+ * [count × K]. Launch: a block a row (grid-stride), kThreads. */
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    row_operands(const T *__restrict__ rows, int D, const int *__restrict__ perm, int first, int count,
+                 const float *__restrict__ c, int K, __nv_bfloat16 *__restrict__ out)
 {
-    for (long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x; j < rows;
-         j += (long long)gridDim.x * blockDim.x) {
-        double sq = 0.0;
-        for (int t = 0; t < D; ++t) sq += (double)e[j * D + t] * (double)e[j * D + t];
-        norms[j] = sq;
-        roots[j] = sqrt(sq);
+    for (int r = blockIdx.x; r < count; r += gridDim.x)
+        (void)split_row(rows + (size_t)perm[first + r] * D, c, D, 1, K, out + (size_t)r * K);
+}
+
+/* Where each set's operands start: set_at[t] = Σ_{u<t} set_size[u] (sets may overlap, and each has
+ * its own centre). */
+__device__ __forceinline__ int set_of(long long q, const long long *__restrict__ set_at, int S)
+{
+    int t = 0, hi = S; /* the last set starting at or before q */
+    while (hi - t > 1) {
+        const int mid = (t + hi) / 2;
+        if (set_at[mid] <= q)
+            t = mid;
+        else
+            hi = mid;
     }
+    return t;
+}
+
+/* Every set's centre c_t (the mean of its elements in double, rounded to float; 0 for an empty
+ * set): any centre gives the same results, a near one a narrow bound. Launch: a block a set. */
+__global__ void set_centers(const float *__restrict__ e, int D, const long long *__restrict__ set_first,
+                            const long long *__restrict__ set_size, float *__restrict__ centers)
+{
+    const long long first = set_first[blockIdx.x], n = set_size[blockIdx.x];
+    for (int t = threadIdx.x; t < D; t += blockDim.x) {
+        double sum = 0.0;
+        for (long long j = first; j < first + n; ++j) sum += (double)e[j * D + t];
+        centers[(size_t)blockIdx.x * D + t] = n > 0 ? (float)(sum / (double)n) : 0.0f;
+    }
+}
+
+/* Operand row q of the sets (set t = set_of(q), element set_first[t] + q − set_at[t]) against its
+ * set's centre, and ny[q] ← its squared centred norm (double, any order, rounded to float).
+ * Launch: a block a row (grid-stride), kThreads. */
+__global__ void __launch_bounds__(kThreads)
+    set_operands(const float *__restrict__ e, int D, const long long *__restrict__ set_first,
+                 const long long *__restrict__ set_at, int S, long long Q, const float *__restrict__ centers, int K,
+                 __nv_bfloat16 *__restrict__ out, float *__restrict__ ny)
+{
+    typedef cub::BlockReduce<double, kThreads> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    for (long long q = blockIdx.x; q < Q; q += gridDim.x) {
+        const int t = set_of(q, set_at, S);
+        const long long j = set_first[t] + q - set_at[t];
+        const double sq = reduce(temp).Sum(split_row(e + j * D, centers + (size_t)t * D, D, 2, K, out + q * K));
+        if (threadIdx.x == 0) ny[q] = (float)sq;
+        __syncthreads(); /* temp is reused */
+    }
+}
+
+/* set_max[t] ← the largest squared centred norm of set t's elements, from their float squares
+ * scaled by 1 + 2⁻²² (each is within 2⁻²⁴ of its double): an upper bound. Launch: a block a set. */
+__global__ void set_norm_max(const float *__restrict__ ny, const long long *__restrict__ set_at,
+                             const long long *__restrict__ set_size, double *__restrict__ set_max)
+{
+    typedef cub::BlockReduce<double, kThreads> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    double most = 0.0;
+    for (long long q = set_at[blockIdx.x] + threadIdx.x; q < set_at[blockIdx.x] + set_size[blockIdx.x]; q += kThreads)
+        most = fmax(most, (double)ny[q]);
+    most = reduce(temp).Reduce(most, larger());
+    if (threadIdx.x == 0) set_max[blockIdx.x] = most * (1.0 + 0x1p-22);
 }
 
 /* (sq, j) pairs: the smaller sq, then the lower j ≥ 0 (j = −1: none, with sq = +∞). */
@@ -260,88 +337,105 @@ __device__ __forceinline__ void take_better(double &sq, long long &j, double oth
 }
 
 /* The direct kernel's squared distance, to the bit: Σ_t (x_t − y_t)², column order, no FMA. */
-__device__ __forceinline__ double exact_sq(const float *__restrict__ x, const float *__restrict__ y, int D)
+template <typename T>
+__device__ __forceinline__ double exact_sq(const T *__restrict__ x, const float *__restrict__ y, int D)
 {
     double sq = 0.0;
     for (int t = 0; t < D; ++t) {
-        const double d = __dsub_rn((double)x[t], (double)y[t]);
+        const double d = __dsub_rn((double)gc_widen(x[t]), (double)y[t]);
         sq = __dadd_rn(sq, __dmul_rn(d, d));
     }
     return sq;
 }
 
-/* The bounds of element j's squared distance from a row with squared norm nx, from their dot:
- * a ± b, a = ‖x‖² + ‖y_j‖² − 2·x·y_j, b = 1.01·(2γ‖x‖‖y_j‖ + 4(D + 8)·2⁻⁵²(‖x‖² + ‖y_j‖²)) =
- * k1·sy_j + k0 + tail·ny_j. Their own roundings (contracted or not) are far inside the 1%. */
-struct dot_bounds {
-    double nx, k1, k0, tail;
-    __device__ __forceinline__ void at(double dot, double nyj, double syj, double &lower, double &upper) const
-    {
-        const double a = nx + nyj - 2.0 * dot, b = k1 * syj + k0 + tail * nyj;
-        lower = a - b;
-        upper = a + b;
-    }
+/* What bounds the filter's dot products (file comment): |dot − (x − c)·(y − c)| ≤ rel·‖x − c‖·
+ * max‖y − c‖ + tiny·(K + √D(‖x − c‖ + max‖y − c‖)) for every element y of a set centred at c. */
+struct filter_error {
+    double rel, tiny;
+    int K;
 };
 
-/* A warp a row r < count of x [count × D] (the group's rows from first in perm), against set y
- * [n × D] with squared norms ny and norms sy, from dots [count × n] = x·yᵀ in FP32: the nearest
- * element of the set and its distance into slot t of the row, exactly as nearest_in_sets writes
- * them (file comment). Only elements whose lower bound reaches the smallest upper bound U can be
- * nearest. The dots are read once: a lane keeps, in element order, those of its elements whose
- * lower bound reaches its own running minimum of upper bounds, which never falls below U, so no
- * element that can be nearest is left out (an entry is dropped only once its lower bound exceeds
- * that minimum); after the warp's minimum U the kept ones that reach it are recomputed exactly.
- * A lane whose list overflows reads its dots again with U. Launch: kScanWarps warps a block. */
+/* A warp a row r < count of the group's rows (rows[perm[first + r]], stored as T) against set y
+ * [n × D] centred at c (squared centred norms ny, rounded to float; *set_max a bound of them), from
+ * dots [count × n] ≈ (x − c)·(y − c)ᵀ within err: the nearest element of the set and its distance
+ * into slot t of the row, exactly as nearest_in_sets writes them (file comment). With a = ‖x − c‖² +
+ * ny_j − 2·dot_j and b the bound of |a − d_j²| (the same for every element of the set), only
+ * elements with a_j ≤ min a + 2b can be
+ * nearest. The dots are read once: a lane keeps, in element order, those of its elements within 2b
+ * of its own running minimum of a, which never falls below the warp's, so no element that can be
+ * nearest is left out; after the warp's minimum the kept ones within 2b of it are recomputed
+ * exactly. A lane whose list overflows reads its dots again; a dot that is not finite (overflow)
+ * sends the whole row through the exact sums. Launch: kScanWarps warps a block. */
+template <typename T>
 __global__ void __launch_bounds__(kScanWarps * 32)
-    nearest_from_dots(const float *__restrict__ dots, int count, long long n, const float *__restrict__ x,
-                      const float *__restrict__ y, const double *__restrict__ ny, const double *__restrict__ sy, int D,
-                      double gamma, const int *__restrict__ perm, int first, int W, int t_slot,
-                      long long *__restrict__ nearest, double *__restrict__ distance)
+    nearest_from_dots(const float *__restrict__ dots, int count, long long n, const T *__restrict__ rows,
+                      const float *__restrict__ y, const float *__restrict__ c, const float *__restrict__ ny,
+                      const double *__restrict__ set_max, filter_error err, int D, const int *__restrict__ perm,
+                      int first, int W, int t_slot, long long *__restrict__ nearest, double *__restrict__ distance)
 {
     const int lane = threadIdx.x & 31;
-    const double tail = 1.01 * 4.0 * (D + 8) * 0x1p-52;
+    const double tail = 4.0 * (D + 8) * 0x1p-52, nmax = *set_max, smax = sqrt(nmax), root_d = sqrt((double)D);
     for (long long r = (long long)blockIdx.x * kScanWarps + (threadIdx.x >> 5); r < count;
          r += (long long)gridDim.x * kScanWarps) {
-        const float *xr = x + (size_t)r * D, *dr = dots + (size_t)r * n;
+        const T *xr = rows + (size_t)perm[first + r] * D;
+        const float *dr = dots + (size_t)r * n;
         double nx = 0.0;
-        for (int t = lane; t < D; t += 32) nx += (double)xr[t] * (double)xr[t];
+        for (int t = lane; t < D; t += 32) {
+            const double v = (double)gc_widen(xr[t]) - (double)c[t];
+            nx += v * v;
+        }
         for (int o = 16; o > 0; o >>= 1) nx += __shfl_xor_sync(0xffffffffu, nx, o);
-        const dot_bounds bounds = { nx, 1.01 * 2.0 * gamma * sqrt(nx), tail * nx, tail };
-        double upper = INFINITY, kept_lower[kCandidates];
+        const double sx = sqrt(nx);
+        const double dot_err = err.rel * sx * smax + err.tiny * (err.K + root_d * (sx + smax));
+        const double band = 2.0 * 1.01 * (2.0 * dot_err + tail * (nx + nmax) + 0x1p-23 * nmax); /* 2b */
+        double amin = INFINITY, kept_a[kCandidates];
         long long kept_j[kCandidates];
         int kept = 0;
-        bool overflow = false;
-#pragma unroll 4
-        for (long long j = lane; j < n; j += 32) {
-            double lower, up;
-            bounds.at((double)dr[j], ny[j], sy[j], lower, up);
-            if (up < upper) upper = up;
-            if (!(lower <= upper)) continue;
-            if (kept == kCandidates) { /* drop the entries the running minimum has passed */
-                int k = 0;
-                for (int q = 0; q < kCandidates; ++q)
-                    if (kept_lower[q] <= upper) kept_lower[k] = kept_lower[q], kept_j[k++] = kept_j[q];
-                kept = k;
+        bool overflow = false, unsafe = !(band < INFINITY);
+        for (long long j0 = lane; j0 < n; j0 += 32 * kFilterLoads) {
+            float d[kFilterLoads], q[kFilterLoads];
+#pragma unroll
+            for (int u = 0; u < kFilterLoads; ++u) { /* every load first: kFilterLoads in flight */
+                const long long j = j0 + 32 * u;
+                d[u] = j < n ? dr[j] : 0.0f;
+                q[u] = j < n ? ny[j] : 0.0f;
             }
-            if (kept < kCandidates)
-                kept_lower[kept] = lower, kept_j[kept++] = j;
-            else
-                overflow = true;
+#pragma unroll
+            for (int u = 0; u < kFilterLoads; ++u) {
+                const long long j = j0 + 32 * u;
+                if (j >= n) break;
+                if (!isfinite(d[u])) {
+                    unsafe = true;
+                    continue;
+                }
+                const double a = nx + (double)q[u] - 2.0 * (double)d[u];
+                if (a < amin) amin = a;
+                if (!(a <= amin + band)) continue;
+                if (kept == kCandidates) { /* drop the entries the running minimum has passed */
+                    int k = 0;
+                    for (int c = 0; c < kCandidates; ++c)
+                        if (kept_a[c] <= amin + band) kept_a[k] = kept_a[c], kept_j[k++] = kept_j[c];
+                    kept = k;
+                }
+                if (kept < kCandidates)
+                    kept_a[kept] = a, kept_j[kept++] = j;
+                else
+                    overflow = true;
+            }
         }
-        for (int o = 16; o > 0; o >>= 1) upper = fmin(upper, __shfl_xor_sync(0xffffffffu, upper, o));
+        unsafe = __any_sync(0xffffffffu, unsafe);
+        for (int o = 16; o > 0; o >>= 1) amin = fmin(amin, __shfl_xor_sync(0xffffffffu, amin, o));
         double best_sq = INFINITY;
         long long best = -1;
-        if (!overflow) {
-            for (int q = 0; q < kept; ++q) /* in element order */
-                if (kept_lower[q] <= upper) {
-                    const double sq = exact_sq(xr, y + (size_t)kept_j[q] * D, D);
-                    if (sq < best_sq) best_sq = sq, best = kept_j[q];
+        if (!overflow && !unsafe) {
+            for (int c = 0; c < kept; ++c) /* in element order */
+                if (kept_a[c] <= amin + band) {
+                    const double sq = exact_sq(xr, y + (size_t)kept_j[c] * D, D);
+                    if (sq < best_sq) best_sq = sq, best = kept_j[c];
                 }
         } else {
             for (long long j = lane; j < n; j += 32) {
-                double lower, up;
-                bounds.at((double)dr[j], ny[j], sy[j], lower, up);
-                if (!(lower <= upper)) continue;
+                if (!unsafe && !((double)nx + (double)ny[j] - 2.0 * (double)dr[j] <= amin + band)) continue;
                 const double sq = exact_sq(xr, y + (size_t)j * D, D);
                 if (sq < best_sq) best_sq = sq, best = j;
             }
@@ -361,6 +455,9 @@ int grid_for(long long work)
     const long long blocks = (work + kThreads - 1) / kThreads;
     return (int)(blocks < 1 ? 1 : blocks > kMaxBlocks ? kMaxBlocks : blocks);
 }
+
+/* The operand kernels' grid: a block a row, up to 8·kMaxBlocks. */
+int operand_grid(long long rows) { return (int)(rows < 1 ? 1 : rows < 8 * kMaxBlocks ? rows : 8 * kMaxBlocks); }
 
 size_t aligned(size_t bytes) { return (bytes + kAlignBytes - 1) / kAlignBytes * kAlignBytes; }
 
@@ -484,46 +581,101 @@ int choose_batch(const gc_backend *b, batch_plan &p, int64_t rows)
     return GC_OK;
 }
 
-/* The sets in device memory: [group_set | set_first | set_size] as long long, then e, then the
- * rows' squared norms and norms (the GEMM path's bounds). */
+/* The bound of the filter's dot products at width D (file comment): the 16-bit products are
+ * exact in FP32; the tensor cores' FP32 sums of K terms are taken as off by u = 2⁻²¹ each (eight
+ * times FP32's unit roundoff: they align and truncate, and cuBLAS may split K), γ_K = K·u/(1 − K·u)
+ * of Σ|terms| ≤ 1.02·Σ|v_t||w_t|; the split leaves out x_l·y_l and the remainders of both roundings,
+ * ≤ 3.2·2⁻¹⁶|v_t||w_t| a column (v, w: the centred values); tiny covers values, products and sums
+ * flushed below FP32's normal range. */
+filter_error filter_bound(int D)
+{
+    const int K = (3 * D + kOperandAlign - 1) / kOperandAlign * kOperandAlign;
+    const double u = 0x1p-21, gamma = K * u / (1.0 - K * u);
+    return filter_error{ 3.2 * 0x1p-16 + 1.02 * gamma, 0x1p-120, K };
+}
+
+/* The sets in device memory: [group_set | set_first | set_size | set_at] as long long, then e; the
+ * filter's per set: centres [S × D], operands [Q × K] and squared centred norms [Q] of its elements
+ * from set_at[t] (Q = Σ set sizes), and their bound [S]. */
 struct device_sets {
     const long long *group_set, *set_first, *set_size;
-    const float *e;
-    const double *norms, *roots;
+    const float *e, *centers;
+    const __nv_bfloat16 *operands;
+    const float *ny;
+    const double *set_max;
+    filter_error err;
 };
 
-/* Copies the sets up on `stream` and waits: every slot's stream reads them. */
+/* Copies the sets up on `stream`, makes the filter's centres, operands and norms, and waits: every
+ * slot's stream reads them. */
 int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, cudaStream_t stream, device_sets *out)
 {
-    const size_t G = (size_t)sets->groups, S = (size_t)sets->group_set[sets->groups];
-    const size_t index_bytes = (G + 1 + 2 * S) * sizeof(long long), e_bytes = (size_t)sets->rows * D * sizeof(float);
-    const size_t bytes = aligned(index_bytes) + aligned(e_bytes) + 2 * (size_t)sets->rows * sizeof(double);
+    const size_t G = (size_t)sets->groups, S = (size_t)sets->group_set[sets->groups], R = (size_t)sets->rows;
+    const filter_error err = filter_bound(D);
+    long long *set_at = (long long *)gc_malloc((S + 1) * sizeof *set_at);
+    GC_CHECK_ALLOC(set_at);
+    set_at[0] = 0;
+    for (size_t t = 0; t < S; ++t) set_at[t + 1] = set_at[t] + sets->set_size[t];
+    const size_t Q = (size_t)set_at[S];
+    const size_t index_bytes = (G + 1 + 3 * S) * sizeof(long long), e_bytes = R * D * sizeof(float);
+    size_t bytes = 0;
+    for (size_t piece : { index_bytes, e_bytes, S * D * sizeof(float), Q * err.K * sizeof(__nv_bfloat16),
+                          Q * sizeof(float), S * sizeof(double) })
+        carve(nullptr, &bytes, piece);
+    int status = GC_OK;
     if (bytes > dev->sets_bytes) {
-        GC_CHECK_CUDA(cudaFree(dev->sets));
+        (void)cudaFree(dev->sets);
         dev->sets = nullptr;
         dev->sets_bytes = 0;
-        GC_CHECK_CUDA(cudaMalloc(&dev->sets, bytes));
-        dev->sets_bytes = bytes;
+        if (cudaMalloc(&dev->sets, bytes) == cudaSuccess)
+            dev->sets_bytes = bytes;
+        else
+            status = gc_fail(GC_ERR_DEVICE, "GPU %d: no room for the %zu MiB of the assignment's sets", dev->device_id,
+                             bytes >> 20);
     }
-    long long *index = (long long *)dev->sets;
-    float *e = (float *)((char *)dev->sets + aligned(index_bytes));
+    device_sets ds = {};
+    long long *index = nullptr;
+    if (status == GC_OK) {
+        size_t at = 0;
+        char *base = (char *)dev->sets;
+        index = (long long *)carve(base, &at, index_bytes);
+        float *e = (float *)carve(base, &at, e_bytes), *centers = (float *)carve(base, &at, S * D * sizeof(float));
+        __nv_bfloat16 *ops = (__nv_bfloat16 *)carve(base, &at, Q * err.K * sizeof(__nv_bfloat16));
+        float *ny = (float *)carve(base, &at, Q * sizeof(float));
+        double *set_max = (double *)carve(base, &at, S * sizeof(double));
+        ds = device_sets{ index, index + G + 1, index + G + 1 + S, e, centers, ops, ny, set_max, err };
+    }
     static_assert(sizeof(long long) == sizeof(int64_t), "set tables are copied as they are");
-    GC_CHECK_CUDA(cudaMemcpyAsync(index, sets->group_set, (G + 1) * sizeof(long long), cudaMemcpyHostToDevice, stream));
-    if (S > 0) {
-        GC_CHECK_CUDA(
-            cudaMemcpyAsync(index + G + 1, sets->set_first, S * sizeof(long long), cudaMemcpyHostToDevice, stream));
-        GC_CHECK_CUDA(
-            cudaMemcpyAsync(index + G + 1 + S, sets->set_size, S * sizeof(long long), cudaMemcpyHostToDevice, stream));
+    const struct {
+        const void *from;
+        size_t bytes;
+        void *to;
+    } copies[] = { { sets->group_set, (G + 1) * sizeof(long long), index },
+                   { sets->set_first, S * sizeof(long long), (void *)ds.set_first },
+                   { sets->set_size, S * sizeof(long long), (void *)ds.set_size },
+                   { set_at, S * sizeof(long long), index + G + 1 + 2 * S },
+                   { sets->e, e_bytes, (void *)ds.e } };
+    for (const auto &c : copies)
+        if (status == GC_OK && c.bytes > 0 &&
+            cudaMemcpyAsync(c.to, c.from, c.bytes, cudaMemcpyHostToDevice, stream) != cudaSuccess)
+            status = gc_fail(GC_ERR_DEVICE, "cannot copy the assignment's sets to GPU %d", dev->device_id);
+    if (status == GC_OK && S > 0) {
+        const long long *device_at = index + G + 1 + 2 * S;
+        set_centers<<<(unsigned)S, kThreads, 0, stream>>>(ds.e, D, ds.set_first, ds.set_size, (float *)ds.centers);
+        if (Q > 0)
+            set_operands<<<operand_grid((long long)Q), kThreads, 0, stream>>>(
+                ds.e, D, ds.set_first, device_at, (int)S, (long long)Q, ds.centers, err.K, (__nv_bfloat16 *)ds.operands,
+                (float *)ds.ny);
+        set_norm_max<<<(unsigned)S, kThreads, 0, stream>>>(ds.ny, device_at, ds.set_size, (double *)ds.set_max);
+        if (cudaGetLastError() != cudaSuccess)
+            status = gc_fail(GC_ERR_DEVICE, "cannot prepare the assignment's sets on GPU %d", dev->device_id);
     }
-    if (e_bytes > 0) GC_CHECK_CUDA(cudaMemcpyAsync(e, sets->e, e_bytes, cudaMemcpyHostToDevice, stream));
-    double *norms = (double *)((char *)dev->sets + aligned(index_bytes) + aligned(e_bytes));
-    if (sets->rows > 0) {
-        row_norms<<<grid_for(sets->rows), kThreads, 0, stream>>>(e, sets->rows, D, norms, norms + sets->rows);
-        GC_CHECK_LAUNCH();
-    }
-    GC_CHECK_CUDA(cudaStreamSynchronize(stream));
-    *out = device_sets{ index, index + G + 1, index + G + 1 + S, e, norms, norms + sets->rows };
-    return GC_OK;
+    /* set_at is read by the copy above: wait before it goes */
+    if (cudaStreamSynchronize(stream) != cudaSuccess && status == GC_OK)
+        status = gc_fail(GC_ERR_DEVICE, "GPU %d failed preparing the assignment's sets", dev->device_id);
+    free(set_at);
+    *out = ds;
+    return status;
 }
 
 /* The GEMM path (file comment) for the sets of at least gemm_from elements, queued on the slot's
@@ -541,39 +693,44 @@ int issue_gemm_sets(slot &s, const batch_plan &p, const device_sets &ds, const g
         if (g >= 0 && g < G && sets->group_set[g + 1] > sets->group_set[g]) start[g + 1]++;
     }
     for (int g = 0; g < G; ++g) start[g + 1] += start[g];
-    const double u = 0x1p-24, gamma = D * u / (1.0 - D * u);
+    const filter_error &err = ds.err;
+    const size_t operand_row = (size_t)err.K * sizeof(__nv_bfloat16);
     const float one = 1.0f, zero = 0.0f;
     int status = GC_OK;
-    for (int g = 0; g < G && status == GC_OK; ++g) {
+    long long set_at = 0; /* where set t's operands start (upload_sets' set_at) */
+    for (int g = 0, t = 0; g < G && status == GC_OK; ++g) {
         const int64_t count = start[g + 1] - start[g];
-        for (int64_t t = sets->group_set[g]; t < sets->group_set[g + 1] && count > 0 && status == GC_OK; ++t) {
+        for (; t < sets->group_set[g + 1] && status == GC_OK; set_at += sets->set_size[t++]) {
             const int64_t ns = sets->set_size[t];
-            if (ns < gemm_from || ns == 0) continue;
+            if (ns < gemm_from || ns == 0 || count == 0) continue;
             const int64_t fit = tile_rows > 0 ? tile_rows : (int64_t)(kTileBytes / ((size_t)ns * sizeof(float)));
             const int64_t tile = fit < 1 ? 1 : fit < count ? fit : count;
-            const float *y = ds.e + (size_t)sets->set_first[t] * D;
-            status = gc_cuda_reserve(s.stream, &s.gathered, (size_t)tile * D * sizeof(float));
+            const float *c = ds.centers + (size_t)t * D;
+            status = gc_cuda_reserve(s.stream, &s.gathered, (size_t)tile * operand_row);
             if (status == GC_OK) status = gc_cuda_reserve(s.stream, &s.dots, (size_t)tile * ns * sizeof(float));
             for (int64_t r0 = 0; r0 < count && status == GC_OK; r0 += tile) {
                 const int rows_now = (int)(count - r0 < tile ? count - r0 : tile), first = (int)(start[g] + r0);
-                float *x = (float *)s.gathered.ptr, *dots = (float *)s.dots.ptr;
+                float *dots = (float *)s.dots.ptr;
                 status = gc_with_precision(rows.precision, [&](auto stored) -> int {
                     using T = decltype(stored);
-                    gather_group<T><<<grid_for((long long)rows_now * D), kThreads, 0, s.stream>>>(
-                        (const T *)rows.data, D, s.perm, first, rows_now, x);
+                    row_operands<T><<<operand_grid(rows_now), kThreads, 0, s.stream>>>(
+                        (const T *)rows.data, D, s.perm, first, rows_now, c, err.K, (__nv_bfloat16 *)s.gathered.ptr);
+                    GC_CHECK_LAUNCH();
+                    /* Column-major: dots [ns × rows_now] = set operandsᵀ-as-stored · row operands, a
+                     * row's dots contiguous. */
+                    GC_CHECK_CUBLAS(cublasGemmEx(s.blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)ns, rows_now, err.K, &one,
+                                                 ds.operands + (size_t)set_at * err.K, CUDA_R_16BF, err.K,
+                                                 s.gathered.ptr, CUDA_R_16BF, err.K, &zero, dots, CUDA_R_32F, (int)ns,
+                                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                    const int warps = (rows_now + kScanWarps - 1) / kScanWarps;
+                    const int grid = warps < kMaxBlocks * 8 ? warps : kMaxBlocks * 8;
+                    nearest_from_dots<T><<<grid, kScanWarps * 32, 0, s.stream>>>(
+                        dots, rows_now, ns, (const T *)rows.data, ds.e + (size_t)sets->set_first[t] * D, c,
+                        ds.ny + set_at, ds.set_max + t, err, D, s.perm, first, (int)p.W, (int)(t - sets->group_set[g]),
+                        s.nearest, s.distance);
                     GC_CHECK_LAUNCH();
                     return GC_OK;
                 });
-                if (status != GC_OK) break;
-                /* Column-major: dots [ns × rows_now] = yᵀ-as-stored · x, so a row's dots are contiguous. */
-                GC_CHECK_CUBLAS(cublasSgemm(s.blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)ns, rows_now, D, &one, y, D, x, D,
-                                            &zero, dots, (int)ns));
-                const int warps = (rows_now + kScanWarps - 1) / kScanWarps;
-                const int grid = warps < kMaxBlocks * 8 ? warps : kMaxBlocks * 8;
-                nearest_from_dots<<<grid, kScanWarps * 32, 0, s.stream>>>(
-                    dots, rows_now, ns, x, y, ds.norms + sets->set_first[t], ds.roots + sets->set_first[t], D, gamma,
-                    s.perm, first, (int)p.W, (int)(t - sets->group_set[g]), s.nearest, s.distance);
-                GC_CHECK_LAUNCH();
             }
         }
     }
@@ -664,8 +821,9 @@ int device_create(int device_id, gc_fl_assign_device **out)
         GC_CHECK_CUDA(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
         GC_CHECK_CUBLAS(cublasCreate(&s.blas));
         GC_CHECK_CUBLAS(cublasSetStream(s.blas, s.stream));
-        /* Plain FP32 products (no TF32): the bounds of the GEMM path assume them. */
-        GC_CHECK_CUBLAS(cublasSetMathMode(s.blas, CUBLAS_PEDANTIC_MATH));
+        /* FP32 sums throughout, split-K's included: the filter's bound assumes them. */
+        GC_CHECK_CUBLAS(cublasSetMathMode(
+            s.blas, (cublasMath_t)(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
     }
     return GC_OK;
 }
@@ -673,9 +831,9 @@ int device_create(int device_id, gc_fl_assign_device **out)
 int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t rows, int D, const int32_t *group,
                 const gc_fl_sets *sets, int64_t W, int64_t *nearest, double *distance)
 {
+    const gc_cuda_rows resident = gc_cuda_resident(b, e, rows, D);
     device_sets ds;
     GC_TRY(upload_sets(dev, sets, D, dev->slots[0].stream, &ds));
-    const gc_cuda_rows resident = gc_cuda_resident(b, e, rows, D);
     batch_plan p = { 0, D, sets->groups, W, resident.data == nullptr, resident.data == nullptr && !is_pinned(e) };
     GC_TRY(choose_batch(b, p, rows));
     for (slot &s : dev->slots) GC_TRY(prepare_slot(s, p));

@@ -5,10 +5,12 @@
  * empty sets, rows without sets, NULL groups; widths around the kernel's column chunk and set sizes
  * around its element tile; rows streamed in one batch or many, from pageable or page-locked memory,
  * or read from the embeddings the backend kept on its device; large sets through the GEMM path
- * with its bounds (on their own, and forced for every set in small tiles). Then whole facility-location
- * selections with the sampled safeguard at work: the same coreset on both backends, also where E
+ * with its bounds (on their own, and forced for every set in small tiles), rows kept at bf16 and fp16,
+ * and elements units in the last place apart.
+ * Then whole facility-location selections with the sampled safeguard at work: the same coreset on both backends, also where E
  * lives on the device alone (fp32 and bf16), with the similarity constant's radius pass (fl_radius)
  * equal to its CPU twin. Exit 77 without a GPU. */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +53,10 @@ static void make_rows(int64_t rows, int64_t set_rows, int D, float *e, float *se
     if (rows > 2) memcpy(e + 2 * D, e + D, (size_t)D * sizeof *e);
 }
 
-/* The op against the twin on one configuration; returns how many slots differ. */
-static int compare(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets)
+/* The op on gpu_e (NULL: the rows the backend keeps alone) against the twin on e, one configuration;
+ * returns how many slots differ. */
+static int compare_on(gc_backend *b, const float *e, const float *gpu_e, int64_t rows, int D, const int32_t *group,
+                      const gc_fl_sets *sets)
 {
     const int64_t W = gc_fl_sets_width(sets), slots = rows * W;
     int64_t *near_cpu = malloc((size_t)(slots + 1) * sizeof *near_cpu);
@@ -60,7 +64,7 @@ static int compare(gc_backend *b, const float *e, int64_t rows, int D, const int
     double *dist_cpu = malloc((size_t)(slots + 1) * sizeof *dist_cpu);
     double *dist_gpu = malloc((size_t)(slots + 1) * sizeof *dist_gpu);
     gc_cpu_fl_assign(e, rows, D, group, sets, near_cpu, dist_cpu);
-    const int rc = b->ops->fl_assign(b, e, rows, D, group, sets, near_gpu, dist_gpu);
+    const int rc = b->ops->fl_assign(b, gpu_e, rows, D, group, sets, near_gpu, dist_gpu);
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
     CHECK(rc == GC_OK);
     int differ = 0;
@@ -71,6 +75,11 @@ static int compare(gc_backend *b, const float *e, int64_t rows, int D, const int
     free(dist_cpu);
     free(dist_gpu);
     return differ;
+}
+
+static int compare(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets)
+{
+    return compare_on(b, e, e, rows, D, group, sets);
 }
 
 static void op_equals_the_cpu_bit_for_bit(gc_backend *b, int64_t rows, int D, int64_t set_rows, int64_t batch_rows,
@@ -135,6 +144,81 @@ static void resident_rows_equal_the_cpu(gc_backend *b)
     free(loss);
     free(set_e);
     free(y);
+}
+
+/* Rows kept on the device alone at a 16-bit precision (the features embedding: E = X rounded): the
+ * GEMM path's operands and exact sums read them there. Sets of rows of E, or of values nudged off
+ * the format (exact_sets 0); ties: row 2 repeats row 1, element 1 repeats element 0, and elements
+ * are rows. Width 40: the GEMM path for sets of 256 or more (a third of them here), and for every
+ * set when forced. */
+static void narrow_rows_equal_the_cpu(gc_backend *b, gc_precision precision, int exact_sets)
+{
+    const int64_t n = 6000, set_rows = 900;
+    const int d = 40;
+    float *x = malloc((size_t)n * d * sizeof *x), *e = malloc((size_t)n * d * sizeof *e);
+    float *loss = malloc((size_t)n * sizeof *loss), *set_e = malloc((size_t)set_rows * d * sizeof *set_e);
+    int32_t *y = malloc((size_t)n * sizeof *y), *group = malloc((size_t)n * sizeof *group);
+    for (int64_t i = 0; i < n * d; ++i) x[i] = (float)(uniform() * 4.0 - 2.0);
+    memcpy(x + 2 * d, x + d, (size_t)d * sizeof *x);
+    for (int64_t i = 0; i < n; ++i) {
+        y[i] = (int32_t)(i % 3);
+        group[i] = (int32_t)(rand() % (GROUPS + 2)) - 1;
+    }
+    b->precision = precision;
+    gc_embed_config features = { .kind = GC_EMBED_FEATURES, .keep_on_device = 1 };
+    CHECK(b->ops->embed(b, &features, n, d, x, y, NULL, loss) == GC_OK);
+    CHECK(gc_cuda_resident(b, NULL, n, d).data != NULL);
+    memcpy(e, x, (size_t)n * d * sizeof *e);
+    gc_round_array(precision, e, n * d); /* the values kept there */
+    for (int64_t j = 0; j < set_rows; ++j) memcpy(set_e + j * d, e + (j * 13 % n) * d, (size_t)d * sizeof *e);
+    memcpy(set_e + d, set_e, (size_t)d * sizeof *set_e);
+    if (!exact_sets)
+        for (int64_t i = 0; i < set_rows * d; ++i) set_e[i] = nextafterf(set_e[i], INFINITY);
+    int64_t first[7], size[7];
+    make_sets(set_rows, first, size);
+    gc_fl_sets sets = { GROUPS, group_set, first, size, set_rows, set_e };
+    int differ = compare_on(b, e, NULL, n, d, group, &sets);
+    CHECK(gc_cuda_fl_assign_last_resident(b));
+    CHECK(gc_cuda_fl_assign_force_gemm(b, 1, 37) == GC_OK);
+    differ += compare_on(b, e, NULL, n, d, group, &sets);
+    CHECK(gc_cuda_fl_assign_force_gemm(b, 0, 0) == GC_OK);
+    if (differ) fprintf(stderr, "precision %d, exact sets %d: %d slots differ\n", (int)precision, exact_sets, differ);
+    CHECK(differ == 0);
+    b->precision = GC_PRECISION_FP32;
+    free(x);
+    free(e);
+    free(loss);
+    free(set_e);
+    free(y);
+    free(group);
+}
+
+/* Elements a few units in the last place apart, and rows among them: every element's distance is
+ * within the filter's bound of the nearest, so every one is recomputed exactly (each lane's list
+ * overflows and reads its dots again), and a bound too small to hold the GEMM's error would leave
+ * the nearest out. Rows from pageable memory (the bfloat16 split), one set. */
+static void near_ties_equal_the_cpu(gc_backend *b)
+{
+    const int64_t rows = 3000, set_rows = 600;
+    const int D = 64;
+    float *e = malloc((size_t)rows * D * sizeof *e), *set_e = malloc((size_t)set_rows * D * sizeof *set_e);
+    float base[64];
+    for (int t = 0; t < D; ++t) base[t] = (float)(uniform() * 2.0 - 1.0);
+    for (int64_t i = 0; i < (rows + set_rows) * D; ++i) {
+        float v = base[i % D];
+        for (int k = rand() % 7; k > 0; --k) v = nextafterf(v, i % 2 ? INFINITY : -INFINITY);
+        if (i < rows * D)
+            e[i] = v;
+        else
+            set_e[i - rows * D] = v;
+    }
+    const int64_t one_group[2] = { 0, 1 }, whole_first[1] = { 0 }, whole_size[1] = { set_rows };
+    gc_fl_sets whole = { 1, one_group, whole_first, whole_size, set_rows, set_e };
+    const int differ = compare(b, e, rows, D, NULL, &whole);
+    if (differ) fprintf(stderr, "near ties: %d slots differ\n", differ);
+    CHECK(differ == 0);
+    free(e);
+    free(set_e);
 }
 
 /* A whole selection where the safeguard samples (classes larger than S, partitions that can stand
@@ -267,6 +351,12 @@ int main(int argc, char **argv)
     CHECK(gc_cuda_fl_assign_force_gemm(b, 1, 0) == GC_OK); /* the GEMM path on kept rows of both widths */
     device_alone_equals_the_cpu(b, GC_PRECISION_FP32);
     device_alone_equals_the_cpu(b, GC_PRECISION_BF16);
+    CHECK(gc_cuda_fl_assign_force_gemm(b, 0, 0) == GC_OK);
+    for (int exact_sets = 1; exact_sets >= 0; --exact_sets) {
+        narrow_rows_equal_the_cpu(b, GC_PRECISION_BF16, exact_sets);
+        narrow_rows_equal_the_cpu(b, GC_PRECISION_FP16, exact_sets);
+    }
+    near_ties_equal_the_cpu(b);
     gc_backend_destroy(b);
     MPI_Finalize();
     TEST_MAIN_END();
