@@ -6,7 +6,7 @@
  * around its element tile; rows streamed in one batch or many, from pageable or page-locked memory,
  * or read from the embeddings the backend kept on its device; large sets through the GEMM path
  * with its bounds (on their own, and forced for every set in small tiles), rows kept at bf16 and fp16,
- * and elements units in the last place apart.
+ * and elements and rows units in the last place apart.
  * Then whole facility-location selections with the sampled safeguard at work: the same coreset on both backends, also where E
  * lives on the device alone (fp32 and bf16), with the similarity constant's radius pass (fl_radius)
  * equal to its CPU twin. Exit 77 without a GPU. */
@@ -193,10 +193,9 @@ static void narrow_rows_equal_the_cpu(gc_backend *b, gc_precision precision, int
     free(group);
 }
 
-/* Elements a few units in the last place apart, and rows among them: every element's distance is
- * within the filter's bound of the nearest, so every one is recomputed exactly (each lane's list
- * overflows and reads its dots again), and a bound too small to hold the GEMM's error would leave
- * the nearest out. Rows from pageable memory (the bfloat16 split), one set. */
+/* Elements a few units in the last place apart, and rows among them: distances that tie exactly
+ * or differ only in their last bits, which the exact sums decide (the first of equals wins), with
+ * the centred operands as small as they get. Rows from pageable memory, one set. */
 static void near_ties_equal_the_cpu(gc_backend *b)
 {
     const int64_t rows = 3000, set_rows = 600;
