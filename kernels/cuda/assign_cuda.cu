@@ -606,9 +606,10 @@ struct device_sets {
     filter_error err;
 };
 
-/* Copies the sets up on `stream`, makes the filter's centres, operands and norms, and waits: every
- * slot's stream reads them. */
-int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, cudaStream_t stream, device_sets *out)
+/* Copies the sets up on `stream`, makes the filter's centres, operands and norms (with_filter: for the
+ * GEMM path), and waits: every slot's stream reads them. */
+int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, bool with_filter, cudaStream_t stream,
+                device_sets *out)
 {
     const size_t G = (size_t)sets->groups, S = (size_t)sets->group_set[sets->groups], R = (size_t)sets->rows;
     const filter_error err = filter_bound(D);
@@ -616,7 +617,7 @@ int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, cudaStr
     GC_CHECK_ALLOC(set_at);
     set_at[0] = 0;
     for (size_t t = 0; t < S; ++t) set_at[t + 1] = set_at[t] + sets->set_size[t];
-    const size_t Q = (size_t)set_at[S];
+    const size_t Q = with_filter ? (size_t)set_at[S] : 0;
     const size_t index_bytes = (G + 1 + 3 * S) * sizeof(long long), e_bytes = R * D * sizeof(float);
     size_t bytes = 0;
     for (size_t piece : { index_bytes, e_bytes, S * D * sizeof(float), Q * err.K * sizeof(__nv_bfloat16),
@@ -662,11 +663,12 @@ int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, cudaStr
     if (status == GC_OK && S > 0) {
         const long long *device_at = index + G + 1 + 2 * S;
         set_centers<<<(unsigned)S, kThreads, 0, stream>>>(ds.e, D, ds.set_first, ds.set_size, (float *)ds.centers);
-        if (Q > 0)
+        if (Q > 0) {
             set_operands<<<operand_grid((long long)Q), kThreads, 0, stream>>>(
                 ds.e, D, ds.set_first, device_at, (int)S, (long long)Q, ds.centers, err.K, (__nv_bfloat16 *)ds.operands,
                 (float *)ds.ny);
-        set_norm_max<<<(unsigned)S, kThreads, 0, stream>>>(ds.ny, device_at, ds.set_size, (double *)ds.set_max);
+            set_norm_max<<<(unsigned)S, kThreads, 0, stream>>>(ds.ny, device_at, ds.set_size, (double *)ds.set_max);
+        }
         if (cudaGetLastError() != cudaSuccess)
             status = gc_fail(GC_ERR_DEVICE, "cannot prepare the assignment's sets on GPU %d", dev->device_id);
     }
@@ -832,18 +834,28 @@ int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t
                 const gc_fl_sets *sets, int64_t W, int64_t *nearest, double *distance)
 {
     const gc_cuda_rows resident = gc_cuda_resident(b, e, rows, D);
+    /* Sets from this size on take the GEMM path (every set when a test forces it) … */
+    long long gemm_from = dev->force_gemm > 0   ? 1
+                          : dev->force_gemm < 0 ? LLONG_MAX
+                          : D >= kGemmMinD      ? kGemmMinSet
+                                                : LLONG_MAX;
+    /* … unless the filter's operands (6 bytes a column of every set element, 1.5 times the sets'
+     * floats) would take more than a quarter of the free memory: then the direct kernel takes every
+     * set, with the same bits. */
+    if (gemm_from != LLONG_MAX && dev->force_gemm <= 0) {
+        size_t free_bytes = 0, total_bytes = 0;
+        GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
+        double elements = 0.0;
+        for (int64_t t = 0; t < sets->group_set[sets->groups]; ++t) elements += (double)sets->set_size[t];
+        if (elements * filter_bound(D).K * sizeof(__nv_bfloat16) > 0.25 * (double)free_bytes) gemm_from = LLONG_MAX;
+    }
     device_sets ds;
-    GC_TRY(upload_sets(dev, sets, D, dev->slots[0].stream, &ds));
+    GC_TRY(upload_sets(dev, sets, D, gemm_from != LLONG_MAX, dev->slots[0].stream, &ds));
     batch_plan p = { 0, D, sets->groups, W, resident.data == nullptr, resident.data == nullptr && !is_pinned(e) };
     GC_TRY(choose_batch(b, p, rows));
     for (slot &s : dev->slots) GC_TRY(prepare_slot(s, p));
     dev->last_resident = resident.data != nullptr;
     dev->last_batches = 0;
-    /* Sets from this size on take the GEMM path (every set when a test forces it). */
-    const long long gemm_from = dev->force_gemm > 0   ? 1
-                                : dev->force_gemm < 0 ? LLONG_MAX
-                                : D >= kGemmMinD      ? kGemmMinSet
-                                                      : LLONG_MAX;
     for (int64_t lo = 0; lo < rows; lo += p.rows) {
         slot &s = dev->slots[dev->last_batches++ % kSlots];
         GC_TRY(collect_batch(s, p, nearest, distance));
