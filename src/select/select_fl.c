@@ -1480,8 +1480,10 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
     gc_phase_begin(run->phases, "weights");
     double pairs = 0.0;
     status = gc_assign_weights(backend, rows, opt->per_class, cs, &pairs);
-    /* Its floor: one read of the rows, and the dots of every (row, element) pair as an FP32 GEMM
-     * (the GEMM path's first step; the direct kernel's explicit FP64 sums cost more). */
+    /* Its floor: one read of the rows, and the dots of every (row, element) pair as an FP32 GEMM's
+     * 2·D flops (the yardstick of every record since issue #15; the GEMM path now multiplies
+     * bfloat16 halves on the tensor cores and is held by its dots' 8 bytes a pair, the direct
+     * kernel by its explicit FP64 sums: docs/design.md §4.1). */
     gc_phase_end(run->phases, (double)rows->n_local * rows->D * sizeof(float), 2.0 * pairs * rows->D);
     return status;
 }
