@@ -6,7 +6,7 @@
  * around its element tile; rows streamed in one batch or many, from pageable or page-locked memory,
  * or read from the embeddings the backend kept on its device; large sets through the GEMM path
  * with its bounds (on their own, and forced for every set in small tiles), rows kept at bf16 and fp16,
- * and elements and rows units in the last place apart.
+ * elements and rows units in the last place apart, and elements all but equidistant from the rows.
  * Then whole facility-location selections with the sampled safeguard at work: the same coreset on both backends, also where E
  * lives on the device alone (fp32 and bf16), with the similarity constant's radius pass (fl_radius)
  * equal to its CPU twin. Exit 77 without a GPU. */
@@ -220,6 +220,53 @@ static void near_ties_equal_the_cpu(gc_backend *b)
     free(set_e);
 }
 
+/* Elements all at (nearly) the same distance from every row, so the exact sums decide among
+ * distances a few units in the last place apart and the filter must keep every element its bound
+ * cannot tell from the nearest: rows at the centre of a sphere of elements (pairs m ± u: the set's
+ * mean is the rows' point, and the distances' spread is the rounding of ‖y − c‖² to float, which
+ * the bound's 2⁻²³·max‖y − c‖² term covers), or at the centre of a hemisphere of them (far from the
+ * set's mean, with large dot products: the split and the FP32 sums err by more than the distances
+ * differ, which the bound's dot term covers). A bound without either term lets the nearest go
+ * for some rows (bench/fl/filter_bound_model.py, a numpy model of the filter on such data: 368 and
+ * 22 of 2,000). Rows a few units in the last place from the centre, one set, the GEMM path on its
+ * own and forced in small tiles. */
+static void equidistant_elements_equal_the_cpu(gc_backend *b, int hemisphere)
+{
+    const int64_t rows = 2000, set_rows = 600;
+    const int D = 48;
+    float *e = malloc((size_t)rows * D * sizeof *e), *set_e = malloc((size_t)set_rows * D * sizeof *set_e);
+    double point[48], u[48];
+    for (int t = 0; t < D; ++t) point[t] = uniform() * 2.0 - 1.0;
+    for (int64_t j = 0; j < set_rows; ++j) {
+        if (hemisphere || j % 2 == 0) { /* a new direction; the sphere's odd elements mirror it */
+            double norm = 0.0;
+            for (int t = 0; t < D; ++t) {
+                u[t] = uniform() * 2.0 - 1.0;
+                norm += u[t] * u[t];
+            }
+            for (int t = 0; t < D; ++t) u[t] /= sqrt(norm);
+            if (hemisphere) u[0] = fabs(u[0]);
+        }
+        for (int t = 0; t < D; ++t) set_e[j * D + t] = (float)(point[t] + (!hemisphere && j % 2 ? -u[t] : u[t]));
+    }
+    for (int64_t r = 0; r < rows; ++r)
+        for (int t = 0; t < D; ++t) {
+            float v = (float)point[t];
+            for (int k = rand() % 4; k > 0; --k) v = nextafterf(v, (r + t) % 2 ? INFINITY : -INFINITY);
+            e[r * D + t] = v;
+        }
+    const int64_t one_group[2] = { 0, 1 }, whole_first[1] = { 0 }, whole_size[1] = { set_rows };
+    gc_fl_sets whole = { 1, one_group, whole_first, whole_size, set_rows, set_e };
+    int differ = compare(b, e, rows, D, NULL, &whole);
+    CHECK(gc_cuda_fl_assign_force_gemm(b, 1, 37) == GC_OK);
+    differ += compare(b, e, rows, D, NULL, &whole);
+    CHECK(gc_cuda_fl_assign_force_gemm(b, 0, 0) == GC_OK);
+    if (differ) fprintf(stderr, "equidistant elements (hemisphere %d): %d slots differ\n", hemisphere, differ);
+    CHECK(differ == 0);
+    free(e);
+    free(set_e);
+}
+
 /* A whole selection where the safeguard samples (classes larger than S, partitions that can stand
  * alone) and the weights come from the assignment pass: the CPU's coreset (gains within 1e-7, as
  * test_fl_cuda.c allows the greedies; no duplicate rows, whose tie in the greedy rests on GEMM
@@ -356,6 +403,8 @@ int main(int argc, char **argv)
         narrow_rows_equal_the_cpu(b, GC_PRECISION_FP16, exact_sets);
     }
     near_ties_equal_the_cpu(b);
+    equidistant_elements_equal_the_cpu(b, 0);
+    equidistant_elements_equal_the_cpu(b, 1);
     gc_backend_destroy(b);
     MPI_Finalize();
     TEST_MAIN_END();
