@@ -17,16 +17,17 @@
  * Cost: 3 FP64 operations per (row, element, column); bytes: the rows once (4·D a row) plus 16·W
  * a row back, the sets once per call.
  *
- * Large sets (≥ kGemmMinSet elements, D ≥ kGemmMinD) go another way with the same bits: a filter
- * on the tensor cores rules elements out, and the survivors are recomputed as above. Distances do
- * not change when rows and elements move together, so both are centred on the set's mean c (a
- * bound relative to ‖x − c‖‖y − c‖ is as narrow as the set is tight, where one relative to ‖x‖‖y‖
- * let thousands of elements of a billion close embeddings through); every centred value v is split
- * into two bfloat16s, h = bf16(v) and l = bf16(v − h), and one cuBLAS GEMM a tile of rows (FP32
- * sums) gives x_h·y_h + x_l·y_h + x_h·y_l ≈ (x − c)·(y − c) within |err| ≤ rel·‖x − c‖·max‖y − c‖ +
- * tiny (filter_bound). nearest_from_dots, a warp a row, bounds every squared distance by a =
- * ‖x − c‖² + ‖y − c‖² − 2·dot ± b, b = 1.01·(2|err| + 4(D + 8)·2⁻⁵²(‖x − c‖² + max‖y − c‖²) +
- * 2⁻²³max‖y − c‖²) (the double sums' rounding, and ‖y − c‖² kept as float). Only elements whose a
+ * Large sets (≥ kGemmMinSet elements, D ≥ kGemmMinD, where the filter's operands fit: run_batches)
+ * go another way with the same bits: a filter on the tensor cores rules elements out, and the
+ * survivors are recomputed as above. Distances do not change when rows and elements move
+ * together, so both are centred on the set's mean c (a bound relative to ‖x − c‖‖y − c‖ is as
+ * narrow as the set is tight, where one relative to ‖x‖‖y‖ let thousands of elements of a billion
+ * close embeddings through); every centred value v is split into two bfloat16s, h = bf16(v) and
+ * l = bf16(v − h), and one cuBLAS GEMM a tile of rows (FP32 sums) gives x_h·y_h + x_l·y_h +
+ * x_h·y_l ≈ (x − c)·(y − c) within |err| ≤ rel·‖x − c‖·max‖y − c‖ + tiny (filter_bound).
+ * nearest_from_dots, a warp a row, bounds every squared distance by a = ‖x − c‖² + ‖y − c‖² −
+ * 2·dot ± b, b = 1.01·(2|err| + 4(D + 8)·2⁻⁵²(‖x − c‖² + max‖y − c‖²) + 2⁻²³max‖y − c‖²) (the
+ * double sums' rounding, and ‖y − c‖² kept as float). Only elements whose a
  * is within 2b of the smallest can be nearest, ties included; their exact sums are recomputed and
  * the first of equals wins, so the result is the direct kernel's. Cost: 2·K bfloat16 tensor flops
  * (K = 3D padded to 8) and 8 bytes of dots per (row, element: written once, read once), against

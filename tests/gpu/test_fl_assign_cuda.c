@@ -5,11 +5,11 @@
  * empty sets, rows without sets, NULL groups; widths around the kernel's column chunk and set sizes
  * around its element tile; rows streamed in one batch or many, from pageable or page-locked memory,
  * or read from the embeddings the backend kept on its device; large sets through the GEMM path
- * with its bounds (on their own, and forced for every set in small tiles), rows kept at bf16 and fp16,
- * elements and rows units in the last place apart, and elements all but equidistant from the rows.
- * Then whole facility-location selections with the sampled safeguard at work: the same coreset on both backends, also where E
- * lives on the device alone (fp32 and bf16), with the similarity constant's radius pass (fl_radius)
- * equal to its CPU twin. Exit 77 without a GPU. */
+ * with its bounds (on their own, and forced for every set in small tiles), rows kept at bf16 and
+ * fp16, elements and rows units in the last place apart, and elements all but equidistant from the
+ * rows. Then whole facility-location selections with the sampled safeguard at work: the same
+ * coreset on both backends, also where E lives on the device alone (fp32 and bf16), with the
+ * similarity constant's radius pass (fl_radius) equal to its CPU twin. Exit 77 without a GPU. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
