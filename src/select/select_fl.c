@@ -1472,12 +1472,18 @@ int gc_select_fl(const gc_run_context *run, const gc_local_rows *rows, const gc_
         }
     }
     gc_phase_begin(run->phases, "merge");
+    if (status == GC_OK)
+        gc_info("select: merge: the partitions' candidates to k = %lld, %d classes over %d ranks", (long long)k,
+                plan.groups, rows->size);
     if (status == GC_OK) status = merge_and_share(run, opt, rows, &plan, c, cand, cand_count, cs);
     gc_phase_end(run->phases, 0, 0);
     free(cand);
     plan_destroy(&plan);
     if (status != GC_OK) return status;
     gc_phase_begin(run->phases, "weights");
+    /* a long phase at scale (40 s of a billion rows' 76): say what runs */
+    gc_info("select: weights: each of the %lld rows on rank 0 to the nearest of the %lld selected%s",
+            (long long)rows->n_local, (long long)cs->k, opt->per_class ? " of its class" : "");
     double pairs = 0.0;
     status = gc_assign_weights(backend, rows, opt->per_class, cs, &pairs);
     /* Its floor: one read of the rows, and the dots of every (row, element) pair as an FP32 GEMM's

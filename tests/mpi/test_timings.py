@@ -1,5 +1,6 @@
 """--timings FILE: per-phase min ≤ mean ≤ max over ranks, the bytes every rank moved summed, GB/s
-where bytes were counted, and the run around the phases; written only when the run succeeds."""
+where bytes were counted, and the run around the phases; written only when the run succeeds. And
+what a run says of its long phases on stderr: once (rank 0), nothing under --quiet."""
 import json
 
 import pytest
@@ -113,3 +114,14 @@ def test_stream_writes_its_phases(tmp_path):
     assert t["command"] == "stream" and t["batches"] == 2 and t["seen"] == 1000
     assert phases["load"]["calls"] == 2 and phases["select"]["calls"] == 2 and phases["write"]["calls"] == 2
     assert "select/score" in phases  # continual GMC's OMP, nested under the batch's select
+
+
+def test_long_phases_say_what_runs(tmp_path):
+    args = ["select", "--data", "synthetic:n=6000,d=8,classes=3,seed=4", "--method", "craig", "--k", 60]
+    told = run_gradcore(args + ["--out", tmp_path / "a.h5"], np_=3).stderr.splitlines()
+    for phase in ("select: facility location,", "select: partitions: 100%", "select: merge:", "select: weights:"):
+        assert sum(line.startswith(phase) for line in told) == 1, (phase, told)
+    weights = next(line for line in told if line.startswith("select: weights:"))
+    assert "of the 2000 rows on rank 0" in weights and "60 selected of its class" in weights
+    quiet = run_gradcore(args + ["--out", tmp_path / "b.h5", "--quiet"], np_=3).stderr
+    assert "select:" not in quiet
