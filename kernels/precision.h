@@ -25,6 +25,14 @@ static inline const char *gc_precision_name(gc_precision p)
     return p == GC_PRECISION_BF16 ? "bf16" : p == GC_PRECISION_FP16 ? "fp16" : "fp32";
 }
 
+/* The precision a name in GC_PRECISION_NAMES gives, or −1 for any other name. */
+static inline int gc_precision_named(const char *name)
+{
+    for (int p = GC_PRECISION_FP32; p <= GC_PRECISION_FP16; ++p)
+        if (strcmp(name, gc_precision_name((gc_precision)p)) == 0) return p;
+    return -1;
+}
+
 /* Bytes of one stored value. */
 GC_HD int gc_precision_bytes(gc_precision p) { return p == GC_PRECISION_FP32 ? 4 : 2; }
 

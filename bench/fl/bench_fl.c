@@ -284,9 +284,7 @@ int main(int argc, char **argv)
             char name[8] = "fp32";
             const int fields = sscanf(argc > 2 ? argv[2 + c] : assign_defaults[c], "%lld:%d:%d:%lld:%7s", &n, &width,
                                       &classes, &kc, name);
-            int precision = -1;
-            for (int q = GC_PRECISION_FP32; q <= GC_PRECISION_FP16; ++q)
-                if (strcmp(name, gc_precision_name((gc_precision)q)) == 0) precision = q;
+            const int precision = gc_precision_named(name);
             if (fields < 4 || precision < 0) continue;
             for (int resident = 1; resident >= 0; --resident)
                 for (int W = 1; W <= (kc <= 1000 ? 3 : 1); W += 2)

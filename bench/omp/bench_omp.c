@@ -131,10 +131,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[a], "--classes") == 0 && a + 1 < argc)
             classes = atoi(argv[++a]);
         else if (strcmp(argv[a], "--precision") == 0 && a + 1 < argc) {
-            const char *name = argv[++a];
-            precision = -1; /* unknown: refused below */
-            for (int p = GC_PRECISION_FP32; p <= GC_PRECISION_FP16; ++p)
-                if (strcmp(name, gc_precision_name((gc_precision)p)) == 0) precision = p;
+            precision = gc_precision_named(argv[++a]); /* −1, unknown: refused below */
         } else {
             first_case = a;
             break;

@@ -349,6 +349,13 @@ __device__ __forceinline__ double exact_sq(const T *__restrict__ x, const float 
     return sq;
 }
 
+/* a = ‖x − c‖² + ‖y − c‖² − 2·dot for one element (nearest_from_dots): both of its passes over the
+ * dots must compute the same bits. */
+__device__ __forceinline__ double centred_sq(double nx, float ny, float dot)
+{
+    return nx + (double)ny - 2.0 * (double)dot;
+}
+
 /* What bounds the filter's dot products (file comment): |dot − (x − c)·(y − c)| ≤ rel·‖x − c‖·
  * max‖y − c‖ + tiny·(K + √D(‖x − c‖ + max‖y − c‖)) for every element y of a set centred at c. */
 struct filter_error {
@@ -409,7 +416,7 @@ __global__ void __launch_bounds__(kScanWarps * 32)
                     unsafe = true;
                     continue;
                 }
-                const double a = nx + (double)q[u] - 2.0 * (double)d[u];
+                const double a = centred_sq(nx, q[u], d[u]);
                 if (a < amin) amin = a;
                 if (!(a <= amin + band)) continue;
                 if (kept == kCandidates) { /* drop the entries the running minimum has passed */
@@ -436,7 +443,7 @@ __global__ void __launch_bounds__(kScanWarps * 32)
                 }
         } else {
             for (long long j = lane; j < n; j += 32) {
-                if (!unsafe && !((double)nx + (double)ny[j] - 2.0 * (double)dr[j] <= amin + band)) continue;
+                if (!unsafe && !(centred_sq(nx, ny[j], dr[j]) <= amin + band)) continue;
                 const double sq = exact_sq(xr, y + (size_t)j * D, D);
                 if (sq < best_sq) best_sq = sq, best = j;
             }
