@@ -22,10 +22,11 @@
  * rate, so the GEMM path's figure is the work rate it replaces) and GB/s of rows, and whether the
  * first rows equal the CPU twin bit for bit. A case n:D:C:k_c:bf16 (or :fp16) keeps the rows at that
  * precision on the device (the elements are rows, so they hold its values too; the pageable runs
- * read the same rounded rows as FP32).
+ * read the same rounded rows as FP32). A sixth field, n:D:C:k_c:precision:R, runs the GEMM path
+ * alone in tiles of R rows (a sweep of the tile the op would choose).
  * Usage: bench_fl [D] [m:k ...]        (default D = 128; 20000:200 40000:400)
  *        bench_fl partitions [P [m [D [κ [B]]]]] (default 4000 4096 256 9, B as select batches them)
- *        bench_fl assign [n:D:C:k_c[:precision] ...] (default 10000000:10:10:1000 4000000:128:10:500) */
+ *        bench_fl assign [n:D:C:k_c[:precision[:R]] ...] (default 10000000:10:10:1000 4000000:128:10:500) */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -181,9 +182,9 @@ typedef enum { ASSIGN_DIRECT = -1, ASSIGN_AUTO = 0, ASSIGN_GEMM = 1 } assign_pat
 /* One fl_assign case (see the file comment); W sets a class, all of them the class's elements;
  * resident: the rows are first kept on the device alone at `precision` (the features embedding). */
 static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int W, assign_path path, int resident,
-                      gc_precision precision)
+                      gc_precision precision, int64_t tile_rows)
 {
-    GC_TRY(gc_cuda_fl_assign_force_gemm(dev, (int)path, 0));
+    GC_TRY(gc_cuda_fl_assign_force_gemm(dev, (int)path, tile_rows));
     gc_synthetic syn = { n, D, C, 7, 1.0, 8, 0.05 };
     const int64_t check = n < 20000 ? n : 20000, slots = n * W;
     float *e = malloc((size_t)n * D * sizeof *e), *elements = malloc((size_t)C * kc * D * sizeof *elements);
@@ -230,11 +231,12 @@ static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int 
     printf("{\"pass\": \"fl_assign\", \"where\": \"%s\", \"precision\": \"%s\", \"path\": \"%s\", \"rows\": %lld, "
            "\"D\": %d, \"classes\": %d, "
            "\"elements_per_class\": %lld, "
-           "\"sets_per_class\": %d, \"batches\": %lld, \"seconds\": %.4f, \"rows_per_s\": %.4g, \"GFLOPps\": %.1f, "
+           "\"sets_per_class\": %d, \"tile_rows\": %lld, \"batches\": %lld, \"seconds\": %.4f, \"rows_per_s\": %.4g, "
+           "\"GFLOPps\": %.1f, "
            "\"GBps\": %.1f, \"first_rows_equal_cpu\": %s}\n",
            resident ? "device" : "pageable", gc_precision_name(precision), path_name[path + 1], (long long)n, D, C,
-           (long long)kc, W, (long long)gc_cuda_fl_assign_last_batches(dev), seconds, (double)n / seconds,
-           operations / seconds / 1e9, 4.0 * n * D / seconds / 1e9, same ? "true" : "false");
+           (long long)kc, W, (long long)tile_rows, (long long)gc_cuda_fl_assign_last_batches(dev), seconds,
+           (double)n / seconds, operations / seconds / 1e9, 4.0 * n * D / seconds / 1e9, same ? "true" : "false");
     fflush(stdout);
     free(e);
     free(elements);
@@ -279,18 +281,19 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "assign") == 0) {
         const char *assign_defaults[] = { "10000000:10:10:1000", "4000000:128:10:500" };
         for (int c = 0; c < (argc > 2 ? argc - 2 : 2) && status == GC_OK; ++c) {
-            long long n, kc;
+            long long n, kc, tile_rows = 0;
             int width, classes;
             char name[8] = "fp32";
-            const int fields = sscanf(argc > 2 ? argv[2 + c] : assign_defaults[c], "%lld:%d:%d:%lld:%7s", &n, &width,
-                                      &classes, &kc, name);
+            const int fields = sscanf(argc > 2 ? argv[2 + c] : assign_defaults[c], "%lld:%d:%d:%lld:%7[^:]:%lld", &n,
+                                      &width, &classes, &kc, name, &tile_rows);
             const int precision = gc_precision_named(name);
-            if (fields < 4 || precision < 0) continue;
+            if (fields < 4 || precision < 0 || tile_rows < 0) continue;
             for (int resident = 1; resident >= 0; --resident)
                 for (int W = 1; W <= (kc <= 1000 ? 3 : 1); W += 2)
-                    for (int path = ASSIGN_DIRECT; path <= ASSIGN_GEMM && status == GC_OK; ++path)
+                    for (int path = tile_rows > 0 ? ASSIGN_GEMM : ASSIGN_DIRECT; path <= ASSIGN_GEMM && status == GC_OK;
+                         ++path)
                         status = run_assign(dev, n, width, classes, kc, W, (assign_path)path, resident,
-                                            (gc_precision)precision);
+                                            (gc_precision)precision, tile_rows);
         }
         if (status != GC_OK) fprintf(stderr, "bench_fl: %s\n", gc_error_message());
         gc_backend_destroy(dev);
