@@ -28,8 +28,9 @@
  * nearest_from_dots, a warp a row, bounds every squared distance by a = ‖x − c‖² + ‖y − c‖² −
  * 2·dot ± b, b = 1.01·(2|err| + 4(D + 8)·2⁻⁵²(‖x − c‖² + max‖y − c‖²) + 2⁻²³max‖y − c‖²) (the
  * double sums' rounding, and ‖y − c‖² kept as float). Only elements whose a
- * is within 2b of the smallest can be nearest, ties included; their exact sums are recomputed and
- * the first of equals wins, so the result is the direct kernel's. Cost: 2·K bfloat16 tensor flops
+ * is within 2b of the smallest can be nearest, ties included; the scan gathers them in a list a
+ * warp and recomputes their exact sums, and the first of equals wins, so the result is the direct
+ * kernel's. Cost: 2·K bfloat16 tensor flops
  * (K = 3D padded to 8) and 8 bytes of dots per (row, element: written once, read once), against
  * 3·D FP64 operations (docs/design.md §4.1). */
 #include <cub/cub.cuh>
@@ -63,11 +64,18 @@ constexpr size_t kSlotTargetBytes = (size_t)64 << 20; /* device buffers a slot a
 constexpr size_t kAlignBytes = 256;
 constexpr int64_t kGemmMinSet = 256;             /* sets this large go through the GEMM (above) … */
 constexpr int kGemmMinD = 32;                    /* … at this width or more */
-constexpr size_t kTileBytes = (size_t)256 << 20; /* dots of one GEMM tile */
+constexpr size_t kTileBytes = (size_t)512 << 20; /* dots of one GEMM tile (fewer, fuller GEMMs than 256) */
 constexpr int kScanWarps = 8;                    /* nearest_from_dots: rows a block, a warp a row, … */
-constexpr int kCandidates = 8;                   /* … the elements a lane keeps for the exact pass … */
-constexpr int kFilterLoads = 8;                  /* … and the dots a lane has in flight */
+constexpr int kWarpCandidates = 256;             /* … the elements a warp keeps for the exact pass … */
+constexpr int kFilterLoads = 4;                  /* … and the 4-dot vectors a lane has in flight */
+constexpr int kDotsAlign = 4;                    /* a set's dots and norms pad to 16 bytes */
 constexpr int kOperandAlign = 8;                 /* the filter's operand rows pad to 16 bytes */
+
+/* A set's rows of operands and norms, and a row's of dots: its elements padded to kDotsAlign. */
+__host__ __device__ constexpr long long operand_rows(long long elements)
+{
+    return (elements + kDotsAlign - 1) / kDotsAlign * kDotsAlign;
+}
 
 __device__ __forceinline__ bool has_sets(int g, int groups, const long long *group_set)
 {
@@ -270,8 +278,8 @@ __global__ void __launch_bounds__(kThreads)
         (void)split_row(rows + (size_t)perm[first + r] * D, c, D, 1, K, out + (size_t)r * K);
 }
 
-/* Where each set's operands start: set_at[t] = Σ_{u<t} set_size[u] (sets may overlap, and each has
- * its own centre). */
+/* Where each set's operands and norms start: set_at[t] = Σ_{u<t} operand_rows(set_size[u]) (sets may
+ * overlap, and each has its own centre). */
 __device__ __forceinline__ int set_of(long long q, const long long *__restrict__ set_at, int S)
 {
     int t = 0, hi = S; /* the last set starting at or before q */
@@ -298,18 +306,19 @@ __global__ void set_centers(const float *__restrict__ e, int D, const long long 
     }
 }
 
-/* Operand row q of the sets (set t = set_of(q), element set_first[t] + q − set_at[t]) against its
- * set's centre, and ny[q] ← its squared centred norm (double, any order, rounded to float).
- * Launch: a block a row (grid-stride), kThreads. */
+/* Operand row q of the sets (set t = set_of(q), element set_first[t] + q − set_at[t]; the padding
+ * after a set's elements is left alone) against its set's centre, and ny[q] ← its squared centred
+ * norm (double, any order, rounded to float). Launch: a block a row (grid-stride), kThreads. */
 __global__ void __launch_bounds__(kThreads)
     set_operands(const float *__restrict__ e, int D, const long long *__restrict__ set_first,
-                 const long long *__restrict__ set_at, int S, long long Q, const float *__restrict__ centers, int K,
-                 __nv_bfloat16 *__restrict__ out, float *__restrict__ ny)
+                 const long long *__restrict__ set_size, const long long *__restrict__ set_at, int S, long long Q,
+                 const float *__restrict__ centers, int K, __nv_bfloat16 *__restrict__ out, float *__restrict__ ny)
 {
     typedef cub::BlockReduce<double, kThreads> reduce;
     __shared__ typename reduce::TempStorage temp;
     for (long long q = blockIdx.x; q < Q; q += gridDim.x) {
         const int t = set_of(q, set_at, S);
+        if (q - set_at[t] >= set_size[t]) continue; /* the same for the whole block */
         const long long j = set_first[t] + q - set_at[t];
         const double sq = reduce(temp).Sum(split_row(e + j * D, centers + (size_t)t * D, D, 2, K, out + q * K));
         if (threadIdx.x == 0) ny[q] = (float)sq;
@@ -335,6 +344,45 @@ __global__ void set_norm_max(const float *__restrict__ ny, const long long *__re
 __device__ __forceinline__ void take_better(double &sq, long long &j, double other_sq, long long other)
 {
     if (other_sq < sq || (other_sq == sq && other >= 0 && (j < 0 || other < j))) sq = other_sq, j = other;
+}
+
+/* The least of the warp's v (none NaN): floats ordered as unsigned keys, one reduction. */
+__device__ __forceinline__ float warp_min(float v)
+{
+    const unsigned b = __float_as_uint(v), key = b & 0x80000000u ? ~b : b | 0x80000000u;
+    const unsigned least = __reduce_min_sync(0xffffffffu, key);
+    return __uint_as_float(least & 0x80000000u ? least & 0x7fffffffu : ~least);
+}
+
+/* The least of the warp's v, in every lane. */
+__device__ __forceinline__ double warp_min(double v)
+{
+    for (int o = 16; o > 0; o >>= 1) v = fmin(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Keeps, in order, the warp's candidates (a, j) [*count, at most kWarpCandidates] whose a is at most
+ * bound (the least running minimum + 2b: the others cannot be nearest). Every lane calls it. */
+__device__ void keep_candidates(double *cand_a, int *cand_j, int *count, double bound, int lane)
+{
+    const int total = min(*count, kWarpCandidates);
+    int kept = 0;
+    for (int base = 0; base < total; base += 32) {
+        const int k = base + lane;
+        const bool keep = k < total && cand_a[k] <= bound;
+        const double a = keep ? cand_a[k] : 0.0;
+        const int j = keep ? cand_j[k] : 0;
+        const unsigned mask = __ballot_sync(0xffffffffu, keep);
+        __syncwarp(); /* every lane has read this chunk: the writes land at or before it */
+        if (keep) {
+            const int at = kept + __popc(mask & ((1u << lane) - 1));
+            cand_a[at] = a, cand_j[at] = j;
+        }
+        kept += __popc(mask);
+        __syncwarp();
+    }
+    if (lane == 0) *count = kept;
+    __syncwarp();
 }
 
 /* The direct kernel's squared distance, to the bit: Σ_t (x_t − y_t)², column order, no FMA. */
@@ -364,29 +412,39 @@ struct filter_error {
 };
 
 /* A warp a row r < count of the group's rows (rows[perm[first + r]], stored as T) against set y
- * [n × D] centred at c (squared centred norms ny, rounded to float; *set_max a bound of them), from
- * dots [count × n] ≈ (x − c)·(y − c)ᵀ within err: the nearest element of the set and its distance
- * into slot t of the row, exactly as nearest_in_sets writes them (file comment). With a = ‖x − c‖² +
- * ny_j − 2·dot_j and b the bound of |a − d_j²| (the same for every element of the set), only
- * elements with a_j ≤ min a + 2b can be
- * nearest. The dots are read once: a lane keeps, in element order, those of its elements within 2b
- * of its own running minimum of a, which never falls below the warp's, so no element that can be
- * nearest is left out; after the warp's minimum the kept ones within 2b of it are recomputed
- * exactly. A lane whose list overflows reads its dots again; a dot that is not finite (overflow)
- * sends the whole row through the exact sums. Launch: kScanWarps warps a block. */
+ * [n × D] centred at c (squared centred norms ny [n], rounded to float; *set_max a bound of them),
+ * from dots [count × ld] ≈ (x − c)·(y − c)ᵀ within err (ld ≥ n and ny's start 16-byte aligned,
+ * both padded to kDotsAlign: a lane reads 4 dots and 4 norms at once): the nearest element of the
+ * set and its distance into slot t of the row, exactly as nearest_in_sets writes them (file
+ * comment). With a = ‖x − c‖² + ny_j − 2·dot_j and b the bound of |a − d_j²| (the same for every
+ * element of the set), only elements with a_j ≤ min a + 2b can be nearest. The dots are read once.
+ * Each lane keeps a running minimum of a (starting at the warp's least a of its first 128
+ * elements, never below the row's minimum) and appends the elements within 2b of it to the warp's
+ * candidates in shared memory; after every step of 4·kFilterLoads dots a lane, the lanes share the
+ * least minimum, and the warp drops the candidates it has passed by more than 2b when they fill
+ * half the room (a candidate finding no room is recomputed exactly at once by its lane). Most
+ * elements are ruled out before a is formed in double: f = ny_j − 2·dot_j in float (one rounding)
+ * exceeds the limit, m + 2b − ‖x − c‖² plus 2⁻²² of the terms' magnitudes (more than both
+ * roundings), rounded up, only where a_j > m + 2b, m the least minimum shared so far. At the end the
+ * candidates within 2b of the row's minimum are recomputed exactly, one a lane (near duplicates
+ * among the elements leave dozens within 2b). A dot that is not finite (overflow) sends the whole
+ * row through the exact sums. Launch: kScanWarps warps a block. */
 template <typename T>
 __global__ void __launch_bounds__(kScanWarps * 32)
-    nearest_from_dots(const float *__restrict__ dots, int count, long long n, const T *__restrict__ rows,
+    nearest_from_dots(const float *__restrict__ dots, int count, long long n, long long ld, const T *__restrict__ rows,
                       const float *__restrict__ y, const float *__restrict__ c, const float *__restrict__ ny,
                       const double *__restrict__ set_max, filter_error err, int D, const int *__restrict__ perm,
                       int first, int W, int t_slot, long long *__restrict__ nearest, double *__restrict__ distance)
 {
-    const int lane = threadIdx.x & 31;
+    __shared__ double candidate_a[kScanWarps][kWarpCandidates];
+    __shared__ int candidate_j[kScanWarps][kWarpCandidates], candidates[kScanWarps];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    double *cand_a = candidate_a[warp];
+    int *cand_j = candidate_j[warp];
     const double tail = 4.0 * (D + 8) * 0x1p-52, nmax = *set_max, smax = sqrt(nmax), root_d = sqrt((double)D);
-    for (long long r = (long long)blockIdx.x * kScanWarps + (threadIdx.x >> 5); r < count;
-         r += (long long)gridDim.x * kScanWarps) {
+    for (long long r = (long long)blockIdx.x * kScanWarps + warp; r < count; r += (long long)gridDim.x * kScanWarps) {
         const T *xr = rows + (size_t)perm[first + r] * D;
-        const float *dr = dots + (size_t)r * n;
+        const float *dr = dots + (size_t)r * ld;
         double nx = 0.0;
         for (int t = lane; t < D; t += 32) {
             const double v = (double)gc_widen(xr[t]) - (double)c[t];
@@ -396,57 +454,68 @@ __global__ void __launch_bounds__(kScanWarps * 32)
         const double sx = sqrt(nx);
         const double dot_err = err.rel * sx * smax + err.tiny * (err.K + root_d * (sx + smax));
         const double band = 2.0 * 1.01 * (2.0 * dot_err + tail * (nx + nmax) + 0x1p-23 * nmax); /* 2b */
-        double amin = INFINITY, kept_a[kCandidates];
-        long long kept_j[kCandidates];
-        int kept = 0;
-        bool overflow = false, unsafe = !(band < INFINITY);
-        for (long long j0 = lane; j0 < n; j0 += 32 * kFilterLoads) {
-            float d[kFilterLoads], q[kFilterLoads];
+        const double slack = 0x1p-22 * (nx + nmax + 2.0 * (sx * smax + dot_err));
+        double amin = INFINITY;
+        for (int v = 0; v < kDotsAlign; ++v) { /* a first minimum: the warp's first 128 elements */
+            const long long j = kDotsAlign * lane + v;
+            if (j < n && isfinite(dr[j])) amin = fmin(amin, centred_sq(nx, ny[j], dr[j]));
+        }
+        amin = warp_min(amin);
+        float limit = __double2float_ru(amin + band - nx + slack);
+        double best_sq = INFINITY; /* the lane's candidates that found no room */
+        long long best = -1;
+        bool unsafe = !(band < INFINITY);
+        if (lane == 0) candidates[warp] = 0;
+        __syncwarp();
+        const long long steps = (n + kDotsAlign * 32 * kFilterLoads - 1) / (kDotsAlign * 32 * kFilterLoads);
+        for (long long i = 0; i < steps; ++i) { /* the same steps for every lane: they share the limit */
+            const long long j0 = kDotsAlign * (lane + 32 * kFilterLoads * i);
+            float4 d4[kFilterLoads], q4[kFilterLoads];
 #pragma unroll
             for (int u = 0; u < kFilterLoads; ++u) { /* every load first: kFilterLoads in flight */
-                const long long j = j0 + 32 * u;
-                d[u] = j < n ? dr[j] : 0.0f;
-                q[u] = j < n ? ny[j] : 0.0f;
+                const long long j = j0 + kDotsAlign * 32 * u;
+                const bool in = j < n; /* j + 1, …, j + 3 are in the padding at worst */
+                d4[u] = in ? *(const float4 *)(dr + j) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                q4[u] = in ? *(const float4 *)(ny + j) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
             }
 #pragma unroll
-            for (int u = 0; u < kFilterLoads; ++u) {
-                const long long j = j0 + 32 * u;
-                if (j >= n) break;
-                if (!isfinite(d[u])) {
+            for (int v = 0; v < kDotsAlign * kFilterLoads; ++v) { /* the lane's elements in order */
+                const float4 &dv = d4[v / 4], &qv = q4[v / 4];
+                const float dot = v % 4 == 0 ? dv.x : v % 4 == 1 ? dv.y : v % 4 == 2 ? dv.z : dv.w;
+                const float q = v % 4 == 0 ? qv.x : v % 4 == 1 ? qv.y : v % 4 == 2 ? qv.z : qv.w;
+                const float f = __fmaf_rn(-2.0f, dot, q);
+                if (f > limit && f < INFINITY) continue; /* a > m + 2b: the common case */
+                const long long j = j0 + kDotsAlign * 32 * (v / 4) + v % 4;
+                if (j >= n) continue;
+                if (!isfinite(dot)) {
                     unsafe = true;
                     continue;
                 }
-                const double a = centred_sq(nx, q[u], d[u]);
-                if (a < amin) amin = a;
+                const double a = centred_sq(nx, q, dot);
+                if (a < amin) amin = a, limit = __double2float_ru(amin + band - nx + slack);
                 if (!(a <= amin + band)) continue;
-                if (kept == kCandidates) { /* drop the entries the running minimum has passed */
-                    int k = 0;
-                    for (int c = 0; c < kCandidates; ++c)
-                        if (kept_a[c] <= amin + band) kept_a[k] = kept_a[c], kept_j[k++] = kept_j[c];
-                    kept = k;
+                const int at = atomicAdd(&candidates[warp], 1);
+                if (at < kWarpCandidates) {
+                    cand_a[at] = a, cand_j[at] = (int)j;
+                } else {
+                    const double sq = exact_sq(xr, y + (size_t)j * D, D);
+                    take_better(best_sq, best, sq, j);
                 }
-                if (kept < kCandidates)
-                    kept_a[kept] = a, kept_j[kept++] = j;
-                else
-                    overflow = true;
             }
+            limit = warp_min(limit); /* one lane's new minimum rules elements out for all */
+            __syncwarp();
+            if (candidates[warp] > kWarpCandidates / 2) /* the same in every lane */
+                keep_candidates(cand_a, cand_j, &candidates[warp], warp_min(amin) + band, lane);
         }
         unsafe = __any_sync(0xffffffffu, unsafe);
-        for (int o = 16; o > 0; o >>= 1) amin = fmin(amin, __shfl_xor_sync(0xffffffffu, amin, o));
-        double best_sq = INFINITY;
-        long long best = -1;
-        if (!overflow && !unsafe) {
-            for (int c = 0; c < kept; ++c) /* in element order */
-                if (kept_a[c] <= amin + band) {
-                    const double sq = exact_sq(xr, y + (size_t)kept_j[c] * D, D);
-                    if (sq < best_sq) best_sq = sq, best = kept_j[c];
-                }
+        amin = warp_min(amin);
+        if (!unsafe) {
+            const int total = min(candidates[warp], kWarpCandidates);
+            for (int k = lane; k < total; k += 32) /* one candidate a lane */
+                if (cand_a[k] <= amin + band)
+                    take_better(best_sq, best, exact_sq(xr, y + (size_t)cand_j[k] * D, D), cand_j[k]);
         } else {
-            for (long long j = lane; j < n; j += 32) {
-                if (!unsafe && !(centred_sq(nx, ny[j], dr[j]) <= amin + band)) continue;
-                const double sq = exact_sq(xr, y + (size_t)j * D, D);
-                if (sq < best_sq) best_sq = sq, best = j;
-            }
+            for (long long j = lane; j < n; j += 32) take_better(best_sq, best, exact_sq(xr, y + (size_t)j * D, D), j);
         }
         for (int o = 16; o > 0; o >>= 1)
             take_better(best_sq, best, __shfl_xor_sync(0xffffffffu, best_sq, o), __shfl_xor_sync(0xffffffffu, best, o));
@@ -455,6 +524,7 @@ __global__ void __launch_bounds__(kScanWarps * 32)
             nearest[at] = best;
             distance[at] = sqrt(best_sq);
         }
+        __syncwarp(); /* the candidates are read before the next row resets them */
     }
 }
 
@@ -604,7 +674,7 @@ filter_error filter_bound(int D)
 
 /* The sets in device memory: [group_set | set_first | set_size | set_at] as long long, then e; the
  * filter's per set: centres [S × D], operands [Q × K] and squared centred norms [Q] of its elements
- * from set_at[t] (Q = Σ set sizes), and their bound [S]. */
+ * from set_at[t] (Q = Σ operand_rows(set sizes)), and their bound [S]. */
 struct device_sets {
     const long long *group_set, *set_first, *set_size;
     const float *e, *centers;
@@ -624,7 +694,7 @@ int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, bool wi
     long long *set_at = (long long *)gc_malloc((S + 1) * sizeof *set_at);
     GC_CHECK_ALLOC(set_at);
     set_at[0] = 0;
-    for (size_t t = 0; t < S; ++t) set_at[t + 1] = set_at[t] + sets->set_size[t];
+    for (size_t t = 0; t < S; ++t) set_at[t + 1] = set_at[t] + operand_rows(sets->set_size[t]);
     const size_t Q = with_filter ? (size_t)set_at[S] : 0;
     const size_t index_bytes = (G + 1 + 3 * S) * sizeof(long long), e_bytes = R * D * sizeof(float);
     size_t bytes = 0;
@@ -673,8 +743,8 @@ int upload_sets(gc_fl_assign_device *dev, const gc_fl_sets *sets, int D, bool wi
         set_centers<<<(unsigned)S, kThreads, 0, stream>>>(ds.e, D, ds.set_first, ds.set_size, (float *)ds.centers);
         if (Q > 0) {
             set_operands<<<operand_grid((long long)Q), kThreads, 0, stream>>>(
-                ds.e, D, ds.set_first, device_at, (int)S, (long long)Q, ds.centers, err.K, (__nv_bfloat16 *)ds.operands,
-                (float *)ds.ny);
+                ds.e, D, ds.set_first, ds.set_size, device_at, (int)S, (long long)Q, ds.centers, err.K,
+                (__nv_bfloat16 *)ds.operands, (float *)ds.ny);
             set_norm_max<<<(unsigned)S, kThreads, 0, stream>>>(ds.ny, device_at, ds.set_size, (double *)ds.set_max);
         }
         if (cudaGetLastError() != cudaSuccess)
@@ -710,14 +780,15 @@ int issue_gemm_sets(slot &s, const batch_plan &p, const device_sets &ds, const g
     long long set_at = 0; /* where set t's operands start (upload_sets' set_at) */
     for (int g = 0, t = 0; g < G && status == GC_OK; ++g) {
         const int64_t count = start[g + 1] - start[g];
-        for (; t < sets->group_set[g + 1] && status == GC_OK; set_at += sets->set_size[t++]) {
+        for (; t < sets->group_set[g + 1] && status == GC_OK; set_at += operand_rows(sets->set_size[t++])) {
             const int64_t ns = sets->set_size[t];
             if (ns < gemm_from || ns == 0 || count == 0) continue;
-            const int64_t fit = tile_rows > 0 ? tile_rows : (int64_t)(kTileBytes / ((size_t)ns * sizeof(float)));
+            const int64_t ld = operand_rows(ns); /* a row's dots */
+            const int64_t fit = tile_rows > 0 ? tile_rows : (int64_t)(kTileBytes / ((size_t)ld * sizeof(float)));
             const int64_t tile = fit < 1 ? 1 : fit < count ? fit : count;
             const float *c = ds.centers + (size_t)t * D;
             status = gc_cuda_reserve(s.stream, &s.gathered, (size_t)tile * operand_row);
-            if (status == GC_OK) status = gc_cuda_reserve(s.stream, &s.dots, (size_t)tile * ns * sizeof(float));
+            if (status == GC_OK) status = gc_cuda_reserve(s.stream, &s.dots, (size_t)tile * ld * sizeof(float));
             for (int64_t r0 = 0; r0 < count && status == GC_OK; r0 += tile) {
                 const int rows_now = (int)(count - r0 < tile ? count - r0 : tile), first = (int)(start[g] + r0);
                 float *dots = (float *)s.dots.ptr;
@@ -730,12 +801,12 @@ int issue_gemm_sets(slot &s, const batch_plan &p, const device_sets &ds, const g
                      * row's dots contiguous. */
                     GC_CHECK_CUBLAS(cublasGemmEx(s.blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)ns, rows_now, err.K, &one,
                                                  ds.operands + (size_t)set_at * err.K, CUDA_R_16BF, err.K,
-                                                 s.gathered.ptr, CUDA_R_16BF, err.K, &zero, dots, CUDA_R_32F, (int)ns,
+                                                 s.gathered.ptr, CUDA_R_16BF, err.K, &zero, dots, CUDA_R_32F, (int)ld,
                                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
                     const int warps = (rows_now + kScanWarps - 1) / kScanWarps;
                     const int grid = warps < kMaxBlocks * 8 ? warps : kMaxBlocks * 8;
                     nearest_from_dots<T><<<grid, kScanWarps * 32, 0, s.stream>>>(
-                        dots, rows_now, ns, (const T *)rows.data, ds.e + (size_t)sets->set_first[t] * D, c,
+                        dots, rows_now, ns, ld, (const T *)rows.data, ds.e + (size_t)sets->set_first[t] * D, c,
                         ds.ny + set_at, ds.set_max + t, err, D, s.perm, first, (int)p.W, (int)(t - sets->group_set[g]),
                         s.nearest, s.distance);
                     GC_CHECK_LAUNCH();
@@ -854,7 +925,7 @@ int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t
         size_t free_bytes = 0, total_bytes = 0;
         GC_CHECK_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
         double elements = 0.0;
-        for (int64_t t = 0; t < sets->group_set[sets->groups]; ++t) elements += (double)sets->set_size[t];
+        for (int64_t t = 0; t < sets->group_set[sets->groups]; ++t) elements += (double)operand_rows(sets->set_size[t]);
         if (elements * filter_bound(D).K * sizeof(__nv_bfloat16) > 0.25 * (double)free_bytes) gemm_from = LLONG_MAX;
     }
     device_sets ds;

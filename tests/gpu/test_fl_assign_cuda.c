@@ -228,9 +228,12 @@ static void near_ties_equal_the_cpu(gc_backend *b)
  * set's mean, with large dot products: the split and the FP32 sums err by more than the distances
  * differ, which the bound's dot term covers). A bound without either term lets the nearest go
  * for some rows (bench/fl/filter_bound_model.py, a numpy model of the filter on such data: 368 and
- * 22 of 2,000). Rows a few units in the last place from the centre, one set, the GEMM path on its
- * own and forced in small tiles. */
-static void equidistant_elements_equal_the_cpu(gc_backend *b, int hemisphere)
+ * 22 of 2,000). With one_lane, only the sphere's elements at 4·32·i + 0, …, 3 stay on it and the
+ * others move four times as far: the scan's first lane, which reads those, holds more candidates
+ * than it can keep and the others none, so the warp must read the row again together. Rows a few
+ * units in the last place from the centre, one set, the GEMM path on its own and forced in small
+ * tiles. */
+static void equidistant_elements_equal_the_cpu(gc_backend *b, int hemisphere, int one_lane)
 {
     const int64_t rows = 2000, set_rows = 600;
     const int D = 48;
@@ -247,7 +250,9 @@ static void equidistant_elements_equal_the_cpu(gc_backend *b, int hemisphere)
             for (int t = 0; t < D; ++t) u[t] /= sqrt(norm);
             if (hemisphere) u[0] = fabs(u[0]);
         }
-        for (int t = 0; t < D; ++t) set_e[j * D + t] = (float)(point[t] + (!hemisphere && j % 2 ? -u[t] : u[t]));
+        const double radius = one_lane && j / 4 % 32 != 0 ? 4.0 : 1.0;
+        for (int t = 0; t < D; ++t)
+            set_e[j * D + t] = (float)(point[t] + radius * (!hemisphere && j % 2 ? -u[t] : u[t]));
     }
     for (int64_t r = 0; r < rows; ++r)
         for (int t = 0; t < D; ++t) {
@@ -261,7 +266,9 @@ static void equidistant_elements_equal_the_cpu(gc_backend *b, int hemisphere)
     CHECK(gc_cuda_fl_assign_force_gemm(b, 1, 37) == GC_OK);
     differ += compare(b, e, rows, D, NULL, &whole);
     CHECK(gc_cuda_fl_assign_force_gemm(b, 0, 0) == GC_OK);
-    if (differ) fprintf(stderr, "equidistant elements (hemisphere %d): %d slots differ\n", hemisphere, differ);
+    if (differ)
+        fprintf(stderr, "equidistant elements (hemisphere %d, one lane %d): %d slots differ\n", hemisphere, one_lane,
+                differ);
     CHECK(differ == 0);
     free(e);
     free(set_e);
@@ -403,8 +410,9 @@ int main(int argc, char **argv)
         narrow_rows_equal_the_cpu(b, GC_PRECISION_FP16, exact_sets);
     }
     near_ties_equal_the_cpu(b);
-    equidistant_elements_equal_the_cpu(b, 0);
-    equidistant_elements_equal_the_cpu(b, 1);
+    equidistant_elements_equal_the_cpu(b, 0, 0);
+    equidistant_elements_equal_the_cpu(b, 1, 0);
+    equidistant_elements_equal_the_cpu(b, 0, 1);
     gc_backend_destroy(b);
     MPI_Finalize();
     TEST_MAIN_END();
