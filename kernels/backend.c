@@ -209,11 +209,18 @@ int gc_backend_fl_hold(gc_backend *b, int on)
 }
 
 int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
-                         const gc_fl_sets *sets, int64_t *nearest, double *distance)
+                         const gc_fl_sets *sets, int64_t *nearest, double *distance, gc_progress *progress)
 {
-    if (b != NULL && b->ops->fl_assign != NULL) return b->ops->fl_assign(b, e, rows, D, group, sets, nearest, distance);
+    if (b != NULL && b->ops->fl_assign != NULL)
+        return b->ops->fl_assign(b, e, rows, D, group, sets, nearest, distance, progress);
     if (e == NULL && rows > 0) return gc_fail(GC_ERR_USAGE, "facility location: no host embeddings to assign");
-    gc_cpu_fl_assign(e, rows, D, group, sets, nearest, distance);
+    const int64_t piece = (int64_t)1 << 18, W = gc_fl_sets_width(sets); /* rows are independent */
+    for (int64_t lo = 0; lo < rows; lo += piece) {
+        const int64_t n = rows - lo < piece ? rows - lo : piece;
+        gc_cpu_fl_assign(e + lo * D, n, D, group != NULL ? group + lo : NULL, sets, nearest + lo * W,
+                         distance + lo * W);
+        if (progress != NULL) gc_progress_update(progress, lo + n);
+    }
     return GC_OK;
 }
 

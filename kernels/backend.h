@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/phases.h"
+#include "core/progress.h"
 #include "io/model.h"
 #include "io/synthetic.h"
 #include "kernels/fl.h"
@@ -212,10 +213,10 @@ typedef struct {
      * nearest element, the first of equals, and distance[i·W + t] = that distance; slots of groups
      * with fewer sets, of empty sets and of groups outside [0, groups) hold −1 and +∞. Squared
      * distances are exact double differences squared and added in column order, never contracted
-     * into a fused multiply-add, so every backend writes the same bits. Reach it through
-     * gc_backend_fl_assign. */
+     * into a fused multiply-add, so every backend writes the same bits. The rows finished so far go
+     * to progress (NULL: nowhere) as they come back. Reach it through gc_backend_fl_assign. */
     int (*fl_assign)(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets,
-                     int64_t *nearest, double *distance);
+                     int64_t *nearest, double *distance, gc_progress *progress);
     /* The similarity constant's pass (docs/design.md §4.1), optional: NULL runs the CPU twin
      * (gc_cpu_fl_radius, the oracle). *radius = the largest squared distance Σ_j (e_ij − center_j)²
      * of a row of e [rows × D] (host; the device copy the backend kept of it is read instead, and
@@ -362,9 +363,10 @@ static inline double gc_backend_value_bytes(const gc_backend *b, int on_device)
 }
 
 /* Facility location's pass over rows (fl_assign above) on b's device when it has the op, else
- * (b NULL included) on the CPU: the same bits either way. */
+ * (b NULL included) on the CPU in pieces of rows: the same bits either way, and progress (NULL:
+ * none) told the rows done after each batch or piece. */
 int gc_backend_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
-                         const gc_fl_sets *sets, int64_t *nearest, double *distance);
+                         const gc_fl_sets *sets, int64_t *nearest, double *distance, gc_progress *progress);
 
 /* The similarity constant's pass (fl_radius above) on b's device when it has the op, else (b NULL
  * included) on the CPU: the same bits either way. */

@@ -219,9 +219,9 @@ static int run_assign(gc_backend *dev, int64_t n, int D, int C, int64_t kc, int 
         rows = NULL;
     }
     /* warm-up, on every row: the slots' arenas grow to the batch here, not in the timed call */
-    GC_TRY(dev->ops->fl_assign(dev, rows, n, D, y, &sets, nearest, distance));
+    GC_TRY(dev->ops->fl_assign(dev, rows, n, D, y, &sets, nearest, distance, NULL));
     double t0 = MPI_Wtime();
-    GC_TRY(dev->ops->fl_assign(dev, rows, n, D, y, &sets, nearest, distance));
+    GC_TRY(dev->ops->fl_assign(dev, rows, n, D, y, &sets, nearest, distance, NULL));
     double seconds = MPI_Wtime() - t0, operations = 0.0;
     for (int64_t i = 0; i < n; ++i) operations += 3.0 * (double)filled[y[i]] * D * W;
     gc_cpu_fl_assign(e, check, D, y, &sets, cpu_nearest, cpu_distance);

@@ -880,7 +880,7 @@ int issue_batch(slot &s, const batch_plan &p, const device_sets &ds, const gc_fl
 }
 
 /* Waits for the slot's batch and moves its results to the caller's arrays. */
-int collect_batch(slot &s, const batch_plan &p, int64_t *nearest, double *distance)
+int collect_batch(slot &s, const batch_plan &p, int64_t *nearest, double *distance, gc_progress *progress)
 {
     if (!s.busy) return GC_OK;
     s.busy = false;
@@ -888,6 +888,7 @@ int collect_batch(slot &s, const batch_plan &p, int64_t *nearest, double *distan
     const size_t slots = (size_t)s.n * p.W;
     gc_copy_parallel(nearest + s.lo * p.W, s.nearest_host, slots * sizeof *nearest);
     gc_copy_parallel(distance + s.lo * p.W, s.distance_host, slots * sizeof *distance);
+    if (progress != nullptr) gc_progress_update(progress, s.lo + s.n); /* batches come back in order */
     return GC_OK;
 }
 
@@ -910,7 +911,7 @@ int device_create(int device_id, gc_fl_assign_device **out)
 }
 
 int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t rows, int D, const int32_t *group,
-                const gc_fl_sets *sets, int64_t W, int64_t *nearest, double *distance)
+                const gc_fl_sets *sets, int64_t W, int64_t *nearest, double *distance, gc_progress *progress)
 {
     const gc_cuda_rows resident = gc_cuda_resident(b, e, rows, D);
     /* Sets from this size on take the GEMM path (every set when a test forces it) … */
@@ -937,18 +938,19 @@ int run_batches(gc_backend *b, gc_fl_assign_device *dev, const float *e, int64_t
     dev->last_batches = 0;
     for (int64_t lo = 0; lo < rows; lo += p.rows) {
         slot &s = dev->slots[dev->last_batches++ % kSlots];
-        GC_TRY(collect_batch(s, p, nearest, distance));
+        GC_TRY(collect_batch(s, p, nearest, distance, progress));
         GC_TRY(issue_batch(s, p, ds, sets, e, resident, group, lo, rows - lo < p.rows ? rows - lo : p.rows, gemm_from,
                            dev->force_gemm > 0 ? dev->force_tile_rows : 0));
     }
-    for (slot &s : dev->slots) GC_TRY(collect_batch(s, p, nearest, distance));
+    for (int t = 0; t < kSlots; ++t) /* the older batch first */
+        GC_TRY(collect_batch(dev->slots[(dev->last_batches + t) % kSlots], p, nearest, distance, progress));
     return GC_OK;
 }
 
 } // namespace
 
 extern "C" int gc_cuda_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group,
-                                 const gc_fl_sets *sets, int64_t *nearest, double *distance)
+                                 const gc_fl_sets *sets, int64_t *nearest, double *distance, gc_progress *progress)
 {
     const int64_t W = gc_fl_sets_width(sets);
     if (rows == 0 || W == 0) return GC_OK;
@@ -956,7 +958,7 @@ extern "C" int gc_cuda_fl_assign(gc_backend *b, const float *e, int64_t rows, in
     gc_fl_assign_device **state = gc_cuda_fl_assign_slot(b);
     if (*state == nullptr) GC_TRY(device_create(b->device_id, state));
     gc_fl_assign_device *dev = *state;
-    const int status = run_batches(b, dev, e, rows, D, group, sets, W, nearest, distance);
+    const int status = run_batches(b, dev, e, rows, D, group, sets, W, nearest, distance, progress);
     /* On failure batches may still be in flight: let them finish before their buffers are reused. */
     for (slot &s : dev->slots) {
         (void)cudaStreamSynchronize(s.stream);

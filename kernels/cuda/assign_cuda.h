@@ -23,7 +23,7 @@ typedef struct gc_fl_assign_device gc_fl_assign_device;
 /* The backend's fl_assign. Batches of b->batch_rows rows when set (tests), else about 64 MiB of
  * device buffers a slot; the batch height changes no result (rows are independent). */
 int gc_cuda_fl_assign(gc_backend *b, const float *e, int64_t rows, int D, const int32_t *group, const gc_fl_sets *sets,
-                      int64_t *nearest, double *distance);
+                      int64_t *nearest, double *distance, gc_progress *progress);
 /* The backend's fl_radius: one read of the kept rows (the CPU twin when the device holds none of e). */
 int gc_cuda_fl_radius(gc_backend *b, const float *e, int64_t rows, int D, const double *center, double *radius);
 /* Where the CUDA backend keeps the device state (backend_cuda.cu). */

@@ -1241,7 +1241,7 @@ static int keep_better_of_merge_and_partitions(const gc_run_context *run, const 
         status = nearest && dist && F ? gc_exact_sum_create(&sum, (int)sets, c)
                                       : gc_fail(GC_ERR_MEMORY, "out of memory for the GreeDi comparison");
     }
-    if (status == GC_OK) status = gc_backend_fl_assign(backend, e, count, rows->D, group, &s.sets, nearest, dist);
+    if (status == GC_OK) status = gc_backend_fl_assign(backend, e, count, rows->D, group, &s.sets, nearest, dist, NULL);
     if (status == GC_OK) count_safeguard(run, rows, &s.sets, group, count);
     for (int64_t i = 0; i < count && status == GC_OK; ++i) {
         const int64_t first = s.group_set[group[i]], n = s.group_set[group[i] + 1] - first;

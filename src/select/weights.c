@@ -5,6 +5,7 @@
 
 #include "core/comm.h"
 #include "core/error.h"
+#include "core/progress.h"
 
 typedef struct {
     int64_t index;
@@ -99,8 +100,13 @@ int gc_assign_weights(gc_backend *backend, const gc_local_rows *rows, int per_cl
     double *dist = gc_malloc((size_t)(n ? n : 1) * sizeof *dist);
     int status = (counts && nearest && dist) ? GC_OK : gc_fail(GC_ERR_MEMORY, "out of memory in the assignment pass");
     if (status == GC_OK) status = selected_sets_make(cs, G, per_class, &s);
-    if (status == GC_OK)
-        status = gc_backend_fl_assign(backend, rows->e, n, rows->D, per_class ? rows->y : NULL, &s.sets, nearest, dist);
+    if (status == GC_OK) {
+        gc_progress progress; /* tens of seconds at a billion rows: say how far it is */
+        gc_progress_begin(&progress, "select: assignment", "rows", n);
+        status = gc_backend_fl_assign(backend, rows->e, n, rows->D, per_class ? rows->y : NULL, &s.sets, nearest, dist,
+                                      &progress);
+        gc_progress_end(&progress);
+    }
     double sums[2] = { 0.0, 0.0 }, compared = 0.0;
     if (status == GC_OK) {
         const int64_t *size = s.set_size;

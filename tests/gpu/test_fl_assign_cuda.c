@@ -64,7 +64,7 @@ static int compare_on(gc_backend *b, const float *e, const float *gpu_e, int64_t
     double *dist_cpu = malloc((size_t)(slots + 1) * sizeof *dist_cpu);
     double *dist_gpu = malloc((size_t)(slots + 1) * sizeof *dist_gpu);
     gc_cpu_fl_assign(e, rows, D, group, sets, near_cpu, dist_cpu);
-    const int rc = b->ops->fl_assign(b, gpu_e, rows, D, group, sets, near_gpu, dist_gpu);
+    const int rc = b->ops->fl_assign(b, gpu_e, rows, D, group, sets, near_gpu, dist_gpu, NULL);
     if (rc != GC_OK) fprintf(stderr, "%s\n", gc_error_message());
     CHECK(rc == GC_OK);
     int differ = 0;

@@ -119,7 +119,8 @@ def test_stream_writes_its_phases(tmp_path):
 def test_long_phases_say_what_runs(tmp_path):
     args = ["select", "--data", "synthetic:n=6000,d=8,classes=3,seed=4", "--method", "craig", "--k", 60]
     told = run_gradcore(args + ["--out", tmp_path / "a.h5"], np_=3).stderr.splitlines()
-    for phase in ("select: facility location,", "select: partitions: 100%", "select: merge:", "select: weights:"):
+    for phase in ("select: facility location,", "select: partitions: 100%", "select: merge:", "select: weights:",
+                  "select: assignment: 100% (2000/2000 rows"):
         assert sum(line.startswith(phase) for line in told) == 1, (phase, told)
     weights = next(line for line in told if line.startswith("select: weights:"))
     assert "of the 2000 rows on rank 0" in weights and "60 selected of its class" in weights
