@@ -229,10 +229,9 @@ static void near_ties_equal_the_cpu(gc_backend *b)
  * differ, which the bound's dot term covers). A bound without either term lets the nearest go
  * for some rows (bench/fl/filter_bound_model.py, a numpy model of the filter on such data: 368 and
  * 22 of 2,000). With one_lane, only the sphere's elements at 4·32·i + 0, …, 3 stay on it and the
- * others move four times as far: the scan's first lane, which reads those, holds more candidates
- * than it can keep and the others none, so the warp must read the row again together. Rows a few
- * units in the last place from the centre, one set, the GEMM path on its own and forced in small
- * tiles. */
+ * others move four times as far: every candidate comes from the scan's first lane, which reads
+ * those (a list a lane of a few would overflow). Rows a few units in the last place from the
+ * centre, one set, the GEMM path on its own and forced in small tiles. */
 static void equidistant_elements_equal_the_cpu(gc_backend *b, int hemisphere, int one_lane)
 {
     const int64_t rows = 2000, set_rows = 600;
