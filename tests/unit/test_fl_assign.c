@@ -2,11 +2,16 @@
  * arithmetic: embeddings are small integers, so every squared distance is an exact integer and the
  * nearest element is decided without rounding; ties (duplicate rows, equal distances) go to the
  * first position of the set. Also: several sets a group, sets shared by groups and empty sets,
- * groups without sets or outside [0, groups), NULL groups, and the −1/+∞ padding of short groups. */
+ * groups without sets or outside [0, groups), NULL groups, and the −1/+∞ padding of short groups.
+ * And the backend's CPU pass (gc_backend_fl_assign without a device), which takes the rows in
+ * pieces, writes what one call of the twin writes, bit for bit. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
+#include "core/error.h"
+#include "kernels/backend.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 enum { D = 6, ROWS = 400, SET_ROWS = 60, GROUPS = 5 };
@@ -70,8 +75,38 @@ static void nearest_elements_are_exact_with_ties_to_the_first(unsigned seed)
     free(group);
 }
 
+/* More rows than one piece holds, and a last piece that is not full. */
+static void pieces_equal_one_call(void)
+{
+    const int64_t rows = ((int64_t)3 << 17) * 3 + 17;
+    float *e = malloc((size_t)rows * D * sizeof *e), set_e[SET_ROWS * D];
+    int32_t *group = malloc((size_t)rows * sizeof *group);
+    int64_t *nearest = malloc((size_t)rows * 2 * sizeof *nearest), *pieced = malloc((size_t)rows * 2 * sizeof *pieced);
+    double *distance = malloc((size_t)rows * 2 * sizeof *distance);
+    double *pieced_distance = malloc((size_t)rows * 2 * sizeof *pieced_distance);
+    CHECK(e && group && nearest && pieced && distance && pieced_distance);
+    srand(9);
+    for (int i = 0; i < SET_ROWS * D; ++i) set_e[i] = small_int();
+    for (int64_t i = 0; i < rows; ++i) {
+        group[i] = rand() % (GROUPS + 2) - 1;
+        for (int c = 0; c < D; ++c) e[i * D + c] = small_int();
+    }
+    gc_fl_sets sets = { GROUPS, group_set, set_first, set_size, SET_ROWS, set_e };
+    gc_cpu_fl_assign(e, rows, D, group, &sets, nearest, distance);
+    CHECK(gc_backend_fl_assign(NULL, e, rows, D, group, &sets, pieced, pieced_distance, NULL) == GC_OK);
+    CHECK(memcmp(nearest, pieced, (size_t)rows * 2 * sizeof *nearest) == 0);
+    CHECK(memcmp(distance, pieced_distance, (size_t)rows * 2 * sizeof *distance) == 0);
+    free(e);
+    free(group);
+    free(nearest);
+    free(pieced);
+    free(distance);
+    free(pieced_distance);
+}
+
 int main(void)
 {
     for (unsigned seed = 1; seed <= 4; ++seed) nearest_elements_are_exact_with_ties_to_the_first(seed);
+    pieces_equal_one_call();
     TEST_MAIN_END();
 }
