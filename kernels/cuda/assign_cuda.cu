@@ -306,9 +306,10 @@ __global__ void set_centers(const float *__restrict__ e, int D, const long long 
     }
 }
 
-/* Operand row q of the sets (set t = set_of(q), element set_first[t] + q − set_at[t]; the padding
- * after a set's elements is left alone) against its set's centre, and ny[q] ← its squared centred
- * norm (double, any order, rounded to float). Launch: a block a row (grid-stride), kThreads. */
+/* Operand row q of the sets (set t = set_of(q), element set_first[t] + q − set_at[t]) against its
+ * set's centre, and ny[q] ← its squared centred norm (double, any order, rounded to float); a row of
+ * the padding after a set's elements keeps its operands and gets norm 0 (the scan reads it, never
+ * uses it). Launch: a block a row (grid-stride), kThreads. */
 __global__ void __launch_bounds__(kThreads)
     set_operands(const float *__restrict__ e, int D, const long long *__restrict__ set_first,
                  const long long *__restrict__ set_size, const long long *__restrict__ set_at, int S, long long Q,
@@ -318,7 +319,10 @@ __global__ void __launch_bounds__(kThreads)
     __shared__ typename reduce::TempStorage temp;
     for (long long q = blockIdx.x; q < Q; q += gridDim.x) {
         const int t = set_of(q, set_at, S);
-        if (q - set_at[t] >= set_size[t]) continue; /* the same for the whole block */
+        if (q - set_at[t] >= set_size[t]) { /* the same for the whole block */
+            if (threadIdx.x == 0) ny[q] = 0.0f;
+            continue;
+        }
         const long long j = set_first[t] + q - set_at[t];
         const double sq = reduce(temp).Sum(split_row(e + j * D, centers + (size_t)t * D, D, 2, K, out + q * K));
         if (threadIdx.x == 0) ny[q] = (float)sq;
@@ -340,10 +344,12 @@ __global__ void set_norm_max(const float *__restrict__ ny, const long long *__re
     if (threadIdx.x == 0) set_max[blockIdx.x] = most * (1.0 + 0x1p-22);
 }
 
-/* (sq, j) pairs: the smaller sq, then the lower j ≥ 0 (j = −1: none, with sq = +∞). */
+/* (sq, j) pairs: the smaller sq, then the lower j (j = −1: none, with sq = +∞). An element whose sum
+ * is +∞ (or NaN) never replaces none, as in nearest_in_sets' strict test: a row with no finite
+ * distance keeps −1. */
 __device__ __forceinline__ void take_better(double &sq, long long &j, double other_sq, long long other)
 {
-    if (other_sq < sq || (other_sq == sq && other >= 0 && (j < 0 || other < j))) sq = other_sq, j = other;
+    if (other_sq < sq || (other_sq == sq && other >= 0 && j >= 0 && other < j)) sq = other_sq, j = other;
 }
 
 /* The least of the warp's v (none NaN): floats ordered as unsigned keys, one reduction. */
@@ -397,8 +403,8 @@ __device__ __forceinline__ double exact_sq(const T *__restrict__ x, const float 
     return sq;
 }
 
-/* a = ‖x − c‖² + ‖y − c‖² − 2·dot for one element (nearest_from_dots): both of its passes over the
- * dots must compute the same bits. */
+/* a = ‖x − c‖² + ‖y − c‖² − 2·dot for one element (nearest_from_dots): its first minimum and its
+ * scan must compute the same bits (the minimum is one of the a the scan compares). */
 __device__ __forceinline__ double centred_sq(double nx, float ny, float dot)
 {
     return nx + (double)ny - 2.0 * (double)dot;
@@ -492,7 +498,7 @@ __global__ void __launch_bounds__(kScanWarps * 32)
                     continue;
                 }
                 const double a = centred_sq(nx, q, dot);
-                if (a < amin) amin = a, limit = __double2float_ru(amin + band - nx + slack);
+                if (a < amin) amin = a, limit = fminf(limit, __double2float_ru(amin + band - nx + slack));
                 if (!(a <= amin + band)) continue;
                 const int at = atomicAdd(&candidates[warp], 1);
                 if (at < kWarpCandidates) {
@@ -504,7 +510,7 @@ __global__ void __launch_bounds__(kScanWarps * 32)
             }
             limit = warp_min(limit); /* one lane's new minimum rules elements out for all */
             __syncwarp();
-            if (candidates[warp] > kWarpCandidates / 2) /* the same in every lane */
+            if (__shfl_sync(0xffffffffu, candidates[warp], 0) > kWarpCandidates / 2) /* lane 0's read for all */
                 keep_candidates(cand_a, cand_j, &candidates[warp], warp_min(amin) + band, lane);
         }
         unsafe = __any_sync(0xffffffffu, unsafe);

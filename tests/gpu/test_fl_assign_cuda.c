@@ -6,10 +6,11 @@
  * around its element tile; rows streamed in one batch or many, from pageable or page-locked memory,
  * or read from the embeddings the backend kept on its device; large sets through the GEMM path
  * with its bounds (on their own, and forced for every set in small tiles), rows kept at bf16 and
- * fp16, elements and rows units in the last place apart, and elements all but equidistant from the
- * rows. Then whole facility-location selections with the sampled safeguard at work: the same
- * coreset on both backends, also where E lives on the device alone (fp32 and bf16), with the
- * similarity constant's radius pass (fl_radius) equal to its CPU twin. Exit 77 without a GPU. */
+ * fp16, elements and rows units in the last place apart, elements all but equidistant from the
+ * rows, and rows or elements that are not finite. Then whole facility-location selections with the
+ * sampled safeguard at work: the same coreset on both backends, also where E lives on the device
+ * alone (fp32 and bf16), with the similarity constant's radius pass (fl_radius) equal to its CPU
+ * twin. Exit 77 without a GPU. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -220,6 +221,28 @@ static void near_ties_equal_the_cpu(gc_backend *b)
     free(set_e);
 }
 
+/* Rows with an infinite or NaN value have no finite distance: −1 and +∞, as the twin writes (its
+ * strict test never takes an infinite sum), through the GEMM path's exact fallback; and a set with
+ * an infinite element, whose centre and operands are then not finite. */
+static void rows_without_finite_distances_equal_the_cpu(gc_backend *b)
+{
+    const int64_t rows = 200, set_rows = 300;
+    const int D = 48;
+    float *e = malloc((size_t)rows * D * sizeof *e), *set_e = malloc((size_t)set_rows * D * sizeof *set_e);
+    for (int64_t i = 0; i < rows * D; ++i) e[i] = (float)(uniform() * 2.0 - 1.0);
+    for (int64_t i = 0; i < set_rows * D; ++i) set_e[i] = (float)(uniform() * 2.0 - 1.0);
+    e[3 * D] = INFINITY, e[50 * D + 7] = -INFINITY, e[140 * D + 47] = NAN;
+    const int64_t one_group[2] = { 0, 1 }, whole_first[1] = { 0 }, whole_size[1] = { set_rows };
+    gc_fl_sets whole = { 1, one_group, whole_first, whole_size, set_rows, set_e };
+    int differ = compare(b, e, rows, D, NULL, &whole);
+    set_e[123 * D + 5] = INFINITY;
+    differ += compare(b, e, rows, D, NULL, &whole);
+    if (differ) fprintf(stderr, "rows without finite distances: %d slots differ\n", differ);
+    CHECK(differ == 0);
+    free(e);
+    free(set_e);
+}
+
 /* Elements all at (nearly) the same distance from every row, so the exact sums decide among
  * distances a few units in the last place apart and the filter must keep every element its bound
  * cannot tell from the nearest: rows at the centre of a sphere of elements (pairs m ± u: the set's
@@ -409,6 +432,7 @@ int main(int argc, char **argv)
         narrow_rows_equal_the_cpu(b, GC_PRECISION_FP16, exact_sets);
     }
     near_ties_equal_the_cpu(b);
+    rows_without_finite_distances_equal_the_cpu(b);
     equidistant_elements_equal_the_cpu(b, 0, 0);
     equidistant_elements_equal_the_cpu(b, 1, 0);
     equidistant_elements_equal_the_cpu(b, 0, 1);
